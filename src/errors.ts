@@ -1,0 +1,64 @@
+/**
+ * One error type for the whole project (sigstore's BaseError<Code> idea, Hono's HTTPException idea):
+ * every refusal carries a machine-readable code, and the code alone decides the HTTP status, in
+ * one place (src/http/errors.ts). Pure modules throw it too; the cause is kept.
+ */
+export const ERROR_STATUS = {
+  // 400: the request or document is malformed
+  BAD_REQUEST: 400,
+  JSON_INVALID: 400,
+  MANIFEST_INVALID: 400,
+  METADATA_INVALID: 400,
+  PATH_INVALID: 400,
+  GROUP_INVALID: 400,
+  QUERY_INVALID: 400,
+  RECEIPT_INVALID: 400,
+  // 401/403: who is asking
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  // 404/405
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  // 409/422: well-formed but refused by the repository's rules
+  VERSION_CONFLICT: 409,
+  ALREADY_EXISTS: 409,
+  SIGNATURE_INVALID: 422,
+  HASH_MISMATCH: 422,
+  BLOB_MISSING: 422,
+  TARGET_IMMUTABLE: 422,
+  RELEASE_TOO_SOON: 422,
+  RELEASE_INVALID: 422,
+  PROOF_INVALID: 422,
+  CHECKPOINT_INVALID: 422,
+  NOTE_INVALID: 422,
+  // 413/415/429
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  // 5xx: ours, never the caller's fault
+  NOT_READY: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class FairpatchError extends Error {
+  override readonly name = 'FairpatchError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+/** Shorthand for `throw new FairpatchError(...)` in expression position. */
+export function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
+  throw new FairpatchError(code, message, details ? { details } : {});
+}
