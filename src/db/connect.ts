@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { migrate } from './migrations.js';
+import type { Database, Db } from './schema.js';
+
+export interface ConnectOptions {
+  /** `postgres://…` for PostgreSQL; otherwise a SQLite file path (or ':memory:'). */
+  url: string;
+}
+
+/** Opens the database and brings its schema up to date. Only this folder knows the dialect. */
+export async function connect({ url }: ConnectOptions): Promise<Db> {
+  const db = new Kysely<Database>({ dialect: sqliteDialect(url) });
+  await migrate(db as Kysely<unknown>);
+  return db;
+}
+
+function sqliteDialect(file: string): SqliteDialect {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  // WAL: readers (other nodes' refresh) never block the writer; busy_timeout: two processes on one
+  // file wait for each other instead of failing with SQLITE_BUSY.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.defaultSafeIntegers(false);
+  return new SqliteDialect({ database: sqlite });
+}

@@ -1,0 +1,67 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { FairpatchError } from '../errors.js';
+
+// One migration set for SQLite and PostgreSQL: only types both dialects share (text, bigint).
+
+const migrations: Record<string, Migration> = {
+  '0001_repository': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('repo_config').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('root_versions')
+        .addColumn('version', 'bigint', (c) => c.primaryKey())
+        .addColumn('bytes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('top_targets')
+        .addColumn('version', 'bigint', (c) => c.primaryKey())
+        .addColumn('bytes', 'text', (c) => c.notNull())
+        .addColumn('effective_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('vendors')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('keyid', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('vendor', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('vendor_metadata')
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('bytes', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('effective_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        // The primary key is what serializes publishers: two uploads of one version cannot both land.
+        .addPrimaryKeyConstraint('vendor_metadata_pk', ['vendor', 'version'])
+        .execute();
+      await db.schema
+        .createTable('blobs')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('length', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Applies pending migrations; a failed step becomes one coded error naming it (Kysely's result set). */
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new FairpatchError('INTERNAL', `migration ${failed} failed`, { cause: error });
+  }
+}

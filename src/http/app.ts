@@ -1,0 +1,33 @@
+import { Hono } from 'hono';
+import type { DeliveryCounter } from '../release/accounting.js';
+import type { BlobStore } from '../release/blobs.js';
+import type { Repository } from '../release/repository.js';
+import { errorResponse, notFound } from './errors.js';
+import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
+import { tufRoutes } from './routes/tuf.js';
+
+export interface AppDeps {
+  repo: Repository;
+  blobs: BlobStore;
+  counter: DeliveryCounter;
+  limits?: Partial<PublisherLimits>;
+  /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
+  maxStateAgeMs?: () => number;
+}
+
+export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
+
+/** Builds the Hono app from its dependencies (STYLE: createApp(deps)); no I/O of its own. */
+export function createApp(deps: AppDeps): Hono {
+  const { repo, blobs, counter } = deps;
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const app = new Hono();
+  app.onError(errorResponse);
+  app.notFound(notFound);
+  app.get('/healthz', (c) =>
+    c.json({ ok: true, tick: repo.currentTick(), snapshot_version: repo.view.snapshotVersionAt(repo.currentTick()), state_age_ms: repo.stateAge() }),
+  );
+  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
+  app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
+  return app;
+}

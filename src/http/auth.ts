@@ -1,0 +1,24 @@
+import type { MiddlewareHandler } from 'hono';
+import { FairpatchError } from '../errors.js';
+import type { RepositoryStore } from '../release/store.js';
+
+export type Principal = { kind: 'operator' } | { kind: 'vendor'; vendor: string };
+export type AuthEnv = { Variables: { principal: Principal } };
+
+/** Bearer-token auth against hashed tokens; `allow` decides, given the principal and the route. */
+export function requireToken(store: RepositoryStore, allow: (p: Principal, vendorParam: string | undefined) => boolean): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(header);
+    if (!match?.[1]) throw new FairpatchError('UNAUTHORIZED', 'missing or malformed Authorization: Bearer <token>');
+    const found = await store.findToken(match[1]);
+    if (!found) throw new FairpatchError('UNAUTHORIZED', 'unknown or revoked token');
+    const principal: Principal = found.vendor === null ? { kind: 'operator' } : { kind: 'vendor', vendor: found.vendor };
+    if (!allow(principal, c.req.param('vendor'))) throw new FairpatchError('FORBIDDEN', 'this token may not act on this resource');
+    c.set('principal', principal);
+    await next();
+  };
+}
+
+export const vendorOnly = (p: Principal, vendor: string | undefined): boolean => p.kind === 'vendor' && p.vendor === vendor;
+export const operatorOnly = (p: Principal): boolean => p.kind === 'operator';

@@ -1,0 +1,24 @@
+import type { Context } from 'hono';
+import { FairpatchError } from '../errors.js';
+import { parseJson } from '../tuf/canonical.js';
+
+/**
+ * Reads a JSON body from a hostile client: media type checked, size capped while streaming
+ * (a missing or lying Content-Length does not help), parse errors become JSON_INVALID.
+ */
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new FairpatchError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json');
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+  const body = c.req.raw.body;
+  if (!body) throw new FairpatchError('JSON_INVALID', 'body is empty');
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return parseJson(Buffer.concat(chunks));
+}

@@ -1,0 +1,93 @@
+import { Readable } from 'node:stream';
+import { Hono } from 'hono';
+import { FairpatchError } from '../../errors.js';
+import type { BlobStore } from '../../release/blobs.js';
+import type { Repository } from '../../release/repository.js';
+import { vendorName } from '../../tuf/schema.js';
+import { type AuthEnv, operatorOnly, requireToken, vendorOnly } from '../auth.js';
+import { readJson } from '../body.js';
+
+export interface PublisherLimits {
+  /** Largest JSON body (metadata uploads, registrations). Default 4 MiB. */
+  maxJsonBytes: number;
+  /** Largest artifact. Default 1 GiB. */
+  maxArtifactBytes: number;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function vendorParam(value: string | undefined): string {
+  const parsed = vendorName.safeParse(value);
+  if (!parsed.success) throw new FairpatchError('BAD_REQUEST', 'vendor: lowercase letters, digits and dashes');
+  return parsed.data;
+}
+
+/**
+ * Publisher API (`/api/v1`). Vendors upload artifacts, then their signed delegated metadata; the
+ * server verifies and stages, and never holds a vendor key. The operator registers vendors and roots.
+ */
+export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limits: PublisherLimits }): Hono<AuthEnv> {
+  const { repo, blobs, limits } = deps;
+  const store = repo.store;
+  const app = new Hono<AuthEnv>();
+  const asVendor = requireToken(store, vendorOnly);
+  const asOperator = requireToken(store, operatorOnly);
+
+  app.put('/vendors/:vendor/blobs/:sha256', asVendor, async (c) => {
+    const sha256 = c.req.param('sha256');
+    if (!SHA256.test(sha256)) throw new FairpatchError('BAD_REQUEST', 'blob name is its lowercase hex sha256');
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (declared > limits.maxArtifactBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${limits.maxArtifactBytes} bytes`);
+    const known = await store.blobLength(sha256);
+    if (known !== undefined && blobs.has(sha256)) {
+      await c.req.raw.body?.cancel();
+      return c.json({ sha256, length: known, stored: false });
+    }
+    const body = c.req.raw.body;
+    if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
+    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
+    // The file is in place before the row exists: an acknowledged blob is always readable.
+    await store.recordBlob(sha256, length, repo.clock.now());
+    return c.json({ sha256, length, stored: true }, 201);
+  });
+
+  app.get('/vendors/:vendor/metadata/latest', asVendor, async (c) => {
+    const latest = await store.latestVendorMetadata(vendorParam(c.req.param('vendor')));
+    if (!latest) throw new FairpatchError('NOT_FOUND', 'no metadata staged yet');
+    return c.body(latest.bytes, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  });
+
+  app.post('/vendors/:vendor/metadata', asVendor, async (c) => {
+    const vendor = vendorParam(c.req.param('vendor'));
+    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes));
+    return c.json(result, 201);
+  });
+
+  app.post('/vendors', asOperator, async (c) => {
+    const registered = await repo.registerVendor(await readJson(c, limits.maxJsonBytes));
+    const token = await store.issueToken(registered.name, repo.clock.now());
+    return c.json({ ...registered, token }, 201);
+  });
+
+  app.post('/vendors/:vendor/tokens', asOperator, async (c) => {
+    const vendor = vendorParam(c.req.param('vendor'));
+    if (!(await store.vendor(vendor))) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
+    const revoked = c.req.query('revoke') === 'all' ? await store.revokeTokens(vendor, repo.clock.now()) : 0;
+    return c.json({ vendor, token: await store.issueToken(vendor, repo.clock.now()), revoked }, 201);
+  });
+
+  app.delete('/vendors/:vendor/tokens', asOperator, async (c) => {
+    const vendor = vendorParam(c.req.param('vendor'));
+    return c.json({ vendor, revoked: await store.revokeTokens(vendor, repo.clock.now()) });
+  });
+
+  app.get('/top-targets/latest', asOperator, async (c) => {
+    const latest = await store.latestTopTargets();
+    if (!latest) throw new FairpatchError('NOT_FOUND', 'no top-level targets yet');
+    return c.body(latest.bytes, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  });
+
+  app.post('/root', asOperator, async (c) => c.json(await repo.addRoot(await readJson(c, limits.maxJsonBytes)), 201));
+
+  return app;
+}

@@ -1,0 +1,103 @@
+import { Readable } from 'node:stream';
+import { Hono, type Context } from 'hono';
+import { FairpatchError } from '../../errors.js';
+import type { DeliveryCounter } from '../../release/accounting.js';
+import type { Repository } from '../../release/repository.js';
+import type { BlobStore } from '../../release/blobs.js';
+import { tickStart } from '../../release/tick.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const GROUP = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
+const TARGET_FILE = /^([0-9a-f]{64})\.([A-Za-z0-9][A-Za-z0-9._+-]{0,127})$/;
+/** Requests without a group prefix are counted under this name. */
+export const DEFAULT_GROUP = '_';
+
+export interface TufRouteDeps {
+  repo: Repository;
+  blobs: BlobStore;
+  counter: DeliveryCounter;
+  /** Refuse to serve when the state is older than this (a node that lost its database must not guess). */
+  maxStateAgeMs: () => number;
+}
+
+function groupOf(c: Context): string {
+  const group = c.req.param('group');
+  if (group === undefined) return DEFAULT_GROUP;
+  if (!GROUP.test(group)) throw new FairpatchError('GROUP_INVALID', 'group: lowercase letters, digits, . _ -, at most 64');
+  return group;
+}
+
+const json = (c: Context, bytes: Buffer, cache: string): Response =>
+  c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/json', 'Cache-Control': cache });
+
+/**
+ * TUF repository routes (DESIGN 2-4). `/g/<group>/…` serves exactly the bytes of `/…` and only adds
+ * per-group accounting. The poll path reads precomputed bytes and an in-memory counter, nothing else.
+ */
+export function tufRoutes(deps: TufRouteDeps): Hono {
+  const { repo, blobs, counter } = deps;
+  const app = new Hono();
+
+  const metadata = (c: Context): Response => {
+    const group = groupOf(c);
+    const file = c.req.param('file') ?? '';
+    if (repo.stateAge() > deps.maxStateAgeMs()) {
+      throw new FairpatchError('NOT_READY', 'this node has lost its database; it will not serve a state it cannot vouch for');
+    }
+    const now = repo.clock.now();
+    const view = repo.view;
+    const k = repo.currentTick();
+    if (file === 'timestamp.json') {
+      const bytes = view.timestampAt(k);
+      counter.count(group, k, view.snapshotVersionAt(k));
+      // Cacheable for at most what is left of this tick (DESIGN 6).
+      const left = Math.max(0, Math.floor((tickStart(repo.config, k + 1) - now) / 1000));
+      return json(c, bytes, `public, max-age=${left}`);
+    }
+    const match = VERSIONED.exec(file);
+    if (!match) throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);
+    const version = Number(match[1]);
+    const role = match[2] as string;
+    const bytes =
+      role === 'root' ? view.root(version) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
+    if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
+    return json(c, bytes, IMMUTABLE);
+  };
+
+  const target = (c: Context): Response => {
+    groupOf(c);
+    const vendor = c.req.param('vendor') ?? '';
+    const match = TARGET_FILE.exec(c.req.param('file') ?? '');
+    if (!match) throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
+    const [, sha256, name] = match as unknown as [string, string, string];
+    const served = repo.view.targetAt(vendor, `${vendor}/${name}`, sha256, repo.currentTick());
+    if (!served || !blobs.has(sha256)) throw new FairpatchError('NOT_FOUND', 'no such released target');
+    const length = served.info.length;
+    const range = parseRange(c.req.header('range'), length);
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
+    if (range) {
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${length}`;
+      headers['Content-Length'] = String(range.end - range.start + 1);
+      return c.body(Readable.toWeb(blobs.open(sha256, range)) as ReadableStream, 206, headers);
+    }
+    headers['Content-Length'] = String(length);
+    return c.body(Readable.toWeb(blobs.open(sha256)) as ReadableStream, 200, headers);
+  };
+
+  for (const prefix of ['', '/g/:group']) {
+    app.get(`${prefix}/metadata/:file`, metadata);
+    app.get(`${prefix}/targets/:vendor/:file`, target);
+  }
+  return app;
+}
+
+/** A single `bytes=a-b` range (what resumable downloads use); anything else means the whole file. */
+function parseRange(header: string | undefined, length: number): { start: number; end: number } | undefined {
+  const match = header && /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header);
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = match[2] ? Math.min(Number(match[2]), length - 1) : length - 1;
+  if (start > end || start >= length) throw new FairpatchError('RANGE_NOT_SATISFIABLE', `range not satisfiable for ${length} bytes`);
+  return { start, end };
+}

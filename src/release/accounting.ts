@@ -1,0 +1,35 @@
+/**
+ * Per-group poll accounting, in memory (DESIGN 6: a poll never writes synchronously). For each
+ * group and snapshot version served: how many polls, and the first and last tick it was served.
+ * The delivery roll-up (issue 3) drains it in batches.
+ */
+export interface GroupDelivery {
+  polls: number;
+  firstTick: number;
+  lastTick: number;
+}
+
+export class DeliveryCounter {
+  private groups = new Map<string, Map<number, GroupDelivery>>();
+
+  count(group: string, tick: number, snapshotVersion: number): void {
+    let byVersion = this.groups.get(group);
+    if (!byVersion) this.groups.set(group, (byVersion = new Map()));
+    const entry = byVersion.get(snapshotVersion);
+    if (entry) {
+      entry.polls++;
+      entry.lastTick = tick;
+    } else byVersion.set(snapshotVersion, { polls: 1, firstTick: tick, lastTick: tick });
+  }
+
+  /** What has been counted since the last drain; the counter starts again from zero. */
+  drain(): Map<string, Map<number, GroupDelivery>> {
+    const out = this.groups;
+    this.groups = new Map();
+    return out;
+  }
+
+  peek(): ReadonlyMap<string, ReadonlyMap<number, GroupDelivery>> {
+    return this.groups;
+  }
+}

@@ -1,0 +1,6 @@
+/** The clock is injected everywhere (STYLE: tests control time instead of sleeping). */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,166 @@
+import { FairpatchError } from '../errors.js';
+import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { keyIdOf } from '../tuf/keys.js';
+import { type Envelope, type RootSigned, type TargetsSigned, assertThreshold, envelopeBytes } from '../tuf/metadata.js';
+import { assertRootSuccessor } from '../tuf/roles.js';
+import { parseRoot, parseVendorTargets, vendorTargetsSchema, parseWith } from '../tuf/schema.js';
+import { tufKeySchema, vendorName } from '../tuf/schema.js';
+import { z } from 'zod';
+import type { Clock } from './clock.js';
+import type { CommittedState, RepoConfig } from './state.js';
+import { type StagingPlan, planStaging } from './staging.js';
+import type { RepositoryStore } from './store.js';
+import { activationTick, tickAt, tickStart } from './tick.js';
+import { type OnlineSigners, RepositoryView } from './view.js';
+
+export interface RepositoryOptions {
+  store: RepositoryStore;
+  config: RepoConfig;
+  signers: OnlineSigners;
+  clock: Clock;
+  /** Minimum time between staging and release_at (DESIGN 3, default 30 s). */
+  minLeadMs: number;
+}
+
+export interface StagedResult extends StagingPlan {
+  vendor: string;
+  version: number;
+  activationTick: number;
+  activatesAt: string;
+}
+
+const registrationSchema = z.strictObject({
+  name: vendorName,
+  public_key: tufKeySchema,
+  initial: vendorTargetsSchema,
+  top_targets: z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) }),
+});
+
+/**
+ * One node's view of the repository: the committed state loaded from the database and the
+ * precomputed bytes it serves. The poll path only reads `view`, never the database.
+ */
+export class Repository {
+  private current: RepositoryView;
+  private loadedAt: number;
+
+  private constructor(
+    private readonly options: RepositoryOptions,
+    state: CommittedState,
+  ) {
+    this.current = new RepositoryView(state, options.signers);
+    this.loadedAt = options.clock.now();
+  }
+
+  static async open(options: RepositoryOptions): Promise<Repository> {
+    return new Repository(options, await options.store.loadState(options.config));
+  }
+
+  get view(): RepositoryView {
+    return this.current;
+  }
+
+  get config(): RepoConfig {
+    return this.options.config;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  get store(): RepositoryStore {
+    return this.options.store;
+  }
+
+  currentTick(): number {
+    return tickAt(this.options.config, this.options.clock.now());
+  }
+
+  /** Milliseconds since the state was last confirmed against the database. */
+  stateAge(): number {
+    return this.options.clock.now() - this.loadedAt;
+  }
+
+  /** Reloads committed state; swaps the view only when something changed, keeping rendered bytes warm. */
+  async refresh(): Promise<void> {
+    const before = this.current.state;
+    const next = await this.options.store.loadState(this.options.config, before);
+    this.loadedAt = this.options.clock.now();
+    if (!sameState(before, next)) this.current = new RepositoryView(next, this.options.signers);
+  }
+
+  /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
+  async stageVendorMetadata(vendor: string, body: unknown): Promise<StagedResult> {
+    const { store, clock, minLeadMs, config } = this.options;
+    const registered = await store.vendor(vendor);
+    if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
+    const upload = parseVendorTargets(body);
+    const previous = await store.latestVendorMetadata(vendor);
+    const now = clock.now();
+    const lengths = new Map<string, number | undefined>();
+    for (const info of Object.values(upload.signed.targets)) lengths.set(info.hashes.sha256, await store.blobLength(info.hashes.sha256));
+    const plan = planStaging({ vendor, vendorKey: registered.key, previous: previous?.signed, upload, now, minLeadMs, blobLength: (h) => lengths.get(h) });
+    await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now });
+    await this.refresh();
+    const tick = activationTick(config, plan.effectiveAt);
+    return { ...plan, vendor, version: upload.signed.version, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
+  }
+
+  /**
+   * Registers a vendor. The top-level targets that delegate to it are signed by the targets key,
+   * which the operator holds (the server only checks it): a compromised server cannot delegate.
+   */
+  async registerVendor(body: unknown, options: { effectiveAt?: number } = {}): Promise<{ name: string; effectiveAt: number; activationTick: number }> {
+    const { store, clock, minLeadMs, config } = this.options;
+    const input = parseWith(registrationSchema, body, 'BAD_REQUEST');
+    const now = clock.now();
+    if (await store.vendor(input.name)) throw new FairpatchError('ALREADY_EXISTS', `vendor ${input.name} is already registered`);
+    const root = this.latestRoot();
+    const top = input.top_targets as unknown as Envelope<TargetsSigned>;
+    assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
+    const previousTop = await store.latestTopTargets();
+    const expectedVersion = (previousTop?.version ?? 0) + 1;
+    const keyid = keyIdOf(input.public_key);
+    const delegation = top.signed.delegations?.roles.find((r) => r.name === input.name);
+    if (top.signed.version !== expectedVersion) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${expectedVersion}`);
+    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${input.name}/*` || top.signed.delegations?.keys[keyid]?.keyval.public !== input.public_key.keyval.public) {
+      throw new FairpatchError('METADATA_INVALID', `top-level targets must delegate ${input.name}/* to the vendor key ${keyid}`);
+    }
+    const initial = input.initial as Envelope<TargetsSigned>;
+    if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
+    assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
+    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0);
+    await store.registerVendor({
+      name: input.name,
+      key: input.public_key,
+      keyid,
+      initial: envelopeBytes(initial),
+      topTargets: { version: top.signed.version, bytes: canonicalBytes(top) },
+      effectiveAt,
+      now,
+    });
+    await this.refresh();
+    return { name: input.name, effectiveAt, activationTick: activationTick(config, effectiveAt) };
+  }
+
+  /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */
+  async addRoot(body: unknown): Promise<{ version: number }> {
+    const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
+    assertRootSuccessor(this.latestRoot(), next);
+    await this.options.store.addRoot(next.signed.version, envelopeBytes(next), this.options.clock.now());
+    await this.refresh();
+    return { version: next.signed.version };
+  }
+
+  latestRoot(): RootSigned {
+    const bytes = this.current.state.roots.at(-1);
+    if (!bytes) throw new FairpatchError('NOT_READY', 'repository has no root');
+    return (JSON.parse(bytes.toString('utf8')) as Envelope<RootSigned>).signed;
+  }
+}
+
+function sameState(a: CommittedState, b: CommittedState): boolean {
+  if (a.roots.length !== b.roots.length || a.topTargets.length !== b.topTargets.length || a.vendors.size !== b.vendors.size) return false;
+  for (const [vendor, list] of b.vendors) if (a.vendors.get(vendor)?.length !== list.length) return false;
+  return true;
+}

@@ -1,0 +1,28 @@
+import type { TickConfig } from './tick.js';
+
+/** Fixed at repository creation and identical on every node (stored in repo_config). */
+export interface RepoConfig extends TickConfig {
+  /** timestamp.json expires this long after its tick starts (DESIGN 3: the freshness window). */
+  freshnessMs: number;
+  /** Snapshot is re-signed at least this often, even with no release (on period boundaries). */
+  snapshotPeriodMs: number;
+  /** Snapshot expires this long after the tick it was first served at. */
+  snapshotLifetimeMs: number;
+}
+
+/** One stored version of a metadata file, with the tick from which it is served. */
+export interface StoredVersion {
+  version: number;
+  bytes: Buffer;
+  effectiveAt: number;
+  activationTick: number;
+}
+
+/** The committed state every node loads from the database; immutable once built. */
+export interface CommittedState {
+  config: RepoConfig;
+  /** root versions 1..N, bytes as signed offline. */
+  roots: Buffer[];
+  topTargets: StoredVersion[];
+  vendors: ReadonlyMap<string, StoredVersion[]>;
+}

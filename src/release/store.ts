@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { FairpatchError } from '../errors.js';
+import type { Db } from '../db/schema.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { TufKey } from '../tuf/keys.js';
+import type { TargetsSigned } from '../tuf/metadata.js';
+import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
+import { activationTick } from './tick.js';
+
+const CONFIG_KEYS = ['epochMs', 'tickMs', 'freshnessMs', 'snapshotPeriodMs', 'snapshotLifetimeMs'] as const;
+
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/** Database access for the release domain. Every write is one transaction: all of it lands, or none. */
+export class RepositoryStore {
+  constructor(readonly db: Db) {}
+
+  async readConfig(): Promise<RepoConfig | undefined> {
+    const rows = await this.db.selectFrom('repo_config').selectAll().execute();
+    if (rows.length === 0) return undefined;
+    const map = new Map(rows.map((r) => [r.key, Number(r.value)]));
+    const config = Object.fromEntries(CONFIG_KEYS.map((k) => [k, map.get(k)])) as Record<(typeof CONFIG_KEYS)[number], number | undefined>;
+    if (CONFIG_KEYS.some((k) => !Number.isSafeInteger(config[k]))) throw new FairpatchError('INTERNAL', 'repo_config is incomplete');
+    return config as RepoConfig;
+  }
+
+  /** Creates the repository once (config + root v1); later calls return what is stored. */
+  async initialize(config: RepoConfig, root1: Buffer, now: number): Promise<RepoConfig> {
+    const existing = await this.readConfig();
+    if (existing) return existing;
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('repo_config').values(CONFIG_KEYS.map((k) => ({ key: k, value: String(config[k]) }))).execute();
+        await trx.insertInto('root_versions').values({ version: 1, bytes: root1.toString('utf8'), created_at: now }).execute();
+      });
+    } catch (error) {
+      // Another node created it first: theirs is the repository.
+      if (!isUniqueViolation(error)) throw error;
+    }
+    return (await this.readConfig()) as RepoConfig;
+  }
+
+  /** Loads the committed state, reusing bytes already held in `previous` (versions are immutable). */
+  async loadState(config: RepoConfig, previous?: CommittedState): Promise<CommittedState> {
+    const known = new Map<string, StoredVersion>();
+    if (previous) {
+      for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
+      for (const [vendor, list] of previous.vendors) for (const v of list) known.set(`${vendor}/${v.version}`, v);
+    }
+    const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>): Promise<StoredVersion> =>
+      known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8') };
+
+    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version').execute();
+    const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
+    const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at']).orderBy('vendor').orderBy('version').execute();
+
+    const topTargets = await Promise.all(
+      top.map((r) =>
+        stored(`targets/${r.version}`, Number(r.version), Number(r.effective_at), async () => {
+          const row = await this.db.selectFrom('top_targets').select('bytes').where('version', '=', r.version).executeTakeFirstOrThrow();
+          return row.bytes;
+        }),
+      ),
+    );
+    const vendors = new Map<string, StoredVersion[]>();
+    for (const r of vendorRows) {
+      const v = await stored(`${r.vendor}/${r.version}`, Number(r.version), Number(r.effective_at), async () => {
+        const row = await this.db.selectFrom('vendor_metadata').select('bytes').where('vendor', '=', r.vendor).where('version', '=', r.version).executeTakeFirstOrThrow();
+        return row.bytes;
+      });
+      vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
+    }
+    return { config, roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')), topTargets, vendors };
+  }
+
+  async latestRoot(): Promise<{ version: number; bytes: string }> {
+    const row = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version', 'desc').limit(1).executeTakeFirstOrThrow();
+    return { version: Number(row.version), bytes: row.bytes };
+  }
+
+  async addRoot(version: number, bytes: Buffer, now: number): Promise<void> {
+    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now }).execute(), `root ${version}`);
+  }
+
+  async latestTopTargets(): Promise<{ version: number; bytes: string; effectiveAt: number } | undefined> {
+    const row = await this.db.selectFrom('top_targets').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
+    return row && { version: Number(row.version), bytes: row.bytes, effectiveAt: Number(row.effective_at) };
+  }
+
+  async vendor(name: string): Promise<{ name: string; key: TufKey } | undefined> {
+    const row = await this.db.selectFrom('vendors').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && { name: row.name, key: { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: row.public_key } } };
+  }
+
+  async latestVendorMetadata(vendor: string): Promise<{ version: number; bytes: string; signed: TargetsSigned } | undefined> {
+    const row = await this.db.selectFrom('vendor_metadata').select(['version', 'bytes']).where('vendor', '=', vendor).orderBy('version', 'desc').limit(1).executeTakeFirst();
+    if (!row) return undefined;
+    return { version: Number(row.version), bytes: row.bytes, signed: (JSON.parse(row.bytes) as { signed: TargetsSigned }).signed };
+  }
+
+  /**
+   * Registers a vendor: its key, its first (empty, vendor-signed) metadata and the new top-level
+   * targets that delegate `<vendor>/*` to it, all effective at the same moment.
+   */
+  async registerVendor(input: {
+    name: string;
+    key: TufKey;
+    keyid: string;
+    initial: Buffer;
+    topTargets: { version: number; bytes: Buffer };
+    effectiveAt: number;
+    now: number;
+  }): Promise<void> {
+    const { name, key, keyid, initial, topTargets, effectiveAt, now } = input;
+    await this.insertOrConflict(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          await trx.insertInto('vendors').values({ name, public_key: key.keyval.public, keyid, created_at: now }).execute();
+          await trx.insertInto('top_targets').values({ version: topTargets.version, bytes: topTargets.bytes.toString('utf8'), effective_at: effectiveAt, created_at: now }).execute();
+          await trx.insertInto('vendor_metadata').values({ vendor: name, version: 1, bytes: initial.toString('utf8'), kind: 'refresh', effective_at: effectiveAt, created_at: now }).execute();
+        }),
+      `vendor ${name} or top-level targets version ${topTargets.version}`,
+    );
+  }
+
+  async stageVendorMetadata(row: { vendor: string; version: number; bytes: Buffer; kind: 'release' | 'halt' | 'refresh'; effectiveAt: number; now: number }): Promise<void> {
+    await this.insertOrConflict(
+      () =>
+        this.db
+          .insertInto('vendor_metadata')
+          .values({ vendor: row.vendor, version: row.version, bytes: row.bytes.toString('utf8'), kind: row.kind, effective_at: row.effectiveAt, created_at: row.now })
+          .execute(),
+      `${row.vendor} metadata version ${row.version}`,
+    );
+  }
+
+  async blobLength(sha256: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('blobs').select('length').where('sha256', '=', sha256).executeTakeFirst();
+    return row ? Number(row.length) : undefined;
+  }
+
+  async recordBlob(sha256: string, length: number, now: number): Promise<void> {
+    await this.db.insertInto('blobs').values({ sha256, length, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+  }
+
+  /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */
+  async issueToken(vendor: string | null, now: number): Promise<string> {
+    const token = `fp_${vendor ?? 'operator'}_${randomBytes(32).toString('base64url')}`;
+    await this.db.insertInto('tokens').values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null }).execute();
+    return token;
+  }
+
+  /** Registers a token chosen outside (e.g. FAIRPATCH_OPERATOR_TOKEN); idempotent. */
+  async importToken(token: string, vendor: string | null, now: number): Promise<void> {
+    await this.db.insertInto('tokens').values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null }).onConflict((oc) => oc.column('hash').doNothing()).execute();
+  }
+
+  async findToken(token: string): Promise<{ vendor: string | null } | undefined> {
+    const row = await this.db.selectFrom('tokens').select(['vendor', 'revoked_at']).where('hash', '=', hashToken(token)).executeTakeFirst();
+    return row && row.revoked_at === null ? { vendor: row.vendor } : undefined;
+  }
+
+  async revokeTokens(vendor: string, now: number): Promise<number> {
+    const result = await this.db.updateTable('tokens').set({ revoked_at: now }).where('vendor', '=', vendor).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  private async insertOrConflict(write: () => Promise<unknown>, what: string): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new FairpatchError('VERSION_CONFLICT', `${what} already exists (another upload landed first)`);
+      throw error;
+    }
+  }
+}

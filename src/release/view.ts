@@ -1,0 +1,152 @@
+import type { KeyPair } from '../tuf/keys.js';
+import { type MetaFile, type TargetInfo, type TargetsSigned, envelopeBytes, metaFile, signEnvelope } from '../tuf/metadata.js';
+import { buildSnapshot, buildTimestamp } from '../tuf/roles.js';
+import type { CommittedState, StoredVersion } from './state.js';
+import { tickStart } from './tick.js';
+
+export interface OnlineSigners {
+  snapshot: KeyPair;
+  timestamp: KeyPair;
+}
+
+export interface ServedTarget {
+  vendor: string;
+  path: string;
+  info: TargetInfo;
+}
+
+/**
+ * The repository as served at tick k: a pure function of (committed state, k, keys) (DESIGN 3).
+ * Results are memoized, which is safe because they never change for a given state.
+ */
+export class RepositoryView {
+  private readonly periodTicks: number;
+  /** Sorted distinct activation ticks > 1 that do not fall on a period boundary. */
+  private readonly changeTicks: number[];
+  private readonly snapshots = new Map<number, { version: number; bytes: Buffer }>();
+  private readonly timestamps = new Map<number, Buffer>();
+  private readonly targetsByVersion = new Map<StoredVersion, Map<string, TargetInfo>>();
+
+  constructor(
+    readonly state: CommittedState,
+    private readonly signers: OnlineSigners,
+  ) {
+    const { snapshotPeriodMs, tickMs } = state.config;
+    this.periodTicks = Math.max(1, Math.round(snapshotPeriodMs / tickMs));
+    const ticks = new Set<number>();
+    for (const list of [state.topTargets, ...state.vendors.values()]) {
+      for (const v of list) if (v.activationTick > 1 && (v.activationTick - 1) % this.periodTicks !== 0) ticks.add(v.activationTick);
+    }
+    this.changeTicks = [...ticks].sort((a, b) => a - b);
+  }
+
+  /** Snapshot version at tick k: one more for every period boundary and every activation so far. */
+  snapshotVersionAt(k: number): number {
+    return 1 + Math.floor((k - 1) / this.periodTicks) + countAtMost(this.changeTicks, k);
+  }
+
+  /** The tick at which the snapshot served at tick k was first served. */
+  segmentStartAt(k: number): number {
+    const periodStart = 1 + Math.floor((k - 1) / this.periodTicks) * this.periodTicks;
+    const i = countAtMost(this.changeTicks, k);
+    return Math.max(periodStart, i > 0 ? (this.changeTicks[i - 1] ?? 1) : 1);
+  }
+
+  snapshotAt(k: number): { version: number; bytes: Buffer } {
+    const version = this.snapshotVersionAt(k);
+    const cached = this.snapshots.get(version);
+    if (cached) return cached;
+    const start = this.segmentStartAt(k);
+    const meta: Record<string, MetaFile> = {};
+    const top = activeAt(this.state.topTargets, start);
+    if (top) meta['targets.json'] = metaFile(top.version, top.bytes);
+    for (const [vendor, versions] of this.state.vendors) {
+      const active = activeAt(versions, start);
+      if (active) meta[`${vendor}.json`] = metaFile(active.version, active.bytes);
+    }
+    const expires = tickStart(this.state.config, start) + this.state.config.snapshotLifetimeMs;
+    const bytes = envelopeBytes(signEnvelope(buildSnapshot(version, expires, meta), [this.signers.snapshot]));
+    const rendered = { version, bytes };
+    this.snapshots.set(version, rendered);
+    return rendered;
+  }
+
+  /** `V.snapshot.json` as requested by a client; never a version later than the one of tick `now`. */
+  snapshotByVersion(version: number, nowTick: number): Buffer | undefined {
+    if (version < 1 || version > this.snapshotVersionAt(nowTick)) return undefined;
+    // version(k) is non-decreasing: find the first tick that served it.
+    let lo = 1;
+    let hi = nowTick;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.snapshotVersionAt(mid) >= version) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.snapshotVersionAt(lo) === version ? this.snapshotAt(lo).bytes : undefined;
+  }
+
+  /** timestamp.json of tick k: version k, expiring one freshness window after the tick starts. */
+  timestampAt(k: number): Buffer {
+    const cached = this.timestamps.get(k);
+    if (cached) return cached;
+    const snapshot = this.snapshotAt(k);
+    const expires = tickStart(this.state.config, k) + this.state.config.freshnessMs;
+    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes)), [this.signers.timestamp]));
+    this.timestamps.set(k, bytes);
+    // Only the current and next ticks matter; keep the map from growing.
+    for (const old of this.timestamps.keys()) if (old < k - 4) this.timestamps.delete(old);
+    return bytes;
+  }
+
+  root(version: number): Buffer | undefined {
+    return this.state.roots[version - 1];
+  }
+
+  /** A delegated or top-level targets version, only once it has been activated (pending releases stay secret). */
+  targetsFile(role: string, version: number, nowTick: number): Buffer | undefined {
+    const list = role === 'targets' ? this.state.topTargets : this.state.vendors.get(role);
+    const active = list && activeAt(list, nowTick);
+    if (!active || version > active.version) return undefined;
+    const found = list.find((v) => v.version === version);
+    // Served only if it really was the active version at some tick: a release halted before its
+    // tick was never public, and stays so.
+    return found && found.activationTick <= nowTick && activeAt(list, found.activationTick) === found ? found.bytes : undefined;
+  }
+
+  /** The target at `path` as served at tick k, if its hash matches: artifacts are hidden until release. */
+  targetAt(vendor: string, path: string, sha256: string, k: number): ServedTarget | undefined {
+    const versions = this.state.vendors.get(vendor);
+    const active = versions && activeAt(versions, k);
+    if (!active) return undefined;
+    const info = this.targetsOf(active).get(path);
+    return info && info.hashes.sha256 === sha256 ? { vendor, path, info } : undefined;
+  }
+
+  targetsOf(version: StoredVersion): Map<string, TargetInfo> {
+    let map = this.targetsByVersion.get(version);
+    if (!map) {
+      const doc = JSON.parse(version.bytes.toString('utf8')) as { signed: TargetsSigned };
+      map = new Map(Object.entries(doc.signed.targets));
+      this.targetsByVersion.set(version, map);
+    }
+    return map;
+  }
+}
+
+/** The highest version activated by tick k (TUF clients see versions only grow). */
+export function activeAt(versions: readonly StoredVersion[], k: number): StoredVersion | undefined {
+  let best: StoredVersion | undefined;
+  for (const v of versions) if (v.activationTick <= k && (!best || v.version > best.version)) best = v;
+  return best;
+}
+
+function countAtMost(sorted: readonly number[], k: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] ?? Infinity) <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
