@@ -3,8 +3,7 @@ import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import { keyIdOf } from '../tuf/keys.js';
 import { type Envelope, type RootSigned, type TargetsSigned, assertThreshold, envelopeBytes } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
-import { parseRoot, parseVendorTargets, vendorTargetsSchema, parseWith } from '../tuf/schema.js';
-import { tufKeySchema, vendorName } from '../tuf/schema.js';
+import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
 import type { CommittedState, RepoConfig } from './state.js';
@@ -90,8 +89,9 @@ export class Repository {
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
-  async stageVendorMetadata(vendor: string, body: unknown): Promise<StagedResult> {
-    const { store, clock, minLeadMs, config } = this.options;
+  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number } = {}): Promise<StagedResult> {
+    const { store, clock, config } = this.options;
+    const minLeadMs = options.minLeadMs ?? this.options.minLeadMs;
     const registered = await store.vendor(vendor);
     if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
     const upload = parseVendorTargets(body);

@@ -1,0 +1,61 @@
+import { join, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { listRootFiles } from '../keys/key-files.js';
+import { generateRepositoryKeys } from '../keys/keygen.js';
+import { seedExamples } from '../server/dev-seed.js';
+import { createNode, devOperatorToken } from '../server/node.js';
+import { args, positiveInt } from './args.js';
+
+const USAGE = `fairpatch serve [--data DIR] [--keys DIR] [--port N] [--host H] [--dev]
+  --data   data directory (SQLite file, blobs); default $FAIRPATCH_DATA_DIR or ./data
+  --keys   key directory; default ./keys
+  --dev    generate dev keys on first run and publish the examples in manifests/
+  PORT, HOST, DATABASE_URL and FAIRPATCH_OPERATOR_TOKEN are read from the environment.`;
+
+export async function serveCommand(argv: string[]): Promise<void> {
+  const { values } = args(argv, {
+    data: { type: 'string' },
+    keys: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    dev: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) return void console.log(USAGE);
+  const dataDir = resolve(values.data ?? process.env.FAIRPATCH_DATA_DIR ?? 'data');
+  const keysDir = resolve(values.keys ?? 'keys');
+  const port = positiveInt(values.port ?? process.env.PORT, '--port') ?? 8080;
+  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+
+  if (values.dev && listRootFiles(keysDir).length === 0) {
+    generateRepositoryKeys({ dir: keysDir, now: Date.now() });
+    console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
+  }
+  const node = await createNode({
+    dataDir,
+    keysDir,
+    sync: true,
+    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+    ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
+  });
+  const base = `http://${host}:${port}`;
+  if (values.dev) {
+    const operator = await devOperatorToken(node.store, dataDir, Date.now());
+    const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
+    for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
+    console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
+    void operator;
+  }
+  const server = serve({ fetch: node.app.fetch, port, hostname: host });
+  console.log(`fairpatch serving on ${base}
+  poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
+  trust:     ${join(keysDir, '1.root.json')}
+  tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
+  health:    ${base}/healthz`);
+  const shutdown = (): void => {
+    server.close();
+    void node.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { patchFactsSchema, targetFileName, vendorName } from '../tuf/schema.js';
+import { parseIsoSeconds } from '../tuf/time.js';
+import { FairpatchError } from '../errors.js';
+
+/**
+ * A vendor's patch manifest (manifests/*.json). `release_at` is an absolute time
+ * (YYYY-MM-DDTHH:MM:SSZ) or a delay from the moment of publishing ("+90s", "+5m", "+2h").
+ */
+export const manifestSchema = z.strictObject({
+  $schema: z.string().optional(),
+  vendor: vendorName,
+  product: patchFactsSchema.shape.product,
+  version: patchFactsSchema.shape.version,
+  channel: patchFactsSchema.shape.channel.default('stable'),
+  severity: patchFactsSchema.shape.severity,
+  cves: patchFactsSchema.shape.cves.default([]),
+  applies_to: patchFactsSchema.shape.applies_to,
+  release_at: z.string().regex(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z|\+\d{1,6}[smhd])$/, 'release_at: YYYY-MM-DDTHH:MM:SSZ or +<n>s|m|h|d'),
+  description: z.string().max(2000).optional(),
+  artifacts: z
+    .array(
+      z.strictObject({
+        platform: patchFactsSchema.shape.platform,
+        /** Path of the file, relative to the manifest. */
+        file: z.string().min(1).max(1024),
+        /** Target file name under `<vendor>/`; defaults to the file's base name. */
+        name: targetFileName.optional(),
+      }),
+    )
+    .min(1)
+    .max(64),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Resolves `release_at` to whole seconds (TUF times carry no milliseconds). */
+export function resolveReleaseAt(value: string, now: number): number {
+  const relative = /^\+(\d+)([smhd])$/.exec(value);
+  if (relative) return Math.ceil((now + Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]) / 1000) * 1000;
+  const absolute = parseIsoSeconds(value);
+  if (absolute === undefined) throw new FairpatchError('MANIFEST_INVALID', `release_at ${value} is not a valid time`);
+  return absolute;
+}

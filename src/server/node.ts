@@ -1,0 +1,104 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import { connect } from '../db/connect.js';
+import type { Db } from '../db/schema.js';
+import { createApp } from '../http/app.js';
+import { listRootFiles } from '../keys/key-files.js';
+import { readOnlineKeys } from '../keys/keygen.js';
+import { DeliveryCounter } from '../release/accounting.js';
+import { BlobStore } from '../release/blobs.js';
+import { type Clock, systemClock } from '../release/clock.js';
+import { Repository } from '../release/repository.js';
+import type { RepoConfig } from '../release/state.js';
+import { RepositoryStore } from '../release/store.js';
+import { FairpatchError } from '../errors.js';
+import { parseJson } from '../tuf/canonical.js';
+import type { Envelope, RootSigned } from '../tuf/metadata.js';
+import { DAY_MS } from '../tuf/time.js';
+import { startSync } from './sync.js';
+
+export interface NodeOptions {
+  dataDir: string;
+  keysDir: string;
+  /** `postgres://…`, or a SQLite file; default `<dataDir>/fairpatch.sqlite`. */
+  databaseUrl?: string;
+  clock?: Clock;
+  minLeadMs?: number;
+  /** Only used when the repository is created. */
+  repoDefaults?: Partial<RepoConfig>;
+  /** Run the refresh and pre-render loops (a serving node); tests drive time by hand instead. */
+  sync?: boolean;
+  operatorToken?: string;
+}
+
+export interface FairpatchNode {
+  app: Hono;
+  repo: Repository;
+  store: RepositoryStore;
+  blobs: BlobStore;
+  counter: DeliveryCounter;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MIN_LEAD_MS = 30_000;
+
+export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = {}): RepoConfig {
+  const tickMs = overrides.tickMs ?? 1000;
+  return {
+    epochMs: Math.floor(now / tickMs) * tickMs,
+    tickMs,
+    freshnessMs: 5 * 60_000,
+    snapshotPeriodMs: DAY_MS,
+    snapshotLifetimeMs: 7 * DAY_MS,
+    ...overrides,
+  };
+}
+
+/** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
+export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
+  const clock = options.clock ?? systemClock;
+  const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
+  const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite') });
+  const store = new RepositoryStore(db);
+  const rootFiles = listRootFiles(options.keysDir);
+  const first = rootFiles[0];
+  if (!first || first.version !== 1) throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${options.keysDir}; run fairpatch keygen`);
+  const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), clock.now());
+
+  // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
+  const latest = await store.latestRoot();
+  const rootOf = (bytes: string | Buffer): Envelope<RootSigned> => parseJson(bytes, 'METADATA_INVALID') as Envelope<RootSigned>;
+  const keys = readOnlineKeys(options.keysDir, rootOf(latest.bytes).signed);
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signers: keys });
+  for (const file of rootFiles.filter((f) => f.version > latest.version)) await repo.addRoot(readFileSync(file.path));
+  const node = repo.latestRoot().version === latest.version ? repo : await Repository.open({ store, config, clock, minLeadMs, signers: readOnlineKeys(options.keysDir, repo.latestRoot()) });
+
+  if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
+  const blobs = new BlobStore(join(options.dataDir, 'blobs'));
+  const counter = new DeliveryCounter();
+  const stop = options.sync ? startSync(node, { refreshMs: 1000 }) : () => {};
+  const app = createApp({ repo: node, blobs, counter, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) });
+  return {
+    app,
+    repo: node,
+    store,
+    blobs,
+    counter,
+    db,
+    async close() {
+      stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** The operator token of a dev repository: created once, kept in the data dir with mode 0600. */
+export async function devOperatorToken(store: RepositoryStore, dataDir: string, now: number): Promise<string> {
+  const file = join(dataDir, 'operator.token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = await store.issueToken(null, now);
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}

@@ -1,0 +1,37 @@
+import type { Repository } from '../release/repository.js';
+import { tickStart } from '../release/tick.js';
+
+/**
+ * Keeps a serving node current: reloads committed state every `refreshMs` (the lead time, 30 s by
+ * default, is what guarantees every node holds a release before its tick) and renders each tick's
+ * timestamp half a tick ahead, so a poll never signs.
+ */
+export function startSync(repo: Repository, options: { refreshMs: number }): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const refresher = setInterval(() => {
+    repo.refresh().catch((error: unknown) => console.error('state refresh failed', error));
+  }, options.refreshMs);
+  refresher.unref();
+
+  const prerender = (): void => {
+    if (stopped) return;
+    const k = repo.currentTick();
+    try {
+      repo.view.timestampAt(k);
+      repo.view.timestampAt(k + 1);
+    } catch (error) {
+      console.error('pre-render failed', error);
+    }
+    const half = repo.config.tickMs / 2;
+    const wait = Math.max(10, tickStart(repo.config, k + 1) - half - repo.clock.now());
+    timer = setTimeout(prerender, wait);
+    timer.unref();
+  };
+  prerender();
+  return () => {
+    stopped = true;
+    clearInterval(refresher);
+    if (timer) clearTimeout(timer);
+  };
+}
