@@ -73,7 +73,8 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const [, sha256, name] = match as unknown as [string, string, string];
     const served = repo.view.targetAt(vendor, `${vendor}/${name}`, sha256, repo.currentTick());
     if (!served || !blobs.has(sha256)) throw new FairpatchError('NOT_FOUND', 'no such released target');
-    const length = served.info.length;
+    // HTTP framing follows the file as it is; whether it is the right file is the client's TUF check.
+    const length = blobs.size(sha256);
     const range = parseRange(c.req.header('range'), length);
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
     if (range) {

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { readPrivateKey } from '../../src/keys/key-files.js';
+import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { buildRegistration, buildRelease, type HashedArtifact } from '../../src/publish/build.js';
+import type { Manifest } from '../../src/publish/manifest.js';
+import { type FairpatchNode, type NodeOptions, createNode } from '../../src/server/node.js';
+import type { KeyPair } from '../../src/tuf/keys.js';
+import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
+import { writeFileSync } from 'node:fs';
+import { ManualClock } from './clock.js';
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+
+/** A whole tick boundary a little ahead of real time: tuf-js checks `expires` against the real clock. */
+export function alignedNow(): number {
+  return Math.ceil(Date.now() / 1000) * 1000 + 5 * SECOND;
+}
+
+export interface Fixture {
+  dir: string;
+  keysDir: string;
+  dataDir: string;
+  clock: ManualClock;
+  node: FairpatchNode;
+  operatorToken: string;
+  vendors: Map<string, { key: KeyPair; token: string }>;
+  /** Starts another node over the same database and keys (a second process in all but name). */
+  openNode(extra?: Partial<NodeOptions>): Promise<FairpatchNode>;
+  /** Registers a vendor, effective immediately (the test owns time). */
+  addVendor(name: string): Promise<{ key: KeyPair; token: string }>;
+  /** Writes an artifact, stores its blob and returns what a manifest needs. */
+  artifact(name: string, content: string, platform?: string): Promise<HashedArtifact>;
+  /** Builds and signs the vendor's next metadata for a release (not uploaded). */
+  release(vendor: string, manifest: Partial<Manifest>, artifacts: HashedArtifact[], releaseAt: number): Promise<Envelope<TargetsSigned>>;
+  close(): Promise<void>;
+}
+
+export async function createFixture(options: { now?: number; repo?: NodeOptions['repoDefaults']; minLeadMs?: number; databaseUrl?: string } = {}): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'fairpatch-test-'));
+  const keysDir = join(dir, 'keys');
+  const dataDir = join(dir, 'data');
+  const clock = new ManualClock(options.now ?? alignedNow());
+  generateRepositoryKeys({ dir: keysDir, now: clock.now() });
+  const base: NodeOptions = {
+    dataDir,
+    keysDir,
+    clock,
+    ...(options.repo ? { repoDefaults: options.repo } : {}),
+    ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+  };
+  const nodes: FairpatchNode[] = [];
+  const openNode = async (extra: Partial<NodeOptions> = {}) => {
+    const n = await createNode({ ...base, ...extra });
+    nodes.push(n);
+    return n;
+  };
+  const node = await openNode();
+  const operatorToken = await node.store.issueToken(null, clock.now());
+  const vendors = new Map<string, { key: KeyPair; token: string }>();
+
+  const fixture: Fixture = {
+    dir,
+    keysDir,
+    dataDir,
+    clock,
+    node,
+    operatorToken,
+    vendors,
+    openNode,
+    async addVendor(name) {
+      const key = generateVendorKey(keysDir, name);
+      const previous = await node.store.latestTopTargets();
+      const body = buildRegistration({
+        name,
+        vendorKey: key,
+        targetsKey: readPrivateKey(join(keysDir, 'targets.key')),
+        previousTop: previous && (JSON.parse(previous.bytes) as Envelope<TargetsSigned>).signed,
+        now: clock.now(),
+      });
+      await node.repo.registerVendor(JSON.parse(JSON.stringify(body)), { effectiveAt: clock.now() });
+      const entry = { key, token: await node.store.issueToken(name, clock.now()) };
+      vendors.set(name, entry);
+      return entry;
+    },
+    async artifact(name, content, platform = 'linux-x64') {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      const bytes = Buffer.from(content);
+      const sha256 = sha256Hex(bytes);
+      const { Readable } = await import('node:stream');
+      await node.blobs.put(sha256, Readable.from([bytes]), bytes.length + 1);
+      await node.store.recordBlob(sha256, bytes.length, clock.now());
+      return { platform, name, path, length: bytes.length, sha256 };
+    },
+    async release(vendor, manifest, artifacts, releaseAt) {
+      const entry = vendors.get(vendor);
+      if (!entry) throw new Error(`no vendor ${vendor}`);
+      const previous = await node.store.latestVendorMetadata(vendor);
+      const full: Manifest = {
+        vendor,
+        product: 'acme-agent',
+        version: '2.4.1',
+        channel: 'stable',
+        severity: 'high',
+        cves: ['CVE-2026-31337'],
+        applies_to: '>=2.0.0 <2.4.1',
+        release_at: '+0s',
+        artifacts: [],
+        ...manifest,
+      };
+      const envelope = buildRelease({ manifest: full, artifacts, releaseAt, previous: previous!.signed, vendorKey: entry.key, now: clock.now() });
+      return JSON.parse(JSON.stringify(envelope)) as Envelope<TargetsSigned>;
+    },
+    async close() {
+      for (const n of nodes) await n.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return fixture;
+}
+
+/** Serves an app over real HTTP on 127.0.0.1 (a free port). */
+export async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; close(): Promise<void> }> {
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
