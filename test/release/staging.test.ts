@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { FairpatchError } from '../../src/errors.js';
+import { type StagingInput, planStaging } from '../../src/release/staging.js';
+import { buildHalt, buildRelease } from '../../src/publish/build.js';
+import type { Manifest } from '../../src/publish/manifest.js';
+import { generateKeyPair, tufKey } from '../../src/tuf/keys.js';
+import { type TargetsSigned, signEnvelope } from '../../src/tuf/metadata.js';
+import { isoSeconds } from '../../src/tuf/time.js';
+
+const now = Date.UTC(2026, 10, 22, 12, 0, 0);
+const key = generateKeyPair();
+const manifest: Manifest = { vendor: 'acme', product: 'agent', version: '2.0.1', channel: 'stable', severity: 'high', cves: [], applies_to: '<2.0.1', release_at: '+1m', artifacts: [] };
+const empty: TargetsSigned = { _type: 'targets', spec_version: '1.0.31', version: 1, expires: isoSeconds(now + 9e9), targets: {} };
+const art = (name: string) => ({ platform: 'linux-x64', name, path: '', length: 3, sha256: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a').slice(0, 64) });
+
+function input(previous: TargetsSigned, upload: ReturnType<typeof buildRelease>, at = now): StagingInput {
+  return { vendor: 'acme', vendorKey: tufKey(key.publicKey), previous, upload, now: at, minLeadMs: 30_000, blobLength: () => 3 };
+}
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof FairpatchError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('staging rules', () => {
+  const release = (prev: TargetsSigned, name: string, at: number, version = '2.0.1') =>
+    buildRelease({ manifest: { ...manifest, version }, artifacts: [art(name)], releaseAt: at, previous: prev, vendorKey: key, now });
+
+  it('a release takes effect at its release_at', () => {
+    const up = release(empty, 'a.sh', now + 60_000);
+    expect(planStaging(input(empty, up))).toMatchObject({ kind: 'release', effectiveAt: now + 60_000, added: ['acme/a.sh'] });
+  });
+
+  it('a halt of a pending release takes effect one lead time ahead, before the release would have', () => {
+    const pending = release(empty, 'a.sh', now + 3_600_000).signed;
+    const { envelope } = buildHalt({ vendor: 'acme', version: '2.0.1', previous: pending, vendorKey: key, now });
+    expect(planStaging(input(pending, envelope))).toMatchObject({ kind: 'halt', effectiveAt: now + 30_000, removed: ['acme/a.sh'] });
+  });
+
+  it('refuses a release scheduled before a pending one (it would be delayed, breaking its promised tick)', () => {
+    const pending = release(empty, 'a.sh', now + 3_600_000).signed;
+    expect(code(() => planStaging(input(pending, release(pending, 'b.sh', now + 60_000, '2.0.2'))))).toBe('RELEASE_INVALID');
+  });
+
+  it('refuses changing the content of a published target', () => {
+    const first = release(empty, 'a.sh', now + 60_000).signed; // version 2
+    const info = first.targets['acme/a.sh']!;
+    const changed = signEnvelope({ ...first, version: 3, targets: { 'acme/a.sh': { ...info, hashes: { sha256: 'f'.repeat(64) } } } }, [key]);
+    expect(code(() => planStaging(input(first, changed)))).toBe('TARGET_IMMUTABLE');
+  });
+
+  it('refuses metadata that expires within a day', () => {
+    const up = release(empty, 'a.sh', now + 60_000);
+    expect(code(() => planStaging(input(empty, up, now + 365 * 86_400_000)))).toBe('METADATA_INVALID');
+  });
+});
