@@ -24,7 +24,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
   if (values.help) return void console.log(USAGE);
   const dataDir = resolve(values.data ?? process.env.FAIRPATCH_DATA_DIR ?? 'data');
   const keysDir = resolve(values.keys ?? 'keys');
-  const port = positiveInt(values.port ?? process.env.PORT, '--port') ?? 8080;
+  const portText = values.port ?? process.env.PORT;
+  // Port 0 asks the OS for a free port (tests); the real one is printed once listening.
+  const port = portText === '0' ? 0 : (positiveInt(portText, '--port') ?? 8080);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
 
   if (values.dev && listRootFiles(keysDir).length === 0) {
@@ -38,20 +40,20 @@ export async function serveCommand(argv: string[]): Promise<void> {
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
     ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
   });
-  const base = `http://${host}:${port}`;
   if (values.dev) {
-    const operator = await devOperatorToken(node.store, dataDir, Date.now());
+    await devOperatorToken(node.store, dataDir, Date.now());
     const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
     for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
     console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
-    void operator;
   }
-  const server = serve({ fetch: node.app.fetch, port, hostname: host });
-  console.log(`fairpatch serving on ${base}
+  const server = serve({ fetch: node.app.fetch, port, hostname: host }, (info) => {
+    const base = `http://${host}:${info.port}`;
+    console.log(`fairpatch serving on ${base}
   poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
   health:    ${base}/healthz`);
+  });
   const shutdown = (): void => {
     server.close();
     void node.close().then(() => process.exit(0));

@@ -4,7 +4,7 @@ import { FairpatchError } from '../errors.js';
 import { parseJson } from '../tuf/canonical.js';
 import { type KeyPair, generateKeyPair, tufKey } from '../tuf/keys.js';
 import { type Envelope, type RootSigned, envelopeBytes, signEnvelope } from '../tuf/metadata.js';
-import { assertRootSuccessor, buildRoot } from '../tuf/roles.js';
+import { assertRootSuccessor, buildRoot, buildTopTargets } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
 import { DAY_MS } from '../tuf/time.js';
 import { listRootFiles, readPrivateKey, readPublicKey, readRootKeys, writeKeyPair } from './key-files.js';
@@ -46,6 +46,8 @@ export function generateRepositoryKeys(options: KeygenOptions): { rootPath: stri
   const signed = buildRoot(1, now + ROOT_LIFETIME_MS, { root: { keys: root, threshold: rootThreshold }, ...online });
   const rootPath = join(dir, '1.root.json');
   writeFileSync(rootPath, envelopeBytes(signEnvelope(signed, root)));
+  // TUF clients need top-level targets from the first tick on; it delegates to no vendor yet.
+  writeFileSync(join(dir, '1.targets.json'), envelopeBytes(signEnvelope(buildTopTargets(1, now + ROOT_LIFETIME_MS, []), [online.targets])));
   return { rootPath };
 }
 

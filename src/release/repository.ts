@@ -15,7 +15,8 @@ import { type OnlineSigners, RepositoryView } from './view.js';
 export interface RepositoryOptions {
   store: RepositoryStore;
   config: RepoConfig;
-  signers: OnlineSigners;
+  /** The online keys named by a root: called again whenever a new root lands (key rotation). */
+  signersFor: (root: RootSigned) => OnlineSigners;
   clock: Clock;
   /** Minimum time between staging and release_at (DESIGN 3, default 30 s). */
   minLeadMs: number;
@@ -47,7 +48,7 @@ export class Repository {
     private readonly options: RepositoryOptions,
     state: CommittedState,
   ) {
-    this.current = new RepositoryView(state, options.signers);
+    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)));
     this.loadedAt = options.clock.now();
   }
 
@@ -85,7 +86,9 @@ export class Repository {
     const before = this.current.state;
     const next = await this.options.store.loadState(this.options.config, before);
     this.loadedAt = this.options.clock.now();
-    if (!sameState(before, next)) this.current = new RepositoryView(next, this.options.signers);
+    if (sameState(before, next)) return;
+    const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
+    this.current = new RepositoryView(next, signers);
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
@@ -153,10 +156,14 @@ export class Repository {
   }
 
   latestRoot(): RootSigned {
-    const bytes = this.current.state.roots.at(-1);
-    if (!bytes) throw new FairpatchError('NOT_READY', 'repository has no root');
-    return (JSON.parse(bytes.toString('utf8')) as Envelope<RootSigned>).signed;
+    return latestRootOf(this.current.state);
   }
+}
+
+function latestRootOf(state: CommittedState): RootSigned {
+  const bytes = state.roots.at(-1);
+  if (!bytes) throw new FairpatchError('NOT_READY', 'repository has no root');
+  return (JSON.parse(bytes.toString('utf8')) as Envelope<RootSigned>).signed;
 }
 
 function sameState(a: CommittedState, b: CommittedState): boolean {

@@ -24,14 +24,15 @@ export class RepositoryStore {
     return config as RepoConfig;
   }
 
-  /** Creates the repository once (config + root v1); later calls return what is stored. */
-  async initialize(config: RepoConfig, root1: Buffer, now: number): Promise<RepoConfig> {
+  /** Creates the repository once (config, root v1, top-level targets v1); later calls return what is stored. */
+  async initialize(config: RepoConfig, root1: Buffer, targets1: Buffer, now: number): Promise<RepoConfig> {
     const existing = await this.readConfig();
     if (existing) return existing;
     try {
       await this.db.transaction().execute(async (trx) => {
         await trx.insertInto('repo_config').values(CONFIG_KEYS.map((k) => ({ key: k, value: String(config[k]) }))).execute();
         await trx.insertInto('root_versions').values({ version: 1, bytes: root1.toString('utf8'), created_at: now }).execute();
+        await trx.insertInto('top_targets').values({ version: 1, bytes: targets1.toString('utf8'), effective_at: config.epochMs, created_at: now }).execute();
       });
     } catch (error) {
       // Another node created it first: theirs is the repository.

@@ -29,7 +29,7 @@ export class RepositoryView {
 
   constructor(
     readonly state: CommittedState,
-    private readonly signers: OnlineSigners,
+    readonly signers: OnlineSigners,
   ) {
     const { snapshotPeriodMs, tickMs } = state.config;
     this.periodTicks = Math.max(1, Math.round(snapshotPeriodMs / tickMs));

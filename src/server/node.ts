@@ -13,8 +13,7 @@ import { Repository } from '../release/repository.js';
 import type { RepoConfig } from '../release/state.js';
 import { RepositoryStore } from '../release/store.js';
 import { FairpatchError } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
-import type { Envelope, RootSigned } from '../tuf/metadata.js';
+import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
 import { startSync } from './sync.js';
 
@@ -65,24 +64,24 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
   if (!first || first.version !== 1) throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${options.keysDir}; run fairpatch keygen`);
-  const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), clock.now());
+  const targets1 = join(options.keysDir, '1.targets.json');
+  if (!existsSync(targets1)) throw new FairpatchError('NOT_FOUND', `no 1.targets.json in ${options.keysDir}; run fairpatch keygen`);
+  const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
 
+  const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
-  const latest = await store.latestRoot();
-  const rootOf = (bytes: string | Buffer): Envelope<RootSigned> => parseJson(bytes, 'METADATA_INVALID') as Envelope<RootSigned>;
-  const keys = readOnlineKeys(options.keysDir, rootOf(latest.bytes).signed);
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signers: keys });
-  for (const file of rootFiles.filter((f) => f.version > latest.version)) await repo.addRoot(readFileSync(file.path));
-  const node = repo.latestRoot().version === latest.version ? repo : await Repository.open({ store, config, clock, minLeadMs, signers: readOnlineKeys(options.keysDir, repo.latestRoot()) });
+  const known = repo.latestRoot().version;
+  for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
 
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
   const blobs = new BlobStore(join(options.dataDir, 'blobs'));
   const counter = new DeliveryCounter();
-  const stop = options.sync ? startSync(node, { refreshMs: 1000 }) : () => {};
-  const app = createApp({ repo: node, blobs, counter, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) });
+  const stop = options.sync ? startSync(repo, { refreshMs: 1000 }) : () => {};
+  const app = createApp({ repo, blobs, counter, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) });
   return {
     app,
-    repo: node,
+    repo,
     store,
     blobs,
     counter,

@@ -35,7 +35,7 @@ interface Case {
   name: string;
   status: number;
   code: string;
-  send: () => Promise<Response>;
+  send: () => Response | Promise<Response>;
 }
 
 const cases: Case[] = [

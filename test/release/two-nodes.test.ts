@@ -41,7 +41,7 @@ describe('two nodes over one SQLite file', () => {
 
     // Every file the timestamp leads to is identical too.
     const snapshotVersion = versions[4]!;
-    const paths = [`/metadata/${snapshotVersion}.snapshot.json`, '/metadata/1.targets.json', '/metadata/2.acme.json', '/metadata/1.root.json'];
+    const paths = [`/metadata/${snapshotVersion}.snapshot.json`, '/metadata/2.targets.json', '/metadata/2.acme.json', '/metadata/1.root.json'];
     for (const path of paths) {
       const [x, y] = await Promise.all([fx.node.app.request(path), second.app.request(path)]);
       expect(x.status, path).toBe(200);

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, startServer } from '../helpers/cli.js';
+import { tufClient } from '../helpers/tuf-client.js';
+
+const OPERATOR = 'operator-token-for-tests-0123456789';
+
+describe('the fairpatch CLI against a real server process', () => {
+  let dir: string;
+  let keys: string;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let vendorToken: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fairpatch-cli-'));
+    keys = join(dir, 'keys');
+    expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
+    expect((await cli(['keygen', '--keys', keys, '--vendor', 'acme'])).code).toBe(0);
+    server = await startServer(['--data', join(dir, 'data'), '--keys', keys], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keygen writes private keys with mode 0600 and refuses to overwrite them', async () => {
+    for (const name of ['targets.key', 'snapshot.key', 'timestamp.key', 'log.key', 'acme.key']) {
+      expect(statSync(join(keys, name)).mode & 0o777).toBe(0o600);
+    }
+    const again = await cli(['keygen', '--keys', keys]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/ALREADY_EXISTS/);
+  });
+
+  it('adds a vendor, publishes a manifest and halts it; nothing is public before its release', async () => {
+    const added = await cli(['vendor', 'add', 'acme', '--keys', keys, '--server', server.url, '--token', OPERATOR]);
+    expect(added.code, added.stderr).toBe(0);
+    vendorToken = JSON.parse(added.stdout).token;
+
+    writeFileSync(join(dir, 'fix.sh'), '#!/bin/sh\necho fixed\n');
+    const manifest = {
+      vendor: 'acme',
+      product: 'acme-agent',
+      version: '2.4.1',
+      severity: 'critical',
+      cves: ['CVE-2026-31337'],
+      applies_to: '<2.4.1',
+      release_at: '+5m',
+      artifacts: [{ platform: 'linux-x64', file: 'fix.sh', name: 'acme-agent-2.4.1.sh' }],
+    };
+    writeFileSync(join(dir, 'fix.json'), JSON.stringify(manifest));
+    const published = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(keys, 'acme.key'), '--token', vendorToken]);
+    expect(published.code, published.stderr).toBe(0);
+    const result = JSON.parse(published.stdout);
+    expect(result).toMatchObject({ vendor: 'acme', version: 2, targets: ['acme/acme-agent-2.4.1.sh'] });
+    expect(Date.parse(result.activatesAt) - Date.now()).toBeGreaterThan(4 * 60_000);
+
+    expect((await fetch(`${server.url}/metadata/2.acme.json`)).status).toBe(404);
+    const updater = tufClient(server.url, 'eu-west', join(keys, '1.root.json')).updater();
+    await updater.refresh();
+
+    const halted = await cli(['halt', 'acme', '2.4.1', '--server', server.url, '--key', join(keys, 'acme.key'), '--token', vendorToken]);
+    expect(halted.code, halted.stderr).toBe(0);
+    expect(JSON.parse(halted.stdout)).toMatchObject({ version: 3, removed: ['acme/acme-agent-2.4.1.sh'], kind: 'halt' });
+
+    const wrongKey = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(keys, 'timestamp.key'), '--token', vendorToken]);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/SIGNATURE_INVALID/);
+  });
+
+  it('rotates root 1-of-1 to 2-of-3 with a new timestamp key, and a client that trusts root 1 follows', async () => {
+    const client = tufClient(server.url, 'eu-west', join(keys, '1.root.json'));
+    await client.updater().refresh();
+    const rotated = await cli(['root', 'rotate', '--keys', keys, '--root-keys', '3', '--root-threshold', '2', '--rotate', 'timestamp', '--server', server.url, '--token', OPERATOR]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const root2 = JSON.parse(readFileSync(join(keys, '2.root.json'), 'utf8'));
+    expect(root2.signed.roles.root).toMatchObject({ threshold: 2 });
+    expect(root2.signed.roles.root.keyids).toHaveLength(3);
+    // Old threshold (1 key) + new threshold (2 of 3 present, all 3 sign).
+    expect(root2.signatures.length).toBeGreaterThanOrEqual(3);
+
+    await new Promise((r) => setTimeout(r, 1100)); // next tick: timestamps are per tick
+    await client.updater().refresh();
+    const trusted = JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8'));
+    expect(trusted.signed.version).toBe(2);
+    const timestamp = JSON.parse(readFileSync(join(client.dir, 'metadata', 'timestamp.json'), 'utf8'));
+    expect(timestamp.signatures[0].keyid).toBe(root2.signed.roles.timestamp.keyids[0]);
+  });
+});
