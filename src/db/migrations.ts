@@ -53,6 +53,44 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_log': {
+    async up(db: Kysely<unknown>) {
+      // One row: the log's size and root. Appends update it with `WHERE size = <read size>`, so two
+      // nodes appending at once cannot both win (optimistic locking, the same on both dialects).
+      await db.schema
+        .createTable('log_head')
+        .addColumn('id', 'bigint', (c) => c.primaryKey())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('root', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('log_leaves')
+        .addColumn('idx', 'bigint', (c) => c.primaryKey())
+        .addColumn('dedupe', 'text', (c) => c.notNull().unique())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('log_nodes')
+        .addColumn('level', 'bigint', (c) => c.notNull())
+        .addColumn('idx', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('log_nodes_pk', ['level', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('log_checkpoints')
+        .addColumn('size', 'bigint', (c) => c.primaryKey())
+        .addColumn('note', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('receipt_documents')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('tick', 'bigint', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -52,6 +52,38 @@ export interface BlobTable {
   created_at: number;
 }
 
+export interface LogHeadTable {
+  id: number;
+  size: number;
+  root: string;
+}
+
+export interface LogLeafTable {
+  idx: number;
+  /** What makes a leaf unique (e.g. `activated:acme:3`): any node may append it, it lands once. */
+  dedupe: string;
+  data: string;
+  created_at: number;
+}
+
+export interface LogNodeTable {
+  level: number;
+  idx: number;
+  hash: string;
+}
+
+export interface LogCheckpointTable {
+  size: number;
+  note: string;
+  created_at: number;
+}
+
+export interface ReceiptDocumentTable {
+  digest: string;
+  tick: number;
+  document: string;
+}
+
 export interface Database {
   repo_config: RepoConfigTable;
   root_versions: RootVersionTable;
@@ -60,6 +92,11 @@ export interface Database {
   tokens: TokenTable;
   vendor_metadata: VendorMetadataTable;
   blobs: BlobTable;
+  log_head: LogHeadTable;
+  log_leaves: LogLeafTable;
+  log_nodes: LogNodeTable;
+  log_checkpoints: LogCheckpointTable;
+  receipt_documents: ReceiptDocumentTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,63 @@
+import PQueue from 'p-queue';
+import { type LogEntry, LogConflict, type LogStore } from './store.js';
+
+interface Pending {
+  entry: LogEntry;
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The one way leaves enter the log (issue 3): a queue of concurrency 1 per node that takes every
+ * entry waiting when its turn comes and appends them in one transaction, so a burst of N appends
+ * costs one checkpoint, not N. Across nodes, `log_head` serializes; a lost race is retried.
+ */
+export class Sequencer {
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private pending: Pending[] = [];
+
+  constructor(
+    private readonly store: LogStore,
+    private readonly now: () => number,
+    private readonly options: { maxBatch: number; maxRetries: number } = { maxBatch: 2000, maxRetries: 20 },
+  ) {}
+
+  /** Resolves with the entry's index once it is durably in the log and covered by a checkpoint. */
+  append(entry: LogEntry): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (this.pending.length === 1 || this.pending.length % this.options.maxBatch === 0) void this.queue.add(() => this.flush());
+    });
+  }
+
+  appendAll(entries: readonly LogEntry[]): Promise<number[]> {
+    return Promise.all(entries.map((e) => this.append(e)));
+  }
+
+  /** Waits until everything appended so far is in the log. */
+  async idle(): Promise<void> {
+    await this.queue.onIdle();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, this.options.maxBatch);
+    if (batch.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.store.append(
+          batch.map((p) => p.entry),
+          this.now(),
+        );
+        batch.forEach((p, i) => p.resolve(result.indices[i] as number));
+        return;
+      } catch (error) {
+        if (error instanceof LogConflict && attempt < this.options.maxRetries) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+          continue;
+        }
+        for (const p of batch) p.reject(error);
+        return;
+      }
+    }
+  }
+}
