@@ -22,7 +22,7 @@ export async function keygenCommand(argv: string[]): Promise<void> {
   const rootKeys = positiveInt(values['root-keys'], '--root-keys') ?? 1;
   const rootThreshold = positiveInt(values['root-threshold'], '--root-threshold') ?? 1;
   const { rootPath } = generateRepositoryKeys({ dir, now: Date.now(), rootKeys, rootThreshold });
-  print({ keys: dir, root: rootPath, root_threshold: `${rootThreshold}-of-${rootKeys}` });
+  print({ keys: dir, root: rootPath, root_threshold: `${rootThreshold}-of-${rootKeys}`, log_verifier_key: readFileSync(join(dir, 'log.vkey'), 'utf8').trim() });
 }
 
 /** `fairpatch vendor add NAME --pub FILE --key VENDOR_KEY …`: the operator signs the delegation locally. */

@@ -7,6 +7,7 @@ import { type Envelope, type RootSigned, envelopeBytes, signEnvelope } from '../
 import { assertRootSuccessor, buildRoot, buildTopTargets } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
 import { DAY_MS } from '../tuf/time.js';
+import { parseVerifierKey, verifierKey } from '../log/note.js';
 import { listRootFiles, readPrivateKey, readPublicKey, readRootKeys, writeKeyPair } from './key-files.js';
 
 export const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
@@ -19,7 +20,11 @@ export interface KeygenOptions {
   /** Root keys n and threshold k (k-of-n). Default 1-of-1. */
   rootKeys?: number;
   rootThreshold?: number;
+  /** The log's origin line and note key name. */
+  logName?: string;
 }
+
+export const DEFAULT_LOG_NAME = 'fairpatch.dev/log';
 
 const rootKeyName = (pair: KeyPair): string => `root-${pair.keyid.slice(0, 16)}`;
 
@@ -42,7 +47,10 @@ export function generateRepositoryKeys(options: KeygenOptions): { rootPath: stri
       return [role, pair];
     }),
   ) as Record<OnlineRole, KeyPair>;
-  writeKeyPair(dir, 'log', generateKeyPair());
+  const log = generateKeyPair();
+  writeKeyPair(dir, 'log', log);
+  // The verifier key auditors pin: C2SP note key `name+keyid+key`; the name is the log's origin.
+  writeFileSync(join(dir, 'log.vkey'), verifierKey(options.logName ?? DEFAULT_LOG_NAME, log.publicKey) + '\n');
   const signed = buildRoot(1, now + ROOT_LIFETIME_MS, { root: { keys: root, threshold: rootThreshold }, ...online });
   const rootPath = join(dir, '1.root.json');
   writeFileSync(rootPath, envelopeBytes(signEnvelope(signed, root)));
@@ -127,4 +135,13 @@ export function readOnlineKeys(dir: string, root: RootSigned): Record<OnlineRole
     if (!result[role]) throw new FairpatchError('NOT_FOUND', `no key file in ${dir} matches the ${role} key of root ${root.version}`);
   }
   return { ...(result as Record<OnlineRole, KeyPair>), log: readPrivateKey(join(dir, 'log.key')) };
+}
+
+/** The log's signing key and its pinned verifier key, which must belong together. */
+export function readLogKey(dir: string): { name: string; key: KeyPair; vkey: string } {
+  const key = readPrivateKey(join(dir, 'log.key'));
+  const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
+  const verifier = parseVerifierKey(vkey);
+  if (!Buffer.from(verifier.publicKey).equals(Buffer.from(key.publicKey))) throw new FairpatchError('BAD_REQUEST', 'log.vkey does not match log.key');
+  return { name: verifier.name, key, vkey };
 }

@@ -6,7 +6,7 @@ import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
-import type { CommittedState, RepoConfig } from './state.js';
+import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from './tick.js';
@@ -27,6 +27,14 @@ export interface StagedResult extends StagingPlan {
   version: number;
   activationTick: number;
   activatesAt: string;
+  /** Index of the schedule's leaf in the transparency log, once it is there. */
+  logIndex?: number;
+}
+
+/** Where the repository reports what it committed (the transparency log, see evidence.ts). */
+export interface RepositoryEvents {
+  staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined>;
+  rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
 const registrationSchema = z.strictObject({
@@ -43,6 +51,7 @@ const registrationSchema = z.strictObject({
 export class Repository {
   private current: RepositoryView;
   private loadedAt: number;
+  private events: RepositoryEvents | undefined;
 
   private constructor(
     private readonly options: RepositoryOptions,
@@ -54,6 +63,11 @@ export class Repository {
 
   static async open(options: RepositoryOptions): Promise<Repository> {
     return new Repository(options, await options.store.loadState(options.config));
+  }
+
+  /** Connects the log; until then, staging is not logged (tests of the repository alone). */
+  attach(events: RepositoryEvents): void {
+    this.events = events;
   }
 
   get view(): RepositoryView {
@@ -106,7 +120,17 @@ export class Repository {
     await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now });
     await this.refresh();
     const tick = activationTick(config, plan.effectiveAt);
-    return { ...plan, vendor, version: upload.signed.version, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
+    const versions = this.current.state.vendors.get(vendor) ?? [];
+    const stored = versions.find((v) => v.version === upload.signed.version);
+    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind, versions.find((v) => v.version === upload.signed.version - 1)));
+    return {
+      ...plan,
+      vendor,
+      version: upload.signed.version,
+      activationTick: tick,
+      activatesAt: new Date(tickStart(config, tick)).toISOString(),
+      ...(logIndex !== undefined ? { logIndex } : {}),
+    };
   }
 
   /**
@@ -150,8 +174,11 @@ export class Repository {
   async addRoot(body: unknown): Promise<{ version: number }> {
     const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
     assertRootSuccessor(this.latestRoot(), next);
-    await this.options.store.addRoot(next.signed.version, envelopeBytes(next), this.options.clock.now());
+    const bytes = envelopeBytes(next);
+    await this.options.store.addRoot(next.signed.version, bytes, this.options.clock.now());
     await this.refresh();
+    const roles = next.signed.roles;
+    await this.events?.rootAdded(next.signed.version, bytes, { root: roles.root.keyids, targets: roles.targets.keyids, snapshot: roles.snapshot.keyids, timestamp: roles.timestamp.keyids });
     return { version: next.signed.version };
   }
 

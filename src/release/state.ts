@@ -16,6 +16,8 @@ export interface StoredVersion {
   bytes: Buffer;
   effectiveAt: number;
   activationTick: number;
+  /** For vendor metadata: what the version does (release, halt, refresh). */
+  kind?: string;
 }
 
 /** The committed state every node loads from the database; immutable once built. */

@@ -48,12 +48,12 @@ export class RepositoryStore {
       for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
       for (const [vendor, list] of previous.vendors) for (const v of list) known.set(`${vendor}/${v.version}`, v);
     }
-    const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>): Promise<StoredVersion> =>
-      known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8') };
+    const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>, kind?: string): Promise<StoredVersion> =>
+      known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
 
     const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version').execute();
     const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
-    const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at']).orderBy('vendor').orderBy('version').execute();
+    const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at', 'kind']).orderBy('vendor').orderBy('version').execute();
 
     const topTargets = await Promise.all(
       top.map((r) =>
@@ -68,7 +68,7 @@ export class RepositoryStore {
       const v = await stored(`${r.vendor}/${r.version}`, Number(r.version), Number(r.effective_at), async () => {
         const row = await this.db.selectFrom('vendor_metadata').select('bytes').where('vendor', '=', r.vendor).where('version', '=', r.version).executeTakeFirstOrThrow();
         return row.bytes;
-      });
+      }, r.kind);
       vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
     }
     return { config, roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')), topTargets, vendors };

@@ -5,7 +5,12 @@ import { connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { createApp } from '../http/app.js';
 import { listRootFiles } from '../keys/key-files.js';
-import { readOnlineKeys } from '../keys/keygen.js';
+import { readLogKey, readOnlineKeys } from '../keys/keygen.js';
+import { hostname } from 'node:os';
+import { signCheckpoint } from '../log/checkpoint.js';
+import { Sequencer } from '../log/sequencer.js';
+import { LogStore } from '../log/store.js';
+import { Evidence } from '../release/evidence.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
 import { type Clock, systemClock } from '../release/clock.js';
@@ -29,6 +34,10 @@ export interface NodeOptions {
   /** Run the refresh and pre-render loops (a serving node); tests drive time by hand instead. */
   sync?: boolean;
   operatorToken?: string;
+  /** Names this node in its delivery roll-ups; default host:pid. */
+  nodeName?: string;
+  /** How often poll counts are rolled up into the log; default one minute. */
+  rollupMs?: number;
 }
 
 export interface FairpatchNode {
@@ -38,6 +47,11 @@ export interface FairpatchNode {
   blobs: BlobStore;
   counter: DeliveryCounter;
   db: Db;
+  log: LogStore;
+  sequencer: Sequencer;
+  evidence: Evidence;
+  /** The C2SP verifier key auditors pin for this log. */
+  logVerifierKey: string;
   close(): Promise<void>;
 }
 
@@ -77,7 +91,24 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
   const blobs = new BlobStore(join(options.dataDir, 'blobs'));
   const counter = new DeliveryCounter();
-  const stop = options.sync ? startSync(repo, { refreshMs: 1000 }) : () => {};
+
+  const logKey = readLogKey(options.keysDir);
+  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logKey.key.secretKey));
+  const sequencer = new Sequencer(log, () => clock.now());
+  const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
+  repo.attach(evidence);
+  await evidence.created();
+  await logStagedVersions(repo, evidence);
+  await evidence.activations();
+
+  const stop = options.sync
+    ? startSync(repo, {
+        refreshMs: 1000,
+        onTick: () => evidence.activations(),
+        onRollup: () => evidence.rollup(),
+        rollupMs: options.rollupMs ?? 60_000,
+      })
+    : () => {};
   const app = createApp({ repo, blobs, counter, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) });
   return {
     app,
@@ -86,11 +117,23 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     blobs,
     counter,
     db,
+    log,
+    sequencer,
+    evidence,
+    logVerifierKey: logKey.vkey,
     async close() {
       stop();
+      await sequencer.idle();
       await db.destroy();
     },
   };
+}
+
+/** Start-up sweep: a schedule staged just before a crash is logged now (appends are idempotent). */
+async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<void> {
+  for (const [vendor, versions] of repo.view.state.vendors) {
+    for (const v of versions) if (v.kind === 'release' || v.kind === 'halt') await evidence.staged(vendor, v, v.kind, versions.find((p) => p.version === v.version - 1));
+  }
 }
 
 /** The operator token of a dev repository: created once, kept in the data dir with mode 0600. */

@@ -6,13 +6,23 @@ import { tickStart } from '../release/tick.js';
  * default, is what guarantees every node holds a release before its tick) and renders each tick's
  * timestamp half a tick ahead, so a poll never signs.
  */
-export function startSync(repo: Repository, options: { refreshMs: number }): () => void {
+export function startSync(
+  repo: Repository,
+  options: { refreshMs: number; rollupMs: number; onTick: () => Promise<void>; onRollup: () => Promise<unknown> },
+): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const refresher = setInterval(() => {
-    repo.refresh().catch((error: unknown) => console.error('state refresh failed', error));
+    repo
+      .refresh()
+      .then(options.onTick)
+      .catch((error: unknown) => console.error('state refresh failed', error));
   }, options.refreshMs);
   refresher.unref();
+  const roller = setInterval(() => {
+    options.onRollup().catch((error: unknown) => console.error('delivery roll-up failed', error));
+  }, options.rollupMs);
+  roller.unref();
 
   const prerender = (): void => {
     if (stopped) return;
@@ -32,6 +42,7 @@ export function startSync(repo: Repository, options: { refreshMs: number }): () 
   return () => {
     stopped = true;
     clearInterval(refresher);
+    clearInterval(roller);
     if (timer) clearTimeout(timer);
   };
 }

@@ -1,0 +1,131 @@
+import { type Leaf, leafBytes } from '../log/leaves.js';
+import type { Sequencer } from '../log/sequencer.js';
+import type { TargetsSigned } from '../tuf/metadata.js';
+import { sha256Hex } from '../tuf/metadata.js';
+import { isoSeconds } from '../tuf/time.js';
+import type { DeliveryCounter } from './accounting.js';
+import type { Repository } from './repository.js';
+import type { StoredVersion } from './state.js';
+import { activeAt } from './view.js';
+
+/**
+ * Writes what happens to the repository into the transparency log (DESIGN 4). Every leaf here is a
+ * deterministic function of committed state, named by a dedupe key, so any node may write it and
+ * it lands once: the schedule (at staging), each activation (at its tick), halts, root rotations
+ * and each node's delivery roll-ups.
+ */
+export class Evidence {
+  private readonly activated = new Set<string>();
+  private rollupSeq = 0;
+  private lastRollupTick = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly sequencer: Sequencer,
+    private readonly counter: DeliveryCounter,
+    private readonly nodeName: string,
+  ) {}
+
+  private append(dedupe: string, leaf: Leaf): Promise<number> {
+    return this.sequencer.append({ dedupe, data: leafBytes(leaf) });
+  }
+
+  /** Leaf 0: the tick clock and the first root, against which everything else is read. */
+  async created(): Promise<void> {
+    const { epochMs, tickMs, freshnessMs } = this.repo.config;
+    const root = this.repo.view.root(1);
+    await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
+  }
+
+  /** The schedule, committed before release_at (and again, idempotently, at start-up: nothing staged goes unlogged). */
+  async staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined> {
+    const signed = (JSON.parse(version.bytes.toString('utf8')) as { signed: TargetsSigned }).signed;
+    const metadata_sha256 = sha256Hex(version.bytes);
+    if (kind === 'release') {
+      const before = previous ? (JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets : {};
+      const targets: Record<string, { sha256: string; length: number; product: string; version: string; platform: string }> = {};
+      for (const [path, t] of Object.entries(signed.targets)) {
+        if (before[path]) continue;
+        targets[path] = { sha256: t.hashes.sha256, length: t.length, product: t.custom?.product ?? '', version: t.custom?.version ?? '', platform: t.custom?.platform ?? '' };
+      }
+      return this.append(`scheduled:${vendor}:${version.version}`, {
+        type: 'release.scheduled',
+        v: 1,
+        vendor,
+        metadata_version: version.version,
+        metadata_sha256,
+        release_at: isoSeconds(version.effectiveAt),
+        activation_tick: version.activationTick,
+        targets,
+      });
+    }
+    if (kind === 'halt' && previous) {
+      const removed = Object.keys((JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets).filter((p) => !(p in signed.targets));
+      return this.append(`halted:${vendor}:${version.version}`, {
+        type: 'release.halted',
+        v: 1,
+        vendor,
+        metadata_version: version.version,
+        metadata_sha256,
+        effective_at: new Date(version.effectiveAt).toISOString(),
+        activation_tick: version.activationTick,
+        removed,
+      });
+    }
+    return undefined;
+  }
+
+  /** Logs every staged version whose tick has come (and that really became active then). */
+  async activations(): Promise<void> {
+    const view = this.repo.view;
+    const k = this.repo.currentTick();
+    const pending: Array<Promise<number>> = [];
+    for (const [vendor, versions] of view.state.vendors) {
+      for (const v of versions) {
+        const id = `${vendor}:${v.version}`;
+        const kind = v.kind;
+        if (this.activated.has(id) || v.activationTick > k || (kind !== 'release' && kind !== 'halt')) continue;
+        this.activated.add(id);
+        if (activeAt(versions, v.activationTick) !== v) continue; // superseded before its tick: never public
+        const snapshot = view.snapshotAt(v.activationTick);
+        pending.push(
+          this.append(`activated:${id}`, {
+            type: 'release.activated',
+            v: 1,
+            vendor,
+            metadata_version: v.version,
+            tick: v.activationTick,
+            snapshot_version: snapshot.version,
+            snapshot_sha256: sha256Hex(snapshot.bytes),
+            timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
+          }),
+        );
+      }
+    }
+    await Promise.all(pending);
+  }
+
+  /** Drains this node's poll counters into one roll-up leaf. */
+  async rollup(): Promise<number | undefined> {
+    const drained = this.counter.drain();
+    const to = this.repo.currentTick();
+    const from = this.lastRollupTick + 1;
+    this.lastRollupTick = to;
+    if (drained.size === 0) return undefined;
+    const groups: Record<string, { polls: number; versions: Record<string, { polls: number; first_tick: number; last_tick: number }> }> = {};
+    for (const [group, byVersion] of [...drained].sort(([a], [b]) => a.localeCompare(b))) {
+      const versions: Record<string, { polls: number; first_tick: number; last_tick: number }> = {};
+      let polls = 0;
+      for (const [version, d] of byVersion) {
+        versions[String(version)] = { polls: d.polls, first_tick: d.firstTick, last_tick: d.lastTick };
+        polls += d.polls;
+      }
+      groups[group] = { polls, versions };
+    }
+    return this.append(`rollup:${this.nodeName}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+  }
+
+  async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {
+    await this.append(`rotated:${version}`, { type: 'keys.rotated', v: 1, root_version: version, root_sha256: sha256Hex(bytes), keyids });
+  }
+}
