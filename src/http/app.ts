@@ -5,11 +5,18 @@ import type { Repository } from '../release/repository.js';
 import { errorResponse, notFound } from './errors.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
+import { logRoutes } from './routes/log.js';
+import { receiptRoutes } from './routes/receipts.js';
+import type { LogStore } from '../log/store.js';
+import type { ReceiptIntake } from '../receipts/intake.js';
 
 export interface AppDeps {
   repo: Repository;
   blobs: BlobStore;
   counter: DeliveryCounter;
+  log: LogStore;
+  logVerifierKey: string;
+  intake: ReceiptIntake;
   limits?: Partial<PublisherLimits>;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
@@ -29,5 +36,7 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
+  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
+  app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   return app;
 }

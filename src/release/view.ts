@@ -1,5 +1,5 @@
-import type { KeyPair } from '../tuf/keys.js';
-import { type MetaFile, type TargetInfo, type TargetsSigned, envelopeBytes, metaFile, signEnvelope } from '../tuf/metadata.js';
+import type { KeyPair, TufKey } from '../tuf/keys.js';
+import { type MetaFile, type RootSigned, type TargetInfo, type TargetsSigned, envelopeBytes, metaFile, signEnvelope } from '../tuf/metadata.js';
 import { buildSnapshot, buildTimestamp } from '../tuf/roles.js';
 import type { CommittedState, StoredVersion } from './state.js';
 import { tickStart } from './tick.js';
@@ -26,6 +26,7 @@ export class RepositoryView {
   private readonly snapshots = new Map<number, { version: number; bytes: Buffer }>();
   private readonly timestamps = new Map<number, Buffer>();
   private readonly targetsByVersion = new Map<StoredVersion, Map<string, TargetInfo>>();
+  private timestampKeyCache: Map<string, TufKey> | undefined;
 
   constructor(
     readonly state: CommittedState,
@@ -96,6 +97,21 @@ export class RepositoryView {
     // Only the current and next ticks matter; keep the map from growing.
     for (const old of this.timestamps.keys()) if (old < k - 4) this.timestamps.delete(old);
     return bytes;
+  }
+
+  /** Every timestamp key any root version has named: receipts outlive key rotations. */
+  timestampKeys(): ReadonlyMap<string, TufKey> {
+    if (!this.timestampKeyCache) {
+      this.timestampKeyCache = new Map();
+      for (const bytes of this.state.roots) {
+        const root = (JSON.parse(bytes.toString('utf8')) as { signed: RootSigned }).signed;
+        for (const id of root.roles.timestamp.keyids) {
+          const key = root.keys[id];
+          if (key) this.timestampKeyCache.set(id, key);
+        }
+      }
+    }
+    return this.timestampKeyCache;
   }
 
   root(version: number): Buffer | undefined {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
-import { createApp } from '../http/app.js';
+import { type AppDeps, createApp } from '../http/app.js';
 import { listRootFiles } from '../keys/key-files.js';
 import { readLogKey, readOnlineKeys } from '../keys/keygen.js';
 import { hostname } from 'node:os';
@@ -11,6 +11,7 @@ import { signCheckpoint } from '../log/checkpoint.js';
 import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
+import { ReceiptIntake } from '../receipts/intake.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
 import { type Clock, systemClock } from '../release/clock.js';
@@ -52,6 +53,8 @@ export interface FairpatchNode {
   evidence: Evidence;
   /** The C2SP verifier key auditors pin for this log. */
   logVerifierKey: string;
+  /** What the app was built from: tests build variants of it (an adversarial server, say). */
+  appDeps: AppDeps;
   close(): Promise<void>;
 }
 
@@ -109,7 +112,9 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         rollupMs: options.rollupMs ?? 60_000,
       })
     : () => {};
-  const app = createApp({ repo, blobs, counter, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) });
+  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) };
+  const app = createApp(appDeps);
   return {
     app,
     repo,
@@ -121,6 +126,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     sequencer,
     evidence,
     logVerifierKey: logKey.vkey,
+    appDeps,
     async close() {
       stop();
       await sequencer.idle();

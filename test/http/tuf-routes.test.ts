@@ -46,7 +46,7 @@ describe('TUF routes', () => {
   });
 
   it('answers 503 rather than serve a state it cannot vouch for', async () => {
-    const stale = createApp({ repo: fx.node.repo, blobs: fx.node.blobs, counter: fx.node.counter, maxStateAgeMs: () => -1 });
+    const stale = createApp({ ...fx.node.appDeps, maxStateAgeMs: () => -1 });
     const response = await stale.request('/metadata/timestamp.json');
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');

@@ -1,0 +1,48 @@
+import { Hono } from 'hono';
+import { FairpatchError } from '../../errors.js';
+import type { LogStore } from '../../log/store.js';
+import { intParam } from '../query.js';
+
+/** Most entries one request returns; auditors page through larger ranges. */
+export const MAX_ENTRIES = 1000;
+
+const hex = (proof: Uint8Array[]): string[] => proof.map((p) => Buffer.from(p).toString('hex'));
+
+/** Transparency log endpoints (issue 3): checkpoint, entries, inclusion and consistency proofs. */
+export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
+  const { log } = deps;
+  const app = new Hono();
+
+  app.get('/key', (c) => c.text(deps.verifierKey + '\n'));
+
+  app.get('/checkpoint', async (c) => {
+    const note = await log.checkpoint();
+    if (!note) throw new FairpatchError('NOT_FOUND', 'the log is empty');
+    return c.text(note, 200, { 'Cache-Control': 'no-cache' });
+  });
+
+  app.get('/entries', async (c) => {
+    const start = intParam(c, 'start');
+    const end = intParam(c, 'end');
+    if (end <= start || end - start > MAX_ENTRIES) throw new FairpatchError('QUERY_INVALID', `need start < end and at most ${MAX_ENTRIES} entries`);
+    const { size } = await log.head();
+    if (end > size) throw new FairpatchError('QUERY_INVALID', `the log has ${size} entries`);
+    const entries = await log.entries(start, end);
+    // Entries below the size are immutable: cache them like TUF's consistent snapshots.
+    return c.json({ entries }, 200, { 'Cache-Control': 'public, max-age=31536000, immutable' });
+  });
+
+  app.get('/proof/inclusion', async (c) => {
+    const index = intParam(c, 'index');
+    const size = intParam(c, 'size');
+    return c.json({ index, size, proof: hex(await log.inclusionProof(index, size)) });
+  });
+
+  app.get('/proof/consistency', async (c) => {
+    const first = intParam(c, 'first');
+    const second = intParam(c, 'second');
+    return c.json({ first, second, proof: hex(await log.consistencyProof(first, second)) });
+  });
+
+  return app;
+}
