@@ -1,0 +1,151 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { FairpatchError } from '../errors.js';
+import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
+import { type Leaf, parseLeaf } from '../log/leaves.js';
+import { verifyConsistency } from '../log/merkle.js';
+import { parseVerifierKey } from '../log/note.js';
+import { MemoryTree } from '../log/tree.js';
+import { parseJson } from '../tuf/canonical.js';
+import type { TufKey } from '../tuf/keys.js';
+import type { Envelope, RootSigned } from '../tuf/metadata.js';
+import { assertRootSuccessor } from '../tuf/roles.js';
+import { parseRoot } from '../tuf/schema.js';
+import { type AuditOptions, type FairnessReport, type Finding, evaluateFairness } from './fairness.js';
+
+export interface AuditRun {
+  server: string;
+  /** Where the last verified checkpoint and the verified leaves are kept between runs (the witness). */
+  stateDir: string;
+  /** The log's C2SP verifier key, pinned out of band (`keys/log.vkey`). */
+  logKey: string;
+  /** A trusted TUF root (`1.root.json`); newer roots are fetched and checked against it. */
+  root: Envelope<RootSigned>;
+  now: number;
+  options?: Partial<AuditOptions>;
+}
+
+export interface AuditOutcome {
+  /** 0 FAIR, 1 UNFAIR, 2 could not verify (DESIGN 5). */
+  exitCode: 0 | 1 | 2;
+  report?: FairnessReport;
+  checkpoint?: Checkpoint;
+  error?: string;
+}
+
+const PAGE = 1000;
+
+async function get(server: string, path: string): Promise<Response> {
+  const response = await fetch(new URL(path, server), { signal: AbortSignal.timeout(30_000) });
+  return response;
+}
+
+async function getText(server: string, path: string): Promise<string> {
+  const response = await get(server, path);
+  if (!response.ok) throw new FairpatchError('NOT_FOUND', `${path}: HTTP ${response.status}`);
+  return response.text();
+}
+
+/**
+ * `fairpatch audit`: verifies the log against the auditor's own saved checkpoint, recomputes the
+ * tree from every leaf it relies on, verifies receipts against the TUF root's timestamp keys, and
+ * returns the fairness report. Anything it cannot verify makes the outcome 2, never FAIR.
+ */
+export async function runAudit(run: AuditRun): Promise<AuditOutcome> {
+  try {
+    return await audit(run);
+  } catch (error) {
+    return { exitCode: 2, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function audit(run: AuditRun): Promise<AuditOutcome> {
+  const verifier = parseVerifierKey(run.logKey);
+  mkdirSync(run.stateDir, { recursive: true });
+  const checkpointNote = await getText(run.server, '/log/checkpoint');
+  const checkpoint = openCheckpoint(checkpointNote, verifier);
+  const findings: Finding[] = [];
+
+  // 1. The witness step: the log must extend what this auditor saw last time.
+  const savedPath = join(run.stateDir, 'checkpoint');
+  const saved = existsSync(savedPath) ? readFileSync(savedPath, 'utf8') : undefined;
+  if (saved) {
+    const previous = openCheckpoint(saved, verifier);
+    try {
+      if (previous.size > checkpoint.size) throw new FairpatchError('PROOF_INVALID', `the log shrank from ${previous.size} to ${checkpoint.size}`);
+      let proof: Uint8Array[] = [];
+      if (previous.size > 0 && previous.size < checkpoint.size) {
+        const body = parseJson(await getText(run.server, `/log/proof/consistency?first=${previous.size}&second=${checkpoint.size}`)) as { proof?: unknown };
+        proof = (Array.isArray(body.proof) ? body.proof : []).map((h) => Buffer.from(String(h), 'hex'));
+      }
+      verifyConsistency(previous.size, checkpoint.size, previous.rootHash, checkpoint.rootHash, proof);
+    } catch (error) {
+      if (!(error instanceof FairpatchError)) throw error;
+      findings.push({
+        kind: 'log-inconsistent',
+        unfair: true,
+        message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
+        evidence: { saved_checkpoint: saved, served_checkpoint: checkpointNote, reason: error.message },
+      });
+    }
+  }
+
+  // 2. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
+  const leaves = await fetchLeaves(run, checkpoint, findings.length === 0);
+  const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({ index, leaf: parseLeaf(Buffer.from(data, 'utf8')) }));
+
+  // 3. Timestamp keys from the trusted root and every root after it.
+  const timestampKeys = await trustedTimestampKeys(run);
+  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, ...(run.options ? { options: run.options } : {}) });
+
+  if (findings.length === 0) writeAtomically(savedPath, checkpointNote);
+  return { exitCode: report.verdict === 'FAIR' ? 0 : 1, report, checkpoint };
+}
+
+async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean): Promise<string[]> {
+  const cachePath = join(run.stateDir, 'leaves.json');
+  // The cache holds leaves verified under the saved checkpoint; after an inconsistency, trust none of it.
+  let leaves: string[] = cache && existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as string[]) : [];
+  if (leaves.length > checkpoint.size) leaves = [];
+  while (leaves.length < checkpoint.size) {
+    const end = Math.min(checkpoint.size, leaves.length + PAGE);
+    const body = parseJson(await getText(run.server, `/log/entries?start=${leaves.length}&end=${end}`)) as { entries?: Array<{ index: number; data: string }> };
+    const entries = body.entries ?? [];
+    if (entries.length === 0) throw new FairpatchError('PROOF_INVALID', `the server returned no entries from ${leaves.length}`);
+    for (const e of entries) {
+      if (e.index !== leaves.length || typeof e.data !== 'string') throw new FairpatchError('PROOF_INVALID', `entry ${leaves.length} is missing or out of order`);
+      leaves.push(e.data);
+    }
+  }
+  const tree = new MemoryTree();
+  tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
+  if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) {
+    throw new FairpatchError('PROOF_INVALID', 'the entries served do not hash to the checkpoint root (cached entries were discarded; run again)');
+  }
+  if (cache) writeAtomically(cachePath, JSON.stringify(leaves));
+  return leaves;
+}
+
+async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>> {
+  const keys = new Map<string, TufKey>();
+  let trusted = run.root.signed;
+  const add = (root: RootSigned) => {
+    for (const id of root.roles.timestamp.keyids) if (root.keys[id]) keys.set(id, root.keys[id]);
+  };
+  add(trusted);
+  for (let version = trusted.version + 1; version < trusted.version + 1000; version++) {
+    const response = await get(run.server, `/metadata/${version}.root.json`);
+    if (response.status === 404) break;
+    if (!response.ok) throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
+    const next = parseRoot(parseJson(await response.text(), 'METADATA_INVALID'));
+    assertRootSuccessor(trusted, next); // TUF spec 5.3.4, as a client would
+    trusted = next.signed;
+    add(trusted);
+  }
+  return keys;
+}
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(path + '.tmp', text);
+  renameSync(path + '.tmp', path);
+}
