@@ -2,6 +2,7 @@
 import { FairpatchError } from '../errors.js';
 import { haltCommand, keygenCommand, publishCommand, rootCommand, vendorCommand } from './commands.js';
 import { serveCommand } from './serve.js';
+import { auditCommand } from './audit.js';
 
 const USAGE = `fairpatch <command> [options]   (fairpatch <command> --help for each)
   serve      run a repository node
@@ -9,7 +10,8 @@ const USAGE = `fairpatch <command> [options]   (fairpatch <command> --help for e
   vendor     add a vendor to the repository (operator)
   publish    sign and upload a patch manifest (vendor)
   halt       withdraw a patch version for everyone at one tick (vendor)
-  root       rotate root metadata (root key holders)`;
+  root       rotate root metadata (root key holders)
+  audit      verify the transparency log and receipts; FAIR (0), UNFAIR (1), cannot verify (2)`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: serveCommand,
@@ -18,6 +20,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   publish: publishCommand,
   halt: haltCommand,
   root: rootCommand,
+  audit: auditCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

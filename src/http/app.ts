@@ -6,6 +6,7 @@ import { errorResponse, notFound } from './errors.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
@@ -38,5 +39,6 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
+  app.route('/', dashboardRoutes({ repo, log: deps.log }));
   return app;
 }

@@ -70,6 +70,23 @@ describe('the fairpatch CLI against a real server process', () => {
     expect(wrongKey.stderr).toMatch(/SIGNATURE_INVALID/);
   });
 
+  it('audits the server over HTTP: FAIR, with a JSON and an HTML report, exit 0', async () => {
+    const state = join(dir, 'audit');
+    const args = ['audit', '--server', server.url, '--state', state, '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json')];
+    const outcome = await cli([...args, '--json', join(dir, 'report.json'), '--html', join(dir, 'report.html')]);
+    expect(outcome.code, outcome.stderr + outcome.stdout).toBe(0);
+    expect(outcome.stdout).toMatch(/^FAIR/);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    expect(report.releases.map((r: { id: string }) => r.id)).toEqual(['acme/2']);
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/timeline-acme\/2/);
+    // A second run checks consistency with the checkpoint the first one saved.
+    expect((await cli(args)).code).toBe(0);
+    // A log key the auditor does not pin: cannot verify.
+    const wrong = await cli([...args.slice(0, -4), '--log-key', join(keys, 'acme.pub'), '--root', join(keys, '1.root.json')]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/CANNOT VERIFY/);
+  });
+
   it('rotates root 1-of-1 to 2-of-3 with a new timestamp key, and a client that trusts root 1 follows', async () => {
     const client = tufClient(server.url, 'eu-west', join(keys, '1.root.json'));
     await client.updater().refresh();

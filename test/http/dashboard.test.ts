@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { ReceiptCollector } from '../helpers/receipts.js';
+
+let fx: Fixture;
+let server: { url: string; close(): Promise<void> };
+let browser: Browser;
+
+beforeAll(async () => {
+  fx = await createFixture();
+  await fx.addVendor('acme');
+  const releaseAt = fx.clock.now() + 40 * SECOND;
+  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt));
+  const collector = new ReceiptCollector(fx.clock);
+  for (let t = fx.clock.now(); t <= releaseAt + 10 * SECOND; t += SECOND) {
+    fx.clock.set(t);
+    await fx.node.evidence.activations();
+    for (const [i, group] of ['eu-west', 'us-east', 'ap-south'].entries()) if ((t / SECOND + i) % 3 === 0) await collector.poll(fx.node.app, group);
+  }
+  await fx.node.evidence.rollup();
+  await collector.submit(fx.node.app);
+  server = await listen(fx.node.app);
+  browser = await launchBrowser();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await fx?.close();
+});
+
+describe('the dashboard in a real browser', () => {
+  it('shows the verdict and a timeline chart of each group\'s first delivery for the release', async () => {
+    const page = await browser.newPage();
+    const response = await page.goto(server.url + '/');
+    expect(response?.status()).toBe(200);
+    expect(await page.getByTestId('verdict').textContent()).toBe('FAIR');
+    const chart = page.getByTestId('timeline-acme/2');
+    expect(await chart.isVisible()).toBe(true);
+    expect(await chart.locator('g[data-group]').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-group')))).toEqual(['ap-south', 'eu-west', 'us-east']);
+    expect(await chart.locator('circle').count()).toBe(3);
+    const box = await chart.boundingBox();
+    expect(box!.width).toBeGreaterThan(500);
+    await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT ?? `${fx.dir}/dashboard.png`, fullPage: true });
+  });
+});
