@@ -1,6 +1,6 @@
 import { FairpatchError } from '../errors.js';
 import type { Db } from '../db/schema.js';
-import { isUniqueViolation } from '../db/errors.js';
+import { isRetryableConflict, isUniqueViolation } from '../db/errors.js';
 import { emptyRoot, leafHash } from './merkle.js';
 import { type NodeId, appendBatch, planConsistency, planInclusion, planRoot } from './tree.js';
 
@@ -99,7 +99,7 @@ export class LogStore {
         return { size: newSize, root, indices };
       });
     } catch (error) {
-      if (error instanceof LogConflict || isUniqueViolation(error)) throw new LogConflict();
+      if (error instanceof LogConflict || isUniqueViolation(error) || isRetryableConflict(error)) throw new LogConflict();
       throw error;
     }
   }
