@@ -3,6 +3,7 @@ import { FairpatchError } from '../errors.js';
 import { haltCommand, keygenCommand, publishCommand, rootCommand, vendorCommand } from './commands.js';
 import { serveCommand } from './serve.js';
 import { auditCommand } from './audit.js';
+import { agentCommand } from './agent.js';
 
 const USAGE = `fairpatch <command> [options]   (fairpatch <command> --help for each)
   serve      run a repository node
@@ -11,6 +12,7 @@ const USAGE = `fairpatch <command> [options]   (fairpatch <command> --help for e
   publish    sign and upload a patch manifest (vendor)
   halt       withdraw a patch version for everyone at one tick (vendor)
   root       rotate root metadata (root key holders)
+  agent      poll, verify, install patches and keep receipts (customer machines)
   audit      verify the transparency log and receipts; FAIR (0), UNFAIR (1), cannot verify (2)`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
@@ -21,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   halt: haltCommand,
   root: rootCommand,
   audit: auditCommand,
+  agent: agentCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -91,6 +91,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_install_reports': {
+    async up(db: Kysely<unknown>) {
+      // Agents' install outcomes, counted per group (issue 4); `grp` because GROUP is an SQL keyword.
+      await db.schema
+        .createTable('install_reports')
+        .addColumn('grp', 'text', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('count', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('install_reports_pk', ['grp', 'product', 'version', 'outcome'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -84,6 +84,15 @@ export interface ReceiptDocumentTable {
   document: string;
 }
 
+export interface InstallReportTable {
+  grp: string;
+  product: string;
+  version: string;
+  outcome: 'installed' | 'failed';
+  count: number;
+  updated_at: number;
+}
+
 export interface Database {
   repo_config: RepoConfigTable;
   root_versions: RootVersionTable;
@@ -97,6 +106,7 @@ export interface Database {
   log_nodes: LogNodeTable;
   log_checkpoints: LogCheckpointTable;
   receipt_documents: ReceiptDocumentTable;
+  install_reports: InstallReportTable;
 }
 
 export type Db = Kysely<Database>;

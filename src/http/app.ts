@@ -7,6 +7,7 @@ import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { reportRoutes } from './routes/reports.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
+  app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));
   return app;

@@ -1,0 +1,246 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import { Updater } from 'tuf-js';
+import type { Clock } from '../release/clock.js';
+import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
+import { AgentFetcher, type FetcherOptions } from './fetcher.js';
+import { runInstall } from './install.js';
+import { ReceiptStore } from './receipt-store.js';
+import { selectPatch, whyNot } from './select.js';
+import { describeRefusal } from './threats.js';
+
+export interface AgentOptions {
+  server: string;
+  group: string;
+  /** The trusted root the agent starts from (copied into its state on first run). */
+  root: string;
+  stateDir: string;
+  product: string;
+  platform: string;
+  currentVersion: string;
+  channel: string;
+  /** Poll interval; each wait is jittered by ±10 % so a fleet does not poll in lock-step. */
+  intervalMs: number;
+  /** Shell command run with the artifacts; without one, a verified download counts as installed. */
+  install?: string;
+  /** Only these vendors' delegations are searched; default all. */
+  vendors?: string[];
+  /** Artifacts downloaded at once. Default 4. */
+  downloadConcurrency?: number;
+}
+
+export type CycleResult =
+  | { outcome: 'installed'; version: string; artifacts: string[] }
+  | { outcome: 'up-to-date'; reason: string }
+  | { outcome: 'refused'; threat: string }
+  | { outcome: 'install-failed'; version: string; code: number | null };
+
+export interface AgentDeps {
+  clock: Clock;
+  log?: (line: string) => void;
+  fetcher?: FetcherOptions;
+}
+
+interface Installed {
+  product: string;
+  version: string;
+  installed_at: string;
+  targets: string[];
+}
+
+/**
+ * `fairpatch agent` (issue 4): tuf-js is the TUF engine (refresh, delegations, verified downloads);
+ * this class adds what a customer's machine needs around it: choosing the patch, installing it,
+ * remembering what is installed, keeping receipts and reporting outcomes. A refusal never touches
+ * the installed version.
+ */
+export class Agent {
+  private readonly dirs: { metadata: string; targets: string; partial: string };
+  readonly receipts: ReceiptStore;
+  private readonly clientId: string;
+  private lastReceiptVersion = 0;
+
+  constructor(
+    private readonly options: AgentOptions,
+    private readonly deps: AgentDeps,
+  ) {
+    const s = options.stateDir;
+    this.dirs = { metadata: join(s, 'metadata'), targets: join(s, 'targets'), partial: join(s, 'partial') };
+    for (const dir of Object.values(this.dirs)) mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(this.dirs.metadata, 'root.json'))) copyFileSync(options.root, join(this.dirs.metadata, 'root.json'));
+    const idFile = join(s, 'client-id');
+    if (!existsSync(idFile)) writeFileSync(idFile, randomUUID() + '\n');
+    this.clientId = readFileSync(idFile, 'utf8').trim();
+    this.receipts = new ReceiptStore(s);
+  }
+
+  private log(line: string): void {
+    (this.deps.log ?? ((l: string) => console.log(l)))(line);
+  }
+
+  private base(kind: 'metadata' | 'targets'): string {
+    return `${this.options.server.replace(/\/$/, '')}/g/${this.options.group}/${kind}`;
+  }
+
+  /** The installed version: the state dir's record, or the version given at start. */
+  installed(): Installed | undefined {
+    const file = join(this.options.stateDir, 'installed.json');
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Installed) : undefined;
+  }
+
+  currentVersion(): string {
+    return this.installed()?.version ?? this.options.currentVersion;
+  }
+
+  private updater(): Updater {
+    return new Updater({
+      metadataDir: this.dirs.metadata,
+      metadataBaseUrl: this.base('metadata'),
+      targetDir: this.dirs.targets,
+      targetBaseUrl: this.base('targets'),
+      fetcher: new AgentFetcher({ partialDir: this.dirs.partial, ...this.deps.fetcher }),
+    });
+  }
+
+  /** One poll: refresh, keep the receipt, pick, download, install, report. */
+  async cycle(): Promise<CycleResult> {
+    const result = await this.attempt();
+    const line =
+      result.outcome === 'installed'
+        ? `installed ${this.options.product} ${result.version}`
+        : result.outcome === 'refused'
+          ? `REFUSED: ${result.threat}; installed version unchanged (${this.currentVersion()})`
+          : result.outcome === 'install-failed'
+            ? `install of ${this.options.product} ${result.version} failed (exit ${result.code}); will retry`
+            : result.reason;
+    this.log(line);
+    await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
+    return result;
+  }
+
+  private async attempt(): Promise<CycleResult> {
+    const updater = this.updater();
+    let targets: Array<[string, TargetInfo]>;
+    try {
+      await updater.refresh();
+      this.keepReceipt();
+      targets = await this.listTargets(updater);
+    } catch (error) {
+      return { outcome: 'refused', threat: describeRefusal(error) };
+    }
+    const wanted = { product: this.options.product, platform: this.options.platform, channel: this.options.channel, currentVersion: this.currentVersion() };
+    const picked = selectPatch(targets, wanted);
+    const first = picked[0];
+    if (!first) return { outcome: 'up-to-date', reason: whyNot(targets, wanted) };
+    const facts: PatchFacts = first.info.custom;
+
+    let files: Array<{ path: string; target: string }>;
+    try {
+      const queue = new PQueue({ concurrency: this.options.downloadConcurrency ?? 4 });
+      files = await Promise.all(
+        picked.map((c) =>
+          queue.add(async () => {
+            const info = await updater.getTargetInfo(c.path);
+            if (!info) throw new Error(`signed metadata no longer lists ${c.path}`);
+            const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
+            return { path, target: c.path };
+          }),
+        ),
+      );
+    } catch (error) {
+      return { outcome: 'refused', threat: describeRefusal(error) };
+    }
+
+    if (this.options.install) {
+      const outcome = await runInstall(this.options.install, files, facts);
+      if (!outcome.ok) {
+        await this.report(facts, 'failed');
+        return { outcome: 'install-failed', version: facts.version, code: outcome.code };
+      }
+    }
+    this.recordInstalled({ product: facts.product, version: facts.version, installed_at: new Date(this.deps.clock.now()).toISOString(), targets: files.map((f) => f.target) });
+    await this.report(facts, 'installed');
+    return { outcome: 'installed', version: facts.version, artifacts: files.map((f) => f.path) };
+  }
+
+  /** Every target of the delegated roles the agent trusts, as verified by tuf-js. */
+  private async listTargets(updater: Updater): Promise<Array<[string, TargetInfo]>> {
+    const top = this.readMetadata<TargetsSigned>('targets');
+    const roles = (top?.delegations?.roles ?? []).map((r) => r.name).filter((r) => !this.options.vendors || this.options.vendors.includes(r));
+    const out: Array<[string, TargetInfo]> = [];
+    for (const role of roles) {
+      // Looking up any path under the role makes tuf-js load and verify the role's metadata.
+      await updater.getTargetInfo(`${role}/.fairpatch-probe`);
+      out.push(...Object.entries(this.readMetadata<TargetsSigned>(role)?.targets ?? {}));
+    }
+    return out;
+  }
+
+  private readMetadata<T>(role: string): T | undefined {
+    const file = join(this.dirs.metadata, `${encodeURIComponent(role)}.json`);
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { signed: T }).signed : undefined;
+  }
+
+  /** The timestamp tuf-js just accepted, kept once per version with the time it arrived. */
+  private keepReceipt(): void {
+    const file = join(this.dirs.metadata, 'timestamp.json');
+    if (!existsSync(file)) return;
+    const document = JSON.parse(readFileSync(file, 'utf8')) as { signed: { version: number } };
+    if (document.signed.version === this.lastReceiptVersion) return;
+    this.lastReceiptVersion = document.signed.version;
+    this.receipts.add({ document: document as unknown as Record<string, unknown>, received_at: new Date(this.deps.clock.now()).toISOString() });
+  }
+
+  private recordInstalled(installed: Installed): void {
+    const file = join(this.options.stateDir, 'installed.json');
+    writeFileSync(file + '.tmp', JSON.stringify(installed, null, 2) + '\n');
+    renameSync(file + '.tmp', file);
+  }
+
+  private async post(path: string, body: unknown): Promise<Response> {
+    return fetch(`${this.options.server.replace(/\/$/, '')}/api/v1${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+  }
+
+  private async report(facts: PatchFacts, outcome: 'installed' | 'failed'): Promise<void> {
+    try {
+      const response = await this.post('/reports', { group: this.options.group, client: this.clientId, product: facts.product, version: facts.version, outcome });
+      if (!response.ok) this.log(`install report not accepted: HTTP ${response.status}`);
+    } catch (error) {
+      this.log(`install report not sent: ${describeRefusal(error)}`);
+    }
+  }
+
+  /** Hands unsubmitted receipts to the server in batches; kept locally (and exportable) either way. */
+  async submitReceipts(): Promise<number> {
+    const pending = this.receipts.unsubmitted();
+    let sent = 0;
+    for (let i = 0; i < pending.length; i += 500) {
+      const batch = pending.slice(i, i + 500);
+      const response = await this.post('/receipts', { group: this.options.group, client: this.clientId, receipts: batch });
+      if (response.status === 404) return sent; // a server without the endpoint: export them instead
+      if (!response.ok) throw new Error(`HTTP ${response.status} for /api/v1/receipts`);
+      this.receipts.markSubmitted(batch);
+      sent += batch.length;
+    }
+    return sent;
+  }
+
+  /** Polls until `signal` aborts: each wait is the interval ±10 %. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.cycle();
+      const wait = this.options.intervalMs * (0.9 + Math.random() * 0.2);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
+}

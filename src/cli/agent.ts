@@ -1,0 +1,103 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { Agent } from '../agent/agent.js';
+import { ReceiptStore } from '../agent/receipt-store.js';
+import { FairpatchError } from '../errors.js';
+import { systemClock } from '../release/clock.js';
+import { GROUP_PATTERN } from '../receipts/schema.js';
+import { parseJson } from '../tuf/canonical.js';
+import { parseWith } from '../tuf/schema.js';
+import { args } from './args.js';
+
+const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product P --platform X --current-version V
+                [--channel stable] [--interval 60s] [--install CMD] [--vendor NAME] [--once] [--config FILE]
+fairpatch agent receipts export [--state DIR] [--out FILE]`;
+
+/** "90s", "5m", "500ms", "1h", or plain seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new FairpatchError('BAD_REQUEST', `${text} is not a duration (e.g. 60s, 5m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}
+
+const optionsSchema = z.strictObject({
+  server: z.url(),
+  group: z.string().regex(GROUP_PATTERN),
+  root: z.string().min(1),
+  state: z.string().min(1),
+  product: z.string().min(1),
+  platform: z.string().min(1),
+  'current-version': z.string().min(1),
+  channel: z.string().default('stable'),
+  interval: z.string().default('60s'),
+  install: z.string().optional(),
+  vendor: z.string().optional(),
+  once: z.boolean().default(false),
+});
+
+export async function agentCommand(argv: string[]): Promise<void> {
+  if (argv[0] === 'receipts') return receiptsCommand(argv.slice(1));
+  const { values } = args(argv, {
+    config: { type: 'string' },
+    server: { type: 'string' },
+    group: { type: 'string' },
+    root: { type: 'string' },
+    state: { type: 'string' },
+    product: { type: 'string' },
+    platform: { type: 'string' },
+    'current-version': { type: 'string' },
+    channel: { type: 'string' },
+    interval: { type: 'string' },
+    install: { type: 'string' },
+    vendor: { type: 'string' },
+    once: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) return void console.log(USAGE);
+  const { config, help, ...flags } = values;
+  void help;
+  const fromFile = config ? (parseJson(readFileSync(config), 'JSON_INVALID') as Record<string, unknown>) : {};
+  const o = parseWith(optionsSchema, { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }, 'BAD_REQUEST');
+  const agent = new Agent(
+    {
+      server: o.server,
+      group: o.group,
+      root: resolve(o.root),
+      stateDir: resolve(o.state),
+      product: o.product,
+      platform: o.platform,
+      currentVersion: o['current-version'],
+      channel: o.channel,
+      intervalMs: parseDuration(o.interval),
+      ...(o.install ? { install: o.install } : {}),
+      ...(o.vendor ? { vendors: [o.vendor] } : {}),
+    },
+    {
+      clock: systemClock,
+      fetcher: {
+        // A progress line on a terminal; quiet logs otherwise.
+        ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
+      },
+    },
+  );
+  if (o.once) {
+    const result = await agent.cycle();
+    process.exitCode = result.outcome === 'refused' || result.outcome === 'install-failed' ? 1 : 0;
+    return;
+  }
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
+  await agent.run(stop.signal);
+}
+
+async function receiptsCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { state: { type: 'string' }, out: { type: 'string' }, group: { type: 'string' } });
+  if (positionals[0] !== 'export') throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch agent receipts export [--state DIR] [--out FILE] [--group G]');
+  const receipts = new ReceiptStore(resolve(values.state ?? '.fairpatch-agent')).all();
+  const text = JSON.stringify({ group: values.group ?? null, receipts }, null, 2) + '\n';
+  if (values.out) writeFileSync(values.out, text);
+  else process.stdout.write(text);
+}
