@@ -172,7 +172,7 @@ export class Agent {
     const out: Array<[string, TargetInfo]> = [];
     for (const role of roles) {
       // Looking up any path under the role makes tuf-js load and verify the role's metadata.
-      await updater.getTargetInfo(`${role}/.fairpatch-probe`);
+      await updater.getTargetInfo(`${role}/fairpatch-probe`); // no leading dot: "*" does not match dotfiles
       out.push(...Object.entries(this.readMetadata<TargetsSigned>(role)?.targets ?? {}));
     }
     return out;
