@@ -10,6 +10,7 @@ import { runInstall } from './install.js';
 import { ReceiptStore } from './receipt-store.js';
 import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
+import { subscribe } from './events.js';
 
 export interface AgentOptions {
   server: string;
@@ -29,6 +30,8 @@ export interface AgentOptions {
   vendors?: string[];
   /** Artifacts downloaded at once. Default 4. */
   downloadConcurrency?: number;
+  /** Hold the server's event stream (default true); false: poll only. */
+  push?: boolean;
 }
 
 export type CycleResult =
@@ -232,11 +235,49 @@ export class Agent {
     return sent;
   }
 
-  /** Polls until `signal` aborts: each wait is the interval ±10 %. */
+  private running: Promise<CycleResult> | undefined;
+  private again = false;
+
+  /** Runs a cycle now, or right after the one in progress (events never pile up cycles). */
+  trigger(): Promise<CycleResult> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.cycle().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.trigger();
+      }
+    });
+    return this.running;
+  }
+
+  /** Whether the event stream is up (then polling only runs as a slow safety net). */
+  streamUp = false;
+
+  /**
+   * Runs until `signal` aborts (issue 7): holds the event stream and refreshes the moment an
+   * activation is announced, with no jitter (fairness first); polls every interval ±10 % while the
+   * stream is down, and every ten intervals while it is up, in case an event was missed.
+   */
   async run(signal: AbortSignal): Promise<void> {
+    if (this.options.push !== false) {
+      void subscribe(`${this.options.server.replace(/\/$/, '')}/g/${this.options.group}/events`, {
+        signal,
+        // `state` arrives on every (re)connect: an activation missed while disconnected is caught up.
+        onEvent: (e) => {
+          if (e.event === 'activation' || e.event === 'state') void this.trigger();
+        },
+        onState: (up) => {
+          this.streamUp = up;
+        },
+      });
+    }
     while (!signal.aborted) {
-      await this.cycle();
-      const wait = this.options.intervalMs * (0.9 + Math.random() * 0.2);
+      await this.trigger();
+      const wait = this.options.intervalMs * (this.streamUp ? 10 : 1) * (0.9 + Math.random() * 0.2);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });

@@ -39,6 +39,8 @@ export interface GroupDelivery {
   source: 'receipt' | 'rollup';
   stalePolls: number;
   leafIndex: number;
+  /** The push at the activation tick (issue 7): streams notified and fan-out start to last write. */
+  notification?: { connections: number; delayMs: number };
 }
 
 export interface ReleaseReport {
@@ -205,6 +207,17 @@ export function evaluateFairness(input: {
             findings.push({ kind: 'stale-after-activation', unfair: true, group: g, release: report.id, message: `a node reports serving group ${g} snapshot ${version} at tick ${vd.last_tick}, after ${report.id} activated at tick ${activationTick}`, evidence: { leaf: index } });
           }
         }
+      }
+    }
+    // Push notifications at the activation tick, as the nodes rolled them up.
+    for (const { index, leaf } of of('delivery.rollup')) {
+      for (const [g, d] of Object.entries(leaf.groups)) {
+        const pushed = d.notifications?.[String(activationTick)];
+        if (!pushed) continue;
+        const entry = report.groups[g] ?? { firstDeliveryMs: Number.NaN, source: 'rollup' as const, stalePolls: 0, leafIndex: index };
+        const prev = entry.notification;
+        entry.notification = { connections: (prev?.connections ?? 0) + pushed.connections, delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000) };
+        report.groups[g] = entry;
       }
     }
     const delays = Object.values(report.groups).map((g) => g.firstDeliveryMs).filter((d) => Number.isFinite(d));

@@ -21,11 +21,12 @@ function Timeline({ release }: { release: ReleaseReport }) {
   const groups = Object.entries(release.groups).sort(([a], [b]) => a.localeCompare(b));
   const delays = groups.map(([, g]) => g.firstDeliveryMs).filter((d) => Number.isFinite(d));
   const span = Math.max(5_000, ...delays, release.activation?.delayMs ?? 0) * 1.15;
-  const width = 760;
+  const width = 900;
   const left = 140;
+  const right = 300;
   const row = 26;
   const height = 40 + row * Math.max(1, groups.length);
-  const x = (ms: number) => left + ((ms + span * 0.05) / (span * 1.05)) * (width - left - 20);
+  const x = (ms: number) => left + ((ms + span * 0.05) / (span * 1.05)) * (width - left - right);
   return (
     <svg data-testid={`timeline-${release.id}`} width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`deliveries of ${release.id} per group`}>
       <line x1={x(0)} x2={x(0)} y1={10} y2={height - 20} stroke="#0969da" stroke-dasharray="4 3" />
@@ -37,10 +38,11 @@ function Timeline({ release }: { release: ReleaseReport }) {
         return (
           <g data-group={name}>
             <text x={8} y={y + 4}>{name}</text>
-            <line x1={left} x2={width - 20} y1={y} y2={y} stroke="#d0d7de" />
+            <line x1={left} x2={width - right + 10} y1={y} y2={y} stroke="#d0d7de" />
             {ok ? <circle cx={x(g.firstDeliveryMs)} cy={y} r={5} fill={g.stalePolls > 0 ? '#cf222e' : '#1a7f37'} /> : null}
             <text x={width - 18} y={y + 4} text-anchor="end" fill={g.stalePolls > 0 ? '#cf222e' : '#57606a'}>
               {ok ? `+${seconds(g.firstDeliveryMs)}` : 'never'} {g.stalePolls > 0 ? `· ${g.stalePolls} stale` : ''}
+              {g.notification ? ` · pushed to ${g.notification.connections} in ${g.notification.delayMs.toFixed(2)} ms` : ''}
             </text>
           </g>
         );

@@ -8,6 +8,8 @@ import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { reportRoutes } from './routes/reports.js';
+import { type EventRouteOptions, eventRoutes } from './routes/events.js';
+import type { Notifier } from '../release/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
@@ -19,6 +21,8 @@ export interface AppDeps {
   log: LogStore;
   logVerifierKey: string;
   intake: ReceiptIntake;
+  notifier: Notifier;
+  eventOptions?: Partial<EventRouteOptions>;
   limits?: Partial<PublisherLimits>;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
@@ -36,6 +40,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/healthz', (c) =>
     c.json({ ok: true, tick: repo.currentTick(), snapshot_version: repo.view.snapshotVersionAt(repo.currentTick()), state_age_ms: repo.stateAge() }),
   );
+  app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));

@@ -69,7 +69,15 @@ const rollup = z.strictObject({
   node: z.string().max(128),
   from_tick: tick,
   to_tick: tick,
-  groups: z.record(group, z.strictObject({ polls: count, versions: z.record(z.string().regex(/^[1-9]\d*$/), versionDelivery) })),
+  groups: z.record(
+    group,
+    z.strictObject({
+      polls: count,
+      versions: z.record(z.string().regex(/^[1-9]\d*$/), versionDelivery),
+      /** Push fan-outs by tick (issue 7): streams notified in this group, and the fan-out's duration. */
+      notifications: z.record(z.string().regex(/^[1-9]\d*$/), z.strictObject({ connections: count, fanout_us: count })).optional(),
+    }),
+  ),
 });
 
 const receipts = z.strictObject({

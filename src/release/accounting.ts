@@ -9,8 +9,30 @@ export interface GroupDelivery {
   lastTick: number;
 }
 
+/** One push fan-out as seen by one group: connections notified and how long the whole fan-out took. */
+export interface GroupNotification {
+  connections: number;
+  fanoutMs: number;
+}
+
 export class DeliveryCounter {
   private groups = new Map<string, Map<number, GroupDelivery>>();
+  private notifications = new Map<string, Map<number, GroupNotification>>();
+
+  /** Records a fan-out at `tick` (issue 7): rolled up into the log with the polls. */
+  notified(tick: number, groups: ReadonlyMap<string, number>, fanoutMs: number): void {
+    for (const [group, connections] of groups) {
+      let byTick = this.notifications.get(group);
+      if (!byTick) this.notifications.set(group, (byTick = new Map()));
+      byTick.set(tick, { connections, fanoutMs });
+    }
+  }
+
+  drainNotifications(): Map<string, Map<number, GroupNotification>> {
+    const out = this.notifications;
+    this.notifications = new Map();
+    return out;
+  }
 
   count(group: string, tick: number, snapshotVersion: number): void {
     let byVersion = this.groups.get(group);

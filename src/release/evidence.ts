@@ -1,4 +1,4 @@
-import { type Leaf, leafBytes } from '../log/leaves.js';
+import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { sha256Hex } from '../tuf/metadata.js';
@@ -108,19 +108,24 @@ export class Evidence {
   /** Drains this node's poll counters into one roll-up leaf. */
   async rollup(): Promise<number | undefined> {
     const drained = this.counter.drain();
+    const notified = this.counter.drainNotifications();
     const to = this.repo.currentTick();
     const from = this.lastRollupTick + 1;
     this.lastRollupTick = to;
-    if (drained.size === 0) return undefined;
-    const groups: Record<string, { polls: number; versions: Record<string, { polls: number; first_tick: number; last_tick: number }> }> = {};
-    for (const [group, byVersion] of [...drained].sort(([a], [b]) => a.localeCompare(b))) {
-      const versions: Record<string, { polls: number; first_tick: number; last_tick: number }> = {};
+    if (drained.size === 0 && notified.size === 0) return undefined;
+    type GroupEntry = LeafOf<'delivery.rollup'>['groups'][string];
+    const groups: Record<string, GroupEntry> = {};
+    for (const group of [...new Set([...drained.keys(), ...notified.keys()])].sort()) {
+      const versions: GroupEntry['versions'] = {};
       let polls = 0;
-      for (const [version, d] of byVersion) {
+      for (const [version, d] of drained.get(group) ?? []) {
         versions[String(version)] = { polls: d.polls, first_tick: d.firstTick, last_tick: d.lastTick };
         polls += d.polls;
       }
-      groups[group] = { polls, versions };
+      const entry: GroupEntry = { polls, versions };
+      const pushes = notified.get(group);
+      if (pushes) entry.notifications = Object.fromEntries([...pushes].map(([tick, n]) => [String(tick), { connections: n.connections, fanout_us: Math.round(n.fanoutMs * 1000) }]));
+      groups[group] = entry;
     }
     return this.append(`rollup:${this.nodeName}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
   }

@@ -46,6 +46,14 @@ export class RepositoryView {
     return 1 + Math.floor((k - 1) / this.periodTicks) + countAtMost(this.changeTicks, k);
   }
 
+  /** True when some release or halt becomes active exactly at tick k (what the event stream announces). */
+  activatesAt(k: number): boolean {
+    for (const list of [this.state.topTargets, ...this.state.vendors.values()]) {
+      for (const v of list) if (v.activationTick === k && activeAt(list, k) === v) return true;
+    }
+    return false;
+  }
+
   /** The tick at which the snapshot served at tick k was first served. */
   segmentStartAt(k: number): number {
     const periodStart = 1 + Math.floor((k - 1) / this.periodTicks) * this.periodTicks;

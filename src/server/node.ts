@@ -12,6 +12,9 @@ import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
 import { ReceiptIntake } from '../receipts/intake.js';
+import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/notifier.js';
+import { announceTick } from '../release/push.js';
+import type { EventRouteOptions } from '../http/routes/events.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
 import { type Clock, systemClock } from '../release/clock.js';
@@ -39,6 +42,8 @@ export interface NodeOptions {
   nodeName?: string;
   /** How often poll counts are rolled up into the log; default one minute. */
   rollupMs?: number;
+  notifierLimits?: Partial<NotifierLimits>;
+  eventOptions?: Partial<EventRouteOptions>;
 }
 
 export interface FairpatchNode {
@@ -55,6 +60,9 @@ export interface FairpatchNode {
   logVerifierKey: string;
   /** What the app was built from: tests build variants of it (an adversarial server, say). */
   appDeps: AppDeps;
+  notifier: Notifier;
+  /** Announces tick k on the event streams if something activates then (the tick timer does this when syncing). */
+  announce(k?: number): FanoutRecord | undefined;
   close(): Promise<void>;
 }
 
@@ -95,6 +103,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const blobs = new BlobStore(join(options.dataDir, 'blobs'));
   const counter = new DeliveryCounter();
 
+  const notifier = new Notifier(() => clock.now(), options.notifierLimits);
   const logKey = readLogKey(options.keysDir);
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logKey.key.secretKey));
   const sequencer = new Sequencer(log, () => clock.now());
@@ -110,10 +119,12 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onTick: () => evidence.activations(),
         onRollup: () => evidence.rollup(),
         rollupMs: options.rollupMs ?? 60_000,
+        onTickStart: (k) => void announceTick(repo, notifier, counter, k),
+        onHeartbeat: () => notifier.heartbeat(),
       })
     : () => {};
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) };
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) };
   const app = createApp(appDeps);
   return {
     app,
@@ -127,8 +138,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     evidence,
     logVerifierKey: logKey.vkey,
     appDeps,
+    notifier,
+    announce: (k = repo.currentTick()) => announceTick(repo, notifier, counter, k),
     async close() {
       stop();
+      notifier.closeAll();
       await sequencer.idle();
       await db.destroy();
     },

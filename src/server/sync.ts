@@ -8,10 +8,34 @@ import { tickStart } from '../release/tick.js';
  */
 export function startSync(
   repo: Repository,
-  options: { refreshMs: number; rollupMs: number; onTick: () => Promise<void>; onRollup: () => Promise<unknown> },
+  options: {
+    refreshMs: number;
+    rollupMs: number;
+    onTick: () => Promise<void>;
+    onRollup: () => Promise<unknown>;
+    /** Called as close as timers allow to the start of each tick (the push fan-out). */
+    onTickStart?: (k: number) => void;
+    heartbeatMs?: number;
+    onHeartbeat?: () => void;
+  },
 ): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let tickTimer: NodeJS.Timeout | undefined;
+  const atTickStart = (): void => {
+    if (stopped) return;
+    const k = repo.currentTick();
+    try {
+      options.onTickStart?.(k);
+    } catch (error) {
+      console.error('tick-start announcement failed', error);
+    }
+    tickTimer = setTimeout(atTickStart, Math.max(1, tickStart(repo.config, k + 1) - repo.clock.now()));
+    tickTimer.unref();
+  };
+  if (options.onTickStart) atTickStart();
+  const heartbeat = options.onHeartbeat ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000) : undefined;
+  heartbeat?.unref();
   const refresher = setInterval(() => {
     repo
       .refresh()
@@ -43,6 +67,8 @@ export function startSync(
     stopped = true;
     clearInterval(refresher);
     clearInterval(roller);
+    if (heartbeat) clearInterval(heartbeat);
+    if (tickTimer) clearTimeout(tickTimer);
     if (timer) clearTimeout(timer);
   };
 }

@@ -1,0 +1,136 @@
+import { FairpatchError } from '../errors.js';
+
+/** One open event stream, as the notifier sees it: a sink it can write to without waiting. */
+export interface Subscriber {
+  group: string;
+  address: string;
+  /** Enqueues bytes; never waits for the consumer. */
+  write(bytes: Uint8Array): void;
+  /** Chunks written but not yet taken by the consumer. */
+  queued(): number;
+  close(): void;
+}
+
+export interface NotifierLimits {
+  /** Open streams per node. Default 20,000. */
+  maxConnections: number;
+  /** Open streams per client address. Default 64. */
+  maxPerAddress: number;
+  /** A consumer with more unread chunks than this is dropped (it reconnects and resumes). Default 32. */
+  maxQueued: number;
+}
+
+export interface FanoutRecord {
+  tick: number;
+  /** Connections notified per group. */
+  groups: Map<string, number>;
+  startedAt: number;
+  /** Milliseconds from the first write to the last (the fan-out time). */
+  durationMs: number;
+  dropped: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Formats one SSE message (WHATWG HTML "server-sent events"). */
+export function sseMessage(event: string, data: string, id?: string, retryMs?: number): Uint8Array {
+  const lines = [`event: ${event}`, ...data.split('\n').map((l) => `data: ${l}`)];
+  if (id !== undefined) lines.push(`id: ${id}`);
+  if (retryMs !== undefined) lines.push(`retry: ${retryMs}`);
+  return encoder.encode(lines.join('\n') + '\n\n');
+}
+
+/**
+ * Push at the release tick (issue 7). The event for a tick is encoded once and written to every open
+ * stream in one synchronous pass, in an order shuffled per fan-out so no group is systematically
+ * first. A write never waits: a consumer that stops reading is dropped once it falls `maxQueued`
+ * chunks behind, and the others are not delayed. Events carry no authority: agents verify through TUF.
+ */
+export class Notifier {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly limits: NotifierLimits;
+  readonly fanouts: FanoutRecord[] = [];
+  dropped = 0;
+
+  constructor(
+    private readonly now: () => number,
+    limits: Partial<NotifierLimits> = {},
+  ) {
+    this.limits = { maxConnections: 20_000, maxPerAddress: 64, maxQueued: 32, ...limits };
+  }
+
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  /** Open streams per group (accounted like polls). */
+  connections(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.subscribers) out.set(s.group, (out.get(s.group) ?? 0) + 1);
+    return out;
+  }
+
+  add(subscriber: Subscriber): () => void {
+    if (this.subscribers.size >= this.limits.maxConnections) throw new FairpatchError('RATE_LIMITED', 'this node holds its maximum of event streams; poll instead', { details: { retryAfterSeconds: 5 } });
+    const count = this.perAddress.get(subscriber.address) ?? 0;
+    if (count >= this.limits.maxPerAddress) throw new FairpatchError('RATE_LIMITED', 'too many event streams from this address', { details: { retryAfterSeconds: 5 } });
+    this.perAddress.set(subscriber.address, count + 1);
+    this.subscribers.add(subscriber);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.subscribers.delete(subscriber);
+      const left = (this.perAddress.get(subscriber.address) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(subscriber.address);
+      else this.perAddress.set(subscriber.address, left);
+    };
+  }
+
+  /** Writes one message to every stream; returns who got it. */
+  broadcast(bytes: Uint8Array): { groups: Map<string, number>; durationMs: number; dropped: number; startedAt: number } {
+    const order = shuffle([...this.subscribers]);
+    const groups = new Map<string, number>();
+    let dropped = 0;
+    const startedAt = this.now();
+    const t0 = performance.now();
+    for (const s of order) {
+      if (s.queued() > this.limits.maxQueued) {
+        dropped++;
+        s.close();
+        continue;
+      }
+      s.write(bytes);
+      groups.set(s.group, (groups.get(s.group) ?? 0) + 1);
+    }
+    this.dropped += dropped;
+    return { groups, durationMs: performance.now() - t0, dropped, startedAt };
+  }
+
+  /** The activation event for tick k: the same bytes for every stream. */
+  activation(tick: number, snapshotVersion: number): FanoutRecord {
+    const message = sseMessage('activation', JSON.stringify({ tick, snapshot_version: snapshotVersion }), String(tick));
+    const result = this.broadcast(message);
+    const record = { tick, ...result };
+    this.fanouts.push(record);
+    if (this.fanouts.length > 1000) this.fanouts.shift();
+    return record;
+  }
+
+  heartbeat(): void {
+    this.broadcast(encoder.encode(': heartbeat\n\n'));
+  }
+
+  closeAll(): void {
+    for (const s of [...this.subscribers]) s.close();
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
