@@ -8,19 +8,11 @@ import { systemClock } from '../release/clock.js';
 import { GROUP_PATTERN } from '../receipts/schema.js';
 import { parseJson } from '../tuf/canonical.js';
 import { parseWith } from '../tuf/schema.js';
-import { args } from './args.js';
+import { args, parseDuration } from './args.js';
 
 const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product P --platform X --current-version V
                 [--channel stable] [--interval 60s] [--install CMD] [--vendor NAME] [--once] [--config FILE]
 fairpatch agent receipts export [--state DIR] [--out FILE]`;
-
-/** "90s", "5m", "500ms", "1h", or plain seconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new FairpatchError('BAD_REQUEST', `${text} is not a duration (e.g. 60s, 5m)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
-}
 
 const optionsSchema = z.strictObject({
   server: z.url(),

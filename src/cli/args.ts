@@ -21,3 +21,11 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   if (!Number.isSafeInteger(n) || n < 1) throw new FairpatchError('BAD_REQUEST', `${flag} must be a positive integer`);
   return n;
 }
+
+/** "90s", "5m", "500ms", "1h", or plain seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new FairpatchError('BAD_REQUEST', `${text} is not a duration (e.g. 60s, 5m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}

@@ -4,12 +4,15 @@ import { listRootFiles } from '../keys/key-files.js';
 import { generateRepositoryKeys } from '../keys/keygen.js';
 import { seedExamples } from '../server/dev-seed.js';
 import { createNode, devOperatorToken } from '../server/node.js';
-import { args, positiveInt } from './args.js';
+import { args, parseDuration, positiveInt } from './args.js';
 
 const USAGE = `fairpatch serve [--data DIR] [--keys DIR] [--port N] [--host H] [--dev]
   --data   data directory (SQLite file, blobs); default $FAIRPATCH_DATA_DIR or ./data
   --keys   key directory; default ./keys
   --dev    generate dev keys on first run and publish the examples in manifests/
+  --min-lead 30s                  shortest time between publishing and release_at (FAIRPATCH_MIN_LEAD)
+  --max-streams-per-address 64    event streams one client address may hold
+  --node-name NAME                names this node in delivery roll-ups (default host:pid)
   PORT, HOST, DATABASE_URL and FAIRPATCH_OPERATOR_TOKEN are read from the environment.`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -19,6 +22,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
     port: { type: 'string' },
     host: { type: 'string' },
     dev: { type: 'boolean' },
+    'min-lead': { type: 'string' },
+    'max-streams-per-address': { type: 'string' },
+    'node-name': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) return void console.log(USAGE);
@@ -33,10 +39,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
     generateRepositoryKeys({ dir: keysDir, now: Date.now() });
     console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
   }
+  const minLead = values['min-lead'] ?? process.env.FAIRPATCH_MIN_LEAD;
+  const perAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address');
   const node = await createNode({
     dataDir,
     keysDir,
     sync: true,
+    ...(minLead ? { minLeadMs: parseDuration(minLead) } : {}),
+    ...(perAddress ? { notifierLimits: { maxPerAddress: perAddress } } : {}),
+    ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
     ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
   });

@@ -37,9 +37,19 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
-  app.get('/healthz', (c) =>
-    c.json({ ok: true, tick: repo.currentTick(), snapshot_version: repo.view.snapshotVersionAt(repo.currentTick()), state_age_ms: repo.stateAge() }),
-  );
+  app.get('/healthz', (c) => {
+    const k = repo.currentTick();
+    const last = deps.notifier.fanouts.at(-1);
+    return c.json({
+      ok: true,
+      tick: k,
+      snapshot_version: repo.view.snapshotVersionAt(k),
+      state_age_ms: repo.stateAge(),
+      streams: deps.notifier.size,
+      last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
+      rss_bytes: process.memoryUsage.rss(),
+    });
+  });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));

@@ -15,6 +15,10 @@ export interface GroupNotification {
   fanoutMs: number;
 }
 
+/** Group names come from clients: past this many in one roll-up window, polls count under OVERFLOW_GROUP. */
+export const MAX_GROUPS_PER_WINDOW = 10_000;
+export const OVERFLOW_GROUP = '_overflow';
+
 export class DeliveryCounter {
   private groups = new Map<string, Map<number, GroupDelivery>>();
   private notifications = new Map<string, Map<number, GroupNotification>>();
@@ -34,7 +38,8 @@ export class DeliveryCounter {
     return out;
   }
 
-  count(group: string, tick: number, snapshotVersion: number): void {
+  count(name: string, tick: number, snapshotVersion: number): void {
+    const group = this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW ? name : OVERFLOW_GROUP;
     let byVersion = this.groups.get(group);
     if (!byVersion) this.groups.set(group, (byVersion = new Map()));
     const entry = byVersion.get(snapshotVersion);
