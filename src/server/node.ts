@@ -123,8 +123,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onHeartbeat: () => notifier.heartbeat(),
       })
     : () => {};
+  // A release is committed at least minLead before it is due; a node whose state is younger than
+  // that holds every due release (a small margin for timers). Refreshes run every second.
+  const maxStateAge = Math.max(1500, minLeadMs - 250);
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => minLeadMs / 2 } : {}) };
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
   const app = createApp(appDeps);
   return {
     app,

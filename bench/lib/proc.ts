@@ -1,0 +1,79 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+// Compiled beside the benchmarks (tsconfig.bench.json), so both run the same build.
+export const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+export interface Proc {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts a node script that prints "... on http://127.0.0.1:PORT" and waits for that line. */
+export async function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start:\n${out}`)), 30_000);
+    const on = (c: Buffer) => {
+      out += c.toString();
+      const m = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
+  });
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
+
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+export interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+const toMs = (v: string, unit: string): number => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+
+/** wrk with latency percentiles, bounded in time; 127.0.0.1 only. */
+export async function wrk(url: string, options: { connections: number; seconds: number; threads?: number; script?: string }): Promise<WrkResult> {
+  if (!url.startsWith('http://127.0.0.1:')) throw new Error('benchmarks only target 127.0.0.1');
+  const args = [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, '--latency', ...(options.script ? ['-s', options.script] : []), url];
+  const { stdout } = await run('wrk', args, { timeout: (options.seconds + 30) * 1000 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+  const p = (q: string) => {
+    const m = new RegExp(`\\s${q}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  return { rps, p50ms: p('50'), p99ms: p('99'), errors: Number(errors ?? 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPrivateKey } from '../../src/keys/key-files.js';
+import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { buildRegistration, buildRelease } from '../../src/publish/build.js';
+import { PublisherClient, hashFile } from '../../src/publish/client.js';
+import type { KeyPair } from '../../src/tuf/keys.js';
+import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { CLI, type Proc, startProcess } from './proc.js';
+
+const OPERATOR = 'bench-operator-token-0123456789abcdef';
+
+/** A repository on disk (keys, data) that benchmark nodes are started over. */
+export class BenchRepo {
+  readonly dir = mkdtempSync(join(tmpdir(), 'fairpatch-bench-'));
+  readonly keys = join(this.dir, 'keys');
+  private vendorKey: KeyPair | undefined;
+  private vendorToken = '';
+  private releases = 0;
+
+  constructor() {
+    generateRepositoryKeys({ dir: this.keys, now: Date.now() });
+  }
+
+  /** A `fairpatch serve` process; `databaseUrl` shares one database between nodes. */
+  node(name: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Proc> {
+    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${name}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...extra], {
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+      ...env,
+    });
+  }
+
+  async addVendor(server: string): Promise<void> {
+    this.vendorKey = generateVendorKey(this.keys, 'acme');
+    const body = buildRegistration({ name: 'acme', vendorKey: this.vendorKey, targetsKey: readPrivateKey(join(this.keys, 'targets.key')), previousTop: await this.top(server), now: Date.now() });
+    const response = (await new PublisherClient(server, OPERATOR).postJson('/vendors', body)) as { token: string };
+    this.vendorToken = response.token;
+  }
+
+  private async top(server: string): Promise<TargetsSigned> {
+    return ((await new PublisherClient(server, OPERATOR).request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+  }
+
+  /** Publishes a small artifact released at `releaseAt` (whole seconds); returns its activation tick. */
+  async release(server: string, releaseAt: number): Promise<{ activationTick: number; activatesAt: string }> {
+    const client = new PublisherClient(server, this.vendorToken);
+    const n = ++this.releases;
+    const path = join(this.dir, `fix-${n}.sh`);
+    writeFileSync(path, `echo fix ${n}\n`);
+    const artifact = { platform: 'linux-x64', name: `acme-agent-2.${n}.0.sh`, path, ...(await hashFile(path)) };
+    await client.uploadBlob('acme', artifact);
+    const previous = await client.latestVendorMetadata('acme');
+    const manifest = { vendor: 'acme', product: 'acme-agent', version: `2.${n}.0`, channel: 'stable', severity: 'critical' as const, cves: [], applies_to: `<2.${n}.0`, release_at: '+0s', artifacts: [] };
+    const envelope = buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey: this.vendorKey!, now: Date.now() });
+    return (await client.postJson('/vendors/acme/metadata', envelope)) as { activationTick: number; activatesAt: string };
+  }
+
+  readRoot(): string {
+    return readFileSync(join(this.keys, '1.root.json'), 'utf8');
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
