@@ -6,8 +6,8 @@ export interface Subscriber {
   address: string;
   /** Enqueues bytes; never waits for the consumer. */
   write(bytes: Uint8Array): void;
-  /** Chunks written but not yet taken by the consumer. */
-  queued(): number;
+  /** Bytes written but not yet taken by the consumer. */
+  queuedBytes(): number;
   close(): void;
 }
 
@@ -16,8 +16,8 @@ export interface NotifierLimits {
   maxConnections: number;
   /** Open streams per client address. Default 64. */
   maxPerAddress: number;
-  /** A consumer with more unread chunks than this is dropped (it reconnects and resumes). Default 32. */
-  maxQueued: number;
+  /** A consumer with more unread bytes than this is dropped (it reconnects and resumes). Default 256 KiB. */
+  maxQueuedBytes: number;
 }
 
 export interface FanoutRecord {
@@ -43,8 +43,8 @@ export function sseMessage(event: string, data: string, id?: string, retryMs?: n
 /**
  * Push at the release tick (issue 7). The event for a tick is encoded once and written to every open
  * stream in one synchronous pass, in an order shuffled per fan-out so no group is systematically
- * first. A write never waits: a consumer that stops reading is dropped once it falls `maxQueued`
- * chunks behind, and the others are not delayed. Events carry no authority: agents verify through TUF.
+ * first. A write never waits: a consumer that stops reading is dropped once `maxQueuedBytes` wait
+ * in its socket, and the others are not delayed. Events carry no authority: agents verify through TUF.
  */
 export class Notifier {
   private readonly subscribers = new Set<Subscriber>();
@@ -57,7 +57,7 @@ export class Notifier {
     private readonly now: () => number,
     limits: Partial<NotifierLimits> = {},
   ) {
-    this.limits = { maxConnections: 20_000, maxPerAddress: 64, maxQueued: 32, ...limits };
+    this.limits = { maxConnections: 20_000, maxPerAddress: 64, maxQueuedBytes: 256 * 1024, ...limits };
   }
 
   get size(): number {
@@ -96,7 +96,7 @@ export class Notifier {
     const startedAt = this.now();
     const t0 = performance.now();
     for (const s of order) {
-      if (s.queued() > this.limits.maxQueued) {
+      if (s.queuedBytes() > this.limits.maxQueuedBytes) {
         dropped++;
         s.close();
         continue;

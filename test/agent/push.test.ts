@@ -25,7 +25,7 @@ beforeEach(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
   // A node with short reconnect hints and a small per-stream queue, on real HTTP.
-  const node = await fx.openNode({ notifierLimits: { maxQueued: 8 }, eventOptions: { retryMs: 100 } });
+  const node = await fx.openNode({ notifierLimits: { maxQueuedBytes: 512 * 1024 }, eventOptions: { retryMs: 100 } });
   fx.node = node;
   server = await listen(node.app);
   stop = new AbortController();
