@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrate } from './migrations.js';
+import { postgresDialect } from './postgres.js';
 import type { Database, Db } from './schema.js';
 
 export interface ConnectOptions {
@@ -12,7 +13,8 @@ export interface ConnectOptions {
 
 /** Opens the database and brings its schema up to date. Only this folder knows the dialect. */
 export async function connect({ url }: ConnectOptions): Promise<Db> {
-  const db = new Kysely<Database>({ dialect: sqliteDialect(url) });
+  const dialect = /^postgres(ql)?:\/\//.test(url) ? postgresDialect(url) : sqliteDialect(url);
+  const db = new Kysely<Database>({ dialect });
   await migrate(db as Kysely<unknown>);
   return db;
 }

@@ -2,12 +2,15 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+/** Tests pick their database explicitly: a DATABASE_URL in the environment must not leak into them. */
+const { DATABASE_URL: _ignored, ...baseEnv } = process.env;
+void _ignored;
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 /** Runs the built CLI as a user would; resolves with its output whatever the exit code. */
 export async function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...baseEnv, ...options.env }, timeout: 30_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -19,7 +22,7 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
 export async function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ url: string; process: ChildProcess; output: () => string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...baseEnv, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

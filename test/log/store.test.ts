@@ -4,14 +4,15 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../src/log/merk
 import { parseVerifierKey } from '../../src/log/note.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
+import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 
 const entry = (name: string) => ({ dedupe: name, data: Buffer.from(JSON.stringify({ name })) });
 
-describe('the log in SQLite, appended from two nodes at once', () => {
+describe.each(DIALECTS)('%s: the log, appended from two nodes at once', (dialect) => {
   let fx: Fixture;
   let second: FairpatchNode;
   beforeEach(async () => {
-    fx = await createFixture();
+    fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     second = await fx.openNode();
   });
   afterEach(() => fx.close());

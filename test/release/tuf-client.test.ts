@@ -6,16 +6,17 @@ import { generateKeyPair } from '../../src/tuf/keys.js';
 import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { type Fixture, MINUTE, SECOND, alignedNow, createFixture, listen } from '../helpers/repo.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 
 const PATH = 'acme/agent-2.4.1-linux-x64.sh';
 
-describe('a stock TUF client (tuf-js) against the real server over HTTP', () => {
+describe.each(DIALECTS)('%s: a stock TUF client (tuf-js) against the real server over HTTP', (dialect) => {
   let fx: Fixture;
   let server: { url: string; close(): Promise<void> };
   let releaseAt: number;
 
   beforeEach(async () => {
-    fx = await createFixture();
+    fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     const acme = await fx.addVendor('acme');
     server = await listen(fx.node.app);
     const artifact = await fx.artifact('agent-2.4.1-linux-x64.sh', '#!/bin/sh\necho patched\n');

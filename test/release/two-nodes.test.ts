@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { type Fixture, MINUTE, SECOND, createFixture } from '../helpers/repo.js';
+import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 
 async function timestamp(node: FairpatchNode, group: string): Promise<Buffer> {
   const response = await node.app.request(`/g/${group}/metadata/timestamp.json`);
@@ -8,12 +9,12 @@ async function timestamp(node: FairpatchNode, group: string): Promise<Buffer> {
   return Buffer.from(await response.arrayBuffer());
 }
 
-describe('two nodes over one SQLite file', () => {
+describe.each(DIALECTS)('%s: two nodes over one database', (dialect) => {
   let fx: Fixture;
   let second: FairpatchNode;
 
   beforeEach(async () => {
-    fx = await createFixture();
+    fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     await fx.addVendor('acme');
     second = await fx.openNode();
   });
