@@ -12,6 +12,7 @@ import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
 import { ReceiptCollector } from '../helpers/receipts.js';
+import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];
 type Rewrite = (group: string, tick: number) => Buffer | undefined;
@@ -43,8 +44,8 @@ function adversary(fx: Fixture, rewrite: Rewrite): Hono {
  * Three groups polling every 5 s at different phases across two releases (acme at +60 s, quill at
  * +120 s), time driven by hand; receipts handed in, roll-ups logged, then one audit over HTTP.
  */
-async function scenario(makeAdversary?: (fx: Fixture, releases: number[]) => { rewrite: Rewrite; pollAllAt?: number }): Promise<Run> {
-  const fx = await createFixture();
+async function scenario(makeAdversary?: (fx: Fixture, releases: number[]) => { rewrite: Rewrite; pollAllAt?: number }, dialect: Dialect = 'sqlite'): Promise<Run> {
+  const fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
   cleanup.push(() => fx.close());
   await fx.addVendor('acme');
   await fx.addVendor('quill');
@@ -79,8 +80,8 @@ async function scenario(makeAdversary?: (fx: Fixture, releases: number[]) => { r
 const groupsIn = (outcome: AuditOutcome) => [...new Set(outcome.report!.findings.filter((f) => f.unfair).map((f) => f.group))];
 
 describe('the fairness audit', () => {
-  it('an honest run audits FAIR, with every release activated on time and delivered to every group', async () => {
-    const { audit, releases } = await scenario();
+  it.each(DIALECTS)('%s: an honest run audits FAIR, with every release activated on time and delivered to every group', async (dialect) => {
+    const { audit, releases } = await scenario(undefined, dialect);
     const outcome = await audit();
     expect(outcome.error).toBeUndefined();
     expect(outcome.report!.findings).toEqual([]);
