@@ -3,6 +3,7 @@ import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
 import { errorResponse, notFound } from './errors.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits, clientAddress, rateLimit } from './rate-limit.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
@@ -24,6 +25,7 @@ export interface AppDeps {
   notifier: Notifier;
   eventOptions?: Partial<EventRouteOptions>;
   limits?: Partial<PublisherLimits>;
+  rateLimits?: Partial<RateLimits>;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
 }
@@ -34,9 +36,21 @@ export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, 
 export function createApp(deps: AppDeps): Hono {
   const { repo, blobs, counter } = deps;
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const rates = { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits };
+  const now = () => repo.clock.now();
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
+  // Rate limits before any work: per address on every /api/v1 route, per token on the publisher's.
+  const perAddress = rateLimit(rates.publisherPerAddress, clientAddress, now);
+  const agentPerAddress = rateLimit(rates.agentPerAddress, clientAddress, now);
+  const perToken = rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now);
+  app.use('/api/v1/receipts', agentPerAddress);
+  app.use('/api/v1/reports', agentPerAddress);
+  app.use('/api/v1/vendors/*', perAddress, perToken);
+  app.use('/api/v1/vendors', perAddress, perToken);
+  app.use('/api/v1/top-targets/*', perAddress, perToken);
+  app.use('/api/v1/root', perAddress, perToken);
   app.get('/healthz', (c) => {
     const k = repo.currentTick();
     const last = deps.notifier.fanouts.at(-1);

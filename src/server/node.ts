@@ -15,6 +15,7 @@ import { ReceiptIntake } from '../receipts/intake.js';
 import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
 import type { EventRouteOptions } from '../http/routes/events.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
 import { type Clock, systemClock } from '../release/clock.js';
@@ -44,6 +45,7 @@ export interface NodeOptions {
   rollupMs?: number;
   notifierLimits?: Partial<NotifierLimits>;
   eventOptions?: Partial<EventRouteOptions>;
+  rateLimits?: Partial<RateLimits>;
 }
 
 export interface FairpatchNode {
@@ -127,7 +129,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
   const app = createApp(appDeps);
   return {
     app,

@@ -47,10 +47,14 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
   const dataDir = join(dir, 'data');
   const clock = new ManualClock(options.now ?? alignedNow());
   generateRepositoryKeys({ dir: keysDir, now: clock.now() });
+  // Functional tests send bursts from one address on a clock that stands still: rate limits are
+  // tested on their own (test/http/access.test.ts), and kept out of the way here.
+  const unlimited = { perSecond: 1e9, burst: 1e9 };
   const base: NodeOptions = {
     dataDir,
     keysDir,
     clock,
+    rateLimits: { publisherPerToken: unlimited, publisherPerAddress: unlimited, agentPerAddress: unlimited },
     ...(options.repo ? { repoDefaults: options.repo } : {}),
     ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

@@ -1,7 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
+import { clientAddress } from '../rate-limit.js';
 import { FairpatchError } from '../../errors.js';
 import type { Notifier, Subscriber } from '../../release/notifier.js';
 import { sseMessage } from '../../release/notifier.js';
@@ -24,14 +24,6 @@ function chunked(bytes: Uint8Array): Buffer {
     framed.set(bytes, frame);
   }
   return frame;
-}
-
-function address(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /**
@@ -58,7 +50,7 @@ export function eventRoutes(deps: { repo: Repository; notifier: Notifier; option
     if (!socket) throw new FairpatchError('NOT_READY', 'no socket');
     const subscriber: Subscriber = {
       group,
-      address: address(c),
+      address: clientAddress(c),
       write: (bytes) => void (socket.writable && socket.write(chunked(bytes))),
       queuedBytes: () => socket.writableLength,
       close: () => socket.destroy(),

@@ -1,0 +1,104 @@
+import { cpus, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { startCluster } from '../test/helpers/postgres-cluster.js';
+import { logBenchmark } from './log.js';
+import { memoryBenchmark } from './memory.js';
+import { pollBenchmark, type PollResult } from './poll.js';
+import { publishBenchmark } from './publish.js';
+import { sseBenchmark } from './sse.js';
+import { switchBenchmark, type SwitchResult } from './switch.js';
+import pg from 'pg';
+
+// `npm run bench`: every benchmark of issues 5 and 7, on 127.0.0.1 only, bounded in time; the
+// results go to bench/RESULTS.md with the command, date, Node version and machine.
+
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+async function freshPostgres(adminUrl: string): Promise<string> {
+  const name = `bench_${Date.now()}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const cluster = process.env.DATABASE_URL ? undefined : await startCluster();
+  const admin = process.env.DATABASE_URL ?? cluster!.url;
+  const out: string[] = [];
+  const log = (line = '') => {
+    out.push(line);
+    console.log(line);
+  };
+  try {
+    log('# fairpatch benchmark results');
+    log();
+    log(`- command: \`npm run bench\``);
+    log(`- date: ${started.toISOString()}`);
+    log(`- node: ${process.version}; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load generator: wrk 4.1 (1 thread, 100 connections) on the same machine`);
+    log('- every figure is the median of 3 runs unless stated; all traffic on 127.0.0.1');
+    log();
+
+    const polls: PollResult[] = [await pollBenchmark('SQLite'), await pollBenchmark('PostgreSQL', { DATABASE_URL: await freshPostgres(admin) })];
+    log('## Poll throughput: `/g/<group>/metadata/timestamp.json`, accounting on, vs a bare Hono route serving the same bytes');
+    log();
+    log('| database | fairpatch req/s | bare Hono req/s | ratio (target ≥ 0.95) | fairpatch p50 / p99 ms | bare p50 / p99 ms | errors |');
+    log('|---|---|---|---|---|---|---|');
+    for (const p of polls) log(`| ${p.label} | ${f(p.fairpatch.rps, 0)} | ${f(p.bare.rps, 0)} | ${f(p.ratio, 3)} | ${f(p.fairpatch.p50ms, 2)} / ${f(p.fairpatch.p99ms, 2)} | ${f(p.bare.p50ms, 2)} / ${f(p.bare.p99ms, 2)} | ${p.fairpatch.errors + p.bare.errors} |`);
+    log();
+
+    const switches: SwitchResult[] = [await switchBenchmark('SQLite (one WAL file)', undefined), await switchBenchmark('PostgreSQL', await freshPostgres(admin))];
+    log('## Switch skew: 3 nodes over one database, pollers on each around the activation tick');
+    log();
+    log('Time from the activation tick\'s start to each node\'s first response carrying the release, as seen by a poller on the same machine (includes one request round trip); stale = responses signed for the activation tick or later without the release (target 0), late = responses received more than 5 ms after the tick without it.');
+    log();
+    log('| database | node | first with release (ms after tick) | stale after activation | late (client-observed) | responses | distinct documents per tick |');
+    log('|---|---|---|---|---|---|---|');
+    for (const s of switches) for (const n of s.nodes) log(`| ${s.label} | ${n.node} | ${f(n.firstWithReleaseMs, 2)} | ${n.staleAfterActivation} | ${n.lateClientObserved} | ${n.responses} | ${s.distinctDocumentsPerTick} |`);
+    log();
+
+    const l = await logBenchmark();
+    log('## Transparency log (SQLite)');
+    log();
+    log(`| appends/s (target ≥ 20,000) | inclusion proofs/s (from stored nodes) | audit of ${l.audit.leaves.toLocaleString('en')} leaves + ${l.audit.receipts.toLocaleString('en')} receipts (target ≤ 60 s) |`);
+    log('|---|---|---|');
+    log(`| ${f(l.appendsPerSecond, 0)} | ${f(l.inclusionProofsPerSecond, 0)} | ${f(l.audit.seconds, 1)} s (${l.audit.verdict}; tree recomputed from every leaf, every leaf parsed, every distinct receipt verified) |`);
+    log();
+
+    const p = await publishBenchmark();
+    log(`## Publish: a ${p.megabytes} MB artifact`);
+    log();
+    log('| hash (client) MB/s | store (server: stream, hash, write, rename) MB/s | both MB/s |');
+    log('|---|---|---|');
+    log(`| ${f(p.hashMBps, 0)} | ${f(p.storeMBps, 0)} | ${f(p.hashAndStoreMBps, 0)} |`);
+    log();
+
+    const m = await memoryBenchmark();
+    log(`## Memory: ${m.clients.toLocaleString('en')} distinct clients polling (each its own group path, 10 s)`);
+    log();
+    log('| requests | RSS before MiB | RSS after MiB (target ≤ 150) | errors |');
+    log('|---|---|---|---|');
+    log(`| ${m.requests.toLocaleString('en')} | ${f(m.rssBeforeMiB)} | ${f(m.rssAfterMiB)} | ${m.errors} |`);
+    log();
+
+    const e = await sseBenchmark();
+    log(`## Push: ${e.streams.toLocaleString('en')} event streams from a second process (4 groups), one activation`);
+    log();
+    log(`Connected ${e.connected}, received ${e.received}. Fan-out started ${f(e.fanoutStartAfterTickMs, 0)} ms after the tick; last event written ${f(e.lastWriteAfterTickMs, 1)} ms after it; last event received ${f(e.lastReceivedAfterTickMs, 1)} ms after it (target ≤ 100 ms). Server RSS with the streams open: ${f(e.rssMiB)} MiB (target ≤ 300). One run (each run re-opens 10,000 sockets).`);
+    log();
+    log('| group | first received ms | p50 ms | p99 ms | max ms |');
+    log('|---|---|---|---|---|');
+    for (const [g, d] of Object.entries(e.perGroup)) log(`| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`);
+    log();
+    log(`Took ${Math.round((Date.now() - started.getTime()) / 1000)} s.`);
+  } finally {
+    cluster?.stop();
+  }
+  writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), out.join('\n') + '\n');
+}
+
+await main();
