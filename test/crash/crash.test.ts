@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../src/log/checkpoint.js';
+import { leafHash, verifyConsistency } from '../../src/log/merkle.js';
+import { parseVerifierKey } from '../../src/log/note.js';
+import { MemoryTree } from '../../src/log/tree.js';
+import { readPrivateKey } from '../../src/keys/key-files.js';
+import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { buildRegistration, buildRelease } from '../../src/publish/build.js';
+import { PublisherClient, hashFile } from '../../src/publish/client.js';
+import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { startServer } from '../helpers/cli.js';
+
+const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 50);
+const OPERATOR = 'crash-operator-token-0123456789abcdef';
+
+describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fairpatch-crash-'));
+  const keys = join(dir, 'keys');
+  generateRepositoryKeys({ dir: keys, now: Date.now() });
+  const vendorKey = generateVendorKey(keys, 'acme');
+  const verifier = parseVerifierKey(readFileSync(join(keys, 'log.vkey'), 'utf8'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loses nothing acknowledged, and the log stays one append-only history', async () => {
+    const start = () => startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '1s'], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
+    let token = '';
+    let published = 0; // highest vendor metadata version the server acknowledged
+    const publishedTargets: string[] = [];
+    const receipts: Array<{ index: number; client: string }> = [];
+    const checkpoints = new Set<string>(); // every distinct checkpoint served before a kill
+    let artifactN = 0;
+
+    for (let round = 1; round <= ROUNDS; round++) {
+      const server = await start();
+      try {
+        // What survived the previous kill.
+        const note = await (await fetch(`${server.url}/log/checkpoint`)).text();
+        const cp = openCheckpoint(note, verifier);
+        const entries: Array<{ index: number; data: string }> = [];
+        for (let s = 0; s < cp.size; s += 1000) {
+          const body = (await (await fetch(`${server.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`)).json()) as { entries: typeof entries };
+          entries.push(...body.entries);
+        }
+        const tree = new MemoryTree();
+        tree.appendHashes(entries.map((e) => leafHash(Buffer.from(e.data))));
+        expect(Buffer.from(tree.root()).equals(cp.rootHash), `round ${round}: the log verifies from its first leaf`).toBe(true);
+        for (const old of checkpoints) {
+          const o = openCheckpoint(old, verifier);
+          verifyConsistency(o.size, cp.size, o.rootHash, cp.rootHash, o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size));
+        }
+        for (const r of receipts) expect(entries[r.index]?.data, `round ${round}: acknowledged receipt at ${r.index}`).toContain(r.client);
+        if (token) {
+          const latest = await new PublisherClient(server.url, token).latestVendorMetadata('acme');
+          expect(latest.signed.version, `round ${round}: acknowledged publishes`).toBeGreaterThanOrEqual(published);
+          for (const path of publishedTargets) expect(latest.signed.targets[path], path).toBeDefined();
+        }
+        checkpoints.clear(); // all were consistent with `note`: checking against it from now on suffices
+        checkpoints.add(note);
+
+        if (!token) {
+          const operator = new PublisherClient(server.url, OPERATOR);
+          const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+          token = ((await operator.postJson('/vendors', buildRegistration({ name: 'acme', vendorKey, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string }).token;
+        }
+        const vendor = new PublisherClient(server.url, token);
+
+        // A stream of publishes, receipt uploads and checkpoint reads, killed at a random moment.
+        let alive = true;
+        const publishes = (async () => {
+          while (alive) {
+            const n = ++artifactN;
+            const file = join(dir, `a${n}.sh`);
+            writeFileSync(file, `echo ${n}\n`);
+            const artifact = { platform: 'linux-x64', name: `acme-agent-${n}.0.0.sh`, path: file, ...(await hashFile(file)) };
+            await vendor.uploadBlob('acme', artifact);
+            const previous = await vendor.latestVendorMetadata('acme');
+            const manifest = { vendor: 'acme', product: 'acme-agent', version: `${n}.0.0`, channel: 'stable', severity: 'low' as const, cves: [], applies_to: `<${n}.0.0`, release_at: '+0s', artifacts: [] };
+            const releaseAt = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+            const staged = (await vendor.postJson('/vendors/acme/metadata', buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey, now: Date.now() }))) as { version: number };
+            published = Math.max(published, staged.version);
+            publishedTargets.push(`acme/${artifact.name}`);
+          }
+        })().catch(() => {});
+        const uploads = (async () => {
+          while (alive) {
+            const document = await (await fetch(`${server.url}/g/crash/metadata/timestamp.json`)).json();
+            const client = `c-${round}-${Math.random().toString(36).slice(2, 10)}`;
+            const response = await fetch(`${server.url}/api/v1/receipts`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ group: 'crash', client, receipts: [{ document, received_at: new Date().toISOString() }] }),
+            });
+            if (response.status === 201) receipts.push({ index: ((await response.json()) as { logIndex: number }).logIndex, client });
+          }
+        })().catch(() => {});
+        const reads = (async () => {
+          while (alive) {
+            const response = await fetch(`${server.url}/log/checkpoint`);
+            if (response.ok) checkpoints.add(await response.text());
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })().catch(() => {});
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
+        server.process.kill('SIGKILL');
+        alive = false;
+        await Promise.all([publishes, uploads, reads]);
+      } finally {
+        await server.stop();
+      }
+    }
+    expect(published).toBeGreaterThan(ROUNDS / 2);
+    expect(receipts.length).toBeGreaterThan(ROUNDS);
+  }, 600_000);
+});
