@@ -4,7 +4,7 @@ import { BenchRepo } from './lib/repo.js';
 
 export interface SwitchResult {
   label: string;
-  nodes: Array<{ node: string; firstWithReleaseMs: number; staleAfterActivation: number; lateClientObserved: number; responses: number; errors: number }>;
+  nodes: Array<{ node: string; lastWithoutReleaseMs: number; firstWithReleaseMs: number; staleAfterActivation: number; lateClientObserved: number; responses: number; errors: number }>;
   distinctDocumentsPerTick: number;
 }
 
@@ -55,8 +55,10 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
         );
         const first = samples.filter((s) => s.snapshot > before).sort((a, b) => a.at - b.at)[0];
         const activationTick = staged.activationTick;
+        const lastWithout = samples.filter((s) => s.snapshot <= before).sort((a, b) => b.at - a.at)[0];
         return {
           node: `node-${i + 1}`,
+          lastWithoutReleaseMs: lastWithout ? lastWithout.at - tickStart : NaN,
           firstWithReleaseMs: first ? first.at - tickStart : NaN,
           staleAfterActivation: samples.filter((s) => s.tick >= activationTick && s.snapshot <= before).length,
           lateClientObserved: samples.filter((s) => s.at > tickStart + 5 && s.snapshot <= before).length,

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FairpatchError } from '../../src/errors.js';
+import { errorCode, loadVectors } from '../helpers/errors.js';
 import { emptyRoot, leafHash, nodeHash, splitPoint, verifyConsistency, verifyInclusion } from '../../src/log/merkle.js';
 import { MemoryTree } from '../../src/log/tree.js';
 
@@ -11,22 +10,13 @@ interface Vectors {
   inclusion: Array<{ index: number; tree_size: number; leaf_hash: string; proof: string[] }>;
   consistency: Array<{ first: number; second: number; proof: string[] }>;
 }
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/merkle-and-note.json', import.meta.url), 'utf8')) as Vectors;
+const vectors = loadVectors<Vectors>();
 const hex = (s: string) => Buffer.from(s, 'hex');
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const tree = new MemoryTree();
 tree.append(vectors.leaves.map(hex));
 const root = (n: number) => hex(vectors.roots_by_size[String(n)]!);
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FairpatchError) return e.code;
-    throw e;
-  }
-  return 'ACCEPTED';
-}
 
 describe('RFC 6962 vectors', () => {
   it('empty root and every root by size', () => {
@@ -58,11 +48,11 @@ describe('when a proof is tampered with', () => {
   const inclusion = (over: Partial<typeof inc>) => {
     const v = { ...inc, ...over };
     const r = v.tree_size <= 8 ? root(v.tree_size) : root(8);
-    return code(() => verifyInclusion(v.index, v.tree_size, hex(v.leaf_hash), v.proof.map(hex), r));
+    return errorCode(() => verifyInclusion(v.index, v.tree_size, hex(v.leaf_hash), v.proof.map(hex), r));
   };
   const consistency = (over: Partial<typeof con>, roots = [root(con.first), root(con.second)]) => {
     const v = { ...con, ...over };
-    return code(() => verifyConsistency(v.first, v.second, roots[0]!, roots[1]!, v.proof.map(hex)));
+    return errorCode(() => verifyConsistency(v.first, v.second, roots[0]!, roots[1]!, v.proof.map(hex)));
   };
 
   it('a flipped bit in any inclusion proof element', () => inc.proof.forEach((_, i) => expect(inclusion({ proof: flip(inc.proof, i) })).toBe('PROOF_INVALID')));

@@ -1,24 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FairpatchError } from '../../src/errors.js';
+import { errorCode, loadVectors } from '../helpers/errors.js';
 import { openCheckpoint, parseCheckpoint, signCheckpoint } from '../../src/log/checkpoint.js';
 import { openNote, parseVerifierKey, verifierKey } from '../../src/log/note.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/merkle-and-note.json', import.meta.url), 'utf8')) as {
-  signed_note_example: { vkey: string; note: string };
-};
+const vectors = loadVectors<{ signed_note_example: { vkey: string; note: string } }>();
 const { vkey, note } = vectors.signed_note_example;
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FairpatchError) return e.code;
-    throw e;
-  }
-  return 'ACCEPTED';
-}
 
 describe('C2SP signed-note', () => {
   it('verifies the spec example with its verifier key, and formats that key back', () => {
@@ -29,18 +17,18 @@ describe('C2SP signed-note', () => {
 
   describe('when the note is tampered with', () => {
     const verifier = parseVerifierKey(vkey);
-    it('a changed text', () => expect(code(() => openNote(note.replace('example', 'exemple'), [verifier]))).toBe('SIGNATURE_INVALID'));
+    it('a changed text', () => expect(errorCode(() => openNote(note.replace('example', 'exemple'), [verifier]))).toBe('SIGNATURE_INVALID'));
     it('a flipped signature byte', () => {
       const line = note.split('\n')[2]!;
       const b64 = line.split(' ')[2]!;
       const blob = Buffer.from(b64, 'base64');
       blob[10]! ^= 1;
-      expect(code(() => openNote(note.replace(b64, blob.toString('base64')), [verifier]))).toBe('SIGNATURE_INVALID');
+      expect(errorCode(() => openNote(note.replace(b64, blob.toString('base64')), [verifier]))).toBe('SIGNATURE_INVALID');
     });
-    it('an unknown key only', () => expect(code(() => openNote(note, [parseVerifierKey(verifierKey('other', generateKeyPair().publicKey))]))).toBe('SIGNATURE_INVALID'));
-    it('a hyphen instead of the em dash', () => expect(code(() => openNote(note.replace('\u2014', '-'), [verifier]))).toBe('NOTE_INVALID'));
-    it('no blank line before the signatures', () => expect(code(() => openNote(note.replace('\n\n', '\n'), [verifier]))).toBe('NOTE_INVALID'));
-    it('a verifier key with a wrong key id', () => expect(code(() => parseVerifierKey(vkey.replace('+530d903a+', '+530d903b+')))).toBe('NOTE_INVALID'));
+    it('an unknown key only', () => expect(errorCode(() => openNote(note, [parseVerifierKey(verifierKey('other', generateKeyPair().publicKey))]))).toBe('SIGNATURE_INVALID'));
+    it('a hyphen instead of the em dash', () => expect(errorCode(() => openNote(note.replace('\u2014', '-'), [verifier]))).toBe('NOTE_INVALID'));
+    it('no blank line before the signatures', () => expect(errorCode(() => openNote(note.replace('\n\n', '\n'), [verifier]))).toBe('NOTE_INVALID'));
+    it('a verifier key with a wrong key id', () => expect(errorCode(() => parseVerifierKey(vkey.replace('+530d903a+', '+530d903b+')))).toBe('NOTE_INVALID'));
   });
 });
 
@@ -59,13 +47,13 @@ describe('C2SP checkpoints', () => {
     for (let i = 0; i < bytes.length; i++) {
       const tampered = Buffer.from(bytes);
       tampered[i]! ^= 0x01;
-      expect(code(() => openCheckpoint(tampered.toString('utf8'), verifier)), `byte ${i}`).not.toBe('ACCEPTED');
+      expect(errorCode(() => openCheckpoint(tampered.toString('utf8'), verifier)), `byte ${i}`).not.toBe('ACCEPTED');
     }
   });
 
   it('rejects malformed bodies', () => {
     for (const body of ['o\n042\n' + Buffer.alloc(32).toString('base64') + '\n', 'o\n1\nAAAA\n', '\n1\n' + Buffer.alloc(32).toString('base64') + '\n', 'o\n1\n' + Buffer.alloc(32).toString('base64')]) {
-      expect(code(() => parseCheckpoint(body))).toBe('CHECKPOINT_INVALID');
+      expect(errorCode(() => parseCheckpoint(body))).toBe('CHECKPOINT_INVALID');
     }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FairpatchError } from '../../src/errors.js';
+import { errorCode } from '../helpers/errors.js';
 import { type StagingInput, planStaging } from '../../src/release/staging.js';
 import { buildHalt, buildRelease } from '../../src/publish/build.js';
 import type { Manifest } from '../../src/publish/manifest.js';
@@ -17,15 +17,6 @@ function input(previous: TargetsSigned, upload: ReturnType<typeof buildRelease>,
   return { vendor: 'acme', vendorKey: tufKey(key.publicKey), previous, upload, now: at, minLeadMs: 30_000, blobLength: () => 3 };
 }
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FairpatchError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('staging rules', () => {
   const release = (prev: TargetsSigned, name: string, at: number, version = '2.0.1') =>
@@ -44,18 +35,18 @@ describe('staging rules', () => {
 
   it('refuses a release scheduled before a pending one (it would be delayed, breaking its promised tick)', () => {
     const pending = release(empty, 'a.sh', now + 3_600_000).signed;
-    expect(code(() => planStaging(input(pending, release(pending, 'b.sh', now + 60_000, '2.0.2'))))).toBe('RELEASE_INVALID');
+    expect(errorCode(() => planStaging(input(pending, release(pending, 'b.sh', now + 60_000, '2.0.2'))))).toBe('RELEASE_INVALID');
   });
 
   it('refuses changing the content of a published target', () => {
     const first = release(empty, 'a.sh', now + 60_000).signed; // version 2
     const info = first.targets['acme/a.sh']!;
     const changed = signEnvelope({ ...first, version: 3, targets: { 'acme/a.sh': { ...info, hashes: { sha256: 'f'.repeat(64) } } } }, [key]);
-    expect(code(() => planStaging(input(first, changed)))).toBe('TARGET_IMMUTABLE');
+    expect(errorCode(() => planStaging(input(first, changed)))).toBe('TARGET_IMMUTABLE');
   });
 
   it('refuses metadata that expires within a day', () => {
     const up = release(empty, 'a.sh', now + 60_000);
-    expect(code(() => planStaging(input(empty, up, now + 365 * 86_400_000)))).toBe('METADATA_INVALID');
+    expect(errorCode(() => planStaging(input(empty, up, now + 365 * 86_400_000)))).toBe('METADATA_INVALID');
   });
 });
