@@ -11,6 +11,7 @@ import { ReceiptStore } from './receipt-store.js';
 import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
 import { subscribe } from './events.js';
+import { sleep } from './sleep.js';
 
 export interface AgentOptions {
   server: string;
@@ -277,11 +278,7 @@ export class Agent {
     }
     while (!signal.aborted) {
       await this.trigger();
-      const wait = this.options.intervalMs * (this.streamUp ? 10 : 1) * (0.9 + Math.random() * 0.2);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await sleep(this.options.intervalMs * (this.streamUp ? 10 : 1) * (0.9 + Math.random() * 0.2), signal);
     }
   }
 }

@@ -1,3 +1,5 @@
+import { sleep } from './sleep.js';
+
 export interface ServerEvent {
   event: string;
   data: string;
@@ -83,9 +85,6 @@ export async function subscribe(url: string, options: SubscribeOptions): Promise
     if (signal.aborted) return;
     const wait = backoff * (0.5 + Math.random());
     backoff = Math.min(options.maxBackoffMs ?? 60_000, backoff * 2);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, wait);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    await sleep(wait, signal);
   }
 }

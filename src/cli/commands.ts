@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readPrivateKey } from '../keys/key-files.js';
 import { type OnlineRole, ONLINE_ROLES, generateRepositoryKeys, generateVendorKey, rotateRoot } from '../keys/keygen.js';
-import { buildRegistration } from '../publish/build.js';
+import { buildKeyRotation, buildRegistration } from '../publish/build.js';
 import { PublisherClient, haltRelease, publishManifest } from '../publish/client.js';
 import { FairpatchError } from '../errors.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
@@ -27,11 +27,21 @@ export async function keygenCommand(argv: string[]): Promise<void> {
 
 /** `fairpatch vendor add NAME --pub FILE --key VENDOR_KEY …`: the operator signs the delegation locally. */
 export async function vendorCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { keys: { type: 'string' }, server: { type: 'string' }, token: { type: 'string' }, 'vendor-key': { type: 'string' } });
+  const { values, positionals } = args(argv, { keys: { type: 'string' }, server: { type: 'string' }, token: { type: 'string' }, 'vendor-key': { type: 'string' }, 'new-key': { type: 'string' } });
   const [action, name] = positionals;
-  if (action !== 'add' || !name) throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch vendor add NAME --vendor-key FILE --server URL --token OPERATOR_TOKEN [--keys DIR]');
+  if (!(action === 'add' || action === 'rotate') || !name) {
+    throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch vendor add NAME --vendor-key FILE | vendor rotate NAME --new-key FILE; both with --server URL --token OPERATOR_TOKEN [--keys DIR]');
+  }
   const dir = keysDirOf(values.keys);
   const client = new PublisherClient(required(values.server, '--server'), tokenOf(values.token));
+  if (action === 'rotate') {
+    // The new key re-signs the vendor's current targets; the targets key names it. Both switch at one tick.
+    const newKey = readPrivateKey(resolve(required(values['new-key'], '--new-key')));
+    const previousTop = ((await client.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+    const previous = await client.latestVendorMetadata(name);
+    const body = buildKeyRotation({ name, newKey, targetsKey: readPrivateKey(join(dir, 'targets.key')), previousTop, previous: previous.signed, now: Date.now() });
+    return print(await client.postJson(`/vendors/${name}/key`, body));
+  }
   // The vendor signs its empty first metadata; in a real deployment the vendor sends it with its public key.
   const vendorKey = readPrivateKey(resolve(values['vendor-key'] ?? join(dir, `${name}.key`)));
   let previousTop: TargetsSigned | undefined;

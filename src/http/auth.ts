@@ -22,3 +22,4 @@ export function requireToken(store: RepositoryStore, allow: (p: Principal, vendo
 
 export const vendorOnly = (p: Principal, vendor: string | undefined): boolean => p.kind === 'vendor' && p.vendor === vendor;
 export const operatorOnly = (p: Principal): boolean => p.kind === 'operator';
+export const vendorOrOperator = (p: Principal, vendor: string | undefined): boolean => operatorOnly(p) || vendorOnly(p, vendor);

@@ -41,6 +41,28 @@ export function buildRegistration(input: { name: string; vendorKey: KeyPair; tar
   };
 }
 
+/**
+ * The body of `POST /api/v1/vendors/<vendor>/key`: top-level targets delegating `<vendor>/*` to the
+ * new key (signed by the operator's targets key) and the vendor's current targets re-signed by the new
+ * key as the next version, so both switch at the same tick and clients never see a gap.
+ */
+export function buildKeyRotation(input: { name: string; newKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned; previous: TargetsSigned; now: number }) {
+  const { name, newKey, targetsKey, previousTop, previous, now } = input;
+  const publicKey: TufKey = tufKey(newKey.publicKey);
+  const vendors = (previousTop.delegations?.roles ?? []).map((role) => {
+    if (role.name === name) return { name, key: publicKey };
+    const key = previousTop.delegations?.keys[role.keyids[0] ?? ''];
+    if (!key) throw new FairpatchError('METADATA_INVALID', `top-level targets lists no key for ${role.name}`);
+    return { name: role.name, key };
+  });
+  const top = buildTopTargets(previousTop.version + 1, now + VENDOR_METADATA_LIFETIME_MS, vendors);
+  return {
+    public_key: publicKey,
+    metadata: signEnvelope(vendorTargets(previous.version + 1, now, previous.targets), [newKey]),
+    top_targets: signEnvelope(top, [targetsKey]),
+  };
+}
+
 /** The vendor's next metadata: everything already published plus this manifest's artifacts. */
 export function buildRelease(input: { manifest: Manifest; artifacts: HashedArtifact[]; releaseAt: number; previous: TargetsSigned; vendorKey: KeyPair; now: number }): Envelope<TargetsSigned> {
   const { manifest, artifacts, releaseAt, previous, vendorKey, now } = input;

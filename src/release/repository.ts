@@ -37,11 +37,15 @@ export interface RepositoryEvents {
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
+const topTargetsEnvelope = z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) });
+
+const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
+
 const registrationSchema = z.strictObject({
   name: vendorName,
   public_key: tufKeySchema,
   initial: vendorTargetsSchema,
-  top_targets: z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) }),
+  top_targets: topTargetsEnvelope,
 });
 
 /**
@@ -168,6 +172,45 @@ export class Repository {
     });
     await this.refresh();
     return { name: input.name, effectiveAt, activationTick: activationTick(config, effectiveAt) };
+  }
+
+  /**
+   * Rotates a vendor's key (issue 6): new top-level targets naming the new key, and the vendor's
+   * targets re-signed by it, effective together one lead time ahead. From then on the old key's
+   * signatures count for nothing, here and in every client.
+   */
+  async rotateVendorKey(vendor: string, body: unknown): Promise<{ name: string; keyid: string; effectiveAt: number; activationTick: number }> {
+    const { store, clock, minLeadMs, config } = this.options;
+    const input = parseWith(rotationSchema, body, 'BAD_REQUEST');
+    const registered = await store.vendor(vendor);
+    if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
+    const now = clock.now();
+    const keyid = keyIdOf(input.public_key);
+    const previousTop = await store.latestTopTargets();
+    if (!previousTop) throw new FairpatchError('NOT_READY', 'no top-level targets');
+    const top = input.top_targets as unknown as Envelope<TargetsSigned>;
+    const root = this.latestRoot();
+    assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
+    if (top.signed.version !== previousTop.version + 1) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${previousTop.version + 1}`);
+    const before = (JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed.delegations?.roles ?? [];
+    const after = top.signed.delegations?.roles ?? [];
+    const others = (roles: typeof before) => canonicalBytes(roles.filter((r) => r.name !== vendor));
+    const delegation = after.find((r) => r.name === vendor);
+    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${vendor}/*` || !others(before).equals(others(after))) {
+      throw new FairpatchError('METADATA_INVALID', `top-level targets must change only the key of ${vendor}, to ${keyid}`);
+    }
+    const previous = await store.latestVendorMetadata(vendor);
+    const metadata = input.metadata as Envelope<TargetsSigned>;
+    assertThreshold(metadata, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${vendor} metadata (new key)`);
+    if (metadata.signed.version !== (previous?.version ?? 0) + 1) throw new FairpatchError('VERSION_CONFLICT', `${vendor} metadata version must be ${(previous?.version ?? 0) + 1}`);
+    if (!canonicalBytes(metadata.signed.targets).equals(canonicalBytes(previous?.signed.targets ?? {}))) {
+      throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
+    }
+    const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
+    const effectiveAt = Math.max(now + minLeadMs, previousTop.effectiveAt, pending);
+    await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
+    await this.refresh();
+    return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
   }
 
   /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */

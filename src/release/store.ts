@@ -124,6 +124,20 @@ export class RepositoryStore {
     );
   }
 
+  /** The new key, the top-level targets naming it and the re-signed metadata: one transaction. */
+  async rotateVendorKey(input: { name: string; key: TufKey; keyid: string; metadata: { version: number; bytes: Buffer }; topTargets: { version: number; bytes: Buffer }; effectiveAt: number; now: number }): Promise<void> {
+    const { name, key, keyid, metadata, topTargets, effectiveAt, now } = input;
+    await this.insertOrConflict(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          await trx.updateTable('vendors').set({ public_key: key.keyval.public, keyid }).where('name', '=', name).execute();
+          await trx.insertInto('top_targets').values({ version: topTargets.version, bytes: topTargets.bytes.toString('utf8'), effective_at: effectiveAt, created_at: now }).execute();
+          await trx.insertInto('vendor_metadata').values({ vendor: name, version: metadata.version, bytes: metadata.bytes.toString('utf8'), kind: 'refresh', effective_at: effectiveAt, created_at: now }).execute();
+        }),
+      `${name} metadata version ${metadata.version} or top-level targets version ${topTargets.version}`,
+    );
+  }
+
   async stageVendorMetadata(row: { vendor: string; version: number; bytes: Buffer; kind: 'release' | 'halt' | 'refresh'; effectiveAt: number; now: number }): Promise<void> {
     await this.insertOrConflict(
       () =>

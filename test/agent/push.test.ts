@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ beforeEach(async () => {
   fx.node = node;
   server = await listen(node.app);
   stop = new AbortController();
+  setMaxListeners(100, stop.signal); // a dozen agents share this one signal, by design
 });
 afterEach(async () => {
   stop.abort();

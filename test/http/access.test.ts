@@ -27,13 +27,14 @@ async function counts(): Promise<Record<string, number>> {
   return out;
 }
 
-const ROUTES: Array<{ method: string; path: string; who: 'vendor' | 'operator'; body?: string; type?: string }> = [
+const ROUTES: Array<{ method: string; path: string; who: 'vendor' | 'operator' | 'vendor-or-operator'; body?: string; type?: string }> = [
   { method: 'PUT', path: `/api/v1/vendors/acme/blobs/${'ab'.repeat(32)}`, who: 'vendor', body: 'bytes', type: 'application/octet-stream' },
-  { method: 'GET', path: '/api/v1/vendors/acme/metadata/latest', who: 'vendor' },
+  { method: 'GET', path: '/api/v1/vendors/acme/metadata/latest', who: 'vendor-or-operator' },
   { method: 'POST', path: '/api/v1/vendors/acme/metadata', who: 'vendor', body: '{}' },
   { method: 'POST', path: '/api/v1/vendors', who: 'operator', body: '{}' },
   { method: 'POST', path: '/api/v1/vendors/acme/tokens', who: 'operator' },
   { method: 'DELETE', path: '/api/v1/vendors/acme/tokens', who: 'operator' },
+  { method: 'POST', path: '/api/v1/vendors/acme/key', who: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/top-targets/latest', who: 'operator' },
   { method: 'POST', path: '/api/v1/root', who: 'operator', body: '{}' },
 ];
@@ -47,7 +48,11 @@ describe('every protected route, table-driven', () => {
   ];
   for (const route of ROUTES) {
     const wrongRole: Array<[string, () => string | undefined, number, string]> =
-      route.who === 'vendor' ? [["another vendor's token", () => other.token, 403, 'FORBIDDEN'], ['the operator token', () => fx.operatorToken, 403, 'FORBIDDEN']] : [["a vendor's token", () => acme.token, 403, 'FORBIDDEN']];
+      route.who === 'vendor-or-operator'
+        ? [["another vendor's token", () => other.token, 403, 'FORBIDDEN']]
+        : route.who === 'vendor'
+          ? [["another vendor's token", () => other.token, 403, 'FORBIDDEN'], ['the operator token', () => fx.operatorToken, 403, 'FORBIDDEN']]
+          : [["a vendor's token", () => acme.token, 403, 'FORBIDDEN']];
     for (const [name, token, status, code] of [...callers, ...wrongRole]) {
       it(`${route.method} ${route.path} with ${name}: ${status} ${code}, nothing changed`, async () => {
         const before = await counts();

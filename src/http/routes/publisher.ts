@@ -4,7 +4,7 @@ import { FairpatchError } from '../../errors.js';
 import type { BlobStore } from '../../release/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
-import { type AuthEnv, operatorOnly, requireToken, vendorOnly } from '../auth.js';
+import { type AuthEnv, operatorOnly, requireToken, vendorOnly, vendorOrOperator } from '../auth.js';
 import { readJson } from '../body.js';
 
 export interface PublisherLimits {
@@ -51,7 +51,8 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     return c.json({ sha256, length, stored: true }, 201);
   });
 
-  app.get('/vendors/:vendor/metadata/latest', asVendor, async (c) => {
+  // The operator reads it too: a key rotation re-signs the vendor's current targets.
+  app.get('/vendors/:vendor/metadata/latest', requireToken(store, vendorOrOperator), async (c) => {
     const latest = await store.latestVendorMetadata(vendorParam(c.req.param('vendor')));
     if (!latest) throw new FairpatchError('NOT_FOUND', 'no metadata staged yet');
     return c.body(latest.bytes, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -75,6 +76,8 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     const revoked = c.req.query('revoke') === 'all' ? await store.revokeTokens(vendor, repo.clock.now()) : 0;
     return c.json({ vendor, token: await store.issueToken(vendor, repo.clock.now()), revoked }, 201);
   });
+
+  app.post('/vendors/:vendor/key', asOperator, async (c) => c.json(await repo.rotateVendorKey(vendorParam(c.req.param('vendor')), await readJson(c, limits.maxJsonBytes)), 201));
 
   app.delete('/vendors/:vendor/tokens', asOperator, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
