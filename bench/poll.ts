@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchRepo } from './lib/repo.js';
-import { median, rssMiB, startProcess, wrk, type WrkResult } from './lib/proc.js';
+import { median, startProcess, wrk, type WrkResult } from './lib/proc.js';
 
 export interface PollResult {
   label: string;
@@ -33,7 +33,6 @@ export async function pollBenchmark(label: string, env: Record<string, string> =
       ours.push(await wrk(node.url + path, { connections: 100, seconds }));
       theirs.push(await wrk(bare.url + path, { connections: 100, seconds }));
     }
-    void rssMiB;
   } finally {
     await bare.stop();
     await node.stop();

@@ -48,8 +48,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     help: { type: 'boolean' },
   });
   if (values.help) return void console.log(USAGE);
-  const { config, help, ...flags } = values;
-  void help;
+  const { config, help: _help, ...flags } = values;
   const fromFile = config ? (parseJson(readFileSync(config), 'JSON_INVALID') as Record<string, unknown>) : {};
   const o = parseWith(optionsSchema, { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }, 'BAD_REQUEST');
   const agent = new Agent(

@@ -93,7 +93,7 @@ describe('push at the release tick', () => {
     slow.pause();
     // A healthy reader counting what it gets.
     let received = 0;
-    const reader = fetch(`${server.url}/g/fast/events`, { signal: stop.signal }).then(async (r) => {
+    void fetch(`${server.url}/g/fast/events`, { signal: stop.signal }).then(async (r) => {
       for await (const e of parseSse(r.body as unknown as AsyncIterable<Uint8Array>)) if (e.event === 'bulk') received++;
     }).catch(() => {});
     await eventually('three streams', () => fx.node.notifier.size === 3);
@@ -110,7 +110,6 @@ describe('push at the release tick', () => {
     expect([...fx.node.notifier.connections().keys()].sort()).toEqual(['eu-west', 'fast']);
     expect(slowest).toBeLessThan(1000); // a fan-out is a synchronous pass over buffers, never a wait on a reader
     slow.destroy();
-    void reader;
 
     // The node drops every stream; the agent reconnects and still gets the next release at its tick.
     fx.node.notifier.closeAll();

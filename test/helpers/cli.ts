@@ -3,8 +3,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 /** Tests pick their database explicitly: a DATABASE_URL in the environment must not leak into them. */
-const { DATABASE_URL: _ignored, ...baseEnv } = process.env;
-void _ignored;
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'));
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 /** Runs the built CLI as a user would; resolves with its output whatever the exit code. */
