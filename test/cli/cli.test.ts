@@ -104,5 +104,20 @@ describe('the fairpatch CLI against a real server process', () => {
     expect(trusted.signed.version).toBe(2);
     const timestamp = JSON.parse(readFileSync(join(client.dir, 'metadata', 'timestamp.json'), 'utf8'));
     expect(timestamp.signatures[0].keyid).toBe(root2.signed.roles.timestamp.keyids[0]);
+
+    // Then the snapshot key, signed by 2 of the 3 new root keys: the same client follows again.
+    const again = await cli(['root', 'rotate', '--keys', keys, '--rotate', 'snapshot', '--server', server.url, '--token', OPERATOR]);
+    expect(again.code, again.stderr).toBe(0);
+    const root3 = JSON.parse(readFileSync(join(keys, '3.root.json'), 'utf8'));
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.updater().refresh();
+    expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8')).signed.version).toBe(3);
+    expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'snapshot.json'), 'utf8')).signatures[0].keyid).toBe(root3.signed.roles.snapshot.keyids[0]);
+
+    // The auditor carries on too: same pinned root 1, same saved checkpoint, both rotations logged.
+    const audit = await cli(['audit', '--server', server.url, '--state', join(dir, 'audit'), '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json'), '--json', join(dir, 'after.json')]);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'after.json'), 'utf8'));
+    expect(report.logSize).toBeGreaterThan(0);
   });
 });
