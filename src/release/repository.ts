@@ -1,6 +1,6 @@
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
-import { keyIdOf } from '../tuf/keys.js';
+import { type TufKey, keyIdOf } from '../tuf/keys.js';
 import { type Envelope, type RootSigned, type TargetsSigned, assertThreshold, envelopeBytes } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
@@ -146,17 +146,8 @@ export class Repository {
     const input = parseWith(registrationSchema, body, 'BAD_REQUEST');
     const now = clock.now();
     if (await store.vendor(input.name)) throw new FairpatchError('ALREADY_EXISTS', `vendor ${input.name} is already registered`);
-    const root = this.latestRoot();
-    const top = input.top_targets as unknown as Envelope<TargetsSigned>;
-    assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
-    const previousTop = await store.latestTopTargets();
-    const expectedVersion = (previousTop?.version ?? 0) + 1;
     const keyid = keyIdOf(input.public_key);
-    const delegation = top.signed.delegations?.roles.find((r) => r.name === input.name);
-    if (top.signed.version !== expectedVersion) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${expectedVersion}`);
-    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${input.name}/*` || top.signed.delegations?.keys[keyid]?.keyval.public !== input.public_key.keyval.public) {
-      throw new FairpatchError('METADATA_INVALID', `top-level targets must delegate ${input.name}/* to the vendor key ${keyid}`);
-    }
+    const { top, previousTop } = await this.checkNextTopTargets(input.top_targets, input.name, input.public_key);
     const initial = input.initial as Envelope<TargetsSigned>;
     if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
     assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
@@ -186,19 +177,7 @@ export class Repository {
     if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
     const now = clock.now();
     const keyid = keyIdOf(input.public_key);
-    const previousTop = await store.latestTopTargets();
-    if (!previousTop) throw new FairpatchError('NOT_READY', 'no top-level targets');
-    const top = input.top_targets as unknown as Envelope<TargetsSigned>;
-    const root = this.latestRoot();
-    assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
-    if (top.signed.version !== previousTop.version + 1) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${previousTop.version + 1}`);
-    const before = (JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed.delegations?.roles ?? [];
-    const after = top.signed.delegations?.roles ?? [];
-    const others = (roles: typeof before) => canonicalBytes(roles.filter((r) => r.name !== vendor));
-    const delegation = after.find((r) => r.name === vendor);
-    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${vendor}/*` || !others(before).equals(others(after))) {
-      throw new FairpatchError('METADATA_INVALID', `top-level targets must change only the key of ${vendor}, to ${keyid}`);
-    }
+    const { top, previousTop } = await this.checkNextTopTargets(input.top_targets, vendor, input.public_key);
     const previous = await store.latestVendorMetadata(vendor);
     const metadata = input.metadata as Envelope<TargetsSigned>;
     assertThreshold(metadata, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${vendor} metadata (new key)`);
@@ -207,10 +186,33 @@ export class Repository {
       throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
     }
     const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
-    const effectiveAt = Math.max(now + minLeadMs, previousTop.effectiveAt, pending);
+    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending);
     await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
     await this.refresh();
     return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
+  }
+
+  /**
+   * The next top-level targets, as the operator signed them: a threshold of the root's targets keys,
+   * version previous + 1, `<vendor>/*` delegated to `key`, every other delegation unchanged.
+   */
+  private async checkNextTopTargets(raw: unknown, vendor: string, key: TufKey): Promise<{ top: Envelope<TargetsSigned>; previousTop: { version: number; bytes: string; effectiveAt: number } | undefined }> {
+    const root = this.latestRoot();
+    const top = raw as Envelope<TargetsSigned>;
+    assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
+    const previousTop = await this.options.store.latestTopTargets();
+    const expected = (previousTop?.version ?? 0) + 1;
+    if (top.signed.version !== expected) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${expected}`);
+    const keyid = keyIdOf(key);
+    const before = previousTop ? ((JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed.delegations?.roles ?? []) : [];
+    const after = top.signed.delegations?.roles ?? [];
+    const others = (roles: typeof before) => canonicalBytes(roles.filter((r) => r.name !== vendor));
+    const delegation = after.find((r) => r.name === vendor);
+    const named = top.signed.delegations?.keys[keyid]?.keyval.public === key.keyval.public;
+    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${vendor}/*` || !named || !others(before).equals(others(after))) {
+      throw new FairpatchError('METADATA_INVALID', `top-level targets must delegate ${vendor}/* to ${keyid} and change nothing else`);
+    }
+    return { top, previousTop };
   }
 
   /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */
