@@ -60,8 +60,11 @@ export async function runAudit(run: AuditRun): Promise<AuditOutcome> {
 }
 
 async function audit(run: AuditRun): Promise<AuditOutcome> {
-  const verifier = parseVerifierKey(run.logKey);
   mkdirSync(run.stateDir, { recursive: true });
+  // The pinned key, plus keys the log itself announced under checkpoints a trusted key signed.
+  const learnedPath = join(run.stateDir, 'log-keys.json');
+  const learned = existsSync(learnedPath) ? (JSON.parse(readFileSync(learnedPath, 'utf8')) as string[]) : [];
+  const verifier = [parseVerifierKey(run.logKey), ...learned.map((k) => parseVerifierKey(k))];
   const checkpointNote = await getText(run.server, '/log/checkpoint');
   const checkpoint = openCheckpoint(checkpointNote, verifier);
   const findings: Finding[] = [];
@@ -98,7 +101,12 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const timestampKeys = await trustedTimestampKeys(run);
   const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, ...(run.options ? { options: run.options } : {}) });
 
-  if (findings.length === 0) writeAtomically(savedPath, checkpointNote);
+  if (findings.length === 0) {
+    writeAtomically(savedPath, checkpointNote);
+    const announced = parsed.flatMap(({ leaf }) => (leaf.type === 'log.key-rotated' ? [leaf.vkey] : []));
+    const keys = [...new Set([...learned, ...announced])];
+    if (keys.length > learned.length) writeAtomically(learnedPath, JSON.stringify(keys));
+  }
   return { exitCode: report.verdict === 'FAIR' ? 0 : 1, report, checkpoint };
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readPrivateKey } from '../keys/key-files.js';
-import { type OnlineRole, ONLINE_ROLES, generateRepositoryKeys, generateVendorKey, rotateRoot } from '../keys/keygen.js';
+import { type OnlineRole, ONLINE_ROLES, generateRepositoryKeys, generateVendorKey, rotateLogKey, rotateRoot } from '../keys/keygen.js';
 import { buildKeyRotation, buildRegistration } from '../publish/build.js';
 import { PublisherClient, haltRelease, publishManifest } from '../publish/client.js';
 import { FairpatchError } from '../errors.js';
@@ -67,6 +67,16 @@ export async function haltCommand(argv: string[]): Promise<void> {
   if (!vendor || !version) throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch halt VENDOR VERSION --server URL --key FILE --token T [--product P]');
   const client = new PublisherClient(required(values.server, '--server'), tokenOf(values.token));
   print(await haltRelease({ vendor, version, ...(values.product ? { product: values.product } : {}), client, vendorKey: readPrivateKey(required(values.key, '--key')), now: Date.now }));
+}
+
+/** `fairpatch log rotate begin|promote`: a new log key, announced in the log before it replaces the old one. */
+export async function logCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { keys: { type: 'string' } });
+  const [action, step] = positionals;
+  if (action !== 'rotate' || (step !== 'begin' && step !== 'promote')) {
+    throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch log rotate begin|promote [--keys DIR]  (restart the nodes after each step)');
+  }
+  print(rotateLogKey(keysDirOf(values.keys), step));
 }
 
 export async function rootCommand(argv: string[]): Promise<void> {

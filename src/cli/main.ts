@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { FairpatchError } from '../errors.js';
-import { haltCommand, keygenCommand, publishCommand, rootCommand, vendorCommand } from './commands.js';
+import { haltCommand, keygenCommand, logCommand, publishCommand, rootCommand, vendorCommand } from './commands.js';
 import { serveCommand } from './serve.js';
 import { auditCommand } from './audit.js';
 import { agentCommand } from './agent.js';
@@ -12,6 +12,7 @@ const USAGE = `fairpatch <command> [options]   (fairpatch <command> --help for e
   publish    sign and upload a patch manifest (vendor)
   halt       withdraw a patch version for everyone at one tick (vendor)
   root       rotate root metadata (root key holders)
+  log        rotate the transparency log's key (begin, then promote)
   agent      poll, verify, install patches and keep receipts (customer machines)
   audit      verify the transparency log and receipts; FAIR (0), UNFAIR (1), cannot verify (2)`;
 
@@ -22,6 +23,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   publish: publishCommand,
   halt: haltCommand,
   root: rootCommand,
+  log: logCommand,
   audit: auditCommand,
   agent: agentCommand,
 };

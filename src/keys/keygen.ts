@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { parseJson } from '../tuf/canonical.js';
@@ -138,10 +138,30 @@ export function readOnlineKeys(dir: string, root: RootSigned): Record<OnlineRole
 }
 
 /** The log's signing key and its pinned verifier key, which must belong together. */
-export function readLogKey(dir: string): { name: string; key: KeyPair; vkey: string } {
-  const key = readPrivateKey(join(dir, 'log.key'));
-  const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
+export function readLogKey(dir: string, name = 'log'): { name: string; key: KeyPair; vkey: string } {
+  const key = readPrivateKey(join(dir, `${name}.key`));
+  const vkey = readFileSync(join(dir, `${name}.vkey`), 'utf8').trim();
   const verifier = parseVerifierKey(vkey);
-  if (!Buffer.from(verifier.publicKey).equals(Buffer.from(key.publicKey))) throw new FairpatchError('BAD_REQUEST', 'log.vkey does not match log.key');
+  if (!Buffer.from(verifier.publicKey).equals(Buffer.from(key.publicKey))) throw new FairpatchError('BAD_REQUEST', `${name}.vkey does not match ${name}.key`);
   return { name: verifier.name, key, vkey };
+}
+
+/**
+ * Log key rotation, step 1: a new key beside the old one (`log-next.*`). Nodes started with both
+ * announce it in the log and co-sign checkpoints; step 2 (`promote`) makes it the only key.
+ */
+export function rotateLogKey(dir: string, step: 'begin' | 'promote'): { vkey: string } {
+  const current = readLogKey(dir);
+  if (step === 'begin') {
+    if (existsSync(join(dir, 'log-next.key'))) throw new FairpatchError('ALREADY_EXISTS', 'a log key rotation is already under way');
+    const next = generateKeyPair();
+    writeKeyPair(dir, 'log-next', next);
+    const vkey = verifierKey(current.name, next.publicKey);
+    writeFileSync(join(dir, 'log-next.vkey'), vkey + '\n');
+    return { vkey };
+  }
+  const next = readLogKey(dir, 'log-next');
+  for (const ext of ['key', 'pub', 'vkey']) renameSync(join(dir, `log.${ext}`), join(dir, `log-retired-${current.key.keyid.slice(0, 16)}.${ext}`));
+  for (const ext of ['key', 'pub', 'vkey']) renameSync(join(dir, `log-next.${ext}`), join(dir, `log.${ext}`));
+  return { vkey: next.vkey };
 }

@@ -34,13 +34,13 @@ export function parseCheckpoint(text: string): Checkpoint {
   return { origin: origin as string, size: Number(sizeText), rootHash, extensions };
 }
 
-export function signCheckpoint(c: { origin: string; size: number; rootHash: Uint8Array }, name: string, secretKey: Uint8Array): string {
+export function signCheckpoint(c: { origin: string; size: number; rootHash: Uint8Array }, name: string, secretKey: Uint8Array | readonly Uint8Array[]): string {
   return signNote(formatCheckpoint(c), name, secretKey);
 }
 
-/** Verifies a signed checkpoint and that it is for the expected origin (the log's name). */
-export function openCheckpoint(note: string, verifier: Verifier, origin = verifier.name): Checkpoint {
-  const { text } = openNote(note, [verifier]);
+/** Verifies a signed checkpoint (by any of the trusted log keys) and that it is for the log's origin. */
+export function openCheckpoint(note: string, verifier: Verifier | readonly Verifier[], origin = (Array.isArray(verifier) ? verifier[0] : (verifier as Verifier))?.name ?? ''): Checkpoint {
+  const { text } = openNote(note, Array.isArray(verifier) ? verifier : [verifier as Verifier]);
   const checkpoint = parseCheckpoint(text);
   if (checkpoint.origin !== origin) invalid(`checkpoint is for ${checkpoint.origin}, not ${origin}`);
   return checkpoint;

@@ -88,7 +88,10 @@ const receipts = z.strictObject({
   observations: z.array(z.strictObject({ document: sha256, group, client: z.string().max(128), received_at: iso })),
 });
 
-export const leafSchema = z.discriminatedUnion('type', [created, scheduled, halted, activated, rotated, rollup, receipts]);
+/** A new log key, announced under checkpoints the old key signs: auditors learn it from the log itself. */
+const logKeyRotated = z.strictObject({ type: z.literal('log.key-rotated'), v: z.literal(1), vkey: z.string().max(300) });
+
+export const leafSchema = z.discriminatedUnion('type', [created, logKeyRotated, scheduled, halted, activated, rotated, rollup, receipts]);
 export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;
 

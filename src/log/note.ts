@@ -48,13 +48,16 @@ export function parseVerifierKey(text: string): Verifier {
   return { name, keyId, publicKey };
 }
 
-/** Signs `text` (which must end in a newline) as a note. */
-export function signNote(text: string, name: string, secretKey: Uint8Array): string {
+/** Signs `text` (which must end in a newline) as a note, with one key or several (co-signing). */
+export function signNote(text: string, name: string, secretKey: Uint8Array | readonly Uint8Array[]): string {
   checkName(name);
   if (!text.endsWith('\n')) invalid('note text must end with a newline');
-  const publicKey = secretKey.subarray(32);
-  const sig = nacl.sign.detached(Buffer.from(text, 'utf8'), secretKey);
-  return `${text}\n${EM_DASH} ${name} ${Buffer.concat([noteKeyId(name, publicKey), sig]).toString('base64')}\n`;
+  const keys = secretKey instanceof Uint8Array ? [secretKey] : secretKey;
+  const lines = keys.map((key) => {
+    const sig = nacl.sign.detached(Buffer.from(text, 'utf8'), key);
+    return `${EM_DASH} ${name} ${Buffer.concat([noteKeyId(name, key.subarray(32)), sig]).toString('base64')}\n`;
+  });
+  return `${text}\n${lines.join('')}`;
 }
 
 export interface OpenedNote {

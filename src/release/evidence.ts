@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
@@ -18,6 +19,7 @@ export class Evidence {
   private readonly activated = new Set<string>();
   private rollupSeq = 0;
   private lastRollupTick = 0;
+  private readonly instance = randomUUID();
 
   constructor(
     private readonly repo: Repository,
@@ -35,6 +37,11 @@ export class Evidence {
     const { epochMs, tickMs, freshnessMs } = this.repo.config;
     const root = this.repo.view.root(1);
     await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
+  }
+
+  /** Announces the next log key under checkpoints the current key signs (auditors learn it from here). */
+  async logKeyRotated(vkey: string): Promise<void> {
+    await this.append(`log-key:${vkey}`, { type: 'log.key-rotated', v: 1, vkey });
   }
 
   /** The schedule, committed before release_at (and again, idempotently, at start-up: nothing staged goes unlogged). */
@@ -127,7 +134,8 @@ export class Evidence {
       if (pushes) entry.notifications = Object.fromEntries([...pushes].map(([tick, n]) => [String(tick), { connections: n.connections, fanout_us: Math.round(n.fanoutMs * 1000) }]));
       groups[group] = entry;
     }
-    return this.append(`rollup:${this.nodeName}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    // A restarted node may reuse its name (host:pid): the instance id keeps its roll-ups distinct.
+    return this.append(`rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
   }
 
   async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {

@@ -107,11 +107,15 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 
   const notifier = new Notifier(() => clock.now(), options.notifierLimits);
   const logKey = readLogKey(options.keysDir);
-  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logKey.key.secretKey));
+  // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
+  const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
+  const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
+  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
   const sequencer = new Sequencer(log, () => clock.now());
   const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
   repo.attach(evidence);
   await evidence.created();
+  if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
   await logStagedVersions(repo, evidence);
   await evidence.activations();
 

@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAudit } from '../../src/audit/run.js';
+import { rotateLogKey } from '../../src/keys/keygen.js';
+import type { FairpatchNode } from '../../src/server/node.js';
+import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
+import { parseRoot } from '../../src/tuf/schema.js';
+import { type Fixture, createFixture, listen } from '../helpers/repo.js';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await createFixture();
+  await fx.addVendor('acme');
+});
+afterAll(() => fx.close());
+
+async function auditThrough(node: FairpatchNode, stateDir: string, pinned: string) {
+  // A poll and its roll-up: a new leaf, so a new checkpoint signed by this node's keys.
+  await node.app.request('/g/eu-west/metadata/timestamp.json');
+  expect(await node.evidence.rollup()).toBeDefined();
+  await node.sequencer.idle();
+  const http = await listen(node.app);
+  try {
+    const root = parseRoot(JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
+    const outcome = await runAudit({ server: http.url, stateDir, logKey: pinned, root, now: fx.clock.now() });
+    const note = await (await fetch(`${http.url}/log/checkpoint`)).text();
+    return { outcome, signatures: note.split('\n').filter((l) => l.startsWith('\u2014')).length };
+  } finally {
+    await http.close();
+  }
+}
+
+describe('a log key rotation, announced in the log', () => {
+  it('an auditor pinned to the old key follows to the new one without a manual step', async () => {
+    const pinned = readFileSync(join(fx.keysDir, 'log.vkey'), 'utf8').trim();
+    const auditor = mkdtempSync(join(tmpdir(), 'audit-rotation-'));
+    expect((await auditThrough(fx.node, auditor, pinned)).outcome.exitCode).toBe(0);
+
+    // Step 1: the next key; a node started with both announces it and co-signs.
+    const { vkey: next } = rotateLogKey(fx.keysDir, 'begin');
+    const during = await fx.openNode();
+    const first = await auditThrough(during, auditor, pinned);
+    expect(first.signatures).toBe(2);
+    expect(first.outcome.error).toBeUndefined();
+    expect(first.outcome.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(auditor, 'log-keys.json'), 'utf8'))).toEqual([next]);
+
+    // Step 2: the new key alone. The auditor, still pinned to the old key, carries on.
+    rotateLogKey(fx.keysDir, 'promote');
+    const after = await fx.openNode();
+    const second = await auditThrough(after, auditor, pinned);
+    expect(second.signatures).toBe(1);
+    expect(second.outcome.error).toBeUndefined();
+    expect(second.outcome.exitCode).toBe(0);
+
+    // An auditor that never saw the announcement cannot verify the new key's checkpoints: exit 2, not FAIR.
+    const stranger = await auditThrough(after, mkdtempSync(join(tmpdir(), 'audit-stranger-')), pinned);
+    expect(stranger.outcome.exitCode).toBe(2);
+  });
+});
