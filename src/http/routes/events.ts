@@ -33,7 +33,7 @@ function chunked(bytes: Uint8Array): Buffer {
  * Frames go straight to the response's socket, pre-framed as HTTP/1.1 chunks, rather than through
  * Hono's streamSSE or ServerResponse.write: streamSSE's web-stream pipeline took ~120 ms of one core
  * to fan out to 10,000 streams, and ServerResponse corks each write until the next tick, so nothing
- * left before the whole loop ended (bench/RESULTS.md). A socket write goes out at once; the socket's
+ * left before the whole loop ended (measured with bench/sse.ts). A socket write goes out at once; the socket's
  * buffered byte count is the honest measure of a consumer that stopped reading.
  */
 export function eventRoutes(deps: { repo: Repository; notifier: Notifier; options?: Partial<EventRouteOptions> }): Hono<{ Bindings: HttpBindings }> {
