@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     let errors = 0;
     const firstSeen: number[] = [];
     const rss: Array<[number, number]> = [];
-    const sampler = setInterval(() => rss.push([Math.round((Date.now() - start) / 1000), rssMiB(node.child.pid!)]), 5000);
+    const sampler = setInterval(() => rss.push([Math.round((Date.now() - start) / 1000), rssMiB(node.process.pid!)]), 5000);
     const groups = ['eu-west', 'us-east', 'ap-south', 'tier-gold', 'tenant-a'];
     let before = 0;
     await Promise.all(

@@ -41,7 +41,7 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
       return { ready, done };
     });
     await Promise.all(procs.map((p) => p.ready));
-    const rss = rssMiB(node.child.pid!);
+    const rss = rssMiB(node.process.pid!);
     const releaseAt = Math.ceil((Date.now() + 4000) / 1000) * 1000;
     const staged = await repo.release(node.url, releaseAt);
     const tick = Date.parse(staged.activatesAt);

@@ -58,8 +58,3 @@ export class FairpatchError extends Error {
     return ERROR_STATUS[this.code];
   }
 }
-
-/** Shorthand for `throw new FairpatchError(...)` in expression position. */
-export function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
-  throw new FairpatchError(code, message, details ? { details } : {});
-}

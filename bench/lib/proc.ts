@@ -1,46 +1,17 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { type StartedProcess, startProcess as startNodeProcess } from '../../test/helpers/process.js';
 
 const run = promisify(execFile);
 // Compiled beside the benchmarks (tsconfig.bench.json), so both run the same build.
 export const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
-export interface Proc {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
+export type Proc = StartedProcess;
 
-/** Starts a node script that prints "... on http://127.0.0.1:PORT" and waits for that line. */
-export async function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start:\n${out}`)), 30_000);
-    const on = (c: Buffer) => {
-      out += c.toString();
-      const m = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
-  });
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
-  };
+/** A benchmark process (a bigger heap than the default), over this process's environment. */
+export function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  return startNodeProcess(['--max-old-space-size=4096', ...args], { env: { ...process.env, ...env } });
 }
 
 export function rssMiB(pid: number): number {

@@ -9,7 +9,7 @@ import { activationTick } from './tick.js';
 
 const CONFIG_KEYS = ['epochMs', 'tickMs', 'freshnessMs', 'snapshotPeriodMs', 'snapshotLifetimeMs'] as const;
 
-export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** Database access for the release domain. Every write is one transaction: all of it lands, or none. */
 export class RepositoryStore {

@@ -160,9 +160,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 
 /** Start-up sweep: a schedule staged just before a crash is logged now (appends are idempotent). */
 async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<void> {
-  for (const [vendor, versions] of repo.view.state.vendors) {
-    for (const v of versions) if (v.kind === 'release' || v.kind === 'halt') await evidence.staged(vendor, v, v.kind, versions.find((p) => p.version === v.version - 1));
-  }
+  // Offered all at once, so the sequencer checks and appends them in one batch, not one per version.
+  const offers = [...repo.view.state.vendors].flatMap(([vendor, versions]) =>
+    versions.filter((v) => v.kind === 'release' || v.kind === 'halt').map((v) => evidence.staged(vendor, v, v.kind as string, versions.find((p) => p.version === v.version - 1))),
+  );
+  await Promise.all(offers);
 }
 
 /** The operator token of a dev repository: created once, kept in the data dir with mode 0600. */

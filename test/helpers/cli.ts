@@ -1,5 +1,6 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type StartedProcess, startProcess } from './process.js';
 
 const run = promisify(execFile);
 /** Tests pick their database explicitly: a DATABASE_URL in the environment must not leak into them. */
@@ -18,37 +19,6 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
 }
 
 /** Starts `fairpatch serve` as a real process on a free 127.0.0.1 port and waits until it listens. */
-export async function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ url: string; process: ChildProcess; output: () => string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
-    cwd: options.cwd,
-    env: { ...baseEnv, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /fairpatch serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  return {
-    url,
-    process: child,
-    output: () => output,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
+export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<StartedProcess> {
+  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], { ...(options.cwd ? { cwd: options.cwd } : {}), env: { ...baseEnv, ...options.env }, timeoutMs: 20_000 });
 }
