@@ -110,14 +110,24 @@ export class Repository {
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
-  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number } = {}): Promise<StagedResult> {
+  /** The shortest time between staging a release and its `release_at` on this repository. */
+  get minLeadMs(): number {
+    return this.options.minLeadMs;
+  }
+
+  /**
+   * Stages a vendor's next metadata. `options.now` is for in-process callers that resolved a relative
+   * `release_at` against an earlier reading of the clock (the dev seed): the lead-time check must use the
+   * same reading, or a second boundary crossed in between turns "+0s" into "too soon".
+   */
+  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number } = {}): Promise<StagedResult> {
     const { store, clock, config } = this.options;
     const minLeadMs = options.minLeadMs ?? this.options.minLeadMs;
     const registered = await store.vendor(vendor);
     if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
     const upload = parseVendorTargets(body);
     const previous = await store.latestVendorMetadata(vendor);
-    const now = clock.now();
+    const now = options.now ?? clock.now();
     const lengths = new Map<string, number | undefined>();
     for (const info of Object.values(upload.signed.targets)) lengths.set(info.hashes.sha256, await store.blobLength(info.hashes.sha256));
     const plan = planStaging({ vendor, vendorKey: registered.key, previous: previous?.signed, upload, now, minLeadMs, blobLength: (h) => lengths.get(h) });

@@ -15,8 +15,9 @@ import type { FairpatchNode } from './node.js';
 /**
  * First-run demo content for `npm start`: registers the example vendors (their keys generated
  * beside the repository's) and publishes every example manifest not yet published, through the
- * same validation as the publisher API. Example releases due "+0s" are out at once; later ones
- * are scheduled. Returns each vendor's publisher token.
+ * same validation as the publisher API. The manifests are templates a vendor can copy, so they
+ * keep at least the lead time; a brand-new demo node has no other node that must hold a release
+ * before its tick, so the seed brings each one forward by the lead time: "+30s" is out at once.
  */
 export async function seedExamples(node: FairpatchNode, input: { manifestsDir: string; keysDir: string }): Promise<Array<{ manifest: string; vendor: string; activatesAt: string; skipped: boolean }>> {
   const { repo, store, blobs } = node;
@@ -58,10 +59,12 @@ export async function seedExamples(node: FairpatchNode, input: { manifestsDir: s
       if (!blobs.has(a.sha256)) await blobs.put(a.sha256, Readable.from(createReadStream(a.path)), a.length + 1);
       await store.recordBlob(a.sha256, a.length, now);
     }
-    const releaseAt = resolveReleaseAt(manifest.release_at, now);
-    const envelope = buildRelease({ manifest, artifacts, releaseAt, previous, vendorKey, now });
-    // The lead time protects nodes that might not hold a release yet; a brand-new demo repository has no such node.
-    const staged = await repo.stageVendorMetadata(vendor, JSON.parse(JSON.stringify(envelope)), { minLeadMs: 0 });
+    // Read the clock again: registration and blob writes above take time, and the release time
+    // and the staging check below must use one and the same reading.
+    const stagedAt = repo.clock.now();
+    const releaseAt = Math.max(Math.ceil(stagedAt / 1000) * 1000, resolveReleaseAt(manifest.release_at, stagedAt) - repo.minLeadMs);
+    const envelope = buildRelease({ manifest, artifacts, releaseAt, previous, vendorKey, now: stagedAt });
+    const staged = await repo.stageVendorMetadata(vendor, JSON.parse(JSON.stringify(envelope)), { minLeadMs: 0, now: stagedAt });
     results.push({ manifest: basename(file), vendor, activatesAt: staged.activatesAt, skipped: false });
   }
   return results;
