@@ -5,6 +5,7 @@ import PQueue from 'p-queue';
 import { Updater } from 'tuf-js';
 import type { Clock } from '../release/clock.js';
 import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
+import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
 import { runInstall } from './install.js';
 import { ReceiptStore } from './receipt-store.js';
@@ -19,6 +20,8 @@ export interface AgentOptions {
   /** The trusted root the agent starts from (copied into its state on first run). */
   root: string;
   stateDir: string;
+  /** The vendor trusted for `product`: only its delegation is searched. */
+  vendor: string;
   product: string;
   platform: string;
   currentVersion: string;
@@ -27,8 +30,6 @@ export interface AgentOptions {
   intervalMs: number;
   /** Shell command run with the artifacts; without one, a verified download counts as installed. */
   install?: string;
-  /** Only these vendors' delegations are searched; default all. */
-  vendors?: string[];
   /** Artifacts downloaded at once. Default 4. */
   downloadConcurrency?: number;
   /** Hold the server's event stream (default true); false: poll only. */
@@ -48,6 +49,7 @@ export interface AgentDeps {
 }
 
 interface Installed {
+  vendor: string;
   product: string;
   version: string;
   installed_at: string;
@@ -137,7 +139,7 @@ export class Agent {
     const wanted = { product: this.options.product, platform: this.options.platform, channel: this.options.channel, currentVersion: this.currentVersion() };
     const picked = selectPatch(targets, wanted);
     const first = picked[0];
-    if (!first) return { outcome: 'up-to-date', reason: whyNot(targets, wanted) };
+    if (!first) return { outcome: 'up-to-date', reason: whyNot(targets, wanted, this.options.vendor) };
     const facts: PatchFacts = first.info.custom;
 
     let files: Array<{ path: string; target: string }>;
@@ -164,27 +166,31 @@ export class Agent {
         return { outcome: 'install-failed', version: facts.version, code: outcome.code };
       }
     }
-    this.recordInstalled({ product: facts.product, version: facts.version, installed_at: new Date(this.deps.clock.now()).toISOString(), targets: files.map((f) => f.target) });
+    this.recordInstalled({ vendor: this.options.vendor, product: facts.product, version: facts.version, installed_at: new Date(this.deps.clock.now()).toISOString(), targets: files.map((f) => f.target) });
     await this.report(facts, 'installed');
     return { outcome: 'installed', version: facts.version, artifacts: files.map((f) => f.path) };
   }
 
-  /** Every target of the delegated roles the agent trusts, as verified by tuf-js. */
+  /**
+   * The targets of the trusted vendor, each as tuf-js verified it for its path through the delegation
+   * that path belongs to (TUF spec 5.6.7.2, preorder search). The role file on disk only lists the names
+   * to ask for; every fact acted on comes from the verified answer, so nothing another vendor signed,
+   * and nothing a tampered file says, can reach selection or the install command.
+   */
   private async listTargets(updater: Updater): Promise<Array<[string, TargetInfo]>> {
-    const top = this.readMetadata<TargetsSigned>('targets');
-    const roles = (top?.delegations?.roles ?? []).map((r) => r.name).filter((r) => !this.options.vendors || this.options.vendors.includes(r));
+    const vendor = this.options.vendor;
+    // Looking up any path under the role makes tuf-js load and verify the role's metadata.
+    await updater.getTargetInfo(`${vendor}/fairpatch-probe`); // no leading dot: "*" does not match dotfiles
+    const file = join(this.dirs.metadata, `${encodeURIComponent(vendor)}.json`);
+    const names = existsSync(file) ? Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { signed: TargetsSigned }).signed.targets ?? {}) : [];
     const out: Array<[string, TargetInfo]> = [];
-    for (const role of roles) {
-      // Looking up any path under the role makes tuf-js load and verify the role's metadata.
-      await updater.getTargetInfo(`${role}/fairpatch-probe`); // no leading dot: "*" does not match dotfiles
-      out.push(...Object.entries(this.readMetadata<TargetsSigned>(role)?.targets ?? {}));
+    for (const path of names.filter((p) => p.startsWith(`${vendor}/`))) {
+      const verified = await updater.getTargetInfo(path);
+      const facts = patchFactsSchema.safeParse(verified?.custom);
+      // A target whose facts cannot be read is never offered, rather than guessed at.
+      if (verified && facts.success) out.push([path, { length: verified.length, hashes: { sha256: verified.hashes.sha256 ?? '' }, custom: facts.data }]);
     }
     return out;
-  }
-
-  private readMetadata<T>(role: string): T | undefined {
-    const file = join(this.dirs.metadata, `${encodeURIComponent(role)}.json`);
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { signed: T }).signed : undefined;
   }
 
   /** The timestamp tuf-js just accepted, kept once per version with the time it arrived. */

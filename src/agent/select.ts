@@ -35,9 +35,9 @@ export function selectPatch(targets: Iterable<[string, TargetInfo]>, wanted: Wan
 }
 
 /** Why nothing was picked, for the one line the agent prints. */
-export function whyNot(targets: Iterable<[string, TargetInfo]>, wanted: Wanted): string {
+export function whyNot(targets: Iterable<[string, TargetInfo]>, wanted: Wanted, vendor: string): string {
   const all = [...targets].filter(([, t]) => t.custom?.product === wanted.product);
-  if (all.length === 0) return `no patch for product ${wanted.product}`;
+  if (all.length === 0) return `no patch for product ${wanted.product} signed by vendor ${vendor}`;
   const newer = all.filter(([, t]) => semver.valid(t.custom?.version ?? '') && semver.gt(t.custom!.version, semver.coerce(wanted.currentVersion) ?? '0.0.0'));
   if (newer.length === 0) return `${wanted.product} ${wanted.currentVersion} is up to date (never downgrading)`;
   return `no ${wanted.product} patch for platform ${wanted.platform}, channel ${wanted.channel} applies to ${wanted.currentVersion}`;

@@ -7,11 +7,12 @@ import { FairpatchError } from '../errors.js';
 import { systemClock } from '../release/clock.js';
 import { GROUP_PATTERN } from '../receipts/schema.js';
 import { parseJson } from '../tuf/canonical.js';
-import { parseWith } from '../tuf/schema.js';
+import { parseWith, vendorName } from '../tuf/schema.js';
 import { args, parseDuration } from './args.js';
 
-const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product P --platform X --current-version V
-                [--channel stable] [--interval 60s] [--install CMD] [--vendor NAME] [--once] [--config FILE]
+const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product VENDOR/PRODUCT --platform X --current-version V
+                [--channel stable] [--interval 60s] [--install CMD] [--once] [--config FILE]
+  --product acme/acme-agent   the vendor trusted for the product, and the product (or --vendor acme --product acme-agent)
 fairpatch agent receipts export [--state DIR] [--out FILE]`;
 
 const optionsSchema = z.strictObject({
@@ -57,13 +58,12 @@ export async function agentCommand(argv: string[]): Promise<void> {
       group: o.group,
       root: resolve(o.root),
       stateDir: resolve(o.state),
-      product: o.product,
+      ...trustedProduct(o.product, o.vendor),
       platform: o.platform,
       currentVersion: o['current-version'],
       channel: o.channel,
       intervalMs: parseDuration(o.interval),
       ...(o.install ? { install: o.install } : {}),
-      ...(o.vendor ? { vendors: [o.vendor] } : {}),
     },
     {
       clock: systemClock,
@@ -82,6 +82,19 @@ export async function agentCommand(argv: string[]): Promise<void> {
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
   await agent.run(stop.signal);
+}
+
+/**
+ * Which vendor the agent trusts for its product. Required: product names are only unique per vendor,
+ * and searching every delegation would let any vendor offer a "patch" for another vendor's product.
+ */
+function trustedProduct(product: string, vendor: string | undefined): { vendor: string; product: string } {
+  const slash = product.indexOf('/');
+  const pair = slash >= 0 ? { vendor: product.slice(0, slash), product: product.slice(slash + 1) } : { vendor: vendor ?? '', product };
+  if (vendor && vendor !== pair.vendor) throw new FairpatchError('BAD_REQUEST', `--vendor ${vendor} and --product ${product} name different vendors`);
+  if (!pair.vendor) throw new FairpatchError('BAD_REQUEST', '--product: name the vendor you trust for it, as --product VENDOR/PRODUCT (or --vendor VENDOR)');
+  parseWith(vendorName, pair.vendor, 'BAD_REQUEST');
+  return pair;
 }
 
 async function receiptsCommand(argv: string[]): Promise<void> {

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { readPrivateKey } from '../keys/key-files.js';
 import { type OnlineRole, ONLINE_ROLES, generateRepositoryKeys, generateVendorKey, rotateLogKey, rotateRoot } from '../keys/keygen.js';
-import { buildKeyRotation, buildRegistration } from '../publish/build.js';
+import { buildRotationRequest, buildVendorRequest, registrationBody, rotationBody } from '../publish/build.js';
+import { type RotationRequest, type VendorRequest, readRequest } from '../publish/request.js';
+import { keyIdOf } from '../tuf/keys.js';
+import { parseWith, vendorName } from '../tuf/schema.js';
 import { PublisherClient, haltRelease, publishManifest } from '../publish/client.js';
 import { FairpatchError } from '../errors.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
@@ -25,33 +28,64 @@ export async function keygenCommand(argv: string[]): Promise<void> {
   print({ keys: dir, root: rootPath, root_threshold: `${rootThreshold}-of-${rootKeys}`, log_verifier_key: readFileSync(join(dir, 'log.vkey'), 'utf8').trim() });
 }
 
-/** `fairpatch vendor add NAME --pub FILE --key VENDOR_KEY …`: the operator signs the delegation locally. */
+const VENDOR_USAGE = `usage:
+  fairpatch vendor request --key FILE [--name NAME] [--out FILE]                       (vendor: registration request)
+  fairpatch vendor request --rotate --key NEW_FILE --server URL --token VENDOR_TOKEN [--name NAME] [--out FILE]
+  fairpatch vendor add --request FILE --server URL --token OPERATOR_TOKEN [--keys DIR]  (operator)
+  fairpatch vendor rotate --request FILE --server URL --token OPERATOR_TOKEN [--keys DIR]`;
+
+/**
+ * `fairpatch vendor`: the vendor signs a request with its own key; the operator delegates to the key
+ * in it with the targets key. Neither side ever holds the other's private key.
+ */
 export async function vendorCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { keys: { type: 'string' }, server: { type: 'string' }, token: { type: 'string' }, 'vendor-key': { type: 'string' }, 'new-key': { type: 'string' } });
-  const [action, name] = positionals;
-  if (!(action === 'add' || action === 'rotate') || !name) {
-    throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch vendor add NAME --vendor-key FILE | vendor rotate NAME --new-key FILE; both with --server URL --token OPERATOR_TOKEN [--keys DIR]');
-  }
-  const dir = keysDirOf(values.keys);
+  const { values, positionals } = args(argv, {
+    keys: { type: 'string' },
+    server: { type: 'string' },
+    token: { type: 'string' },
+    key: { type: 'string' },
+    name: { type: 'string' },
+    out: { type: 'string' },
+    request: { type: 'string' },
+    rotate: { type: 'boolean' },
+  });
+  const [action, named] = positionals;
+  if (action === 'request') return vendorRequest(values);
+  if (!(action === 'add' || action === 'rotate') || !values.request) throw new FairpatchError('BAD_REQUEST', VENDOR_USAGE);
   const client = new PublisherClient(required(values.server, '--server'), tokenOf(values.token));
-  if (action === 'rotate') {
-    // The new key re-signs the vendor's current targets; the targets key names it. Both switch at one tick.
-    const newKey = readPrivateKey(resolve(required(values['new-key'], '--new-key')));
-    const previousTop = ((await client.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
-    const previous = await client.latestVendorMetadata(name);
-    const body = buildKeyRotation({ name, newKey, targetsKey: readPrivateKey(join(dir, 'targets.key')), previousTop, previous: previous.signed, now: Date.now() });
-    return print(await client.postJson(`/vendors/${name}/key`, body));
+  const targetsKey = readPrivateKey(join(keysDirOf(values.keys), 'targets.key'));
+  const previousTop = await latestTopTargets(client);
+  const request = readRequest(resolve(values.request), action === 'add' ? 'initial' : 'metadata');
+  if (named && named !== request.name) throw new FairpatchError('BAD_REQUEST', `the request is for vendor ${request.name}, not ${named}`);
+  if (action === 'add') return print(await client.postJson('/vendors', registrationBody(request as VendorRequest, targetsKey, previousTop, Date.now())));
+  if (!previousTop) throw new FairpatchError('NOT_FOUND', 'the server has no top-level targets yet');
+  print(await client.postJson(`/vendors/${request.name}/key`, rotationBody(request as RotationRequest, targetsKey, previousTop, Date.now())));
+}
+
+async function vendorRequest(values: { key?: string; name?: string; out?: string; rotate?: boolean; server?: string; token?: string }): Promise<void> {
+  const keyPath = resolve(required(values.key, '--key'));
+  const name = parseWith(vendorName, values.name ?? basename(keyPath).replace(/\.key$/, ''), 'BAD_REQUEST');
+  const key = readPrivateKey(keyPath);
+  let request: VendorRequest | RotationRequest;
+  if (values.rotate) {
+    // The new key re-signs the vendor's current targets; the vendor reads them with its own token.
+    const client = new PublisherClient(required(values.server, '--server'), tokenOf(values.token));
+    request = buildRotationRequest({ name, newKey: key, previous: (await client.latestVendorMetadata(name)).signed, now: Date.now() });
+  } else {
+    request = buildVendorRequest({ name, vendorKey: key, now: Date.now() });
   }
-  // The vendor signs its empty first metadata; in a real deployment the vendor sends it with its public key.
-  const vendorKey = readPrivateKey(resolve(values['vendor-key'] ?? join(dir, `${name}.key`)));
-  let previousTop: TargetsSigned | undefined;
+  if (!values.out) return print(request);
+  writeFileSync(values.out, JSON.stringify(request, null, 2) + '\n');
+  print({ vendor: name, request: resolve(values.out), keyid: keyIdOf(request.public_key), next: `send ${values.out} to the operator; the private key stays with you` });
+}
+
+async function latestTopTargets(client: PublisherClient): Promise<TargetsSigned | undefined> {
   try {
-    previousTop = ((await client.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+    return ((await client.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
   } catch (error) {
-    if (!(error instanceof FairpatchError && error.code === 'NOT_FOUND')) throw error;
+    if (error instanceof FairpatchError && error.code === 'NOT_FOUND') return undefined;
+    throw error;
   }
-  const body = buildRegistration({ name, vendorKey, targetsKey: readPrivateKey(join(dir, 'targets.key')), previousTop, now: Date.now() });
-  print(await client.postJson('/vendors', body));
 }
 
 export async function publishCommand(argv: string[]): Promise<void> {

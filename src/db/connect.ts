@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { privateDir, privateFile } from '../common/files.js';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrate } from './migrations.js';
 import { postgresDialect } from './postgres.js';
@@ -20,7 +20,8 @@ export async function connect({ url }: ConnectOptions): Promise<Db> {
 }
 
 function sqliteDialect(file: string): SqliteDialect {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
+  if (file !== ':memory:') privateFile(join(privateDir(dirname(file)), basename(file)));
   const sqlite = new SqliteDatabase(file);
   // WAL: readers (other nodes' refresh) never block the writer; busy_timeout: two processes on one
   // file wait for each other instead of failing with SQLITE_BUSY.

@@ -1,5 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { FairpatchError } from '../errors.js';
+import type { TargetsSigned } from '../tuf/metadata.js';
+import type { Database } from './schema.js';
 
 // One migration set for SQLite and PostgreSQL: only types both dialects share (text, bigint).
 
@@ -106,7 +108,58 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_vendor_isolation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('vendor_blobs')
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('length', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('vendor_blobs_pk', ['vendor', 'sha256'])
+        .execute();
+      // The primary keys decide races: two vendors claiming one new product, or two uploads binding
+      // one path, cannot both land.
+      await db.schema
+        .createTable('products')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('target_paths')
+        .addColumn('path', 'text', (c) => c.primaryKey())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('length', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await backfillVendorIsolation(db as Kysely<Database>);
+    },
+  },
 };
+
+/**
+ * Repositories created before ownership was recorded: each vendor owns the products, paths and blobs
+ * its staged metadata already names, the earliest version first (so an earlier hijack does not win).
+ */
+async function backfillVendorIsolation(db: Kysely<Database>): Promise<void> {
+  const rows = await db.selectFrom('vendor_metadata').select(['vendor', 'bytes', 'created_at']).orderBy('created_at').orderBy('version').execute();
+  const products = new Map<string, { vendor: string; at: number }>();
+  const paths = new Map<string, { sha256: string; length: number; at: number }>();
+  const blobs = new Map<string, { vendor: string; sha256: string; length: number; at: number }>();
+  for (const row of rows) {
+    const targets = (JSON.parse(row.bytes) as { signed: TargetsSigned }).signed.targets;
+    for (const [path, info] of Object.entries(targets)) {
+      const at = Number(row.created_at);
+      if (info.custom?.product && !products.has(info.custom.product)) products.set(info.custom.product, { vendor: row.vendor, at });
+      if (!paths.has(path)) paths.set(path, { sha256: info.hashes.sha256, length: info.length, at });
+      blobs.set(`${row.vendor}/${info.hashes.sha256}`, { vendor: row.vendor, sha256: info.hashes.sha256, length: info.length, at });
+    }
+  }
+  for (const [name, p] of products) await db.insertInto('products').values({ name, vendor: p.vendor, created_at: p.at }).execute();
+  for (const [path, p] of paths) await db.insertInto('target_paths').values({ path, sha256: p.sha256, length: p.length, created_at: p.at }).execute();
+  for (const b of blobs.values()) await db.insertInto('vendor_blobs').values({ vendor: b.vendor, sha256: b.sha256, length: b.length, created_at: b.at }).execute();
+}
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
 

@@ -52,6 +52,29 @@ export interface BlobTable {
   created_at: number;
 }
 
+/** Which vendor uploaded which bytes: a target may only reference its own vendor's uploads. */
+export interface VendorBlobTable {
+  vendor: string;
+  sha256: string;
+  length: number;
+  created_at: number;
+}
+
+/** A product belongs to the vendor that first published it, for good. */
+export interface ProductTable {
+  name: string;
+  vendor: string;
+  created_at: number;
+}
+
+/** A target path is bound to the bytes it was first staged with, across every later version. */
+export interface TargetPathTable {
+  path: string;
+  sha256: string;
+  length: number;
+  created_at: number;
+}
+
 export interface LogHeadTable {
   id: number;
   size: number;
@@ -94,6 +117,9 @@ export interface InstallReportTable {
 }
 
 export interface Database {
+  vendor_blobs: VendorBlobTable;
+  products: ProductTable;
+  target_paths: TargetPathTable;
   repo_config: RepoConfigTable;
   root_versions: RootVersionTable;
   top_targets: TopTargetsTable;

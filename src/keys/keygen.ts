@@ -5,7 +5,7 @@ import { parseJson } from '../tuf/canonical.js';
 import { type KeyPair, generateKeyPair, tufKey } from '../tuf/keys.js';
 import { type Envelope, type RootSigned, envelopeBytes, signEnvelope } from '../tuf/metadata.js';
 import { assertRootSuccessor, buildRoot, buildTopTargets } from '../tuf/roles.js';
-import { parseRoot } from '../tuf/schema.js';
+import { parseRoot, parseWith, vendorName } from '../tuf/schema.js';
 import { DAY_MS } from '../tuf/time.js';
 import { parseVerifierKey, verifierKey } from '../log/note.js';
 import { listRootFiles, readPrivateKey, readPublicKey, readRootKeys, writeKeyPair } from './key-files.js';
@@ -61,6 +61,8 @@ export function generateRepositoryKeys(options: KeygenOptions): { rootPath: stri
 
 /** A vendor's own key pair: the vendor keeps `<vendor>.key`, the operator registers `<vendor>.pub`. */
 export function generateVendorKey(dir: string, vendor: string): KeyPair {
+  // The name becomes a file name: `../evil` must not write outside the keys directory.
+  parseWith(vendorName, vendor, 'BAD_REQUEST');
   if (existsSync(join(dir, `${vendor}.key`))) throw new FairpatchError('ALREADY_EXISTS', `${vendor}.key already exists in ${dir}`);
   const pair = generateKeyPair();
   writeKeyPair(dir, vendor, pair);

@@ -5,6 +5,7 @@ import { type Envelope, type PatchFacts, type TargetInfo, type TargetsSigned, SP
 import { buildTopTargets } from '../tuf/roles.js';
 import { DAY_MS, isoSeconds } from '../tuf/time.js';
 import type { Manifest } from './manifest.js';
+import type { RotationRequest, VendorRequest } from './request.js';
 
 const VENDOR_METADATA_LIFETIME_MS = 365 * DAY_MS;
 
@@ -21,46 +22,56 @@ function vendorTargets(version: number, now: number, targets: Record<string, Tar
 }
 
 /**
- * The body of `POST /api/v1/vendors`: the vendor's key, its first (empty) metadata signed by the
- * vendor, and the next top-level targets, signed by the operator's targets key, delegating `<vendor>/*`.
+ * What a vendor hands the operator to be registered: its public key and its first (empty) metadata,
+ * signed with its own key. The private key never leaves the vendor (`fairpatch vendor request`).
  */
-export function buildRegistration(input: { name: string; vendorKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned | undefined; now: number }) {
-  const { name, vendorKey, targetsKey, previousTop, now } = input;
-  const existing = (previousTop?.delegations?.roles ?? []).map((role) => {
-    const key = previousTop?.delegations?.keys[role.keyids[0] ?? ''];
-    if (!key) throw new FairpatchError('METADATA_INVALID', `top-level targets lists no key for ${role.name}`);
-    return { name: role.name, key };
-  });
-  const publicKey: TufKey = tufKey(vendorKey.publicKey);
-  const top = buildTopTargets((previousTop?.version ?? 0) + 1, now + VENDOR_METADATA_LIFETIME_MS, [...existing, { name, key: publicKey }]);
-  return {
-    name,
-    public_key: publicKey,
-    initial: signEnvelope(vendorTargets(1, now, {}), [vendorKey]),
-    top_targets: signEnvelope(top, [targetsKey]),
-  };
+export function buildVendorRequest(input: { name: string; vendorKey: KeyPair; now: number }): VendorRequest {
+  return { name: input.name, public_key: tufKey(input.vendorKey.publicKey), initial: signEnvelope(vendorTargets(1, input.now, {}), [input.vendorKey]) };
 }
 
 /**
- * The body of `POST /api/v1/vendors/<vendor>/key`: top-level targets delegating `<vendor>/*` to the
- * new key (signed by the operator's targets key) and the vendor's current targets re-signed by the new
- * key as the next version, so both switch at the same tick and clients never see a gap.
+ * What a vendor hands the operator to move to a new key: the new public key and its current targets
+ * re-signed by the new key as the next version, so delegation and metadata switch at one tick.
  */
-export function buildKeyRotation(input: { name: string; newKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned; previous: TargetsSigned; now: number }) {
-  const { name, newKey, targetsKey, previousTop, previous, now } = input;
-  const publicKey: TufKey = tufKey(newKey.publicKey);
-  const vendors = (previousTop.delegations?.roles ?? []).map((role) => {
-    if (role.name === name) return { name, key: publicKey };
-    const key = previousTop.delegations?.keys[role.keyids[0] ?? ''];
-    if (!key) throw new FairpatchError('METADATA_INVALID', `top-level targets lists no key for ${role.name}`);
-    return { name: role.name, key };
+export function buildRotationRequest(input: { name: string; newKey: KeyPair; previous: TargetsSigned; now: number }): RotationRequest {
+  const { name, newKey, previous, now } = input;
+  return { name, public_key: tufKey(newKey.publicKey), metadata: signEnvelope(vendorTargets(previous.version + 1, now, previous.targets), [newKey]) };
+}
+
+/**
+ * The next top-level targets, signed by the operator's targets key: every delegation as before, and
+ * `<name>/*` delegated to `key` (added, or moved to a new key).
+ */
+export function delegate(input: { name: string; key: TufKey; targetsKey: KeyPair; previousTop: TargetsSigned | undefined; now: number }): Envelope<TargetsSigned> {
+  const { name, key, targetsKey, previousTop, now } = input;
+  const roles = (previousTop?.delegations?.roles ?? []).map((role) => {
+    if (role.name === name) return { name, key };
+    const existing = previousTop?.delegations?.keys[role.keyids[0] ?? ''];
+    if (!existing) throw new FairpatchError('METADATA_INVALID', `top-level targets lists no key for ${role.name}`);
+    return { name: role.name, key: existing };
   });
-  const top = buildTopTargets(previousTop.version + 1, now + VENDOR_METADATA_LIFETIME_MS, vendors);
-  return {
-    public_key: publicKey,
-    metadata: signEnvelope(vendorTargets(previous.version + 1, now, previous.targets), [newKey]),
-    top_targets: signEnvelope(top, [targetsKey]),
-  };
+  if (!roles.some((r) => r.name === name)) roles.push({ name, key });
+  return signEnvelope(buildTopTargets((previousTop?.version ?? 0) + 1, now + VENDOR_METADATA_LIFETIME_MS, roles), [targetsKey]);
+}
+
+/** The body of `POST /api/v1/vendors`: the vendor's request and the operator's delegation to it. */
+export function registrationBody(request: VendorRequest, targetsKey: KeyPair, previousTop: TargetsSigned | undefined, now: number) {
+  return { ...request, top_targets: delegate({ name: request.name, key: request.public_key, targetsKey, previousTop, now }) };
+}
+
+/** The body of `POST /api/v1/vendors/<name>/key`: the vendor's rotation request and the new delegation. */
+export function rotationBody(request: RotationRequest, targetsKey: KeyPair, previousTop: TargetsSigned, now: number) {
+  return { public_key: request.public_key, metadata: request.metadata, top_targets: delegate({ name: request.name, key: request.public_key, targetsKey, previousTop, now }) };
+}
+
+/** Both parties in one place, for tests and the dev seed, which play vendor and operator at once. */
+export function buildRegistration(input: { name: string; vendorKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned | undefined; now: number }) {
+  return registrationBody(buildVendorRequest(input), input.targetsKey, input.previousTop, input.now);
+}
+
+/** Both parties in one place (tests): the vendor's rotation request, delegated by the operator. */
+export function buildKeyRotation(input: { name: string; newKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned; previous: TargetsSigned; now: number }) {
+  return rotationBody(buildRotationRequest(input), input.targetsKey, input.previousTop, input.now);
 }
 
 /** The vendor's next metadata: everything already published plus this manifest's artifacts. */

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { privateDir } from '../common/files.js';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +9,9 @@ import { FairpatchError } from '../errors.js';
 /** Content-addressed artifact files under `<data>/blobs/ab/cdef…` (DESIGN 6). */
 export class BlobStore {
   constructor(private readonly dir: string) {
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    // Pending artifacts are embargoed fixes: owner-only, like the database.
+    privateDir(dir);
+    privateDir(join(dir, 'tmp'));
   }
 
   path(sha256: string): string {
@@ -38,11 +41,11 @@ export class BlobStore {
             yield chunk;
           }
         },
-        createWriteStream(tmp, { mode: 0o644, flush: true }),
+        createWriteStream(tmp, { mode: 0o600, flush: true }),
       );
       const actual = hash.digest('hex');
       if (actual !== sha256) throw new FairpatchError('HASH_MISMATCH', `artifact hashes to ${actual}, not ${sha256}`);
-      mkdirSync(join(this.dir, sha256.slice(0, 2)), { recursive: true });
+      privateDir(join(this.dir, sha256.slice(0, 2)));
       renameSync(tmp, this.path(sha256));
       return length;
     } finally {

@@ -6,6 +6,7 @@ import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
+import { DAY_MS } from '../tuf/time.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
@@ -18,11 +19,15 @@ export interface RepositoryOptions {
   /** The online keys named by a root: called again whenever a new root lands (key rotation). */
   signersFor: (root: RootSigned) => OnlineSigners;
   clock: Clock;
-  /** Minimum time between staging and release_at (DESIGN 3, default 30 s). */
+  /** Minimum time between staging and release_at (default 30 s): every node holds a release before its tick. */
   minLeadMs: number;
+  /** How far ahead release_at may be (default 90 days). */
+  maxHorizonMs?: number;
 }
 
-export interface StagedResult extends StagingPlan {
+export const DEFAULT_MAX_HORIZON_MS = 90 * DAY_MS;
+
+export interface StagedResult extends Omit<StagingPlan, 'claims'> {
   vendor: string;
   version: number;
   activationTick: number;
@@ -128,10 +133,24 @@ export class Repository {
     const upload = parseVendorTargets(body);
     const previous = await store.latestVendorMetadata(vendor);
     const now = options.now ?? clock.now();
+    const infos = Object.entries(upload.signed.targets);
     const lengths = new Map<string, number | undefined>();
-    for (const info of Object.values(upload.signed.targets)) lengths.set(info.hashes.sha256, await store.blobLength(info.hashes.sha256));
-    const plan = planStaging({ vendor, vendorKey: registered.key, previous: previous?.signed, upload, now, minLeadMs, blobLength: (h) => lengths.get(h) });
-    await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now });
+    for (const [, info] of infos) lengths.set(info.hashes.sha256, await store.blobLength(vendor, info.hashes.sha256));
+    const owners = await store.productOwners([...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : [])))]);
+    const bound = await store.boundTargets(infos.map(([path]) => path));
+    const { claims, ...plan } = planStaging({
+      vendor,
+      vendorKey: registered.key,
+      previous: previous?.signed,
+      upload,
+      now,
+      minLeadMs,
+      maxHorizonMs: this.options.maxHorizonMs ?? DEFAULT_MAX_HORIZON_MS,
+      blobLength: (h) => lengths.get(h),
+      productOwner: (p) => owners.get(p),
+      boundTarget: (p) => bound.get(p),
+    });
+    await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now, claims });
     await this.refresh();
     const tick = activationTick(config, plan.effectiveAt);
     const versions = this.current.state.vendors.get(vendor) ?? [];

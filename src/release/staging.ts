@@ -16,8 +16,14 @@ export interface StagingInput {
   upload: Envelope<TargetsSigned>;
   now: number;
   minLeadMs: number;
-  /** Length of a stored blob by sha256, undefined when it was never uploaded. */
+  /** How far ahead a release may be scheduled. */
+  maxHorizonMs: number;
+  /** Length of a blob this vendor uploaded, undefined when it did not (whoever else holds the bytes). */
   blobLength: (sha256: string) => number | undefined;
+  /** The vendor that owns a product, undefined while nobody has published it. */
+  productOwner: (product: string) => string | undefined;
+  /** The bytes a path was first staged with, in any earlier version (halted ones included). */
+  boundTarget: (path: string) => { sha256: string; length: number } | undefined;
 }
 
 export interface StagingPlan {
@@ -25,6 +31,8 @@ export interface StagingPlan {
   effectiveAt: number;
   added: string[];
   removed: string[];
+  /** New products and new path bindings this version claims; the store records them with it. */
+  claims: { products: string[]; paths: Array<{ path: string; sha256: string; length: number }> };
 }
 
 /**
@@ -32,14 +40,17 @@ export interface StagingPlan {
  * The rules, in the order a reviewer would check them:
  *  1. signed by the vendor's delegated key (TUF spec 5.6.3 applied at upload, so a bad upload never lands);
  *  2. version is exactly previous + 1 (TUF spec 5.6.5: no rollback, no gaps);
- *  3. every path is `<vendor>/<file>`: a vendor can only publish inside its own delegation;
- *  4. targets already published never change; a change either adds targets (a release, one release_at
- *     at least the lead time ahead) or removes them (a halt), never both;
- *  5. the version takes effect no earlier than every release_at it carries, so nothing is ever
+ *  3. every path is `<vendor>/<file>` and every product is the vendor's own (or new): a vendor can
+ *     only publish inside its own delegation, and never offer a patch for another vendor's product;
+ *  4. a path keeps the bytes it was first staged with forever, halted versions included; a change
+ *     either adds targets (a release, one release_at at least the lead time and at most the horizon
+ *     ahead, before the metadata expires) or removes them (a halt), never both;
+ *  5. every added target references bytes this vendor uploaded itself;
+ *  6. the version takes effect no earlier than every release_at it carries, so nothing is ever
  *     visible before its release time, and a halt takes effect one lead time ahead, like a release.
  */
 export function planStaging(input: StagingInput): StagingPlan {
-  const { vendor, vendorKey, previous, upload, now, minLeadMs } = input;
+  const { vendor, vendorKey, previous, upload, now, minLeadMs, maxHorizonMs } = input;
   const signed = upload.signed;
   const keyid = keyIdOf(vendorKey);
   assertThreshold(upload, { keyids: [keyid], threshold: 1 }, { [keyid]: vendorKey }, `${vendor} metadata`);
@@ -56,10 +67,21 @@ export function planStaging(input: StagingInput): StagingPlan {
   const before = previous?.targets ?? {};
   const added: string[] = [];
   const removed = Object.keys(before).filter((p) => !(p in signed.targets));
+  const claims: StagingPlan['claims'] = { products: [], paths: [] };
   for (const [path, info] of Object.entries(signed.targets)) {
     const old = before[path];
-    if (!old) added.push(path);
-    else if (!sameTarget(old, info)) throw new FairpatchError('TARGET_IMMUTABLE', `${path} was already published with other content; publish a new file name`);
+    if (old) {
+      if (!sameTarget(old, info)) throw new FairpatchError('TARGET_IMMUTABLE', `${path} was already published with other content; publish a new file name`, { details: { path } });
+      continue;
+    }
+    added.push(path);
+    const bound = input.boundTarget(path);
+    if (bound && (bound.sha256 !== info.hashes.sha256 || bound.length !== info.length)) throw pathBound(path);
+    if (!bound) claims.paths.push({ path, sha256: info.hashes.sha256, length: info.length });
+    const product = info.custom?.product;
+    const owner = product === undefined ? undefined : input.productOwner(product);
+    if (product !== undefined && owner !== undefined && owner !== vendor) throw productOwned(product, owner);
+    if (product !== undefined && owner === undefined && !claims.products.includes(product)) claims.products.push(product);
   }
   if (added.length > 0 && removed.length > 0) {
     throw new FairpatchError('RELEASE_INVALID', 'one upload either adds targets (release) or removes them (halt), not both');
@@ -71,14 +93,25 @@ export function planStaging(input: StagingInput): StagingPlan {
     const at = parseIsoSeconds(info.custom?.release_at ?? '') ?? NaN;
     if (releaseAt !== 0 && at !== releaseAt) throw new FairpatchError('RELEASE_INVALID', 'all targets of one release share one release_at');
     releaseAt = at;
+    // Only the vendor's own uploads: knowing another vendor's hash (say, from a leaked schedule)
+    // must not let anyone publish, and so read, bytes that vendor has not released yet.
     const stored = input.blobLength(info.hashes.sha256);
     if (stored === undefined) throw new FairpatchError('BLOB_MISSING', `artifact ${info.hashes.sha256} for ${path} was not uploaded`);
     if (stored !== info.length) throw new FairpatchError('HASH_MISMATCH', `${path}: length ${info.length} does not match the uploaded artifact (${stored})`);
   }
   if (added.length > 0 && releaseAt < now + minLeadMs) {
-    throw new FairpatchError('RELEASE_TOO_SOON', `release_at must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`, {
+    throw new FairpatchError('RELEASE_TOO_SOON', `release_at: must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`, {
       details: { earliest: new Date(now + minLeadMs).toISOString() },
     });
+  }
+
+  if (added.length > 0 && releaseAt > now + maxHorizonMs) {
+    throw new FairpatchError('RELEASE_TOO_LATE', `release_at: at most ${Math.round(maxHorizonMs / DAY_MS)} days ahead (a release scheduled further out would hold back every later one)`, {
+      details: { field: 'release_at', latest: new Date(now + maxHorizonMs).toISOString() },
+    });
+  }
+  if (added.length > 0 && releaseAt > expiresAt) {
+    throw new FairpatchError('RELEASE_TOO_LATE', 'release_at: must not be after the metadata expires (clients would reject it before it is out)', { details: { field: 'release_at', expires: signed.expires } });
   }
 
   const latestRelease = Math.max(0, ...Object.values(signed.targets).map((t) => parseIsoSeconds(t.custom?.release_at ?? '') ?? 0));
@@ -88,8 +121,14 @@ export function planStaging(input: StagingInput): StagingPlan {
   }
   const kind: ChangeKind = added.length > 0 ? 'release' : removed.length > 0 ? 'halt' : 'refresh';
   const effectiveAt = Math.max(latestRelease, kind === 'release' ? releaseAt : now + minLeadMs);
-  return { kind, effectiveAt, added, removed };
+  return { kind, effectiveAt, added, removed, claims };
 }
+
+/** Refusals staging and the store (re-checking inside its transaction) both raise. */
+export const productOwned = (product: string, owner: string): FairpatchError =>
+  new FairpatchError('PRODUCT_OWNED', `product ${product} belongs to vendor ${owner}; publish under a product name of your own`, { details: { field: 'product', product } });
+export const pathBound = (path: string): FairpatchError =>
+  new FairpatchError('TARGET_IMMUTABLE', `${path} was published before (perhaps in a halted version) with other bytes; a path keeps its bytes forever: publish a new file name`, { details: { path } });
 
 export function assertOwnPath(vendor: string, path: string): void {
   const slash = path.indexOf('/');

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
+import { pathBound, productOwned } from './staging.js';
 import { activationTick } from './tick.js';
 
 const CONFIG_KEYS = ['epochMs', 'tickMs', 'freshnessMs', 'snapshotPeriodMs', 'snapshotLifetimeMs'] as const;
@@ -138,24 +139,70 @@ export class RepositoryStore {
     );
   }
 
-  async stageVendorMetadata(row: { vendor: string; version: number; bytes: Buffer; kind: 'release' | 'halt' | 'refresh'; effectiveAt: number; now: number }): Promise<void> {
+  /**
+   * Stages one vendor metadata version together with what it claims for good: the products it names
+   * (owned by the first vendor to publish them) and the bytes of each new path. One transaction, and
+   * the claims are re-checked inside it, so a concurrent upload by another vendor cannot slip past
+   * the checks staging made before.
+   */
+  async stageVendorMetadata(row: {
+    vendor: string;
+    version: number;
+    bytes: Buffer;
+    kind: 'release' | 'halt' | 'refresh';
+    effectiveAt: number;
+    now: number;
+    claims?: { products: string[]; paths: Array<{ path: string; sha256: string; length: number }> };
+  }): Promise<void> {
+    const { vendor, now } = row;
     await this.insertOrConflict(
       () =>
-        this.db
-          .insertInto('vendor_metadata')
-          .values({ vendor: row.vendor, version: row.version, bytes: row.bytes.toString('utf8'), kind: row.kind, effective_at: row.effectiveAt, created_at: row.now })
-          .execute(),
-      `${row.vendor} metadata version ${row.version}`,
+        this.db.transaction().execute(async (trx) => {
+          for (const name of row.claims?.products ?? []) {
+            await trx.insertInto('products').values({ name, vendor, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
+            const owner = await trx.selectFrom('products').select('vendor').where('name', '=', name).executeTakeFirstOrThrow();
+            if (owner.vendor !== vendor) throw productOwned(name, owner.vendor);
+          }
+          for (const p of row.claims?.paths ?? []) {
+            await trx.insertInto('target_paths').values({ path: p.path, sha256: p.sha256, length: p.length, created_at: now }).onConflict((oc) => oc.column('path').doNothing()).execute();
+            const bound = await trx.selectFrom('target_paths').select(['sha256', 'length']).where('path', '=', p.path).executeTakeFirstOrThrow();
+            if (bound.sha256 !== p.sha256 || Number(bound.length) !== p.length) throw pathBound(p.path);
+          }
+          await trx
+            .insertInto('vendor_metadata')
+            .values({ vendor, version: row.version, bytes: row.bytes.toString('utf8'), kind: row.kind, effective_at: row.effectiveAt, created_at: now })
+            .execute();
+        }),
+      `${vendor} metadata version ${row.version}`,
     );
   }
 
-  async blobLength(sha256: string): Promise<number | undefined> {
-    const row = await this.db.selectFrom('blobs').select('length').where('sha256', '=', sha256).executeTakeFirst();
+  /** Owners of the named products that already have one. */
+  async productOwners(products: string[]): Promise<Map<string, string>> {
+    if (products.length === 0) return new Map();
+    const rows = await this.db.selectFrom('products').select(['name', 'vendor']).where('name', 'in', products).execute();
+    return new Map(rows.map((r) => [r.name, r.vendor]));
+  }
+
+  /** The bytes each of these paths was first staged with, for the paths ever staged. */
+  async boundTargets(paths: string[]): Promise<Map<string, { sha256: string; length: number }>> {
+    if (paths.length === 0) return new Map();
+    const rows = await this.db.selectFrom('target_paths').select(['path', 'sha256', 'length']).where('path', 'in', paths).execute();
+    return new Map(rows.map((r) => [r.path, { sha256: r.sha256, length: Number(r.length) }]));
+  }
+
+  /** Length of a blob this vendor uploaded; undefined when it did not, whoever else holds the bytes. */
+  async blobLength(vendor: string, sha256: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('vendor_blobs').select('length').where('vendor', '=', vendor).where('sha256', '=', sha256).executeTakeFirst();
     return row ? Number(row.length) : undefined;
   }
 
-  async recordBlob(sha256: string, length: number, now: number): Promise<void> {
-    await this.db.insertInto('blobs').values({ sha256, length, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+  /** Records that `vendor` uploaded these (hash-verified) bytes. */
+  async recordBlob(vendor: string, sha256: string, length: number, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('blobs').values({ sha256, length, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
+      await trx.insertInto('vendor_blobs').values({ vendor, sha256, length, created_at: now }).onConflict((oc) => oc.columns(['vendor', 'sha256']).doNothing()).execute();
+    });
   }
 
   /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
+import { privateDir } from '../common/files.js';
 import { connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { type AppDeps, createApp } from '../http/app.js';
@@ -86,6 +87,7 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const clock = options.clock ?? systemClock;
   const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
+  privateDir(options.dataDir);
   const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite') });
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);

@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { parseIsoSeconds } from './time.js';
@@ -31,12 +32,14 @@ export const targetFileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,12
 
 export const patchFactsSchema = z.strictObject({
   product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-  version: z.string().min(1).max(64),
+  // A version the agent cannot order, or a range it cannot read, would make a patch that is silently
+  // never offered: refused at the door instead.
+  version: z.string().max(64).refine((v) => semver.valid(v) === v, 'version: a semantic version such as 2.4.1'),
   platform: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/),
   channel: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/),
   severity: z.enum(['low', 'medium', 'high', 'critical']),
   cves: z.array(z.string().regex(/^CVE-\d{4}-\d{4,}$/)).max(64),
-  applies_to: z.string().min(1).max(256),
+  applies_to: z.string().min(1).max(256).refine((r) => semver.validRange(r) !== null, 'applies_to: a semver range such as ">=2.0.0 <2.4.1"'),
   release_at: expires,
 });
 

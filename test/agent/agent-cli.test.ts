@@ -20,11 +20,12 @@ describe('fairpatch agent --once against a real server process', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-agent-cli-'));
-    // A demo repository whose only manifest is released 4 s after start (dev seeding, no lead time).
+    // A demo repository whose only manifest is released 4 s after start (the dev seed brings it
+    // forward by the 30 s lead time).
     mkdirSync(join(dir, 'manifests'));
     cpSync(new URL('../../manifests/artifacts', import.meta.url).pathname, join(dir, 'manifests', 'artifacts'), { recursive: true });
     const manifest = JSON.parse(readFileSync(new URL('../../manifests/acme-agent-2.4.1.json', import.meta.url), 'utf8'));
-    writeFileSync(join(dir, 'manifests', 'fix.json'), JSON.stringify({ ...manifest, release_at: '+4s' }));
+    writeFileSync(join(dir, 'manifests', 'fix.json'), JSON.stringify({ ...manifest, release_at: '+34s' }));
     server = await startServer(['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { cwd: dir });
   });
   afterAll(async () => {
@@ -37,13 +38,13 @@ describe('fairpatch agent --once against a real server process', () => {
     expect(Number.isFinite(activation)).toBe(true);
     const marker = join(dir, 'installed.log');
     const config = join(dir, 'agent.json');
-    writeFileSync(config, JSON.stringify({ server: server.url, group: 'eu-west', root: join(dir, 'keys', '1.root.json'), state: join(dir, 'agent'), product: 'acme-agent', platform: 'linux-x64', 'current-version': '2.3.1' }));
+    writeFileSync(config, JSON.stringify({ server: server.url, group: 'eu-west', root: join(dir, 'keys', '1.root.json'), state: join(dir, 'agent'), product: 'acme/acme-agent', platform: 'linux-x64', 'current-version': '2.3.1' }));
     const run = () => cli(['agent', '--config', config, '--once', '--install', `echo "$FAIRPATCH_VERSION" >> ${marker}`]);
 
     const before = await run();
     expect(before.code, before.stderr).toBe(0);
     expect(Date.now(), 'the first poll must happen before the release (4 s after start)').toBeLessThan(activation);
-    expect(before.stdout).toMatch(/no patch for product acme-agent/);
+    expect(before.stdout).toMatch(/no patch for product acme-agent signed by vendor acme/);
 
     const { tick } = (await (await fetch(`${server.url}/healthz`)).json()) as { tick: number };
     await untilTick(server.url, tick + Math.ceil((activation - Date.now()) / 1000) + 1);
@@ -60,7 +61,7 @@ describe('fairpatch agent --once against a real server process', () => {
   });
 
   it('prints one line naming the threat and exits 1 when it refuses', async () => {
-    const result = await cli(['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, 'agent2'), '--product', 'acme-agent', '--platform', 'linux-x64', '--current-version', '2.3.1', '--once']);
+    const result = await cli(['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, 'agent2'), '--product', 'acme/acme-agent', '--platform', 'linux-x64', '--current-version', '2.3.1', '--once']);
     expect(result.code).toBe(1);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.stdout).toMatch(/^REFUSED: server unreachable/);

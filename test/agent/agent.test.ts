@@ -38,7 +38,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
         group: 'eu-west',
         root: join(fx.keysDir, '1.root.json'),
         stateDir: mkdtempSync(join(tmpdir(), 'fairpatch-agent-')),
-        product: 'acme-agent',
+        vendor: 'acme', product: 'acme-agent',
         platform: 'linux-x64',
         currentVersion: '2.3.0',
         channel: 'stable',
@@ -61,7 +61,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
       fx.clock.advance(SECOND);
       expect(await a.cycle()).toMatchObject({ outcome: 'up-to-date' }); // 2.4.1 installed: nothing newer
       expect(readFileSync(marker, 'utf8')).toBe('acme-agent 2.4.1 CVE-2026-31337 #!/bin/sh\n');
-      expect(a.installed()).toMatchObject({ product: 'acme-agent', version: '2.4.1' });
+      expect(a.installed()).toMatchObject({ vendor: 'acme', product: 'acme-agent', version: '2.4.1' });
       const receipts = a.receipts.all();
       // One receipt per accepted timestamp: the tick before the release, the release tick, the one after.
       const before = tickAt(fx.node.repo.config, releaseAt - 1);
@@ -126,7 +126,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
         const http = await listen(frozen.node.app);
         try {
           const a = new Agent(
-            { server: http.url, group: 'eu-west', root: join(frozen.keysDir, '1.root.json'), stateDir: mkdtempSync(join(tmpdir(), 'fp-agent-')), product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: 1000 },
+            { server: http.url, group: 'eu-west', root: join(frozen.keysDir, '1.root.json'), stateDir: mkdtempSync(join(tmpdir(), 'fp-agent-')), vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: 1000 },
             { clock: frozen.clock, log: (l) => lines.push(l), fetcher: { attempts: 1 } },
           );
           expect(await a.cycle()).toMatchObject({ outcome: 'refused', threat: expect.stringMatching(/^freeze attack/) });
@@ -145,7 +145,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
     describe('chooses nothing rather than the wrong thing', () => {
       it('a patch for another product', async () => {
         fx.clock.set(releaseAt);
-        expect(await agent({ product: 'other-product' }).cycle()).toEqual({ outcome: 'up-to-date', reason: 'no patch for product other-product' });
+        expect(await agent({ product: 'other-product' }).cycle()).toEqual({ outcome: 'up-to-date', reason: 'no patch for product other-product signed by vendor acme' });
       });
       it('an older version than the installed one (never a downgrade)', async () => {
         fx.clock.set(releaseAt);

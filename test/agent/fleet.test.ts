@@ -29,7 +29,7 @@ describe(`${AGENTS} agents in ${GROUPS.length} groups around one release`, () =>
     const fleet = Array.from({ length: AGENTS }, (_, i) => ({
       phase: (i * 7) % (INTERVAL / SECOND), // seconds into each interval this agent polls at
       agent: new Agent(
-        { server: server.url, group: GROUPS[i % GROUPS.length]!, root, stateDir: mkdtempSync(join(tmpdir(), 'fleet-')), product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: INTERVAL },
+        { server: server.url, group: GROUPS[i % GROUPS.length]!, root, stateDir: mkdtempSync(join(tmpdir(), 'fleet-')), vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: INTERVAL },
         { clock: fx.clock, log: () => {}, fetcher: { attempts: 2, backoffMs: 1 } },
       ),
     }));

@@ -42,7 +42,7 @@ function fleet(perGroup: number): Agent[] {
   return GROUPS.flatMap((group) =>
     Array.from({ length: perGroup }, () =>
       new Agent(
-        { server: server.url, group, root: join(fx.keysDir, '1.root.json'), stateDir: mkdtempSync(join(tmpdir(), 'push-')), product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: 60 * MINUTE },
+        { server: server.url, group, root: join(fx.keysDir, '1.root.json'), stateDir: mkdtempSync(join(tmpdir(), 'push-')), vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: 60 * MINUTE },
         { clock: fx.clock, log: () => {}, fetcher: { attempts: 2, backoffMs: 1 } },
       ),
     ),

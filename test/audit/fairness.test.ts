@@ -52,7 +52,7 @@ async function scenario(makeAdversary?: (fx: Fixture, releases: number[]) => { r
   const start = fx.clock.now();
   const releases = [start + 60 * SECOND, start + 120 * SECOND];
   await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'a')], releases[0]!));
-  await fx.node.repo.stageVendorMetadata('quill', await fx.release('quill', { product: 'libquill', version: '3.8.2' }, [await fx.artifact('quill.tar', 'q')], releases[1]!));
+  await fx.node.repo.stageVendorMetadata('quill', await fx.release('quill', { product: 'libquill', version: '3.8.2' }, [await fx.artifact('quill.tar', 'q', 'any', 'quill')], releases[1]!));
 
   const plan = makeAdversary?.(fx, releases);
   const server = adversary(fx, plan?.rewrite ?? (() => undefined));

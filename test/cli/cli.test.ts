@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,14 +10,17 @@ const OPERATOR = 'operator-token-for-tests-0123456789';
 describe('the fairpatch CLI against a real server process', () => {
   let dir: string;
   let keys: string;
+  /** The vendor's own directory: the operator's side (keys/) never holds a vendor key. */
+  let vendorKeys: string;
   let server: Awaited<ReturnType<typeof startServer>>;
   let vendorToken: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-cli-'));
     keys = join(dir, 'keys');
+    vendorKeys = join(dir, 'vendor-keys');
     expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
-    expect((await cli(['keygen', '--keys', keys, '--vendor', 'acme'])).code).toBe(0);
+    expect((await cli(['keygen', '--keys', vendorKeys, '--vendor', 'acme'])).code).toBe(0);
     server = await startServer(['--data', join(dir, 'data'), '--keys', keys], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
   });
   afterAll(async () => {
@@ -26,16 +29,22 @@ describe('the fairpatch CLI against a real server process', () => {
   });
 
   it('keygen writes private keys with mode 0600 and refuses to overwrite them', async () => {
-    for (const name of ['targets.key', 'snapshot.key', 'timestamp.key', 'log.key', 'acme.key']) {
+    for (const name of ['targets.key', 'snapshot.key', 'timestamp.key', 'log.key']) {
       expect(statSync(join(keys, name)).mode & 0o777).toBe(0o600);
     }
+    expect(statSync(join(vendorKeys, 'acme.key')).mode & 0o777).toBe(0o600);
     const again = await cli(['keygen', '--keys', keys]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/ALREADY_EXISTS/);
   });
 
   it('adds a vendor, publishes a manifest and halts it; nothing is public before its release', async () => {
-    const added = await cli(['vendor', 'add', 'acme', '--keys', keys, '--server', server.url, '--token', OPERATOR]);
+    // The vendor signs a request with its own key; the operator registers it with nothing else.
+    const request = join(dir, 'acme.request.json');
+    const requested = await cli(['vendor', 'request', '--key', join(vendorKeys, 'acme.key'), '--out', request]);
+    expect(requested.code, requested.stderr).toBe(0);
+    expect(readFileSync(request, 'utf8')).not.toMatch(/private/);
+    const added = await cli(['vendor', 'add', '--request', request, '--keys', keys, '--server', server.url, '--token', OPERATOR]);
     expect(added.code, added.stderr).toBe(0);
     vendorToken = JSON.parse(added.stdout).token;
 
@@ -51,7 +60,7 @@ describe('the fairpatch CLI against a real server process', () => {
       artifacts: [{ platform: 'linux-x64', file: 'fix.sh', name: 'acme-agent-2.4.1.sh' }],
     };
     writeFileSync(join(dir, 'fix.json'), JSON.stringify(manifest));
-    const published = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(keys, 'acme.key'), '--token', vendorToken]);
+    const published = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(vendorKeys, 'acme.key'), '--token', vendorToken]);
     expect(published.code, published.stderr).toBe(0);
     const result = JSON.parse(published.stdout);
     expect(result).toMatchObject({ vendor: 'acme', version: 2, targets: ['acme/acme-agent-2.4.1.sh'] });
@@ -61,13 +70,30 @@ describe('the fairpatch CLI against a real server process', () => {
     const updater = tufClient(server.url, 'eu-west', join(keys, '1.root.json')).updater();
     await updater.refresh();
 
-    const halted = await cli(['halt', 'acme', '2.4.1', '--server', server.url, '--key', join(keys, 'acme.key'), '--token', vendorToken]);
+    const halted = await cli(['halt', 'acme', '2.4.1', '--server', server.url, '--key', join(vendorKeys, 'acme.key'), '--token', vendorToken]);
     expect(halted.code, halted.stderr).toBe(0);
     expect(JSON.parse(halted.stdout)).toMatchObject({ version: 3, removed: ['acme/acme-agent-2.4.1.sh'], kind: 'halt' });
 
     const wrongKey = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(keys, 'timestamp.key'), '--token', vendorToken]);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/SIGNATURE_INVALID/);
+  });
+
+  it('refuses a registration request signed by another key, and a vendor name that is a path', async () => {
+    expect((await cli(['keygen', '--keys', vendorKeys, '--vendor', 'globex'])).code).toBe(0);
+    const forged = join(dir, 'forged.request.json');
+    expect((await cli(['vendor', 'request', '--key', join(vendorKeys, 'globex.key'), '--out', forged])).code).toBe(0);
+    const body = JSON.parse(readFileSync(forged, 'utf8'));
+    body.public_key = JSON.parse(readFileSync(join(vendorKeys, 'acme.pub'), 'utf8'));
+    writeFileSync(forged, JSON.stringify(body));
+    const refused = await cli(['vendor', 'add', '--request', forged, '--keys', keys, '--server', server.url, '--token', OPERATOR]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/SIGNATURE_INVALID/);
+
+    const evil = await cli(['keygen', '--keys', vendorKeys, '--vendor', '../evil']);
+    expect(evil.code).not.toBe(0);
+    expect(evil.stderr).toMatch(/vendor: lowercase/);
+    expect(existsSync(join(dir, 'evil.key'))).toBe(false);
   });
 
   it('audits the server over HTTP: FAIR, with a JSON and an HTML report, exit 0', async () => {
@@ -82,9 +108,25 @@ describe('the fairpatch CLI against a real server process', () => {
     // A second run checks consistency with the checkpoint the first one saved.
     expect((await cli(args)).code).toBe(0);
     // A log key the auditor does not pin: cannot verify.
-    const wrong = await cli([...args.slice(0, -4), '--log-key', join(keys, 'acme.pub'), '--root', join(keys, '1.root.json')]);
+    const wrong = await cli([...args.slice(0, -4), '--log-key', join(vendorKeys, 'acme.pub'), '--root', join(keys, '1.root.json')]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/CANNOT VERIFY/);
+  });
+
+  it('rotates a vendor key from a request the vendor signed with the new key; the old key is refused at once', async () => {
+    expect((await cli(['keygen', '--keys', vendorKeys, '--vendor', 'acme-next'])).code).toBe(0);
+    const request = join(dir, 'acme.rotate.json');
+    const requested = await cli(['vendor', 'request', '--rotate', '--name', 'acme', '--key', join(vendorKeys, 'acme-next.key'), '--server', server.url, '--token', vendorToken, '--out', request]);
+    expect(requested.code, requested.stderr).toBe(0);
+    const rotated = await cli(['vendor', 'rotate', '--request', request, '--keys', keys, '--server', server.url, '--token', OPERATOR]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ name: 'acme' });
+    const manifest = join(dir, 'next.json');
+    writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(join(dir, 'fix.json'), 'utf8')), version: '2.4.2', applies_to: '<2.4.2', artifacts: [{ platform: 'linux-x64', file: 'fix.sh', name: 'acme-agent-2.4.2.sh' }] }));
+    const old = await cli(['publish', manifest, '--server', server.url, '--key', join(vendorKeys, 'acme.key'), '--token', vendorToken]);
+    expect(old.stderr).toMatch(/SIGNATURE_INVALID/);
+    const fresh = await cli(['publish', manifest, '--server', server.url, '--key', join(vendorKeys, 'acme-next.key'), '--token', vendorToken]);
+    expect(fresh.code, fresh.stderr).toBe(0);
   });
 
   it('rotates root 1-of-1 to 2-of-3 with a new timestamp key, and a client that trusts root 1 follows', async () => {

@@ -34,8 +34,8 @@ export interface Fixture {
   openNode(extra?: Partial<NodeOptions>): Promise<FairpatchNode>;
   /** Registers a vendor, effective immediately (the test owns time). */
   addVendor(name: string): Promise<{ key: KeyPair; token: string }>;
-  /** Writes an artifact, stores its blob and returns what a manifest needs. */
-  artifact(name: string, content: string, platform?: string): Promise<HashedArtifact>;
+  /** Writes an artifact, stores it as `vendor`'s upload (default acme) and returns what a manifest needs. */
+  artifact(name: string, content: string, platform?: string, vendor?: string): Promise<HashedArtifact>;
   /** Builds and signs the vendor's next metadata for a release (not uploaded). */
   release(vendor: string, manifest: Partial<Manifest>, artifacts: HashedArtifact[], releaseAt: number): Promise<Envelope<TargetsSigned>>;
   close(): Promise<void>;
@@ -93,14 +93,14 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
       vendors.set(name, entry);
       return entry;
     },
-    async artifact(name, content, platform = 'linux-x64') {
+    async artifact(name, content, platform = 'linux-x64', vendor = 'acme') {
       const path = join(dir, name);
       writeFileSync(path, content);
       const bytes = Buffer.from(content);
       const sha256 = sha256Hex(bytes);
       const { Readable } = await import('node:stream');
       await node.blobs.put(sha256, Readable.from([bytes]), bytes.length + 1);
-      await node.store.recordBlob(sha256, bytes.length, clock.now());
+      await node.store.recordBlob(vendor, sha256, bytes.length, clock.now());
       return { platform, name, path, length: bytes.length, sha256 };
     },
     async release(vendor, manifest, artifacts, releaseAt) {

@@ -38,7 +38,11 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     if (!SHA256.test(sha256)) throw new FairpatchError('BAD_REQUEST', 'blob name is its lowercase hex sha256');
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > limits.maxArtifactBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${limits.maxArtifactBytes} bytes`);
-    const known = await store.blobLength(sha256);
+    const vendor = vendorParam(c.req.param('vendor'));
+    // Only this vendor's own uploads may be skipped. Whether anyone else holds these bytes is never
+    // said, by status, body or timing of an early answer: the body is always read and hash-checked,
+    // so a hash alone (from a leaked schedule, say) proves nothing and claims nothing.
+    const known = await store.blobLength(vendor, sha256);
     if (known !== undefined && blobs.has(sha256)) {
       await c.req.raw.body?.cancel();
       return c.json({ sha256, length: known, stored: false });
@@ -47,7 +51,7 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
     const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
     // The file is in place before the row exists: an acknowledged blob is always readable.
-    await store.recordBlob(sha256, length, repo.clock.now());
+    await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);
   });
 
