@@ -11,6 +11,7 @@ const USAGE = `fairpatch serve [--data DIR] [--keys DIR] [--port N] [--host H] [
   --keys   key directory; default ./keys
   --dev    generate dev keys on first run and publish the examples in manifests/
   --min-lead 30s                  shortest time between publishing and release_at (FAIRPATCH_MIN_LEAD)
+  --max-horizon 90d               furthest ahead a release may be scheduled
   --max-streams-per-address 64    event streams one client address may hold
   --node-name NAME                names this node in delivery roll-ups (default host:pid)
   PORT, HOST, DATABASE_URL and FAIRPATCH_OPERATOR_TOKEN are read from the environment.`;
@@ -23,6 +24,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     host: { type: 'string' },
     dev: { type: 'boolean' },
     'min-lead': { type: 'string' },
+    'max-horizon': { type: 'string' },
     'max-streams-per-address': { type: 'string' },
     'node-name': { type: 'string' },
     help: { type: 'boolean' },
@@ -46,6 +48,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     keysDir,
     sync: true,
     ...(minLead ? { minLeadMs: parseDuration(minLead) } : {}),
+    ...(values['max-horizon'] ? { maxHorizonMs: parseDuration(values['max-horizon']) } : {}),
     ...(perAddress ? { notifierLimits: { maxPerAddress: perAddress } } : {}),
     ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),

@@ -35,6 +35,8 @@ export interface NodeOptions {
   databaseUrl?: string;
   clock?: Clock;
   minLeadMs?: number;
+  /** How far ahead a release may be scheduled; default 90 days. */
+  maxHorizonMs?: number;
   /** Only used when the repository is created. */
   repoDefaults?: Partial<RepoConfig>;
   /** Run the refresh and pre-render loops (a serving node); tests drive time by hand instead. */
@@ -98,7 +100,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
 
   const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor });
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
   for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
