@@ -4,7 +4,7 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { BenchRepo } from './lib/repo.js';
 import { rssMiB } from './lib/proc.js';
 
-// `npm run load` (issue 6): 10,000 simulated agents poll one node on 127.0.0.1 for a bounded time
+// `npm run load`: 10,000 simulated agents poll one node on 127.0.0.1 for a bounded time
 // across a release. Each agent polls timestamp.json every INTERVAL at its own phase and fetches the
 // snapshot when its version changes, as a TUF client does. Results go to bench/LOAD.md.
 

@@ -36,7 +36,10 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
       const share = Math.floor(streams / clients) + (i < streams % clients ? 1 : 0);
       const child = spawn(process.execPath, [new URL('./sse-client.js', import.meta.url).pathname, node.url, String(share), String(groups), '60000', file], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
-      const ready = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('ready') && resolve())));
+      const ready = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('ready')) resolve();
+        }));
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       return { ready, done };
     });

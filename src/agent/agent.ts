@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/files.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { Updater } from 'tuf-js';
-import type { Clock } from '../release/clock.js';
+import type { Clock } from '../common/clock.js';
 import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
 import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
@@ -57,7 +58,7 @@ interface Installed {
 }
 
 /**
- * `fairpatch agent` (issue 4): tuf-js is the TUF engine (refresh, delegations, verified downloads);
+ * `fairpatch agent`: tuf-js is the TUF engine (refresh, delegations, verified downloads);
  * this class adds what a customer's machine needs around it: choosing the patch, installing it,
  * remembering what is installed, keeping receipts and reporting outcomes. A refusal never touches
  * the installed version.
@@ -205,8 +206,7 @@ export class Agent {
 
   private recordInstalled(installed: Installed): void {
     const file = join(this.options.stateDir, 'installed.json');
-    writeFileSync(file + '.tmp', JSON.stringify(installed, null, 2) + '\n');
-    renameSync(file + '.tmp', file);
+    writeFileAtomic(file, JSON.stringify(installed, null, 2) + '\n');
   }
 
   private async post(path: string, body: unknown): Promise<Response> {
@@ -265,7 +265,7 @@ export class Agent {
   streamUp = false;
 
   /**
-   * Runs until `signal` aborts (issue 7): holds the event stream and refreshes the moment an
+   * Runs until `signal` aborts: holds the event stream and refreshes the moment an
    * activation is announced, with no jitter (fairness first); polls every interval ±10 % while the
    * stream is down, and every ten intervals while it is up, in case an event was missed.
    */

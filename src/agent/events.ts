@@ -25,8 +25,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator
   let current: { event: string; data: string[]; id?: string; retry?: number } = { event: 'message', data: [] };
   for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+    for (let newline = buffer.search(/\r\n|\r|\n/); newline >= 0; newline = buffer.search(/\r\n|\r|\n/)) {
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
       if (line === '') {

@@ -1,9 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/files.js';
 import type { Receipt } from '../receipts/schema.js';
 
 /**
- * Receipts kept in the agent's state dir (issue 4): every signed timestamp it accepted, with its
+ * Receipts kept in the agent's state dir: every signed timestamp it accepted, with its
  * receive time, as JSON lines. Bounded: the current file rotates at `perFile` lines and only the
  * newest `files` files are kept. `submitted` tracks what the server has acknowledged.
  */
@@ -56,8 +57,7 @@ export class ReceiptStore {
     const file = join(this.dir, 'submitted');
     const keep = new Set(this.all().map(key));
     const done = [...this.lines(file).filter((k) => keep.has(k)), ...receipts.map(key)];
-    writeFileSync(file + '.tmp', done.join('\n') + '\n');
-    renameSync(file + '.tmp', file);
+    writeFileAtomic(file, done.join('\n') + '\n');
   }
 }
 

@@ -14,7 +14,7 @@ export interface Candidate {
 }
 
 /**
- * Picks the patch to install (issue 4): same product, this platform (or "any"), this channel, an
+ * Picks the patch to install: same product, this platform (or "any"), this channel, an
  * `applies_to` range that holds the current version, strictly newer than it (never a downgrade);
  * the highest version wins. Returns every artifact of that version for this platform.
  */

@@ -1,9 +1,10 @@
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
+import { tickStart as startOfTick } from '../common/tick.js';
 import { parseJson } from '../tuf/canonical.js';
-import { type VerifiedDocument, verifyTimestampDocument } from './receipts.js';
+import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
 
-// The fairness verdict (DESIGN 5), a pure function of the verified log, the trusted timestamp keys
+// The fairness verdict, a pure function of the verified log, the trusted timestamp keys
 // and the auditor's clock. Every finding carries the leaf indices and documents it rests on.
 
 export interface AuditOptions {
@@ -39,7 +40,7 @@ export interface GroupDelivery {
   source: 'receipt' | 'rollup';
   stalePolls: number;
   leafIndex: number;
-  /** The push at the activation tick (issue 7): streams notified and fan-out start to last write. */
+  /** The push at the activation tick: streams notified and fan-out start to last write. */
   notification?: { connections: number; delayMs: number };
 }
 
@@ -84,8 +85,8 @@ export function evaluateFairness(input: {
   const of = <T extends Leaf['type']>(type: T) => input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
 
   const created = of('repository.created')[0]?.leaf;
-  const tickMs = created?.tick_ms ?? 1000;
-  const tickStart = (k: number): number => (created?.epoch_ms ?? 0) + (k - 1) * tickMs;
+  const clock = { epochMs: created?.epoch_ms ?? 0, tickMs: created?.tick_ms ?? 1000 };
+  const tickStart = (k: number): number => startOfTick(clock, k);
 
   // Receipts: verify each distinct document once, then every observation of it.
   const documents = new Map<string, VerifiedDocument | undefined>();
@@ -108,7 +109,7 @@ export function evaluateFairness(input: {
     }
   }
 
-  // Equivocation: two different signed statements for one tick (DESIGN 3).
+  // Equivocation: two different signed statements for one tick.
   const byTick = new Map<number, VerifiedDocument>();
   for (const doc of documents.values()) {
     if (!doc) continue;
@@ -162,7 +163,7 @@ export function evaluateFairness(input: {
     }
     const start = tickStart(act.leaf.tick);
     report.activation = { tick: act.leaf.tick, tickStart: start, delayMs: start - releaseAt, snapshotVersion: act.leaf.snapshot_version, leaf: act.index };
-    if (start - releaseAt > tickMs || start < releaseAt) {
+    if (start - releaseAt > clock.tickMs || start < releaseAt) {
       findings.push({ kind: 'activation-late', unfair: true, release: id, message: `${id} activated at tick ${act.leaf.tick}, ${start - releaseAt} ms after release_at`, evidence: { scheduled_leaf: index, activated_leaf: act.index } });
     }
     evaluateDelivery(report, act.leaf.snapshot_version, act.leaf.tick);
@@ -229,7 +230,7 @@ export function evaluateFairness(input: {
   return {
     verdict: findings.some((f) => f.unfair) ? 'UNFAIR' : 'FAIR',
     logSize: input.leaves.length,
-    tickMs,
+    tickMs: clock.tickMs,
     releases,
     groups,
     findings,

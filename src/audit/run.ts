@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/files.js';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
@@ -26,7 +27,7 @@ export interface AuditRun {
 }
 
 export interface AuditOutcome {
-  /** 0 FAIR, 1 UNFAIR, 2 could not verify (DESIGN 5). */
+  /** 0 FAIR, 1 UNFAIR, 2 could not verify. */
   exitCode: 0 | 1 | 2;
   report?: FairnessReport;
   checkpoint?: Checkpoint;
@@ -102,10 +103,10 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, ...(run.options ? { options: run.options } : {}) });
 
   if (findings.length === 0) {
-    writeAtomically(savedPath, checkpointNote);
+    writeFileAtomic(savedPath, checkpointNote);
     const announced = parsed.flatMap(({ leaf }) => (leaf.type === 'log.key-rotated' ? [leaf.vkey] : []));
     const keys = [...new Set([...learned, ...announced])];
-    if (keys.length > learned.length) writeAtomically(learnedPath, JSON.stringify(keys));
+    if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
   return { exitCode: report.verdict === 'FAIR' ? 0 : 1, report, checkpoint };
 }
@@ -130,7 +131,7 @@ async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean
   if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) {
     throw new FairpatchError('PROOF_INVALID', 'the entries served do not hash to the checkpoint root (cached entries were discarded; run again)');
   }
-  if (cache) writeAtomically(cachePath, JSON.stringify(leaves));
+  if (cache) writeFileAtomic(cachePath, JSON.stringify(leaves));
   return leaves;
 }
 
@@ -153,7 +154,3 @@ async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>>
   return keys;
 }
 
-function writeAtomically(path: string, text: string): void {
-  writeFileSync(path + '.tmp', text);
-  renameSync(path + '.tmp', path);
-}

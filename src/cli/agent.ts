@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import { ReceiptStore } from '../agent/receipt-store.js';
 import { FairpatchError } from '../errors.js';
-import { systemClock } from '../release/clock.js';
-import { GROUP_PATTERN } from '../receipts/schema.js';
+import { systemClock } from '../common/clock.js';
+import { groupName } from '../common/groups.js';
 import { parseJson } from '../tuf/canonical.js';
 import { parseWith, vendorName } from '../tuf/schema.js';
 import { args, parseDuration } from './args.js';
@@ -17,7 +17,7 @@ fairpatch agent receipts export [--state DIR] [--out FILE]`;
 
 const optionsSchema = z.strictObject({
   server: z.url(),
-  group: z.string().regex(GROUP_PATTERN),
+  group: groupName,
   root: z.string().min(1),
   state: z.string().min(1),
   product: z.string().min(1),

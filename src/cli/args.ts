@@ -22,10 +22,4 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   return n;
 }
 
-/** "90s", "5m", "500ms", "1h", "90d", or plain seconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new FairpatchError('BAD_REQUEST', `${text} is not a duration (e.g. 60s, 5m)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
-}
+export { parseDuration } from '../common/duration.js';

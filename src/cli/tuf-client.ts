@@ -6,7 +6,7 @@ import { Updater } from 'tuf-js';
 import { AgentFetcher } from '../agent/fetcher.js';
 import { describeRefusal } from '../agent/threats.js';
 
-// The tuf-conformance client contract (issue 4): the agent's TUF engine and fetcher, driven by the
+// The tuf-conformance client contract: the agent's TUF engine and fetcher, driven by the
 // public conformance suite. Exit 0 on success, 1 on any failure.
 //   --metadata-dir D init ROOT
 //   --metadata-dir D --metadata-url U refresh

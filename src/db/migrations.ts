@@ -95,7 +95,7 @@ const migrations: Record<string, Migration> = {
   },
   '0003_install_reports': {
     async up(db: Kysely<unknown>) {
-      // Agents' install outcomes, counted per group (issue 4); `grp` because GROUP is an SQL keyword.
+      // Agents' install outcomes, counted per group; `grp` because GROUP is an SQL keyword.
       await db.schema
         .createTable('install_reports')
         .addColumn('grp', 'text', (c) => c.notNull())

@@ -4,7 +4,7 @@ import { PostgresDialect } from 'kysely';
 const INT8_OID = 20;
 
 /**
- * PostgreSQL for several nodes (DESIGN 6). int8 columns (our millisecond times, versions, indices)
+ * PostgreSQL for several nodes. int8 columns (our millisecond times, versions, indices)
  * come back as numbers, as they do from SQLite: every value we store is below 2^53. The parser is
  * set on this pool only, not globally on `pg`.
  */

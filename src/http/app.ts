@@ -32,7 +32,7 @@ export interface AppDeps {
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
 
-/** Builds the Hono app from its dependencies (STYLE: createApp(deps)); no I/O of its own. */
+/** Builds the Hono app from its dependencies; no I/O of its own. */
 export function createApp(deps: AppDeps): Hono {
   const { repo, blobs, counter } = deps;
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 
-// Log leaves (DESIGN 4): canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
+// Log leaves: canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -74,7 +74,7 @@ const rollup = z.strictObject({
     z.strictObject({
       polls: count,
       versions: z.record(z.string().regex(/^[1-9]\d*$/), versionDelivery),
-      /** Push fan-outs by tick (issue 7): streams notified in this group, and the fan-out's duration. */
+      /** Push fan-outs by tick: streams notified in this group, and the fan-out's duration. */
       notifications: z.record(z.string().regex(/^[1-9]\d*$/), z.strictObject({ connections: count, fanout_us: count })).optional(),
     }),
   ),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import nacl from 'tweetnacl';
+import { ed25519Sign, ed25519Verify } from '../common/ed25519.js';
 import { FairpatchError } from '../errors.js';
 
 // C2SP signed-note (https://c2sp.org/signed-note) with Ed25519 keys (signature type 0x01).
@@ -54,7 +54,7 @@ export function signNote(text: string, name: string, secretKey: Uint8Array | rea
   if (!text.endsWith('\n')) invalid('note text must end with a newline');
   const keys = secretKey instanceof Uint8Array ? [secretKey] : secretKey;
   const lines = keys.map((key) => {
-    const sig = nacl.sign.detached(Buffer.from(text, 'utf8'), key);
+    const sig = ed25519Sign(key, Buffer.from(text, 'utf8'));
     return `${EM_DASH} ${name} ${Buffer.concat([noteKeyId(name, key.subarray(32)), sig]).toString('base64')}\n`;
   });
   return `${text}\n${lines.join('')}`;
@@ -87,7 +87,7 @@ export function openNote(note: string, verifiers: readonly Verifier[]): OpenedNo
     if (blob.length < 5 || blob.toString('base64') !== b64) invalid('signature is not base64 of keyid || signature');
     const verifier = verifiers.find((v) => v.name === name && v.keyId.equals(blob.subarray(0, 4)));
     if (!verifier) continue;
-    if (blob.length !== 68 || !nacl.sign.detached.verify(Buffer.from(text, 'utf8'), blob.subarray(4), verifier.publicKey)) {
+    if (blob.length !== 68 || !ed25519Verify(verifier.publicKey, Buffer.from(text, 'utf8'), blob.subarray(4))) {
       throw new FairpatchError('SIGNATURE_INVALID', `signature by ${name} does not verify`);
     }
     verifiedBy.push(name);

@@ -8,7 +8,7 @@ interface Pending {
 }
 
 /**
- * The one way leaves enter the log (issue 3): a queue of concurrency 1 per node that takes every
+ * The one way leaves enter the log: a queue of concurrency 1 per node that takes every
  * entry waiting when its turn comes and appends them in one transaction, so a burst of N appends
  * costs one checkpoint, not N. Across nodes, `log_head` serializes; a lost race is retried.
  */
@@ -48,7 +48,7 @@ export class Sequencer {
           batch.map((p) => p.entry),
           this.now(),
         );
-        batch.forEach((p, i) => p.resolve(result.indices[i] as number));
+        for (const [i, p] of batch.entries()) p.resolve(result.indices[i] as number);
         return;
       } catch (error) {
         if (error instanceof LogConflict && attempt < this.options.maxRetries) {

@@ -30,7 +30,7 @@ function frontier(size: number): NodeId[] {
 }
 
 /**
- * The transparency log in the database (DESIGN 4, issue 3): leaves, the hashes of perfect subtrees
+ * The transparency log in the database: leaves, the hashes of perfect subtrees
  * (so a proof for any size is a few indexed reads) and signed checkpoints. One append is one
  * transaction guarded by `log_head`, so concurrent appenders on several nodes serialize and the
  * tree never forks.

@@ -2,7 +2,7 @@ import { FairpatchError } from '../errors.js';
 import { emptyRoot, leafHash, nodeHash, splitPoint } from './merkle.js';
 
 /**
- * Proofs for any tree size from stored perfect-subtree hashes (issue 3: no recomputing the whole
+ * Proofs for any tree size from stored perfect-subtree hashes (no recomputing the whole
  * tree). Node (level, index) is the root of leaves [index·2^level, (index+1)·2^level); once written
  * it never changes. Any subtree RFC 9162 needs decomposes into O(log n) of them.
  */

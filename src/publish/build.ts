@@ -96,7 +96,7 @@ export function buildRelease(input: { manifest: Manifest; artifacts: HashedArtif
   return signEnvelope(vendorTargets(previous.version + 1, now, targets), [vendorKey]);
 }
 
-/** The vendor's next metadata without the targets of one patch version: a halt (DESIGN 3). */
+/** The vendor's next metadata without the targets of one patch version: a halt. */
 export function buildHalt(input: { vendor: string; version: string; product?: string; previous: TargetsSigned; vendorKey: KeyPair; now: number }): { envelope: Envelope<TargetsSigned>; removed: string[] } {
   const { version, product, previous, vendorKey, now } = input;
   const targets: Record<string, TargetInfo> = {};

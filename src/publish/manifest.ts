@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { patchFactsSchema, targetFileName, vendorName } from '../tuf/schema.js';
 import { parseIsoSeconds } from '../tuf/time.js';
+import { durationMs } from '../common/duration.js';
 import { FairpatchError } from '../errors.js';
 
 /**
@@ -34,12 +35,11 @@ export const manifestSchema = z.strictObject({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** Resolves `release_at` to whole seconds (TUF times carry no milliseconds). */
 export function resolveReleaseAt(value: string, now: number): number {
-  const relative = /^\+(\d+)([smhd])$/.exec(value);
-  if (relative) return Math.ceil((now + Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]) / 1000) * 1000;
+  const delay = value.startsWith('+') ? durationMs(value.slice(1)) : undefined;
+  if (delay !== undefined) return Math.ceil((now + delay) / 1000) * 1000;
   const absolute = parseIsoSeconds(value);
   if (absolute === undefined) throw new FairpatchError('MANIFEST_INVALID', `release_at ${value} is not a valid time`);
   return absolute;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type VerifiedDocument, verifyTimestampDocument } from '../audit/receipts.js';
+import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
 import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
 import { leafBytes } from '../log/leaves.js';
@@ -16,7 +16,7 @@ export interface IntakeResult {
 }
 
 /**
- * Receives receipts (issue 3): every document must be a timestamp signed by a key some trusted root
+ * Receives receipts: every document must be a timestamp signed by a key some trusted root
  * named; identical documents from many clients are verified and logged once; the batch becomes one
  * `receipts.batch` leaf. A batch is all-or-nothing: one bad receipt refuses it whole.
  */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { groupName } from '../common/groups.js';
 
 /** A receipt: a signed timestamp document an agent accepted, and when it received it (its own clock). */
 export const receiptSchema = z.strictObject({
@@ -6,11 +7,9 @@ export const receiptSchema = z.strictObject({
   received_at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/, 'received_at: ISO 8601 UTC'),
 });
 
-export const GROUP_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
 /** `POST /api/v1/receipts`: a batch from one client in one group. */
 export const receiptBatchSchema = z.strictObject({
-  group: z.string().regex(GROUP_PATTERN, 'group: lowercase letters, digits, . _ -, at most 64'),
+  group: groupName,
   client: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'client: letters, digits, . _ : -, at most 128'),
   receipts: z.array(receiptSchema).min(1).max(1000),
 });

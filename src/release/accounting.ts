@@ -1,9 +1,9 @@
 /**
- * Per-group poll accounting, in memory (DESIGN 6: a poll never writes synchronously). For each
+ * Per-group poll accounting, in memory (a poll never writes synchronously). For each
  * group and snapshot version served: how many polls, and the first and last tick it was served.
- * The delivery roll-up (issue 3) drains it in batches.
+ * The delivery roll-up drains it in batches.
  */
-export interface GroupDelivery {
+export interface ServedCounts {
   polls: number;
   firstTick: number;
   lastTick: number;
@@ -20,14 +20,14 @@ export const MAX_GROUPS_PER_WINDOW = 10_000;
 export const OVERFLOW_GROUP = '_overflow';
 
 export class DeliveryCounter {
-  private groups = new Map<string, Map<number, GroupDelivery>>();
+  private groups = new Map<string, Map<number, ServedCounts>>();
   private notifications = new Map<string, Map<number, GroupNotification>>();
 
-  /** Records a fan-out at `tick` (issue 7): rolled up into the log with the polls. */
+  /** Records a fan-out at `tick`: rolled up into the log with the polls. */
   notified(tick: number, groups: ReadonlyMap<string, number>, fanoutMs: number): void {
     for (const [group, connections] of groups) {
-      let byTick = this.notifications.get(group);
-      if (!byTick) this.notifications.set(group, (byTick = new Map()));
+      const byTick = this.notifications.get(group) ?? new Map();
+      this.notifications.set(group, byTick);
       byTick.set(tick, { connections, fanoutMs });
     }
   }
@@ -41,7 +41,10 @@ export class DeliveryCounter {
   count(name: string, tick: number, snapshotVersion: number): void {
     const group = this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW ? name : OVERFLOW_GROUP;
     let byVersion = this.groups.get(group);
-    if (!byVersion) this.groups.set(group, (byVersion = new Map()));
+    if (!byVersion) {
+      byVersion = new Map();
+      this.groups.set(group, byVersion);
+    }
     const entry = byVersion.get(snapshotVersion);
     if (entry) {
       entry.polls++;
@@ -50,13 +53,13 @@ export class DeliveryCounter {
   }
 
   /** What has been counted since the last drain; the counter starts again from zero. */
-  drain(): Map<string, Map<number, GroupDelivery>> {
+  drain(): Map<string, Map<number, ServedCounts>> {
     const out = this.groups;
     this.groups = new Map();
     return out;
   }
 
-  peek(): ReadonlyMap<string, ReadonlyMap<number, GroupDelivery>> {
+  peek(): ReadonlyMap<string, ReadonlyMap<number, ServedCounts>> {
     return this.groups;
   }
 }

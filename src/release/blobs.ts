@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FairpatchError } from '../errors.js';
 
-/** Content-addressed artifact files under `<data>/blobs/ab/cdef…` (DESIGN 6). */
+/** Content-addressed artifact files under `<data>/blobs/ab/cdef…`. */
 export class BlobStore {
   constructor(private readonly dir: string) {
     // Pending artifacts are embargoed fixes: owner-only, like the database.

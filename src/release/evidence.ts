@@ -10,7 +10,7 @@ import type { StoredVersion } from './state.js';
 import { activeAt } from './view.js';
 
 /**
- * Writes what happens to the repository into the transparency log (DESIGN 4). Every leaf here is a
+ * Writes what happens to the repository into the transparency log. Every leaf here is a
  * deterministic function of committed state, named by a dedupe key, so any node may write it and
  * it lands once: the schedule (at staging), each activation (at its tick), halts, root rotations
  * and each node's delivery roll-ups.

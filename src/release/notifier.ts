@@ -41,7 +41,7 @@ export function sseMessage(event: string, data: string, id?: string, retryMs?: n
 }
 
 /**
- * Push at the release tick (issue 7). The event for a tick is encoded once and written to every open
+ * Push at the release tick. The event for a tick is encoded once and written to every open
  * stream in one synchronous pass, in an order shuffled per fan-out so no group is systematically
  * first. A write never waits: a consumer that stops reading is dropped once `maxQueuedBytes` wait
  * in its socket, and the others are not delayed. Events carry no authority: agents verify through TUF.

@@ -5,12 +5,12 @@ import { type Envelope, type RootSigned, type TargetsSigned, assertThreshold, en
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
 import { z } from 'zod';
-import type { Clock } from './clock.js';
+import type { Clock } from '../common/clock.js';
 import { DAY_MS } from '../tuf/time.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
-import { activationTick, tickAt, tickStart } from './tick.js';
+import { activationTick, tickAt, tickStart } from '../common/tick.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
 
 export interface RepositoryOptions {
@@ -195,7 +195,7 @@ export class Repository {
   }
 
   /**
-   * Rotates a vendor's key (issue 6): new top-level targets naming the new key, and the vendor's
+   * Rotates a vendor's key: new top-level targets naming the new key, and the vendor's
    * targets re-signed by it, effective together one lead time ahead. From then on the old key's
    * signatures count for nothing, here and in every client.
    */

@@ -1,8 +1,8 @@
-import type { TickConfig } from './tick.js';
+import type { TickConfig } from '../common/tick.js';
 
 /** Fixed at repository creation and identical on every node (stored in repo_config). */
 export interface RepoConfig extends TickConfig {
-  /** timestamp.json expires this long after its tick starts (DESIGN 3: the freshness window). */
+  /** timestamp.json expires this long after its tick starts (the freshness window). */
   freshnessMs: number;
   /** Snapshot is re-signed at least this often, even with no release (on period boundaries). */
   snapshotPeriodMs: number;

@@ -6,7 +6,7 @@ import type { TufKey } from '../tuf/keys.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { pathBound, productOwned } from './staging.js';
-import { activationTick } from './tick.js';
+import { activationTick } from '../common/tick.js';
 
 const CONFIG_KEYS = ['epochMs', 'tickMs', 'freshnessMs', 'snapshotPeriodMs', 'snapshotLifetimeMs'] as const;
 

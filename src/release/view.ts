@@ -2,7 +2,7 @@ import type { KeyPair, TufKey } from '../tuf/keys.js';
 import { type MetaFile, type RootSigned, type TargetInfo, type TargetsSigned, envelopeBytes, metaFile, signEnvelope } from '../tuf/metadata.js';
 import { buildSnapshot, buildTimestamp } from '../tuf/roles.js';
 import type { CommittedState, StoredVersion } from './state.js';
-import { tickStart } from './tick.js';
+import { tickStart } from '../common/tick.js';
 
 export interface OnlineSigners {
   snapshot: KeyPair;
@@ -16,7 +16,7 @@ export interface ServedTarget {
 }
 
 /**
- * The repository as served at tick k: a pure function of (committed state, k, keys) (DESIGN 3).
+ * The repository as served at tick k: a pure function of (committed state, k, keys).
  * Results are memoized, which is safe because they never change for a given state.
  */
 export class RepositoryView {

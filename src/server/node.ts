@@ -19,7 +19,7 @@ import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
-import { type Clock, systemClock } from '../release/clock.js';
+import { type Clock, systemClock } from '../common/clock.js';
 import { Repository } from '../release/repository.js';
 import type { RepoConfig } from '../release/state.js';
 import { RepositoryStore } from '../release/store.js';
@@ -94,7 +94,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
-  if (!first || first.version !== 1) throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${options.keysDir}; run fairpatch keygen`);
+  if (first?.version !== 1) throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${options.keysDir}; run fairpatch keygen`);
   const targets1 = join(options.keysDir, '1.targets.json');
   if (!existsSync(targets1)) throw new FairpatchError('NOT_FOUND', `no 1.targets.json in ${options.keysDir}; run fairpatch keygen`);
   const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());

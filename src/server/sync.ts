@@ -1,5 +1,5 @@
 import type { Repository } from '../release/repository.js';
-import { tickStart } from '../release/tick.js';
+import { tickStart } from '../common/tick.js';
 
 /**
  * Keeps a serving node current: reloads committed state every `refreshMs` (the lead time, 30 s by

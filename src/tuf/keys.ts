@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { ed25519Sign, ed25519Verify } from '../common/ed25519.js';
 import { canonicalBytes } from './canonical.js';
 
 /** A TUF public key object (TUF spec 4.2, "KEY"). */
@@ -41,9 +42,9 @@ export function generateKeyPair(): KeyPair {
   return keyPairFromSeed(nacl.randomBytes(32));
 }
 
-/** Ed25519 is deterministic (RFC 8032), which is what makes every node's bytes identical (DESIGN 3). */
+/** Ed25519 is deterministic (RFC 8032), which is what makes every node's bytes identical. */
 export function sign(pair: KeyPair, message: Uint8Array): Signature {
-  return { keyid: pair.keyid, sig: hex(nacl.sign.detached(message, pair.secretKey)) };
+  return { keyid: pair.keyid, sig: hex(ed25519Sign(pair.secretKey, message)) };
 }
 
 const HEX_64 = /^[0-9a-f]{64}$/;
@@ -52,5 +53,5 @@ const HEX_128 = /^[0-9a-f]{128}$/;
 /** Verifies a hex signature with a hex public key; malformed input is simply "not verified". */
 export function verify(publicKeyHex: string, message: Uint8Array, sigHex: string): boolean {
   if (!HEX_64.test(publicKeyHex) || !HEX_128.test(sigHex)) return false;
-  return nacl.sign.detached.verify(message, Buffer.from(sigHex, 'hex'), Buffer.from(publicKeyHex, 'hex'));
+  return ed25519Verify(Buffer.from(publicKeyHex, 'hex'), message, Buffer.from(sigHex, 'hex'));
 }

@@ -25,7 +25,7 @@ export interface RootSigned {
   roles: Record<'root' | 'targets' | 'snapshot' | 'timestamp', RoleKeys>;
 }
 
-/** The patch facts a vendor signs into each target (DESIGN 2). */
+/** The patch facts a vendor signs into each target. */
 export interface PatchFacts {
   product: string;
   version: string;

@@ -63,7 +63,7 @@ export interface VendorDelegation {
   key: TufKey;
 }
 
-/** Top-level targets: no targets of its own, one terminating `<vendor>/*` delegation per vendor (DESIGN 2). */
+/** Top-level targets: no targets of its own, one terminating `<vendor>/*` delegation per vendor. */
 export function buildTopTargets(version: number, expiresMs: number, vendors: readonly VendorDelegation[]): TargetsSigned {
   const keys: Record<string, TufKey> = {};
   const roles: DelegatedRole[] = [...vendors]

@@ -7,7 +7,7 @@ import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { buildSnapshot, buildTimestamp } from '../../src/tuf/roles.js';
 import { envelopeBytes, metaFile, signEnvelope, type Envelope, type SnapshotSigned } from '../../src/tuf/metadata.js';
-import { tickAt } from '../../src/release/tick.js';
+import { tickAt } from '../../src/common/tick.js';
 import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 

@@ -44,7 +44,10 @@ describe('the agent fetcher', () => {
 
   it('does not retry a 404', async () => {
     let calls = 0;
-    const url = await serve((_, res) => void (calls++, res.writeHead(404).end()));
+    const url = await serve((_, res) => {
+      calls++;
+      res.writeHead(404).end();
+    });
     await expect(new AgentFetcher({ sleep: async () => {} }).downloadBytes(`${url}/x`, 10)).rejects.toThrow(/HTTP 404/);
     expect(calls).toBe(1);
   });

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { parseSse } from '../../src/agent/events.js';
 import { parseLeaf } from '../../src/log/leaves.js';
-import { tickAt } from '../../src/release/tick.js';
+import { tickAt } from '../../src/common/tick.js';
 import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];

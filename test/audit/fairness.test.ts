@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { leafBytes } from '../../src/log/leaves.js';
-import { tickStart } from '../../src/release/tick.js';
+import { tickStart } from '../../src/common/tick.js';
 import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
@@ -138,7 +138,7 @@ describe('the fairness audit', () => {
     expect(outcome.exitCode).toBe(1);
     const equivocation = outcome.report!.findings.find((f) => f.kind === 'equivocation');
     expect(equivocation?.evidence.groups).toContain('eu-west');
-    expect((equivocation?.evidence.documents as string[]).length).toBe(2);
+    expect((equivocation!.evidence.documents as string[]).length).toBe(2);
   });
 
   it('UNFAIR when the log is rewritten behind the auditor saved checkpoint', async () => {

@@ -12,7 +12,9 @@ const targetUrl = (base: string, file: string): string =>
 
 describe('npm start on a fresh data directory', () => {
   const dirs: string[] = [];
-  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
 
   // The dev seed once read the clock before registering vendors and storing blobs, then checked the
   // release time against a later reading: it failed whenever a second boundary fell in between.

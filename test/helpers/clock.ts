@@ -1,6 +1,6 @@
-import type { Clock } from '../../src/release/clock.js';
+import type { Clock } from '../../src/common/clock.js';
 
-/** A clock tests move by hand: no sleeping, no jitter (STYLE: inject the clock). */
+/** A clock tests move by hand: no sleeping, no jitter. */
 export class ManualClock implements Clock {
   constructor(private ms: number) {}
   now(): number {

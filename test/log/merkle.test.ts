@@ -55,7 +55,9 @@ describe('when a proof is tampered with', () => {
     return errorCode(() => verifyConsistency(v.first, v.second, roots[0]!, roots[1]!, v.proof.map(hex)));
   };
 
-  it('a flipped bit in any inclusion proof element', () => inc.proof.forEach((_, i) => expect(inclusion({ proof: flip(inc.proof, i) })).toBe('PROOF_INVALID')));
+  it('a flipped bit in any inclusion proof element', () => {
+    for (const i of inc.proof.keys()) expect(inclusion({ proof: flip(inc.proof, i) })).toBe('PROOF_INVALID');
+  });
   it('a truncated or extended inclusion proof', () => {
     expect(inclusion({ proof: inc.proof.slice(0, -1) })).toBe('PROOF_INVALID');
     expect(inclusion({ proof: [...inc.proof, inc.proof[0]!] })).toBe('PROOF_INVALID');
@@ -65,7 +67,9 @@ describe('when a proof is tampered with', () => {
     expect(inclusion({ tree_size: inc.tree_size + 1 })).toBe('PROOF_INVALID');
     expect(inclusion({ index: inc.tree_size })).toBe('PROOF_INVALID');
   });
-  it('a flipped bit in any consistency proof element', () => con.proof.forEach((_, i) => expect(consistency({ proof: flip(con.proof, i) })).toBe('PROOF_INVALID')));
+  it('a flipped bit in any consistency proof element', () => {
+    for (const i of con.proof.keys()) expect(consistency({ proof: flip(con.proof, i) })).toBe('PROOF_INVALID');
+  });
   it('a truncated consistency proof, or swapped roots (a rewritten log)', () => {
     expect(consistency({ proof: con.proof.slice(1) })).toBe('PROOF_INVALID');
     expect(consistency({}, [root(con.second), root(con.first)])).toBe('PROOF_INVALID');

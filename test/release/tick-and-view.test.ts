@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activationTick, tickAt, tickStart } from '../../src/release/tick.js';
+import { activationTick, tickAt, tickStart } from '../../src/common/tick.js';
 import type { CommittedState, StoredVersion } from '../../src/release/state.js';
 import { RepositoryView } from '../../src/release/view.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { activationTick, tickAt } from '../../src/release/tick.js';
+import { activationTick, tickAt } from '../../src/common/tick.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { type Fixture, MINUTE, SECOND, alignedNow, createFixture, listen } from '../helpers/repo.js';

@@ -6,7 +6,7 @@ import { FairpatchError } from '../../errors.js';
 import type { Notifier, Subscriber } from '../../release/notifier.js';
 import { sseMessage } from '../../release/notifier.js';
 import type { Repository } from '../../release/repository.js';
-import { GROUP_PATTERN } from '../../receipts/schema.js';
+import { parseGroup } from '../../common/groups.js';
 
 export interface EventRouteOptions {
   /** Streams are closed after this long; clients reconnect (and land on another node, maybe). Default 30 min. */
@@ -27,7 +27,7 @@ function chunked(bytes: Uint8Array): Buffer {
 }
 
 /**
- * `GET /g/<group>/events` (issue 7): Server-Sent Events announcing each activation at its tick. The
+ * `GET /g/<group>/events`: Server-Sent Events announcing each activation at its tick. The
  * stream carries no authority: agents refresh and verify through TUF when told.
  *
  * Frames go straight to the response's socket, pre-framed as HTTP/1.1 chunks, rather than through
@@ -43,7 +43,7 @@ export function eventRoutes(deps: { repo: Repository; notifier: Notifier; option
 
   app.get('/g/:group/events', (c) => {
     const group = c.req.param('group');
-    if (!GROUP_PATTERN.test(group)) throw new FairpatchError('GROUP_INVALID', 'group: lowercase letters, digits, . _ -, at most 64');
+    parseGroup(group);
     const outgoing = c.env?.outgoing;
     if (!outgoing) throw new FairpatchError('NOT_READY', 'event streams are served by the Node HTTP server only; poll instead');
     const socket = outgoing.socket;

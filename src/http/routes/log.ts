@@ -8,7 +8,7 @@ export const MAX_ENTRIES = 1000;
 
 const hex = (proof: Uint8Array[]): string[] => proof.map((p) => Buffer.from(p).toString('hex'));
 
-/** Transparency log endpoints (issue 3): checkpoint, entries, inclusion and consistency proofs. */
+/** Transparency log endpoints: checkpoint, entries, inclusion and consistency proofs. */
 export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
   const { log } = deps;
   const app = new Hono();

@@ -2,12 +2,12 @@ import { Hono } from 'hono';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../../db/schema.js';
-import { GROUP_PATTERN } from '../../receipts/schema.js';
+import { groupName } from '../../common/groups.js';
 import { parseWith } from '../../tuf/schema.js';
 import { readJson } from '../body.js';
 
 const reportSchema = z.strictObject({
-  group: z.string().regex(GROUP_PATTERN),
+  group: groupName,
   client: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
   product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
   version: z.string().min(1).max(64),

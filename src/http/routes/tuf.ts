@@ -4,10 +4,10 @@ import { FairpatchError } from '../../errors.js';
 import type { DeliveryCounter } from '../../release/accounting.js';
 import type { Repository } from '../../release/repository.js';
 import type { BlobStore } from '../../release/blobs.js';
-import { tickStart } from '../../release/tick.js';
+import { parseGroup } from '../../common/groups.js';
+import { tickStart } from '../../common/tick.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-const GROUP = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
 const TARGET_FILE = /^([0-9a-f]{64})\.([A-Za-z0-9][A-Za-z0-9._+-]{0,127})$/;
 /** Requests without a group prefix are counted under this name. */
@@ -24,7 +24,7 @@ export interface TufRouteDeps {
 function groupOf(c: Context): string {
   const group = c.req.param('group');
   if (group === undefined) return DEFAULT_GROUP;
-  if (!GROUP.test(group)) throw new FairpatchError('GROUP_INVALID', 'group: lowercase letters, digits, . _ -, at most 64');
+  parseGroup(group);
   return group;
 }
 
@@ -32,7 +32,7 @@ const json = (c: Context, bytes: Buffer, cache: string): Response =>
   c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/json', 'Cache-Control': cache });
 
 /**
- * TUF repository routes (DESIGN 2-4). `/g/<group>/…` serves exactly the bytes of `/…` and only adds
+ * TUF repository routes. `/g/<group>/…` serves exactly the bytes of `/…` and only adds
  * per-group accounting. The poll path reads precomputed bytes and an in-memory counter, nothing else.
  */
 export function tufRoutes(deps: TufRouteDeps): Hono {
@@ -51,7 +51,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
-      // Cacheable for at most what is left of this tick (DESIGN 6).
+      // Cacheable for at most what is left of this tick.
       const left = Math.max(0, Math.floor((tickStart(repo.config, k + 1) - now) / 1000));
       return json(c, bytes, `public, max-age=${left}`);
     }

@@ -1,5 +1,5 @@
 /**
- * The tick clock (DESIGN 3). Ticks are numbered from the repository's fixed epoch: tick 1 starts at
+ * The tick clock. Ticks are numbered from the repository's fixed epoch: tick 1 starts at
  * the epoch, tick k at epoch + (k-1)·tick. Both are fixed when the repository is created, so the
  * timestamp version (= k) only ever grows, on every node.
  */

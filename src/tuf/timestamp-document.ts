@@ -1,8 +1,8 @@
-import { canonicalBytes } from '../tuf/canonical.js';
-import type { TufKey } from '../tuf/keys.js';
-import { type Envelope, type TimestampSigned, countValidSignatures, sha256Hex } from '../tuf/metadata.js';
+import { canonicalBytes } from './canonical.js';
+import type { TufKey } from './keys.js';
+import { type Envelope, type TimestampSigned, countValidSignatures, sha256Hex } from './metadata.js';
 import { z } from 'zod';
-import { parseIsoSeconds } from '../tuf/time.js';
+import { parseIsoSeconds } from './time.js';
 
 /** A timestamp document an agent accepted, as the auditor reads it. */
 export interface VerifiedDocument {

@@ -1,4 +1,4 @@
-/** The clock is injected everywhere (STYLE: tests control time instead of sleeping). */
+/** The clock is injected everywhere so tests control time instead of sleeping. */
 export interface Clock {
   now(): number;
 }
