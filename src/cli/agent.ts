@@ -1,94 +1,76 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
-import { ReceiptStore } from '../agent/receipt-store.js';
-import { FairpatchError } from '../errors.js';
 import { systemClock } from '../release/clock.js';
 import { GROUP_PATTERN } from '../receipts/schema.js';
-import { parseJson } from '../tuf/canonical.js';
-import { parseWith } from '../tuf/schema.js';
-import { args, parseDuration } from './args.js';
+import { SERVER } from './common-options.js';
+import { UsageError } from './errors.js';
+import { EXIT } from './exit-codes.js';
+import { inputFile } from './files.js';
+import { receipts } from './agent-receipts.js';
+import { command } from './spec.js';
+import { parseDuration, semverText, serverUrl } from './validate.js';
 
-const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product P --platform X --current-version V
-                [--channel stable] [--interval 60s] [--install CMD] [--vendor NAME] [--once] [--config FILE]
-fairpatch agent receipts export [--state DIR] [--out FILE]`;
-
-const optionsSchema = z.strictObject({
-  server: z.url(),
-  group: z.string().regex(GROUP_PATTERN),
-  root: z.string().min(1),
-  state: z.string().min(1),
-  product: z.string().min(1),
-  platform: z.string().min(1),
-  'current-version': z.string().min(1),
-  channel: z.string().default('stable'),
-  interval: z.string().default('60s'),
-  install: z.string().optional(),
-  vendor: z.string().optional(),
-  once: z.boolean().default(false),
-});
-
-export async function agentCommand(argv: string[]): Promise<void> {
-  if (argv[0] === 'receipts') return receiptsCommand(argv.slice(1));
-  const { values } = args(argv, {
-    config: { type: 'string' },
-    server: { type: 'string' },
-    group: { type: 'string' },
-    root: { type: 'string' },
-    state: { type: 'string' },
-    product: { type: 'string' },
-    platform: { type: 'string' },
-    'current-version': { type: 'string' },
-    channel: { type: 'string' },
-    interval: { type: 'string' },
-    install: { type: 'string' },
-    vendor: { type: 'string' },
-    once: { type: 'boolean' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) return void console.log(USAGE);
-  const { config, help: _help, ...flags } = values;
-  const fromFile = config ? (parseJson(readFileSync(config), 'JSON_INVALID') as Record<string, unknown>) : {};
-  const o = parseWith(optionsSchema, { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }, 'BAD_REQUEST');
-  const agent = new Agent(
-    {
-      server: o.server,
-      group: o.group,
-      root: resolve(o.root),
-      stateDir: resolve(o.state),
-      product: o.product,
-      platform: o.platform,
-      currentVersion: o['current-version'],
-      channel: o.channel,
-      intervalMs: parseDuration(o.interval),
-      ...(o.install ? { install: o.install } : {}),
-      ...(o.vendor ? { vendors: [o.vendor] } : {}),
-    },
-    {
-      clock: systemClock,
-      fetcher: {
-        // A progress line on a terminal; quiet logs otherwise.
-        ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
+export const agent = command({
+  name: 'agent',
+  summary: 'poll, verify and install patches, keep receipts',
+  who: 'customer machines',
+  config: true,
+  options: {
+    server: SERVER,
+    group: { type: 'string', arg: 'G', required: true, description: 'the customer group this machine belongs to, e.g. eu-west' },
+    root: { type: 'string', arg: 'FILE', required: true, description: 'the trusted TUF root (copied into the state dir on first run)' },
+    state: { type: 'string', arg: 'DIR', required: true, description: 'state directory: metadata, receipts, installed version' },
+    product: { type: 'string', arg: 'P', required: true, description: 'the product installed here' },
+    platform: { type: 'string', arg: 'X', required: true, description: 'this machine\'s platform, e.g. linux-x64' },
+    'current-version': { type: 'string', arg: 'V', required: true, description: 'the installed version (semver) before the first patch' },
+    channel: { type: 'string', arg: 'C', default: 'stable', description: 'release channel' },
+    interval: { type: 'string', arg: 'DURATION', default: '60s', description: 'poll interval (±10 % jitter) while the event stream is down' },
+    install: { type: 'string', arg: 'CMD', description: 'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)' },
+    vendor: { type: 'string', arg: 'NAME', description: "only search this vendor's patches (default: all)" },
+    once: { type: 'boolean', description: 'one poll, then exit' },
+  },
+  examples: [
+    'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
+    'fairpatch agent --config agent.json',
+  ],
+  notes: [
+    'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
+  ],
+  subcommands: [receipts],
+  async run({ values }) {
+    if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
+    const agent = new Agent(
+      {
+        server: serverUrl(values.server),
+        group: values.group,
+        root: inputFile(values.root, '--root', 'the trusted root the repository operator publishes, e.g. keys/1.root.json'),
+        stateDir: resolve(values.state),
+        product: values.product,
+        platform: values.platform,
+        currentVersion: semverText(values['current-version'], '--current-version'),
+        channel: values.channel,
+        intervalMs: parseDuration(values.interval, '--interval'),
+        ...(values.install ? { install: values.install } : {}),
+        ...(values.vendor ? { vendors: [values.vendor] } : {}),
       },
-    },
-  );
-  if (o.once) {
-    const result = await agent.cycle();
-    process.exitCode = result.outcome === 'refused' || result.outcome === 'install-failed' ? 1 : 0;
-    return;
-  }
-  const stop = new AbortController();
-  process.once('SIGINT', () => stop.abort());
-  process.once('SIGTERM', () => stop.abort());
-  await agent.run(stop.signal);
-}
-
-async function receiptsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { state: { type: 'string' }, out: { type: 'string' }, group: { type: 'string' } });
-  if (positionals[0] !== 'export') throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch agent receipts export [--state DIR] [--out FILE] [--group G]');
-  const receipts = new ReceiptStore(resolve(values.state ?? '.fairpatch-agent')).all();
-  const text = JSON.stringify({ group: values.group ?? null, receipts }, null, 2) + '\n';
-  if (values.out) writeFileSync(values.out, text);
-  else process.stdout.write(text);
-}
+      {
+        clock: systemClock,
+        fetcher: {
+          // A progress line on a terminal; quiet logs otherwise.
+          ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
+        },
+      },
+    );
+    if (values.once) {
+      const result = await agent.cycle();
+      if (result.outcome === 'refused') return result.unreachable ? EXIT.UNAVAILABLE : EXIT.FAILED;
+      return result.outcome === 'install-failed' ? EXIT.FAILED : EXIT.OK;
+    }
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await agent.run(stop.signal);
+    return EXIT.OK;
+  },
+});
