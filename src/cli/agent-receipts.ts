@@ -1,6 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { ReceiptStore } from '../agent/receipt-store.js';
-import { readGroupFile } from '../agent/group-file.js';
 import { UsageError } from './errors.js';
 import { inputDir } from './files.js';
 import { command } from './spec.js';
@@ -16,6 +14,7 @@ const exportReceipts = command({
   },
   examples: ['fairpatch agent receipts export --state /var/lib/fairpatch --out receipts.json'],
   async run({ values }) {
+    const [{ ReceiptStore }, { readGroupFile }] = await Promise.all([import('../agent/receipt-store.js'), import('../agent/group-file.js')]);
     const state = inputDir(values.state, '--state', 'pass the --state the agent ran with');
     const group = values.group ?? readGroupFile(state);
     if (!group) throw new UsageError(`${values.state} records no group (an agent older than this version kept it); pass --group`);

@@ -1,7 +1,4 @@
 import { resolve } from 'node:path';
-import { Agent } from '../agent/agent.js';
-import { systemClock } from '../release/clock.js';
-import { GROUP_PATTERN } from '../receipts/schema.js';
 import { SERVER } from './common-options.js';
 import { UsageError } from './errors.js';
 import { EXIT } from './exit-codes.js';
@@ -39,6 +36,7 @@ export const agent = command({
   ],
   subcommands: [receipts],
   async run({ values }) {
+    const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([import('../agent/agent.js'), import('../release/clock.js'), import('../receipts/schema.js')]);
     if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
     const agent = new Agent(
       {

@@ -1,5 +1,3 @@
-import { readPrivateKey } from '../keys/key-files.js';
-import { PublisherClient, haltRelease } from '../publish/client.js';
 import { SERVER, TOKEN, VENDOR_KEY, print } from './common-options.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
@@ -22,6 +20,7 @@ export const halt = command({
   examples: ['fairpatch halt acme 2.4.1 --product acme-agent --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"'],
   async run({ values, positionals }) {
     const [vendor, version] = positionals as [string, string];
+    const [{ readPrivateKey }, { PublisherClient, haltRelease }] = await Promise.all([import('../keys/key-files.js'), import('../publish/client.js')]);
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
     const result = await haltRelease({ vendor, version, ...(values.product ? { product: values.product } : {}), client, vendorKey, now: Date.now });

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generateRepositoryKeys, generateVendorKey } from '../keys/keygen.js';
 import { KEYS, print } from './common-options.js';
 import { command } from './spec.js';
 import { positiveInt } from './validate.js';
@@ -18,6 +17,7 @@ export const keygen = command({
   examples: ['fairpatch keygen --keys keys --root-keys 3 --root-threshold 2', 'fairpatch keygen --keys keys --vendor acme'],
   notes: ['Private keys are written with mode 0600 and never overwritten.'],
   async run({ values }) {
+    const { generateRepositoryKeys, generateVendorKey } = await import('../keys/keygen.js');
     const dir = resolve(values.keys);
     if (values.vendor) {
       const pair = generateVendorKey(dir, values.vendor);

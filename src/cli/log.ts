@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { rotateLogKey } from '../keys/keygen.js';
 import { KEYS, print } from './common-options.js';
 import { UsageError } from './errors.js';
 import { command } from './spec.js';
@@ -15,6 +14,7 @@ const rotate = command({
   async run({ values, positionals }) {
     const step = positionals[0];
     if (step !== 'begin' && step !== 'promote') throw new UsageError(`STEP must be begin or promote, not '${step}'`);
+    const { rotateLogKey } = await import('../keys/keygen.js');
     print(rotateLogKey(resolve(values.keys), step));
   },
 });

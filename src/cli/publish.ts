@@ -1,5 +1,3 @@
-import { readPrivateKey } from '../keys/key-files.js';
-import { PublisherClient, publishManifest } from '../publish/client.js';
 import { SERVER, TOKEN, VENDOR_KEY, print } from './common-options.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
@@ -14,6 +12,7 @@ export const publish = command({
   examples: ['fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"'],
   notes: ['Prints the result as JSON on stdout and one summary line on stderr.'],
   async run({ values, positionals }) {
+    const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([import('../keys/key-files.js'), import('../publish/client.js')]);
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const manifestPath = inputFile(positionals[0]!, 'manifest');
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type OnlineRole, ONLINE_ROLES, rotateRoot } from '../keys/keygen.js';
-import { PublisherClient } from '../publish/client.js';
+import type { OnlineRole } from '../keys/keygen.js';
 import { KEYS, print } from './common-options.js';
 import { UsageError } from './errors.js';
 import { didYouMean } from './nearest.js';
@@ -16,12 +15,13 @@ const rotate = command({
     keys: KEYS,
     'root-keys': { type: 'string', arg: 'N', description: 'new number of root keys (default: unchanged)' },
     'root-threshold': { type: 'string', arg: 'K', description: 'new root threshold (default: unchanged)' },
-    rotate: { type: 'string', arg: 'ROLES', description: `online roles that get new keys, comma-separated: ${ONLINE_ROLES.join(',')}` },
+    rotate: { type: 'string', arg: 'ROLES', description: 'online roles that get new keys, comma-separated: timestamp,snapshot,targets' },
     server: { type: 'string', arg: 'URL', description: 'also upload the new root to this node' },
     token: { type: 'string', arg: 'TOKEN', env: 'FAIRPATCH_TOKEN', description: 'the operator token (with --server)' },
   },
   examples: ['fairpatch root rotate --keys keys --root-keys 3 --root-threshold 2 --rotate timestamp --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"'],
   async run({ values }) {
+    const [{ ONLINE_ROLES, rotateRoot }, { PublisherClient }] = await Promise.all([import('../keys/keygen.js'), import('../publish/client.js')]);
     const rotate = (values.rotate?.split(',').filter(Boolean) ?? []) as OnlineRole[];
     for (const role of rotate) if (!ONLINE_ROLES.includes(role)) throw new UsageError(`--rotate: ${role} is not one of ${ONLINE_ROLES.join(', ')}${didYouMean(role, ONLINE_ROLES)}`);
     const rootKeys = positiveInt(values['root-keys'], '--root-keys');

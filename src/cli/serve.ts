@@ -1,10 +1,5 @@
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { serve as listen } from '@hono/node-server';
-import { listRootFiles } from '../keys/key-files.js';
-import { generateRepositoryKeys } from '../keys/keygen.js';
-import { seedExamples } from '../server/dev-seed.js';
-import { createNode, devOperatorToken } from '../server/node.js';
 import { OperationFailed, UsageError } from './errors.js';
 import { KEYS } from './common-options.js';
 import { inputDir } from './files.js';
@@ -36,6 +31,13 @@ export const serve = command({
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
   notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
   async run({ values }) {
+    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
+      import('@hono/node-server'),
+      import('../keys/key-files.js'),
+      import('../keys/keygen.js'),
+      import('../server/dev-seed.js'),
+      import('../server/node.js'),
+    ]);
     const dataDir = resolve(values.data);
     const keysDir = resolve(values.keys);
     // Port 0 asks the OS for a free port (tests); the real one is printed once listening.

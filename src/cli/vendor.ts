@@ -1,15 +1,14 @@
 import { join, resolve } from 'node:path';
 import { FairpatchError } from '../errors.js';
-import { readPrivateKey } from '../keys/key-files.js';
-import { buildKeyRotation, buildRegistration } from '../publish/build.js';
-import { PublisherClient } from '../publish/client.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
 import { KEYS, OPERATOR_TOKEN, SERVER, print } from './common-options.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
 import { serverUrl } from './validate.js';
 
-const targetsKey = (keys: string) => readPrivateKey(inputFile(join(keys, 'targets.key'), '--keys', `the operator's targets key; run fairpatch keygen --keys ${keys} first`));
+const load = () => Promise.all([import('../keys/key-files.js'), import('../publish/build.js'), import('../publish/client.js')]).then(([keys, build, client]) => ({ ...keys, ...build, ...client }));
+
+const targetsKey = async (keys: string) => (await load()).readPrivateKey(inputFile(join(keys, 'targets.key'), '--keys', `the operator's targets key; run fairpatch keygen --keys ${keys} first`));
 
 const add = command({
   name: 'add',
@@ -24,6 +23,7 @@ const add = command({
   },
   examples: ['fairpatch vendor add acme --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys'],
   async run({ values, positionals }) {
+    const { readPrivateKey, buildRegistration, PublisherClient } = await load();
     const name = positionals[0]!;
     const dir = resolve(values.keys);
     const client = new PublisherClient(serverUrl(values.server), values.token);
@@ -35,7 +35,7 @@ const add = command({
     } catch (error) {
       if (!(error instanceof FairpatchError && error.code === 'NOT_FOUND')) throw error;
     }
-    const body = buildRegistration({ name, vendorKey, targetsKey: targetsKey(dir), previousTop, now: Date.now() });
+    const body = buildRegistration({ name, vendorKey, targetsKey: await targetsKey(dir), previousTop, now: Date.now() });
     print(await client.postJson('/vendors', body));
   },
 });
@@ -53,10 +53,11 @@ const rotate = command({
   },
   examples: ['fairpatch vendor rotate acme --new-key keys/acme-2.key --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"'],
   async run({ values, positionals }) {
+    const { readPrivateKey, buildKeyRotation, PublisherClient } = await load();
     const name = positionals[0]!;
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const newKey = readPrivateKey(inputFile(values['new-key'], '--new-key'));
-    const key = targetsKey(resolve(values.keys));
+    const key = await targetsKey(resolve(values.keys));
     // The new key re-signs the vendor's current targets; the targets key names it. Both switch at one tick.
     const previousTop = ((await client.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
     const previous = await client.latestVendorMetadata(name);
