@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 import { runCli } from './dispatch.js';
+import { EXIT } from './exit-codes.js';
+import { failureText } from './failure.js';
 import { COMMANDS } from './table.js';
+
+// A throw outside the command's promise (an event handler in a long-running serve or agent) is a
+// bug too: it gets the same "this is a bug" report and status as one inside.
+process.on('uncaughtException', (error) => {
+  console.error(failureText(error, process.argv[2] ?? ''));
+  process.exit(EXIT.BUG);
+});
 
 // exitCode, not exit(): a server (serve, agent) keeps running after runCli returns.
 process.exitCode = await runCli(COMMANDS, process.argv.slice(2), { out: (t) => console.log(t), err: (t) => console.error(t) });
