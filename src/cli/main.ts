@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { runCli } from './dispatch.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { failureText } from './failure.js';
 import { COMMANDS } from './table.js';
 
-// A throw outside the command's promise (an event handler in a long-running serve or agent) is a
-// bug too: it gets the same "this is a bug" report and status as one inside.
+// A throw outside the command's promise (an event handler in a long-running serve or agent) gets
+// the same one line, or the same "this is a bug" report, and the same status as one inside.
 process.on('uncaughtException', (error) => {
   console.error(failureText(error, process.argv[2] ?? ''));
-  process.exit(EXIT.BUG);
+  process.exit(exitCodeFor(error, process.argv[2]));
 });
 
 // exitCode, not exit(): a server (serve, agent) keeps running after runCli returns.
