@@ -14,6 +14,8 @@ import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
 import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
+import { writeGroupFile } from './group-file.js';
+import { UnreachableError } from '../net/unreachable.js';
 
 export interface AgentOptions {
   server: string;
@@ -38,10 +40,19 @@ export interface AgentOptions {
 }
 
 export type CycleResult =
-  | { outcome: 'installed'; version: string; artifacts: string[] }
+  | { outcome: 'installed'; version: string; artifacts: string[]; output?: string }
   | { outcome: 'up-to-date'; reason: string }
-  | { outcome: 'refused'; threat: string }
-  | { outcome: 'install-failed'; version: string; code: number | null };
+  /** `unreachable`: nothing was refused on its merits, the server just could not be reached. */
+  | { outcome: 'refused'; threat: string; unreachable?: true }
+  | { outcome: 'install-failed'; version: string; code: number | null; output: string };
+
+/** Lines of the install command's output kept in the log when it fails. */
+const FAILED_OUTPUT_LINES = 20;
+
+function isUnreachable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof UnreachableError) return true;
+  return false;
+}
 
 export interface AgentDeps {
   clock: Clock;
@@ -81,10 +92,13 @@ export class Agent {
     if (!existsSync(idFile)) writeFileSync(idFile, randomUUID() + '\n');
     this.clientId = readFileSync(idFile, 'utf8').trim();
     this.receipts = new ReceiptStore(s);
+    // Receipts are only evidence together with the group they were served to; export reads this.
+    writeGroupFile(s, options.group);
   }
 
   private log(line: string): void {
-    (this.deps.log ?? ((l: string) => console.log(l)))(line);
+    // Every line carries its time: an operator lines the agent's log up with the release tick.
+    (this.deps.log ?? ((l: string) => console.log(`${new Date(this.deps.clock.now()).toISOString()} ${l}`)))(line);
   }
 
   private base(kind: 'metadata' | 'targets'): string {
@@ -114,15 +128,21 @@ export class Agent {
   /** One poll: refresh, keep the receipt, pick, download, install, report. */
   async cycle(): Promise<CycleResult> {
     const result = await this.attempt();
+    // Only a running loop polls again; a single cycle (--once) must not promise a retry.
+    const retry = this.looping ? 'will retry at the next poll' : 'the next run retries';
     const line =
       result.outcome === 'installed'
         ? `installed ${this.options.product} ${result.version}`
         : result.outcome === 'refused'
           ? `REFUSED: ${result.threat}; installed version unchanged (${this.currentVersion()})`
           : result.outcome === 'install-failed'
-            ? `install of ${this.options.product} ${result.version} failed (exit ${result.code}); will retry`
+            ? `install of ${this.options.product} ${result.version} failed (${result.code === null ? 'did not run to the end' : `exit ${result.code}`}); ${retry}`
             : result.reason;
     this.log(line);
+    if (result.outcome === 'installed' || result.outcome === 'install-failed') {
+      const lines = (result.output ?? '').split('\n').filter((l) => l.trim());
+      for (const l of result.outcome === 'install-failed' ? lines.slice(-FAILED_OUTPUT_LINES) : lines) this.log(`  install> ${l}`);
+    }
     await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
     return result;
   }
@@ -135,7 +155,7 @@ export class Agent {
       this.keepReceipt();
       targets = await this.listTargets(updater);
     } catch (error) {
-      return { outcome: 'refused', threat: describeRefusal(error) };
+      return { outcome: 'refused', threat: describeRefusal(error), ...(isUnreachable(error) ? { unreachable: true as const } : {}) };
     }
     const wanted = { product: this.options.product, platform: this.options.platform, channel: this.options.channel, currentVersion: this.currentVersion() };
     const picked = selectPatch(targets, wanted);
@@ -157,19 +177,21 @@ export class Agent {
         ),
       );
     } catch (error) {
-      return { outcome: 'refused', threat: describeRefusal(error) };
+      return { outcome: 'refused', threat: describeRefusal(error), ...(isUnreachable(error) ? { unreachable: true as const } : {}) };
     }
 
+    let output: string | undefined;
     if (this.options.install) {
       const outcome = await runInstall(this.options.install, files, facts);
       if (!outcome.ok) {
         await this.report(facts, 'failed');
-        return { outcome: 'install-failed', version: facts.version, code: outcome.code };
+        return { outcome: 'install-failed', version: facts.version, code: outcome.code, output: outcome.output };
       }
+      output = outcome.output;
     }
     this.recordInstalled({ vendor: this.options.vendor, product: facts.product, version: facts.version, installed_at: new Date(this.deps.clock.now()).toISOString(), targets: files.map((f) => f.target) });
     await this.report(facts, 'installed');
-    return { outcome: 'installed', version: facts.version, artifacts: files.map((f) => f.path) };
+    return { outcome: 'installed', version: facts.version, artifacts: files.map((f) => f.path), ...(output !== undefined ? { output } : {}) };
   }
 
   /**
@@ -243,6 +265,7 @@ export class Agent {
   }
 
   private running: Promise<CycleResult> | undefined;
+  private looping = false;
   private again = false;
 
   /** Runs a cycle now, or right after the one in progress (events never pile up cycles). */
@@ -270,6 +293,7 @@ export class Agent {
    * stream is down, and every ten intervals while it is up, in case an event was missed.
    */
   async run(signal: AbortSignal): Promise<void> {
+    this.looping = true;
     if (this.options.push !== false) {
       void subscribe(`${this.options.server.replace(/\/$/, '')}/g/${this.options.group}/events`, {
         signal,

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, statSync } from 'node
 import { join } from 'node:path';
 import { BaseFetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
+import { explainFetchFailure } from '../net/unreachable.js';
 
 export interface FetcherOptions {
   /** Per-request timeout. Default 15 s. */
@@ -62,7 +63,7 @@ export class AgentFetcher extends BaseFetcher {
     try {
       response = await fetch(url, { headers: { 'user-agent': this.o.userAgent ?? 'fairpatch-agent', ...headers }, signal: AbortSignal.timeout(this.o.timeoutMs) });
     } catch (cause) {
-      throw new Error(`server unreachable: ${url}: ${(cause as Error).message}`, { cause });
+      throw explainFetchFailure(url, cause, this.o.timeoutMs);
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/files.js';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
+import { reach } from '../net/unreachable.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
 import { verifyConsistency } from '../log/merkle.js';
@@ -37,8 +38,7 @@ export interface AuditOutcome {
 const PAGE = 1000;
 
 async function get(server: string, path: string): Promise<Response> {
-  const response = await fetch(new URL(path, server), { signal: AbortSignal.timeout(30_000) });
-  return response;
+  return reach(new URL(path, server), { timeoutMs: 30_000 });
 }
 
 async function getText(server: string, path: string): Promise<string> {

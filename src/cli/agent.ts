@@ -1,107 +1,87 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
-import { Agent } from '../agent/agent.js';
-import { ReceiptStore } from '../agent/receipt-store.js';
-import { FairpatchError } from '../errors.js';
-import { systemClock } from '../common/clock.js';
-import { groupName } from '../common/groups.js';
-import { parseJson } from '../tuf/canonical.js';
-import { parseWith, vendorName } from '../tuf/schema.js';
-import { args, parseDuration } from './args.js';
+import { VENDOR_PATTERN } from '../common/names.js';
+import { SERVER } from './common-options.js';
+import { UsageError } from './errors.js';
+import { EXIT } from './exit-codes.js';
+import { inputFile } from './files.js';
+import { receipts } from './agent-receipts.js';
+import { command } from './spec.js';
+import { parseDuration, semverText, serverUrl } from './validate.js';
 
-const USAGE = `fairpatch agent --server URL --group G --root FILE --state DIR --product VENDOR/PRODUCT --platform X --current-version V
-                [--channel stable] [--interval 60s] [--install CMD] [--once] [--config FILE]
-  --product acme/acme-agent   the vendor trusted for the product, and the product (or --vendor acme --product acme-agent)
-fairpatch agent receipts export [--state DIR] [--out FILE]`;
-
-const optionsSchema = z.strictObject({
-  server: z.url(),
-  group: groupName,
-  root: z.string().min(1),
-  state: z.string().min(1),
-  product: z.string().min(1),
-  platform: z.string().min(1),
-  'current-version': z.string().min(1),
-  channel: z.string().default('stable'),
-  interval: z.string().default('60s'),
-  install: z.string().optional(),
-  vendor: z.string().optional(),
-  once: z.boolean().default(false),
+export const agent = command({
+  name: 'agent',
+  summary: 'poll, verify and install patches, keep receipts',
+  who: 'customer machines',
+  config: true,
+  options: {
+    server: SERVER,
+    group: { type: 'string', arg: 'G', required: true, description: 'the customer group this machine belongs to, e.g. eu-west' },
+    root: { type: 'string', arg: 'FILE', required: true, description: 'the trusted TUF root (copied into the state dir on first run)' },
+    state: { type: 'string', arg: 'DIR', required: true, description: 'state directory: metadata, receipts, installed version' },
+    product: { type: 'string', arg: 'VENDOR/PRODUCT', required: true, description: 'the product installed here and the vendor trusted for it, e.g. acme/acme-agent' },
+    platform: { type: 'string', arg: 'X', required: true, description: 'this machine\'s platform, e.g. linux-x64' },
+    'current-version': { type: 'string', arg: 'V', required: true, description: 'the installed version (semver) before the first patch' },
+    channel: { type: 'string', arg: 'C', default: 'stable', description: 'release channel' },
+    interval: { type: 'string', arg: 'DURATION', default: '60s', description: 'poll interval (±10 % jitter) while the event stream is down' },
+    install: { type: 'string', arg: 'CMD', description: 'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)' },
+    vendor: { type: 'string', arg: 'NAME', description: 'the vendor trusted for --product, when --product names no vendor' },
+    once: { type: 'boolean', description: 'one poll, then exit' },
+  },
+  examples: [
+    'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
+    'fairpatch agent --config agent.json',
+  ],
+  notes: [
+    'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
+  ],
+  subcommands: [receipts],
+  async run({ values }) {
+    const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([import('../agent/agent.js'), import('../common/clock.js'), import('../common/names.js')]);
+    if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
+    const agent = new Agent(
+      {
+        server: serverUrl(values.server),
+        group: values.group,
+        root: inputFile(values.root, '--root', 'the trusted root the repository operator publishes, e.g. keys/1.root.json'),
+        stateDir: resolve(values.state),
+        ...trustedProduct(values.product, values.vendor),
+        platform: values.platform,
+        currentVersion: semverText(values['current-version'], '--current-version'),
+        channel: values.channel,
+        intervalMs: parseDuration(values.interval, '--interval'),
+        ...(values.install ? { install: values.install } : {}),
+      },
+      {
+        clock: systemClock,
+        fetcher: {
+          // A progress line on a terminal; quiet logs otherwise.
+          ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
+        },
+      },
+    );
+    if (values.once) {
+      const result = await agent.cycle();
+      if (result.outcome === 'refused') return result.unreachable ? EXIT.UNAVAILABLE : EXIT.FAILED;
+      return result.outcome === 'install-failed' ? EXIT.FAILED : EXIT.OK;
+    }
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await agent.run(stop.signal);
+    return EXIT.OK;
+  },
 });
 
-export async function agentCommand(argv: string[]): Promise<void> {
-  if (argv[0] === 'receipts') return receiptsCommand(argv.slice(1));
-  const { values } = args(argv, {
-    config: { type: 'string' },
-    server: { type: 'string' },
-    group: { type: 'string' },
-    root: { type: 'string' },
-    state: { type: 'string' },
-    product: { type: 'string' },
-    platform: { type: 'string' },
-    'current-version': { type: 'string' },
-    channel: { type: 'string' },
-    interval: { type: 'string' },
-    install: { type: 'string' },
-    vendor: { type: 'string' },
-    once: { type: 'boolean' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) return void console.log(USAGE);
-  const { config, help: _help, ...flags } = values;
-  const fromFile = config ? (parseJson(readFileSync(config), 'JSON_INVALID') as Record<string, unknown>) : {};
-  const o = parseWith(optionsSchema, { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }, 'BAD_REQUEST');
-  const agent = new Agent(
-    {
-      server: o.server,
-      group: o.group,
-      root: resolve(o.root),
-      stateDir: resolve(o.state),
-      ...trustedProduct(o.product, o.vendor),
-      platform: o.platform,
-      currentVersion: o['current-version'],
-      channel: o.channel,
-      intervalMs: parseDuration(o.interval),
-      ...(o.install ? { install: o.install } : {}),
-    },
-    {
-      clock: systemClock,
-      fetcher: {
-        // A progress line on a terminal; quiet logs otherwise.
-        ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
-      },
-    },
-  );
-  if (o.once) {
-    const result = await agent.cycle();
-    process.exitCode = result.outcome === 'refused' || result.outcome === 'install-failed' ? 1 : 0;
-    return;
-  }
-  const stop = new AbortController();
-  process.once('SIGINT', () => stop.abort());
-  process.once('SIGTERM', () => stop.abort());
-  await agent.run(stop.signal);
-}
-
 /**
- * Which vendor the agent trusts for its product. Required: product names are only unique per vendor,
+ * Which vendor the agent trusts for its product. Required: product names are unique only per vendor,
  * and searching every delegation would let any vendor offer a "patch" for another vendor's product.
  */
 function trustedProduct(product: string, vendor: string | undefined): { vendor: string; product: string } {
   const slash = product.indexOf('/');
   const pair = slash >= 0 ? { vendor: product.slice(0, slash), product: product.slice(slash + 1) } : { vendor: vendor ?? '', product };
-  if (vendor && vendor !== pair.vendor) throw new FairpatchError('BAD_REQUEST', `--vendor ${vendor} and --product ${product} name different vendors`);
-  if (!pair.vendor) throw new FairpatchError('BAD_REQUEST', '--product: name the vendor you trust for it, as --product VENDOR/PRODUCT (or --vendor VENDOR)');
-  parseWith(vendorName, pair.vendor, 'BAD_REQUEST');
+  if (vendor && vendor !== pair.vendor) throw new UsageError(`--vendor ${vendor} and --product ${product} name different vendors`);
+  if (!pair.vendor) throw new UsageError(`--product ${product}: name the vendor you trust for it, as --product VENDOR/${product} (or --vendor VENDOR)`);
+  if (!VENDOR_PATTERN.test(pair.vendor)) throw new UsageError(`--product ${product}: ${pair.vendor} is not a vendor name (lowercase letters, digits and dashes)`);
   return pair;
-}
-
-async function receiptsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = args(argv, { state: { type: 'string' }, out: { type: 'string' }, group: { type: 'string' } });
-  if (positionals[0] !== 'export') throw new FairpatchError('BAD_REQUEST', 'usage: fairpatch agent receipts export [--state DIR] [--out FILE] [--group G]');
-  const receipts = new ReceiptStore(resolve(values.state ?? '.fairpatch-agent')).all();
-  const text = JSON.stringify({ group: values.group ?? null, receipts }, null, 2) + '\n';
-  if (values.out) writeFileSync(values.out, text);
-  else process.stdout.write(text);
 }

@@ -1,77 +1,98 @@
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
-import { listRootFiles } from '../keys/key-files.js';
-import { generateRepositoryKeys } from '../keys/keygen.js';
-import { seedExamples } from '../server/dev-seed.js';
-import { createNode, devOperatorToken } from '../server/node.js';
-import { args, parseDuration, positiveInt } from './args.js';
+import type { Server } from 'node:net';
+import { OperationFailed, UsageError } from './errors.js';
+import { KEYS } from './common-options.js';
+import { inputDir } from './files.js';
+import { command } from './spec.js';
+import { parseDuration, positiveInt } from './validate.js';
 
-const USAGE = `fairpatch serve [--data DIR] [--keys DIR] [--port N] [--host H] [--dev]
-  --data   data directory (SQLite file, blobs); default $FAIRPATCH_DATA_DIR or ./data
-  --keys   key directory; default ./keys
-  --dev    generate dev keys on first run and publish the examples in manifests/
-  --min-lead 30s                  shortest time between publishing and release_at (FAIRPATCH_MIN_LEAD)
-  --max-horizon 90d               furthest ahead a release may be scheduled
-  --max-streams-per-address 64    event streams one client address may hold
-  --node-name NAME                names this node in delivery roll-ups (default host:pid)
-  PORT, HOST, DATABASE_URL and FAIRPATCH_OPERATOR_TOKEN are read from the environment.`;
+/** A listen failure in words: the port or host to change, not an uncaught 'error' event. */
+function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code === 'EADDRINUSE') return new OperationFailed(`port ${port} is in use on ${host}; pass --port (or PORT) to use another`);
+  if (error.code === 'EACCES') return new OperationFailed(`port ${port} needs privileges; pass --port above 1023`);
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') return new OperationFailed(`cannot listen on host ${host}: not an address of this machine; pass --host`);
+  return error;
+}
 
-export async function serveCommand(argv: string[]): Promise<void> {
-  const { values } = args(argv, {
-    data: { type: 'string' },
-    keys: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    dev: { type: 'boolean' },
-    'min-lead': { type: 'string' },
-    'max-horizon': { type: 'string' },
-    'max-streams-per-address': { type: 'string' },
-    'node-name': { type: 'string' },
-    help: { type: 'boolean' },
-  });
-  if (values.help) return void console.log(USAGE);
-  const dataDir = resolve(values.data ?? process.env.FAIRPATCH_DATA_DIR ?? 'data');
-  const keysDir = resolve(values.keys ?? 'keys');
-  const portText = values.port ?? process.env.PORT;
-  // Port 0 asks the OS for a free port (tests); the real one is printed once listening.
-  const port = portText === '0' ? 0 : (positiveInt(portText, '--port') ?? 8080);
-  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+export const serve = command({
+  name: 'serve',
+  summary: 'run a repository node',
+  who: 'operator',
+  options: {
+    data: { type: 'string', arg: 'DIR', default: 'data', env: 'FAIRPATCH_DATA_DIR', description: 'data directory (SQLite file, blobs)' },
+    keys: KEYS,
+    port: { type: 'string', arg: 'N', default: '8080', env: 'PORT', description: 'port to listen on (0: any free port)' },
+    host: { type: 'string', arg: 'H', default: '127.0.0.1', env: 'HOST', description: 'address to listen on' },
+    dev: { type: 'boolean', description: 'generate dev keys on first run and publish the examples in manifests/' },
+    'min-lead': { type: 'string', arg: 'DURATION', default: '30s', env: 'FAIRPATCH_MIN_LEAD', description: 'shortest time between publishing and release_at' },
+    'max-horizon': { type: 'string', arg: 'DURATION', default: '90d', description: 'furthest ahead a release may be scheduled' },
+    'max-streams-per-address': { type: 'string', arg: 'N', default: '64', description: 'event streams one client address may hold' },
+    'node-name': { type: 'string', arg: 'NAME', description: 'names this node in delivery roll-ups (default host:pid)' },
+  },
+  examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
+  notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
+  async run({ values }) {
+    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
+      import('@hono/node-server'),
+      import('../keys/key-files.js'),
+      import('../keys/keygen.js'),
+      import('../server/dev-seed.js'),
+      import('../server/node.js'),
+    ]);
+    const dataDir = resolve(values.data);
+    const keysDir = resolve(values.keys);
+    // Port 0 asks the OS for a free port (tests); the real one is printed once listening.
+    const port = values.port === '0' ? 0 : positiveInt(values.port, '--port')!;
+    if (port > 65_535) throw new UsageError(`--port must be at most 65535, not ${port}`);
+    const host = values.host;
+    const minLeadMs = parseDuration(values['min-lead'], '--min-lead');
+    const maxHorizonMs = parseDuration(values['max-horizon'], '--max-horizon');
+    const maxPerAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address')!;
 
-  if (values.dev && listRootFiles(keysDir).length === 0) {
-    generateRepositoryKeys({ dir: keysDir, now: Date.now() });
-    console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
-  }
-  const minLead = values['min-lead'] ?? process.env.FAIRPATCH_MIN_LEAD;
-  const perAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address');
-  const node = await createNode({
-    dataDir,
-    keysDir,
-    sync: true,
-    ...(minLead ? { minLeadMs: parseDuration(minLead) } : {}),
-    ...(values['max-horizon'] ? { maxHorizonMs: parseDuration(values['max-horizon']) } : {}),
-    ...(perAddress ? { notifierLimits: { maxPerAddress: perAddress } } : {}),
-    ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
-    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
-    ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
-  });
-  if (values.dev) {
-    await devOperatorToken(node.store, dataDir, Date.now());
-    const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
-    for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
-    console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
-  }
-  const server = serve({ fetch: node.app.fetch, port, hostname: host }, (info) => {
-    const base = `http://${host}:${info.port}`;
+    if (values.dev && listRootFiles(keysDir).length === 0) {
+      generateRepositoryKeys({ dir: keysDir, now: Date.now() });
+      console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
+    }
+    inputDir(keysDir, '--keys', 'run fairpatch keygen, or fairpatch serve --dev for dev keys');
+    const node = await createNode({
+      dataDir,
+      keysDir,
+      sync: true,
+      minLeadMs,
+      maxHorizonMs,
+      notifierLimits: { maxPerAddress },
+      ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
+      ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+      ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
+    });
+    if (values.dev) {
+      await devOperatorToken(node.store, dataDir, Date.now());
+      const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
+      for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
+      console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
+    }
+    const server = listen({ fetch: node.app.fetch, port, hostname: host }) as Server;
+    try {
+      await new Promise<void>((ready, failed) => {
+        server.once('listening', ready);
+        server.once('error', failed);
+      });
+    } catch (error) {
+      await node.close();
+      throw listenFailure(error as NodeJS.ErrnoException, host, port);
+    }
+    const address = server.address();
+    const base = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
     console.log(`fairpatch serving on ${base}
   poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
   health:    ${base}/healthz`);
-  });
-  const shutdown = (): void => {
-    server.close();
-    void node.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-}
+    const shutdown = (): void => {
+      server.close();
+      void node.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  },
+});

@@ -1,5 +1,3 @@
-import { FairpatchError } from '../errors.js';
-
 // One duration grammar for flags ("--interval 60s"), manifests ("release_at": "+10m") and settings:
 // a whole number and a unit; a bare number is seconds.
 
@@ -12,11 +10,4 @@ const DURATION = /^(\d{1,12})(ms|s|m|h|d)?$/;
 export function durationMs(text: string): number | undefined {
   const match = DURATION.exec(text.trim());
   return match ? Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's') as Unit] : undefined;
-}
-
-/** Like durationMs, for a named option: anything else is a clear refusal naming it. */
-export function parseDuration(text: string, name = 'duration'): number {
-  const ms = durationMs(text);
-  if (ms === undefined) throw new FairpatchError('BAD_REQUEST', `${name}: ${text} is not a duration (e.g. 500ms, 60s, 5m, 2h, 90d)`);
-  return ms;
 }

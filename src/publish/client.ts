@@ -10,6 +10,19 @@ import { parseWith } from '../tuf/schema.js';
 import { type HashedArtifact, buildHalt, buildRelease, defaultArtifactName } from './build.js';
 import { manifestSchema, resolveReleaseAt } from './manifest.js';
 import { tufKey } from '../tuf/keys.js';
+import { explainFetchFailure } from '../net/unreachable.js';
+
+/** The API URL under the server's base; a base that is not an http(s) URL is named as such. */
+function serverUrl(server: string, path: string): URL {
+  let base: URL | undefined;
+  try {
+    base = new URL(server);
+  } catch {
+    base = undefined;
+  }
+  if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:')) throw new FairpatchError('BAD_REQUEST', `${server} is not an http(s) URL (e.g. http://127.0.0.1:8080)`);
+  return new URL(path, base);
+}
 
 /** A thin client for the publisher API; server errors come back as the same coded FairpatchError. */
 export class PublisherClient {
@@ -19,21 +32,30 @@ export class PublisherClient {
   ) {}
 
   async request(method: string, path: string, body?: RequestInit['body'], headers: Record<string, string> = {}): Promise<unknown> {
-    const response = await fetch(new URL(`/api/v1${path}`, this.server), {
-      method,
-      body: body ?? null,
-      headers: { authorization: `Bearer ${this.token}`, ...headers },
-      signal: AbortSignal.timeout(10 * 60_000),
-      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    } as RequestInit);
-    const text = await response.text();
-    const parsed = text ? parseJson(text) : undefined;
+    const url = serverUrl(this.server, `/api/v1${path}`);
+    const timeoutMs = 10 * 60_000;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        method,
+        body: body ?? null,
+        headers: { authorization: `Bearer ${this.token}`, ...headers },
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
+      text = await response.text();
+    } catch (error) {
+      throw explainFetchFailure(url, error, timeoutMs);
+    }
+    const parsed = text && response.headers.get('content-type')?.includes('json') ? parseJson(text) : undefined;
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const code = error?.code && error.code in ERROR_STATUS ? (error.code as ErrorCode) : 'INTERNAL';
-      throw new FairpatchError(code, `${method} ${path}: ${response.status} ${error?.message ?? text.slice(0, 200)}`);
+      const code = error?.code && error.code in ERROR_STATUS ? (error.code as ErrorCode) : response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+      const said = error?.message ?? (text.replace(/\s+/g, ' ').slice(0, 200) || response.statusText);
+      throw new FairpatchError(code, `the server ${response.status >= 500 ? 'failed' : 'refused'} ${method} ${path} (HTTP ${response.status}): ${said}`);
     }
-    return parsed;
+    return parsed ?? (text ? parseJson(text) : undefined);
   }
 
   postJson(path: string, value: unknown): Promise<unknown> {
@@ -75,6 +97,10 @@ async function ourLatest(client: PublisherClient, vendor: string, vendorKey: Key
 
 export interface PublishResult {
   vendor: string;
+  product: string;
+  /** The patch's own version, from the manifest. */
+  productVersion: string;
+  /** The vendor's TUF metadata version this publish created. */
   version: number;
   releaseAt: string;
   activationTick: number;
@@ -100,7 +126,7 @@ export async function publishManifest(input: { manifestPath: string; client: Pub
   const envelope = buildRelease({ manifest, artifacts, releaseAt, previous: previous.signed, vendorKey: input.vendorKey, now: input.now() });
   for (const artifact of artifacts) await input.client.uploadBlob(manifest.vendor, artifact);
   const staged = (await input.client.postJson(`/vendors/${manifest.vendor}/metadata`, envelope)) as { version: number; activationTick: number; activatesAt: string };
-  return { vendor: manifest.vendor, version: staged.version, releaseAt: new Date(releaseAt).toISOString(), activationTick: staged.activationTick, activatesAt: staged.activatesAt, targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`) };
+  return { vendor: manifest.vendor, product: manifest.product, productVersion: manifest.version, version: staged.version, releaseAt: new Date(releaseAt).toISOString(), activationTick: staged.activationTick, activatesAt: staged.activatesAt, targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`) };
 }
 
 /** `fairpatch halt`: the same metadata minus one patch version, re-signed by the vendor. */

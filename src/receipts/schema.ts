@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { groupName } from '../common/groups.js';
+import { groupName } from '../common/names.js';
 
 /** A receipt: a signed timestamp document an agent accepted, and when it received it (its own clock). */
 export const receiptSchema = z.strictObject({

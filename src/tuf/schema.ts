@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { z } from 'zod';
+import { VENDOR_PATTERN } from '../common/names.js';
 import { FairpatchError } from '../errors.js';
 import { parseIsoSeconds } from './time.js';
 import type { Envelope, RootSigned, TargetsSigned } from './metadata.js';
@@ -24,7 +25,7 @@ const signatures = z.array(z.strictObject({ keyid: hex(64), sig: hex(128) })).mi
 /** Vendor names are path prefixes and role names: short, lowercase, never a top-level role. */
 export const vendorName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'vendor: lowercase letters, digits and dashes, at most 63')
+  .regex(VENDOR_PATTERN, 'vendor: lowercase letters, digits and dashes, at most 63')
   .refine((n) => !['root', 'targets', 'snapshot', 'timestamp'].includes(n), 'vendor name is a reserved role name');
 
 /** One file name below the vendor's directory: no separators, no dot-dot, no leading dot. */

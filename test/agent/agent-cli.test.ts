@@ -1,12 +1,16 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startServer } from '../helpers/cli.js';
 
+const INSTALL_SCRIPT = new URL('../../examples/install.sh', import.meta.url).pathname;
+/** Every agent log line starts with an ISO 8601 time. */
+const ISO = '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z';
+
 /** Waits (bounded) until the server's tick reaches `tick`: the only wait is for the real clock to get there. */
 async function untilTick(url: string, tick: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const { tick: now } = (await (await fetch(`${url}/healthz`)).json()) as { tick: number };
     if (now >= tick) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -20,50 +24,74 @@ describe('fairpatch agent --once against a real server process', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-agent-cli-'));
-    // A demo repository whose only manifest is released 4 s after start (the dev seed brings it
-    // forward by the 30 s lead time).
+    // A demo repository whose only manifest is released 8 s after start: time enough for the first
+    // agent run to finish before it on a busy machine. The dev seed brings releases forward by the
+    // lead time, so the lead time is kept short and added to the delay.
     mkdirSync(join(dir, 'manifests'));
     cpSync(new URL('../../manifests/artifacts', import.meta.url).pathname, join(dir, 'manifests', 'artifacts'), { recursive: true });
     const manifest = JSON.parse(readFileSync(new URL('../../manifests/acme-agent-2.4.1.json', import.meta.url), 'utf8'));
-    writeFileSync(join(dir, 'manifests', 'fix.json'), JSON.stringify({ ...manifest, release_at: '+34s' }));
-    server = await startServer(['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { cwd: dir });
+    writeFileSync(join(dir, 'manifests', 'fix.json'), JSON.stringify({ ...manifest, release_at: '+9s' }));
+    server = await startServer(['--dev', '--min-lead', '1s', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { cwd: dir });
   });
   afterAll(async () => {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('installs after the release tick and not before, runs the install command once, keeps receipts', async () => {
+  it('installs after the release tick and not before with the examples/ install script, once; keeps receipts for its group', async () => {
     const activation = Date.parse(/live from (\S+)\)/.exec(server.output())?.[1] ?? '');
     expect(Number.isFinite(activation)).toBe(true);
-    const marker = join(dir, 'installed.log');
+    const installDir = join(dir, 'installed');
     const config = join(dir, 'agent.json');
     writeFileSync(config, JSON.stringify({ server: server.url, group: 'eu-west', root: join(dir, 'keys', '1.root.json'), state: join(dir, 'agent'), product: 'acme/acme-agent', platform: 'linux-x64', 'current-version': '2.3.1' }));
-    const run = () => cli(['agent', '--config', config, '--once', '--install', `echo "$FAIRPATCH_VERSION" >> ${marker}`]);
+    const run = () => cli(['agent', '--config', config, '--once', '--install', INSTALL_SCRIPT], { env: { FAIRPATCH_INSTALL_DIR: installDir } });
 
     const before = await run();
     expect(before.code, before.stderr).toBe(0);
-    expect(Date.now(), 'the first poll must happen before the release (4 s after start)').toBeLessThan(activation);
-    expect(before.stdout).toMatch(/no patch for product acme-agent signed by vendor acme/);
+    expect(Date.now(), 'the first poll must happen before the release (8 s after start)').toBeLessThan(activation);
+    expect(before.stdout).toMatch(new RegExp(`^${ISO} no patch for product acme-agent signed by vendor acme`));
 
     const { tick } = (await (await fetch(`${server.url}/healthz`)).json()) as { tick: number };
     await untilTick(server.url, tick + Math.ceil((activation - Date.now()) / 1000) + 1);
     const after = await run();
-    expect(after.stdout).toMatch(/installed acme-agent 2\.4\.1/);
+    expect(after.code, after.stdout + after.stderr).toBe(0);
+    const lines = after.stdout.trim().split('\n');
+    expect(lines.every((l) => new RegExp(`^${ISO} `).test(l)), after.stdout).toBe(true);
+    expect(lines[0]).toMatch(/ installed acme-agent 2\.4\.1$/);
+    // The install command's output is in the log: the example script, then the artifact it ran.
+    expect(after.stdout).toMatch(/install> acme-agent 2\.4\.1 installed/);
+    expect(readlinkSync(join(installDir, 'acme-agent', 'current'))).toBe('2.4.1');
     const again = await run();
     expect(again.stdout).toMatch(/up to date/);
-    expect(readFileSync(marker, 'utf8')).toBe('2.4.1\n');
+    expect(readFileSync(join(installDir, 'acme-agent', 'history'), 'utf8').trim().split('\n')).toHaveLength(1);
+
+    // A failing install with --once: its output's tail, exit 1, and no promise of a retry it will not make.
+    const failed = await cli(['agent', '--config', config, '--state', join(dir, 'agent-failing'), '--once', '--install', 'echo "disk full" >&2; exit 3']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/install of acme-agent 2\.4\.1 failed \(exit 3\); the next run retries/);
+    expect(failed.stdout).not.toMatch(/will retry/);
+    expect(failed.stdout).toMatch(/install> disk full/);
 
     const exported = await cli(['agent', 'receipts', 'export', '--state', join(dir, 'agent')]);
-    const { receipts } = JSON.parse(exported.stdout) as { receipts: Array<{ document: { signed: { _type: string } } }> };
+    const { group, receipts } = JSON.parse(exported.stdout) as { group: string; receipts: Array<{ document: { signed: { _type: string } } }> };
+    expect(group).toBe('eu-west');
     expect(receipts.length).toBe(3);
     expect(receipts.every((r) => r.document.signed._type === 'timestamp')).toBe(true);
   });
 
-  it('prints one line naming the threat and exits 1 when it refuses', async () => {
-    const result = await cli(['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, 'agent2'), '--product', 'acme/acme-agent', '--platform', 'linux-x64', '--current-version', '2.3.1', '--once']);
-    expect(result.code).toBe(1);
+  const offline = (state: string, version = '2.3.1') => ['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, state), '--product', 'acme/acme-agent', '--platform', 'linux-x64', '--current-version', version, '--once'];
+
+  it('prints one timestamped line naming the problem and exits 69 when the server is unreachable', async () => {
+    const result = await cli(offline('agent2'));
+    expect(result.code).toBe(69);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
-    expect(result.stdout).toMatch(/^REFUSED: server unreachable/);
+    expect(result.stdout).toMatch(new RegExp(`^${ISO} REFUSED: server unreachable \\(cannot reach http://127\\.0\\.0\\.1:1`));
+  });
+
+  it('refuses a current version that is not semver, before doing anything', async () => {
+    const result = await cli(offline('agent3', 'two'));
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/--current-version two is not a semantic version/);
+    expect(existsSync(join(dir, 'agent3'))).toBe(false);
   });
 });

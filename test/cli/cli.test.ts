@@ -63,7 +63,8 @@ describe('the fairpatch CLI against a real server process', () => {
     const published = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(vendorKeys, 'acme.key'), '--token', vendorToken]);
     expect(published.code, published.stderr).toBe(0);
     const result = JSON.parse(published.stdout);
-    expect(result).toMatchObject({ vendor: 'acme', version: 2, targets: ['acme/acme-agent-2.4.1.sh'] });
+    expect(result).toMatchObject({ vendor: 'acme', product: 'acme-agent', productVersion: '2.4.1', version: 2, targets: ['acme/acme-agent-2.4.1.sh'] });
+    expect(published.stderr).toMatch(/^published acme-agent 2\.4\.1 \(acme metadata version 2\); live from \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/);
     expect(Date.parse(result.activatesAt) - Date.now()).toBeGreaterThan(4 * 60_000);
 
     expect((await fetch(`${server.url}/metadata/2.acme.json`)).status).toBe(404);
@@ -77,6 +78,12 @@ describe('the fairpatch CLI against a real server process', () => {
     const wrongKey = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(keys, 'timestamp.key'), '--token', vendorToken]);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/SIGNATURE_INVALID/);
+
+    // A token of the wrong shape was still given: the refusal must not claim it is missing.
+    const badToken = await cli(['publish', join(dir, 'fix.json'), '--server', server.url, '--key', join(vendorKeys, 'acme.key'), '--token', 'not-a-token']);
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toMatch(/unknown or revoked token; check --token/);
+    expect(badToken.stderr).not.toMatch(/missing|BAD_REQUEST/);
   });
 
   it('refuses a registration request signed by another key, and a vendor name that is a path', async () => {

@@ -75,6 +75,17 @@ describe.each(DIALECTS)('%s', (dialect) => {
       const op = await fx.node.app.request('/api/v1/top-targets/latest', { headers: { authorization: `Bearer ${fx.operatorToken}` } });
       expect(op.status).toBe(200);
     });
+
+    it('says which token problem it is: no header, not a Bearer token, an unknown or revoked token', async () => {
+      const message = async (authorization?: string): Promise<string> => {
+        const response = await fx.node.app.request('/api/v1/top-targets/latest', authorization ? { headers: { authorization } } : {});
+        return ((await response.json()) as { error: { message: string } }).error.message;
+      };
+      expect(await message()).toMatch(/^no Authorization header/);
+      expect(await message(`Basic ${btoa('operator:secret')}`)).toMatch(/is not a Bearer token/);
+      expect(await message('Bearer short')).toBe('unknown or revoked token');
+      expect(await message(`Bearer ${revoked}`)).toBe('unknown or revoked token');
+    });
   });
 
   describe('rate limits', () => {

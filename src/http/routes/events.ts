@@ -6,7 +6,7 @@ import { FairpatchError } from '../../errors.js';
 import type { Notifier, Subscriber } from '../../release/notifier.js';
 import { sseMessage } from '../../release/notifier.js';
 import type { Repository } from '../../release/repository.js';
-import { parseGroup } from '../../common/groups.js';
+import { parseGroup } from '../../common/names.js';
 
 export interface EventRouteOptions {
   /** Streams are closed after this long; clients reconnect (and land on another node, maybe). Default 30 min. */

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../../db/schema.js';
-import { groupName } from '../../common/groups.js';
+import { groupName } from '../../common/names.js';
 import { parseWith } from '../../tuf/schema.js';
 import { readJson } from '../body.js';
 

@@ -4,7 +4,7 @@ import { FairpatchError } from '../../errors.js';
 import type { DeliveryCounter } from '../../release/accounting.js';
 import type { Repository } from '../../release/repository.js';
 import type { BlobStore } from '../../release/blobs.js';
-import { parseGroup } from '../../common/groups.js';
+import { parseGroup } from '../../common/names.js';
 import { tickStart } from '../../common/tick.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';

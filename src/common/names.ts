@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 
+/** A vendor's name: a path prefix (`<vendor>/*`), a role name and a file name, so short and plain. */
+export const VENDOR_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /**
  * A customer group's name (a region, tier or tenant): it appears in URLs, log leaves and reports, so it
  * is short and plain. One definition for the server's routes, the agent and the auditor.

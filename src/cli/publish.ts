@@ -1,0 +1,23 @@
+import { SERVER, TOKEN, VENDOR_KEY, print } from './common-options.js';
+import { inputFile } from './files.js';
+import { command } from './spec.js';
+import { serverUrl } from './validate.js';
+
+export const publish = command({
+  name: 'publish',
+  summary: 'hash the artifacts, sign the next vendor metadata locally, upload artifacts then metadata',
+  who: 'vendor',
+  positionals: [{ name: 'MANIFEST', description: 'the patch manifest, as manifests/schema.json describes it' }],
+  options: { server: SERVER, key: VENDOR_KEY, token: TOKEN },
+  examples: ['fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"'],
+  notes: ['Prints the result as JSON on stdout and one summary line on stderr.'],
+  async run({ values, positionals }) {
+    const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([import('../keys/key-files.js'), import('../publish/client.js')]);
+    const client = new PublisherClient(serverUrl(values.server), values.token);
+    const manifestPath = inputFile(positionals[0]!, 'manifest');
+    const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
+    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now });
+    print(result);
+    console.error(`published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`);
+  },
+});

@@ -1,0 +1,13 @@
+import { agent } from './agent.js';
+import { audit } from './audit.js';
+import { halt } from './halt.js';
+import { keygen } from './keygen.js';
+import { log } from './log.js';
+import { publish } from './publish.js';
+import { root } from './root.js';
+import { serve } from './serve.js';
+import type { Command } from './spec.js';
+import { vendor } from './vendor.js';
+
+/** Every command, in the order the top-level help lists them. */
+export const COMMANDS: readonly Command[] = [serve, keygen, vendor, publish, halt, root, log, agent, audit];
