@@ -57,6 +57,9 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({
       ok: true,
       tick: k,
+      // The tick clock itself, so that a client or a cache monitor can tell which tick any moment is.
+      epoch_ms: repo.config.epochMs,
+      tick_ms: repo.config.tickMs,
       snapshot_version: repo.view.snapshotVersionAt(k),
       state_age_ms: repo.stateAge(),
       streams: deps.notifier.size,

@@ -23,7 +23,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
   describe('TUF routes', () => {
     it('lets CDNs cache immutable files forever and timestamp.json for at most the rest of its tick', async () => {
       const ts = await fx.node.app.request('/metadata/timestamp.json');
-      expect(ts.headers.get('cache-control')).toBe('public, max-age=0');
+      expect(ts.headers.get('cache-control')).toBe('public, max-age=0, s-maxage=0, must-revalidate');
       const snapshot = JSON.parse(await ts.text()).signed.meta['snapshot.json'].version;
       for (const path of [`/metadata/${snapshot}.snapshot.json`, '/metadata/1.root.json', '/metadata/2.acme.json', `/targets/acme/${artifact.sha256}.agent.sh`]) {
         const response = await fx.node.app.request(path);

@@ -5,9 +5,9 @@ import type { DeliveryCounter } from '../../release/accounting.js';
 import type { Repository } from '../../release/repository.js';
 import type { BlobStore } from '../../release/blobs.js';
 import { parseGroup } from '../../common/names.js';
-import { tickStart } from '../../common/tick.js';
+import { IMMUTABLE, NO_STORE, etagOf, notModified, notModifiedHeaders, timestampHeaders } from '../caching.js';
+import { acceptsGzip, gzipVariant } from '../compression.js';
 
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
 const TARGET_FILE = /^([0-9a-f]{64})\.([A-Za-z0-9][A-Za-z0-9._+-]{0,127})$/;
 /** Requests without a group prefix are counted under this name. */
@@ -28,8 +28,32 @@ function groupOf(c: Context): string {
   return group;
 }
 
-const json = (c: Context, bytes: Buffer, cache: string): Response =>
-  c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/json', 'Cache-Control': cache });
+/**
+ * A metadata file with its validator: 304 when the client (or a cache revalidating) already holds
+ * these bytes. Content-Length is explicit so that HEAD, which Hono answers from the GET handler
+ * without a body, still tells the length.
+ */
+function sendJson(c: Context, bytes: Buffer, headers: Record<string, string>): Response {
+  if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return c.body(null, 304, notModifiedHeaders(headers));
+  return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers);
+}
+
+const jsonHeaders = (bytes: Buffer, etag: string, cache: Record<string, string>): Record<string, string> => ({
+  'Content-Type': 'application/json',
+  ...cache,
+  ETag: etag,
+  'Content-Length': String(bytes.length),
+});
+
+/** A versioned metadata file, gzipped when that pays and the client accepts it (one ETag per coding). */
+function sendImmutableJson(c: Context, bytes: Buffer): Response {
+  const gz = gzipVariant(bytes);
+  if (!gz) return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), { 'Cache-Control': IMMUTABLE }));
+  const cache = { 'Cache-Control': IMMUTABLE, Vary: 'Accept-Encoding' };
+  if (!acceptsGzip(c.req.header('accept-encoding'))) return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), cache));
+  // A strong validator differs between content codings of one resource (RFC 9110 §8.8.3).
+  return sendJson(c, gz, { ...jsonHeaders(gz, `${etagOf(bytes).slice(0, -1)}-gzip"`, cache), 'Content-Encoding': 'gzip' });
+}
 
 /**
  * TUF repository routes. `/g/<group>/…` serves exactly the bytes of `/…` and only adds
@@ -38,6 +62,13 @@ const json = (c: Context, bytes: Buffer, cache: string): Response =>
 export function tufRoutes(deps: TufRouteDeps): Hono {
   const { repo, blobs, counter } = deps;
   const app = new Hono();
+  // Every answer of these routes but a success is uncacheable (see NO_STORE).
+  app.use(async (c, next) => {
+    await next();
+    if (c.res.status >= 400) c.res.headers.set('Cache-Control', NO_STORE);
+  });
+  // The timestamp's headers change once per tick; built once per rendered document.
+  let polled: { bytes: Buffer; headers: Record<string, string> } | undefined;
 
   const metadata = (c: Context): Response => {
     const group = groupOf(c);
@@ -45,15 +76,13 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (repo.stateAge() > deps.maxStateAgeMs()) {
       throw new FairpatchError('NOT_READY', 'this node has lost its database; it will not serve a state it cannot vouch for');
     }
-    const now = repo.clock.now();
     const view = repo.view;
     const k = repo.currentTick();
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
-      // Cacheable for at most what is left of this tick.
-      const left = Math.max(0, Math.floor((tickStart(repo.config, k + 1) - now) / 1000));
-      return json(c, bytes, `public, max-age=${left}`);
+      if (polled?.bytes !== bytes) polled = { bytes, headers: jsonHeaders(bytes, etagOf(bytes), timestampHeaders(repo.config, k)) };
+      return sendJson(c, bytes, polled.headers);
     }
     const match = VERSIONED.exec(file);
     if (!match) throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);
@@ -62,7 +91,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const bytes =
       role === 'root' ? view.root(version) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
     if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
-    return json(c, bytes, IMMUTABLE);
+    return sendImmutableJson(c, bytes);
   };
 
   const target = (c: Context): Response => {
@@ -75,8 +104,12 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (!served || !blobs.has(sha256)) throw new FairpatchError('NOT_FOUND', 'no such released target');
     // HTTP framing follows the file as it is; whether it is the right file is the client's TUF check.
     const length = blobs.size(sha256);
+    // The path names the content's hash: it is the strongest validator there is. Never compressed.
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes', ETag: `"${sha256}"` };
+    if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return c.body(null, 304, notModifiedHeaders(headers));
     const range = parseRange(c.req.header('range'), length);
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
+    // HEAD: Hono answers it from this handler and drops the body; do not open a file nobody reads.
+    if (c.req.method === 'HEAD') return c.body(null, 200, { ...headers, 'Content-Length': String(length) });
     if (range) {
       headers['Content-Range'] = `bytes ${range.start}-${range.end}/${length}`;
       headers['Content-Length'] = String(range.end - range.start + 1);
