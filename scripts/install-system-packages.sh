@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks need beyond npm: Chromium (dashboard tests through playwright-core),
-# the PostgreSQL server binaries (throwaway clusters in tests) and wrk (benchmarks). Idempotent; needs root for apt.
+# the PostgreSQL server binaries (throwaway clusters in tests), wrk (benchmarks) and nginx (the cache in
+# front of the nodes in test/cache and `npm run bench:cache`). Idempotent; needs root for apt.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # wrk: the load generator of `npm run bench`.
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+# nginx: a real cache (proxy_cache) in the loop; the tests start their own on a free port.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -37,12 +37,14 @@ export const NO_STORE = 'no-store';
  */
 export function timestampHeaders(cfg: TickConfig, k: number): Record<string, string> {
   const endSecond = Math.floor(tickStart(cfg, k + 1) / 1000);
+  // First: nginx 1.22 (Debian 12's) reads these headers in the order received, and once it has
+  // read `max-age=0` it no longer honours an X-Accel-Expires that follows.
   return {
-    'Cache-Control': 'public, max-age=0, s-maxage=0, must-revalidate',
-    Expires: new Date(endSecond * 1000).toUTCString(),
     // A tick not aligned to seconds may end its last whole second before it starts: then nothing.
     // (A poll after that second but before the tick's end gets an expiry in the past: not reused.)
     'X-Accel-Expires': endSecond * 1000 > tickStart(cfg, k) ? `@${endSecond - 1}` : '0',
+    'Cache-Control': 'public, max-age=0, s-maxage=0, must-revalidate',
+    Expires: new Date(endSecond * 1000).toUTCString(),
   };
 }
 
@@ -75,6 +77,6 @@ export function notModified(ifNoneMatch: string | undefined, etag: string): bool
  */
 export function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const name of ['Cache-Control', 'ETag', 'Expires', 'Vary', 'X-Accel-Expires']) if (headers[name] !== undefined) kept[name] = headers[name];
+  for (const name of ['X-Accel-Expires', 'Cache-Control', 'ETag', 'Expires', 'Vary']) if (headers[name] !== undefined) kept[name] = headers[name];
   return kept;
 }

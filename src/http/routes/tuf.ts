@@ -31,16 +31,17 @@ function groupOf(c: Context): string {
 /**
  * A metadata file with its validator: 304 when the client (or a cache revalidating) already holds
  * these bytes. Content-Length is explicit so that HEAD, which Hono answers from the GET handler
- * without a body, still tells the length.
+ * without a body, still tells the length. The headers go out in the order given (a plain object
+ * keeps it through @hono/node-server; a Headers object would sort them): see timestampHeaders.
  */
 function sendJson(c: Context, bytes: Buffer, headers: Record<string, string>): Response {
-  if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return c.body(null, 304, notModifiedHeaders(headers));
-  return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers);
+  if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return new Response(null, { status: 304, headers: notModifiedHeaders(headers) });
+  return new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers });
 }
 
 const jsonHeaders = (bytes: Buffer, etag: string, cache: Record<string, string>): Record<string, string> => ({
-  'Content-Type': 'application/json',
   ...cache,
+  'Content-Type': 'application/json',
   ETag: etag,
   'Content-Length': String(bytes.length),
 });

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TickConfig, tickStart } from '../../src/common/tick.js';
+import { readPrivateKey } from '../../src/keys/key-files.js';
+import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { buildRegistration, buildRelease } from '../../src/publish/build.js';
+import { PublisherClient, hashFile } from '../../src/publish/client.js';
+import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { runFleet } from '../helpers/cache-agents.js';
+import { startServer } from '../helpers/cli.js';
+import { freshDatabase } from '../helpers/dialects.js';
+import { type StartedNginx, cacheServer, nginxBinary, startNginx } from '../helpers/nginx.js';
+
+const OPERATOR = 'cache-test-operator-token-0123456789';
+const GROUPS = ['eu-west', 'us-east', 'ap-south', 'tier-gold'];
+type Node = Awaited<ReturnType<typeof startServer>>;
+
+/**
+ * A real cache in the loop: nginx (proxy_cache, from Debian) in front of two `fairpatch serve`
+ * processes over one PostgreSQL, simulated agents polling through it across a release.
+ */
+describe('nginx in front of two nodes', () => {
+  let dir: string;
+  let nodes: Node[] = [];
+  const caches: StartedNginx[] = [];
+  let tick: TickConfig;
+
+  beforeAll(async () => {
+    nginxBinary(); // fails with the install hint when nginx is missing
+    dir = mkdtempSync(join(tmpdir(), 'fairpatch-cache-'));
+    generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
+    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
+    // One data directory: artifacts live in its blob store, which every node must see.
+    nodes = await Promise.all(['a', 'b'].map((name) => startServer(['--data', join(dir, 'data'), '--keys', join(dir, 'keys'), '--min-lead', '2s', '--node-name', name], { env })));
+    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as { epoch_ms: number; tick_ms: number };
+    tick = { epochMs: health.epoch_ms, tickMs: health.tick_ms };
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of caches) await c.stop();
+    for (const n of nodes) await n.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const upstreams = () => nodes.map((n) => n.url.replace('http://', ''));
+
+  it('keeps the tick: no stale statement, every agent on the release from its tick, the polls absorbed', async () => {
+    const cache = await startNginx(cacheServer({ upstreams: upstreams() }));
+    caches.push(cache);
+    const keys = join(dir, 'keys');
+    const operator = new PublisherClient(nodes[0]!.url, OPERATOR);
+    const vendorKey = generateVendorKey(keys, 'acme');
+    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+    const { token } = (await operator.postJson('/vendors', buildRegistration({ name: 'acme', vendorKey, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string };
+    const vendor = new PublisherClient(nodes[1]!.url, token);
+    const file = join(dir, 'fix.sh');
+    writeFileSync(file, 'echo fixed\n');
+    const artifact = { platform: 'linux-x64', name: 'acme-agent-2.4.1.sh', path: file, ...(await hashFile(file)) };
+    await vendor.uploadBlob('acme', artifact);
+    // The delegation takes effect after the lead time: poll until the vendor's metadata is served.
+    const deadline = Date.now() + 20_000;
+    while ((await fetch(`${nodes[1]!.url}/metadata/1.acme.json`)).status !== 200) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const previous = await vendor.latestVendorMetadata('acme');
+    const releaseAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
+    const manifest = { vendor: 'acme', product: 'acme-agent', version: '2.4.1', channel: 'stable', severity: 'high' as const, cves: [], applies_to: '<2.4.1', release_at: '+0s', artifacts: [] };
+    const staged = (await vendor.postJson('/vendors/acme/metadata', buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey, now: Date.now() }))) as { activationTick: number };
+    const activation = tickStart(tick, staged.activationTick);
+
+    const intervalMs = 500;
+    const fleet = await runFleet({ base: cache.url, agents: 200, groups: GROUPS, intervalMs, untilMs: activation + tick.tickMs + 2 * intervalMs, tick, maxSockets: 16 });
+    const log = cache.accessLog();
+
+    expect(fleet.errors, fleet.errorSamples.join('\n')).toBe(0);
+    expect(fleet.stale, JSON.stringify(fleet.staleSamples)).toBe(0);
+    const path = 'acme/acme-agent-2.4.1.sh';
+    for (let i = 0; i < 200; i++) {
+      const heldAt = fleet.held[i]?.get(path);
+      expect(heldAt, `agent ${i}`).toBeDefined();
+      // Never before its tick, through the cache as from the origin.
+      expect(heldAt!).toBeGreaterThanOrEqual(activation);
+    }
+    // The cache answered polls itself, and asked the origin for each immutable file at most a few
+    // times (concurrent misses before the first answer is stored), not once per agent.
+    const polls = log.filter((e) => e.path.endsWith('/timestamp.json'));
+    expect(polls.length).toBe(fleet.polls);
+    expect(polls.filter((e) => e.cache === 'HIT').length).toBeGreaterThan(0);
+    const artifactRequests = log.filter((e) => e.path.includes('/targets/acme/'));
+    expect(artifactRequests.length).toBe(200);
+    expect(artifactRequests.filter((e) => e.origin).length).toBeLessThan(200);
+  }, 90_000);
+
+  it('a cache that ignores the headers is caught: the agents behind it get statements ticks old', async () => {
+    const cache = await startNginx(cacheServer({ upstreams: upstreams(), misconfigured: true }));
+    caches.push(cache);
+    const fleet = await runFleet({ base: cache.url, agents: 40, groups: GROUPS, intervalMs: 250, untilMs: Date.now() + 3 * tick.tickMs + 500, tick, maxSockets: 8 });
+    expect(fleet.errors, fleet.errorSamples.join('\n')).toBe(0);
+    expect(fleet.stale).toBeGreaterThan(0);
+    expect(fleet.maxLagTicks).toBeGreaterThanOrEqual(2);
+    const staleGroups = new Set(fleet.staleSamples.map((s) => s.group));
+    expect(staleGroups.size).toBeGreaterThan(0);
+  }, 60_000);
+});
