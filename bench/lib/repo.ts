@@ -23,9 +23,12 @@ export class BenchRepo {
     generateRepositoryKeys({ dir: this.keys, now: Date.now() });
   }
 
-  /** A `fairpatch serve` process; `databaseUrl` shares one database between nodes. */
-  node(name: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Proc> {
-    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${name}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...extra], {
+  /**
+   * A `fairpatch serve` process; `DATABASE_URL` in `env` shares one database between nodes, and
+   * `data` one data directory (its blob store holds the artifacts every node serves).
+   */
+  node(name: string, extra: string[] = [], env: Record<string, string> = {}, data = name): Promise<Proc> {
+    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${data}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...extra], {
       FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
       ...env,
     });
@@ -42,8 +45,8 @@ export class BenchRepo {
     return ((await new PublisherClient(server, OPERATOR).request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
   }
 
-  /** Publishes a small artifact released at `releaseAt` (whole seconds); returns its activation tick. */
-  async release(server: string, releaseAt: number): Promise<{ activationTick: number; activatesAt: string }> {
+  /** Publishes a small artifact released at `releaseAt` (whole seconds); returns its activation tick and target path. */
+  async release(server: string, releaseAt: number): Promise<{ activationTick: number; activatesAt: string; path: string }> {
     const client = new PublisherClient(server, this.vendorToken);
     const n = ++this.releases;
     const path = join(this.dir, `fix-${n}.sh`);
@@ -53,7 +56,8 @@ export class BenchRepo {
     const previous = await client.latestVendorMetadata('acme');
     const manifest = { vendor: 'acme', product: 'acme-agent', version: `2.${n}.0`, channel: 'stable', severity: 'critical' as const, cves: [], applies_to: `<2.${n}.0`, release_at: '+0s', artifacts: [] };
     const envelope = buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey: this.vendorKey!, now: Date.now() });
-    return (await client.postJson('/vendors/acme/metadata', envelope)) as { activationTick: number; activatesAt: string };
+    const staged = (await client.postJson('/vendors/acme/metadata', envelope)) as { activationTick: number; activatesAt: string };
+    return { ...staged, path: `acme/${artifact.name}` };
   }
 
   readRoot(): string {

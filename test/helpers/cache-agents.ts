@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type TickConfig, tickAt } from '../../src/common/tick.js';
 
 /**
@@ -41,8 +42,14 @@ export interface FleetResult {
   staleSamples: StaleStatement[];
   /** Largest (sent tick − timestamp version) seen. */
   maxLagTicks: number;
+  /** Every poll's round trip, ms (sent to answer read). */
+  pollMs: number[];
+  /** The agents' own event-loop delay, p99 ms: how far their timers ran late. */
+  loopDelayP99Ms: number;
   /** Per agent: when it first held each artifact path, verified (ms since the epoch). */
   held: Array<Map<string, number>>;
+  /** Per agent: when it sent the poll that first told it of each snapshot version. */
+  toldAt: Array<Map<number, number>>;
   groupOf: (agent: number) => string;
 }
 
@@ -73,7 +80,9 @@ interface Targets {
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const http = new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
   const groupOf = (i: number) => options.groups[i % options.groups.length] as string;
-  const result: FleetResult = { polls: 0, fetches: 0, errors: 0, errorSamples: [], stale: 0, staleSamples: [], maxLagTicks: 0, held: [], groupOf };
+  const result: FleetResult = { polls: 0, fetches: 0, errors: 0, errorSamples: [], stale: 0, staleSamples: [], maxLagTicks: 0, pollMs: [], loopDelayP99Ms: 0, held: [], toldAt: [], groupOf };
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const start = Date.now();
 
   const agent = async (i: number): Promise<void> => {
@@ -81,6 +90,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     const base = `${options.base}/g/${group}`;
     const held = new Map<string, number>();
     result.held[i] = held;
+    const told = new Map<number, number>();
+    result.toldAt[i] = told;
     const roles = new Map<string, number>();
     let snapshot = 0;
     const fetchOk = async (path: string): Promise<Buffer> => {
@@ -114,6 +125,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       try {
         const got = await get(http, `${base}/metadata/timestamp.json`);
         result.polls++;
+        result.pollMs.push(Date.now() - sentAt);
         if (got.status !== 200) throw new Error(String(got.status));
         const signed = (JSON.parse(got.body.toString()) as { signed: { version: number; meta: Meta } }).signed;
         const lag = tickAt(options.tick, sentAt) - signed.version;
@@ -123,7 +135,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         }
         result.maxLagTicks = Math.max(result.maxLagTicks, lag);
         const version = signed.meta['snapshot.json']?.version ?? 0;
-        if (version !== snapshot) await update(version);
+        if (version !== snapshot) {
+          if (!told.has(version)) told.set(version, sentAt);
+          await update(version);
+        }
       } catch (error) {
         result.errors++;
         if (result.errorSamples.length < 10) result.errorSamples.push(`agent ${i} (${group}): ${(error as Error).message}`);
@@ -138,6 +153,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     await Promise.all(Array.from({ length: options.agents }, (_, i) => agent(i)));
   } finally {
     http.destroy();
+    loop.disable();
   }
+  result.loopDelayP99Ms = loop.percentile(99) / 1e6;
   return result;
 }
