@@ -93,6 +93,21 @@ describe('nginx in front of two nodes', () => {
     expect(artifactRequests.filter((e) => e.origin).length).toBeLessThan(200);
   }, 90_000);
 
+  it('passes event streams through unbuffered and never caches them', async () => {
+    const cache = caches[0]!;
+    for (let i = 0; i < 2; i++) {
+      const controller = new AbortController();
+      const response = await fetch(`${cache.url}/g/eu-west/events`, { signal: controller.signal });
+      expect(response.headers.get('content-type')).toBe('text/event-stream');
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      expect(Buffer.from(value!).toString()).toContain('event: state');
+      controller.abort();
+    }
+    const streams = cache.accessLog().filter((e) => e.path.endsWith('/events'));
+    expect(streams.every((e) => e.cache !== 'HIT')).toBe(true);
+  }, 30_000);
+
   it('a cache that ignores the headers is caught: the agents behind it get statements ticks old', async () => {
     const cache = await startNginx(cacheServer({ upstreams: upstreams(), misconfigured: true }));
     caches.push(cache);

@@ -56,29 +56,36 @@ export interface CacheConfigOptions {
   misconfigured?: boolean;
 }
 
+/** docs/production.md, found from this file whether it runs from test/ or from a compiled copy. */
+function productionDoc(): string {
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    const file = new URL('docs/production.md', dir);
+    if (existsSync(file)) return readFileSync(file, 'utf8');
+  }
+  throw new Error('docs/production.md not found');
+}
+
+/** The nginx configuration docs/production.md recommends, exactly as written there. */
+export function productionSnippet(): string {
+  const block = /```nginx\n([\s\S]*?)```/.exec(productionDoc())?.[1];
+  if (!block) throw new Error('docs/production.md has no nginx block');
+  return block;
+}
+
 /**
- * The upstream and server that keep the tick (the same one docs/production.md shows): the cache obeys the
- * origin's headers, so timestamp.json lives until its tick's end (X-Accel-Expires) and versioned
- * files a year; errors are never stored (no-store) and never served stale.
+ * The cache of docs/production.md with this machine's addresses and paths: its upstream servers
+ * become `upstreams`, it listens on 127.0.0.1:{{PORT}} and caches under {{DIR}}. Tests and the
+ * benchmark run the documented configuration, so it cannot drift from what they measured.
  */
 export function cacheServer(options: CacheConfigOptions): string {
-  return `
-    upstream fairpatch {
-      ${options.upstreams.map((u) => `server ${u} max_fails=0;`).join('\n      ')}
-      keepalive 64;
-    }
-    server {
-      listen 127.0.0.1:{{PORT}} reuseport backlog=4096;
-      keepalive_requests 1000000;
-      location / {
-        proxy_pass http://fairpatch;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_cache fairpatch;
-        proxy_cache_revalidate on;
-        ${options.misconfigured ? 'proxy_ignore_headers Cache-Control Expires X-Accel-Expires;\n        proxy_cache_valid 200 60s;' : ''}
-      }
-    }`;
+  let conf = productionSnippet();
+  const servers = options.upstreams.map((u) => `server ${u} max_fails=0;`).join('\n    ');
+  conf = conf.replace(/(upstream fairpatch \{\n)((?:\s*server [^\n]*\n)+)/, (_, head: string) => `${head}    ${servers}\n`);
+  conf = conf.replace(/listen 80;/, 'listen 127.0.0.1:{{PORT}} reuseport backlog=4096;');
+  conf = conf.replace('/var/cache/nginx/fairpatch', '{{DIR}}/cache');
+  if (options.misconfigured) conf = conf.replace('proxy_cache_revalidate on;', 'proxy_cache_revalidate on;\n        proxy_ignore_headers Cache-Control Expires X-Accel-Expires;\n        proxy_cache_valid 200 60s;');
+  for (const part of ['{{PORT}}', '{{DIR}}/cache', ...options.upstreams, ...(options.misconfigured ? ['proxy_cache_valid'] : [])]) if (!conf.includes(part)) throw new Error(`the nginx block of docs/production.md no longer fits the tests (${part})`);
+  return conf;
 }
 
 export interface StartedNginx {
@@ -94,7 +101,8 @@ export interface StartedNginx {
 /**
  * Starts nginx on a free 127.0.0.1 port with a generated configuration, everything (pid, logs,
  * temp files, cache) inside a fresh temporary directory, in the foreground so that it dies with
- * `stop()`. `http` is the body of the http block; `{{PORT}}` is replaced by the port.
+ * `stop()`. `http` is the body of the http block; `{{PORT}}` is replaced by the port and `{{DIR}}`
+ * by the directory.
  */
 export async function startNginx(http: string, options: { workers?: number; timeoutMs?: number } = {}): Promise<StartedNginx> {
   const bin = nginxBinary();
@@ -117,8 +125,7 @@ http {
   scgi_temp_path ${dir}/tmp/scgi;
   log_format fairpatch ${LOG_FORMAT};
   access_log ${dir}/access.log fairpatch;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=fairpatch:10m max_size=2g inactive=10m use_temp_path=off;
-  ${http.replaceAll('{{PORT}}', String(port))}
+  ${http.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir)}
 }
 `;
   const file = join(dir, 'nginx.conf');
