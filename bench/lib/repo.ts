@@ -25,10 +25,12 @@ export class BenchRepo {
 
   /**
    * A `fairpatch serve` process; `DATABASE_URL` in `env` shares one database between nodes, and
-   * `data` one data directory (its blob store holds the artifacts every node serves).
+   * `data` one data directory (its blob store holds the artifacts every node serves). One worker
+   * process unless `extra` says `--workers`.
    */
   node(name: string, extra: string[] = [], env: Record<string, string> = {}, data = name): Promise<Proc> {
-    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${data}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...extra], {
+    const workers = extra.includes('--workers') ? [] : ['--workers', '1'];
+    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${data}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...workers, ...extra], {
       FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
       ...env,
     });

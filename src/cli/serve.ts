@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
+import { hostname } from 'node:os';
 import { OperationFailed, UsageError } from './errors.js';
 import { KEYS } from './common-options.js';
 import { inputDir } from './files.js';
@@ -28,16 +29,19 @@ export const serve = command({
     'max-horizon': { type: 'string', arg: 'DURATION', default: '90d', description: 'furthest ahead a release may be scheduled' },
     'max-streams-per-address': { type: 'string', arg: 'N', default: '64', description: 'event streams one client address may hold' },
     'node-name': { type: 'string', arg: 'NAME', description: 'names this node in delivery roll-ups (default host:pid)' },
+    workers: { type: 'string', arg: 'N', default: 'auto', env: 'FAIRPATCH_WORKERS', description: 'processes serving requests on one port (auto: one per core)' },
   },
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
   notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
   async run({ values }) {
-    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
+    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }, { superviseWorkers, workerId }, { availableParallelism }] = await Promise.all([
       import('@hono/node-server'),
       import('../keys/key-files.js'),
       import('../keys/keygen.js'),
       import('../server/dev-seed.js'),
       import('../server/node.js'),
+      import('../server/cluster.js'),
+      import('node:os'),
     ]);
     const dataDir = resolve(values.data);
     const keysDir = resolve(values.keys);
@@ -48,29 +52,63 @@ export const serve = command({
     const minLeadMs = parseDuration(values['min-lead'], '--min-lead');
     const maxHorizonMs = parseDuration(values['max-horizon'], '--max-horizon');
     const maxPerAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address')!;
+    const workers = values.workers === 'auto' ? availableParallelism() : positiveInt(values.workers, '--workers')!;
+    // In a cluster worker (a copy of this command forked by the primary), the primary has already
+    // generated keys, created the database and seeded: the worker only serves.
+    const worker = workerId();
 
-    if (values.dev && listRootFiles(keysDir).length === 0) {
+    if (values.dev && worker === undefined && listRootFiles(keysDir).length === 0) {
       generateRepositoryKeys({ dir: keysDir, now: Date.now() });
       console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
     }
     inputDir(keysDir, '--keys', 'run fairpatch keygen, or fairpatch serve --dev for dev keys');
-    const node = await createNode({
-      dataDir,
-      keysDir,
-      sync: true,
-      minLeadMs,
-      maxHorizonMs,
-      notifierLimits: { maxPerAddress },
-      ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
-      ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
-      ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
-    });
-    if (values.dev) {
+    const nodeName = values['node-name'] ?? (worker === undefined ? undefined : `${hostname()}:${process.pid}`);
+    const open = (sync: boolean) =>
+      createNode({
+        dataDir,
+        keysDir,
+        sync,
+        minLeadMs,
+        maxHorizonMs,
+        notifierLimits: { maxPerAddress },
+        // Each worker rolls up its own polls under its own name (they add up in the audit).
+        ...(nodeName ? { nodeName: worker === undefined ? nodeName : `${nodeName}/w${worker}` } : {}),
+        ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+        ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
+      });
+    const seed = async (node: Awaited<ReturnType<typeof open>>) => {
       await devOperatorToken(node.store, dataDir, Date.now());
       const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
       for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
       console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
+    };
+    const banner = (actualPort: number) => {
+      const base = `http://${host}:${actualPort}`;
+      console.log(`fairpatch serving on ${base}${workers > 1 ? ` (${workers} workers)` : ''}
+  poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
+  trust:     ${join(keysDir, '1.root.json')}
+  tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
+  health:    ${base}/healthz`);
+    };
+
+    if (workers > 1 && worker === undefined) {
+      // Creating or migrating the database and seeding are the steps N processes must not race:
+      // done once here, before any worker opens the database.
+      const node = await open(false);
+      try {
+        if (values.dev) await seed(node);
+      } finally {
+        await node.close();
+      }
+      return superviseWorkers({ workers, onListening: banner });
     }
+
+    const node = await open(true).catch((error: unknown) => {
+      // A worker that fails lets go of its primary, or the IPC channel would keep it alive.
+      if (worker !== undefined) setImmediate(() => process.disconnect?.());
+      throw error;
+    });
+    if (values.dev && worker === undefined) await seed(node);
     const server = listen({ fetch: node.app.fetch, port, hostname: host }) as Server;
     try {
       await new Promise<void>((ready, failed) => {
@@ -79,20 +117,23 @@ export const serve = command({
       });
     } catch (error) {
       await node.close();
+      if (worker !== undefined) setImmediate(() => process.disconnect?.());
       throw listenFailure(error as NodeJS.ErrnoException, host, port);
     }
     const address = server.address();
-    const base = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
-    console.log(`fairpatch serving on ${base}
-  poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
-  trust:     ${join(keysDir, '1.root.json')}
-  tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
-  health:    ${base}/healthz`);
+    if (worker === undefined) banner(typeof address === 'object' && address ? address.port : port);
     const shutdown = (): void => {
       server.close();
       void node.close().then(() => process.exit(0));
     };
-    process.once('SIGINT', shutdown);
     process.once('SIGTERM', shutdown);
+    if (worker === undefined) process.once('SIGINT', shutdown);
+    else {
+      // The primary stops its workers (SIGTERM); a Ctrl-C reaches the whole process group, so a
+      // worker leaves SIGINT to the primary. A worker whose primary is gone stops too.
+      process.on('SIGINT', () => {});
+      process.once('disconnect', shutdown);
+    }
+    return undefined;
   },
 });

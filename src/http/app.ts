@@ -65,6 +65,8 @@ export function createApp(deps: AppDeps): Hono {
       streams: deps.notifier.size,
       last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
       rss_bytes: process.memoryUsage.rss(),
+      // Which process answered: one of several workers of a node (serve --workers) reports its own.
+      pid: process.pid,
     });
   });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));

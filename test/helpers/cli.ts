@@ -18,7 +18,12 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
   }
 }
 
-/** Starts `fairpatch serve` as a real process on a free 127.0.0.1 port and waits until it listens. */
+/**
+ * Starts `fairpatch serve` as a real process on a free 127.0.0.1 port and waits until it listens.
+ * One worker unless `args` say otherwise: a test reading /healthz or counting streams talks to the
+ * process it means (test/cli/workers.test.ts runs several).
+ */
 export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<StartedProcess> {
-  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], { ...(options.cwd ? { cwd: options.cwd } : {}), env: { ...baseEnv, ...options.env }, timeoutMs: 20_000 });
+  const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...workers, ...args], { ...(options.cwd ? { cwd: options.cwd } : {}), env: { ...baseEnv, ...options.env }, timeoutMs: 20_000 });
 }
