@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { OperationFailed, UsageError } from './errors.js';
 import { KEYS } from './common-options.js';
@@ -34,8 +33,9 @@ export const serve = command({
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
   notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
   async run({ values }) {
-    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }, { superviseWorkers, workerId }, { availableParallelism }] = await Promise.all([
-      import('@hono/node-server'),
+    const [{ createServer }, { requestListener }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }, { superviseWorkers, workerId }, { availableParallelism }] = await Promise.all([
+      import('node:http'),
+      import('../server/listener.js'),
       import('../keys/key-files.js'),
       import('../keys/keygen.js'),
       import('../server/dev-seed.js'),
@@ -109,7 +109,8 @@ export const serve = command({
       throw error;
     });
     if (values.dev && worker === undefined) await seed(node);
-    const server = listen({ fetch: node.app.fetch, port, hostname: host }) as Server;
+    const server = createServer(requestListener(node));
+    server.listen(port, host);
     try {
       await new Promise<void>((ready, failed) => {
         server.once('listening', ready);

@@ -5,7 +5,8 @@ import type { DeliveryCounter } from '../../release/accounting.js';
 import type { Repository } from '../../release/repository.js';
 import type { BlobStore } from '../../release/blobs.js';
 import { parseGroup } from '../../common/names.js';
-import { IMMUTABLE, NO_STORE, etagOf, notModified, notModifiedHeaders, timestampHeaders } from '../caching.js';
+import { IMMUTABLE, NO_STORE, etagOf, notModified, notModifiedHeaders } from '../caching.js';
+import { timestampDocument } from '../timestamp.js';
 import { acceptsGzip, gzipVariant } from '../compression.js';
 
 const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
@@ -68,8 +69,6 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     await next();
     if (c.res.status >= 400) c.res.headers.set('Cache-Control', NO_STORE);
   });
-  // The timestamp's headers change once per tick; built once per rendered document.
-  let polled: { bytes: Buffer; headers: Record<string, string> } | undefined;
 
   const metadata = (c: Context): Response => {
     const group = groupOf(c);
@@ -82,8 +81,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
-      if (polled?.bytes !== bytes) polled = { bytes, headers: jsonHeaders(bytes, etagOf(bytes), timestampHeaders(repo.config, k)) };
-      return sendJson(c, bytes, polled.headers);
+      return sendJson(c, bytes, timestampDocument(repo, k).headers);
     }
     const match = VERSIONED.exec(file);
     if (!match) throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);

@@ -1,0 +1,80 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { startNginx } from '../test/helpers/nginx.js';
+import { median, wrk, type WrkResult } from './lib/proc.js';
+import { BenchRepo } from './lib/repo.js';
+
+export interface WorkersResult {
+  workers: number;
+  fairpatch: WrkResult;
+  single: WrkResult;
+  nginx: WrkResult;
+  ratio: number;
+}
+
+const PATH = '/g/eu-west/metadata/timestamp.json';
+const summarize = (runs: WrkResult[]): WrkResult => ({ rps: median(runs.map((r) => r.rps)), p50ms: median(runs.map((r) => r.p50ms)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) });
+
+/**
+ * Polls of timestamp.json (accounting on) from `fairpatch serve --workers N` against nginx serving
+ * the same bytes as a static file from N worker processes, with the same headers' weight and the
+ * same load generator, alternating runs; one fairpatch worker for scale. Median of `runs`.
+ */
+export async function workersBenchmark(workers = availableParallelism(), runs = 3, seconds = 5): Promise<WorkersResult> {
+  const repo = new BenchRepo();
+  const many = await repo.node('many', ['--workers', String(workers)], {}, 'many');
+  const one = await repo.node('one', ['--workers', '1'], {}, 'one');
+  const www = join(repo.dir, 'www');
+  mkdirSync(join(www, 'g/eu-west/metadata'), { recursive: true });
+  writeFileSync(join(www, PATH), Buffer.from(await (await fetch(many.url + PATH)).arrayBuffer()));
+  // nginx as a static server: the same number of workers, keep-alive without a request cap (as
+  // Node's), no access log (fairpatch writes none either), the origin's Cache-Control.
+  const nginx = await startNginx(
+    `server {
+      listen 127.0.0.1:{{PORT}} reuseport backlog=4096;
+      keepalive_requests 1000000;
+      access_log off;
+      location / { root ${www}; default_type application/json; add_header Cache-Control "public, max-age=0, s-maxage=0, must-revalidate"; }
+    }`,
+    { workers },
+  );
+  const ours: WrkResult[] = [];
+  const single: WrkResult[] = [];
+  const theirs: WrkResult[] = [];
+  try {
+    for (const url of [many.url, one.url, nginx.url]) await wrk(url + PATH, { connections: 100, seconds: 1 }); // warm-up
+    for (let i = 0; i < runs; i++) {
+      ours.push(await wrk(many.url + PATH, { connections: 100, seconds }));
+      theirs.push(await wrk(nginx.url + PATH, { connections: 100, seconds }));
+      single.push(await wrk(one.url + PATH, { connections: 100, seconds }));
+    }
+  } finally {
+    await nginx.stop();
+    await many.stop();
+    await one.stop();
+    repo.cleanup();
+  }
+  const fairpatch = summarize(ours);
+  const baseline = summarize(theirs);
+  return { workers, fairpatch, single: summarize(single), nginx: baseline, ratio: fairpatch.rps / baseline.rps };
+}
+
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+/** The section of bench/RESULTS.md this benchmark writes. */
+export function workersSection(r: WorkersResult): string[] {
+  return [
+    `## Every core: \`serve --workers ${r.workers}\` against nginx serving the same bytes from ${r.workers} workers`,
+    '',
+    `Polls of \`${PATH}\` (accounting on) against nginx serving the same timestamp.json as a static file, ${r.workers} worker processes each, wrk with 100 connections on the same machine, median of 3 alternating runs of 5 s.`,
+    '',
+    '| server | req/s | p50 / p99 ms | errors |',
+    '|---|---|---|---|',
+    `| fairpatch, ${r.workers} workers | ${f(r.fairpatch.rps, 0)} | ${f(r.fairpatch.p50ms, 2)} / ${f(r.fairpatch.p99ms, 2)} | ${r.fairpatch.errors} |`,
+    `| nginx static, ${r.workers} workers | ${f(r.nginx.rps, 0)} | ${f(r.nginx.p50ms, 2)} / ${f(r.nginx.p99ms, 2)} | ${r.nginx.errors} |`,
+    `| fairpatch, 1 worker | ${f(r.single.rps, 0)} | ${f(r.single.p50ms, 2)} / ${f(r.single.p99ms, 2)} | ${r.single.errors} |`,
+    '',
+    `Ratio fairpatch / nginx: ${f(r.ratio, 3)} (target ≥ 0.9): ${r.ratio >= 0.9 ? 'met' : '**not met**'}; fairpatch p99 ${f(r.fairpatch.p99ms, 2)} ms (target ≤ 10 ms): ${r.fairpatch.p99ms <= 10 ? 'met' : '**not met**'}.`,
+  ];
+}
