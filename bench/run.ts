@@ -58,9 +58,11 @@ async function main(): Promise<void> {
     log();
     log('The node switched somewhere between its last response without the release and its first with it; both are received times, so they include the round trip.');
     log();
-    log('| database | node | last without release (ms after tick) | first with release (ms after tick) | stale after activation | late (client-observed) | responses | distinct documents per tick |');
-    log('|---|---|---|---|---|---|---|---|');
-    for (const s of switches) for (const n of s.nodes) log(`| ${s.label} | ${n.node} | ${f(n.lastWithoutReleaseMs, 2)} | ${f(n.firstWithReleaseMs, 2)} | ${n.staleAfterActivation} | ${n.lateClientObserved} | ${n.responses} | ${s.distinctDocumentsPerTick} |`);
+    log('The node\'s own bracket is by its own clock: the last poll it answered with the previous document and the first with the activation tick\'s (and whether those bytes were pre-rendered). A bracket that opens before the tick and closes a few ms after it, with pre-rendered bytes, means no poll arrived in between: the time went to the pollers\' request spacing, round trip and scheduling, not to rendering.');
+    log();
+    log('| database | node | last without release (ms after tick) | first with release (ms after tick) | node\'s own: last previous / first served (ms after tick; pre-rendered) | stale after activation | late (client-observed) | responses | distinct documents per tick |');
+    log('|---|---|---|---|---|---|---|---|---|');
+    for (const s of switches) for (const n of s.nodes) log(`| ${s.label} | ${n.node} | ${f(n.lastWithoutReleaseMs, 2)} | ${f(n.firstWithReleaseMs, 2)} | ${f(n.serverLastPreviousMs, 0)} / ${f(n.serverFirstServedMs, 0)} (${n.prerendered === undefined ? '–' : n.prerendered ? 'yes' : 'no'}) | ${n.staleAfterActivation} | ${n.lateClientObserved} | ${n.responses} | ${s.distinctDocumentsPerTick} |`);
     log();
 
     const l = await logBenchmark();

@@ -4,7 +4,7 @@ import { BenchRepo } from './lib/repo.js';
 
 export interface SwitchResult {
   label: string;
-  nodes: Array<{ node: string; lastWithoutReleaseMs: number; firstWithReleaseMs: number; staleAfterActivation: number; lateClientObserved: number; responses: number; errors: number }>;
+  nodes: Array<{ node: string; lastWithoutReleaseMs: number; firstWithReleaseMs: number; staleAfterActivation: number; lateClientObserved: number; responses: number; errors: number; serverFirstServedMs: number; serverLastPreviousMs: number; prerendered: boolean | undefined }>;
   distinctDocumentsPerTick: number;
 }
 
@@ -56,7 +56,13 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
         const first = samples.filter((s) => s.snapshot > before).sort((a, b) => a.at - b.at)[0];
         const activationTick = staged.activationTick;
         const lastWithout = samples.filter((s) => s.snapshot <= before).sort((a, b) => b.at - a.at)[0];
+        // The node's own bracket: when it first served the activation tick, by its clock.
+        const health = (await (await fetch(`${n.url}/healthz`)).json()) as { switch: { tick: number; lastPreviousServedMs: number; firstServedAfterTickMs: number; prerendered: boolean } | null };
+        const own = health.switch?.tick === activationTick ? health.switch : undefined;
         return {
+          serverFirstServedMs: own ? own.firstServedAfterTickMs : NaN,
+          serverLastPreviousMs: own ? own.lastPreviousServedMs : NaN,
+          prerendered: own?.prerendered,
           node: `node-${i + 1}`,
           lastWithoutReleaseMs: lastWithout ? lastWithout.at - tickStart : NaN,
           firstWithReleaseMs: first ? first.at - tickStart : NaN,

@@ -6,6 +6,7 @@ import { errorResponse, notFound } from './errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits, clientAddress, rateLimit } from './rate-limit.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
+import { switchRecords } from './timestamp.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { reportRoutes } from './routes/reports.js';
@@ -64,6 +65,8 @@ export function createApp(deps: AppDeps): Hono {
       state_age_ms: repo.stateAge(),
       streams: deps.notifier.size,
       last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
+      // When this process first served the last activation tick's document, by its own clock.
+      switch: switchRecords(repo).lastActivation ?? null,
       rss_bytes: process.memoryUsage.rss(),
       // Which process answered: one of several workers of a node (serve --workers) reports its own.
       pid: process.pid,

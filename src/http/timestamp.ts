@@ -1,4 +1,5 @@
 import type { Repository } from '../release/repository.js';
+import { tickStart } from '../common/tick.js';
 import { etagOf, timestampHeaders } from './caching.js';
 
 export interface RenderedPoll {
@@ -9,16 +10,49 @@ export interface RenderedPoll {
 const rendered = new WeakMap<Repository, RenderedPoll>();
 
 /**
+ * The node's own side of a switch: when it first served a tick's document, by its own clock, and
+ * whether the bytes were waiting (pre-rendered) or signed on the poll. What a client observes adds
+ * its own round trip and scheduling to this.
+ */
+export interface SwitchRecord {
+  tick: number;
+  /** The last poll served the previous document, ms relative to the tick's start (negative: before). */
+  lastPreviousServedMs: number;
+  firstServedAfterTickMs: number;
+  prerendered: boolean;
+}
+
+const switches = new WeakMap<Repository, { last?: SwitchRecord; lastActivation?: SwitchRecord; lastServedAt: number }>();
+
+/** The last tick served and the last activation tick served, as this process saw them. */
+export function switchRecords(repo: Repository): { last?: SwitchRecord; lastActivation?: SwitchRecord } {
+  return switches.get(repo) ?? { lastServedAt: Number.NaN };
+}
+
+/**
  * timestamp.json of tick k with every header it is sent with, built once per rendered document
  * (the view memoizes the bytes): both the fast poll path and the Hono route send exactly these.
  * The headers stay in this order on the wire (see timestampHeaders).
  */
 export function timestampDocument(repo: Repository, k: number): RenderedPoll {
+  const prerendered = repo.view.hasTimestamp(k);
   const bytes = repo.view.timestampAt(k);
+  const now = repo.clock.now();
+  let seen = switches.get(repo);
+  if (!seen) {
+    seen = { lastServedAt: Number.NaN };
+    switches.set(repo, seen);
+  }
   let poll = rendered.get(repo);
   if (poll?.bytes !== bytes) {
+    // Once per document: the bracket [last poll of the previous document, first of this one].
+    const start = tickStart(repo.config, k);
+    const record = { tick: k, lastPreviousServedMs: seen.lastServedAt - start, firstServedAfterTickMs: now - start, prerendered };
+    seen.last = record;
+    if (repo.view.activatesAt(k)) seen.lastActivation = record;
     poll = { bytes, headers: { ...timestampHeaders(repo.config, k), 'Content-Type': 'application/json', ETag: etagOf(bytes), 'Content-Length': String(bytes.length) } };
     rendered.set(repo, poll);
   }
+  seen.lastServedAt = now;
   return poll;
 }

@@ -94,6 +94,11 @@ export class RepositoryView {
     return this.snapshotVersionAt(lo) === version ? this.snapshotAt(lo).bytes : undefined;
   }
 
+  /** True when tick k's timestamp is already rendered (a poll will only read it). */
+  hasTimestamp(k: number): boolean {
+    return this.timestamps.has(k);
+  }
+
   /** timestamp.json of tick k: version k, expiring one freshness window after the tick starts. */
   timestampAt(k: number): Buffer {
     const cached = this.timestamps.get(k);
