@@ -42,7 +42,7 @@ export interface FleetResult {
   staleSamples: StaleStatement[];
   /** Largest (sent tick − timestamp version) seen. */
   maxLagTicks: number;
-  /** Every poll's round trip, ms (sent to answer read). */
+  /** Every poll's round trip, ms (from leaving on its socket to the answer read). */
   pollMs: number[];
   /** The agents' own event-loop delay, p99 ms: how far their timers ran late. */
   loopDelayP99Ms: number;
@@ -56,15 +56,21 @@ export interface FleetResult {
 interface Got {
   status: number;
   body: Buffer;
+  /** When the request got its socket and went out: it may wait in the pool's queue before that. */
+  sentAt: number;
 }
 
 function get(http: HttpAgent, url: string): Promise<Got> {
   return new Promise((resolve, reject) => {
+    let sentAt = Date.now();
     const req = request(url, { agent: http, timeout: 20_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), sentAt }));
       res.on('error', reject);
+    });
+    req.once('socket', () => {
+      sentAt = Date.now();
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -121,9 +127,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     // Phases spread over one interval, so the polls arrive evenly.
     await new Promise((r) => setTimeout(r, (i / options.agents) * options.intervalMs));
     while (Date.now() < options.untilMs) {
-      const sentAt = Date.now();
       try {
         const got = await get(http, `${base}/metadata/timestamp.json`);
+        // Judged by when the request really left: a statement older than that moment is stale.
+        const sentAt = got.sentAt;
         result.polls++;
         result.pollMs.push(Date.now() - sentAt);
         if (got.status !== 200) throw new Error(String(got.status));
