@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { workersBenchmark, workersSection } from './workers.js';
 
 // `npm run bench:workers`: the every-core poll benchmark alone; its section of bench/RESULTS.md is
@@ -7,11 +7,13 @@ import { workersBenchmark, workersSection } from './workers.js';
 
 const file = new URL('../../bench/RESULTS.md', import.meta.url);
 const started = new Date();
+const loadBefore = loadavg()[0] ?? 0;
 const result = await workersBenchmark();
+const loadAfter = loadavg()[0] ?? 0;
 const section = [
   ...workersSection(result),
   '',
-  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; the machine was shared with other work.)`,
+  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; the machine was shared with other work: load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. Under contention each server gets a share of the cores, so the ratio reflects CPU per request more than capacity; across runs nginx kept about the same rate while fairpatch's moved with the load, which points at Node's HTTP parsing and response objects, what remains after the poll's fast path took the framework out.)`,
   '',
 ].join('\n');
 const text = readFileSync(file, 'utf8');

@@ -48,8 +48,9 @@ export async function cacheRun(repo: BenchRepo, nodes: Proc[], tick: TickConfig,
       const at = held.get(staged.path);
       return at === undefined ? NaN : at - activation;
     });
-    // The first snapshot version an agent was told of at or after the activation carries the release.
-    const toTold = fleet.toldAt.map((told) => Math.min(...[...told.values()].filter((at) => at >= activation)) - activation);
+    // For an agent that holds the release: the first snapshot version it was told of at or after
+    // the activation is the one that carries it (an agent without it was never told of it).
+    const toTold = fleet.toldAt.map((told, i) => (Number.isFinite(toRelease[i]) ? Math.min(...[...told.values()].filter((at) => at >= activation)) - activation : Number.NaN));
     return {
       options,
       fleet,

@@ -36,16 +36,40 @@ export function startSync(
   if (options.onTickStart) atTickStart();
   const heartbeat = options.onHeartbeat ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000) : undefined;
   heartbeat?.unref();
-  const refresher = setInterval(() => {
-    repo
-      .refresh()
-      .then(options.onTick)
-      .catch((error: unknown) => console.error('state refresh failed', error));
-  }, options.refreshMs);
+  // Database work (the refresh, the activation leaves, roll-ups) runs a quarter into a tick, never
+  // across a boundary: with SQLite every query blocks the event loop, and a write can wait for
+  // another node's lock, so a refresh that happened to fall on a tick's start held that tick's first
+  // polls back by tens of ms (measured with the switch benchmark's per-node bracket).
+  const quarter = (): number => {
+    const now = repo.clock.now();
+    const next = tickStart(repo.config, repo.currentTick() + 1) + repo.config.tickMs / 4;
+    return Math.max(1, next - now);
+  };
+  let refresher: NodeJS.Timeout | undefined;
+  let lastRefresh = 0;
+  const refresh = (): void => {
+    if (stopped) return;
+    // Every refreshMs, at the quarter of the tick it falls in.
+    if (repo.clock.now() - lastRefresh >= options.refreshMs - repo.config.tickMs / 2) {
+      lastRefresh = repo.clock.now();
+      repo
+        .refresh()
+        .then(options.onTick)
+        .catch((error: unknown) => console.error('state refresh failed', error));
+    }
+    refresher = setTimeout(refresh, quarter());
+    refresher.unref();
+  };
+  refresher = setTimeout(refresh, quarter());
   refresher.unref();
-  const roller = setInterval(() => {
+  let roller: NodeJS.Timeout | undefined;
+  const rollup = (): void => {
+    if (stopped) return;
     options.onRollup().catch((error: unknown) => console.error('delivery roll-up failed', error));
-  }, options.rollupMs);
+    roller = setTimeout(rollup, Math.max(0, options.rollupMs - repo.config.tickMs) + quarter());
+    roller.unref();
+  };
+  roller = setTimeout(rollup, Math.max(0, options.rollupMs - repo.config.tickMs) + quarter());
   roller.unref();
 
   const prerender = (): void => {
@@ -65,8 +89,8 @@ export function startSync(
   prerender();
   return () => {
     stopped = true;
-    clearInterval(refresher);
-    clearInterval(roller);
+    if (refresher) clearTimeout(refresher);
+    if (roller) clearTimeout(roller);
     if (heartbeat) clearInterval(heartbeat);
     if (tickTimer) clearTimeout(tickTimer);
     if (timer) clearTimeout(timer);
