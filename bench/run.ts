@@ -7,6 +7,7 @@ import { pollBenchmark, type PollResult } from './poll.js';
 import { publishBenchmark } from './publish.js';
 import { sseBenchmark } from './sse.js';
 import { switchBenchmark, type SwitchResult } from './switch.js';
+import { workersBenchmark, workersSection } from './workers.js';
 import pg from 'pg';
 
 // `npm run bench`: every benchmark of issues 5 and 7, on 127.0.0.1 only, bounded in time; the
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
     log('|---|---|---|---|---|');
     for (const [g, d] of Object.entries(e.perGroup)) log(`| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`);
     log();
+    const w = await workersBenchmark();
+    for (const line of workersSection(w)) log(line);
+    log();
     log('## Against the targets');
     log();
     const worstSkew = Math.max(...switches.flatMap((x) => x.nodes.map((n) => n.firstWithReleaseMs)));
@@ -112,6 +116,8 @@ async function main(): Promise<void> {
       ['RSS ≤ 150 MB with 100,000 clients', m.rssAfterMiB <= 150, `${f(m.rssAfterMiB)} MiB`],
       ['last push event received ≤ 100 ms after the tick', e.lastReceivedAfterTickMs <= 100, `${f(e.lastReceivedAfterTickMs, 1)} ms`],
       ['RSS ≤ 300 MB with 10,000 streams', e.rssMiB <= 300, `${f(e.rssMiB)} MiB`],
+      [`polls with --workers ${w.workers} ≥ 0.9 × nginx with ${w.workers} workers`, w.ratio >= 0.9, f(w.ratio, 3)],
+      [`p99 ≤ 10 ms with --workers ${w.workers}`, w.fairpatch.p99ms <= 10, `${f(w.fairpatch.p99ms, 2)} ms`],
     ];
     log('| target | met | measured |');
     log('|---|---|---|');
