@@ -13,7 +13,10 @@ import type { TufKey } from '../tuf/keys.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
+import { canonicalBytes } from '../tuf/canonical.js';
+import { sha256Hex } from '../tuf/metadata.js';
 import { type AuditOptions, type FairnessReport, type Finding, evaluateFairness } from './fairness.js';
+import type { ExternalEvidence } from './observations.js';
 
 export interface AuditRun {
   server: string;
@@ -25,10 +28,12 @@ export interface AuditRun {
   root: Envelope<RootSigned>;
   now: number;
   options?: Partial<AuditOptions>;
+  /** Evidence that did not come through the audited server: witnesses, agents' exported receipts. */
+  external?: ExternalEvidence[];
 }
 
 export interface AuditOutcome {
-  /** 0 FAIR, 1 UNFAIR, 2 could not verify. */
+  /** 0 FAIR, 1 UNFAIR, 2 cannot verify. */
   exitCode: 0 | 1 | 2;
   report?: FairnessReport;
   checkpoint?: Checkpoint;
@@ -87,6 +92,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
       if (!(error instanceof FairpatchError)) throw error;
       findings.push({
         kind: 'log-inconsistent',
+        class: 'proof',
         unfair: true,
         message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
         evidence: { saved_checkpoint: saved, served_checkpoint: checkpointNote, reason: error.message },
@@ -98,17 +104,25 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const leaves = await fetchLeaves(run, checkpoint, findings.length === 0);
   const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({ index, leaf: parseLeaf(Buffer.from(data, 'utf8')) }));
 
-  // 3. Timestamp keys from the trusted root and every root after it.
-  const timestampKeys = await trustedTimestampKeys(run);
-  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, ...(run.options ? { options: run.options } : {}) });
+  // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
+  // repository's root would make every receipt "unverifiable" and the audit vacuous.
+  const rootHash = sha256Hex(canonicalBytes(run.root));
+  const named = parsed.some(({ leaf }) => (leaf.type === 'repository.created' && run.root.signed.version === 1 && leaf.root_sha256 === rootHash) || (leaf.type === 'keys.rotated' && leaf.root_version === run.root.signed.version && leaf.root_sha256 === rootHash));
+  if (!named) {
+    findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `the pinned root (version ${run.root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`, evidence: { root_sha256: rootHash } });
+  }
 
-  if (findings.length === 0) {
+  // 4. Timestamp keys from the trusted root and every root after it.
+  const timestampKeys = await trustedTimestampKeys(run);
+  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, external: run.external ?? [], ...(run.options ? { options: run.options } : {}) });
+
+  if (!findings.some((f) => f.kind === 'log-inconsistent')) {
     writeFileAtomic(savedPath, checkpointNote);
     const announced = parsed.flatMap(({ leaf }) => (leaf.type === 'log.key-rotated' ? [leaf.vkey] : []));
     const keys = [...new Set([...learned, ...announced])];
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
-  return { exitCode: report.verdict === 'FAIR' ? 0 : 1, report, checkpoint };
+  return { exitCode: report.verdict === 'FAIR' ? 0 : report.verdict === 'UNFAIR' ? 1 : 2, report, checkpoint };
 }
 
 async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean): Promise<string[]> {

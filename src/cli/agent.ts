@@ -4,7 +4,7 @@ import { SERVER } from './common-options.js';
 import { UsageError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
-import { receipts } from './agent-receipts.js';
+import { id, receipts } from './agent-receipts.js';
 import { command } from './spec.js';
 import { parseDuration, semverText, serverUrl } from './validate.js';
 
@@ -14,7 +14,8 @@ export const agent = command({
   who: 'customer machines',
   config: true,
   options: {
-    server: SERVER,
+    server: { ...SERVER, multiple: true, description: 'a repository node; give it again for more nodes, tried in order when one serves a stale statement' },
+    'max-lag': { type: 'string', arg: 'DURATION', default: '10s', description: "a statement this far behind this machine's clock is stale: said, retried elsewhere, kept as signed testimony" },
     group: { type: 'string', arg: 'G', required: true, description: 'the customer group this machine belongs to, e.g. eu-west' },
     root: { type: 'string', arg: 'FILE', required: true, description: 'the trusted TUF root (copied into the state dir on first run)' },
     state: { type: 'string', arg: 'DIR', required: true, description: 'state directory: metadata, receipts, installed version' },
@@ -35,13 +36,15 @@ export const agent = command({
     'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
   ],
-  subcommands: [receipts],
+  subcommands: [receipts, id],
   async run({ values }) {
     const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([import('../agent/agent.js'), import('../common/clock.js'), import('../common/names.js')]);
     if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
     const agent = new Agent(
       {
-        server: serverUrl(values.server),
+        server: serverUrl(values.server.split(',')[0]!),
+        servers: values.server.split(',').slice(1).map((s) => serverUrl(s)),
+        maxLagMs: parseDuration(values['max-lag'], '--max-lag'),
         group: values.group,
         root: inputFile(values.root, '--root', 'the trusted root the repository operator publishes, e.g. keys/1.root.json'),
         stateDir: resolve(values.state),

@@ -14,6 +14,7 @@ import type { Notifier } from '../release/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
+import { groupRoutes } from './routes/groups.js';
 
 export interface AppDeps {
   repo: Repository;
@@ -22,6 +23,8 @@ export interface AppDeps {
   log: LogStore;
   logVerifierKey: string;
   intake: ReceiptIntake;
+  /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
+  declareGroups?: (groups: string[]) => Promise<number>;
   notifier: Notifier;
   eventOptions?: Partial<EventRouteOptions>;
   limits?: Partial<PublisherLimits>;
@@ -51,6 +54,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use('/api/v1/vendors', perAddress, perToken);
   app.use('/api/v1/top-targets/*', perAddress, perToken);
   app.use('/api/v1/root', perAddress, perToken);
+  app.use('/api/v1/groups', perAddress, perToken);
   app.get('/healthz', (c) => {
     const k = repo.currentTick();
     const last = deps.notifier.fanouts.at(-1);
@@ -67,6 +71,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
+  if (deps.declareGroups) app.route('/api/v1', groupRoutes({ store: repo.store, declare: deps.declareGroups, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
-import type { TargetsSigned } from '../tuf/metadata.js';
 import { sha256Hex } from '../tuf/metadata.js';
-import { isoSeconds } from '../tuf/time.js';
 import type { DeliveryCounter } from './accounting.js';
 import type { Repository } from './repository.js';
 import type { StoredVersion } from './state.js';
@@ -44,42 +42,27 @@ export class Evidence {
     await this.append(`log-key:${vkey}`, { type: 'log.key-rotated', v: 1, vkey });
   }
 
-  /** The schedule, committed before release_at (and again, idempotently, at start-up: nothing staged goes unlogged). */
-  async staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined> {
-    const signed = (JSON.parse(version.bytes.toString('utf8')) as { signed: TargetsSigned }).signed;
-    const metadata_sha256 = sha256Hex(version.bytes);
-    if (kind === 'release') {
-      const before = previous ? (JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets : {};
-      const targets: Record<string, { sha256: string; length: number; product: string; version: string; platform: string }> = {};
-      for (const [path, t] of Object.entries(signed.targets)) {
-        if (before[path]) continue;
-        targets[path] = { sha256: t.hashes.sha256, length: t.length, product: t.custom?.product ?? '', version: t.custom?.version ?? '', platform: t.custom?.platform ?? '' };
-      }
-      return this.append(`scheduled:${vendor}:${version.version}`, {
-        type: 'release.scheduled',
-        v: 1,
-        vendor,
-        metadata_version: version.version,
-        metadata_sha256,
-        release_at: isoSeconds(version.effectiveAt),
-        activation_tick: version.activationTick,
-        targets,
-      });
-    }
-    if (kind === 'halt' && previous) {
-      const removed = Object.keys((JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets).filter((p) => !(p in signed.targets));
-      return this.append(`halted:${vendor}:${version.version}`, {
-        type: 'release.halted',
-        v: 1,
-        vendor,
-        metadata_version: version.version,
-        metadata_sha256,
-        effective_at: new Date(version.effectiveAt).toISOString(),
-        activation_tick: version.activationTick,
-        removed,
-      });
-    }
-    return undefined;
+  /**
+   * The schedule (or halt), committed before its tick and again, idempotently, at start-up: nothing
+   * staged goes unlogged. Only the commitment is public now: the metadata's sha256, not its contents.
+   */
+  async staged(vendor: string, version: StoredVersion, kind: string): Promise<number | undefined> {
+    if (kind !== 'release' && kind !== 'halt') return undefined;
+    const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
+    return this.append(`${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}`, {
+      type,
+      v: 2,
+      vendor,
+      metadata_version: version.version,
+      metadata_sha256: sha256Hex(version.bytes),
+      activation_tick: version.activationTick,
+    });
+  }
+
+  /** The operator's list of the customer groups it serves: the audit covers each of them. */
+  async groupsDeclared(groups: readonly string[]): Promise<number> {
+    const sorted = [...new Set(groups)].sort();
+    return this.append(`groups:${sha256Hex(Buffer.from(sorted.join(','), 'utf8'))}:${this.repo.clock.now()}`, { type: 'groups.declared', v: 1, groups: sorted });
   }
 
   /** Logs every staged version whose tick has come (and that really became active then). */
@@ -98,13 +81,14 @@ export class Evidence {
         pending.push(
           this.append(`activated:${id}`, {
             type: 'release.activated',
-            v: 1,
+            v: 2,
             vendor,
             metadata_version: v.version,
             tick: v.activationTick,
             snapshot_version: snapshot.version,
             snapshot_sha256: sha256Hex(snapshot.bytes),
             timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
+            metadata: v.bytes.toString('utf8'),
           }),
         );
       }

@@ -110,6 +110,9 @@ export class Notifier {
 
   /** The activation event for tick k: the same bytes for every stream. */
   activation(tick: number, snapshotVersion: number): FanoutRecord {
+    // One event per tick, whoever calls: a timer that fires early and then on time must not tell twice.
+    const earlier = this.fanouts.find((f) => f.tick === tick);
+    if (earlier) return earlier;
     const message = sseMessage('activation', JSON.stringify({ tick, snapshot_version: snapshotVersion }), String(tick));
     const result = this.broadcast(message);
     const record = { tick, ...result };
@@ -118,8 +121,12 @@ export class Notifier {
     return record;
   }
 
-  heartbeat(): void {
-    this.broadcast(encoder.encode(': heartbeat\n\n'));
+  /**
+   * A real event, not an SSE comment: clients (and proxies) that time out on silence count only
+   * events, and a comment never reaches an EventSource listener.
+   */
+  heartbeat(tick: number): void {
+    this.broadcast(sseMessage('heartbeat', JSON.stringify({ tick })));
   }
 
   closeAll(): void {

@@ -38,7 +38,7 @@ export interface StagedResult extends Omit<StagingPlan, 'claims'> {
 
 /** Where the repository reports what it committed (the transparency log, see evidence.ts). */
 export interface RepositoryEvents {
-  staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined>;
+  staged(vendor: string, version: StoredVersion, kind: string): Promise<number | undefined>;
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
@@ -155,7 +155,7 @@ export class Repository {
     const tick = activationTick(config, plan.effectiveAt);
     const versions = this.current.state.vendors.get(vendor) ?? [];
     const stored = versions.find((v) => v.version === upload.signed.version);
-    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind, versions.find((v) => v.version === upload.signed.version - 1)));
+    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind));
     return {
       ...plan,
       vendor,

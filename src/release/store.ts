@@ -205,6 +205,17 @@ export class RepositoryStore {
     });
   }
 
+  /** The customer groups the operator declared last (kept beside the config; the log has the history). */
+  async declaredGroups(): Promise<string[] | undefined> {
+    const row = await this.db.selectFrom('repo_config').select('value').where('key', '=', 'declared_groups').executeTakeFirst();
+    return row ? (JSON.parse(row.value) as string[]) : undefined;
+  }
+
+  async saveDeclaredGroups(groups: readonly string[]): Promise<void> {
+    const value = JSON.stringify([...groups]);
+    await this.db.insertInto('repo_config').values({ key: 'declared_groups', value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
   /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */
   async issueToken(vendor: string | null, now: number): Promise<string> {
     const token = `fp_${vendor ?? 'operator'}_${randomBytes(32).toString('base64url')}`;

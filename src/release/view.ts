@@ -100,7 +100,7 @@ export class RepositoryView {
     if (cached) return cached;
     const snapshot = this.snapshotAt(k);
     const expires = tickStart(this.state.config, k) + this.state.config.freshnessMs;
-    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes)), [this.signers.timestamp]));
+    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), this.state.config), [this.signers.timestamp]));
     this.timestamps.set(k, bytes);
     // Only the current and next ticks matter; keep the map from growing.
     for (const old of this.timestamps.keys()) if (old < k - 4) this.timestamps.delete(old);

@@ -130,14 +130,21 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onRollup: () => evidence.rollup(),
         rollupMs: options.rollupMs ?? 60_000,
         onTickStart: (k) => void announceTick(repo, notifier, counter, k),
-        onHeartbeat: () => notifier.heartbeat(),
+        onHeartbeat: () => notifier.heartbeat(repo.currentTick()),
       })
     : () => {};
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
-  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys(), () => clock.now());
+  const declareGroups = async (groups: string[]): Promise<number> => {
+    await store.saveDeclaredGroups(groups);
+    counter.declare(groups);
+    return evidence.groupsDeclared(groups);
+  };
+  const declared = await store.declaredGroups();
+  if (declared) counter.declare(declared);
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, declareGroups, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
   const app = createApp(appDeps);
   return {
     app,
@@ -166,7 +173,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<void> {
   // Offered all at once, so the sequencer checks and appends them in one batch, not one per version.
   const offers = [...repo.view.state.vendors].flatMap(([vendor, versions]) =>
-    versions.filter((v) => v.kind === 'release' || v.kind === 'halt').map((v) => evidence.staged(vendor, v, v.kind as string, versions.find((p) => p.version === v.version - 1))),
+    versions.filter((v) => v.kind === 'release' || v.kind === 'halt').map((v) => evidence.staged(vendor, v, v.kind as string)),
   );
   await Promise.all(offers);
 }

@@ -105,6 +105,12 @@ describe('the fairpatch CLI against a real server process', () => {
 
   it('audits the server over HTTP: FAIR, with a JSON and an HTML report, exit 0', async () => {
     const state = join(dir, 'audit');
+    // The audit must cover every group the operator declares: without a declaration it cannot verify.
+    const undeclared = await cli(['audit', '--server', server.url, '--state', join(dir, 'audit-undeclared'), '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json')]);
+    expect(undeclared.code, undeclared.stdout).toBe(2);
+    expect(undeclared.stdout).toMatch(/CANNOT VERIFY groups-undeclared/);
+    const declared = await cli(['groups', 'declare', 'eu-west,us-east', '--server', server.url, '--token', OPERATOR]);
+    expect(declared.code, declared.stderr).toBe(0);
     const args = ['audit', '--server', server.url, '--state', state, '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json')];
     const outcome = await cli([...args, '--json', join(dir, 'report.json'), '--html', join(dir, 'report.html')]);
     expect(outcome.code, outcome.stderr + outcome.stdout).toBe(0);

@@ -11,6 +11,7 @@ let browser: Browser;
 beforeAll(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
+  await fx.node.appDeps.declareGroups!(['eu-west', 'us-east', 'ap-south']);
   const releaseAt = fx.clock.now() + 40 * SECOND;
   await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt));
   const collector = new ReceiptCollector(fx.clock);
