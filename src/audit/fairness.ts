@@ -124,7 +124,8 @@ function rollupAdmissions(report: ReleaseReport, rollups: ReadonlyArray<{ index:
     for (const [g, d] of Object.entries(leaf.groups)) {
       const pushed = d.notifications?.[String(act.tick)];
       if (pushed) {
-        const entry = (report.groups[g] ??= { firstDeliveryMs: Number.NaN, agents: 0, source: 'rollup', stalePolls: 0, leafIndex: index });
+        const entry = report.groups[g] ?? { firstDeliveryMs: Number.NaN, agents: 0, source: 'rollup', stalePolls: 0, leafIndex: index };
+        report.groups[g] = entry;
         const prev = entry.notification;
         entry.notification = { connections: (prev?.connections ?? 0) + pushed.connections, delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000) };
       }
