@@ -44,7 +44,8 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(`fairpatch: ${error.code}: ${error.message}`);
     process.exitCode = error.status >= 500 ? 2 : 1;
   } else {
-    console.error(error);
+    // One line for people; the stack only on request.
+    console.error(process.env.FAIRPATCH_DEBUG ? error : `fairpatch: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 2;
   }
 });

@@ -65,10 +65,30 @@ export async function serveCommand(argv: string[]): Promise<void> {
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
   health:    ${base}/healthz`);
   });
-  const shutdown = (): void => {
-    server.close();
-    void node.close().then(() => process.exit(0));
+  server.once('error', (error: Error) => {
+    console.error(`fairpatch: cannot listen on ${host}:${port}: ${error.message}`);
+    process.exit(2);
+  });
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    console.log(`${signal}: no new requests; answering those in flight, then logging the last delivery roll-up`);
+    // A second signal, or a hung close, still ends the process.
+    setTimeout(() => process.exit(1), 20_000).unref();
+    void (async () => {
+      // Every poll answered is counted before the last roll-up drains the counters.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      node.notifier.closeAll();
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      await node.close();
+      process.exit(0);
+    })().catch((error: unknown) => {
+      console.error(`fairpatch: shutdown: ${(error as Error).message}`);
+      process.exit(1);
+    });
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -18,7 +18,10 @@ import { activeAt } from './view.js';
 export class Evidence {
   private readonly activated = new Set<string>();
   private rollupSeq = 0;
-  private lastRollupTick = 0;
+  /** The last tick a roll-up covered: a node's first roll-up starts at the tick the node started. */
+  private lastRollupTick: number;
+  /** Roll-ups built but not yet in the log (the database was away): sent again, under the same dedupe key. */
+  private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
 
   constructor(
@@ -26,7 +29,9 @@ export class Evidence {
     private readonly sequencer: Sequencer,
     private readonly counter: DeliveryCounter,
     private readonly nodeName: string,
-  ) {}
+  ) {
+    this.lastRollupTick = repo.currentTick() - 1;
+  }
 
   private append(dedupe: string, leaf: Leaf): Promise<number> {
     return this.sequencer.append({ dedupe, data: leafBytes(leaf) });
@@ -95,6 +100,11 @@ export class Evidence {
         this.activated.add(id);
         if (activeAt(versions, v.activationTick) !== v) continue; // superseded before its tick: never public
         const snapshot = view.snapshotAt(v.activationTick);
+        // Not logged (the database was away): the next call tries again; the dedupe key lands it once.
+        const retry = (error: unknown): never => {
+          this.activated.delete(id);
+          throw error;
+        };
         pending.push(
           this.append(`activated:${id}`, {
             type: 'release.activated',
@@ -105,7 +115,7 @@ export class Evidence {
             snapshot_version: snapshot.version,
             snapshot_sha256: sha256Hex(snapshot.bytes),
             timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
-          }),
+          }).catch(retry),
         );
       }
     }
@@ -119,7 +129,7 @@ export class Evidence {
     const to = this.repo.currentTick();
     const from = this.lastRollupTick + 1;
     this.lastRollupTick = to;
-    if (drained.size === 0 && notified.size === 0) return undefined;
+    if (drained.size === 0 && notified.size === 0) return this.sendRollups();
     type GroupEntry = LeafOf<'delivery.rollup'>['groups'][string];
     const groups: Record<string, GroupEntry> = {};
     for (const group of [...new Set([...drained.keys(), ...notified.keys()])].sort()) {
@@ -135,7 +145,22 @@ export class Evidence {
       groups[group] = entry;
     }
     // A restarted node may reuse its name (host:pid): the instance id keeps its roll-ups distinct.
-    return this.append(`rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    const dedupe = `rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`;
+    this.unsent.set(dedupe, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    return this.sendRollups();
+  }
+
+  /** Appends every roll-up not yet logged; resolves with the index of the newest. */
+  private async sendRollups(): Promise<number | undefined> {
+    const entries = [...this.unsent];
+    const indices = await Promise.all(
+      entries.map(async ([dedupe, leaf]) => {
+        const index = await this.append(dedupe, leaf);
+        this.unsent.delete(dedupe);
+        return index;
+      }),
+    );
+    return indices.at(-1);
   }
 
   async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {

@@ -94,7 +94,10 @@ export class Repository {
     return tickAt(this.options.config, this.options.clock.now());
   }
 
-  /** Milliseconds since the state was last confirmed against the database. */
+  /**
+   * Milliseconds since the last successful refresh began: everything committed before that moment
+   * is held. A failed refresh does not make the state younger.
+   */
   stateAge(): number {
     return this.options.clock.now() - this.loadedAt;
   }
@@ -102,8 +105,10 @@ export class Repository {
   /** Reloads committed state; swaps the view only when something changed, keeping rendered bytes warm. */
   async refresh(): Promise<void> {
     const before = this.current.state;
+    // Stamped before reading: a commit that lands while the rows are read may be missed.
+    const startedAt = this.options.clock.now();
     const next = await this.options.store.loadState(this.options.config, before);
-    this.loadedAt = this.options.clock.now();
+    this.loadedAt = Math.max(this.loadedAt, startedAt);
     if (sameState(before, next)) return;
     const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
     this.current = new RepositoryView(next, signers);

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import { connect } from '../db/connect.js';
+import { connect, isPostgres } from '../db/connect.js';
+import { DatabaseMonitor } from '../db/monitor.js';
 import type { Db } from '../db/schema.js';
 import { type AppDeps, createApp } from '../http/app.js';
 import { listRootFiles } from '../keys/key-files.js';
@@ -17,12 +19,15 @@ import { announceTick } from '../release/push.js';
 import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { DeliveryCounter } from '../release/accounting.js';
-import { BlobStore } from '../release/blobs.js';
+import type { BlobStore } from '../release/blobs.js';
+import { DatabaseBlobStore } from '../release/database-blobs.js';
+import { FileBlobStore } from '../release/file-blobs.js';
 import { type Clock, systemClock } from '../release/clock.js';
 import { Repository } from '../release/repository.js';
 import type { RepoConfig } from '../release/state.js';
 import { RepositoryStore } from '../release/store.js';
 import { FairpatchError } from '../errors.js';
+import { describeDatabaseError } from '../db/errors.js';
 import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
 import { startSync } from './sync.js';
@@ -46,6 +51,8 @@ export interface NodeOptions {
   notifierLimits?: Partial<NotifierLimits>;
   eventOptions?: Partial<EventRouteOptions>;
   rateLimits?: Partial<RateLimits>;
+  /** Chunk size of artifacts stored in PostgreSQL; default 1 MiB. */
+  blobChunkBytes?: number;
 }
 
 export interface FairpatchNode {
@@ -58,6 +65,8 @@ export interface FairpatchNode {
   log: LogStore;
   sequencer: Sequencer;
   evidence: Evidence;
+  /** Whether the database answers, as the refresh loop last found it. */
+  monitor: DatabaseMonitor;
   /** The C2SP verifier key auditors pin for this log. */
   logVerifierKey: string;
   /** What the app was built from: tests build variants of it (an adversarial server, say). */
@@ -86,7 +95,9 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const clock = options.clock ?? systemClock;
   const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
-  const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite') });
+  const monitor = new DatabaseMonitor(() => Date.now());
+  const databaseUrl = options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite');
+  const db = await connect({ url: databaseUrl, onConnectionError: (error) => monitor.connectionLost(error) });
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
@@ -102,7 +113,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
 
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
-  const blobs = new BlobStore(join(options.dataDir, 'blobs'));
+  // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.
+  const blobs: BlobStore = isPostgres(db) ? new DatabaseBlobStore(db, options.blobChunkBytes) : new FileBlobStore(join(options.dataDir, 'blobs'));
+  const swept = await blobs.sweep();
+  if (swept > 0) console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
   const counter = new DeliveryCounter();
 
   const notifier = new Notifier(() => clock.now(), options.notifierLimits);
@@ -127,13 +141,28 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         rollupMs: options.rollupMs ?? 60_000,
         onTickStart: (k) => void announceTick(repo, notifier, counter, k),
         onHeartbeat: () => notifier.heartbeat(),
+        monitor,
       })
     : () => {};
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const storageChecks = [() => blobs.checkWritable(), ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(options.dataDir)])];
+  const appDeps: AppDeps = {
+    repo,
+    blobs,
+    counter,
+    log,
+    logVerifierKey: logKey.vkey,
+    intake,
+    notifier,
+    monitor,
+    storageChecks,
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}),
+    ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
+  };
   const app = createApp(appDeps);
   return {
     app,
@@ -145,6 +174,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     log,
     sequencer,
     evidence,
+    monitor,
     logVerifierKey: logKey.vkey,
     appDeps,
     notifier,
@@ -152,6 +182,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     async close() {
       stop();
       notifier.closeAll();
+      // A serving node's last roll-up: the polls counted since the previous one go into the log too.
+      if (options.sync) await evidence.rollup().catch((error: unknown) => console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`));
       await sequencer.idle();
       await db.destroy();
     },
@@ -174,4 +206,15 @@ export async function devOperatorToken(store: RepositoryStore, dataDir: string, 
   const token = await store.issueToken(null, now);
   writeFileSync(file, token + '\n', { mode: 0o600 });
   return token;
+}
+
+/** The SQLite database's directory must take writes (a journal, the WAL); the error names it. */
+async function checkDirectoryWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.probe-${process.pid}`);
+  try {
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (error) {
+    throw new FairpatchError('STORAGE_UNAVAILABLE', `data directory ${dir} is not writable: ${(error as Error).message}`, { cause: error });
+  }
 }

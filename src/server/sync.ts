@@ -1,10 +1,12 @@
+import type { DatabaseMonitor } from '../db/monitor.js';
 import type { Repository } from '../release/repository.js';
 import { tickStart } from '../release/tick.js';
 
 /**
  * Keeps a serving node current: reloads committed state every `refreshMs` (the lead time, 30 s by
  * default, is what guarantees every node holds a release before its tick) and renders each tick's
- * timestamp half a tick ahead, so a poll never signs.
+ * timestamp half a tick ahead, so a poll never signs. Nothing here ends the process: a database that
+ * goes away is retried until it is back.
  */
 export function startSync(
   repo: Repository,
@@ -17,6 +19,10 @@ export function startSync(
     onTickStart?: (k: number) => void;
     heartbeatMs?: number;
     onHeartbeat?: () => void;
+    /** Told whether each refresh reached the database; outages are logged there, once. */
+    monitor?: DatabaseMonitor;
+    /** Longest wait between refresh attempts while the database is away (default 4 s). */
+    maxBackoffMs?: number;
   },
 ): () => void {
   let stopped = false;
@@ -36,15 +42,33 @@ export function startSync(
   if (options.onTickStart) atTickStart();
   const heartbeat = options.onHeartbeat ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000) : undefined;
   heartbeat?.unref();
-  const refresher = setInterval(() => {
-    repo
-      .refresh()
-      .then(options.onTick)
-      .catch((error: unknown) => console.error('state refresh failed', error));
-  }, options.refreshMs);
-  refresher.unref();
+  // An outage is logged by the monitor, once; anything else is a bug and is logged in full.
+  const report = (what: string) => (error: unknown) => {
+    if (!options.monitor?.failed(error)) console.error(what, error);
+  };
+  // One refresh at a time, never piling up behind a slow database; while it is away, attempts back
+  // off (with jitter, so nodes do not retry in step) and the node serves the state it holds.
+  let failures = 0;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  const refresh = async (): Promise<void> => {
+    try {
+      await repo.refresh();
+      options.monitor?.succeeded();
+      failures = 0;
+      await options.onTick().catch(report('logging activations failed'));
+    } catch (error) {
+      failures++;
+      report('state refresh failed')(error);
+    }
+    if (stopped) return;
+    const backoff = Math.min(options.maxBackoffMs ?? 4000, options.refreshMs * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
+    refreshTimer = setTimeout(() => void refresh(), failures === 0 ? options.refreshMs : backoff);
+    refreshTimer.unref();
+  };
+  refreshTimer = setTimeout(() => void refresh(), options.refreshMs);
+  refreshTimer.unref();
   const roller = setInterval(() => {
-    options.onRollup().catch((error: unknown) => console.error('delivery roll-up failed', error));
+    options.onRollup().catch(report('delivery roll-up failed'));
   }, options.rollupMs);
   roller.unref();
 
@@ -65,7 +89,7 @@ export function startSync(
   prerender();
   return () => {
     stopped = true;
-    clearInterval(refresher);
+    if (refreshTimer) clearTimeout(refreshTimer);
     clearInterval(roller);
     if (heartbeat) clearInterval(heartbeat);
     if (tickTimer) clearTimeout(tickTimer);

@@ -42,8 +42,12 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
   const metadata = (c: Context): Response => {
     const group = groupOf(c);
     const file = c.req.param('file') ?? '';
-    if (repo.stateAge() > deps.maxStateAgeMs()) {
-      throw new FairpatchError('NOT_READY', 'this node has lost its database; it will not serve a state it cannot vouch for');
+    const age = repo.stateAge();
+    const maxAge = deps.maxStateAgeMs();
+    if (age > maxAge) {
+      throw new FairpatchError('NOT_READY', 'this node has lost its database for longer than the lead time; it will not serve a state it cannot vouch for', {
+        details: { state_age_ms: age, max_state_age_ms: maxAge, retryAfterSeconds: 1 },
+      });
     }
     const now = repo.clock.now();
     const view = repo.view;
@@ -65,16 +69,20 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     return json(c, bytes, IMMUTABLE);
   };
 
-  const target = (c: Context): Response => {
+  const target = async (c: Context): Promise<Response> => {
     groupOf(c);
     const vendor = c.req.param('vendor') ?? '';
     const match = TARGET_FILE.exec(c.req.param('file') ?? '');
     if (!match) throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
     const [, sha256, name] = match as unknown as [string, string, string];
     const served = repo.view.targetAt(vendor, `${vendor}/${name}`, sha256, repo.currentTick());
-    if (!served || !blobs.has(sha256)) throw new FairpatchError('NOT_FOUND', 'no such released target');
+    if (!served) throw new FairpatchError('NOT_FOUND', 'no such released target');
     // HTTP framing follows the file as it is; whether it is the right file is the client's TUF check.
-    const length = blobs.size(sha256);
+    const length = await blobs.size(sha256);
+    if (length === undefined) {
+      // Signed metadata lists it, so a 404 would tell clients it does not exist: it is this node's storage that lacks it.
+      throw new FairpatchError('STORAGE_UNAVAILABLE', `this node cannot read the artifact ${sha256} from ${blobs.location}; another node may serve it`, { details: { retryAfterSeconds: 5 } });
+    }
     const range = parseRange(c.req.header('range'), length);
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
     if (range) {
