@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -51,13 +52,14 @@ export class FileBlobStore implements BlobStore {
   async put(sha256: string, body: Readable, maxBytes: number): Promise<number> {
     const tmp = join(this.dir, 'tmp', `${process.pid}.${randomUUID()}`);
     const check = verifier(sha256, maxBytes);
+    const out = createWriteStream(tmp, { mode: 0o644, flush: true });
     try {
       await pipeline(
         body,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) yield check.pass(chunk);
         },
-        createWriteStream(tmp, { mode: 0o644, flush: true }),
+        out,
       );
       const length = check.verify();
       mkdirSync(join(this.dir, sha256.slice(0, 2)), { recursive: true });
@@ -70,6 +72,8 @@ export class FileBlobStore implements BlobStore {
       if (code === 'EACCES' || code === 'ENOSPC' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EPERM' || code === 'ENOENT') throw storageError(`cannot store blob in ${this.dir}`, error);
       throw error;
     } finally {
+      // A stream destroyed while still opening creates its file afterwards: wait for it before removing.
+      if (!out.closed) await once(out, 'close').catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
     }
   }

@@ -30,6 +30,7 @@ import { FairpatchError } from '../errors.js';
 import { describeDatabaseError } from '../db/errors.js';
 import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
+import { importLocalBlobs } from './import-blobs.js';
 import { startSync } from './sync.js';
 
 export interface NodeOptions {
@@ -117,6 +118,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const blobs: BlobStore = isPostgres(db) ? new DatabaseBlobStore(db, options.blobChunkBytes) : new FileBlobStore(join(options.dataDir, 'blobs'));
   const swept = await blobs.sweep();
   if (swept > 0) console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
+  const imported = isPostgres(db) ? await importLocalBlobs(db, blobs, join(options.dataDir, 'blobs')) : 0;
+  if (imported > 0) console.error(`copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`);
   const counter = new DeliveryCounter();
 
   const notifier = new Notifier(() => clock.now(), options.notifierLimits);

@@ -10,6 +10,7 @@ import { FairpatchError } from '../../src/errors.js';
 import type { BlobStore } from '../../src/release/blobs.js';
 import { DatabaseBlobStore } from '../../src/release/database-blobs.js';
 import { FileBlobStore } from '../../src/release/file-blobs.js';
+import { importLocalBlobs } from '../../src/server/import-blobs.js';
 import { freshDatabase } from '../helpers/dialects.js';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -101,5 +102,21 @@ describe('leftovers are removed at start', () => {
     expect(await store.sweep()).toBe(1);
     expect(await db.selectFrom('blob_chunks').select('sha256').where('sha256', '=', orphan).execute()).toEqual([]);
     expect((await read(store.open(sha(kept)))).equals(kept)).toBe(true);
+  });
+});
+
+describe('artifacts stored as files before they moved into PostgreSQL', () => {
+  it('are copied into the database at start, hash-checked', async () => {
+    const files = new FileBlobStore(join(dir, 'legacy'));
+    const bytes = randomBytes(50);
+    await files.put(sha(bytes), body(bytes), 100);
+    const unknown = randomBytes(10); // stored, but the repository never recorded it: left alone
+    await files.put(sha(unknown), body(unknown), 100);
+    await db.insertInto('blobs').values({ sha256: sha(bytes), length: 50, created_at: 0 }).execute();
+    const store = new DatabaseBlobStore(db, 7);
+    expect(await importLocalBlobs(db, store, join(dir, 'legacy'))).toBe(1);
+    expect((await read(store.open(sha(bytes)))).equals(bytes)).toBe(true);
+    expect(await store.has(sha(unknown))).toBe(false);
+    expect(await importLocalBlobs(db, store, join(dir, 'legacy'))).toBe(0);
   });
 });

@@ -85,13 +85,15 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     }
     const range = parseRange(c.req.header('range'), length);
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes' };
+    // The first bytes are read before the status is sent: storage that fails now is a 503, not a cut-off 200.
+    const body = await primed(blobs.open(sha256, range));
     if (range) {
       headers['Content-Range'] = `bytes ${range.start}-${range.end}/${length}`;
       headers['Content-Length'] = String(range.end - range.start + 1);
-      return c.body(Readable.toWeb(blobs.open(sha256, range)) as ReadableStream, 206, headers);
+      return c.body(Readable.toWeb(body) as ReadableStream, 206, headers);
     }
     headers['Content-Length'] = String(length);
-    return c.body(Readable.toWeb(blobs.open(sha256)) as ReadableStream, 200, headers);
+    return c.body(Readable.toWeb(body) as ReadableStream, 200, headers);
   };
 
   for (const prefix of ['', '/g/:group']) {
@@ -109,4 +111,22 @@ function parseRange(header: string | undefined, length: number): { start: number
   const end = match[2] ? Math.min(Number(match[2]), length - 1) : length - 1;
   if (start > end || start >= length) throw new FairpatchError('RANGE_NOT_SATISFIABLE', `range not satisfiable for ${length} bytes`);
   return { start, end };
+}
+
+/** Waits for a stream's first chunk (or its error), then streams that chunk and the rest. */
+async function primed(stream: Readable): Promise<Readable> {
+  const chunks = stream[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  return Readable.from(
+    (async function* () {
+      try {
+        if (first.done) return;
+        yield first.value as Buffer;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value as Buffer;
+      } finally {
+        stream.destroy(); // a client that hangs up early leaves no open file or query behind
+      }
+    })(),
+    { objectMode: false },
+  );
 }
