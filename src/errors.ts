@@ -42,6 +42,8 @@ export const ERROR_STATUS = {
   DATABASE_UNAVAILABLE: 503,
   /** Storage this node needs cannot be read or written (a path is named in the message). */
   STORAGE_UNAVAILABLE: 503,
+  /** This node's clock is further from the database's than allowed: it does not decide what a tick shows. */
+  CLOCK_SKEW: 503,
   INTERNAL: 500,
 } as const;
 

@@ -13,6 +13,7 @@ const USAGE = `fairpatch serve [--data DIR] [--keys DIR] [--port N] [--host H] [
   --min-lead 30s                  shortest time between publishing and release_at (FAIRPATCH_MIN_LEAD)
   --max-streams-per-address 64    event streams one client address may hold
   --node-name NAME                names this node in delivery roll-ups (default host:pid)
+  --max-clock-skew 100ms          over PostgreSQL: largest difference from the database's clock (FAIRPATCH_MAX_CLOCK_SKEW)
   PORT, HOST, DATABASE_URL and FAIRPATCH_OPERATOR_TOKEN are read from the environment.`;
 
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -25,6 +26,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     'min-lead': { type: 'string' },
     'max-streams-per-address': { type: 'string' },
     'node-name': { type: 'string' },
+    'max-clock-skew': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) return void console.log(USAGE);
@@ -40,12 +42,14 @@ export async function serveCommand(argv: string[]): Promise<void> {
     console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
   }
   const minLead = values['min-lead'] ?? process.env.FAIRPATCH_MIN_LEAD;
+  const maxSkew = values['max-clock-skew'] ?? process.env.FAIRPATCH_MAX_CLOCK_SKEW;
   const perAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address');
   const node = await createNode({
     dataDir,
     keysDir,
     sync: true,
     ...(minLead ? { minLeadMs: parseDuration(minLead) } : {}),
+    ...(maxSkew ? { maxClockSkewMs: parseDuration(maxSkew) } : {}),
     ...(perAddress ? { notifierLimits: { maxPerAddress: perAddress } } : {}),
     ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),

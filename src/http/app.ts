@@ -1,5 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { DatabaseMonitor } from '../db/monitor.js';
+import { FairpatchError } from '../errors.js';
+import type { ClockOffset } from '../release/clock-offset.js';
 import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   monitor?: DatabaseMonitor;
   /** Storage this node writes to, each check throwing STORAGE_UNAVAILABLE naming its path. */
   storageChecks?: Array<() => Promise<void>>;
+  /** This node's clock against the database's: past `maxSkewMs`, what a tick shows is not served. */
+  clock?: { offset: ClockOffset; maxSkewMs: number };
 }
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
@@ -75,6 +79,9 @@ export function createApp(deps: AppDeps): Hono {
     const age = repo.stateAge();
     const problems = [...(await storage())];
     if (age > maxStateAgeMs()) problems.push(`state is ${age} ms old, older than the ${maxStateAgeMs()} ms this node may serve`);
+    const clock = deps.clock;
+    const reading = clock?.offset.best;
+    if (clock && reading && clock.offset.skewed(clock.maxSkewMs)) problems.push(`clock is ${Math.round(-reading.offsetMs)} ms off the database's, more than the ${clock.maxSkewMs} ms allowed`);
     const database = monitor?.status ?? { reachable: true };
     return c.json({
       ok: problems.length === 0,
@@ -83,6 +90,7 @@ export function createApp(deps: AppDeps): Hono {
       tick: k,
       snapshot_version: repo.view.snapshotVersionAt(k),
       state_age_ms: age,
+      clock: reading ? { offset_ms: Math.round(reading.offsetMs), rtt_ms: reading.rttMs, max_skew_ms: clock!.maxSkewMs, measured_at: reading.at } : null,
       max_state_age_ms: Number.isFinite(maxStateAgeMs()) ? maxStateAgeMs() : null,
       streams: deps.notifier.size,
       last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
@@ -90,7 +98,15 @@ export function createApp(deps: AppDeps): Hono {
     }, problems.length === 0 ? 200 : 503);
   });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
-  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs }));
+  const assertClock = (): void => {
+    const clock = deps.clock;
+    if (!clock?.offset.skewed(clock.maxSkewMs)) return;
+    const offsetMs = Math.round(clock.offset.best?.offsetMs ?? 0);
+    throw new FairpatchError('CLOCK_SKEW', `this node's clock is ${-offsetMs} ms off the database's (at most ${clock.maxSkewMs} ms allowed); it does not decide what a tick shows`, {
+      details: { offset_ms: offsetMs, max_skew_ms: clock.maxSkewMs, retryAfterSeconds: 5 },
+    });
+  };
+  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));

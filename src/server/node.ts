@@ -31,6 +31,8 @@ import { describeDatabaseError } from '../db/errors.js';
 import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
 import { importLocalBlobs } from './import-blobs.js';
+import { databaseTime } from '../db/clock.js';
+import { ClockOffset, correctedClock, sampleOffset } from '../release/clock-offset.js';
 import { startSync } from './sync.js';
 
 export interface NodeOptions {
@@ -54,6 +56,8 @@ export interface NodeOptions {
   rateLimits?: Partial<RateLimits>;
   /** Chunk size of artifacts stored in PostgreSQL; default 1 MiB. */
   blobChunkBytes?: number;
+  /** A serving node whose clock differs from the database's by more than this answers 503 CLOCK_SKEW; default 100 ms. */
+  maxClockSkewMs?: number;
 }
 
 export interface FairpatchNode {
@@ -79,6 +83,7 @@ export interface FairpatchNode {
 }
 
 export const DEFAULT_MIN_LEAD_MS = 30_000;
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 100;
 
 export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = {}): RepoConfig {
   const tickMs = overrides.tickMs ?? 1000;
@@ -94,11 +99,18 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
-  const clock = options.clock ?? systemClock;
+  const baseClock = options.clock ?? systemClock;
   const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
   const monitor = new DatabaseMonitor(() => Date.now());
   const databaseUrl = options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite');
   const db = await connect({ url: databaseUrl, onConnectionError: (error) => monitor.connectionLost(error) });
+  // A serving node over PostgreSQL keeps time with the database: its clock is read against the
+  // database's, and moved back if it runs ahead, so no node shows a release before its time.
+  const offset = new ClockOffset();
+  const measureClock = options.sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
+  for (let i = 0; measureClock && i < 3; i++) await measureClock();
+  const clock = measureClock ? correctedClock(baseClock, offset) : baseClock;
+  const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
@@ -147,6 +159,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         monitor,
       })
     : () => {};
+  const clockTimer = measureClock ? setInterval(() => void measureClock().catch(() => {}), 5000) : undefined;
+  clockTimer?.unref();
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
@@ -162,6 +176,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     notifier,
     monitor,
     storageChecks,
+    ...(measureClock ? { clock: { offset, maxSkewMs: maxClockSkewMs } } : {}),
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}),
     ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
@@ -184,6 +199,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     announce: (k = repo.currentTick()) => announceTick(repo, notifier, counter, k),
     async close() {
       stop();
+      if (clockTimer) clearInterval(clockTimer);
       notifier.closeAll();
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
       if (options.sync) await evidence.rollup().catch((error: unknown) => console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`));
@@ -220,4 +236,11 @@ async function checkDirectoryWritable(dir: string): Promise<void> {
   } catch (error) {
     throw new FairpatchError('STORAGE_UNAVAILABLE', `data directory ${dir} is not writable: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** One reading of the database's clock between two of ours. */
+async function measureOffset(db: Db, clock: Clock, offset: ClockOffset): Promise<void> {
+  const sentAt = clock.now();
+  const reference = await databaseTime(db);
+  if (reference !== undefined) offset.add(sampleOffset(sentAt, reference, clock.now()));
 }

@@ -24,13 +24,13 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** Registers `name` through a node's publisher API as the operator; returns the vendor's key and token. */
-export async function registerVendor(url: string, operatorToken: string, keysDir: string, name: string): Promise<{ key: KeyPair; token: string }> {
+export async function registerVendor(url: string, operatorToken: string, keysDir: string, name: string): Promise<{ key: KeyPair; token: string; activationTick: number }> {
   const operator = new PublisherClient(url, operatorToken);
   const key = generateVendorKey(keysDir, name);
   const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
   const body = buildRegistration({ name, vendorKey: key, targetsKey: readPrivateKey(join(keysDir, 'targets.key')), previousTop: top, now: Date.now() });
-  const { token } = (await operator.postJson('/vendors', body)) as { token: string };
-  return { key, token };
+  const { token, activationTick } = (await operator.postJson('/vendors', body)) as { token: string; activationTick: number };
+  return { key, token, activationTick };
 }
 
 /** Writes an artifact file and uploads it through `url`. */

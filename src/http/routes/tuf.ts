@@ -19,6 +19,8 @@ export interface TufRouteDeps {
   counter: DeliveryCounter;
   /** Refuse to serve when the state is older than this (a node that lost its database must not guess). */
   maxStateAgeMs: () => number;
+  /** Throws CLOCK_SKEW when this node's clock cannot be trusted to say which tick it is. */
+  assertClock?: () => void;
 }
 
 function groupOf(c: Context): string {
@@ -42,6 +44,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
   const metadata = (c: Context): Response => {
     const group = groupOf(c);
     const file = c.req.param('file') ?? '';
+    deps.assertClock?.();
     const age = repo.stateAge();
     const maxAge = deps.maxStateAgeMs();
     if (age > maxAge) {
@@ -71,6 +74,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
 
   const target = async (c: Context): Promise<Response> => {
     groupOf(c);
+    deps.assertClock?.();
     const vendor = c.req.param('vendor') ?? '';
     const match = TARGET_FILE.exec(c.req.param('file') ?? '');
     if (!match) throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
