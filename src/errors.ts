@@ -44,6 +44,8 @@ export const ERROR_STATUS = {
   STORAGE_UNAVAILABLE: 503,
   /** This node's clock is further from the database's than allowed: it does not decide what a tick shows. */
   CLOCK_SKEW: 503,
+  /** This node lacks an online key the root in effect names: it refuses rather than sign with an old one. */
+  KEY_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

@@ -96,7 +96,9 @@ export async function rootCommand(argv: string[]): Promise<void> {
   const result = rotateRoot({ dir: keysDirOf(values.keys), now: Date.now(), rotate, ...(rootKeys ? { rootKeys } : {}), ...(rootThreshold ? { rootThreshold } : {}) });
   if (values.server) {
     const client = new PublisherClient(values.server, tokenOf(values.token));
-    await client.postJson('/root', JSON.parse(readFileSync(result.path, 'utf8')));
+    // The server says from when the new root is in effect (one lead time ahead at least).
+    const served = (await client.postJson('/root', JSON.parse(readFileSync(result.path, 'utf8')))) as { activatesAt?: string };
+    return print({ ...result, ...(served.activatesAt ? { activatesAt: served.activatesAt } : {}) });
   }
   print(result);
 }

@@ -130,6 +130,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_root_effective_at': {
+    async up(db: Kysely<unknown>) {
+      // A root takes effect at a tick, like a release: every node switches keys at the same tick.
+      // Roots stored before have none: they were in effect from the start.
+      await db.schema.alterTable('root_versions').addColumn('effective_at', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -12,6 +12,8 @@ export interface RootVersionTable {
   version: number;
   bytes: string;
   created_at: number;
+  /** From when it signs what is served (null: from the start). */
+  effective_at: number | null;
 }
 
 export interface TopTargetsTable {

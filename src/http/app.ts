@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): Hono {
     const k = repo.currentTick();
     const last = deps.notifier.fanouts.at(-1);
     const age = repo.stateAge();
-    const problems = [...(await storage())];
+    const problems = [...(await storage()), ...repo.keyProblems()];
     if (age > maxStateAgeMs()) problems.push(`state is ${age} ms old, older than the ${maxStateAgeMs()} ms this node may serve`);
     const clock = deps.clock;
     const reading = clock?.offset.best;

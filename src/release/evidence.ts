@@ -40,7 +40,7 @@ export class Evidence {
   /** Leaf 0: the tick clock and the first root, against which everything else is read. */
   async created(): Promise<void> {
     const { epochMs, tickMs, freshnessMs } = this.repo.config;
-    const root = this.repo.view.root(1);
+    const root = this.repo.view.state.roots[0];
     await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
   }
 

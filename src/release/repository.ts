@@ -10,6 +10,7 @@ import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from './tick.js';
+import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
 
 export interface RepositoryOptions {
@@ -56,13 +57,21 @@ export class Repository {
   private current: RepositoryView;
   private loadedAt: number;
   private events: RepositoryEvents | undefined;
+  private readonly keys: RootKeys;
 
   private constructor(
     private readonly options: RepositoryOptions,
     state: CommittedState,
   ) {
-    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)));
+    this.keys = new RootKeys(options.signersFor);
+    this.keys.resolve(state, tickAt(options.config, options.clock.now()));
+    this.current = new RepositoryView(state, (version) => this.keys.of(version));
     this.loadedAt = options.clock.now();
+  }
+
+  /** Keys this node lacks for a root it serves or will serve (a health problem, announced in the log). */
+  keyProblems(): string[] {
+    return this.keys.problems();
   }
 
   static async open(options: RepositoryOptions): Promise<Repository> {
@@ -109,9 +118,10 @@ export class Repository {
     const startedAt = this.options.clock.now();
     const next = await this.options.store.loadState(this.options.config, before);
     this.loadedAt = Math.max(this.loadedAt, startedAt);
+    // Every refresh, so a key file added by the operator is picked up before the root's tick.
+    this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
-    this.current = new RepositoryView(next, signers);
+    this.current = new RepositoryView(next, (version) => this.keys.of(version));
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
@@ -230,16 +240,24 @@ export class Repository {
     return { top, previousTop };
   }
 
-  /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */
-  async addRoot(body: unknown): Promise<{ version: number }> {
+  /**
+   * Adds root N+1 after checking it against root N (TUF spec 5.3.4). It takes effect at a tick at
+   * least the lead time ahead, so every node holds it (and has found its keys) before it signs, and
+   * after root N's tick: every tick has one root, and every node switches at the same one.
+   */
+  async addRoot(body: unknown): Promise<{ version: number; effectiveAt: number; activationTick: number; activatesAt: string }> {
+    const { store, clock, config, minLeadMs } = this.options;
     const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
     assertRootSuccessor(this.latestRoot(), next);
     const bytes = envelopeBytes(next);
-    await this.options.store.addRoot(next.signed.version, bytes, this.options.clock.now());
+    const now = clock.now();
+    const effectiveAt = Math.max(now + minLeadMs, tickStart(config, (this.current.state.rootTicks.at(-1) ?? 1) + 1));
+    await store.addRoot(next.signed.version, bytes, effectiveAt, now);
     await this.refresh();
     const roles = next.signed.roles;
     await this.events?.rootAdded(next.signed.version, bytes, { root: roles.root.keyids, targets: roles.targets.keyids, snapshot: roles.snapshot.keyids, timestamp: roles.timestamp.keyids });
-    return { version: next.signed.version };
+    const tick = activationTick(config, effectiveAt);
+    return { version: next.signed.version, effectiveAt, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
   }
 
   latestRoot(): RootSigned {

@@ -123,7 +123,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
-  for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
+  for (const file of rootFiles.filter((f) => f.version > known)) {
+    // Nodes started together import the same file: one lands it, the others load it.
+    await repo.addRoot(readFileSync(file.path)).catch(async (error: unknown) => {
+      if (!(error instanceof FairpatchError && error.code === 'VERSION_CONFLICT')) throw error;
+      await repo.refresh();
+    });
+  }
 
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
   // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.

@@ -1,4 +1,8 @@
 import type { DatabaseMonitor } from '../db/monitor.js';
+import { FairpatchError } from '../errors.js';
+
+/** A missing key is logged once, when it is found missing (root-keys.ts), not at every tick. */
+const announced = (error: unknown): boolean => error instanceof FairpatchError && error.code === 'KEY_UNAVAILABLE';
 import type { Repository } from '../release/repository.js';
 import { tickStart } from '../release/tick.js';
 
@@ -34,7 +38,7 @@ export function startSync(
     try {
       options.onTickStart?.(k);
     } catch (error) {
-      console.error('tick-start announcement failed', error);
+      if (!announced(error)) console.error('tick-start announcement failed', error);
     }
     tickTimer = setTimeout(atTickStart, Math.max(1, tickStart(repo.config, k + 1) - repo.clock.now()));
     tickTimer.unref();
@@ -44,7 +48,7 @@ export function startSync(
   heartbeat?.unref();
   // An outage is logged by the monitor, once; anything else is a bug and is logged in full.
   const report = (what: string) => (error: unknown) => {
-    if (!options.monitor?.failed(error)) console.error(what, error);
+    if (!options.monitor?.failed(error) && !announced(error)) console.error(what, error);
   };
   // One refresh at a time, never piling up behind a slow database; while it is away, attempts back
   // off (with jitter, so nodes do not retry in step) and the node serves the state it holds.
@@ -79,7 +83,7 @@ export function startSync(
       repo.view.timestampAt(k);
       repo.view.timestampAt(k + 1);
     } catch (error) {
-      console.error('pre-render failed', error);
+      if (!announced(error)) console.error('pre-render failed', error);
     }
     const half = repo.config.tickMs / 2;
     const wait = Math.max(10, tickStart(repo.config, k + 1) - half - repo.clock.now());

@@ -67,7 +67,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const version = Number(match[1]);
     const role = match[2] as string;
     const bytes =
-      role === 'root' ? view.root(version) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
+      role === 'root' ? view.root(version, k) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
     if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
     return json(c, bytes, IMMUTABLE);
   };
