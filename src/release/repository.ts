@@ -176,7 +176,7 @@ export class Repository {
     const initial = input.initial as Envelope<TargetsSigned>;
     if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
     assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
-    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0);
+    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, this.latestRootEffectiveAt());
     await store.registerVendor({
       name: input.name,
       key: input.public_key,
@@ -211,7 +211,7 @@ export class Repository {
       throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
     }
     const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
-    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending);
+    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending, this.latestRootEffectiveAt());
     await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
     await this.refresh();
     return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
@@ -262,6 +262,14 @@ export class Repository {
 
   latestRoot(): RootSigned {
     return latestRootOf(this.current.state);
+  }
+
+  /**
+   * When the latest root takes effect. Top-level targets are checked against that root's targets
+   * keys, so they never take effect before it: a client still on the previous root would refuse them.
+   */
+  private latestRootEffectiveAt(): number {
+    return tickStart(this.options.config, this.current.state.rootTicks.at(-1) ?? 1);
   }
 }
 
