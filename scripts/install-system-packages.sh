@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks need beyond npm: Chromium (dashboard tests through playwright-core),
-# the PostgreSQL server binaries (throwaway clusters in tests) and wrk (benchmarks). Idempotent; needs root for apt.
+# the PostgreSQL server binaries (throwaway clusters in tests), faketime (clock-skew tests) and wrk (benchmarks). Idempotent; needs root for apt.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # wrk: the load generator of `npm run bench`.
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+# faketime: tests run a node whose clock is off (clock-skew detection).
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

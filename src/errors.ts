@@ -40,6 +40,14 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   // 5xx: ours, never the caller's fault
   NOT_READY: 503,
+  /** The database cannot be reached (or timed out): nothing was written; retry after Retry-After. */
+  DATABASE_UNAVAILABLE: 503,
+  /** Storage this node needs cannot be read or written (a path is named in the message). */
+  STORAGE_UNAVAILABLE: 503,
+  /** This node's clock is further from the database's than allowed: it does not decide what a tick shows. */
+  CLOCK_SKEW: 503,
+  /** This node lacks an online key the root in effect names: it refuses rather than sign with an old one. */
+  KEY_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

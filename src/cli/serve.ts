@@ -28,6 +28,7 @@ export const serve = command({
     'max-horizon': { type: 'string', arg: 'DURATION', default: '90d', description: 'furthest ahead a release may be scheduled' },
     'max-streams-per-address': { type: 'string', arg: 'N', default: '64', description: 'event streams one client address may hold' },
     'node-name': { type: 'string', arg: 'NAME', description: 'names this node in delivery roll-ups (default host:pid)' },
+    'max-clock-skew': { type: 'string', arg: 'DURATION', default: '100ms', env: 'FAIRPATCH_MAX_CLOCK_SKEW', description: "over PostgreSQL: largest difference from the database's clock before the node stops serving ticks" },
   },
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
   notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
@@ -60,6 +61,7 @@ export const serve = command({
       sync: true,
       minLeadMs,
       maxHorizonMs,
+      maxClockSkewMs: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
       notifierLimits: { maxPerAddress },
       ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
       ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
@@ -88,11 +90,27 @@ export const serve = command({
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
   health:    ${base}/healthz`);
-    const shutdown = (): void => {
-      server.close();
-      void node.close().then(() => process.exit(0));
+    let closing = false;
+    const shutdown = (signal: string): void => {
+      if (closing) return;
+      closing = true;
+      console.log(`${signal}: no new requests; answering those in flight, then logging the last delivery roll-up`);
+      // A second signal, or a hung close, still ends the process.
+      setTimeout(() => process.exit(1), 20_000).unref();
+      void (async () => {
+        // Every poll answered is counted before the last roll-up drains the counters.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        node.notifier.closeAll();
+        (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+        await node.close();
+        process.exit(0);
+      })().catch((error: unknown) => {
+        console.error(`fairpatch: shutdown: ${(error as Error).message}`);
+        process.exit(1);
+      });
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
   },
 });

@@ -12,6 +12,8 @@ export interface RootVersionTable {
   version: number;
   bytes: string;
   created_at: number;
+  /** From when it signs what is served (null: from the start). */
+  effective_at: number | null;
 }
 
 export interface TopTargetsTable {
@@ -75,6 +77,20 @@ export interface TargetPathTable {
   created_at: number;
 }
 
+/** A blob whose chunks are all written and whose bytes hash to `sha256`. */
+export interface BlobContentsTable {
+  sha256: string;
+  length: number;
+  chunk_size: number;
+  created_at: number;
+}
+
+export interface BlobChunkTable {
+  sha256: string;
+  idx: number;
+  data: Buffer;
+}
+
 export interface LogHeadTable {
   id: number;
   size: number;
@@ -127,6 +143,8 @@ export interface Database {
   tokens: TokenTable;
   vendor_metadata: VendorMetadataTable;
   blobs: BlobTable;
+  blob_contents: BlobContentsTable;
+  blob_chunks: BlobChunkTable;
   log_head: LogHeadTable;
   log_leaves: LogLeafTable;
   log_nodes: LogNodeTable;

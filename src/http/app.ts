@@ -1,4 +1,7 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { DatabaseMonitor } from '../db/monitor.js';
+import { FairpatchError } from '../errors.js';
+import type { ClockOffset } from '../release/clock-offset.js';
 import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
@@ -31,6 +34,12 @@ export interface AppDeps {
   rateLimits?: Partial<RateLimits>;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
+  /** Whether the database answers (fed by the refresh loop); writes fail at once while it does not. */
+  monitor?: DatabaseMonitor;
+  /** Storage this node writes to, each check throwing STORAGE_UNAVAILABLE naming its path. */
+  storageChecks?: Array<() => Promise<void>>;
+  /** This node's clock against the database's: past `maxSkewMs`, what a tick shows is not served. */
+  clock?: { offset: ClockOffset; maxSkewMs: number };
 }
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
@@ -55,21 +64,53 @@ export function createApp(deps: AppDeps): Hono {
   app.use('/api/v1/top-targets/*', perAddress, perToken);
   app.use('/api/v1/root', perAddress, perToken);
   app.use('/api/v1/groups', perAddress, perToken);
-  app.get('/healthz', (c) => {
+  // Writes and log reads need the database: while it is known to be away they fail at once (503,
+  // DATABASE_UNAVAILABLE, Retry-After) instead of each waiting out a connect timeout.
+  const monitor = deps.monitor;
+  if (monitor) {
+    const gate: MiddlewareHandler = async (_c, next) => {
+      monitor.assertReachable();
+      await next();
+    };
+    app.use('/api/v1/*', gate);
+    app.use('/log/*', gate);
+  }
+  const maxStateAgeMs = deps.maxStateAgeMs ?? (() => Infinity);
+  const storage = cached(deps.storageChecks ?? [], now);
+  app.get('/healthz', async (c) => {
     const k = repo.currentTick();
     const last = deps.notifier.fanouts.at(-1);
+    const age = repo.stateAge();
+    const problems = [...(await storage()), ...repo.keyProblems()];
+    if (age > maxStateAgeMs()) problems.push(`state is ${age} ms old, older than the ${maxStateAgeMs()} ms this node may serve`);
+    const clock = deps.clock;
+    const reading = clock?.offset.best;
+    if (clock && reading && clock.offset.skewed(clock.maxSkewMs)) problems.push(`clock is ${Math.round(-reading.offsetMs)} ms off the database's, more than the ${clock.maxSkewMs} ms allowed`);
+    const database = monitor?.status ?? { reachable: true };
     return c.json({
-      ok: true,
+      ok: problems.length === 0,
+      problems,
+      database,
       tick: k,
       snapshot_version: repo.view.snapshotVersionAt(k),
-      state_age_ms: repo.stateAge(),
+      state_age_ms: age,
+      clock: reading ? { offset_ms: Math.round(reading.offsetMs), rtt_ms: reading.rttMs, max_skew_ms: clock!.maxSkewMs, measured_at: reading.at } : null,
+      max_state_age_ms: Number.isFinite(maxStateAgeMs()) ? maxStateAgeMs() : null,
       streams: deps.notifier.size,
       last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
       rss_bytes: process.memoryUsage.rss(),
-    });
+    }, problems.length === 0 ? 200 : 503);
   });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
-  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
+  const assertClock = (): void => {
+    const clock = deps.clock;
+    if (!clock?.offset.skewed(clock.maxSkewMs)) return;
+    const offsetMs = Math.round(clock.offset.best?.offsetMs ?? 0);
+    throw new FairpatchError('CLOCK_SKEW', `this node's clock is ${-offsetMs} ms off the database's (at most ${clock.maxSkewMs} ms allowed); it does not decide what a tick shows`, {
+      details: { offset_ms: offsetMs, max_skew_ms: clock.maxSkewMs, retryAfterSeconds: 5 },
+    });
+  };
+  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   if (deps.declareGroups) app.route('/api/v1', groupRoutes({ store: repo.store, declare: deps.declareGroups, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
@@ -77,4 +118,16 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));
   return app;
+}
+
+/** Runs the storage checks at most once a second (they write a file), returning the problems found. */
+function cached(checks: Array<() => Promise<void>>, now: () => number): () => Promise<string[]> {
+  let last: { at: number; problems: Promise<string[]> } | undefined;
+  return () => {
+    if (!last || now() - last.at >= 1000 || now() < last.at) {
+      const problems = Promise.all(checks.map((check) => check().then(() => undefined, (error: unknown) => (error as Error).message))).then((all) => all.filter((p): p is string => p !== undefined));
+      last = { at: now(), problems };
+    }
+    return last.problems;
+  };
 }

@@ -16,7 +16,10 @@ import { activeAt } from './view.js';
 export class Evidence {
   private readonly activated = new Set<string>();
   private rollupSeq = 0;
-  private lastRollupTick = 0;
+  /** The last tick a roll-up covered: a node's first roll-up starts at the tick the node started. */
+  private lastRollupTick: number;
+  /** Roll-ups built but not yet in the log (the database was away): sent again, under the same dedupe key. */
+  private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
 
   constructor(
@@ -24,7 +27,9 @@ export class Evidence {
     private readonly sequencer: Sequencer,
     private readonly counter: DeliveryCounter,
     private readonly nodeName: string,
-  ) {}
+  ) {
+    this.lastRollupTick = repo.currentTick() - 1;
+  }
 
   private append(dedupe: string, leaf: Leaf): Promise<number> {
     return this.sequencer.append({ dedupe, data: leafBytes(leaf) });
@@ -33,7 +38,7 @@ export class Evidence {
   /** Leaf 0: the tick clock and the first root, against which everything else is read. */
   async created(): Promise<void> {
     const { epochMs, tickMs, freshnessMs } = this.repo.config;
-    const root = this.repo.view.root(1);
+    const root = this.repo.view.state.roots[0];
     await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
   }
 
@@ -78,6 +83,11 @@ export class Evidence {
         this.activated.add(id);
         if (activeAt(versions, v.activationTick) !== v) continue; // superseded before its tick: never public
         const snapshot = view.snapshotAt(v.activationTick);
+        // Not logged (the database was away): the next call tries again; the dedupe key lands it once.
+        const retry = (error: unknown): never => {
+          this.activated.delete(id);
+          throw error;
+        };
         pending.push(
           this.append(`activated:${id}`, {
             type: 'release.activated',
@@ -89,7 +99,7 @@ export class Evidence {
             snapshot_sha256: sha256Hex(snapshot.bytes),
             timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
             metadata: v.bytes.toString('utf8'),
-          }),
+          }).catch(retry),
         );
       }
     }
@@ -103,7 +113,7 @@ export class Evidence {
     const to = this.repo.currentTick();
     const from = this.lastRollupTick + 1;
     this.lastRollupTick = to;
-    if (drained.size === 0 && notified.size === 0) return undefined;
+    if (drained.size === 0 && notified.size === 0) return this.sendRollups();
     type GroupEntry = LeafOf<'delivery.rollup'>['groups'][string];
     const groups: Record<string, GroupEntry> = {};
     for (const group of [...new Set([...drained.keys(), ...notified.keys()])].sort()) {
@@ -119,7 +129,22 @@ export class Evidence {
       groups[group] = entry;
     }
     // A restarted node may reuse its name (host:pid): the instance id keeps its roll-ups distinct.
-    return this.append(`rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    const dedupe = `rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`;
+    this.unsent.set(dedupe, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    return this.sendRollups();
+  }
+
+  /** Appends every roll-up not yet logged; resolves with the index of the newest. */
+  private async sendRollups(): Promise<number | undefined> {
+    const entries = [...this.unsent];
+    const indices = await Promise.all(
+      entries.map(async ([dedupe, leaf]) => {
+        const index = await this.append(dedupe, leaf);
+        this.unsent.delete(dedupe);
+        return index;
+      }),
+    );
+    return indices.at(-1);
   }
 
   async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {

@@ -11,6 +11,7 @@ import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from '../common/tick.js';
+import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
 
 export interface RepositoryOptions {
@@ -61,13 +62,21 @@ export class Repository {
   private current: RepositoryView;
   private loadedAt: number;
   private events: RepositoryEvents | undefined;
+  private readonly keys: RootKeys;
 
   private constructor(
     private readonly options: RepositoryOptions,
     state: CommittedState,
   ) {
-    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)));
+    this.keys = new RootKeys(options.signersFor);
+    this.keys.resolve(state, tickAt(options.config, options.clock.now()));
+    this.current = new RepositoryView(state, (version) => this.keys.of(version));
     this.loadedAt = options.clock.now();
+  }
+
+  /** Keys this node lacks for a root it serves or will serve (a health problem, announced in the log). */
+  keyProblems(): string[] {
+    return this.keys.problems();
   }
 
   static async open(options: RepositoryOptions): Promise<Repository> {
@@ -99,7 +108,10 @@ export class Repository {
     return tickAt(this.options.config, this.options.clock.now());
   }
 
-  /** Milliseconds since the state was last confirmed against the database. */
+  /**
+   * Milliseconds since the last successful refresh began: everything committed before that moment
+   * is held. A failed refresh does not make the state younger.
+   */
   stateAge(): number {
     return this.options.clock.now() - this.loadedAt;
   }
@@ -107,11 +119,14 @@ export class Repository {
   /** Reloads committed state; swaps the view only when something changed, keeping rendered bytes warm. */
   async refresh(): Promise<void> {
     const before = this.current.state;
+    // Stamped before reading: a commit that lands while the rows are read may be missed.
+    const startedAt = this.options.clock.now();
     const next = await this.options.store.loadState(this.options.config, before);
-    this.loadedAt = this.options.clock.now();
+    this.loadedAt = Math.max(this.loadedAt, startedAt);
+    // Every refresh, so a key file added by the operator is picked up before the root's tick.
+    this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
-    this.current = new RepositoryView(next, signers);
+    this.current = new RepositoryView(next, (version) => this.keys.of(version));
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
@@ -180,7 +195,7 @@ export class Repository {
     const initial = input.initial as Envelope<TargetsSigned>;
     if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
     assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
-    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0);
+    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, this.latestRootEffectiveAt());
     await store.registerVendor({
       name: input.name,
       key: input.public_key,
@@ -215,7 +230,7 @@ export class Repository {
       throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
     }
     const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
-    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending);
+    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending, this.latestRootEffectiveAt());
     await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
     await this.refresh();
     return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
@@ -244,20 +259,36 @@ export class Repository {
     return { top, previousTop };
   }
 
-  /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */
-  async addRoot(body: unknown): Promise<{ version: number }> {
+  /**
+   * Adds root N+1 after checking it against root N (TUF spec 5.3.4). It takes effect at a tick at
+   * least the lead time ahead, so every node holds it (and has found its keys) before it signs, and
+   * after root N's tick: every tick has one root, and every node switches at the same one.
+   */
+  async addRoot(body: unknown): Promise<{ version: number; effectiveAt: number; activationTick: number; activatesAt: string }> {
+    const { store, clock, config, minLeadMs } = this.options;
     const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
     assertRootSuccessor(this.latestRoot(), next);
     const bytes = envelopeBytes(next);
-    await this.options.store.addRoot(next.signed.version, bytes, this.options.clock.now());
+    const now = clock.now();
+    const effectiveAt = Math.max(now + minLeadMs, tickStart(config, (this.current.state.rootTicks.at(-1) ?? 1) + 1));
+    await store.addRoot(next.signed.version, bytes, effectiveAt, now);
     await this.refresh();
     const roles = next.signed.roles;
     await this.events?.rootAdded(next.signed.version, bytes, { root: roles.root.keyids, targets: roles.targets.keyids, snapshot: roles.snapshot.keyids, timestamp: roles.timestamp.keyids });
-    return { version: next.signed.version };
+    const tick = activationTick(config, effectiveAt);
+    return { version: next.signed.version, effectiveAt, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
   }
 
   latestRoot(): RootSigned {
     return latestRootOf(this.current.state);
+  }
+
+  /**
+   * When the latest root takes effect. Top-level targets are checked against that root's targets
+   * keys, so they never take effect before it: a client still on the previous root would refuse them.
+   */
+  private latestRootEffectiveAt(): number {
+    return tickStart(this.options.config, this.current.state.rootTicks.at(-1) ?? 1);
   }
 }
 

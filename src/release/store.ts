@@ -52,7 +52,7 @@ export class RepositoryStore {
     const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>, kind?: string): Promise<StoredVersion> =>
       known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
 
-    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version').execute();
+    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes', 'effective_at']).orderBy('version').execute();
     const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
     const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at', 'kind']).orderBy('vendor').orderBy('version').execute();
 
@@ -72,7 +72,13 @@ export class RepositoryStore {
       }, r.kind);
       vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
     }
-    return { config, roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')), topTargets, vendors };
+    return {
+      config,
+      roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')),
+      rootTicks: roots.map((r) => (r.effective_at === null ? 1 : activationTick(config, Number(r.effective_at)))),
+      topTargets,
+      vendors,
+    };
   }
 
   async latestRoot(): Promise<{ version: number; bytes: string }> {
@@ -80,8 +86,8 @@ export class RepositoryStore {
     return { version: Number(row.version), bytes: row.bytes };
   }
 
-  async addRoot(version: number, bytes: Buffer, now: number): Promise<void> {
-    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now }).execute(), `root ${version}`);
+  async addRoot(version: number, bytes: Buffer, effectiveAt: number, now: number): Promise<void> {
+    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now, effective_at: effectiveAt }).execute(), `root ${version}`);
   }
 
   async latestTopTargets(): Promise<{ version: number; bytes: string; effectiveAt: number } | undefined> {

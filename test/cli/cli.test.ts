@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startServer } from '../helpers/cli.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { waitFor } from '../helpers/nodes.js';
 
 const OPERATOR = 'operator-token-for-tests-0123456789';
 
@@ -21,7 +22,8 @@ describe('the fairpatch CLI against a real server process', () => {
     vendorKeys = join(dir, 'vendor-keys');
     expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
     expect((await cli(['keygen', '--keys', vendorKeys, '--vendor', 'acme'])).code).toBe(0);
-    server = await startServer(['--data', join(dir, 'data'), '--keys', keys], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
+    // A short lead time: a new root takes effect one lead time after it is posted.
+    server = await startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '2s'], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
   });
   afterAll(async () => {
     await server?.stop();
@@ -153,9 +155,15 @@ describe('the fairpatch CLI against a real server process', () => {
     // Old threshold (1 key) + new threshold (2 of 3 present, all 3 sign).
     expect(root2.signatures.length).toBeGreaterThanOrEqual(3);
 
-    await new Promise((r) => setTimeout(r, 1100)); // next tick: timestamps are per tick
-    await client.updater().refresh();
-    const trusted = JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8'));
+    // Root 2 is not served before its tick; from then on the client follows.
+    const activatesAt = Date.parse(JSON.parse(rotated.stdout).activatesAt);
+    expect(activatesAt).toBeGreaterThan(Date.now());
+    const trustedRoot = async () => {
+      await client.updater().refresh();
+      return JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8')) as { signed: { version: number } };
+    };
+    const trusted = await waitFor('the client to trust root 2', async () => ((await trustedRoot()).signed.version === 2 ? trustedRoot() : undefined));
+    expect(Date.now()).toBeGreaterThanOrEqual(activatesAt);
     expect(trusted.signed.version).toBe(2);
     const timestamp = JSON.parse(readFileSync(join(client.dir, 'metadata', 'timestamp.json'), 'utf8'));
     expect(timestamp.signatures[0].keyid).toBe(root2.signed.roles.timestamp.keyids[0]);
@@ -164,9 +172,7 @@ describe('the fairpatch CLI against a real server process', () => {
     const again = await cli(['root', 'rotate', '--keys', keys, '--rotate', 'snapshot', '--server', server.url, '--token', OPERATOR]);
     expect(again.code, again.stderr).toBe(0);
     const root3 = JSON.parse(readFileSync(join(keys, '3.root.json'), 'utf8'));
-    await new Promise((r) => setTimeout(r, 1100));
-    await client.updater().refresh();
-    expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8')).signed.version).toBe(3);
+    await waitFor('the client to trust root 3', async () => ((await trustedRoot()).signed.version === 3 ? true : undefined));
     expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'snapshot.json'), 'utf8')).signatures[0].keyid).toBe(root3.signed.roles.snapshot.keyids[0]);
 
     // The auditor carries on too: same pinned root 1, same saved checkpoint, both rotations logged.

@@ -19,6 +19,11 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
 }
 
 /** Starts `fairpatch serve` as a real process on a free 127.0.0.1 port and waits until it listens. */
-export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<StartedProcess> {
-  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], { ...(options.cwd ? { cwd: options.cwd } : {}), env: { ...baseEnv, ...options.env }, timeoutMs: 20_000 });
+export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: string[] } = {}): Promise<StartedProcess> {
+  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.wrapper ? { wrapper: options.wrapper } : {}),
+    env: { ...baseEnv, ...options.env },
+    timeoutMs: 20_000,
+  });
 }

@@ -43,14 +43,14 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     // said, by status, body or timing of an early answer: the body is always read and hash-checked,
     // so a hash alone (from a leaked schedule, say) proves nothing and claims nothing.
     const known = await store.blobLength(vendor, sha256);
-    if (known !== undefined && blobs.has(sha256)) {
+    if (known !== undefined && (await blobs.has(sha256))) {
       await c.req.raw.body?.cancel();
       return c.json({ sha256, length: known, stored: false });
     }
     const body = c.req.raw.body;
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
     const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
-    // The file is in place before the row exists: an acknowledged blob is always readable.
+    // The bytes are stored before the row exists: an acknowledged blob is always readable.
     await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);
   });
