@@ -1,5 +1,5 @@
 import { tickStart } from '../common/tick.js';
-import { type Observation, signObservation } from '../receipts/schema.js';
+import { type Observation, signObservation } from '../common/observation.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { AgentIdentity } from './identity.js';

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/files.js';
-import type { SignedObservation } from '../receipts/schema.js';
+import type { SignedObservation } from '../common/observation.js';
 
 /** A signed observation with the timestamp document it names: together, evidence anyone can check. */
 export interface Receipt {

@@ -82,13 +82,18 @@ export function equivocations(documents: ReadonlyMap<string, VerifiedDocument>, 
       byTick.set(doc.tick, doc);
       continue;
     }
-    const groups = [...new Set(seen.filter((s) => s.doc === doc || s.doc === other).map((s) => s.group))].sort();
+    const groupsOf = (d: VerifiedDocument) => [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
+    const [a, b] = [groupsOf(other), groupsOf(doc)];
+    // The groups told something different from the rest are the ones singled out.
+    const singled = a.length <= b.length ? a : b;
+    const groups = [...new Set([...a, ...b])].sort();
     out.push({
       kind: 'equivocation',
       class: 'proof',
       unfair: true,
-      message: `two different timestamp documents signed for tick ${doc.tick} (groups ${groups.join(', ')})`,
-      evidence: { tick: doc.tick, documents: [other.bytes.toString(), doc.bytes.toString()], groups },
+      ...(singled.length === 1 ? { group: singled[0] } : {}),
+      message: `two different timestamp documents signed for tick ${doc.tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
+      evidence: { tick: doc.tick, documents: [other.bytes.toString(), doc.bytes.toString()], groups, singled_out: singled },
     });
   }
   return out;

@@ -1,5 +1,5 @@
 import type { Leaf } from '../log/leaves.js';
-import { type SignedObservation, receiptBatchSchema, verifyObservation } from '../receipts/schema.js';
+import { type SignedObservation, receiptBatchSchema, verifyObservation } from '../common/observation.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { sha256Hex } from '../tuf/metadata.js';

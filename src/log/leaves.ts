@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
-import { signedObservationSchema } from '../receipts/schema.js';
+import { signedObservationSchema } from '../common/observation.js';
 
 // Log leaves: canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.

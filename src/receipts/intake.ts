@@ -7,7 +7,7 @@ import type { Sequencer } from '../log/sequencer.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { parseWith } from '../tuf/schema.js';
-import { type SignedObservation, receiptBatchSchema, verifyObservation } from './schema.js';
+import { type SignedObservation, receiptBatchSchema, verifyObservation } from '../common/observation.js';
 
 export interface IntakeResult {
   accepted: number;

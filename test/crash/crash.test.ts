@@ -12,7 +12,7 @@ import { buildRegistration, buildRelease } from '../../src/publish/build.js';
 import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import { randomBytes } from 'node:crypto';
 import { ed25519PublicKey } from '../../src/common/ed25519.js';
-import { signObservation } from '../../src/receipts/schema.js';
+import { signObservation } from '../../src/common/observation.js';
 import { canonicalBytes } from '../../src/tuf/canonical.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';

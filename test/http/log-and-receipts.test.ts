@@ -4,7 +4,7 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../src/log/merk
 import { parseVerifierKey } from '../../src/log/note.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { signEnvelope } from '../../src/tuf/metadata.js';
-import { signObservation } from '../../src/receipts/schema.js';
+import { signObservation } from '../../src/common/observation.js';
 import { SimAgent } from '../helpers/receipts.js';
 import { type Fixture, SECOND, createFixture } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ed25519Sign, ed25519Verify } from '../common/ed25519.js';
-import { groupName } from '../common/names.js';
+import { ed25519Sign, ed25519Verify } from './ed25519.js';
+import { groupName } from './names.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
