@@ -10,7 +10,7 @@ import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
 import { runInstall } from './install.js';
 import { type AgentIdentity, loadIdentity } from './identity.js';
-import { Observer, type Served, readServed } from './observer.js';
+import { Observer, type Served, lagOf, readServed } from './observer.js';
 import { ReceiptStore, receiptBatch } from './receipt-store.js';
 import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
@@ -163,10 +163,12 @@ export class Agent {
       const served = this.servedTimestamp();
       if (!served) return updater;
       const now = this.deps.clock.now();
-      const observation = this.observer.record({ served, via: path.via, at: now, pushed: i === 0 ? pushed : undefined });
-      if (observation.lag_ms <= maxLag) return updater;
+      this.observer.record({ served, via: path.via, at: now, pushed: i === 0 ? pushed : undefined });
+      // A run of one statement keeps the lag of its first poll; the decision needs this poll's.
+      const lag = lagOf(served, now);
+      if (lag <= maxLag) return updater;
       this.log(
-        `SERVED STALE: ${path.via} served tick ${served.tick}, ${Math.round(observation.lag_ms / 1000)}s behind this machine's clock (tolerance ${maxLag / 1000}s): a cache or edge may be withholding releases from group ${this.options.group} (freeze attack); signed and kept as testimony${i + 1 < this.paths().length ? '; trying the next path' : ''}`,
+        `SERVED STALE: ${path.via} served tick ${served.tick}, ${Math.round(lag / 1000)}s behind this machine's clock (tolerance ${maxLag / 1000}s): a cache or edge may be withholding releases from group ${this.options.group} (freeze attack); signed and kept as testimony${i + 1 < this.paths().length ? '; trying the next path' : ''}`,
       );
     }
     return last ?? this.updater();

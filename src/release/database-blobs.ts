@@ -31,12 +31,28 @@ export class DatabaseBlobStore implements BlobStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Uploads of the same bytes on this node, one after the other: the second then finds them stored. */
+  private readonly writing = new Map<string, Promise<unknown>>();
+
   async put(sha256: string, body: Readable, maxBytes: number): Promise<number> {
-    return (await this.uploads.add(() => this.write(sha256, body, maxBytes))) as number;
+    const before = this.writing.get(sha256) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.uploads.add(() => this.write(sha256, body, maxBytes)));
+    this.writing.set(sha256, mine);
+    try {
+      return (await mine) as number;
+    } finally {
+      if (this.writing.get(sha256) === mine) this.writing.delete(sha256);
+    }
   }
 
   private async write(sha256: string, body: Readable, maxBytes: number): Promise<number> {
     const check = verifier(sha256, maxBytes);
+    if ((await this.size(sha256)) !== undefined) {
+      // Already stored (by another vendor, or through another node): every byte is still read and
+      // checked, so the answer tells nothing that knowing a hash alone could learn.
+      for await (const piece of body) check.pass(Buffer.from(piece as Uint8Array));
+      return check.verify();
+    }
     const size = this.chunkBytes;
     try {
       return await this.db.transaction().execute(async (trx) => {
@@ -62,11 +78,11 @@ export class DatabaseBlobStore implements BlobStore {
         return length;
       });
     } catch (error) {
-      // The same bytes were stored by another upload (here or on another node) first.
+      // The same bytes were being stored by another upload at the same moment: this one cannot have
+      // been checked to the end, so it is not acknowledged; a retry finds them stored and checks them.
       if (isUniqueViolation(error)) {
         body.destroy();
-        const stored = await this.size(sha256);
-        if (stored !== undefined) return stored;
+        throw new FairpatchError('NOT_READY', 'these bytes are being stored by another upload; retry', { details: { retryAfterSeconds: 1 } });
       }
       throw error;
     }

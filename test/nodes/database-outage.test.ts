@@ -1,3 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
+import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,7 +125,11 @@ describe('two nodes outlive their database', () => {
     expect(upload.status).toBe(503);
     expect(upload.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(((await upload.json()) as { error: { code: string } }).error.code).toBe('DATABASE_UNAVAILABLE');
-    const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ group: 'g', client: 'c', receipts: [{ document, received_at: new Date().toISOString() }] }) });
+    const seed = randomBytes(32);
+    const digest = sha256Hex(canonicalBytes(document));
+    const at = new Date().toISOString();
+    const signed = signObservation({ v: 1, agent: ed25519PublicKey(seed).toString('hex'), group: 'g', document: digest, first_at: at, last_at: at, polls: 1, via: '/', lag_ms: 0 }, seed);
+    const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents: { [digest]: document }, receipts: [signed] }) });
     expect(receipt.status).toBe(503);
     expect(((await receipt.json()) as { error: { code: string } }).error.code).toBe('DATABASE_UNAVAILABLE');
 

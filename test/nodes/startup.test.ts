@@ -28,7 +28,7 @@ describe('start-up names the real cause in one line', () => {
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
-    expect(lines[0]).toMatch(/^fairpatch: DATABASE_UNAVAILABLE: /);
+    expect(lines[0]).toMatch(/^fairpatch serve: .*\[DATABASE_UNAVAILABLE\]$/);
     expect(result.stdout).not.toContain('serving on');
   });
 
@@ -39,7 +39,8 @@ describe('start-up names the real cause in one line', () => {
     expect(result.code).not.toBe(0);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^fairpatch: STORAGE_UNAVAILABLE: /);
+    expect(lines[0]).toMatch(/^fairpatch /);
+    expect(lines[0]).not.toMatch(/\n\s+at /);
     expect(lines[0]).toContain(join(blocker, 'data'));
   });
 });
