@@ -54,7 +54,7 @@ const request = command({
     const name = values.name ?? basename(keyPath).replace(/\.key$/, '');
     if (!VENDOR_PATTERN.test(name)) throw new UsageError(`--name ${name} is not a vendor name (lowercase letters, digits and dashes)`);
     const key = readPrivateKey(keyPath);
-    let body;
+    let body: { public_key: Parameters<typeof keyIdOf>[0] };
     if (values.rotate) {
       if (!values.server || !values.token) throw new UsageError('--rotate needs --server and --token: the new key re-signs your current targets, read from the server');
       const client = new PublisherClient(serverUrl(values.server), values.token);

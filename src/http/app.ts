@@ -3,7 +3,8 @@ import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
 import { errorResponse, notFound } from './errors.js';
-import { DEFAULT_RATE_LIMITS, type RateLimits, clientAddress, rateLimit } from './rate-limit.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits, rateLimit } from './rate-limit.js';
+import { TRUST_NO_PROXY, type TrustProxy, clientAddressOf } from './client-address.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   rateLimits?: Partial<RateLimits>;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
+  /** Which peers' X-Forwarded-For names the client (rate limits, stream caps); default none. */
+  trustProxy?: TrustProxy;
 }
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
@@ -41,10 +44,11 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
+  const clientAddress = clientAddressOf(deps.trustProxy ?? TRUST_NO_PROXY);
   // Rate limits before any work: per address on every /api/v1 route, per token on the publisher's.
-  const perAddress = rateLimit(rates.publisherPerAddress, clientAddress, now);
-  const agentPerAddress = rateLimit(rates.agentPerAddress, clientAddress, now);
-  const perToken = rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now);
+  const perAddress = rateLimit(rates.publisherPerAddress, clientAddress, now).middleware;
+  const agentPerAddress = rateLimit(rates.agentPerAddress, clientAddress, now).middleware;
+  const perToken = rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now).middleware;
   app.use('/api/v1/receipts', agentPerAddress);
   app.use('/api/v1/reports', agentPerAddress);
   app.use('/api/v1/vendors/*', perAddress, perToken);
@@ -64,7 +68,7 @@ export function createApp(deps: AppDeps): Hono {
       rss_bytes: process.memoryUsage.rss(),
     });
   });
-  app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
+  app.route('/', eventRoutes({ repo, notifier: deps.notifier, clientAddress, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));

@@ -17,6 +17,7 @@ import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/not
 import { announceTick } from '../release/push.js';
 import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
+import type { TrustProxy } from '../http/client-address.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import { BlobStore } from '../release/blobs.js';
 import { type Clock, systemClock } from '../common/clock.js';
@@ -49,6 +50,8 @@ export interface NodeOptions {
   notifierLimits?: Partial<NotifierLimits>;
   eventOptions?: Partial<EventRouteOptions>;
   rateLimits?: Partial<RateLimits>;
+  /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
+  trustProxy?: TrustProxy;
 }
 
 export interface FairpatchNode {
@@ -137,7 +140,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
   const app = createApp(appDeps);
   return {
     app,

@@ -5,7 +5,7 @@ import type { BlobStore } from '../../release/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
 import { type AuthEnv, operatorOnly, requireToken, vendorOnly, vendorOrOperator } from '../auth.js';
-import { readJson } from '../body.js';
+import { cutShort, readJson } from '../body.js';
 
 export interface PublisherLimits {
   /** Largest JSON body (metadata uploads, registrations). Default 4 MiB. */
@@ -49,7 +49,9 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     }
     const body = c.req.raw.body;
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
-    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
+    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes).catch((error: unknown) => {
+      throw cutShort(c, error);
+    });
     // The file is in place before the row exists: an acknowledged blob is always readable.
     await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);
