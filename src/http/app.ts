@@ -15,6 +15,8 @@ import type { Notifier } from '../release/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
+import { metricsRoutes } from './metrics.js';
 
 export interface AppDeps {
   repo: Repository;
@@ -31,6 +33,8 @@ export interface AppDeps {
   maxStateAgeMs?: () => number;
   /** Which peers' X-Forwarded-For names the client (rate limits, stream caps); default none. */
   trustProxy?: TrustProxy;
+  /** Where this app's measurements go (`GET /metrics`); a fresh set when absent. */
+  metrics?: NodeMetrics;
 }
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
@@ -46,9 +50,22 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound(notFound);
   const clientAddress = clientAddressOf(deps.trustProxy ?? TRUST_NO_PROXY);
   // Rate limits before any work: per address on every /api/v1 route, per token on the publisher's.
-  const perAddress = rateLimit(rates.publisherPerAddress, clientAddress, now).middleware;
-  const agentPerAddress = rateLimit(rates.agentPerAddress, clientAddress, now).middleware;
-  const perToken = rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now).middleware;
+  const limiters = {
+    publisher_per_address: rateLimit(rates.publisherPerAddress, clientAddress, now),
+    agent_per_address: rateLimit(rates.agentPerAddress, clientAddress, now),
+    publisher_per_token: rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now),
+  };
+  const perAddress = limiters.publisher_per_address.middleware;
+  const agentPerAddress = limiters.agent_per_address.middleware;
+  const perToken = limiters.publisher_per_token.middleware;
+  const metrics = deps.metrics ?? new NodeMetrics();
+  metrics.attach({
+    tick: () => repo.currentTick(),
+    stateAgeMs: () => repo.stateAge(),
+    logSize: async () => (await deps.log.head()).size,
+    streams: () => ({ open: deps.notifier.size, dropped: deps.notifier.dropped, refused: deps.notifier.refused }),
+    rateLimits: () => Object.entries(limiters).map(([name, l]) => [name, { refusals: l.refusals, buckets: l.buckets.size }]),
+  });
   app.use('/api/v1/receipts', agentPerAddress);
   app.use('/api/v1/reports', agentPerAddress);
   app.use('/api/v1/vendors/*', perAddress, perToken);
@@ -69,9 +86,10 @@ export function createApp(deps: AppDeps): Hono {
     });
   });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, clientAddress, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
-  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity) }));
+  app.route('/', metricsRoutes(metrics));
+  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity), onPoll: (group) => metrics.poll(group) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
-  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
+  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes, onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted) }));
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));

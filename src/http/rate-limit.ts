@@ -68,23 +68,32 @@ export class TokenBuckets {
 export interface RateLimiter {
   middleware: MiddlewareHandler;
   buckets: TokenBuckets;
+  /** Requests refused so far (metrics). */
+  readonly refusals: number;
 }
 
 /**
  * A token-bucket limit keyed by `key(c)` (an address, a token): over the limit is 429 RATE_LIMITED
- * with Retry-After. The clock is injected; `refused` counts refusals (metrics).
+ * with Retry-After. The clock is injected.
  */
-export function rateLimit(limit: RateLimit, key: (c: Context) => string, now: () => number, refused: () => void = () => {}): RateLimiter {
+export function rateLimit(limit: RateLimit, key: (c: Context) => string, now: () => number): RateLimiter {
   const buckets = new TokenBuckets(limit);
+  let refusals = 0;
   const middleware: MiddlewareHandler = async (c, next) => {
     const retryAfterSeconds = buckets.take(key(c), now());
     if (retryAfterSeconds > 0) {
-      refused();
+      refusals++;
       throw new FairpatchError('RATE_LIMITED', `more than ${limit.perSecond}/s from this client`, { details: { retryAfterSeconds } });
     }
     await next();
   };
-  return { middleware, buckets };
+  return {
+    middleware,
+    buckets,
+    get refusals() {
+      return refusals;
+    },
+  };
 }
 
 export interface RateLimits {

@@ -23,6 +23,8 @@ export interface RepositoryOptions {
   minLeadMs: number;
   /** How far ahead release_at may be (default 90 days). */
   maxHorizonMs?: number;
+  /** Told how long each tick's rendering took, in seconds (metrics). */
+  onRender?: (seconds: number) => void;
 }
 
 export const DEFAULT_MAX_HORIZON_MS = 90 * DAY_MS;
@@ -66,7 +68,7 @@ export class Repository {
     private readonly options: RepositoryOptions,
     state: CommittedState,
   ) {
-    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)));
+    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)), options.onRender);
     this.loadedAt = options.clock.now();
   }
 
@@ -111,7 +113,7 @@ export class Repository {
     this.loadedAt = this.options.clock.now();
     if (sameState(before, next)) return;
     const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
-    this.current = new RepositoryView(next, signers);
+    this.current = new RepositoryView(next, signers, this.options.onRender);
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */

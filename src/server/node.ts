@@ -28,6 +28,7 @@ import { FairpatchError } from '../errors.js';
 import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
 import { startSync } from './sync.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
 
 export interface NodeOptions {
   dataDir: string;
@@ -50,6 +51,8 @@ export interface NodeOptions {
   notifierLimits?: Partial<NotifierLimits>;
   eventOptions?: Partial<EventRouteOptions>;
   rateLimits?: Partial<RateLimits>;
+  /** Distinct groups counted by name in the metrics (the rest under `_overflow`); default 1000. */
+  metricsMaxGroups?: number;
   /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
   trustProxy?: TrustProxy;
 }
@@ -103,7 +106,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
 
   const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
+  const metrics = new NodeMetrics(options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {});
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, onRender: (s) => metrics.rendered(s), ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
   for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
@@ -112,13 +116,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const blobs = new BlobStore(join(options.dataDir, 'blobs'));
   const counter = new DeliveryCounter();
 
-  const notifier = new Notifier(() => clock.now(), options.notifierLimits);
+  const notifier = new Notifier(() => clock.now(), options.notifierLimits, (record) => metrics.fannedOut(record.durationMs / 1000));
   const logKey = readLogKey(options.keysDir);
   // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
   const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
-  const sequencer = new Sequencer(log, () => clock.now());
+  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => metrics.appended(entries, seconds));
   const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
   repo.attach(evidence);
   await evidence.created();
@@ -140,7 +144,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
   const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, metrics, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
   const app = createApp(appDeps);
   return {
     app,

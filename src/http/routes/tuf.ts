@@ -19,6 +19,8 @@ export interface TufRouteDeps {
   counter: DeliveryCounter;
   /** Refuse to serve when the state is older than this (a node that lost its database must not guess). */
   maxStateAgeMs: () => number;
+  /** Told of each timestamp poll served, by group (metrics). */
+  onPoll?: (group: string) => void;
 }
 
 function groupOf(c: Context): string {
@@ -51,6 +53,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
+      deps.onPoll?.(group);
       // Cacheable for at most what is left of this tick.
       const left = Math.max(0, Math.floor((tickStart(repo.config, k + 1) - now) / 1000));
       return json(c, bytes, `public, max-age=${left}`);
