@@ -17,6 +17,7 @@ import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
 import { metricsRoutes } from './metrics.js';
+import { openApiRoutes } from './openapi.js';
 
 export interface AppDeps {
   repo: Repository;
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.route('/', eventRoutes({ repo, notifier: deps.notifier, clientAddress, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
   app.route('/', metricsRoutes(metrics));
+  app.route('/', openApiRoutes());
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs: deps.maxStateAgeMs ?? (() => Infinity), onPoll: (group) => metrics.poll(group) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes, onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted) }));

@@ -46,9 +46,11 @@ export interface RepositoryEvents {
 
 const topTargetsEnvelope = z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) });
 
-const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
+/** `POST /api/v1/vendors/<vendor>/key`: the new key, the targets re-signed by it, the new delegation. */
+export const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
 
-const registrationSchema = z.strictObject({
+/** `POST /api/v1/vendors`: a vendor's request plus the operator's new top-level targets delegating to it. */
+export const registrationSchema = z.strictObject({
   name: vendorName,
   public_key: tufKeySchema,
   initial: vendorTargetsSchema,

@@ -14,7 +14,8 @@ export interface PublisherLimits {
   maxArtifactBytes: number;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+/** A blob's name: its lowercase hex SHA-256. */
+export const SHA256 = /^[0-9a-f]{64}$/;
 
 function vendorParam(value: string | undefined): string {
   const parsed = vendorName.safeParse(value);
