@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrustProxy, type TrustProxy } from '../../src/http/client-address.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { DEFAULT_HTTP_OPTIONS, type HttpServerOptions, startHttpServer } from '../../src/server/http-server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Fixture, createFixture } from '../helpers/repo.js';
+import { cli, startServer } from '../helpers/cli.js';
 
 /** The node's own HTTP server wiring on 127.0.0.1, a free port. */
 async function start(node: FairpatchNode, options: Partial<HttpServerOptions> = {}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
@@ -185,4 +189,35 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
       }
     });
   }
+});
+
+describe('fairpatch serve wires these settings', () => {
+  it('refuses malformed settings as usage errors (64)', async () => {
+    for (const args of [['--trust-proxy', '10.0.0.0/40'], ['--trust-proxy', 'proxy.example'], ['--headers-timeout', '2m'], ['--request-timeout', 'soon'], ['--max-connections-per-address', '0']]) {
+      const result = await cli(['serve', ...args]);
+      expect(result.code, args.join(' ')).toBe(64);
+      expect(result.stderr).toMatch(new RegExp(args[0]!));
+    }
+  });
+
+  it('a real `fairpatch serve` applies its request timeout and serves /metrics and /openapi.json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fairpatch-serve-'));
+    const keys = join(dir, 'keys');
+    expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
+    const server = await startServer(['--data', join(dir, 'data'), '--keys', keys, '--trust-proxy', '127.0.0.1', '--headers-timeout', '500ms', '--request-timeout', '1s']);
+    try {
+      const port = Number(new URL(server.url).port);
+      const c = await rawConnection(port);
+      c.socket.write('POST /api/v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{');
+      const trickle = setInterval(() => c.socket.writable && c.socket.write(' '), 100);
+      const response = await c.closed;
+      clearInterval(trickle);
+      expect(response).toMatch(/^HTTP\/1\.1 408 /);
+      expect((await fetch(`${server.url}/metrics`)).headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(((await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string }).openapi).toBe('3.1.0');
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
