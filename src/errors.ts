@@ -33,11 +33,13 @@ export const ERROR_STATUS = {
   PROOF_INVALID: 422,
   CHECKPOINT_INVALID: 422,
   NOTE_INVALID: 422,
-  // 413/415/416/429
+  // 408/413/415/416/429/431
+  REQUEST_TIMEOUT: 408,
   RANGE_NOT_SATISFIABLE: 416,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   // 5xx: ours, never the caller's fault
   NOT_READY: 503,
   /** The database cannot be reached (or timed out): nothing was written; retry after Retry-After. */

@@ -29,12 +29,26 @@ export const serve = command({
     'max-streams-per-address': { type: 'string', arg: 'N', default: '64', description: 'event streams one client address may hold' },
     'node-name': { type: 'string', arg: 'NAME', description: 'names this node in delivery roll-ups (default host:pid)' },
     'max-clock-skew': { type: 'string', arg: 'DURATION', default: '100ms', env: 'FAIRPATCH_MAX_CLOCK_SKEW', description: "over PostgreSQL: largest difference from the database's clock before the node stops serving ticks" },
+    'trust-proxy': {
+      type: 'string',
+      arg: 'CIDRS|N',
+      default: 'none',
+      env: 'FAIRPATCH_TRUST_PROXY',
+      description: 'proxies whose X-Forwarded-For names the client: addresses or CIDR ranges (10.0.0.0/8,::1), or a number of hops every request passes; none: the socket peer is the client',
+    },
+    'request-timeout': { type: 'string', arg: 'DURATION', default: '60s', description: 'longest time to receive one request, body included (artifact uploads too)' },
+    'headers-timeout': { type: 'string', arg: 'DURATION', default: '10s', description: "longest time to receive a request's headers" },
+    'max-connections-per-address': { type: 'string', arg: 'N', default: '256', description: 'open connections one client address may hold (trusted proxies are not capped)' },
   },
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
-  notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
+  notes: [
+    'DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.',
+    'GET /metrics is in the Prometheus text format; GET /openapi.json describes the publisher, receipt and log APIs.',
+  ],
   async run({ values }) {
-    const [{ serve: listen }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
-      import('@hono/node-server'),
+    const [{ startHttpServer }, { parseTrustProxy }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
+      import('../server/http-server.js'),
+      import('../http/client-address.js'),
       import('../keys/key-files.js'),
       import('../keys/keygen.js'),
       import('../server/dev-seed.js'),
@@ -49,6 +63,12 @@ export const serve = command({
     const minLeadMs = parseDuration(values['min-lead'], '--min-lead');
     const maxHorizonMs = parseDuration(values['max-horizon'], '--max-horizon');
     const maxPerAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address')!;
+    const trustProxy = parseTrustProxy(values['trust-proxy']);
+    if (typeof trustProxy === 'string') throw new UsageError(`--trust-proxy: ${trustProxy}`);
+    const requestTimeoutMs = parseDuration(values['request-timeout'], '--request-timeout');
+    const headersTimeoutMs = parseDuration(values['headers-timeout'], '--headers-timeout');
+    if (headersTimeoutMs < 1 || requestTimeoutMs < headersTimeoutMs) throw new UsageError('--headers-timeout must be positive and at most --request-timeout');
+    const maxConnectionsPerAddress = positiveInt(values['max-connections-per-address'], '--max-connections-per-address')!;
 
     if (values.dev && listRootFiles(keysDir).length === 0) {
       generateRepositoryKeys({ dir: keysDir, now: Date.now() });
@@ -63,6 +83,7 @@ export const serve = command({
       maxHorizonMs,
       maxClockSkewMs: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
       notifierLimits: { maxPerAddress },
+      trustProxy,
       ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
       ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
       ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
@@ -73,12 +94,9 @@ export const serve = command({
       for (const s of seeded) console.log(`${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`);
       console.log(`operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`);
     }
-    const server = listen({ fetch: node.app.fetch, port, hostname: host }) as Server;
+    let server: Server;
     try {
-      await new Promise<void>((ready, failed) => {
-        server.once('listening', ready);
-        server.once('error', failed);
-      });
+      server = await startHttpServer(node.app.fetch, { port, hostname: host, requestTimeoutMs, headersTimeoutMs, maxConnectionsPerAddress, trustProxy });
     } catch (error) {
       await node.close();
       throw listenFailure(error as NodeJS.ErrnoException, host, port);
@@ -89,7 +107,7 @@ export const serve = command({
   poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
-  health:    ${base}/healthz`);
+  health:    ${base}/healthz   metrics: ${base}/metrics   API: ${base}/openapi.json`);
     let closing = false;
     const shutdown = (signal: string): void => {
       if (closing) return;

@@ -6,7 +6,8 @@ import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
 import { errorResponse, notFound } from './errors.js';
-import { DEFAULT_RATE_LIMITS, type RateLimits, clientAddress, rateLimit } from './rate-limit.js';
+import { DEFAULT_RATE_LIMITS, type RateLimits, rateLimit } from './rate-limit.js';
+import { TRUST_NO_PROXY, type TrustProxy, clientAddressOf } from './client-address.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
@@ -18,6 +19,9 @@ import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
 import { groupRoutes } from './routes/groups.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
+import { metricsRoutes } from './metrics.js';
+import { openApiRoutes } from './openapi.js';
 
 export interface AppDeps {
   repo: Repository;
@@ -40,6 +44,10 @@ export interface AppDeps {
   storageChecks?: Array<() => Promise<void>>;
   /** This node's clock against the database's: past `maxSkewMs`, what a tick shows is not served. */
   clock?: { offset: ClockOffset; maxSkewMs: number };
+  /** Which peers' X-Forwarded-For names the client (rate limits, stream caps); default none. */
+  trustProxy?: TrustProxy;
+  /** Where this app's measurements go (`GET /metrics`); a fresh set when absent. */
+  metrics?: NodeMetrics;
 }
 
 export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
@@ -53,10 +61,24 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
+  const clientAddress = clientAddressOf(deps.trustProxy ?? TRUST_NO_PROXY);
   // Rate limits before any work: per address on every /api/v1 route, per token on the publisher's.
-  const perAddress = rateLimit(rates.publisherPerAddress, clientAddress, now);
-  const agentPerAddress = rateLimit(rates.agentPerAddress, clientAddress, now);
-  const perToken = rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now);
+  const limiters = {
+    publisher_per_address: rateLimit(rates.publisherPerAddress, clientAddress, now),
+    agent_per_address: rateLimit(rates.agentPerAddress, clientAddress, now),
+    publisher_per_token: rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now),
+  };
+  const perAddress = limiters.publisher_per_address.middleware;
+  const agentPerAddress = limiters.agent_per_address.middleware;
+  const perToken = limiters.publisher_per_token.middleware;
+  const metrics = deps.metrics ?? new NodeMetrics();
+  metrics.attach({
+    tick: () => repo.currentTick(),
+    stateAgeMs: () => repo.stateAge(),
+    logSize: async () => (await deps.log.head()).size,
+    streams: () => ({ open: deps.notifier.size, dropped: deps.notifier.dropped, refused: deps.notifier.refused }),
+    rateLimits: () => Object.entries(limiters).map(([name, l]) => [name, { refusals: l.refusals, buckets: l.buckets.size }]),
+  });
   app.use('/api/v1/receipts', agentPerAddress);
   app.use('/api/v1/reports', agentPerAddress);
   app.use('/api/v1/vendors/*', perAddress, perToken);
@@ -101,7 +123,9 @@ export function createApp(deps: AppDeps): Hono {
       rss_bytes: process.memoryUsage.rss(),
     }, problems.length === 0 ? 200 : 503);
   });
-  app.route('/', eventRoutes({ repo, notifier: deps.notifier, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
+  app.route('/', eventRoutes({ repo, notifier: deps.notifier, clientAddress, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
+  app.route('/', metricsRoutes(metrics));
+  app.route('/', openApiRoutes());
   const assertClock = (): void => {
     const clock = deps.clock;
     if (!clock?.offset.skewed(clock.maxSkewMs)) return;
@@ -110,10 +134,10 @@ export function createApp(deps: AppDeps): Hono {
       details: { offset_ms: offsetMs, max_skew_ms: clock.maxSkewMs, retryAfterSeconds: 5 },
     });
   };
-  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock }));
+  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock, onPoll: (group) => metrics.poll(group) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   if (deps.declareGroups) app.route('/api/v1', groupRoutes({ store: repo.store, declare: deps.declareGroups, maxJsonBytes: limits.maxJsonBytes }));
-  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes }));
+  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes, onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted) }));
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));

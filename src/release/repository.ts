@@ -24,6 +24,8 @@ export interface RepositoryOptions {
   minLeadMs: number;
   /** How far ahead release_at may be (default 90 days). */
   maxHorizonMs?: number;
+  /** Told how long each tick's rendering took, in seconds (metrics). */
+  onRender?: (seconds: number) => void;
 }
 
 export const DEFAULT_MAX_HORIZON_MS = 90 * DAY_MS;
@@ -45,9 +47,11 @@ export interface RepositoryEvents {
 
 const topTargetsEnvelope = z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) });
 
-const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
+/** `POST /api/v1/vendors/<vendor>/key`: the new key, the targets re-signed by it, the new delegation. */
+export const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
 
-const registrationSchema = z.strictObject({
+/** `POST /api/v1/vendors`: a vendor's request plus the operator's new top-level targets delegating to it. */
+export const registrationSchema = z.strictObject({
   name: vendorName,
   public_key: tufKeySchema,
   initial: vendorTargetsSchema,
@@ -70,7 +74,7 @@ export class Repository {
   ) {
     this.keys = new RootKeys(options.signersFor);
     this.keys.resolve(state, tickAt(options.config, options.clock.now()));
-    this.current = new RepositoryView(state, (version) => this.keys.of(version));
+    this.current = new RepositoryView(state, (version) => this.keys.of(version), options.onRender);
     this.loadedAt = options.clock.now();
   }
 
@@ -126,7 +130,7 @@ export class Repository {
     // Every refresh, so a key file added by the operator is picked up before the root's tick.
     this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    this.current = new RepositoryView(next, (version) => this.keys.of(version));
+    this.current = new RepositoryView(next, (version) => this.keys.of(version), this.options.onRender);
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */

@@ -36,6 +36,8 @@ export class RepositoryView {
   constructor(
     readonly state: CommittedState,
     readonly signersOf: SignersOf,
+    /** Told how long each tick's rendering took, in seconds (metrics). */
+    private readonly onRender: (seconds: number) => void = () => {},
   ) {
     const { snapshotPeriodMs, tickMs } = state.config;
     this.periodTicks = Math.max(1, Math.round(snapshotPeriodMs / tickMs));
@@ -114,10 +116,12 @@ export class RepositoryView {
   timestampAt(k: number): Buffer {
     const cached = this.timestamps.get(k);
     if (cached) return cached;
+    const t0 = performance.now();
     const snapshot = this.snapshotAt(k);
     const expires = tickStart(this.state.config, k) + this.state.config.freshnessMs;
     const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), this.state.config), [this.signersOf(this.rootVersionAt(k)).timestamp]));
     this.timestamps.set(k, bytes);
+    this.onRender((performance.now() - t0) / 1000);
     // Only the current and next ticks matter; keep the map from growing.
     for (const old of this.timestamps.keys()) if (old < k - 4) this.timestamps.delete(old);
     return bytes;

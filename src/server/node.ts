@@ -19,6 +19,7 @@ import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/not
 import { announceTick } from '../release/push.js';
 import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
+import type { TrustProxy } from '../http/client-address.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import { DatabaseBlobStore } from '../release/database-blobs.js';
@@ -35,6 +36,7 @@ import { importLocalBlobs } from './import-blobs.js';
 import { databaseTime } from '../db/clock.js';
 import { ClockOffset, correctedClock, sampleOffset } from '../release/clock-offset.js';
 import { startSync } from './sync.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
 
 export interface NodeOptions {
   dataDir: string;
@@ -61,6 +63,10 @@ export interface NodeOptions {
   blobChunkBytes?: number;
   /** A serving node whose clock differs from the database's by more than this answers 503 CLOCK_SKEW; default 100 ms. */
   maxClockSkewMs?: number;
+  /** Distinct groups counted by name in the metrics (the rest under `_overflow`); default 1000. */
+  metricsMaxGroups?: number;
+  /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
+  trustProxy?: TrustProxy;
 }
 
 export interface FairpatchNode {
@@ -124,7 +130,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
 
   const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
+  const metrics = new NodeMetrics(options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {});
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, onRender: (s) => metrics.rendered(s), ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
   for (const file of rootFiles.filter((f) => f.version > known)) {
@@ -144,13 +151,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   if (imported > 0) console.error(`copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`);
   const counter = new DeliveryCounter();
 
-  const notifier = new Notifier(() => clock.now(), options.notifierLimits);
+  const notifier = new Notifier(() => clock.now(), options.notifierLimits, (record) => metrics.fannedOut(record.durationMs / 1000));
   const logKey = readLogKey(options.keysDir);
   // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
   const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
-  const sequencer = new Sequencer(log, () => clock.now());
+  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => metrics.appended(entries, seconds));
   const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
   repo.attach(evidence);
   await evidence.created();
@@ -191,11 +198,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     logVerifierKey: logKey.vkey,
     intake,
     notifier,
+    metrics,
     declareGroups,
     monitor,
     storageChecks,
     ...(measureClock ? { clock: { offset, maxSkewMs: maxClockSkewMs } } : {}),
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}),
     ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
   };

@@ -5,7 +5,7 @@ import type { BlobStore } from '../../release/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
 import { type AuthEnv, operatorOnly, requireToken, vendorOnly, vendorOrOperator } from '../auth.js';
-import { readJson } from '../body.js';
+import { cutShort, readJson } from '../body.js';
 
 export interface PublisherLimits {
   /** Largest JSON body (metadata uploads, registrations). Default 4 MiB. */
@@ -14,7 +14,8 @@ export interface PublisherLimits {
   maxArtifactBytes: number;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+/** A blob's name: its lowercase hex SHA-256. */
+export const SHA256 = /^[0-9a-f]{64}$/;
 
 function vendorParam(value: string | undefined): string {
   const parsed = vendorName.safeParse(value);
@@ -49,7 +50,9 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     }
     const body = c.req.raw.body;
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
-    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
+    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes).catch((error: unknown) => {
+      throw cutShort(c, error);
+    });
     // The bytes are stored before the row exists: an acknowledged blob is always readable.
     await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);

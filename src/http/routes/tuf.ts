@@ -21,6 +21,8 @@ export interface TufRouteDeps {
   maxStateAgeMs: () => number;
   /** Throws CLOCK_SKEW when this node's clock cannot be trusted to say which tick it is. */
   assertClock?: () => void;
+  /** Told of each timestamp poll served, by group (metrics). */
+  onPoll?: (group: string) => void;
 }
 
 function groupOf(c: Context): string {
@@ -58,6 +60,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
+      deps.onPoll?.(group);
       // Cacheable for at most what is left of this tick.
       const left = Math.max(0, Math.floor((tickStart(repo.config, k + 1) - now) / 1000));
       return json(c, bytes, `public, max-age=${left}`);
