@@ -2,7 +2,7 @@ import { tickStart as startOfTick } from '../common/tick.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
-import { type ExternalEvidence, type Seen, collectObservations } from './observations.js';
+import { type ExternalEvidence, type Seen, type VerificationCache, collectObservations } from './observations.js';
 import { releasesFrom } from './releases.js';
 import { type AuditOptions, DEFAULT_AUDIT_OPTIONS, type FairnessReport, type Finding, type Percentiles, type ReleaseReport, type Verdict } from './report.js';
 import { corroborate, testimony } from './testimony.js';
@@ -21,6 +21,8 @@ export function evaluateFairness(input: {
   options?: Partial<AuditOptions>;
   extraFindings?: Finding[];
   external?: readonly ExternalEvidence[];
+  /** Verifications to reuse and extend (a long-lived reader); a fresh one per call otherwise. */
+  cache?: VerificationCache;
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
   const of = <T extends Leaf['type']>(type: T) => input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
@@ -28,7 +30,7 @@ export function evaluateFairness(input: {
   const clock = { epochMs: created?.epoch_ms ?? 0, tickMs: created?.tick_ms ?? 1000 };
   const tickStart = (k: number): number => startOfTick(clock, k);
 
-  const { seen, documents, notes } = collectObservations({ leaves: input.leaves, external: input.external ?? [], timestampKeys: input.timestampKeys });
+  const { seen, documents, notes } = collectObservations({ leaves: input.leaves, external: input.external ?? [], timestampKeys: input.timestampKeys, ...(input.cache ? { cache: input.cache } : {}) });
   const findings: Finding[] = [...(input.extraFindings ?? []), ...notes];
   findings.push(...equivocations(documents, seen));
 

@@ -29,6 +29,17 @@ export interface ExternalEvidence {
 }
 
 /**
+ * What was already checked, kept across evaluations by a long-lived reader (the dashboard): a
+ * document or a signature is verified once, ever, however often the report is rebuilt.
+ */
+export interface VerificationCache {
+  documents: Map<string, VerifiedDocument | null>;
+  signatures: Map<string, boolean>;
+}
+
+export const newVerificationCache = (): VerificationCache => ({ documents: new Map(), signatures: new Map() });
+
+/**
  * Every observation the auditor can check: agent-signed (by the key it names), about a timestamp
  * signed by a key a trusted root named. Unsigned (old) receipts and anything that fails a check are
  * reported and left out: one unauthenticated claim never counts. The same signature from several
@@ -38,7 +49,9 @@ export function collectObservations(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
   external: readonly ExternalEvidence[];
   timestampKeys: ReadonlyMap<string, TufKey>;
+  cache?: VerificationCache;
 }): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
+  const cache = input.cache ?? newVerificationCache();
   const documents = new Map<string, VerifiedDocument>();
   const rejected = new Set<string>();
   const notes: Finding[] = [];
@@ -47,11 +60,14 @@ export function collectObservations(input: {
 
   const admitDocument = (digest: string, document: unknown, where: string): void => {
     if (documents.has(digest) || rejected.has(digest)) return;
-    let doc: VerifiedDocument | undefined;
-    try {
-      doc = verifyTimestampDocument(document, input.timestampKeys);
-    } catch {
-      doc = undefined;
+    let doc = cache.documents.get(digest) ?? undefined;
+    if (!cache.documents.has(digest)) {
+      try {
+        doc = verifyTimestampDocument(document, input.timestampKeys);
+      } catch {
+        doc = undefined;
+      }
+      cache.documents.set(digest, doc && doc.digest === digest ? doc : null);
     }
     if (doc && doc.digest === digest) documents.set(digest, doc);
     else {
@@ -63,7 +79,12 @@ export function collectObservations(input: {
   const admit = (signed: SignedObservation, source: string): void => {
     if (signatures.has(signed.sig)) return;
     signatures.add(signed.sig);
-    if (!verifyObservation(signed)) {
+    let valid = cache.signatures.get(signed.sig);
+    if (valid === undefined) {
+      valid = verifyObservation(signed);
+      cache.signatures.set(signed.sig, valid);
+    }
+    if (!valid) {
       notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `an observation from ${source} does not carry a valid agent signature`, evidence: { source, sig: signed.sig } });
       return;
     }

@@ -8,6 +8,7 @@ import { rootSchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
 import { groupName } from '../common/names.js';
 import { NON_NEGATIVE_INT } from './query.js';
 import { SHA256 } from './routes/publisher.js';
+import { declarationSchema } from './routes/groups.js';
 import { reportSchema } from './routes/reports.js';
 
 /**
@@ -132,13 +133,21 @@ const paths: ZodOpenApiPathsObject = {
       responses: { '201': { description: 'added', ...json(z.strictObject({ version: z.number().int() })) }, ...errors(400, 401, 403, 409, 413, 415, 422, 429) },
     }),
   },
+  '/api/v1/groups': {
+    put: publisher({
+      operationId: 'declareGroups',
+      summary: 'declare, in the log, every customer group this repository serves (the operator token); the audit must cover each',
+      requestBody: { required: true, ...json(declarationSchema) },
+      responses: { '200': { description: 'declared', ...json(z.strictObject({ groups: z.array(z.string()), logIndex: z.number().int() })) }, ...errors(400, 401, 403, 413, 415, 429) },
+    }),
+  },
   '/api/v1/receipts': {
     post: {
       tags: ['receipts'],
       operationId: 'submitReceipts',
-      summary: 'hand in signed timestamp documents an agent was served; the batch becomes one log leaf',
+      summary: "hand in an agent's signed observations and the timestamp documents they name; the batch becomes one log leaf",
       requestBody: { required: true, ...json(receiptBatchSchema) },
-      responses: { '201': { description: 'logged', ...json(z.strictObject({ accepted: z.number().int(), newDocuments: z.number().int(), logIndex: z.number().int() })) }, ...errors(400, 413, 415, 429) },
+      responses: { '201': { description: 'logged', ...json(z.strictObject({ accepted: z.number().int(), newDocuments: z.number().int(), logIndex: z.number().int() })) }, ...errors(400, 413, 415, 422, 429) },
     },
   },
   '/api/v1/reports': {

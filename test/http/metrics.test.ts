@@ -1,3 +1,4 @@
+import { SimAgent } from '../helpers/receipts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tickAt } from '../../src/common/tick.js';
 import { Registry } from '../../src/metrics/registry.js';
@@ -85,11 +86,12 @@ describe('GET /metrics', () => {
 
   it('follows the log and receipt intake: size, append latency, accepted and refused batches', async () => {
     const before = await scrape();
-    const timestamp = await (await fx.node.app.request('/metadata/timestamp.json')).json();
+    const agent = new SimAgent('eu-west', fx.clock);
+    await agent.poll(fx.node.app);
+    await agent.poll(fx.node.app);
     const submit = (body: unknown) => fx.node.app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const at = new Date(fx.clock.now()).toISOString();
-    expect((await submit({ group: 'eu-west', client: 'c1', receipts: [{ document: timestamp, received_at: at }, { document: timestamp, received_at: at }] })).status).toBe(201);
-    expect((await submit({ group: 'eu-west', client: 'c1', receipts: [] })).status).toBe(400);
+    expect((await submit(agent.batch())).status).toBe(201);
+    expect((await submit({ documents: {}, receipts: [] })).status).toBe(400);
     const after = await scrape();
     expect(sampleValue(after, 'fairpatch_log_size')).toBe((await fx.node.log.head()).size);
     expect(sampleValue(after, 'fairpatch_log_size')).toBeGreaterThan(sampleValue(before, 'fairpatch_log_size')!);

@@ -6,7 +6,7 @@ import { parseWith } from '../../tuf/schema.js';
 import { type AuthEnv, operatorOnly, requireToken } from '../auth.js';
 import { readJson } from '../body.js';
 
-const declarationSchema = z.strictObject({ groups: z.array(groupName).min(1).max(10_000) });
+export const declarationSchema = z.strictObject({ groups: z.array(groupName).min(1).max(10_000) });
 
 /**
  * The customer groups this repository serves, declared by the operator into the log: an auditor
