@@ -113,7 +113,8 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   }
 
   // 4. Timestamp keys from the trusted root and every root after it.
-  const timestampKeys = await trustedTimestampKeys(run);
+  const announced = new Map(parsed.flatMap(({ leaf }) => (leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [])));
+  const timestampKeys = await trustedTimestampKeys(run, announced, findings);
   const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, external: run.external ?? [], ...(run.options ? { options: run.options } : {}) });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
@@ -149,7 +150,12 @@ async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean
   return leaves;
 }
 
-async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>> {
+/**
+ * Timestamp keys of the pinned root and of every later root the server serves, each checked as a TUF
+ * client would and against the hash the log announced for that version: a root the log did not
+ * announce, or announced otherwise, is a finding, not a key to trust.
+ */
+async function trustedTimestampKeys(run: AuditRun, announced: ReadonlyMap<number, string>, findings: Finding[]): Promise<Map<string, TufKey>> {
   const keys = new Map<string, TufKey>();
   let trusted = run.root.signed;
   const add = (root: RootSigned) => {
@@ -162,6 +168,11 @@ async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>>
     if (!response.ok) throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
     const next = parseRoot(parseJson(await response.text(), 'METADATA_INVALID'));
     assertRootSuccessor(trusted, next); // TUF spec 5.3.4, as a client would
+    const hash = sha256Hex(canonicalBytes(next));
+    if (announced.get(version) !== hash) {
+      findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `root ${version} served at /metadata/${version}.root.json is not the one the log announced (${announced.get(version) ?? 'none'})`, evidence: { version, served_sha256: hash } });
+      break;
+    }
     trusted = next.signed;
     add(trusted);
   }

@@ -113,7 +113,11 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
             await new Promise((r) => setTimeout(r, 10));
           }
         })().catch(() => {});
+        // Killed at a random moment, but only once this round has something acknowledged to lose:
+        // on a busy machine a fixed delay could end rounds before any write, testing nothing.
+        const acknowledged = published + receipts.length;
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
+        for (let i = 0; i < 300 && published + receipts.length === acknowledged; i++) await new Promise((r) => setTimeout(r, 50));
         server.process.kill('SIGKILL');
         alive = false;
         await Promise.all([publishes, uploads, reads]);
@@ -121,7 +125,9 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         await server.stop();
       }
     }
-    expect(published).toBeGreaterThan(ROUNDS / 2);
-    expect(receipts.length).toBeGreaterThan(ROUNDS);
+    // Every round acknowledged at least one write before its kill; how many is the machine's business.
+    expect(published + receipts.length).toBeGreaterThanOrEqual(ROUNDS);
+    expect(published).toBeGreaterThan(0);
+    expect(receipts.length).toBeGreaterThan(0);
   }, 600_000);
 });

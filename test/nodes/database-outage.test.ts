@@ -110,7 +110,8 @@ describe('two nodes outlive their database', () => {
   }, 90_000);
 
   it('a PostgreSQL stop across a release tick: polls answered, 503 only past the lead time, the release served by every node once it is back', async () => {
-    const staged = await stageRelease(nodes[0]!.url, acme, [artifact], '2.4.1', Math.ceil((Date.now() + LEAD_MS) / 1000) * 1000);
+    // A margin over the lead time: on a busy machine the upload itself takes a while.
+    const staged = await stageRelease(nodes[0]!.url, acme, [artifact], '2.4.1', Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000);
     const stagedAt = Date.now();
     // Every node holds the release before the database goes away.
     for (const node of nodes) await waitFor('a refresh after staging', async () => ((await health(node)).state_age_ms < Date.now() - stagedAt ? true : undefined));
