@@ -86,32 +86,31 @@ export class EmbargoStore {
   }
 
   /**
-   * Moves the embargo and, in the same transaction, every staged member's version (and any later
-   * version of that member) that would otherwise go live before the new time. `check` sees the
-   * record as locked, so two moves, or a move and a member's staging, cannot interleave.
+   * Moves the embargo and, in the same transaction, every version of every member that would go live
+   * from the old time up to the new one: the staged fixes, and anything a member staged outside the
+   * embargo at or after the old time (which EMBARGO_PENDING allowed), since that could carry the fix
+   * too. Versions before the old time are left alone. `check` sees the record as locked, so two
+   * moves, or a move and a member's staging, cannot interleave.
    */
   async move(id: string, releaseAt: number, now: number, check: (record: EmbargoRecord, stagedBytes: Map<string, string>) => void): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       // Row lock (PostgreSQL) before reading: a concurrent staging into the embargo waits for us.
       await trx.updateTable('embargoes').set({ id }).where('id', '=', id).execute();
-      const record = await new EmbargoStore(trx as unknown as Db).get(id);
+      const record = await new EmbargoStore(trx).get(id);
       if (!record) throw new FairpatchError('NOT_FOUND', `no embargo ${id}`);
-      const staged = record.members.filter((m) => !m.leftOut && m.stagedVersion !== undefined);
+      const members = record.members.map((m) => m.vendor);
+      const moving = await trx
+        .selectFrom('vendor_metadata')
+        .select(['vendor', 'bytes'])
+        .where('vendor', 'in', members)
+        .where('effective_at', '>=', record.releaseAt)
+        .where('effective_at', '<', releaseAt)
+        .execute();
       const bytes = new Map<string, string>();
-      for (const m of staged) {
-        const row = await trx.selectFrom('vendor_metadata').select('bytes').where('vendor', '=', m.vendor).where('version', '=', m.stagedVersion as number).executeTakeFirstOrThrow();
-        bytes.set(m.vendor, row.bytes);
-      }
+      // The latest of each vendor's moving versions expires last; check that it outlives the new time.
+      for (const row of moving) bytes.set(row.vendor, row.bytes);
       check(record, bytes);
-      for (const m of staged) {
-        await trx
-          .updateTable('vendor_metadata')
-          .set({ effective_at: releaseAt })
-          .where('vendor', '=', m.vendor)
-          .where('version', '>=', m.stagedVersion as number)
-          .where('effective_at', '<', releaseAt)
-          .execute();
-      }
+      await trx.updateTable('vendor_metadata').set({ effective_at: releaseAt }).where('vendor', 'in', members).where('effective_at', '>=', record.releaseAt).where('effective_at', '<', releaseAt).execute();
       await trx.updateTable('embargoes').set({ release_at: releaseAt }).where('id', '=', id).execute();
       await trx.insertInto('embargo_decisions').values({ embargo: id, seq: record.decisions.length + 1, decision: 'moved', member: null, release_at: releaseAt, created_at: now }).execute();
     });
@@ -121,7 +120,7 @@ export class EmbargoStore {
   async leaveOut(id: string, members: string[], now: number, check: (record: EmbargoRecord) => void): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('embargoes').set({ id }).where('id', '=', id).execute();
-      const record = await new EmbargoStore(trx as unknown as Db).get(id);
+      const record = await new EmbargoStore(trx).get(id);
       if (!record) throw new FairpatchError('NOT_FOUND', `no embargo ${id}`);
       check(record);
       let seq = record.decisions.length;

@@ -20,8 +20,9 @@ import type { Repository } from './repository.js';
  * Moving it. A member's signed `release_at` is the earliest its fix may go live, not a promise of
  * the moment: the server only ever serves a version from its stored activation time, which it may
  * push later (TUF clients never read `release_at`; it is this repository's custom field). So a move
- * later re-times every staged member's version (and any later version of it) in the same
- * transaction that moves the embargo, without new signatures, and at least one lead time before the
+ * later re-times every member version due from the old time on (the staged fixes, and anything a
+ * member staged outside at or after the old time) in the same transaction that moves the embargo,
+ * without new signatures, and at least one lead time before the
  * old tick, so every node holds the new time before the old one comes. A move earlier would serve a
  * fix before the time its vendor signed, so it is refused once any member is ready. Nothing ever
  * activates before the embargo's current time.
@@ -94,12 +95,15 @@ export class Embargoes {
     const now = this.repo.clock.now();
     const releaseAt = this.time(input.release_at);
     this.checkAhead(releaseAt, now);
-    await this.store.move(id, releaseAt, now, (record, staged) => {
+    await this.repo.refresh();
+    const ticksBefore = new Map([...this.repo.view.state.vendors].flatMap(([vendor, list]) => list.map((v) => [`${vendor}/${v.version}`, v.activationTick] as const)));
+    await this.store.move(id, releaseAt, now, (record, moving) => {
       this.assertOpen(record, now, this.repo.minLeadMs);
-      if (releaseAt < record.releaseAt && staged.size > 0) {
-        throw new FairpatchError('EMBARGO_INVALID', `${[...staged.keys()].join(', ')} signed release_at ${isoSeconds(record.releaseAt)}: an embargo with ready members only moves later`);
+      const ready = record.members.filter((m) => m.stagedVersion !== undefined).map((m) => m.vendor);
+      if (releaseAt < record.releaseAt && ready.length > 0) {
+        throw new FairpatchError('EMBARGO_INVALID', `${ready.join(', ')} signed release_at ${isoSeconds(record.releaseAt)}: an embargo with ready members only moves later`);
       }
-      for (const [vendor, bytes] of staged) {
+      for (const [vendor, bytes] of moving) {
         const expires = parseIsoSeconds((JSON.parse(bytes) as { signed: TargetsSigned }).signed.expires) ?? 0;
         // TUF spec 5.6.4: a client refuses expired targets metadata, so it must outlive its activation.
         if (expires <= releaseAt) throw new FairpatchError('EMBARGO_INVALID', `${vendor}'s staged metadata expires at ${isoSeconds(expires)}, before the new time`);
@@ -108,11 +112,11 @@ export class Embargoes {
     const record = (await this.store.get(id)) as EmbargoRecord;
     await this.repo.refresh();
     await this.logDecision(record);
-    // The moved versions are committed again at their new tick (the auditor reads the latest schedule).
+    // Each moved version is committed again at its new tick (the auditor reads the latest schedule).
     for (const m of record.members) {
-      if (m.leftOut || m.stagedVersion === undefined) continue;
       for (const v of this.repo.view.state.vendors.get(m.vendor) ?? []) {
-        if (v.version >= m.stagedVersion && v.kind !== undefined) await this.repo.log?.staged(m.vendor, v, v.kind, true);
+        const before = ticksBefore.get(`${m.vendor}/${v.version}`);
+        if (before !== undefined && before !== v.activationTick && v.kind !== undefined) await this.repo.log?.staged(m.vendor, v, v.kind, true);
       }
     }
     return this.viewOf(record);

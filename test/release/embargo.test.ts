@@ -146,6 +146,8 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
   it('moving it moves every ready member on every node; leaving a member out is logged and revealed', async () => {
     expect((await stage('acme', releaseAt)).status).toBe(201);
     expect((await stage('quill', releaseAt)).status).toBe(201);
+    // globex, not ready, ships something else outside it, at the embargo's time (allowed): it moves too.
+    expect((await stage('globex', releaseAt, { outside: true, version: '0.9.0' })).status).toBe(201);
     const later = releaseAt + 2 * MINUTE;
     const earlier = await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, fx.operatorToken, { release_at: isoSeconds(releaseAt - MINUTE) });
     expect(earlier.body.error?.code).toBe('EMBARGO_INVALID');
@@ -169,12 +171,13 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
       const meta = (JSON.parse(node.repo.view.snapshotAt(oldTick).bytes.toString()) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
       expect(meta['acme.json']!.version).toBe(1);
       expect(meta['quill.json']!.version).toBe(1);
+      expect(meta['globex.json']!.version).toBe(1);
       expect(node.repo.view.targetsFile('acme', 2, oldTick)).toBeUndefined();
     }
     await refresh(later);
     for (const node of [fx.node, second]) {
       const meta = (JSON.parse(node.repo.view.snapshotAt(newTick).bytes.toString()) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
-      expect([meta['acme.json']!.version, meta['quill.json']!.version, meta['globex.json']!.version]).toEqual([2, 2, 1]);
+      expect([meta['acme.json']!.version, meta['quill.json']!.version, meta['globex.json']!.version]).toEqual([2, 2, 2]);
     }
     expect(fx.node.repo.view.timestampAt(newTick).equals(second.repo.view.timestampAt(newTick))).toBe(true);
 
