@@ -75,6 +75,21 @@ export class EmbargoStore {
     return rows.map((r) => ({ id: r.id, releaseAt: Number(r.release_at), leftOut: Number(r.left_out) === 1, ...(r.staged_version === null ? {} : { stagedVersion: Number(r.staged_version) }) }));
   }
 
+  async unrevealed(): Promise<string[]> {
+    const rows = await this.db.selectFrom('embargoes').select('id').where('revealed_at', 'is', null).orderBy('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Current times of embargoes that were moved: versions due then may have been re-timed. */
+  async movedTimes(): Promise<Set<number>> {
+    const rows = await this.db
+      .selectFrom('embargoes')
+      .select('release_at')
+      .where('id', 'in', this.db.selectFrom('embargo_decisions').select('embargo').where('decision', '=', 'moved'))
+      .execute();
+    return new Set(rows.map((r) => Number(r.release_at)));
+  }
+
   /** Embargoes whose time has come and that the log has not revealed yet. */
   async dueForReveal(now: number): Promise<string[]> {
     const rows = await this.db.selectFrom('embargoes').select('id').where('release_at', '<=', now).where('revealed_at', 'is', null).orderBy('id').execute();

@@ -141,6 +141,24 @@ export class Embargoes {
     return this.viewOf(record);
   }
 
+  /**
+   * Every commitment (creation, decisions) of the embargoes not yet revealed, for the start-up sweep:
+   * a crash between a change and its leaf must not leave the reveal opening more than was committed.
+   */
+  async pendingCommitments(): Promise<Array<{ dedupe: string; leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'> }>> {
+    const out: Array<{ dedupe: string; leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'> }> = [];
+    for (const id of await this.store.unrevealed()) {
+      const record = await this.store.get(id);
+      if (!record) continue;
+      const commitment = embargoCommitment(record.id, record.members.map((m) => m.vendor), record.nonce);
+      // The creation's tick is the embargo's first time: the one before any move.
+      const first = record.decisions.find((d) => d.decision === 'moved') ? undefined : record.releaseAt;
+      if (first !== undefined) out.push({ dedupe: `embargo-created:${commitment}`, leaf: { type: 'embargo.created', v: 1, commitment, activation_tick: this.tickOf(first) } });
+      out.push(...this.decisionLeaves(record, record.decisions.length));
+    }
+    return out;
+  }
+
   /** The reveal leaves of embargoes whose tick has come; the caller logs them, then marks them revealed. */
   async dueReveals(): Promise<Array<{ id: string; dedupe: string; leaf: LeafOf<'embargo.revealed'> }>> {
     const now = this.repo.clock.now();
@@ -172,14 +190,17 @@ export class Embargoes {
 
   /** Logs the decisions not logged yet (the last `count`, default one): hashes only, until the tick. */
   private async logDecision(record: EmbargoRecord, count = 1): Promise<void> {
+    for (const { dedupe, leaf } of this.decisionLeaves(record, count)) await this.repo.log?.embargo(dedupe, leaf);
+  }
+
+  private decisionLeaves(record: EmbargoRecord, count: number): Array<{ dedupe: string; leaf: LeafOf<'embargo.decided'> }> {
     const commitment = embargoCommitment(record.id, record.members.map((m) => m.vendor), record.nonce);
-    const first = record.decisions.length - count;
-    for (const [i, d] of record.decisions.entries()) {
-      if (i < first) continue;
+    return record.decisions.flatMap((d, i) => {
+      if (i < record.decisions.length - count) return [];
       const seq = i + 1;
       const leaf = this.decisionLeaf(d);
-      await this.repo.log?.embargo(`embargo-decided:${commitment}:${seq}`, { type: 'embargo.decided', v: 1, commitment, seq, decision_sha256: decisionCommitment(record.id, record.nonce, seq, leaf), activation_tick: leaf.activation_tick });
-    }
+      return [{ dedupe: `embargo-decided:${commitment}:${seq}`, leaf: { type: 'embargo.decided' as const, v: 1 as const, commitment, seq, decision_sha256: decisionCommitment(record.id, record.nonce, seq, leaf), activation_tick: leaf.activation_tick } }];
+    });
   }
 
   private assertOpen(record: EmbargoRecord, now: number, marginMs: number): void {

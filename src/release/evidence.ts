@@ -117,6 +117,11 @@ export class Evidence {
     await this.reveals();
   }
 
+  /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
+  async embargoCommitments(): Promise<void> {
+    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments()) await this.append(dedupe, leaf);
+  }
+
   /** Opens every embargo whose tick has come: its id, members, nonce and decisions enter the log. */
   private async reveals(): Promise<void> {
     for (const due of await this.embargoes.dueReveals()) {

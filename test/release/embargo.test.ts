@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { activationTick } from '../../src/common/tick.js';
 import { embargoCommitment } from '../../src/log/embargo-leaves.js';
+import { EmbargoStore } from '../../src/release/embargo-store.js';
 import { type Leaf, parseLeaf } from '../../src/log/leaves.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { isoSeconds } from '../../src/tuf/time.js';
@@ -193,5 +194,19 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     expect(schedules.map((s) => s.activation_tick)).toEqual([oldTick, newTick]);
     const activated = log.filter((l): l is Extract<Leaf, { type: 'release.activated' }> => l.type === 'release.activated');
     expect(activated.filter((l) => l.vendor !== 'globex').map((l) => l.tick)).toEqual([newTick, newTick]);
+  });
+
+  it('a move whose leaves a crash kept out of the log (decision, new schedules) is committed at the next start', async () => {
+    expect((await stage('acme', releaseAt)).status).toBe(201);
+    const later = releaseAt + 2 * MINUTE;
+    // The database moved, the process died before logging: no new schedule leaf yet.
+    await new EmbargoStore(fx.node.db).move(ID, later, fx.clock.now(), () => {});
+    const third = await fx.openNode();
+    const log = await leaves(third);
+    // The decision too: the reveal must not open more decisions than were committed before the tick.
+    expect(log.filter((l) => l.type === 'embargo.decided')).toMatchObject([{ seq: 1, activation_tick: activationTick(fx.node.repo.config, later) }]);
+    expect(log.filter((l) => l.type === 'embargo.created')).toHaveLength(1);
+    const schedules = log.filter((l): l is Extract<Leaf, { type: 'release.scheduled' }> => l.type === 'release.scheduled' && l.vendor === 'acme');
+    expect(schedules.map((l) => l.activation_tick)).toEqual([activationTick(fx.node.repo.config, releaseAt), activationTick(fx.node.repo.config, later)]);
   });
 });
