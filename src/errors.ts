@@ -31,6 +31,12 @@ export const ERROR_STATUS = {
   RELEASE_TOO_LATE: 422,
   RELEASE_INVALID: 422,
   PROOF_INVALID: 422,
+  /** A member of a pending embargo staged, outside it, something that would go live before its tick. */
+  EMBARGO_PENDING: 422,
+  /** A request about an embargo its rules refuse (wrong release_at, moving staged members earlier, …). */
+  EMBARGO_INVALID: 422,
+  /** The embargo's tick is too close (or past) for the change to reach every node before it. */
+  EMBARGO_CLOSED: 409,
   CHECKPOINT_INVALID: 422,
   NOTE_INVALID: 422,
   // 408/413/415/416/429/431

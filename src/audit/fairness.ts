@@ -4,6 +4,7 @@ import type { TufKey } from '../tuf/keys.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
 import { type ExternalEvidence, type Seen, type VerificationCache, collectObservations } from './observations.js';
 import { releasesFrom } from './releases.js';
+import { embargoesFrom } from './embargoes.js';
 import { type AuditOptions, DEFAULT_AUDIT_OPTIONS, type FairnessReport, type Finding, type Percentiles, type ReleaseReport, type Verdict } from './report.js';
 import { corroborate, testimony } from './testimony.js';
 
@@ -54,6 +55,15 @@ export function evaluateFairness(input: {
     deliveries(report, seen, options);
     findings.push(...testimony({ report, seen, options, tickStart }));
   }
+  const { embargoes, findings: embargoFindings } = embargoesFrom({
+    created: of('embargo.created'),
+    decided: of('embargo.decided'),
+    revealed: of('embargo.revealed'),
+    releases: releases.map((r) => r.report),
+    findings,
+    tickStart,
+  });
+  findings.push(...embargoFindings);
   findings.push(...servedStale(seen, options, tickStart));
   findings.push(...coverage({ declared: of('groups.declared').at(-1)?.leaf.groups, releases: releases.map((r) => r.report), seen, now: input.now, options }));
 
@@ -63,6 +73,7 @@ export function evaluateFairness(input: {
     tickMs: clock.tickMs,
     ...(of('groups.declared').length > 0 ? { declaredGroups: of('groups.declared').at(-1)!.leaf.groups } : {}),
     releases: releases.map((r) => r.report),
+    embargoes,
     groups: groupStats(seen, rollups, tickStart),
     findings,
   };

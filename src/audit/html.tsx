@@ -150,6 +150,26 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
             <Timeline release={r} span={span} />
           </section>
         ))}
+        {report.embargoes.map((e) => (
+          <section data-embargo={e.id}>
+            <h2>Advisory {e.id}: tick {e.tick} ({new Date(e.tickStart).toISOString()}), snapshot {e.snapshotVersion ?? '-'}</h2>
+            <table>
+              <thead><tr><th>member</th><th>status</th><th>release</th><th class="num">tick</th><th class="num">snapshot</th><th>first delivery per group</th></tr></thead>
+              <tbody>
+                {Object.entries(e.members).map(([vendor, m]) => (
+                  <tr>
+                    <td>{vendor}</td>
+                    <td>{m.status}</td>
+                    <td>{m.release ?? '-'}</td>
+                    <td class="num">{m.activationTick ?? '-'}</td>
+                    <td class="num">{m.snapshotVersion ?? '-'}</td>
+                    <td>{Object.entries(m.groups).map(([g, d]) => `${g} ${seconds(d.firstDeliveryMs)}`).join(', ')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        ))}
         <h2>Groups</h2>
         <table>
           <thead><tr><th>group</th><th class="num">agents</th><th class="num">receipts</th><th class="num">polls (node roll-ups)</th><th class="num">staleness p50</th><th class="num">p99</th><th class="num">max</th></tr></thead>

@@ -40,7 +40,13 @@ export function releasesFrom(input: {
   }
 
   const releases: Array<{ report: ReleaseReport; activationTick: number; activation?: Indexed<LeafOf<'release.activated'>> }> = [];
-  for (const { index, leaf } of input.scheduled) {
+  // A version an embargo moved is scheduled again for its new tick: the latest schedule is the promise.
+  const latest = new Map<string, Indexed<LeafOf<'release.scheduled'>>>();
+  for (const s of input.scheduled) {
+    const id = `${s.leaf.vendor}/${s.leaf.metadata_version}`;
+    if ((latest.get(id)?.index ?? -1) < s.index) latest.set(id, s);
+  }
+  for (const { index, leaf } of [...latest.values()].sort((a, b) => a.index - b.index)) {
     const id = `${leaf.vendor}/${leaf.metadata_version}`;
     const releaseAt = leaf.v === 1 ? Date.parse(leaf.release_at) : input.tickStart(leaf.activation_tick);
     const act = activations.get(id);
@@ -52,6 +58,7 @@ export function releasesFrom(input: {
       releaseAt,
       targets: leaf.v === 1 ? Object.keys(leaf.targets) : (opened?.added ?? []),
       scheduledLeaf: index,
+      scheduledTick: leaf.activation_tick,
       groups: {},
       ...(opened?.title ? { title: opened.title } : leaf.v === 1 ? titleOf(leaf.targets) : {}),
     };

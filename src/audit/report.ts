@@ -25,6 +25,8 @@ export type FindingKind =
   | 'commitment-mismatch'
   | 'log-inconsistent'
   | 'stale-after-activation'
+  | 'embargo-split'
+  | 'embargo-commitment-mismatch'
   // testimony: signed by agents
   | 'served-stale'
   | 'served-without-release'
@@ -84,12 +86,37 @@ export interface ReleaseReport {
   releaseAt: number;
   targets: string[];
   scheduledLeaf: number;
+  /** The tick its latest schedule committed it to (an embargo move commits a version again). */
+  scheduledTick: number;
   halted?: boolean;
   activation?: { tick: number; tickStart: number; delayMs: number; snapshotVersion: number; leaf: number };
   groups: Record<string, ReleaseDelivery>;
   equityGapMs?: number;
   /** The gap's uncertainty: the widest bound between a group's last receipt without and first with it. */
   equityGapUncertaintyMs?: number;
+}
+
+/** One coordinated release (an advisory), as revealed at its tick, and each member's delivery. */
+export interface EmbargoReport {
+  id: string;
+  tick: number;
+  tickStart: number;
+  /** The snapshot version that carried every shipped member, when it was one. */
+  snapshotVersion?: number;
+  leftOut: string[];
+  decisions: Array<{ decision: string; member?: string; activation_tick: number }>;
+  revealedLeaf: number;
+  members: Record<
+    string,
+    {
+      status: 'shipped' | 'early' | 'pending' | 'left-out' | 'not-shipped';
+      release?: string;
+      activationTick?: number;
+      snapshotVersion?: number;
+      /** Per group: first receipt carrying the fix, ms after the embargo's time. */
+      groups: Record<string, { firstDeliveryMs: number; lastWithoutMs?: number }>;
+    }
+  >;
 }
 
 export type Verdict = 'FAIR' | 'UNFAIR' | 'CANNOT_VERIFY';
@@ -100,6 +127,7 @@ export interface FairnessReport {
   tickMs: number;
   declaredGroups?: string[];
   releases: ReleaseReport[];
+  embargoes: EmbargoReport[];
   groups: Record<string, { receipts: number; agents: number; staleness: Percentiles; polls: number }>;
   findings: Finding[];
 }

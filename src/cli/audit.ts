@@ -60,6 +60,13 @@ export const audit = command({
       const worst = Object.entries(r.groups).sort(([, a], [, b]) => b.firstDeliveryMs - a.firstDeliveryMs)[0];
       console.log(`  ${r.id}${r.title ? ` (${r.title})` : ''}: activation ${r.activation ? `${new Date(r.activation.tickStart).toISOString()} (tick ${r.activation.tick}, +${r.activation.delayMs} ms)` : 'pending'}; groups ${Object.keys(r.groups).length}; equity gap ${r.equityGapMs ?? '-'} ms${r.equityGapUncertaintyMs !== undefined ? ` ±${r.equityGapUncertaintyMs} ms` : ''}${worst ? ` (slowest ${worst[0]})` : ''}`);
     }
+    for (const e of report.embargoes) {
+      console.log(`  advisory ${e.id}: tick ${e.tick} (${new Date(e.tickStart).toISOString()}), snapshot ${e.snapshotVersion ?? '-'}`);
+      for (const [vendor, m] of Object.entries(e.members)) {
+        const groups = Object.entries(m.groups).map(([g, d]) => `${g} +${d.firstDeliveryMs} ms`).join(', ');
+        console.log(`    ${vendor}: ${m.status}${m.release ? ` ${m.release}` : ''}${m.snapshotVersion !== undefined ? ` in snapshot ${m.snapshotVersion}` : ''}${groups ? `; ${groups}` : ''}`);
+      }
+    }
     for (const f of report.findings) {
       const label = f.unfair ? `UNFAIR (${f.class})` : f.class === 'cannot-verify' ? 'CANNOT VERIFY' : f.class === 'testimony' ? 'uncorroborated' : 'note';
       console.log(`  ${label} ${f.kind}${f.group ? ` [${f.group}]` : ''}: ${f.message}${f.sources ? ` (evidence from ${f.sources.join(', ')})` : ''}`);

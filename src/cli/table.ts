@@ -1,5 +1,6 @@
 import { agent } from './agent.js';
 import { audit } from './audit.js';
+import { embargo } from './embargo.js';
 import { groups } from './groups.js';
 import { halt } from './halt.js';
 import { keygen } from './keygen.js';
@@ -11,4 +12,4 @@ import type { Command } from './spec.js';
 import { vendor } from './vendor.js';
 
 /** Every command, in the order the top-level help lists them. */
-export const COMMANDS: readonly Command[] = [serve, keygen, vendor, groups, publish, halt, root, log, agent, audit];
+export const COMMANDS: readonly Command[] = [serve, keygen, vendor, groups, embargo, publish, halt, root, log, agent, audit];

@@ -167,6 +167,41 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('root_versions').addColumn('effective_at', 'bigint').execute();
     },
   },
+  '0006_embargoes': {
+    async up(db: Kysely<unknown>) {
+      // Coordinated releases. The nonce keeps the log's commitment to (id, members) from being
+      // guessed: advisory ids and vendor names are few enough to try them all.
+      await db.schema
+        .createTable('embargoes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('release_at', 'bigint', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revealed_at', 'bigint')
+        .execute();
+      // staged_version: the member's metadata version staged into the embargo (null: not ready);
+      // left_out: the coordinator decided to release without it.
+      await db.schema
+        .createTable('embargo_members')
+        .addColumn('embargo', 'text', (c) => c.notNull())
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('staged_version', 'bigint')
+        .addColumn('left_out', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('embargo_members_pk', ['embargo', 'vendor'])
+        .execute();
+      // Decisions in order, revealed with the embargo at its tick.
+      await db.schema
+        .createTable('embargo_decisions')
+        .addColumn('embargo', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('member', 'text')
+        .addColumn('release_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('embargo_decisions_pk', ['embargo', 'seq'])
+        .execute();
+    },
+  },
 };
 
 /**

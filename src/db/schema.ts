@@ -132,7 +132,34 @@ export interface InstallReportTable {
   updated_at: number;
 }
 
+export interface EmbargoTable {
+  id: string;
+  release_at: number;
+  nonce: string;
+  created_at: number;
+  revealed_at: number | null;
+}
+
+export interface EmbargoMemberTable {
+  embargo: string;
+  vendor: string;
+  staged_version: number | null;
+  left_out: number;
+}
+
+export interface EmbargoDecisionTable {
+  embargo: string;
+  seq: number;
+  decision: 'moved' | 'left-out';
+  member: string | null;
+  release_at: number;
+  created_at: number;
+}
+
 export interface Database {
+  embargoes: EmbargoTable;
+  embargo_members: EmbargoMemberTable;
+  embargo_decisions: EmbargoDecisionTable;
   vendor_blobs: VendorBlobTable;
   products: ProductTable;
   target_paths: TargetPathTable;

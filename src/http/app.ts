@@ -9,6 +9,7 @@ import { errorResponse, notFound } from './errors.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits, rateLimit } from './rate-limit.js';
 import { TRUST_NO_PROXY, type TrustProxy, clientAddressOf } from './client-address.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
+import { embargoRoutes } from './routes/embargoes.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -86,6 +87,8 @@ export function createApp(deps: AppDeps): Hono {
   app.use('/api/v1/top-targets/*', perAddress, perToken);
   app.use('/api/v1/root', perAddress, perToken);
   app.use('/api/v1/groups', perAddress, perToken);
+  app.use('/api/v1/embargoes', perAddress, perToken);
+  app.use('/api/v1/embargoes/*', perAddress, perToken);
   // Writes and log reads need the database: while it is known to be away they fail at once (503,
   // DATABASE_UNAVAILABLE, Retry-After) instead of each waiting out a connect timeout.
   const monitor = deps.monitor;
@@ -136,6 +139,7 @@ export function createApp(deps: AppDeps): Hono {
   };
   app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock, onPoll: (group) => metrics.poll(group) }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
+  app.route('/api/v1', embargoRoutes({ repo, maxJsonBytes: limits.maxJsonBytes }));
   if (deps.declareGroups) app.route('/api/v1', groupRoutes({ store: repo.store, declare: deps.declareGroups, maxJsonBytes: limits.maxJsonBytes }));
   app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes, onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted) }));
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));

@@ -5,7 +5,8 @@ import { ERROR_STATUS, type ErrorCode } from '../errors.js';
 import { receiptBatchSchema } from '../common/observation.js';
 import { registrationSchema, rotationSchema } from '../release/repository.js';
 import { rootSchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
-import { groupName } from '../common/names.js';
+import { EMBARGO_PATTERN, groupName } from '../common/names.js';
+import { embargoCreateSchema, embargoDecideSchema, embargoMoveSchema } from '../release/embargo.js';
 import { NON_NEGATIVE_INT } from './query.js';
 import { SHA256 } from './routes/publisher.js';
 import { declarationSchema } from './routes/groups.js';
@@ -51,6 +52,8 @@ function errors(...statuses: number[]): Record<string, { description: string; co
 
 const publisher = (operation: Omit<ZodOpenApiOperationObject, 'tags' | 'security'>): ZodOpenApiOperationObject => ({ tags: ['publisher'], security: bearer, ...operation });
 const staged = z.looseObject({ vendor: z.string(), version: z.number().int(), activationTick: z.number().int(), activatesAt: z.string(), logIndex: z.number().int().optional() });
+const embargoPath = z.object({ id: z.string().regex(EMBARGO_PATTERN) });
+const embargoView = z.looseObject({ id: z.string(), release_at: z.string(), activation_tick: z.number().int(), state: z.enum(['pending', 'released']), members: z.array(z.looseObject({ vendor: z.string(), ready: z.boolean(), left_out: z.boolean() })) });
 const proof = (a: string, b: string) => z.strictObject({ [a]: z.number().int(), [b]: z.number().int(), proof: z.array(z.string().regex(/^[0-9a-f]{64}$/)) });
 
 const paths: ZodOpenApiPathsObject = {
@@ -78,10 +81,44 @@ const paths: ZodOpenApiPathsObject = {
   '/api/v1/vendors/{vendor}/metadata': {
     post: publisher({
       operationId: 'stageVendorMetadata',
-      summary: "stage the vendor's next signed targets metadata: a release, a halt or a refresh (the vendor token)",
-      requestParams: { path: vendorPath },
+      summary: "stage the vendor's next signed targets metadata: a release, a halt or a refresh (the vendor token); ?embargo=ID stages a release into an embargo",
+      requestParams: { path: vendorPath, query: z.object({ embargo: z.string().regex(EMBARGO_PATTERN).optional() }) },
       requestBody: { required: true, ...json(vendorTargetsSchema) },
       responses: { '201': { description: 'staged; live from activatesAt', ...json(staged) }, ...errors(400, 401, 403, 409, 413, 415, 422, 429) },
+    }),
+  },
+  '/api/v1/embargoes': {
+    post: publisher({
+      operationId: 'createEmbargo',
+      summary: 'open an embargo: members and one release time (the operator token, as coordinator)',
+      requestBody: { required: true, ...json(embargoCreateSchema) },
+      responses: { '201': { description: 'created', ...json(embargoView) }, ...errors(400, 401, 403, 409, 413, 415, 422, 429) },
+    }),
+  },
+  '/api/v1/embargoes/{id}': {
+    get: publisher({
+      operationId: 'getEmbargo',
+      summary: "an embargo's time and which members are ready (a member's token or the operator's; anyone else: 404)",
+      requestParams: { path: embargoPath },
+      responses: { '200': { description: 'the embargo', ...json(embargoView) }, ...errors(401, 404, 429) },
+    }),
+  },
+  '/api/v1/embargoes/{id}/move': {
+    post: publisher({
+      operationId: 'moveEmbargo',
+      summary: "move an embargo; every ready member's staged version moves with it (the operator token)",
+      requestParams: { path: embargoPath },
+      requestBody: { required: true, ...json(embargoMoveSchema) },
+      responses: { '200': { description: 'moved', ...json(embargoView) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+    }),
+  },
+  '/api/v1/embargoes/{id}/decide': {
+    post: publisher({
+      operationId: 'decideEmbargo',
+      summary: 'release without members that are not ready (the operator token)',
+      requestParams: { path: embargoPath },
+      requestBody: { required: true, ...json(embargoDecideSchema) },
+      responses: { '200': { description: 'decided', ...json(embargoView) }, ...errors(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     }),
   },
   '/api/v1/vendors': {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
+import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
 
 // Log leaves: canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.
@@ -158,6 +159,9 @@ export const leafSchema = z.discriminatedUnion('type', [
   rotated,
   rollup,
   byVersion(receiptsV1, receiptsV2),
+  embargoCreated,
+  embargoDecided,
+  embargoRevealed,
 ]);
 export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;

@@ -6,6 +6,7 @@ import type { DeliveryCounter } from './accounting.js';
 import type { Repository } from './repository.js';
 import type { StoredVersion } from './state.js';
 import { activeAt } from './view.js';
+import { Embargoes } from './embargo.js';
 
 /**
  * Writes what happens to the repository into the transparency log. Every leaf here is a
@@ -21,6 +22,7 @@ export class Evidence {
   /** Roll-ups built but not yet in the log (the database was away): sent again, under the same dedupe key. */
   private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
+  private readonly embargoes: Embargoes;
 
   constructor(
     private readonly repo: Repository,
@@ -29,6 +31,12 @@ export class Evidence {
     private readonly nodeName: string,
   ) {
     this.lastRollupTick = repo.currentTick() - 1;
+    this.embargoes = new Embargoes(repo);
+  }
+
+  /** An embargo's leaf (embargo.ts builds it; hashes only until its tick). */
+  embargo(dedupe: string, leaf: Leaf): Promise<number> {
+    return this.append(dedupe, leaf);
   }
 
   private append(dedupe: string, leaf: Leaf): Promise<number> {
@@ -51,10 +59,12 @@ export class Evidence {
    * The schedule (or halt), committed before its tick and again, idempotently, at start-up: nothing
    * staged goes unlogged. Only the commitment is public now: the metadata's sha256, not its contents.
    */
-  async staged(vendor: string, version: StoredVersion, kind: string): Promise<number | undefined> {
+  async staged(vendor: string, version: StoredVersion, kind: string, rescheduled = false): Promise<number | undefined> {
     if (kind !== 'release' && kind !== 'halt') return undefined;
     const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
-    return this.append(`${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}`, {
+    // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
+    const suffix = rescheduled ? `@${version.activationTick}` : '';
+    return this.append(`${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}${suffix}`, {
       type,
       v: 2,
       vendor,
@@ -104,6 +114,20 @@ export class Evidence {
       }
     }
     await Promise.all(pending);
+    await this.reveals();
+  }
+
+  /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
+  async embargoCommitments(): Promise<void> {
+    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments()) await this.append(dedupe, leaf);
+  }
+
+  /** Opens every embargo whose tick has come: its id, members, nonce and decisions enter the log. */
+  private async reveals(): Promise<void> {
+    for (const due of await this.embargoes.dueReveals()) {
+      await this.append(due.dedupe, due.leaf);
+      await this.embargoes.store.markRevealed(due.id, this.repo.clock.now());
+    }
   }
 
   /** Drains this node's poll counters into one roll-up leaf. */

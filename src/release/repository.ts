@@ -13,6 +13,9 @@ import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from '../common/tick.js';
 import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
+import { EmbargoStore } from './embargo-store.js';
+import { assertEmbargoStaging } from './embargo-staging.js';
+import type { Leaf } from '../log/leaves.js';
 
 export interface RepositoryOptions {
   store: RepositoryStore;
@@ -41,7 +44,10 @@ export interface StagedResult extends Omit<StagingPlan, 'claims'> {
 
 /** Where the repository reports what it committed (the transparency log, see evidence.ts). */
 export interface RepositoryEvents {
-  staged(vendor: string, version: StoredVersion, kind: string): Promise<number | undefined>;
+  /** `rescheduled`: an embargo moved an already staged version to a later tick (committed again). */
+  staged(vendor: string, version: StoredVersion, kind: string, rescheduled?: boolean): Promise<number | undefined>;
+  /** An embargo leaf (embargo.ts): appended once under its dedupe key. */
+  embargo(dedupe: string, leaf: Leaf): Promise<number>;
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
@@ -108,6 +114,15 @@ export class Repository {
     return this.options.store;
   }
 
+  /** Where committed changes are logged (undefined until attached). */
+  get log(): RepositoryEvents | undefined {
+    return this.events;
+  }
+
+  get maxHorizonMs(): number {
+    return this.options.maxHorizonMs ?? DEFAULT_MAX_HORIZON_MS;
+  }
+
   currentTick(): number {
     return tickAt(this.options.config, this.options.clock.now());
   }
@@ -144,7 +159,7 @@ export class Repository {
    * `release_at` against an earlier reading of the clock (the dev seed): the lead-time check must use the
    * same reading, or a second boundary crossed in between turns "+0s" into "too soon".
    */
-  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number } = {}): Promise<StagedResult> {
+  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number; embargo?: string } = {}): Promise<StagedResult> {
     const { store, clock, config } = this.options;
     const minLeadMs = options.minLeadMs ?? this.options.minLeadMs;
     const registered = await store.vendor(vendor);
@@ -157,6 +172,7 @@ export class Repository {
     for (const [, info] of infos) lengths.set(info.hashes.sha256, await store.blobLength(vendor, info.hashes.sha256));
     const owners = await store.productOwners([...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : [])))]);
     const bound = await store.boundTargets(infos.map(([path]) => path));
+    const pending = await new EmbargoStore(store.db).pendingFor(vendor, now);
     const { claims, ...plan } = planStaging({
       vendor,
       vendorKey: registered.key,
@@ -169,7 +185,17 @@ export class Repository {
       productOwner: (p) => owners.get(p),
       boundTarget: (p) => bound.get(p),
     });
-    await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now, claims });
+    const into = assertEmbargoStaging({ vendor, plan, pending, ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}) });
+    await store.stageVendorMetadata({
+      vendor,
+      version: upload.signed.version,
+      bytes: envelopeBytes(upload),
+      kind: plan.kind,
+      effectiveAt: plan.effectiveAt,
+      now,
+      claims,
+      ...(into ? { embargo: { id: into.id, releaseAt: into.releaseAt } } : {}),
+    });
     await this.refresh();
     const tick = activationTick(config, plan.effectiveAt);
     const versions = this.current.state.vendors.get(vendor) ?? [];
@@ -304,6 +330,11 @@ function latestRootOf(state: CommittedState): RootSigned {
 
 function sameState(a: CommittedState, b: CommittedState): boolean {
   if (a.roots.length !== b.roots.length || a.topTargets.length !== b.topTargets.length || a.vendors.size !== b.vendors.size) return false;
-  for (const [vendor, list] of b.vendors) if (a.vendors.get(vendor)?.length !== list.length) return false;
+  for (const [vendor, list] of b.vendors) {
+    const before = a.vendors.get(vendor);
+    if (before?.length !== list.length) return false;
+    // An embargo move re-times staged versions without adding one (embargo.ts).
+    if (list.some((v, i) => before[i]?.activationTick !== v.activationTick)) return false;
+  }
   return true;
 }

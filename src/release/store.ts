@@ -49,8 +49,13 @@ export class RepositoryStore {
       for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
       for (const [vendor, list] of previous.vendors) for (const v of list) known.set(`${vendor}/${v.version}`, v);
     }
+    // A version's bytes never change; its time may (an embargo moved), and then the new time wins.
+    const reuse = (key: string, effectiveAt: number): StoredVersion | undefined => {
+      const held = known.get(key);
+      return held && held.effectiveAt !== effectiveAt ? { ...held, effectiveAt, activationTick: activationTick(config, effectiveAt) } : held;
+    };
     const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>, kind?: string): Promise<StoredVersion> =>
-      known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
+      reuse(key, effectiveAt) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
 
     const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes', 'effective_at']).orderBy('version').execute();
     const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
@@ -159,11 +164,22 @@ export class RepositoryStore {
     effectiveAt: number;
     now: number;
     claims?: { products: string[]; paths: Array<{ path: string; sha256: string; length: number }> };
+    /** Staged into this embargo, whose time was read as `releaseAt`; re-checked under its row lock. */
+    embargo?: { id: string; releaseAt: number };
   }): Promise<void> {
-    const { vendor, now } = row;
+    const { vendor, now, embargo } = row;
     await this.insertOrConflict(
       () =>
         this.db.transaction().execute(async (trx) => {
+          if (embargo) {
+            // Locks the embargo's row: a concurrent move either lands first (and we refuse) or waits.
+            await trx.updateTable('embargoes').set({ id: embargo.id }).where('id', '=', embargo.id).execute();
+            const current = await trx.selectFrom('embargoes').select('release_at').where('id', '=', embargo.id).executeTakeFirst();
+            const member = await trx.updateTable('embargo_members').set({ staged_version: row.version }).where('embargo', '=', embargo.id).where('vendor', '=', vendor).where('staged_version', 'is', null).where('left_out', '=', 0).executeTakeFirst();
+            if (Number(current?.release_at) !== embargo.releaseAt || Number(member.numUpdatedRows) !== 1) {
+              throw new FairpatchError('EMBARGO_INVALID', `embargo ${embargo.id} changed while staging (moved, or this member was left out or staged): read it again and re-sign`);
+            }
+          }
           for (const name of row.claims?.products ?? []) {
             await trx.insertInto('products').values({ name, vendor, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
             const owner = await trx.selectFrom('products').select('vendor').where('name', '=', name).executeTakeFirstOrThrow();

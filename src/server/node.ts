@@ -14,6 +14,7 @@ import { signCheckpoint } from '../log/checkpoint.js';
 import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
+import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptIntake } from '../receipts/intake.js';
 import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
@@ -163,6 +164,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   await evidence.created();
   if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
   await logStagedVersions(repo, evidence);
+  await evidence.embargoCommitments();
   await evidence.activations();
 
   const stop = options.sync
@@ -239,8 +241,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 /** Start-up sweep: a schedule staged just before a crash is logged now (appends are idempotent). */
 async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<void> {
   // Offered all at once, so the sequencer checks and appends them in one batch, not one per version.
+  // A version an embargo moved is committed again for its new tick: a crash between the move and that
+  // leaf must not leave the log promising the old tick (appends are idempotent, a repeat costs nothing).
+  const moved = await new EmbargoStore(repo.store.db).movedTimes();
   const offers = [...repo.view.state.vendors].flatMap(([vendor, versions]) =>
-    versions.filter((v) => v.kind === 'release' || v.kind === 'halt').map((v) => evidence.staged(vendor, v, v.kind as string)),
+    versions
+      .filter((v) => v.kind === 'release' || v.kind === 'halt')
+      .flatMap((v) => [evidence.staged(vendor, v, v.kind as string), ...(moved.has(v.effectiveAt) ? [evidence.staged(vendor, v, v.kind as string, true)] : [])]),
   );
   await Promise.all(offers);
 }

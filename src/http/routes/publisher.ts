@@ -4,6 +4,7 @@ import { FairpatchError } from '../../errors.js';
 import type { BlobStore } from '../../release/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
+import { parseEmbargoId } from '../../release/embargo.js';
 import { type AuthEnv, operatorOnly, requireToken, vendorOnly, vendorOrOperator } from '../auth.js';
 import { cutShort, readJson } from '../body.js';
 
@@ -67,7 +68,9 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
 
   app.post('/vendors/:vendor/metadata', asVendor, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
-    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes));
+    // `?embargo=ID`: staged into a coordinated release (src/release/embargo.ts).
+    const embargo = c.req.query('embargo');
+    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes), embargo === undefined ? {} : { embargo: parseEmbargoId(embargo) });
     return c.json(result, 201);
   });
 
