@@ -23,8 +23,13 @@ export const audit = command({
     quorum: { type: 'string', arg: 'N', default: '3', description: 'distinct agent keys whose testimony about one group convicts' },
     clients: { type: 'string', arg: 'FILE', description: "agent keys a group's owner vouches for, {\"group\": [\"hex key\", …]}: one of them is enough testimony" },
     receipts: { type: 'string', arg: 'FILE', multiple: true, description: 'more evidence: a file from fairpatch agent receipts export (repeatable)' },
+    witness: { type: 'string', arg: 'URL[=FILE]', multiple: true, description: "more evidence: every receipt a witness logged (repeatable); =FILE pins the witness's verifier key" },
+    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key (NAME.vkey), one per --witness in the same order" },
   },
-  examples: ['fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html'],
+  examples: [
+    'fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html',
+    'fairpatch audit --server https://patches.example --witness https://witness.example=w1.vkey',
+  ],
   notes: [`Exit status: ${EXIT.OK} FAIR, ${EXIT.FAILED} UNFAIR (with evidence), ${EXIT.CANNOT_VERIFY} cannot verify, ${EXIT.USAGE} usage error.`],
   async run({ values }) {
     const server = serverUrl(values.server);
@@ -37,6 +42,20 @@ export const audit = command({
       ...(values.clients ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) } : {}),
     };
     const external = values.receipts ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts'))) : [];
+    const { parseWitnessTargets } = await import('./witness-targets.js');
+    const witnesses = parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false });
+    if (witnesses.length > 0) {
+      const { fetchWitnessEvidence } = await import('../audit/witness.js');
+      for (const w of witnesses) {
+        try {
+          external.push(await fetchWitnessEvidence(w.url, w.vkey));
+        } catch (error) {
+          // Evidence the auditor was told to use and could not check: never a FAIR without it.
+          console.error(`CANNOT VERIFY: witness ${w.url}: ${(error as Error).message}`);
+          return EXIT.CANNOT_VERIFY;
+        }
+      }
+    }
     const root = parseRoot(parseJson(readFileSync(inputFile(values.root, '--root')), 'METADATA_INVALID')) as Envelope<RootSigned>;
     const logKey = readFileSync(inputFile(values['log-key'], '--log-key'), 'utf8').trim();
     const outcome = await runAudit({
