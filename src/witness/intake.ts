@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { LogStore } from '../log/store.js';
 import { receiptBatchSchema, verifyObservation } from '../common/observation.js';
@@ -76,12 +77,16 @@ export class WitnessIntake {
     const indices = await this.loggedIndices(unique.map((r) => r.sig));
     const rows = await this.db.selectFrom('log_leaves').select(['idx', 'data']).where('idx', 'in', [...indices.values()]).execute();
     const data = new Map(rows.map((r) => [Number(r.idx), r.data]));
-    const entries = unique.map((r) => {
-      const index = indices.get(receiptDedupe(r.sig)) as number;
-      return { sig: r.sig, index, leaf: data.get(index) as string };
-    });
     const checkpoint = await this.log.checkpoint();
     if (!checkpoint) throw new FairpatchError('INTERNAL', 'the witness log has no checkpoint after an append');
+    // Proofs against that very checkpoint, so the agent checks inclusion without another round trip.
+    const { size } = parseCheckpoint(checkpoint.slice(0, checkpoint.lastIndexOf('\n\n') + 1));
+    const entries: WitnessAck['entries'] = [];
+    for (const r of unique) {
+      const index = indices.get(receiptDedupe(r.sig)) as number;
+      const proof = (await this.log.inclusionProof(index, size)).map((h) => Buffer.from(h).toString('hex'));
+      entries.push({ sig: r.sig, index, leaf: data.get(index) as string, proof });
+    }
     return { accepted: batch.receipts.length, replayed: unique.length - fresh.length, entries, checkpoint };
   }
 
