@@ -14,7 +14,10 @@ import { type Verifier, verifierKey } from '../log/note.js';
 import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
+import { addCheckpointRoutes } from './add-checkpoint-route.js';
 import { PerKeyBudget } from './budget.js';
+import { CheckpointWitness } from './checkpoints.js';
+import { ensureWitnessTables } from './schema.js';
 import { WitnessIntake } from './intake.js';
 import { receiptRoutes } from './receipts-route.js';
 import { type RootSource, TrustedRoots } from './roots.js';
@@ -43,6 +46,7 @@ export interface Witness {
   log: LogStore;
   sequencer: Sequencer;
   roots: TrustedRoots;
+  checkpoints: CheckpointWitness;
   /** The C2SP verifier key agents and auditors pin for this witness's checkpoints. */
   verifierKey: string;
   close(): Promise<void>;
@@ -68,15 +72,18 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const budget = new PerKeyBudget(options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute, now);
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, now);
   const vkey = verifierKey(witnessOrigin(name), publicKey);
+  const checkpoints = new CheckpointWitness(await ensureWitnessTables(db), (options.logs ?? []).map((l) => l.verifier), { name: witnessOrigin(name), secretKey }, now);
 
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
   const perAddress = rateLimit(options.perAddress ?? DEFAULT_WITNESS_LIMITS.perAddress, clientAddressOf(options.trustProxy ?? TRUST_NO_PROXY), now);
   app.use('/receipts', perAddress.middleware);
+  app.use('/add-checkpoint', perAddress.middleware);
   app.get('/healthz', async (c) => c.json({ ok: true, witness: witnessOrigin(name), verifier_key: vkey, log_size: (await log.head()).size, root_version: roots.version }));
   app.route('/', receiptRoutes({ db, log, intake, maxJsonBytes: 4 * 1024 * 1024 }));
   app.route('/log', logRoutes({ log, verifierKey: vkey }));
+  app.route('/', addCheckpointRoutes(checkpoints));
 
   return {
     app,
@@ -84,6 +91,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     log,
     sequencer,
     roots,
+    checkpoints,
     verifierKey: vkey,
     async close() {
       await sequencer.idle();
