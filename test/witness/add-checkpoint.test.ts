@@ -48,7 +48,14 @@ describe('POST /add-checkpoint (C2SP tlog-witness)', () => {
     const open = async (): Promise<{ witness: Witness; url: string; close(): Promise<void> }> => {
       const witness = await createWitness({ dataDir: join(dir, 'data'), key, root: readRoot(fx.keysDir), logs: [{ url: 'http://127.0.0.1:1', verifier: logVerifier }] });
       const http = await listen(witness.app);
-      return { witness, url: http.url, close: async () => (await http.close(), await witness.close()) };
+      return {
+        witness,
+        url: http.url,
+        close: async () => {
+          await http.close();
+          await witness.close();
+        },
+      };
     };
     let w = await open();
     const post = async (body: string) => {
