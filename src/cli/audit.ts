@@ -5,6 +5,7 @@ import { SERVER } from './common-options.js';
 import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
+import { UsageError } from './errors.js';
 import { parseDuration, positiveInt, serverUrl } from './validate.js';
 
 export const audit = command({
@@ -24,7 +25,8 @@ export const audit = command({
     clients: { type: 'string', arg: 'FILE', description: "agent keys a group's owner vouches for, {\"group\": [\"hex key\", …]}: one of them is enough testimony" },
     receipts: { type: 'string', arg: 'FILE', multiple: true, description: 'more evidence: a file from fairpatch agent receipts export (repeatable)' },
     witness: { type: 'string', arg: 'URL[=FILE]', multiple: true, description: "more evidence: every receipt a witness logged (repeatable); =FILE pins the witness's verifier key" },
-    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key (NAME.vkey), one per --witness in the same order" },
+    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key (NAME.vkey), one per --witness in the same order; without --witness, only a cosigner of the log's checkpoints" },
+    'witness-threshold': { type: 'string', arg: 'N', default: '0', description: 'how many of the given witness keys must have cosigned the served checkpoint (C2SP tlog-cosignature); fewer: cannot verify' },
   },
   examples: [
     'fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html',
@@ -42,8 +44,11 @@ export const audit = command({
       ...(values.clients ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) } : {}),
     };
     const external = values.receipts ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts'))) : [];
-    const { parseWitnessTargets } = await import('./witness-targets.js');
-    const witnesses = parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false });
+    const { parseWitnessTargets, readKeyFiles } = await import('./witness-targets.js');
+    const witnesses = values.witness ? parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false }) : [];
+    const cosignerKeys = [...new Set([...witnesses.flatMap((w) => (w.vkey ? [w.vkey] : [])), ...(values.witness ? [] : readKeyFiles(values['witness-key']))])];
+    const threshold = values['witness-threshold'] === '0' ? 0 : positiveInt(values['witness-threshold'], '--witness-threshold')!;
+    if (threshold > cosignerKeys.length) throw new UsageError(`--witness-threshold ${threshold} needs at least ${threshold} witness keys (--witness-key FILE), not ${cosignerKeys.length}`);
     if (witnesses.length > 0) {
       const { fetchWitnessEvidence } = await import('../audit/witness.js');
       for (const w of witnesses) {
@@ -66,6 +71,7 @@ export const audit = command({
       now: Date.now(),
       options,
       external,
+      ...(threshold > 0 ? { cosigners: { keys: cosignerKeys, threshold } } : {}),
     });
     const { report } = outcome;
     if (!report) {

@@ -34,3 +34,11 @@ export function parseWitnessTargets(witnesses: string | undefined, keys: string 
     return { url, vkey: readFileSync(inputFile(file, '--witness-key', 'fairpatch keygen --witness NAME writes NAME.vkey'), 'utf8').trim() };
   });
 }
+
+/** `--witness-key FILE` given alone: cosigner keys only (the checkpoint's witnesses, not receipt sources). */
+export function readKeyFiles(files: string | undefined): string[] {
+  return (files ?? '')
+    .split(',')
+    .filter((f) => f.length > 0)
+    .map((f) => readFileSync(inputFile(f, '--witness-key', 'fairpatch keygen --witness NAME writes NAME.vkey'), 'utf8').trim());
+}
