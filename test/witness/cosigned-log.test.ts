@@ -37,7 +37,7 @@ describe('a log node with witnesses (fairpatch serve --witness)', () => {
     const cosigner = parseVerifierKey(w.witness.verifierKey);
 
     const node = await fx.openNode({ witnesses: [w.url] });
-    const served = () => node.app.request('/log/checkpoint').then((r) => r.text());
+    const served = async (): Promise<string> => (await node.app.request('/log/checkpoint')).text();
     const cosignedAt = (note: string) => (verifiedCosigners(note, [cosigner]).length === 1 ? openCheckpoint(note, logVerifier).size : -1);
     const first = await eventually(served, (n) => cosignedAt(n) > 0, 'first checkpoint cosigned');
     const size = openCheckpoint(first, logVerifier).size;
