@@ -32,6 +32,8 @@ export interface WitnessOptions {
   root: Envelope<RootSigned>;
   /** Where successors of that root are looked up (the repository node's `/metadata/N.root.json`). */
   roots?: RootSource;
+  /** Successor roots are looked up at most this often (on a document under an unknown key); default 30 s. */
+  rootRefreshMs?: number;
   /** The repository logs whose checkpoints this witness cosigns (C2SP tlog-witness), by their pinned key. */
   logs?: Array<{ url: string; verifier: Verifier }>;
   clock?: Clock;
@@ -67,7 +69,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const { name, secretKey, publicKey } = options.key;
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: witnessOrigin(name), size, rootHash: root }, witnessOrigin(name), secretKey));
   const sequencer = new Sequencer(log, now);
-  const roots = new TrustedRoots(options.root, options.roots, now);
+  const roots = new TrustedRoots(options.root, options.roots, now, options.rootRefreshMs);
   await roots.refresh(true);
   const budget = new PerKeyBudget(options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute, now);
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, now);
