@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { witnessLeafSchema, witnessPageSchema } from '../../src/common/witness.js';
+import { verifiedCosigners } from '../../src/log/cosignature.js';
+import { parseVerifierKey } from '../../src/log/note.js';
 import { cli, startServer } from '../helpers/cli.js';
 import { type StartedProcess, startProcess } from '../helpers/process.js';
 
@@ -56,5 +58,29 @@ describe('fairpatch agent --witness and fairpatch audit --witness (real processe
     expect(wrong.stderr).toMatch(/CANNOT VERIFY: witness/);
     expect(existsSync(join(dir, 'w1.key'))).toBe(true);
     expect(readFileSync(join(dir, 'w1.vkey'), 'utf8')).toMatch(/^witness\/w1\+/);
+  });
+
+  it('fairpatch serve --witness: the node serves checkpoints the witness cosigned; audit --witness-threshold counts them', async () => {
+    // Restarted with the witness configured (same data and keys).
+    await server.stop();
+    server = await startServer(['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys'), '--witness', witness.url], { cwd: dir });
+    const cosigner = parseVerifierKey(readFileSync(join(dir, 'w1.vkey'), 'utf8'));
+    let note = '';
+    // The node asks in the background: poll, bounded.
+    for (let i = 0; i < 200; i++) {
+      note = await (await fetch(`${server.url}/log/checkpoint`)).text();
+      if (verifiedCosigners(note, [cosigner]).length > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(verifiedCosigners(note, [cosigner]).map((c) => c.name)).toEqual(['witness/w1']);
+
+    const auditArgs = ['audit', '--server', server.url, '--log-key', join(dir, 'keys', 'log.vkey'), '--root', join(dir, 'keys', '1.root.json')];
+    const witnessed = await cli([...auditArgs, '--state', join(dir, 'audit3'), '--witness-key', join(dir, 'w1.vkey'), '--witness-threshold', '1', '--json', join(dir, 'report.json')]);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { findings: Array<{ kind: string }> };
+    expect(report.findings.map((f) => f.kind), witnessed.stdout).not.toContain('checkpoint-unwitnessed');
+    const unwitnessed = await cli([...auditArgs, '--state', join(dir, 'audit4'), '--witness-key', join(dir, 'other.vkey'), '--witness-threshold', '1']);
+    expect(unwitnessed.code).toBe(2);
+    expect(unwitnessed.stdout).toMatch(/checkpoint-unwitnessed/);
+    expect((await cli([...auditArgs, '--state', join(dir, 'audit5'), '--witness-key', join(dir, 'w1.vkey'), '--witness-threshold', '2'])).code).toBe(64);
   });
 });
