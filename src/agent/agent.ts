@@ -203,7 +203,9 @@ export class Agent {
     }
     await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
     // Independently of the server: a server that swallows receipts must not keep them from a witness.
-    await this.deliverToWitnesses();
+    // A slow witness must not hold up the next poll either: a running loop does not wait for it.
+    const delivery = this.deliverToWitnesses();
+    if (!this.looping) await delivery;
     return result;
   }
 
@@ -318,11 +320,18 @@ export class Agent {
     return sent;
   }
 
-  /** Delivers pending receipts to each witness; one that fails is retried at the next cycle. */
-  async deliverToWitnesses(): Promise<void> {
-    for (const witness of this.options.witnesses ?? []) {
-      await deliverToWitness(witness, this.receipts).catch((error: unknown) => this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`));
-    }
+  private delivering: Promise<void> | undefined;
+
+  /** Delivers pending receipts to each witness (one round at a time); one that fails is retried at the next cycle. */
+  deliverToWitnesses(): Promise<void> {
+    this.delivering ??= (async () => {
+      for (const witness of this.options.witnesses ?? []) {
+        await deliverToWitness(witness, this.receipts).catch((error: unknown) => this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`));
+      }
+    })().finally(() => {
+      this.delivering = undefined;
+    });
+    return this.delivering;
   }
 
   private running: Promise<CycleResult> | undefined;
