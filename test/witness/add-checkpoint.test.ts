@@ -9,6 +9,7 @@ import { MemoryTree } from '../../src/log/tree.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { generateWitnessKey, readWitnessKey } from '../../src/witness/key.js';
 import { type Witness, createWitness } from '../../src/witness/node.js';
+import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 import { createFixture, listen } from '../helpers/repo.js';
 import type { WitnessDb } from '../../src/witness/schema.js';
 import { readRoot } from '../helpers/witness.js';
@@ -37,7 +38,7 @@ function request(old: number, proof: Uint8Array[], checkpoint: string): string {
   return `old ${old}\n${proof.map((p) => `${Buffer.from(p).toString('base64')}\n`).join('')}\n${checkpoint}`;
 }
 
-describe('POST /add-checkpoint (C2SP tlog-witness)', () => {
+describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect) => {
   it('cosigns consistent checkpoints, refuses a fork or a shrink with the evidence, and keeps its record across a restart', async () => {
     const fx = await createFixture();
     cleanup.push(() => fx.close());
@@ -45,8 +46,9 @@ describe('POST /add-checkpoint (C2SP tlog-witness)', () => {
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
     generateWitnessKey(join(dir, 'w1.key'), 'w1');
     const key = readWitnessKey(join(dir, 'w1.key'));
+    const databaseUrl = await freshDatabase(dialect);
     const open = async (): Promise<{ witness: Witness; url: string; close(): Promise<void> }> => {
-      const witness = await createWitness({ dataDir: join(dir, 'data'), key, root: readRoot(fx.keysDir), logs: [{ url: 'http://127.0.0.1:1', verifier: logVerifier }] });
+      const witness = await createWitness({ dataDir: join(dir, 'data'), ...(databaseUrl ? { databaseUrl } : {}), key, root: readRoot(fx.keysDir), logs: [{ url: 'http://127.0.0.1:1', verifier: logVerifier }] });
       const http = await listen(witness.app);
       return {
         witness,

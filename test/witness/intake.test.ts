@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { witnessAckSchema, witnessLeafSchema, witnessPageSchema } from '../../src/common/witness.js';
 import { openCheckpoint } from '../../src/log/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../src/log/merkle.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { MemoryTree } from '../../src/log/tree.js';
+import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
 import { SimAgent } from '../helpers/receipts.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
 import { postReceipts, startWitness } from '../helpers/witness.js';
@@ -14,10 +15,13 @@ afterEach(async () => {
   cleanup = [];
 });
 
+let dialect: Dialect = 'sqlite';
+
 async function setup(extra: Parameters<typeof startWitness>[2] = {}) {
   const fx = await createFixture();
   cleanup.push(() => fx.close());
-  const w = await startWitness(fx.keysDir, fx.clock, extra);
+  const databaseUrl = await freshDatabase(dialect);
+  const w = await startWitness(fx.keysDir, fx.clock, { ...(databaseUrl ? { databaseUrl } : {}), ...extra });
   cleanup.push(() => w.close());
   return { fx, w, verifier: parseVerifierKey(w.witness.verifierKey) };
 }
@@ -31,7 +35,11 @@ async function agentWithReceipts(fx: Fixture, group: string, polls = 2): Promise
   return agent;
 }
 
-describe('witness receipt intake', () => {
+describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
+  beforeEach(() => {
+    dialect = d;
+  });
+
   it('logs each receipt once, answers its index, leaf and a checkpoint its inclusion proof verifies against', async () => {
     const { fx, w, verifier } = await setup();
     const agent = await agentWithReceipts(fx, 'eu-west');
