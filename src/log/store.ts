@@ -115,14 +115,16 @@ export class LogStore {
    * lines already there are not repeated. Verifiers ignore signature lines by keys they do not know.
    */
   async addCosignatures(size: number, lines: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('log_checkpoints').select('note').where('size', '=', size).executeTakeFirst();
+    // Compare-and-set on the note: another node adding another witness's line at once is retried, not lost.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await this.db.selectFrom('log_checkpoints').select('note').where('size', '=', size).executeTakeFirst();
       if (!row) return;
       const have = new Set(row.note.split('\n'));
       const add = lines.split('\n').filter((l) => l.startsWith('\u2014 ') && !have.has(l));
       if (add.length === 0) return;
-      await trx.updateTable('log_checkpoints').set({ note: row.note + add.map((l) => `${l}\n`).join('') }).where('size', '=', size).where('note', '=', row.note).execute();
-    });
+      const updated = await this.db.updateTable('log_checkpoints').set({ note: row.note + add.map((l) => `${l}\n`).join('') }).where('size', '=', size).where('note', '=', row.note).executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 1) return;
+    }
   }
 
   async entries(start: number, end: number): Promise<Array<{ index: number; data: string }>> {
