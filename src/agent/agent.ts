@@ -12,6 +12,7 @@ import { runInstall } from './install.js';
 import { type AgentIdentity, loadIdentity } from './identity.js';
 import { Observer, type Served, lagOf, readServed } from './observer.js';
 import { ReceiptStore, receiptBatch } from './receipt-store.js';
+import { type WitnessTarget, deliverToWitness } from './witness-delivery.js';
 import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
 import { subscribe } from './events.js';
@@ -43,6 +44,8 @@ export interface AgentOptions {
   servers?: string[];
   /** A served timestamp more than this behind the agent's clock is stale. Default 10 s. */
   maxLagMs?: number;
+  /** Witnesses every receipt is delivered to as well, each with its pinned verifier key. */
+  witnesses?: WitnessTarget[];
 }
 
 export const DEFAULT_MAX_LAG_MS = 10_000;
@@ -199,6 +202,10 @@ export class Agent {
       for (const l of result.outcome === 'install-failed' ? lines.slice(-FAILED_OUTPUT_LINES) : lines) this.log(`  install> ${l}`);
     }
     await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
+    // Independently of the server: a server that swallows receipts must not keep them from a witness.
+    // A slow witness must not hold up the next poll either: a running loop does not wait for it.
+    const delivery = this.deliverToWitnesses();
+    if (!this.looping) await delivery;
     return result;
   }
 
@@ -311,6 +318,20 @@ export class Agent {
       sent += batch.length;
     }
     return sent;
+  }
+
+  private delivering: Promise<void> | undefined;
+
+  /** Delivers pending receipts to each witness (one round at a time); one that fails is retried at the next cycle. */
+  deliverToWitnesses(): Promise<void> {
+    this.delivering ??= (async () => {
+      for (const witness of this.options.witnesses ?? []) {
+        await deliverToWitness(witness, this.receipts).catch((error: unknown) => this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`));
+      }
+    })().finally(() => {
+      this.delivering = undefined;
+    });
+    return this.delivering;
   }
 
   private running: Promise<CycleResult> | undefined;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/files.js';
@@ -66,17 +67,25 @@ export class ReceiptStore {
     return [...runs.values()];
   }
 
-  /** Receipts not yet acknowledged by the server. */
-  unsubmitted(): Receipt[] {
-    const done = new Set(this.lines(join(this.dir, 'submitted')));
+  /**
+   * Receipts not yet delivered: to the server (no `witness`), or to the witness at that URL, where
+   * delivered means included in its log under a checkpoint its key signed.
+   */
+  unsubmitted(witness?: string): Receipt[] {
+    const done = new Set(this.lines(this.deliveredFile(witness)));
     return this.all().filter((r) => !done.has(r.signed.sig));
   }
 
-  markSubmitted(receipts: readonly Receipt[]): void {
-    const file = join(this.dir, 'submitted');
+  markSubmitted(receipts: readonly Receipt[], witness?: string): void {
+    const file = this.deliveredFile(witness);
     const keep = new Set(this.all().map((r) => r.signed.sig));
     const done = [...this.lines(file).filter((k) => keep.has(k)), ...receipts.map((r) => r.signed.sig)];
     writeFileAtomic(file, `${done.join('\n')}\n`);
+  }
+
+  /** `submitted` for the server (as before witnesses); one file per witness, named by its URL's hash. */
+  private deliveredFile(witness: string | undefined): string {
+    return join(this.dir, witness === undefined ? 'submitted' : `witness-${createHash('sha256').update(witness).digest('hex').slice(0, 16)}`);
   }
 }
 

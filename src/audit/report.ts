@@ -36,6 +36,8 @@ export type FindingKind =
   | 'no-evidence'
   | 'groups-undeclared'
   | 'root-mismatch'
+  /** The served checkpoint carries fewer valid witness cosignatures than the auditor requires. */
+  | 'checkpoint-unwitnessed'
   // notes
   | 'receipt-unverifiable'
   | 'receipt-unsigned';

@@ -5,6 +5,7 @@ import { FairpatchError } from '../errors.js';
 import { reach } from '../net/unreachable.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
+import { verifiedCosigners } from '../log/cosignature.js';
 import { verifyConsistency } from '../log/merkle.js';
 import { parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
@@ -30,6 +31,8 @@ export interface AuditRun {
   options?: Partial<AuditOptions>;
   /** Evidence that did not come through the audited server: witnesses, agents' exported receipts. */
   external?: ExternalEvidence[];
+  /** Witness verifier keys and how many of them must have cosigned the served checkpoint (C2SP tlog-cosignature). */
+  cosigners?: { keys: string[]; threshold: number };
 }
 
 export interface AuditOutcome {
@@ -74,6 +77,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const checkpointNote = await getText(run.server, '/log/checkpoint');
   const checkpoint = openCheckpoint(checkpointNote, verifier);
   const findings: Finding[] = [];
+  if (run.cosigners && run.cosigners.threshold > 0) findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
   // 1. The witness step: the log must extend what this auditor saw last time.
   const savedPath = join(run.stateDir, 'checkpoint');
@@ -124,6 +128,31 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
   return { exitCode: report.verdict === 'FAIR' ? 0 : report.verdict === 'UNFAIR' ? 1 : 2, report, checkpoint };
+}
+
+/**
+ * A checkpoint that enough independent witnesses cosigned is one view shared with them: a split view
+ * (one log for this auditor, another for some group) needs those witnesses to be fooled or to lie.
+ */
+function unwitnessed(note: string, cosigners: { keys: string[]; threshold: number }): Finding[] {
+  let names: string[];
+  let problem = '';
+  try {
+    names = verifiedCosigners(note, cosigners.keys.map((k) => parseVerifierKey(k))).map((c) => c.name);
+  } catch (error) {
+    names = [];
+    problem = ` (${(error as Error).message})`;
+  }
+  if (names.length >= cosigners.threshold) return [];
+  return [
+    {
+      kind: 'checkpoint-unwitnessed',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the served checkpoint carries ${names.length} valid cosignature(s) of the given witnesses, fewer than the ${cosigners.threshold} required${problem}`,
+      evidence: { checkpoint: note, cosigned_by: names },
+    },
+  ];
 }
 
 async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean): Promise<string[]> {

@@ -6,6 +6,7 @@ import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
 import { id, receipts } from './agent-receipts.js';
 import { command } from './spec.js';
+import { parseWitnessTargets } from './witness-targets.js';
 import { parseDuration, semverText, serverUrl } from './validate.js';
 
 export const agent = command({
@@ -27,6 +28,8 @@ export const agent = command({
     install: { type: 'string', arg: 'CMD', description: 'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)' },
     vendor: { type: 'string', arg: 'NAME', description: 'the vendor trusted for --product, when --product names no vendor' },
     once: { type: 'boolean', description: 'one poll, then exit' },
+    witness: { type: 'string', arg: 'URL=FILE', multiple: true, description: "a witness every receipt is also delivered to, with its verifier key file (NAME.vkey); repeatable" },
+    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key, one per plain --witness URL in the same order" },
   },
   examples: [
     'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
@@ -34,6 +37,7 @@ export const agent = command({
   ],
   notes: [
     'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
   ],
   subcommands: [receipts, id],
@@ -54,6 +58,7 @@ export const agent = command({
         channel: values.channel,
         intervalMs: parseDuration(values.interval, '--interval'),
         ...(values.install ? { install: values.install } : {}),
+        witnesses: parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: true }).map((w) => ({ url: w.url, vkey: w.vkey! })),
       },
       {
         clock: systemClock,

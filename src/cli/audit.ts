@@ -5,6 +5,7 @@ import { SERVER } from './common-options.js';
 import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
+import { UsageError } from './errors.js';
 import { parseDuration, positiveInt, serverUrl } from './validate.js';
 
 export const audit = command({
@@ -23,8 +24,14 @@ export const audit = command({
     quorum: { type: 'string', arg: 'N', default: '3', description: 'distinct agent keys whose testimony about one group convicts' },
     clients: { type: 'string', arg: 'FILE', description: "agent keys a group's owner vouches for, {\"group\": [\"hex key\", …]}: one of them is enough testimony" },
     receipts: { type: 'string', arg: 'FILE', multiple: true, description: 'more evidence: a file from fairpatch agent receipts export (repeatable)' },
+    witness: { type: 'string', arg: 'URL[=FILE]', multiple: true, description: "more evidence: every receipt a witness logged (repeatable); =FILE pins the witness's verifier key" },
+    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key (NAME.vkey), one per --witness in the same order; without --witness, only a cosigner of the log's checkpoints" },
+    'witness-threshold': { type: 'string', arg: 'N', default: '0', description: 'how many of the given witness keys must have cosigned the served checkpoint (C2SP tlog-cosignature); fewer: cannot verify' },
   },
-  examples: ['fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html'],
+  examples: [
+    'fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html',
+    'fairpatch audit --server https://patches.example --witness https://witness.example=w1.vkey',
+  ],
   notes: [`Exit status: ${EXIT.OK} FAIR, ${EXIT.FAILED} UNFAIR (with evidence), ${EXIT.CANNOT_VERIFY} cannot verify, ${EXIT.USAGE} usage error.`],
   async run({ values }) {
     const server = serverUrl(values.server);
@@ -37,6 +44,23 @@ export const audit = command({
       ...(values.clients ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) } : {}),
     };
     const external = values.receipts ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts'))) : [];
+    const { parseWitnessTargets, readKeyFiles } = await import('./witness-targets.js');
+    const witnesses = values.witness ? parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false }) : [];
+    const cosignerKeys = [...new Set([...witnesses.flatMap((w) => (w.vkey ? [w.vkey] : [])), ...(values.witness ? [] : readKeyFiles(values['witness-key']))])];
+    const threshold = values['witness-threshold'] === '0' ? 0 : positiveInt(values['witness-threshold'], '--witness-threshold')!;
+    if (threshold > cosignerKeys.length) throw new UsageError(`--witness-threshold ${threshold} needs at least ${threshold} witness keys (--witness-key FILE), not ${cosignerKeys.length}`);
+    if (witnesses.length > 0) {
+      const { fetchWitnessEvidence } = await import('../audit/witness.js');
+      for (const w of witnesses) {
+        try {
+          external.push(await fetchWitnessEvidence(w.url, w.vkey));
+        } catch (error) {
+          // Evidence the auditor was told to use and could not check: never a FAIR without it.
+          console.error(`CANNOT VERIFY: witness ${w.url}: ${(error as Error).message}`);
+          return EXIT.CANNOT_VERIFY;
+        }
+      }
+    }
     const root = parseRoot(parseJson(readFileSync(inputFile(values.root, '--root')), 'METADATA_INVALID')) as Envelope<RootSigned>;
     const logKey = readFileSync(inputFile(values['log-key'], '--log-key'), 'utf8').trim();
     const outcome = await runAudit({
@@ -47,6 +71,7 @@ export const audit = command({
       now: Date.now(),
       options,
       external,
+      ...(threshold > 0 ? { cosigners: { keys: cosignerKeys, threshold } } : {}),
     });
     const { report } = outcome;
     if (!report) {

@@ -4,7 +4,7 @@ import { OperationFailed, UsageError } from './errors.js';
 import { KEYS } from './common-options.js';
 import { inputDir } from './files.js';
 import { command } from './spec.js';
-import { parseDuration, positiveInt } from './validate.js';
+import { parseDuration, positiveInt, serverUrl } from './validate.js';
 
 /** A listen failure in words: the port or host to change, not an uncaught 'error' event. */
 function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
@@ -38,6 +38,7 @@ export const serve = command({
     },
     'request-timeout': { type: 'string', arg: 'DURATION', default: '60s', description: 'longest time to receive one request, body included (artifact uploads too)' },
     'headers-timeout': { type: 'string', arg: 'DURATION', default: '10s', description: "longest time to receive a request's headers" },
+    witness: { type: 'string', arg: 'URL', multiple: true, description: "a witness asked to cosign each new log checkpoint (C2SP tlog-witness; repeatable); the cosigned checkpoint is served at /log/checkpoint" },
     'max-connections-per-address': { type: 'string', arg: 'N', default: '256', description: 'open connections one client address may hold (trusted proxies are not capped)' },
   },
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
@@ -85,6 +86,7 @@ export const serve = command({
       notifierLimits: { maxPerAddress },
       trustProxy,
       ...(values['node-name'] ? { nodeName: values['node-name'] } : {}),
+      ...(values.witness ? { witnesses: values.witness.split(',').filter(Boolean).map((w) => serverUrl(w, '--witness')) } : {}),
       ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
       ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
     });

@@ -12,6 +12,7 @@ import { readLogKey, readOnlineKeys } from '../keys/keygen.js';
 import { hostname } from 'node:os';
 import { signCheckpoint } from '../log/checkpoint.js';
 import { Sequencer } from '../log/sequencer.js';
+import { Cosigning } from './cosigning.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
@@ -68,6 +69,8 @@ export interface NodeOptions {
   metricsMaxGroups?: number;
   /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
   trustProxy?: TrustProxy;
+  /** Witnesses asked to cosign each new checkpoint (C2SP tlog-witness); cosigned checkpoints are served. */
+  witnesses?: string[];
 }
 
 export interface FairpatchNode {
@@ -158,7 +161,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
-  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => metrics.appended(entries, seconds));
+  const cosigning = options.witnesses?.length ? new Cosigning(log, options.witnesses) : undefined;
+  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => {
+    metrics.appended(entries, seconds);
+    void cosigning?.kick();
+  });
   const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
   repo.attach(evidence);
   await evidence.created();
@@ -211,6 +218,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
   };
   const app = createApp(appDeps);
+  void cosigning?.kick();
   return {
     app,
     repo,
@@ -233,6 +241,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
       if (options.sync) await evidence.rollup().catch((error: unknown) => console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`));
       await sequencer.idle();
+      await cosigning?.kick();
       await db.destroy();
     },
   };
