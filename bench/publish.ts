@@ -2,7 +2,7 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlobStore } from '../src/release/blobs.js';
+import { FileBlobStore } from '../src/release/file-blobs.js';
 import { hashFile } from '../src/publish/client.js';
 
 export interface PublishResult {
@@ -22,7 +22,7 @@ export async function publishBenchmark(megabytes = 200): Promise<PublishResult> 
     let t0 = performance.now();
     const { sha256, length } = await hashFile(file);
     const hashS = (performance.now() - t0) / 1000;
-    const blobs = new BlobStore(join(dir, 'blobs'));
+    const blobs = new FileBlobStore(join(dir, 'blobs'));
     t0 = performance.now();
     await blobs.put(sha256, createReadStream(file), length + 1);
     const storeS = (performance.now() - t0) / 1000;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks need beyond npm: Chromium (dashboard tests through playwright-core),
-# the PostgreSQL server binaries (throwaway clusters in tests), wrk (benchmarks) and nginx (the cache in
-# front of the nodes in test/cache and `npm run bench:cache`). Idempotent; needs root for apt.
+# the PostgreSQL server binaries (throwaway clusters in tests), faketime (clock-skew tests), wrk (benchmarks)
+# and nginx (the cache in front of the nodes in test/cache and `npm run bench:cache`). Idempotent; needs root for apt.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -10,6 +10,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 # nginx: a real cache (proxy_cache) in the loop; the tests start their own on a free port.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+# faketime: tests run a node whose clock is off (clock-skew detection).
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

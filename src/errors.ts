@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   // 409/422: well-formed but refused by the repository's rules
   VERSION_CONFLICT: 409,
   ALREADY_EXISTS: 409,
+  /** A checkpoint of the same size as one already witnessed, with another root: a fork (C2SP tlog-witness). */
+  CHECKPOINT_CONFLICT: 409,
   SIGNATURE_INVALID: 422,
   HASH_MISMATCH: 422,
   BLOB_MISSING: 422,
@@ -31,15 +33,31 @@ export const ERROR_STATUS = {
   RELEASE_TOO_LATE: 422,
   RELEASE_INVALID: 422,
   PROOF_INVALID: 422,
+  /** A member of a pending embargo staged, outside it, something that would go live before its tick. */
+  EMBARGO_PENDING: 422,
+  /** A request about an embargo its rules refuse (wrong release_at, moving staged members earlier, …). */
+  EMBARGO_INVALID: 422,
+  /** The embargo's tick is too close (or past) for the change to reach every node before it. */
+  EMBARGO_CLOSED: 409,
   CHECKPOINT_INVALID: 422,
   NOTE_INVALID: 422,
-  // 413/415/416/429
+  // 408/413/415/416/429/431
+  REQUEST_TIMEOUT: 408,
   RANGE_NOT_SATISFIABLE: 416,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   // 5xx: ours, never the caller's fault
   NOT_READY: 503,
+  /** The database cannot be reached (or timed out): nothing was written; retry after Retry-After. */
+  DATABASE_UNAVAILABLE: 503,
+  /** Storage this node needs cannot be read or written (a path is named in the message). */
+  STORAGE_UNAVAILABLE: 503,
+  /** This node's clock is further from the database's than allowed: it does not decide what a tick shows. */
+  CLOCK_SKEW: 503,
+  /** This node lacks an online key the root in effect names: it refuses rather than sign with an old one. */
+  KEY_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

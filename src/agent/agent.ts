@@ -9,7 +9,10 @@ import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
 import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
 import { runInstall } from './install.js';
-import { ReceiptStore } from './receipt-store.js';
+import { type AgentIdentity, loadIdentity } from './identity.js';
+import { Observer, type Served, lagOf, readServed } from './observer.js';
+import { ReceiptStore, receiptBatch } from './receipt-store.js';
+import { type WitnessTarget, deliverToWitness } from './witness-delivery.js';
 import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
 import { subscribe } from './events.js';
@@ -37,7 +40,15 @@ export interface AgentOptions {
   downloadConcurrency?: number;
   /** Hold the server's event stream (default true); false: poll only. */
   push?: boolean;
+  /** More nodes of the same repository, tried when `server` serves a stale statement. */
+  servers?: string[];
+  /** A served timestamp more than this behind the agent's clock is stale. Default 10 s. */
+  maxLagMs?: number;
+  /** Witnesses every receipt is delivered to as well, each with its pinned verifier key. */
+  witnesses?: WitnessTarget[];
 }
+
+export const DEFAULT_MAX_LAG_MS = 10_000;
 
 export type CycleResult =
   | { outcome: 'installed'; version: string; artifacts: string[]; output?: string }
@@ -77,8 +88,9 @@ interface Installed {
 export class Agent {
   private readonly dirs: { metadata: string; targets: string; partial: string };
   readonly receipts: ReceiptStore;
+  readonly identity: AgentIdentity;
+  private readonly observer: Observer;
   private readonly clientId: string;
-  private lastReceiptVersion = 0;
 
   constructor(
     private readonly options: AgentOptions,
@@ -92,6 +104,8 @@ export class Agent {
     if (!existsSync(idFile)) writeFileSync(idFile, randomUUID() + '\n');
     this.clientId = readFileSync(idFile, 'utf8').trim();
     this.receipts = new ReceiptStore(s);
+    this.identity = loadIdentity(s);
+    this.observer = new Observer(this.identity, options.group, this.receipts);
     // Receipts are only evidence together with the group they were served to; export reads this.
     writeGroupFile(s, options.group);
   }
@@ -101,8 +115,15 @@ export class Agent {
     (this.deps.log ?? ((l: string) => console.log(`${new Date(this.deps.clock.now()).toISOString()} ${l}`)))(line);
   }
 
-  private base(kind: 'metadata' | 'targets'): string {
-    return `${this.options.server.replace(/\/$/, '')}/g/${this.options.group}/${kind}`;
+  /**
+   * The paths this agent may be served through, in order: its group's path, the plain path, then the
+   * same on every other node it knows. A stale statement on one is retried on the next.
+   */
+  private paths(): Array<{ via: string; metadata: string; targets: string }> {
+    const servers = [this.options.server, ...(this.options.servers ?? [])].map((s) => s.replace(/\/$/, ''));
+    return servers.flatMap((s, i) =>
+      [`/g/${this.options.group}`, ''].map((prefix) => ({ via: `${i === 0 ? '' : s}${prefix || '/'}`, metadata: `${s}${prefix}/metadata`, targets: `${s}${prefix}/targets` })),
+    );
   }
 
   /** The installed version: the state dir's record, or the version given at start. */
@@ -115,19 +136,56 @@ export class Agent {
     return this.installed()?.version ?? this.options.currentVersion;
   }
 
-  private updater(): Updater {
+  private updater(path = this.paths()[0]!): Updater {
     return new Updater({
       metadataDir: this.dirs.metadata,
-      metadataBaseUrl: this.base('metadata'),
+      metadataBaseUrl: path.metadata,
       targetDir: this.dirs.targets,
-      targetBaseUrl: this.base('targets'),
+      targetBaseUrl: path.targets,
       fetcher: new AgentFetcher({ partialDir: this.dirs.partial, ...this.deps.fetcher }),
     });
   }
 
+  /**
+   * Refreshes through the group's path and records what was served. A statement more than the lag
+   * tolerance behind this machine's clock is testimony of a freeze (a cache or edge holding back the
+   * current tick): said in one line, and the other paths are tried until one serves a fresh one.
+   */
+  private async refreshObserved(pushed: boolean | undefined): Promise<Updater> {
+    const maxLag = this.options.maxLagMs ?? DEFAULT_MAX_LAG_MS;
+    let last: Updater | undefined;
+    for (const [i, path] of this.paths().entries()) {
+      const updater = this.updater(path);
+      try {
+        await updater.refresh();
+      } catch (error) {
+        if (i === 0) throw error;
+        continue; // another path failing is no reason to give up the one that answered
+      }
+      last = updater;
+      const served = this.servedTimestamp();
+      if (!served) return updater;
+      const now = this.deps.clock.now();
+      this.observer.record({ served, via: path.via, at: now, pushed: i === 0 ? pushed : undefined });
+      // A run of one statement keeps the lag of its first poll; the decision needs this poll's.
+      const lag = lagOf(served, now);
+      if (lag <= maxLag) return updater;
+      this.log(
+        `SERVED STALE: ${path.via} served tick ${served.tick}, ${Math.round(lag / 1000)}s behind this machine's clock (tolerance ${maxLag / 1000}s): a cache or edge may be withholding releases from group ${this.options.group} (freeze attack); signed and kept as testimony${i + 1 < this.paths().length ? '; trying the next path' : ''}`,
+      );
+    }
+    return last ?? this.updater();
+  }
+
+  /** The timestamp tuf-js accepted last (verified, persisted by it), as served. */
+  private servedTimestamp(): Served | undefined {
+    const file = join(this.dirs.metadata, 'timestamp.json');
+    return existsSync(file) ? readServed(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined;
+  }
+
   /** One poll: refresh, keep the receipt, pick, download, install, report. */
-  async cycle(): Promise<CycleResult> {
-    const result = await this.attempt();
+  async cycle(pushed?: boolean): Promise<CycleResult> {
+    const result = await this.attempt(pushed);
     // Only a running loop polls again; a single cycle (--once) must not promise a retry.
     const retry = this.looping ? 'will retry at the next poll' : 'the next run retries';
     const line =
@@ -144,15 +202,18 @@ export class Agent {
       for (const l of result.outcome === 'install-failed' ? lines.slice(-FAILED_OUTPUT_LINES) : lines) this.log(`  install> ${l}`);
     }
     await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
+    // Independently of the server: a server that swallows receipts must not keep them from a witness.
+    // A slow witness must not hold up the next poll either: a running loop does not wait for it.
+    const delivery = this.deliverToWitnesses();
+    if (!this.looping) await delivery;
     return result;
   }
 
-  private async attempt(): Promise<CycleResult> {
-    const updater = this.updater();
+  private async attempt(pushed: boolean | undefined): Promise<CycleResult> {
+    let updater: Updater;
     let targets: Array<[string, TargetInfo]>;
     try {
-      await updater.refresh();
-      this.keepReceipt();
+      updater = await this.refreshObserved(pushed);
       targets = await this.listTargets(updater);
     } catch (error) {
       return { outcome: 'refused', threat: describeRefusal(error), ...(isUnreachable(error) ? { unreachable: true as const } : {}) };
@@ -171,8 +232,13 @@ export class Agent {
           queue.add(async () => {
             const info = await updater.getTargetInfo(c.path);
             if (!info) throw new Error(`signed metadata no longer lists ${c.path}`);
-            const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
-            return { path, target: c.path };
+            try {
+              const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
+              return { path, target: c.path };
+            } catch (error) {
+              this.observer.artifactFailed(c.path, describeRefusal(error), this.deps.clock.now());
+              throw error;
+            }
           }),
         ),
       );
@@ -216,16 +282,6 @@ export class Agent {
     return out;
   }
 
-  /** The timestamp tuf-js just accepted, kept once per version with the time it arrived. */
-  private keepReceipt(): void {
-    const file = join(this.dirs.metadata, 'timestamp.json');
-    if (!existsSync(file)) return;
-    const document = JSON.parse(readFileSync(file, 'utf8')) as { signed: { version: number } };
-    if (document.signed.version === this.lastReceiptVersion) return;
-    this.lastReceiptVersion = document.signed.version;
-    this.receipts.add({ document: document as unknown as Record<string, unknown>, received_at: new Date(this.deps.clock.now()).toISOString() });
-  }
-
   private recordInstalled(installed: Installed): void {
     const file = join(this.options.stateDir, 'installed.json');
     writeFileAtomic(file, JSON.stringify(installed, null, 2) + '\n');
@@ -255,7 +311,7 @@ export class Agent {
     let sent = 0;
     for (let i = 0; i < pending.length; i += 500) {
       const batch = pending.slice(i, i + 500);
-      const response = await this.post('/receipts', { group: this.options.group, client: this.clientId, receipts: batch });
+      const response = await this.post('/receipts', receiptBatch(batch));
       if (response.status === 404) return sent; // a server without the endpoint: export them instead
       if (!response.ok) throw new Error(`HTTP ${response.status} for /api/v1/receipts`);
       this.receipts.markSubmitted(batch);
@@ -264,17 +320,34 @@ export class Agent {
     return sent;
   }
 
+  private delivering: Promise<void> | undefined;
+
+  /** Delivers pending receipts to each witness (one round at a time); one that fails is retried at the next cycle. */
+  deliverToWitnesses(): Promise<void> {
+    this.delivering ??= (async () => {
+      for (const witness of this.options.witnesses ?? []) {
+        await deliverToWitness(witness, this.receipts).catch((error: unknown) => this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`));
+      }
+    })().finally(() => {
+      this.delivering = undefined;
+    });
+    return this.delivering;
+  }
+
   private running: Promise<CycleResult> | undefined;
   private looping = false;
   private again = false;
 
-  /** Runs a cycle now, or right after the one in progress (events never pile up cycles). */
-  trigger(): Promise<CycleResult> {
+  /**
+   * Runs a cycle now, or right after the one in progress (events never pile up cycles). `push`: a
+   * push event started it; while the stream is up, a poll the timer started says so in its testimony.
+   */
+  trigger(push = false): Promise<CycleResult> {
     if (this.running) {
       this.again = true;
       return this.running;
     }
-    this.running = this.cycle().finally(() => {
+    this.running = this.cycle(this.streamUp ? push : undefined).finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -299,7 +372,8 @@ export class Agent {
         signal,
         // `state` arrives on every (re)connect: an activation missed while disconnected is caught up.
         onEvent: (e) => {
-          if (e.event === 'activation' || e.event === 'state') void this.trigger();
+          if (e.event === 'activation') void this.trigger(true);
+          else if (e.event === 'state') void this.trigger();
         },
         onState: (up) => {
           this.streamUp = up;

@@ -1,77 +1,19 @@
+import { tickStart as startOfTick } from '../common/tick.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
-import { tickStart as startOfTick } from '../common/tick.js';
-import { parseJson } from '../tuf/canonical.js';
-import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
+import type { VerifiedDocument } from '../tuf/timestamp-document.js';
+import { type ExternalEvidence, type Seen, type VerificationCache, collectObservations } from './observations.js';
+import { releasesFrom } from './releases.js';
+import { embargoesFrom } from './embargoes.js';
+import { type AuditOptions, DEFAULT_AUDIT_OPTIONS, type FairnessReport, type Finding, type Percentiles, type ReleaseReport, type Verdict } from './report.js';
+import { corroborate, testimony } from './testimony.js';
 
-// The fairness verdict, a pure function of the verified log, the trusted timestamp keys
-// and the auditor's clock. Every finding carries the leaf indices and documents it rests on.
+export * from './report.js';
 
-export interface AuditOptions {
-  /** A receipt received later than this after its tick started is a stale response. */
-  maxStalenessMs: number;
-  /** How long after a release's activation tick the auditor waits for its activation leaf. */
-  activationGraceMs: number;
-}
-
-export const DEFAULT_AUDIT_OPTIONS: AuditOptions = { maxStalenessMs: 5_000, activationGraceMs: 60_000 };
-
-export type FindingKind = 'activation-late' | 'activation-missing' | 'stale-after-activation' | 'stale-response' | 'equivocation' | 'log-inconsistent' | 'receipt-unverifiable';
-
-export interface Finding {
-  kind: FindingKind;
-  /** Only findings that prove misbehaviour make the verdict UNFAIR; the rest are reported. */
-  unfair: boolean;
-  group?: string;
-  release?: string;
-  message: string;
-  evidence: Record<string, unknown>;
-}
-
-export interface Percentiles {
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-export interface GroupDelivery {
-  /** First time the group was served a statement carrying the release, minus release_at. */
-  firstDeliveryMs: number;
-  source: 'receipt' | 'rollup';
-  stalePolls: number;
-  leafIndex: number;
-  /** The push at the activation tick: streams notified and fan-out start to last write. */
-  notification?: { connections: number; delayMs: number };
-}
-
-export interface ReleaseReport {
-  id: string;
-  vendor: string;
-  metadataVersion: number;
-  releaseAt: number;
-  targets: string[];
-  scheduledLeaf: number;
-  activation?: { tick: number; tickStart: number; delayMs: number; snapshotVersion: number; leaf: number };
-  groups: Record<string, GroupDelivery>;
-  equityGapMs?: number;
-}
-
-export interface FairnessReport {
-  verdict: 'FAIR' | 'UNFAIR';
-  logSize: number;
-  tickMs: number;
-  releases: ReleaseReport[];
-  groups: Record<string, { receipts: number; staleness: Percentiles; polls: number }>;
-  findings: Finding[];
-}
-
-interface Observation {
-  group: string;
-  client: string;
-  receivedAt: number;
-  doc: VerifiedDocument;
-  leaf: number;
-}
+// The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
+// keys and the auditor's clock, in small passes. A finding that convicts rests on what the accused
+// signed (proof) or on agent-signed testimony from a quorum of keys (or a key the group's owner
+// pinned); one unauthenticated or uncorroborated claim never convicts anyone.
 
 export function evaluateFairness(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
@@ -79,162 +21,218 @@ export function evaluateFairness(input: {
   now: number;
   options?: Partial<AuditOptions>;
   extraFindings?: Finding[];
+  external?: readonly ExternalEvidence[];
+  /** Verifications to reuse and extend (a long-lived reader); a fresh one per call otherwise. */
+  cache?: VerificationCache;
 }): FairnessReport {
-  const options = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
-  const findings: Finding[] = [...(input.extraFindings ?? [])];
+  const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
   const of = <T extends Leaf['type']>(type: T) => input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
-
   const created = of('repository.created')[0]?.leaf;
   const clock = { epochMs: created?.epoch_ms ?? 0, tickMs: created?.tick_ms ?? 1000 };
   const tickStart = (k: number): number => startOfTick(clock, k);
 
-  // Receipts: verify each distinct document once, then every observation of it.
-  const documents = new Map<string, VerifiedDocument | undefined>();
-  const observations: Observation[] = [];
-  for (const { index, leaf } of of('receipts.batch')) {
-    for (const [digest, text] of Object.entries(leaf.documents)) {
-      if (documents.has(digest)) continue;
-      let doc: VerifiedDocument | undefined;
-      try {
-        doc = verifyTimestampDocument(parseJson(text), input.timestampKeys);
-      } catch {
-        doc = undefined;
-      }
-      documents.set(digest, doc && doc.digest === digest ? doc : undefined);
-      if (!documents.get(digest)) findings.push({ kind: 'receipt-unverifiable', unfair: false, message: `receipt document ${digest} is not a valid signed timestamp`, evidence: { leaf: index, digest } });
-    }
-    for (const o of leaf.observations) {
-      const doc = documents.get(o.document);
-      if (doc) observations.push({ group: o.group, client: o.client, receivedAt: Date.parse(o.received_at), doc, leaf: index });
-    }
-  }
+  const { seen, documents, notes } = collectObservations({ leaves: input.leaves, external: input.external ?? [], timestampKeys: input.timestampKeys, ...(input.cache ? { cache: input.cache } : {}) });
+  const findings: Finding[] = [...(input.extraFindings ?? []), ...notes];
+  findings.push(...equivocations(documents, seen));
 
-  // Equivocation: two different signed statements for one tick.
-  const byTick = new Map<number, VerifiedDocument>();
-  for (const doc of documents.values()) {
-    if (!doc) continue;
-    const other = byTick.get(doc.tick);
-    if (other && other.digest !== doc.digest) {
-      const groups = [...new Set(observations.filter((o) => o.doc === doc || o.doc === other).map((o) => o.group))].sort();
-      findings.push({
-        kind: 'equivocation',
-        unfair: true,
-        message: `two different timestamp documents signed for tick ${doc.tick} (groups ${groups.join(', ')})`,
-        evidence: { tick: doc.tick, documents: [other.bytes.toString(), doc.bytes.toString()], groups },
-      });
-    } else byTick.set(doc.tick, doc);
-  }
-
-  // Staleness per group: receive time minus the start of the tick the document was signed for.
-  const groupStats = new Map<string, { staleness: number[]; polls: number }>();
-  const statsOf = (g: string) => groupStats.get(g) ?? (groupStats.set(g, { staleness: [], polls: 0 }).get(g) as { staleness: number[]; polls: number });
-  for (const o of observations) {
-    const staleness = o.receivedAt - tickStart(o.doc.tick);
-    statsOf(o.group).staleness.push(staleness);
-    if (staleness > options.maxStalenessMs) {
-      findings.push({
-        kind: 'stale-response',
-        unfair: true,
-        group: o.group,
-        message: `group ${o.group} was served tick ${o.doc.tick} ${Math.round(staleness / 1000)}s after it started (allowed ${options.maxStalenessMs / 1000}s)`,
-        evidence: { leaf: o.leaf, client: o.client, received_at: new Date(o.receivedAt).toISOString(), document: o.doc.bytes.toString() },
-      });
-    }
-  }
-  for (const { leaf } of of('delivery.rollup')) for (const [g, d] of Object.entries(leaf.groups)) statsOf(g).polls += d.polls;
-
-  // Releases: schedule (committed in advance), activation, delivery per group.
-  const activations = new Map(of('release.activated').map((a) => [`${a.leaf.vendor}/${a.leaf.metadata_version}`, a]));
-  const halts = of('release.halted');
-  const releases: ReleaseReport[] = [];
-  for (const { index, leaf } of of('release.scheduled')) {
-    const id = `${leaf.vendor}/${leaf.metadata_version}`;
-    const releaseAt = Date.parse(leaf.release_at);
-    const report: ReleaseReport = { id, vendor: leaf.vendor, metadataVersion: leaf.metadata_version, releaseAt, targets: Object.keys(leaf.targets), scheduledLeaf: index, groups: {} };
-    releases.push(report);
-    const act = activations.get(id);
-    const supersededByHalt = halts.some((h) => h.leaf.vendor === leaf.vendor && h.leaf.metadata_version > leaf.metadata_version && h.leaf.activation_tick <= leaf.activation_tick);
-    if (!act) {
-      const due = tickStart(leaf.activation_tick) + options.activationGraceMs;
-      if (!supersededByHalt && input.now > due) {
-        findings.push({ kind: 'activation-missing', unfair: true, release: id, message: `${id} was due at tick ${leaf.activation_tick} but no activation was logged`, evidence: { scheduled_leaf: index } });
+  const { releases, findings: commitments } = releasesFrom({ scheduled: of('release.scheduled'), halted: of('release.halted'), activated: of('release.activated'), tickStart });
+  findings.push(...commitments);
+  const rollups = of('delivery.rollup');
+  for (const { report, activationTick, activation } of releases) {
+    if (!activation) {
+      if (!report.halted && input.now > tickStart(activationTick) + options.activationGraceMs) {
+        findings.push({ kind: 'activation-missing', class: 'proof', unfair: true, release: report.id, message: `${report.id} was due at tick ${activationTick} but no activation was logged`, evidence: { scheduled_leaf: report.scheduledLeaf } });
       }
       continue;
     }
-    const start = tickStart(act.leaf.tick);
-    report.activation = { tick: act.leaf.tick, tickStart: start, delayMs: start - releaseAt, snapshotVersion: act.leaf.snapshot_version, leaf: act.index };
-    if (start - releaseAt > clock.tickMs || start < releaseAt) {
-      findings.push({ kind: 'activation-late', unfair: true, release: id, message: `${id} activated at tick ${act.leaf.tick}, ${start - releaseAt} ms after release_at`, evidence: { scheduled_leaf: index, activated_leaf: act.index } });
+    const start = tickStart(activation.leaf.tick);
+    report.activation = { tick: activation.leaf.tick, tickStart: start, delayMs: start - report.releaseAt, snapshotVersion: activation.leaf.snapshot_version, leaf: activation.index };
+    if (activation.leaf.tick !== activationTick) {
+      findings.push({ kind: 'activation-late', class: 'proof', unfair: true, release: report.id, message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`, evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index } });
     }
-    evaluateDelivery(report, act.leaf.snapshot_version, act.leaf.tick);
+    findings.push(...earlyRelease(report, documents, seen));
+    findings.push(...rollupAdmissions(report, rollups));
+    deliveries(report, seen, options);
+    findings.push(...testimony({ report, seen, options, tickStart }));
   }
+  const { embargoes, findings: embargoFindings } = embargoesFrom({
+    created: of('embargo.created'),
+    decided: of('embargo.decided'),
+    revealed: of('embargo.revealed'),
+    releases: releases.map((r) => r.report),
+    findings,
+    tickStart,
+  });
+  findings.push(...embargoFindings);
+  findings.push(...servedStale(seen, options, tickStart));
+  findings.push(...coverage({ declared: of('groups.declared').at(-1)?.leaf.groups, releases: releases.map((r) => r.report), seen, now: input.now, options }));
 
-  function evaluateDelivery(report: ReleaseReport, carrying: number, activationTick: number): void {
-    // From receipts: the first statement carrying the release each group accepted.
-    for (const o of observations) {
-      if (o.doc.snapshotVersion >= carrying) {
-        const delay = o.receivedAt - report.releaseAt;
-        const current = report.groups[o.group];
-        if (!current || (current.source === 'receipt' && delay < current.firstDeliveryMs)) report.groups[o.group] = { firstDeliveryMs: delay, source: 'receipt', stalePolls: current?.stalePolls ?? 0, leafIndex: o.leaf };
-      } else if (o.receivedAt >= tickStart(activationTick) + options.maxStalenessMs) {
-        // Withheld: after the activation tick (plus the staleness allowance) this group still got a statement without the release.
-        const g = report.groups[o.group] ?? { firstDeliveryMs: Number.NaN, source: 'receipt', stalePolls: 0, leafIndex: o.leaf };
-        g.stalePolls++;
-        report.groups[o.group] = g;
-        findings.push({
-          kind: 'stale-after-activation',
-          unfair: true,
-          group: o.group,
-          release: report.id,
-          message: `group ${o.group} was served snapshot ${o.doc.snapshotVersion} (without ${report.id}) ${Math.round((o.receivedAt - tickStart(activationTick)) / 1000)}s after its activation`,
-          evidence: { leaf: o.leaf, client: o.client, received_at: new Date(o.receivedAt).toISOString(), document: o.doc.bytes.toString() },
-        });
-      }
-    }
-    // From the nodes' own roll-ups: first tick each group was served a carrying snapshot, and stale polls.
-    for (const { index, leaf } of of('delivery.rollup')) {
-      for (const [g, d] of Object.entries(leaf.groups)) {
-        for (const [v, vd] of Object.entries(d.versions)) {
-          const version = Number(v);
-          if (version >= carrying) {
-            const delay = tickStart(vd.first_tick) - report.releaseAt;
-            const current = report.groups[g];
-            if (!current) report.groups[g] = { firstDeliveryMs: delay, source: 'rollup', stalePolls: 0, leafIndex: index };
-            else if (current.source === 'rollup' && delay < current.firstDeliveryMs) Object.assign(current, { firstDeliveryMs: delay, leafIndex: index });
-          } else if (vd.last_tick >= activationTick) {
-            const current = report.groups[g] ?? { firstDeliveryMs: Number.NaN, source: 'rollup' as const, stalePolls: 0, leafIndex: index };
-            current.stalePolls += vd.first_tick >= activationTick ? vd.polls : 1;
-            report.groups[g] = current;
-            findings.push({ kind: 'stale-after-activation', unfair: true, group: g, release: report.id, message: `a node reports serving group ${g} snapshot ${version} at tick ${vd.last_tick}, after ${report.id} activated at tick ${activationTick}`, evidence: { leaf: index } });
-          }
-        }
-      }
-    }
-    // Push notifications at the activation tick, as the nodes rolled them up.
-    for (const { index, leaf } of of('delivery.rollup')) {
-      for (const [g, d] of Object.entries(leaf.groups)) {
-        const pushed = d.notifications?.[String(activationTick)];
-        if (!pushed) continue;
-        const entry = report.groups[g] ?? { firstDeliveryMs: Number.NaN, source: 'rollup' as const, stalePolls: 0, leafIndex: index };
-        const prev = entry.notification;
-        entry.notification = { connections: (prev?.connections ?? 0) + pushed.connections, delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000) };
-        report.groups[g] = entry;
-      }
-    }
-    const delays = Object.values(report.groups).map((g) => g.firstDeliveryMs).filter((d) => Number.isFinite(d));
-    if (delays.length > 0) report.equityGapMs = Math.max(...delays) - Math.min(...delays);
-  }
-
-  const groups: FairnessReport['groups'] = {};
-  for (const [g, s] of [...groupStats].sort(([a], [b]) => a.localeCompare(b))) groups[g] = { receipts: s.staleness.length, staleness: percentiles(s.staleness), polls: s.polls };
   return {
-    verdict: findings.some((f) => f.unfair) ? 'UNFAIR' : 'FAIR',
+    verdict: verdictOf(findings),
     logSize: input.leaves.length,
     tickMs: clock.tickMs,
-    releases,
-    groups,
+    ...(of('groups.declared').length > 0 ? { declaredGroups: of('groups.declared').at(-1)!.leaf.groups } : {}),
+    releases: releases.map((r) => r.report),
+    embargoes,
+    groups: groupStats(seen, rollups, tickStart),
     findings,
   };
+}
+
+/** UNFAIR wins; anything the auditor could not check keeps the verdict from FAIR. */
+export function verdictOf(findings: readonly Finding[]): Verdict {
+  if (findings.some((f) => f.unfair)) return 'UNFAIR';
+  return findings.some((f) => f.class === 'cannot-verify') ? 'CANNOT_VERIFY' : 'FAIR';
+}
+
+/** Proof: two different statements signed for one tick. */
+export function equivocations(documents: ReadonlyMap<string, VerifiedDocument>, seen: readonly Seen[]): Finding[] {
+  const byTick = new Map<number, VerifiedDocument>();
+  const out: Finding[] = [];
+  for (const doc of documents.values()) {
+    const other = byTick.get(doc.tick);
+    if (!other) {
+      byTick.set(doc.tick, doc);
+      continue;
+    }
+    const groupsOf = (d: VerifiedDocument) => [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
+    const [a, b] = [groupsOf(other), groupsOf(doc)];
+    // The groups told something different from the rest are the ones singled out.
+    const singled = a.length <= b.length ? a : b;
+    const groups = [...new Set([...a, ...b])].sort();
+    out.push({
+      kind: 'equivocation',
+      class: 'proof',
+      unfair: true,
+      ...(singled.length === 1 ? { group: singled[0] } : {}),
+      message: `two different timestamp documents signed for tick ${doc.tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
+      evidence: { tick: doc.tick, documents: [other.bytes.toString(), doc.bytes.toString()], groups, singled_out: singled },
+    });
+  }
+  return out;
+}
+
+/** Proof: a statement for a tick before the activation tick whose snapshot already carries the release. */
+export function earlyRelease(report: ReleaseReport, documents: ReadonlyMap<string, VerifiedDocument>, seen: readonly Seen[]): Finding[] {
+  const act = report.activation;
+  if (!act) return [];
+  const out: Finding[] = [];
+  for (const doc of documents.values()) {
+    if (doc.tick >= act.tick || doc.snapshotVersion < act.snapshotVersion) continue;
+    const groups = [...new Set(seen.filter((s) => s.doc === doc).map((s) => s.group))].sort();
+    out.push({
+      kind: 'early-release',
+      class: 'proof',
+      unfair: true,
+      release: report.id,
+      ...(groups.length === 1 ? { group: groups[0] } : {}),
+      message: `a statement for tick ${doc.tick} already carries ${report.id} (snapshot ${doc.snapshotVersion}), which activates at tick ${act.tick}: served early to ${groups.join(', ') || 'someone'}`,
+      evidence: { document: doc.bytes.toString(), groups },
+    });
+  }
+  return out;
+}
+
+/** Proof: a node's own signed roll-up admits serving a group the old snapshot after activation. */
+function rollupAdmissions(report: ReleaseReport, rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>): Finding[] {
+  const act = report.activation;
+  if (!act) return [];
+  const out: Finding[] = [];
+  for (const { index, leaf } of rollups) {
+    for (const [g, d] of Object.entries(leaf.groups)) {
+      const pushed = d.notifications?.[String(act.tick)];
+      if (pushed) {
+        const entry = report.groups[g] ?? { firstDeliveryMs: Number.NaN, agents: 0, source: 'rollup', stalePolls: 0, leafIndex: index };
+        report.groups[g] = entry;
+        const prev = entry.notification;
+        entry.notification = { connections: (prev?.connections ?? 0) + pushed.connections, delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000) };
+      }
+      for (const [v, vd] of Object.entries(d.versions)) {
+        if (Number(v) >= act.snapshotVersion || vd.last_tick < act.tick) continue;
+        out.push({ kind: 'stale-after-activation', class: 'proof', unfair: true, group: g, release: report.id, message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`, evidence: { leaf: index } });
+      }
+    }
+  }
+  return out;
+}
+
+/** Per group: the first receipt carrying the release and the last one without it after activation. */
+function deliveries(report: ReleaseReport, seen: readonly Seen[], options: AuditOptions): void {
+  const act = report.activation!;
+  const byGroup = new Map<string, Seen[]>();
+  for (const s of seen) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+  for (const [group, list] of byGroup) {
+    const carrying = list.filter((s) => s.doc.snapshotVersion >= act.snapshotVersion);
+    const without = list.filter((s) => s.doc.snapshotVersion < act.snapshotVersion && s.lastAt >= act.tickStart);
+    if (carrying.length === 0 && without.length === 0) continue;
+    const first = carrying.reduce<Seen | undefined>((a, s) => (!a || s.firstAt < a.firstAt ? s : a), undefined);
+    const lastWithout = Math.max(...without.map((s) => s.lastAt));
+    report.groups[group] = {
+      ...report.groups[group],
+      firstDeliveryMs: first ? first.firstAt - report.releaseAt : Number.NaN,
+      ...(without.length > 0 ? { lastWithoutMs: lastWithout - report.releaseAt } : {}),
+      agents: new Set(carrying.map((s) => s.agent)).size,
+      source: 'receipt',
+      stalePolls: without.filter((s) => s.lastAt > act.tickStart + options.maxGapMs).reduce((n, s) => n + s.polls, 0),
+      leafIndex: report.scheduledLeaf,
+    };
+  }
+  const delivered = Object.values(report.groups).filter((g) => Number.isFinite(g.firstDeliveryMs));
+  if (delivered.length > 0) {
+    const firsts = delivered.map((g) => g.firstDeliveryMs);
+    report.equityGapMs = Math.max(...firsts) - Math.min(...firsts);
+    report.equityGapUncertaintyMs = Math.max(0, ...delivered.map((g) => g.firstDeliveryMs - Math.max(g.lastWithoutMs ?? act.delayMs, act.delayMs)));
+  }
+}
+
+/** Testimony: statements served long after their tick (a freeze), whatever they carried. */
+function servedStale(seen: readonly Seen[], options: AuditOptions, tickStart: (k: number) => number): Finding[] {
+  const byGroup = new Map<string, Seen[]>();
+  for (const s of seen) if (s.lastAt - tickStart(s.doc.tick) > options.maxLagMs) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+  return [...byGroup].map(([group, list]) =>
+    corroborate({ kind: 'served-stale', group, list, options, message: (n) => `${n} agents in group ${group} were served statements more than ${options.maxLagMs / 1000}s behind their tick (up to ${Math.round(Math.max(...list.map((s) => s.lastAt - tickStart(s.doc.tick))) / 1000)}s)` }),
+  );
+}
+
+/**
+ * What keeps the verdict from FAIR: no declared groups (the auditor cannot know whom to cover), or a
+ * declared group with no receipt carrying a release that is due.
+ */
+function coverage(input: { declared: readonly string[] | undefined; releases: readonly ReleaseReport[]; seen: readonly Seen[]; now: number; options: AuditOptions }): Finding[] {
+  if (!input.declared) {
+    return [{ kind: 'groups-undeclared', class: 'cannot-verify', unfair: false, message: 'the operator has not declared its customer groups in the log: the audit cannot know whom it must cover', evidence: {} }];
+  }
+  const out: Finding[] = [];
+  for (const r of input.releases) {
+    if (!r.activation || r.activation.tickStart + input.options.maxGapMs > input.now) continue;
+    for (const group of input.declared) {
+      const g = r.groups[group];
+      if (g && (Number.isFinite(g.firstDeliveryMs) || g.lastWithoutMs !== undefined)) continue;
+      out.push({ kind: 'no-evidence', class: 'cannot-verify', unfair: false, group, release: r.id, message: `no agent receipt from group ${group} covers ${r.id}: its delivery cannot be verified`, evidence: {} });
+    }
+  }
+  return out;
+}
+
+function groupStats(seen: readonly Seen[], rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>, tickStart: (k: number) => number): FairnessReport['groups'] {
+  const stats = new Map<string, { staleness: number[]; agents: Set<string>; polls: number }>();
+  const of = (g: string) => {
+    let s = stats.get(g);
+    if (!s) {
+      s = { staleness: [], agents: new Set(), polls: 0 };
+      stats.set(g, s);
+    }
+    return s;
+  };
+  for (const s of seen) {
+    const entry = of(s.group);
+    entry.staleness.push(s.firstAt - tickStart(s.doc.tick));
+    entry.agents.add(s.agent);
+  }
+  for (const { leaf } of rollups) for (const [g, d] of Object.entries(leaf.groups)) of(g).polls += d.polls;
+  const out: FairnessReport['groups'] = {};
+  for (const [g, s] of [...stats].sort(([a], [b]) => a.localeCompare(b))) out[g] = { receipts: s.staleness.length, agents: s.agents.size, staleness: percentiles(s.staleness), polls: s.polls };
+  return out;
 }
 
 export function percentiles(values: number[]): Percentiles {

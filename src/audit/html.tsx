@@ -1,4 +1,4 @@
-import type { FairnessReport, ReleaseReport } from './fairness.js';
+import type { FairnessReport, Finding, ReleaseReport } from './fairness.js';
 
 // The fairness report as one self-contained HTML page (no scripts, no front-end build): served as
 // the dashboard at `/` and written by `fairpatch audit --html`.
@@ -7,52 +7,113 @@ const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1b1f24;padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
 .verdict{display:inline-block;padding:.3rem .8rem;border-radius:.3rem;font-weight:700;color:#fff}
-.FAIR{background:#1a7f37}.UNFAIR{background:#cf222e}
+.FAIR{background:#1a7f37}.UNFAIR{background:#cf222e}.CANNOT_VERIFY{background:#9a6700}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left}
 th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 .finding{border-left:4px solid #cf222e;padding:.3rem .8rem;margin:.5rem 0;background:#fff5f5}
+.finding.note,.finding.testimony{border-color:#9a6700;background:#fff8c5}.finding.cannot-verify{border-color:#9a6700;background:#fff8c5}
 .note{color:#57606a}svg text{font:12px system-ui,sans-serif}pre{white-space:pre-wrap;word-break:break-all;font-size:11px}
+.explain{background:#f6f8fa;padding:.6rem .9rem;border-radius:.3rem}
 `;
 
-const seconds = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(3)} s`);
+const seconds = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(1)} s`);
+const nameOf = (r: ReleaseReport): string => (r.title ? `${r.title} (${r.id})` : r.id);
+const statusOf = (r: ReleaseReport): string => (r.halted ? 'halted' : r.activation ? `live from tick ${r.activation.tick}` : 'scheduled (contents sealed until its tick)');
 
-/** One release's deliveries per group against its release_at (x: seconds after release_at). */
-function Timeline({ release }: { release: ReleaseReport }) {
+/** The x range every timeline shares, so the same x means the same delay on every chart. */
+function sharedSpan(report: FairnessReport): number {
+  const delays = report.releases.flatMap((r) => Object.values(r.groups).flatMap((g) => [g.firstDeliveryMs, g.lastWithoutMs ?? 0])).filter((d) => Number.isFinite(d));
+  return Math.max(5_000, ...delays, ...report.releases.map((r) => r.activation?.delayMs ?? 0));
+}
+
+/**
+ * One release's delivery per group, in seconds after release_at on an axis every release shares: a
+ * dot where a group's agents first got it, a bar back to the last time they were still served a
+ * statement without it (the uncertainty of the delivery time).
+ */
+function Timeline({ release, span }: { release: ReleaseReport; span: number }) {
   const groups = Object.entries(release.groups).sort(([a], [b]) => a.localeCompare(b));
-  const delays = groups.map(([, g]) => g.firstDeliveryMs).filter((d) => Number.isFinite(d));
-  const span = Math.max(5_000, ...delays, release.activation?.delayMs ?? 0) * 1.15;
   const width = 900;
   const left = 140;
-  const right = 300;
+  const right = 260;
   const row = 26;
-  const height = 40 + row * Math.max(1, groups.length);
-  const x = (ms: number) => left + ((ms + span * 0.05) / (span * 1.05)) * (width - left - right);
+  const top = 34;
+  const height = top + 30 + row * Math.max(1, groups.length);
+  const x = (ms: number) => left + (Math.max(-0.05 * span, Math.min(ms, span)) / span) * (width - left - right) * 0.95 + (width - left - right) * 0.05;
+  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300].find((s) => (span / 1000) / s <= 8) ?? 600;
+  const ticks = Array.from({ length: Math.floor(span / 1000 / step) + 1 }, (_, i) => i * step);
+  const axis = height - 22;
   return (
-    <svg data-testid={`timeline-${release.id}`} width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`deliveries of ${release.id} per group`}>
-      <line x1={x(0)} x2={x(0)} y1={10} y2={height - 20} stroke="#0969da" stroke-dasharray="4 3" />
-      <text x={x(0) + 4} y={20} fill="#0969da">release_at</text>
-      {release.activation ? <line x1={x(release.activation.delayMs)} x2={x(release.activation.delayMs)} y1={24} y2={height - 20} stroke="#1a7f37" /> : null}
+    <svg data-testid={`timeline-${release.id}`} width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`delivery of ${nameOf(release)} per group, seconds after release_at`}>
+      <text x={x(0)} y={14} fill="#0969da" text-anchor="middle">release_at</text>
+      <line x1={x(0)} x2={x(0)} y1={18} y2={axis} stroke="#0969da" stroke-dasharray="4 3" />
+      {release.activation && release.activation.delayMs !== 0 ? <line x1={x(release.activation.delayMs)} x2={x(release.activation.delayMs)} y1={28} y2={axis} stroke="#1a7f37" /> : null}
       {groups.map(([name, g], i) => {
-        const y = 40 + i * row;
+        const y = top + 8 + i * row;
         const ok = Number.isFinite(g.firstDeliveryMs);
+        const late = g.stalePolls > 0;
         return (
           <g data-group={name}>
             <text x={8} y={y + 4}>{name}</text>
-            <line x1={left} x2={width - right + 10} y1={y} y2={y} stroke="#d0d7de" />
-            {ok ? <circle cx={x(g.firstDeliveryMs)} cy={y} r={5} fill={g.stalePolls > 0 ? '#cf222e' : '#1a7f37'} /> : null}
-            <text x={width - 18} y={y + 4} text-anchor="end" fill={g.stalePolls > 0 ? '#cf222e' : '#57606a'}>
-              {ok ? `+${seconds(g.firstDeliveryMs)}` : 'never'} {g.stalePolls > 0 ? `· ${g.stalePolls} stale` : ''}
-              {g.notification ? ` · pushed to ${g.notification.connections} in ${g.notification.delayMs.toFixed(2)} ms` : ''}
+            <line x1={left} x2={width - right} y1={y} y2={y} stroke="#eaeef2" />
+            {ok && g.lastWithoutMs !== undefined ? <line x1={x(g.lastWithoutMs)} x2={x(g.firstDeliveryMs)} y1={y} y2={y} stroke={late ? '#cf222e' : '#8c959f'} stroke-width={3} /> : null}
+            {ok ? <circle cx={x(g.firstDeliveryMs)} cy={y} r={5} fill={late ? '#cf222e' : '#1a7f37'} /> : null}
+            <text x={width - 8} y={y + 4} text-anchor="end" fill={late ? '#cf222e' : '#57606a'}>
+              {ok ? `+${seconds(g.firstDeliveryMs)}` : 'no receipt yet'}
+              {g.lastWithoutMs !== undefined ? ` (without it until +${seconds(g.lastWithoutMs)})` : ''}
+              {g.agents ? ` · ${g.agents} agents` : ''}
             </text>
           </g>
         );
       })}
-      <text x={left} y={height - 4} fill="#57606a">time after release_at →</text>
+      <line x1={x(0) - 10} x2={width - right} y1={axis} y2={axis} stroke="#57606a" />
+      {ticks.map((t) => (
+        <g>
+          <line x1={x(t * 1000)} x2={x(t * 1000)} y1={axis} y2={axis + 4} stroke="#57606a" />
+          <text x={x(t * 1000)} y={axis + 16} text-anchor="middle" fill="#57606a">{`${t} s`}</text>
+        </g>
+      ))}
     </svg>
   );
 }
 
+/** The verdict in plain words: what it rests on, and what the equity gap means. */
+function Explanation({ report }: { report: FairnessReport }) {
+  const convicting = report.findings.filter((f) => f.unfair);
+  const open = report.findings.filter((f) => f.class === 'cannot-verify');
+  const gaps = report.releases.filter((r) => r.equityGapMs !== undefined);
+  const widest = gaps.sort((a, b) => (b.equityGapMs ?? 0) - (a.equityGapMs ?? 0))[0];
+  return (
+    <div class="explain" data-testid="explanation">
+      {report.verdict === 'FAIR' ? <p>FAIR: every release went live at its tick, every declared group's agents signed that they received it, and no server-signed statement or corroborated testimony shows a group treated differently.</p> : null}
+      {report.verdict === 'UNFAIR' ? <p>UNFAIR: {convicting.length} finding(s) rest on proof (statements the server signed) or on testimony signed by enough independent agents: {[...new Set(convicting.map((f) => f.group ?? 'all groups'))].join(', ')}.</p> : null}
+      {report.verdict === 'CANNOT_VERIFY' ? <p>CANNOT VERIFY: nothing proves unfair treatment, but {open.length} thing(s) could not be checked ({[...new Set(open.map((f) => f.kind))].join(', ')}), so FAIR cannot be claimed.</p> : null}
+      {widest ? (
+        <p>
+          Equity gap: the time between the first and the last group whose agents received a release, measured by the agents' own signed receipts. It is at most as precise as their poll interval (±{seconds(widest.equityGapUncertaintyMs)} for {nameOf(widest)}): agents that poll every minute see a release up to a minute late even when it was served to everyone at its tick; only a group still served without it after that is a finding.
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function FindingBox({ f }: { f: Finding }) {
+  return (
+    <div class={`finding ${f.unfair ? '' : f.class}`} data-kind={f.kind}>
+      <strong>{f.unfair ? 'UNFAIR' : f.class === 'testimony' ? 'uncorroborated' : f.class === 'cannot-verify' ? 'cannot verify' : 'note'}</strong> {f.kind} ({f.class}){f.group ? ` · group ${f.group}` : ''}
+      {f.release ? ` · ${f.release}` : ''}
+      <div>{f.message}</div>
+      {f.sources ? <div class="note">evidence from {f.sources.join(', ')}</div> : null}
+      <details>
+        <summary>evidence</summary>
+        <pre>{JSON.stringify(f.evidence, null, 2)}</pre>
+      </details>
+    </div>
+  );
+}
+
 export function ReportPage({ report, title, subtitle }: { report: FairnessReport; title: string; subtitle: string }) {
+  const span = sharedSpan(report);
   return (
     <html lang="en">
       <head>
@@ -65,42 +126,63 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
         <p class="note">{subtitle}</p>
         <p>
           <span class={`verdict ${report.verdict}`} data-testid="verdict">{report.verdict}</span>{' '}
-          <span class="note">log size {report.logSize}, tick {report.tickMs} ms</span>
+          <span class="note">log size {report.logSize}, tick {report.tickMs} ms{report.declaredGroups ? `, ${report.declaredGroups.length} declared groups` : ''}</span>
         </p>
+        <Explanation report={report} />
         <h2>Releases</h2>
         <table>
-          <thead><tr><th>release</th><th>targets</th><th>release_at</th><th class="num">activation tick</th><th class="num">activation delay</th><th class="num">equity gap</th></tr></thead>
+          <thead><tr><th>release</th><th>status</th><th>release_at</th><th class="num">activation delay</th><th class="num">equity gap</th></tr></thead>
           <tbody>
             {report.releases.map((r) => (
-              <tr>
-                <td>{r.id}</td>
-                <td>{r.targets.join(', ')}</td>
+              <tr data-release={r.id}>
+                <td>{nameOf(r)}</td>
+                <td>{statusOf(r)}</td>
                 <td>{new Date(r.releaseAt).toISOString()}</td>
-                <td class="num">{r.activation?.tick ?? 'pending'}</td>
                 <td class="num">{seconds(r.activation?.delayMs)}</td>
-                <td class="num">{seconds(r.equityGapMs)}</td>
+                <td class="num">{r.equityGapMs === undefined ? '–' : `${seconds(r.equityGapMs)} ±${seconds(r.equityGapUncertaintyMs)}`}</td>
               </tr>
             ))}
           </tbody>
         </table>
-        {report.releases.map((r) => (
+        {report.releases.filter((r) => r.activation && !r.halted).map((r) => (
           <section>
-            <h2>{r.id}: first delivery per group</h2>
-            <Timeline release={r} />
+            <h2>{nameOf(r)}: delivery per group, seconds after release_at</h2>
+            <Timeline release={r} span={span} />
+          </section>
+        ))}
+        {report.embargoes.map((e) => (
+          <section data-embargo={e.id}>
+            <h2>Advisory {e.id}: tick {e.tick} ({new Date(e.tickStart).toISOString()}), snapshot {e.snapshotVersion ?? '-'}</h2>
+            <table>
+              <thead><tr><th>member</th><th>status</th><th>release</th><th class="num">tick</th><th class="num">snapshot</th><th>first delivery per group</th></tr></thead>
+              <tbody>
+                {Object.entries(e.members).map(([vendor, m]) => (
+                  <tr>
+                    <td>{vendor}</td>
+                    <td>{m.status}</td>
+                    <td>{m.release ?? '-'}</td>
+                    <td class="num">{m.activationTick ?? '-'}</td>
+                    <td class="num">{m.snapshotVersion ?? '-'}</td>
+                    <td>{Object.entries(m.groups).map(([g, d]) => `${g} ${seconds(d.firstDeliveryMs)}`).join(', ')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </section>
         ))}
         <h2>Groups</h2>
         <table>
-          <thead><tr><th>group</th><th class="num">polls (roll-ups)</th><th class="num">receipts</th><th class="num">staleness p50</th><th class="num">p99</th><th class="num">max</th></tr></thead>
+          <thead><tr><th>group</th><th class="num">agents</th><th class="num">receipts</th><th class="num">polls (node roll-ups)</th><th class="num">staleness p50</th><th class="num">p99</th><th class="num">max</th></tr></thead>
           <tbody>
             {Object.entries(report.groups).map(([g, s]) => (
               <tr>
                 <td>{g}</td>
-                <td class="num">{s.polls}</td>
+                <td class="num">{s.agents}</td>
                 <td class="num">{s.receipts}</td>
-                <td class="num">{seconds(s.staleness.p50)}</td>
-                <td class="num">{seconds(s.staleness.p99)}</td>
-                <td class="num">{seconds(s.staleness.max)}</td>
+                <td class="num">{s.polls}</td>
+                <td class="num">{s.receipts ? seconds(s.staleness.p50) : '–'}</td>
+                <td class="num">{s.receipts ? seconds(s.staleness.p99) : '–'}</td>
+                <td class="num">{s.receipts ? seconds(s.staleness.max) : '–'}</td>
               </tr>
             ))}
           </tbody>
@@ -108,11 +190,7 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
         <h2>Findings ({report.findings.length})</h2>
         {report.findings.length === 0 ? <p class="note">None.</p> : null}
         {report.findings.map((f) => (
-          <div class="finding" data-kind={f.kind}>
-            <strong>{f.kind}</strong> {f.group ? `· group ${f.group}` : ''} {f.release ? `· ${f.release}` : ''}
-            <div>{f.message}</div>
-            <details><summary>evidence</summary><pre>{JSON.stringify(f.evidence, null, 2)}</pre></details>
-          </div>
+          <FindingBox f={f} />
         ))}
       </body>
     </html>
@@ -120,5 +198,5 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
 }
 
 export async function renderReportHtml(report: FairnessReport, title: string, subtitle: string): Promise<string> {
-  return '<!doctype html>' + (await (<ReportPage report={report} title={title} subtitle={subtitle} />).toString());
+  return `<!doctype html>${await (<ReportPage report={report} title={title} subtitle={subtitle} />).toString()}`;
 }

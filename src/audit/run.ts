@@ -5,6 +5,7 @@ import { FairpatchError } from '../errors.js';
 import { reach } from '../net/unreachable.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
+import { verifiedCosigners } from '../log/cosignature.js';
 import { verifyConsistency } from '../log/merkle.js';
 import { parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
@@ -13,7 +14,10 @@ import type { TufKey } from '../tuf/keys.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
+import { canonicalBytes } from '../tuf/canonical.js';
+import { sha256Hex } from '../tuf/metadata.js';
 import { type AuditOptions, type FairnessReport, type Finding, evaluateFairness } from './fairness.js';
+import type { ExternalEvidence } from './observations.js';
 
 export interface AuditRun {
   server: string;
@@ -25,10 +29,14 @@ export interface AuditRun {
   root: Envelope<RootSigned>;
   now: number;
   options?: Partial<AuditOptions>;
+  /** Evidence that did not come through the audited server: witnesses, agents' exported receipts. */
+  external?: ExternalEvidence[];
+  /** Witness verifier keys and how many of them must have cosigned the served checkpoint (C2SP tlog-cosignature). */
+  cosigners?: { keys: string[]; threshold: number };
 }
 
 export interface AuditOutcome {
-  /** 0 FAIR, 1 UNFAIR, 2 could not verify. */
+  /** 0 FAIR, 1 UNFAIR, 2 cannot verify. */
   exitCode: 0 | 1 | 2;
   report?: FairnessReport;
   checkpoint?: Checkpoint;
@@ -69,6 +77,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const checkpointNote = await getText(run.server, '/log/checkpoint');
   const checkpoint = openCheckpoint(checkpointNote, verifier);
   const findings: Finding[] = [];
+  if (run.cosigners && run.cosigners.threshold > 0) findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
   // 1. The witness step: the log must extend what this auditor saw last time.
   const savedPath = join(run.stateDir, 'checkpoint');
@@ -87,6 +96,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
       if (!(error instanceof FairpatchError)) throw error;
       findings.push({
         kind: 'log-inconsistent',
+        class: 'proof',
         unfair: true,
         message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
         evidence: { saved_checkpoint: saved, served_checkpoint: checkpointNote, reason: error.message },
@@ -98,17 +108,51 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const leaves = await fetchLeaves(run, checkpoint, findings.length === 0);
   const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({ index, leaf: parseLeaf(Buffer.from(data, 'utf8')) }));
 
-  // 3. Timestamp keys from the trusted root and every root after it.
-  const timestampKeys = await trustedTimestampKeys(run);
-  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, ...(run.options ? { options: run.options } : {}) });
+  // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
+  // repository's root would make every receipt "unverifiable" and the audit vacuous.
+  const rootHash = sha256Hex(canonicalBytes(run.root));
+  const named = parsed.some(({ leaf }) => (leaf.type === 'repository.created' && run.root.signed.version === 1 && leaf.root_sha256 === rootHash) || (leaf.type === 'keys.rotated' && leaf.root_version === run.root.signed.version && leaf.root_sha256 === rootHash));
+  if (!named) {
+    findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `the pinned root (version ${run.root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`, evidence: { root_sha256: rootHash } });
+  }
 
-  if (findings.length === 0) {
+  // 4. Timestamp keys from the trusted root and every root after it.
+  const announced = new Map(parsed.flatMap(({ leaf }) => (leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [])));
+  const timestampKeys = await trustedTimestampKeys(run, announced, findings);
+  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, external: run.external ?? [], ...(run.options ? { options: run.options } : {}) });
+
+  if (!findings.some((f) => f.kind === 'log-inconsistent')) {
     writeFileAtomic(savedPath, checkpointNote);
     const announced = parsed.flatMap(({ leaf }) => (leaf.type === 'log.key-rotated' ? [leaf.vkey] : []));
     const keys = [...new Set([...learned, ...announced])];
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
-  return { exitCode: report.verdict === 'FAIR' ? 0 : 1, report, checkpoint };
+  return { exitCode: report.verdict === 'FAIR' ? 0 : report.verdict === 'UNFAIR' ? 1 : 2, report, checkpoint };
+}
+
+/**
+ * A checkpoint that enough independent witnesses cosigned is one view shared with them: a split view
+ * (one log for this auditor, another for some group) needs those witnesses to be fooled or to lie.
+ */
+function unwitnessed(note: string, cosigners: { keys: string[]; threshold: number }): Finding[] {
+  let names: string[];
+  let problem = '';
+  try {
+    names = verifiedCosigners(note, cosigners.keys.map((k) => parseVerifierKey(k))).map((c) => c.name);
+  } catch (error) {
+    names = [];
+    problem = ` (${(error as Error).message})`;
+  }
+  if (names.length >= cosigners.threshold) return [];
+  return [
+    {
+      kind: 'checkpoint-unwitnessed',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the served checkpoint carries ${names.length} valid cosignature(s) of the given witnesses, fewer than the ${cosigners.threshold} required${problem}`,
+      evidence: { checkpoint: note, cosigned_by: names },
+    },
+  ];
 }
 
 async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean): Promise<string[]> {
@@ -135,7 +179,12 @@ async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean
   return leaves;
 }
 
-async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>> {
+/**
+ * Timestamp keys of the pinned root and of every later root the server serves, each checked as a TUF
+ * client would and against the hash the log announced for that version: a root the log did not
+ * announce, or announced otherwise, is a finding, not a key to trust.
+ */
+async function trustedTimestampKeys(run: AuditRun, announced: ReadonlyMap<number, string>, findings: Finding[]): Promise<Map<string, TufKey>> {
   const keys = new Map<string, TufKey>();
   let trusted = run.root.signed;
   const add = (root: RootSigned) => {
@@ -148,6 +197,11 @@ async function trustedTimestampKeys(run: AuditRun): Promise<Map<string, TufKey>>
     if (!response.ok) throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
     const next = parseRoot(parseJson(await response.text(), 'METADATA_INVALID'));
     assertRootSuccessor(trusted, next); // TUF spec 5.3.4, as a client would
+    const hash = sha256Hex(canonicalBytes(next));
+    if (announced.get(version) !== hash) {
+      findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `root ${version} served at /metadata/${version}.root.json is not the one the log announced (${announced.get(version) ?? 'none'})`, evidence: { version, served_sha256: hash } });
+      break;
+    }
     trusted = next.signed;
     add(trusted);
   }

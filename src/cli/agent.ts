@@ -4,8 +4,9 @@ import { SERVER } from './common-options.js';
 import { UsageError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
-import { receipts } from './agent-receipts.js';
+import { id, receipts } from './agent-receipts.js';
 import { command } from './spec.js';
+import { parseWitnessTargets } from './witness-targets.js';
 import { parseDuration, semverText, serverUrl } from './validate.js';
 
 export const agent = command({
@@ -14,7 +15,8 @@ export const agent = command({
   who: 'customer machines',
   config: true,
   options: {
-    server: SERVER,
+    server: { ...SERVER, multiple: true, description: 'a repository node; give it again for more nodes, tried in order when one serves a stale statement' },
+    'max-lag': { type: 'string', arg: 'DURATION', default: '10s', description: "a statement this far behind this machine's clock is stale: said, retried elsewhere, kept as signed testimony" },
     group: { type: 'string', arg: 'G', required: true, description: 'the customer group this machine belongs to, e.g. eu-west' },
     root: { type: 'string', arg: 'FILE', required: true, description: 'the trusted TUF root (copied into the state dir on first run)' },
     state: { type: 'string', arg: 'DIR', required: true, description: 'state directory: metadata, receipts, installed version' },
@@ -26,6 +28,8 @@ export const agent = command({
     install: { type: 'string', arg: 'CMD', description: 'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)' },
     vendor: { type: 'string', arg: 'NAME', description: 'the vendor trusted for --product, when --product names no vendor' },
     once: { type: 'boolean', description: 'one poll, then exit' },
+    witness: { type: 'string', arg: 'URL=FILE', multiple: true, description: "a witness every receipt is also delivered to, with its verifier key file (NAME.vkey); repeatable" },
+    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key, one per plain --witness URL in the same order" },
   },
   examples: [
     'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
@@ -33,15 +37,18 @@ export const agent = command({
   ],
   notes: [
     'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
   ],
-  subcommands: [receipts],
+  subcommands: [receipts, id],
   async run({ values }) {
     const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([import('../agent/agent.js'), import('../common/clock.js'), import('../common/names.js')]);
     if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
     const agent = new Agent(
       {
-        server: serverUrl(values.server),
+        server: serverUrl(values.server.split(',')[0]!),
+        servers: values.server.split(',').slice(1).map((s) => serverUrl(s)),
+        maxLagMs: parseDuration(values['max-lag'], '--max-lag'),
         group: values.group,
         root: inputFile(values.root, '--root', 'the trusted root the repository operator publishes, e.g. keys/1.root.json'),
         stateDir: resolve(values.state),
@@ -51,6 +58,7 @@ export const agent = command({
         channel: values.channel,
         intervalMs: parseDuration(values.interval, '--interval'),
         ...(values.install ? { install: values.install } : {}),
+        witnesses: parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: true }).map((w) => ({ url: w.url, vkey: w.vkey! })),
       },
       {
         clock: systemClock,

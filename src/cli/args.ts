@@ -61,7 +61,7 @@ function readConfig(path: string, options: Options): Record<string, string | boo
 export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> {
   const options = allOptions(cmd);
   const config: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [name, spec] of Object.entries(options)) config[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}) };
+  for (const [name, spec] of Object.entries(options)) config[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
@@ -77,7 +77,7 @@ export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> 
   const missing = expected.find((p, i) => !p.optional && !parsed.positionals[i]);
   if (missing) throw new UsageError(`${missing.name} is required`);
 
-  const given = parsed.values as Record<string, string | boolean | undefined>;
+  const given = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])) as Record<string, string | boolean | undefined>;
   const fromFile = cmd.config && typeof given.config === 'string' ? readConfig(given.config, options) : {};
   const values: Record<string, string | boolean | undefined> = {};
   for (const [name, spec] of Object.entries(options)) {

@@ -8,15 +8,18 @@ export const publish = command({
   summary: 'hash the artifacts, sign the next vendor metadata locally, upload artifacts then metadata',
   who: 'vendor',
   positionals: [{ name: 'MANIFEST', description: 'the patch manifest, as manifests/schema.json describes it' }],
-  options: { server: SERVER, key: VENDOR_KEY, token: TOKEN },
-  examples: ['fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"'],
+  options: { server: SERVER, key: VENDOR_KEY, token: TOKEN, embargo: { type: 'string', arg: 'ID', description: "stage into this embargo: the manifest's release_at is replaced by the embargo's" } },
+  examples: [
+    'fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"',
+    'fairpatch publish manifests/acme-agent-2.4.1.json --embargo CVE-2026-4242 --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"',
+  ],
   notes: ['Prints the result as JSON on stdout and one summary line on stderr.'],
   async run({ values, positionals }) {
     const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([import('../keys/key-files.js'), import('../publish/client.js')]);
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const manifestPath = inputFile(positionals[0]!, 'manifest');
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
-    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now });
+    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now, ...(values.embargo !== undefined ? { embargo: values.embargo } : {}) });
     print(result);
     console.error(`published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`);
   },

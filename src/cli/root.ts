@@ -29,8 +29,10 @@ const rotate = command({
     const server = values.server === undefined ? undefined : serverUrl(values.server);
     if (server && !values.token) throw new UsageError('--token is required with --server (or set FAIRPATCH_TOKEN)');
     const result = rotateRoot({ dir: resolve(values.keys), now: Date.now(), rotate, ...(rootKeys ? { rootKeys } : {}), ...(rootThreshold ? { rootThreshold } : {}) });
-    if (server) await new PublisherClient(server, values.token!).postJson('/root', JSON.parse(readFileSync(result.path, 'utf8')));
-    print(result);
+    if (!server) return print(result);
+    // The server says from when the new root is in effect (one lead time ahead at least).
+    const served = (await new PublisherClient(server, values.token!).postJson('/root', JSON.parse(readFileSync(result.path, 'utf8')))) as { activatesAt?: string };
+    print({ ...result, ...(served.activatesAt ? { activatesAt: served.activatesAt } : {}) });
   },
 });
 

@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
-import { hostname } from 'node:os';
+import type { Server } from 'node:net';
 import { OperationFailed, UsageError } from './errors.js';
 import { KEYS } from './common-options.js';
 import { inputDir } from './files.js';
 import { command } from './spec.js';
-import { parseDuration, positiveInt } from './validate.js';
+import { parseDuration, positiveInt, serverUrl } from './validate.js';
 
 /** A listen failure in words: the port or host to change, not an uncaught 'error' event. */
 function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
@@ -29,19 +29,35 @@ export const serve = command({
     'max-streams-per-address': { type: 'string', arg: 'N', default: '64', description: 'event streams one client address may hold' },
     'node-name': { type: 'string', arg: 'NAME', description: 'names this node in delivery roll-ups (default host:pid)' },
     workers: { type: 'string', arg: 'N', default: 'auto', env: 'FAIRPATCH_WORKERS', description: 'processes serving requests on one port (auto: one per core)' },
+    'max-clock-skew': { type: 'string', arg: 'DURATION', default: '100ms', env: 'FAIRPATCH_MAX_CLOCK_SKEW', description: "over PostgreSQL: largest difference from the database's clock before the node stops serving ticks" },
+    'trust-proxy': {
+      type: 'string',
+      arg: 'CIDRS|N',
+      default: 'none',
+      env: 'FAIRPATCH_TRUST_PROXY',
+      description: 'proxies whose X-Forwarded-For names the client: addresses or CIDR ranges (10.0.0.0/8,::1), or a number of hops every request passes; none: the socket peer is the client',
+    },
+    'request-timeout': { type: 'string', arg: 'DURATION', default: '60s', description: 'longest time to receive one request, body included (artifact uploads too)' },
+    'headers-timeout': { type: 'string', arg: 'DURATION', default: '10s', description: "longest time to receive a request's headers" },
+    witness: { type: 'string', arg: 'URL', multiple: true, description: "a witness asked to cosign each new log checkpoint (C2SP tlog-witness; repeatable); the cosigned checkpoint is served at /log/checkpoint" },
+    'max-connections-per-address': { type: 'string', arg: 'N', default: '256', description: 'open connections one client address may hold (trusted proxies are not capped)' },
   },
   examples: ['fairpatch serve --dev', 'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0'],
-  notes: ['DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.'],
+  notes: [
+    'DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.',
+    'GET /metrics is in the Prometheus text format; GET /openapi.json describes the publisher, receipt and log APIs.',
+  ],
   async run({ values }) {
-    const [{ createServer }, { requestListener }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }, { superviseWorkers, workerId }, { availableParallelism }] = await Promise.all([
-      import('node:http'),
+    const [{ startHttpServer }, { parseTrustProxy }, { pollFront }, { superviseWorkers, workerId }, { availableParallelism, hostname }, { listRootFiles }, { generateRepositoryKeys }, { seedExamples }, { createNode, devOperatorToken }] = await Promise.all([
+      import('../server/http-server.js'),
+      import('../http/client-address.js'),
       import('../server/listener.js'),
+      import('../server/cluster.js'),
+      import('node:os'),
       import('../keys/key-files.js'),
       import('../keys/keygen.js'),
       import('../server/dev-seed.js'),
       import('../server/node.js'),
-      import('../server/cluster.js'),
-      import('node:os'),
     ]);
     const dataDir = resolve(values.data);
     const keysDir = resolve(values.keys);
@@ -52,6 +68,12 @@ export const serve = command({
     const minLeadMs = parseDuration(values['min-lead'], '--min-lead');
     const maxHorizonMs = parseDuration(values['max-horizon'], '--max-horizon');
     const maxPerAddress = positiveInt(values['max-streams-per-address'], '--max-streams-per-address')!;
+    const trustProxy = parseTrustProxy(values['trust-proxy']);
+    if (typeof trustProxy === 'string') throw new UsageError(`--trust-proxy: ${trustProxy}`);
+    const requestTimeoutMs = parseDuration(values['request-timeout'], '--request-timeout');
+    const headersTimeoutMs = parseDuration(values['headers-timeout'], '--headers-timeout');
+    if (headersTimeoutMs < 1 || requestTimeoutMs < headersTimeoutMs) throw new UsageError('--headers-timeout must be positive and at most --request-timeout');
+    const maxConnectionsPerAddress = positiveInt(values['max-connections-per-address'], '--max-connections-per-address')!;
     const workers = values.workers === 'auto' ? availableParallelism() : positiveInt(values.workers, '--workers')!;
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
     // generated keys, created the database and seeded: the worker only serves.
@@ -65,17 +87,20 @@ export const serve = command({
     const nodeName = values['node-name'] ?? (worker === undefined ? undefined : `${hostname()}:${process.pid}`);
     const open = (sync: boolean) =>
       createNode({
-        dataDir,
-        keysDir,
-        sync,
-        minLeadMs,
-        maxHorizonMs,
-        notifierLimits: { maxPerAddress },
-        // Each worker rolls up its own polls under its own name (they add up in the audit).
-        ...(nodeName ? { nodeName: worker === undefined ? nodeName : `${nodeName}/w${worker}` } : {}),
-        ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
-        ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
-      });
+      dataDir,
+      keysDir,
+      sync,
+      minLeadMs,
+      maxHorizonMs,
+      maxClockSkewMs: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
+      notifierLimits: { maxPerAddress },
+      trustProxy,
+      // Each worker rolls up its own polls under its own name (they add up in the audit).
+      ...(nodeName ? { nodeName: worker === undefined ? nodeName : `${nodeName}/w${worker}` } : {}),
+      ...(values.witness ? { witnesses: values.witness.split(',').filter(Boolean).map((w) => serverUrl(w, '--witness')) } : {}),
+      ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+      ...(process.env.FAIRPATCH_OPERATOR_TOKEN ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN } : {}),
+    });
     const seed = async (node: Awaited<ReturnType<typeof open>>) => {
       await devOperatorToken(node.store, dataDir, Date.now());
       const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
@@ -88,7 +113,7 @@ export const serve = command({
   poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
-  health:    ${base}/healthz`);
+  health:    ${base}/healthz   metrics: ${base}/metrics   API: ${base}/openapi.json`);
     };
 
     if (workers > 1 && worker === undefined) {
@@ -109,13 +134,9 @@ export const serve = command({
       throw error;
     });
     if (values.dev && worker === undefined) await seed(node);
-    const server = createServer(requestListener(node));
-    server.listen(port, host);
+    let server: Server;
     try {
-      await new Promise<void>((ready, failed) => {
-        server.once('listening', ready);
-        server.once('error', failed);
-      });
+      server = await startHttpServer(node.app.fetch, { port, hostname: host, requestTimeoutMs, headersTimeoutMs, maxConnectionsPerAddress, trustProxy, front: (overCap) => pollFront(node, overCap) });
     } catch (error) {
       await node.close();
       if (worker !== undefined) setImmediate(() => process.disconnect?.());
@@ -123,17 +144,33 @@ export const serve = command({
     }
     const address = server.address();
     if (worker === undefined) banner(typeof address === 'object' && address ? address.port : port);
-    const shutdown = (): void => {
-      server.close();
-      void node.close().then(() => process.exit(0));
+    let closing = false;
+    const shutdown = (signal: string): void => {
+      if (closing) return;
+      closing = true;
+      console.log(`${signal}: no new requests; answering those in flight, then logging the last delivery roll-up`);
+      // A second signal, or a hung close, still ends the process.
+      setTimeout(() => process.exit(1), 20_000).unref();
+      void (async () => {
+        // Every poll answered is counted before the last roll-up drains the counters.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        node.notifier.closeAll();
+        (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+        await node.close();
+        process.exit(0);
+      })().catch((error: unknown) => {
+        console.error(`fairpatch: shutdown: ${(error as Error).message}`);
+        process.exit(1);
+      });
     };
-    process.once('SIGTERM', shutdown);
-    if (worker === undefined) process.once('SIGINT', shutdown);
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    if (worker === undefined) process.once('SIGINT', () => shutdown('SIGINT'));
     else {
       // The primary stops its workers (SIGTERM); a Ctrl-C reaches the whole process group, so a
       // worker leaves SIGINT to the primary. A worker whose primary is gone stops too.
       process.on('SIGINT', () => {});
-      process.once('disconnect', shutdown);
+      process.once('disconnect', () => shutdown('disconnect'));
     }
     return undefined;
   },

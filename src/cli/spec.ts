@@ -14,6 +14,8 @@ export interface OptionSpec {
   /** An environment variable read when the flag is absent. */
   env?: string;
   required?: boolean;
+  /** May be given several times; the command sees the values joined by commas (also accepted as is). */
+  multiple?: boolean;
 }
 
 export type Options = Record<string, OptionSpec>;

@@ -1,5 +1,7 @@
 import { agent } from './agent.js';
 import { audit } from './audit.js';
+import { embargo } from './embargo.js';
+import { groups } from './groups.js';
 import { halt } from './halt.js';
 import { keygen } from './keygen.js';
 import { log } from './log.js';
@@ -8,6 +10,7 @@ import { root } from './root.js';
 import { serve } from './serve.js';
 import type { Command } from './spec.js';
 import { vendor } from './vendor.js';
+import { witness } from './witness.js';
 
 /** Every command, in the order the top-level help lists them. */
-export const COMMANDS: readonly Command[] = [serve, keygen, vendor, publish, halt, root, log, agent, audit];
+export const COMMANDS: readonly Command[] = [serve, keygen, vendor, groups, embargo, publish, halt, root, log, agent, audit, witness];

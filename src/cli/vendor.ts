@@ -54,13 +54,14 @@ const request = command({
     const name = values.name ?? basename(keyPath).replace(/\.key$/, '');
     if (!VENDOR_PATTERN.test(name)) throw new UsageError(`--name ${name} is not a vendor name (lowercase letters, digits and dashes)`);
     const key = readPrivateKey(keyPath);
-    const request = async () => {
-      if (!values.rotate) return buildVendorRequest({ name, vendorKey: key, now: Date.now() });
+    let body: ReturnType<typeof buildVendorRequest> | ReturnType<typeof buildRotationRequest>;
+    if (values.rotate) {
       if (!values.server || !values.token) throw new UsageError('--rotate needs --server and --token: the new key re-signs your current targets, read from the server');
       const client = new PublisherClient(serverUrl(values.server), values.token);
-      return buildRotationRequest({ name, newKey: key, previous: (await client.latestVendorMetadata(name)).signed, now: Date.now() });
-    };
-    const body = await request();
+      body = buildRotationRequest({ name, newKey: key, previous: (await client.latestVendorMetadata(name)).signed, now: Date.now() });
+    } else {
+      body = buildVendorRequest({ name, vendorKey: key, now: Date.now() });
+    }
     if (!values.out) return print(body);
     writeFileSync(values.out, `${JSON.stringify(body, null, 2)}\n`);
     console.error(`wrote ${values.out}: send it to the operator; your private key stays with you`);

@@ -5,6 +5,12 @@ import { FairpatchError } from '../errors.js';
 export const VENDOR_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
+ * An embargo's id: an advisory or CVE id (CVE-2026-1234, GHSA-xxxx-xxxx-xxxx). It appears in URLs and,
+ * after the tick, in the log, so it is short and plain.
+ */
+export const EMBARGO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
  * A customer group's name (a region, tier or tenant): it appears in URLs, log leaves and reports, so it
  * is short and plain. One definition for the server's routes, the agent and the auditor.
  */

@@ -1,31 +1,66 @@
 import { basename, dirname, join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { privateDir, privateFile } from '../common/files.js';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresAdapter, SqliteDialect, sql } from 'kysely';
+import { FairpatchError } from '../errors.js';
+import { describeDatabaseError, isDatabaseUnavailable } from './errors.js';
 import { migrate } from './migrations.js';
-import { postgresDialect } from './postgres.js';
+import { type PostgresOptions, postgresDialect } from './postgres.js';
 import type { Database, Db } from './schema.js';
 
-export interface ConnectOptions {
+export interface ConnectOptions extends Omit<PostgresOptions, 'url'> {
   /** `postgres://…` for PostgreSQL; otherwise a SQLite file path (or ':memory:'). */
   url: string;
 }
 
-/** Opens the database and brings its schema up to date. Only this folder knows the dialect. */
-export async function connect({ url }: ConnectOptions): Promise<Db> {
-  const dialect = /^postgres(ql)?:\/\//.test(url) ? postgresDialect(url) : sqliteDialect(url);
+const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
+
+/**
+ * Opens the database and brings its schema up to date. Only this folder knows the dialect. A
+ * database that cannot be reached or opened is one coded error naming where and why.
+ */
+export async function connect(options: ConnectOptions): Promise<Db> {
+  const { url } = options;
+  const dialect = isPostgresUrl(url) ? postgresDialect(options) : sqliteDialect(url);
   const db = new Kysely<Database>({ dialect });
-  await migrate(db as Kysely<unknown>);
+  try {
+    await sql`select 1`.execute(db);
+    await migrate(db as Kysely<unknown>);
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (isDatabaseUnavailable(error)) throw new FairpatchError('DATABASE_UNAVAILABLE', `database at ${where(url)} unreachable: ${describeDatabaseError(error)}`, { cause: error });
+    throw error;
+  }
   return db;
 }
 
+/** True when `db` talks to PostgreSQL (its blobs live in the database, shared by every node). */
+export function isPostgres(db: Kysely<unknown> | Db): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/** host:port of a PostgreSQL URL, without credentials. */
+function where(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || 'localhost'}:${parsed.port || 5432}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
 function sqliteDialect(file: string): SqliteDialect {
-  // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
-  if (file !== ':memory:') privateFile(join(privateDir(dirname(file)), basename(file)));
-  const sqlite = new SqliteDatabase(file);
-  // WAL: readers (other nodes' refresh) never block the writer; busy_timeout: two processes on one
-  // file wait for each other instead of failing with SQLITE_BUSY.
-  sqlite.pragma('journal_mode = WAL');
+  let sqlite: SqliteDatabase.Database;
+  try {
+    // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
+    if (file !== ':memory:') privateFile(join(privateDir(dirname(file)), basename(file)));
+    sqlite = new SqliteDatabase(file);
+    // WAL: readers (other nodes' refresh) never block the writer; busy_timeout: two processes on one
+    // file wait for each other instead of failing with SQLITE_BUSY.
+    sqlite.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw new FairpatchError('STORAGE_UNAVAILABLE', `cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+  }
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.defaultSafeIntegers(false);

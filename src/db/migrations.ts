@@ -1,9 +1,12 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 import { FairpatchError } from '../errors.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import type { Database } from './schema.js';
+import { describeDatabaseError, isDatabaseUnavailable } from './errors.js';
 
-// One migration set for SQLite and PostgreSQL: only types both dialects share (text, bigint).
+// One migration set for SQLite and PostgreSQL: only types both dialects share (text, bigint), and
+// raw bytes, which each dialect names its own way (bytea, blob).
+const bytesType = (db: Kysely<unknown>) => (db.getExecutor().adapter instanceof PostgresAdapter ? sql`bytea` : sql`blob`);
 
 const migrations: Record<string, Migration> = {
   '0001_repository': {
@@ -136,6 +139,69 @@ const migrations: Record<string, Migration> = {
       await backfillVendorIsolation(db as Kysely<Database>);
     },
   },
+  '0005_blob_chunks': {
+    async up(db: Kysely<unknown>) {
+      // Artifact bytes in the database, so every node serves every artifact: fixed-size chunks, and
+      // one `blob_contents` row, written in the same transaction as the last chunk, once the bytes
+      // hash to their name. A blob without that row does not exist for readers.
+      await db.schema
+        .createTable('blob_contents')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('length', 'bigint', (c) => c.notNull())
+        .addColumn('chunk_size', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('blob_chunks')
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('idx', 'bigint', (c) => c.notNull())
+        .addColumn('data', bytesType(db), (c) => c.notNull())
+        .addPrimaryKeyConstraint('blob_chunks_pk', ['sha256', 'idx'])
+        .execute();
+    },
+  },
+  '0005_root_effective_at': {
+    async up(db: Kysely<unknown>) {
+      // A root takes effect at a tick, like a release: every node switches keys at the same tick.
+      // Roots stored before have none: they were in effect from the start.
+      await db.schema.alterTable('root_versions').addColumn('effective_at', 'bigint').execute();
+    },
+  },
+  '0006_embargoes': {
+    async up(db: Kysely<unknown>) {
+      // Coordinated releases. The nonce keeps the log's commitment to (id, members) from being
+      // guessed: advisory ids and vendor names are few enough to try them all.
+      await db.schema
+        .createTable('embargoes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('release_at', 'bigint', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revealed_at', 'bigint')
+        .execute();
+      // staged_version: the member's metadata version staged into the embargo (null: not ready);
+      // left_out: the coordinator decided to release without it.
+      await db.schema
+        .createTable('embargo_members')
+        .addColumn('embargo', 'text', (c) => c.notNull())
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('staged_version', 'bigint')
+        .addColumn('left_out', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('embargo_members_pk', ['embargo', 'vendor'])
+        .execute();
+      // Decisions in order, revealed with the embargo at its tick.
+      await db.schema
+        .createTable('embargo_decisions')
+        .addColumn('embargo', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('member', 'text')
+        .addColumn('release_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('embargo_decisions_pk', ['embargo', 'seq'])
+        .execute();
+    },
+  },
 };
 
 /**
@@ -167,7 +233,9 @@ export const migrationProvider: MigrationProvider = { getMigrations: async () =>
 export async function migrate(db: Kysely<unknown>): Promise<void> {
   const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new FairpatchError('INTERNAL', `migration ${failed} failed`, { cause: error });
+    // A lost connection is not a broken migration: the caller names the database and the cause.
+    if (isDatabaseUnavailable(error)) throw error;
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new FairpatchError('INTERNAL', `${failed ? `migration ${failed}` : 'migrating the schema'} failed: ${describeDatabaseError(error)}`, { cause: error });
   }
 }

@@ -12,6 +12,8 @@ export interface RootVersionTable {
   version: number;
   bytes: string;
   created_at: number;
+  /** From when it signs what is served (null: from the start). */
+  effective_at: number | null;
 }
 
 export interface TopTargetsTable {
@@ -75,6 +77,20 @@ export interface TargetPathTable {
   created_at: number;
 }
 
+/** A blob whose chunks are all written and whose bytes hash to `sha256`. */
+export interface BlobContentsTable {
+  sha256: string;
+  length: number;
+  chunk_size: number;
+  created_at: number;
+}
+
+export interface BlobChunkTable {
+  sha256: string;
+  idx: number;
+  data: Buffer;
+}
+
 export interface LogHeadTable {
   id: number;
   size: number;
@@ -116,7 +132,34 @@ export interface InstallReportTable {
   updated_at: number;
 }
 
+export interface EmbargoTable {
+  id: string;
+  release_at: number;
+  nonce: string;
+  created_at: number;
+  revealed_at: number | null;
+}
+
+export interface EmbargoMemberTable {
+  embargo: string;
+  vendor: string;
+  staged_version: number | null;
+  left_out: number;
+}
+
+export interface EmbargoDecisionTable {
+  embargo: string;
+  seq: number;
+  decision: 'moved' | 'left-out';
+  member: string | null;
+  release_at: number;
+  created_at: number;
+}
+
 export interface Database {
+  embargoes: EmbargoTable;
+  embargo_members: EmbargoMemberTable;
+  embargo_decisions: EmbargoDecisionTable;
   vendor_blobs: VendorBlobTable;
   products: ProductTable;
   target_paths: TargetPathTable;
@@ -127,6 +170,8 @@ export interface Database {
   tokens: TokenTable;
   vendor_metadata: VendorMetadataTable;
   blobs: BlobTable;
+  blob_contents: BlobContentsTable;
+  blob_chunks: BlobChunkTable;
   log_head: LogHeadTable;
   log_leaves: LogLeafTable;
   log_nodes: LogNodeTable;

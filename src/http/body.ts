@@ -15,10 +15,23 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   if (!body) throw new FairpatchError('JSON_INVALID', 'body is empty');
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw cutShort(c, error);
   }
   return parseJson(Buffer.concat(chunks));
+}
+
+/**
+ * A body stream that fails because the client went away (it closed the connection, or the server's
+ * request timeout closed it) is the client's doing, not an internal error: a 400, not a logged 500.
+ */
+export function cutShort(c: Context, error: unknown): unknown {
+  if (error instanceof FairpatchError || !c.req.raw.signal.aborted) return error;
+  return new FairpatchError('BAD_REQUEST', 'the request body ended early: the connection closed or the request timed out', { cause: error });
 }

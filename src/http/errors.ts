@@ -1,11 +1,15 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors.js';
+import { unavailable } from '../db/monitor.js';
 import { FairpatchError } from '../errors.js';
 
 /** The one place where errors become responses: `{ error: { code, message, details? } }`. */
 export function errorResponse(error: unknown, c: Context): Response {
+  // A lost or timed-out database connection is an outage, not a bug: 503 and a time to retry.
+  if (!(error instanceof FairpatchError) && isDatabaseUnavailable(error)) error = unavailable(describeDatabaseError(error));
   if (error instanceof FairpatchError) {
-    if (error.code === 'RATE_LIMITED' || error.code === 'NOT_READY') c.header('Retry-After', String(error.details?.retryAfterSeconds ?? 1));
+    if (error.code === 'RATE_LIMITED' || error.status === 503) c.header('Retry-After', String(error.details?.retryAfterSeconds ?? 1));
     return c.json({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } }, error.status as 400);
   }
   if (error instanceof HTTPException && error.status < 500) {

@@ -15,16 +15,27 @@ const SUFFIX = '/metadata/timestamp.json';
  * `next`, including whatever this would answer differently: conditional requests, HEAD, encoded or
  * invalid group names, query strings, and refusals (a node whose state is too old).
  */
-export function fastPoll(deps: { repo: Repository; counter: DeliveryCounter; maxStateAgeMs: () => number }, next: Listener): Listener {
+export function fastPoll(
+  deps: {
+    repo: Repository;
+    counter: DeliveryCounter;
+    maxStateAgeMs: () => number;
+    /** False when the app would refuse (a clock off the database's, a connection over its cap): it answers then. */
+    accept?: (req: IncomingMessage) => boolean;
+    onPoll?: (group: string) => void;
+  },
+  next: Listener,
+): Listener {
   const { repo, counter } = deps;
   return (req, res) => {
     const url = req.url ?? '';
-    if (req.method === 'GET' && url.endsWith(SUFFIX) && req.headers['if-none-match'] === undefined && repo.stateAge() <= deps.maxStateAgeMs()) {
+    if (req.method === 'GET' && url.endsWith(SUFFIX) && req.headers['if-none-match'] === undefined && repo.stateAge() <= deps.maxStateAgeMs() && (deps.accept?.(req) ?? true)) {
       const group = url === SUFFIX ? DEFAULT_GROUP : url.startsWith('/g/') && GROUP_PATTERN.test(url.slice(3, -SUFFIX.length)) ? url.slice(3, -SUFFIX.length) : undefined;
       if (group !== undefined) {
         const k = repo.currentTick();
         const poll = timestampDocument(repo, k);
         counter.count(group, k, repo.view.snapshotVersionAt(k));
+        deps.onPoll?.(group);
         res.writeHead(200, poll.headers);
         res.end(poll.bytes);
         return;

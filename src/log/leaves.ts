@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { signedObservationSchema } from '../common/observation.js';
+import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
 
 // Log leaves: canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.
@@ -21,7 +23,8 @@ const created = z.strictObject({
   root_sha256: sha256,
 });
 
-const scheduled = z.strictObject({
+/** Logs written before schedules were committed without their contents (still audited). */
+const scheduledV1 = z.strictObject({
   type: z.literal('release.scheduled'),
   v: z.literal(1),
   vendor: z.string(),
@@ -32,7 +35,21 @@ const scheduled = z.strictObject({
   targets: z.record(z.string(), z.strictObject({ sha256, length: count, product: z.string(), version: z.string(), platform: z.string() })),
 });
 
-const halted = z.strictObject({
+/**
+ * A schedule, committed before its tick without revealing it: the vendor, the tick, and the sha256 of
+ * the vendor metadata that will go live (a hash commitment). Products, versions, file names, hashes and
+ * sizes enter the log only at activation, where the auditor checks them against this commitment.
+ */
+const scheduledV2 = z.strictObject({
+  type: z.literal('release.scheduled'),
+  v: z.literal(2),
+  vendor: z.string(),
+  metadata_version: z.number().int().min(1),
+  metadata_sha256: sha256,
+  activation_tick: tick,
+});
+
+const haltedV1 = z.strictObject({
   type: z.literal('release.halted'),
   v: z.literal(1),
   vendor: z.string(),
@@ -43,7 +60,17 @@ const halted = z.strictObject({
   removed: z.array(z.string()),
 });
 
-const activated = z.strictObject({
+/** A halt, committed like a schedule: which paths it removes is public only at its tick. */
+const haltedV2 = z.strictObject({
+  type: z.literal('release.halted'),
+  v: z.literal(2),
+  vendor: z.string(),
+  metadata_version: z.number().int().min(1),
+  metadata_sha256: sha256,
+  activation_tick: tick,
+});
+
+const activatedV1 = z.strictObject({
   type: z.literal('release.activated'),
   v: z.literal(1),
   vendor: z.string(),
@@ -52,6 +79,27 @@ const activated = z.strictObject({
   snapshot_version: z.number().int().min(1),
   snapshot_sha256: sha256,
   timestamp_sha256: sha256,
+});
+
+/** The activation opens the commitment: the vendor metadata that went live, as served. */
+const activatedV2 = z.strictObject({
+  type: z.literal('release.activated'),
+  v: z.literal(2),
+  vendor: z.string(),
+  metadata_version: z.number().int().min(1),
+  tick,
+  snapshot_version: z.number().int().min(1),
+  snapshot_sha256: sha256,
+  timestamp_sha256: sha256,
+  /** The vendor's signed metadata, as served from this tick on. */
+  metadata: z.string().max(4 * 1024 * 1024),
+});
+
+/** The customer groups the operator serves, declared by the operator: the audit must cover each. */
+const groupsDeclared = z.strictObject({
+  type: z.literal('groups.declared'),
+  v: z.literal(1),
+  groups: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/)).max(10_000),
 });
 
 const rotated = z.strictObject({
@@ -80,7 +128,7 @@ const rollup = z.strictObject({
   ),
 });
 
-const receipts = z.strictObject({
+const receiptsV1 = z.strictObject({
   type: z.literal('receipts.batch'),
   v: z.literal(1),
   /** Timestamp documents not logged before, by sha256 of their canonical bytes. */
@@ -88,10 +136,33 @@ const receipts = z.strictObject({
   observations: z.array(z.strictObject({ document: sha256, group, client: z.string().max(128), received_at: iso })),
 });
 
+/** Agents' signed observations and the documents they name (those not logged before). */
+const receiptsV2 = z.strictObject({
+  type: z.literal('receipts.batch'),
+  v: z.literal(2),
+  documents: z.record(sha256, z.string()),
+  receipts: z.array(signedObservationSchema),
+});
+
 /** A new log key, announced under checkpoints the old key signs: auditors learn it from the log itself. */
 const logKeyRotated = z.strictObject({ type: z.literal('log.key-rotated'), v: z.literal(1), vkey: z.string().max(300) });
 
-export const leafSchema = z.discriminatedUnion('type', [created, logKeyRotated, scheduled, halted, activated, rotated, rollup, receipts]);
+const byVersion = <A extends z.ZodObject, B extends z.ZodObject>(a: A, b: B) => z.discriminatedUnion('v', [a, b]);
+
+export const leafSchema = z.discriminatedUnion('type', [
+  created,
+  logKeyRotated,
+  byVersion(scheduledV1, scheduledV2),
+  byVersion(haltedV1, haltedV2),
+  byVersion(activatedV1, activatedV2),
+  groupsDeclared,
+  rotated,
+  rollup,
+  byVersion(receiptsV1, receiptsV2),
+  embargoCreated,
+  embargoDecided,
+  embargoRevealed,
+]);
 export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;
 

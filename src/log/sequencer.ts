@@ -20,6 +20,8 @@ export class Sequencer {
     private readonly store: LogStore,
     private readonly now: () => number,
     private readonly options: { maxBatch: number; maxRetries: number } = { maxBatch: 2000, maxRetries: 20 },
+    /** Told of each batch durably appended: its entries and the seconds it took, retries included (metrics). */
+    private readonly onAppended: (entries: number, seconds: number) => void = () => {},
   ) {}
 
   /** Resolves with the entry's index once it is durably in the log and covered by a checkpoint. */
@@ -42,12 +44,14 @@ export class Sequencer {
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, this.options.maxBatch);
     if (batch.length === 0) return;
+    const t0 = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await this.store.append(
           batch.map((p) => p.entry),
           this.now(),
         );
+        this.onAppended(batch.length, (performance.now() - t0) / 1000);
         for (const [i, p] of batch.entries()) p.resolve(result.indices[i] as number);
         return;
       } catch (error) {

@@ -110,6 +110,23 @@ export class LogStore {
     return (await query.executeTakeFirst())?.note;
   }
 
+  /**
+   * Adds witnesses' cosignature lines (C2SP tlog-cosignature) to the stored checkpoint of `size`;
+   * lines already there are not repeated. Verifiers ignore signature lines by keys they do not know.
+   */
+  async addCosignatures(size: number, lines: string): Promise<void> {
+    // Compare-and-set on the note: another node adding another witness's line at once is retried, not lost.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await this.db.selectFrom('log_checkpoints').select('note').where('size', '=', size).executeTakeFirst();
+      if (!row) return;
+      const have = new Set(row.note.split('\n'));
+      const add = lines.split('\n').filter((l) => l.startsWith('\u2014 ') && !have.has(l));
+      if (add.length === 0) return;
+      const updated = await this.db.updateTable('log_checkpoints').set({ note: row.note + add.map((l) => `${l}\n`).join('') }).where('size', '=', size).where('note', '=', row.note).executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 1) return;
+    }
+  }
+
   async entries(start: number, end: number): Promise<Array<{ index: number; data: string }>> {
     const rows = await this.db.selectFrom('log_leaves').select(['idx', 'data']).where('idx', '>=', start).where('idx', '<', end).orderBy('idx').execute();
     return rows.map((r) => ({ index: Number(r.idx), data: r.data }));

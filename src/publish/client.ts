@@ -112,7 +112,7 @@ export interface PublishResult {
  * `fairpatch publish`: hash the artifacts, build and sign the next delegated metadata locally,
  * upload artifacts then metadata. The vendor key never leaves this process.
  */
-export async function publishManifest(input: { manifestPath: string; client: PublisherClient; vendorKey: KeyPair; now: () => number }): Promise<PublishResult> {
+export async function publishManifest(input: { manifestPath: string; client: PublisherClient; vendorKey: KeyPair; now: () => number; embargo?: string }): Promise<PublishResult> {
   const manifest = parseWith(manifestSchema, parseJson(readFileSync(input.manifestPath), 'JSON_INVALID'), 'MANIFEST_INVALID');
   const base = dirname(resolve(input.manifestPath));
   const artifacts: HashedArtifact[] = [];
@@ -122,11 +122,22 @@ export async function publishManifest(input: { manifestPath: string; client: Pub
     artifacts.push({ platform: a.platform, name: a.name ?? defaultArtifactName(a.file), path, ...(await hashFile(path)) });
   }
   const previous = await ourLatest(input.client, manifest.vendor, input.vendorKey);
-  const releaseAt = resolveReleaseAt(manifest.release_at, input.now());
+  // Into an embargo, the release goes live at the embargo's time, whatever the manifest said.
+  const embargo = input.embargo === undefined ? undefined : await embargoTime(input.client, input.embargo);
+  const releaseAt = embargo ?? resolveReleaseAt(manifest.release_at, input.now());
   const envelope = buildRelease({ manifest, artifacts, releaseAt, previous: previous.signed, vendorKey: input.vendorKey, now: input.now() });
   for (const artifact of artifacts) await input.client.uploadBlob(manifest.vendor, artifact);
-  const staged = (await input.client.postJson(`/vendors/${manifest.vendor}/metadata`, envelope)) as { version: number; activationTick: number; activatesAt: string };
+  const query = input.embargo === undefined ? '' : `?embargo=${encodeURIComponent(input.embargo)}`;
+  const staged = (await input.client.postJson(`/vendors/${manifest.vendor}/metadata${query}`, envelope)) as { version: number; activationTick: number; activatesAt: string };
   return { vendor: manifest.vendor, product: manifest.product, productVersion: manifest.version, version: staged.version, releaseAt: new Date(releaseAt).toISOString(), activationTick: staged.activationTick, activatesAt: staged.activatesAt, targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`) };
+}
+
+/** The embargo's release_at, as its member reads it with its own token. */
+async function embargoTime(client: PublisherClient, id: string): Promise<number> {
+  const view = (await client.request('GET', `/embargoes/${encodeURIComponent(id)}`)) as { release_at?: unknown };
+  const at = typeof view.release_at === 'string' ? Date.parse(view.release_at) : Number.NaN;
+  if (!Number.isFinite(at)) throw new FairpatchError('BAD_REQUEST', `the server's answer for embargo ${id} has no release_at`);
+  return at;
 }
 
 /** `fairpatch halt`: the same metadata minus one patch version, re-signed by the vendor. */

@@ -18,6 +18,7 @@ export interface GroupNotification {
 /** Group names come from clients: past this many in one roll-up window, polls count under OVERFLOW_GROUP. */
 export const MAX_GROUPS_PER_WINDOW = 10_000;
 export const OVERFLOW_GROUP = '_overflow';
+export const UNDECLARED_GROUP = '_undeclared';
 
 export class DeliveryCounter {
   private groups = new Map<string, Map<number, ServedCounts>>();
@@ -38,8 +39,20 @@ export class DeliveryCounter {
     return out;
   }
 
+  private declared: ReadonlySet<string> | undefined;
+
+  /**
+   * Once the operator has declared its groups, polls under any other name (group names come from
+   * clients, who can invent thousands) are counted under one bucket.
+   */
+  declare(groups: Iterable<string>): void {
+    this.declared = new Set(groups);
+  }
+
   count(name: string, tick: number, snapshotVersion: number): void {
-    const group = this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW ? name : OVERFLOW_GROUP;
+    const group = this.declared
+      ? this.declared.has(name) ? name : UNDECLARED_GROUP
+      : this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW ? name : OVERFLOW_GROUP;
     let byVersion = this.groups.get(group);
     if (!byVersion) {
       byVersion = new Map();

@@ -1,63 +1,52 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { privateDir } from '../common/files.js';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { FairpatchError } from '../errors.js';
 
-/** Content-addressed artifact files under `<data>/blobs/ab/cdef…`. */
-export class BlobStore {
-  constructor(private readonly dir: string) {
-    // Pending artifacts are embargoed fixes: owner-only, like the database.
-    privateDir(dir);
-    privateDir(join(dir, 'tmp'));
-  }
+/** An inclusive byte range, as HTTP range requests name it (RFC 9110, section 14.1.2). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
-  path(sha256: string): string {
-    return join(this.dir, sha256.slice(0, 2), sha256.slice(2));
-  }
+/**
+ * Where artifact bytes live, content-addressed by sha256. Two implementations: files under the data
+ * directory (one node, SQLite) and chunks in the database (PostgreSQL, every node reads them).
+ * Either way a blob becomes visible only complete and hash-verified.
+ */
+export interface BlobStore {
+  /** Names the storage in messages and health reports (a directory, or the database). */
+  readonly location: string;
+  /** Stores `body` if it hashes to `sha256` and fits in `maxBytes`; resolves with its length. */
+  put(sha256: string, body: Readable, maxBytes: number): Promise<number>;
+  /** The length of a complete blob, undefined when there is none. */
+  size(sha256: string): Promise<number | undefined>;
+  has(sha256: string): Promise<boolean>;
+  /** Streams a blob, or an inclusive byte range of it. */
+  open(sha256: string, range?: ByteRange): Readable;
+  /** Removes what interrupted uploads left behind (start-up); resolves with how many were removed. */
+  sweep(): Promise<number>;
+  /** Throws STORAGE_UNAVAILABLE, naming the path, when a write would fail now. */
+  checkWritable(): Promise<void>;
+}
 
-  has(sha256: string): boolean {
-    return existsSync(this.path(sha256));
-  }
-
-  /**
-   * Streams `body` to a temporary file while hashing it, and moves it into place only if its hash
-   * is `sha256` and it fits in `maxBytes`: a half-written or mislabelled blob is never visible.
-   */
-  async put(sha256: string, body: Readable, maxBytes: number): Promise<number> {
-    const tmp = join(this.dir, 'tmp', randomUUID());
-    const hash = createHash('sha256');
-    let length = 0;
-    try {
-      await pipeline(
-        body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            length += chunk.length;
-            if (length > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${maxBytes} bytes`);
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
-        createWriteStream(tmp, { mode: 0o600, flush: true }),
-      );
+/**
+ * Hashes and counts a stream as it passes, failing once it exceeds `maxBytes`; `verify()` afterwards
+ * checks the digest. Shared by both stores, so both refuse the same uploads the same way.
+ */
+export function verifier(sha256: string, maxBytes: number): { pass(chunk: Buffer): Buffer; verify(): number } {
+  const hash = createHash('sha256');
+  let length = 0;
+  return {
+    pass(chunk) {
+      length += chunk.length;
+      if (length > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${maxBytes} bytes`);
+      hash.update(chunk);
+      return chunk;
+    },
+    verify() {
       const actual = hash.digest('hex');
       if (actual !== sha256) throw new FairpatchError('HASH_MISMATCH', `artifact hashes to ${actual}, not ${sha256}`);
-      privateDir(join(this.dir, sha256.slice(0, 2)));
-      renameSync(tmp, this.path(sha256));
       return length;
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-  }
-
-  open(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.path(sha256), range);
-  }
-
-  size(sha256: string): number {
-    return statSync(this.path(sha256)).size;
-  }
+    },
+  };
 }

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
-import type { TargetsSigned } from '../tuf/metadata.js';
 import { sha256Hex } from '../tuf/metadata.js';
-import { isoSeconds } from '../tuf/time.js';
 import type { DeliveryCounter } from './accounting.js';
 import type { Repository } from './repository.js';
 import type { StoredVersion } from './state.js';
 import { activeAt } from './view.js';
+import { Embargoes } from './embargo.js';
 
 /**
  * Writes what happens to the repository into the transparency log. Every leaf here is a
@@ -18,15 +17,27 @@ import { activeAt } from './view.js';
 export class Evidence {
   private readonly activated = new Set<string>();
   private rollupSeq = 0;
-  private lastRollupTick = 0;
+  /** The last tick a roll-up covered: a node's first roll-up starts at the tick the node started. */
+  private lastRollupTick: number;
+  /** Roll-ups built but not yet in the log (the database was away): sent again, under the same dedupe key. */
+  private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
+  private readonly embargoes: Embargoes;
 
   constructor(
     private readonly repo: Repository,
     private readonly sequencer: Sequencer,
     private readonly counter: DeliveryCounter,
     private readonly nodeName: string,
-  ) {}
+  ) {
+    this.lastRollupTick = repo.currentTick() - 1;
+    this.embargoes = new Embargoes(repo);
+  }
+
+  /** An embargo's leaf (embargo.ts builds it; hashes only until its tick). */
+  embargo(dedupe: string, leaf: Leaf): Promise<number> {
+    return this.append(dedupe, leaf);
+  }
 
   private append(dedupe: string, leaf: Leaf): Promise<number> {
     return this.sequencer.append({ dedupe, data: leafBytes(leaf) });
@@ -35,7 +46,7 @@ export class Evidence {
   /** Leaf 0: the tick clock and the first root, against which everything else is read. */
   async created(): Promise<void> {
     const { epochMs, tickMs, freshnessMs } = this.repo.config;
-    const root = this.repo.view.root(1);
+    const root = this.repo.view.state.roots[0];
     await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
   }
 
@@ -44,42 +55,29 @@ export class Evidence {
     await this.append(`log-key:${vkey}`, { type: 'log.key-rotated', v: 1, vkey });
   }
 
-  /** The schedule, committed before release_at (and again, idempotently, at start-up: nothing staged goes unlogged). */
-  async staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined> {
-    const signed = (JSON.parse(version.bytes.toString('utf8')) as { signed: TargetsSigned }).signed;
-    const metadata_sha256 = sha256Hex(version.bytes);
-    if (kind === 'release') {
-      const before = previous ? (JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets : {};
-      const targets: Record<string, { sha256: string; length: number; product: string; version: string; platform: string }> = {};
-      for (const [path, t] of Object.entries(signed.targets)) {
-        if (before[path]) continue;
-        targets[path] = { sha256: t.hashes.sha256, length: t.length, product: t.custom?.product ?? '', version: t.custom?.version ?? '', platform: t.custom?.platform ?? '' };
-      }
-      return this.append(`scheduled:${vendor}:${version.version}`, {
-        type: 'release.scheduled',
-        v: 1,
-        vendor,
-        metadata_version: version.version,
-        metadata_sha256,
-        release_at: isoSeconds(version.effectiveAt),
-        activation_tick: version.activationTick,
-        targets,
-      });
-    }
-    if (kind === 'halt' && previous) {
-      const removed = Object.keys((JSON.parse(previous.bytes.toString('utf8')) as { signed: TargetsSigned }).signed.targets).filter((p) => !(p in signed.targets));
-      return this.append(`halted:${vendor}:${version.version}`, {
-        type: 'release.halted',
-        v: 1,
-        vendor,
-        metadata_version: version.version,
-        metadata_sha256,
-        effective_at: new Date(version.effectiveAt).toISOString(),
-        activation_tick: version.activationTick,
-        removed,
-      });
-    }
-    return undefined;
+  /**
+   * The schedule (or halt), committed before its tick and again, idempotently, at start-up: nothing
+   * staged goes unlogged. Only the commitment is public now: the metadata's sha256, not its contents.
+   */
+  async staged(vendor: string, version: StoredVersion, kind: string, rescheduled = false): Promise<number | undefined> {
+    if (kind !== 'release' && kind !== 'halt') return undefined;
+    const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
+    // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
+    const suffix = rescheduled ? `@${version.activationTick}` : '';
+    return this.append(`${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}${suffix}`, {
+      type,
+      v: 2,
+      vendor,
+      metadata_version: version.version,
+      metadata_sha256: sha256Hex(version.bytes),
+      activation_tick: version.activationTick,
+    });
+  }
+
+  /** The operator's list of the customer groups it serves: the audit covers each of them. */
+  async groupsDeclared(groups: readonly string[]): Promise<number> {
+    const sorted = [...new Set(groups)].sort();
+    return this.append(`groups:${sha256Hex(Buffer.from(sorted.join(','), 'utf8'))}:${this.repo.clock.now()}`, { type: 'groups.declared', v: 1, groups: sorted });
   }
 
   /** Logs every staged version whose tick has come (and that really became active then). */
@@ -95,21 +93,41 @@ export class Evidence {
         this.activated.add(id);
         if (activeAt(versions, v.activationTick) !== v) continue; // superseded before its tick: never public
         const snapshot = view.snapshotAt(v.activationTick);
+        // Not logged (the database was away): the next call tries again; the dedupe key lands it once.
+        const retry = (error: unknown): never => {
+          this.activated.delete(id);
+          throw error;
+        };
         pending.push(
           this.append(`activated:${id}`, {
             type: 'release.activated',
-            v: 1,
+            v: 2,
             vendor,
             metadata_version: v.version,
             tick: v.activationTick,
             snapshot_version: snapshot.version,
             snapshot_sha256: sha256Hex(snapshot.bytes),
             timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
-          }),
+            metadata: v.bytes.toString('utf8'),
+          }).catch(retry),
         );
       }
     }
     await Promise.all(pending);
+    await this.reveals();
+  }
+
+  /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
+  async embargoCommitments(): Promise<void> {
+    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments()) await this.append(dedupe, leaf);
+  }
+
+  /** Opens every embargo whose tick has come: its id, members, nonce and decisions enter the log. */
+  private async reveals(): Promise<void> {
+    for (const due of await this.embargoes.dueReveals()) {
+      await this.append(due.dedupe, due.leaf);
+      await this.embargoes.store.markRevealed(due.id, this.repo.clock.now());
+    }
   }
 
   /** Drains this node's poll counters into one roll-up leaf. */
@@ -119,7 +137,7 @@ export class Evidence {
     const to = this.repo.currentTick();
     const from = this.lastRollupTick + 1;
     this.lastRollupTick = to;
-    if (drained.size === 0 && notified.size === 0) return undefined;
+    if (drained.size === 0 && notified.size === 0) return this.sendRollups();
     type GroupEntry = LeafOf<'delivery.rollup'>['groups'][string];
     const groups: Record<string, GroupEntry> = {};
     for (const group of [...new Set([...drained.keys(), ...notified.keys()])].sort()) {
@@ -135,7 +153,22 @@ export class Evidence {
       groups[group] = entry;
     }
     // A restarted node may reuse its name (host:pid): the instance id keeps its roll-ups distinct.
-    return this.append(`rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    const dedupe = `rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`;
+    this.unsent.set(dedupe, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    return this.sendRollups();
+  }
+
+  /** Appends every roll-up not yet logged; resolves with the index of the newest. */
+  private async sendRollups(): Promise<number | undefined> {
+    const entries = [...this.unsent];
+    const indices = await Promise.all(
+      entries.map(async ([dedupe, leaf]) => {
+        const index = await this.append(dedupe, leaf);
+        this.unsent.delete(dedupe);
+        return index;
+      }),
+    );
+    return indices.at(-1);
   }
 
   async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {

@@ -51,11 +51,15 @@ export class Notifier {
   private readonly perAddress = new Map<string, number>();
   private readonly limits: NotifierLimits;
   readonly fanouts: FanoutRecord[] = [];
+  /** Streams closed for not reading, and streams refused for the caps, since start. */
   dropped = 0;
+  refused = 0;
 
   constructor(
     private readonly now: () => number,
     limits: Partial<NotifierLimits> = {},
+    /** Told of every activation fan-out (metrics). */
+    private readonly onFanout: (record: FanoutRecord) => void = () => {},
   ) {
     this.limits = { maxConnections: 20_000, maxPerAddress: 64, maxQueuedBytes: 256 * 1024, ...limits };
   }
@@ -72,9 +76,12 @@ export class Notifier {
   }
 
   add(subscriber: Subscriber): () => void {
-    if (this.subscribers.size >= this.limits.maxConnections) throw new FairpatchError('RATE_LIMITED', 'this node holds its maximum of event streams; poll instead', { details: { retryAfterSeconds: 5 } });
     const count = this.perAddress.get(subscriber.address) ?? 0;
-    if (count >= this.limits.maxPerAddress) throw new FairpatchError('RATE_LIMITED', 'too many event streams from this address', { details: { retryAfterSeconds: 5 } });
+    const full = this.subscribers.size >= this.limits.maxConnections;
+    if (full || count >= this.limits.maxPerAddress) {
+      this.refused++;
+      throw new FairpatchError('RATE_LIMITED', full ? 'this node holds its maximum of event streams; poll instead' : 'too many event streams from this address', { details: { retryAfterSeconds: 5 } });
+    }
     this.perAddress.set(subscriber.address, count + 1);
     this.subscribers.add(subscriber);
     let removed = false;
@@ -110,16 +117,24 @@ export class Notifier {
 
   /** The activation event for tick k: the same bytes for every stream. */
   activation(tick: number, snapshotVersion: number): FanoutRecord {
+    // One event per tick, whoever calls: a timer that fires early and then on time must not tell twice.
+    const earlier = this.fanouts.find((f) => f.tick === tick);
+    if (earlier) return earlier;
     const message = sseMessage('activation', JSON.stringify({ tick, snapshot_version: snapshotVersion }), String(tick));
     const result = this.broadcast(message);
     const record = { tick, ...result };
     this.fanouts.push(record);
     if (this.fanouts.length > 1000) this.fanouts.shift();
+    this.onFanout(record);
     return record;
   }
 
-  heartbeat(): void {
-    this.broadcast(encoder.encode(': heartbeat\n\n'));
+  /**
+   * A real event, not an SSE comment: clients (and proxies) that time out on silence count only
+   * events, and a comment never reaches an EventSource listener.
+   */
+  heartbeat(tick: number): void {
+    this.broadcast(sseMessage('heartbeat', JSON.stringify({ tick })));
   }
 
   closeAll(): void {

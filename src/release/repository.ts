@@ -11,7 +11,11 @@ import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from '../common/tick.js';
+import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
+import { EmbargoStore } from './embargo-store.js';
+import { assertEmbargoStaging } from './embargo-staging.js';
+import type { Leaf } from '../log/leaves.js';
 
 export interface RepositoryOptions {
   store: RepositoryStore;
@@ -23,6 +27,8 @@ export interface RepositoryOptions {
   minLeadMs: number;
   /** How far ahead release_at may be (default 90 days). */
   maxHorizonMs?: number;
+  /** Told how long each tick's rendering took, in seconds (metrics). */
+  onRender?: (seconds: number) => void;
 }
 
 export const DEFAULT_MAX_HORIZON_MS = 90 * DAY_MS;
@@ -38,15 +44,20 @@ export interface StagedResult extends Omit<StagingPlan, 'claims'> {
 
 /** Where the repository reports what it committed (the transparency log, see evidence.ts). */
 export interface RepositoryEvents {
-  staged(vendor: string, version: StoredVersion, kind: string, previous?: StoredVersion): Promise<number | undefined>;
+  /** `rescheduled`: an embargo moved an already staged version to a later tick (committed again). */
+  staged(vendor: string, version: StoredVersion, kind: string, rescheduled?: boolean): Promise<number | undefined>;
+  /** An embargo leaf (embargo.ts): appended once under its dedupe key. */
+  embargo(dedupe: string, leaf: Leaf): Promise<number>;
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
 const topTargetsEnvelope = z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) });
 
-const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
+/** `POST /api/v1/vendors/<vendor>/key`: the new key, the targets re-signed by it, the new delegation. */
+export const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
 
-const registrationSchema = z.strictObject({
+/** `POST /api/v1/vendors`: a vendor's request plus the operator's new top-level targets delegating to it. */
+export const registrationSchema = z.strictObject({
   name: vendorName,
   public_key: tufKeySchema,
   initial: vendorTargetsSchema,
@@ -61,13 +72,21 @@ export class Repository {
   private current: RepositoryView;
   private loadedAt: number;
   private events: RepositoryEvents | undefined;
+  private readonly keys: RootKeys;
 
   private constructor(
     private readonly options: RepositoryOptions,
     state: CommittedState,
   ) {
-    this.current = new RepositoryView(state, options.signersFor(latestRootOf(state)));
+    this.keys = new RootKeys(options.signersFor);
+    this.keys.resolve(state, tickAt(options.config, options.clock.now()));
+    this.current = new RepositoryView(state, (version) => this.keys.of(version), options.onRender);
     this.loadedAt = options.clock.now();
+  }
+
+  /** Keys this node lacks for a root it serves or will serve (a health problem, announced in the log). */
+  keyProblems(): string[] {
+    return this.keys.problems();
   }
 
   static async open(options: RepositoryOptions): Promise<Repository> {
@@ -95,11 +114,23 @@ export class Repository {
     return this.options.store;
   }
 
+  /** Where committed changes are logged (undefined until attached). */
+  get log(): RepositoryEvents | undefined {
+    return this.events;
+  }
+
+  get maxHorizonMs(): number {
+    return this.options.maxHorizonMs ?? DEFAULT_MAX_HORIZON_MS;
+  }
+
   currentTick(): number {
     return tickAt(this.options.config, this.options.clock.now());
   }
 
-  /** Milliseconds since the state was last confirmed against the database. */
+  /**
+   * Milliseconds since the last successful refresh began: everything committed before that moment
+   * is held. A failed refresh does not make the state younger.
+   */
   stateAge(): number {
     return this.options.clock.now() - this.loadedAt;
   }
@@ -107,11 +138,14 @@ export class Repository {
   /** Reloads committed state; swaps the view only when something changed, keeping rendered bytes warm. */
   async refresh(): Promise<void> {
     const before = this.current.state;
+    // Stamped before reading: a commit that lands while the rows are read may be missed.
+    const startedAt = this.options.clock.now();
     const next = await this.options.store.loadState(this.options.config, before);
-    this.loadedAt = this.options.clock.now();
+    this.loadedAt = Math.max(this.loadedAt, startedAt);
+    // Every refresh, so a key file added by the operator is picked up before the root's tick.
+    this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    const signers = next.roots.length === before.roots.length ? this.current.signers : this.options.signersFor(latestRootOf(next));
-    this.current = new RepositoryView(next, signers);
+    this.current = new RepositoryView(next, (version) => this.keys.of(version), this.options.onRender);
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
@@ -125,7 +159,7 @@ export class Repository {
    * `release_at` against an earlier reading of the clock (the dev seed): the lead-time check must use the
    * same reading, or a second boundary crossed in between turns "+0s" into "too soon".
    */
-  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number } = {}): Promise<StagedResult> {
+  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number; embargo?: string } = {}): Promise<StagedResult> {
     const { store, clock, config } = this.options;
     const minLeadMs = options.minLeadMs ?? this.options.minLeadMs;
     const registered = await store.vendor(vendor);
@@ -138,6 +172,7 @@ export class Repository {
     for (const [, info] of infos) lengths.set(info.hashes.sha256, await store.blobLength(vendor, info.hashes.sha256));
     const owners = await store.productOwners([...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : [])))]);
     const bound = await store.boundTargets(infos.map(([path]) => path));
+    const pending = await new EmbargoStore(store.db).pendingFor(vendor, now);
     const { claims, ...plan } = planStaging({
       vendor,
       vendorKey: registered.key,
@@ -150,12 +185,22 @@ export class Repository {
       productOwner: (p) => owners.get(p),
       boundTarget: (p) => bound.get(p),
     });
-    await store.stageVendorMetadata({ vendor, version: upload.signed.version, bytes: envelopeBytes(upload), kind: plan.kind, effectiveAt: plan.effectiveAt, now, claims });
+    const into = assertEmbargoStaging({ vendor, plan, pending, ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}) });
+    await store.stageVendorMetadata({
+      vendor,
+      version: upload.signed.version,
+      bytes: envelopeBytes(upload),
+      kind: plan.kind,
+      effectiveAt: plan.effectiveAt,
+      now,
+      claims,
+      ...(into ? { embargo: { id: into.id, releaseAt: into.releaseAt } } : {}),
+    });
     await this.refresh();
     const tick = activationTick(config, plan.effectiveAt);
     const versions = this.current.state.vendors.get(vendor) ?? [];
     const stored = versions.find((v) => v.version === upload.signed.version);
-    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind, versions.find((v) => v.version === upload.signed.version - 1)));
+    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind));
     return {
       ...plan,
       vendor,
@@ -180,7 +225,7 @@ export class Repository {
     const initial = input.initial as Envelope<TargetsSigned>;
     if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
     assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
-    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0);
+    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, this.latestRootEffectiveAt());
     await store.registerVendor({
       name: input.name,
       key: input.public_key,
@@ -215,7 +260,7 @@ export class Repository {
       throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
     }
     const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
-    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending);
+    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending, this.latestRootEffectiveAt());
     await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
     await this.refresh();
     return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
@@ -244,20 +289,36 @@ export class Repository {
     return { top, previousTop };
   }
 
-  /** Adds root N+1 after checking it against root N (TUF spec 5.3.4). */
-  async addRoot(body: unknown): Promise<{ version: number }> {
+  /**
+   * Adds root N+1 after checking it against root N (TUF spec 5.3.4). It takes effect at a tick at
+   * least the lead time ahead, so every node holds it (and has found its keys) before it signs, and
+   * after root N's tick: every tick has one root, and every node switches at the same one.
+   */
+  async addRoot(body: unknown): Promise<{ version: number; effectiveAt: number; activationTick: number; activatesAt: string }> {
+    const { store, clock, config, minLeadMs } = this.options;
     const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
     assertRootSuccessor(this.latestRoot(), next);
     const bytes = envelopeBytes(next);
-    await this.options.store.addRoot(next.signed.version, bytes, this.options.clock.now());
+    const now = clock.now();
+    const effectiveAt = Math.max(now + minLeadMs, tickStart(config, (this.current.state.rootTicks.at(-1) ?? 1) + 1));
+    await store.addRoot(next.signed.version, bytes, effectiveAt, now);
     await this.refresh();
     const roles = next.signed.roles;
     await this.events?.rootAdded(next.signed.version, bytes, { root: roles.root.keyids, targets: roles.targets.keyids, snapshot: roles.snapshot.keyids, timestamp: roles.timestamp.keyids });
-    return { version: next.signed.version };
+    const tick = activationTick(config, effectiveAt);
+    return { version: next.signed.version, effectiveAt, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
   }
 
   latestRoot(): RootSigned {
     return latestRootOf(this.current.state);
+  }
+
+  /**
+   * When the latest root takes effect. Top-level targets are checked against that root's targets
+   * keys, so they never take effect before it: a client still on the previous root would refuse them.
+   */
+  private latestRootEffectiveAt(): number {
+    return tickStart(this.options.config, this.current.state.rootTicks.at(-1) ?? 1);
   }
 }
 
@@ -269,6 +330,11 @@ function latestRootOf(state: CommittedState): RootSigned {
 
 function sameState(a: CommittedState, b: CommittedState): boolean {
   if (a.roots.length !== b.roots.length || a.topTargets.length !== b.topTargets.length || a.vendors.size !== b.vendors.size) return false;
-  for (const [vendor, list] of b.vendors) if (a.vendors.get(vendor)?.length !== list.length) return false;
+  for (const [vendor, list] of b.vendors) {
+    const before = a.vendors.get(vendor);
+    if (before?.length !== list.length) return false;
+    // An embargo move re-times staged versions without adding one (embargo.ts).
+    if (list.some((v, i) => before[i]?.activationTick !== v.activationTick)) return false;
+  }
   return true;
 }

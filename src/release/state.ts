@@ -25,6 +25,8 @@ export interface CommittedState {
   config: RepoConfig;
   /** root versions 1..N, bytes as signed offline. */
   roots: Buffer[];
+  /** The tick from which each root (same index) is in effect: strictly increasing. */
+  rootTicks: number[];
   topTargets: StoredVersion[];
   vendors: ReadonlyMap<string, StoredVersion[]>;
 }

@@ -49,10 +49,15 @@ export class RepositoryStore {
       for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
       for (const [vendor, list] of previous.vendors) for (const v of list) known.set(`${vendor}/${v.version}`, v);
     }
+    // A version's bytes never change; its time may (an embargo moved), and then the new time wins.
+    const reuse = (key: string, effectiveAt: number): StoredVersion | undefined => {
+      const held = known.get(key);
+      return held && held.effectiveAt !== effectiveAt ? { ...held, effectiveAt, activationTick: activationTick(config, effectiveAt) } : held;
+    };
     const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>, kind?: string): Promise<StoredVersion> =>
-      known.get(key) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
+      reuse(key, effectiveAt) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
 
-    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version').execute();
+    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes', 'effective_at']).orderBy('version').execute();
     const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
     const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at', 'kind']).orderBy('vendor').orderBy('version').execute();
 
@@ -72,7 +77,13 @@ export class RepositoryStore {
       }, r.kind);
       vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
     }
-    return { config, roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')), topTargets, vendors };
+    return {
+      config,
+      roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')),
+      rootTicks: roots.map((r) => (r.effective_at === null ? 1 : activationTick(config, Number(r.effective_at)))),
+      topTargets,
+      vendors,
+    };
   }
 
   async latestRoot(): Promise<{ version: number; bytes: string }> {
@@ -80,8 +91,8 @@ export class RepositoryStore {
     return { version: Number(row.version), bytes: row.bytes };
   }
 
-  async addRoot(version: number, bytes: Buffer, now: number): Promise<void> {
-    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now }).execute(), `root ${version}`);
+  async addRoot(version: number, bytes: Buffer, effectiveAt: number, now: number): Promise<void> {
+    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now, effective_at: effectiveAt }).execute(), `root ${version}`);
   }
 
   async latestTopTargets(): Promise<{ version: number; bytes: string; effectiveAt: number } | undefined> {
@@ -153,11 +164,22 @@ export class RepositoryStore {
     effectiveAt: number;
     now: number;
     claims?: { products: string[]; paths: Array<{ path: string; sha256: string; length: number }> };
+    /** Staged into this embargo, whose time was read as `releaseAt`; re-checked under its row lock. */
+    embargo?: { id: string; releaseAt: number };
   }): Promise<void> {
-    const { vendor, now } = row;
+    const { vendor, now, embargo } = row;
     await this.insertOrConflict(
       () =>
         this.db.transaction().execute(async (trx) => {
+          if (embargo) {
+            // Locks the embargo's row: a concurrent move either lands first (and we refuse) or waits.
+            await trx.updateTable('embargoes').set({ id: embargo.id }).where('id', '=', embargo.id).execute();
+            const current = await trx.selectFrom('embargoes').select('release_at').where('id', '=', embargo.id).executeTakeFirst();
+            const member = await trx.updateTable('embargo_members').set({ staged_version: row.version }).where('embargo', '=', embargo.id).where('vendor', '=', vendor).where('staged_version', 'is', null).where('left_out', '=', 0).executeTakeFirst();
+            if (Number(current?.release_at) !== embargo.releaseAt || Number(member.numUpdatedRows) !== 1) {
+              throw new FairpatchError('EMBARGO_INVALID', `embargo ${embargo.id} changed while staging (moved, or this member was left out or staged): read it again and re-sign`);
+            }
+          }
           for (const name of row.claims?.products ?? []) {
             await trx.insertInto('products').values({ name, vendor, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
             const owner = await trx.selectFrom('products').select('vendor').where('name', '=', name).executeTakeFirstOrThrow();
@@ -203,6 +225,17 @@ export class RepositoryStore {
       await trx.insertInto('blobs').values({ sha256, length, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
       await trx.insertInto('vendor_blobs').values({ vendor, sha256, length, created_at: now }).onConflict((oc) => oc.columns(['vendor', 'sha256']).doNothing()).execute();
     });
+  }
+
+  /** The customer groups the operator declared last (kept beside the config; the log has the history). */
+  async declaredGroups(): Promise<string[] | undefined> {
+    const row = await this.db.selectFrom('repo_config').select('value').where('key', '=', 'declared_groups').executeTakeFirst();
+    return row ? (JSON.parse(row.value) as string[]) : undefined;
+  }
+
+  async saveDeclaredGroups(groups: readonly string[]): Promise<void> {
+    const value = JSON.stringify([...groups]);
+    await this.db.insertInto('repo_config').values({ key: 'declared_groups', value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
   }
 
   /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */

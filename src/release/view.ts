@@ -15,9 +15,14 @@ export interface ServedTarget {
   info: TargetInfo;
 }
 
+/** The online keys of root `version`; throws when this node lacks them. */
+export type SignersOf = (rootVersion: number) => OnlineSigners;
+
 /**
- * The repository as served at tick k: a pure function of (committed state, k, keys).
- * Results are memoized, which is safe because they never change for a given state.
+ * The repository as served at tick k: a pure function of (committed state, k, keys). Results are
+ * memoized, which is safe because they never change for a given state. Each root is in effect
+ * from its tick on: what is served at k is signed with the online keys of the root in effect at k,
+ * and a new root's tick starts a new snapshot version, so no version is ever signed by two keys.
  */
 export class RepositoryView {
   private readonly periodTicks: number;
@@ -30,15 +35,28 @@ export class RepositoryView {
 
   constructor(
     readonly state: CommittedState,
-    readonly signers: OnlineSigners,
+    readonly signersOf: SignersOf,
+    /** Told how long each tick's rendering took, in seconds (metrics). */
+    private readonly onRender: (seconds: number) => void = () => {},
   ) {
     const { snapshotPeriodMs, tickMs } = state.config;
     this.periodTicks = Math.max(1, Math.round(snapshotPeriodMs / tickMs));
     const ticks = new Set<number>();
+    const onBoundary = (k: number) => k <= 1 || (k - 1) % this.periodTicks === 0;
     for (const list of [state.topTargets, ...state.vendors.values()]) {
-      for (const v of list) if (v.activationTick > 1 && (v.activationTick - 1) % this.periodTicks !== 0) ticks.add(v.activationTick);
+      for (const v of list) if (!onBoundary(v.activationTick)) ticks.add(v.activationTick);
     }
+    for (const k of state.rootTicks) if (!onBoundary(k)) ticks.add(k);
     this.changeTicks = [...ticks].sort((a, b) => a - b);
+  }
+
+  /** The version of the root in effect at tick k. */
+  rootVersionAt(k: number): number {
+    let version = 1;
+    this.state.rootTicks.forEach((tick, i) => {
+      if (tick <= k) version = i + 1;
+    });
+    return version;
   }
 
   /** Snapshot version at tick k: one more for every period boundary and every activation so far. */
@@ -74,7 +92,7 @@ export class RepositoryView {
       if (active) meta[`${vendor}.json`] = metaFile(active.version, active.bytes);
     }
     const expires = tickStart(this.state.config, start) + this.state.config.snapshotLifetimeMs;
-    const bytes = envelopeBytes(signEnvelope(buildSnapshot(version, expires, meta), [this.signers.snapshot]));
+    const bytes = envelopeBytes(signEnvelope(buildSnapshot(version, expires, meta), [this.signersOf(this.rootVersionAt(start)).snapshot]));
     const rendered = { version, bytes };
     this.snapshots.set(version, rendered);
     return rendered;
@@ -103,10 +121,12 @@ export class RepositoryView {
   timestampAt(k: number): Buffer {
     const cached = this.timestamps.get(k);
     if (cached) return cached;
+    const t0 = performance.now();
     const snapshot = this.snapshotAt(k);
     const expires = tickStart(this.state.config, k) + this.state.config.freshnessMs;
-    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes)), [this.signers.timestamp]));
+    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), this.state.config), [this.signersOf(this.rootVersionAt(k)).timestamp]));
     this.timestamps.set(k, bytes);
+    this.onRender((performance.now() - t0) / 1000);
     // Only the current and next ticks matter; keep the map from growing.
     for (const old of this.timestamps.keys()) if (old < k - 4) this.timestamps.delete(old);
     return bytes;
@@ -127,8 +147,9 @@ export class RepositoryView {
     return this.timestampKeyCache;
   }
 
-  root(version: number): Buffer | undefined {
-    return this.state.roots[version - 1];
+  /** Root `version`, once in effect at tick `nowTick`: a client never trusts a root before its keys sign. */
+  root(version: number, nowTick: number): Buffer | undefined {
+    return (this.state.rootTicks[version - 1] ?? Infinity) <= nowTick ? this.state.roots[version - 1] : undefined;
   }
 
   /** A delegated or top-level targets version, only once it has been activated (pending releases stay secret). */

@@ -56,7 +56,7 @@ export async function seedExamples(node: FairpatchNode, input: { manifestsDir: s
       continue;
     }
     for (const a of artifacts) {
-      if (!blobs.has(a.sha256)) await blobs.put(a.sha256, Readable.from(createReadStream(a.path)), a.length + 1);
+      if (!(await blobs.has(a.sha256))) await blobs.put(a.sha256, Readable.from(createReadStream(a.path)), a.length + 1);
       await store.recordBlob(vendor, a.sha256, a.length, now);
     }
     // Read the clock again: registration and blob writes above take time, and the release time

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { privateDir } from '../common/files.js';
-import { connect } from '../db/connect.js';
+import { connect, isPostgres } from '../db/connect.js';
+import { DatabaseMonitor } from '../db/monitor.js';
 import type { Db } from '../db/schema.js';
 import { type AppDeps, createApp } from '../http/app.js';
 import { listRootFiles } from '../keys/key-files.js';
@@ -10,23 +12,33 @@ import { readLogKey, readOnlineKeys } from '../keys/keygen.js';
 import { hostname } from 'node:os';
 import { signCheckpoint } from '../log/checkpoint.js';
 import { Sequencer } from '../log/sequencer.js';
+import { Cosigning } from './cosigning.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
+import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptIntake } from '../receipts/intake.js';
 import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
 import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
+import type { TrustProxy } from '../http/client-address.js';
 import { DeliveryCounter } from '../release/accounting.js';
-import { BlobStore } from '../release/blobs.js';
+import type { BlobStore } from '../release/blobs.js';
+import { DatabaseBlobStore } from '../release/database-blobs.js';
+import { FileBlobStore } from '../release/file-blobs.js';
 import { type Clock, systemClock } from '../common/clock.js';
 import { Repository } from '../release/repository.js';
 import type { RepoConfig } from '../release/state.js';
 import { RepositoryStore } from '../release/store.js';
 import { FairpatchError } from '../errors.js';
+import { describeDatabaseError } from '../db/errors.js';
 import type { RootSigned } from '../tuf/metadata.js';
 import { DAY_MS } from '../tuf/time.js';
+import { importLocalBlobs } from './import-blobs.js';
+import { databaseTime } from '../db/clock.js';
+import { ClockOffset, correctedClock, sampleOffset } from '../release/clock-offset.js';
 import { startSync } from './sync.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
 
 export interface NodeOptions {
   dataDir: string;
@@ -49,6 +61,16 @@ export interface NodeOptions {
   notifierLimits?: Partial<NotifierLimits>;
   eventOptions?: Partial<EventRouteOptions>;
   rateLimits?: Partial<RateLimits>;
+  /** Chunk size of artifacts stored in PostgreSQL; default 1 MiB. */
+  blobChunkBytes?: number;
+  /** A serving node whose clock differs from the database's by more than this answers 503 CLOCK_SKEW; default 100 ms. */
+  maxClockSkewMs?: number;
+  /** Distinct groups counted by name in the metrics (the rest under `_overflow`); default 1000. */
+  metricsMaxGroups?: number;
+  /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
+  trustProxy?: TrustProxy;
+  /** Witnesses asked to cosign each new checkpoint (C2SP tlog-witness); cosigned checkpoints are served. */
+  witnesses?: string[];
 }
 
 export interface FairpatchNode {
@@ -61,6 +83,8 @@ export interface FairpatchNode {
   log: LogStore;
   sequencer: Sequencer;
   evidence: Evidence;
+  /** Whether the database answers, as the refresh loop last found it. */
+  monitor: DatabaseMonitor;
   /** The C2SP verifier key auditors pin for this log. */
   logVerifierKey: string;
   /** What the app was built from: tests build variants of it (an adversarial server, say). */
@@ -72,6 +96,7 @@ export interface FairpatchNode {
 }
 
 export const DEFAULT_MIN_LEAD_MS = 30_000;
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 100;
 
 export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = {}): RepoConfig {
   const tickMs = overrides.tickMs ?? 1000;
@@ -87,10 +112,19 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
-  const clock = options.clock ?? systemClock;
+  const baseClock = options.clock ?? systemClock;
   const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
   privateDir(options.dataDir);
-  const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite') });
+  const monitor = new DatabaseMonitor(() => Date.now());
+  const databaseUrl = options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite');
+  const db = await connect({ url: databaseUrl, onConnectionError: (error) => monitor.connectionLost(error) });
+  // A serving node over PostgreSQL keeps time with the database: its clock is read against the
+  // database's, and moved back if it runs ahead, so no node shows a release before its time.
+  const offset = new ClockOffset();
+  const measureClock = options.sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
+  for (let i = 0; measureClock && i < 3; i++) await measureClock();
+  const clock = measureClock ? correctedClock(baseClock, offset) : baseClock;
+  const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
@@ -100,27 +134,44 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
 
   const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
+  const metrics = new NodeMetrics(options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {});
+  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, onRender: (s) => metrics.rendered(s), ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
-  for (const file of rootFiles.filter((f) => f.version > known)) await repo.addRoot(readFileSync(file.path));
+  for (const file of rootFiles.filter((f) => f.version > known)) {
+    // Nodes started together import the same file: one lands it, the others load it.
+    await repo.addRoot(readFileSync(file.path)).catch(async (error: unknown) => {
+      if (!(error instanceof FairpatchError && error.code === 'VERSION_CONFLICT')) throw error;
+      await repo.refresh();
+    });
+  }
 
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
-  const blobs = new BlobStore(join(options.dataDir, 'blobs'));
+  // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.
+  const blobs: BlobStore = isPostgres(db) ? new DatabaseBlobStore(db, options.blobChunkBytes) : new FileBlobStore(join(options.dataDir, 'blobs'));
+  const swept = await blobs.sweep();
+  if (swept > 0) console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
+  const imported = isPostgres(db) ? await importLocalBlobs(db, blobs, join(options.dataDir, 'blobs')) : 0;
+  if (imported > 0) console.error(`copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`);
   const counter = new DeliveryCounter();
 
-  const notifier = new Notifier(() => clock.now(), options.notifierLimits);
+  const notifier = new Notifier(() => clock.now(), options.notifierLimits, (record) => metrics.fannedOut(record.durationMs / 1000));
   const logKey = readLogKey(options.keysDir);
   // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
   const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
   const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
-  const sequencer = new Sequencer(log, () => clock.now());
+  const cosigning = options.witnesses?.length ? new Cosigning(log, options.witnesses) : undefined;
+  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => {
+    metrics.appended(entries, seconds);
+    void cosigning?.kick();
+  });
   const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
   repo.attach(evidence);
   await evidence.created();
   if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
   await logStagedVersions(repo, evidence);
+  await evidence.embargoCommitments();
   await evidence.activations();
 
   const stop = options.sync
@@ -130,15 +181,44 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onRollup: () => evidence.rollup(),
         rollupMs: options.rollupMs ?? 60_000,
         onTickStart: (k) => void announceTick(repo, notifier, counter, k),
-        onHeartbeat: () => notifier.heartbeat(),
+        onHeartbeat: () => notifier.heartbeat(repo.currentTick()),
+        monitor,
       })
     : () => {};
+  const clockTimer = measureClock ? setInterval(() => void measureClock().catch(() => {}), 5000) : undefined;
+  clockTimer?.unref();
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
-  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys());
-  const appDeps: AppDeps = { repo, blobs, counter, log, logVerifierKey: logKey.vkey, intake, notifier, ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}), ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}), ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}) };
+  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys(), () => clock.now());
+  const declareGroups = async (groups: string[]): Promise<number> => {
+    await store.saveDeclaredGroups(groups);
+    counter.declare(groups);
+    return evidence.groupsDeclared(groups);
+  };
+  const declared = await store.declaredGroups();
+  if (declared) counter.declare(declared);
+  const storageChecks = [() => blobs.checkWritable(), ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(options.dataDir)])];
+  const appDeps: AppDeps = {
+    repo,
+    blobs,
+    counter,
+    log,
+    logVerifierKey: logKey.vkey,
+    intake,
+    notifier,
+    metrics,
+    declareGroups,
+    monitor,
+    storageChecks,
+    ...(measureClock ? { clock: { offset, maxSkewMs: maxClockSkewMs } } : {}),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+    ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}),
+    ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
+  };
   const app = createApp(appDeps);
+  void cosigning?.kick();
   return {
     app,
     repo,
@@ -149,14 +229,19 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     log,
     sequencer,
     evidence,
+    monitor,
     logVerifierKey: logKey.vkey,
     appDeps,
     notifier,
     announce: (k = repo.currentTick()) => announceTick(repo, notifier, counter, k),
     async close() {
       stop();
+      if (clockTimer) clearInterval(clockTimer);
       notifier.closeAll();
+      // A serving node's last roll-up: the polls counted since the previous one go into the log too.
+      if (options.sync) await evidence.rollup().catch((error: unknown) => console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`));
       await sequencer.idle();
+      await cosigning?.kick();
       await db.destroy();
     },
   };
@@ -165,8 +250,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 /** Start-up sweep: a schedule staged just before a crash is logged now (appends are idempotent). */
 async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<void> {
   // Offered all at once, so the sequencer checks and appends them in one batch, not one per version.
+  // A version an embargo moved is committed again for its new tick: a crash between the move and that
+  // leaf must not leave the log promising the old tick (appends are idempotent, a repeat costs nothing).
+  const moved = await new EmbargoStore(repo.store.db).movedTimes();
   const offers = [...repo.view.state.vendors].flatMap(([vendor, versions]) =>
-    versions.filter((v) => v.kind === 'release' || v.kind === 'halt').map((v) => evidence.staged(vendor, v, v.kind as string, versions.find((p) => p.version === v.version - 1))),
+    versions
+      .filter((v) => v.kind === 'release' || v.kind === 'halt')
+      .flatMap((v) => [evidence.staged(vendor, v, v.kind as string), ...(moved.has(v.effectiveAt) ? [evidence.staged(vendor, v, v.kind as string, true)] : [])]),
   );
   await Promise.all(offers);
 }
@@ -178,4 +268,22 @@ export async function devOperatorToken(store: RepositoryStore, dataDir: string, 
   const token = await store.issueToken(null, now);
   writeFileSync(file, token + '\n', { mode: 0o600 });
   return token;
+}
+
+/** The SQLite database's directory must take writes (a journal, the WAL); the error names it. */
+async function checkDirectoryWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.probe-${process.pid}`);
+  try {
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (error) {
+    throw new FairpatchError('STORAGE_UNAVAILABLE', `data directory ${dir} is not writable: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** One reading of the database's clock between two of ours. */
+async function measureOffset(db: Db, clock: Clock, offset: ClockOffset): Promise<void> {
+  const sentAt = clock.now();
+  const reference = await databaseTime(db);
+  if (reference !== undefined) offset.add(sampleOffset(sentAt, reference, clock.now()));
 }

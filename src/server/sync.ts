@@ -1,10 +1,16 @@
+import type { DatabaseMonitor } from '../db/monitor.js';
+import { FairpatchError } from '../errors.js';
+
+/** A missing key is logged once, when it is found missing (root-keys.ts), not at every tick. */
+const announced = (error: unknown): boolean => error instanceof FairpatchError && error.code === 'KEY_UNAVAILABLE';
 import type { Repository } from '../release/repository.js';
-import { tickStart } from '../common/tick.js';
+import { tickAt, tickStart } from '../common/tick.js';
 
 /**
  * Keeps a serving node current: reloads committed state every `refreshMs` (the lead time, 30 s by
  * default, is what guarantees every node holds a release before its tick) and renders each tick's
- * timestamp half a tick ahead, so a poll never signs.
+ * timestamp half a tick ahead, so a poll never signs. Nothing here ends the process: a database that
+ * goes away is retried until it is back.
  */
 export function startSync(
   repo: Repository,
@@ -17,6 +23,10 @@ export function startSync(
     onTickStart?: (k: number) => void;
     heartbeatMs?: number;
     onHeartbeat?: () => void;
+    /** Told whether each refresh reached the database; outages are logged there, once. */
+    monitor?: DatabaseMonitor;
+    /** Longest wait between refresh attempts while the database is away (default 4 s). */
+    maxBackoffMs?: number;
   },
 ): () => void {
   let stopped = false;
@@ -28,7 +38,7 @@ export function startSync(
     try {
       options.onTickStart?.(k);
     } catch (error) {
-      console.error('tick-start announcement failed', error);
+      if (!announced(error)) console.error('tick-start announcement failed', error);
     }
     tickTimer = setTimeout(atTickStart, Math.max(1, tickStart(repo.config, k + 1) - repo.clock.now()));
     tickTimer.unref();
@@ -36,40 +46,42 @@ export function startSync(
   if (options.onTickStart) atTickStart();
   const heartbeat = options.onHeartbeat ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000) : undefined;
   heartbeat?.unref();
-  // Database work (the refresh, the activation leaves, roll-ups) runs a quarter into a tick, never
-  // across a boundary: with SQLite every query blocks the event loop, and a write can wait for
-  // another node's lock, so a refresh that happened to fall on a tick's start held that tick's first
-  // polls back by tens of ms (measured with the switch benchmark's per-node bracket).
-  const quarter = (): number => {
-    const now = repo.clock.now();
-    const next = tickStart(repo.config, repo.currentTick() + 1) + repo.config.tickMs / 4;
-    return Math.max(1, next - now);
+  // An outage is logged by the monitor, once; anything else is a bug and is logged in full.
+  const report = (what: string) => (error: unknown) => {
+    if (!options.monitor?.failed(error) && !announced(error)) console.error(what, error);
   };
-  let refresher: NodeJS.Timeout | undefined;
-  let lastRefresh = 0;
-  const refresh = (): void => {
-    if (stopped) return;
-    // Every refreshMs, at the quarter of the tick it falls in.
-    if (repo.clock.now() - lastRefresh >= options.refreshMs - repo.config.tickMs / 2) {
-      lastRefresh = repo.clock.now();
-      repo
-        .refresh()
-        .then(options.onTick)
-        .catch((error: unknown) => console.error('state refresh failed', error));
+  // One refresh at a time, never piling up behind a slow database; while it is away, attempts back
+  // off (with jitter, so nodes do not retry in step) and the node serves the state it holds.
+  let failures = 0;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  // Database work lands a quarter into a tick, never on a tick's start: with SQLite every query blocks
+  // the event loop, and a write can wait for another node's lock, so a refresh falling on a tick's
+  // start held that tick's first polls back by tens of ms (the switch benchmark's per-node bracket).
+  const atQuarter = (delay: number): number => {
+    const at = repo.clock.now() + delay;
+    const quarter = tickStart(repo.config, tickAt(repo.config, at)) + repo.config.tickMs / 4;
+    return Math.max(1, (quarter >= at ? quarter : quarter + repo.config.tickMs) - repo.clock.now());
+  };
+  const refresh = async (): Promise<void> => {
+    try {
+      await repo.refresh();
+      options.monitor?.succeeded();
+      failures = 0;
+      await options.onTick().catch(report('logging activations failed'));
+    } catch (error) {
+      failures++;
+      report('state refresh failed')(error);
     }
-    refresher = setTimeout(refresh, quarter());
-    refresher.unref();
-  };
-  refresher = setTimeout(refresh, quarter());
-  refresher.unref();
-  let roller: NodeJS.Timeout | undefined;
-  const rollup = (): void => {
     if (stopped) return;
-    options.onRollup().catch((error: unknown) => console.error('delivery roll-up failed', error));
-    roller = setTimeout(rollup, Math.max(0, options.rollupMs - repo.config.tickMs) + quarter());
-    roller.unref();
+    const backoff = Math.min(options.maxBackoffMs ?? 4000, options.refreshMs * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
+    refreshTimer = setTimeout(() => void refresh(), failures === 0 ? atQuarter(options.refreshMs) : backoff);
+    refreshTimer.unref();
   };
-  roller = setTimeout(rollup, Math.max(0, options.rollupMs - repo.config.tickMs) + quarter());
+  refreshTimer = setTimeout(() => void refresh(), atQuarter(options.refreshMs));
+  refreshTimer.unref();
+  const roller = setInterval(() => {
+    options.onRollup().catch(report('delivery roll-up failed'));
+  }, options.rollupMs);
   roller.unref();
 
   const prerender = (): void => {
@@ -79,7 +91,7 @@ export function startSync(
       repo.view.timestampAt(k);
       repo.view.timestampAt(k + 1);
     } catch (error) {
-      console.error('pre-render failed', error);
+      if (!announced(error)) console.error('pre-render failed', error);
     }
     const half = repo.config.tickMs / 2;
     const wait = Math.max(10, tickStart(repo.config, k + 1) - half - repo.clock.now());
@@ -89,8 +101,8 @@ export function startSync(
   prerender();
   return () => {
     stopped = true;
-    if (refresher) clearTimeout(refresher);
-    if (roller) clearTimeout(roller);
+    if (refreshTimer) clearTimeout(refreshTimer);
+    clearInterval(roller);
     if (heartbeat) clearInterval(heartbeat);
     if (tickTimer) clearTimeout(tickTimer);
     if (timer) clearTimeout(timer);

@@ -80,8 +80,21 @@ export function buildSnapshot(version: number, expiresMs: number, meta: Record<s
   return { _type: 'snapshot', spec_version: SPEC_VERSION, version, expires: isoSeconds(expiresMs), meta };
 }
 
-export function buildTimestamp(version: number, expiresMs: number, snapshot: MetaFile): TimestampSigned {
-  return { _type: 'timestamp', spec_version: SPEC_VERSION, version, expires: isoSeconds(expiresMs), meta: { 'snapshot.json': snapshot } };
+/**
+ * `fairpatch_clock` tells every client, under the timestamp key it already trusts, how versions map
+ * to time (version k is tick k, starting at epoch + (k-1)·tick): an agent can then see, from its own
+ * clock, that it is being served an old tick. TUF clients keep unrecognized fields (spec 4.1) and
+ * verify the signature over them.
+ */
+export function buildTimestamp(version: number, expiresMs: number, snapshot: MetaFile, clock?: { epochMs: number; tickMs: number }): TimestampSigned {
+  return {
+    _type: 'timestamp',
+    spec_version: SPEC_VERSION,
+    version,
+    expires: isoSeconds(expiresMs),
+    meta: { 'snapshot.json': snapshot },
+    ...(clock ? { fairpatch_clock: { epoch_ms: clock.epochMs, tick_ms: clock.tickMs } } : {}),
+  };
 }
 
 

@@ -73,10 +73,12 @@ describe('fairpatch agent --once against a real server process', () => {
     expect(failed.stdout).toMatch(/install> disk full/);
 
     const exported = await cli(['agent', 'receipts', 'export', '--state', join(dir, 'agent')]);
-    const { group, receipts } = JSON.parse(exported.stdout) as { group: string; receipts: Array<{ document: { signed: { _type: string } } }> };
+    const { group, agent, documents, receipts } = JSON.parse(exported.stdout) as { group: string; agent: string; documents: Record<string, { signed: { _type: string } }>; receipts: Array<{ observation: { agent: string; group: string; document: string } }> };
     expect(group).toBe('eu-west');
+    expect(agent).toBe((await cli(['agent', 'id', '--state', join(dir, 'agent')])).stdout.trim());
+    // One signed run per statement served (three polls, each a new tick), each naming its document.
     expect(receipts.length).toBe(3);
-    expect(receipts.every((r) => r.document.signed._type === 'timestamp')).toBe(true);
+    expect(receipts.every((r) => r.observation.agent === agent && r.observation.group === 'eu-west' && documents[r.observation.document]?.signed._type === 'timestamp')).toBe(true);
   });
 
   const offline = (state: string, version = '2.3.1') => ['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, state), '--product', 'acme/acme-agent', '--platform', 'linux-x64', '--current-version', version, '--once'];

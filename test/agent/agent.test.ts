@@ -10,6 +10,7 @@ import { envelopeBytes, metaFile, signEnvelope, type Envelope, type SnapshotSign
 import { tickAt } from '../../src/common/tick.js';
 import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
+import { tamperBlob } from '../helpers/blobs.js';
 
 describe.each(DIALECTS)('%s', (dialect) => {
   let fx: Fixture;
@@ -73,8 +74,8 @@ describe.each(DIALECTS)('%s', (dialect) => {
     describe('refuses, names the threat and leaves the installed version untouched', () => {
       it('a tampered artifact', async () => {
         fx.clock.set(releaseAt);
-        const blob = fx.node.blobs.path((await fx.node.store.latestVendorMetadata('acme'))!.signed.targets['acme/acme-agent-2.4.1-linux-x64.sh']!.hashes.sha256);
-        writeFileSync(blob, '#!/bin/sh\necho pwned!!\n');
+        const sha256 = (await fx.node.store.latestVendorMetadata('acme'))!.signed.targets['acme/acme-agent-2.4.1-linux-x64.sh']!.hashes.sha256;
+        await tamperBlob(fx.node, sha256, '#!/bin/sh\necho pwned!!\n');
         const a = agent();
         expect(await a.cycle()).toMatchObject({ outcome: 'refused', threat: expect.stringMatching(/^tampered artifact/) });
         expect(a.installed()).toBeUndefined();

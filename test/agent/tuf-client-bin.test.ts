@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
+import { tamperBlob } from '../helpers/blobs.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../dist/cli/tuf-client.js', import.meta.url).pathname;
@@ -46,7 +47,7 @@ describe('fairpatch-tuf-client (the tuf-conformance client contract)', () => {
     expect(await download('acme/fix.sh')).toBe(0);
     expect(readFileSync(join(td, encodeURIComponent('acme/fix.sh')), 'utf8')).toBe('echo fixed\n');
     expect(await download('acme/missing.sh')).toBe(1);
-    writeFileSync(fx.node.blobs.path(sha256), 'echo PWNED\n');
+    await tamperBlob(fx.node, sha256, 'echo PWNED\n');
     const other = mkdtempSync(join(tmpdir(), 'conf-t2-'));
     expect(await client([...base, '--target-name', 'acme/fix.sh', '--target-base-url', `${server.url}/targets`, '--target-dir', other, 'download'])).toBe(1);
     expect(existsSync(join(other, encodeURIComponent('acme/fix.sh')))).toBe(false);

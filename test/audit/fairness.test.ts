@@ -54,6 +54,7 @@ async function scenario(makeAdversary?: (fx: Fixture, releases: number[]) => { r
   await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'a')], releases[0]!));
   await fx.node.repo.stageVendorMetadata('quill', await fx.release('quill', { product: 'libquill', version: '3.8.2' }, [await fx.artifact('quill.tar', 'q', 'any', 'quill')], releases[1]!));
 
+  await fx.node.appDeps.declareGroups!(GROUPS);
   const plan = makeAdversary?.(fx, releases);
   const server = adversary(fx, plan?.rewrite ?? (() => undefined));
   const collector = new ReceiptCollector(fx.clock);
@@ -106,9 +107,11 @@ describe('the fairness audit', () => {
     const outcome = await audit();
     expect(outcome.exitCode).toBe(1);
     expect(groupsIn(outcome)).toEqual(['ap-south']);
-    const withheld = outcome.report!.findings.find((f) => f.kind === 'stale-after-activation');
-    expect(withheld).toMatchObject({ group: 'ap-south', release: 'acme/2' });
-    expect(JSON.parse(withheld!.evidence.document as string).signed.version).toBe(activation - 1);
+    const withheld = outcome.report!.findings.find((f) => f.kind === 'served-without-release');
+    // Three agents of the group signed it: a quorum of distinct keys, so the testimony convicts.
+    expect(withheld).toMatchObject({ group: 'ap-south', release: 'acme/2', class: 'testimony', unfair: true, sources: ['log'] });
+    expect(withheld!.witnesses).toHaveLength(3);
+    expect((withheld!.evidence.runs as Array<{ tick: number }>).every((r) => r.tick === activation - 1)).toBe(true);
   });
 
   it('UNFAIR when one group is served an older, still valid tick', async () => {
@@ -116,7 +119,7 @@ describe('the fairness audit', () => {
     const outcome = await audit();
     expect(outcome.exitCode).toBe(1);
     expect(groupsIn(outcome)).toEqual(['us-east']);
-    expect(outcome.report!.findings.some((f) => f.kind === 'stale-response' && f.group === 'us-east')).toBe(true);
+    expect(outcome.report!.findings.some((f) => f.kind === 'served-stale' && f.group === 'us-east')).toBe(true);
     expect(outcome.report!.groups['us-east']!.staleness.max).toBeGreaterThanOrEqual(60 * SECOND);
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startServer } from '../helpers/cli.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { waitFor } from '../helpers/nodes.js';
 
 const OPERATOR = 'operator-token-for-tests-0123456789';
 
@@ -21,7 +22,8 @@ describe('the fairpatch CLI against a real server process', () => {
     vendorKeys = join(dir, 'vendor-keys');
     expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
     expect((await cli(['keygen', '--keys', vendorKeys, '--vendor', 'acme'])).code).toBe(0);
-    server = await startServer(['--data', join(dir, 'data'), '--keys', keys], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
+    // A short lead time: a new root takes effect one lead time after it is posted.
+    server = await startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '2s'], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
   });
   afterAll(async () => {
     await server?.stop();
@@ -105,13 +107,20 @@ describe('the fairpatch CLI against a real server process', () => {
 
   it('audits the server over HTTP: FAIR, with a JSON and an HTML report, exit 0', async () => {
     const state = join(dir, 'audit');
+    // The audit must cover every group the operator declares: without a declaration it cannot verify.
+    const undeclared = await cli(['audit', '--server', server.url, '--state', join(dir, 'audit-undeclared'), '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json')]);
+    expect(undeclared.code, undeclared.stdout).toBe(2);
+    expect(undeclared.stdout).toMatch(/CANNOT VERIFY groups-undeclared/);
+    const declared = await cli(['groups', 'declare', 'eu-west,us-east', '--server', server.url, '--token', OPERATOR]);
+    expect(declared.code, declared.stderr).toBe(0);
     const args = ['audit', '--server', server.url, '--state', state, '--log-key', join(keys, 'log.vkey'), '--root', join(keys, '1.root.json')];
     const outcome = await cli([...args, '--json', join(dir, 'report.json'), '--html', join(dir, 'report.html')]);
     expect(outcome.code, outcome.stderr + outcome.stdout).toBe(0);
     expect(outcome.stdout).toMatch(/^FAIR/);
     const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     expect(report.releases.map((r: { id: string }) => r.id)).toEqual(['acme/2']);
-    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/timeline-acme\/2/);
+    // The release is still pending: listed, its contents sealed, no delivery chart yet.
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/data-release="acme\/2"/);
     // A second run checks consistency with the checkpoint the first one saved.
     expect((await cli(args)).code).toBe(0);
     // A log key the auditor does not pin: cannot verify.
@@ -147,9 +156,15 @@ describe('the fairpatch CLI against a real server process', () => {
     // Old threshold (1 key) + new threshold (2 of 3 present, all 3 sign).
     expect(root2.signatures.length).toBeGreaterThanOrEqual(3);
 
-    await new Promise((r) => setTimeout(r, 1100)); // next tick: timestamps are per tick
-    await client.updater().refresh();
-    const trusted = JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8'));
+    // Root 2 is not served before its tick; from then on the client follows.
+    const activatesAt = Date.parse(JSON.parse(rotated.stdout).activatesAt);
+    expect(activatesAt).toBeGreaterThan(Date.now());
+    const trustedRoot = async () => {
+      await client.updater().refresh();
+      return JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8')) as { signed: { version: number } };
+    };
+    const trusted = await waitFor('the client to trust root 2', async () => ((await trustedRoot()).signed.version === 2 ? trustedRoot() : undefined));
+    expect(Date.now()).toBeGreaterThanOrEqual(activatesAt);
     expect(trusted.signed.version).toBe(2);
     const timestamp = JSON.parse(readFileSync(join(client.dir, 'metadata', 'timestamp.json'), 'utf8'));
     expect(timestamp.signatures[0].keyid).toBe(root2.signed.roles.timestamp.keyids[0]);
@@ -158,9 +173,7 @@ describe('the fairpatch CLI against a real server process', () => {
     const again = await cli(['root', 'rotate', '--keys', keys, '--rotate', 'snapshot', '--server', server.url, '--token', OPERATOR]);
     expect(again.code, again.stderr).toBe(0);
     const root3 = JSON.parse(readFileSync(join(keys, '3.root.json'), 'utf8'));
-    await new Promise((r) => setTimeout(r, 1100));
-    await client.updater().refresh();
-    expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'root.json'), 'utf8')).signed.version).toBe(3);
+    await waitFor('the client to trust root 3', async () => ((await trustedRoot()).signed.version === 3 ? true : undefined));
     expect(JSON.parse(readFileSync(join(client.dir, 'metadata', 'snapshot.json'), 'utf8')).signatures[0].keyid).toBe(root3.signed.roles.snapshot.keyids[0]);
 
     // The auditor carries on too: same pinned root 1, same saved checkpoint, both rotations logged.

@@ -63,9 +63,11 @@ describe('CLI conventions', () => {
     expect(none.stderr).toMatch(/^ {2}publish /m);
   });
 
-  it("audit's help shows the auditor's real default staleness", async () => {
+  it("audit's help shows the auditor's real defaults", async () => {
     const { DEFAULT_AUDIT_OPTIONS } = await import('../../src/audit/fairness.js');
-    expect((await cli(['audit', '--help'])).stdout).toContain(`(default ${DEFAULT_AUDIT_OPTIONS.maxStalenessMs})`);
+    const help = (await cli(['audit', '--help'])).stdout;
+    expect(help).toContain(`(default ${DEFAULT_AUDIT_OPTIONS.maxLagMs / 1000}s)`);
+    expect(help).toContain(`(default ${DEFAULT_AUDIT_OPTIONS.quorum})`);
   });
 
   it('--version prints the version from package.json', async () => {

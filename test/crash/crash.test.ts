@@ -10,6 +10,11 @@ import { readPrivateKey } from '../../src/keys/key-files.js';
 import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
 import { buildRegistration, buildRelease } from '../../src/publish/build.js';
 import { PublisherClient, hashFile } from '../../src/publish/client.js';
+import { randomBytes } from 'node:crypto';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
+import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { startServer } from '../helpers/cli.js';
 
@@ -86,12 +91,17 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         })().catch(() => {});
         const uploads = (async () => {
           while (alive) {
-            const document = await (await fetch(`${server.url}/g/crash/metadata/timestamp.json`)).json();
-            const client = `c-${round}-${Math.random().toString(36).slice(2, 10)}`;
+            const document = (await (await fetch(`${server.url}/g/crash/metadata/timestamp.json`)).json()) as Record<string, unknown>;
+            // A fresh agent key per upload: its public key, in the leaf, marks this receipt.
+            const seed = randomBytes(32);
+            const client = ed25519PublicKey(seed).toString('hex');
+            const digest = sha256Hex(canonicalBytes(document));
+            const at = new Date().toISOString();
+            const receipt = signObservation({ v: 1, agent: client, group: 'crash', document: digest, first_at: at, last_at: at, polls: 1, via: '/g/crash', lag_ms: 0 }, seed);
             const response = await fetch(`${server.url}/api/v1/receipts`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ group: 'crash', client, receipts: [{ document, received_at: new Date().toISOString() }] }),
+              body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
             });
             if (response.status === 201) receipts.push({ index: ((await response.json()) as { logIndex: number }).logIndex, client });
           }
@@ -103,7 +113,11 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
             await new Promise((r) => setTimeout(r, 10));
           }
         })().catch(() => {});
+        // Killed at a random moment, but only once this round has something acknowledged to lose:
+        // on a busy machine a fixed delay could end rounds before any write, testing nothing.
+        const acknowledged = published + receipts.length;
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
+        for (let i = 0; i < 300 && published + receipts.length === acknowledged; i++) await new Promise((r) => setTimeout(r, 50));
         server.process.kill('SIGKILL');
         alive = false;
         await Promise.all([publishes, uploads, reads]);
@@ -111,7 +125,9 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         await server.stop();
       }
     }
-    expect(published).toBeGreaterThan(ROUNDS / 2);
-    expect(receipts.length).toBeGreaterThan(ROUNDS);
+    // Every round acknowledged at least one write before its kill; how many is the machine's business.
+    expect(published + receipts.length).toBeGreaterThanOrEqual(ROUNDS);
+    expect(published).toBeGreaterThan(0);
+    expect(receipts.length).toBeGreaterThan(0);
   }, 600_000);
 });

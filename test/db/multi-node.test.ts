@@ -11,7 +11,9 @@ import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import type { Envelope, RootSigned, TargetsSigned } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
 import { startServer } from '../helpers/cli.js';
+import type { ManualClock } from '../helpers/clock.js';
 import { freshDatabase } from '../helpers/dialects.js';
+import { SimAgent } from '../helpers/receipts.js';
 import { writeFileSync } from 'node:fs';
 
 const OPERATOR = 'multi-node-operator-token-0123456789';
@@ -77,6 +79,15 @@ describe('three server processes over one PostgreSQL', () => {
     for (const [tick, digests] of seen) expect(digests.size, `tick ${tick}`).toBe(1);
     expect(stale).toEqual([]);
 
+    // Each group's agents sign what they were served after the release; the operator declared the groups.
+    await operator.request('PUT', '/groups', JSON.stringify({ groups: nodes.map((_, i) => `group-${i}`) }), { 'content-type': 'application/json' });
+    const clock = { now: () => Date.now() } as ManualClock;
+    for (const [i, node] of nodes.entries()) {
+      const agent = new SimAgent(`group-${i}`, clock);
+      const http = { request: (path: string, init?: RequestInit) => fetch(`${node.url}${path}`, init) };
+      await agent.poll(http);
+      await agent.submit(http);
+    }
     // Give the nodes a second to log the activation, then audit through a node other than the publisher's.
     await new Promise((r) => setTimeout(r, 1500));
     const root = parseRoot(JSON.parse(readFileSync(join(keys, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;

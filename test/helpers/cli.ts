@@ -23,7 +23,12 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
  * One worker unless `args` say otherwise: a test reading /healthz or counting streams talks to the
  * process it means (test/cli/workers.test.ts runs several).
  */
-export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<StartedProcess> {
+export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: string[] } = {}): Promise<StartedProcess> {
   const workers = args.includes('--workers') ? [] : ['--workers', '1'];
-  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...workers, ...args], { ...(options.cwd ? { cwd: options.cwd } : {}), env: { ...baseEnv, ...options.env }, timeoutMs: 20_000 });
+  return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...workers, ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.wrapper ? { wrapper: options.wrapper } : {}),
+    env: { ...baseEnv, ...options.env },
+    timeoutMs: 20_000,
+  });
 }

@@ -13,8 +13,10 @@ export interface StartedProcess {
  * Starts a Node script that prints "… on http://127.0.0.1:PORT" once listening, and waits for that
  * line (bounded). Shared by the tests' server processes and the benchmarks'.
  */
-export async function startProcess(args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<StartedProcess> {
-  const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startProcess(args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number; wrapper?: string[] }): Promise<StartedProcess> {
+  // A wrapper runs node under another program (e.g. `faketime -f +3s`).
+  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(command, rest, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), options.timeoutMs ?? 30_000);

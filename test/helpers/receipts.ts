@@ -1,34 +1,78 @@
-import type { Receipt } from '../../src/receipts/schema.js';
+import { randomBytes } from 'node:crypto';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { tickStart } from '../../src/common/tick.js';
+import { type SignedObservation, signObservation } from '../../src/common/observation.js';
+import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
 import type { ManualClock } from './clock.js';
 
 type Fetcher = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
 
-/** What an agent keeps: every timestamp document it was served, with its own receive time. */
-export class ReceiptCollector {
-  readonly receipts = new Map<string, Receipt[]>();
+/** A simulated agent: its own key, signing one observation per poll as the real agent's observer does. */
+export class SimAgent {
+  readonly seed = randomBytes(32);
+  readonly publicKey = ed25519PublicKey(this.seed).toString('hex');
+  readonly receipts: SignedObservation[] = [];
+  readonly documents: Record<string, Record<string, unknown>> = {};
 
-  constructor(private readonly clock: ManualClock) {}
+  constructor(
+    readonly group: string,
+    private readonly clock: ManualClock,
+  ) {}
 
-  async poll(app: Fetcher, group: string): Promise<{ tick: number; snapshot: number }> {
-    const response = await app.request(`/g/${group}/metadata/timestamp.json`);
-    if (response.status !== 200) throw new Error(`poll ${group}: ${response.status}`);
-    const document = (await response.json()) as { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
-    const list = this.receipts.get(group) ?? [];
-    list.push({ document: document as unknown as Record<string, unknown>, received_at: new Date(this.clock.now()).toISOString() });
-    this.receipts.set(group, list);
+  async poll(app: Fetcher, path = `/g/${this.group}/metadata/timestamp.json`, extra: { pushed?: boolean } = {}): Promise<{ tick: number; snapshot: number }> {
+    const response = await app.request(path);
+    if (response.status !== 200) throw new Error(`poll ${this.group}: ${response.status}`);
+    const document = (await response.json()) as Record<string, unknown> & { signed: { version: number; meta: { 'snapshot.json': { version: number } }; fairpatch_clock?: { epoch_ms: number; tick_ms: number } } };
+    const digest = sha256Hex(canonicalBytes(document));
+    this.documents[digest] = document;
+    const now = this.clock.now();
+    const at = new Date(now).toISOString();
+    const c = document.signed.fairpatch_clock;
+    const lag = c ? now - tickStart({ epochMs: c.epoch_ms, tickMs: c.tick_ms }, document.signed.version) : 0;
+    this.receipts.push(signObservation({ v: 1, agent: this.publicKey, group: this.group, document: digest, first_at: at, last_at: at, polls: 1, via: `/g/${this.group}`, lag_ms: lag, ...extra }, this.seed));
     return { tick: document.signed.version, snapshot: document.signed.meta['snapshot.json'].version };
   }
 
+  batch(): { documents: Record<string, Record<string, unknown>>; receipts: SignedObservation[] } {
+    return { documents: this.documents, receipts: this.receipts };
+  }
+
   async submit(app: Fetcher): Promise<void> {
-    for (const [group, receipts] of this.receipts) {
-      for (let i = 0; i < receipts.length; i += 500) {
-        const response = await app.request('/api/v1/receipts', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ group, client: `agent-${group}`, receipts: receipts.slice(i, i + 500) }),
-        });
-        if (response.status !== 201) throw new Error(`receipts ${group}: ${response.status} ${await response.text()}`);
-      }
+    for (let i = 0; i < this.receipts.length; i += 500) {
+      const receipts = this.receipts.slice(i, i + 500);
+      const documents = Object.fromEntries(receipts.map((r) => [r.observation.document, this.documents[r.observation.document]!]));
+      const response = await app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents, receipts }) });
+      if (response.status !== 201) throw new Error(`receipts ${this.group}: ${response.status} ${await response.text()}`);
     }
+  }
+}
+
+/** A few agents per group, each polling through `app` and keeping its own signed receipts. */
+export class ReceiptCollector {
+  readonly agents = new Map<string, SimAgent[]>();
+
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly perGroup = 3,
+  ) {}
+
+  agentsOf(group: string): SimAgent[] {
+    let list = this.agents.get(group);
+    if (!list) {
+      list = Array.from({ length: this.perGroup }, () => new SimAgent(group, this.clock));
+      this.agents.set(group, list);
+    }
+    return list;
+  }
+
+  async poll(app: Fetcher, group: string): Promise<{ tick: number; snapshot: number }> {
+    let last = { tick: 0, snapshot: 0 };
+    for (const agent of this.agentsOf(group)) last = await agent.poll(app);
+    return last;
+  }
+
+  async submit(app: Fetcher): Promise<void> {
+    for (const list of this.agents.values()) for (const agent of list) await agent.submit(app);
   }
 }

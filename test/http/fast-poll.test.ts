@@ -2,7 +2,8 @@ import { type Server, createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fastPoll } from '../../src/http/fast-poll.js';
-import { requestListener } from '../../src/server/listener.js';
+import { getRequestListener } from '@hono/node-server';
+import { pollFront } from '../../src/server/listener.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
 
 interface Answer {
@@ -36,7 +37,8 @@ describe('the poll fast path', () => {
 
   beforeAll(async () => {
     fx = await createFixture();
-    fast = createServer(requestListener(fx.node));
+    const app = getRequestListener(fx.node.app.fetch);
+    fast = createServer(pollFront(fx.node, () => false)((req, res) => void app(req, res)));
     base = await listen(fast);
   });
   afterAll(async () => {

@@ -4,6 +4,8 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../src/log/merk
 import { parseVerifierKey } from '../../src/log/note.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { signEnvelope } from '../../src/tuf/metadata.js';
+import { signObservation } from '../../src/common/observation.js';
+import { SimAgent } from '../helpers/receipts.js';
 import { type Fixture, SECOND, createFixture } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 
@@ -26,31 +28,71 @@ describe.each(DIALECTS)('%s', (dialect) => {
   const timestamp = async () => (await (await fx.node.app.request('/metadata/timestamp.json')).json()) as Record<string, unknown>;
 
   describe('receipts', () => {
-    it('verifies, deduplicates by document and logs each batch', async () => {
-      const doc = await timestamp();
-      const at = new Date(fx.clock.now()).toISOString();
-      const first = await submit({ group: 'eu-west', client: 'c1', receipts: [{ document: doc, received_at: at }] });
+    const signed = async (group = 'eu-west', agent = new SimAgent(group, fx.clock)) => {
+      await agent.poll(fx.node.app);
+      return { agent, batch: agent.batch() };
+    };
+    const refusal = async (response: Response) => ({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code });
+
+    it('verifies agent signatures and documents, logs each batch once, acknowledges a retry without logging it again', async () => {
+      const { batch } = await signed();
+      const first = await submit(batch);
       expect(first.status).toBe(201);
       expect(await first.json()).toMatchObject({ accepted: 1, newDocuments: 1 });
-      const second = await submit({ group: 'us-east', client: 'c2', receipts: [{ document: doc, received_at: at }] });
-      expect(await second.json()).toMatchObject({ accepted: 1, newDocuments: 0 });
+      const size = (await fx.node.log.head()).size;
+      const again = await submit(batch);
+      expect(again.status).toBe(201);
+      await fx.node.sequencer.idle();
+      expect((await fx.node.log.head()).size).toBe(size);
+      const other = await signed('us-east');
+      expect(await (await submit(other.batch)).json()).toMatchObject({ accepted: 1, newDocuments: 0 });
     });
 
-    for (const [name, body] of [
-      ['a document signed by an unknown key', async () => ({ group: 'eu', client: 'c', receipts: [{ document: signEnvelope((await timestamp()).signed, [generateKeyPair()]), received_at: new Date().toISOString() }] })],
-      ['a document that is not a timestamp', async () => ({ group: 'eu', client: 'c', receipts: [{ document: { hello: 'world' }, received_at: new Date().toISOString() }] })],
-      ['a forged group name', async () => ({ group: '../admin', client: 'c', receipts: [{ document: await timestamp(), received_at: new Date().toISOString() }] })],
-      ['a bad receive time', async () => ({ group: 'eu', client: 'c', receipts: [{ document: await timestamp(), received_at: 'yesterday' }] })],
-      ['an empty batch', async () => ({ group: 'eu', client: 'c', receipts: [] })],
+    it('refuses a receipt re-labelled to another group: the agent signed the group (422 SIGNATURE_INVALID)', async () => {
+      const { batch } = await signed('eu-west');
+      const relabelled = { ...batch, receipts: batch.receipts.map((r) => ({ ...r, observation: { ...r.observation, group: 'us-east' } })) };
+      expect(await refusal(await submit(relabelled))).toEqual({ status: 422, code: 'SIGNATURE_INVALID' });
+    });
+
+    for (const [name, make, status, code] of [
+      ['an unsigned receipt', async () => ({ ...(await signed()).batch, receipts: [{ document: await timestamp(), received_at: new Date().toISOString() }] }), 400, 'RECEIPT_INVALID'],
+      ['a document signed by an unknown key', async () => {
+        const { batch } = await signed();
+        const digest = Object.keys(batch.documents)[0]!;
+        return { ...batch, documents: { [digest]: signEnvelope((await timestamp()).signed as never, [generateKeyPair()]) } };
+      }, 400, 'RECEIPT_INVALID'],
+      ['a document that is not a timestamp', async () => {
+        const { batch } = await signed();
+        return { ...batch, documents: { [Object.keys(batch.documents)[0]!]: { hello: 'world' } } };
+      }, 400, 'RECEIPT_INVALID'],
+      ['an impossible date (2026-99-99T99:99:99Z)', async () => {
+        const { batch, agent } = await signed();
+        const o = { ...batch.receipts[0]!.observation, first_at: '2026-99-99T99:99:99Z' };
+        return { ...batch, receipts: [signObservation(o, agent.seed)] };
+      }, 400, 'RECEIPT_INVALID'],
+      ['a forged group name', async () => {
+        const { batch, agent } = await signed();
+        return { ...batch, receipts: [signObservation({ ...batch.receipts[0]!.observation, group: '../admin' }, agent.seed)] };
+      }, 400, 'RECEIPT_INVALID'],
+      ['an empty batch', async () => ({ documents: {}, receipts: [] }), 400, 'RECEIPT_INVALID'],
     ] as const) {
-      it(`refuses ${name} with 400 RECEIPT_INVALID, logging nothing`, async () => {
+      it(`refuses ${name} with ${status} ${code}, logging nothing`, async () => {
         const before = (await fx.node.log.head()).size;
-        const response = await submit(await body());
-        expect(response.status).toBe(400);
-        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('RECEIPT_INVALID');
+        expect(await refusal(await submit(await make()))).toEqual({ status, code });
         expect((await fx.node.log.head()).size).toBe(before);
       });
     }
+
+    it('bounds what one agent key may add per minute (429 with Retry-After)', async () => {
+      const agent = new SimAgent('eu-west', fx.clock);
+      for (let i = 0; i < 601; i++) {
+        fx.clock.advance(1);
+        await agent.poll(fx.node.app);
+      }
+      const response = await submit(agent.batch());
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+    });
   });
 
   describe('log endpoints', () => {

@@ -13,6 +13,7 @@ let fx: Fixture;
 beforeAll(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
+  await fx.node.appDeps.declareGroups!(['eu-west']);
 });
 afterAll(() => fx.close());
 

@@ -37,13 +37,30 @@ function view(vendor: StoredVersion[]): RepositoryView {
   const state: CommittedState = {
     config: { ...cfg, freshnessMs: 300_000, snapshotPeriodMs: 100_000, snapshotLifetimeMs: 700_000 },
     roots: [Buffer.from('{}')],
+    rootTicks: [1],
     topTargets: [version(1, 1)],
     vendors: new Map([['acme', vendor]]),
   };
-  return new RepositoryView(state, { snapshot: generateKeyPair(), timestamp: generateKeyPair() });
+  const keys = { snapshot: generateKeyPair(), timestamp: generateKeyPair() };
+  return new RepositoryView(state, () => keys);
 }
 
 describe('the view at tick k', () => {
+  it('switches to a new root at its tick: its keys sign from then on, in a new snapshot version, and it is served from then on', () => {
+    const state = { ...view([version(1, 1)]).state, roots: [Buffer.from('{"v":1}'), Buffer.from('{"v":2}')], rootTicks: [1, 60] };
+    const keys = [1, 2].map(() => ({ snapshot: generateKeyPair(), timestamp: generateKeyPair() }));
+    const v = new RepositoryView(state, (root) => keys[root - 1]!);
+    const signer = (bytes: Buffer) => (JSON.parse(bytes.toString()) as { signatures: Array<{ keyid: string }> }).signatures[0]!.keyid;
+    expect([59, 60].map((k) => v.rootVersionAt(k))).toEqual([1, 2]);
+    expect(signer(v.timestampAt(59))).toBe(keys[0]!.timestamp.keyid);
+    expect(signer(v.timestampAt(60))).toBe(keys[1]!.timestamp.keyid);
+    expect(signer(v.snapshotAt(59).bytes)).toBe(keys[0]!.snapshot.keyid);
+    expect(signer(v.snapshotAt(60).bytes)).toBe(keys[1]!.snapshot.keyid);
+    expect(v.snapshotVersionAt(60)).toBe(v.snapshotVersionAt(59) + 1);
+    expect(v.root(2, 59)).toBeUndefined();
+    expect(v.root(2, 60)?.toString()).toBe('{"v":2}');
+  });
+
   it('bumps the snapshot version at each activation and each period, and only then', () => {
     const v = view([version(1, 1), version(2, 50), version(3, 250)]);
     // period = 100 ticks: boundaries at 101, 201, ...; activations at 50 and 250.
@@ -61,7 +78,7 @@ describe('the view at tick k', () => {
 
   it('is deterministic: two views of one state sign identical bytes', () => {
     const keys = { snapshot: generateKeyPair(), timestamp: generateKeyPair() };
-    const make = () => new RepositoryView(view([version(1, 1), version(2, 50)]).state, keys);
+    const make = () => new RepositoryView(view([version(1, 1), version(2, 50)]).state, () => keys);
     expect(make().timestampAt(77).equals(make().timestampAt(77))).toBe(true);
   });
 

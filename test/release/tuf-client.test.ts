@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { activationTick, tickAt } from '../../src/common/tick.js';
@@ -7,6 +7,7 @@ import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { type Fixture, MINUTE, SECOND, alignedNow, createFixture, listen } from '../helpers/repo.js';
 import { tufClient } from '../helpers/tuf-client.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
+import { tamperBlob } from '../helpers/blobs.js';
 
 const PATH = 'acme/agent-2.4.1-linux-x64.sh';
 
@@ -68,8 +69,7 @@ describe.each(DIALECTS)('%s: a stock TUF client (tuf-js) against the real server
       fx.clock.set(releaseAt);
       const updater = tufClient(server.url, 'eu-west', join(fx.keysDir, '1.root.json')).updater();
       const info = await updater.getTargetInfo(PATH);
-      const blob = fx.node.blobs.path(info!.hashes.sha256!);
-      writeFileSync(blob, '#!/bin/sh\necho pwned!!\n'); // same length, other bytes
+      await tamperBlob(fx.node, info!.hashes.sha256!, '#!/bin/sh\necho pwned!!\n'); // same length, other bytes
       await expect(updater.downloadTarget(info!)).rejects.toThrow(/hash/i);
     });
 

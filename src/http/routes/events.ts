@@ -1,7 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono } from 'hono';
-import { clientAddress } from '../rate-limit.js';
+import { type Context, Hono } from 'hono';
 import { FairpatchError } from '../../errors.js';
 import type { Notifier, Subscriber } from '../../release/notifier.js';
 import { sseMessage } from '../../release/notifier.js';
@@ -36,7 +35,7 @@ function chunked(bytes: Uint8Array): Buffer {
  * left before the whole loop ended (measured with bench/sse.ts). A socket write goes out at once; the socket's
  * buffered byte count is the honest measure of a consumer that stopped reading.
  */
-export function eventRoutes(deps: { repo: Repository; notifier: Notifier; options?: Partial<EventRouteOptions> }): Hono<{ Bindings: HttpBindings }> {
+export function eventRoutes(deps: { repo: Repository; notifier: Notifier; clientAddress: (c: Context) => string; options?: Partial<EventRouteOptions> }): Hono<{ Bindings: HttpBindings }> {
   const { repo, notifier } = deps;
   const options: EventRouteOptions = { idleMs: 30 * 60_000, retryMs: 3000, ...deps.options };
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -50,7 +49,7 @@ export function eventRoutes(deps: { repo: Repository; notifier: Notifier; option
     if (!socket) throw new FairpatchError('NOT_READY', 'no socket');
     const subscriber: Subscriber = {
       group,
-      address: clientAddress(c),
+      address: deps.clientAddress(c),
       write: (bytes) => void (socket.writable && socket.write(chunked(bytes))),
       queuedBytes: () => socket.writableLength,
       close: () => socket.destroy(),

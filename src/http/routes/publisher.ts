@@ -4,8 +4,9 @@ import { FairpatchError } from '../../errors.js';
 import type { BlobStore } from '../../release/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
+import { parseEmbargoId } from '../../release/embargo.js';
 import { type AuthEnv, operatorOnly, requireToken, vendorOnly, vendorOrOperator } from '../auth.js';
-import { readJson } from '../body.js';
+import { cutShort, readJson } from '../body.js';
 
 export interface PublisherLimits {
   /** Largest JSON body (metadata uploads, registrations). Default 4 MiB. */
@@ -14,7 +15,8 @@ export interface PublisherLimits {
   maxArtifactBytes: number;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+/** A blob's name: its lowercase hex SHA-256. */
+export const SHA256 = /^[0-9a-f]{64}$/;
 
 function vendorParam(value: string | undefined): string {
   const parsed = vendorName.safeParse(value);
@@ -43,14 +45,16 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     // said, by status, body or timing of an early answer: the body is always read and hash-checked,
     // so a hash alone (from a leaked schedule, say) proves nothing and claims nothing.
     const known = await store.blobLength(vendor, sha256);
-    if (known !== undefined && blobs.has(sha256)) {
+    if (known !== undefined && (await blobs.has(sha256))) {
       await c.req.raw.body?.cancel();
       return c.json({ sha256, length: known, stored: false });
     }
     const body = c.req.raw.body;
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
-    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes);
-    // The file is in place before the row exists: an acknowledged blob is always readable.
+    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes).catch((error: unknown) => {
+      throw cutShort(c, error);
+    });
+    // The bytes are stored before the row exists: an acknowledged blob is always readable.
     await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);
   });
@@ -64,7 +68,9 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
 
   app.post('/vendors/:vendor/metadata', asVendor, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
-    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes));
+    // `?embargo=ID`: staged into a coordinated release (src/release/embargo.ts).
+    const embargo = c.req.query('embargo');
+    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes), embargo === undefined ? {} : { embargo: parseEmbargoId(embargo) });
     return c.json(result, 201);
   });
 

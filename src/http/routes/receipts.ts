@@ -3,8 +3,18 @@ import type { ReceiptIntake } from '../../receipts/intake.js';
 import { readJson } from '../body.js';
 
 /** `POST /api/v1/receipts`: agents hand in the signed statements they were served. */
-export function receiptRoutes(deps: { intake: ReceiptIntake; maxJsonBytes: number }): Hono {
+export function receiptRoutes(deps: { intake: ReceiptIntake; maxJsonBytes: number; onOutcome?: (outcome: 'accepted' | 'refused', receipts: number) => void }): Hono {
   const app = new Hono();
-  app.post('/receipts', async (c) => c.json(await deps.intake.submit(await readJson(c, deps.maxJsonBytes)), 201));
+  app.post('/receipts', async (c) => {
+    let result: Awaited<ReturnType<ReceiptIntake['submit']>>;
+    try {
+      result = await deps.intake.submit(await readJson(c, deps.maxJsonBytes));
+    } catch (error) {
+      deps.onOutcome?.('refused', 0);
+      throw error;
+    }
+    deps.onOutcome?.('accepted', result.accepted);
+    return c.json(result, 201);
+  });
   return app;
 }

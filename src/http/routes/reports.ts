@@ -6,7 +6,7 @@ import { groupName } from '../../common/names.js';
 import { parseWith } from '../../tuf/schema.js';
 import { readJson } from '../body.js';
 
-const reportSchema = z.strictObject({
+export const reportSchema = z.strictObject({
   group: groupName,
   client: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
   product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),

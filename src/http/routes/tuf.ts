@@ -20,6 +20,10 @@ export interface TufRouteDeps {
   counter: DeliveryCounter;
   /** Refuse to serve when the state is older than this (a node that lost its database must not guess). */
   maxStateAgeMs: () => number;
+  /** Throws CLOCK_SKEW when this node's clock cannot be trusted to say which tick it is. */
+  assertClock?: () => void;
+  /** Told of each timestamp poll served, by group (metrics). */
+  onPoll?: (group: string) => void;
 }
 
 function groupOf(c: Context): string {
@@ -73,14 +77,20 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
   const metadata = (c: Context): Response => {
     const group = groupOf(c);
     const file = c.req.param('file') ?? '';
-    if (repo.stateAge() > deps.maxStateAgeMs()) {
-      throw new FairpatchError('NOT_READY', 'this node has lost its database; it will not serve a state it cannot vouch for');
+    deps.assertClock?.();
+    const age = repo.stateAge();
+    const maxAge = deps.maxStateAgeMs();
+    if (age > maxAge) {
+      throw new FairpatchError('NOT_READY', 'this node has lost its database for longer than the lead time; it will not serve a state it cannot vouch for', {
+        details: { state_age_ms: age, max_state_age_ms: maxAge, retryAfterSeconds: 1 },
+      });
     }
     const view = repo.view;
     const k = repo.currentTick();
     if (file === 'timestamp.json') {
       const bytes = view.timestampAt(k);
       counter.count(group, k, view.snapshotVersionAt(k));
+      deps.onPoll?.(group);
       return sendJson(c, bytes, timestampDocument(repo, k).headers);
     }
     const match = VERSIONED.exec(file);
@@ -88,34 +98,41 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const version = Number(match[1]);
     const role = match[2] as string;
     const bytes =
-      role === 'root' ? view.root(version) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
+      role === 'root' ? view.root(version, k) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
     if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
     return sendImmutableJson(c, bytes);
   };
 
-  const target = (c: Context): Response => {
+  const target = async (c: Context): Promise<Response> => {
     groupOf(c);
+    deps.assertClock?.();
     const vendor = c.req.param('vendor') ?? '';
     const match = TARGET_FILE.exec(c.req.param('file') ?? '');
     if (!match) throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
     const [, sha256, name] = match as unknown as [string, string, string];
     const served = repo.view.targetAt(vendor, `${vendor}/${name}`, sha256, repo.currentTick());
-    if (!served || !blobs.has(sha256)) throw new FairpatchError('NOT_FOUND', 'no such released target');
+    if (!served) throw new FairpatchError('NOT_FOUND', 'no such released target');
     // HTTP framing follows the file as it is; whether it is the right file is the client's TUF check.
-    const length = blobs.size(sha256);
+    const length = await blobs.size(sha256);
+    if (length === undefined) {
+      // Signed metadata lists it, so a 404 would tell clients it does not exist: it is this node's storage that lacks it.
+      throw new FairpatchError('STORAGE_UNAVAILABLE', `this node cannot read the artifact ${sha256} from ${blobs.location}; another node may serve it`, { details: { retryAfterSeconds: 5 } });
+    }
     // The path names the content's hash: it is the strongest validator there is. Never compressed.
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes', ETag: `"${sha256}"` };
     if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return c.body(null, 304, notModifiedHeaders(headers));
     const range = parseRange(c.req.header('range'), length);
     // HEAD: Hono answers it from this handler and drops the body; do not open a file nobody reads.
     if (c.req.method === 'HEAD') return c.body(null, 200, { ...headers, 'Content-Length': String(length) });
+    // The first bytes are read before the status is sent: storage that fails now is a 503, not a cut-off 200.
+    const body = await primed(blobs.open(sha256, range));
     if (range) {
       headers['Content-Range'] = `bytes ${range.start}-${range.end}/${length}`;
       headers['Content-Length'] = String(range.end - range.start + 1);
-      return c.body(Readable.toWeb(blobs.open(sha256, range)) as ReadableStream, 206, headers);
+      return c.body(Readable.toWeb(body) as ReadableStream, 206, headers);
     }
     headers['Content-Length'] = String(length);
-    return c.body(Readable.toWeb(blobs.open(sha256)) as ReadableStream, 200, headers);
+    return c.body(Readable.toWeb(body) as ReadableStream, 200, headers);
   };
 
   for (const prefix of ['', '/g/:group']) {
@@ -133,4 +150,22 @@ function parseRange(header: string | undefined, length: number): { start: number
   const end = match[2] ? Math.min(Number(match[2]), length - 1) : length - 1;
   if (start > end || start >= length) throw new FairpatchError('RANGE_NOT_SATISFIABLE', `range not satisfiable for ${length} bytes`);
   return { start, end };
+}
+
+/** Waits for a stream's first chunk (or its error), then streams that chunk and the rest. */
+async function primed(stream: Readable): Promise<Readable> {
+  const chunks = stream[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  return Readable.from(
+    (async function* () {
+      try {
+        if (first.done) return;
+        yield first.value as Buffer;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value as Buffer;
+      } finally {
+        stream.destroy(); // a client that hangs up early leaves no open file or query behind
+      }
+    })(),
+    { objectMode: false },
+  );
 }

@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ed25519PublicKey } from '../common/ed25519.js';
+import { writeFileAtomic } from '../common/files.js';
+
+/** The agent's own Ed25519 key: it signs what the agent was served, so no one can re-label it. */
+export interface AgentIdentity {
+  /** Hex public key: how auditors and a group's owner name (and pin) this agent. */
+  publicKey: string;
+  seed: Uint8Array;
+}
+
+/**
+ * Loads the agent's key from its state directory, creating it (mode 0600) on first run. A key file
+ * that does not hold a matching key pair is refused rather than silently replaced: the public key is
+ * the agent's identity, pinned perhaps by the group's owner.
+ */
+export function loadIdentity(stateDir: string): AgentIdentity {
+  const file = join(stateDir, 'agent.key');
+  if (!existsSync(file)) {
+    const seed = randomBytes(32);
+    writeFileAtomic(file, `${JSON.stringify({ public: ed25519PublicKey(seed).toString('hex'), private: seed.toString('hex') })}\n`, 0o600);
+  }
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { public?: unknown; private?: unknown };
+  if (typeof parsed.private !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.private)) throw new Error(`${file} does not hold an agent key`);
+  const seed = Buffer.from(parsed.private, 'hex');
+  const publicKey = ed25519PublicKey(seed).toString('hex');
+  if (parsed.public !== publicKey) throw new Error(`${file}: the public key does not match the private key`);
+  return { publicKey, seed };
+}

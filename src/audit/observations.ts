@@ -1,0 +1,143 @@
+import type { Leaf } from '../log/leaves.js';
+import { type SignedObservation, receiptBatchSchema, verifyObservation } from '../common/observation.js';
+import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import type { TufKey } from '../tuf/keys.js';
+import { sha256Hex } from '../tuf/metadata.js';
+import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
+import type { Finding } from './report.js';
+
+/** One agent's signed account of a run of polls, with the server-signed document it names. */
+export interface Seen {
+  agent: string;
+  group: string;
+  doc: VerifiedDocument;
+  firstAt: number;
+  lastAt: number;
+  polls: number;
+  via: string;
+  pushed: boolean | undefined;
+  artifactFailures: string[];
+  /** Where the auditor got it: 'log', a witness URL or a receipts file. */
+  source: string;
+}
+
+/** Evidence from outside the audited log: a witness or an agent's exported receipts. */
+export interface ExternalEvidence {
+  source: string;
+  documents: Record<string, unknown>;
+  receipts: unknown[];
+}
+
+/**
+ * What was already checked, kept across evaluations by a long-lived reader (the dashboard): a
+ * document or a signature is verified once, ever, however often the report is rebuilt.
+ */
+export interface VerificationCache {
+  documents: Map<string, VerifiedDocument | null>;
+  signatures: Map<string, boolean>;
+}
+
+export const newVerificationCache = (): VerificationCache => ({ documents: new Map(), signatures: new Map() });
+
+/**
+ * Every observation the auditor can check: agent-signed (by the key it names), about a timestamp
+ * signed by a key a trusted root named. Unsigned (old) receipts and anything that fails a check are
+ * reported and left out: one unauthenticated claim never counts. The same signature from several
+ * sources counts once; a run signed again as it grew counts as its longest version.
+ */
+export function collectObservations(input: {
+  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
+  external: readonly ExternalEvidence[];
+  timestampKeys: ReadonlyMap<string, TufKey>;
+  cache?: VerificationCache;
+}): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
+  const cache = input.cache ?? newVerificationCache();
+  const documents = new Map<string, VerifiedDocument>();
+  const rejected = new Set<string>();
+  const notes: Finding[] = [];
+  const runs = new Map<string, Seen>();
+  const signatures = new Set<string>();
+
+  const admitDocument = (digest: string, document: unknown, where: string): void => {
+    if (documents.has(digest) || rejected.has(digest)) return;
+    let doc = cache.documents.get(digest) ?? undefined;
+    if (!cache.documents.has(digest)) {
+      try {
+        doc = verifyTimestampDocument(document, input.timestampKeys);
+      } catch {
+        doc = undefined;
+      }
+      cache.documents.set(digest, doc && doc.digest === digest ? doc : null);
+    }
+    if (doc && doc.digest === digest) documents.set(digest, doc);
+    else {
+      rejected.add(digest);
+      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `document ${digest} (${where}) is not a timestamp signed by a trusted key of this repository`, evidence: { digest, where } });
+    }
+  };
+
+  const admit = (signed: SignedObservation, source: string): void => {
+    if (signatures.has(signed.sig)) return;
+    signatures.add(signed.sig);
+    let valid = cache.signatures.get(signed.sig);
+    if (valid === undefined) {
+      valid = verifyObservation(signed);
+      cache.signatures.set(signed.sig, valid);
+    }
+    if (!valid) {
+      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `an observation from ${source} does not carry a valid agent signature`, evidence: { source, sig: signed.sig } });
+      return;
+    }
+    const o = signed.observation;
+    const doc = documents.get(o.document);
+    if (!doc) return;
+    const id = `${o.agent}/${o.document}/${o.first_at}/${o.via}`;
+    const seen: Seen = {
+      agent: o.agent,
+      group: o.group,
+      doc,
+      firstAt: Date.parse(o.first_at),
+      lastAt: Date.parse(o.last_at),
+      polls: o.polls,
+      via: o.via,
+      pushed: o.pushed,
+      artifactFailures: (o.artifact_failures ?? []).map((f) => f.target),
+      source,
+    };
+    const earlier = runs.get(id);
+    if (!earlier || seen.lastAt > earlier.lastAt) runs.set(id, seen);
+  };
+
+  let legacy = 0;
+  for (const { index, leaf } of input.leaves) {
+    if (leaf.type !== 'receipts.batch') continue;
+    if (leaf.v === 1) {
+      legacy += leaf.observations.length;
+      continue;
+    }
+    for (const [digest, text] of Object.entries(leaf.documents)) admitDocument(digest, safeParse(text), `log leaf ${index}`);
+    for (const r of leaf.receipts) admit(r, 'log');
+  }
+  if (legacy > 0) notes.push({ kind: 'receipt-unsigned', class: 'note', unfair: false, message: `${legacy} receipts in the log predate agent signatures: not counted as evidence`, evidence: { count: legacy } });
+
+  for (const e of input.external) {
+    const parsed = receiptBatchSchema.safeParse({ documents: e.documents, receipts: e.receipts });
+    if (!parsed.success) {
+      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `evidence from ${e.source} is not a receipt batch: ${parsed.error.issues[0]?.message ?? ''}`, evidence: { source: e.source } });
+      continue;
+    }
+    for (const [digest, document] of Object.entries(parsed.data.documents)) {
+      if (sha256Hex(canonicalBytes(document)) === digest) admitDocument(digest, document, e.source);
+    }
+    for (const r of parsed.data.receipts) admit(r, e.source);
+  }
+  return { seen: [...runs.values()], documents, notes };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return parseJson(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,135 @@
+// What an audit returns: a verdict, per release and group what the evidence shows, and every finding
+// with its class (what it rests on) and its evidence.
+
+export interface AuditOptions {
+  /** A statement served more than this after its tick started is stale (agents use the same tolerance). */
+  maxLagMs: number;
+  /** How long after a release's activation tick the auditor waits for its activation leaf. */
+  activationGraceMs: number;
+  /** Distinct agent keys whose testimony about one group and release makes it UNFAIR. */
+  quorum: number;
+  /** A group still served without a release this long after its activation tick was not served it. */
+  maxGapMs: number;
+  /** Agent keys a group's owner vouches for: one of them is enough testimony for that group. */
+  pinned: Readonly<Record<string, readonly string[]>>;
+}
+
+export const DEFAULT_AUDIT_OPTIONS: AuditOptions = { maxLagMs: 10_000, activationGraceMs: 60_000, quorum: 3, maxGapMs: 10_000, pinned: {} };
+
+export type FindingKind =
+  // proof: checkable from server-signed data alone
+  | 'equivocation'
+  | 'activation-late'
+  | 'activation-missing'
+  | 'early-release'
+  | 'commitment-mismatch'
+  | 'log-inconsistent'
+  | 'stale-after-activation'
+  | 'embargo-split'
+  | 'embargo-commitment-mismatch'
+  // testimony: signed by agents
+  | 'served-stale'
+  | 'served-without-release'
+  | 'push-missing'
+  | 'artifacts-unavailable'
+  // what keeps a verdict from being FAIR without making it UNFAIR
+  | 'no-evidence'
+  | 'groups-undeclared'
+  | 'root-mismatch'
+  /** The served checkpoint carries fewer valid witness cosignatures than the auditor requires. */
+  | 'checkpoint-unwitnessed'
+  // notes
+  | 'receipt-unverifiable'
+  | 'receipt-unsigned';
+
+export type FindingClass = 'proof' | 'testimony' | 'cannot-verify' | 'note';
+
+export interface Finding {
+  kind: FindingKind;
+  class: FindingClass;
+  /** Only proof, or corroborated testimony, makes the verdict UNFAIR. */
+  unfair: boolean;
+  group?: string;
+  release?: string;
+  message: string;
+  evidence: Record<string, unknown>;
+  /** Testimony: the agent keys that signed it, and where their receipts came from. */
+  witnesses?: string[];
+  sources?: string[];
+}
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** One group's delivery of one release, as its agents signed it (times from release_at, ms). */
+export interface ReleaseDelivery {
+  /** Earliest receipt of a statement carrying the release. */
+  firstDeliveryMs: number;
+  /** Latest receipt of a statement without it after its activation: the other bound. */
+  lastWithoutMs?: number;
+  /** Agents in the group with a receipt carrying the release. */
+  agents: number;
+  source: 'receipt' | 'rollup';
+  stalePolls: number;
+  leafIndex: number;
+  /** The push at the activation tick, as the nodes rolled it up. */
+  notification?: { connections: number; delayMs: number };
+}
+
+export interface ReleaseReport {
+  id: string;
+  vendor: string;
+  metadataVersion: number;
+  /** Product and version of what went live, once known (at activation). */
+  title?: string;
+  releaseAt: number;
+  targets: string[];
+  scheduledLeaf: number;
+  /** The tick its latest schedule committed it to (an embargo move commits a version again). */
+  scheduledTick: number;
+  halted?: boolean;
+  activation?: { tick: number; tickStart: number; delayMs: number; snapshotVersion: number; leaf: number };
+  groups: Record<string, ReleaseDelivery>;
+  equityGapMs?: number;
+  /** The gap's uncertainty: the widest bound between a group's last receipt without and first with it. */
+  equityGapUncertaintyMs?: number;
+}
+
+/** One coordinated release (an advisory), as revealed at its tick, and each member's delivery. */
+export interface EmbargoReport {
+  id: string;
+  tick: number;
+  tickStart: number;
+  /** The snapshot version that carried every shipped member, when it was one. */
+  snapshotVersion?: number;
+  leftOut: string[];
+  decisions: Array<{ decision: string; member?: string; activation_tick: number }>;
+  revealedLeaf: number;
+  members: Record<
+    string,
+    {
+      status: 'shipped' | 'early' | 'pending' | 'left-out' | 'not-shipped';
+      release?: string;
+      activationTick?: number;
+      snapshotVersion?: number;
+      /** Per group: first receipt carrying the fix, ms after the embargo's time. */
+      groups: Record<string, { firstDeliveryMs: number; lastWithoutMs?: number }>;
+    }
+  >;
+}
+
+export type Verdict = 'FAIR' | 'UNFAIR' | 'CANNOT_VERIFY';
+
+export interface FairnessReport {
+  verdict: Verdict;
+  logSize: number;
+  tickMs: number;
+  declaredGroups?: string[];
+  releases: ReleaseReport[];
+  embargoes: EmbargoReport[];
+  groups: Record<string, { receipts: number; agents: number; staleness: Percentiles; polls: number }>;
+  findings: Finding[];
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { ed25519Sign, ed25519Verify } from './ed25519.js';
+import { groupName } from './names.js';
+import { canonicalBytes } from '../tuf/canonical.js';
+
+// The evidence an agent signs: what it was served, when, in which group, through which path. The
+// agent's signature binds the group and the times to the server-signed document, so nobody between
+// the agent and the auditor (an edge, the operator, another client) can re-label or alter it, only
+// drop it. Shared by the agent (signs), the server and witnesses (verify, log) and the auditor.
+
+const HEX = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
+/** ISO 8601 UTC with milliseconds, as Date#toISOString writes it; and a real date (no 2026-99-99). */
+export const isoMillis = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/, 'an ISO 8601 UTC time such as 2026-11-23T10:00:00.000Z')
+  .refine((s) => {
+    const ms = Date.parse(s);
+    return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === s.slice(0, 19);
+  }, 'not a real date');
+
+/**
+ * One run of polls that were all served the same timestamp document (by its sha256): agents poll
+ * every few seconds, and a run keeps that compact while still saying "served this, from then to then".
+ */
+export const observationSchema = z.strictObject({
+  v: z.literal(1),
+  /** The agent's Ed25519 public key, hex: the signer. */
+  agent: HEX(64),
+  group: groupName,
+  /** sha256 of the canonical bytes of the timestamp document served. */
+  document: HEX(64),
+  first_at: isoMillis,
+  last_at: isoMillis,
+  polls: z.number().int().min(1).max(1_000_000),
+  /** Which path served it: the group path, the plain path or another server (an origin URL). */
+  via: z.string().min(1).max(200),
+  /** The push for the document's tick arrived (true), was expected but missing (false), or no stream (absent). */
+  pushed: z.boolean().optional(),
+  /** How far behind its own clock the agent found this document when it first got it, ms. */
+  lag_ms: z.number().int().min(-86_400_000).max(Number.MAX_SAFE_INTEGER),
+  /** Artifacts of a release this document carries that could not be downloaded, with the last error. */
+  artifact_failures: z.array(z.strictObject({ target: z.string().max(200), error: z.string().max(200), at: isoMillis })).max(16).optional(),
+});
+export type Observation = z.infer<typeof observationSchema>;
+
+export const signedObservationSchema = z.strictObject({ observation: observationSchema, sig: HEX(128) });
+export type SignedObservation = z.infer<typeof signedObservationSchema>;
+
+/** `POST /receipts` (server and witness): signed observations and the documents they name. */
+export const receiptBatchSchema = z.strictObject({
+  /** Timestamp documents by sha256 of their canonical bytes; the receiver checks each digest. */
+  documents: z.record(HEX(64), z.record(z.string(), z.unknown())),
+  receipts: z.array(signedObservationSchema).min(1).max(1000),
+});
+export type ReceiptBatch = z.infer<typeof receiptBatchSchema>;
+
+/** Domain separation: an observation signature can never be mistaken for any other signed thing. */
+const CONTEXT = Buffer.from('fairpatch observation v1\n', 'utf8');
+
+function message(observation: Observation): Buffer {
+  return Buffer.concat([CONTEXT, canonicalBytes(observation)]);
+}
+
+export function signObservation(observation: Observation, seed: Uint8Array): SignedObservation {
+  return { observation, sig: ed25519Sign(seed, message(observation)).toString('hex') };
+}
+
+export function verifyObservation(signed: SignedObservation): boolean {
+  return ed25519Verify(Buffer.from(signed.observation.agent, 'hex'), message(signed.observation), Buffer.from(signed.sig, 'hex'));
+}

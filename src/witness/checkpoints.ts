@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { FairpatchError } from '../errors.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { cosign } from '../log/cosignature.js';
+import { verifyConsistency } from '../log/merkle.js';
+import { type Verifier, openNote } from '../log/note.js';
+import type { WitnessDb } from './schema.js';
+
+export type AddCheckpointResult = { kind: 'cosigned'; lines: string } | { kind: 'size-mismatch'; size: number };
+
+const MAX_PROOF_LINES = 63;
+
+interface Request {
+  oldSize: number;
+  proof: Buffer[];
+  note: string;
+}
+
+/** The add-checkpoint body: `old N`, up to 63 base64 proof lines, an empty line, the signed checkpoint. */
+function parseRequest(body: string): Request {
+  const bad = (message: string): never => {
+    throw new FairpatchError('BAD_REQUEST', message);
+  };
+  const blank = body.indexOf('\n\n');
+  if (blank < 0) bad('expected "old N", proof lines, an empty line, then the checkpoint');
+  const lines = body.slice(0, blank).split('\n');
+  const old = /^old (0|[1-9]\d{0,15})$/.exec(lines[0] ?? '');
+  if (!old) bad('the first line must be "old N" (decimal, no leading zeros)');
+  const proofLines = lines.slice(1);
+  if (proofLines.length > MAX_PROOF_LINES) bad(`more than ${MAX_PROOF_LINES} consistency proof lines`);
+  const proof = proofLines.map((l) => {
+    const hash = Buffer.from(l, 'base64');
+    if (hash.length !== 32 || hash.toString('base64') !== l) bad('a consistency proof line is not base64 of 32 bytes');
+    return hash;
+  });
+  return { oldSize: Number(old![1]), proof, note: body.slice(blank + 2) };
+}
+
+/**
+ * C2SP tlog-witness `add-checkpoint` (https://c2sp.org/tlog-witness): for each configured log (by its
+ * origin and pinned key) keeps the latest checkpoint it verified, and cosigns a new one only if the
+ * log signed it and an RFC 9162 consistency proof (2.1.4.2) leads to it from that one. The check and
+ * the update are one conditional write, so two racing requests cannot roll the record back, and the
+ * record is persisted before the cosignature is returned: the witness never cosigns two inconsistent
+ * checkpoints of one log, restarts included. Refused requests the log signed are kept as evidence.
+ */
+export class CheckpointWitness {
+  private readonly logs: Map<string, Verifier>;
+
+  constructor(
+    private readonly db: WitnessDb,
+    logs: readonly Verifier[],
+    private readonly key: { name: string; secretKey: Uint8Array },
+    private readonly now: () => number,
+  ) {
+    this.logs = new Map(logs.map((v) => [v.name, v]));
+  }
+
+  async add(body: string): Promise<AddCheckpointResult> {
+    const request = parseRequest(body);
+    const origin = request.note.slice(0, request.note.indexOf('\n'));
+    const verifier = this.logs.get(origin);
+    if (!verifier) throw new FairpatchError('NOT_FOUND', `this witness does not follow a log with origin ${JSON.stringify(origin)}`);
+    let text: string;
+    try {
+      text = openNote(request.note, [verifier]).text;
+    } catch (error) {
+      if (error instanceof FairpatchError && error.code === 'SIGNATURE_INVALID') throw new FairpatchError('FORBIDDEN', `the checkpoint is not signed by the key this witness trusts for ${origin}`);
+      throw error;
+    }
+    const checkpoint = parseCheckpoint(text);
+    if (request.oldSize > checkpoint.size) throw new FairpatchError('BAD_REQUEST', `old size ${request.oldSize} is larger than the checkpoint's ${checkpoint.size}`);
+
+    const stored = await this.db.selectFrom('witness_checkpoints').selectAll().where('origin', '=', origin).executeTakeFirst();
+    const storedSize = stored ? Number(stored.size) : 0;
+    if (request.oldSize !== storedSize) return { kind: 'size-mismatch', size: storedSize };
+    const root = checkpoint.rootHash.toString('hex');
+    if (stored && storedSize === checkpoint.size && stored.root !== root) {
+      throw await this.refuse('CHECKPOINT_CONFLICT', origin, body, stored.note, `a checkpoint of size ${checkpoint.size} with another root than the one this witness cosigned: the log forked`);
+    }
+    try {
+      verifyConsistency(storedSize, checkpoint.size, stored ? Buffer.from(stored.root, 'hex') : checkpoint.rootHash, checkpoint.rootHash, request.proof);
+    } catch (error) {
+      if (!(error instanceof FairpatchError)) throw error;
+      throw await this.refuse('PROOF_INVALID', origin, body, stored?.note ?? '', `the consistency proof from ${storedSize} to ${checkpoint.size} does not verify (${error.message}): not cosigned`);
+    }
+
+    const row = { size: checkpoint.size, root, note: request.note, updated_at: this.now() };
+    if (stored) {
+      const updated = await this.db.updateTable('witness_checkpoints').set(row).where('origin', '=', origin).where('size', '=', storedSize).where('root', '=', stored.root).executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return { kind: 'size-mismatch', size: await this.storedSize(origin) };
+    } else {
+      try {
+        await this.db.insertInto('witness_checkpoints').values({ origin, ...row }).execute();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return { kind: 'size-mismatch', size: await this.storedSize(origin) };
+      }
+    }
+    return { kind: 'cosigned', lines: cosign(text, this.key.name, this.key.secretKey, Math.floor(this.now() / 1000)) };
+  }
+
+  /** The checkpoint last cosigned for `origin`, if any. */
+  async latest(origin: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('witness_checkpoints').select('note').where('origin', '=', origin).executeTakeFirst())?.note;
+  }
+
+  private async storedSize(origin: string): Promise<number> {
+    const row = await this.db.selectFrom('witness_checkpoints').select('size').where('origin', '=', origin).executeTakeFirst();
+    return row ? Number(row.size) : 0;
+  }
+
+  /** Keeps the refused, log-signed request beside what the witness had cosigned, and returns the refusal. */
+  private async refuse(code: 'CHECKPOINT_CONFLICT' | 'PROOF_INVALID', origin: string, request: string, witnessed: string, message: string): Promise<FairpatchError> {
+    const digest = createHash('sha256').update(request).digest('hex');
+    await this.db
+      .insertInto('witness_evidence')
+      .values({ digest, origin, reason: message, request, witnessed, received_at: this.now() })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+    return new FairpatchError(code, message, { details: { origin, witnessed_checkpoint: witnessed, submitted: request } });
+  }
+}

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { privateDir } from '../common/files.js';
+import { type Clock, systemClock } from '../common/clock.js';
+import { witnessOrigin } from '../common/witness.js';
+import { connect } from '../db/connect.js';
+import type { Db } from '../db/schema.js';
+import { clientAddressOf, TRUST_NO_PROXY, type TrustProxy } from '../http/client-address.js';
+import { errorResponse, notFound } from '../http/errors.js';
+import { type RateLimit, rateLimit } from '../http/rate-limit.js';
+import { logRoutes } from '../http/routes/log.js';
+import { signCheckpoint } from '../log/checkpoint.js';
+import { type Verifier, verifierKey } from '../log/note.js';
+import { Sequencer } from '../log/sequencer.js';
+import { LogStore } from '../log/store.js';
+import type { Envelope, RootSigned } from '../tuf/metadata.js';
+import { addCheckpointRoutes } from './add-checkpoint-route.js';
+import { PerKeyBudget } from './budget.js';
+import { CheckpointWitness } from './checkpoints.js';
+import { ensureWitnessTables } from './schema.js';
+import { WitnessIntake } from './intake.js';
+import { receiptRoutes } from './receipts-route.js';
+import { type RootSource, TrustedRoots } from './roots.js';
+import type { WitnessKey } from './key.js';
+
+export interface WitnessOptions {
+  dataDir: string;
+  /** PostgreSQL URL; a SQLite file in dataDir when absent. */
+  databaseUrl?: string;
+  key: WitnessKey;
+  /** The repository's trusted root, given out of band. */
+  root: Envelope<RootSigned>;
+  /** Where successors of that root are looked up (the repository node's `/metadata/N.root.json`). */
+  roots?: RootSource;
+  /** Successor roots are looked up at most this often (on a document under an unknown key); default 30 s. */
+  rootRefreshMs?: number;
+  /** The repository logs whose checkpoints this witness cosigns (C2SP tlog-witness), by their pinned key. */
+  logs?: Array<{ url: string; verifier: Verifier }>;
+  clock?: Clock;
+  perAddress?: RateLimit;
+  perKeyPerMinute?: number;
+  trustProxy?: TrustProxy;
+}
+
+export interface Witness {
+  app: Hono;
+  db: Db;
+  log: LogStore;
+  sequencer: Sequencer;
+  roots: TrustedRoots;
+  checkpoints: CheckpointWitness;
+  /** The C2SP verifier key agents and auditors pin for this witness's checkpoints. */
+  verifierKey: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WITNESS_LIMITS = { perAddress: { perSecond: 50, burst: 200 }, perKeyPerMinute: 600 } as const;
+
+/**
+ * A witness: its own database, its own key, its own append-only log (the same RFC 9162 store and
+ * C2SP checkpoints as the repository's log, under origin `witness/<name>`). It shares nothing with
+ * the operator's nodes but the root it was given, so what it logged the operator cannot unlog.
+ */
+export async function createWitness(options: WitnessOptions): Promise<Witness> {
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
+  privateDir(options.dataDir);
+  const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'witness.sqlite') });
+  const { name, secretKey, publicKey } = options.key;
+  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: witnessOrigin(name), size, rootHash: root }, witnessOrigin(name), secretKey));
+  const sequencer = new Sequencer(log, now);
+  const roots = new TrustedRoots(options.root, options.roots, now, options.rootRefreshMs);
+  await roots.refresh(true);
+  const budget = new PerKeyBudget(options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute, now);
+  const intake = new WitnessIntake(db, log, sequencer, roots, budget, now);
+  const vkey = verifierKey(witnessOrigin(name), publicKey);
+  const checkpoints = new CheckpointWitness(await ensureWitnessTables(db), (options.logs ?? []).map((l) => l.verifier), { name: witnessOrigin(name), secretKey }, now);
+
+  const app = new Hono();
+  app.onError(errorResponse);
+  app.notFound(notFound);
+  const perAddress = rateLimit(options.perAddress ?? DEFAULT_WITNESS_LIMITS.perAddress, clientAddressOf(options.trustProxy ?? TRUST_NO_PROXY), now);
+  app.use('/receipts', perAddress.middleware);
+  app.use('/add-checkpoint', perAddress.middleware);
+  app.get('/healthz', async (c) => c.json({ ok: true, witness: witnessOrigin(name), verifier_key: vkey, log_size: (await log.head()).size, root_version: roots.version }));
+  app.route('/', receiptRoutes({ db, log, intake, maxJsonBytes: 4 * 1024 * 1024 }));
+  app.route('/log', logRoutes({ log, verifierKey: vkey }));
+  app.route('/', addCheckpointRoutes(checkpoints));
+
+  return {
+    app,
+    db,
+    log,
+    sequencer,
+    roots,
+    checkpoints,
+    verifierKey: vkey,
+    async close() {
+      await sequencer.idle();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
+import { witnessAckSchema } from '../../src/common/witness.js';
+import { openCheckpoint } from '../../src/log/checkpoint.js';
+import { leafHash, verifyConsistency } from '../../src/log/merkle.js';
+import { parseVerifierKey } from '../../src/log/note.js';
+import { MemoryTree } from '../../src/log/tree.js';
+import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
+import { generateWitnessKey } from '../../src/witness/key.js';
+import { startProcess } from '../helpers/process.js';
+import { createFixture, listen } from '../helpers/repo.js';
+
+const ROUNDS = Number(process.env.WITNESS_CRASH_ROUNDS ?? 12);
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'));
+
+describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fp-witness-crash-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loses no acknowledged receipt, and its log stays one append-only history', async () => {
+    const fx = await createFixture();
+    const node = await listen(fx.node.app);
+    try {
+      generateWitnessKey(join(dir, 'w1.key'), 'w1');
+      const verifier = parseVerifierKey(readFileSync(join(dir, 'w1.vkey'), 'utf8'));
+      const args = [CLI, 'witness', 'serve', '--port', '0', '--log', node.url, '--log-key', join(fx.keysDir, 'log.vkey'), '--root', join(fx.keysDir, '1.root.json'), '--key', join(dir, 'w1.key'), '--data', join(dir, 'data')];
+      const document = (await (await fx.node.app.request('/g/crash/metadata/timestamp.json')).json()) as Record<string, unknown>;
+      const digest = sha256Hex(canonicalBytes(document));
+      const acknowledged: Array<{ index: number; sig: string }> = [];
+      let previous: string | undefined;
+
+      for (let round = 1; round <= ROUNDS; round++) {
+        const witness = await startProcess(args, { env, timeoutMs: 20_000 });
+        try {
+          const response = await fetch(`${witness.url}/log/checkpoint`);
+          if (response.status === 200) {
+            const note = await response.text();
+            const cp = openCheckpoint(note, verifier);
+            const entries: Array<{ index: number; data: string }> = [];
+            for (let s = 0; s < cp.size; s += 1000) {
+              const body = (await (await fetch(`${witness.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`)).json()) as { entries: typeof entries };
+              entries.push(...body.entries);
+            }
+            const tree = new MemoryTree();
+            tree.appendHashes(entries.map((e) => leafHash(Buffer.from(e.data))));
+            expect(Buffer.from(tree.root()).equals(cp.rootHash), `round ${round}: the witness log verifies from its first leaf`).toBe(true);
+            if (previous) {
+              const o = openCheckpoint(previous, verifier);
+              verifyConsistency(o.size, cp.size, o.rootHash, cp.rootHash, o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size));
+            }
+            for (const a of acknowledged) expect(entries[a.index]?.data, `round ${round}: acknowledged receipt at ${a.index}`).toContain(a.sig);
+            previous = note;
+          } else expect(acknowledged).toEqual([]);
+
+          // Receipts from fresh agent keys, two streams at once, until the kill.
+          let alive = true;
+          const stream = async () => {
+            while (alive) {
+              const seed = randomBytes(32);
+              const at = new Date().toISOString();
+              const receipt = signObservation({ v: 1, agent: ed25519PublicKey(seed).toString('hex'), group: 'crash', document: digest, first_at: at, last_at: at, polls: 1, via: '/g/crash', lag_ms: 0 }, seed);
+              const sent = await fetch(`${witness.url}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }) });
+              if (sent.status === 201) acknowledged.push({ index: witnessAckSchema.parse(await sent.json()).entries[0]!.index, sig: receipt.sig });
+            }
+          };
+          const streams = [stream().catch(() => {}), stream().catch(() => {})];
+          await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
+          witness.process.kill('SIGKILL');
+          alive = false;
+          await Promise.all(streams);
+        } finally {
+          await witness.stop();
+        }
+      }
+      expect(acknowledged.length).toBeGreaterThan(0);
+    } finally {
+      await node.close();
+      await fx.close();
+    }
+  }, 300_000);
+});
