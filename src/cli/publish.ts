@@ -19,7 +19,15 @@ export const publish = command({
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const manifestPath = inputFile(positionals[0]!, 'manifest');
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
-    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now, ...(values.embargo !== undefined ? { embargo: values.embargo } : {}) });
+    // A progress bar only for a person at a terminal; logs and pipes get the one summary line.
+    const bar = process.stderr.isTTY
+      ? (name: string, sent: number, total: number) => {
+          const width = 30;
+          const done = Math.round((width * sent) / Math.max(1, total));
+          process.stderr.write(`\r${name} [${'#'.repeat(done)}${' '.repeat(width - done)}] ${Math.round((100 * sent) / Math.max(1, total))}% of ${(total / 1e6).toFixed(1)} MB${sent >= total ? '\n' : ''}`);
+        }
+      : undefined;
+    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now, ...(values.embargo !== undefined ? { embargo: values.embargo } : {}), ...(bar ? { progress: bar } : {}) });
     print(result);
     console.error(`published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`);
   },

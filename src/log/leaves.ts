@@ -40,14 +40,17 @@ const scheduledV1 = z.strictObject({
  * the vendor metadata that will go live (a hash commitment). Products, versions, file names, hashes and
  * sizes enter the log only at activation, where the auditor checks them against this commitment.
  */
-const scheduledV2 = z.strictObject({
-  type: z.literal('release.scheduled'),
-  v: z.literal(2),
-  vendor: z.string(),
-  metadata_version: z.number().int().min(1),
-  metadata_sha256: sha256,
-  activation_tick: tick,
-});
+const committed = <T extends string>(type: T) =>
+  z.strictObject({
+    type: z.literal(type),
+    v: z.literal(2),
+    vendor: z.string(),
+    metadata_version: z.number().int().min(1),
+    metadata_sha256: sha256,
+    activation_tick: tick,
+  });
+
+const scheduledV2 = committed('release.scheduled');
 
 const haltedV1 = z.strictObject({
   type: z.literal('release.halted'),
@@ -61,14 +64,7 @@ const haltedV1 = z.strictObject({
 });
 
 /** A halt, committed like a schedule: which paths it removes is public only at its tick. */
-const haltedV2 = z.strictObject({
-  type: z.literal('release.halted'),
-  v: z.literal(2),
-  vendor: z.string(),
-  metadata_version: z.number().int().min(1),
-  metadata_sha256: sha256,
-  activation_tick: tick,
-});
+const haltedV2 = committed('release.halted');
 
 const activatedV1 = z.strictObject({
   type: z.literal('release.activated'),

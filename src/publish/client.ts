@@ -66,8 +66,16 @@ export class PublisherClient {
     return (await this.request('GET', `/vendors/${vendor}/metadata/latest`)) as Envelope<TargetsSigned>;
   }
 
-  async uploadBlob(vendor: string, artifact: HashedArtifact): Promise<void> {
-    const stream = Readable.toWeb(createReadStream(artifact.path)) as ReadableStream;
+  async uploadBlob(vendor: string, artifact: HashedArtifact, progress?: (sent: number, total: number) => void): Promise<void> {
+    const file = createReadStream(artifact.path);
+    if (progress) {
+      let sent = 0;
+      file.on('data', (chunk) => {
+        sent += chunk.length;
+        progress(sent, artifact.length);
+      });
+    }
+    const stream = Readable.toWeb(file) as ReadableStream;
     await this.request('PUT', `/vendors/${vendor}/blobs/${artifact.sha256}`, stream, {
       'content-type': 'application/octet-stream',
       'content-length': String(artifact.length),
@@ -112,7 +120,15 @@ export interface PublishResult {
  * `fairpatch publish`: hash the artifacts, build and sign the next delegated metadata locally,
  * upload artifacts then metadata. The vendor key never leaves this process.
  */
-export async function publishManifest(input: { manifestPath: string; client: PublisherClient; vendorKey: KeyPair; now: () => number; embargo?: string }): Promise<PublishResult> {
+export async function publishManifest(input: {
+  manifestPath: string;
+  client: PublisherClient;
+  vendorKey: KeyPair;
+  now: () => number;
+  embargo?: string;
+  /** Told as each artifact's bytes leave (a progress bar on a terminal). */
+  progress?: (name: string, sent: number, total: number) => void;
+}): Promise<PublishResult> {
   const manifest = parseWith(manifestSchema, parseJson(readFileSync(input.manifestPath), 'JSON_INVALID'), 'MANIFEST_INVALID');
   const base = dirname(resolve(input.manifestPath));
   const artifacts: HashedArtifact[] = [];
@@ -126,7 +142,7 @@ export async function publishManifest(input: { manifestPath: string; client: Pub
   const embargo = input.embargo === undefined ? undefined : await embargoTime(input.client, input.embargo);
   const releaseAt = embargo ?? resolveReleaseAt(manifest.release_at, input.now());
   const envelope = buildRelease({ manifest, artifacts, releaseAt, previous: previous.signed, vendorKey: input.vendorKey, now: input.now() });
-  for (const artifact of artifacts) await input.client.uploadBlob(manifest.vendor, artifact);
+  for (const artifact of artifacts) await input.client.uploadBlob(manifest.vendor, artifact, input.progress && ((sent, total) => input.progress!(artifact.name, sent, total)));
   const query = input.embargo === undefined ? '' : `?embargo=${encodeURIComponent(input.embargo)}`;
   const staged = (await input.client.postJson(`/vendors/${manifest.vendor}/metadata${query}`, envelope)) as { version: number; activationTick: number; activatesAt: string };
   return { vendor: manifest.vendor, product: manifest.product, productVersion: manifest.version, version: staged.version, releaseAt: new Date(releaseAt).toISOString(), activationTick: staged.activationTick, activatesAt: staged.activatesAt, targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`) };

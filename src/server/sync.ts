@@ -60,7 +60,9 @@ export function startSync(
   const atQuarter = (delay: number): number => {
     const at = repo.clock.now() + delay;
     const quarter = tickStart(repo.config, tickAt(repo.config, at)) + repo.config.tickMs / 4;
-    return Math.max(1, (quarter >= at ? quarter : quarter + repo.config.tickMs) - repo.clock.now());
+    // The latest quarter point not after `at`: never later than asked, or the state would age past
+    // what the node may serve between two refreshes.
+    return Math.max(1, (quarter <= at ? quarter : quarter - repo.config.tickMs) - repo.clock.now());
   };
   const refresh = async (): Promise<void> => {
     try {

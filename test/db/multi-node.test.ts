@@ -62,7 +62,8 @@ describe('three server processes over one PostgreSQL', () => {
         while (Date.now() < releaseAt + 2000) {
           const bytes = Buffer.from(await (await fetch(`${node.url}/g/group-${i}/metadata/timestamp.json`)).arrayBuffer());
           polls++;
-          const doc = JSON.parse(bytes.toString()) as { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
+          const doc = JSON.parse(bytes.toString()) as { signed: { version: number; meta: { "snapshot.json": { version: number } } } };
+          if (!doc.signed) throw new Error(`node ${i}: ${bytes.toString()}`);
           const k = doc.signed.version;
           const digests = seen.get(k) ?? new Set<string>();
           digests.add(createHash('sha256').update(bytes).digest('hex'));
