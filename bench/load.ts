@@ -46,7 +46,10 @@ async function main(): Promise<void> {
     let errors = 0;
     const firstSeen: number[] = [];
     const rss: Array<[number, number]> = [];
-    const sampler = setInterval(() => rss.push([Math.round((Date.now() - start) / 1000), rssMiB(node.process.pid!)]), 5000);
+    const sampler = setInterval(
+      () => rss.push([Math.round((Date.now() - start) / 1000), rssMiB(node.process.pid!)]),
+      5000,
+    );
     const groups = ['eu-west', 'us-east', 'ap-south', 'tier-gold', 'tenant-a'];
     let before = 0;
     await Promise.all(
@@ -60,9 +63,13 @@ async function main(): Promise<void> {
             const ts = await get(new URL(`/g/${group}/metadata/timestamp.json`, base));
             polls++;
             if (ts.status !== 200) throw new Error(String(ts.status));
-            const version = (JSON.parse(ts.body) as { signed: { meta: { 'snapshot.json': { version: number } } } }).signed.meta['snapshot.json'].version;
+            const version = (
+              JSON.parse(ts.body) as { signed: { meta: { 'snapshot.json': { version: number } } } }
+            ).signed.meta['snapshot.json'].version;
             if (version !== seen) {
-              const snap = await get(new URL(`/g/${group}/metadata/${version}.snapshot.json`, base));
+              const snap = await get(
+                new URL(`/g/${group}/metadata/${version}.snapshot.json`, base),
+              );
               snapshots++;
               if (snap.status !== 200) throw new Error(String(snap.status));
               if (seen !== 0 && !updated && Date.now() >= activation) {
@@ -81,14 +88,35 @@ async function main(): Promise<void> {
     );
     clearInterval(sampler);
     firstSeen.sort((a, b) => a - b);
-    const at = (q: number) => firstSeen[Math.min(firstSeen.length - 1, Math.ceil(q * firstSeen.length) - 1)] ?? NaN;
+    const at = (q: number) =>
+      firstSeen[Math.min(firstSeen.length - 1, Math.ceil(q * firstSeen.length) - 1)] ?? NaN;
     out.push('# fairpatch load run', '');
-    out.push(`- command: \`npm run load\` (${AGENTS.toLocaleString('en')} agents, ${DURATION_MS / 1000} s, poll interval ${INTERVAL_MS / 1000} s, release at +${Math.round((releaseAt - start) / 1000)} s)`);
-    out.push(`- date: ${new Date(start).toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB; one server process and the agents' process on the same machine, 127.0.0.1`);
-    out.push('', '| polls | snapshot fetches | errors | agents that saw the release | after the tick: p50 / p99 / max s |', '|---|---|---|---|---|');
-    out.push(`| ${polls.toLocaleString('en')} | ${snapshots.toLocaleString('en')} | ${errors} | ${firstSeen.length.toLocaleString('en')} of ${AGENTS.toLocaleString('en')} | ${(at(0.5) / 1000).toFixed(2)} / ${(at(0.99) / 1000).toFixed(2)} / ${(at(1) / 1000).toFixed(2)} |`);
-    out.push('', 'Server RSS (MiB) every 5 s:', '', '| s | ' + rss.map(([s]) => s).join(' | ') + ' |', '|---|' + rss.map(() => '---|').join(''), '| MiB | ' + rss.map(([, m]) => m.toFixed(0)).join(' | ') + ' |');
-    out.push('', 'Agents poll at their own phase, so the release reaches each within one interval of its tick (the event stream makes that milliseconds: bench/RESULTS.md).');
+    out.push(
+      `- command: \`npm run load\` (${AGENTS.toLocaleString('en')} agents, ${DURATION_MS / 1000} s, poll interval ${INTERVAL_MS / 1000} s, release at +${Math.round((releaseAt - start) / 1000)} s)`,
+    );
+    out.push(
+      `- date: ${new Date(start).toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB; one server process and the agents' process on the same machine, 127.0.0.1`,
+    );
+    out.push(
+      '',
+      '| polls | snapshot fetches | errors | agents that saw the release | after the tick: p50 / p99 / max s |',
+      '|---|---|---|---|---|',
+    );
+    out.push(
+      `| ${polls.toLocaleString('en')} | ${snapshots.toLocaleString('en')} | ${errors} | ${firstSeen.length.toLocaleString('en')} of ${AGENTS.toLocaleString('en')} | ${(at(0.5) / 1000).toFixed(2)} / ${(at(0.99) / 1000).toFixed(2)} / ${(at(1) / 1000).toFixed(2)} |`,
+    );
+    out.push(
+      '',
+      'Server RSS (MiB) every 5 s:',
+      '',
+      '| s | ' + rss.map(([s]) => s).join(' | ') + ' |',
+      '|---|' + rss.map(() => '---|').join(''),
+      '| MiB | ' + rss.map(([, m]) => m.toFixed(0)).join(' | ') + ' |',
+    );
+    out.push(
+      '',
+      'Agents poll at their own phase, so the release reaches each within one interval of its tick (the event stream makes that milliseconds: bench/RESULTS.md).',
+    );
   } finally {
     await node.stop();
     repo.cleanup();

@@ -22,21 +22,34 @@ export interface LogResult {
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 /** Appends through the sequencer into SQLite, then inclusion proofs read from stored nodes. */
-async function appendsAndProofs(appends: number, proofs: number): Promise<{ appendsPerSecond: number; inclusionProofsPerSecond: number }> {
+async function appendsAndProofs(
+  appends: number,
+  proofs: number,
+): Promise<{ appendsPerSecond: number; inclusionProofsPerSecond: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-log-'));
   const db = await connect({ url: join(dir, 'log.sqlite') });
   const key = generateKeyPair();
-  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: 'bench/log', size, rootHash: root }, 'bench/log', key.secretKey));
+  const log = new LogStore(db, (size, root) =>
+    signCheckpoint({ origin: 'bench/log', size, rootHash: root }, 'bench/log', key.secretKey),
+  );
   const sequencer = new Sequencer(log, Date.now);
   try {
-    const data = (i: number) => Buffer.from(JSON.stringify({ type: 'bench', i, pad: 'x'.repeat(100) }));
+    const data = (i: number) =>
+      Buffer.from(JSON.stringify({ type: 'bench', i, pad: 'x'.repeat(100) }));
     let t0 = performance.now();
     // As the server sees them: many concurrent appends, which the sequencer batches.
-    for (let i = 0; i < appends; i += 10_000) await sequencer.appendAll(Array.from({ length: Math.min(10_000, appends - i) }, (_, j) => ({ dedupe: `b${i + j}`, data: data(i + j) })));
+    for (let i = 0; i < appends; i += 10_000)
+      await sequencer.appendAll(
+        Array.from({ length: Math.min(10_000, appends - i) }, (_, j) => ({
+          dedupe: `b${i + j}`,
+          data: data(i + j),
+        })),
+      );
     const appendsPerSecond = appends / seconds(t0);
     const { size } = await log.head();
     t0 = performance.now();
-    for (let i = 0; i < proofs; i++) await log.inclusionProof(Math.floor(Math.random() * size), size);
+    for (let i = 0; i < proofs; i++)
+      await log.inclusionProof(Math.floor(Math.random() * size), size);
     return { appendsPerSecond, inclusionProofsPerSecond: proofs / seconds(t0) };
   } finally {
     await db.destroy();
@@ -55,15 +68,57 @@ async function auditBig(leafCount: number, receiptCount: number): Promise<LogRes
   const tickMs = 1000;
   const leaves: Buffer[] = [];
   const push = (leaf: Leaf) => leaves.push(leafBytes(leaf));
-  push({ type: 'repository.created', v: 1, epoch_ms: epoch, tick_ms: tickMs, freshness_ms: 300_000, root_sha256: '0'.repeat(64) });
-  push({ type: 'release.scheduled', v: 1, vendor: 'acme', metadata_version: 2, metadata_sha256: '1'.repeat(64), release_at: isoSeconds(epoch + 3_600_000), activation_tick: 3601, targets: { 'acme/a.sh': { sha256: '2'.repeat(64), length: 10, product: 'acme-agent', version: '2.4.1', platform: 'linux-x64' } } });
-  push({ type: 'release.activated', v: 1, vendor: 'acme', metadata_version: 2, tick: 3601, snapshot_version: 2, snapshot_sha256: '3'.repeat(64), timestamp_sha256: '4'.repeat(64) });
+  push({
+    type: 'repository.created',
+    v: 1,
+    epoch_ms: epoch,
+    tick_ms: tickMs,
+    freshness_ms: 300_000,
+    root_sha256: '0'.repeat(64),
+  });
+  push({
+    type: 'release.scheduled',
+    v: 1,
+    vendor: 'acme',
+    metadata_version: 2,
+    metadata_sha256: '1'.repeat(64),
+    release_at: isoSeconds(epoch + 3_600_000),
+    activation_tick: 3601,
+    targets: {
+      'acme/a.sh': {
+        sha256: '2'.repeat(64),
+        length: 10,
+        product: 'acme-agent',
+        version: '2.4.1',
+        platform: 'linux-x64',
+      },
+    },
+  });
+  push({
+    type: 'release.activated',
+    v: 1,
+    vendor: 'acme',
+    metadata_version: 2,
+    tick: 3601,
+    snapshot_version: 2,
+    snapshot_sha256: '3'.repeat(64),
+    timestamp_sha256: '4'.repeat(64),
+  });
   // Receipts: one document per tick, observed by many clients in 8 groups.
   const docs = new Map<number, string>();
   const doc = (k: number) => {
     let d = docs.get(k);
     if (!d) {
-      d = envelopeBytes(signEnvelope(buildTimestamp(k, epoch + (k - 1) * tickMs + 300_000, metaFile(k >= 3601 ? 2 : 1, Buffer.from('s'))), [timestampKey])).toString();
+      d = envelopeBytes(
+        signEnvelope(
+          buildTimestamp(
+            k,
+            epoch + (k - 1) * tickMs + 300_000,
+            metaFile(k >= 3601 ? 2 : 1, Buffer.from('s')),
+          ),
+          [timestampKey],
+        ),
+      ).toString();
       docs.set(k, d);
     }
     return d;
@@ -77,15 +132,37 @@ async function auditBig(leafCount: number, receiptCount: number): Promise<LogRes
       const text = doc(k);
       const digest = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
       documents[digest] = text;
-      observations.push({ document: digest, group: `g${(r + j) % 8}`, client: `c${r + j}`, received_at: new Date(epoch + (k - 1) * tickMs + 40).toISOString() });
+      observations.push({
+        document: digest,
+        group: `g${(r + j) % 8}`,
+        client: `c${r + j}`,
+        received_at: new Date(epoch + (k - 1) * tickMs + 40).toISOString(),
+      });
     }
     push({ type: 'receipts.batch', v: 1, documents, observations });
   }
   while (leaves.length < leafCount) {
     const k = leaves.length;
-    push({ type: 'delivery.rollup', v: 1, node: 'n1', from_tick: k, to_tick: k + 1, groups: { [`g${k % 8}`]: { polls: 5, versions: { '2': { polls: 5, first_tick: k, last_tick: k + 1 } } } } });
+    push({
+      type: 'delivery.rollup',
+      v: 1,
+      node: 'n1',
+      from_tick: k,
+      to_tick: k + 1,
+      groups: {
+        [`g${k % 8}`]: {
+          polls: 5,
+          versions: { '2': { polls: 5, first_tick: k, last_tick: k + 1 } },
+        },
+      },
+    });
   }
-  const keys = new Map([[(await import('../src/tuf/keys.js')).keyIdOf(tufKey(timestampKey.publicKey)), tufKey(timestampKey.publicKey)]]);
+  const keys = new Map([
+    [
+      (await import('../src/tuf/keys.js')).keyIdOf(tufKey(timestampKey.publicKey)),
+      tufKey(timestampKey.publicKey),
+    ],
+  ]);
 
   const t0 = performance.now();
   const tree = new MemoryTree();
@@ -93,7 +170,12 @@ async function auditBig(leafCount: number, receiptCount: number): Promise<LogRes
   tree.root();
   const parsed = leaves.map((b, index) => ({ index, leaf: parseLeaf(b) }));
   const report = evaluateFairness({ leaves: parsed, timestampKeys: keys, now: Date.now() });
-  return { leaves: leaves.length, receipts: receiptCount, seconds: seconds(t0), verdict: report.verdict };
+  return {
+    leaves: leaves.length,
+    receipts: receiptCount,
+    seconds: seconds(t0),
+    verdict: report.verdict,
+  };
 }
 
 export async function logBenchmark(): Promise<LogResult> {

@@ -17,11 +17,20 @@ export async function memoryBenchmark(clients = 100_000, seconds = 10): Promise<
   const node = await repo.node('memory');
   try {
     const script = join(repo.dir, 'clients.lua');
-    writeFileSync(script, `local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/g/client-" .. (n % ${clients}) .. "/metadata/timestamp.json")\nend\n`);
+    writeFileSync(
+      script,
+      `local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/g/client-" .. (n % ${clients}) .. "/metadata/timestamp.json")\nend\n`,
+    );
     await fetch(`${node.url}/healthz`);
     const rssBeforeMiB = rssMiB(node.process.pid!);
     const result = await wrk(`${node.url}/`, { connections: 100, seconds, script });
-    return { clients, requests: Math.round(result.rps * seconds), rssBeforeMiB, rssAfterMiB: rssMiB(node.process.pid!), errors: result.errors };
+    return {
+      clients,
+      requests: Math.round(result.rps * seconds),
+      rssBeforeMiB,
+      rssAfterMiB: rssMiB(node.process.pid!),
+      errors: result.errors,
+    };
   } finally {
     await node.stop();
     repo.cleanup();

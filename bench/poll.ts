@@ -10,16 +10,28 @@ export interface PollResult {
   ratio: number;
 }
 
-const summarize = (runs: WrkResult[]) => ({ rps: median(runs.map((r) => r.rps)), p50ms: median(runs.map((r) => r.p50ms)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) });
+const summarize = (runs: WrkResult[]) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50ms: median(runs.map((r) => r.p50ms)),
+  p99ms: median(runs.map((r) => r.p99ms)),
+  errors: runs.reduce((a, r) => a + r.errors, 0),
+});
 
 /**
  * Poll throughput of /g/<group>/metadata/timestamp.json (accounting on) against a bare Hono route
  * serving the same bytes, same load generator, alternating runs; median of `runs`.
  */
-export async function pollBenchmark(label: string, env: Record<string, string> = {}, runs = 3, seconds = 5): Promise<PollResult> {
+export async function pollBenchmark(
+  label: string,
+  env: Record<string, string> = {},
+  runs = 3,
+  seconds = 5,
+): Promise<PollResult> {
   const repo = new BenchRepo();
   const node = await repo.node('poll', [], env);
-  const bytes = Buffer.from(await (await fetch(`${node.url}/g/bench/metadata/timestamp.json`)).arrayBuffer());
+  const bytes = Buffer.from(
+    await (await fetch(`${node.url}/g/bench/metadata/timestamp.json`)).arrayBuffer(),
+  );
   const file = join(repo.dir, 'timestamp.json');
   writeFileSync(file, bytes);
   const bare = await startProcess([new URL('./bare-server.js', import.meta.url).pathname, file]);

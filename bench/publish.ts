@@ -26,7 +26,12 @@ export async function publishBenchmark(megabytes = 200): Promise<PublishResult> 
     t0 = performance.now();
     await blobs.put(sha256, createReadStream(file), length + 1);
     const storeS = (performance.now() - t0) / 1000;
-    return { megabytes, hashMBps: megabytes / hashS, storeMBps: megabytes / storeS, hashAndStoreMBps: megabytes / (hashS + storeS) };
+    return {
+      megabytes,
+      hashMBps: megabytes / hashS,
+      storeMBps: megabytes / storeS,
+      hashAndStoreMBps: megabytes / (hashS + storeS),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -40,38 +40,69 @@ async function main(): Promise<void> {
     log();
     log(`- command: \`npm run bench\``);
     log(`- date: ${started.toISOString()}`);
-    log(`- node: ${process.version}; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load generator: wrk 4.1 (1 thread, 100 connections) on the same machine`);
+    log(
+      `- node: ${process.version}; machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load generator: wrk 4.1 (1 thread, 100 connections) on the same machine`,
+    );
     log('- every figure is the median of 3 runs unless stated; all traffic on 127.0.0.1');
     log();
 
-    const polls: PollResult[] = [await pollBenchmark('SQLite'), await pollBenchmark('PostgreSQL', { DATABASE_URL: await freshPostgres(admin) })];
-    log('## Poll throughput: `/g/<group>/metadata/timestamp.json`, accounting on, vs a bare Hono route serving the same bytes');
+    const polls: PollResult[] = [
+      await pollBenchmark('SQLite'),
+      await pollBenchmark('PostgreSQL', { DATABASE_URL: await freshPostgres(admin) }),
+    ];
+    log(
+      '## Poll throughput: `/g/<group>/metadata/timestamp.json`, accounting on, vs a bare Hono route serving the same bytes',
+    );
     log();
-    log('| database | fairpatch req/s | bare Hono req/s | ratio (target ≥ 0.95) | fairpatch p50 / p99 ms | bare p50 / p99 ms | errors |');
+    log(
+      '| database | fairpatch req/s | bare Hono req/s | ratio (target ≥ 0.95) | fairpatch p50 / p99 ms | bare p50 / p99 ms | errors |',
+    );
     log('|---|---|---|---|---|---|---|');
-    for (const p of polls) log(`| ${p.label} | ${f(p.fairpatch.rps, 0)} | ${f(p.bare.rps, 0)} | ${f(p.ratio, 3)} | ${f(p.fairpatch.p50ms, 2)} / ${f(p.fairpatch.p99ms, 2)} | ${f(p.bare.p50ms, 2)} / ${f(p.bare.p99ms, 2)} | ${p.fairpatch.errors + p.bare.errors} |`);
+    for (const p of polls)
+      log(
+        `| ${p.label} | ${f(p.fairpatch.rps, 0)} | ${f(p.bare.rps, 0)} | ${f(p.ratio, 3)} | ${f(p.fairpatch.p50ms, 2)} / ${f(p.fairpatch.p99ms, 2)} | ${f(p.bare.p50ms, 2)} / ${f(p.bare.p99ms, 2)} | ${p.fairpatch.errors + p.bare.errors} |`,
+      );
     log();
 
-    const switches: SwitchResult[] = [await switchBenchmark('SQLite (one WAL file)', undefined), await switchBenchmark('PostgreSQL', await freshPostgres(admin))];
+    const switches: SwitchResult[] = [
+      await switchBenchmark('SQLite (one WAL file)', undefined),
+      await switchBenchmark('PostgreSQL', await freshPostgres(admin)),
+    ];
     log('## Switch skew: 3 nodes over one database, pollers on each around the activation tick');
     log();
-    log('Time from the activation tick\'s start to each node\'s first response carrying the release, as seen by a poller on the same machine (includes one request round trip); stale = responses signed for the activation tick or later without the release (target 0), late = responses received more than 5 ms after the tick without it.');
+    log(
+      "Time from the activation tick's start to each node's first response carrying the release, as seen by a poller on the same machine (includes one request round trip); stale = responses signed for the activation tick or later without the release (target 0), late = responses received more than 5 ms after the tick without it.",
+    );
     log();
-    log('The node switched somewhere between its last response without the release and its first with it; both are received times, so they include the round trip.');
+    log(
+      'The node switched somewhere between its last response without the release and its first with it; both are received times, so they include the round trip.',
+    );
     log();
-    log('The node\'s own bracket is by its own clock: the last poll it answered with the previous document and the first with the activation tick\'s (and whether those bytes were pre-rendered). A bracket that opens before the tick and closes a few ms after it, with pre-rendered bytes, means no poll arrived in between: the time went to the pollers\' request spacing, round trip and scheduling, not to rendering.');
+    log(
+      "The node's own bracket is by its own clock: the last poll it answered with the previous document and the first with the activation tick's (and whether those bytes were pre-rendered). A bracket that opens before the tick and closes a few ms after it, with pre-rendered bytes, means no poll arrived in between: the time went to the pollers' request spacing, round trip and scheduling, not to rendering.",
+    );
     log();
-    log('| database | node | last without release (ms after tick) | first with release (ms after tick) | node\'s own: last previous / first served (ms after tick; pre-rendered) | stale after activation | late (client-observed) | responses | distinct documents per tick |');
+    log(
+      "| database | node | last without release (ms after tick) | first with release (ms after tick) | node's own: last previous / first served (ms after tick; pre-rendered) | stale after activation | late (client-observed) | responses | distinct documents per tick |",
+    );
     log('|---|---|---|---|---|---|---|---|---|');
-    for (const s of switches) for (const n of s.nodes) log(`| ${s.label} | ${n.node} | ${f(n.lastWithoutReleaseMs, 2)} | ${f(n.firstWithReleaseMs, 2)} | ${f(n.serverLastPreviousMs, 0)} / ${f(n.serverFirstServedMs, 0)} (${n.prerendered === undefined ? '–' : n.prerendered ? 'yes' : 'no'}) | ${n.staleAfterActivation} | ${n.lateClientObserved} | ${n.responses} | ${s.distinctDocumentsPerTick} |`);
+    for (const s of switches)
+      for (const n of s.nodes)
+        log(
+          `| ${s.label} | ${n.node} | ${f(n.lastWithoutReleaseMs, 2)} | ${f(n.firstWithReleaseMs, 2)} | ${f(n.serverLastPreviousMs, 0)} / ${f(n.serverFirstServedMs, 0)} (${n.prerendered === undefined ? '–' : n.prerendered ? 'yes' : 'no'}) | ${n.staleAfterActivation} | ${n.lateClientObserved} | ${n.responses} | ${s.distinctDocumentsPerTick} |`,
+        );
     log();
 
     const l = await logBenchmark();
     log('## Transparency log (SQLite)');
     log();
-    log(`| appends/s (target ≥ 20,000) | inclusion proofs/s (from stored nodes) | audit of ${l.audit.leaves.toLocaleString('en')} leaves + ${l.audit.receipts.toLocaleString('en')} receipts (target ≤ 60 s) |`);
+    log(
+      `| appends/s (target ≥ 20,000) | inclusion proofs/s (from stored nodes) | audit of ${l.audit.leaves.toLocaleString('en')} leaves + ${l.audit.receipts.toLocaleString('en')} receipts (target ≤ 60 s) |`,
+    );
     log('|---|---|---|');
-    log(`| ${f(l.appendsPerSecond, 0)} | ${f(l.inclusionProofsPerSecond, 0)} | ${f(l.audit.seconds, 1)} s (${l.audit.verdict}; tree recomputed from every leaf, every leaf parsed, every distinct receipt verified) |`);
+    log(
+      `| ${f(l.appendsPerSecond, 0)} | ${f(l.inclusionProofsPerSecond, 0)} | ${f(l.audit.seconds, 1)} s (${l.audit.verdict}; tree recomputed from every leaf, every leaf parsed, every distinct receipt verified) |`,
+    );
     log();
 
     const p = await publishBenchmark();
@@ -83,47 +114,89 @@ async function main(): Promise<void> {
     log();
 
     const m = await memoryBenchmark();
-    log(`## Memory: ${m.clients.toLocaleString('en')} distinct clients polling (each its own group path, 10 s)`);
+    log(
+      `## Memory: ${m.clients.toLocaleString('en')} distinct clients polling (each its own group path, 10 s)`,
+    );
     log();
     log('| requests | RSS before MiB | RSS after MiB (target ≤ 150) | errors |');
     log('|---|---|---|---|');
-    log(`| ${m.requests.toLocaleString('en')} | ${f(m.rssBeforeMiB)} | ${f(m.rssAfterMiB)} | ${m.errors} |`);
+    log(
+      `| ${m.requests.toLocaleString('en')} | ${f(m.rssBeforeMiB)} | ${f(m.rssAfterMiB)} | ${m.errors} |`,
+    );
     log();
 
     const e = await sseBenchmark();
-    log(`## Push: ${e.streams.toLocaleString('en')} event streams from a second process (4 groups), one activation`);
+    log(
+      `## Push: ${e.streams.toLocaleString('en')} event streams from a second process (4 groups), one activation`,
+    );
     log();
-    log(`Connected ${e.connected}, received ${e.received}. Fan-out started ${f(e.fanoutStartAfterTickMs, 0)} ms after the tick; last event written ${f(e.lastWriteAfterTickMs, 1)} ms after it; last event received ${f(e.lastReceivedAfterTickMs, 1)} ms after it (target ≤ 100 ms). Server RSS with the streams open: ${f(e.rssMiB)} MiB (target ≤ 300). One run (each run re-opens 10,000 sockets).`);
+    log(
+      `Connected ${e.connected}, received ${e.received}. Fan-out started ${f(e.fanoutStartAfterTickMs, 0)} ms after the tick; last event written ${f(e.lastWriteAfterTickMs, 1)} ms after it; last event received ${f(e.lastReceivedAfterTickMs, 1)} ms after it (target ≤ 100 ms). Server RSS with the streams open: ${f(e.rssMiB)} MiB (target ≤ 300). One run (each run re-opens 10,000 sockets).`,
+    );
     log();
     log('| group | first received ms | p50 ms | p99 ms | max ms |');
     log('|---|---|---|---|---|');
-    for (const [g, d] of Object.entries(e.perGroup)) log(`| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`);
+    for (const [g, d] of Object.entries(e.perGroup))
+      log(`| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`);
     log();
     const w = await workersBenchmark();
     for (const line of workersSection(w)) log(line);
     log();
     log('## Against the targets');
     log();
-    const worstSkew = Math.max(...switches.flatMap((x) => x.nodes.map((n) => n.firstWithReleaseMs)));
+    const worstSkew = Math.max(
+      ...switches.flatMap((x) => x.nodes.map((n) => n.firstWithReleaseMs)),
+    );
     const stale = switches.flatMap((x) => x.nodes).reduce((a, n) => a + n.staleAfterActivation, 0);
     const targets: Array<[string, boolean, string]> = [
-      ...polls.map((p): [string, boolean, string] => [`poll ratio ≥ 0.95 (${p.label})`, p.ratio >= 0.95, f(p.ratio, 3)]),
-      ...polls.map((p): [string, boolean, string] => [`p99 ≤ 10 ms at 100 connections (${p.label})`, p.fairpatch.p99ms <= 10, `${f(p.fairpatch.p99ms, 2)} ms`]),
-      ['switch skew ≤ 5 ms', worstSkew <= 5, `worst first response with the release ${f(worstSkew, 2)} ms after the tick, client-observed${worstSkew > 5 ? `: missed by ${f(worstSkew - 5, 2)} ms` : ''}`],
+      ...polls.map((p): [string, boolean, string] => [
+        `poll ratio ≥ 0.95 (${p.label})`,
+        p.ratio >= 0.95,
+        f(p.ratio, 3),
+      ]),
+      ...polls.map((p): [string, boolean, string] => [
+        `p99 ≤ 10 ms at 100 connections (${p.label})`,
+        p.fairpatch.p99ms <= 10,
+        `${f(p.fairpatch.p99ms, 2)} ms`,
+      ]),
+      [
+        'switch skew ≤ 5 ms',
+        worstSkew <= 5,
+        `worst first response with the release ${f(worstSkew, 2)} ms after the tick, client-observed${worstSkew > 5 ? `: missed by ${f(worstSkew - 5, 2)} ms` : ''}`,
+      ],
       ['0 stale after activation', stale === 0, String(stale)],
       ['appends ≥ 20,000/s', l.appendsPerSecond >= 20_000, f(l.appendsPerSecond, 0)],
-      ['audit of 1M leaves + 100k receipts ≤ 60 s', l.audit.seconds <= 60, `${f(l.audit.seconds, 1)} s`],
+      [
+        'audit of 1M leaves + 100k receipts ≤ 60 s',
+        l.audit.seconds <= 60,
+        `${f(l.audit.seconds, 1)} s`,
+      ],
       ['RSS ≤ 150 MB with 100,000 clients', m.rssAfterMiB <= 150, `${f(m.rssAfterMiB)} MiB`],
-      ['last push event received ≤ 100 ms after the tick', e.lastReceivedAfterTickMs <= 100, `${f(e.lastReceivedAfterTickMs, 1)} ms`],
+      [
+        'last push event received ≤ 100 ms after the tick',
+        e.lastReceivedAfterTickMs <= 100,
+        `${f(e.lastReceivedAfterTickMs, 1)} ms`,
+      ],
       ['RSS ≤ 300 MB with 10,000 streams', e.rssMiB <= 300, `${f(e.rssMiB)} MiB`],
-      [`polls with --workers ${w.workers} ≥ 0.9 × nginx with ${w.workers} workers`, w.ratio >= 0.9, f(w.ratio, 3)],
-      [`p99 ≤ 10 ms with --workers ${w.workers}`, w.fairpatch.p99ms <= 10, `${f(w.fairpatch.p99ms, 2)} ms`],
+      [
+        `polls with --workers ${w.workers} ≥ 0.9 × nginx with ${w.workers} workers`,
+        w.ratio >= 0.9,
+        f(w.ratio, 3),
+      ],
+      [
+        `p99 ≤ 10 ms with --workers ${w.workers}`,
+        w.fairpatch.p99ms <= 10,
+        `${f(w.fairpatch.p99ms, 2)} ms`,
+      ],
     ];
     log('| target | met | measured |');
     log('|---|---|---|');
-    for (const [name, met, value] of targets) log(`| ${name} | ${met ? 'yes' : '**no**'} | ${value} |`);
+    for (const [name, met, value] of targets)
+      log(`| ${name} | ${met ? 'yes' : '**no**'} | ${value} |`);
     log();
-    log('Where a row says no: the skew and push figures are measured by a client process on the same 2-core machine, so they include one loopback round trip and the client\'s own event-loop time, and they compete with the server for the two cores; the poll ratio moves by a few percent between runs on this machine (see the run-to-run spread in the table above).');
+    log(
+      "Where a row says no: the skew and push figures are measured by a client process on the same 2-core machine, so they include one loopback round trip and the client's own event-loop time, and they compete with the server for the two cores; the poll ratio moves by a few percent between runs on this machine (see the run-to-run spread in the table above).",
+    );
     log();
     log(`Took ${Math.round((Date.now() - started.getTime()) / 1000)} s.`);
   } finally {

@@ -17,7 +17,9 @@ for (let i = 0; i < count; i++) {
   const group = `group-${i % groups}`;
   const socket = connect(Number(base.port), '127.0.0.1');
   socket.setNoDelay(true);
-  socket.write(`GET /g/${group}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(
+    `GET /g/${group}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
+  );
   let open = false;
   let got = false;
   socket.on('data', (chunk: Buffer) => {

@@ -34,12 +34,25 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
     const outputs = Array.from({ length: clients }, (_, i) => join(repo.dir, `sse-${i}.json`));
     const procs = outputs.map((file, i) => {
       const share = Math.floor(streams / clients) + (i < streams % clients ? 1 : 0);
-      const child = spawn(process.execPath, [new URL('./sse-client.js', import.meta.url).pathname, node.url, String(share), String(groups), '60000', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        [
+          new URL('./sse-client.js', import.meta.url).pathname,
+          node.url,
+          String(share),
+          String(groups),
+          '60000',
+          file,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let out = '';
-      const ready = new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => {
+      const ready = new Promise<void>((resolve) =>
+        child.stdout.on('data', (c: Buffer) => {
           out += c.toString();
           if (out.includes('ready')) resolve();
-        }));
+        }),
+      );
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       return { ready, done };
     });
@@ -52,15 +65,25 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
     let connected = 0;
     const received: Array<{ group: string; at: number }> = [];
     for (const file of outputs) {
-      const part = JSON.parse(readFileSync(file, 'utf8')) as { connected: number; received: Array<{ group: string; at: number }> };
+      const part = JSON.parse(readFileSync(file, 'utf8')) as {
+        connected: number;
+        received: Array<{ group: string; at: number }>;
+      };
       connected += part.connected;
       received.push(...part.received);
     }
-    const health = (await (await fetch(`${node.url}/healthz`)).json()) as { last_fanout: { started_at: number; duration_ms: number } };
+    const health = (await (await fetch(`${node.url}/healthz`)).json()) as {
+      last_fanout: { started_at: number; duration_ms: number };
+    };
     const perGroup: SseResult['perGroup'] = {};
     for (let g = 0; g < groups; g++) {
       const delays = received.filter((r) => r.group === `group-${g}`).map((r) => r.at - tick);
-      perGroup[`group-${g}`] = { min: Math.min(...delays), p50: median(delays), p99: pct(delays, 0.99), max: Math.max(...delays) };
+      perGroup[`group-${g}`] = {
+        min: Math.min(...delays),
+        p50: median(delays),
+        p99: pct(delays, 0.99),
+        max: Math.max(...delays),
+      };
     }
     return {
       streams,

@@ -4,7 +4,18 @@ import { BenchRepo } from './lib/repo.js';
 
 export interface SwitchResult {
   label: string;
-  nodes: Array<{ node: string; lastWithoutReleaseMs: number; firstWithReleaseMs: number; staleAfterActivation: number; lateClientObserved: number; responses: number; errors: number; serverFirstServedMs: number; serverLastPreviousMs: number; prerendered: boolean | undefined }>;
+  nodes: Array<{
+    node: string;
+    lastWithoutReleaseMs: number;
+    firstWithReleaseMs: number;
+    staleAfterActivation: number;
+    lateClientObserved: number;
+    responses: number;
+    errors: number;
+    serverFirstServedMs: number;
+    serverLastPreviousMs: number;
+    prerendered: boolean | undefined;
+  }>;
   distinctDocumentsPerTick: number;
 }
 
@@ -15,7 +26,11 @@ const now = (): number => performance.timeOrigin + performance.now();
  * every node in tight keep-alive loops around the activation tick. Per node: time from the tick's
  * start to its first response carrying the release, and responses after the tick without it.
  */
-export async function switchBenchmark(label: string, databaseUrl: string | undefined, loopsPerNode = 4): Promise<SwitchResult> {
+export async function switchBenchmark(
+  label: string,
+  databaseUrl: string | undefined,
+  loopsPerNode = 4,
+): Promise<SwitchResult> {
   const repo = new BenchRepo();
   const env = { DATABASE_URL: databaseUrl ?? join(repo.dir, 'shared.sqlite') };
   const nodes = [];
@@ -27,7 +42,9 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
     const releaseAt = Math.ceil((Date.now() + 4000) / 1000) * 1000;
     const staged = await repo.release(nodes[0]!.url, releaseAt);
     const tickStart = Date.parse(staged.activatesAt);
-    const before = JSON.parse(await (await fetch(`${nodes[0]!.url}/metadata/timestamp.json`)).text()).signed.meta['snapshot.json'].version as number;
+    const before = JSON.parse(
+      await (await fetch(`${nodes[0]!.url}/metadata/timestamp.json`)).text(),
+    ).signed.meta['snapshot.json'].version as number;
 
     const byTick = new Map<number, Set<string>>();
     const results = await Promise.all(
@@ -45,8 +62,14 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
                 errors++;
                 continue;
               }
-              const doc = JSON.parse(bytes.toString()) as { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
-              samples.push({ at, tick: doc.signed.version, snapshot: doc.signed.meta['snapshot.json'].version });
+              const doc = JSON.parse(bytes.toString()) as {
+                signed: { version: number; meta: { 'snapshot.json': { version: number } } };
+              };
+              samples.push({
+                at,
+                tick: doc.signed.version,
+                snapshot: doc.signed.meta['snapshot.json'].version,
+              });
               const set = byTick.get(doc.signed.version) ?? new Set<string>();
               set.add(createHash('sha256').update(bytes).digest('hex'));
               byTick.set(doc.signed.version, set);
@@ -55,9 +78,18 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
         );
         const first = samples.filter((s) => s.snapshot > before).sort((a, b) => a.at - b.at)[0];
         const activationTick = staged.activationTick;
-        const lastWithout = samples.filter((s) => s.snapshot <= before).sort((a, b) => b.at - a.at)[0];
+        const lastWithout = samples
+          .filter((s) => s.snapshot <= before)
+          .sort((a, b) => b.at - a.at)[0];
         // The node's own bracket: when it first served the activation tick, by its clock.
-        const health = (await (await fetch(`${n.url}/healthz`)).json()) as { switch: { tick: number; lastPreviousServedMs: number; firstServedAfterTickMs: number; prerendered: boolean } | null };
+        const health = (await (await fetch(`${n.url}/healthz`)).json()) as {
+          switch: {
+            tick: number;
+            lastPreviousServedMs: number;
+            firstServedAfterTickMs: number;
+            prerendered: boolean;
+          } | null;
+        };
         const own = health.switch?.tick === activationTick ? health.switch : undefined;
         return {
           serverFirstServedMs: own ? own.firstServedAfterTickMs : NaN,
@@ -66,14 +98,21 @@ export async function switchBenchmark(label: string, databaseUrl: string | undef
           node: `node-${i + 1}`,
           lastWithoutReleaseMs: lastWithout ? lastWithout.at - tickStart : NaN,
           firstWithReleaseMs: first ? first.at - tickStart : NaN,
-          staleAfterActivation: samples.filter((s) => s.tick >= activationTick && s.snapshot <= before).length,
-          lateClientObserved: samples.filter((s) => s.at > tickStart + 5 && s.snapshot <= before).length,
+          staleAfterActivation: samples.filter(
+            (s) => s.tick >= activationTick && s.snapshot <= before,
+          ).length,
+          lateClientObserved: samples.filter((s) => s.at > tickStart + 5 && s.snapshot <= before)
+            .length,
           responses: samples.length,
           errors,
         };
       }),
     );
-    return { label, nodes: results, distinctDocumentsPerTick: Math.max(...[...byTick.values()].map((s) => s.size)) };
+    return {
+      label,
+      nodes: results,
+      distinctDocumentsPerTick: Math.max(...[...byTick.values()].map((s) => s.size)),
+    };
   } finally {
     for (const n of nodes) await n.stop();
     repo.cleanup();

@@ -19,6 +19,9 @@ const section = [
 const text = readFileSync(file, 'utf8');
 const start = text.indexOf('## Every core');
 const end = start < 0 ? -1 : text.indexOf('\n## ', start + 1);
-const updated = start < 0 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start)}${section}${end < 0 ? '' : text.slice(end + 1)}`;
+const updated =
+  start < 0
+    ? `${text.trimEnd()}\n\n${section}`
+    : `${text.slice(0, start)}${section}${end < 0 ? '' : text.slice(end + 1)}`;
 writeFileSync(file, updated);
 console.log(section);

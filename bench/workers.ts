@@ -14,14 +14,23 @@ export interface WorkersResult {
 }
 
 const PATH = '/g/eu-west/metadata/timestamp.json';
-const summarize = (runs: WrkResult[]): WrkResult => ({ rps: median(runs.map((r) => r.rps)), p50ms: median(runs.map((r) => r.p50ms)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) });
+const summarize = (runs: WrkResult[]): WrkResult => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50ms: median(runs.map((r) => r.p50ms)),
+  p99ms: median(runs.map((r) => r.p99ms)),
+  errors: runs.reduce((a, r) => a + r.errors, 0),
+});
 
 /**
  * Polls of timestamp.json (accounting on) from `fairpatch serve --workers N` against nginx serving
  * the same bytes as a static file from N worker processes, with the same headers' weight and the
  * same load generator, alternating runs; one fairpatch worker for scale. Median of `runs`.
  */
-export async function workersBenchmark(workers = availableParallelism(), runs = 3, seconds = 5): Promise<WorkersResult> {
+export async function workersBenchmark(
+  workers = availableParallelism(),
+  runs = 3,
+  seconds = 5,
+): Promise<WorkersResult> {
   const repo = new BenchRepo();
   const many = await repo.node('many', ['--workers', String(workers)], {}, 'many');
   const one = await repo.node('one', ['--workers', '1'], {}, 'one');
@@ -43,7 +52,8 @@ export async function workersBenchmark(workers = availableParallelism(), runs = 
   const single: WrkResult[] = [];
   const theirs: WrkResult[] = [];
   try {
-    for (const url of [many.url, one.url, nginx.url]) await wrk(url + PATH, { connections: 100, seconds: 1 }); // warm-up
+    for (const url of [many.url, one.url, nginx.url])
+      await wrk(url + PATH, { connections: 100, seconds: 1 }); // warm-up
     for (let i = 0; i < runs; i++) {
       ours.push(await wrk(many.url + PATH, { connections: 100, seconds }));
       theirs.push(await wrk(nginx.url + PATH, { connections: 100, seconds }));
@@ -57,7 +67,13 @@ export async function workersBenchmark(workers = availableParallelism(), runs = 
   }
   const fairpatch = summarize(ours);
   const baseline = summarize(theirs);
-  return { workers, fairpatch, single: summarize(single), nginx: baseline, ratio: fairpatch.rps / baseline.rps };
+  return {
+    workers,
+    fairpatch,
+    single: summarize(single),
+    nginx: baseline,
+    ratio: fairpatch.rps / baseline.rps,
+  };
 }
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');

@@ -7,7 +7,9 @@ import { startCluster } from './helpers/postgres-cluster.js';
  * throwaway PostgreSQL cluster unless DATABASE_URL names a server to use instead.
  */
 export default async function setup(project: TestProject): Promise<() => void> {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
   if (process.env.DATABASE_URL) {
     project.provide('postgresUrl', process.env.DATABASE_URL);
     return () => {};

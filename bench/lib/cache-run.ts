@@ -33,16 +33,44 @@ export interface CacheRunResult {
 }
 
 const kindOf = (path: string): string =>
-  path.endsWith('/timestamp.json') ? 'timestamp.json' : path.endsWith('.snapshot.json') ? 'N.snapshot.json' : path.includes('/metadata/') ? 'N.<role>.json' : 'artifact';
+  path.endsWith('/timestamp.json')
+    ? 'timestamp.json'
+    : path.endsWith('.snapshot.json')
+      ? 'N.snapshot.json'
+      : path.includes('/metadata/')
+        ? 'N.<role>.json'
+        : 'artifact';
 
 /** One run: nginx in front of `nodes`, a release, the fleet through the cache; nginx's log tells what the origin saw. */
-export async function cacheRun(repo: BenchRepo, nodes: Proc[], tick: TickConfig, publishTo: string, options: CacheRunOptions): Promise<CacheRunResult> {
-  const cache = await startNginx(cacheServer({ upstreams: nodes.map((n) => n.url.replace('http://', '')), misconfigured: options.misconfigured }));
+export async function cacheRun(
+  repo: BenchRepo,
+  nodes: Proc[],
+  tick: TickConfig,
+  publishTo: string,
+  options: CacheRunOptions,
+): Promise<CacheRunResult> {
+  const cache = await startNginx(
+    cacheServer({
+      upstreams: nodes.map((n) => n.url.replace('http://', '')),
+      misconfigured: options.misconfigured,
+    }),
+  );
   try {
     const start = Date.now();
-    const staged = await repo.release(publishTo, Math.ceil((start + options.releaseAfterMs) / 1000) * 1000);
+    const staged = await repo.release(
+      publishTo,
+      Math.ceil((start + options.releaseAfterMs) / 1000) * 1000,
+    );
     const activation = tickStart(tick, staged.activationTick);
-    const fleet = await runFleet({ base: cache.url, agents: options.agents, groups: options.groups, intervalMs: options.intervalMs, untilMs: activation + tick.tickMs + options.intervalMs + 2000, tick, maxSockets: options.maxSockets });
+    const fleet = await runFleet({
+      base: cache.url,
+      agents: options.agents,
+      groups: options.groups,
+      intervalMs: options.intervalMs,
+      untilMs: activation + tick.tickMs + options.intervalMs + 2000,
+      tick,
+      maxSockets: options.maxSockets,
+    });
     const log = cache.accessLog();
     const toRelease = fleet.held.map((held) => {
       const at = held.get(staged.path);
@@ -50,7 +78,11 @@ export async function cacheRun(repo: BenchRepo, nodes: Proc[], tick: TickConfig,
     });
     // For an agent that holds the release: the first snapshot version it was told of at or after
     // the activation is the one that carries it (an agent without it was never told of it).
-    const toTold = fleet.toldAt.map((told, i) => (Number.isFinite(toRelease[i]) ? Math.min(...[...told.values()].filter((at) => at >= activation)) - activation : Number.NaN));
+    const toTold = fleet.toldAt.map((told, i) =>
+      Number.isFinite(toRelease[i])
+        ? Math.min(...[...told.values()].filter((at) => at >= activation)) - activation
+        : Number.NaN,
+    );
     return {
       options,
       fleet,
@@ -77,12 +109,23 @@ function summarize(log: AccessEntry[]): CacheRunResult['requests'] {
     if (e.origin) row.origin++;
     byKind.set(kind, row);
   }
-  return ['timestamp.json', 'N.snapshot.json', 'N.<role>.json', 'artifact'].flatMap((k) => byKind.get(k) ?? []);
+  return ['timestamp.json', 'N.snapshot.json', 'N.<role>.json', 'artifact'].flatMap(
+    (k) => byKind.get(k) ?? [],
+  );
 }
 
 function perPathTick(log: AccessEntry[], tick: TickConfig): CacheRunResult['originPerPathTick'] {
   const counts = new Map<string, number>();
-  for (const e of log) if (e.origin && e.path.endsWith('/timestamp.json')) counts.set(`${e.path} ${tickAt(tick, e.atMs)}`, (counts.get(`${e.path} ${tickAt(tick, e.atMs)}`) ?? 0) + 1);
+  for (const e of log)
+    if (e.origin && e.path.endsWith('/timestamp.json'))
+      counts.set(
+        `${e.path} ${tickAt(tick, e.atMs)}`,
+        (counts.get(`${e.path} ${tickAt(tick, e.atMs)}`) ?? 0) + 1,
+      );
   const values = [...counts.values()];
-  return { mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length), max: Math.max(0, ...values), pathTicks: values.length };
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length),
+    max: Math.max(0, ...values),
+    pathTicks: values.length,
+  };
 }

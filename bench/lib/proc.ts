@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { type StartedProcess, startProcess as startNodeProcess } from '../../test/helpers/process.js';
+import {
+  type StartedProcess,
+  startProcess as startNodeProcess,
+} from '../../test/helpers/process.js';
 
 const run = promisify(execFile);
 // Compiled beside the benchmarks (tsconfig.bench.json), so both run the same build.
@@ -11,7 +14,9 @@ export type Proc = StartedProcess;
 
 /** A benchmark process (a bigger heap than the default), over this process's environment. */
 export function startProcess(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  return startNodeProcess(['--max-old-space-size=4096', ...args], { env: { ...process.env, ...env } });
+  return startNodeProcess(['--max-old-space-size=4096', ...args], {
+    env: { ...process.env, ...env },
+  });
 }
 
 export function rssMiB(pid: number): number {
@@ -26,12 +31,23 @@ export interface WrkResult {
   errors: number;
 }
 
-const toMs = (v: string, unit: string): number => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+const toMs = (v: string, unit: string): number =>
+  Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 
 /** wrk with latency percentiles, bounded in time; 127.0.0.1 only. */
-export async function wrk(url: string, options: { connections: number; seconds: number; threads?: number; script?: string }): Promise<WrkResult> {
+export async function wrk(
+  url: string,
+  options: { connections: number; seconds: number; threads?: number; script?: string },
+): Promise<WrkResult> {
   if (!url.startsWith('http://127.0.0.1:')) throw new Error('benchmarks only target 127.0.0.1');
-  const args = [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, '--latency', ...(options.script ? ['-s', options.script] : []), url];
+  const args = [
+    `-t${options.threads ?? 1}`,
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    '--latency',
+    ...(options.script ? ['-s', options.script] : []),
+    url,
+  ];
   const { stdout } = await run('wrk', args, { timeout: (options.seconds + 30) * 1000 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
   const p = (q: string) => {
@@ -39,8 +55,15 @@ export async function wrk(url: string, options: { connections: number; seconds: 
     return m ? toMs(m[1]!, m[2]!) : NaN;
   };
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  return { rps, p50ms: p('50'), p99ms: p('99'), errors: Number(errors ?? 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    stdout,
+  );
+  return {
+    rps,
+    p50ms: p('50'),
+    p99ms: p('99'),
+    errors: Number(errors ?? 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
 }
 
 export function median(values: number[]): number {

@@ -28,37 +28,101 @@ export class BenchRepo {
    * `data` one data directory (its blob store holds the artifacts every node serves). One worker
    * process unless `extra` says `--workers`.
    */
-  node(name: string, extra: string[] = [], env: Record<string, string> = {}, data = name): Promise<Proc> {
+  node(
+    name: string,
+    extra: string[] = [],
+    env: Record<string, string> = {},
+    data = name,
+  ): Promise<Proc> {
     const workers = extra.includes('--workers') ? [] : ['--workers', '1'];
-    return startProcess([CLI, 'serve', '--port', '0', '--data', join(this.dir, `data-${data}`), '--keys', this.keys, '--min-lead', '2s', '--node-name', name, ...workers, ...extra], {
-      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
-      ...env,
-    });
+    return startProcess(
+      [
+        CLI,
+        'serve',
+        '--port',
+        '0',
+        '--data',
+        join(this.dir, `data-${data}`),
+        '--keys',
+        this.keys,
+        '--min-lead',
+        '2s',
+        '--node-name',
+        name,
+        ...workers,
+        ...extra,
+      ],
+      {
+        FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+        ...env,
+      },
+    );
   }
 
   async addVendor(server: string): Promise<void> {
     this.vendorKey = generateVendorKey(this.keys, 'acme');
-    const body = buildRegistration({ name: 'acme', vendorKey: this.vendorKey, targetsKey: readPrivateKey(join(this.keys, 'targets.key')), previousTop: await this.top(server), now: Date.now() });
-    const response = (await new PublisherClient(server, OPERATOR).postJson('/vendors', body)) as { token: string };
+    const body = buildRegistration({
+      name: 'acme',
+      vendorKey: this.vendorKey,
+      targetsKey: readPrivateKey(join(this.keys, 'targets.key')),
+      previousTop: await this.top(server),
+      now: Date.now(),
+    });
+    const response = (await new PublisherClient(server, OPERATOR).postJson('/vendors', body)) as {
+      token: string;
+    };
     this.vendorToken = response.token;
   }
 
   private async top(server: string): Promise<TargetsSigned> {
-    return ((await new PublisherClient(server, OPERATOR).request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
+    return (
+      (await new PublisherClient(server, OPERATOR).request(
+        'GET',
+        '/top-targets/latest',
+      )) as Envelope<TargetsSigned>
+    ).signed;
   }
 
   /** Publishes a small artifact released at `releaseAt` (whole seconds); returns its activation tick and target path. */
-  async release(server: string, releaseAt: number): Promise<{ activationTick: number; activatesAt: string; path: string }> {
+  async release(
+    server: string,
+    releaseAt: number,
+  ): Promise<{ activationTick: number; activatesAt: string; path: string }> {
     const client = new PublisherClient(server, this.vendorToken);
     const n = ++this.releases;
     const path = join(this.dir, `fix-${n}.sh`);
     writeFileSync(path, `echo fix ${n}\n`);
-    const artifact = { platform: 'linux-x64', name: `acme-agent-2.${n}.0.sh`, path, ...(await hashFile(path)) };
+    const artifact = {
+      platform: 'linux-x64',
+      name: `acme-agent-2.${n}.0.sh`,
+      path,
+      ...(await hashFile(path)),
+    };
     await client.uploadBlob('acme', artifact);
     const previous = await client.latestVendorMetadata('acme');
-    const manifest = { vendor: 'acme', product: 'acme-agent', version: `2.${n}.0`, channel: 'stable', severity: 'critical' as const, cves: [], applies_to: `<2.${n}.0`, release_at: '+0s', artifacts: [] };
-    const envelope = buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey: this.vendorKey!, now: Date.now() });
-    const staged = (await client.postJson('/vendors/acme/metadata', envelope)) as { activationTick: number; activatesAt: string };
+    const manifest = {
+      vendor: 'acme',
+      product: 'acme-agent',
+      version: `2.${n}.0`,
+      channel: 'stable',
+      severity: 'critical' as const,
+      cves: [],
+      applies_to: `<2.${n}.0`,
+      release_at: '+0s',
+      artifacts: [],
+    };
+    const envelope = buildRelease({
+      manifest,
+      artifacts: [artifact],
+      releaseAt,
+      previous: previous.signed,
+      vendorKey: this.vendorKey!,
+      now: Date.now(),
+    });
+    const staged = (await client.postJson('/vendors/acme/metadata', envelope)) as {
+      activationTick: number;
+      activatesAt: string;
+    };
     return { ...staged, path: `acme/${artifact.name}` };
   }
 

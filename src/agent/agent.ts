@@ -61,7 +61,8 @@ export type CycleResult =
 const FAILED_OUTPUT_LINES = 20;
 
 function isUnreachable(error: unknown): boolean {
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof UnreachableError) return true;
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof UnreachableError) return true;
   return false;
 }
 
@@ -97,9 +98,14 @@ export class Agent {
     private readonly deps: AgentDeps,
   ) {
     const s = options.stateDir;
-    this.dirs = { metadata: join(s, 'metadata'), targets: join(s, 'targets'), partial: join(s, 'partial') };
+    this.dirs = {
+      metadata: join(s, 'metadata'),
+      targets: join(s, 'targets'),
+      partial: join(s, 'partial'),
+    };
     for (const dir of Object.values(this.dirs)) mkdirSync(dir, { recursive: true });
-    if (!existsSync(join(this.dirs.metadata, 'root.json'))) copyFileSync(options.root, join(this.dirs.metadata, 'root.json'));
+    if (!existsSync(join(this.dirs.metadata, 'root.json')))
+      copyFileSync(options.root, join(this.dirs.metadata, 'root.json'));
     const idFile = join(s, 'client-id');
     if (!existsSync(idFile)) writeFileSync(idFile, randomUUID() + '\n');
     this.clientId = readFileSync(idFile, 'utf8').trim();
@@ -112,7 +118,10 @@ export class Agent {
 
   private log(line: string): void {
     // Every line carries its time: an operator lines the agent's log up with the release tick.
-    (this.deps.log ?? ((l: string) => console.log(`${new Date(this.deps.clock.now()).toISOString()} ${l}`)))(line);
+    (
+      this.deps.log ??
+      ((l: string) => console.log(`${new Date(this.deps.clock.now()).toISOString()} ${l}`))
+    )(line);
   }
 
   /**
@@ -120,9 +129,15 @@ export class Agent {
    * same on every other node it knows. A stale statement on one is retried on the next.
    */
   private paths(): Array<{ via: string; metadata: string; targets: string }> {
-    const servers = [this.options.server, ...(this.options.servers ?? [])].map((s) => s.replace(/\/$/, ''));
+    const servers = [this.options.server, ...(this.options.servers ?? [])].map((s) =>
+      s.replace(/\/$/, ''),
+    );
     return servers.flatMap((s, i) =>
-      [`/g/${this.options.group}`, ''].map((prefix) => ({ via: `${i === 0 ? '' : s}${prefix || '/'}`, metadata: `${s}${prefix}/metadata`, targets: `${s}${prefix}/targets` })),
+      [`/g/${this.options.group}`, ''].map((prefix) => ({
+        via: `${i === 0 ? '' : s}${prefix || '/'}`,
+        metadata: `${s}${prefix}/metadata`,
+        targets: `${s}${prefix}/targets`,
+      })),
     );
   }
 
@@ -166,7 +181,12 @@ export class Agent {
       const served = this.servedTimestamp();
       if (!served) return updater;
       const now = this.deps.clock.now();
-      this.observer.record({ served, via: path.via, at: now, pushed: i === 0 ? pushed : undefined });
+      this.observer.record({
+        served,
+        via: path.via,
+        at: now,
+        pushed: i === 0 ? pushed : undefined,
+      });
       // A run of one statement keeps the lag of its first poll; the decision needs this poll's.
       const lag = lagOf(served, now);
       if (lag <= maxLag) return updater;
@@ -180,7 +200,9 @@ export class Agent {
   /** The timestamp tuf-js accepted last (verified, persisted by it), as served. */
   private servedTimestamp(): Served | undefined {
     const file = join(this.dirs.metadata, 'timestamp.json');
-    return existsSync(file) ? readServed(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined;
+    return existsSync(file)
+      ? readServed(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+      : undefined;
   }
 
   /** One poll: refresh, keep the receipt, pick, download, install, report. */
@@ -199,9 +221,14 @@ export class Agent {
     this.log(line);
     if (result.outcome === 'installed' || result.outcome === 'install-failed') {
       const lines = (result.output ?? '').split('\n').filter((l) => l.trim());
-      for (const l of result.outcome === 'install-failed' ? lines.slice(-FAILED_OUTPUT_LINES) : lines) this.log(`  install> ${l}`);
+      for (const l of result.outcome === 'install-failed'
+        ? lines.slice(-FAILED_OUTPUT_LINES)
+        : lines)
+        this.log(`  install> ${l}`);
     }
-    await this.submitReceipts().catch((error: unknown) => this.log(`receipts not submitted: ${describeRefusal(error)}`));
+    await this.submitReceipts().catch((error: unknown) =>
+      this.log(`receipts not submitted: ${describeRefusal(error)}`),
+    );
     // Independently of the server: a server that swallows receipts must not keep them from a witness.
     // A slow witness must not hold up the next poll either: a running loop does not wait for it.
     const delivery = this.deliverToWitnesses();
@@ -216,12 +243,22 @@ export class Agent {
       updater = await this.refreshObserved(pushed);
       targets = await this.listTargets(updater);
     } catch (error) {
-      return { outcome: 'refused', threat: describeRefusal(error), ...(isUnreachable(error) ? { unreachable: true as const } : {}) };
+      return {
+        outcome: 'refused',
+        threat: describeRefusal(error),
+        ...(isUnreachable(error) ? { unreachable: true as const } : {}),
+      };
     }
-    const wanted = { product: this.options.product, platform: this.options.platform, channel: this.options.channel, currentVersion: this.currentVersion() };
+    const wanted = {
+      product: this.options.product,
+      platform: this.options.platform,
+      channel: this.options.channel,
+      currentVersion: this.currentVersion(),
+    };
     const picked = selectPatch(targets, wanted);
     const first = picked[0];
-    if (!first) return { outcome: 'up-to-date', reason: whyNot(targets, wanted, this.options.vendor) };
+    if (!first)
+      return { outcome: 'up-to-date', reason: whyNot(targets, wanted, this.options.vendor) };
     const facts: PatchFacts = first.info.custom;
 
     let files: Array<{ path: string; target: string }>;
@@ -233,7 +270,8 @@ export class Agent {
             const info = await updater.getTargetInfo(c.path);
             if (!info) throw new Error(`signed metadata no longer lists ${c.path}`);
             try {
-              const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
+              const path =
+                (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
               return { path, target: c.path };
             } catch (error) {
               this.observer.artifactFailed(c.path, describeRefusal(error), this.deps.clock.now());
@@ -243,7 +281,11 @@ export class Agent {
         ),
       );
     } catch (error) {
-      return { outcome: 'refused', threat: describeRefusal(error), ...(isUnreachable(error) ? { unreachable: true as const } : {}) };
+      return {
+        outcome: 'refused',
+        threat: describeRefusal(error),
+        ...(isUnreachable(error) ? { unreachable: true as const } : {}),
+      };
     }
 
     let output: string | undefined;
@@ -251,13 +293,29 @@ export class Agent {
       const outcome = await runInstall(this.options.install, files, facts);
       if (!outcome.ok) {
         await this.report(facts, 'failed');
-        return { outcome: 'install-failed', version: facts.version, code: outcome.code, output: outcome.output };
+        return {
+          outcome: 'install-failed',
+          version: facts.version,
+          code: outcome.code,
+          output: outcome.output,
+        };
       }
       output = outcome.output;
     }
-    this.recordInstalled({ vendor: this.options.vendor, product: facts.product, version: facts.version, installed_at: new Date(this.deps.clock.now()).toISOString(), targets: files.map((f) => f.target) });
+    this.recordInstalled({
+      vendor: this.options.vendor,
+      product: facts.product,
+      version: facts.version,
+      installed_at: new Date(this.deps.clock.now()).toISOString(),
+      targets: files.map((f) => f.target),
+    });
     await this.report(facts, 'installed');
-    return { outcome: 'installed', version: facts.version, artifacts: files.map((f) => f.path), ...(output !== undefined ? { output } : {}) };
+    return {
+      outcome: 'installed',
+      version: facts.version,
+      artifacts: files.map((f) => f.path),
+      ...(output !== undefined ? { output } : {}),
+    };
   }
 
   /**
@@ -271,13 +329,26 @@ export class Agent {
     // Looking up any path under the role makes tuf-js load and verify the role's metadata.
     await updater.getTargetInfo(`${vendor}/fairpatch-probe`); // no leading dot: "*" does not match dotfiles
     const file = join(this.dirs.metadata, `${encodeURIComponent(vendor)}.json`);
-    const names = existsSync(file) ? Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { signed: TargetsSigned }).signed.targets ?? {}) : [];
+    const names = existsSync(file)
+      ? Object.keys(
+          (JSON.parse(readFileSync(file, 'utf8')) as { signed: TargetsSigned }).signed.targets ??
+            {},
+        )
+      : [];
     const out: Array<[string, TargetInfo]> = [];
     for (const path of names.filter((p) => p.startsWith(`${vendor}/`))) {
       const verified = await updater.getTargetInfo(path);
       const facts = patchFactsSchema.safeParse(verified?.custom);
       // A target whose facts cannot be read is never offered, rather than guessed at.
-      if (verified && facts.success) out.push([path, { length: verified.length, hashes: { sha256: verified.hashes.sha256 ?? '' }, custom: facts.data }]);
+      if (verified && facts.success)
+        out.push([
+          path,
+          {
+            length: verified.length,
+            hashes: { sha256: verified.hashes.sha256 ?? '' },
+            custom: facts.data,
+          },
+        ]);
     }
     return out;
   }
@@ -298,7 +369,13 @@ export class Agent {
 
   private async report(facts: PatchFacts, outcome: 'installed' | 'failed'): Promise<void> {
     try {
-      const response = await this.post('/reports', { group: this.options.group, client: this.clientId, product: facts.product, version: facts.version, outcome });
+      const response = await this.post('/reports', {
+        group: this.options.group,
+        client: this.clientId,
+        product: facts.product,
+        version: facts.version,
+        outcome,
+      });
       if (!response.ok) this.log(`install report not accepted: HTTP ${response.status}`);
     } catch (error) {
       this.log(`install report not sent: ${describeRefusal(error)}`);
@@ -326,7 +403,9 @@ export class Agent {
   deliverToWitnesses(): Promise<void> {
     this.delivering ??= (async () => {
       for (const witness of this.options.witnesses ?? []) {
-        await deliverToWitness(witness, this.receipts).catch((error: unknown) => this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`));
+        await deliverToWitness(witness, this.receipts).catch((error: unknown) =>
+          this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`),
+        );
       }
     })().finally(() => {
       this.delivering = undefined;
@@ -382,7 +461,10 @@ export class Agent {
     }
     while (!signal.aborted) {
       await this.trigger();
-      await sleep(this.options.intervalMs * (this.streamUp ? 10 : 1) * (0.9 + Math.random() * 0.2), signal);
+      await sleep(
+        this.options.intervalMs * (this.streamUp ? 10 : 1) * (0.9 + Math.random() * 0.2),
+        signal,
+      );
     }
   }
 }

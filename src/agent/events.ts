@@ -19,18 +19,32 @@ export interface SubscribeOptions {
 }
 
 /** Parses an SSE byte stream (WHATWG HTML 9.2.6) into events; comments and unknown fields are skipped. */
-export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<ServerEvent & { retry?: number }> {
+export async function* parseSse(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<ServerEvent & { retry?: number }> {
   const decoder = new TextDecoder();
   let buffer = '';
-  let current: { event: string; data: string[]; id?: string; retry?: number } = { event: 'message', data: [] };
+  let current: { event: string; data: string[]; id?: string; retry?: number } = {
+    event: 'message',
+    data: [],
+  };
   for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
-    for (let newline = buffer.search(/\r\n|\r|\n/); newline >= 0; newline = buffer.search(/\r\n|\r|\n/)) {
+    for (
+      let newline = buffer.search(/\r\n|\r|\n/);
+      newline >= 0;
+      newline = buffer.search(/\r\n|\r|\n/)
+    ) {
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
       if (line === '') {
         if (current.data.length > 0 || current.retry !== undefined) {
-          yield { event: current.event, data: current.data.join('\n'), ...(current.id !== undefined ? { id: current.id } : {}), ...(current.retry !== undefined ? { retry: current.retry } : {}) };
+          yield {
+            event: current.event,
+            data: current.data.join('\n'),
+            ...(current.id !== undefined ? { id: current.id } : {}),
+            ...(current.retry !== undefined ? { retry: current.retry } : {}),
+          };
         }
         current = { event: 'message', data: [] };
         continue;
@@ -65,7 +79,10 @@ export async function subscribe(url: string, options: SubscribeOptions): Promise
       silence.unref();
     };
     try {
-      const response = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+      const response = await fetch(url, {
+        headers: { accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       options.onState?.(true);
       alive();

@@ -37,11 +37,19 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
  * (lengths, hashes, signatures) are tuf-js's; this class only moves bytes.
  */
 export class AgentFetcher extends BaseFetcher {
-  private readonly o: Required<Omit<FetcherOptions, 'partialDir' | 'onProgress' | 'userAgent'>> & FetcherOptions;
+  private readonly o: Required<Omit<FetcherOptions, 'partialDir' | 'onProgress' | 'userAgent'>> &
+    FetcherOptions;
 
   constructor(options: FetcherOptions = {}) {
     super();
-    this.o = { timeoutMs: 15_000, attempts: 4, backoffMs: 500, maxBackoffMs: 30_000, sleep: wait, ...options };
+    this.o = {
+      timeoutMs: 15_000,
+      attempts: 4,
+      backoffMs: 500,
+      maxBackoffMs: 30_000,
+      sleep: wait,
+      ...options,
+    };
   }
 
   private async retrying<T>(what: (attempt: number) => Promise<T>): Promise<T> {
@@ -50,9 +58,15 @@ export class AgentFetcher extends BaseFetcher {
         return await what(attempt);
       } catch (error) {
         const retryable = !(error instanceof DownloadHTTPError) || RETRYABLE.has(error.statusCode);
-        if (!retryable || error instanceof DownloadLengthMismatchError || attempt >= this.o.attempts) throw error;
+        if (
+          !retryable ||
+          error instanceof DownloadLengthMismatchError ||
+          attempt >= this.o.attempts
+        )
+          throw error;
         const hinted = (error as { retryAfterMs?: number }).retryAfterMs;
-        const backoff = Math.random() * Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (attempt - 1));
+        const backoff =
+          Math.random() * Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (attempt - 1));
         await this.o.sleep(hinted ?? backoff);
       }
     }
@@ -61,13 +75,19 @@ export class AgentFetcher extends BaseFetcher {
   private async request(url: string, headers: Record<string, string> = {}): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(url, { headers: { 'user-agent': this.o.userAgent ?? 'fairpatch-agent', ...headers }, signal: AbortSignal.timeout(this.o.timeoutMs) });
+      response = await fetch(url, {
+        headers: { 'user-agent': this.o.userAgent ?? 'fairpatch-agent', ...headers },
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
     } catch (cause) {
       throw explainFetchFailure(url, cause, this.o.timeoutMs);
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
-      const error = new DownloadHTTPError(`HTTP ${response.status} for ${url}`, response.status) as DownloadHTTPError & { retryAfterMs?: number };
+      const error = new DownloadHTTPError(
+        `HTTP ${response.status} for ${url}`,
+        response.status,
+      ) as DownloadHTTPError & { retryAfterMs?: number };
       const hinted = retryAfterMs(response.headers.get('retry-after'));
       if (hinted !== undefined) error.retryAfterMs = hinted;
       throw error;
@@ -76,25 +96,40 @@ export class AgentFetcher extends BaseFetcher {
   }
 
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
-    return this.retrying(async () => (await this.request(url)).body as ReadableStream<Uint8Array<ArrayBuffer>>);
+    return this.retrying(
+      async () => (await this.request(url)).body as ReadableStream<Uint8Array<ArrayBuffer>>,
+    );
   }
 
   /** Artifacts (immutable, content-addressed) resume where an interrupted download stopped. */
-  override async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
-    if (!this.o.partialDir || !url.includes('/targets/')) return super.downloadFile(url, maxLength, handler);
+  override async downloadFile<T>(
+    url: string,
+    maxLength: number,
+    handler: (file: string) => Promise<T>,
+  ): Promise<T> {
+    if (!this.o.partialDir || !url.includes('/targets/'))
+      return super.downloadFile(url, maxLength, handler);
     mkdirSync(this.o.partialDir, { recursive: true });
     const partial = join(this.o.partialDir, createHash('sha256').update(url).digest('hex'));
     await this.retrying(async () => {
       const have = existsSync(partial) ? statSync(partial).size : 0;
       if (have > maxLength) rmSync(partial);
-      const response = await this.request(url, have > 0 && have <= maxLength ? { range: `bytes=${have}-` } : {});
-      const resumed = response.status === 206 && (response.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`);
+      const response = await this.request(
+        url,
+        have > 0 && have <= maxLength ? { range: `bytes=${have}-` } : {},
+      );
+      const resumed =
+        response.status === 206 &&
+        (response.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`);
       let received = resumed ? have : 0;
       const out = createWriteStream(partial, { flags: resumed ? 'a' : 'w' });
       try {
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.length;
-          if (received > maxLength) throw new DownloadLengthMismatchError(`endless data: ${url} exceeds ${maxLength} bytes`);
+          if (received > maxLength)
+            throw new DownloadLengthMismatchError(
+              `endless data: ${url} exceeds ${maxLength} bytes`,
+            );
           if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
           this.o.onProgress?.(url, received, maxLength);
         }

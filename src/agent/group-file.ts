@@ -9,5 +9,7 @@ export function writeGroupFile(stateDir: string, group: string): void {
 }
 
 export function readGroupFile(stateDir: string): string | undefined {
-  return existsSync(file(stateDir)) ? readFileSync(file(stateDir), 'utf8').trim() || undefined : undefined;
+  return existsSync(file(stateDir))
+    ? readFileSync(file(stateDir), 'utf8').trim() || undefined
+    : undefined;
 }

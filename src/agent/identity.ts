@@ -20,12 +20,18 @@ export function loadIdentity(stateDir: string): AgentIdentity {
   const file = join(stateDir, 'agent.key');
   if (!existsSync(file)) {
     const seed = randomBytes(32);
-    writeFileAtomic(file, `${JSON.stringify({ public: ed25519PublicKey(seed).toString('hex'), private: seed.toString('hex') })}\n`, 0o600);
+    writeFileAtomic(
+      file,
+      `${JSON.stringify({ public: ed25519PublicKey(seed).toString('hex'), private: seed.toString('hex') })}\n`,
+      0o600,
+    );
   }
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { public?: unknown; private?: unknown };
-  if (typeof parsed.private !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.private)) throw new Error(`${file} does not hold an agent key`);
+  if (typeof parsed.private !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.private))
+    throw new Error(`${file} does not hold an agent key`);
   const seed = Buffer.from(parsed.private, 'hex');
   const publicKey = ed25519PublicKey(seed).toString('hex');
-  if (parsed.public !== publicKey) throw new Error(`${file}: the public key does not match the private key`);
+  if (parsed.public !== publicKey)
+    throw new Error(`${file}: the public key does not match the private key`);
   return { publicKey, seed };
 }

@@ -11,7 +11,12 @@ export interface InstallOutcome {
  * Runs the operator's install command through the shell with the artifact paths and patch facts in
  * its environment. Only exit status 0 counts as installed.
  */
-export function runInstall(command: string, artifacts: Array<{ path: string; target: string }>, facts: PatchFacts, timeoutMs = 10 * 60_000): Promise<InstallOutcome> {
+export function runInstall(
+  command: string,
+  artifacts: Array<{ path: string; target: string }>,
+  facts: PatchFacts,
+  timeoutMs = 10 * 60_000,
+): Promise<InstallOutcome> {
   const env = {
     ...process.env,
     FAIRPATCH_ARTIFACT: artifacts[0]?.path ?? '',
@@ -26,7 +31,11 @@ export function runInstall(command: string, artifacts: Array<{ path: string; tar
     FAIRPATCH_RELEASE_AT: facts.release_at,
   };
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn('/bin/sh', ['-c', command], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-4000);

@@ -20,10 +20,22 @@ export interface Served {
 }
 
 export function readServed(document: Record<string, unknown>): Served {
-  const signed = (document.signed ?? {}) as { version?: unknown; meta?: { 'snapshot.json'?: { version?: unknown } }; fairpatch_clock?: { epoch_ms?: unknown; tick_ms?: unknown } };
+  const signed = (document.signed ?? {}) as {
+    version?: unknown;
+    meta?: { 'snapshot.json'?: { version?: unknown } };
+    fairpatch_clock?: { epoch_ms?: unknown; tick_ms?: unknown };
+  };
   const c = signed.fairpatch_clock;
-  const clock = typeof c?.epoch_ms === 'number' && typeof c.tick_ms === 'number' && c.tick_ms > 0 ? { epochMs: c.epoch_ms, tickMs: c.tick_ms } : undefined;
-  return { document, tick: Number(signed.version), snapshotVersion: Number(signed.meta?.['snapshot.json']?.version), clock };
+  const clock =
+    typeof c?.epoch_ms === 'number' && typeof c.tick_ms === 'number' && c.tick_ms > 0
+      ? { epochMs: c.epoch_ms, tickMs: c.tick_ms }
+      : undefined;
+  return {
+    document,
+    tick: Number(signed.version),
+    snapshotVersion: Number(signed.meta?.['snapshot.json']?.version),
+    clock,
+  };
 }
 
 /** How far behind this machine's clock a served document is: now minus the start of its tick. */
@@ -45,7 +57,12 @@ export class Observer {
     private readonly store: ReceiptStore,
   ) {}
 
-  record(input: { served: Served; via: string; at: number; pushed: boolean | undefined }): Observation {
+  record(input: {
+    served: Served;
+    via: string;
+    at: number;
+    pushed: boolean | undefined;
+  }): Observation {
     const digest = sha256Hex(canonicalBytes(input.served.document));
     const at = new Date(input.at).toISOString();
     const current = this.open?.observation;
@@ -72,7 +89,10 @@ export class Observer {
   /** An artifact of the release the current document carries could not be downloaded. */
   artifactFailed(target: string, error: string, at: number): void {
     if (!this.open) return;
-    const failures = [...(this.open.observation.artifact_failures ?? []).filter((f) => f.target !== target), { target: target.slice(0, 200), error: error.slice(0, 200), at: new Date(at).toISOString() }].slice(-16);
+    const failures = [
+      ...(this.open.observation.artifact_failures ?? []).filter((f) => f.target !== target),
+      { target: target.slice(0, 200), error: error.slice(0, 200), at: new Date(at).toISOString() },
+    ].slice(-16);
     this.keep({ ...this.open.observation, artifact_failures: failures }, this.open.document);
   }
 

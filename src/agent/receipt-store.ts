@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/files.js';
 import type { SignedObservation } from '../common/observation.js';
@@ -39,7 +47,8 @@ export class ReceiptStore {
   private rotate(): void {
     renameSync(this.current, join(this.dir, `${Date.now()}-${process.pid}.jsonl`));
     const old = this.archived();
-    for (const file of old.slice(0, Math.max(0, old.length - this.limits.files))) rmSync(join(this.dir, file));
+    for (const file of old.slice(0, Math.max(0, old.length - this.limits.files)))
+      rmSync(join(this.dir, file));
   }
 
   private archived(): string[] {
@@ -79,18 +88,29 @@ export class ReceiptStore {
   markSubmitted(receipts: readonly Receipt[], witness?: string): void {
     const file = this.deliveredFile(witness);
     const keep = new Set(this.all().map((r) => r.signed.sig));
-    const done = [...this.lines(file).filter((k) => keep.has(k)), ...receipts.map((r) => r.signed.sig)];
+    const done = [
+      ...this.lines(file).filter((k) => keep.has(k)),
+      ...receipts.map((r) => r.signed.sig),
+    ];
     writeFileAtomic(file, `${done.join('\n')}\n`);
   }
 
   /** `submitted` for the server (as before witnesses); one file per witness, named by its URL's hash. */
   private deliveredFile(witness: string | undefined): string {
-    return join(this.dir, witness === undefined ? 'submitted' : `witness-${createHash('sha256').update(witness).digest('hex').slice(0, 16)}`);
+    return join(
+      this.dir,
+      witness === undefined
+        ? 'submitted'
+        : `witness-${createHash('sha256').update(witness).digest('hex').slice(0, 16)}`,
+    );
   }
 }
 
 /** The body of `POST /receipts`: the signed observations and each document they name, once. */
-export function receiptBatch(receipts: readonly Receipt[]): { documents: Record<string, Record<string, unknown>>; receipts: Receipt['signed'][] } {
+export function receiptBatch(receipts: readonly Receipt[]): {
+  documents: Record<string, Record<string, unknown>>;
+  receipts: Receipt['signed'][];
+} {
   const documents: Record<string, Record<string, unknown>> = {};
   for (const r of receipts) documents[r.signed.observation.document] = r.document;
   return { documents, receipts: receipts.map((r) => r.signed) };

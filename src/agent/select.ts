@@ -28,17 +28,29 @@ export function selectPatch(targets: Iterable<[string, TargetInfo]>, wanted: Wan
     const version = semver.valid(c.version);
     if (!version || !semver.gt(version, current)) continue;
     if (!semver.validRange(c.applies_to) || !semver.satisfies(current, c.applies_to)) continue;
-    byVersion.set(version, [...(byVersion.get(version) ?? []), { path, info: info as Candidate['info'] }]);
+    byVersion.set(version, [
+      ...(byVersion.get(version) ?? []),
+      { path, info: info as Candidate['info'] },
+    ]);
   }
   const best = [...byVersion.keys()].sort(semver.rcompare)[0];
   return best ? (byVersion.get(best) ?? []).sort((a, b) => a.path.localeCompare(b.path)) : [];
 }
 
 /** Why nothing was picked, for the one line the agent prints. */
-export function whyNot(targets: Iterable<[string, TargetInfo]>, wanted: Wanted, vendor: string): string {
+export function whyNot(
+  targets: Iterable<[string, TargetInfo]>,
+  wanted: Wanted,
+  vendor: string,
+): string {
   const all = [...targets].filter(([, t]) => t.custom?.product === wanted.product);
   if (all.length === 0) return `no patch for product ${wanted.product} signed by vendor ${vendor}`;
-  const newer = all.filter(([, t]) => semver.valid(t.custom?.version ?? '') && semver.gt(t.custom!.version, semver.coerce(wanted.currentVersion) ?? '0.0.0'));
-  if (newer.length === 0) return `${wanted.product} ${wanted.currentVersion} is up to date (never downgrading)`;
+  const newer = all.filter(
+    ([, t]) =>
+      semver.valid(t.custom?.version ?? '') &&
+      semver.gt(t.custom!.version, semver.coerce(wanted.currentVersion) ?? '0.0.0'),
+  );
+  if (newer.length === 0)
+    return `${wanted.product} ${wanted.currentVersion} is up to date (never downgrading)`;
   return `no ${wanted.product} patch for platform ${wanted.platform}, channel ${wanted.channel} applies to ${wanted.currentVersion}`;
 }

@@ -20,7 +20,11 @@ const BATCH = 500;
  * signed by the pinned witness key (C2SP tlog-checkpoint). An answer that does not prove it leaves
  * the receipt pending, to be sent again (the witness acknowledges a replay with its first index).
  */
-export async function deliverToWitness(witness: WitnessTarget, store: ReceiptStore, options: { attempts?: number; wait?: (ms: number) => Promise<void> } = {}): Promise<number> {
+export async function deliverToWitness(
+  witness: WitnessTarget,
+  store: ReceiptStore,
+  options: { attempts?: number; wait?: (ms: number) => Promise<void> } = {},
+): Promise<number> {
   const verifier = parseVerifierKey(witness.vkey);
   const attempts = options.attempts ?? 3;
   const wait = options.wait ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -42,9 +46,21 @@ export async function deliverToWitness(witness: WitnessTarget, store: ReceiptSto
   return delivered;
 }
 
-async function sendProven(url: string, verifier: ReturnType<typeof parseVerifierKey>, batch: readonly Receipt[]): Promise<Receipt[]> {
-  const response = await reach(new URL('/receipts', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receiptBatch(batch)), timeoutMs: 15_000 });
-  if (response.status !== 201) throw new Error(`witness ${url}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`);
+async function sendProven(
+  url: string,
+  verifier: ReturnType<typeof parseVerifierKey>,
+  batch: readonly Receipt[],
+): Promise<Receipt[]> {
+  const response = await reach(new URL('/receipts', url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(receiptBatch(batch)),
+    timeoutMs: 15_000,
+  });
+  if (response.status !== 201)
+    throw new Error(
+      `witness ${url}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`,
+    );
   const ack = witnessAckSchema.parse(await response.json());
   const checkpoint = openCheckpoint(ack.checkpoint, verifier);
   const bySig = new Map(ack.entries.map((e) => [e.sig, e]));
@@ -52,8 +68,15 @@ async function sendProven(url: string, verifier: ReturnType<typeof parseVerifier
     const entry = bySig.get(r.signed.sig);
     if (!entry) throw new Error(`witness ${url}: no log entry for a receipt sent`);
     const leaf = witnessLeafSchema.parse(JSON.parse(entry.leaf));
-    if (!canonicalBytes(leaf.receipt).equals(canonicalBytes(r.signed))) throw new Error(`witness ${url}: the leaf at ${entry.index} is not this receipt`);
-    verifyInclusion(entry.index, checkpoint.size, leafHash(Buffer.from(entry.leaf, 'utf8')), entry.proof.map((h) => Buffer.from(h, 'hex')), checkpoint.rootHash);
+    if (!canonicalBytes(leaf.receipt).equals(canonicalBytes(r.signed)))
+      throw new Error(`witness ${url}: the leaf at ${entry.index} is not this receipt`);
+    verifyInclusion(
+      entry.index,
+      checkpoint.size,
+      leafHash(Buffer.from(entry.leaf, 'utf8')),
+      entry.proof.map((h) => Buffer.from(h, 'hex')),
+      checkpoint.rootHash,
+    );
   }
   return [...batch];
 }

@@ -26,18 +26,44 @@ export function embargoesFrom(input: {
   for (const { index, leaf } of input.revealed) {
     const commitment = embargoCommitment(leaf.id, leaf.members, leaf.nonce);
     const broken = (message: string, evidence: Record<string, unknown>) =>
-      findings.push({ kind: 'embargo-commitment-mismatch', class: 'proof', unfair: true, message: `embargo ${leaf.id}: ${message}`, evidence: { revealed_leaf: index, ...evidence } });
+      findings.push({
+        kind: 'embargo-commitment-mismatch',
+        class: 'proof',
+        unfair: true,
+        message: `embargo ${leaf.id}: ${message}`,
+        evidence: { revealed_leaf: index, ...evidence },
+      });
     const created = input.created.find((c) => c.leaf.commitment === commitment);
-    if (!created || created.index > index) broken('its reveal opens no commitment made before it (members or id rewritten)', { commitment });
+    if (!created || created.index > index)
+      broken('its reveal opens no commitment made before it (members or id rewritten)', {
+        commitment,
+      });
     const decided = input.decided.filter((d) => d.leaf.commitment === commitment);
-    if (decided.length !== leaf.decisions.length) broken(`${decided.length} decisions were committed, ${leaf.decisions.length} revealed`, { committed: decided.map((d) => d.index) });
+    if (decided.length !== leaf.decisions.length)
+      broken(`${decided.length} decisions were committed, ${leaf.decisions.length} revealed`, {
+        committed: decided.map((d) => d.index),
+      });
     leaf.decisions.forEach((d, i) => {
       const committed = decided.find((c) => c.leaf.seq === i + 1);
-      if (committed && committed.leaf.decision_sha256 !== decisionCommitment(leaf.id, leaf.nonce, i + 1, d)) broken(`decision ${i + 1} revealed is not the one committed`, { decided_leaf: committed.index });
+      if (
+        committed &&
+        committed.leaf.decision_sha256 !== decisionCommitment(leaf.id, leaf.nonce, i + 1, d)
+      )
+        broken(`decision ${i + 1} revealed is not the one committed`, {
+          decided_leaf: committed.index,
+        });
     });
 
     const tick = leaf.activation_tick;
-    const report: EmbargoReport = { id: leaf.id, tick, tickStart: input.tickStart(tick), members: {}, leftOut: leaf.left_out, decisions: leaf.decisions, revealedLeaf: index };
+    const report: EmbargoReport = {
+      id: leaf.id,
+      tick,
+      tickStart: input.tickStart(tick),
+      members: {},
+      leftOut: leaf.left_out,
+      decisions: leaf.decisions,
+      revealedLeaf: index,
+    };
     const versions = new Set<number>();
     for (const vendor of leaf.members) {
       if (leaf.left_out.includes(vendor)) {
@@ -51,20 +77,43 @@ export function embargoesFrom(input: {
         continue;
       }
       const act = release.activation;
-      const early = input.findings.some((f) => f.kind === 'early-release' && f.release === release.id);
+      const early = input.findings.some(
+        (f) => f.kind === 'early-release' && f.release === release.id,
+      );
       report.members[vendor] = {
         status: early ? 'early' : act ? 'shipped' : 'pending',
         release: release.id,
         ...(act ? { activationTick: act.tick, snapshotVersion: act.snapshotVersion } : {}),
-        groups: Object.fromEntries(Object.entries(release.groups).map(([g, d]) => [g, { firstDeliveryMs: d.firstDeliveryMs, ...(d.lastWithoutMs !== undefined ? { lastWithoutMs: d.lastWithoutMs } : {}) }])),
+        groups: Object.fromEntries(
+          Object.entries(release.groups).map(([g, d]) => [
+            g,
+            {
+              firstDeliveryMs: d.firstDeliveryMs,
+              ...(d.lastWithoutMs !== undefined ? { lastWithoutMs: d.lastWithoutMs } : {}),
+            },
+          ]),
+        ),
       };
       if (act) versions.add(act.snapshotVersion);
       if (act && act.tick !== tick) {
-        findings.push({ kind: 'embargo-split', class: 'proof', unfair: true, release: release.id, message: `embargo ${leaf.id}: ${vendor} activated at tick ${act.tick}, not at the embargo's tick ${tick}`, evidence: { revealed_leaf: index, activated_leaf: act.leaf } });
+        findings.push({
+          kind: 'embargo-split',
+          class: 'proof',
+          unfair: true,
+          release: release.id,
+          message: `embargo ${leaf.id}: ${vendor} activated at tick ${act.tick}, not at the embargo's tick ${tick}`,
+          evidence: { revealed_leaf: index, activated_leaf: act.leaf },
+        });
       }
     }
     if (versions.size > 1) {
-      findings.push({ kind: 'embargo-split', class: 'proof', unfair: true, message: `embargo ${leaf.id}: its members went live in snapshot versions ${[...versions].sort((a, b) => a - b).join(', ')}, not one`, evidence: { revealed_leaf: index } });
+      findings.push({
+        kind: 'embargo-split',
+        class: 'proof',
+        unfair: true,
+        message: `embargo ${leaf.id}: its members went live in snapshot versions ${[...versions].sort((a, b) => a - b).join(', ')}, not one`,
+        evidence: { revealed_leaf: index },
+      });
     }
     if (versions.size === 1) report.snapshotVersion = [...versions][0];
     embargoes.push(report);

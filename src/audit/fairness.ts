@@ -2,10 +2,23 @@ import { tickStart as startOfTick } from '../common/tick.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
-import { type ExternalEvidence, type Seen, type VerificationCache, collectObservations } from './observations.js';
+import {
+  type ExternalEvidence,
+  type Seen,
+  type VerificationCache,
+  collectObservations,
+} from './observations.js';
 import { releasesFrom } from './releases.js';
 import { embargoesFrom } from './embargoes.js';
-import { type AuditOptions, DEFAULT_AUDIT_OPTIONS, type FairnessReport, type Finding, type Percentiles, type ReleaseReport, type Verdict } from './report.js';
+import {
+  type AuditOptions,
+  DEFAULT_AUDIT_OPTIONS,
+  type FairnessReport,
+  type Finding,
+  type Percentiles,
+  type ReleaseReport,
+  type Verdict,
+} from './report.js';
 import { corroborate, testimony } from './testimony.js';
 
 export * from './report.js';
@@ -26,29 +39,60 @@ export function evaluateFairness(input: {
   cache?: VerificationCache;
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
-  const of = <T extends Leaf['type']>(type: T) => input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
+  const of = <T extends Leaf['type']>(type: T) =>
+    input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
   const created = of('repository.created')[0]?.leaf;
   const clock = { epochMs: created?.epoch_ms ?? 0, tickMs: created?.tick_ms ?? 1000 };
   const tickStart = (k: number): number => startOfTick(clock, k);
 
-  const { seen, documents, notes } = collectObservations({ leaves: input.leaves, external: input.external ?? [], timestampKeys: input.timestampKeys, ...(input.cache ? { cache: input.cache } : {}) });
+  const { seen, documents, notes } = collectObservations({
+    leaves: input.leaves,
+    external: input.external ?? [],
+    timestampKeys: input.timestampKeys,
+    ...(input.cache ? { cache: input.cache } : {}),
+  });
   const findings: Finding[] = [...(input.extraFindings ?? []), ...notes];
   findings.push(...equivocations(documents, seen));
 
-  const { releases, findings: commitments } = releasesFrom({ scheduled: of('release.scheduled'), halted: of('release.halted'), activated: of('release.activated'), tickStart });
+  const { releases, findings: commitments } = releasesFrom({
+    scheduled: of('release.scheduled'),
+    halted: of('release.halted'),
+    activated: of('release.activated'),
+    tickStart,
+  });
   findings.push(...commitments);
   const rollups = of('delivery.rollup');
   for (const { report, activationTick, activation } of releases) {
     if (!activation) {
       if (!report.halted && input.now > tickStart(activationTick) + options.activationGraceMs) {
-        findings.push({ kind: 'activation-missing', class: 'proof', unfair: true, release: report.id, message: `${report.id} was due at tick ${activationTick} but no activation was logged`, evidence: { scheduled_leaf: report.scheduledLeaf } });
+        findings.push({
+          kind: 'activation-missing',
+          class: 'proof',
+          unfair: true,
+          release: report.id,
+          message: `${report.id} was due at tick ${activationTick} but no activation was logged`,
+          evidence: { scheduled_leaf: report.scheduledLeaf },
+        });
       }
       continue;
     }
     const start = tickStart(activation.leaf.tick);
-    report.activation = { tick: activation.leaf.tick, tickStart: start, delayMs: start - report.releaseAt, snapshotVersion: activation.leaf.snapshot_version, leaf: activation.index };
+    report.activation = {
+      tick: activation.leaf.tick,
+      tickStart: start,
+      delayMs: start - report.releaseAt,
+      snapshotVersion: activation.leaf.snapshot_version,
+      leaf: activation.index,
+    };
     if (activation.leaf.tick !== activationTick) {
-      findings.push({ kind: 'activation-late', class: 'proof', unfair: true, release: report.id, message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`, evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index } });
+      findings.push({
+        kind: 'activation-late',
+        class: 'proof',
+        unfair: true,
+        release: report.id,
+        message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`,
+        evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index },
+      });
     }
     findings.push(...earlyRelease(report, documents, seen));
     findings.push(...rollupAdmissions(report, rollups));
@@ -65,13 +109,23 @@ export function evaluateFairness(input: {
   });
   findings.push(...embargoFindings);
   findings.push(...servedStale(seen, options, tickStart));
-  findings.push(...coverage({ declared: of('groups.declared').at(-1)?.leaf.groups, releases: releases.map((r) => r.report), seen, now: input.now, options }));
+  findings.push(
+    ...coverage({
+      declared: of('groups.declared').at(-1)?.leaf.groups,
+      releases: releases.map((r) => r.report),
+      seen,
+      now: input.now,
+      options,
+    }),
+  );
 
   return {
     verdict: verdictOf(findings),
     logSize: input.leaves.length,
     tickMs: clock.tickMs,
-    ...(of('groups.declared').length > 0 ? { declaredGroups: of('groups.declared').at(-1)!.leaf.groups } : {}),
+    ...(of('groups.declared').length > 0
+      ? { declaredGroups: of('groups.declared').at(-1)!.leaf.groups }
+      : {}),
     releases: releases.map((r) => r.report),
     embargoes,
     groups: groupStats(seen, rollups, tickStart),
@@ -86,7 +140,10 @@ export function verdictOf(findings: readonly Finding[]): Verdict {
 }
 
 /** Proof: two different statements signed for one tick. */
-export function equivocations(documents: ReadonlyMap<string, VerifiedDocument>, seen: readonly Seen[]): Finding[] {
+export function equivocations(
+  documents: ReadonlyMap<string, VerifiedDocument>,
+  seen: readonly Seen[],
+): Finding[] {
   const byTick = new Map<number, VerifiedDocument>();
   const out: Finding[] = [];
   for (const doc of documents.values()) {
@@ -95,7 +152,8 @@ export function equivocations(documents: ReadonlyMap<string, VerifiedDocument>, 
       byTick.set(doc.tick, doc);
       continue;
     }
-    const groupsOf = (d: VerifiedDocument) => [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
+    const groupsOf = (d: VerifiedDocument) =>
+      [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
     const [a, b] = [groupsOf(other), groupsOf(doc)];
     // The groups told something different from the rest are the ones singled out.
     const singled = a.length <= b.length ? a : b;
@@ -106,14 +164,23 @@ export function equivocations(documents: ReadonlyMap<string, VerifiedDocument>, 
       unfair: true,
       ...(singled.length === 1 ? { group: singled[0] } : {}),
       message: `two different timestamp documents signed for tick ${doc.tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
-      evidence: { tick: doc.tick, documents: [other.bytes.toString(), doc.bytes.toString()], groups, singled_out: singled },
+      evidence: {
+        tick: doc.tick,
+        documents: [other.bytes.toString(), doc.bytes.toString()],
+        groups,
+        singled_out: singled,
+      },
     });
   }
   return out;
 }
 
 /** Proof: a statement for a tick before the activation tick whose snapshot already carries the release. */
-export function earlyRelease(report: ReleaseReport, documents: ReadonlyMap<string, VerifiedDocument>, seen: readonly Seen[]): Finding[] {
+export function earlyRelease(
+  report: ReleaseReport,
+  documents: ReadonlyMap<string, VerifiedDocument>,
+  seen: readonly Seen[],
+): Finding[] {
   const act = report.activation;
   if (!act) return [];
   const out: Finding[] = [];
@@ -134,7 +201,10 @@ export function earlyRelease(report: ReleaseReport, documents: ReadonlyMap<strin
 }
 
 /** Proof: a node's own signed roll-up admits serving a group the old snapshot after activation. */
-function rollupAdmissions(report: ReleaseReport, rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>): Finding[] {
+function rollupAdmissions(
+  report: ReleaseReport,
+  rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
+): Finding[] {
   const act = report.activation;
   if (!act) return [];
   const out: Finding[] = [];
@@ -142,14 +212,31 @@ function rollupAdmissions(report: ReleaseReport, rollups: ReadonlyArray<{ index:
     for (const [g, d] of Object.entries(leaf.groups)) {
       const pushed = d.notifications?.[String(act.tick)];
       if (pushed) {
-        const entry = report.groups[g] ?? { firstDeliveryMs: Number.NaN, agents: 0, source: 'rollup', stalePolls: 0, leafIndex: index };
+        const entry = report.groups[g] ?? {
+          firstDeliveryMs: Number.NaN,
+          agents: 0,
+          source: 'rollup',
+          stalePolls: 0,
+          leafIndex: index,
+        };
         report.groups[g] = entry;
         const prev = entry.notification;
-        entry.notification = { connections: (prev?.connections ?? 0) + pushed.connections, delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000) };
+        entry.notification = {
+          connections: (prev?.connections ?? 0) + pushed.connections,
+          delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000),
+        };
       }
       for (const [v, vd] of Object.entries(d.versions)) {
         if (Number(v) >= act.snapshotVersion || vd.last_tick < act.tick) continue;
-        out.push({ kind: 'stale-after-activation', class: 'proof', unfair: true, group: g, release: report.id, message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`, evidence: { leaf: index } });
+        out.push({
+          kind: 'stale-after-activation',
+          class: 'proof',
+          unfair: true,
+          group: g,
+          release: report.id,
+          message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`,
+          evidence: { leaf: index },
+        });
       }
     }
   }
@@ -163,9 +250,14 @@ function deliveries(report: ReleaseReport, seen: readonly Seen[], options: Audit
   for (const s of seen) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
   for (const [group, list] of byGroup) {
     const carrying = list.filter((s) => s.doc.snapshotVersion >= act.snapshotVersion);
-    const without = list.filter((s) => s.doc.snapshotVersion < act.snapshotVersion && s.lastAt >= act.tickStart);
+    const without = list.filter(
+      (s) => s.doc.snapshotVersion < act.snapshotVersion && s.lastAt >= act.tickStart,
+    );
     if (carrying.length === 0 && without.length === 0) continue;
-    const first = carrying.reduce<Seen | undefined>((a, s) => (!a || s.firstAt < a.firstAt ? s : a), undefined);
+    const first = carrying.reduce<Seen | undefined>(
+      (a, s) => (!a || s.firstAt < a.firstAt ? s : a),
+      undefined,
+    );
     const lastWithout = Math.max(...without.map((s) => s.lastAt));
     report.groups[group] = {
       ...report.groups[group],
@@ -173,7 +265,9 @@ function deliveries(report: ReleaseReport, seen: readonly Seen[], options: Audit
       ...(without.length > 0 ? { lastWithoutMs: lastWithout - report.releaseAt } : {}),
       agents: new Set(carrying.map((s) => s.agent)).size,
       source: 'receipt',
-      stalePolls: without.filter((s) => s.lastAt > act.tickStart + options.maxGapMs).reduce((n, s) => n + s.polls, 0),
+      stalePolls: without
+        .filter((s) => s.lastAt > act.tickStart + options.maxGapMs)
+        .reduce((n, s) => n + s.polls, 0),
       leafIndex: report.scheduledLeaf,
     };
   }
@@ -181,16 +275,34 @@ function deliveries(report: ReleaseReport, seen: readonly Seen[], options: Audit
   if (delivered.length > 0) {
     const firsts = delivered.map((g) => g.firstDeliveryMs);
     report.equityGapMs = Math.max(...firsts) - Math.min(...firsts);
-    report.equityGapUncertaintyMs = Math.max(0, ...delivered.map((g) => g.firstDeliveryMs - Math.max(g.lastWithoutMs ?? act.delayMs, act.delayMs)));
+    report.equityGapUncertaintyMs = Math.max(
+      0,
+      ...delivered.map(
+        (g) => g.firstDeliveryMs - Math.max(g.lastWithoutMs ?? act.delayMs, act.delayMs),
+      ),
+    );
   }
 }
 
 /** Testimony: statements served long after their tick (a freeze), whatever they carried. */
-function servedStale(seen: readonly Seen[], options: AuditOptions, tickStart: (k: number) => number): Finding[] {
+function servedStale(
+  seen: readonly Seen[],
+  options: AuditOptions,
+  tickStart: (k: number) => number,
+): Finding[] {
   const byGroup = new Map<string, Seen[]>();
-  for (const s of seen) if (s.lastAt - tickStart(s.doc.tick) > options.maxLagMs) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+  for (const s of seen)
+    if (s.lastAt - tickStart(s.doc.tick) > options.maxLagMs)
+      byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
   return [...byGroup].map(([group, list]) =>
-    corroborate({ kind: 'served-stale', group, list, options, message: (n) => `${n} agents in group ${group} were served statements more than ${options.maxLagMs / 1000}s behind their tick (up to ${Math.round(Math.max(...list.map((s) => s.lastAt - tickStart(s.doc.tick))) / 1000)}s)` }),
+    corroborate({
+      kind: 'served-stale',
+      group,
+      list,
+      options,
+      message: (n) =>
+        `${n} agents in group ${group} were served statements more than ${options.maxLagMs / 1000}s behind their tick (up to ${Math.round(Math.max(...list.map((s) => s.lastAt - tickStart(s.doc.tick))) / 1000)}s)`,
+    }),
   );
 }
 
@@ -198,9 +310,24 @@ function servedStale(seen: readonly Seen[], options: AuditOptions, tickStart: (k
  * What keeps the verdict from FAIR: no declared groups (the auditor cannot know whom to cover), or a
  * declared group with no receipt carrying a release that is due.
  */
-function coverage(input: { declared: readonly string[] | undefined; releases: readonly ReleaseReport[]; seen: readonly Seen[]; now: number; options: AuditOptions }): Finding[] {
+function coverage(input: {
+  declared: readonly string[] | undefined;
+  releases: readonly ReleaseReport[];
+  seen: readonly Seen[];
+  now: number;
+  options: AuditOptions;
+}): Finding[] {
   if (!input.declared) {
-    return [{ kind: 'groups-undeclared', class: 'cannot-verify', unfair: false, message: 'the operator has not declared its customer groups in the log: the audit cannot know whom it must cover', evidence: {} }];
+    return [
+      {
+        kind: 'groups-undeclared',
+        class: 'cannot-verify',
+        unfair: false,
+        message:
+          'the operator has not declared its customer groups in the log: the audit cannot know whom it must cover',
+        evidence: {},
+      },
+    ];
   }
   const out: Finding[] = [];
   for (const r of input.releases) {
@@ -208,13 +335,25 @@ function coverage(input: { declared: readonly string[] | undefined; releases: re
     for (const group of input.declared) {
       const g = r.groups[group];
       if (g && (Number.isFinite(g.firstDeliveryMs) || g.lastWithoutMs !== undefined)) continue;
-      out.push({ kind: 'no-evidence', class: 'cannot-verify', unfair: false, group, release: r.id, message: `no agent receipt from group ${group} covers ${r.id}: its delivery cannot be verified`, evidence: {} });
+      out.push({
+        kind: 'no-evidence',
+        class: 'cannot-verify',
+        unfair: false,
+        group,
+        release: r.id,
+        message: `no agent receipt from group ${group} covers ${r.id}: its delivery cannot be verified`,
+        evidence: {},
+      });
     }
   }
   return out;
 }
 
-function groupStats(seen: readonly Seen[], rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>, tickStart: (k: number) => number): FairnessReport['groups'] {
+function groupStats(
+  seen: readonly Seen[],
+  rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>,
+  tickStart: (k: number) => number,
+): FairnessReport['groups'] {
   const stats = new Map<string, { staleness: number[]; agents: Set<string>; polls: number }>();
   const of = (g: string) => {
     let s = stats.get(g);
@@ -229,15 +368,23 @@ function groupStats(seen: readonly Seen[], rollups: ReadonlyArray<{ leaf: LeafOf
     entry.staleness.push(s.firstAt - tickStart(s.doc.tick));
     entry.agents.add(s.agent);
   }
-  for (const { leaf } of rollups) for (const [g, d] of Object.entries(leaf.groups)) of(g).polls += d.polls;
+  for (const { leaf } of rollups)
+    for (const [g, d] of Object.entries(leaf.groups)) of(g).polls += d.polls;
   const out: FairnessReport['groups'] = {};
-  for (const [g, s] of [...stats].sort(([a], [b]) => a.localeCompare(b))) out[g] = { receipts: s.staleness.length, agents: s.agents.size, staleness: percentiles(s.staleness), polls: s.polls };
+  for (const [g, s] of [...stats].sort(([a], [b]) => a.localeCompare(b)))
+    out[g] = {
+      receipts: s.staleness.length,
+      agents: s.agents.size,
+      staleness: percentiles(s.staleness),
+      polls: s.polls,
+    };
   return out;
 }
 
 export function percentiles(values: number[]): Percentiles {
   if (values.length === 0) return { p50: 0, p99: 0, max: 0 };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? 0 };
 }

@@ -16,13 +16,23 @@ th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 .explain{background:#f6f8fa;padding:.6rem .9rem;border-radius:.3rem}
 `;
 
-const seconds = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(1)} s`);
+const seconds = (ms: number | undefined): string =>
+  ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(1)} s`;
 const nameOf = (r: ReleaseReport): string => (r.title ? `${r.title} (${r.id})` : r.id);
-const statusOf = (r: ReleaseReport): string => (r.halted ? 'halted' : r.activation ? `live from tick ${r.activation.tick}` : 'scheduled (contents sealed until its tick)');
+const statusOf = (r: ReleaseReport): string =>
+  r.halted
+    ? 'halted'
+    : r.activation
+      ? `live from tick ${r.activation.tick}`
+      : 'scheduled (contents sealed until its tick)';
 
 /** The x range every timeline shares, so the same x means the same delay on every chart. */
 function sharedSpan(report: FairnessReport): number {
-  const delays = report.releases.flatMap((r) => Object.values(r.groups).flatMap((g) => [g.firstDeliveryMs, g.lastWithoutMs ?? 0])).filter((d) => Number.isFinite(d));
+  const delays = report.releases
+    .flatMap((r) =>
+      Object.values(r.groups).flatMap((g) => [g.firstDeliveryMs, g.lastWithoutMs ?? 0]),
+    )
+    .filter((d) => Number.isFinite(d));
   return Math.max(5_000, ...delays, ...report.releases.map((r) => r.activation?.delayMs ?? 0));
 }
 
@@ -39,28 +49,63 @@ function Timeline({ release, span }: { release: ReleaseReport; span: number }) {
   const row = 26;
   const top = 34;
   const height = top + 30 + row * Math.max(1, groups.length);
-  const x = (ms: number) => left + (Math.max(-0.05 * span, Math.min(ms, span)) / span) * (width - left - right) * 0.95 + (width - left - right) * 0.05;
-  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300].find((s) => (span / 1000) / s <= 8) ?? 600;
+  const x = (ms: number) =>
+    left +
+    (Math.max(-0.05 * span, Math.min(ms, span)) / span) * (width - left - right) * 0.95 +
+    (width - left - right) * 0.05;
+  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300].find((s) => span / 1000 / s <= 8) ?? 600;
   const ticks = Array.from({ length: Math.floor(span / 1000 / step) + 1 }, (_, i) => i * step);
   const axis = height - 22;
   return (
-    <svg data-testid={`timeline-${release.id}`} width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`delivery of ${nameOf(release)} per group, seconds after release_at`}>
-      <text x={x(0)} y={14} fill="#0969da" text-anchor="middle">release_at</text>
+    <svg
+      data-testid={`timeline-${release.id}`}
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label={`delivery of ${nameOf(release)} per group, seconds after release_at`}
+    >
+      <text x={x(0)} y={14} fill="#0969da" text-anchor="middle">
+        release_at
+      </text>
       <line x1={x(0)} x2={x(0)} y1={18} y2={axis} stroke="#0969da" stroke-dasharray="4 3" />
-      {release.activation && release.activation.delayMs !== 0 ? <line x1={x(release.activation.delayMs)} x2={x(release.activation.delayMs)} y1={28} y2={axis} stroke="#1a7f37" /> : null}
+      {release.activation && release.activation.delayMs !== 0 ? (
+        <line
+          x1={x(release.activation.delayMs)}
+          x2={x(release.activation.delayMs)}
+          y1={28}
+          y2={axis}
+          stroke="#1a7f37"
+        />
+      ) : null}
       {groups.map(([name, g], i) => {
         const y = top + 8 + i * row;
         const ok = Number.isFinite(g.firstDeliveryMs);
         const late = g.stalePolls > 0;
         return (
           <g data-group={name}>
-            <text x={8} y={y + 4}>{name}</text>
+            <text x={8} y={y + 4}>
+              {name}
+            </text>
             <line x1={left} x2={width - right} y1={y} y2={y} stroke="#eaeef2" />
-            {ok && g.lastWithoutMs !== undefined ? <line x1={x(g.lastWithoutMs)} x2={x(g.firstDeliveryMs)} y1={y} y2={y} stroke={late ? '#cf222e' : '#8c959f'} stroke-width={3} /> : null}
-            {ok ? <circle cx={x(g.firstDeliveryMs)} cy={y} r={5} fill={late ? '#cf222e' : '#1a7f37'} /> : null}
+            {ok && g.lastWithoutMs !== undefined ? (
+              <line
+                x1={x(g.lastWithoutMs)}
+                x2={x(g.firstDeliveryMs)}
+                y1={y}
+                y2={y}
+                stroke={late ? '#cf222e' : '#8c959f'}
+                stroke-width={3}
+              />
+            ) : null}
+            {ok ? (
+              <circle cx={x(g.firstDeliveryMs)} cy={y} r={5} fill={late ? '#cf222e' : '#1a7f37'} />
+            ) : null}
             <text x={width - 8} y={y + 4} text-anchor="end" fill={late ? '#cf222e' : '#57606a'}>
               {ok ? `+${seconds(g.firstDeliveryMs)}` : 'no receipt yet'}
-              {g.lastWithoutMs !== undefined ? ` (without it until +${seconds(g.lastWithoutMs)})` : ''}
+              {g.lastWithoutMs !== undefined
+                ? ` (without it until +${seconds(g.lastWithoutMs)})`
+                : ''}
               {g.agents ? ` · ${g.agents} agents` : ''}
             </text>
           </g>
@@ -85,12 +130,33 @@ function Explanation({ report }: { report: FairnessReport }) {
   const widest = gaps.sort((a, b) => (b.equityGapMs ?? 0) - (a.equityGapMs ?? 0))[0];
   return (
     <div class="explain" data-testid="explanation">
-      {report.verdict === 'FAIR' ? <p>FAIR: every release went live at its tick, every declared group's agents signed that they received it, and no server-signed statement or corroborated testimony shows a group treated differently.</p> : null}
-      {report.verdict === 'UNFAIR' ? <p>UNFAIR: {convicting.length} finding(s) rest on proof (statements the server signed) or on testimony signed by enough independent agents: {[...new Set(convicting.map((f) => f.group ?? 'all groups'))].join(', ')}.</p> : null}
-      {report.verdict === 'CANNOT_VERIFY' ? <p>CANNOT VERIFY: nothing proves unfair treatment, but {open.length} thing(s) could not be checked ({[...new Set(open.map((f) => f.kind))].join(', ')}), so FAIR cannot be claimed.</p> : null}
+      {report.verdict === 'FAIR' ? (
+        <p>
+          FAIR: every release went live at its tick, every declared group's agents signed that they
+          received it, and no server-signed statement or corroborated testimony shows a group
+          treated differently.
+        </p>
+      ) : null}
+      {report.verdict === 'UNFAIR' ? (
+        <p>
+          UNFAIR: {convicting.length} finding(s) rest on proof (statements the server signed) or on
+          testimony signed by enough independent agents:{' '}
+          {[...new Set(convicting.map((f) => f.group ?? 'all groups'))].join(', ')}.
+        </p>
+      ) : null}
+      {report.verdict === 'CANNOT_VERIFY' ? (
+        <p>
+          CANNOT VERIFY: nothing proves unfair treatment, but {open.length} thing(s) could not be
+          checked ({[...new Set(open.map((f) => f.kind))].join(', ')}), so FAIR cannot be claimed.
+        </p>
+      ) : null}
       {widest ? (
         <p>
-          Equity gap: the time between the first and the last group whose agents received a release, measured by the agents' own signed receipts. It is at most as precise as their poll interval (±{seconds(widest.equityGapUncertaintyMs)} for {nameOf(widest)}): agents that poll every minute see a release up to a minute late even when it was served to everyone at its tick; only a group still served without it after that is a finding.
+          Equity gap: the time between the first and the last group whose agents received a release,
+          measured by the agents' own signed receipts. It is at most as precise as their poll
+          interval (±{seconds(widest.equityGapUncertaintyMs)} for {nameOf(widest)}): agents that
+          poll every minute see a release up to a minute late even when it was served to everyone at
+          its tick; only a group still served without it after that is a finding.
         </p>
       ) : null}
     </div>
@@ -100,7 +166,16 @@ function Explanation({ report }: { report: FairnessReport }) {
 function FindingBox({ f }: { f: Finding }) {
   return (
     <div class={`finding ${f.unfair ? '' : f.class}`} data-kind={f.kind}>
-      <strong>{f.unfair ? 'UNFAIR' : f.class === 'testimony' ? 'uncorroborated' : f.class === 'cannot-verify' ? 'cannot verify' : 'note'}</strong> {f.kind} ({f.class}){f.group ? ` · group ${f.group}` : ''}
+      <strong>
+        {f.unfair
+          ? 'UNFAIR'
+          : f.class === 'testimony'
+            ? 'uncorroborated'
+            : f.class === 'cannot-verify'
+              ? 'cannot verify'
+              : 'note'}
+      </strong>{' '}
+      {f.kind} ({f.class}){f.group ? ` · group ${f.group}` : ''}
       {f.release ? ` · ${f.release}` : ''}
       <div>{f.message}</div>
       {f.sources ? <div class="note">evidence from {f.sources.join(', ')}</div> : null}
@@ -112,7 +187,15 @@ function FindingBox({ f }: { f: Finding }) {
   );
 }
 
-export function ReportPage({ report, title, subtitle }: { report: FairnessReport; title: string; subtitle: string }) {
+export function ReportPage({
+  report,
+  title,
+  subtitle,
+}: {
+  report: FairnessReport;
+  title: string;
+  subtitle: string;
+}) {
   const span = sharedSpan(report);
   return (
     <html lang="en">
@@ -125,13 +208,26 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
         <h1>{title}</h1>
         <p class="note">{subtitle}</p>
         <p>
-          <span class={`verdict ${report.verdict}`} data-testid="verdict">{report.verdict}</span>{' '}
-          <span class="note">log size {report.logSize}, tick {report.tickMs} ms{report.declaredGroups ? `, ${report.declaredGroups.length} declared groups` : ''}</span>
+          <span class={`verdict ${report.verdict}`} data-testid="verdict">
+            {report.verdict}
+          </span>{' '}
+          <span class="note">
+            log size {report.logSize}, tick {report.tickMs} ms
+            {report.declaredGroups ? `, ${report.declaredGroups.length} declared groups` : ''}
+          </span>
         </p>
         <Explanation report={report} />
         <h2>Releases</h2>
         <table>
-          <thead><tr><th>release</th><th>status</th><th>release_at</th><th class="num">activation delay</th><th class="num">equity gap</th></tr></thead>
+          <thead>
+            <tr>
+              <th>release</th>
+              <th>status</th>
+              <th>release_at</th>
+              <th class="num">activation delay</th>
+              <th class="num">equity gap</th>
+            </tr>
+          </thead>
           <tbody>
             {report.releases.map((r) => (
               <tr data-release={r.id}>
@@ -139,22 +235,40 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
                 <td>{statusOf(r)}</td>
                 <td>{new Date(r.releaseAt).toISOString()}</td>
                 <td class="num">{seconds(r.activation?.delayMs)}</td>
-                <td class="num">{r.equityGapMs === undefined ? '–' : `${seconds(r.equityGapMs)} ±${seconds(r.equityGapUncertaintyMs)}`}</td>
+                <td class="num">
+                  {r.equityGapMs === undefined
+                    ? '–'
+                    : `${seconds(r.equityGapMs)} ±${seconds(r.equityGapUncertaintyMs)}`}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
-        {report.releases.filter((r) => r.activation && !r.halted).map((r) => (
-          <section>
-            <h2>{nameOf(r)}: delivery per group, seconds after release_at</h2>
-            <Timeline release={r} span={span} />
-          </section>
-        ))}
+        {report.releases
+          .filter((r) => r.activation && !r.halted)
+          .map((r) => (
+            <section>
+              <h2>{nameOf(r)}: delivery per group, seconds after release_at</h2>
+              <Timeline release={r} span={span} />
+            </section>
+          ))}
         {report.embargoes.map((e) => (
           <section data-embargo={e.id}>
-            <h2>Advisory {e.id}: tick {e.tick} ({new Date(e.tickStart).toISOString()}), snapshot {e.snapshotVersion ?? '-'}</h2>
+            <h2>
+              Advisory {e.id}: tick {e.tick} ({new Date(e.tickStart).toISOString()}), snapshot{' '}
+              {e.snapshotVersion ?? '-'}
+            </h2>
             <table>
-              <thead><tr><th>member</th><th>status</th><th>release</th><th class="num">tick</th><th class="num">snapshot</th><th>first delivery per group</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>member</th>
+                  <th>status</th>
+                  <th>release</th>
+                  <th class="num">tick</th>
+                  <th class="num">snapshot</th>
+                  <th>first delivery per group</th>
+                </tr>
+              </thead>
               <tbody>
                 {Object.entries(e.members).map(([vendor, m]) => (
                   <tr>
@@ -163,7 +277,11 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
                     <td>{m.release ?? '-'}</td>
                     <td class="num">{m.activationTick ?? '-'}</td>
                     <td class="num">{m.snapshotVersion ?? '-'}</td>
-                    <td>{Object.entries(m.groups).map(([g, d]) => `${g} ${seconds(d.firstDeliveryMs)}`).join(', ')}</td>
+                    <td>
+                      {Object.entries(m.groups)
+                        .map(([g, d]) => `${g} ${seconds(d.firstDeliveryMs)}`)
+                        .join(', ')}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -172,7 +290,17 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
         ))}
         <h2>Groups</h2>
         <table>
-          <thead><tr><th>group</th><th class="num">agents</th><th class="num">receipts</th><th class="num">polls (node roll-ups)</th><th class="num">staleness p50</th><th class="num">p99</th><th class="num">max</th></tr></thead>
+          <thead>
+            <tr>
+              <th>group</th>
+              <th class="num">agents</th>
+              <th class="num">receipts</th>
+              <th class="num">polls (node roll-ups)</th>
+              <th class="num">staleness p50</th>
+              <th class="num">p99</th>
+              <th class="num">max</th>
+            </tr>
+          </thead>
           <tbody>
             {Object.entries(report.groups).map(([g, s]) => (
               <tr>
@@ -197,6 +325,10 @@ export function ReportPage({ report, title, subtitle }: { report: FairnessReport
   );
 }
 
-export async function renderReportHtml(report: FairnessReport, title: string, subtitle: string): Promise<string> {
+export async function renderReportHtml(
+  report: FairnessReport,
+  title: string,
+  subtitle: string,
+): Promise<string> {
   return `<!doctype html>${await (<ReportPage report={report} title={title} subtitle={subtitle} />).toString()}`;
 }

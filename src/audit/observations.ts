@@ -1,5 +1,9 @@
 import type { Leaf } from '../log/leaves.js';
-import { type SignedObservation, receiptBatchSchema, verifyObservation } from '../common/observation.js';
+import {
+  type SignedObservation,
+  receiptBatchSchema,
+  verifyObservation,
+} from '../common/observation.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { sha256Hex } from '../tuf/metadata.js';
@@ -37,7 +41,10 @@ export interface VerificationCache {
   signatures: Map<string, boolean>;
 }
 
-export const newVerificationCache = (): VerificationCache => ({ documents: new Map(), signatures: new Map() });
+export const newVerificationCache = (): VerificationCache => ({
+  documents: new Map(),
+  signatures: new Map(),
+});
 
 /**
  * Every observation the auditor can check: agent-signed (by the key it names), about a timestamp
@@ -72,7 +79,13 @@ export function collectObservations(input: {
     if (doc && doc.digest === digest) documents.set(digest, doc);
     else {
       rejected.add(digest);
-      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `document ${digest} (${where}) is not a timestamp signed by a trusted key of this repository`, evidence: { digest, where } });
+      notes.push({
+        kind: 'receipt-unverifiable',
+        class: 'note',
+        unfair: false,
+        message: `document ${digest} (${where}) is not a timestamp signed by a trusted key of this repository`,
+        evidence: { digest, where },
+      });
     }
   };
 
@@ -85,7 +98,13 @@ export function collectObservations(input: {
       cache.signatures.set(signed.sig, valid);
     }
     if (!valid) {
-      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `an observation from ${source} does not carry a valid agent signature`, evidence: { source, sig: signed.sig } });
+      notes.push({
+        kind: 'receipt-unverifiable',
+        class: 'note',
+        unfair: false,
+        message: `an observation from ${source} does not carry a valid agent signature`,
+        evidence: { source, sig: signed.sig },
+      });
       return;
     }
     const o = signed.observation;
@@ -115,15 +134,29 @@ export function collectObservations(input: {
       legacy += leaf.observations.length;
       continue;
     }
-    for (const [digest, text] of Object.entries(leaf.documents)) admitDocument(digest, safeParse(text), `log leaf ${index}`);
+    for (const [digest, text] of Object.entries(leaf.documents))
+      admitDocument(digest, safeParse(text), `log leaf ${index}`);
     for (const r of leaf.receipts) admit(r, 'log');
   }
-  if (legacy > 0) notes.push({ kind: 'receipt-unsigned', class: 'note', unfair: false, message: `${legacy} receipts in the log predate agent signatures: not counted as evidence`, evidence: { count: legacy } });
+  if (legacy > 0)
+    notes.push({
+      kind: 'receipt-unsigned',
+      class: 'note',
+      unfair: false,
+      message: `${legacy} receipts in the log predate agent signatures: not counted as evidence`,
+      evidence: { count: legacy },
+    });
 
   for (const e of input.external) {
     const parsed = receiptBatchSchema.safeParse({ documents: e.documents, receipts: e.receipts });
     if (!parsed.success) {
-      notes.push({ kind: 'receipt-unverifiable', class: 'note', unfair: false, message: `evidence from ${e.source} is not a receipt batch: ${parsed.error.issues[0]?.message ?? ''}`, evidence: { source: e.source } });
+      notes.push({
+        kind: 'receipt-unverifiable',
+        class: 'note',
+        unfair: false,
+        message: `evidence from ${e.source} is not a receipt batch: ${parsed.error.issues[0]?.message ?? ''}`,
+        evidence: { source: e.source },
+      });
       continue;
     }
     for (const [digest, document] of Object.entries(parsed.data.documents)) {

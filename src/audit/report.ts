@@ -14,7 +14,13 @@ export interface AuditOptions {
   pinned: Readonly<Record<string, readonly string[]>>;
 }
 
-export const DEFAULT_AUDIT_OPTIONS: AuditOptions = { maxLagMs: 10_000, activationGraceMs: 60_000, quorum: 3, maxGapMs: 10_000, pinned: {} };
+export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
+  maxLagMs: 10_000,
+  activationGraceMs: 60_000,
+  quorum: 3,
+  maxGapMs: 10_000,
+  pinned: {},
+};
 
 export type FindingKind =
   // proof: checkable from server-signed data alone
@@ -91,7 +97,13 @@ export interface ReleaseReport {
   /** The tick its latest schedule committed it to (an embargo move commits a version again). */
   scheduledTick: number;
   halted?: boolean;
-  activation?: { tick: number; tickStart: number; delayMs: number; snapshotVersion: number; leaf: number };
+  activation?: {
+    tick: number;
+    tickStart: number;
+    delayMs: number;
+    snapshotVersion: number;
+    leaf: number;
+  };
   groups: Record<string, ReleaseDelivery>;
   equityGapMs?: number;
   /** The gap's uncertainty: the widest bound between a group's last receipt without and first with it. */
@@ -130,6 +142,9 @@ export interface FairnessReport {
   declaredGroups?: string[];
   releases: ReleaseReport[];
   embargoes: EmbargoReport[];
-  groups: Record<string, { receipts: number; agents: number; staleness: Percentiles; polls: number }>;
+  groups: Record<
+    string,
+    { receipts: number; agents: number; staleness: Percentiles; polls: number }
+  >;
   findings: Finding[];
 }

@@ -16,7 +16,12 @@ import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import { sha256Hex } from '../tuf/metadata.js';
-import { type AuditOptions, type FairnessReport, type Finding, evaluateFairness } from './fairness.js';
+import {
+  type AuditOptions,
+  type FairnessReport,
+  type Finding,
+  evaluateFairness,
+} from './fairness.js';
 import type { ExternalEvidence } from './observations.js';
 
 export interface AuditRun {
@@ -72,12 +77,15 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   mkdirSync(run.stateDir, { recursive: true });
   // The pinned key, plus keys the log itself announced under checkpoints a trusted key signed.
   const learnedPath = join(run.stateDir, 'log-keys.json');
-  const learned = existsSync(learnedPath) ? (JSON.parse(readFileSync(learnedPath, 'utf8')) as string[]) : [];
+  const learned = existsSync(learnedPath)
+    ? (JSON.parse(readFileSync(learnedPath, 'utf8')) as string[])
+    : [];
   const verifier = [parseVerifierKey(run.logKey), ...learned.map((k) => parseVerifierKey(k))];
   const checkpointNote = await getText(run.server, '/log/checkpoint');
   const checkpoint = openCheckpoint(checkpointNote, verifier);
   const findings: Finding[] = [];
-  if (run.cosigners && run.cosigners.threshold > 0) findings.push(...unwitnessed(checkpointNote, run.cosigners));
+  if (run.cosigners && run.cosigners.threshold > 0)
+    findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
   // 1. The witness step: the log must extend what this auditor saw last time.
   const savedPath = join(run.stateDir, 'checkpoint');
@@ -85,13 +93,30 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   if (saved) {
     const previous = openCheckpoint(saved, verifier);
     try {
-      if (previous.size > checkpoint.size) throw new FairpatchError('PROOF_INVALID', `the log shrank from ${previous.size} to ${checkpoint.size}`);
+      if (previous.size > checkpoint.size)
+        throw new FairpatchError(
+          'PROOF_INVALID',
+          `the log shrank from ${previous.size} to ${checkpoint.size}`,
+        );
       let proof: Uint8Array[] = [];
       if (previous.size > 0 && previous.size < checkpoint.size) {
-        const body = parseJson(await getText(run.server, `/log/proof/consistency?first=${previous.size}&second=${checkpoint.size}`)) as { proof?: unknown };
-        proof = (Array.isArray(body.proof) ? body.proof : []).map((h) => Buffer.from(String(h), 'hex'));
+        const body = parseJson(
+          await getText(
+            run.server,
+            `/log/proof/consistency?first=${previous.size}&second=${checkpoint.size}`,
+          ),
+        ) as { proof?: unknown };
+        proof = (Array.isArray(body.proof) ? body.proof : []).map((h) =>
+          Buffer.from(String(h), 'hex'),
+        );
       }
-      verifyConsistency(previous.size, checkpoint.size, previous.rootHash, checkpoint.rootHash, proof);
+      verifyConsistency(
+        previous.size,
+        checkpoint.size,
+        previous.rootHash,
+        checkpoint.rootHash,
+        proof,
+      );
     } catch (error) {
       if (!(error instanceof FairpatchError)) throw error;
       findings.push({
@@ -99,35 +124,73 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
         class: 'proof',
         unfair: true,
         message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
-        evidence: { saved_checkpoint: saved, served_checkpoint: checkpointNote, reason: error.message },
+        evidence: {
+          saved_checkpoint: saved,
+          served_checkpoint: checkpointNote,
+          reason: error.message,
+        },
       });
     }
   }
 
   // 2. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
   const leaves = await fetchLeaves(run, checkpoint, findings.length === 0);
-  const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({ index, leaf: parseLeaf(Buffer.from(data, 'utf8')) }));
+  const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({
+    index,
+    leaf: parseLeaf(Buffer.from(data, 'utf8')),
+  }));
 
   // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
   // repository's root would make every receipt "unverifiable" and the audit vacuous.
   const rootHash = sha256Hex(canonicalBytes(run.root));
-  const named = parsed.some(({ leaf }) => (leaf.type === 'repository.created' && run.root.signed.version === 1 && leaf.root_sha256 === rootHash) || (leaf.type === 'keys.rotated' && leaf.root_version === run.root.signed.version && leaf.root_sha256 === rootHash));
+  const named = parsed.some(
+    ({ leaf }) =>
+      (leaf.type === 'repository.created' &&
+        run.root.signed.version === 1 &&
+        leaf.root_sha256 === rootHash) ||
+      (leaf.type === 'keys.rotated' &&
+        leaf.root_version === run.root.signed.version &&
+        leaf.root_sha256 === rootHash),
+  );
   if (!named) {
-    findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `the pinned root (version ${run.root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`, evidence: { root_sha256: rootHash } });
+    findings.push({
+      kind: 'root-mismatch',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the pinned root (version ${run.root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`,
+      evidence: { root_sha256: rootHash },
+    });
   }
 
   // 4. Timestamp keys from the trusted root and every root after it.
-  const announced = new Map(parsed.flatMap(({ leaf }) => (leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [])));
+  const announced = new Map(
+    parsed.flatMap(({ leaf }) =>
+      leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [],
+    ),
+  );
   const timestampKeys = await trustedTimestampKeys(run, announced, findings);
-  const report = evaluateFairness({ leaves: parsed, timestampKeys, now: run.now, extraFindings: findings, external: run.external ?? [], ...(run.options ? { options: run.options } : {}) });
+  const report = evaluateFairness({
+    leaves: parsed,
+    timestampKeys,
+    now: run.now,
+    extraFindings: findings,
+    external: run.external ?? [],
+    ...(run.options ? { options: run.options } : {}),
+  });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
     writeFileAtomic(savedPath, checkpointNote);
-    const announced = parsed.flatMap(({ leaf }) => (leaf.type === 'log.key-rotated' ? [leaf.vkey] : []));
+    const announced = parsed.flatMap(({ leaf }) =>
+      leaf.type === 'log.key-rotated' ? [leaf.vkey] : [],
+    );
     const keys = [...new Set([...learned, ...announced])];
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
-  return { exitCode: report.verdict === 'FAIR' ? 0 : report.verdict === 'UNFAIR' ? 1 : 2, report, checkpoint };
+  return {
+    exitCode: report.verdict === 'FAIR' ? 0 : report.verdict === 'UNFAIR' ? 1 : 2,
+    report,
+    checkpoint,
+  };
 }
 
 /**
@@ -138,7 +201,10 @@ function unwitnessed(note: string, cosigners: { keys: string[]; threshold: numbe
   let names: string[];
   let problem = '';
   try {
-    names = verifiedCosigners(note, cosigners.keys.map((k) => parseVerifierKey(k))).map((c) => c.name);
+    names = verifiedCosigners(
+      note,
+      cosigners.keys.map((k) => parseVerifierKey(k)),
+    ).map((c) => c.name);
   } catch (error) {
     names = [];
     problem = ` (${(error as Error).message})`;
@@ -155,25 +221,43 @@ function unwitnessed(note: string, cosigners: { keys: string[]; threshold: numbe
   ];
 }
 
-async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean): Promise<string[]> {
+async function fetchLeaves(
+  run: AuditRun,
+  checkpoint: Checkpoint,
+  cache: boolean,
+): Promise<string[]> {
   const cachePath = join(run.stateDir, 'leaves.json');
   // The cache holds leaves verified under the saved checkpoint; after an inconsistency, trust none of it.
-  let leaves: string[] = cache && existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as string[]) : [];
+  let leaves: string[] =
+    cache && existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as string[]) : [];
   if (leaves.length > checkpoint.size) leaves = [];
   while (leaves.length < checkpoint.size) {
     const end = Math.min(checkpoint.size, leaves.length + PAGE);
-    const body = parseJson(await getText(run.server, `/log/entries?start=${leaves.length}&end=${end}`)) as { entries?: Array<{ index: number; data: string }> };
+    const body = parseJson(
+      await getText(run.server, `/log/entries?start=${leaves.length}&end=${end}`),
+    ) as { entries?: Array<{ index: number; data: string }> };
     const entries = body.entries ?? [];
-    if (entries.length === 0) throw new FairpatchError('PROOF_INVALID', `the server returned no entries from ${leaves.length}`);
+    if (entries.length === 0)
+      throw new FairpatchError(
+        'PROOF_INVALID',
+        `the server returned no entries from ${leaves.length}`,
+      );
     for (const e of entries) {
-      if (e.index !== leaves.length || typeof e.data !== 'string') throw new FairpatchError('PROOF_INVALID', `entry ${leaves.length} is missing or out of order`);
+      if (e.index !== leaves.length || typeof e.data !== 'string')
+        throw new FairpatchError(
+          'PROOF_INVALID',
+          `entry ${leaves.length} is missing or out of order`,
+        );
       leaves.push(e.data);
     }
   }
   const tree = new MemoryTree();
   tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
   if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) {
-    throw new FairpatchError('PROOF_INVALID', 'the entries served do not hash to the checkpoint root (cached entries were discarded; run again)');
+    throw new FairpatchError(
+      'PROOF_INVALID',
+      'the entries served do not hash to the checkpoint root (cached entries were discarded; run again)',
+    );
   }
   if (cache) writeFileAtomic(cachePath, JSON.stringify(leaves));
   return leaves;
@@ -184,7 +268,11 @@ async function fetchLeaves(run: AuditRun, checkpoint: Checkpoint, cache: boolean
  * client would and against the hash the log announced for that version: a root the log did not
  * announce, or announced otherwise, is a finding, not a key to trust.
  */
-async function trustedTimestampKeys(run: AuditRun, announced: ReadonlyMap<number, string>, findings: Finding[]): Promise<Map<string, TufKey>> {
+async function trustedTimestampKeys(
+  run: AuditRun,
+  announced: ReadonlyMap<number, string>,
+  findings: Finding[],
+): Promise<Map<string, TufKey>> {
   const keys = new Map<string, TufKey>();
   let trusted = run.root.signed;
   const add = (root: RootSigned) => {
@@ -194,12 +282,19 @@ async function trustedTimestampKeys(run: AuditRun, announced: ReadonlyMap<number
   for (let version = trusted.version + 1; version < trusted.version + 1000; version++) {
     const response = await get(run.server, `/metadata/${version}.root.json`);
     if (response.status === 404) break;
-    if (!response.ok) throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
+    if (!response.ok)
+      throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
     const next = parseRoot(parseJson(await response.text(), 'METADATA_INVALID'));
     assertRootSuccessor(trusted, next); // TUF spec 5.3.4, as a client would
     const hash = sha256Hex(canonicalBytes(next));
     if (announced.get(version) !== hash) {
-      findings.push({ kind: 'root-mismatch', class: 'cannot-verify', unfair: false, message: `root ${version} served at /metadata/${version}.root.json is not the one the log announced (${announced.get(version) ?? 'none'})`, evidence: { version, served_sha256: hash } });
+      findings.push({
+        kind: 'root-mismatch',
+        class: 'cannot-verify',
+        unfair: false,
+        message: `root ${version} served at /metadata/${version}.root.json is not the one the log announced (${announced.get(version) ?? 'none'})`,
+        evidence: { version, served_sha256: hash },
+      });
       break;
     }
     trusted = next.signed;
@@ -207,4 +302,3 @@ async function trustedTimestampKeys(run: AuditRun, announced: ReadonlyMap<number
   }
   return keys;
 }
-

@@ -11,7 +11,8 @@ const PAGE = 1000;
 
 async function getJson(base: string, path: string): Promise<unknown> {
   const response = await reach(new URL(path, base), { timeoutMs: 30_000 });
-  if (!response.ok) throw new FairpatchError('NOT_FOUND', `witness ${base}${path}: HTTP ${response.status}`);
+  if (!response.ok)
+    throw new FairpatchError('NOT_FOUND', `witness ${base}${path}: HTTP ${response.status}`);
   return parseJson(await response.text());
 }
 
@@ -24,22 +25,37 @@ async function verifiedLeaves(url: string, vkey: string): Promise<string[]> {
   const verifier = parseVerifierKey(vkey);
   const response = await reach(new URL('/log/checkpoint', url), { timeoutMs: 30_000 });
   if (response.status === 404) return [];
-  if (!response.ok) throw new FairpatchError('NOT_FOUND', `witness ${url}/log/checkpoint: HTTP ${response.status}`);
+  if (!response.ok)
+    throw new FairpatchError('NOT_FOUND', `witness ${url}/log/checkpoint: HTTP ${response.status}`);
   const checkpoint = openCheckpoint(await response.text(), verifier);
   const leaves: string[] = [];
   while (leaves.length < checkpoint.size) {
     const end = Math.min(checkpoint.size, leaves.length + PAGE);
-    const body = (await getJson(url, `/log/entries?start=${leaves.length}&end=${end}`)) as { entries?: Array<{ index: number; data: string }> };
+    const body = (await getJson(url, `/log/entries?start=${leaves.length}&end=${end}`)) as {
+      entries?: Array<{ index: number; data: string }>;
+    };
     const entries = body.entries ?? [];
-    if (entries.length === 0) throw new FairpatchError('PROOF_INVALID', `witness ${url} returned no entries from ${leaves.length}`);
+    if (entries.length === 0)
+      throw new FairpatchError(
+        'PROOF_INVALID',
+        `witness ${url} returned no entries from ${leaves.length}`,
+      );
     for (const e of entries) {
-      if (e.index !== leaves.length || typeof e.data !== 'string') throw new FairpatchError('PROOF_INVALID', `witness ${url}: entry ${leaves.length} is missing or out of order`);
+      if (e.index !== leaves.length || typeof e.data !== 'string')
+        throw new FairpatchError(
+          'PROOF_INVALID',
+          `witness ${url}: entry ${leaves.length} is missing or out of order`,
+        );
       leaves.push(e.data);
     }
   }
   const tree = new MemoryTree();
   tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
-  if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) throw new FairpatchError('PROOF_INVALID', `witness ${url}: its entries do not hash to its signed checkpoint`);
+  if (!Buffer.from(tree.root()).equals(checkpoint.rootHash))
+    throw new FairpatchError(
+      'PROOF_INVALID',
+      `witness ${url}: its entries do not hash to its signed checkpoint`,
+    );
   return leaves;
 }
 
@@ -55,12 +71,18 @@ export async function fetchWitnessEvidence(url: string, vkey?: string): Promise<
   const receipts: WitnessLeaf['receipt'][] = [];
   let after: number | undefined;
   for (;;) {
-    const page = witnessPageSchema.parse(await getJson(url, `/receipts${after === undefined ? '' : `?after=${after}`}`));
+    const page = witnessPageSchema.parse(
+      await getJson(url, `/receipts${after === undefined ? '' : `?after=${after}`}`),
+    );
     Object.assign(documents, page.documents);
     for (const e of page.entries) {
       if (committed) {
         if (e.index >= committed.length) continue; // logged after the checkpoint read: next audit
-        if (committed[e.index] !== e.leaf) throw new FairpatchError('PROOF_INVALID', `witness ${url}: receipt ${e.index} is not the leaf its signed log holds`);
+        if (committed[e.index] !== e.leaf)
+          throw new FairpatchError(
+            'PROOF_INVALID',
+            `witness ${url}: receipt ${e.index} is not the leaf its signed log holds`,
+          );
       }
       const parsed = witnessLeafSchema.safeParse(parseJson(e.leaf));
       if (parsed.success) receipts.push(parsed.data.receipt);

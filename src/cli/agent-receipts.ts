@@ -8,16 +8,34 @@ const exportReceipts = command({
   summary: "write every receipt the agent kept (signed by the agent's key) as JSON for an auditor",
   who: 'customer machines',
   options: {
-    state: { type: 'string', arg: 'DIR', default: '.fairpatch-agent', description: "the agent's state directory" },
+    state: {
+      type: 'string',
+      arg: 'DIR',
+      default: '.fairpatch-agent',
+      description: "the agent's state directory",
+    },
     out: { type: 'string', arg: 'FILE', description: 'write here instead of stdout' },
-    group: { type: 'string', arg: 'G', description: 'the group (default: the one the agent recorded in its state directory)' },
+    group: {
+      type: 'string',
+      arg: 'G',
+      description: 'the group (default: the one the agent recorded in its state directory)',
+    },
   },
   examples: ['fairpatch agent receipts export --state /var/lib/fairpatch --out receipts.json'],
   async run({ values }) {
-    const [{ ReceiptStore, receiptBatch }, { readGroupFile }, { loadIdentity }] = await Promise.all([import('../agent/receipt-store.js'), import('../agent/group-file.js'), import('../agent/identity.js')]);
+    const [{ ReceiptStore, receiptBatch }, { readGroupFile }, { loadIdentity }] = await Promise.all(
+      [
+        import('../agent/receipt-store.js'),
+        import('../agent/group-file.js'),
+        import('../agent/identity.js'),
+      ],
+    );
     const state = inputDir(values.state, '--state', 'pass the --state the agent ran with');
     const group = values.group ?? readGroupFile(state);
-    if (!group) throw new UsageError(`${values.state} records no group (an agent older than this version kept it); pass --group`);
+    if (!group)
+      throw new UsageError(
+        `${values.state} records no group (an agent older than this version kept it); pass --group`,
+      );
     // The same shape as a receipts upload, with the agent's key and group: `fairpatch audit --receipts` reads it.
     const text = `${JSON.stringify({ agent: loadIdentity(state).publicKey, group, ...receiptBatch(new ReceiptStore(state).all()) }, null, 2)}\n`;
     if (values.out) writeFileSync(values.out, text);
@@ -29,17 +47,28 @@ export const id = command({
   name: 'id',
   summary: "print this agent's public key: what a group's owner pins (fairpatch audit --clients)",
   who: 'customer machines',
-  options: { state: { type: 'string', arg: 'DIR', default: '.fairpatch-agent', description: "the agent's state directory (the key is created there on first use, mode 0600)" } },
+  options: {
+    state: {
+      type: 'string',
+      arg: 'DIR',
+      default: '.fairpatch-agent',
+      description: "the agent's state directory (the key is created there on first use, mode 0600)",
+    },
+  },
   examples: ['fairpatch agent id --state /var/lib/fairpatch'],
   async run({ values }) {
-    const [{ loadIdentity }, { privateDir }] = await Promise.all([import('../agent/identity.js'), import('../common/files.js')]);
+    const [{ loadIdentity }, { privateDir }] = await Promise.all([
+      import('../agent/identity.js'),
+      import('../common/files.js'),
+    ]);
     console.log(loadIdentity(privateDir(values.state)).publicKey);
   },
 });
 
 export const receipts = command({
   name: 'receipts',
-  summary: "the agent's receipts: what it was served, when and through which path, signed by its key",
+  summary:
+    "the agent's receipts: what it was served, when and through which path, signed by its key",
   who: 'customer machines',
   examples: [],
   subcommands: [exportReceipts],

@@ -15,21 +15,87 @@ export const agent = command({
   who: 'customer machines',
   config: true,
   options: {
-    server: { ...SERVER, multiple: true, description: 'a repository node; give it again for more nodes, tried in order when one serves a stale statement' },
-    'max-lag': { type: 'string', arg: 'DURATION', default: '10s', description: "a statement this far behind this machine's clock is stale: said, retried elsewhere, kept as signed testimony" },
-    group: { type: 'string', arg: 'G', required: true, description: 'the customer group this machine belongs to, e.g. eu-west' },
-    root: { type: 'string', arg: 'FILE', required: true, description: 'the trusted TUF root (copied into the state dir on first run)' },
-    state: { type: 'string', arg: 'DIR', required: true, description: 'state directory: metadata, receipts, installed version' },
-    product: { type: 'string', arg: 'VENDOR/PRODUCT', required: true, description: 'the product installed here and the vendor trusted for it, e.g. acme/acme-agent' },
-    platform: { type: 'string', arg: 'X', required: true, description: 'this machine\'s platform, e.g. linux-x64' },
-    'current-version': { type: 'string', arg: 'V', required: true, description: 'the installed version (semver) before the first patch' },
+    server: {
+      ...SERVER,
+      multiple: true,
+      description:
+        'a repository node; give it again for more nodes, tried in order when one serves a stale statement',
+    },
+    'max-lag': {
+      type: 'string',
+      arg: 'DURATION',
+      default: '10s',
+      description:
+        "a statement this far behind this machine's clock is stale: said, retried elsewhere, kept as signed testimony",
+    },
+    group: {
+      type: 'string',
+      arg: 'G',
+      required: true,
+      description: 'the customer group this machine belongs to, e.g. eu-west',
+    },
+    root: {
+      type: 'string',
+      arg: 'FILE',
+      required: true,
+      description: 'the trusted TUF root (copied into the state dir on first run)',
+    },
+    state: {
+      type: 'string',
+      arg: 'DIR',
+      required: true,
+      description: 'state directory: metadata, receipts, installed version',
+    },
+    product: {
+      type: 'string',
+      arg: 'VENDOR/PRODUCT',
+      required: true,
+      description: 'the product installed here and the vendor trusted for it, e.g. acme/acme-agent',
+    },
+    platform: {
+      type: 'string',
+      arg: 'X',
+      required: true,
+      description: "this machine's platform, e.g. linux-x64",
+    },
+    'current-version': {
+      type: 'string',
+      arg: 'V',
+      required: true,
+      description: 'the installed version (semver) before the first patch',
+    },
     channel: { type: 'string', arg: 'C', default: 'stable', description: 'release channel' },
-    interval: { type: 'string', arg: 'DURATION', default: '60s', description: 'poll interval (±10 % jitter) while the event stream is down' },
-    install: { type: 'string', arg: 'CMD', description: 'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)' },
-    vendor: { type: 'string', arg: 'NAME', description: 'the vendor trusted for --product, when --product names no vendor' },
+    interval: {
+      type: 'string',
+      arg: 'DURATION',
+      default: '60s',
+      description: 'poll interval (±10 % jitter) while the event stream is down',
+    },
+    install: {
+      type: 'string',
+      arg: 'CMD',
+      description:
+        'shell command that installs $FAIRPATCH_ARTIFACT (default: a verified download counts as installed)',
+    },
+    vendor: {
+      type: 'string',
+      arg: 'NAME',
+      description: 'the vendor trusted for --product, when --product names no vendor',
+    },
     once: { type: 'boolean', description: 'one poll, then exit' },
-    witness: { type: 'string', arg: 'URL=FILE', multiple: true, description: "a witness every receipt is also delivered to, with its verifier key file (NAME.vkey); repeatable" },
-    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key, one per plain --witness URL in the same order" },
+    witness: {
+      type: 'string',
+      arg: 'URL=FILE',
+      multiple: true,
+      description:
+        'a witness every receipt is also delivered to, with its verifier key file (NAME.vkey); repeatable',
+    },
+    'witness-key': {
+      type: 'string',
+      arg: 'FILE',
+      multiple: true,
+      description: "a witness's verifier key, one per plain --witness URL in the same order",
+    },
   },
   examples: [
     'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
@@ -42,15 +108,29 @@ export const agent = command({
   ],
   subcommands: [receipts, id],
   async run({ values }) {
-    const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([import('../agent/agent.js'), import('../common/clock.js'), import('../common/names.js')]);
-    if (!GROUP_PATTERN.test(values.group)) throw new UsageError(`--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
+    const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([
+      import('../agent/agent.js'),
+      import('../common/clock.js'),
+      import('../common/names.js'),
+    ]);
+    if (!GROUP_PATTERN.test(values.group))
+      throw new UsageError(
+        `--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`,
+      );
     const agent = new Agent(
       {
         server: serverUrl(values.server.split(',')[0]!),
-        servers: values.server.split(',').slice(1).map((s) => serverUrl(s)),
+        servers: values.server
+          .split(',')
+          .slice(1)
+          .map((s) => serverUrl(s)),
         maxLagMs: parseDuration(values['max-lag'], '--max-lag'),
         group: values.group,
-        root: inputFile(values.root, '--root', 'the trusted root the repository operator publishes, e.g. keys/1.root.json'),
+        root: inputFile(
+          values.root,
+          '--root',
+          'the trusted root the repository operator publishes, e.g. keys/1.root.json',
+        ),
         stateDir: resolve(values.state),
         ...trustedProduct(values.product, values.vendor),
         platform: values.platform,
@@ -58,13 +138,22 @@ export const agent = command({
         channel: values.channel,
         intervalMs: parseDuration(values.interval, '--interval'),
         ...(values.install ? { install: values.install } : {}),
-        witnesses: parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: true }).map((w) => ({ url: w.url, vkey: w.vkey! })),
+        witnesses: parseWitnessTargets(values.witness, values['witness-key'], {
+          keyRequired: true,
+        }).map((w) => ({ url: w.url, vkey: w.vkey! })),
       },
       {
         clock: systemClock,
         fetcher: {
           // A progress line on a terminal; quiet logs otherwise.
-          ...(process.stderr.isTTY ? { onProgress: (url: string, got: number, total: number) => process.stderr.write(`\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`) } : {}),
+          ...(process.stderr.isTTY
+            ? {
+                onProgress: (url: string, got: number, total: number) =>
+                  process.stderr.write(
+                    `\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`,
+                  ),
+              }
+            : {}),
         },
       },
     );
@@ -85,11 +174,24 @@ export const agent = command({
  * Which vendor the agent trusts for its product. Required: product names are unique only per vendor,
  * and searching every delegation would let any vendor offer a "patch" for another vendor's product.
  */
-function trustedProduct(product: string, vendor: string | undefined): { vendor: string; product: string } {
+function trustedProduct(
+  product: string,
+  vendor: string | undefined,
+): { vendor: string; product: string } {
   const slash = product.indexOf('/');
-  const pair = slash >= 0 ? { vendor: product.slice(0, slash), product: product.slice(slash + 1) } : { vendor: vendor ?? '', product };
-  if (vendor && vendor !== pair.vendor) throw new UsageError(`--vendor ${vendor} and --product ${product} name different vendors`);
-  if (!pair.vendor) throw new UsageError(`--product ${product}: name the vendor you trust for it, as --product VENDOR/${product} (or --vendor VENDOR)`);
-  if (!VENDOR_PATTERN.test(pair.vendor)) throw new UsageError(`--product ${product}: ${pair.vendor} is not a vendor name (lowercase letters, digits and dashes)`);
+  const pair =
+    slash >= 0
+      ? { vendor: product.slice(0, slash), product: product.slice(slash + 1) }
+      : { vendor: vendor ?? '', product };
+  if (vendor && vendor !== pair.vendor)
+    throw new UsageError(`--vendor ${vendor} and --product ${product} name different vendors`);
+  if (!pair.vendor)
+    throw new UsageError(
+      `--product ${product}: name the vendor you trust for it, as --product VENDOR/${product} (or --vendor VENDOR)`,
+    );
+  if (!VENDOR_PATTERN.test(pair.vendor))
+    throw new UsageError(
+      `--product ${product}: ${pair.vendor} is not a vendor name (lowercase letters, digits and dashes)`,
+    );
   return pair;
 }

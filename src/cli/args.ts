@@ -34,7 +34,9 @@ function readConfig(path: string, options: Options): Record<string, string | boo
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new InputFileError(`--config ${path}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new InputFileError(
+      `--config ${path}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -42,13 +44,19 @@ function readConfig(path: string, options: Options): Record<string, string | boo
   } catch (error) {
     throw new UsageError(`--config ${path} is not valid JSON (${(error as Error).message})`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path} must hold a JSON object of options`);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`--config ${path} must hold a JSON object of options`);
   const out: Record<string, string | boolean> = {};
   for (const [key, value] of Object.entries(parsed)) {
     const spec = options[key];
-    if (!spec || key === 'config' || key === 'help') throw new UsageError(`--config ${path}: unknown option "${key}"${didYouMean(key, Object.keys(options))}`);
-    if (spec.type === 'boolean' && typeof value !== 'boolean') throw new UsageError(`--config ${path}: "${key}" must be true or false`);
-    if (spec.type === 'string' && typeof value !== 'string' && typeof value !== 'number') throw new UsageError(`--config ${path}: "${key}" must be a string`);
+    if (!spec || key === 'config' || key === 'help')
+      throw new UsageError(
+        `--config ${path}: unknown option "${key}"${didYouMean(key, Object.keys(options))}`,
+      );
+    if (spec.type === 'boolean' && typeof value !== 'boolean')
+      throw new UsageError(`--config ${path}: "${key}" must be true or false`);
+    if (spec.type === 'string' && typeof value !== 'string' && typeof value !== 'number')
+      throw new UsageError(`--config ${path}: "${key}" must be a string`);
     out[key] = typeof value === 'number' ? String(value) : (value as string | boolean);
   }
   return out;
@@ -61,7 +69,12 @@ function readConfig(path: string, options: Options): Record<string, string | boo
 export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> {
   const options = allOptions(cmd);
   const config: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [name, spec] of Object.entries(options)) config[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+  for (const [name, spec] of Object.entries(options))
+    config[name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+    };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
@@ -77,8 +90,11 @@ export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> 
   const missing = expected.find((p, i) => !p.optional && !parsed.positionals[i]);
   if (missing) throw new UsageError(`${missing.name} is required`);
 
-  const given = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])) as Record<string, string | boolean | undefined>;
-  const fromFile = cmd.config && typeof given.config === 'string' ? readConfig(given.config, options) : {};
+  const given = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+  ) as Record<string, string | boolean | undefined>;
+  const fromFile =
+    cmd.config && typeof given.config === 'string' ? readConfig(given.config, options) : {};
   const values: Record<string, string | boolean | undefined> = {};
   for (const [name, spec] of Object.entries(options)) {
     if (name === 'config' || name === 'help') continue;
@@ -86,7 +102,8 @@ export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> 
     const value = given[name] ?? fromFile[name] ?? fromEnv ?? spec.default;
     if (spec.type === 'boolean') values[name] = value === true;
     else {
-      if (spec.required && (value === undefined || value === '')) throw new UsageError(`--${name} is required${spec.env ? ` (or set ${spec.env})` : ''}`);
+      if (spec.required && (value === undefined || value === ''))
+        throw new UsageError(`--${name} is required${spec.env ? ` (or set ${spec.env})` : ''}`);
       values[name] = value as string | undefined;
     }
   }

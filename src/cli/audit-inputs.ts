@@ -3,8 +3,14 @@ import { z } from 'zod';
 import type { ExternalEvidence } from '../audit/observations.js';
 import { UsageError } from './errors.js';
 
-const pinnedSchema = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(100_000));
-const exportSchema = z.object({ documents: z.record(z.string(), z.unknown()), receipts: z.array(z.unknown()) });
+const pinnedSchema = z.record(
+  z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+  z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(100_000),
+);
+const exportSchema = z.object({
+  documents: z.record(z.string(), z.unknown()),
+  receipts: z.array(z.unknown()),
+});
 
 function readJsonFile(path: string, flag: string): unknown {
   try {
@@ -17,7 +23,10 @@ function readJsonFile(path: string, flag: string): unknown {
 /** `--clients FILE`: the agent keys each group's owner vouches for, `{ "eu-west": ["<hex key>", …] }`. */
 export function readPinnedClients(path: string): Record<string, string[]> {
   const parsed = pinnedSchema.safeParse(readJsonFile(path, '--clients'));
-  if (!parsed.success) throw new UsageError(`--clients ${path}: expected {"group": ["64 hex digits", …]} (${parsed.error.issues[0]?.message ?? ''})`);
+  if (!parsed.success)
+    throw new UsageError(
+      `--clients ${path}: expected {"group": ["64 hex digits", …]} (${parsed.error.issues[0]?.message ?? ''})`,
+    );
   return parsed.data;
 }
 
@@ -25,7 +34,14 @@ export function readPinnedClients(path: string): Record<string, string[]> {
 export function readEvidenceFiles(paths: string[]): ExternalEvidence[] {
   return paths.map((path) => {
     const parsed = exportSchema.safeParse(readJsonFile(path, '--receipts'));
-    if (!parsed.success) throw new UsageError(`--receipts ${path}: not a receipts export (fairpatch agent receipts export writes one)`);
-    return { source: `file ${path}`, documents: parsed.data.documents, receipts: parsed.data.receipts };
+    if (!parsed.success)
+      throw new UsageError(
+        `--receipts ${path}: not a receipts export (fairpatch agent receipts export writes one)`,
+      );
+    return {
+      source: `file ${path}`,
+      documents: parsed.data.documents,
+      receipts: parsed.data.receipts,
+    };
   });
 }

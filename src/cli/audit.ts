@@ -14,41 +14,124 @@ export const audit = command({
   who: 'auditor',
   options: {
     server: SERVER,
-    state: { type: 'string', arg: 'DIR', default: '.fairpatch-audit', description: 'where the last verified checkpoint is kept between runs' },
-    'log-key': { type: 'string', arg: 'FILE', default: 'keys/log.vkey', description: "the log's verifier key, pinned out of band" },
-    root: { type: 'string', arg: 'FILE', default: 'keys/1.root.json', description: 'a trusted TUF root' },
+    state: {
+      type: 'string',
+      arg: 'DIR',
+      default: '.fairpatch-audit',
+      description: 'where the last verified checkpoint is kept between runs',
+    },
+    'log-key': {
+      type: 'string',
+      arg: 'FILE',
+      default: 'keys/log.vkey',
+      description: "the log's verifier key, pinned out of band",
+    },
+    root: {
+      type: 'string',
+      arg: 'FILE',
+      default: 'keys/1.root.json',
+      description: 'a trusted TUF root',
+    },
     json: { type: 'string', arg: 'FILE', description: 'write the report as JSON' },
     html: { type: 'string', arg: 'FILE', description: 'write the report as HTML' },
-    'max-lag': { type: 'string', arg: 'DURATION', default: '10s', description: 'a statement served this long after its tick started is stale' },
-    'max-gap': { type: 'string', arg: 'DURATION', default: '10s', description: 'a group still served without a release this long after its activation was withheld it' },
-    quorum: { type: 'string', arg: 'N', default: '3', description: 'distinct agent keys whose testimony about one group convicts' },
-    clients: { type: 'string', arg: 'FILE', description: "agent keys a group's owner vouches for, {\"group\": [\"hex key\", …]}: one of them is enough testimony" },
-    receipts: { type: 'string', arg: 'FILE', multiple: true, description: 'more evidence: a file from fairpatch agent receipts export (repeatable)' },
-    witness: { type: 'string', arg: 'URL[=FILE]', multiple: true, description: "more evidence: every receipt a witness logged (repeatable); =FILE pins the witness's verifier key" },
-    'witness-key': { type: 'string', arg: 'FILE', multiple: true, description: "a witness's verifier key (NAME.vkey), one per --witness in the same order; without --witness, only a cosigner of the log's checkpoints" },
-    'witness-threshold': { type: 'string', arg: 'N', default: '0', description: 'how many of the given witness keys must have cosigned the served checkpoint (C2SP tlog-cosignature); fewer: cannot verify' },
+    'max-lag': {
+      type: 'string',
+      arg: 'DURATION',
+      default: '10s',
+      description: 'a statement served this long after its tick started is stale',
+    },
+    'max-gap': {
+      type: 'string',
+      arg: 'DURATION',
+      default: '10s',
+      description:
+        'a group still served without a release this long after its activation was withheld it',
+    },
+    quorum: {
+      type: 'string',
+      arg: 'N',
+      default: '3',
+      description: 'distinct agent keys whose testimony about one group convicts',
+    },
+    clients: {
+      type: 'string',
+      arg: 'FILE',
+      description:
+        'agent keys a group\'s owner vouches for, {"group": ["hex key", …]}: one of them is enough testimony',
+    },
+    receipts: {
+      type: 'string',
+      arg: 'FILE',
+      multiple: true,
+      description: 'more evidence: a file from fairpatch agent receipts export (repeatable)',
+    },
+    witness: {
+      type: 'string',
+      arg: 'URL[=FILE]',
+      multiple: true,
+      description:
+        "more evidence: every receipt a witness logged (repeatable); =FILE pins the witness's verifier key",
+    },
+    'witness-key': {
+      type: 'string',
+      arg: 'FILE',
+      multiple: true,
+      description:
+        "a witness's verifier key (NAME.vkey), one per --witness in the same order; without --witness, only a cosigner of the log's checkpoints",
+    },
+    'witness-threshold': {
+      type: 'string',
+      arg: 'N',
+      default: '0',
+      description:
+        'how many of the given witness keys must have cosigned the served checkpoint (C2SP tlog-cosignature); fewer: cannot verify',
+    },
   },
   examples: [
     'fairpatch audit --server http://127.0.0.1:8080 --log-key keys/log.vkey --root keys/1.root.json --json report.json --html report.html',
     'fairpatch audit --server https://patches.example --witness https://witness.example=w1.vkey',
   ],
-  notes: [`Exit status: ${EXIT.OK} FAIR, ${EXIT.FAILED} UNFAIR (with evidence), ${EXIT.CANNOT_VERIFY} cannot verify, ${EXIT.USAGE} usage error.`],
+  notes: [
+    `Exit status: ${EXIT.OK} FAIR, ${EXIT.FAILED} UNFAIR (with evidence), ${EXIT.CANNOT_VERIFY} cannot verify, ${EXIT.USAGE} usage error.`,
+  ],
   async run({ values }) {
     const server = serverUrl(values.server);
-    const [{ renderReportHtml }, { runAudit }, { parseJson }, { parseRoot }] = await Promise.all([import('../audit/html.js'), import('../audit/run.js'), import('../tuf/canonical.js'), import('../tuf/schema.js')]);
+    const [{ renderReportHtml }, { runAudit }, { parseJson }, { parseRoot }] = await Promise.all([
+      import('../audit/html.js'),
+      import('../audit/run.js'),
+      import('../tuf/canonical.js'),
+      import('../tuf/schema.js'),
+    ]);
     const { readEvidenceFiles, readPinnedClients } = await import('./audit-inputs.js');
     const options = {
       maxLagMs: parseDuration(values['max-lag'], '--max-lag'),
       maxGapMs: parseDuration(values['max-gap'], '--max-gap'),
       quorum: positiveInt(values.quorum, '--quorum')!,
-      ...(values.clients ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) } : {}),
+      ...(values.clients
+        ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) }
+        : {}),
     };
-    const external = values.receipts ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts'))) : [];
+    const external = values.receipts
+      ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts')))
+      : [];
     const { parseWitnessTargets, readKeyFiles } = await import('./witness-targets.js');
-    const witnesses = values.witness ? parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false }) : [];
-    const cosignerKeys = [...new Set([...witnesses.flatMap((w) => (w.vkey ? [w.vkey] : [])), ...(values.witness ? [] : readKeyFiles(values['witness-key']))])];
-    const threshold = values['witness-threshold'] === '0' ? 0 : positiveInt(values['witness-threshold'], '--witness-threshold')!;
-    if (threshold > cosignerKeys.length) throw new UsageError(`--witness-threshold ${threshold} needs at least ${threshold} witness keys (--witness-key FILE), not ${cosignerKeys.length}`);
+    const witnesses = values.witness
+      ? parseWitnessTargets(values.witness, values['witness-key'], { keyRequired: false })
+      : [];
+    const cosignerKeys = [
+      ...new Set([
+        ...witnesses.flatMap((w) => (w.vkey ? [w.vkey] : [])),
+        ...(values.witness ? [] : readKeyFiles(values['witness-key'])),
+      ]),
+    ];
+    const threshold =
+      values['witness-threshold'] === '0'
+        ? 0
+        : positiveInt(values['witness-threshold'], '--witness-threshold')!;
+    if (threshold > cosignerKeys.length)
+      throw new UsageError(
+        `--witness-threshold ${threshold} needs at least ${threshold} witness keys (--witness-key FILE), not ${cosignerKeys.length}`,
+      );
     if (witnesses.length > 0) {
       const { fetchWitnessEvidence } = await import('../audit/witness.js');
       for (const w of witnesses) {
@@ -61,7 +144,9 @@ export const audit = command({
         }
       }
     }
-    const root = parseRoot(parseJson(readFileSync(inputFile(values.root, '--root')), 'METADATA_INVALID')) as Envelope<RootSigned>;
+    const root = parseRoot(
+      parseJson(readFileSync(inputFile(values.root, '--root')), 'METADATA_INVALID'),
+    ) as Envelope<RootSigned>;
     const logKey = readFileSync(inputFile(values['log-key'], '--log-key'), 'utf8').trim();
     const outcome = await runAudit({
       server,
@@ -79,22 +164,50 @@ export const audit = command({
       return EXIT.CANNOT_VERIFY;
     }
     if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
-    if (values.html) writeFileSync(values.html, await renderReportHtml(report, 'fairpatch audit', `Audit of ${server} at ${new Date().toISOString()}, log size ${report.logSize}.`));
-    console.log(`${report.verdict}  (log size ${report.logSize}, ${report.releases.length} releases, ${Object.keys(report.groups).length} groups)`);
+    if (values.html)
+      writeFileSync(
+        values.html,
+        await renderReportHtml(
+          report,
+          'fairpatch audit',
+          `Audit of ${server} at ${new Date().toISOString()}, log size ${report.logSize}.`,
+        ),
+      );
+    console.log(
+      `${report.verdict}  (log size ${report.logSize}, ${report.releases.length} releases, ${Object.keys(report.groups).length} groups)`,
+    );
     for (const r of report.releases) {
-      const worst = Object.entries(r.groups).sort(([, a], [, b]) => b.firstDeliveryMs - a.firstDeliveryMs)[0];
-      console.log(`  ${r.id}${r.title ? ` (${r.title})` : ''}: activation ${r.activation ? `${new Date(r.activation.tickStart).toISOString()} (tick ${r.activation.tick}, +${r.activation.delayMs} ms)` : 'pending'}; groups ${Object.keys(r.groups).length}; equity gap ${r.equityGapMs ?? '-'} ms${r.equityGapUncertaintyMs !== undefined ? ` ±${r.equityGapUncertaintyMs} ms` : ''}${worst ? ` (slowest ${worst[0]})` : ''}`);
+      const worst = Object.entries(r.groups).sort(
+        ([, a], [, b]) => b.firstDeliveryMs - a.firstDeliveryMs,
+      )[0];
+      console.log(
+        `  ${r.id}${r.title ? ` (${r.title})` : ''}: activation ${r.activation ? `${new Date(r.activation.tickStart).toISOString()} (tick ${r.activation.tick}, +${r.activation.delayMs} ms)` : 'pending'}; groups ${Object.keys(r.groups).length}; equity gap ${r.equityGapMs ?? '-'} ms${r.equityGapUncertaintyMs !== undefined ? ` ±${r.equityGapUncertaintyMs} ms` : ''}${worst ? ` (slowest ${worst[0]})` : ''}`,
+      );
     }
     for (const e of report.embargoes) {
-      console.log(`  advisory ${e.id}: tick ${e.tick} (${new Date(e.tickStart).toISOString()}), snapshot ${e.snapshotVersion ?? '-'}`);
+      console.log(
+        `  advisory ${e.id}: tick ${e.tick} (${new Date(e.tickStart).toISOString()}), snapshot ${e.snapshotVersion ?? '-'}`,
+      );
       for (const [vendor, m] of Object.entries(e.members)) {
-        const groups = Object.entries(m.groups).map(([g, d]) => `${g} +${d.firstDeliveryMs} ms`).join(', ');
-        console.log(`    ${vendor}: ${m.status}${m.release ? ` ${m.release}` : ''}${m.snapshotVersion !== undefined ? ` in snapshot ${m.snapshotVersion}` : ''}${groups ? `; ${groups}` : ''}`);
+        const groups = Object.entries(m.groups)
+          .map(([g, d]) => `${g} +${d.firstDeliveryMs} ms`)
+          .join(', ');
+        console.log(
+          `    ${vendor}: ${m.status}${m.release ? ` ${m.release}` : ''}${m.snapshotVersion !== undefined ? ` in snapshot ${m.snapshotVersion}` : ''}${groups ? `; ${groups}` : ''}`,
+        );
       }
     }
     for (const f of report.findings) {
-      const label = f.unfair ? `UNFAIR (${f.class})` : f.class === 'cannot-verify' ? 'CANNOT VERIFY' : f.class === 'testimony' ? 'uncorroborated' : 'note';
-      console.log(`  ${label} ${f.kind}${f.group ? ` [${f.group}]` : ''}: ${f.message}${f.sources ? ` (evidence from ${f.sources.join(', ')})` : ''}`);
+      const label = f.unfair
+        ? `UNFAIR (${f.class})`
+        : f.class === 'cannot-verify'
+          ? 'CANNOT VERIFY'
+          : f.class === 'testimony'
+            ? 'uncorroborated'
+            : 'note';
+      console.log(
+        `  ${label} ${f.kind}${f.group ? ` [${f.group}]` : ''}: ${f.message}${f.sources ? ` (evidence from ${f.sources.join(', ')})` : ''}`,
+      );
     }
     return outcome.exitCode;
   },

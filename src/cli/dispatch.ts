@@ -14,15 +14,26 @@ export interface Io {
 
 function version(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 /** Walks `argv` down the command tree as far as its leading words name subcommands. */
-function resolveCommand(commands: readonly Command[], argv: readonly string[]): { cmd: Command; path: string[]; rest: string[] } {
+function resolveCommand(
+  commands: readonly Command[],
+  argv: readonly string[],
+): { cmd: Command; path: string[]; rest: string[] } {
   const [name = '', ...rest] = argv;
   const found = commands.find((c) => c.name === name);
-  if (!found) throw new UsageError(`unknown command '${name}'${didYouMean(name, commands.map((c) => c.name))}`);
+  if (!found)
+    throw new UsageError(
+      `unknown command '${name}'${didYouMean(
+        name,
+        commands.map((c) => c.name),
+      )}`,
+    );
   let cmd: Command = found;
   const path = [name];
   while (cmd.subcommands?.length) {
@@ -35,7 +46,12 @@ function resolveCommand(commands: readonly Command[], argv: readonly string[]): 
     }
     if (cmd.run || next === undefined || next === '--help' || next === '-h') break;
     const names = cmd.subcommands.map((s) => s.name);
-    throw Object.assign(new UsageError(`unknown subcommand '${next}'${didYouMean(next, names) || `; use ${names.join(' or ')}`}`), { path: path.join(' ') });
+    throw Object.assign(
+      new UsageError(
+        `unknown subcommand '${next}'${didYouMean(next, names) || `; use ${names.join(' or ')}`}`,
+      ),
+      { path: path.join(' ') },
+    );
   }
   return { cmd, path, rest };
 }
@@ -44,7 +60,11 @@ function resolveCommand(commands: readonly Command[], argv: readonly string[]): 
  * The whole CLI as a function of argv: help, version, dispatch, and every failure turned into one
  * line and an exit status (src/cli/exit-codes.ts). Only a bug prints a stack.
  */
-export async function runCli(commands: readonly Command[], argv: string[], io: Io): Promise<number> {
+export async function runCli(
+  commands: readonly Command[],
+  argv: string[],
+  io: Io,
+): Promise<number> {
   const [first] = argv;
   let path = '';
   try {
@@ -62,21 +82,27 @@ export async function runCli(commands: readonly Command[], argv: string[], io: I
     }
     if (first === 'help') {
       if (argv.length === 1) {
-      io.out(renderOverview(commands));
-      return EXIT.OK;
-    }
+        io.out(renderOverview(commands));
+        return EXIT.OK;
+      }
       const { cmd, path: words } = resolveCommand(commands, argv.slice(1));
       io.out(renderHelp(cmd, words.join(' ')));
       return EXIT.OK;
     }
-    if (first.startsWith('-')) throw new UsageError(`unknown option ${first}${didYouMean(first.replace(/^-+/, ''), ['help', 'version'], '--') || '; command options go after the command'}`);
+    if (first.startsWith('-'))
+      throw new UsageError(
+        `unknown option ${first}${didYouMean(first.replace(/^-+/, ''), ['help', 'version'], '--') || '; command options go after the command'}`,
+      );
     const { cmd, path: words, rest } = resolveCommand(commands, argv);
     path = words.join(' ');
     if (wantsHelp(rest)) {
       io.out(renderHelp(cmd, path));
       return EXIT.OK;
     }
-    if (!cmd.run) throw new UsageError(`needs a subcommand: ${(cmd.subcommands ?? []).map((s) => s.name).join(' or ')}`);
+    if (!cmd.run)
+      throw new UsageError(
+        `needs a subcommand: ${(cmd.subcommands ?? []).map((s) => s.name).join(' or ')}`,
+      );
     const code = await cmd.run(parseCommandLine(cmd, rest));
     return code ?? EXIT.OK;
   } catch (error) {

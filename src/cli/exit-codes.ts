@@ -34,10 +34,14 @@ export const EXIT_TABLE: ReadonlyArray<[ExitCode, string]> = [
   [EXIT.USAGE, 'usage error: unknown command or flag, missing or malformed option'],
   [EXIT.NO_INPUT, 'a file named on the command line is missing or unreadable'],
   [EXIT.UNAVAILABLE, 'the server is unreachable or answered 5xx'],
-  [EXIT.BUG, 'unexpected error: a bug in fairpatch (the only case with a stack trace; audit says 2)'],
+  [
+    EXIT.BUG,
+    'unexpected error: a bug in fairpatch (the only case with a stack trace; audit says 2)',
+  ],
 ];
 
-const systemCode = (error: unknown): string | undefined => (error as { code?: unknown } | null)?.code as string | undefined;
+const systemCode = (error: unknown): string | undefined =>
+  (error as { code?: unknown } | null)?.code as string | undefined;
 const FILE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM']);
 
 /** True for every failure the CLI expects; anything else is a bug and gets a stack trace. */
@@ -51,7 +55,8 @@ export function exitCodeFor(error: unknown, command: string | undefined): ExitCo
   const code = ((): ExitCode => {
     if (error instanceof InputFileError) return EXIT.NO_INPUT;
     if (error instanceof UnreachableError) return EXIT.UNAVAILABLE;
-    if (error instanceof FairpatchError) return error.status >= 500 ? EXIT.UNAVAILABLE : EXIT.FAILED;
+    if (error instanceof FairpatchError)
+      return error.status >= 500 ? EXIT.UNAVAILABLE : EXIT.FAILED;
     if (error instanceof OperationFailed) return EXIT.FAILED;
     if (error instanceof Error && FILE_CODES.has(systemCode(error) ?? '')) return EXIT.NO_INPUT;
     return EXIT.BUG;

@@ -12,7 +12,13 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   NOT_READY: 'the node is catching up; try again shortly',
 };
 
-const FILE_REASONS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory' };
+const FILE_REASONS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+};
 
 const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
 
@@ -27,11 +33,13 @@ export function failureText(error: unknown, path: string): string {
     return `${prefix}unexpected error; this is a bug in fairpatch, please report it with the trace below\n${trace}`;
   }
   const e = error as Error & { code?: string; path?: string };
-  if (error instanceof UsageError) return `${prefix}${oneLine(e.message)} (see fairpatch ${path ? `${path} ` : ''}--help)`;
+  if (error instanceof UsageError)
+    return `${prefix}${oneLine(e.message)} (see fairpatch ${path ? `${path} ` : ''}--help)`;
   if (error instanceof FairpatchError) {
     const hint = HINTS[error.code];
     return `${prefix}${oneLine(error.message)}${hint ? `; ${hint}` : ''} [${error.code}]`;
   }
-  if (e.code && FILE_REASONS[e.code] && e.path) return `${prefix}cannot read ${e.path}: ${FILE_REASONS[e.code]}`;
+  if (e.code && FILE_REASONS[e.code] && e.path)
+    return `${prefix}cannot read ${e.path}: ${FILE_REASONS[e.code]}`;
   return `${prefix}${oneLine(e.message)}`;
 }

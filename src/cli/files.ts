@@ -18,6 +18,7 @@ export function inputFile(path: string, label: string, hint = ''): string {
 export function inputDir(path: string, label: string, hint = ''): string {
   const full = resolve(path);
   const stat = statSync(full, { throwIfNoEntry: false });
-  if (!stat?.isDirectory()) throw new InputFileError(`${label} ${path}: no such directory${hint ? `; ${hint}` : ''}`);
+  if (!stat?.isDirectory())
+    throw new InputFileError(`${label} ${path}: no such directory${hint ? `; ${hint}` : ''}`);
   return full;
 }

@@ -6,19 +6,33 @@ import { serverUrl } from './validate.js';
 
 const declare = command({
   name: 'declare',
-  summary: 'declare, in the log, every customer group this repository serves (the audit must cover each)',
+  summary:
+    'declare, in the log, every customer group this repository serves (the audit must cover each)',
   who: 'operator',
-  positionals: [{ name: 'GROUPS', description: 'comma-separated group names, e.g. eu-west,us-east,ap-south' }],
+  positionals: [
+    { name: 'GROUPS', description: 'comma-separated group names, e.g. eu-west,us-east,ap-south' },
+  ],
   options: { server: SERVER, token: OPERATOR_TOKEN },
-  examples: ['fairpatch groups declare eu-west,us-east,ap-south --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"'],
-  notes: ['Polls under any other group name are then counted under one bucket, _undeclared. Declaring again replaces the list; the log keeps every declaration.'],
+  examples: [
+    'fairpatch groups declare eu-west,us-east,ap-south --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
+  ],
+  notes: [
+    'Polls under any other group name are then counted under one bucket, _undeclared. Declaring again replaces the list; the log keeps every declaration.',
+  ],
   async run({ values, positionals }) {
     const groups = positionals[0]!.split(',').filter(Boolean);
     const bad = groups.find((g) => !GROUP_PATTERN.test(g));
-    if (bad !== undefined) throw new UsageError(`${bad} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`);
+    if (bad !== undefined)
+      throw new UsageError(
+        `${bad} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`,
+      );
     const { PublisherClient } = await import('../publish/client.js');
     const client = new PublisherClient(serverUrl(values.server), values.token);
-    print(await client.request('PUT', '/groups', JSON.stringify({ groups }), { 'content-type': 'application/json' }));
+    print(
+      await client.request('PUT', '/groups', JSON.stringify({ groups }), {
+        'content-type': 'application/json',
+      }),
+    );
   },
 });
 

@@ -11,13 +11,18 @@ function flag(name: string, spec: OptionSpec): string {
 }
 
 function describe(spec: OptionSpec): string {
-  const facts = [spec.required ? 'required' : '', spec.default !== undefined ? `default ${spec.default}` : '', spec.env ? `env ${spec.env}` : ''].filter(Boolean);
+  const facts = [
+    spec.required ? 'required' : '',
+    spec.default !== undefined ? `default ${spec.default}` : '',
+    spec.env ? `env ${spec.env}` : '',
+  ].filter(Boolean);
   return facts.length ? `${spec.description} (${facts.join('; ')})` : spec.description;
 }
 
 /** The synopsis line: positionals, required options, then the rest as [options]. */
 export function usageLine(cmd: Command, path: string): string {
-  if (!cmd.run) return `fairpatch ${path} <${(cmd.subcommands ?? []).map((s) => s.name).join('|')}> …`;
+  if (!cmd.run)
+    return `fairpatch ${path} <${(cmd.subcommands ?? []).map((s) => s.name).join('|')}> …`;
   const positionals = (cmd.positionals ?? []).map((p) => (p.optional ? `[${p.name}]` : p.name));
   const required = Object.entries(cmd.options ?? {})
     .filter(([, spec]) => spec.required)
@@ -27,15 +32,34 @@ export function usageLine(cmd: Command, path: string): string {
 
 /** `fairpatch CMD --help`, `-h` and `fairpatch help CMD` all print this. */
 export function renderHelp(cmd: Command, path: string): string {
-  const out = [`Usage: ${usageLine(cmd, path)}`, '', `${cmd.summary[0]?.toUpperCase()}${cmd.summary.slice(1)}${cmd.who ? ` (${cmd.who})` : ''}.`];
-  if (cmd.positionals?.length) out.push('', 'Arguments:', ...pad(cmd.positionals.map((p) => [p.name, p.description + (p.optional ? '' : ' (required)')])));
+  const out = [
+    `Usage: ${usageLine(cmd, path)}`,
+    '',
+    `${cmd.summary[0]?.toUpperCase()}${cmd.summary.slice(1)}${cmd.who ? ` (${cmd.who})` : ''}.`,
+  ];
+  if (cmd.positionals?.length)
+    out.push(
+      '',
+      'Arguments:',
+      ...pad(
+        cmd.positionals.map((p) => [p.name, p.description + (p.optional ? '' : ' (required)')]),
+      ),
+    );
   const subs = cmd.subcommands ?? [];
   if (subs.length) out.push('', 'Subcommands:', ...pad(subs.map((s) => [`${s.name}`, s.summary])));
-  if (cmd.run) out.push('', 'Options:', ...pad(Object.entries(allOptions(cmd)).map(([name, spec]) => [flag(name, spec), describe(spec)])));
+  if (cmd.run)
+    out.push(
+      '',
+      'Options:',
+      ...pad(
+        Object.entries(allOptions(cmd)).map(([name, spec]) => [flag(name, spec), describe(spec)]),
+      ),
+    );
   const examples = cmd.examples.length ? cmd.examples : subs.flatMap((s) => s.examples.slice(0, 1));
   out.push('', examples.length > 1 ? 'Examples:' : 'Example:', ...examples.map((e) => `  ${e}`));
   if (cmd.notes?.length) out.push('', ...cmd.notes);
-  if (subs.length) out.push('', `Run fairpatch ${path} ${subs[0]!.name} --help for a subcommand's options.`);
+  if (subs.length)
+    out.push('', `Run fairpatch ${path} ${subs[0]!.name} --help for a subcommand's options.`);
   return out.join('\n');
 }
 
@@ -45,7 +69,13 @@ export function renderOverview(commands: readonly Command[]): string {
     'Usage: fairpatch <command> [options]',
     '',
     'Commands:',
-    ...pad([...commands.map((c): [string, string] => [c.name, `${c.summary}${c.who ? ` (${c.who})` : ''}`]), ['help CMD', "show a command's options and an example"]]),
+    ...pad([
+      ...commands.map((c): [string, string] => [
+        c.name,
+        `${c.summary}${c.who ? ` (${c.who})` : ''}`,
+      ]),
+      ['help CMD', "show a command's options and an example"],
+    ]),
     '',
     'Options:',
     ...pad([

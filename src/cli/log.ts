@@ -5,7 +5,8 @@ import { command } from './spec.js';
 
 const rotate = command({
   name: 'rotate',
-  summary: "rotate the transparency log's key: begin announces the new key, promote makes it the signer",
+  summary:
+    "rotate the transparency log's key: begin announces the new key, promote makes it the signer",
   who: 'operator',
   positionals: [{ name: 'STEP', description: 'begin or promote' }],
   options: { keys: KEYS },
@@ -13,7 +14,8 @@ const rotate = command({
   notes: ['Restart the nodes after each step; auditors learn the new key from the log.'],
   async run({ values, positionals }) {
     const step = positionals[0];
-    if (step !== 'begin' && step !== 'promote') throw new UsageError(`STEP must be begin or promote, not '${step}'`);
+    if (step !== 'begin' && step !== 'promote')
+      throw new UsageError(`STEP must be begin or promote, not '${step}'`);
     const { rotateLogKey } = await import('../keys/keygen.js');
     print(rotateLogKey(resolve(values.keys), step));
   },

@@ -12,4 +12,7 @@ process.on('uncaughtException', (error) => {
 });
 
 // exitCode, not exit(): a server (serve, agent) keeps running after runCli returns.
-process.exitCode = await runCli(COMMANDS, process.argv.slice(2), { out: (t) => console.log(t), err: (t) => console.error(t) });
+process.exitCode = await runCli(COMMANDS, process.argv.slice(2), {
+  out: (t) => console.log(t),
+  err: (t) => console.error(t),
+});

@@ -5,17 +5,33 @@ import { serverUrl } from './validate.js';
 
 export const publish = command({
   name: 'publish',
-  summary: 'hash the artifacts, sign the next vendor metadata locally, upload artifacts then metadata',
+  summary:
+    'hash the artifacts, sign the next vendor metadata locally, upload artifacts then metadata',
   who: 'vendor',
-  positionals: [{ name: 'MANIFEST', description: 'the patch manifest, as manifests/schema.json describes it' }],
-  options: { server: SERVER, key: VENDOR_KEY, token: TOKEN, embargo: { type: 'string', arg: 'ID', description: "stage into this embargo: the manifest's release_at is replaced by the embargo's" } },
+  positionals: [
+    { name: 'MANIFEST', description: 'the patch manifest, as manifests/schema.json describes it' },
+  ],
+  options: {
+    server: SERVER,
+    key: VENDOR_KEY,
+    token: TOKEN,
+    embargo: {
+      type: 'string',
+      arg: 'ID',
+      description:
+        "stage into this embargo: the manifest's release_at is replaced by the embargo's",
+    },
+  },
   examples: [
     'fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"',
     'fairpatch publish manifests/acme-agent-2.4.1.json --embargo CVE-2026-4242 --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"',
   ],
   notes: ['Prints the result as JSON on stdout and one summary line on stderr.'],
   async run({ values, positionals }) {
-    const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([import('../keys/key-files.js'), import('../publish/client.js')]);
+    const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([
+      import('../keys/key-files.js'),
+      import('../publish/client.js'),
+    ]);
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const manifestPath = inputFile(positionals[0]!, 'manifest');
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
@@ -24,11 +40,22 @@ export const publish = command({
       ? (name: string, sent: number, total: number) => {
           const width = 30;
           const done = Math.round((width * sent) / Math.max(1, total));
-          process.stderr.write(`\r${name} [${'#'.repeat(done)}${' '.repeat(width - done)}] ${Math.round((100 * sent) / Math.max(1, total))}% of ${(total / 1e6).toFixed(1)} MB${sent >= total ? '\n' : ''}`);
+          process.stderr.write(
+            `\r${name} [${'#'.repeat(done)}${' '.repeat(width - done)}] ${Math.round((100 * sent) / Math.max(1, total))}% of ${(total / 1e6).toFixed(1)} MB${sent >= total ? '\n' : ''}`,
+          );
         }
       : undefined;
-    const result = await publishManifest({ manifestPath, client, vendorKey, now: Date.now, ...(values.embargo !== undefined ? { embargo: values.embargo } : {}), ...(bar ? { progress: bar } : {}) });
+    const result = await publishManifest({
+      manifestPath,
+      client,
+      vendorKey,
+      now: Date.now,
+      ...(values.embargo !== undefined ? { embargo: values.embargo } : {}),
+      ...(bar ? { progress: bar } : {}),
+    });
     print(result);
-    console.error(`published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`);
+    console.error(
+      `published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`,
+    );
   },
 });

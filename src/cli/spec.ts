@@ -28,7 +28,11 @@ export interface PositionalSpec {
 
 /** Option values as the command sees them: a default or `required` makes a string option always present. */
 export type Values<O extends Options> = {
-  [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { required: true } | { default: string } ? string : string | undefined;
+  [K in keyof O]: O[K] extends { type: 'boolean' }
+    ? boolean
+    : O[K] extends { required: true } | { default: string }
+      ? string
+      : string | undefined;
 };
 
 export interface Parsed<O extends Options> {
@@ -60,12 +64,18 @@ export interface Command {
 }
 
 /** Declares a command with its run function typed by its own options. */
-export function command<const O extends Options>(spec: Omit<Command, 'options' | 'run'> & { options?: O; run?: (parsed: Parsed<O>) => RunResult }): Command {
+export function command<const O extends Options>(
+  spec: Omit<Command, 'options' | 'run'> & { options?: O; run?: (parsed: Parsed<O>) => RunResult },
+): Command {
   return spec as unknown as Command;
 }
 
 const HELP: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
-const CONFIG: OptionSpec = { type: 'string', arg: 'FILE', description: 'read options from a JSON file ({"server": …}); flags win' };
+const CONFIG: OptionSpec = {
+  type: 'string',
+  arg: 'FILE',
+  description: 'read options from a JSON file ({"server": …}); flags win',
+};
 
 /** The options a command accepts, including the ones every command gets. */
 export function allOptions(cmd: Command): Options {

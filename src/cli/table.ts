@@ -13,4 +13,17 @@ import { vendor } from './vendor.js';
 import { witness } from './witness.js';
 
 /** Every command, in the order the top-level help lists them. */
-export const COMMANDS: readonly Command[] = [serve, keygen, vendor, groups, embargo, publish, halt, root, log, agent, audit, witness];
+export const COMMANDS: readonly Command[] = [
+  serve,
+  keygen,
+  vendor,
+  groups,
+  embargo,
+  publish,
+  halt,
+  root,
+  log,
+  agent,
+  audit,
+  witness,
+];

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   if (command === 'refresh') return updater.refresh();
   if (command === 'download') {
     const name = values['target-name'];
-    if (!name || !values['target-dir']) throw new Error('download needs --target-name and --target-dir');
+    if (!name || !values['target-dir'])
+      throw new Error('download needs --target-name and --target-dir');
     await updater.refresh();
     const info = await updater.getTargetInfo(name);
     if (!info) throw new Error(`${name} is not a target`);

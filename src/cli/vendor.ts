@@ -13,12 +13,28 @@ import { serverUrl } from './validate.js';
 // the operator delegates to the public key in that request with the targets key (`vendor add`).
 
 const load = () =>
-  Promise.all([import('../keys/key-files.js'), import('../publish/build.js'), import('../publish/client.js'), import('../publish/request.js'), import('../tuf/keys.js')]).then(
-    ([keys, build, client, request, tuf]) => ({ ...keys, ...build, ...client, ...request, ...tuf }),
-  );
+  Promise.all([
+    import('../keys/key-files.js'),
+    import('../publish/build.js'),
+    import('../publish/client.js'),
+    import('../publish/request.js'),
+    import('../tuf/keys.js'),
+  ]).then(([keys, build, client, request, tuf]) => ({
+    ...keys,
+    ...build,
+    ...client,
+    ...request,
+    ...tuf,
+  }));
 
 const targetsKey = async (keys: string) =>
-  (await load()).readPrivateKey(inputFile(join(keys, 'targets.key'), '--keys', `the operator's targets key; run fairpatch keygen --keys ${keys} first`));
+  (await load()).readPrivateKey(
+    inputFile(
+      join(keys, 'targets.key'),
+      '--keys',
+      `the operator's targets key; run fairpatch keygen --keys ${keys} first`,
+    ),
+  );
 
 type Client = InstanceType<Awaited<ReturnType<typeof load>>['PublisherClient']>;
 
@@ -33,13 +49,31 @@ async function latestTopTargets(client: Client): Promise<TargetsSigned | undefin
 
 const request = command({
   name: 'request',
-  summary: 'sign a registration (or, with --rotate, a key rotation) request with your own key, for the operator',
+  summary:
+    'sign a registration (or, with --rotate, a key rotation) request with your own key, for the operator',
   who: 'vendor',
   options: {
-    key: { type: 'string', arg: 'FILE', required: true, description: 'your private key (the new one with --rotate); it stays with you' },
-    name: { type: 'string', arg: 'NAME', description: 'your vendor name (default: the key file name without .key)' },
-    out: { type: 'string', arg: 'FILE', description: 'write the request here (default: standard output)' },
-    rotate: { type: 'boolean', description: 'a key rotation: re-sign your current targets with the new key (needs --server and --token)' },
+    key: {
+      type: 'string',
+      arg: 'FILE',
+      required: true,
+      description: 'your private key (the new one with --rotate); it stays with you',
+    },
+    name: {
+      type: 'string',
+      arg: 'NAME',
+      description: 'your vendor name (default: the key file name without .key)',
+    },
+    out: {
+      type: 'string',
+      arg: 'FILE',
+      description: 'write the request here (default: standard output)',
+    },
+    rotate: {
+      type: 'boolean',
+      description:
+        'a key rotation: re-sign your current targets with the new key (needs --server and --token)',
+    },
     server: { ...SERVER, required: false },
     token: { ...TOKEN, required: false, description: 'your publisher token (with --rotate)' },
   },
@@ -47,18 +81,32 @@ const request = command({
     'fairpatch vendor request --key vendor-keys/acme.key --out acme.request.json',
     'fairpatch vendor request --rotate --name acme --key vendor-keys/acme-2.key --server http://127.0.0.1:8080 --token "$TOKEN" --out acme.rotate.json',
   ],
-  notes: ['The request holds your public key and metadata signed with your key: send it to the operator by any channel.'],
+  notes: [
+    'The request holds your public key and metadata signed with your key: send it to the operator by any channel.',
+  ],
   async run({ values }) {
-    const { readPrivateKey, buildRotationRequest, buildVendorRequest, PublisherClient, keyIdOf } = await load();
+    const { readPrivateKey, buildRotationRequest, buildVendorRequest, PublisherClient, keyIdOf } =
+      await load();
     const keyPath = inputFile(values.key, '--key', 'fairpatch keygen --vendor NAME writes one');
     const name = values.name ?? basename(keyPath).replace(/\.key$/, '');
-    if (!VENDOR_PATTERN.test(name)) throw new UsageError(`--name ${name} is not a vendor name (lowercase letters, digits and dashes)`);
+    if (!VENDOR_PATTERN.test(name))
+      throw new UsageError(
+        `--name ${name} is not a vendor name (lowercase letters, digits and dashes)`,
+      );
     const key = readPrivateKey(keyPath);
     let body: ReturnType<typeof buildVendorRequest> | ReturnType<typeof buildRotationRequest>;
     if (values.rotate) {
-      if (!values.server || !values.token) throw new UsageError('--rotate needs --server and --token: the new key re-signs your current targets, read from the server');
+      if (!values.server || !values.token)
+        throw new UsageError(
+          '--rotate needs --server and --token: the new key re-signs your current targets, read from the server',
+        );
       const client = new PublisherClient(serverUrl(values.server), values.token);
-      body = buildRotationRequest({ name, newKey: key, previous: (await client.latestVendorMetadata(name)).signed, now: Date.now() });
+      body = buildRotationRequest({
+        name,
+        newKey: key,
+        previous: (await client.latestVendorMetadata(name)).signed,
+        now: Date.now(),
+      });
     } else {
       body = buildVendorRequest({ name, vendorKey: key, now: Date.now() });
     }
@@ -71,44 +119,83 @@ const request = command({
 
 const add = command({
   name: 'add',
-  summary: "register a vendor from its signed request: delegate NAME/* to its key, print the vendor's token",
+  summary:
+    "register a vendor from its signed request: delegate NAME/* to its key, print the vendor's token",
   who: 'operator',
   options: {
-    request: { type: 'string', arg: 'FILE', required: true, description: 'the request the vendor signed (fairpatch vendor request)' },
+    request: {
+      type: 'string',
+      arg: 'FILE',
+      required: true,
+      description: 'the request the vendor signed (fairpatch vendor request)',
+    },
     server: SERVER,
     token: OPERATOR_TOKEN,
     keys: KEYS,
   },
-  examples: ['fairpatch vendor add --request acme.request.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys'],
-  notes: ["The request's signature is checked before anything is signed: a request assembled from another key's signature is refused."],
+  examples: [
+    'fairpatch vendor add --request acme.request.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys',
+  ],
+  notes: [
+    "The request's signature is checked before anything is signed: a request assembled from another key's signature is refused.",
+  ],
   async run({ values }) {
     const { readRequest, registrationBody, PublisherClient } = await load();
-    const vendorRequest = readRequest(inputFile(values.request, '--request', 'the vendor makes it with fairpatch vendor request'), 'initial');
+    const vendorRequest = readRequest(
+      inputFile(values.request, '--request', 'the vendor makes it with fairpatch vendor request'),
+      'initial',
+    );
     const client = new PublisherClient(serverUrl(values.server), values.token);
-    const body = registrationBody(vendorRequest, await targetsKey(resolve(values.keys)), await latestTopTargets(client), Date.now());
+    const body = registrationBody(
+      vendorRequest,
+      await targetsKey(resolve(values.keys)),
+      await latestTopTargets(client),
+      Date.now(),
+    );
     print(await client.postJson('/vendors', body));
   },
 });
 
 const rotate = command({
   name: 'rotate',
-  summary: "move a vendor to a new key from its signed rotation request; both switch at one tick",
+  summary: 'move a vendor to a new key from its signed rotation request; both switch at one tick',
   who: 'operator',
   options: {
-    request: { type: 'string', arg: 'FILE', required: true, description: 'the rotation request the vendor signed with its new key (fairpatch vendor request --rotate)' },
+    request: {
+      type: 'string',
+      arg: 'FILE',
+      required: true,
+      description:
+        'the rotation request the vendor signed with its new key (fairpatch vendor request --rotate)',
+    },
     server: SERVER,
     token: OPERATOR_TOKEN,
     keys: KEYS,
   },
-  examples: ['fairpatch vendor rotate --request acme.rotate.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"'],
+  examples: [
+    'fairpatch vendor rotate --request acme.rotate.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
+  ],
   notes: ['From the switch on, the old key is refused for new uploads at once.'],
   async run({ values }) {
     const { readRequest, rotationBody, PublisherClient } = await load();
-    const rotation = readRequest(inputFile(values.request, '--request', 'the vendor makes it with fairpatch vendor request --rotate'), 'metadata');
+    const rotation = readRequest(
+      inputFile(
+        values.request,
+        '--request',
+        'the vendor makes it with fairpatch vendor request --rotate',
+      ),
+      'metadata',
+    );
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const previousTop = await latestTopTargets(client);
-    if (!previousTop) throw new FairpatchError('NOT_FOUND', 'the server has no top-level targets yet');
-    print(await client.postJson(`/vendors/${rotation.name}/key`, rotationBody(rotation, await targetsKey(resolve(values.keys)), previousTop, Date.now())));
+    if (!previousTop)
+      throw new FairpatchError('NOT_FOUND', 'the server has no top-level targets yet');
+    print(
+      await client.postJson(
+        `/vendors/${rotation.name}/key`,
+        rotationBody(rotation, await targetsKey(resolve(values.keys)), previousTop, Date.now()),
+      ),
+    );
   },
 });
 

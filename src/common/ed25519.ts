@@ -1,4 +1,10 @@
-import { type KeyObject, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import {
+  type KeyObject,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+} from 'node:crypto';
 
 // Ed25519 on node:crypto (OpenSSL): the same signatures as tweetnacl (RFC 8032 is deterministic),
 // about a hundred times faster to verify, which is what receipt intake and audits spend their time on.
@@ -24,7 +30,11 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
 }
 
 /** True when `signature` is a valid Ed25519 signature of `message` by the 32-byte public key. */
-export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function ed25519Verify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
     return cryptoVerify(null, message, publicKeyObject(publicKey), signature);
@@ -35,12 +45,20 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
 
 /** Signs with a 32-byte seed (the first half of tweetnacl's 64-byte secret key is the seed). */
 export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Buffer {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  const key = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed.subarray(0, 32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   return cryptoSign(null, message, key);
 }
 
 /** The public key of a 32-byte seed. */
 export function ed25519PublicKey(seed: Uint8Array): Buffer {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  const key = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed.subarray(0, 32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
 }

@@ -12,7 +12,10 @@ const HEX = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
 /** ISO 8601 UTC with milliseconds, as Date#toISOString writes it; and a real date (no 2026-99-99). */
 export const isoMillis = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/, 'an ISO 8601 UTC time such as 2026-11-23T10:00:00.000Z')
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/,
+    'an ISO 8601 UTC time such as 2026-11-23T10:00:00.000Z',
+  )
   .refine((s) => {
     const ms = Date.parse(s);
     return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === s.slice(0, 19);
@@ -39,11 +42,19 @@ export const observationSchema = z.strictObject({
   /** How far behind its own clock the agent found this document when it first got it, ms. */
   lag_ms: z.number().int().min(-86_400_000).max(Number.MAX_SAFE_INTEGER),
   /** Artifacts of a release this document carries that could not be downloaded, with the last error. */
-  artifact_failures: z.array(z.strictObject({ target: z.string().max(200), error: z.string().max(200), at: isoMillis })).max(16).optional(),
+  artifact_failures: z
+    .array(
+      z.strictObject({ target: z.string().max(200), error: z.string().max(200), at: isoMillis }),
+    )
+    .max(16)
+    .optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;
 
-export const signedObservationSchema = z.strictObject({ observation: observationSchema, sig: HEX(128) });
+export const signedObservationSchema = z.strictObject({
+  observation: observationSchema,
+  sig: HEX(128),
+});
 export type SignedObservation = z.infer<typeof signedObservationSchema>;
 
 /** `POST /receipts` (server and witness): signed observations and the documents they name. */
@@ -66,5 +77,9 @@ export function signObservation(observation: Observation, seed: Uint8Array): Sig
 }
 
 export function verifyObservation(signed: SignedObservation): boolean {
-  return ed25519Verify(Buffer.from(signed.observation.agent, 'hex'), message(signed.observation), Buffer.from(signed.sig, 'hex'));
+  return ed25519Verify(
+    Buffer.from(signed.observation.agent, 'hex'),
+    message(signed.observation),
+    Buffer.from(signed.sig, 'hex'),
+  );
 }

@@ -24,7 +24,14 @@ export const witnessAckSchema = z.strictObject({
   /** Receipts already in the log (a retry): acknowledged with their existing index, not logged again. */
   replayed: z.number().int().min(0),
   /** Each receipt's leaf, its index and its RFC 9162 inclusion proof (hex) in the checkpoint's tree. */
-  entries: z.array(z.strictObject({ sig: z.string(), index: z.number().int().min(0), leaf: z.string(), proof: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(64) })),
+  entries: z.array(
+    z.strictObject({
+      sig: z.string(),
+      index: z.number().int().min(0),
+      leaf: z.string(),
+      proof: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(64),
+    }),
+  ),
   /** A signed note (C2SP tlog-checkpoint) whose tree includes every entry above. */
   checkpoint: z.string(),
 });

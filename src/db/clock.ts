@@ -9,6 +9,8 @@ import type { Db } from './schema.js';
  */
 export async function databaseTime(db: Db): Promise<number | undefined> {
   if (!isPostgres(db)) return undefined;
-  const { rows } = await sql<{ ms: number }>`select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms`.execute(db);
+  const { rows } = await sql<{
+    ms: number;
+  }>`select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms`.execute(db);
   return rows[0]?.ms;
 }

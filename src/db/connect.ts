@@ -28,7 +28,12 @@ export async function connect(options: ConnectOptions): Promise<Db> {
     await migrate(db as Kysely<unknown>);
   } catch (error) {
     await db.destroy().catch(() => {});
-    if (isDatabaseUnavailable(error)) throw new FairpatchError('DATABASE_UNAVAILABLE', `database at ${where(url)} unreachable: ${describeDatabaseError(error)}`, { cause: error });
+    if (isDatabaseUnavailable(error))
+      throw new FairpatchError(
+        'DATABASE_UNAVAILABLE',
+        `database at ${where(url)} unreachable: ${describeDatabaseError(error)}`,
+        { cause: error },
+      );
     throw error;
   }
   return db;
@@ -59,7 +64,11 @@ function sqliteDialect(file: string): SqliteDialect {
     // file wait for each other instead of failing with SQLITE_BUSY.
     sqlite.pragma('journal_mode = WAL');
   } catch (error) {
-    throw new FairpatchError('STORAGE_UNAVAILABLE', `cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+    throw new FairpatchError(
+      'STORAGE_UNAVAILABLE',
+      `cannot open SQLite database ${file}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');

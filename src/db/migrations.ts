@@ -1,4 +1,11 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
+import {
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresAdapter,
+  sql,
+} from 'kysely';
 import { FairpatchError } from '../errors.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import type { Database } from './schema.js';
@@ -6,12 +13,17 @@ import { describeDatabaseError, isDatabaseUnavailable } from './errors.js';
 
 // One migration set for SQLite and PostgreSQL: only types both dialects share (text, bigint), and
 // raw bytes, which each dialect names its own way (bytea, blob).
-const bytesType = (db: Kysely<unknown>) => (db.getExecutor().adapter instanceof PostgresAdapter ? sql`bytea` : sql`blob`);
+const bytesType = (db: Kysely<unknown>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter ? sql`bytea` : sql`blob`;
 
 const migrations: Record<string, Migration> = {
   '0001_repository': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('repo_config').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('repo_config')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
       await db.schema
         .createTable('root_versions')
         .addColumn('version', 'bigint', (c) => c.primaryKey())
@@ -209,7 +221,12 @@ const migrations: Record<string, Migration> = {
  * its staged metadata already names, the earliest version first (so an earlier hijack does not win).
  */
 async function backfillVendorIsolation(db: Kysely<Database>): Promise<void> {
-  const rows = await db.selectFrom('vendor_metadata').select(['vendor', 'bytes', 'created_at']).orderBy('created_at').orderBy('version').execute();
+  const rows = await db
+    .selectFrom('vendor_metadata')
+    .select(['vendor', 'bytes', 'created_at'])
+    .orderBy('created_at')
+    .orderBy('version')
+    .execute();
   const products = new Map<string, { vendor: string; at: number }>();
   const paths = new Map<string, { sha256: string; length: number; at: number }>();
   const blobs = new Map<string, { vendor: string; sha256: string; length: number; at: number }>();
@@ -217,25 +234,48 @@ async function backfillVendorIsolation(db: Kysely<Database>): Promise<void> {
     const targets = (JSON.parse(row.bytes) as { signed: TargetsSigned }).signed.targets;
     for (const [path, info] of Object.entries(targets)) {
       const at = Number(row.created_at);
-      if (info.custom?.product && !products.has(info.custom.product)) products.set(info.custom.product, { vendor: row.vendor, at });
-      if (!paths.has(path)) paths.set(path, { sha256: info.hashes.sha256, length: info.length, at });
-      blobs.set(`${row.vendor}/${info.hashes.sha256}`, { vendor: row.vendor, sha256: info.hashes.sha256, length: info.length, at });
+      if (info.custom?.product && !products.has(info.custom.product))
+        products.set(info.custom.product, { vendor: row.vendor, at });
+      if (!paths.has(path))
+        paths.set(path, { sha256: info.hashes.sha256, length: info.length, at });
+      blobs.set(`${row.vendor}/${info.hashes.sha256}`, {
+        vendor: row.vendor,
+        sha256: info.hashes.sha256,
+        length: info.length,
+        at,
+      });
     }
   }
-  for (const [name, p] of products) await db.insertInto('products').values({ name, vendor: p.vendor, created_at: p.at }).execute();
-  for (const [path, p] of paths) await db.insertInto('target_paths').values({ path, sha256: p.sha256, length: p.length, created_at: p.at }).execute();
-  for (const b of blobs.values()) await db.insertInto('vendor_blobs').values({ vendor: b.vendor, sha256: b.sha256, length: b.length, created_at: b.at }).execute();
+  for (const [name, p] of products)
+    await db.insertInto('products').values({ name, vendor: p.vendor, created_at: p.at }).execute();
+  for (const [path, p] of paths)
+    await db
+      .insertInto('target_paths')
+      .values({ path, sha256: p.sha256, length: p.length, created_at: p.at })
+      .execute();
+  for (const b of blobs.values())
+    await db
+      .insertInto('vendor_blobs')
+      .values({ vendor: b.vendor, sha256: b.sha256, length: b.length, created_at: b.at })
+      .execute();
 }
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Applies pending migrations; a failed step becomes one coded error naming it (Kysely's result set). */
 export async function migrate(db: Kysely<unknown>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  const { error, results } = await new Migrator({
+    db,
+    provider: migrationProvider,
+  }).migrateToLatest();
   if (error) {
     // A lost connection is not a broken migration: the caller names the database and the cause.
     if (isDatabaseUnavailable(error)) throw error;
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new FairpatchError('INTERNAL', `${failed ? `migration ${failed}` : 'migrating the schema'} failed: ${describeDatabaseError(error)}`, { cause: error });
+    throw new FairpatchError(
+      'INTERNAL',
+      `${failed ? `migration ${failed}` : 'migrating the schema'} failed: ${describeDatabaseError(error)}`,
+      { cause: error },
+    );
   }
 }

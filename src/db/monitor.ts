@@ -24,12 +24,16 @@ export class DatabaseMonitor {
   ) {}
 
   get status(): DatabaseStatus {
-    return this.down ? { reachable: false, since: this.down.since, error: this.down.error } : { reachable: true };
+    return this.down
+      ? { reachable: false, since: this.down.since, error: this.down.error }
+      : { reachable: true };
   }
 
   succeeded(): void {
     if (!this.down) return;
-    this.log(`database reachable again after ${Math.round((this.now() - this.down.since) / 1000)}s`);
+    this.log(
+      `database reachable again after ${Math.round((this.now() - this.down.since) / 1000)}s`,
+    );
     this.down = undefined;
   }
 
@@ -59,5 +63,9 @@ export class DatabaseMonitor {
 
 export function unavailable(cause: string, forMs?: number): FairpatchError {
   const since = forMs === undefined ? '' : ` (for ${Math.round(forMs / 1000)}s)`;
-  return new FairpatchError('DATABASE_UNAVAILABLE', `the database is unavailable${since}: ${cause}; nothing was written, retry later`, { details: { retryAfterSeconds: 2 } });
+  return new FairpatchError(
+    'DATABASE_UNAVAILABLE',
+    `the database is unavailable${since}: ${cause}; nothing was written, retry later`,
+    { details: { retryAfterSeconds: 2 } },
+  );
 }

@@ -25,7 +25,9 @@ export interface PostgresOptions {
 export function postgresDialect(options: PostgresOptions): PostgresDialect {
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      oid === INT8_OID
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
   };
   const statementTimeout = options.statementTimeoutMs ?? 10_000;
   const report = options.onConnectionError ?? (() => {});
@@ -60,7 +62,10 @@ function guard(client: pg.PoolClient, report: (error: Error) => void): void {
     const result = query(...args);
     if (result instanceof Promise) {
       result.catch((error: unknown) => {
-        if (error instanceof Error && error.message === 'Query read timeout') (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        if (error instanceof Error && error.message === 'Query read timeout')
+          (
+            client as unknown as { connection?: { stream?: { destroy(): void } } }
+          ).connection?.stream?.destroy();
       });
     }
     return result;

@@ -52,7 +52,10 @@ export interface AppDeps {
   metrics?: NodeMetrics;
 }
 
-export const DEFAULT_LIMITS: PublisherLimits = { maxJsonBytes: 4 * 1024 * 1024, maxArtifactBytes: 1024 * 1024 * 1024 };
+export const DEFAULT_LIMITS: PublisherLimits = {
+  maxJsonBytes: 4 * 1024 * 1024,
+  maxArtifactBytes: 1024 * 1024 * 1024,
+};
 
 /** Builds the Hono app from its dependencies; no I/O of its own. */
 export function createApp(deps: AppDeps): Hono {
@@ -68,7 +71,11 @@ export function createApp(deps: AppDeps): Hono {
   const limiters = {
     publisher_per_address: rateLimit(rates.publisherPerAddress, clientAddress, now),
     agent_per_address: rateLimit(rates.agentPerAddress, clientAddress, now),
-    publisher_per_token: rateLimit(rates.publisherPerToken, (c) => c.req.header('authorization') ?? clientAddress(c), now),
+    publisher_per_token: rateLimit(
+      rates.publisherPerToken,
+      (c) => c.req.header('authorization') ?? clientAddress(c),
+      now,
+    ),
   };
   const perAddress = limiters.publisher_per_address.middleware;
   const agentPerAddress = limiters.agent_per_address.middleware;
@@ -78,8 +85,16 @@ export function createApp(deps: AppDeps): Hono {
     tick: () => repo.currentTick(),
     stateAgeMs: () => repo.stateAge(),
     logSize: async () => (await deps.log.head()).size,
-    streams: () => ({ open: deps.notifier.size, dropped: deps.notifier.dropped, refused: deps.notifier.refused }),
-    rateLimits: () => Object.entries(limiters).map(([name, l]) => [name, { refusals: l.refusals, buckets: l.buckets.size }]),
+    streams: () => ({
+      open: deps.notifier.size,
+      dropped: deps.notifier.dropped,
+      refused: deps.notifier.refused,
+    }),
+    rateLimits: () =>
+      Object.entries(limiters).map(([name, l]) => [
+        name,
+        { refusals: l.refusals, buckets: l.buckets.size },
+      ]),
   });
   app.use('/api/v1/receipts', agentPerAddress);
   app.use('/api/v1/reports', agentPerAddress);
@@ -108,48 +123,109 @@ export function createApp(deps: AppDeps): Hono {
     const last = deps.notifier.fanouts.at(-1);
     const age = repo.stateAge();
     const problems = [...(await storage()), ...repo.keyProblems()];
-    if (age > maxStateAgeMs()) problems.push(`state is ${age} ms old, older than the ${maxStateAgeMs()} ms this node may serve`);
+    if (age > maxStateAgeMs())
+      problems.push(
+        `state is ${age} ms old, older than the ${maxStateAgeMs()} ms this node may serve`,
+      );
     const clock = deps.clock;
     const reading = clock?.offset.best;
-    if (clock && reading && clock.offset.skewed(clock.maxSkewMs)) problems.push(`clock is ${Math.round(-reading.offsetMs)} ms off the database's, more than the ${clock.maxSkewMs} ms allowed`);
+    if (clock && reading && clock.offset.skewed(clock.maxSkewMs))
+      problems.push(
+        `clock is ${Math.round(-reading.offsetMs)} ms off the database's, more than the ${clock.maxSkewMs} ms allowed`,
+      );
     const database = monitor?.status ?? { reachable: true };
-    return c.json({
-      ok: problems.length === 0,
-      problems,
-      database,
-      tick: k,
-      // The tick clock itself, so that a client or a cache monitor can tell which tick any moment is.
-      epoch_ms: repo.config.epochMs,
-      tick_ms: repo.config.tickMs,
-      snapshot_version: repo.view.snapshotVersionAt(k),
-      state_age_ms: age,
-      clock: reading ? { offset_ms: Math.round(reading.offsetMs), rtt_ms: reading.rttMs, max_skew_ms: clock!.maxSkewMs, measured_at: reading.at } : null,
-      max_state_age_ms: Number.isFinite(maxStateAgeMs()) ? maxStateAgeMs() : null,
-      streams: deps.notifier.size,
-      last_fanout: last ? { tick: last.tick, started_at: last.startedAt, duration_ms: last.durationMs, connections: [...last.groups.values()].reduce((a, b) => a + b, 0), dropped: last.dropped } : null,
-      // When this process first served the last activation tick's document, by its own clock.
-      switch: switchRecords(repo).lastActivation ?? null,
-      rss_bytes: process.memoryUsage.rss(),
-      // Which process answered: one of several workers of a node (serve --workers) reports its own.
-      pid: process.pid,
-    }, problems.length === 0 ? 200 : 503);
+    return c.json(
+      {
+        ok: problems.length === 0,
+        problems,
+        database,
+        tick: k,
+        // The tick clock itself, so that a client or a cache monitor can tell which tick any moment is.
+        epoch_ms: repo.config.epochMs,
+        tick_ms: repo.config.tickMs,
+        snapshot_version: repo.view.snapshotVersionAt(k),
+        state_age_ms: age,
+        clock: reading
+          ? {
+              offset_ms: Math.round(reading.offsetMs),
+              rtt_ms: reading.rttMs,
+              max_skew_ms: clock!.maxSkewMs,
+              measured_at: reading.at,
+            }
+          : null,
+        max_state_age_ms: Number.isFinite(maxStateAgeMs()) ? maxStateAgeMs() : null,
+        streams: deps.notifier.size,
+        last_fanout: last
+          ? {
+              tick: last.tick,
+              started_at: last.startedAt,
+              duration_ms: last.durationMs,
+              connections: [...last.groups.values()].reduce((a, b) => a + b, 0),
+              dropped: last.dropped,
+            }
+          : null,
+        // When this process first served the last activation tick's document, by its own clock.
+        switch: switchRecords(repo).lastActivation ?? null,
+        rss_bytes: process.memoryUsage.rss(),
+        // Which process answered: one of several workers of a node (serve --workers) reports its own.
+        pid: process.pid,
+      },
+      problems.length === 0 ? 200 : 503,
+    );
   });
-  app.route('/', eventRoutes({ repo, notifier: deps.notifier, clientAddress, ...(deps.eventOptions ? { options: deps.eventOptions } : {}) }));
+  app.route(
+    '/',
+    eventRoutes({
+      repo,
+      notifier: deps.notifier,
+      clientAddress,
+      ...(deps.eventOptions ? { options: deps.eventOptions } : {}),
+    }),
+  );
   app.route('/', metricsRoutes(metrics));
   app.route('/', openApiRoutes());
   const assertClock = (): void => {
     const clock = deps.clock;
     if (!clock?.offset.skewed(clock.maxSkewMs)) return;
     const offsetMs = Math.round(clock.offset.best?.offsetMs ?? 0);
-    throw new FairpatchError('CLOCK_SKEW', `this node's clock is ${-offsetMs} ms off the database's (at most ${clock.maxSkewMs} ms allowed); it does not decide what a tick shows`, {
-      details: { offset_ms: offsetMs, max_skew_ms: clock.maxSkewMs, retryAfterSeconds: 5 },
-    });
+    throw new FairpatchError(
+      'CLOCK_SKEW',
+      `this node's clock is ${-offsetMs} ms off the database's (at most ${clock.maxSkewMs} ms allowed); it does not decide what a tick shows`,
+      {
+        details: { offset_ms: offsetMs, max_skew_ms: clock.maxSkewMs, retryAfterSeconds: 5 },
+      },
+    );
   };
-  app.route('/', tufRoutes({ repo, blobs, counter, maxStateAgeMs, assertClock, onPoll: (group) => metrics.poll(group) }));
+  app.route(
+    '/',
+    tufRoutes({
+      repo,
+      blobs,
+      counter,
+      maxStateAgeMs,
+      assertClock,
+      onPoll: (group) => metrics.poll(group),
+    }),
+  );
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route('/api/v1', embargoRoutes({ repo, maxJsonBytes: limits.maxJsonBytes }));
-  if (deps.declareGroups) app.route('/api/v1', groupRoutes({ store: repo.store, declare: deps.declareGroups, maxJsonBytes: limits.maxJsonBytes }));
-  app.route('/api/v1', receiptRoutes({ intake: deps.intake, maxJsonBytes: limits.maxJsonBytes, onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted) }));
+  if (deps.declareGroups)
+    app.route(
+      '/api/v1',
+      groupRoutes({
+        store: repo.store,
+        declare: deps.declareGroups,
+        maxJsonBytes: limits.maxJsonBytes,
+      }),
+    );
+  app.route(
+    '/api/v1',
+    receiptRoutes({
+      intake: deps.intake,
+      maxJsonBytes: limits.maxJsonBytes,
+      onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted),
+    }),
+  );
   app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));
@@ -161,7 +237,14 @@ function cached(checks: Array<() => Promise<void>>, now: () => number): () => Pr
   let last: { at: number; problems: Promise<string[]> } | undefined;
   return () => {
     if (!last || now() - last.at >= 1000 || now() < last.at) {
-      const problems = Promise.all(checks.map((check) => check().then(() => undefined, (error: unknown) => (error as Error).message))).then((all) => all.filter((p): p is string => p !== undefined));
+      const problems = Promise.all(
+        checks.map((check) =>
+          check().then(
+            () => undefined,
+            (error: unknown) => (error as Error).message,
+          ),
+        ),
+      ).then((all) => all.filter((p): p is string => p !== undefined));
       last = { at: now(), problems };
     }
     return last.problems;

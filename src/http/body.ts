@@ -8,9 +8,11 @@ import { parseJson } from '../tuf/canonical.js';
  */
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new FairpatchError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json');
+  if (!/^application\/json\b/i.test(type))
+    throw new FairpatchError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json');
   const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+  if (declared > maxBytes)
+    throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
   const body = c.req.raw.body;
   if (!body) throw new FairpatchError('JSON_INVALID', 'body is empty');
   const chunks: Uint8Array[] = [];
@@ -18,7 +20,8 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   try {
     for await (const chunk of body) {
       size += chunk.length;
-      if (size > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+      if (size > maxBytes)
+        throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
       chunks.push(chunk);
     }
   } catch (error) {
@@ -33,5 +36,9 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
  */
 export function cutShort(c: Context, error: unknown): unknown {
   if (error instanceof FairpatchError || !c.req.raw.signal.aborted) return error;
-  return new FairpatchError('BAD_REQUEST', 'the request body ended early: the connection closed or the request timed out', { cause: error });
+  return new FairpatchError(
+    'BAD_REQUEST',
+    'the request body ended early: the connection closed or the request timed out',
+    { cause: error },
+  );
 }

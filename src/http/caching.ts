@@ -77,6 +77,7 @@ export function notModified(ifNoneMatch: string | undefined, etag: string): bool
  */
 export function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const name of ['X-Accel-Expires', 'Cache-Control', 'ETag', 'Expires', 'Vary']) if (headers[name] !== undefined) kept[name] = headers[name];
+  for (const name of ['X-Accel-Expires', 'Cache-Control', 'ETag', 'Expires', 'Vary'])
+    if (headers[name] !== undefined) kept[name] = headers[name];
   return kept;
 }

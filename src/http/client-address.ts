@@ -18,7 +18,10 @@ import type { Context } from 'hono';
  * Only `X-Forwarded-For` is read, never RFC 7239 `Forwarded` as well: with two headers a client could
  * pick whichever one its proxies do not overwrite.
  */
-export type TrustProxy = { kind: 'none' } | { kind: 'cidrs'; ranges: string[]; list: BlockList } | { kind: 'hops'; hops: number };
+export type TrustProxy =
+  | { kind: 'none' }
+  | { kind: 'cidrs'; ranges: string[]; list: BlockList }
+  | { kind: 'hops'; hops: number };
 
 export const TRUST_NO_PROXY: TrustProxy = { kind: 'none' };
 
@@ -85,9 +88,14 @@ export function isTrustedProxy(trust: TrustProxy, peer: string | undefined): boo
  * list, client first, each proxy appending the address it saw). A malformed entry ends the walk: the
  * last proxy that was believed answers for the request.
  */
-export function resolveClientAddress(trust: TrustProxy, peer: string | undefined, forwardedFor: string | undefined): string {
+export function resolveClientAddress(
+  trust: TrustProxy,
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+): string {
   const socketAddress = (peer && normalizeAddress(peer)) || 'unknown';
-  if (trust.kind === 'none' || !forwardedFor || !isTrustedProxy(trust, socketAddress)) return socketAddress;
+  if (trust.kind === 'none' || !forwardedFor || !isTrustedProxy(trust, socketAddress))
+    return socketAddress;
   const entries = forwardedFor.split(',').slice(-MAX_HOPS).reverse();
   let client = socketAddress;
   for (const [i, entry] of entries.entries()) {

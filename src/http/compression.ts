@@ -31,7 +31,9 @@ export function acceptsGzip(header: string | undefined): boolean {
   let any = false;
   for (const part of header.toLowerCase().split(',')) {
     const [coding = '', ...params] = part.trim().split(';');
-    const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    const q = params
+      .map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/.exec(p)?.[1])
+      .find((v) => v !== undefined);
     const allowed = q === undefined || Number(q) > 0;
     if (coding.trim() === 'gzip' || coding.trim() === 'x-gzip') gzip = allowed;
     else if (coding.trim() === '*') any = allowed;

@@ -29,8 +29,19 @@ export function fastPoll(
   const { repo, counter } = deps;
   return (req, res) => {
     const url = req.url ?? '';
-    if (req.method === 'GET' && url.endsWith(SUFFIX) && req.headers['if-none-match'] === undefined && repo.stateAge() <= deps.maxStateAgeMs() && (deps.accept?.(req) ?? true)) {
-      const group = url === SUFFIX ? DEFAULT_GROUP : url.startsWith('/g/') && GROUP_PATTERN.test(url.slice(3, -SUFFIX.length)) ? url.slice(3, -SUFFIX.length) : undefined;
+    if (
+      req.method === 'GET' &&
+      url.endsWith(SUFFIX) &&
+      req.headers['if-none-match'] === undefined &&
+      repo.stateAge() <= deps.maxStateAgeMs() &&
+      (deps.accept?.(req) ?? true)
+    ) {
+      const group =
+        url === SUFFIX
+          ? DEFAULT_GROUP
+          : url.startsWith('/g/') && GROUP_PATTERN.test(url.slice(3, -SUFFIX.length))
+            ? url.slice(3, -SUFFIX.length)
+            : undefined;
       if (group !== undefined) {
         let poll: ReturnType<typeof timestampDocument> | undefined;
         const k = repo.currentTick();

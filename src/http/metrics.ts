@@ -9,6 +9,11 @@ import type { NodeMetrics } from '../metrics/node-metrics.js';
  */
 export function metricsRoutes(metrics: NodeMetrics): Hono {
   const app = new Hono();
-  app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'Content-Type': CONTENT_TYPE, 'Cache-Control': 'no-store' }));
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.render(), 200, {
+      'Content-Type': CONTENT_TYPE,
+      'Cache-Control': 'no-store',
+    }),
+  );
   return app;
 }

@@ -47,7 +47,10 @@ export class TokenBuckets {
     const k = createHash('sha256').update(key).digest('base64url').slice(0, 22);
     const found = this.buckets.get(k);
     const b = found ?? { tokens: this.limit.burst, at: t };
-    b.tokens = Math.min(this.limit.burst, b.tokens + (Math.max(0, t - b.at) / 1000) * this.limit.perSecond);
+    b.tokens = Math.min(
+      this.limit.burst,
+      b.tokens + (Math.max(0, t - b.at) / 1000) * this.limit.perSecond,
+    );
     b.at = t;
     if (found) this.buckets.delete(k);
     this.buckets.set(k, b);
@@ -76,14 +79,20 @@ export interface RateLimiter {
  * A token-bucket limit keyed by `key(c)` (an address, a token): over the limit is 429 RATE_LIMITED
  * with Retry-After. The clock is injected.
  */
-export function rateLimit(limit: RateLimit, key: (c: Context) => string, now: () => number): RateLimiter {
+export function rateLimit(
+  limit: RateLimit,
+  key: (c: Context) => string,
+  now: () => number,
+): RateLimiter {
   const buckets = new TokenBuckets(limit);
   let refusals = 0;
   const middleware: MiddlewareHandler = async (c, next) => {
     const retryAfterSeconds = buckets.take(key(c), now());
     if (retryAfterSeconds > 0) {
       refusals++;
-      throw new FairpatchError('RATE_LIMITED', `more than ${limit.perSecond}/s from this client`, { details: { retryAfterSeconds } });
+      throw new FairpatchError('RATE_LIMITED', `more than ${limit.perSecond}/s from this client`, {
+        details: { retryAfterSeconds },
+      });
     }
     await next();
   };

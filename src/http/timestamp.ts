@@ -22,10 +22,16 @@ export interface SwitchRecord {
   prerendered: boolean;
 }
 
-const switches = new WeakMap<Repository, { last?: SwitchRecord; lastActivation?: SwitchRecord; lastServedAt: number }>();
+const switches = new WeakMap<
+  Repository,
+  { last?: SwitchRecord; lastActivation?: SwitchRecord; lastServedAt: number }
+>();
 
 /** The last tick served and the last activation tick served, as this process saw them. */
-export function switchRecords(repo: Repository): { last?: SwitchRecord; lastActivation?: SwitchRecord } {
+export function switchRecords(repo: Repository): {
+  last?: SwitchRecord;
+  lastActivation?: SwitchRecord;
+} {
   return switches.get(repo) ?? { lastServedAt: Number.NaN };
 }
 
@@ -47,10 +53,23 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
   if (poll?.bytes !== bytes) {
     // Once per document: the bracket [last poll of the previous document, first of this one].
     const start = tickStart(repo.config, k);
-    const record = { tick: k, lastPreviousServedMs: seen.lastServedAt - start, firstServedAfterTickMs: now - start, prerendered };
+    const record = {
+      tick: k,
+      lastPreviousServedMs: seen.lastServedAt - start,
+      firstServedAfterTickMs: now - start,
+      prerendered,
+    };
     seen.last = record;
     if (repo.view.activatesAt(k)) seen.lastActivation = record;
-    poll = { bytes, headers: { ...timestampHeaders(repo.config, k), 'Content-Type': 'application/json', ETag: etagOf(bytes), 'Content-Length': String(bytes.length) } };
+    poll = {
+      bytes,
+      headers: {
+        ...timestampHeaders(repo.config, k),
+        'Content-Type': 'application/json',
+        ETag: etagOf(bytes),
+        'Content-Length': String(bytes.length),
+      },
+    };
     rendered.set(repo, poll);
   }
   seen.lastServedAt = now;

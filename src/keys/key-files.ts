@@ -1,4 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
@@ -13,7 +20,10 @@ const privateKeySchema = z.strictObject({
   keytype: z.literal('ed25519'),
   scheme: z.literal('ed25519'),
   keyid: z.string(),
-  keyval: z.strictObject({ public: z.string().regex(/^[0-9a-f]{64}$/), private: z.string().regex(/^[0-9a-f]{64}$/) }),
+  keyval: z.strictObject({
+    public: z.string().regex(/^[0-9a-f]{64}$/),
+    private: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
 });
 
 export function writePrivateKey(path: string, pair: KeyPair): void {
@@ -21,7 +31,10 @@ export function writePrivateKey(path: string, pair: KeyPair): void {
     keytype: 'ed25519',
     scheme: 'ed25519',
     keyid: pair.keyid,
-    keyval: { public: Buffer.from(pair.publicKey).toString('hex'), private: Buffer.from(pair.secretKey.subarray(0, 32)).toString('hex') },
+    keyval: {
+      public: Buffer.from(pair.publicKey).toString('hex'),
+      private: Buffer.from(pair.secretKey.subarray(0, 32)).toString('hex'),
+    },
   };
   // 'wx': never overwrite a key silently; mode applies on creation, chmod covers a restrictive umask race.
   writeFileSync(path, JSON.stringify(body, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
@@ -34,10 +47,17 @@ export function writePublicKey(path: string, pair: KeyPair): void {
 
 export function readPrivateKey(path: string): KeyPair {
   if (!existsSync(path)) throw new FairpatchError('NOT_FOUND', `key file ${path} does not exist`);
-  const parsed = parseWith(privateKeySchema, parseJson(readFileSync(path), 'JSON_INVALID'), 'BAD_REQUEST');
+  const parsed = parseWith(
+    privateKeySchema,
+    parseJson(readFileSync(path), 'JSON_INVALID'),
+    'BAD_REQUEST',
+  );
   const pair = keyPairFromSeed(Buffer.from(parsed.keyval.private, 'hex'));
   if (Buffer.from(pair.publicKey).toString('hex') !== parsed.keyval.public) {
-    throw new FairpatchError('BAD_REQUEST', `key file ${path}: public key does not match the private seed`);
+    throw new FairpatchError(
+      'BAD_REQUEST',
+      `key file ${path}: public key does not match the private seed`,
+    );
   }
   return pair;
 }
@@ -58,7 +78,9 @@ export function writeKeyPair(dir: string, name: string, pair: KeyPair): void {
 export function readRootKeys(dir: string): Map<string, KeyPair> {
   const keys = new Map<string, KeyPair>();
   if (!existsSync(dir)) return keys;
-  for (const file of readdirSync(dir).filter((f) => /^root-[0-9a-f]+\.key$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /^root-[0-9a-f]+\.key$/.test(f))
+    .sort()) {
     const pair = readPrivateKey(join(dir, file));
     keys.set(pair.keyid, pair);
   }

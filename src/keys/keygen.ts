@@ -8,7 +8,13 @@ import { assertRootSuccessor, buildRoot, buildTopTargets } from '../tuf/roles.js
 import { parseRoot, parseWith, vendorName } from '../tuf/schema.js';
 import { DAY_MS } from '../tuf/time.js';
 import { parseVerifierKey, verifierKey } from '../log/note.js';
-import { listRootFiles, readPrivateKey, readPublicKey, readRootKeys, writeKeyPair } from './key-files.js';
+import {
+  listRootFiles,
+  readPrivateKey,
+  readPublicKey,
+  readRootKeys,
+  writeKeyPair,
+} from './key-files.js';
 
 export const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
 export type OnlineRole = (typeof ONLINE_ROLES)[number];
@@ -35,7 +41,10 @@ const rootKeyName = (pair: KeyPair): string => `root-${pair.keyid.slice(0, 16)}`
 export function generateRepositoryKeys(options: KeygenOptions): { rootPath: string } {
   const { dir, now, rootKeys = 1, rootThreshold = 1 } = options;
   if (listRootFiles(dir).length > 0) {
-    throw new FairpatchError('ALREADY_EXISTS', `${dir} already holds root metadata; keys are never overwritten`);
+    throw new FairpatchError(
+      'ALREADY_EXISTS',
+      `${dir} already holds root metadata; keys are never overwritten`,
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const root = Array.from({ length: rootKeys }, generateKeyPair);
@@ -50,12 +59,21 @@ export function generateRepositoryKeys(options: KeygenOptions): { rootPath: stri
   const log = generateKeyPair();
   writeKeyPair(dir, 'log', log);
   // The verifier key auditors pin: C2SP note key `name+keyid+key`; the name is the log's origin.
-  writeFileSync(join(dir, 'log.vkey'), verifierKey(options.logName ?? DEFAULT_LOG_NAME, log.publicKey) + '\n');
-  const signed = buildRoot(1, now + ROOT_LIFETIME_MS, { root: { keys: root, threshold: rootThreshold }, ...online });
+  writeFileSync(
+    join(dir, 'log.vkey'),
+    verifierKey(options.logName ?? DEFAULT_LOG_NAME, log.publicKey) + '\n',
+  );
+  const signed = buildRoot(1, now + ROOT_LIFETIME_MS, {
+    root: { keys: root, threshold: rootThreshold },
+    ...online,
+  });
   const rootPath = join(dir, '1.root.json');
   writeFileSync(rootPath, envelopeBytes(signEnvelope(signed, root)));
   // TUF clients need top-level targets from the first tick on; it delegates to no vendor yet.
-  writeFileSync(join(dir, '1.targets.json'), envelopeBytes(signEnvelope(buildTopTargets(1, now + ROOT_LIFETIME_MS, []), [online.targets])));
+  writeFileSync(
+    join(dir, '1.targets.json'),
+    envelopeBytes(signEnvelope(buildTopTargets(1, now + ROOT_LIFETIME_MS, []), [online.targets])),
+  );
   return { rootPath };
 }
 
@@ -63,7 +81,8 @@ export function generateRepositoryKeys(options: KeygenOptions): { rootPath: stri
 export function generateVendorKey(dir: string, vendor: string): KeyPair {
   // The name becomes a file name: `../evil` must not write outside the keys directory.
   parseWith(vendorName, vendor, 'BAD_REQUEST');
-  if (existsSync(join(dir, `${vendor}.key`))) throw new FairpatchError('ALREADY_EXISTS', `${vendor}.key already exists in ${dir}`);
+  if (existsSync(join(dir, `${vendor}.key`)))
+    throw new FairpatchError('ALREADY_EXISTS', `${vendor}.key already exists in ${dir}`);
   const pair = generateKeyPair();
   writeKeyPair(dir, vendor, pair);
   return pair;
@@ -71,7 +90,8 @@ export function generateVendorKey(dir: string, vendor: string): KeyPair {
 
 export function readLatestRoot(dir: string): Envelope<RootSigned> {
   const latest = listRootFiles(dir).at(-1);
-  if (!latest) throw new FairpatchError('NOT_FOUND', `no <N>.root.json in ${dir}; run fairpatch keygen first`);
+  if (!latest)
+    throw new FairpatchError('NOT_FOUND', `no <N>.root.json in ${dir}; run fairpatch keygen first`);
   return parseRoot(parseJson(readFileSync(latest.path), 'METADATA_INVALID'));
 }
 
@@ -93,11 +113,18 @@ export function rotateRoot(options: RotateOptions): { path: string; version: num
   const { dir, now, rotate = [] } = options;
   const current = readLatestRoot(dir).signed;
   const available = readRootKeys(dir);
-  const oldRootKeys = current.roles.root.keyids.map((id) => available.get(id)).filter((k): k is KeyPair => k !== undefined);
+  const oldRootKeys = current.roles.root.keyids
+    .map((id) => available.get(id))
+    .filter((k): k is KeyPair => k !== undefined);
   if (oldRootKeys.length < current.roles.root.threshold) {
-    throw new FairpatchError('FORBIDDEN', `only ${oldRootKeys.length} of the ${current.roles.root.threshold} root keys needed are in ${dir}`);
+    throw new FairpatchError(
+      'FORBIDDEN',
+      `only ${oldRootKeys.length} of the ${current.roles.root.threshold} root keys needed are in ${dir}`,
+    );
   }
-  const newRoot = options.rootKeys ? Array.from({ length: options.rootKeys }, generateKeyPair) : oldRootKeys;
+  const newRoot = options.rootKeys
+    ? Array.from({ length: options.rootKeys }, generateKeyPair)
+    : oldRootKeys;
   if (options.rootKeys) for (const pair of newRoot) writeKeyPair(dir, rootKeyName(pair), pair);
   const online = Object.fromEntries(
     ONLINE_ROLES.map((role) => {
@@ -108,8 +135,15 @@ export function rotateRoot(options: RotateOptions): { path: string; version: num
       return [role, tufKey(pair.publicKey)];
     }),
   ) as Record<OnlineRole, ReturnType<typeof tufKey>>;
-  const threshold = options.rootThreshold ?? (options.rootKeys ? Math.min(options.rootKeys, current.roles.root.threshold) : current.roles.root.threshold);
-  const signed = buildRoot(current.version + 1, now + ROOT_LIFETIME_MS, { root: { keys: newRoot, threshold }, ...online });
+  const threshold =
+    options.rootThreshold ??
+    (options.rootKeys
+      ? Math.min(options.rootKeys, current.roles.root.threshold)
+      : current.roles.root.threshold);
+  const signed = buildRoot(current.version + 1, now + ROOT_LIFETIME_MS, {
+    root: { keys: newRoot, threshold },
+    ...online,
+  });
   const envelope = signEnvelope(signed, [...oldRootKeys, ...newRoot]);
   assertRootSuccessor(current, envelope);
   const path = join(dir, `${signed.version}.root.json`);
@@ -121,11 +155,17 @@ export function rotateRoot(options: RotateOptions): { path: string; version: num
  * The online keys the server signs with, as named by the newest root: for each role the key file
  * (`<role>.key` or a rotated `<role>-vN.key`) whose keyid the root lists.
  */
-export function readOnlineKeys(dir: string, root: RootSigned): Record<OnlineRole, KeyPair> & { log: KeyPair } {
+export function readOnlineKeys(
+  dir: string,
+  root: RootSigned,
+): Record<OnlineRole, KeyPair> & { log: KeyPair } {
   const result: Partial<Record<OnlineRole, KeyPair>> = {};
   for (const role of ONLINE_ROLES) {
     const wanted = root.roles[role].keyids[0];
-    const candidates = [`${role}.key`, ...Array.from({ length: root.version }, (_, i) => `${role}-v${root.version - i}.key`)];
+    const candidates = [
+      `${role}.key`,
+      ...Array.from({ length: root.version }, (_, i) => `${role}-v${root.version - i}.key`),
+    ];
     for (const file of candidates) {
       if (!existsSync(join(dir, file))) continue;
       const pair = readPrivateKey(join(dir, file));
@@ -134,17 +174,25 @@ export function readOnlineKeys(dir: string, root: RootSigned): Record<OnlineRole
         break;
       }
     }
-    if (!result[role]) throw new FairpatchError('NOT_FOUND', `no key file in ${dir} matches the ${role} key of root ${root.version}`);
+    if (!result[role])
+      throw new FairpatchError(
+        'NOT_FOUND',
+        `no key file in ${dir} matches the ${role} key of root ${root.version}`,
+      );
   }
   return { ...(result as Record<OnlineRole, KeyPair>), log: readPrivateKey(join(dir, 'log.key')) };
 }
 
 /** The log's signing key and its pinned verifier key, which must belong together. */
-export function readLogKey(dir: string, name = 'log'): { name: string; key: KeyPair; vkey: string } {
+export function readLogKey(
+  dir: string,
+  name = 'log',
+): { name: string; key: KeyPair; vkey: string } {
   const key = readPrivateKey(join(dir, `${name}.key`));
   const vkey = readFileSync(join(dir, `${name}.vkey`), 'utf8').trim();
   const verifier = parseVerifierKey(vkey);
-  if (!Buffer.from(verifier.publicKey).equals(Buffer.from(key.publicKey))) throw new FairpatchError('BAD_REQUEST', `${name}.vkey does not match ${name}.key`);
+  if (!Buffer.from(verifier.publicKey).equals(Buffer.from(key.publicKey)))
+    throw new FairpatchError('BAD_REQUEST', `${name}.vkey does not match ${name}.key`);
   return { name: verifier.name, key, vkey };
 }
 
@@ -155,7 +203,8 @@ export function readLogKey(dir: string, name = 'log'): { name: string; key: KeyP
 export function rotateLogKey(dir: string, step: 'begin' | 'promote'): { vkey: string } {
   const current = readLogKey(dir);
   if (step === 'begin') {
-    if (existsSync(join(dir, 'log-next.key'))) throw new FairpatchError('ALREADY_EXISTS', 'a log key rotation is already under way');
+    if (existsSync(join(dir, 'log-next.key')))
+      throw new FairpatchError('ALREADY_EXISTS', 'a log key rotation is already under way');
     const next = generateKeyPair();
     writeKeyPair(dir, 'log-next', next);
     const vkey = verifierKey(current.name, next.publicKey);
@@ -163,7 +212,12 @@ export function rotateLogKey(dir: string, step: 'begin' | 'promote'): { vkey: st
     return { vkey };
   }
   const next = readLogKey(dir, 'log-next');
-  for (const ext of ['key', 'pub', 'vkey']) renameSync(join(dir, `log.${ext}`), join(dir, `log-retired-${current.key.keyid.slice(0, 16)}.${ext}`));
-  for (const ext of ['key', 'pub', 'vkey']) renameSync(join(dir, `log-next.${ext}`), join(dir, `log.${ext}`));
+  for (const ext of ['key', 'pub', 'vkey'])
+    renameSync(
+      join(dir, `log.${ext}`),
+      join(dir, `log-retired-${current.key.keyid.slice(0, 16)}.${ext}`),
+    );
+  for (const ext of ['key', 'pub', 'vkey'])
+    renameSync(join(dir, `log-next.${ext}`), join(dir, `log.${ext}`));
   return { vkey: next.vkey };
 }

@@ -12,7 +12,13 @@ const COSIGNATURE_V1 = 0x04;
 const EM_DASH = '\u2014';
 
 export function cosignatureKeyId(name: string, publicKey: Uint8Array): Buffer {
-  return createHash('sha256').update(name, 'utf8').update('\n').update(Buffer.from([COSIGNATURE_V1])).update(publicKey).digest().subarray(0, 4);
+  return createHash('sha256')
+    .update(name, 'utf8')
+    .update('\n')
+    .update(Buffer.from([COSIGNATURE_V1]))
+    .update(publicKey)
+    .digest()
+    .subarray(0, 4);
 }
 
 function message(checkpointText: string, timestamp: number): Buffer {
@@ -20,8 +26,14 @@ function message(checkpointText: string, timestamp: number): Buffer {
 }
 
 /** The note signature line cosigning `checkpointText` (the note body, ending in a newline) at `timestamp` (POSIX seconds). */
-export function cosign(checkpointText: string, name: string, secretKey: Uint8Array, timestamp: number): string {
-  if (!checkpointText.endsWith('\n')) throw new FairpatchError('NOTE_INVALID', 'checkpoint text must end with a newline');
+export function cosign(
+  checkpointText: string,
+  name: string,
+  secretKey: Uint8Array,
+  timestamp: number,
+): string {
+  if (!checkpointText.endsWith('\n'))
+    throw new FairpatchError('NOTE_INVALID', 'checkpoint text must end with a newline');
   const time = Buffer.alloc(8);
   time.writeBigUInt64BE(BigInt(timestamp));
   const sig = ed25519Sign(secretKey, message(checkpointText, timestamp));
@@ -32,20 +44,31 @@ export function cosign(checkpointText: string, name: string, secretKey: Uint8Arr
  * The witnesses (by name) whose valid cosignature a signed checkpoint note carries. Lines by other
  * keys are ignored, as the spec requires; a known key's line that does not verify is an error.
  */
-export function verifiedCosigners(note: string, witnesses: readonly Verifier[]): Array<{ name: string; timestamp: number }> {
+export function verifiedCosigners(
+  note: string,
+  witnesses: readonly Verifier[],
+): Array<{ name: string; timestamp: number }> {
   const split = note.lastIndexOf('\n\n');
   if (split < 0) throw new FairpatchError('NOTE_INVALID', 'note has no signature block');
   const text = note.slice(0, split + 1);
   const out: Array<{ name: string; timestamp: number }> = [];
-  for (const line of note.slice(split + 2).split('\n').filter(Boolean)) {
+  for (const line of note
+    .slice(split + 2)
+    .split('\n')
+    .filter(Boolean)) {
     const match = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/u.exec(line);
     if (!match) continue;
     const [, name, b64] = match as unknown as [string, string, string];
     const blob = Buffer.from(b64, 'base64');
-    const witness = witnesses.find((w) => w.name === name && cosignatureKeyId(w.name, w.publicKey).equals(blob.subarray(0, 4)));
+    const witness = witnesses.find(
+      (w) => w.name === name && cosignatureKeyId(w.name, w.publicKey).equals(blob.subarray(0, 4)),
+    );
     if (!witness || out.some((o) => o.name === name)) continue;
     const timestamp = blob.length === 76 ? Number(blob.readBigUInt64BE(4)) : -1;
-    if (timestamp < 0 || !ed25519Verify(witness.publicKey, message(text, timestamp), blob.subarray(12))) {
+    if (
+      timestamp < 0 ||
+      !ed25519Verify(witness.publicKey, message(text, timestamp), blob.subarray(12))
+    ) {
       throw new FairpatchError('SIGNATURE_INVALID', `the cosignature by ${name} does not verify`);
     }
     out.push({ name, timestamp });

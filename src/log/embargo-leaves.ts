@@ -30,7 +30,11 @@ export const embargoDecided = z.strictObject({
   activation_tick: tick,
 });
 
-const decision = z.strictObject({ decision: z.enum(['moved', 'left-out']), member: vendor.optional(), activation_tick: tick });
+const decision = z.strictObject({
+  decision: z.enum(['moved', 'left-out']),
+  member: vendor.optional(),
+  activation_tick: tick,
+});
 export type EmbargoDecisionLeaf = z.infer<typeof decision>;
 
 export const embargoRevealed = z.strictObject({
@@ -49,6 +53,11 @@ export function embargoCommitment(id: string, members: readonly string[], nonce:
   return sha256Hex(canonicalBytes({ id, members: [...members].sort(), nonce }));
 }
 
-export function decisionCommitment(id: string, nonce: string, seq: number, d: EmbargoDecisionLeaf): string {
+export function decisionCommitment(
+  id: string,
+  nonce: string,
+  seq: number,
+  d: EmbargoDecisionLeaf,
+): string {
   return sha256Hex(canonicalBytes({ id, nonce, seq, ...d }));
 }

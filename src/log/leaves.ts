@@ -32,7 +32,16 @@ const scheduledV1 = z.strictObject({
   metadata_sha256: sha256,
   release_at: iso,
   activation_tick: tick,
-  targets: z.record(z.string(), z.strictObject({ sha256, length: count, product: z.string(), version: z.string(), platform: z.string() })),
+  targets: z.record(
+    z.string(),
+    z.strictObject({
+      sha256,
+      length: count,
+      product: z.string(),
+      version: z.string(),
+      platform: z.string(),
+    }),
+  ),
 });
 
 /**
@@ -119,7 +128,12 @@ const rollup = z.strictObject({
       polls: count,
       versions: z.record(z.string().regex(/^[1-9]\d*$/), versionDelivery),
       /** Push fan-outs by tick: streams notified in this group, and the fan-out's duration. */
-      notifications: z.record(z.string().regex(/^[1-9]\d*$/), z.strictObject({ connections: count, fanout_us: count })).optional(),
+      notifications: z
+        .record(
+          z.string().regex(/^[1-9]\d*$/),
+          z.strictObject({ connections: count, fanout_us: count }),
+        )
+        .optional(),
     }),
   ),
 });
@@ -129,7 +143,9 @@ const receiptsV1 = z.strictObject({
   v: z.literal(1),
   /** Timestamp documents not logged before, by sha256 of their canonical bytes. */
   documents: z.record(sha256, z.string()),
-  observations: z.array(z.strictObject({ document: sha256, group, client: z.string().max(128), received_at: iso })),
+  observations: z.array(
+    z.strictObject({ document: sha256, group, client: z.string().max(128), received_at: iso }),
+  ),
 });
 
 /** Agents' signed observations and the documents they name (those not logged before). */
@@ -141,9 +157,14 @@ const receiptsV2 = z.strictObject({
 });
 
 /** A new log key, announced under checkpoints the old key signs: auditors learn it from the log itself. */
-const logKeyRotated = z.strictObject({ type: z.literal('log.key-rotated'), v: z.literal(1), vkey: z.string().max(300) });
+const logKeyRotated = z.strictObject({
+  type: z.literal('log.key-rotated'),
+  v: z.literal(1),
+  vkey: z.string().max(300),
+});
 
-const byVersion = <A extends z.ZodObject, B extends z.ZodObject>(a: A, b: B) => z.discriminatedUnion('v', [a, b]);
+const byVersion = <A extends z.ZodObject, B extends z.ZodObject>(a: A, b: B) =>
+  z.discriminatedUnion('v', [a, b]);
 
 export const leafSchema = z.discriminatedUnion('type', [
   created,
@@ -169,6 +190,10 @@ export function leafBytes(leaf: Leaf): Buffer {
 /** Parses leaf bytes fetched from a log: anything but a known leaf is an error the auditor reports. */
 export function parseLeaf(bytes: Uint8Array): Leaf {
   const result = leafSchema.safeParse(parseJson(bytes, 'JSON_INVALID'));
-  if (!result.success) throw new FairpatchError('PROOF_INVALID', `log leaf is not a known leaf type: ${result.error.issues[0]?.message ?? ''}`);
+  if (!result.success)
+    throw new FairpatchError(
+      'PROOF_INVALID',
+      `log leaf is not a known leaf type: ${result.error.issues[0]?.message ?? ''}`,
+    );
   return result.data;
 }

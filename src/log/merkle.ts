@@ -25,7 +25,8 @@ export function splitPoint(n: number): number {
   return k;
 }
 
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
+const equal = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 const odd = (n: number): boolean => n % 2 === 1;
 const half = (n: number): number => Math.floor(n / 2);
 const invalid = (message: string): never => {
@@ -33,8 +34,15 @@ const invalid = (message: string): never => {
 };
 
 /** RFC 9162 2.1.3.2: verifies that `leaf` is at `index` in the tree of `size` with root `root`. */
-export function verifyInclusion(index: number, size: number, leaf: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): void {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) invalid(`index ${index} is outside a tree of ${size}`);
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leaf: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): void {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size)
+    invalid(`index ${index} is outside a tree of ${size}`);
   let fn = index;
   let sn = size - 1;
   let r = leaf;
@@ -52,11 +60,19 @@ export function verifyInclusion(index: number, size: number, leaf: Uint8Array, p
 }
 
 /** RFC 9162 2.1.4.2: verifies that the tree of `second` leaves extends the tree of `first`. */
-export function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: readonly Uint8Array[]): void {
-  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) invalid(`no consistency between sizes ${first} and ${second}`);
+export function verifyConsistency(
+  first: number,
+  second: number,
+  firstRoot: Uint8Array,
+  secondRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+): void {
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second)
+    invalid(`no consistency between sizes ${first} and ${second}`);
   if (proof.some((p) => p.length !== 32)) invalid('proof element is not 32 bytes');
   if (first === second) {
-    if (proof.length !== 0 || !equal(firstRoot, secondRoot)) invalid('equal sizes need an empty proof and equal roots');
+    if (proof.length !== 0 || !equal(firstRoot, secondRoot))
+      invalid('equal sizes need an empty proof and equal roots');
     return;
   }
   if (first === 0) {

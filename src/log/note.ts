@@ -20,12 +20,19 @@ const invalid = (message: string): never => {
 
 /** Key names: non-empty, no whitespace, no '+' (they separate the fields of a key string). */
 function checkName(name: string): void {
-  if (name.length === 0 || /[\s+]/u.test(name)) invalid(`key name ${JSON.stringify(name)} is not allowed`);
+  if (name.length === 0 || /[\s+]/u.test(name))
+    invalid(`key name ${JSON.stringify(name)} is not allowed`);
 }
 
 /** keyid = first 4 bytes of SHA-256(name || "\n" || 0x01 || public key). */
 export function noteKeyId(name: string, publicKey: Uint8Array): Buffer {
-  return createHash('sha256').update(name, 'utf8').update('\n').update(Buffer.from([ED25519])).update(publicKey).digest().subarray(0, 4);
+  return createHash('sha256')
+    .update(name, 'utf8')
+    .update('\n')
+    .update(Buffer.from([ED25519]))
+    .update(publicKey)
+    .digest()
+    .subarray(0, 4);
 }
 
 /** The verifier key string `name+<8 hex keyid>+<base64(0x01 || public key)>` that auditors pin. */
@@ -41,7 +48,13 @@ export function parseVerifierKey(text: string): Verifier {
   const [, name, hexId, b64] = match as unknown as [string, string, string, string];
   checkName(name);
   const key = Buffer.from(b64, 'base64');
-  if (!/^[0-9a-f]{8}$/.test(hexId) || key.length !== 33 || key[0] !== ED25519 || key.toString('base64') !== b64) invalid('verifier key is not an Ed25519 note key');
+  if (
+    !/^[0-9a-f]{8}$/.test(hexId) ||
+    key.length !== 33 ||
+    key[0] !== ED25519 ||
+    key.toString('base64') !== b64
+  )
+    invalid('verifier key is not an Ed25519 note key');
   const publicKey = key.subarray(1);
   const keyId = noteKeyId(name, publicKey);
   if (keyId.toString('hex') !== hexId) invalid('verifier key id does not match its key');
@@ -49,7 +62,11 @@ export function parseVerifierKey(text: string): Verifier {
 }
 
 /** Signs `text` (which must end in a newline) as a note, with one key or several (co-signing). */
-export function signNote(text: string, name: string, secretKey: Uint8Array | readonly Uint8Array[]): string {
+export function signNote(
+  text: string,
+  name: string,
+  secretKey: Uint8Array | readonly Uint8Array[],
+): string {
   checkName(name);
   if (!text.endsWith('\n')) invalid('note text must end with a newline');
   const keys = secretKey instanceof Uint8Array ? [secretKey] : secretKey;
@@ -84,14 +101,19 @@ export function openNote(note: string, verifiers: readonly Verifier[]): OpenedNo
     if (!match) invalid(`malformed signature line ${JSON.stringify(line.slice(0, 80))}`);
     const [, name, b64] = match as unknown as [string, string, string];
     const blob = Buffer.from(b64, 'base64');
-    if (blob.length < 5 || blob.toString('base64') !== b64) invalid('signature is not base64 of keyid || signature');
+    if (blob.length < 5 || blob.toString('base64') !== b64)
+      invalid('signature is not base64 of keyid || signature');
     const verifier = verifiers.find((v) => v.name === name && v.keyId.equals(blob.subarray(0, 4)));
     if (!verifier) continue;
-    if (blob.length !== 68 || !ed25519Verify(verifier.publicKey, Buffer.from(text, 'utf8'), blob.subarray(4))) {
+    if (
+      blob.length !== 68 ||
+      !ed25519Verify(verifier.publicKey, Buffer.from(text, 'utf8'), blob.subarray(4))
+    ) {
       throw new FairpatchError('SIGNATURE_INVALID', `signature by ${name} does not verify`);
     }
     verifiedBy.push(name);
   }
-  if (verifiedBy.length === 0) throw new FairpatchError('SIGNATURE_INVALID', 'note is not signed by any known key');
+  if (verifiedBy.length === 0)
+    throw new FairpatchError('SIGNATURE_INVALID', 'note is not signed by any known key');
   return { text, verifiedBy };
 }

@@ -19,7 +19,10 @@ export class Sequencer {
   constructor(
     private readonly store: LogStore,
     private readonly now: () => number,
-    private readonly options: { maxBatch: number; maxRetries: number } = { maxBatch: 2000, maxRetries: 20 },
+    private readonly options: { maxBatch: number; maxRetries: number } = {
+      maxBatch: 2000,
+      maxRetries: 20,
+    },
     /** Told of each batch durably appended: its entries and the seconds it took, retries included (metrics). */
     private readonly onAppended: (entries: number, seconds: number) => void = () => {},
   ) {}
@@ -28,7 +31,8 @@ export class Sequencer {
   append(entry: LogEntry): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
-      if (this.pending.length === 1 || this.pending.length % this.options.maxBatch === 0) void this.queue.add(() => this.flush());
+      if (this.pending.length === 1 || this.pending.length % this.options.maxBatch === 0)
+        void this.queue.add(() => this.flush());
     });
   }
 

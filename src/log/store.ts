@@ -25,7 +25,9 @@ const key = (id: NodeId): string => `${id.level}/${id.index}`;
 /** The right edge of a tree of `size` leaves: the perfect subtrees a new leaf can complete or join. */
 function frontier(size: number): NodeId[] {
   const ids: NodeId[] = [];
-  for (let level = 0; 2 ** level <= size; level++) if (Math.floor(size / 2 ** level) % 2 === 1) ids.push({ level, index: Math.floor(size / 2 ** level) - 1 });
+  for (let level = 0; 2 ** level <= size; level++)
+    if (Math.floor(size / 2 ** level) % 2 === 1)
+      ids.push({ level, index: Math.floor(size / 2 ** level) - 1 });
   return ids;
 }
 
@@ -42,20 +44,34 @@ export class LogStore {
   ) {}
 
   async head(): Promise<{ size: number; root: Buffer }> {
-    const row = await this.db.selectFrom('log_head').select(['size', 'root']).where('id', '=', 1).executeTakeFirst();
-    return row ? { size: Number(row.size), root: Buffer.from(row.root, 'hex') } : { size: 0, root: Buffer.from(emptyRoot()) };
+    const row = await this.db
+      .selectFrom('log_head')
+      .select(['size', 'root'])
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    return row
+      ? { size: Number(row.size), root: Buffer.from(row.root, 'hex') }
+      : { size: 0, root: Buffer.from(emptyRoot()) };
   }
 
   /** Appends a batch; retried by the caller (the sequencer) when another node appended first. */
   async append(entries: readonly LogEntry[], now: number): Promise<AppendResult> {
     try {
       return await this.db.transaction().execute(async (trx) => {
-        const head = await trx.selectFrom('log_head').select(['size', 'root']).where('id', '=', 1).executeTakeFirst();
+        const head = await trx
+          .selectFrom('log_head')
+          .select(['size', 'root'])
+          .where('id', '=', 1)
+          .executeTakeFirst();
         const size = head ? Number(head.size) : 0;
         const known = new Map<string, number>();
         const names = [...new Set(entries.map((e) => e.dedupe))];
         for (let i = 0; i < names.length; i += 500) {
-          const rows = await trx.selectFrom('log_leaves').select(['dedupe', 'idx']).where('dedupe', 'in', names.slice(i, i + 500)).execute();
+          const rows = await trx
+            .selectFrom('log_leaves')
+            .select(['dedupe', 'idx'])
+            .where('dedupe', 'in', names.slice(i, i + 500))
+            .execute();
           for (const r of rows) known.set(r.dedupe, Number(r.idx));
         }
         const fresh: LogEntry[] = [];
@@ -65,48 +81,87 @@ export class LogStore {
           fresh.push(e);
         }
         const indices = entries.map((e) => known.get(e.dedupe) as number);
-        if (fresh.length === 0) return { size, root: head ? Buffer.from(head.root, 'hex') : Buffer.from(emptyRoot()), indices };
+        if (fresh.length === 0)
+          return {
+            size,
+            root: head ? Buffer.from(head.root, 'hex') : Buffer.from(emptyRoot()),
+            indices,
+          };
 
         const nodes = new Map<string, Uint8Array>();
-        for (const r of await selectNodes(trx, frontier(size))) nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+        for (const r of await selectNodes(trx, frontier(size)))
+          nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
         const get = (id: NodeId): Uint8Array => {
           const hash = nodes.get(key(id));
           if (!hash) throw new FairpatchError('INTERNAL', `log node ${key(id)} is missing`);
           return hash;
         };
-        const created = appendBatch(size, fresh.map((e) => leafHash(e.data)), get);
+        const created = appendBatch(
+          size,
+          fresh.map((e) => leafHash(e.data)),
+          get,
+        );
         for (const n of created) nodes.set(key(n.id), n.hash);
         const newSize = size + fresh.length;
         const root = Buffer.from(planRoot(newSize).assemble(get));
 
         for (let i = 0; i < fresh.length; i += 200) {
           const chunk = fresh.slice(i, i + 200);
-          await trx.insertInto('log_leaves').values(chunk.map((e, j) => ({ idx: size + i + j, dedupe: e.dedupe, data: e.data.toString('utf8'), created_at: now }))).execute();
+          await trx
+            .insertInto('log_leaves')
+            .values(
+              chunk.map((e, j) => ({
+                idx: size + i + j,
+                dedupe: e.dedupe,
+                data: e.data.toString('utf8'),
+                created_at: now,
+              })),
+            )
+            .execute();
         }
         for (let i = 0; i < created.length; i += 300) {
           await trx
             .insertInto('log_nodes')
-            .values(created.slice(i, i + 300).map((n) => ({ level: n.id.level, idx: n.id.index, hash: Buffer.from(n.hash).toString('hex') })))
+            .values(
+              created.slice(i, i + 300).map((n) => ({
+                level: n.id.level,
+                idx: n.id.index,
+                hash: Buffer.from(n.hash).toString('hex'),
+              })),
+            )
             .execute();
         }
         if (head) {
-          const updated = await trx.updateTable('log_head').set({ size: newSize, root: root.toString('hex') }).where('id', '=', 1).where('size', '=', size).executeTakeFirst();
+          const updated = await trx
+            .updateTable('log_head')
+            .set({ size: newSize, root: root.toString('hex') })
+            .where('id', '=', 1)
+            .where('size', '=', size)
+            .executeTakeFirst();
           if (Number(updated.numUpdatedRows) !== 1) throw new LogConflict();
         } else {
-          await trx.insertInto('log_head').values({ id: 1, size: newSize, root: root.toString('hex') }).execute();
+          await trx
+            .insertInto('log_head')
+            .values({ id: 1, size: newSize, root: root.toString('hex') })
+            .execute();
         }
-        await trx.insertInto('log_checkpoints').values({ size: newSize, note: this.sign(newSize, root), created_at: now }).execute();
+        await trx
+          .insertInto('log_checkpoints')
+          .values({ size: newSize, note: this.sign(newSize, root), created_at: now })
+          .execute();
         return { size: newSize, root, indices };
       });
     } catch (error) {
-      if (error instanceof LogConflict || isUniqueViolation(error) || isRetryableConflict(error)) throw new LogConflict();
+      if (error instanceof LogConflict || isUniqueViolation(error) || isRetryableConflict(error))
+        throw new LogConflict();
       throw error;
     }
   }
 
   async checkpoint(size?: number): Promise<string | undefined> {
     let query = this.db.selectFrom('log_checkpoints').select('note');
-    query = size === undefined ? query.orderBy('size', 'desc').limit(1) : query.where('size', '=', size);
+    query =
+      size === undefined ? query.orderBy('size', 'desc').limit(1) : query.where('size', '=', size);
     return (await query.executeTakeFirst())?.note;
   }
 
@@ -117,18 +172,33 @@ export class LogStore {
   async addCosignatures(size: number, lines: string): Promise<void> {
     // Compare-and-set on the note: another node adding another witness's line at once is retried, not lost.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const row = await this.db.selectFrom('log_checkpoints').select('note').where('size', '=', size).executeTakeFirst();
+      const row = await this.db
+        .selectFrom('log_checkpoints')
+        .select('note')
+        .where('size', '=', size)
+        .executeTakeFirst();
       if (!row) return;
       const have = new Set(row.note.split('\n'));
       const add = lines.split('\n').filter((l) => l.startsWith('\u2014 ') && !have.has(l));
       if (add.length === 0) return;
-      const updated = await this.db.updateTable('log_checkpoints').set({ note: row.note + add.map((l) => `${l}\n`).join('') }).where('size', '=', size).where('note', '=', row.note).executeTakeFirst();
+      const updated = await this.db
+        .updateTable('log_checkpoints')
+        .set({ note: row.note + add.map((l) => `${l}\n`).join('') })
+        .where('size', '=', size)
+        .where('note', '=', row.note)
+        .executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 1) return;
     }
   }
 
   async entries(start: number, end: number): Promise<Array<{ index: number; data: string }>> {
-    const rows = await this.db.selectFrom('log_leaves').select(['idx', 'data']).where('idx', '>=', start).where('idx', '<', end).orderBy('idx').execute();
+    const rows = await this.db
+      .selectFrom('log_leaves')
+      .select(['idx', 'data'])
+      .where('idx', '>=', start)
+      .where('idx', '<', end)
+      .orderBy('idx')
+      .execute();
     return rows.map((r) => ({ index: Number(r.idx), data: r.data }));
   }
 
@@ -152,12 +222,14 @@ export class LogStore {
 
   private async assertSize(size: number): Promise<void> {
     const head = await this.head();
-    if (size > head.size) throw new FairpatchError('QUERY_INVALID', `the log has ${head.size} leaves, not ${size}`);
+    if (size > head.size)
+      throw new FairpatchError('QUERY_INVALID', `the log has ${head.size} leaves, not ${size}`);
   }
 
   private async nodeGetter(ids: readonly NodeId[]): Promise<(id: NodeId) => Uint8Array> {
     const nodes = new Map<string, Uint8Array>();
-    for (const r of await selectNodes(this.db, ids)) nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+    for (const r of await selectNodes(this.db, ids))
+      nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
     return (id) => {
       const hash = nodes.get(key(id));
       if (!hash) throw new FairpatchError('INTERNAL', `log node ${key(id)} is missing`);
@@ -171,7 +243,10 @@ export class LogConflict extends Error {
   override readonly name = 'LogConflict';
 }
 
-async function selectNodes(db: Db, ids: readonly NodeId[]): Promise<Array<{ level: number; idx: number; hash: string }>> {
+async function selectNodes(
+  db: Db,
+  ids: readonly NodeId[],
+): Promise<Array<{ level: number; idx: number; hash: string }>> {
   if (ids.length === 0) return [];
   const out: Array<{ level: number; idx: number; hash: string }> = [];
   for (let i = 0; i < ids.length; i += 200) {
@@ -179,10 +254,11 @@ async function selectNodes(db: Db, ids: readonly NodeId[]): Promise<Array<{ leve
     const rows = await db
       .selectFrom('log_nodes')
       .select(['level', 'idx', 'hash'])
-      .where((eb) => eb.or(chunk.map((id) => eb.and([eb('level', '=', id.level), eb('idx', '=', id.index)]))))
+      .where((eb) =>
+        eb.or(chunk.map((id) => eb.and([eb('level', '=', id.level), eb('idx', '=', id.index)]))),
+      )
       .execute();
     out.push(...rows.map((r) => ({ level: Number(r.level), idx: Number(r.idx), hash: r.hash })));
   }
   return out;
 }
-

@@ -41,11 +41,19 @@ function path(m: number, start: number, end: number, get: NodeGetter): Uint8Arra
   const n = end - start;
   if (n === 1) return [];
   const k = splitPoint(n);
-  return m < k ? [...path(m, start, start + k, get), subtree(start + k, end, get)] : [...path(m - k, start + k, end, get), subtree(start, start + k, get)];
+  return m < k
+    ? [...path(m, start, start + k, get), subtree(start + k, end, get)]
+    : [...path(m - k, start + k, end, get), subtree(start, start + k, get)];
 }
 
 /** RFC 9162 2.1.4.1 SUBPROOF(m, D[start:end], b). */
-function subproof(m: number, start: number, end: number, complete: boolean, get: NodeGetter): Uint8Array[] {
+function subproof(
+  m: number,
+  start: number,
+  end: number,
+  complete: boolean,
+  get: NodeGetter,
+): Uint8Array[] {
   const n = end - start;
   if (m === n) return complete ? [] : [subtree(start, end, get)];
   const k = splitPoint(n);
@@ -89,7 +97,11 @@ export function planConsistency(first: number, second: number): Plan<Uint8Array[
  * The nodes appending `leafHashes` after `size` leaves creates: each leaf, and each parent it
  * completes. `get` serves the existing right edge; nodes made in this batch are served from it too.
  */
-export function appendBatch(size: number, leafHashes: readonly Uint8Array[], get: NodeGetter): Array<{ id: NodeId; hash: Uint8Array }> {
+export function appendBatch(
+  size: number,
+  leafHashes: readonly Uint8Array[],
+  get: NodeGetter,
+): Array<{ id: NodeId; hash: Uint8Array }> {
   checkSize(size, 'size');
   const made = new Map<string, Uint8Array>();
   const out: Array<{ id: NodeId; hash: Uint8Array }> = [];
@@ -131,7 +143,8 @@ export class MemoryTree {
   }
 
   appendHashes(hashes: readonly Uint8Array[]): void {
-    for (const n of appendBatch(this.count, hashes, this.get)) this.nodes.set(`${n.id.level}/${n.id.index}`, n.hash);
+    for (const n of appendBatch(this.count, hashes, this.get))
+      this.nodes.set(`${n.id.level}/${n.id.index}`, n.hash);
     this.count += hashes.length;
   }
 

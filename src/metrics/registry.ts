@@ -24,7 +24,8 @@ export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (v: string): string =>
+  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 /** Sample values are Go ParseFloat syntax: the infinities are spelled +Inf and -Inf. */
@@ -37,7 +38,9 @@ export function formatValue(n: number): string {
 
 function formatLabels(labels: Labels | undefined): string {
   const entries = Object.entries(labels ?? {});
-  return entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+  return entries.length === 0
+    ? ''
+    : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
 }
 
 /** A counter, optionally with one label whose distinct values are capped (the rest count under `overflow`). */
@@ -51,7 +54,8 @@ export class Counter {
   ) {}
 
   inc(labelValue = '', by = 1): void {
-    const key = this.series.has(labelValue) || this.series.size < this.maxSeries ? labelValue : this.overflow;
+    const key =
+      this.series.has(labelValue) || this.series.size < this.maxSeries ? labelValue : this.overflow;
     this.series.set(key, (this.series.get(key) ?? 0) + by);
   }
 
@@ -87,7 +91,11 @@ export class Histogram {
       return { name: `${name}_bucket`, labels: { le: formatValue(b) }, value: running };
     });
     out.push({ name: `${name}_bucket`, labels: { le: '+Inf' }, value: this.count });
-    return [...out, { name: `${name}_sum`, value: this.sum }, { name: `${name}_count`, value: this.count }];
+    return [
+      ...out,
+      { name: `${name}_sum`, value: this.sum },
+      { name: `${name}_count`, value: this.count },
+    ];
   }
 }
 
@@ -96,7 +104,8 @@ export class Registry {
 
   private add(family: Family & { histogram?: Histogram }): void {
     if (!NAME.test(family.name)) throw new Error(`metric name ${family.name}`);
-    if (this.families.some((f) => f.name === family.name)) throw new Error(`metric ${family.name} registered twice`);
+    if (this.families.some((f) => f.name === family.name))
+      throw new Error(`metric ${family.name} registered twice`);
     this.families.push(family);
   }
 
@@ -114,7 +123,12 @@ export class Registry {
   }
 
   /** A family whose samples are read when scraped (gauges, and counters kept by another component). */
-  collect(name: string, help: string, type: 'counter' | 'gauge', samples: () => Sample[] | Promise<Sample[]>): void {
+  collect(
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    samples: () => Sample[] | Promise<Sample[]>,
+  ): void {
     this.add({ name, help, type, samples });
   }
 
@@ -122,8 +136,11 @@ export class Registry {
     const lines: string[] = [];
     for (const f of this.families) {
       lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-      const samples = f.histogram ? f.histogram.samples(f.name) : (await f.samples()).map((s) => ({ ...s, name: f.name }));
-      for (const s of samples) lines.push(`${s.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+      const samples = f.histogram
+        ? f.histogram.samples(f.name)
+        : (await f.samples()).map((s) => ({ ...s, name: f.name }));
+      for (const s of samples)
+        lines.push(`${s.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
     }
     return `${lines.join('\n')}\n`;
   }

@@ -28,10 +28,15 @@ function codeOf(error: unknown, depth = 0): string | undefined {
   return codeOf(e.cause, depth + 1);
 }
 
-const isTimeout = (error: unknown): boolean => error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+const isTimeout = (error: unknown): boolean =>
+  error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
 
 /** The reason and the hint for a fetch of `url` that threw `error`. */
-export function explainFetchFailure(url: string | URL, error: unknown, timeoutMs?: number): UnreachableError {
+export function explainFetchFailure(
+  url: string | URL,
+  error: unknown,
+  timeoutMs?: number,
+): UnreachableError {
   let target = String(url);
   let host = '';
   try {
@@ -43,26 +48,50 @@ export function explainFetchFailure(url: string | URL, error: unknown, timeoutMs
   }
   const code = codeOf(error) ?? '';
   const [reason, hint] = ((): [string, string] => {
-    if (isTimeout(error) || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return [timeoutMs ? `no answer within ${Math.round(timeoutMs / 1000)} s` : 'timed out', 'is the server up and reachable from here?'];
+    if (
+      isTimeout(error) ||
+      code === 'ETIMEDOUT' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT'
+    ) {
+      return [
+        timeoutMs ? `no answer within ${Math.round(timeoutMs / 1000)} s` : 'timed out',
+        'is the server up and reachable from here?',
+      ];
     }
     if (code === 'ECONNREFUSED') return ['connection refused', 'is the server running?'];
     if (code === 'ENOTFOUND') return [`unknown host ${host}`, 'check the server URL'];
-    if (code === 'EAI_AGAIN') return [`cannot look up ${host} (DNS)`, 'check the network and the server URL'];
-    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return ['no route to the host', 'check the network'];
-    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return ['the connection was closed', 'try again; is it the right port?'];
-    if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return [`TLS certificate not accepted (${code})`, 'check the server URL and its certificate'];
-    const message = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    if (code === 'EAI_AGAIN')
+      return [`cannot look up ${host} (DNS)`, 'check the network and the server URL'];
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+      return ['no route to the host', 'check the network'];
+    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+      return ['the connection was closed', 'try again; is it the right port?'];
+    if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
+      return [`TLS certificate not accepted (${code})`, 'check the server URL and its certificate'];
+    const message =
+      error instanceof Error
+        ? error.cause instanceof Error
+          ? error.cause.message
+          : error.message
+        : String(error);
     return [code ? `${code} ${message}` : message, 'check the server URL'];
   })();
   return new UnreachableError(target, reason, hint, { cause: error });
 }
 
 /** fetch, with network failures explained; HTTP error statuses are the caller's to read. */
-export async function reach(url: URL | string, init: RequestInit & { timeoutMs?: number } = {}): Promise<Response> {
+export async function reach(
+  url: URL | string,
+  init: RequestInit & { timeoutMs?: number } = {},
+): Promise<Response> {
   const { timeoutMs, ...rest } = init;
   try {
-    return await fetch(url, { ...rest, ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}) });
+    return await fetch(url, {
+      ...rest,
+      ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    });
   } catch (error) {
     throw explainFetchFailure(url, error, timeoutMs);
   }

@@ -1,7 +1,14 @@
 import { basename } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { type KeyPair, type TufKey, tufKey } from '../tuf/keys.js';
-import { type Envelope, type PatchFacts, type TargetInfo, type TargetsSigned, SPEC_VERSION, signEnvelope } from '../tuf/metadata.js';
+import {
+  type Envelope,
+  type PatchFacts,
+  type TargetInfo,
+  type TargetsSigned,
+  SPEC_VERSION,
+  signEnvelope,
+} from '../tuf/metadata.js';
 import { buildTopTargets } from '../tuf/roles.js';
 import { DAY_MS, isoSeconds } from '../tuf/time.js';
 import type { Manifest } from './manifest.js';
@@ -17,70 +24,168 @@ export interface HashedArtifact {
   sha256: string;
 }
 
-function vendorTargets(version: number, now: number, targets: Record<string, TargetInfo>): TargetsSigned {
-  return { _type: 'targets', spec_version: SPEC_VERSION, version, expires: isoSeconds(now + VENDOR_METADATA_LIFETIME_MS), targets };
+function vendorTargets(
+  version: number,
+  now: number,
+  targets: Record<string, TargetInfo>,
+): TargetsSigned {
+  return {
+    _type: 'targets',
+    spec_version: SPEC_VERSION,
+    version,
+    expires: isoSeconds(now + VENDOR_METADATA_LIFETIME_MS),
+    targets,
+  };
 }
 
 /**
  * What a vendor hands the operator to be registered: its public key and its first (empty) metadata,
  * signed with its own key. The private key never leaves the vendor (`fairpatch vendor request`).
  */
-export function buildVendorRequest(input: { name: string; vendorKey: KeyPair; now: number }): VendorRequest {
-  return { name: input.name, public_key: tufKey(input.vendorKey.publicKey), initial: signEnvelope(vendorTargets(1, input.now, {}), [input.vendorKey]) };
+export function buildVendorRequest(input: {
+  name: string;
+  vendorKey: KeyPair;
+  now: number;
+}): VendorRequest {
+  return {
+    name: input.name,
+    public_key: tufKey(input.vendorKey.publicKey),
+    initial: signEnvelope(vendorTargets(1, input.now, {}), [input.vendorKey]),
+  };
 }
 
 /**
  * What a vendor hands the operator to move to a new key: the new public key and its current targets
  * re-signed by the new key as the next version, so delegation and metadata switch at one tick.
  */
-export function buildRotationRequest(input: { name: string; newKey: KeyPair; previous: TargetsSigned; now: number }): RotationRequest {
+export function buildRotationRequest(input: {
+  name: string;
+  newKey: KeyPair;
+  previous: TargetsSigned;
+  now: number;
+}): RotationRequest {
   const { name, newKey, previous, now } = input;
-  return { name, public_key: tufKey(newKey.publicKey), metadata: signEnvelope(vendorTargets(previous.version + 1, now, previous.targets), [newKey]) };
+  return {
+    name,
+    public_key: tufKey(newKey.publicKey),
+    metadata: signEnvelope(vendorTargets(previous.version + 1, now, previous.targets), [newKey]),
+  };
 }
 
 /**
  * The next top-level targets, signed by the operator's targets key: every delegation as before, and
  * `<name>/*` delegated to `key` (added, or moved to a new key).
  */
-export function delegate(input: { name: string; key: TufKey; targetsKey: KeyPair; previousTop: TargetsSigned | undefined; now: number }): Envelope<TargetsSigned> {
+export function delegate(input: {
+  name: string;
+  key: TufKey;
+  targetsKey: KeyPair;
+  previousTop: TargetsSigned | undefined;
+  now: number;
+}): Envelope<TargetsSigned> {
   const { name, key, targetsKey, previousTop, now } = input;
   const roles = (previousTop?.delegations?.roles ?? []).map((role) => {
     if (role.name === name) return { name, key };
     const existing = previousTop?.delegations?.keys[role.keyids[0] ?? ''];
-    if (!existing) throw new FairpatchError('METADATA_INVALID', `top-level targets lists no key for ${role.name}`);
+    if (!existing)
+      throw new FairpatchError(
+        'METADATA_INVALID',
+        `top-level targets lists no key for ${role.name}`,
+      );
     return { name: role.name, key: existing };
   });
   if (!roles.some((r) => r.name === name)) roles.push({ name, key });
-  return signEnvelope(buildTopTargets((previousTop?.version ?? 0) + 1, now + VENDOR_METADATA_LIFETIME_MS, roles), [targetsKey]);
+  return signEnvelope(
+    buildTopTargets((previousTop?.version ?? 0) + 1, now + VENDOR_METADATA_LIFETIME_MS, roles),
+    [targetsKey],
+  );
 }
 
 /** The body of `POST /api/v1/vendors`: the vendor's request and the operator's delegation to it. */
-export function registrationBody(request: VendorRequest, targetsKey: KeyPair, previousTop: TargetsSigned | undefined, now: number) {
-  return { ...request, top_targets: delegate({ name: request.name, key: request.public_key, targetsKey, previousTop, now }) };
+export function registrationBody(
+  request: VendorRequest,
+  targetsKey: KeyPair,
+  previousTop: TargetsSigned | undefined,
+  now: number,
+) {
+  return {
+    ...request,
+    top_targets: delegate({
+      name: request.name,
+      key: request.public_key,
+      targetsKey,
+      previousTop,
+      now,
+    }),
+  };
 }
 
 /** The body of `POST /api/v1/vendors/<name>/key`: the vendor's rotation request and the new delegation. */
-export function rotationBody(request: RotationRequest, targetsKey: KeyPair, previousTop: TargetsSigned, now: number) {
-  return { public_key: request.public_key, metadata: request.metadata, top_targets: delegate({ name: request.name, key: request.public_key, targetsKey, previousTop, now }) };
+export function rotationBody(
+  request: RotationRequest,
+  targetsKey: KeyPair,
+  previousTop: TargetsSigned,
+  now: number,
+) {
+  return {
+    public_key: request.public_key,
+    metadata: request.metadata,
+    top_targets: delegate({
+      name: request.name,
+      key: request.public_key,
+      targetsKey,
+      previousTop,
+      now,
+    }),
+  };
 }
 
 /** Both parties in one place, for tests and the dev seed, which play vendor and operator at once. */
-export function buildRegistration(input: { name: string; vendorKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned | undefined; now: number }) {
-  return registrationBody(buildVendorRequest(input), input.targetsKey, input.previousTop, input.now);
+export function buildRegistration(input: {
+  name: string;
+  vendorKey: KeyPair;
+  targetsKey: KeyPair;
+  previousTop: TargetsSigned | undefined;
+  now: number;
+}) {
+  return registrationBody(
+    buildVendorRequest(input),
+    input.targetsKey,
+    input.previousTop,
+    input.now,
+  );
 }
 
 /** Both parties in one place (tests): the vendor's rotation request, delegated by the operator. */
-export function buildKeyRotation(input: { name: string; newKey: KeyPair; targetsKey: KeyPair; previousTop: TargetsSigned; previous: TargetsSigned; now: number }) {
+export function buildKeyRotation(input: {
+  name: string;
+  newKey: KeyPair;
+  targetsKey: KeyPair;
+  previousTop: TargetsSigned;
+  previous: TargetsSigned;
+  now: number;
+}) {
   return rotationBody(buildRotationRequest(input), input.targetsKey, input.previousTop, input.now);
 }
 
 /** The vendor's next metadata: everything already published plus this manifest's artifacts. */
-export function buildRelease(input: { manifest: Manifest; artifacts: HashedArtifact[]; releaseAt: number; previous: TargetsSigned; vendorKey: KeyPair; now: number }): Envelope<TargetsSigned> {
+export function buildRelease(input: {
+  manifest: Manifest;
+  artifacts: HashedArtifact[];
+  releaseAt: number;
+  previous: TargetsSigned;
+  vendorKey: KeyPair;
+  now: number;
+}): Envelope<TargetsSigned> {
   const { manifest, artifacts, releaseAt, previous, vendorKey, now } = input;
   const targets: Record<string, TargetInfo> = { ...previous.targets };
   for (const artifact of artifacts) {
     const path = `${manifest.vendor}/${artifact.name}`;
-    if (targets[path]) throw new FairpatchError('ALREADY_EXISTS', `${path} is already published; give this artifact a new name`);
+    if (targets[path])
+      throw new FairpatchError(
+        'ALREADY_EXISTS',
+        `${path} is already published; give this artifact a new name`,
+      );
     const custom: PatchFacts = {
       product: manifest.product,
       version: manifest.version,
@@ -97,17 +202,30 @@ export function buildRelease(input: { manifest: Manifest; artifacts: HashedArtif
 }
 
 /** The vendor's next metadata without the targets of one patch version: a halt. */
-export function buildHalt(input: { vendor: string; version: string; product?: string; previous: TargetsSigned; vendorKey: KeyPair; now: number }): { envelope: Envelope<TargetsSigned>; removed: string[] } {
+export function buildHalt(input: {
+  vendor: string;
+  version: string;
+  product?: string;
+  previous: TargetsSigned;
+  vendorKey: KeyPair;
+  now: number;
+}): { envelope: Envelope<TargetsSigned>; removed: string[] } {
   const { version, product, previous, vendorKey, now } = input;
   const targets: Record<string, TargetInfo> = {};
   const removed: string[] = [];
   for (const [path, info] of Object.entries(previous.targets)) {
-    const match = info.custom?.version === version && (product === undefined || info.custom.product === product);
+    const match =
+      info.custom?.version === version &&
+      (product === undefined || info.custom.product === product);
     if (match) removed.push(path);
     else targets[path] = info;
   }
-  if (removed.length === 0) throw new FairpatchError('NOT_FOUND', `no target of ${input.vendor} has version ${version}`);
-  return { envelope: signEnvelope(vendorTargets(previous.version + 1, now, targets), [vendorKey]), removed };
+  if (removed.length === 0)
+    throw new FairpatchError('NOT_FOUND', `no target of ${input.vendor} has version ${version}`);
+  return {
+    envelope: signEnvelope(vendorTargets(previous.version + 1, now, targets), [vendorKey]),
+    removed,
+  };
 }
 
 export const defaultArtifactName = (file: string): string => basename(file);

@@ -20,7 +20,11 @@ function serverUrl(server: string, path: string): URL {
   } catch {
     base = undefined;
   }
-  if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:')) throw new FairpatchError('BAD_REQUEST', `${server} is not an http(s) URL (e.g. http://127.0.0.1:8080)`);
+  if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:'))
+    throw new FairpatchError(
+      'BAD_REQUEST',
+      `${server} is not an http(s) URL (e.g. http://127.0.0.1:8080)`,
+    );
   return new URL(path, base);
 }
 
@@ -31,7 +35,12 @@ export class PublisherClient {
     private readonly token: string,
   ) {}
 
-  async request(method: string, path: string, body?: RequestInit['body'], headers: Record<string, string> = {}): Promise<unknown> {
+  async request(
+    method: string,
+    path: string,
+    body?: RequestInit['body'],
+    headers: Record<string, string> = {},
+  ): Promise<unknown> {
     const url = serverUrl(this.server, `/api/v1${path}`);
     const timeoutMs = 10 * 60_000;
     let response: Response;
@@ -48,25 +57,44 @@ export class PublisherClient {
     } catch (error) {
       throw explainFetchFailure(url, error, timeoutMs);
     }
-    const parsed = text && response.headers.get('content-type')?.includes('json') ? parseJson(text) : undefined;
+    const parsed =
+      text && response.headers.get('content-type')?.includes('json') ? parseJson(text) : undefined;
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const code = error?.code && error.code in ERROR_STATUS ? (error.code as ErrorCode) : response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
-      const said = error?.message ?? (text.replace(/\s+/g, ' ').slice(0, 200) || response.statusText);
-      throw new FairpatchError(code, `the server ${response.status >= 500 ? 'failed' : 'refused'} ${method} ${path} (HTTP ${response.status}): ${said}`);
+      const code =
+        error?.code && error.code in ERROR_STATUS
+          ? (error.code as ErrorCode)
+          : response.status >= 500
+            ? 'INTERNAL'
+            : 'BAD_REQUEST';
+      const said =
+        error?.message ?? (text.replace(/\s+/g, ' ').slice(0, 200) || response.statusText);
+      throw new FairpatchError(
+        code,
+        `the server ${response.status >= 500 ? 'failed' : 'refused'} ${method} ${path} (HTTP ${response.status}): ${said}`,
+      );
     }
     return parsed ?? (text ? parseJson(text) : undefined);
   }
 
   postJson(path: string, value: unknown): Promise<unknown> {
-    return this.request('POST', path, JSON.stringify(value), { 'content-type': 'application/json' });
+    return this.request('POST', path, JSON.stringify(value), {
+      'content-type': 'application/json',
+    });
   }
 
   async latestVendorMetadata(vendor: string): Promise<Envelope<TargetsSigned>> {
-    return (await this.request('GET', `/vendors/${vendor}/metadata/latest`)) as Envelope<TargetsSigned>;
+    return (await this.request(
+      'GET',
+      `/vendors/${vendor}/metadata/latest`,
+    )) as Envelope<TargetsSigned>;
   }
 
-  async uploadBlob(vendor: string, artifact: HashedArtifact, progress?: (sent: number, total: number) => void): Promise<void> {
+  async uploadBlob(
+    vendor: string,
+    artifact: HashedArtifact,
+    progress?: (sent: number, total: number) => void,
+  ): Promise<void> {
     const file = createReadStream(artifact.path);
     if (progress) {
       let sent = 0;
@@ -94,11 +122,24 @@ export async function hashFile(path: string): Promise<{ sha256: string; length: 
 }
 
 /** The latest metadata the server holds for us, checked against our own key: a server cannot feed us a forgery to extend. */
-async function ourLatest(client: PublisherClient, vendor: string, vendorKey: KeyPair): Promise<Envelope<TargetsSigned>> {
+async function ourLatest(
+  client: PublisherClient,
+  vendor: string,
+  vendorKey: KeyPair,
+): Promise<Envelope<TargetsSigned>> {
   const latest = await client.latestVendorMetadata(vendor);
   const key = tufKey(vendorKey.publicKey);
-  if (countValidSignatures(latest, { keyids: [vendorKey.keyid], threshold: 1 }, { [vendorKey.keyid]: key }) < 1) {
-    throw new FairpatchError('SIGNATURE_INVALID', `the server's latest ${vendor} metadata is not signed by this vendor key`);
+  if (
+    countValidSignatures(
+      latest,
+      { keyids: [vendorKey.keyid], threshold: 1 },
+      { [vendorKey.keyid]: key },
+    ) < 1
+  ) {
+    throw new FairpatchError(
+      'SIGNATURE_INVALID',
+      `the server's latest ${vendor} metadata is not signed by this vendor key`,
+    );
   }
   return latest;
 }
@@ -129,37 +170,93 @@ export async function publishManifest(input: {
   /** Told as each artifact's bytes leave (a progress bar on a terminal). */
   progress?: (name: string, sent: number, total: number) => void;
 }): Promise<PublishResult> {
-  const manifest = parseWith(manifestSchema, parseJson(readFileSync(input.manifestPath), 'JSON_INVALID'), 'MANIFEST_INVALID');
+  const manifest = parseWith(
+    manifestSchema,
+    parseJson(readFileSync(input.manifestPath), 'JSON_INVALID'),
+    'MANIFEST_INVALID',
+  );
   const base = dirname(resolve(input.manifestPath));
   const artifacts: HashedArtifact[] = [];
   for (const a of manifest.artifacts) {
     const path = resolve(base, a.file);
-    if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw new FairpatchError('MANIFEST_INVALID', `artifact ${a.file} does not exist`);
-    artifacts.push({ platform: a.platform, name: a.name ?? defaultArtifactName(a.file), path, ...(await hashFile(path)) });
+    if (!statSync(path, { throwIfNoEntry: false })?.isFile())
+      throw new FairpatchError('MANIFEST_INVALID', `artifact ${a.file} does not exist`);
+    artifacts.push({
+      platform: a.platform,
+      name: a.name ?? defaultArtifactName(a.file),
+      path,
+      ...(await hashFile(path)),
+    });
   }
   const previous = await ourLatest(input.client, manifest.vendor, input.vendorKey);
   // Into an embargo, the release goes live at the embargo's time, whatever the manifest said.
-  const embargo = input.embargo === undefined ? undefined : await embargoTime(input.client, input.embargo);
+  const embargo =
+    input.embargo === undefined ? undefined : await embargoTime(input.client, input.embargo);
   const releaseAt = embargo ?? resolveReleaseAt(manifest.release_at, input.now());
-  const envelope = buildRelease({ manifest, artifacts, releaseAt, previous: previous.signed, vendorKey: input.vendorKey, now: input.now() });
-  for (const artifact of artifacts) await input.client.uploadBlob(manifest.vendor, artifact, input.progress && ((sent, total) => input.progress!(artifact.name, sent, total)));
+  const envelope = buildRelease({
+    manifest,
+    artifacts,
+    releaseAt,
+    previous: previous.signed,
+    vendorKey: input.vendorKey,
+    now: input.now(),
+  });
+  for (const artifact of artifacts)
+    await input.client.uploadBlob(
+      manifest.vendor,
+      artifact,
+      input.progress && ((sent, total) => input.progress!(artifact.name, sent, total)),
+    );
   const query = input.embargo === undefined ? '' : `?embargo=${encodeURIComponent(input.embargo)}`;
-  const staged = (await input.client.postJson(`/vendors/${manifest.vendor}/metadata${query}`, envelope)) as { version: number; activationTick: number; activatesAt: string };
-  return { vendor: manifest.vendor, product: manifest.product, productVersion: manifest.version, version: staged.version, releaseAt: new Date(releaseAt).toISOString(), activationTick: staged.activationTick, activatesAt: staged.activatesAt, targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`) };
+  const staged = (await input.client.postJson(
+    `/vendors/${manifest.vendor}/metadata${query}`,
+    envelope,
+  )) as { version: number; activationTick: number; activatesAt: string };
+  return {
+    vendor: manifest.vendor,
+    product: manifest.product,
+    productVersion: manifest.version,
+    version: staged.version,
+    releaseAt: new Date(releaseAt).toISOString(),
+    activationTick: staged.activationTick,
+    activatesAt: staged.activatesAt,
+    targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`),
+  };
 }
 
 /** The embargo's release_at, as its member reads it with its own token. */
 async function embargoTime(client: PublisherClient, id: string): Promise<number> {
-  const view = (await client.request('GET', `/embargoes/${encodeURIComponent(id)}`)) as { release_at?: unknown };
+  const view = (await client.request('GET', `/embargoes/${encodeURIComponent(id)}`)) as {
+    release_at?: unknown;
+  };
   const at = typeof view.release_at === 'string' ? Date.parse(view.release_at) : Number.NaN;
-  if (!Number.isFinite(at)) throw new FairpatchError('BAD_REQUEST', `the server's answer for embargo ${id} has no release_at`);
+  if (!Number.isFinite(at))
+    throw new FairpatchError(
+      'BAD_REQUEST',
+      `the server's answer for embargo ${id} has no release_at`,
+    );
   return at;
 }
 
 /** `fairpatch halt`: the same metadata minus one patch version, re-signed by the vendor. */
-export async function haltRelease(input: { vendor: string; version: string; product?: string; client: PublisherClient; vendorKey: KeyPair; now: () => number }) {
+export async function haltRelease(input: {
+  vendor: string;
+  version: string;
+  product?: string;
+  client: PublisherClient;
+  vendorKey: KeyPair;
+  now: () => number;
+}) {
   const previous = await ourLatest(input.client, input.vendor, input.vendorKey);
-  const { envelope, removed } = buildHalt({ ...input, previous: previous.signed, now: input.now() });
-  const staged = (await input.client.postJson(`/vendors/${input.vendor}/metadata`, envelope)) as { version: number; activationTick: number; activatesAt: string };
+  const { envelope, removed } = buildHalt({
+    ...input,
+    previous: previous.signed,
+    now: input.now(),
+  });
+  const staged = (await input.client.postJson(`/vendors/${input.vendor}/metadata`, envelope)) as {
+    version: number;
+    activationTick: number;
+    activatesAt: string;
+  };
   return { ...staged, removed };
 }

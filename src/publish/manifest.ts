@@ -17,7 +17,12 @@ export const manifestSchema = z.strictObject({
   severity: patchFactsSchema.shape.severity,
   cves: patchFactsSchema.shape.cves.default([]),
   applies_to: patchFactsSchema.shape.applies_to,
-  release_at: z.string().regex(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z|\+\d{1,6}[smhd])$/, 'release_at: YYYY-MM-DDTHH:MM:SSZ or +<n>s|m|h|d'),
+  release_at: z
+    .string()
+    .regex(
+      /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z|\+\d{1,6}[smhd])$/,
+      'release_at: YYYY-MM-DDTHH:MM:SSZ or +<n>s|m|h|d',
+    ),
   description: z.string().max(2000).optional(),
   artifacts: z
     .array(
@@ -35,12 +40,12 @@ export const manifestSchema = z.strictObject({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-
 /** Resolves `release_at` to whole seconds (TUF times carry no milliseconds). */
 export function resolveReleaseAt(value: string, now: number): number {
   const delay = value.startsWith('+') ? durationMs(value.slice(1)) : undefined;
   if (delay !== undefined) return Math.ceil((now + delay) / 1000) * 1000;
   const absolute = parseIsoSeconds(value);
-  if (absolute === undefined) throw new FairpatchError('MANIFEST_INVALID', `release_at ${value} is not a valid time`);
+  if (absolute === undefined)
+    throw new FairpatchError('MANIFEST_INVALID', `release_at ${value} is not a valid time`);
   return absolute;
 }

@@ -9,17 +9,32 @@ import { parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf
 // Requests a vendor sends the operator, out of band (a file): everything the operator needs to
 // delegate to the vendor, and nothing the vendor must keep (no private key).
 
-export const vendorRequestSchema = z.strictObject({ name: vendorName, public_key: tufKeySchema, initial: vendorTargetsSchema });
-export const rotationRequestSchema = z.strictObject({ name: vendorName, public_key: tufKeySchema, metadata: vendorTargetsSchema });
+export const vendorRequestSchema = z.strictObject({
+  name: vendorName,
+  public_key: tufKeySchema,
+  initial: vendorTargetsSchema,
+});
+export const rotationRequestSchema = z.strictObject({
+  name: vendorName,
+  public_key: tufKeySchema,
+  metadata: vendorTargetsSchema,
+});
 
-export type VendorRequest = Omit<z.infer<typeof vendorRequestSchema>, 'initial'> & { initial: Envelope<TargetsSigned> };
-export type RotationRequest = Omit<z.infer<typeof rotationRequestSchema>, 'metadata'> & { metadata: Envelope<TargetsSigned> };
+export type VendorRequest = Omit<z.infer<typeof vendorRequestSchema>, 'initial'> & {
+  initial: Envelope<TargetsSigned>;
+};
+export type RotationRequest = Omit<z.infer<typeof rotationRequestSchema>, 'metadata'> & {
+  metadata: Envelope<TargetsSigned>;
+};
 
 /**
  * Reads a request file and checks, before the operator signs anything, that the metadata in it is
  * signed by the key it names: a request assembled from someone else's signature is refused here.
  */
-export function readRequest<K extends 'initial' | 'metadata'>(path: string, kind: K): K extends 'initial' ? VendorRequest : RotationRequest {
+export function readRequest<K extends 'initial' | 'metadata'>(
+  path: string,
+  kind: K,
+): K extends 'initial' ? VendorRequest : RotationRequest {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -27,8 +42,20 @@ export function readRequest<K extends 'initial' | 'metadata'>(path: string, kind
     throw new FairpatchError('NOT_FOUND', `request file ${path} cannot be read`);
   }
   const schema = kind === 'initial' ? vendorRequestSchema : rotationRequestSchema;
-  const request = parseWith(schema as z.ZodType<Record<string, unknown>>, parseJson(bytes, 'JSON_INVALID'), 'BAD_REQUEST') as { name: string; public_key: z.infer<typeof tufKeySchema> } & Record<K, Envelope<TargetsSigned>>;
+  const request = parseWith(
+    schema as z.ZodType<Record<string, unknown>>,
+    parseJson(bytes, 'JSON_INVALID'),
+    'BAD_REQUEST',
+  ) as { name: string; public_key: z.infer<typeof tufKeySchema> } & Record<
+    K,
+    Envelope<TargetsSigned>
+  >;
   const keyid = keyIdOf(request.public_key);
-  assertThreshold(request[kind], { keyids: [keyid], threshold: 1 }, { [keyid]: request.public_key }, `${request.name} request`);
+  assertThreshold(
+    request[kind],
+    { keyids: [keyid], threshold: 1 },
+    { [keyid]: request.public_key },
+    `${request.name} request`,
+  );
   return request as unknown as K extends 'initial' ? VendorRequest : RotationRequest;
 }

@@ -51,8 +51,12 @@ export class DeliveryCounter {
 
   count(name: string, tick: number, snapshotVersion: number): void {
     const group = this.declared
-      ? this.declared.has(name) ? name : UNDECLARED_GROUP
-      : this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW ? name : OVERFLOW_GROUP;
+      ? this.declared.has(name)
+        ? name
+        : UNDECLARED_GROUP
+      : this.groups.has(name) || this.groups.size < MAX_GROUPS_PER_WINDOW
+        ? name
+        : OVERFLOW_GROUP;
     let byVersion = this.groups.get(group);
     if (!byVersion) {
       byVersion = new Map();

@@ -33,19 +33,24 @@ export interface BlobStore {
  * Hashes and counts a stream as it passes, failing once it exceeds `maxBytes`; `verify()` afterwards
  * checks the digest. Shared by both stores, so both refuse the same uploads the same way.
  */
-export function verifier(sha256: string, maxBytes: number): { pass(chunk: Buffer): Buffer; verify(): number } {
+export function verifier(
+  sha256: string,
+  maxBytes: number,
+): { pass(chunk: Buffer): Buffer; verify(): number } {
   const hash = createHash('sha256');
   let length = 0;
   return {
     pass(chunk) {
       length += chunk.length;
-      if (length > maxBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${maxBytes} bytes`);
+      if (length > maxBytes)
+        throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${maxBytes} bytes`);
       hash.update(chunk);
       return chunk;
     },
     verify() {
       const actual = hash.digest('hex');
-      if (actual !== sha256) throw new FairpatchError('HASH_MISMATCH', `artifact hashes to ${actual}, not ${sha256}`);
+      if (actual !== sha256)
+        throw new FairpatchError('HASH_MISMATCH', `artifact hashes to ${actual}, not ${sha256}`);
       return length;
     },
   };

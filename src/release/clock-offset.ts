@@ -10,8 +10,16 @@ export interface OffsetSample {
 }
 
 /** One reading of a reference clock between two readings of ours (NTP's on-wire estimate, RFC 5905, section 8). */
-export function sampleOffset(sentAt: number, referenceMs: number, receivedAt: number): OffsetSample {
-  return { offsetMs: referenceMs - (sentAt + receivedAt) / 2, rttMs: Math.max(0, receivedAt - sentAt), at: receivedAt };
+export function sampleOffset(
+  sentAt: number,
+  referenceMs: number,
+  receivedAt: number,
+): OffsetSample {
+  return {
+    offsetMs: referenceMs - (sentAt + receivedAt) / 2,
+    rttMs: Math.max(0, receivedAt - sentAt),
+    at: receivedAt,
+  };
 }
 
 /**
@@ -29,7 +37,10 @@ export class ClockOffset {
   }
 
   get best(): OffsetSample | undefined {
-    return this.samples.reduce<OffsetSample | undefined>((best, s) => (!best || s.rttMs <= best.rttMs ? s : best), undefined);
+    return this.samples.reduce<OffsetSample | undefined>(
+      (best, s) => (!best || s.rttMs <= best.rttMs ? s : best),
+      undefined,
+    );
   }
 
   /** True when this node's clock is known to differ from the database's by more than `maxMs`. */

@@ -36,7 +36,9 @@ export class DatabaseBlobStore implements BlobStore {
 
   async put(sha256: string, body: Readable, maxBytes: number): Promise<number> {
     const before = this.writing.get(sha256) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(() => this.uploads.add(() => this.write(sha256, body, maxBytes)));
+    const mine = before
+      .catch(() => undefined)
+      .then(() => this.uploads.add(() => this.write(sha256, body, maxBytes)));
     this.writing.set(sha256, mine);
     try {
       return (await mine) as number;
@@ -59,7 +61,8 @@ export class DatabaseBlobStore implements BlobStore {
         let idx = 0;
         let parts: Buffer[] = [];
         let buffered = 0;
-        const insert = (data: Buffer) => trx.insertInto('blob_chunks').values({ sha256, idx: idx++, data }).execute();
+        const insert = (data: Buffer) =>
+          trx.insertInto('blob_chunks').values({ sha256, idx: idx++, data }).execute();
         for await (const piece of body) {
           parts.push(check.pass(Buffer.from(piece as Uint8Array)));
           buffered += (piece as Uint8Array).length;
@@ -74,7 +77,10 @@ export class DatabaseBlobStore implements BlobStore {
         }
         if (buffered > 0) await insert(Buffer.concat(parts));
         const length = check.verify();
-        await trx.insertInto('blob_contents').values({ sha256, length, chunk_size: size, created_at: this.now() }).execute();
+        await trx
+          .insertInto('blob_contents')
+          .values({ sha256, length, chunk_size: size, created_at: this.now() })
+          .execute();
         return length;
       });
     } catch (error) {
@@ -82,7 +88,11 @@ export class DatabaseBlobStore implements BlobStore {
       // been checked to the end, so it is not acknowledged; a retry finds them stored and checks them.
       if (isUniqueViolation(error)) {
         body.destroy();
-        throw new FairpatchError('NOT_READY', 'these bytes are being stored by another upload; retry', { details: { retryAfterSeconds: 1 } });
+        throw new FairpatchError(
+          'NOT_READY',
+          'these bytes are being stored by another upload; retry',
+          { details: { retryAfterSeconds: 1 } },
+        );
       }
       throw error;
     }
@@ -91,7 +101,11 @@ export class DatabaseBlobStore implements BlobStore {
   private async contents(sha256: string): Promise<Contents | undefined> {
     const cached = this.known.get(sha256);
     if (cached) return cached;
-    const row = await this.db.selectFrom('blob_contents').select(['length', 'chunk_size']).where('sha256', '=', sha256).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('blob_contents')
+      .select(['length', 'chunk_size'])
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
     if (!row) return undefined;
     const contents = { length: Number(row.length), chunkSize: Number(row.chunk_size) };
     this.known.set(sha256, contents);
@@ -119,10 +133,18 @@ export class DatabaseBlobStore implements BlobStore {
         const start = range?.start ?? 0;
         const end = Math.min(range?.end ?? contents.length - 1, contents.length - 1);
         for (let i = Math.floor(start / chunkSize); i <= Math.floor(end / chunkSize); i++) {
-          const row = await db.selectFrom('blob_chunks').select('data').where('sha256', '=', sha256).where('idx', '=', i).executeTakeFirst();
+          const row = await db
+            .selectFrom('blob_chunks')
+            .select('data')
+            .where('sha256', '=', sha256)
+            .where('idx', '=', i)
+            .executeTakeFirst();
           if (!row) throw new FairpatchError('INTERNAL', `blob ${sha256} lacks chunk ${i}`);
           const first = i * chunkSize;
-          yield Buffer.from(row.data).subarray(Math.max(0, start - first), Math.min(chunkSize, end - first + 1));
+          yield Buffer.from(row.data).subarray(
+            Math.max(0, start - first),
+            Math.min(chunkSize, end - first + 1),
+          );
         }
       })(),
       { objectMode: false },

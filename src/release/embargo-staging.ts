@@ -21,25 +21,51 @@ export interface PendingMembership {
  *    then be overtaken by) the embargoed fix; and a member shipping its own fix early is exactly the
  *    leak the embargo exists to stop. A left-out member's fix is scheduled on its own at or after it.
  */
-export function assertEmbargoStaging(input: { vendor: string; plan: Pick<StagingPlan, 'kind' | 'effectiveAt'>; pending: readonly PendingMembership[]; into?: { id: string } }): PendingMembership | undefined {
+export function assertEmbargoStaging(input: {
+  vendor: string;
+  plan: Pick<StagingPlan, 'kind' | 'effectiveAt'>;
+  pending: readonly PendingMembership[];
+  into?: { id: string };
+}): PendingMembership | undefined {
   const { vendor, plan, pending } = input;
   let target: PendingMembership | undefined;
   if (input.into) {
     target = pending.find((p) => p.id === input.into?.id);
     // Not a member (or no such embargo, or already past): the same answer, so nothing is learnt.
-    if (!target) throw new FairpatchError('NOT_FOUND', `no pending embargo ${input.into.id} names ${vendor}`);
-    if (target.leftOut) throw new FairpatchError('EMBARGO_INVALID', `${vendor} was left out of embargo ${target.id}: schedule the fix on its own, at or after ${isoSeconds(target.releaseAt)}`);
-    if (target.stagedVersion !== undefined) throw new FairpatchError('EMBARGO_INVALID', `${vendor} already staged version ${target.stagedVersion} into embargo ${target.id}`);
-    if (plan.kind !== 'release') throw new FairpatchError('EMBARGO_INVALID', 'only a release (new targets) is staged into an embargo');
+    if (!target)
+      throw new FairpatchError('NOT_FOUND', `no pending embargo ${input.into.id} names ${vendor}`);
+    if (target.leftOut)
+      throw new FairpatchError(
+        'EMBARGO_INVALID',
+        `${vendor} was left out of embargo ${target.id}: schedule the fix on its own, at or after ${isoSeconds(target.releaseAt)}`,
+      );
+    if (target.stagedVersion !== undefined)
+      throw new FairpatchError(
+        'EMBARGO_INVALID',
+        `${vendor} already staged version ${target.stagedVersion} into embargo ${target.id}`,
+      );
+    if (plan.kind !== 'release')
+      throw new FairpatchError(
+        'EMBARGO_INVALID',
+        'only a release (new targets) is staged into an embargo',
+      );
     if (plan.effectiveAt !== target.releaseAt) {
-      throw new FairpatchError('EMBARGO_INVALID', `release_at: must be the embargo's, ${isoSeconds(target.releaseAt)}`, { details: { field: 'release_at', release_at: isoSeconds(target.releaseAt) } });
+      throw new FairpatchError(
+        'EMBARGO_INVALID',
+        `release_at: must be the embargo's, ${isoSeconds(target.releaseAt)}`,
+        { details: { field: 'release_at', release_at: isoSeconds(target.releaseAt) } },
+      );
     }
   }
   for (const p of pending) {
     if (p === target || plan.effectiveAt >= p.releaseAt) continue;
-    throw new FairpatchError('EMBARGO_PENDING', `${vendor} is in embargo ${p.id} until ${isoSeconds(p.releaseAt)}: stage the fix into it (publish --embargo ${p.id}), or schedule this at or after that time`, {
-      details: { embargo: p.id, release_at: isoSeconds(p.releaseAt) },
-    });
+    throw new FairpatchError(
+      'EMBARGO_PENDING',
+      `${vendor} is in embargo ${p.id} until ${isoSeconds(p.releaseAt)}: stage the fix into it (publish --embargo ${p.id}), or schedule this at or after that time`,
+      {
+        details: { embargo: p.id, release_at: isoSeconds(p.releaseAt) },
+      },
+    );
   }
   return target;
 }

@@ -30,53 +30,115 @@ export interface EmbargoRecord {
 export class EmbargoStore {
   constructor(readonly db: Db) {}
 
-  async create(input: { id: string; releaseAt: number; members: string[]; now: number }): Promise<EmbargoRecord> {
+  async create(input: {
+    id: string;
+    releaseAt: number;
+    members: string[];
+    now: number;
+  }): Promise<EmbargoRecord> {
     const nonce = randomBytes(32).toString('hex');
     try {
       await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('embargoes').values({ id: input.id, release_at: input.releaseAt, nonce, created_at: input.now, revealed_at: null }).execute();
+        await trx
+          .insertInto('embargoes')
+          .values({
+            id: input.id,
+            release_at: input.releaseAt,
+            nonce,
+            created_at: input.now,
+            revealed_at: null,
+          })
+          .execute();
         await trx
           .insertInto('embargo_members')
-          .values(input.members.map((vendor) => ({ embargo: input.id, vendor, staged_version: null, left_out: 0 })))
+          .values(
+            input.members.map((vendor) => ({
+              embargo: input.id,
+              vendor,
+              staged_version: null,
+              left_out: 0,
+            })),
+          )
           .execute();
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new FairpatchError('ALREADY_EXISTS', `embargo ${input.id} already exists`);
+      if (isUniqueViolation(error))
+        throw new FairpatchError('ALREADY_EXISTS', `embargo ${input.id} already exists`);
       throw error;
     }
     return (await this.get(input.id)) as EmbargoRecord;
   }
 
   async get(id: string): Promise<EmbargoRecord | undefined> {
-    const row = await this.db.selectFrom('embargoes').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('embargoes')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!row) return undefined;
-    const members = await this.db.selectFrom('embargo_members').selectAll().where('embargo', '=', id).orderBy('vendor').execute();
-    const decisions = await this.db.selectFrom('embargo_decisions').selectAll().where('embargo', '=', id).orderBy('seq').execute();
+    const members = await this.db
+      .selectFrom('embargo_members')
+      .selectAll()
+      .where('embargo', '=', id)
+      .orderBy('vendor')
+      .execute();
+    const decisions = await this.db
+      .selectFrom('embargo_decisions')
+      .selectAll()
+      .where('embargo', '=', id)
+      .orderBy('seq')
+      .execute();
     return {
       id: row.id,
       releaseAt: Number(row.release_at),
       nonce: row.nonce,
       createdAt: Number(row.created_at),
       ...(row.revealed_at === null ? {} : { revealedAt: Number(row.revealed_at) }),
-      members: members.map((m) => ({ vendor: m.vendor, leftOut: Number(m.left_out) === 1, ...(m.staged_version === null ? {} : { stagedVersion: Number(m.staged_version) }) })),
-      decisions: decisions.map((d) => ({ decision: d.decision, releaseAt: Number(d.release_at), ...(d.member === null ? {} : { member: d.member }) })),
+      members: members.map((m) => ({
+        vendor: m.vendor,
+        leftOut: Number(m.left_out) === 1,
+        ...(m.staged_version === null ? {} : { stagedVersion: Number(m.staged_version) }),
+      })),
+      decisions: decisions.map((d) => ({
+        decision: d.decision,
+        releaseAt: Number(d.release_at),
+        ...(d.member === null ? {} : { member: d.member }),
+      })),
     };
   }
 
   /** Embargoes not yet past their time that name `vendor` (left out or not). */
-  async pendingFor(vendor: string, now: number): Promise<Array<{ id: string; releaseAt: number; leftOut: boolean; stagedVersion?: number }>> {
+  async pendingFor(
+    vendor: string,
+    now: number,
+  ): Promise<Array<{ id: string; releaseAt: number; leftOut: boolean; stagedVersion?: number }>> {
     const rows = await this.db
       .selectFrom('embargo_members')
       .innerJoin('embargoes', 'embargoes.id', 'embargo_members.embargo')
-      .select(['embargoes.id', 'embargoes.release_at', 'embargo_members.left_out', 'embargo_members.staged_version'])
+      .select([
+        'embargoes.id',
+        'embargoes.release_at',
+        'embargo_members.left_out',
+        'embargo_members.staged_version',
+      ])
       .where('embargo_members.vendor', '=', vendor)
       .where('embargoes.release_at', '>', now)
       .execute();
-    return rows.map((r) => ({ id: r.id, releaseAt: Number(r.release_at), leftOut: Number(r.left_out) === 1, ...(r.staged_version === null ? {} : { stagedVersion: Number(r.staged_version) }) }));
+    return rows.map((r) => ({
+      id: r.id,
+      releaseAt: Number(r.release_at),
+      leftOut: Number(r.left_out) === 1,
+      ...(r.staged_version === null ? {} : { stagedVersion: Number(r.staged_version) }),
+    }));
   }
 
   async unrevealed(): Promise<string[]> {
-    const rows = await this.db.selectFrom('embargoes').select('id').where('revealed_at', 'is', null).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('embargoes')
+      .select('id')
+      .where('revealed_at', 'is', null)
+      .orderBy('id')
+      .execute();
     return rows.map((r) => r.id);
   }
 
@@ -85,19 +147,34 @@ export class EmbargoStore {
     const rows = await this.db
       .selectFrom('embargoes')
       .select('release_at')
-      .where('id', 'in', this.db.selectFrom('embargo_decisions').select('embargo').where('decision', '=', 'moved'))
+      .where(
+        'id',
+        'in',
+        this.db.selectFrom('embargo_decisions').select('embargo').where('decision', '=', 'moved'),
+      )
       .execute();
     return new Set(rows.map((r) => Number(r.release_at)));
   }
 
   /** Embargoes whose time has come and that the log has not revealed yet. */
   async dueForReveal(now: number): Promise<string[]> {
-    const rows = await this.db.selectFrom('embargoes').select('id').where('release_at', '<=', now).where('revealed_at', 'is', null).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('embargoes')
+      .select('id')
+      .where('release_at', '<=', now)
+      .where('revealed_at', 'is', null)
+      .orderBy('id')
+      .execute();
     return rows.map((r) => r.id);
   }
 
   async markRevealed(id: string, now: number): Promise<void> {
-    await this.db.updateTable('embargoes').set({ revealed_at: now }).where('id', '=', id).where('revealed_at', 'is', null).execute();
+    await this.db
+      .updateTable('embargoes')
+      .set({ revealed_at: now })
+      .where('id', '=', id)
+      .where('revealed_at', 'is', null)
+      .execute();
   }
 
   /**
@@ -107,7 +184,12 @@ export class EmbargoStore {
    * too. Versions before the old time are left alone. `check` sees the record as locked, so two
    * moves, or a move and a member's staging, cannot interleave.
    */
-  async move(id: string, releaseAt: number, now: number, check: (record: EmbargoRecord, stagedBytes: Map<string, string>) => void): Promise<void> {
+  async move(
+    id: string,
+    releaseAt: number,
+    now: number,
+    check: (record: EmbargoRecord, stagedBytes: Map<string, string>) => void,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       // Row lock (PostgreSQL) before reading: a concurrent staging into the embargo waits for us.
       await trx.updateTable('embargoes').set({ id }).where('id', '=', id).execute();
@@ -125,14 +207,39 @@ export class EmbargoStore {
       // The latest of each vendor's moving versions expires last; check that it outlives the new time.
       for (const row of moving) bytes.set(row.vendor, row.bytes);
       check(record, bytes);
-      await trx.updateTable('vendor_metadata').set({ effective_at: releaseAt }).where('vendor', 'in', members).where('effective_at', '>=', record.releaseAt).where('effective_at', '<', releaseAt).execute();
-      await trx.updateTable('embargoes').set({ release_at: releaseAt }).where('id', '=', id).execute();
-      await trx.insertInto('embargo_decisions').values({ embargo: id, seq: record.decisions.length + 1, decision: 'moved', member: null, release_at: releaseAt, created_at: now }).execute();
+      await trx
+        .updateTable('vendor_metadata')
+        .set({ effective_at: releaseAt })
+        .where('vendor', 'in', members)
+        .where('effective_at', '>=', record.releaseAt)
+        .where('effective_at', '<', releaseAt)
+        .execute();
+      await trx
+        .updateTable('embargoes')
+        .set({ release_at: releaseAt })
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .insertInto('embargo_decisions')
+        .values({
+          embargo: id,
+          seq: record.decisions.length + 1,
+          decision: 'moved',
+          member: null,
+          release_at: releaseAt,
+          created_at: now,
+        })
+        .execute();
     });
   }
 
   /** Releases the embargo without these members (never one that is ready: see embargo.ts). */
-  async leaveOut(id: string, members: string[], now: number, check: (record: EmbargoRecord) => void): Promise<void> {
+  async leaveOut(
+    id: string,
+    members: string[],
+    now: number,
+    check: (record: EmbargoRecord) => void,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('embargoes').set({ id }).where('id', '=', id).execute();
       const record = await new EmbargoStore(trx).get(id);
@@ -140,8 +247,23 @@ export class EmbargoStore {
       check(record);
       let seq = record.decisions.length;
       for (const member of members) {
-        await trx.updateTable('embargo_members').set({ left_out: 1 }).where('embargo', '=', id).where('vendor', '=', member).execute();
-        await trx.insertInto('embargo_decisions').values({ embargo: id, seq: ++seq, decision: 'left-out', member, release_at: record.releaseAt, created_at: now }).execute();
+        await trx
+          .updateTable('embargo_members')
+          .set({ left_out: 1 })
+          .where('embargo', '=', id)
+          .where('vendor', '=', member)
+          .execute();
+        await trx
+          .insertInto('embargo_decisions')
+          .values({
+            embargo: id,
+            seq: ++seq,
+            decision: 'left-out',
+            member,
+            release_at: record.releaseAt,
+            created_at: now,
+          })
+          .execute();
       }
     });
   }

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { EMBARGO_PATTERN } from '../common/names.js';
 import { activationTick, tickStart } from '../common/tick.js';
 import { FairpatchError } from '../errors.js';
-import { type EmbargoDecisionLeaf, decisionCommitment, embargoCommitment } from '../log/embargo-leaves.js';
+import {
+  type EmbargoDecisionLeaf,
+  decisionCommitment,
+  embargoCommitment,
+} from '../log/embargo-leaves.js';
 import type { LeafOf } from '../log/leaves.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { isoSeconds, parseIsoSeconds } from '../tuf/time.js';
@@ -28,11 +32,21 @@ import type { Repository } from './repository.js';
  * activates before the embargo's current time.
  */
 
-const iso = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, 'release_at: YYYY-MM-DDTHH:MM:SSZ');
-const embargoId = z.string().regex(EMBARGO_PATTERN, 'id: an advisory or CVE id (letters, digits, . _ -, at most 64)');
-export const embargoCreateSchema = z.strictObject({ id: embargoId, release_at: iso, members: z.array(vendorName).min(1).max(64) });
+const iso = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, 'release_at: YYYY-MM-DDTHH:MM:SSZ');
+const embargoId = z
+  .string()
+  .regex(EMBARGO_PATTERN, 'id: an advisory or CVE id (letters, digits, . _ -, at most 64)');
+export const embargoCreateSchema = z.strictObject({
+  id: embargoId,
+  release_at: iso,
+  members: z.array(vendorName).min(1).max(64),
+});
 export const embargoMoveSchema = z.strictObject({ release_at: iso });
-export const embargoDecideSchema = z.strictObject({ leave_out: z.array(vendorName).min(1).max(64) });
+export const embargoDecideSchema = z.strictObject({
+  leave_out: z.array(vendorName).min(1).max(64),
+});
 
 /** What a member (or the coordinator) sees: who is ready, and when. */
 export interface EmbargoView {
@@ -59,15 +73,26 @@ export class Embargoes {
 
   private time(value: string): number {
     const at = parseIsoSeconds(value);
-    if (at === undefined) throw new FairpatchError('BAD_REQUEST', `release_at ${value} is not a valid time`);
+    if (at === undefined)
+      throw new FairpatchError('BAD_REQUEST', `release_at ${value} is not a valid time`);
     return at;
   }
 
   /** The new time: far enough ahead for every node to hold it, no further than any release may be. */
   private checkAhead(at: number, now: number): void {
     const { minLeadMs, maxHorizonMs } = this.repo;
-    if (at < now + minLeadMs) throw new FairpatchError('RELEASE_TOO_SOON', `release_at: must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`, { details: { field: 'release_at', earliest: isoSeconds(now + minLeadMs) } });
-    if (at > now + maxHorizonMs) throw new FairpatchError('RELEASE_TOO_LATE', 'release_at: beyond the horizon any release may be scheduled', { details: { field: 'release_at', latest: isoSeconds(now + maxHorizonMs) } });
+    if (at < now + minLeadMs)
+      throw new FairpatchError(
+        'RELEASE_TOO_SOON',
+        `release_at: must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`,
+        { details: { field: 'release_at', earliest: isoSeconds(now + minLeadMs) } },
+      );
+    if (at > now + maxHorizonMs)
+      throw new FairpatchError(
+        'RELEASE_TOO_LATE',
+        'release_at: beyond the horizon any release may be scheduled',
+        { details: { field: 'release_at', latest: isoSeconds(now + maxHorizonMs) } },
+      );
   }
 
   async create(body: unknown): Promise<EmbargoView> {
@@ -76,17 +101,27 @@ export class Embargoes {
     const releaseAt = this.time(input.release_at);
     this.checkAhead(releaseAt, now);
     const members = [...new Set(input.members)].sort();
-    for (const m of members) if (!(await this.repo.store.vendor(m))) throw new FairpatchError('BAD_REQUEST', `member ${m} is not a registered vendor`, { details: { field: 'members' } });
+    for (const m of members)
+      if (!(await this.repo.store.vendor(m)))
+        throw new FairpatchError('BAD_REQUEST', `member ${m} is not a registered vendor`, {
+          details: { field: 'members' },
+        });
     const record = await this.store.create({ id: input.id, releaseAt, members, now });
     const commitment = embargoCommitment(record.id, members, record.nonce);
-    await this.repo.log?.embargo(`embargo-created:${commitment}`, { type: 'embargo.created', v: 1, commitment, activation_tick: this.tickOf(releaseAt) });
+    await this.repo.log?.embargo(`embargo-created:${commitment}`, {
+      type: 'embargo.created',
+      v: 1,
+      commitment,
+      activation_tick: this.tickOf(releaseAt),
+    });
     return this.viewOf(record);
   }
 
   /** The operator (viewer null) or a member; anyone else is told it does not exist, like a missing one. */
   async view(id: string, viewer: string | null): Promise<EmbargoView> {
     const record = await this.store.get(id);
-    if (!record || (viewer !== null && !record.members.some((m) => m.vendor === viewer))) throw new FairpatchError('NOT_FOUND', 'no such embargo');
+    if (!record || (viewer !== null && !record.members.some((m) => m.vendor === viewer)))
+      throw new FairpatchError('NOT_FOUND', 'no such embargo');
     return this.viewOf(record);
   }
 
@@ -96,17 +131,31 @@ export class Embargoes {
     const releaseAt = this.time(input.release_at);
     this.checkAhead(releaseAt, now);
     await this.repo.refresh();
-    const ticksBefore = new Map([...this.repo.view.state.vendors].flatMap(([vendor, list]) => list.map((v) => [`${vendor}/${v.version}`, v.activationTick] as const)));
+    const ticksBefore = new Map(
+      [...this.repo.view.state.vendors].flatMap(([vendor, list]) =>
+        list.map((v) => [`${vendor}/${v.version}`, v.activationTick] as const),
+      ),
+    );
     await this.store.move(id, releaseAt, now, (record, moving) => {
       this.assertOpen(record, now, this.repo.minLeadMs);
-      const ready = record.members.filter((m) => m.stagedVersion !== undefined).map((m) => m.vendor);
+      const ready = record.members
+        .filter((m) => m.stagedVersion !== undefined)
+        .map((m) => m.vendor);
       if (releaseAt < record.releaseAt && ready.length > 0) {
-        throw new FairpatchError('EMBARGO_INVALID', `${ready.join(', ')} signed release_at ${isoSeconds(record.releaseAt)}: an embargo with ready members only moves later`);
+        throw new FairpatchError(
+          'EMBARGO_INVALID',
+          `${ready.join(', ')} signed release_at ${isoSeconds(record.releaseAt)}: an embargo with ready members only moves later`,
+        );
       }
       for (const [vendor, bytes] of moving) {
-        const expires = parseIsoSeconds((JSON.parse(bytes) as { signed: TargetsSigned }).signed.expires) ?? 0;
+        const expires =
+          parseIsoSeconds((JSON.parse(bytes) as { signed: TargetsSigned }).signed.expires) ?? 0;
         // TUF spec 5.6.4: a client refuses expired targets metadata, so it must outlive its activation.
-        if (expires <= releaseAt) throw new FairpatchError('EMBARGO_INVALID', `${vendor}'s staged metadata expires at ${isoSeconds(expires)}, before the new time`);
+        if (expires <= releaseAt)
+          throw new FairpatchError(
+            'EMBARGO_INVALID',
+            `${vendor}'s staged metadata expires at ${isoSeconds(expires)}, before the new time`,
+          );
       }
     });
     const record = (await this.store.get(id)) as EmbargoRecord;
@@ -116,7 +165,8 @@ export class Embargoes {
     for (const m of record.members) {
       for (const v of this.repo.view.state.vendors.get(m.vendor) ?? []) {
         const before = ticksBefore.get(`${m.vendor}/${v.version}`);
-        if (before !== undefined && before !== v.activationTick && v.kind !== undefined) await this.repo.log?.staged(m.vendor, v, v.kind, true);
+        if (before !== undefined && before !== v.activationTick && v.kind !== undefined)
+          await this.repo.log?.staged(m.vendor, v, v.kind, true);
       }
     }
     return this.viewOf(record);
@@ -131,9 +181,17 @@ export class Embargoes {
       this.assertOpen(record, now, 0);
       for (const vendor of leave) {
         const member = record.members.find((m) => m.vendor === vendor);
-        if (!member) throw new FairpatchError('BAD_REQUEST', `${vendor} is not a member of embargo ${id}`, { details: { field: 'leave_out' } });
-        if (member.leftOut) throw new FairpatchError('EMBARGO_INVALID', `${vendor} was already left out`);
-        if (member.stagedVersion !== undefined) throw new FairpatchError('EMBARGO_INVALID', `${vendor} is ready (version ${member.stagedVersion}): it ships with the embargo`);
+        if (!member)
+          throw new FairpatchError('BAD_REQUEST', `${vendor} is not a member of embargo ${id}`, {
+            details: { field: 'leave_out' },
+          });
+        if (member.leftOut)
+          throw new FairpatchError('EMBARGO_INVALID', `${vendor} was already left out`);
+        if (member.stagedVersion !== undefined)
+          throw new FairpatchError(
+            'EMBARGO_INVALID',
+            `${vendor} is ready (version ${member.stagedVersion}): it ships with the embargo`,
+          );
       }
     });
     const record = (await this.store.get(id)) as EmbargoRecord;
@@ -145,25 +203,44 @@ export class Embargoes {
    * Every commitment (creation, decisions) of the embargoes not yet revealed, for the start-up sweep:
    * a crash between a change and its leaf must not leave the reveal opening more than was committed.
    */
-  async pendingCommitments(): Promise<Array<{ dedupe: string; leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'> }>> {
-    const out: Array<{ dedupe: string; leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'> }> = [];
+  async pendingCommitments(): Promise<
+    Array<{ dedupe: string; leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'> }>
+  > {
+    const out: Array<{
+      dedupe: string;
+      leaf: LeafOf<'embargo.created'> | LeafOf<'embargo.decided'>;
+    }> = [];
     for (const id of await this.store.unrevealed()) {
       const record = await this.store.get(id);
       if (!record) continue;
-      const commitment = embargoCommitment(record.id, record.members.map((m) => m.vendor), record.nonce);
+      const commitment = embargoCommitment(
+        record.id,
+        record.members.map((m) => m.vendor),
+        record.nonce,
+      );
       // The creation's tick is the embargo's first time: the one before any move.
-      const first = record.decisions.find((d) => d.decision === 'moved') ? undefined : record.releaseAt;
-      if (first !== undefined) out.push({ dedupe: `embargo-created:${commitment}`, leaf: { type: 'embargo.created', v: 1, commitment, activation_tick: this.tickOf(first) } });
+      const first = record.decisions.find((d) => d.decision === 'moved')
+        ? undefined
+        : record.releaseAt;
+      if (first !== undefined)
+        out.push({
+          dedupe: `embargo-created:${commitment}`,
+          leaf: { type: 'embargo.created', v: 1, commitment, activation_tick: this.tickOf(first) },
+        });
       out.push(...this.decisionLeaves(record, record.decisions.length));
     }
     return out;
   }
 
   /** The reveal leaves of embargoes whose tick has come; the caller logs them, then marks them revealed. */
-  async dueReveals(): Promise<Array<{ id: string; dedupe: string; leaf: LeafOf<'embargo.revealed'> }>> {
+  async dueReveals(): Promise<
+    Array<{ id: string; dedupe: string; leaf: LeafOf<'embargo.revealed'> }>
+  > {
     const now = this.repo.clock.now();
     const out: Array<{ id: string; dedupe: string; leaf: LeafOf<'embargo.revealed'> }> = [];
-    for (const id of await this.store.dueForReveal(tickStart(this.repo.config, this.repo.currentTick()))) {
+    for (const id of await this.store.dueForReveal(
+      tickStart(this.repo.config, this.repo.currentTick()),
+    )) {
       const record = await this.store.get(id);
       if (!record || tickStart(this.repo.config, this.tickOf(record.releaseAt)) > now) continue;
       out.push({
@@ -185,27 +262,56 @@ export class Embargoes {
   }
 
   private decisionLeaf(d: EmbargoRecord['decisions'][number]): EmbargoDecisionLeaf {
-    return { decision: d.decision, ...(d.member ? { member: d.member } : {}), activation_tick: this.tickOf(d.releaseAt) };
+    return {
+      decision: d.decision,
+      ...(d.member ? { member: d.member } : {}),
+      activation_tick: this.tickOf(d.releaseAt),
+    };
   }
 
   /** Logs the decisions not logged yet (the last `count`, default one): hashes only, until the tick. */
   private async logDecision(record: EmbargoRecord, count = 1): Promise<void> {
-    for (const { dedupe, leaf } of this.decisionLeaves(record, count)) await this.repo.log?.embargo(dedupe, leaf);
+    for (const { dedupe, leaf } of this.decisionLeaves(record, count))
+      await this.repo.log?.embargo(dedupe, leaf);
   }
 
-  private decisionLeaves(record: EmbargoRecord, count: number): Array<{ dedupe: string; leaf: LeafOf<'embargo.decided'> }> {
-    const commitment = embargoCommitment(record.id, record.members.map((m) => m.vendor), record.nonce);
+  private decisionLeaves(
+    record: EmbargoRecord,
+    count: number,
+  ): Array<{ dedupe: string; leaf: LeafOf<'embargo.decided'> }> {
+    const commitment = embargoCommitment(
+      record.id,
+      record.members.map((m) => m.vendor),
+      record.nonce,
+    );
     return record.decisions.flatMap((d, i) => {
       if (i < record.decisions.length - count) return [];
       const seq = i + 1;
       const leaf = this.decisionLeaf(d);
-      return [{ dedupe: `embargo-decided:${commitment}:${seq}`, leaf: { type: 'embargo.decided' as const, v: 1 as const, commitment, seq, decision_sha256: decisionCommitment(record.id, record.nonce, seq, leaf), activation_tick: leaf.activation_tick } }];
+      return [
+        {
+          dedupe: `embargo-decided:${commitment}:${seq}`,
+          leaf: {
+            type: 'embargo.decided' as const,
+            v: 1 as const,
+            commitment,
+            seq,
+            decision_sha256: decisionCommitment(record.id, record.nonce, seq, leaf),
+            activation_tick: leaf.activation_tick,
+          },
+        },
+      ];
     });
   }
 
   private assertOpen(record: EmbargoRecord, now: number, marginMs: number): void {
     if (record.releaseAt <= now + marginMs) {
-      throw new FairpatchError('EMBARGO_CLOSED', marginMs > 0 ? `embargo ${record.id} is due at ${isoSeconds(record.releaseAt)}: too close for every node to learn of a change` : `embargo ${record.id} was released at ${isoSeconds(record.releaseAt)}`);
+      throw new FairpatchError(
+        'EMBARGO_CLOSED',
+        marginMs > 0
+          ? `embargo ${record.id} is due at ${isoSeconds(record.releaseAt)}: too close for every node to learn of a change`
+          : `embargo ${record.id} was released at ${isoSeconds(record.releaseAt)}`,
+      );
     }
   }
 
@@ -220,8 +326,17 @@ export class Embargoes {
       release_at: isoSeconds(record.releaseAt),
       activation_tick: tick,
       state: this.repo.currentTick() >= tick ? 'released' : 'pending',
-      members: record.members.map((m) => ({ vendor: m.vendor, ready: m.stagedVersion !== undefined, left_out: m.leftOut, ...(m.stagedVersion !== undefined ? { metadata_version: m.stagedVersion } : {}) })),
-      decisions: record.decisions.map((d) => ({ decision: d.decision, ...(d.member ? { member: d.member } : {}), release_at: isoSeconds(d.releaseAt) })),
+      members: record.members.map((m) => ({
+        vendor: m.vendor,
+        ready: m.stagedVersion !== undefined,
+        left_out: m.leftOut,
+        ...(m.stagedVersion !== undefined ? { metadata_version: m.stagedVersion } : {}),
+      })),
+      decisions: record.decisions.map((d) => ({
+        decision: d.decision,
+        ...(d.member ? { member: d.member } : {}),
+        release_at: isoSeconds(d.releaseAt),
+      })),
     };
   }
 }

@@ -47,7 +47,14 @@ export class Evidence {
   async created(): Promise<void> {
     const { epochMs, tickMs, freshnessMs } = this.repo.config;
     const root = this.repo.view.state.roots[0];
-    await this.append('repository.created', { type: 'repository.created', v: 1, epoch_ms: epochMs, tick_ms: tickMs, freshness_ms: freshnessMs, root_sha256: sha256Hex(root ?? Buffer.alloc(0)) });
+    await this.append('repository.created', {
+      type: 'repository.created',
+      v: 1,
+      epoch_ms: epochMs,
+      tick_ms: tickMs,
+      freshness_ms: freshnessMs,
+      root_sha256: sha256Hex(root ?? Buffer.alloc(0)),
+    });
   }
 
   /** Announces the next log key under checkpoints the current key signs (auditors learn it from here). */
@@ -59,25 +66,36 @@ export class Evidence {
    * The schedule (or halt), committed before its tick and again, idempotently, at start-up: nothing
    * staged goes unlogged. Only the commitment is public now: the metadata's sha256, not its contents.
    */
-  async staged(vendor: string, version: StoredVersion, kind: string, rescheduled = false): Promise<number | undefined> {
+  async staged(
+    vendor: string,
+    version: StoredVersion,
+    kind: string,
+    rescheduled = false,
+  ): Promise<number | undefined> {
     if (kind !== 'release' && kind !== 'halt') return undefined;
     const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
     // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
     const suffix = rescheduled ? `@${version.activationTick}` : '';
-    return this.append(`${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}${suffix}`, {
-      type,
-      v: 2,
-      vendor,
-      metadata_version: version.version,
-      metadata_sha256: sha256Hex(version.bytes),
-      activation_tick: version.activationTick,
-    });
+    return this.append(
+      `${kind === 'release' ? 'scheduled' : 'halted'}:${vendor}:${version.version}${suffix}`,
+      {
+        type,
+        v: 2,
+        vendor,
+        metadata_version: version.version,
+        metadata_sha256: sha256Hex(version.bytes),
+        activation_tick: version.activationTick,
+      },
+    );
   }
 
   /** The operator's list of the customer groups it serves: the audit covers each of them. */
   async groupsDeclared(groups: readonly string[]): Promise<number> {
     const sorted = [...new Set(groups)].sort();
-    return this.append(`groups:${sha256Hex(Buffer.from(sorted.join(','), 'utf8'))}:${this.repo.clock.now()}`, { type: 'groups.declared', v: 1, groups: sorted });
+    return this.append(
+      `groups:${sha256Hex(Buffer.from(sorted.join(','), 'utf8'))}:${this.repo.clock.now()}`,
+      { type: 'groups.declared', v: 1, groups: sorted },
+    );
   }
 
   /** Logs every staged version whose tick has come (and that really became active then). */
@@ -89,7 +107,12 @@ export class Evidence {
       for (const v of versions) {
         const id = `${vendor}:${v.version}`;
         const kind = v.kind;
-        if (this.activated.has(id) || v.activationTick > k || (kind !== 'release' && kind !== 'halt')) continue;
+        if (
+          this.activated.has(id) ||
+          v.activationTick > k ||
+          (kind !== 'release' && kind !== 'halt')
+        )
+          continue;
         this.activated.add(id);
         if (activeAt(versions, v.activationTick) !== v) continue; // superseded before its tick: never public
         const snapshot = view.snapshotAt(v.activationTick);
@@ -119,7 +142,8 @@ export class Evidence {
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
   async embargoCommitments(): Promise<void> {
-    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments()) await this.append(dedupe, leaf);
+    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments())
+      await this.append(dedupe, leaf);
   }
 
   /** Opens every embargo whose tick has come: its id, members, nonce and decisions enter the log. */
@@ -144,17 +168,34 @@ export class Evidence {
       const versions: GroupEntry['versions'] = {};
       let polls = 0;
       for (const [version, d] of drained.get(group) ?? []) {
-        versions[String(version)] = { polls: d.polls, first_tick: d.firstTick, last_tick: d.lastTick };
+        versions[String(version)] = {
+          polls: d.polls,
+          first_tick: d.firstTick,
+          last_tick: d.lastTick,
+        };
         polls += d.polls;
       }
       const entry: GroupEntry = { polls, versions };
       const pushes = notified.get(group);
-      if (pushes) entry.notifications = Object.fromEntries([...pushes].map(([tick, n]) => [String(tick), { connections: n.connections, fanout_us: Math.round(n.fanoutMs * 1000) }]));
+      if (pushes)
+        entry.notifications = Object.fromEntries(
+          [...pushes].map(([tick, n]) => [
+            String(tick),
+            { connections: n.connections, fanout_us: Math.round(n.fanoutMs * 1000) },
+          ]),
+        );
       groups[group] = entry;
     }
     // A restarted node may reuse its name (host:pid): the instance id keeps its roll-ups distinct.
     const dedupe = `rollup:${this.nodeName}:${this.instance}:${from}:${++this.rollupSeq}`;
-    this.unsent.set(dedupe, { type: 'delivery.rollup', v: 1, node: this.nodeName, from_tick: Math.max(1, Math.min(from, to)), to_tick: to, groups });
+    this.unsent.set(dedupe, {
+      type: 'delivery.rollup',
+      v: 1,
+      node: this.nodeName,
+      from_tick: Math.max(1, Math.min(from, to)),
+      to_tick: to,
+      groups,
+    });
     return this.sendRollups();
   }
 
@@ -172,6 +213,12 @@ export class Evidence {
   }
 
   async rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void> {
-    await this.append(`rotated:${version}`, { type: 'keys.rotated', v: 1, root_version: version, root_sha256: sha256Hex(bytes), keyids });
+    await this.append(`rotated:${version}`, {
+      type: 'keys.rotated',
+      v: 1,
+      root_version: version,
+      root_sha256: sha256Hex(bytes),
+      keyids,
+    });
   }
 }

@@ -13,7 +13,9 @@ import { type BlobStore, type ByteRange, verifier } from './blobs.js';
 const STALE_MS = 24 * 60 * 60 * 1000;
 
 const storageError = (what: string, error: unknown): FairpatchError =>
-  new FairpatchError('STORAGE_UNAVAILABLE', `${what}: ${(error as Error).message}`, { cause: error });
+  new FairpatchError('STORAGE_UNAVAILABLE', `${what}: ${(error as Error).message}`, {
+    cause: error,
+  });
 
 /** Content-addressed artifact files under `<data>/blobs/ab/cdef…`; one node's own storage (SQLite). */
 export class FileBlobStore implements BlobStore {
@@ -72,7 +74,15 @@ export class FileBlobStore implements BlobStore {
       if (error instanceof FairpatchError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       // A local file-system failure is ours; a client that hung up is not.
-      if (code === 'EACCES' || code === 'ENOSPC' || code === 'ENOTDIR' || code === 'EROFS' || code === 'EPERM' || code === 'ENOENT') throw storageError(`cannot store blob in ${this.dir}`, error);
+      if (
+        code === 'EACCES' ||
+        code === 'ENOSPC' ||
+        code === 'ENOTDIR' ||
+        code === 'EROFS' ||
+        code === 'EPERM' ||
+        code === 'ENOENT'
+      )
+        throw storageError(`cannot store blob in ${this.dir}`, error);
       throw error;
     } finally {
       // A stream destroyed while still opening creates its file afterwards: wait for it before removing.
@@ -92,7 +102,10 @@ export class FileBlobStore implements BlobStore {
     for (const name of await readdir(tmpDir)) {
       const pid = Number(name.split('.')[0]);
       const file = join(tmpDir, name);
-      const old = await stat(file).then((s) => now - s.mtimeMs > STALE_MS, () => true);
+      const old = await stat(file).then(
+        (s) => now - s.mtimeMs > STALE_MS,
+        () => true,
+      );
       if (old || !Number.isSafeInteger(pid) || pid === process.pid || !alive(pid)) {
         await rm(file, { force: true, recursive: true });
         removed++;

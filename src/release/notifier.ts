@@ -61,7 +61,12 @@ export class Notifier {
     /** Told of every activation fan-out (metrics). */
     private readonly onFanout: (record: FanoutRecord) => void = () => {},
   ) {
-    this.limits = { maxConnections: 20_000, maxPerAddress: 64, maxQueuedBytes: 256 * 1024, ...limits };
+    this.limits = {
+      maxConnections: 20_000,
+      maxPerAddress: 64,
+      maxQueuedBytes: 256 * 1024,
+      ...limits,
+    };
   }
 
   get size(): number {
@@ -80,7 +85,13 @@ export class Notifier {
     const full = this.subscribers.size >= this.limits.maxConnections;
     if (full || count >= this.limits.maxPerAddress) {
       this.refused++;
-      throw new FairpatchError('RATE_LIMITED', full ? 'this node holds its maximum of event streams; poll instead' : 'too many event streams from this address', { details: { retryAfterSeconds: 5 } });
+      throw new FairpatchError(
+        'RATE_LIMITED',
+        full
+          ? 'this node holds its maximum of event streams; poll instead'
+          : 'too many event streams from this address',
+        { details: { retryAfterSeconds: 5 } },
+      );
     }
     this.perAddress.set(subscriber.address, count + 1);
     this.subscribers.add(subscriber);
@@ -96,7 +107,12 @@ export class Notifier {
   }
 
   /** Writes one message to every stream; returns who got it. */
-  broadcast(bytes: Uint8Array): { groups: Map<string, number>; durationMs: number; dropped: number; startedAt: number } {
+  broadcast(bytes: Uint8Array): {
+    groups: Map<string, number>;
+    durationMs: number;
+    dropped: number;
+    startedAt: number;
+  } {
     const order = shuffle([...this.subscribers]);
     const groups = new Map<string, number>();
     let dropped = 0;
@@ -120,7 +136,11 @@ export class Notifier {
     // One event per tick, whoever calls: a timer that fires early and then on time must not tell twice.
     const earlier = this.fanouts.find((f) => f.tick === tick);
     if (earlier) return earlier;
-    const message = sseMessage('activation', JSON.stringify({ tick, snapshot_version: snapshotVersion }), String(tick));
+    const message = sseMessage(
+      'activation',
+      JSON.stringify({ tick, snapshot_version: snapshotVersion }),
+      String(tick),
+    );
     const result = this.broadcast(message);
     const record = { tick, ...result };
     this.fanouts.push(record);

@@ -6,7 +6,12 @@ import type { Repository } from './repository.js';
  * At the start of tick k: if a release or halt activates now, tell every open stream, from one
  * buffer, and count who was told. Called by the tick timer, or by tests that own the clock.
  */
-export function announceTick(repo: Repository, notifier: Notifier, counter: DeliveryCounter, k: number): FanoutRecord | undefined {
+export function announceTick(
+  repo: Repository,
+  notifier: Notifier,
+  counter: DeliveryCounter,
+  k: number,
+): FanoutRecord | undefined {
   const view = repo.view;
   if (!view.activatesAt(k)) return undefined;
   // Render first, so agents told now find the new timestamp ready.

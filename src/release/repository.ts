@@ -1,9 +1,22 @@
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import { type TufKey, keyIdOf } from '../tuf/keys.js';
-import { type Envelope, type RootSigned, type TargetsSigned, assertThreshold, envelopeBytes } from '../tuf/metadata.js';
+import {
+  type Envelope,
+  type RootSigned,
+  type TargetsSigned,
+  assertThreshold,
+  envelopeBytes,
+} from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
-import { parseRoot, parseVendorTargets, parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
+import {
+  parseRoot,
+  parseVendorTargets,
+  parseWith,
+  tufKeySchema,
+  vendorName,
+  vendorTargetsSchema,
+} from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.js';
 import { DAY_MS } from '../tuf/time.js';
@@ -45,16 +58,31 @@ export interface StagedResult extends Omit<StagingPlan, 'claims'> {
 /** Where the repository reports what it committed (the transparency log, see evidence.ts). */
 export interface RepositoryEvents {
   /** `rescheduled`: an embargo moved an already staged version to a later tick (committed again). */
-  staged(vendor: string, version: StoredVersion, kind: string, rescheduled?: boolean): Promise<number | undefined>;
+  staged(
+    vendor: string,
+    version: StoredVersion,
+    kind: string,
+    rescheduled?: boolean,
+  ): Promise<number | undefined>;
   /** An embargo leaf (embargo.ts): appended once under its dedupe key. */
   embargo(dedupe: string, leaf: Leaf): Promise<number>;
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
 }
 
-const topTargetsEnvelope = z.strictObject({ signed: z.record(z.string(), z.unknown()), signatures: z.array(z.strictObject({ keyid: z.string(), sig: z.string() })).min(1).max(16) });
+const topTargetsEnvelope = z.strictObject({
+  signed: z.record(z.string(), z.unknown()),
+  signatures: z
+    .array(z.strictObject({ keyid: z.string(), sig: z.string() }))
+    .min(1)
+    .max(16),
+});
 
 /** `POST /api/v1/vendors/<vendor>/key`: the new key, the targets re-signed by it, the new delegation. */
-export const rotationSchema = z.strictObject({ public_key: tufKeySchema, metadata: vendorTargetsSchema, top_targets: topTargetsEnvelope });
+export const rotationSchema = z.strictObject({
+  public_key: tufKeySchema,
+  metadata: vendorTargetsSchema,
+  top_targets: topTargetsEnvelope,
+});
 
 /** `POST /api/v1/vendors`: a vendor's request plus the operator's new top-level targets delegating to it. */
 export const registrationSchema = z.strictObject({
@@ -145,7 +173,11 @@ export class Repository {
     // Every refresh, so a key file added by the operator is picked up before the root's tick.
     this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    this.current = new RepositoryView(next, (version) => this.keys.of(version), this.options.onRender);
+    this.current = new RepositoryView(
+      next,
+      (version) => this.keys.of(version),
+      this.options.onRender,
+    );
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */
@@ -159,7 +191,11 @@ export class Repository {
    * `release_at` against an earlier reading of the clock (the dev seed): the lead-time check must use the
    * same reading, or a second boundary crossed in between turns "+0s" into "too soon".
    */
-  async stageVendorMetadata(vendor: string, body: unknown, options: { minLeadMs?: number; now?: number; embargo?: string } = {}): Promise<StagedResult> {
+  async stageVendorMetadata(
+    vendor: string,
+    body: unknown,
+    options: { minLeadMs?: number; now?: number; embargo?: string } = {},
+  ): Promise<StagedResult> {
     const { store, clock, config } = this.options;
     const minLeadMs = options.minLeadMs ?? this.options.minLeadMs;
     const registered = await store.vendor(vendor);
@@ -169,8 +205,11 @@ export class Repository {
     const now = options.now ?? clock.now();
     const infos = Object.entries(upload.signed.targets);
     const lengths = new Map<string, number | undefined>();
-    for (const [, info] of infos) lengths.set(info.hashes.sha256, await store.blobLength(vendor, info.hashes.sha256));
-    const owners = await store.productOwners([...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : [])))]);
+    for (const [, info] of infos)
+      lengths.set(info.hashes.sha256, await store.blobLength(vendor, info.hashes.sha256));
+    const owners = await store.productOwners([
+      ...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : []))),
+    ]);
     const bound = await store.boundTargets(infos.map(([path]) => path));
     const pending = await new EmbargoStore(store.db).pendingFor(vendor, now);
     const { claims, ...plan } = planStaging({
@@ -185,7 +224,12 @@ export class Repository {
       productOwner: (p) => owners.get(p),
       boundTarget: (p) => bound.get(p),
     });
-    const into = assertEmbargoStaging({ vendor, plan, pending, ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}) });
+    const into = assertEmbargoStaging({
+      vendor,
+      plan,
+      pending,
+      ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}),
+    });
     await store.stageVendorMetadata({
       vendor,
       version: upload.signed.version,
@@ -215,17 +259,36 @@ export class Repository {
    * Registers a vendor. The top-level targets that delegate to it are signed by the targets key,
    * which the operator holds (the server only checks it): a compromised server cannot delegate.
    */
-  async registerVendor(body: unknown, options: { effectiveAt?: number } = {}): Promise<{ name: string; effectiveAt: number; activationTick: number }> {
+  async registerVendor(
+    body: unknown,
+    options: { effectiveAt?: number } = {},
+  ): Promise<{ name: string; effectiveAt: number; activationTick: number }> {
     const { store, clock, minLeadMs, config } = this.options;
     const input = parseWith(registrationSchema, body, 'BAD_REQUEST');
     const now = clock.now();
-    if (await store.vendor(input.name)) throw new FairpatchError('ALREADY_EXISTS', `vendor ${input.name} is already registered`);
+    if (await store.vendor(input.name))
+      throw new FairpatchError('ALREADY_EXISTS', `vendor ${input.name} is already registered`);
     const keyid = keyIdOf(input.public_key);
-    const { top, previousTop } = await this.checkNextTopTargets(input.top_targets, input.name, input.public_key);
+    const { top, previousTop } = await this.checkNextTopTargets(
+      input.top_targets,
+      input.name,
+      input.public_key,
+    );
     const initial = input.initial as Envelope<TargetsSigned>;
-    if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0) throw new FairpatchError('METADATA_INVALID', 'initial vendor metadata is version 1 with no targets');
-    assertThreshold(initial, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${input.name} initial metadata`);
-    const effectiveAt = options.effectiveAt ?? Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, this.latestRootEffectiveAt());
+    if (initial.signed.version !== 1 || Object.keys(initial.signed.targets).length > 0)
+      throw new FairpatchError(
+        'METADATA_INVALID',
+        'initial vendor metadata is version 1 with no targets',
+      );
+    assertThreshold(
+      initial,
+      { keyids: [keyid], threshold: 1 },
+      { [keyid]: input.public_key },
+      `${input.name} initial metadata`,
+    );
+    const effectiveAt =
+      options.effectiveAt ??
+      Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, this.latestRootEffectiveAt());
     await store.registerVendor({
       name: input.name,
       key: input.public_key,
@@ -244,47 +307,112 @@ export class Repository {
    * targets re-signed by it, effective together one lead time ahead. From then on the old key's
    * signatures count for nothing, here and in every client.
    */
-  async rotateVendorKey(vendor: string, body: unknown): Promise<{ name: string; keyid: string; effectiveAt: number; activationTick: number }> {
+  async rotateVendorKey(
+    vendor: string,
+    body: unknown,
+  ): Promise<{ name: string; keyid: string; effectiveAt: number; activationTick: number }> {
     const { store, clock, minLeadMs, config } = this.options;
     const input = parseWith(rotationSchema, body, 'BAD_REQUEST');
     const registered = await store.vendor(vendor);
     if (!registered) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
     const now = clock.now();
     const keyid = keyIdOf(input.public_key);
-    const { top, previousTop } = await this.checkNextTopTargets(input.top_targets, vendor, input.public_key);
+    const { top, previousTop } = await this.checkNextTopTargets(
+      input.top_targets,
+      vendor,
+      input.public_key,
+    );
     const previous = await store.latestVendorMetadata(vendor);
     const metadata = input.metadata as Envelope<TargetsSigned>;
-    assertThreshold(metadata, { keyids: [keyid], threshold: 1 }, { [keyid]: input.public_key }, `${vendor} metadata (new key)`);
-    if (metadata.signed.version !== (previous?.version ?? 0) + 1) throw new FairpatchError('VERSION_CONFLICT', `${vendor} metadata version must be ${(previous?.version ?? 0) + 1}`);
-    if (!canonicalBytes(metadata.signed.targets).equals(canonicalBytes(previous?.signed.targets ?? {}))) {
-      throw new FairpatchError('RELEASE_INVALID', 'a key rotation re-signs the current targets unchanged');
+    assertThreshold(
+      metadata,
+      { keyids: [keyid], threshold: 1 },
+      { [keyid]: input.public_key },
+      `${vendor} metadata (new key)`,
+    );
+    if (metadata.signed.version !== (previous?.version ?? 0) + 1)
+      throw new FairpatchError(
+        'VERSION_CONFLICT',
+        `${vendor} metadata version must be ${(previous?.version ?? 0) + 1}`,
+      );
+    if (
+      !canonicalBytes(metadata.signed.targets).equals(
+        canonicalBytes(previous?.signed.targets ?? {}),
+      )
+    ) {
+      throw new FairpatchError(
+        'RELEASE_INVALID',
+        'a key rotation re-signs the current targets unchanged',
+      );
     }
-    const pending = Math.max(0, ...Object.values(metadata.signed.targets).map((t) => Date.parse(t.custom?.release_at ?? '') || 0));
-    const effectiveAt = Math.max(now + minLeadMs, previousTop?.effectiveAt ?? 0, pending, this.latestRootEffectiveAt());
-    await store.rotateVendorKey({ name: vendor, key: input.public_key, keyid, metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) }, topTargets: { version: top.signed.version, bytes: canonicalBytes(top) }, effectiveAt, now });
+    const pending = Math.max(
+      0,
+      ...Object.values(metadata.signed.targets).map(
+        (t) => Date.parse(t.custom?.release_at ?? '') || 0,
+      ),
+    );
+    const effectiveAt = Math.max(
+      now + minLeadMs,
+      previousTop?.effectiveAt ?? 0,
+      pending,
+      this.latestRootEffectiveAt(),
+    );
+    await store.rotateVendorKey({
+      name: vendor,
+      key: input.public_key,
+      keyid,
+      metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) },
+      topTargets: { version: top.signed.version, bytes: canonicalBytes(top) },
+      effectiveAt,
+      now,
+    });
     await this.refresh();
-    return { name: vendor, keyid, effectiveAt, activationTick: activationTick(config, effectiveAt) };
+    return {
+      name: vendor,
+      keyid,
+      effectiveAt,
+      activationTick: activationTick(config, effectiveAt),
+    };
   }
 
   /**
    * The next top-level targets, as the operator signed them: a threshold of the root's targets keys,
    * version previous + 1, `<vendor>/*` delegated to `key`, every other delegation unchanged.
    */
-  private async checkNextTopTargets(raw: unknown, vendor: string, key: TufKey): Promise<{ top: Envelope<TargetsSigned>; previousTop: { version: number; bytes: string; effectiveAt: number } | undefined }> {
+  private async checkNextTopTargets(
+    raw: unknown,
+    vendor: string,
+    key: TufKey,
+  ): Promise<{
+    top: Envelope<TargetsSigned>;
+    previousTop: { version: number; bytes: string; effectiveAt: number } | undefined;
+  }> {
     const root = this.latestRoot();
     const top = raw as Envelope<TargetsSigned>;
     assertThreshold(top, root.roles.targets, root.keys, 'top-level targets');
     const previousTop = await this.options.store.latestTopTargets();
     const expected = (previousTop?.version ?? 0) + 1;
-    if (top.signed.version !== expected) throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${expected}`);
+    if (top.signed.version !== expected)
+      throw new FairpatchError('VERSION_CONFLICT', `top-level targets version must be ${expected}`);
     const keyid = keyIdOf(key);
-    const before = previousTop ? ((JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed.delegations?.roles ?? []) : [];
+    const before = previousTop
+      ? ((JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed.delegations?.roles ?? [])
+      : [];
     const after = top.signed.delegations?.roles ?? [];
     const others = (roles: typeof before) => canonicalBytes(roles.filter((r) => r.name !== vendor));
     const delegation = after.find((r) => r.name === vendor);
     const named = top.signed.delegations?.keys[keyid]?.keyval.public === key.keyval.public;
-    if (!delegation || delegation.keyids.join() !== keyid || delegation.paths.join() !== `${vendor}/*` || !named || !others(before).equals(others(after))) {
-      throw new FairpatchError('METADATA_INVALID', `top-level targets must delegate ${vendor}/* to ${keyid} and change nothing else`);
+    if (
+      !delegation ||
+      delegation.keyids.join() !== keyid ||
+      delegation.paths.join() !== `${vendor}/*` ||
+      !named ||
+      !others(before).equals(others(after))
+    ) {
+      throw new FairpatchError(
+        'METADATA_INVALID',
+        `top-level targets must delegate ${vendor}/* to ${keyid} and change nothing else`,
+      );
     }
     return { top, previousTop };
   }
@@ -294,19 +422,41 @@ export class Repository {
    * least the lead time ahead, so every node holds it (and has found its keys) before it signs, and
    * after root N's tick: every tick has one root, and every node switches at the same one.
    */
-  async addRoot(body: unknown): Promise<{ version: number; effectiveAt: number; activationTick: number; activatesAt: string }> {
+  async addRoot(body: unknown): Promise<{
+    version: number;
+    effectiveAt: number;
+    activationTick: number;
+    activatesAt: string;
+  }> {
     const { store, clock, config, minLeadMs } = this.options;
-    const next = parseRoot(typeof body === 'string' || body instanceof Uint8Array ? parseJson(body, 'METADATA_INVALID') : body);
+    const next = parseRoot(
+      typeof body === 'string' || body instanceof Uint8Array
+        ? parseJson(body, 'METADATA_INVALID')
+        : body,
+    );
     assertRootSuccessor(this.latestRoot(), next);
     const bytes = envelopeBytes(next);
     const now = clock.now();
-    const effectiveAt = Math.max(now + minLeadMs, tickStart(config, (this.current.state.rootTicks.at(-1) ?? 1) + 1));
+    const effectiveAt = Math.max(
+      now + minLeadMs,
+      tickStart(config, (this.current.state.rootTicks.at(-1) ?? 1) + 1),
+    );
     await store.addRoot(next.signed.version, bytes, effectiveAt, now);
     await this.refresh();
     const roles = next.signed.roles;
-    await this.events?.rootAdded(next.signed.version, bytes, { root: roles.root.keyids, targets: roles.targets.keyids, snapshot: roles.snapshot.keyids, timestamp: roles.timestamp.keyids });
+    await this.events?.rootAdded(next.signed.version, bytes, {
+      root: roles.root.keyids,
+      targets: roles.targets.keyids,
+      snapshot: roles.snapshot.keyids,
+      timestamp: roles.timestamp.keyids,
+    });
     const tick = activationTick(config, effectiveAt);
-    return { version: next.signed.version, effectiveAt, activationTick: tick, activatesAt: new Date(tickStart(config, tick)).toISOString() };
+    return {
+      version: next.signed.version,
+      effectiveAt,
+      activationTick: tick,
+      activatesAt: new Date(tickStart(config, tick)).toISOString(),
+    };
   }
 
   latestRoot(): RootSigned {
@@ -329,7 +479,12 @@ function latestRootOf(state: CommittedState): RootSigned {
 }
 
 function sameState(a: CommittedState, b: CommittedState): boolean {
-  if (a.roots.length !== b.roots.length || a.topTargets.length !== b.topTargets.length || a.vendors.size !== b.vendors.size) return false;
+  if (
+    a.roots.length !== b.roots.length ||
+    a.topTargets.length !== b.topTargets.length ||
+    a.vendors.size !== b.vendors.size
+  )
+    return false;
   for (const [vendor, list] of b.vendors) {
     const before = a.vendors.get(vendor);
     if (before?.length !== list.length) return false;

@@ -40,7 +40,11 @@ export class RootKeys {
   of(version: number): OnlineSigners {
     const signers = this.found.get(version);
     if (signers) return signers;
-    throw new FairpatchError('KEY_UNAVAILABLE', this.missing.get(version) ?? `the online keys of root ${version} were not looked up`, { details: { retryAfterSeconds: 5 } });
+    throw new FairpatchError(
+      'KEY_UNAVAILABLE',
+      this.missing.get(version) ?? `the online keys of root ${version} were not looked up`,
+      { details: { retryAfterSeconds: 5 } },
+    );
   }
 
   /** What is missing now, for health reports. */

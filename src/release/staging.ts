@@ -1,6 +1,11 @@
 import { FairpatchError } from '../errors.js';
 import type { TufKey } from '../tuf/keys.js';
-import { type Envelope, type TargetInfo, type TargetsSigned, assertThreshold } from '../tuf/metadata.js';
+import {
+  type Envelope,
+  type TargetInfo,
+  type TargetsSigned,
+  assertThreshold,
+} from '../tuf/metadata.js';
 import { keyIdOf } from '../tuf/keys.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import { targetFileName } from '../tuf/schema.js';
@@ -53,14 +58,24 @@ export function planStaging(input: StagingInput): StagingPlan {
   const { vendor, vendorKey, previous, upload, now, minLeadMs, maxHorizonMs } = input;
   const signed = upload.signed;
   const keyid = keyIdOf(vendorKey);
-  assertThreshold(upload, { keyids: [keyid], threshold: 1 }, { [keyid]: vendorKey }, `${vendor} metadata`);
+  assertThreshold(
+    upload,
+    { keyids: [keyid], threshold: 1 },
+    { [keyid]: vendorKey },
+    `${vendor} metadata`,
+  );
 
   const expected = (previous?.version ?? 0) + 1;
   if (signed.version !== expected) {
-    throw new FairpatchError('VERSION_CONFLICT', `${vendor} metadata version must be ${expected}, got ${signed.version}`, { details: { expected } });
+    throw new FairpatchError(
+      'VERSION_CONFLICT',
+      `${vendor} metadata version must be ${expected}, got ${signed.version}`,
+      { details: { expected } },
+    );
   }
   const expiresAt = parseIsoSeconds(signed.expires) ?? 0;
-  if (expiresAt < now + DAY_MS) throw new FairpatchError('METADATA_INVALID', 'expires must be at least one day ahead');
+  if (expiresAt < now + DAY_MS)
+    throw new FairpatchError('METADATA_INVALID', 'expires must be at least one day ahead');
 
   for (const path of Object.keys(signed.targets)) assertOwnPath(vendor, path);
 
@@ -71,53 +86,94 @@ export function planStaging(input: StagingInput): StagingPlan {
   for (const [path, info] of Object.entries(signed.targets)) {
     const old = before[path];
     if (old) {
-      if (!sameTarget(old, info)) throw new FairpatchError('TARGET_IMMUTABLE', `${path} was already published with other content; publish a new file name`, { details: { path } });
+      if (!sameTarget(old, info))
+        throw new FairpatchError(
+          'TARGET_IMMUTABLE',
+          `${path} was already published with other content; publish a new file name`,
+          { details: { path } },
+        );
       continue;
     }
     added.push(path);
     const bound = input.boundTarget(path);
-    if (bound && (bound.sha256 !== info.hashes.sha256 || bound.length !== info.length)) throw pathBound(path);
+    if (bound && (bound.sha256 !== info.hashes.sha256 || bound.length !== info.length))
+      throw pathBound(path);
     if (!bound) claims.paths.push({ path, sha256: info.hashes.sha256, length: info.length });
     const product = info.custom?.product;
     const owner = product === undefined ? undefined : input.productOwner(product);
-    if (product !== undefined && owner !== undefined && owner !== vendor) throw productOwned(product, owner);
-    if (product !== undefined && owner === undefined && !claims.products.includes(product)) claims.products.push(product);
+    if (product !== undefined && owner !== undefined && owner !== vendor)
+      throw productOwned(product, owner);
+    if (product !== undefined && owner === undefined && !claims.products.includes(product))
+      claims.products.push(product);
   }
   if (added.length > 0 && removed.length > 0) {
-    throw new FairpatchError('RELEASE_INVALID', 'one upload either adds targets (release) or removes them (halt), not both');
+    throw new FairpatchError(
+      'RELEASE_INVALID',
+      'one upload either adds targets (release) or removes them (halt), not both',
+    );
   }
 
   let releaseAt = 0;
   for (const path of added) {
     const info = signed.targets[path] as TargetInfo;
     const at = parseIsoSeconds(info.custom?.release_at ?? '') ?? NaN;
-    if (releaseAt !== 0 && at !== releaseAt) throw new FairpatchError('RELEASE_INVALID', 'all targets of one release share one release_at');
+    if (releaseAt !== 0 && at !== releaseAt)
+      throw new FairpatchError(
+        'RELEASE_INVALID',
+        'all targets of one release share one release_at',
+      );
     releaseAt = at;
     // Only the vendor's own uploads: knowing another vendor's hash (say, from a leaked schedule)
     // must not let anyone publish, and so read, bytes that vendor has not released yet.
     const stored = input.blobLength(info.hashes.sha256);
-    if (stored === undefined) throw new FairpatchError('BLOB_MISSING', `artifact ${info.hashes.sha256} for ${path} was not uploaded`);
-    if (stored !== info.length) throw new FairpatchError('HASH_MISMATCH', `${path}: length ${info.length} does not match the uploaded artifact (${stored})`);
+    if (stored === undefined)
+      throw new FairpatchError(
+        'BLOB_MISSING',
+        `artifact ${info.hashes.sha256} for ${path} was not uploaded`,
+      );
+    if (stored !== info.length)
+      throw new FairpatchError(
+        'HASH_MISMATCH',
+        `${path}: length ${info.length} does not match the uploaded artifact (${stored})`,
+      );
   }
   if (added.length > 0 && releaseAt < now + minLeadMs) {
-    throw new FairpatchError('RELEASE_TOO_SOON', `release_at: must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`, {
-      details: { earliest: new Date(now + minLeadMs).toISOString() },
-    });
+    throw new FairpatchError(
+      'RELEASE_TOO_SOON',
+      `release_at: must be at least ${minLeadMs / 1000}s ahead so every node holds it before the tick`,
+      {
+        details: { earliest: new Date(now + minLeadMs).toISOString() },
+      },
+    );
   }
 
   if (added.length > 0 && releaseAt > now + maxHorizonMs) {
-    throw new FairpatchError('RELEASE_TOO_LATE', `release_at: at most ${Math.round(maxHorizonMs / DAY_MS)} days ahead (a release scheduled further out would hold back every later one)`, {
-      details: { field: 'release_at', latest: new Date(now + maxHorizonMs).toISOString() },
-    });
+    throw new FairpatchError(
+      'RELEASE_TOO_LATE',
+      `release_at: at most ${Math.round(maxHorizonMs / DAY_MS)} days ahead (a release scheduled further out would hold back every later one)`,
+      {
+        details: { field: 'release_at', latest: new Date(now + maxHorizonMs).toISOString() },
+      },
+    );
   }
   if (added.length > 0 && releaseAt > expiresAt) {
-    throw new FairpatchError('RELEASE_TOO_LATE', 'release_at: must not be after the metadata expires (clients would reject it before it is out)', { details: { field: 'release_at', expires: signed.expires } });
+    throw new FairpatchError(
+      'RELEASE_TOO_LATE',
+      'release_at: must not be after the metadata expires (clients would reject it before it is out)',
+      { details: { field: 'release_at', expires: signed.expires } },
+    );
   }
 
-  const latestRelease = Math.max(0, ...Object.values(signed.targets).map((t) => parseIsoSeconds(t.custom?.release_at ?? '') ?? 0));
+  const latestRelease = Math.max(
+    0,
+    ...Object.values(signed.targets).map((t) => parseIsoSeconds(t.custom?.release_at ?? '') ?? 0),
+  );
   if (added.length > 0 && latestRelease > releaseAt) {
     // Staging it would delay this release to the pending one's time and break its promised tick.
-    throw new FairpatchError('RELEASE_INVALID', `a release is pending until ${new Date(latestRelease).toISOString()}; schedule this one at or after it, or halt that one first`);
+    throw new FairpatchError(
+      'RELEASE_INVALID',
+      `a release is pending until ${new Date(latestRelease).toISOString()}; schedule this one at or after it, or halt that one first`,
+    );
   }
   const kind: ChangeKind = added.length > 0 ? 'release' : removed.length > 0 ? 'halt' : 'refresh';
   const effectiveAt = Math.max(latestRelease, kind === 'release' ? releaseAt : now + minLeadMs);
@@ -126,9 +182,17 @@ export function planStaging(input: StagingInput): StagingPlan {
 
 /** Refusals staging and the store (re-checking inside its transaction) both raise. */
 export const productOwned = (product: string, owner: string): FairpatchError =>
-  new FairpatchError('PRODUCT_OWNED', `product ${product} belongs to vendor ${owner}; publish under a product name of your own`, { details: { field: 'product', product } });
+  new FairpatchError(
+    'PRODUCT_OWNED',
+    `product ${product} belongs to vendor ${owner}; publish under a product name of your own`,
+    { details: { field: 'product', product } },
+  );
 export const pathBound = (path: string): FairpatchError =>
-  new FairpatchError('TARGET_IMMUTABLE', `${path} was published before (perhaps in a halted version) with other bytes; a path keeps its bytes forever: publish a new file name`, { details: { path } });
+  new FairpatchError(
+    'TARGET_IMMUTABLE',
+    `${path} was published before (perhaps in a halted version) with other bytes; a path keeps its bytes forever: publish a new file name`,
+    { details: { path } },
+  );
 
 export function assertOwnPath(vendor: string, path: string): void {
   const slash = path.indexOf('/');
@@ -137,7 +201,10 @@ export function assertOwnPath(vendor: string, path: string): void {
     throw new FairpatchError('FORBIDDEN', `${path} is outside the ${vendor}/* delegation`);
   }
   if (!targetFileName.safeParse(path.slice(slash + 1)).success) {
-    throw new FairpatchError('PATH_INVALID', `${path}: target paths are <vendor>/<file name>, no sub-directories, no ..`);
+    throw new FairpatchError(
+      'PATH_INVALID',
+      `${path}: target paths are <vendor>/<file name>, no sub-directories, no ..`,
+    );
   }
 }
 

@@ -8,9 +8,16 @@ import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { pathBound, productOwned } from './staging.js';
 import { activationTick } from '../common/tick.js';
 
-const CONFIG_KEYS = ['epochMs', 'tickMs', 'freshnessMs', 'snapshotPeriodMs', 'snapshotLifetimeMs'] as const;
+const CONFIG_KEYS = [
+  'epochMs',
+  'tickMs',
+  'freshnessMs',
+  'snapshotPeriodMs',
+  'snapshotLifetimeMs',
+] as const;
 
-const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+const hashToken = (token: string): string =>
+  createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** Database access for the release domain. Every write is one transaction: all of it lands, or none. */
 export class RepositoryStore {
@@ -20,20 +27,43 @@ export class RepositoryStore {
     const rows = await this.db.selectFrom('repo_config').selectAll().execute();
     if (rows.length === 0) return undefined;
     const map = new Map(rows.map((r) => [r.key, Number(r.value)]));
-    const config = Object.fromEntries(CONFIG_KEYS.map((k) => [k, map.get(k)])) as Record<(typeof CONFIG_KEYS)[number], number | undefined>;
-    if (CONFIG_KEYS.some((k) => !Number.isSafeInteger(config[k]))) throw new FairpatchError('INTERNAL', 'repo_config is incomplete');
+    const config = Object.fromEntries(CONFIG_KEYS.map((k) => [k, map.get(k)])) as Record<
+      (typeof CONFIG_KEYS)[number],
+      number | undefined
+    >;
+    if (CONFIG_KEYS.some((k) => !Number.isSafeInteger(config[k])))
+      throw new FairpatchError('INTERNAL', 'repo_config is incomplete');
     return config as RepoConfig;
   }
 
   /** Creates the repository once (config, root v1, top-level targets v1); later calls return what is stored. */
-  async initialize(config: RepoConfig, root1: Buffer, targets1: Buffer, now: number): Promise<RepoConfig> {
+  async initialize(
+    config: RepoConfig,
+    root1: Buffer,
+    targets1: Buffer,
+    now: number,
+  ): Promise<RepoConfig> {
     const existing = await this.readConfig();
     if (existing) return existing;
     try {
       await this.db.transaction().execute(async (trx) => {
-        await trx.insertInto('repo_config').values(CONFIG_KEYS.map((k) => ({ key: k, value: String(config[k]) }))).execute();
-        await trx.insertInto('root_versions').values({ version: 1, bytes: root1.toString('utf8'), created_at: now }).execute();
-        await trx.insertInto('top_targets').values({ version: 1, bytes: targets1.toString('utf8'), effective_at: config.epochMs, created_at: now }).execute();
+        await trx
+          .insertInto('repo_config')
+          .values(CONFIG_KEYS.map((k) => ({ key: k, value: String(config[k]) })))
+          .execute();
+        await trx
+          .insertInto('root_versions')
+          .values({ version: 1, bytes: root1.toString('utf8'), created_at: now })
+          .execute();
+        await trx
+          .insertInto('top_targets')
+          .values({
+            version: 1,
+            bytes: targets1.toString('utf8'),
+            effective_at: config.epochMs,
+            created_at: now,
+          })
+          .execute();
       });
     } catch (error) {
       // Another node created it first: theirs is the repository.
@@ -47,68 +77,164 @@ export class RepositoryStore {
     const known = new Map<string, StoredVersion>();
     if (previous) {
       for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
-      for (const [vendor, list] of previous.vendors) for (const v of list) known.set(`${vendor}/${v.version}`, v);
+      for (const [vendor, list] of previous.vendors)
+        for (const v of list) known.set(`${vendor}/${v.version}`, v);
     }
     // A version's bytes never change; its time may (an embargo moved), and then the new time wins.
     const reuse = (key: string, effectiveAt: number): StoredVersion | undefined => {
       const held = known.get(key);
-      return held && held.effectiveAt !== effectiveAt ? { ...held, effectiveAt, activationTick: activationTick(config, effectiveAt) } : held;
+      return held && held.effectiveAt !== effectiveAt
+        ? { ...held, effectiveAt, activationTick: activationTick(config, effectiveAt) }
+        : held;
     };
-    const stored = async (key: string, version: number, effectiveAt: number, fetch: () => Promise<string>, kind?: string): Promise<StoredVersion> =>
-      reuse(key, effectiveAt) ?? { version, effectiveAt, activationTick: activationTick(config, effectiveAt), bytes: Buffer.from(await fetch(), 'utf8'), ...(kind ? { kind } : {}) };
+    const stored = async (
+      key: string,
+      version: number,
+      effectiveAt: number,
+      fetch: () => Promise<string>,
+      kind?: string,
+    ): Promise<StoredVersion> =>
+      reuse(key, effectiveAt) ?? {
+        version,
+        effectiveAt,
+        activationTick: activationTick(config, effectiveAt),
+        bytes: Buffer.from(await fetch(), 'utf8'),
+        ...(kind ? { kind } : {}),
+      };
 
-    const roots = await this.db.selectFrom('root_versions').select(['version', 'bytes', 'effective_at']).orderBy('version').execute();
-    const top = await this.db.selectFrom('top_targets').select(['version', 'effective_at']).orderBy('version').execute();
-    const vendorRows = await this.db.selectFrom('vendor_metadata').select(['vendor', 'version', 'effective_at', 'kind']).orderBy('vendor').orderBy('version').execute();
+    const roots = await this.db
+      .selectFrom('root_versions')
+      .select(['version', 'bytes', 'effective_at'])
+      .orderBy('version')
+      .execute();
+    const top = await this.db
+      .selectFrom('top_targets')
+      .select(['version', 'effective_at'])
+      .orderBy('version')
+      .execute();
+    const vendorRows = await this.db
+      .selectFrom('vendor_metadata')
+      .select(['vendor', 'version', 'effective_at', 'kind'])
+      .orderBy('vendor')
+      .orderBy('version')
+      .execute();
 
     const topTargets = await Promise.all(
       top.map((r) =>
         stored(`targets/${r.version}`, Number(r.version), Number(r.effective_at), async () => {
-          const row = await this.db.selectFrom('top_targets').select('bytes').where('version', '=', r.version).executeTakeFirstOrThrow();
+          const row = await this.db
+            .selectFrom('top_targets')
+            .select('bytes')
+            .where('version', '=', r.version)
+            .executeTakeFirstOrThrow();
           return row.bytes;
         }),
       ),
     );
     const vendors = new Map<string, StoredVersion[]>();
     for (const r of vendorRows) {
-      const v = await stored(`${r.vendor}/${r.version}`, Number(r.version), Number(r.effective_at), async () => {
-        const row = await this.db.selectFrom('vendor_metadata').select('bytes').where('vendor', '=', r.vendor).where('version', '=', r.version).executeTakeFirstOrThrow();
-        return row.bytes;
-      }, r.kind);
+      const v = await stored(
+        `${r.vendor}/${r.version}`,
+        Number(r.version),
+        Number(r.effective_at),
+        async () => {
+          const row = await this.db
+            .selectFrom('vendor_metadata')
+            .select('bytes')
+            .where('vendor', '=', r.vendor)
+            .where('version', '=', r.version)
+            .executeTakeFirstOrThrow();
+          return row.bytes;
+        },
+        r.kind,
+      );
       vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
     }
     return {
       config,
       roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')),
-      rootTicks: roots.map((r) => (r.effective_at === null ? 1 : activationTick(config, Number(r.effective_at)))),
+      rootTicks: roots.map((r) =>
+        r.effective_at === null ? 1 : activationTick(config, Number(r.effective_at)),
+      ),
       topTargets,
       vendors,
     };
   }
 
   async latestRoot(): Promise<{ version: number; bytes: string }> {
-    const row = await this.db.selectFrom('root_versions').select(['version', 'bytes']).orderBy('version', 'desc').limit(1).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('root_versions')
+      .select(['version', 'bytes'])
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
     return { version: Number(row.version), bytes: row.bytes };
   }
 
   async addRoot(version: number, bytes: Buffer, effectiveAt: number, now: number): Promise<void> {
-    await this.insertOrConflict(() => this.db.insertInto('root_versions').values({ version, bytes: bytes.toString('utf8'), created_at: now, effective_at: effectiveAt }).execute(), `root ${version}`);
+    await this.insertOrConflict(
+      () =>
+        this.db
+          .insertInto('root_versions')
+          .values({
+            version,
+            bytes: bytes.toString('utf8'),
+            created_at: now,
+            effective_at: effectiveAt,
+          })
+          .execute(),
+      `root ${version}`,
+    );
   }
 
-  async latestTopTargets(): Promise<{ version: number; bytes: string; effectiveAt: number } | undefined> {
-    const row = await this.db.selectFrom('top_targets').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
-    return row && { version: Number(row.version), bytes: row.bytes, effectiveAt: Number(row.effective_at) };
+  async latestTopTargets(): Promise<
+    { version: number; bytes: string; effectiveAt: number } | undefined
+  > {
+    const row = await this.db
+      .selectFrom('top_targets')
+      .selectAll()
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return (
+      row && {
+        version: Number(row.version),
+        bytes: row.bytes,
+        effectiveAt: Number(row.effective_at),
+      }
+    );
   }
 
   async vendor(name: string): Promise<{ name: string; key: TufKey } | undefined> {
-    const row = await this.db.selectFrom('vendors').selectAll().where('name', '=', name).executeTakeFirst();
-    return row && { name: row.name, key: { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: row.public_key } } };
+    const row = await this.db
+      .selectFrom('vendors')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return (
+      row && {
+        name: row.name,
+        key: { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: row.public_key } },
+      }
+    );
   }
 
-  async latestVendorMetadata(vendor: string): Promise<{ version: number; bytes: string; signed: TargetsSigned } | undefined> {
-    const row = await this.db.selectFrom('vendor_metadata').select(['version', 'bytes']).where('vendor', '=', vendor).orderBy('version', 'desc').limit(1).executeTakeFirst();
+  async latestVendorMetadata(
+    vendor: string,
+  ): Promise<{ version: number; bytes: string; signed: TargetsSigned } | undefined> {
+    const row = await this.db
+      .selectFrom('vendor_metadata')
+      .select(['version', 'bytes'])
+      .where('vendor', '=', vendor)
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     if (!row) return undefined;
-    return { version: Number(row.version), bytes: row.bytes, signed: (JSON.parse(row.bytes) as { signed: TargetsSigned }).signed };
+    return {
+      version: Number(row.version),
+      bytes: row.bytes,
+      signed: (JSON.parse(row.bytes) as { signed: TargetsSigned }).signed,
+    };
   }
 
   /**
@@ -128,23 +254,74 @@ export class RepositoryStore {
     await this.insertOrConflict(
       () =>
         this.db.transaction().execute(async (trx) => {
-          await trx.insertInto('vendors').values({ name, public_key: key.keyval.public, keyid, created_at: now }).execute();
-          await trx.insertInto('top_targets').values({ version: topTargets.version, bytes: topTargets.bytes.toString('utf8'), effective_at: effectiveAt, created_at: now }).execute();
-          await trx.insertInto('vendor_metadata').values({ vendor: name, version: 1, bytes: initial.toString('utf8'), kind: 'refresh', effective_at: effectiveAt, created_at: now }).execute();
+          await trx
+            .insertInto('vendors')
+            .values({ name, public_key: key.keyval.public, keyid, created_at: now })
+            .execute();
+          await trx
+            .insertInto('top_targets')
+            .values({
+              version: topTargets.version,
+              bytes: topTargets.bytes.toString('utf8'),
+              effective_at: effectiveAt,
+              created_at: now,
+            })
+            .execute();
+          await trx
+            .insertInto('vendor_metadata')
+            .values({
+              vendor: name,
+              version: 1,
+              bytes: initial.toString('utf8'),
+              kind: 'refresh',
+              effective_at: effectiveAt,
+              created_at: now,
+            })
+            .execute();
         }),
       `vendor ${name} or top-level targets version ${topTargets.version}`,
     );
   }
 
   /** The new key, the top-level targets naming it and the re-signed metadata: one transaction. */
-  async rotateVendorKey(input: { name: string; key: TufKey; keyid: string; metadata: { version: number; bytes: Buffer }; topTargets: { version: number; bytes: Buffer }; effectiveAt: number; now: number }): Promise<void> {
+  async rotateVendorKey(input: {
+    name: string;
+    key: TufKey;
+    keyid: string;
+    metadata: { version: number; bytes: Buffer };
+    topTargets: { version: number; bytes: Buffer };
+    effectiveAt: number;
+    now: number;
+  }): Promise<void> {
     const { name, key, keyid, metadata, topTargets, effectiveAt, now } = input;
     await this.insertOrConflict(
       () =>
         this.db.transaction().execute(async (trx) => {
-          await trx.updateTable('vendors').set({ public_key: key.keyval.public, keyid }).where('name', '=', name).execute();
-          await trx.insertInto('top_targets').values({ version: topTargets.version, bytes: topTargets.bytes.toString('utf8'), effective_at: effectiveAt, created_at: now }).execute();
-          await trx.insertInto('vendor_metadata').values({ vendor: name, version: metadata.version, bytes: metadata.bytes.toString('utf8'), kind: 'refresh', effective_at: effectiveAt, created_at: now }).execute();
+          await trx
+            .updateTable('vendors')
+            .set({ public_key: key.keyval.public, keyid })
+            .where('name', '=', name)
+            .execute();
+          await trx
+            .insertInto('top_targets')
+            .values({
+              version: topTargets.version,
+              bytes: topTargets.bytes.toString('utf8'),
+              effective_at: effectiveAt,
+              created_at: now,
+            })
+            .execute();
+          await trx
+            .insertInto('vendor_metadata')
+            .values({
+              vendor: name,
+              version: metadata.version,
+              bytes: metadata.bytes.toString('utf8'),
+              kind: 'refresh',
+              effective_at: effectiveAt,
+              created_at: now,
+            })
+            .execute();
         }),
       `${name} metadata version ${metadata.version} or top-level targets version ${topTargets.version}`,
     );
@@ -173,26 +350,71 @@ export class RepositoryStore {
         this.db.transaction().execute(async (trx) => {
           if (embargo) {
             // Locks the embargo's row: a concurrent move either lands first (and we refuse) or waits.
-            await trx.updateTable('embargoes').set({ id: embargo.id }).where('id', '=', embargo.id).execute();
-            const current = await trx.selectFrom('embargoes').select('release_at').where('id', '=', embargo.id).executeTakeFirst();
-            const member = await trx.updateTable('embargo_members').set({ staged_version: row.version }).where('embargo', '=', embargo.id).where('vendor', '=', vendor).where('staged_version', 'is', null).where('left_out', '=', 0).executeTakeFirst();
-            if (Number(current?.release_at) !== embargo.releaseAt || Number(member.numUpdatedRows) !== 1) {
-              throw new FairpatchError('EMBARGO_INVALID', `embargo ${embargo.id} changed while staging (moved, or this member was left out or staged): read it again and re-sign`);
+            await trx
+              .updateTable('embargoes')
+              .set({ id: embargo.id })
+              .where('id', '=', embargo.id)
+              .execute();
+            const current = await trx
+              .selectFrom('embargoes')
+              .select('release_at')
+              .where('id', '=', embargo.id)
+              .executeTakeFirst();
+            const member = await trx
+              .updateTable('embargo_members')
+              .set({ staged_version: row.version })
+              .where('embargo', '=', embargo.id)
+              .where('vendor', '=', vendor)
+              .where('staged_version', 'is', null)
+              .where('left_out', '=', 0)
+              .executeTakeFirst();
+            if (
+              Number(current?.release_at) !== embargo.releaseAt ||
+              Number(member.numUpdatedRows) !== 1
+            ) {
+              throw new FairpatchError(
+                'EMBARGO_INVALID',
+                `embargo ${embargo.id} changed while staging (moved, or this member was left out or staged): read it again and re-sign`,
+              );
             }
           }
           for (const name of row.claims?.products ?? []) {
-            await trx.insertInto('products').values({ name, vendor, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute();
-            const owner = await trx.selectFrom('products').select('vendor').where('name', '=', name).executeTakeFirstOrThrow();
+            await trx
+              .insertInto('products')
+              .values({ name, vendor, created_at: now })
+              .onConflict((oc) => oc.column('name').doNothing())
+              .execute();
+            const owner = await trx
+              .selectFrom('products')
+              .select('vendor')
+              .where('name', '=', name)
+              .executeTakeFirstOrThrow();
             if (owner.vendor !== vendor) throw productOwned(name, owner.vendor);
           }
           for (const p of row.claims?.paths ?? []) {
-            await trx.insertInto('target_paths').values({ path: p.path, sha256: p.sha256, length: p.length, created_at: now }).onConflict((oc) => oc.column('path').doNothing()).execute();
-            const bound = await trx.selectFrom('target_paths').select(['sha256', 'length']).where('path', '=', p.path).executeTakeFirstOrThrow();
-            if (bound.sha256 !== p.sha256 || Number(bound.length) !== p.length) throw pathBound(p.path);
+            await trx
+              .insertInto('target_paths')
+              .values({ path: p.path, sha256: p.sha256, length: p.length, created_at: now })
+              .onConflict((oc) => oc.column('path').doNothing())
+              .execute();
+            const bound = await trx
+              .selectFrom('target_paths')
+              .select(['sha256', 'length'])
+              .where('path', '=', p.path)
+              .executeTakeFirstOrThrow();
+            if (bound.sha256 !== p.sha256 || Number(bound.length) !== p.length)
+              throw pathBound(p.path);
           }
           await trx
             .insertInto('vendor_metadata')
-            .values({ vendor, version: row.version, bytes: row.bytes.toString('utf8'), kind: row.kind, effective_at: row.effectiveAt, created_at: now })
+            .values({
+              vendor,
+              version: row.version,
+              bytes: row.bytes.toString('utf8'),
+              kind: row.kind,
+              effective_at: row.effectiveAt,
+              created_at: now,
+            })
             .execute();
         }),
       `${vendor} metadata version ${row.version}`,
@@ -202,61 +424,106 @@ export class RepositoryStore {
   /** Owners of the named products that already have one. */
   async productOwners(products: string[]): Promise<Map<string, string>> {
     if (products.length === 0) return new Map();
-    const rows = await this.db.selectFrom('products').select(['name', 'vendor']).where('name', 'in', products).execute();
+    const rows = await this.db
+      .selectFrom('products')
+      .select(['name', 'vendor'])
+      .where('name', 'in', products)
+      .execute();
     return new Map(rows.map((r) => [r.name, r.vendor]));
   }
 
   /** The bytes each of these paths was first staged with, for the paths ever staged. */
   async boundTargets(paths: string[]): Promise<Map<string, { sha256: string; length: number }>> {
     if (paths.length === 0) return new Map();
-    const rows = await this.db.selectFrom('target_paths').select(['path', 'sha256', 'length']).where('path', 'in', paths).execute();
+    const rows = await this.db
+      .selectFrom('target_paths')
+      .select(['path', 'sha256', 'length'])
+      .where('path', 'in', paths)
+      .execute();
     return new Map(rows.map((r) => [r.path, { sha256: r.sha256, length: Number(r.length) }]));
   }
 
   /** Length of a blob this vendor uploaded; undefined when it did not, whoever else holds the bytes. */
   async blobLength(vendor: string, sha256: string): Promise<number | undefined> {
-    const row = await this.db.selectFrom('vendor_blobs').select('length').where('vendor', '=', vendor).where('sha256', '=', sha256).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('vendor_blobs')
+      .select('length')
+      .where('vendor', '=', vendor)
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
     return row ? Number(row.length) : undefined;
   }
 
   /** Records that `vendor` uploaded these (hash-verified) bytes. */
   async recordBlob(vendor: string, sha256: string, length: number, now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('blobs').values({ sha256, length, created_at: now }).onConflict((oc) => oc.column('sha256').doNothing()).execute();
-      await trx.insertInto('vendor_blobs').values({ vendor, sha256, length, created_at: now }).onConflict((oc) => oc.columns(['vendor', 'sha256']).doNothing()).execute();
+      await trx
+        .insertInto('blobs')
+        .values({ sha256, length, created_at: now })
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+      await trx
+        .insertInto('vendor_blobs')
+        .values({ vendor, sha256, length, created_at: now })
+        .onConflict((oc) => oc.columns(['vendor', 'sha256']).doNothing())
+        .execute();
     });
   }
 
   /** The customer groups the operator declared last (kept beside the config; the log has the history). */
   async declaredGroups(): Promise<string[] | undefined> {
-    const row = await this.db.selectFrom('repo_config').select('value').where('key', '=', 'declared_groups').executeTakeFirst();
+    const row = await this.db
+      .selectFrom('repo_config')
+      .select('value')
+      .where('key', '=', 'declared_groups')
+      .executeTakeFirst();
     return row ? (JSON.parse(row.value) as string[]) : undefined;
   }
 
   async saveDeclaredGroups(groups: readonly string[]): Promise<void> {
     const value = JSON.stringify([...groups]);
-    await this.db.insertInto('repo_config').values({ key: 'declared_groups', value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    await this.db
+      .insertInto('repo_config')
+      .values({ key: 'declared_groups', value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 
   /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */
   async issueToken(vendor: string | null, now: number): Promise<string> {
     const token = `fp_${vendor ?? 'operator'}_${randomBytes(32).toString('base64url')}`;
-    await this.db.insertInto('tokens').values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null }).execute();
+    await this.db
+      .insertInto('tokens')
+      .values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null })
+      .execute();
     return token;
   }
 
   /** Registers a token chosen outside (e.g. FAIRPATCH_OPERATOR_TOKEN); idempotent. */
   async importToken(token: string, vendor: string | null, now: number): Promise<void> {
-    await this.db.insertInto('tokens').values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null }).onConflict((oc) => oc.column('hash').doNothing()).execute();
+    await this.db
+      .insertInto('tokens')
+      .values({ hash: hashToken(token), vendor, created_at: now, revoked_at: null })
+      .onConflict((oc) => oc.column('hash').doNothing())
+      .execute();
   }
 
   async findToken(token: string): Promise<{ vendor: string | null } | undefined> {
-    const row = await this.db.selectFrom('tokens').select(['vendor', 'revoked_at']).where('hash', '=', hashToken(token)).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('tokens')
+      .select(['vendor', 'revoked_at'])
+      .where('hash', '=', hashToken(token))
+      .executeTakeFirst();
     return row && row.revoked_at === null ? { vendor: row.vendor } : undefined;
   }
 
   async revokeTokens(vendor: string, now: number): Promise<number> {
-    const result = await this.db.updateTable('tokens').set({ revoked_at: now }).where('vendor', '=', vendor).where('revoked_at', 'is', null).executeTakeFirst();
+    const result = await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: now })
+      .where('vendor', '=', vendor)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
@@ -264,7 +531,11 @@ export class RepositoryStore {
     try {
       await write();
     } catch (error) {
-      if (isUniqueViolation(error)) throw new FairpatchError('VERSION_CONFLICT', `${what} already exists (another upload landed first)`);
+      if (isUniqueViolation(error))
+        throw new FairpatchError(
+          'VERSION_CONFLICT',
+          `${what} already exists (another upload landed first)`,
+        );
       throw error;
     }
   }

@@ -1,5 +1,13 @@
 import type { KeyPair, TufKey } from '../tuf/keys.js';
-import { type MetaFile, type RootSigned, type TargetInfo, type TargetsSigned, envelopeBytes, metaFile, signEnvelope } from '../tuf/metadata.js';
+import {
+  type MetaFile,
+  type RootSigned,
+  type TargetInfo,
+  type TargetsSigned,
+  envelopeBytes,
+  metaFile,
+  signEnvelope,
+} from '../tuf/metadata.js';
 import { buildSnapshot, buildTimestamp } from '../tuf/roles.js';
 import type { CommittedState, StoredVersion } from './state.js';
 import { tickStart } from '../common/tick.js';
@@ -92,7 +100,11 @@ export class RepositoryView {
       if (active) meta[`${vendor}.json`] = metaFile(active.version, active.bytes);
     }
     const expires = tickStart(this.state.config, start) + this.state.config.snapshotLifetimeMs;
-    const bytes = envelopeBytes(signEnvelope(buildSnapshot(version, expires, meta), [this.signersOf(this.rootVersionAt(start)).snapshot]));
+    const bytes = envelopeBytes(
+      signEnvelope(buildSnapshot(version, expires, meta), [
+        this.signersOf(this.rootVersionAt(start)).snapshot,
+      ]),
+    );
     const rendered = { version, bytes };
     this.snapshots.set(version, rendered);
     return rendered;
@@ -124,7 +136,12 @@ export class RepositoryView {
     const t0 = performance.now();
     const snapshot = this.snapshotAt(k);
     const expires = tickStart(this.state.config, k) + this.state.config.freshnessMs;
-    const bytes = envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), this.state.config), [this.signersOf(this.rootVersionAt(k)).timestamp]));
+    const bytes = envelopeBytes(
+      signEnvelope(
+        buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), this.state.config),
+        [this.signersOf(this.rootVersionAt(k)).timestamp],
+      ),
+    );
     this.timestamps.set(k, bytes);
     this.onRender((performance.now() - t0) / 1000);
     // Only the current and next ticks matter; keep the map from growing.
@@ -149,7 +166,9 @@ export class RepositoryView {
 
   /** Root `version`, once in effect at tick `nowTick`: a client never trusts a root before its keys sign. */
   root(version: number, nowTick: number): Buffer | undefined {
-    return (this.state.rootTicks[version - 1] ?? Infinity) <= nowTick ? this.state.roots[version - 1] : undefined;
+    return (this.state.rootTicks[version - 1] ?? Infinity) <= nowTick
+      ? this.state.roots[version - 1]
+      : undefined;
   }
 
   /** A delegated or top-level targets version, only once it has been activated (pending releases stay secret). */
@@ -160,7 +179,11 @@ export class RepositoryView {
     const found = list.find((v) => v.version === version);
     // Served only if it really was the active version at some tick: a release halted before its
     // tick was never public, and stays so.
-    return found && found.activationTick <= nowTick && activeAt(list, found.activationTick) === found ? found.bytes : undefined;
+    return found &&
+      found.activationTick <= nowTick &&
+      activeAt(list, found.activationTick) === found
+      ? found.bytes
+      : undefined;
   }
 
   /** The target at `path` as served at tick k, if its hash matches: artifacts are hidden until release. */
@@ -186,7 +209,8 @@ export class RepositoryView {
 /** The highest version activated by tick k (TUF clients see versions only grow). */
 export function activeAt(versions: readonly StoredVersion[], k: number): StoredVersion | undefined {
   let best: StoredVersion | undefined;
-  for (const v of versions) if (v.activationTick <= k && (!best || v.version > best.version)) best = v;
+  for (const v of versions)
+    if (v.activationTick <= k && (!best || v.version > best.version)) best = v;
   return best;
 }
 

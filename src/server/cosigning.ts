@@ -50,7 +50,9 @@ export class Cosigning {
           this.cosigned.set(url, size);
         }
       } catch (error) {
-        this.report(`witness ${url} did not cosign checkpoint ${size}: ${(error as Error).message}`);
+        this.report(
+          `witness ${url} did not cosign checkpoint ${size}: ${(error as Error).message}`,
+        );
       }
     }
   }
@@ -59,13 +61,23 @@ export class Cosigning {
   private async ask(url: string, note: string, size: number): Promise<string | undefined> {
     let old = this.cosigned.get(url) ?? 0;
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (old > size) throw new Error(`the witness holds size ${old}, larger than this log's ${size}`);
+      if (old > size)
+        throw new Error(`the witness holds size ${old}, larger than this log's ${size}`);
       const proof = old > 0 && old < size ? await this.log.consistencyProof(old, size) : [];
       const body = `old ${old}\n${proof.map((p) => `${Buffer.from(p).toString('base64')}\n`).join('')}\n${note}`;
-      const response = await reach(new URL('/add-checkpoint', url), { method: 'POST', body, headers: { 'content-type': 'text/plain' }, timeoutMs: 10_000 });
+      const response = await reach(new URL('/add-checkpoint', url), {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'text/plain' },
+        timeoutMs: 10_000,
+      });
       const text = await response.text();
       if (response.status === 200) return text;
-      if (response.status === 409 && /^text\/x\.tlog\.size/.test(response.headers.get('content-type') ?? '') && /^\d+\n$/.test(text)) {
+      if (
+        response.status === 409 &&
+        /^text\/x\.tlog\.size/.test(response.headers.get('content-type') ?? '') &&
+        /^\d+\n$/.test(text)
+      ) {
         old = Number(text.trim());
         this.cosigned.set(url, old);
         if (old === size) return undefined; // cosigned already (by another node of this log)

@@ -4,7 +4,12 @@ import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { readPrivateKey } from '../keys/key-files.js';
 import { generateVendorKey } from '../keys/keygen.js';
-import { buildRegistration, buildRelease, defaultArtifactName, type HashedArtifact } from '../publish/build.js';
+import {
+  buildRegistration,
+  buildRelease,
+  defaultArtifactName,
+  type HashedArtifact,
+} from '../publish/build.js';
 import { hashFile } from '../publish/client.js';
 import { manifestSchema, resolveReleaseAt } from '../publish/manifest.js';
 import { parseJson } from '../tuf/canonical.js';
@@ -19,18 +24,33 @@ import type { FairpatchNode } from './node.js';
  * keep at least the lead time; a brand-new demo node has no other node that must hold a release
  * before its tick, so the seed brings each one forward by the lead time: "+30s" is out at once.
  */
-export async function seedExamples(node: FairpatchNode, input: { manifestsDir: string; keysDir: string }): Promise<Array<{ manifest: string; vendor: string; activatesAt: string; skipped: boolean }>> {
+export async function seedExamples(
+  node: FairpatchNode,
+  input: { manifestsDir: string; keysDir: string },
+): Promise<Array<{ manifest: string; vendor: string; activatesAt: string; skipped: boolean }>> {
   const { repo, store, blobs } = node;
   const tokensFile = join(input.keysDir, 'tokens.json');
-  const tokens: Record<string, string> = existsSync(tokensFile) ? (JSON.parse(readFileSync(tokensFile, 'utf8')) as Record<string, string>) : {};
-  const files = existsSync(input.manifestsDir) ? readdirSync(input.manifestsDir).filter((f) => f.endsWith('.json') && f !== 'schema.json').sort() : [];
+  const tokens: Record<string, string> = existsSync(tokensFile)
+    ? (JSON.parse(readFileSync(tokensFile, 'utf8')) as Record<string, string>)
+    : {};
+  const files = existsSync(input.manifestsDir)
+    ? readdirSync(input.manifestsDir)
+        .filter((f) => f.endsWith('.json') && f !== 'schema.json')
+        .sort()
+    : [];
   const results = [];
   for (const file of files) {
     const path = join(input.manifestsDir, file);
-    const manifest = parseWith(manifestSchema, parseJson(readFileSync(path), 'JSON_INVALID'), 'MANIFEST_INVALID');
+    const manifest = parseWith(
+      manifestSchema,
+      parseJson(readFileSync(path), 'JSON_INVALID'),
+      'MANIFEST_INVALID',
+    );
     const vendor = manifest.vendor;
     const keyFile = join(input.keysDir, `${vendor}.key`);
-    const vendorKey = existsSync(keyFile) ? readPrivateKey(keyFile) : generateVendorKey(input.keysDir, vendor);
+    const vendorKey = existsSync(keyFile)
+      ? readPrivateKey(keyFile)
+      : generateVendorKey(input.keysDir, vendor);
     const now = repo.clock.now();
     if (!(await store.vendor(vendor))) {
       const previousTop = await store.latestTopTargets();
@@ -38,7 +58,8 @@ export async function seedExamples(node: FairpatchNode, input: { manifestsDir: s
         name: vendor,
         vendorKey,
         targetsKey: readPrivateKey(join(input.keysDir, 'targets.key')),
-        previousTop: previousTop && (JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed,
+        previousTop:
+          previousTop && (JSON.parse(previousTop.bytes) as Envelope<TargetsSigned>).signed,
         now,
       });
       await repo.registerVendor(body, { effectiveAt: now });
@@ -49,23 +70,47 @@ export async function seedExamples(node: FairpatchNode, input: { manifestsDir: s
     const artifacts: HashedArtifact[] = [];
     for (const a of manifest.artifacts) {
       const artifactPath = resolve(dirname(path), a.file);
-      artifacts.push({ platform: a.platform, name: a.name ?? defaultArtifactName(a.file), path: artifactPath, ...(await hashFile(artifactPath)) });
+      artifacts.push({
+        platform: a.platform,
+        name: a.name ?? defaultArtifactName(a.file),
+        path: artifactPath,
+        ...(await hashFile(artifactPath)),
+      });
     }
     if (!previous || artifacts.some((a) => previous.targets[`${vendor}/${a.name}`])) {
       results.push({ manifest: basename(file), vendor, activatesAt: '', skipped: true });
       continue;
     }
     for (const a of artifacts) {
-      if (!(await blobs.has(a.sha256))) await blobs.put(a.sha256, Readable.from(createReadStream(a.path)), a.length + 1);
+      if (!(await blobs.has(a.sha256)))
+        await blobs.put(a.sha256, Readable.from(createReadStream(a.path)), a.length + 1);
       await store.recordBlob(vendor, a.sha256, a.length, now);
     }
     // Read the clock again: registration and blob writes above take time, and the release time
     // and the staging check below must use one and the same reading.
     const stagedAt = repo.clock.now();
-    const releaseAt = Math.max(Math.ceil(stagedAt / 1000) * 1000, resolveReleaseAt(manifest.release_at, stagedAt) - repo.minLeadMs);
-    const envelope = buildRelease({ manifest, artifacts, releaseAt, previous, vendorKey, now: stagedAt });
-    const staged = await repo.stageVendorMetadata(vendor, JSON.parse(JSON.stringify(envelope)), { minLeadMs: 0, now: stagedAt });
-    results.push({ manifest: basename(file), vendor, activatesAt: staged.activatesAt, skipped: false });
+    const releaseAt = Math.max(
+      Math.ceil(stagedAt / 1000) * 1000,
+      resolveReleaseAt(manifest.release_at, stagedAt) - repo.minLeadMs,
+    );
+    const envelope = buildRelease({
+      manifest,
+      artifacts,
+      releaseAt,
+      previous,
+      vendorKey,
+      now: stagedAt,
+    });
+    const staged = await repo.stageVendorMetadata(vendor, JSON.parse(JSON.stringify(envelope)), {
+      minLeadMs: 0,
+      now: stagedAt,
+    });
+    results.push({
+      manifest: basename(file),
+      vendor,
+      activatesAt: staged.activatesAt,
+      skipped: false,
+    });
   }
   return results;
 }

@@ -1,8 +1,19 @@
-import { type IncomingMessage, type RequestListener, type ServerOptions, STATUS_CODES, createServer } from 'node:http';
+import {
+  type IncomingMessage,
+  type RequestListener,
+  type ServerOptions,
+  STATUS_CODES,
+  createServer,
+} from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { type HttpBindings, serve } from '@hono/node-server';
 import { type ErrorCode, ERROR_STATUS } from '../errors.js';
-import { TRUST_NO_PROXY, type TrustProxy, isTrustedProxy, normalizeAddress } from '../http/client-address.js';
+import {
+  TRUST_NO_PROXY,
+  type TrustProxy,
+  isTrustedProxy,
+  normalizeAddress,
+} from '../http/client-address.js';
 
 export interface HttpServerOptions {
   port: number;
@@ -18,7 +29,11 @@ export interface HttpServerOptions {
   front?: (overCap: (req: IncomingMessage) => boolean) => (app: RequestListener) => RequestListener;
 }
 
-export const DEFAULT_HTTP_OPTIONS = { requestTimeoutMs: 60_000, headersTimeoutMs: 10_000, maxConnectionsPerAddress: 256 } as const;
+export const DEFAULT_HTTP_OPTIONS = {
+  requestTimeoutMs: 60_000,
+  headersTimeoutMs: 10_000,
+  maxConnectionsPerAddress: 256,
+} as const;
 
 /** An over-cap connection that sends no request is closed after this long. */
 const OVER_CAP_GRACE_MS = 2000;
@@ -26,8 +41,16 @@ const OVER_CAP_GRACE_MS = 2000;
 /** A whole HTTP/1.1 response in the API's error format, for the socket-level refusals node:http makes. */
 function rawError(code: ErrorCode, message: string): string {
   const body = JSON.stringify({ error: { code, message } });
-  const headers = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' };
-  return `HTTP/1.1 ${ERROR_STATUS[code]} ${STATUS_CODES[ERROR_STATUS[code]] ?? 'Error'}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`;
+  const headers = {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+  };
+  return `HTTP/1.1 ${ERROR_STATUS[code]} ${STATUS_CODES[ERROR_STATUS[code]] ?? 'Error'}\r\n${Object.entries(
+    headers,
+  )
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n${body}`;
 }
 
 /** What node:http reports on a socket, as a refusal the client can act on. */
@@ -49,27 +72,53 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
  * minutes). Each client address may hold `maxConnectionsPerAddress` connections; one more is answered
  * 429 at its first request without reaching the app, and closed. Resolves once listening.
  */
-export async function startHttpServer(fetch: (request: Request, env: HttpBindings) => Response | Promise<Response>, options: HttpServerOptions): Promise<Server> {
+export async function startHttpServer(
+  fetch: (request: Request, env: HttpBindings) => Response | Promise<Response>,
+  options: HttpServerOptions,
+): Promise<Server> {
   const trust = options.trustProxy ?? TRUST_NO_PROXY;
   const overCap = new WeakSet<Socket>();
   const open = new Map<string, number>();
   const guarded = (request: Request, bindings: unknown): Response | Promise<Response> => {
     const env = bindings as HttpBindings;
     if (env?.incoming && overCap.has(env.incoming.socket)) {
-      const body = JSON.stringify({ error: { code: 'RATE_LIMITED', message: `more than ${options.maxConnectionsPerAddress} connections from this address` } });
-      return new Response(body, { status: ERROR_STATUS.RATE_LIMITED, headers: { 'Content-Type': 'application/json', 'Retry-After': '5', Connection: 'close' } });
+      const body = JSON.stringify({
+        error: {
+          code: 'RATE_LIMITED',
+          message: `more than ${options.maxConnectionsPerAddress} connections from this address`,
+        },
+      });
+      return new Response(body, {
+        status: ERROR_STATUS.RATE_LIMITED,
+        headers: { 'Content-Type': 'application/json', 'Retry-After': '5', Connection: 'close' },
+      });
     }
     return fetch(request, env);
   };
   // node:http checks its deadlines every connectionsCheckingInterval (30 s by default), so a deadline
   // would be late by up to that much: check a few times per deadline instead.
-  const checkEvery = Math.min(5000, Math.max(100, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
+  const checkEvery = Math.min(
+    5000,
+    Math.max(100, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)),
+  );
   const server = serve({
     fetch: guarded,
     port: options.port,
     hostname: options.hostname,
-    serverOptions: { requestTimeout: options.requestTimeoutMs, headersTimeout: options.headersTimeoutMs, connectionsCheckingInterval: checkEvery },
-    ...(options.front ? { createServer: ((serverOptions: ServerOptions, listener: RequestListener) => createServer(serverOptions, options.front!((req) => overCap.has(req.socket))(listener))) as typeof createServer } : {}),
+    serverOptions: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      connectionsCheckingInterval: checkEvery,
+    },
+    ...(options.front
+      ? {
+          createServer: ((serverOptions: ServerOptions, listener: RequestListener) =>
+            createServer(
+              serverOptions,
+              options.front!((req) => overCap.has(req.socket))(listener),
+            )) as typeof createServer,
+        }
+      : {}),
   }) as Server;
 
   server.on('connection', (socket: Socket) => {
@@ -90,7 +139,8 @@ export async function startHttpServer(fetch: (request: Request, env: HttpBinding
   // node:http answers a timed-out or malformed request with a bare status line; answer in the API's
   // format instead, when nothing has been written on the socket yet.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code !== 'ECONNRESET' && socket.writable && socket.bytesWritten === 0) socket.end(clientErrorResponse(error), () => socket.destroy());
+    if (error.code !== 'ECONNRESET' && socket.writable && socket.bytesWritten === 0)
+      socket.end(clientErrorResponse(error), () => socket.destroy());
     else socket.destroy();
   });
 

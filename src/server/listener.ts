@@ -6,7 +6,10 @@ import type { FairpatchNode } from './node.js';
  * The poll's fast path in front of the app: plain polls of timestamp.json answered before Hono, but
  * only when the app would answer them the same (clock within bounds, connection not over its cap).
  */
-export function pollFront(node: FairpatchNode, overCap: (req: IncomingMessage) => boolean): (app: RequestListener) => RequestListener {
+export function pollFront(
+  node: FairpatchNode,
+  overCap: (req: IncomingMessage) => boolean,
+): (app: RequestListener) => RequestListener {
   const clock = node.appDeps.clock;
   return (app) =>
     fastPoll(

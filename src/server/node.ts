@@ -117,25 +117,52 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   privateDir(options.dataDir);
   const monitor = new DatabaseMonitor(() => Date.now());
   const databaseUrl = options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite');
-  const db = await connect({ url: databaseUrl, onConnectionError: (error) => monitor.connectionLost(error) });
+  const db = await connect({
+    url: databaseUrl,
+    onConnectionError: (error) => monitor.connectionLost(error),
+  });
   // A serving node over PostgreSQL keeps time with the database: its clock is read against the
   // database's, and moved back if it runs ahead, so no node shows a release before its time.
   const offset = new ClockOffset();
-  const measureClock = options.sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
+  const measureClock =
+    options.sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
   for (let i = 0; measureClock && i < 3; i++) await measureClock();
   const clock = measureClock ? correctedClock(baseClock, offset) : baseClock;
   const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(options.keysDir);
   const first = rootFiles[0];
-  if (first?.version !== 1) throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${options.keysDir}; run fairpatch keygen`);
+  if (first?.version !== 1)
+    throw new FairpatchError(
+      'NOT_FOUND',
+      `no 1.root.json in ${options.keysDir}; run fairpatch keygen`,
+    );
   const targets1 = join(options.keysDir, '1.targets.json');
-  if (!existsSync(targets1)) throw new FairpatchError('NOT_FOUND', `no 1.targets.json in ${options.keysDir}; run fairpatch keygen`);
-  const config = await store.initialize(defaultRepoConfig(clock.now(), options.repoDefaults), readFileSync(first.path), readFileSync(targets1), clock.now());
+  if (!existsSync(targets1))
+    throw new FairpatchError(
+      'NOT_FOUND',
+      `no 1.targets.json in ${options.keysDir}; run fairpatch keygen`,
+    );
+  const config = await store.initialize(
+    defaultRepoConfig(clock.now(), options.repoDefaults),
+    readFileSync(first.path),
+    readFileSync(targets1),
+    clock.now(),
+  );
 
   const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const metrics = new NodeMetrics(options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {});
-  const repo = await Repository.open({ store, config, clock, minLeadMs, signersFor, onRender: (s) => metrics.rendered(s), ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}) });
+  const metrics = new NodeMetrics(
+    options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {},
+  );
+  const repo = await Repository.open({
+    store,
+    config,
+    clock,
+    minLeadMs,
+    signersFor,
+    onRender: (s) => metrics.rendered(s),
+    ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}),
+  });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
   for (const file of rootFiles.filter((f) => f.version > known)) {
@@ -148,25 +175,51 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
 
   if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
   // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.
-  const blobs: BlobStore = isPostgres(db) ? new DatabaseBlobStore(db, options.blobChunkBytes) : new FileBlobStore(join(options.dataDir, 'blobs'));
+  const blobs: BlobStore = isPostgres(db)
+    ? new DatabaseBlobStore(db, options.blobChunkBytes)
+    : new FileBlobStore(join(options.dataDir, 'blobs'));
   const swept = await blobs.sweep();
-  if (swept > 0) console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
-  const imported = isPostgres(db) ? await importLocalBlobs(db, blobs, join(options.dataDir, 'blobs')) : 0;
-  if (imported > 0) console.error(`copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`);
+  if (swept > 0)
+    console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
+  const imported = isPostgres(db)
+    ? await importLocalBlobs(db, blobs, join(options.dataDir, 'blobs'))
+    : 0;
+  if (imported > 0)
+    console.error(
+      `copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`,
+    );
   const counter = new DeliveryCounter();
 
-  const notifier = new Notifier(() => clock.now(), options.notifierLimits, (record) => metrics.fannedOut(record.durationMs / 1000));
+  const notifier = new Notifier(
+    () => clock.now(),
+    options.notifierLimits,
+    (record) => metrics.fannedOut(record.durationMs / 1000),
+  );
   const logKey = readLogKey(options.keysDir);
   // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
-  const nextLogKey = existsSync(join(options.keysDir, 'log-next.key')) ? readLogKey(options.keysDir, 'log-next') : undefined;
+  const nextLogKey = existsSync(join(options.keysDir, 'log-next.key'))
+    ? readLogKey(options.keysDir, 'log-next')
+    : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
-  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets));
+  const log = new LogStore(db, (size, root) =>
+    signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets),
+  );
   const cosigning = options.witnesses?.length ? new Cosigning(log, options.witnesses) : undefined;
-  const sequencer = new Sequencer(log, () => clock.now(), undefined, (entries, seconds) => {
-    metrics.appended(entries, seconds);
-    void cosigning?.kick();
-  });
-  const evidence = new Evidence(repo, sequencer, counter, options.nodeName ?? `${hostname()}:${process.pid}`);
+  const sequencer = new Sequencer(
+    log,
+    () => clock.now(),
+    undefined,
+    (entries, seconds) => {
+      metrics.appended(entries, seconds);
+      void cosigning?.kick();
+    },
+  );
+  const evidence = new Evidence(
+    repo,
+    sequencer,
+    counter,
+    options.nodeName ?? `${hostname()}:${process.pid}`,
+  );
   repo.attach(evidence);
   await evidence.created();
   if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
@@ -185,12 +238,19 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         monitor,
       })
     : () => {};
-  const clockTimer = measureClock ? setInterval(() => void measureClock().catch(() => {}), 5000) : undefined;
+  const clockTimer = measureClock
+    ? setInterval(() => void measureClock().catch(() => {}), 5000)
+    : undefined;
   clockTimer?.unref();
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
-  const intake = new ReceiptIntake(db, sequencer, () => repo.view.timestampKeys(), () => clock.now());
+  const intake = new ReceiptIntake(
+    db,
+    sequencer,
+    () => repo.view.timestampKeys(),
+    () => clock.now(),
+  );
   const declareGroups = async (groups: string[]): Promise<number> => {
     await store.saveDeclaredGroups(groups);
     counter.declare(groups);
@@ -198,7 +258,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   };
   const declared = await store.declaredGroups();
   if (declared) counter.declare(declared);
-  const storageChecks = [() => blobs.checkWritable(), ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(options.dataDir)])];
+  const storageChecks = [
+    () => blobs.checkWritable(),
+    ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(options.dataDir)]),
+  ];
   const appDeps: AppDeps = {
     repo,
     blobs,
@@ -239,7 +302,12 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       if (clockTimer) clearInterval(clockTimer);
       notifier.closeAll();
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
-      if (options.sync) await evidence.rollup().catch((error: unknown) => console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`));
+      if (options.sync)
+        await evidence
+          .rollup()
+          .catch((error: unknown) =>
+            console.error(`final delivery roll-up not logged: ${describeDatabaseError(error)}`),
+          );
       await sequencer.idle();
       await cosigning?.kick();
       await db.destroy();
@@ -256,13 +324,20 @@ async function logStagedVersions(repo: Repository, evidence: Evidence): Promise<
   const offers = [...repo.view.state.vendors].flatMap(([vendor, versions]) =>
     versions
       .filter((v) => v.kind === 'release' || v.kind === 'halt')
-      .flatMap((v) => [evidence.staged(vendor, v, v.kind as string), ...(moved.has(v.effectiveAt) ? [evidence.staged(vendor, v, v.kind as string, true)] : [])]),
+      .flatMap((v) => [
+        evidence.staged(vendor, v, v.kind as string),
+        ...(moved.has(v.effectiveAt) ? [evidence.staged(vendor, v, v.kind as string, true)] : []),
+      ]),
   );
   await Promise.all(offers);
 }
 
 /** The operator token of a dev repository: created once, kept in the data dir with mode 0600. */
-export async function devOperatorToken(store: RepositoryStore, dataDir: string, now: number): Promise<string> {
+export async function devOperatorToken(
+  store: RepositoryStore,
+  dataDir: string,
+  now: number,
+): Promise<string> {
   const file = join(dataDir, 'operator.token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const token = await store.issueToken(null, now);
@@ -277,7 +352,11 @@ async function checkDirectoryWritable(dir: string): Promise<void> {
     await writeFile(probe, '');
     await rm(probe, { force: true });
   } catch (error) {
-    throw new FairpatchError('STORAGE_UNAVAILABLE', `data directory ${dir} is not writable: ${(error as Error).message}`, { cause: error });
+    throw new FairpatchError(
+      'STORAGE_UNAVAILABLE',
+      `data directory ${dir} is not writable: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

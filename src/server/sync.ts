@@ -2,7 +2,8 @@ import type { DatabaseMonitor } from '../db/monitor.js';
 import { FairpatchError } from '../errors.js';
 
 /** A missing key is logged once, when it is found missing (root-keys.ts), not at every tick. */
-const announced = (error: unknown): boolean => error instanceof FairpatchError && error.code === 'KEY_UNAVAILABLE';
+const announced = (error: unknown): boolean =>
+  error instanceof FairpatchError && error.code === 'KEY_UNAVAILABLE';
 import type { Repository } from '../release/repository.js';
 import { tickAt, tickStart } from '../common/tick.js';
 
@@ -40,11 +41,16 @@ export function startSync(
     } catch (error) {
       if (!announced(error)) console.error('tick-start announcement failed', error);
     }
-    tickTimer = setTimeout(atTickStart, Math.max(1, tickStart(repo.config, k + 1) - repo.clock.now()));
+    tickTimer = setTimeout(
+      atTickStart,
+      Math.max(1, tickStart(repo.config, k + 1) - repo.clock.now()),
+    );
     tickTimer.unref();
   };
   if (options.onTickStart) atTickStart();
-  const heartbeat = options.onHeartbeat ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000) : undefined;
+  const heartbeat = options.onHeartbeat
+    ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000)
+    : undefined;
   heartbeat?.unref();
   // An outage is logged by the monitor, once; anything else is a bug and is logged in full.
   const report = (what: string) => (error: unknown) => {
@@ -75,8 +81,13 @@ export function startSync(
       report('state refresh failed')(error);
     }
     if (stopped) return;
-    const backoff = Math.min(options.maxBackoffMs ?? 4000, options.refreshMs * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
-    refreshTimer = setTimeout(() => void refresh(), failures === 0 ? atQuarter(options.refreshMs) : backoff);
+    const backoff =
+      Math.min(options.maxBackoffMs ?? 4000, options.refreshMs * 2 ** (failures - 1)) *
+      (0.75 + Math.random() / 2);
+    refreshTimer = setTimeout(
+      () => void refresh(),
+      failures === 0 ? atQuarter(options.refreshMs) : backoff,
+    );
     refreshTimer.unref();
   };
   refreshTimer = setTimeout(() => void refresh(), atQuarter(options.refreshMs));

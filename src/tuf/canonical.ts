@@ -10,12 +10,19 @@ export function canonicalBytes(value: unknown): Buffer {
   try {
     return Buffer.from(canonicalize(value), 'utf8');
   } catch (cause) {
-    throw new FairpatchError('METADATA_INVALID', 'value cannot be encoded as canonical JSON (floats are not allowed)', { cause });
+    throw new FairpatchError(
+      'METADATA_INVALID',
+      'value cannot be encoded as canonical JSON (floats are not allowed)',
+      { cause },
+    );
   }
 }
 
 /** Parses JSON from untrusted bytes without leaking SyntaxError. */
-export function parseJson(bytes: Uint8Array | string, code: 'JSON_INVALID' | 'METADATA_INVALID' = 'JSON_INVALID'): unknown {
+export function parseJson(
+  bytes: Uint8Array | string,
+  code: 'JSON_INVALID' | 'METADATA_INVALID' = 'JSON_INVALID',
+): unknown {
   const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
   try {
     return JSON.parse(text) as unknown;

@@ -35,7 +35,11 @@ export function keyIdOf(key: TufKey): string {
 
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   const pair = nacl.sign.keyPair.fromSeed(seed);
-  return { keyid: keyIdOf(tufKey(pair.publicKey)), publicKey: pair.publicKey, secretKey: pair.secretKey };
+  return {
+    keyid: keyIdOf(tufKey(pair.publicKey)),
+    publicKey: pair.publicKey,
+    secretKey: pair.secretKey,
+  };
 }
 
 export function generateKeyPair(): KeyPair {

@@ -84,7 +84,9 @@ export interface TimestampSigned {
 export function signEnvelope<T>(signed: T, keys: readonly KeyPair[]): Envelope<T> {
   const message = canonicalBytes(signed);
   const seen = new Set<string>();
-  const signatures = keys.filter((k) => !seen.has(k.keyid) && seen.add(k.keyid)).map((k) => sign(k, message));
+  const signatures = keys
+    .filter((k) => !seen.has(k.keyid) && seen.add(k.keyid))
+    .map((k) => sign(k, message));
   return { signed, signatures };
 }
 
@@ -106,7 +108,11 @@ export function metaFile(version: number, bytes: Uint8Array): MetaFile {
  * TUF spec 5.3.4 / 5.6.3: a role's metadata counts only if at least `threshold` distinct keys
  * of that role produced a valid signature. Signatures from other keys are ignored.
  */
-export function countValidSignatures(envelope: Envelope<unknown>, role: RoleKeys, keys: Record<string, TufKey>): number {
+export function countValidSignatures(
+  envelope: Envelope<unknown>,
+  role: RoleKeys,
+  keys: Record<string, TufKey>,
+): number {
   const message = canonicalBytes(envelope.signed);
   const valid = new Set<string>();
   for (const { keyid, sig } of envelope.signatures) {
@@ -117,9 +123,17 @@ export function countValidSignatures(envelope: Envelope<unknown>, role: RoleKeys
   return valid.size;
 }
 
-export function assertThreshold(envelope: Envelope<unknown>, role: RoleKeys, keys: Record<string, TufKey>, what: string): void {
+export function assertThreshold(
+  envelope: Envelope<unknown>,
+  role: RoleKeys,
+  keys: Record<string, TufKey>,
+  what: string,
+): void {
   const count = countValidSignatures(envelope, role, keys);
   if (count < role.threshold) {
-    throw new FairpatchError('SIGNATURE_INVALID', `${what}: ${count} valid signature(s), threshold is ${role.threshold}`);
+    throw new FairpatchError(
+      'SIGNATURE_INVALID',
+      `${what}: ${count} valid signature(s), threshold is ${role.threshold}`,
+    );
   }
 }

@@ -10,7 +10,6 @@ import {
   type TimestampSigned,
   SPEC_VERSION,
   assertThreshold,
-
 } from './metadata.js';
 import { isoSeconds } from './time.js';
 
@@ -22,7 +21,6 @@ export interface RootKeys {
 }
 
 const asTufKey = (k: KeyPair | TufKey): TufKey => ('keytype' in k ? k : tufKey(k.publicKey));
-
 
 /** Builds root metadata (TUF spec 4.3); every top-level role here is single-key except root. */
 export function buildRoot(version: number, expiresMs: number, keys: RootKeys): RootSigned {
@@ -41,9 +39,20 @@ export function buildRoot(version: number, expiresMs: number, keys: RootKeys): R
     timestamp: { keyids: ids([keys.timestamp]), threshold: 1 },
   };
   if (keys.root.threshold < 1 || keys.root.threshold > roles.root.keyids.length) {
-    throw new FairpatchError('BAD_REQUEST', `root threshold ${keys.root.threshold} of ${roles.root.keyids.length} keys is impossible`);
+    throw new FairpatchError(
+      'BAD_REQUEST',
+      `root threshold ${keys.root.threshold} of ${roles.root.keyids.length} keys is impossible`,
+    );
   }
-  return { _type: 'root', spec_version: SPEC_VERSION, version, expires: isoSeconds(expiresMs), consistent_snapshot: true, keys: all, roles };
+  return {
+    _type: 'root',
+    spec_version: SPEC_VERSION,
+    version,
+    expires: isoSeconds(expiresMs),
+    consistent_snapshot: true,
+    keys: all,
+    roles,
+  };
 }
 
 /**
@@ -52,10 +61,23 @@ export function buildRoot(version: number, expiresMs: number, keys: RootKeys): R
  */
 export function assertRootSuccessor(trusted: RootSigned, next: Envelope<RootSigned>): void {
   if (next.signed.version !== trusted.version + 1) {
-    throw new FairpatchError('VERSION_CONFLICT', `root version ${next.signed.version} does not follow ${trusted.version}`);
+    throw new FairpatchError(
+      'VERSION_CONFLICT',
+      `root version ${next.signed.version} does not follow ${trusted.version}`,
+    );
   }
-  assertThreshold(next, trusted.roles.root, trusted.keys, `root ${next.signed.version} (old root keys)`);
-  assertThreshold(next, next.signed.roles.root, next.signed.keys, `root ${next.signed.version} (new root keys)`);
+  assertThreshold(
+    next,
+    trusted.roles.root,
+    trusted.keys,
+    `root ${next.signed.version} (old root keys)`,
+  );
+  assertThreshold(
+    next,
+    next.signed.roles.root,
+    next.signed.keys,
+    `root ${next.signed.version} (new root keys)`,
+  );
 }
 
 export interface VendorDelegation {
@@ -64,7 +86,11 @@ export interface VendorDelegation {
 }
 
 /** Top-level targets: no targets of its own, one terminating `<vendor>/*` delegation per vendor. */
-export function buildTopTargets(version: number, expiresMs: number, vendors: readonly VendorDelegation[]): TargetsSigned {
+export function buildTopTargets(
+  version: number,
+  expiresMs: number,
+  vendors: readonly VendorDelegation[],
+): TargetsSigned {
   const keys: Record<string, TufKey> = {};
   const roles: DelegatedRole[] = [...vendors]
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -73,11 +99,28 @@ export function buildTopTargets(version: number, expiresMs: number, vendors: rea
       keys[id] = key;
       return { name, keyids: [id], threshold: 1, paths: [`${name}/*`], terminating: true };
     });
-  return { _type: 'targets', spec_version: SPEC_VERSION, version, expires: isoSeconds(expiresMs), targets: {}, delegations: { keys, roles } };
+  return {
+    _type: 'targets',
+    spec_version: SPEC_VERSION,
+    version,
+    expires: isoSeconds(expiresMs),
+    targets: {},
+    delegations: { keys, roles },
+  };
 }
 
-export function buildSnapshot(version: number, expiresMs: number, meta: Record<string, MetaFile>): SnapshotSigned {
-  return { _type: 'snapshot', spec_version: SPEC_VERSION, version, expires: isoSeconds(expiresMs), meta };
+export function buildSnapshot(
+  version: number,
+  expiresMs: number,
+  meta: Record<string, MetaFile>,
+): SnapshotSigned {
+  return {
+    _type: 'snapshot',
+    spec_version: SPEC_VERSION,
+    version,
+    expires: isoSeconds(expiresMs),
+    meta,
+  };
 }
 
 /**
@@ -86,7 +129,12 @@ export function buildSnapshot(version: number, expiresMs: number, meta: Record<s
  * clock, that it is being served an old tick. TUF clients keep unrecognized fields (spec 4.1) and
  * verify the signature over them.
  */
-export function buildTimestamp(version: number, expiresMs: number, snapshot: MetaFile, clock?: { epochMs: number; tickMs: number }): TimestampSigned {
+export function buildTimestamp(
+  version: number,
+  expiresMs: number,
+  snapshot: MetaFile,
+  clock?: { epochMs: number; tickMs: number },
+): TimestampSigned {
   return {
     _type: 'timestamp',
     spec_version: SPEC_VERSION,
@@ -96,5 +144,3 @@ export function buildTimestamp(version: number, expiresMs: number, snapshot: Met
     ...(clock ? { fairpatch_clock: { epoch_ms: clock.epochMs, tick_ms: clock.tickMs } } : {}),
   };
 }
-
-

@@ -1,6 +1,11 @@
 import { canonicalBytes } from './canonical.js';
 import type { TufKey } from './keys.js';
-import { type Envelope, type TimestampSigned, countValidSignatures, sha256Hex } from './metadata.js';
+import {
+  type Envelope,
+  type TimestampSigned,
+  countValidSignatures,
+  sha256Hex,
+} from './metadata.js';
 import { z } from 'zod';
 import { parseIsoSeconds } from './time.js';
 
@@ -14,12 +19,14 @@ export interface VerifiedDocument {
 }
 
 const timestampSchema = z.object({
-  signed: z.object({
-    _type: z.literal('timestamp'),
-    version: z.number().int().min(1),
-    expires: z.string(),
-    meta: z.object({ 'snapshot.json': z.object({ version: z.number().int().min(1) }).loose() }),
-  }).loose(),
+  signed: z
+    .object({
+      _type: z.literal('timestamp'),
+      version: z.number().int().min(1),
+      expires: z.string(),
+      meta: z.object({ 'snapshot.json': z.object({ version: z.number().int().min(1) }).loose() }),
+    })
+    .loose(),
   signatures: z.array(z.object({ keyid: z.string(), sig: z.string() })).max(16),
 });
 
@@ -33,12 +40,16 @@ export function documentDigest(document: unknown): string {
  * receipts outlive them). Undefined when it is not a validly signed timestamp: such a "receipt" is no
  * evidence of anything and is reported, not counted.
  */
-export function verifyTimestampDocument(document: unknown, timestampKeys: ReadonlyMap<string, TufKey>): VerifiedDocument | undefined {
+export function verifyTimestampDocument(
+  document: unknown,
+  timestampKeys: ReadonlyMap<string, TufKey>,
+): VerifiedDocument | undefined {
   const parsed = timestampSchema.safeParse(document);
   if (!parsed.success) return undefined;
   const keys = Object.fromEntries(timestampKeys);
   const env = parsed.data as unknown as Envelope<TimestampSigned>;
-  if (countValidSignatures(env, { keyids: [...timestampKeys.keys()], threshold: 1 }, keys) < 1) return undefined;
+  if (countValidSignatures(env, { keyids: [...timestampKeys.keys()], threshold: 1 }, keys) < 1)
+    return undefined;
   const bytes = canonicalBytes(document);
   return {
     digest: sha256Hex(bytes),

@@ -14,16 +14,19 @@ const MAX_BODY = 64 * 1024;
 export function addCheckpointRoutes(witness: CheckpointWitness): Hono {
   const app = new Hono();
   app.post('/add-checkpoint', async (c) => {
-    if (Number(c.req.header('content-length') ?? 0) > MAX_BODY) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY} bytes`);
+    if (Number(c.req.header('content-length') ?? 0) > MAX_BODY)
+      throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY} bytes`);
     let body: string;
     try {
       body = await c.req.text();
     } catch (error) {
       throw cutShort(c, error);
     }
-    if (body.length > MAX_BODY) throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY} bytes`);
+    if (body.length > MAX_BODY)
+      throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY} bytes`);
     const result = await witness.add(body);
-    if (result.kind === 'size-mismatch') return c.text(`${result.size}\n`, 409, { 'Content-Type': 'text/x.tlog.size' });
+    if (result.kind === 'size-mismatch')
+      return c.text(`${result.size}\n`, 409, { 'Content-Type': 'text/x.tlog.size' });
     return c.text(result.lines, 200);
   });
   return app;

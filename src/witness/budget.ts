@@ -21,9 +21,13 @@ export class PerKeyBudget {
       const entry = this.used.get(agent);
       const spent = entry?.minute === minute ? entry.count : 0;
       if (spent + n > this.perMinute) {
-        throw new FairpatchError('RATE_LIMITED', `agent ${agent.slice(0, 16)}… sent more than ${this.perMinute} observations this minute`, {
-          details: { retryAfterSeconds: 60 - Math.floor((t % 60_000) / 1000) },
-        });
+        throw new FairpatchError(
+          'RATE_LIMITED',
+          `agent ${agent.slice(0, 16)}… sent more than ${this.perMinute} observations this minute`,
+          {
+            details: { retryAfterSeconds: 60 - Math.floor((t % 60_000) / 1000) },
+          },
+        );
       }
     }
     if (this.used.size > this.maxKeys) this.used.clear();

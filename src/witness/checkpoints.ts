@@ -7,7 +7,9 @@ import { verifyConsistency } from '../log/merkle.js';
 import { type Verifier, openNote } from '../log/note.js';
 import type { WitnessDb } from './schema.js';
 
-export type AddCheckpointResult = { kind: 'cosigned'; lines: string } | { kind: 'size-mismatch'; size: number };
+export type AddCheckpointResult =
+  | { kind: 'cosigned'; lines: string }
+  | { kind: 'size-mismatch'; size: number };
 
 const MAX_PROOF_LINES = 63;
 
@@ -28,10 +30,12 @@ function parseRequest(body: string): Request {
   const old = /^old (0|[1-9]\d{0,15})$/.exec(lines[0] ?? '');
   if (!old) bad('the first line must be "old N" (decimal, no leading zeros)');
   const proofLines = lines.slice(1);
-  if (proofLines.length > MAX_PROOF_LINES) bad(`more than ${MAX_PROOF_LINES} consistency proof lines`);
+  if (proofLines.length > MAX_PROOF_LINES)
+    bad(`more than ${MAX_PROOF_LINES} consistency proof lines`);
   const proof = proofLines.map((l) => {
     const hash = Buffer.from(l, 'base64');
-    if (hash.length !== 32 || hash.toString('base64') !== l) bad('a consistency proof line is not base64 of 32 bytes');
+    if (hash.length !== 32 || hash.toString('base64') !== l)
+      bad('a consistency proof line is not base64 of 32 bytes');
     return hash;
   });
   return { oldSize: Number(old![1]), proof, note: body.slice(blank + 2) };
@@ -61,64 +65,129 @@ export class CheckpointWitness {
     const request = parseRequest(body);
     const origin = request.note.slice(0, request.note.indexOf('\n'));
     const verifier = this.logs.get(origin);
-    if (!verifier) throw new FairpatchError('NOT_FOUND', `this witness does not follow a log with origin ${JSON.stringify(origin)}`);
+    if (!verifier)
+      throw new FairpatchError(
+        'NOT_FOUND',
+        `this witness does not follow a log with origin ${JSON.stringify(origin)}`,
+      );
     let text: string;
     try {
       text = openNote(request.note, [verifier]).text;
     } catch (error) {
-      if (error instanceof FairpatchError && error.code === 'SIGNATURE_INVALID') throw new FairpatchError('FORBIDDEN', `the checkpoint is not signed by the key this witness trusts for ${origin}`);
+      if (error instanceof FairpatchError && error.code === 'SIGNATURE_INVALID')
+        throw new FairpatchError(
+          'FORBIDDEN',
+          `the checkpoint is not signed by the key this witness trusts for ${origin}`,
+        );
       throw error;
     }
     const checkpoint = parseCheckpoint(text);
-    if (request.oldSize > checkpoint.size) throw new FairpatchError('BAD_REQUEST', `old size ${request.oldSize} is larger than the checkpoint's ${checkpoint.size}`);
+    if (request.oldSize > checkpoint.size)
+      throw new FairpatchError(
+        'BAD_REQUEST',
+        `old size ${request.oldSize} is larger than the checkpoint's ${checkpoint.size}`,
+      );
 
-    const stored = await this.db.selectFrom('witness_checkpoints').selectAll().where('origin', '=', origin).executeTakeFirst();
+    const stored = await this.db
+      .selectFrom('witness_checkpoints')
+      .selectAll()
+      .where('origin', '=', origin)
+      .executeTakeFirst();
     const storedSize = stored ? Number(stored.size) : 0;
     if (request.oldSize !== storedSize) return { kind: 'size-mismatch', size: storedSize };
     const root = checkpoint.rootHash.toString('hex');
     if (stored && storedSize === checkpoint.size && stored.root !== root) {
-      throw await this.refuse('CHECKPOINT_CONFLICT', origin, body, stored.note, `a checkpoint of size ${checkpoint.size} with another root than the one this witness cosigned: the log forked`);
+      throw await this.refuse(
+        'CHECKPOINT_CONFLICT',
+        origin,
+        body,
+        stored.note,
+        `a checkpoint of size ${checkpoint.size} with another root than the one this witness cosigned: the log forked`,
+      );
     }
     try {
-      verifyConsistency(storedSize, checkpoint.size, stored ? Buffer.from(stored.root, 'hex') : checkpoint.rootHash, checkpoint.rootHash, request.proof);
+      verifyConsistency(
+        storedSize,
+        checkpoint.size,
+        stored ? Buffer.from(stored.root, 'hex') : checkpoint.rootHash,
+        checkpoint.rootHash,
+        request.proof,
+      );
     } catch (error) {
       if (!(error instanceof FairpatchError)) throw error;
-      throw await this.refuse('PROOF_INVALID', origin, body, stored?.note ?? '', `the consistency proof from ${storedSize} to ${checkpoint.size} does not verify (${error.message}): not cosigned`);
+      throw await this.refuse(
+        'PROOF_INVALID',
+        origin,
+        body,
+        stored?.note ?? '',
+        `the consistency proof from ${storedSize} to ${checkpoint.size} does not verify (${error.message}): not cosigned`,
+      );
     }
 
     const row = { size: checkpoint.size, root, note: request.note, updated_at: this.now() };
     if (stored) {
-      const updated = await this.db.updateTable('witness_checkpoints').set(row).where('origin', '=', origin).where('size', '=', storedSize).where('root', '=', stored.root).executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) return { kind: 'size-mismatch', size: await this.storedSize(origin) };
+      const updated = await this.db
+        .updateTable('witness_checkpoints')
+        .set(row)
+        .where('origin', '=', origin)
+        .where('size', '=', storedSize)
+        .where('root', '=', stored.root)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1)
+        return { kind: 'size-mismatch', size: await this.storedSize(origin) };
     } else {
       try {
-        await this.db.insertInto('witness_checkpoints').values({ origin, ...row }).execute();
+        await this.db
+          .insertInto('witness_checkpoints')
+          .values({ origin, ...row })
+          .execute();
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         return { kind: 'size-mismatch', size: await this.storedSize(origin) };
       }
     }
-    return { kind: 'cosigned', lines: cosign(text, this.key.name, this.key.secretKey, Math.floor(this.now() / 1000)) };
+    return {
+      kind: 'cosigned',
+      lines: cosign(text, this.key.name, this.key.secretKey, Math.floor(this.now() / 1000)),
+    };
   }
 
   /** The checkpoint last cosigned for `origin`, if any. */
   async latest(origin: string): Promise<string | undefined> {
-    return (await this.db.selectFrom('witness_checkpoints').select('note').where('origin', '=', origin).executeTakeFirst())?.note;
+    return (
+      await this.db
+        .selectFrom('witness_checkpoints')
+        .select('note')
+        .where('origin', '=', origin)
+        .executeTakeFirst()
+    )?.note;
   }
 
   private async storedSize(origin: string): Promise<number> {
-    const row = await this.db.selectFrom('witness_checkpoints').select('size').where('origin', '=', origin).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('witness_checkpoints')
+      .select('size')
+      .where('origin', '=', origin)
+      .executeTakeFirst();
     return row ? Number(row.size) : 0;
   }
 
   /** Keeps the refused, log-signed request beside what the witness had cosigned, and returns the refusal. */
-  private async refuse(code: 'CHECKPOINT_CONFLICT' | 'PROOF_INVALID', origin: string, request: string, witnessed: string, message: string): Promise<FairpatchError> {
+  private async refuse(
+    code: 'CHECKPOINT_CONFLICT' | 'PROOF_INVALID',
+    origin: string,
+    request: string,
+    witnessed: string,
+    message: string,
+  ): Promise<FairpatchError> {
     const digest = createHash('sha256').update(request).digest('hex');
     await this.db
       .insertInto('witness_evidence')
       .values({ digest, origin, reason: message, request, witnessed, received_at: this.now() })
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
-    return new FairpatchError(code, message, { details: { origin, witnessed_checkpoint: witnessed, submitted: request } });
+    return new FairpatchError(code, message, {
+      details: { origin, witnessed_checkpoint: witnessed, submitted: request },
+    });
   }
 }

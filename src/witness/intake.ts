@@ -40,11 +40,24 @@ export class WitnessIntake {
     const texts = new Map<string, string>();
     for (const [digest, document] of Object.entries(batch.documents)) {
       const bytes = canonicalBytes(document);
-      if (createHash('sha256').update(bytes).digest('hex') !== digest) throw new FairpatchError('RECEIPT_INVALID', `documents.${digest}: the document does not hash to its name`);
+      if (createHash('sha256').update(bytes).digest('hex') !== digest)
+        throw new FairpatchError(
+          'RECEIPT_INVALID',
+          `documents.${digest}: the document does not hash to its name`,
+        );
       if (!this.verified.has(digest)) {
         // An unknown key may be a rotation not followed yet: look for newer roots once, then judge.
-        if (!verifyTimestampDocument(document, this.roots.timestampKeys()) && !((await this.roots.refresh()) && verifyTimestampDocument(document, this.roots.timestampKeys()))) {
-          throw new FairpatchError('RECEIPT_INVALID', `documents.${digest}: not a timestamp signed by a timestamp key of the repository this witness follows`);
+        if (
+          !verifyTimestampDocument(document, this.roots.timestampKeys()) &&
+          !(
+            (await this.roots.refresh()) &&
+            verifyTimestampDocument(document, this.roots.timestampKeys())
+          )
+        ) {
+          throw new FairpatchError(
+            'RECEIPT_INVALID',
+            `documents.${digest}: not a timestamp signed by a timestamp key of the repository this witness follows`,
+          );
         }
         if (this.verified.size > 10_000) this.verified.clear();
         this.verified.add(digest);
@@ -52,49 +65,93 @@ export class WitnessIntake {
       texts.set(digest, bytes.toString('utf8'));
     }
     for (const [i, r] of batch.receipts.entries()) {
-      if (!verifyObservation(r)) throw new FairpatchError('SIGNATURE_INVALID', `receipts.${i}: the agent signature does not verify (unsigned, altered or re-labelled)`);
-      if (!texts.has(r.observation.document)) throw new FairpatchError('RECEIPT_INVALID', `receipts.${i}: document ${r.observation.document} is not in the batch`);
-      if (Date.parse(r.observation.first_at) > Date.parse(r.observation.last_at)) throw new FairpatchError('RECEIPT_INVALID', `receipts.${i}: first_at is after last_at`);
+      if (!verifyObservation(r))
+        throw new FairpatchError(
+          'SIGNATURE_INVALID',
+          `receipts.${i}: the agent signature does not verify (unsigned, altered or re-labelled)`,
+        );
+      if (!texts.has(r.observation.document))
+        throw new FairpatchError(
+          'RECEIPT_INVALID',
+          `receipts.${i}: document ${r.observation.document} is not in the batch`,
+        );
+      if (Date.parse(r.observation.first_at) > Date.parse(r.observation.last_at))
+        throw new FairpatchError('RECEIPT_INVALID', `receipts.${i}: first_at is after last_at`);
     }
 
     const unique = [...new Map(batch.receipts.map((r) => [r.sig, r])).values()];
     const logged = await this.loggedIndices(unique.map((r) => r.sig));
     const fresh = unique.filter((r) => !logged.has(receiptDedupe(r.sig)));
     const counts = new Map<string, number>();
-    for (const r of fresh) counts.set(r.observation.agent, (counts.get(r.observation.agent) ?? 0) + 1);
+    for (const r of fresh)
+      counts.set(r.observation.agent, (counts.get(r.observation.agent) ?? 0) + 1);
     this.budget.charge(counts);
 
     // Documents first: a receipt in the log always has its document at hand, even after a crash here.
-    const documents = [...new Set(fresh.map((r) => r.observation.document))].map((digest) => ({ digest, tick: 0, document: texts.get(digest) as string }));
+    const documents = [...new Set(fresh.map((r) => r.observation.document))].map((digest) => ({
+      digest,
+      tick: 0,
+      document: texts.get(digest) as string,
+    }));
     for (let i = 0; i < documents.length; i += 200) {
-      await this.db.insertInto('receipt_documents').values(documents.slice(i, i + 200)).onConflict((oc) => oc.column('digest').doNothing()).execute();
+      await this.db
+        .insertInto('receipt_documents')
+        .values(documents.slice(i, i + 200))
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
     }
     const receivedAt = new Date(this.now()).toISOString();
-    const leaves: WitnessLeaf[] = fresh.map((receipt) => ({ type: 'witness.receipt', v: 1, received_at: receivedAt, receipt }));
-    await this.sequencer.appendAll(leaves.map((leaf) => ({ dedupe: receiptDedupe(leaf.receipt.sig), data: canonicalBytes(witnessLeafSchema.parse(leaf)) })));
+    const leaves: WitnessLeaf[] = fresh.map((receipt) => ({
+      type: 'witness.receipt',
+      v: 1,
+      received_at: receivedAt,
+      receipt,
+    }));
+    await this.sequencer.appendAll(
+      leaves.map((leaf) => ({
+        dedupe: receiptDedupe(leaf.receipt.sig),
+        data: canonicalBytes(witnessLeafSchema.parse(leaf)),
+      })),
+    );
 
     // Read back what the log holds: a receipt raced in by another request keeps its first leaf.
     const indices = await this.loggedIndices(unique.map((r) => r.sig));
-    const rows = await this.db.selectFrom('log_leaves').select(['idx', 'data']).where('idx', 'in', [...indices.values()]).execute();
+    const rows = await this.db
+      .selectFrom('log_leaves')
+      .select(['idx', 'data'])
+      .where('idx', 'in', [...indices.values()])
+      .execute();
     const data = new Map(rows.map((r) => [Number(r.idx), r.data]));
     const checkpoint = await this.log.checkpoint();
-    if (!checkpoint) throw new FairpatchError('INTERNAL', 'the witness log has no checkpoint after an append');
+    if (!checkpoint)
+      throw new FairpatchError('INTERNAL', 'the witness log has no checkpoint after an append');
     // Proofs against that very checkpoint, so the agent checks inclusion without another round trip.
     const { size } = parseCheckpoint(checkpoint.slice(0, checkpoint.lastIndexOf('\n\n') + 1));
     const entries: WitnessAck['entries'] = [];
     for (const r of unique) {
       const index = indices.get(receiptDedupe(r.sig)) as number;
-      const proof = (await this.log.inclusionProof(index, size)).map((h) => Buffer.from(h).toString('hex'));
+      const proof = (await this.log.inclusionProof(index, size)).map((h) =>
+        Buffer.from(h).toString('hex'),
+      );
       entries.push({ sig: r.sig, index, leaf: data.get(index) as string, proof });
     }
-    return { accepted: batch.receipts.length, replayed: unique.length - fresh.length, entries, checkpoint };
+    return {
+      accepted: batch.receipts.length,
+      replayed: unique.length - fresh.length,
+      entries,
+      checkpoint,
+    };
   }
 
   private async loggedIndices(sigs: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const names = sigs.map(receiptDedupe);
     for (let i = 0; i < names.length; i += 500) {
-      const rows = await this.db.selectFrom('log_leaves').select(['dedupe', 'idx']).where('dedupe', 'in', names.slice(i, i + 500)).execute();
+      const rows = await this.db
+        .selectFrom('log_leaves')
+        .select(['dedupe', 'idx'])
+        .where('dedupe', 'in', names.slice(i, i + 500))
+        .execute();
       for (const r of rows) out.set(r.dedupe, Number(r.idx));
     }
     return out;

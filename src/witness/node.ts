@@ -54,7 +54,10 @@ export interface Witness {
   close(): Promise<void>;
 }
 
-export const DEFAULT_WITNESS_LIMITS = { perAddress: { perSecond: 50, burst: 200 }, perKeyPerMinute: 600 } as const;
+export const DEFAULT_WITNESS_LIMITS = {
+  perAddress: { perSecond: 50, burst: 200 },
+  perKeyPerMinute: 600,
+} as const;
 
 /**
  * A witness: its own database, its own key, its own append-only log (the same RFC 9162 store and
@@ -67,22 +70,48 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   privateDir(options.dataDir);
   const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'witness.sqlite') });
   const { name, secretKey, publicKey } = options.key;
-  const log = new LogStore(db, (size, root) => signCheckpoint({ origin: witnessOrigin(name), size, rootHash: root }, witnessOrigin(name), secretKey));
+  const log = new LogStore(db, (size, root) =>
+    signCheckpoint(
+      { origin: witnessOrigin(name), size, rootHash: root },
+      witnessOrigin(name),
+      secretKey,
+    ),
+  );
   const sequencer = new Sequencer(log, now);
   const roots = new TrustedRoots(options.root, options.roots, now, options.rootRefreshMs);
   await roots.refresh(true);
-  const budget = new PerKeyBudget(options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute, now);
+  const budget = new PerKeyBudget(
+    options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute,
+    now,
+  );
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, now);
   const vkey = verifierKey(witnessOrigin(name), publicKey);
-  const checkpoints = new CheckpointWitness(await ensureWitnessTables(db), (options.logs ?? []).map((l) => l.verifier), { name: witnessOrigin(name), secretKey }, now);
+  const checkpoints = new CheckpointWitness(
+    await ensureWitnessTables(db),
+    (options.logs ?? []).map((l) => l.verifier),
+    { name: witnessOrigin(name), secretKey },
+    now,
+  );
 
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
-  const perAddress = rateLimit(options.perAddress ?? DEFAULT_WITNESS_LIMITS.perAddress, clientAddressOf(options.trustProxy ?? TRUST_NO_PROXY), now);
+  const perAddress = rateLimit(
+    options.perAddress ?? DEFAULT_WITNESS_LIMITS.perAddress,
+    clientAddressOf(options.trustProxy ?? TRUST_NO_PROXY),
+    now,
+  );
   app.use('/receipts', perAddress.middleware);
   app.use('/add-checkpoint', perAddress.middleware);
-  app.get('/healthz', async (c) => c.json({ ok: true, witness: witnessOrigin(name), verifier_key: vkey, log_size: (await log.head()).size, root_version: roots.version }));
+  app.get('/healthz', async (c) =>
+    c.json({
+      ok: true,
+      witness: witnessOrigin(name),
+      verifier_key: vkey,
+      log_size: (await log.head()).size,
+      root_version: roots.version,
+    }),
+  );
   app.route('/', receiptRoutes({ db, log, intake, maxJsonBytes: 4 * 1024 * 1024 }));
   app.route('/log', logRoutes({ log, verifierKey: vkey }));
   app.route('/', addCheckpointRoutes(checkpoints));

@@ -17,25 +17,57 @@ export const PAGE = 1000;
  * logged receipts with index > N (from the first without `after`), in log order, with the documents
  * they name; `next` is the `after` of the following page.
  */
-export function receiptRoutes(deps: { db: Db; log: LogStore; intake: WitnessIntake; maxJsonBytes: number }): Hono {
+export function receiptRoutes(deps: {
+  db: Db;
+  log: LogStore;
+  intake: WitnessIntake;
+  maxJsonBytes: number;
+}): Hono {
   const app = new Hono();
-  app.post('/receipts', async (c) => c.json(await deps.intake.submit(await readJson(c, deps.maxJsonBytes)), 201));
+  app.post('/receipts', async (c) =>
+    c.json(await deps.intake.submit(await readJson(c, deps.maxJsonBytes)), 201),
+  );
 
   app.get('/receipts', async (c) => {
     const group = c.req.query('group');
-    if (group !== undefined && !GROUP_PATTERN.test(group)) throw new FairpatchError('QUERY_INVALID', 'group is not a group name');
+    if (group !== undefined && !GROUP_PATTERN.test(group))
+      throw new FairpatchError('QUERY_INVALID', 'group is not a group name');
     const start = c.req.query('after') === undefined ? 0 : intParam(c, 'after') + 1;
     const { size } = await deps.log.head();
     const rows = await deps.log.entries(start, Math.min(size, start + PAGE));
-    const entries = group === undefined ? rows : rows.filter((r) => (parseJson(r.data) as { receipt?: { observation?: { group?: string } } }).receipt?.observation?.group === group);
-    const digests = [...new Set(entries.map((r) => (parseJson(r.data) as { receipt: { observation: { document: string } } }).receipt.observation.document))];
+    const entries =
+      group === undefined
+        ? rows
+        : rows.filter(
+            (r) =>
+              (parseJson(r.data) as { receipt?: { observation?: { group?: string } } }).receipt
+                ?.observation?.group === group,
+          );
+    const digests = [
+      ...new Set(
+        entries.map(
+          (r) =>
+            (parseJson(r.data) as { receipt: { observation: { document: string } } }).receipt
+              .observation.document,
+        ),
+      ),
+    ];
     const documents: Record<string, unknown> = {};
     for (let i = 0; i < digests.length; i += 500) {
-      const docs = await deps.db.selectFrom('receipt_documents').select(['digest', 'document']).where('digest', 'in', digests.slice(i, i + 500)).execute();
+      const docs = await deps.db
+        .selectFrom('receipt_documents')
+        .select(['digest', 'document'])
+        .where('digest', 'in', digests.slice(i, i + 500))
+        .execute();
       for (const d of docs) documents[d.digest] = parseJson(d.document);
     }
     const last = rows.at(-1)?.index;
-    const page: WitnessPage = { entries: entries.map((r) => ({ index: r.index, leaf: r.data })), documents, size, ...(last !== undefined && last < size - 1 ? { next: last } : {}) };
+    const page: WitnessPage = {
+      entries: entries.map((r) => ({ index: r.index, leaf: r.data })),
+      documents,
+      size,
+      ...(last !== undefined && last < size - 1 ? { next: last } : {}),
+    };
     return c.json(page);
   });
   return app;

@@ -11,7 +11,9 @@ export type RootSource = (version: number) => Promise<unknown | undefined>;
 /** Fetches `/metadata/N.root.json` from the repository node (TUF 5.3: roots are fetched by version). */
 export function httpRootSource(logUrl: string): RootSource {
   return async (version) => {
-    const response = await reach(new URL(`/metadata/${version}.root.json`, logUrl), { timeoutMs: 10_000 });
+    const response = await reach(new URL(`/metadata/${version}.root.json`, logUrl), {
+      timeoutMs: 10_000,
+    });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`root ${version}: HTTP ${response.status}`);
     return parseJson(await response.text(), 'METADATA_INVALID');
@@ -64,12 +66,15 @@ export class TrustedRoots {
         added = true;
       }
     } catch (error) {
-      console.error(`witness: following roots stopped at version ${this.trusted.version + 1}: ${(error as Error).message}`);
+      console.error(
+        `witness: following roots stopped at version ${this.trusted.version + 1}: ${(error as Error).message}`,
+      );
     }
     return added;
   }
 
   private add(root: RootSigned): void {
-    for (const id of root.roles.timestamp.keyids) if (root.keys[id]) this.keys.set(id, root.keys[id]);
+    for (const id of root.roles.timestamp.keyids)
+      if (root.keys[id]) this.keys.set(id, root.keys[id]);
   }
 }

@@ -1,4 +1,13 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,10 +37,22 @@ describe('fairpatch agent --once against a real server process', () => {
     // agent run to finish before it on a busy machine. The dev seed brings releases forward by the
     // lead time, so the lead time is kept short and added to the delay.
     mkdirSync(join(dir, 'manifests'));
-    cpSync(new URL('../../manifests/artifacts', import.meta.url).pathname, join(dir, 'manifests', 'artifacts'), { recursive: true });
-    const manifest = JSON.parse(readFileSync(new URL('../../manifests/acme-agent-2.4.1.json', import.meta.url), 'utf8'));
-    writeFileSync(join(dir, 'manifests', 'fix.json'), JSON.stringify({ ...manifest, release_at: '+9s' }));
-    server = await startServer(['--dev', '--min-lead', '1s', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { cwd: dir });
+    cpSync(
+      new URL('../../manifests/artifacts', import.meta.url).pathname,
+      join(dir, 'manifests', 'artifacts'),
+      { recursive: true },
+    );
+    const manifest = JSON.parse(
+      readFileSync(new URL('../../manifests/acme-agent-2.4.1.json', import.meta.url), 'utf8'),
+    );
+    writeFileSync(
+      join(dir, 'manifests', 'fix.json'),
+      JSON.stringify({ ...manifest, release_at: '+9s' }),
+    );
+    server = await startServer(
+      ['--dev', '--min-lead', '1s', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+      { cwd: dir },
+    );
   });
   afterAll(async () => {
     await server?.stop();
@@ -43,51 +64,119 @@ describe('fairpatch agent --once against a real server process', () => {
     expect(Number.isFinite(activation)).toBe(true);
     const installDir = join(dir, 'installed');
     const config = join(dir, 'agent.json');
-    writeFileSync(config, JSON.stringify({ server: server.url, group: 'eu-west', root: join(dir, 'keys', '1.root.json'), state: join(dir, 'agent'), product: 'acme/acme-agent', platform: 'linux-x64', 'current-version': '2.3.1' }));
-    const run = () => cli(['agent', '--config', config, '--once', '--install', INSTALL_SCRIPT], { env: { FAIRPATCH_INSTALL_DIR: installDir } });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: server.url,
+        group: 'eu-west',
+        root: join(dir, 'keys', '1.root.json'),
+        state: join(dir, 'agent'),
+        product: 'acme/acme-agent',
+        platform: 'linux-x64',
+        'current-version': '2.3.1',
+      }),
+    );
+    const run = () =>
+      cli(['agent', '--config', config, '--once', '--install', INSTALL_SCRIPT], {
+        env: { FAIRPATCH_INSTALL_DIR: installDir },
+      });
 
     const before = await run();
     expect(before.code, before.stderr).toBe(0);
-    expect(Date.now(), 'the first poll must happen before the release (8 s after start)').toBeLessThan(activation);
-    expect(before.stdout).toMatch(new RegExp(`^${ISO} no patch for product acme-agent signed by vendor acme`));
+    expect(
+      Date.now(),
+      'the first poll must happen before the release (8 s after start)',
+    ).toBeLessThan(activation);
+    expect(before.stdout).toMatch(
+      new RegExp(`^${ISO} no patch for product acme-agent signed by vendor acme`),
+    );
 
     const { tick } = (await (await fetch(`${server.url}/healthz`)).json()) as { tick: number };
     await untilTick(server.url, tick + Math.ceil((activation - Date.now()) / 1000) + 1);
     const after = await run();
     expect(after.code, after.stdout + after.stderr).toBe(0);
     const lines = after.stdout.trim().split('\n');
-    expect(lines.every((l) => new RegExp(`^${ISO} `).test(l)), after.stdout).toBe(true);
+    expect(
+      lines.every((l) => new RegExp(`^${ISO} `).test(l)),
+      after.stdout,
+    ).toBe(true);
     expect(lines[0]).toMatch(/ installed acme-agent 2\.4\.1$/);
     // The install command's output is in the log: the example script, then the artifact it ran.
     expect(after.stdout).toMatch(/install> acme-agent 2\.4\.1 installed/);
     expect(readlinkSync(join(installDir, 'acme-agent', 'current'))).toBe('2.4.1');
     const again = await run();
     expect(again.stdout).toMatch(/up to date/);
-    expect(readFileSync(join(installDir, 'acme-agent', 'history'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(
+      readFileSync(join(installDir, 'acme-agent', 'history'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
 
     // A failing install with --once: its output's tail, exit 1, and no promise of a retry it will not make.
-    const failed = await cli(['agent', '--config', config, '--state', join(dir, 'agent-failing'), '--once', '--install', 'echo "disk full" >&2; exit 3']);
+    const failed = await cli([
+      'agent',
+      '--config',
+      config,
+      '--state',
+      join(dir, 'agent-failing'),
+      '--once',
+      '--install',
+      'echo "disk full" >&2; exit 3',
+    ]);
     expect(failed.code).toBe(1);
-    expect(failed.stdout).toMatch(/install of acme-agent 2\.4\.1 failed \(exit 3\); the next run retries/);
+    expect(failed.stdout).toMatch(
+      /install of acme-agent 2\.4\.1 failed \(exit 3\); the next run retries/,
+    );
     expect(failed.stdout).not.toMatch(/will retry/);
     expect(failed.stdout).toMatch(/install> disk full/);
 
     const exported = await cli(['agent', 'receipts', 'export', '--state', join(dir, 'agent')]);
-    const { group, agent, documents, receipts } = JSON.parse(exported.stdout) as { group: string; agent: string; documents: Record<string, { signed: { _type: string } }>; receipts: Array<{ observation: { agent: string; group: string; document: string } }> };
+    const { group, agent, documents, receipts } = JSON.parse(exported.stdout) as {
+      group: string;
+      agent: string;
+      documents: Record<string, { signed: { _type: string } }>;
+      receipts: Array<{ observation: { agent: string; group: string; document: string } }>;
+    };
     expect(group).toBe('eu-west');
     expect(agent).toBe((await cli(['agent', 'id', '--state', join(dir, 'agent')])).stdout.trim());
     // One signed run per statement served (three polls, each a new tick), each naming its document.
     expect(receipts.length).toBe(3);
-    expect(receipts.every((r) => r.observation.agent === agent && r.observation.group === 'eu-west' && documents[r.observation.document]?.signed._type === 'timestamp')).toBe(true);
+    expect(
+      receipts.every(
+        (r) =>
+          r.observation.agent === agent &&
+          r.observation.group === 'eu-west' &&
+          documents[r.observation.document]?.signed._type === 'timestamp',
+      ),
+    ).toBe(true);
   });
 
-  const offline = (state: string, version = '2.3.1') => ['agent', '--server', 'http://127.0.0.1:1', '--group', 'eu-west', '--root', join(dir, 'keys', '1.root.json'), '--state', join(dir, state), '--product', 'acme/acme-agent', '--platform', 'linux-x64', '--current-version', version, '--once'];
+  const offline = (state: string, version = '2.3.1') => [
+    'agent',
+    '--server',
+    'http://127.0.0.1:1',
+    '--group',
+    'eu-west',
+    '--root',
+    join(dir, 'keys', '1.root.json'),
+    '--state',
+    join(dir, state),
+    '--product',
+    'acme/acme-agent',
+    '--platform',
+    'linux-x64',
+    '--current-version',
+    version,
+    '--once',
+  ];
 
   it('prints one timestamped line naming the problem and exits 69 when the server is unreachable', async () => {
     const result = await cli(offline('agent2'));
     expect(result.code).toBe(69);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
-    expect(result.stdout).toMatch(new RegExp(`^${ISO} REFUSED: server unreachable \\(cannot reach http://127\\.0\\.0\\.1:1`));
+    expect(result.stdout).toMatch(
+      new RegExp(`^${ISO} REFUSED: server unreachable \\(cannot reach http://127\\.0\\.0\\.1:1`),
+    );
   });
 
   it('refuses a current version that is not semver, before doing anything', async () => {

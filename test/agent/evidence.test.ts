@@ -20,21 +20,53 @@ afterEach(async () => {
   await fx.close();
 });
 
-function agentOn(url: string, lines: string[], stateDir = mkdtempSync(join(tmpdir(), 'fp-evidence-'))): Agent {
+function agentOn(
+  url: string,
+  lines: string[],
+  stateDir = mkdtempSync(join(tmpdir(), 'fp-evidence-')),
+): Agent {
   return new Agent(
-    { server: url, group: 'eu-west', root: join(fx.keysDir, '1.root.json'), stateDir, vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: MINUTE, push: false },
-    { clock: fx.clock, log: (l) => lines.push(l), fetcher: { attempts: 1, backoffMs: 1, timeoutMs: 5000 } },
+    {
+      server: url,
+      group: 'eu-west',
+      root: join(fx.keysDir, '1.root.json'),
+      stateDir,
+      vendor: 'acme',
+      product: 'acme-agent',
+      platform: 'linux-x64',
+      currentVersion: '2.3.0',
+      channel: 'stable',
+      intervalMs: MINUTE,
+      push: false,
+    },
+    {
+      clock: fx.clock,
+      log: (l) => lines.push(l),
+      fetcher: { attempts: 1, backoffMs: 1, timeoutMs: 5000 },
+    },
   );
 }
 
 describe("the agent's own evidence", () => {
   it('signs what it was served; a frozen group path is said in one line, retried on the plain path, and kept as testimony', async () => {
     const releaseAt = fx.clock.now() + MINUTE;
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release(
+        'acme',
+        {},
+        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')],
+        releaseAt,
+      ),
+    );
     const frozenAt = fx.node.repo.currentTick();
     // An edge that keeps serving the group path the statement of one tick, still valid for minutes.
     const edge = new Hono();
-    edge.get('/g/:group/metadata/timestamp.json', (c) => c.body(new Uint8Array(fx.node.repo.view.timestampAt(frozenAt)), 200, { 'content-type': 'application/json' }));
+    edge.get('/g/:group/metadata/timestamp.json', (c) =>
+      c.body(new Uint8Array(fx.node.repo.view.timestampAt(frozenAt)), 200, {
+        'content-type': 'application/json',
+      }),
+    );
     edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
     const http = await listen(edge);
     closers.push(() => http.close());
@@ -43,16 +75,35 @@ describe("the agent's own evidence", () => {
     const agent = agentOn(http.url, lines);
     expect(await agent.cycle()).toMatchObject({ outcome: 'up-to-date' });
     fx.clock.set(releaseAt + 20 * SECOND);
-    expect(await agent.cycle(), lines.join('\n')).toMatchObject({ outcome: 'installed', version: '2.4.1' });
+    expect(await agent.cycle(), lines.join('\n')).toMatchObject({
+      outcome: 'installed',
+      version: '2.4.1',
+    });
     const stale = lines.filter((l) => l.startsWith('SERVED STALE'));
     expect(stale).toHaveLength(1);
-    expect(stale[0]).toMatch(/\/g\/eu-west served tick \d+, \d+s behind .*freeze attack.*trying the next path/);
+    expect(stale[0]).toMatch(
+      /\/g\/eu-west served tick \d+, \d+s behind .*freeze attack.*trying the next path/,
+    );
 
     const receipts = agent.receipts.all();
-    expect(receipts.every((r) => verifyObservation(r.signed) && r.signed.observation.agent === agent.identity.publicKey && r.signed.observation.group === 'eu-west')).toBe(true);
+    expect(
+      receipts.every(
+        (r) =>
+          verifyObservation(r.signed) &&
+          r.signed.observation.agent === agent.identity.publicKey &&
+          r.signed.observation.group === 'eu-west',
+      ),
+    ).toBe(true);
     // The group path's run: one statement from the first poll to the last, the gap the auditor reads.
-    const frozen = receipts.find((r) => r.signed.observation.via === '/g/eu-west' && Date.parse(r.signed.observation.last_at) - Date.parse(r.signed.observation.first_at) >= MINUTE);
-    const fresh = receipts.find((r) => r.signed.observation.via === '/' && r.signed.observation.lag_ms < SECOND);
+    const frozen = receipts.find(
+      (r) =>
+        r.signed.observation.via === '/g/eu-west' &&
+        Date.parse(r.signed.observation.last_at) - Date.parse(r.signed.observation.first_at) >=
+          MINUTE,
+    );
+    const fresh = receipts.find(
+      (r) => r.signed.observation.via === '/' && r.signed.observation.lag_ms < SECOND,
+    );
     expect(frozen, JSON.stringify(receipts.map((r) => r.signed.observation))).toBeDefined();
     expect(fresh).toBeDefined();
     // The frozen run grew: two polls of the same statement, one signed account.
@@ -81,8 +132,14 @@ describe("the agent's own evidence", () => {
     const states: boolean[] = [];
     const heartbeats: string[] = [];
     const stop = new AbortController();
-    const done = subscribe(`${http.url}/g/eu-west/events`, { signal: stop.signal, silenceMs: 1500, onEvent: (e) => e.event === 'heartbeat' && heartbeats.push(e.data), onState: (up) => states.push(up) });
-    for (let i = 0; i < 100 && heartbeats.length < 20; i++) await new Promise((r) => setTimeout(r, 100));
+    const done = subscribe(`${http.url}/g/eu-west/events`, {
+      signal: stop.signal,
+      silenceMs: 1500,
+      onEvent: (e) => e.event === 'heartbeat' && heartbeats.push(e.data),
+      onState: (up) => states.push(up),
+    });
+    for (let i = 0; i < 100 && heartbeats.length < 20; i++)
+      await new Promise((r) => setTimeout(r, 100));
     stop.abort();
     await done;
     expect(heartbeats.length).toBeGreaterThanOrEqual(20);

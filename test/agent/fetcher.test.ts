@@ -28,14 +28,20 @@ describe('the agent fetcher', () => {
     });
     const waits: number[] = [];
     const fetcher = new AgentFetcher({ attempts: 4, sleep: async (ms) => void waits.push(ms) });
-    expect((await fetcher.downloadBytes(`${url}/metadata/timestamp.json`, 100)).toString()).toBe('ok');
+    expect((await fetcher.downloadBytes(`${url}/metadata/timestamp.json`, 100)).toString()).toBe(
+      'ok',
+    );
     expect(waits).toEqual([7000, 7000]);
   });
 
   it('backs off with jitter when no Retry-After is given, and gives up after its attempts', async () => {
     const url = await serve((_, res) => void res.writeHead(502).end());
     const waits: number[] = [];
-    const fetcher = new AgentFetcher({ attempts: 3, backoffMs: 100, sleep: async (ms) => void waits.push(ms) });
+    const fetcher = new AgentFetcher({
+      attempts: 3,
+      backoffMs: 100,
+      sleep: async (ms) => void waits.push(ms),
+    });
     await expect(fetcher.downloadBytes(`${url}/x`, 10)).rejects.toThrow(/HTTP 502/);
     expect(waits).toHaveLength(2);
     expect(waits[0]).toBeLessThanOrEqual(100);
@@ -48,7 +54,9 @@ describe('the agent fetcher', () => {
       calls++;
       res.writeHead(404).end();
     });
-    await expect(new AgentFetcher({ sleep: async () => {} }).downloadBytes(`${url}/x`, 10)).rejects.toThrow(/HTTP 404/);
+    await expect(
+      new AgentFetcher({ sleep: async () => {} }).downloadBytes(`${url}/x`, 10),
+    ).rejects.toThrow(/HTTP 404/);
     expect(calls).toBe(1);
   });
 
@@ -64,11 +72,19 @@ describe('the agent fetcher', () => {
         res.write(body.subarray(0, 4000), () => res.destroy());
         return;
       }
-      res.writeHead(206, { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'content-length': body.length - start });
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+        'content-length': body.length - start,
+      });
       res.end(body.subarray(start));
     });
-    const fetcher = new AgentFetcher({ partialDir: mkdtempSync(join(tmpdir(), 'partial-')), sleep: async () => {} });
-    const got = await fetcher.downloadFile(`${url}/targets/acme/x.bin`, body.length, async (file) => readFileSync(file));
+    const fetcher = new AgentFetcher({
+      partialDir: mkdtempSync(join(tmpdir(), 'partial-')),
+      sleep: async () => {},
+    });
+    const got = await fetcher.downloadFile(`${url}/targets/acme/x.bin`, body.length, async (file) =>
+      readFileSync(file),
+    );
     expect(got.equals(body)).toBe(true);
     expect(ranges[0]).toBeUndefined();
     expect(ranges.at(-1)).toMatch(/^bytes=\d+-$/);
@@ -77,14 +93,21 @@ describe('the agent fetcher', () => {
 
   it('refuses endless data beyond the signed length', async () => {
     const url = await serve((_, res) => void res.end(Buffer.alloc(5000)));
-    const fetcher = new AgentFetcher({ partialDir: mkdtempSync(join(tmpdir(), 'partial-')), sleep: async () => {} });
-    await expect(fetcher.downloadFile(`${url}/targets/acme/x.bin`, 100, async () => 'never')).rejects.toThrow(/endless data/);
+    const fetcher = new AgentFetcher({
+      partialDir: mkdtempSync(join(tmpdir(), 'partial-')),
+      sleep: async () => {},
+    });
+    await expect(
+      fetcher.downloadFile(`${url}/targets/acme/x.bin`, 100, async () => 'never'),
+    ).rejects.toThrow(/endless data/);
   });
 
   it('reads Retry-After as seconds or a date, bounded to a minute', () => {
     expect(retryAfterMs('3')).toBe(3000);
     expect(retryAfterMs('9999')).toBe(60_000);
-    expect(retryAfterMs(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(10_000);
+    expect(
+      retryAfterMs(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1)),
+    ).toBe(10_000);
     expect(retryAfterMs('soon')).toBeUndefined();
   });
 });

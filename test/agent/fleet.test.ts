@@ -24,12 +24,31 @@ beforeAll(async () => {
 describe(`${AGENTS} agents in ${GROUPS.length} groups around one release`, () => {
   it('all install within one poll interval of the release tick, none before it', async () => {
     const releaseAt = fx.clock.now() + 40 * SECOND;
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('acme-agent-2.4.1.sh', 'echo fixed\n')], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release(
+        'acme',
+        {},
+        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fixed\n')],
+        releaseAt,
+      ),
+    );
     const root = join(fx.keysDir, '1.root.json');
     const fleet = Array.from({ length: AGENTS }, (_, i) => ({
       phase: (i * 7) % (INTERVAL / SECOND), // seconds into each interval this agent polls at
       agent: new Agent(
-        { server: server.url, group: GROUPS[i % GROUPS.length]!, root, stateDir: mkdtempSync(join(tmpdir(), 'fleet-')), vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: INTERVAL },
+        {
+          server: server.url,
+          group: GROUPS[i % GROUPS.length]!,
+          root,
+          stateDir: mkdtempSync(join(tmpdir(), 'fleet-')),
+          vendor: 'acme',
+          product: 'acme-agent',
+          platform: 'linux-x64',
+          currentVersion: '2.3.0',
+          channel: 'stable',
+          intervalMs: INTERVAL,
+        },
         { clock: fx.clock, log: () => {}, fetcher: { attempts: 2, backoffMs: 1 } },
       ),
     }));
@@ -37,7 +56,9 @@ describe(`${AGENTS} agents in ${GROUPS.length} groups around one release`, () =>
     const installedAt = new Map<number, number>();
     for (let t = releaseAt - INTERVAL; t <= releaseAt + INTERVAL + SECOND; t += SECOND) {
       fx.clock.set(t);
-      const due = fleet.map((f, i) => ({ ...f, i })).filter((f) => ((t - releaseAt) / SECOND - f.phase) % (INTERVAL / SECOND) === 0);
+      const due = fleet
+        .map((f, i) => ({ ...f, i }))
+        .filter((f) => ((t - releaseAt) / SECOND - f.phase) % (INTERVAL / SECOND) === 0);
       const results = await Promise.all(due.map((f) => f.agent.cycle()));
       results.forEach((r, j) => {
         expect(r.outcome, JSON.stringify(r)).not.toBe('refused');

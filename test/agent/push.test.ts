@@ -14,7 +14,12 @@ const GROUPS = ['eu-west', 'us-east', 'ap-south'];
 
 /** Bounded wait for something asynchronous (events over real sockets); fails with `what` if it never happens. */
 async function eventually(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 20))) if (check()) return;
+  for (
+    const start = Date.now();
+    Date.now() - start < ms;
+    await new Promise((r) => setTimeout(r, 20))
+  )
+    if (check()) return;
   throw new Error(`timed out waiting for ${what}`);
 }
 
@@ -26,7 +31,10 @@ beforeEach(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
   // A node with short reconnect hints and a small per-stream queue, on real HTTP.
-  const node = await fx.openNode({ notifierLimits: { maxQueuedBytes: 512 * 1024 }, eventOptions: { retryMs: 100 } });
+  const node = await fx.openNode({
+    notifierLimits: { maxQueuedBytes: 512 * 1024 },
+    eventOptions: { retryMs: 100 },
+  });
   fx.node = node;
   server = await listen(node.app);
   stop = new AbortController();
@@ -40,18 +48,34 @@ afterEach(async () => {
 
 function fleet(perGroup: number): Agent[] {
   return GROUPS.flatMap((group) =>
-    Array.from({ length: perGroup }, () =>
-      new Agent(
-        { server: server.url, group, root: join(fx.keysDir, '1.root.json'), stateDir: mkdtempSync(join(tmpdir(), 'push-')), vendor: 'acme', product: 'acme-agent', platform: 'linux-x64', currentVersion: '2.3.0', channel: 'stable', intervalMs: 60 * MINUTE },
-        { clock: fx.clock, log: () => {}, fetcher: { attempts: 2, backoffMs: 1 } },
-      ),
+    Array.from(
+      { length: perGroup },
+      () =>
+        new Agent(
+          {
+            server: server.url,
+            group,
+            root: join(fx.keysDir, '1.root.json'),
+            stateDir: mkdtempSync(join(tmpdir(), 'push-')),
+            vendor: 'acme',
+            product: 'acme-agent',
+            platform: 'linux-x64',
+            currentVersion: '2.3.0',
+            channel: 'stable',
+            intervalMs: 60 * MINUTE,
+          },
+          { clock: fx.clock, log: () => {}, fetcher: { attempts: 2, backoffMs: 1 } },
+        ),
     ),
   );
 }
 
 async function release(version: string, at: number): Promise<void> {
   const artifact = await fx.artifact(`acme-agent-${version}.sh`, `echo ${version}\n`);
-  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', { version, applies_to: `<${version}` }, [artifact], at));
+  await fx.node.repo.stageVendorMetadata(
+    'acme',
+    await fx.release('acme', { version, applies_to: `<${version}` }, [artifact], at),
+  );
 }
 
 describe('push at the release tick', () => {
@@ -60,7 +84,10 @@ describe('push at the release tick', () => {
     await release('2.4.1', releaseAt);
     const agents = fleet(4);
     for (const a of agents) void a.run(stop.signal);
-    await eventually('every agent holding its stream', () => fx.node.notifier.size === agents.length && agents.every((a) => a.streamUp));
+    await eventually(
+      'every agent holding its stream',
+      () => fx.node.notifier.size === agents.length && agents.every((a) => a.streamUp),
+    );
     await eventually('the first polls', () => agents.every((a) => a.receipts.all().length > 0));
 
     fx.clock.set(releaseAt - 1);
@@ -70,8 +97,14 @@ describe('push at the release tick', () => {
     fx.clock.set(releaseAt);
     const k = tickAt(fx.node.repo.config, releaseAt);
     const fanout = fx.node.announce(k)!;
-    expect(Object.fromEntries(fanout.groups)).toEqual({ 'eu-west': 4, 'us-east': 4, 'ap-south': 4 });
-    await eventually('every agent installed', () => agents.every((a) => a.installed()?.version === '2.4.1'));
+    expect(Object.fromEntries(fanout.groups)).toEqual({
+      'eu-west': 4,
+      'us-east': 4,
+      'ap-south': 4,
+    });
+    await eventually('every agent installed', () =>
+      agents.every((a) => a.installed()?.version === '2.4.1'),
+    );
     for (const a of agents) expect(Date.parse(a.installed()!.installed_at)).toBe(releaseAt);
 
     // The roll-up logs, per group, the connections notified by that one fan-out and its duration.
@@ -80,7 +113,8 @@ describe('push at the release tick', () => {
     const leaf = parseLeaf(Buffer.from(entry!.data));
     expect(leaf.type).toBe('delivery.rollup');
     if (leaf.type !== 'delivery.rollup') return;
-    for (const g of GROUPS) expect(leaf.groups[g]?.notifications?.[String(k)]).toMatchObject({ connections: 4 });
+    for (const g of GROUPS)
+      expect(leaf.groups[g]?.notifications?.[String(k)]).toMatchObject({ connections: 4 });
   });
 
   it('a consumer that never reads does not delay the others and is dropped; reconnecting agents resume', async () => {
@@ -93,9 +127,12 @@ describe('push at the release tick', () => {
     slow.pause();
     // A healthy reader counting what it gets.
     let received = 0;
-    void fetch(`${server.url}/g/fast/events`, { signal: stop.signal }).then(async (r) => {
-      for await (const e of parseSse(r.body as unknown as AsyncIterable<Uint8Array>)) if (e.event === 'bulk') received++;
-    }).catch(() => {});
+    void fetch(`${server.url}/g/fast/events`, { signal: stop.signal })
+      .then(async (r) => {
+        for await (const e of parseSse(r.body as unknown as AsyncIterable<Uint8Array>))
+          if (e.event === 'bulk') received++;
+      })
+      .catch(() => {});
     await eventually('three streams', () => fx.node.notifier.size === 3);
 
     const bulk = new TextEncoder().encode(`event: bulk\ndata: ${'x'.repeat(64 * 1024)}\n\n`);
@@ -114,7 +151,11 @@ describe('push at the release tick', () => {
     // The node drops every stream; the agent reconnects and still gets the next release at its tick.
     fx.node.notifier.closeAll();
     await eventually('the agent to notice', () => !agent!.streamUp);
-    await eventually('the agent reconnected', () => fx.node.notifier.connections().get('eu-west') === 1 && agent!.streamUp, 15_000);
+    await eventually(
+      'the agent reconnected',
+      () => fx.node.notifier.connections().get('eu-west') === 1 && agent!.streamUp,
+      15_000,
+    );
     const releaseAt = fx.clock.now() + MINUTE;
     await release('2.4.2', releaseAt);
     fx.clock.set(releaseAt);
@@ -129,7 +170,10 @@ describe('push at the release tick', () => {
     const http = await listen(limited.app);
     const mine = new AbortController();
     try {
-      const open = [fetch(`${http.url}/g/a/events`, { signal: mine.signal }), fetch(`${http.url}/g/a/events`, { signal: mine.signal })];
+      const open = [
+        fetch(`${http.url}/g/a/events`, { signal: mine.signal }),
+        fetch(`${http.url}/g/a/events`, { signal: mine.signal }),
+      ];
       await Promise.all(open);
       const third = await fetch(`${http.url}/g/a/events`);
       expect(third.status).toBe(429);
@@ -142,4 +186,3 @@ describe('push at the release tick', () => {
     }
   });
 });
-

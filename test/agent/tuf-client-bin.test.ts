@@ -27,7 +27,10 @@ beforeAll(async () => {
   const artifact = await fx.artifact('fix.sh', 'echo fixed\n');
   sha256 = artifact.sha256;
   const releaseAt = fx.clock.now() + MINUTE;
-  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], releaseAt));
+  await fx.node.repo.stageVendorMetadata(
+    'acme',
+    await fx.release('acme', {}, [artifact], releaseAt),
+  );
   fx.clock.set(releaseAt);
   server = await listen(fx.node.app);
 });
@@ -43,13 +46,34 @@ describe('fairpatch-tuf-client (the tuf-conformance client contract)', () => {
     const base = ['--metadata-dir', md, '--metadata-url', `${server.url}/metadata`];
     expect(await client(['--metadata-dir', md, 'init', join(fx.keysDir, '1.root.json')])).toBe(0);
     expect(await client([...base, 'refresh'])).toBe(0);
-    const download = (name: string) => client([...base, '--target-name', name, '--target-base-url', `${server.url}/targets`, '--target-dir', td, 'download']);
+    const download = (name: string) =>
+      client([
+        ...base,
+        '--target-name',
+        name,
+        '--target-base-url',
+        `${server.url}/targets`,
+        '--target-dir',
+        td,
+        'download',
+      ]);
     expect(await download('acme/fix.sh')).toBe(0);
     expect(readFileSync(join(td, encodeURIComponent('acme/fix.sh')), 'utf8')).toBe('echo fixed\n');
     expect(await download('acme/missing.sh')).toBe(1);
     await tamperBlob(fx.node, sha256, 'echo PWNED\n');
     const other = mkdtempSync(join(tmpdir(), 'conf-t2-'));
-    expect(await client([...base, '--target-name', 'acme/fix.sh', '--target-base-url', `${server.url}/targets`, '--target-dir', other, 'download'])).toBe(1);
+    expect(
+      await client([
+        ...base,
+        '--target-name',
+        'acme/fix.sh',
+        '--target-base-url',
+        `${server.url}/targets`,
+        '--target-dir',
+        other,
+        'download',
+      ]),
+    ).toBe(1);
     expect(existsSync(join(other, encodeURIComponent('acme/fix.sh')))).toBe(false);
   });
 });

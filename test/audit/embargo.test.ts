@@ -30,20 +30,46 @@ afterEach(async () => {
  * An embargo of three vendors at +60 s (globex left out, not ready), three groups polling every 5 s at
  * different phases, through `rewrite` (the adversary, when given), then one audit over HTTP.
  */
-async function scenario(dialect: Dialect, makeAdversary?: (fx: Fixture, tick: number) => { rewrite: Rewrite; pollAllAt: number }): Promise<{ fx: Fixture; tick: number; audit: () => Promise<AuditOutcome> }> {
+async function scenario(
+  dialect: Dialect,
+  makeAdversary?: (fx: Fixture, tick: number) => { rewrite: Rewrite; pollAllAt: number },
+): Promise<{ fx: Fixture; tick: number; audit: () => Promise<AuditOutcome> }> {
   const fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
   cleanup.push(() => fx.close());
   for (const v of MEMBERS) await fx.addVendor(v);
   const start = fx.clock.now();
   const releaseAt = start + 60 * SECOND;
   const api = (method: string, path: string, token: string, body: unknown) =>
-    fx.node.app.request(`/api/v1${path}`, { method, body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
-  expect((await api('POST', '/embargoes', fx.operatorToken, { id: ID, release_at: isoSeconds(releaseAt), members: MEMBERS })).status).toBe(201);
+    fx.node.app.request(`/api/v1${path}`, {
+      method,
+      body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+  expect(
+    (
+      await api('POST', '/embargoes', fx.operatorToken, {
+        id: ID,
+        release_at: isoSeconds(releaseAt),
+        members: MEMBERS,
+      })
+    ).status,
+  ).toBe(201);
   for (const v of ['acme', 'quill']) {
-    const fix = await fx.release(v, { product: `${v}-lib`, version: '1.0.1', applies_to: '<1.0.1' }, [await fx.artifact(`${v}-lib.sh`, `echo ${v}\n`, 'any', v)], releaseAt);
-    expect((await api('POST', `/vendors/${v}/metadata?embargo=${ID}`, fx.vendors.get(v)!.token, fix)).status).toBe(201);
+    const fix = await fx.release(
+      v,
+      { product: `${v}-lib`, version: '1.0.1', applies_to: '<1.0.1' },
+      [await fx.artifact(`${v}-lib.sh`, `echo ${v}\n`, 'any', v)],
+      releaseAt,
+    );
+    expect(
+      (await api('POST', `/vendors/${v}/metadata?embargo=${ID}`, fx.vendors.get(v)!.token, fix))
+        .status,
+    ).toBe(201);
   }
-  expect((await api('POST', `/embargoes/${ID}/decide`, fx.operatorToken, { leave_out: ['globex'] })).status).toBe(200);
+  expect(
+    (await api('POST', `/embargoes/${ID}/decide`, fx.operatorToken, { leave_out: ['globex'] }))
+      .status,
+  ).toBe(200);
   await fx.node.appDeps.declareGroups!(GROUPS);
 
   const tick = activationTick(fx.node.repo.config, releaseAt);
@@ -51,7 +77,9 @@ async function scenario(dialect: Dialect, makeAdversary?: (fx: Fixture, tick: nu
   const server = new Hono();
   server.get('/g/:group/metadata/timestamp.json', (c) => {
     const forged = plan?.rewrite(c.req.param('group'), fx.node.repo.currentTick());
-    return forged ? c.body(forged as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' }) : fx.node.app.fetch(c.req.raw);
+    return forged
+      ? c.body(forged as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' })
+      : fx.node.app.fetch(c.req.raw);
   });
   server.all('*', (c) => fx.node.app.fetch(c.req.raw));
   const collector = new ReceiptCollector(fx.clock);
@@ -59,7 +87,8 @@ async function scenario(dialect: Dialect, makeAdversary?: (fx: Fixture, tick: nu
     fx.clock.set(t);
     await fx.node.evidence.activations();
     const k = fx.node.repo.currentTick();
-    for (const [i, group] of GROUPS.entries()) if ((k + i * 2) % 5 === 0 || k === plan?.pollAllAt) await collector.poll(server, group);
+    for (const [i, group] of GROUPS.entries())
+      if ((k + i * 2) % 5 === 0 || k === plan?.pollAllAt) await collector.poll(server, group);
   }
   await fx.node.evidence.rollup();
   await collector.submit(fx.node.app);
@@ -68,25 +97,51 @@ async function scenario(dialect: Dialect, makeAdversary?: (fx: Fixture, tick: nu
   const http = await listen(fx.node.app);
   cleanup.push(() => http.close());
   const stateDir = mkdtempSync(join(tmpdir(), 'fairpatch-audit-'));
-  const root = parseRoot(JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
-  return { fx, tick, audit: () => runAudit({ server: http.url, stateDir, logKey: fx.node.logVerifierKey, root, now: fx.clock.now() }) };
+  const root = parseRoot(
+    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
+  ) as Envelope<RootSigned>;
+  return {
+    fx,
+    tick,
+    audit: () =>
+      runAudit({
+        server: http.url,
+        stateDir,
+        logKey: fx.node.logVerifierKey,
+        root,
+        now: fx.clock.now(),
+      }),
+  };
 }
 
 describe('the audit of an embargo, per advisory', () => {
-  it.each(DIALECTS)('%s: honest: every shipped member in one snapshot at the embargo tick, the left-out member shown, FAIR', async (dialect) => {
-    const { audit, tick, fx } = await scenario(dialect);
-    const outcome = await audit();
-    expect(outcome.error).toBeUndefined();
-    expect(outcome.report!.findings).toEqual([]);
-    expect(outcome.report!.verdict).toBe('FAIR');
-    const [embargo] = outcome.report!.embargoes;
-    expect(embargo).toMatchObject({ id: ID, tick, leftOut: ['globex'], snapshotVersion: fx.node.repo.view.snapshotVersionAt(tick), decisions: [{ decision: 'left-out', member: 'globex', activation_tick: tick }] });
-    expect(embargo!.members.globex!.status).toBe('left-out');
-    for (const v of ['acme', 'quill']) {
-      expect(embargo!.members[v]).toMatchObject({ status: 'shipped', release: `${v}/2`, activationTick: tick });
-      expect(Object.keys(embargo!.members[v]!.groups).sort()).toEqual([...GROUPS].sort());
-    }
-  });
+  it.each(DIALECTS)(
+    '%s: honest: every shipped member in one snapshot at the embargo tick, the left-out member shown, FAIR',
+    async (dialect) => {
+      const { audit, tick, fx } = await scenario(dialect);
+      const outcome = await audit();
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.report!.findings).toEqual([]);
+      expect(outcome.report!.verdict).toBe('FAIR');
+      const [embargo] = outcome.report!.embargoes;
+      expect(embargo).toMatchObject({
+        id: ID,
+        tick,
+        leftOut: ['globex'],
+        snapshotVersion: fx.node.repo.view.snapshotVersionAt(tick),
+        decisions: [{ decision: 'left-out', member: 'globex', activation_tick: tick }],
+      });
+      expect(embargo!.members.globex!.status).toBe('left-out');
+      for (const v of ['acme', 'quill']) {
+        expect(embargo!.members[v]).toMatchObject({
+          status: 'shipped',
+          release: `${v}/2`,
+          activationTick: tick,
+        });
+        expect(Object.keys(embargo!.members[v]!.groups).sort()).toEqual([...GROUPS].sort());
+      }
+    },
+  );
 
   it('UNFAIR, as proof, when a node serves one member a tick early (a timestamp for the tick before, signed with the real keys)', async () => {
     const { audit } = await scenario('sqlite', (fx, tick) => {
@@ -97,11 +152,31 @@ describe('the audit of an embargo, per advisory', () => {
         rewrite: (group, k) => {
           if (group !== 'ap-south' || k !== tick - 1) return undefined;
           // The adversarial node's snapshot: the honest one of the tick before, plus quill's new version only.
-          const before = JSON.parse(view().snapshotAt(k).bytes.toString()) as { signed: { meta: Record<string, unknown> } };
+          const before = JSON.parse(view().snapshotAt(k).bytes.toString()) as {
+            signed: { meta: Record<string, unknown> };
+          };
           const quill = view().state.vendors.get('quill')!.at(-1)!;
           const version = view().snapshotVersionAt(tick);
-          const snapshot = envelopeBytes(signEnvelope(buildSnapshot(version, fx.clock.now() + 86_400_000, { ...(before.signed.meta as Record<string, ReturnType<typeof metaFile>>), 'quill.json': metaFile(quill.version, quill.bytes) }), [keys.snapshot]));
-          return envelopeBytes(signEnvelope(buildTimestamp(k, fx.clock.now() + 300_000, metaFile(version, snapshot), fx.node.repo.config), [keys.timestamp]));
+          const snapshot = envelopeBytes(
+            signEnvelope(
+              buildSnapshot(version, fx.clock.now() + 86_400_000, {
+                ...(before.signed.meta as Record<string, ReturnType<typeof metaFile>>),
+                'quill.json': metaFile(quill.version, quill.bytes),
+              }),
+              [keys.snapshot],
+            ),
+          );
+          return envelopeBytes(
+            signEnvelope(
+              buildTimestamp(
+                k,
+                fx.clock.now() + 300_000,
+                metaFile(version, snapshot),
+                fx.node.repo.config,
+              ),
+              [keys.timestamp],
+            ),
+          );
         },
       };
     });
@@ -109,7 +184,8 @@ describe('the audit of an embargo, per advisory', () => {
     expect(outcome.exitCode).toBe(1);
     const early = outcome.report!.findings.filter((f) => f.kind === 'early-release');
     expect(early.map((f) => f.release)).toContain('quill/2');
-    for (const f of early) expect(f).toMatchObject({ class: 'proof', unfair: true, group: 'ap-south' });
+    for (const f of early)
+      expect(f).toMatchObject({ class: 'proof', unfair: true, group: 'ap-south' });
     const [embargo] = outcome.report!.embargoes;
     expect(embargo!.members.quill!.status).toBe('early');
   });

@@ -48,13 +48,18 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function world(makeEdge: (fx: Fixture, activationTick: number) => Edge = () => ({})): Promise<World> {
+async function world(
+  makeEdge: (fx: Fixture, activationTick: number) => Edge = () => ({}),
+): Promise<World> {
   const fx = await createFixture();
   cleanup.push(() => fx.close());
   await fx.addVendor('acme');
   await fx.node.appDeps.declareGroups!(GROUPS);
   const releaseAt = fx.clock.now() + 30 * SECOND;
-  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt));
+  await fx.node.repo.stageVendorMetadata(
+    'acme',
+    await fx.release('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt),
+  );
   const activationTick = tickAt(fx.node.repo.config, releaseAt);
   const edge = makeEdge(fx, activationTick);
 
@@ -62,14 +67,18 @@ async function world(makeEdge: (fx: Fixture, activationTick: number) => Edge = (
   const app = new Hono();
   app.get('/g/:group/metadata/timestamp.json', (c) => {
     const forged = edge.timestamp?.(c.req.param('group'), fx.node.repo.currentTick());
-    return forged ? c.body(new Uint8Array(forged), 200, { 'content-type': 'application/json' }) : fx.node.app.fetch(c.req.raw);
+    return forged
+      ? c.body(new Uint8Array(forged), 200, { 'content-type': 'application/json' })
+      : fx.node.app.fetch(c.req.raw);
   });
   app.all('*', (c) => fx.node.app.fetch(c.req.raw));
   const http = await listen(app);
   cleanup.push(() => http.close());
   const via = { request: (path: string, init?: RequestInit) => fetch(`${http.url}${path}`, init) };
 
-  const agents = GROUPS.flatMap((group) => Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)));
+  const agents = GROUPS.flatMap((group) =>
+    Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)),
+  );
   for (let t = releaseAt - 15 * SECOND; t <= releaseAt + 50 * SECOND; t += SECOND) {
     fx.clock.set(t);
     await fx.node.evidence.activations();
@@ -84,20 +93,39 @@ async function world(makeEdge: (fx: Fixture, activationTick: number) => Edge = (
       }),
     );
   }
-  for (const agent of agents) if (!edge.swallowReceipts?.(agent.group)) await agent.submit(fx.node.app);
+  for (const agent of agents)
+    if (!edge.swallowReceipts?.(agent.group)) await agent.submit(fx.node.app);
   await fx.node.evidence.rollup();
   await fx.node.sequencer.idle();
 
   const server = await listen(fx.node.app);
   cleanup.push(() => server.close());
-  const root = parseRoot(JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
+  const root = parseRoot(
+    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
+  ) as Envelope<RootSigned>;
   const audit = (external: ExternalEvidence[] = [], quorum = 3) =>
-    runAudit({ server: server.url, stateDir: mkdtempSync(join(tmpdir(), 'fp-world-')), logKey: fx.node.logVerifierKey, root, now: fx.clock.now(), external, options: { quorum } });
+    runAudit({
+      server: server.url,
+      stateDir: mkdtempSync(join(tmpdir(), 'fp-world-')),
+      logKey: fx.node.logVerifierKey,
+      root,
+      now: fx.clock.now(),
+      external,
+      options: { quorum },
+    });
   return { fx, activationTick, agents, audit };
 }
 
-const convicted = (o: AuditOutcome) => [...new Set(o.report!.findings.filter((f) => f.unfair).map((f) => f.group ?? '(all)'))].sort();
-const kinds = (o: AuditOutcome, group: string) => [...new Set(o.report!.findings.filter((f) => f.unfair && f.group === group).map((f) => `${f.class}:${f.kind}`))].sort();
+const convicted = (o: AuditOutcome) =>
+  [...new Set(o.report!.findings.filter((f) => f.unfair).map((f) => f.group ?? '(all)'))].sort();
+const kinds = (o: AuditOutcome, group: string) =>
+  [
+    ...new Set(
+      o
+        .report!.findings.filter((f) => f.unfair && f.group === group)
+        .map((f) => `${f.class}:${f.kind}`),
+    ),
+  ].sort();
 
 /** A validly signed timestamp for tick k over snapshot version `snapshotOf` (what a cheating operator can sign). */
 function signedTimestamp(fx: Fixture, k: number, snapshotTick: number): Buffer {
@@ -105,7 +133,12 @@ function signedTimestamp(fx: Fixture, k: number, snapshotTick: number): Buffer {
   const snapshot = view.snapshotAt(snapshotTick);
   const keys = readOnlineKeys(fx.keysDir, fx.node.repo.latestRoot());
   const expires = tickStart(fx.node.repo.config, k) + fx.node.repo.config.freshnessMs;
-  return envelopeBytes(signEnvelope(buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), fx.node.repo.config), [keys.timestamp]));
+  return envelopeBytes(
+    signEnvelope(
+      buildTimestamp(k, expires, metaFile(snapshot.version, snapshot.bytes), fx.node.repo.config),
+      [keys.timestamp],
+    ),
+  );
 }
 
 describe('a simulated world of 5 groups × 20 agents', () => {
@@ -124,7 +157,12 @@ describe('a simulated world of 5 groups × 20 agents', () => {
 
   it('an edge withholding the pre-release statement from one group: UNFAIR for that group only, by testimony', async () => {
     // An edge holds no keys: it replays the last pre-release statement, still valid for minutes.
-    const { audit } = await world((fx, activation) => ({ timestamp: (g, k) => (g === VICTIM && k >= activation ? Buffer.from(fx.node.repo.view.timestampAt(activation - 1)) : undefined) }));
+    const { audit } = await world((fx, activation) => ({
+      timestamp: (g, k) =>
+        g === VICTIM && k >= activation
+          ? Buffer.from(fx.node.repo.view.timestampAt(activation - 1))
+          : undefined,
+    }));
     const outcome = await audit();
     expect(outcome.exitCode).toBe(1);
     expect(convicted(outcome)).toEqual([VICTIM]);
@@ -132,7 +170,10 @@ describe('a simulated world of 5 groups × 20 agents', () => {
   });
 
   it('an edge serving one group a 20 s old statement: UNFAIR for that group, served stale', async () => {
-    const { audit } = await world((fx) => ({ timestamp: (g, k) => (g === VICTIM && k > 20 ? Buffer.from(fx.node.repo.view.timestampAt(k - 20)) : undefined) }));
+    const { audit } = await world((fx) => ({
+      timestamp: (g, k) =>
+        g === VICTIM && k > 20 ? Buffer.from(fx.node.repo.view.timestampAt(k - 20)) : undefined,
+    }));
     const outcome = await audit();
     expect(outcome.exitCode).toBe(1);
     expect(convicted(outcome)).toEqual([VICTIM]);
@@ -149,18 +190,27 @@ describe('a simulated world of 5 groups × 20 agents', () => {
   it("one group's receipts swallowed: cannot verify that group without them; UNFAIR with the agents' exported receipts", async () => {
     let withheldBy: SimAgent[] = [];
     const { audit, agents } = await world((fx, activation) => ({
-      timestamp: (g, k) => (g === VICTIM && k >= activation ? Buffer.from(fx.node.repo.view.timestampAt(activation - 1)) : undefined),
+      timestamp: (g, k) =>
+        g === VICTIM && k >= activation
+          ? Buffer.from(fx.node.repo.view.timestampAt(activation - 1))
+          : undefined,
       swallowReceipts: (g) => g === VICTIM,
     }));
     withheldBy = agents.filter((a) => a.group === VICTIM);
     const without = await audit();
     expect(without.exitCode).toBe(2);
-    expect(without.report!.findings.filter((f) => f.class === 'cannot-verify').map((f) => f.group)).toEqual([VICTIM]);
+    expect(
+      without.report!.findings.filter((f) => f.class === 'cannot-verify').map((f) => f.group),
+    ).toEqual([VICTIM]);
     const files = withheldBy.map((a, i) => ({ source: `file agent-${i}.json`, ...a.batch() }));
     const withFiles = await audit(files);
     expect(withFiles.exitCode).toBe(1);
     expect(convicted(withFiles)).toEqual([VICTIM]);
-    expect(withFiles.report!.findings.find((f) => f.unfair)!.sources!.every((s) => s.startsWith('file '))).toBe(true);
+    expect(
+      withFiles
+        .report!.findings.find((f) => f.unfair)!
+        .sources!.every((s) => s.startsWith('file ')),
+    ).toBe(true);
   });
 
   it('one lying client framing an honest group with an old statement: uncorroborated, never UNFAIR', async () => {
@@ -172,28 +222,52 @@ describe('a simulated world of 5 groups × 20 agents', () => {
     await fx.node.sequencer.idle();
     const outcome = await audit();
     expect(outcome.exitCode).toBe(0);
-    const claim = outcome.report!.findings.find((f) => f.kind === 'served-stale' && f.group === 'eu-west');
+    const claim = outcome.report!.findings.find(
+      (f) => f.kind === 'served-stale' && f.group === 'eu-west',
+    );
     expect(claim).toMatchObject({ class: 'testimony', unfair: false, witnesses: [liar.publicKey] });
   });
 
-  it('a client re-labelling another group\'s receipt: refused at intake, so it cannot shrink a victim\'s delay', async () => {
+  it("a client re-labelling another group's receipt: refused at intake, so it cannot shrink a victim's delay", async () => {
     const { fx } = await world();
     const honest = new SimAgent('eu-west', fx.clock);
     await honest.poll(fx.node.app);
     const batch = honest.batch();
-    const relabelled = { ...batch, receipts: batch.receipts.map((r) => ({ ...r, observation: { ...r.observation, group: VICTIM } })) };
-    const response = await fx.node.app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(relabelled) });
+    const relabelled = {
+      ...batch,
+      receipts: batch.receipts.map((r) => ({
+        ...r,
+        observation: { ...r.observation, group: VICTIM },
+      })),
+    };
+    const response = await fx.node.app.request('/api/v1/receipts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(relabelled),
+    });
     expect(response.status).toBe(422);
   });
 
   it('a favoured group served the release a few ticks early, in validly signed statements: UNFAIR by proof', async () => {
     const favoured = 'us-east';
-    const { audit } = await world((fx, activation) => ({ timestamp: (g, k) => (g === favoured && k >= activation - 5 && k < activation ? signedTimestamp(fx, k, activation) : undefined) }));
+    const { audit } = await world((fx, activation) => ({
+      timestamp: (g, k) =>
+        g === favoured && k >= activation - 5 && k < activation
+          ? signedTimestamp(fx, k, activation)
+          : undefined,
+    }));
     const outcome = await audit();
     expect(outcome.exitCode).toBe(1);
     const early = outcome.report!.findings.filter((f) => f.kind === 'early-release');
     expect(early.length).toBeGreaterThan(0);
     expect(early.every((f) => f.class === 'proof' && f.group === favoured)).toBe(true);
-    expect(convicted(outcome), JSON.stringify(outcome.report!.findings.filter((f) => f.unfair && !f.group).map((f) => [f.kind, f.message]))).toEqual([favoured]);
+    expect(
+      convicted(outcome),
+      JSON.stringify(
+        outcome
+          .report!.findings.filter((f) => f.unfair && !f.group)
+          .map((f) => [f.kind, f.message]),
+      ),
+    ).toEqual([favoured]);
   });
 });

@@ -31,10 +31,32 @@ describe('nginx in front of two nodes', () => {
     nginxBinary(); // fails with the install hint when nginx is missing
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-cache-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
     // One data directory: artifacts live in its blob store, which every node must see.
-    nodes = await Promise.all(['a', 'b'].map((name) => startServer(['--data', join(dir, 'data'), '--keys', join(dir, 'keys'), '--min-lead', '2s', '--node-name', name], { env })));
-    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as { epoch_ms: number; tick_ms: number };
+    nodes = await Promise.all(
+      ['a', 'b'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, 'data'),
+            '--keys',
+            join(dir, 'keys'),
+            '--min-lead',
+            '2s',
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
+    );
+    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as {
+      epoch_ms: number;
+      tick_ms: number;
+    };
     tick = { epochMs: health.epoch_ms, tickMs: health.tick_ms };
   }, 60_000);
   afterAll(async () => {
@@ -51,12 +73,27 @@ describe('nginx in front of two nodes', () => {
     const keys = join(dir, 'keys');
     const operator = new PublisherClient(nodes[0]!.url, OPERATOR);
     const vendorKey = generateVendorKey(keys, 'acme');
-    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
-    const { token } = (await operator.postJson('/vendors', buildRegistration({ name: 'acme', vendorKey, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string };
+    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>)
+      .signed;
+    const { token } = (await operator.postJson(
+      '/vendors',
+      buildRegistration({
+        name: 'acme',
+        vendorKey,
+        targetsKey: readPrivateKey(join(keys, 'targets.key')),
+        previousTop: top,
+        now: Date.now(),
+      }),
+    )) as { token: string };
     const vendor = new PublisherClient(nodes[1]!.url, token);
     const file = join(dir, 'fix.sh');
     writeFileSync(file, 'echo fixed\n');
-    const artifact = { platform: 'linux-x64', name: 'acme-agent-2.4.1.sh', path: file, ...(await hashFile(file)) };
+    const artifact = {
+      platform: 'linux-x64',
+      name: 'acme-agent-2.4.1.sh',
+      path: file,
+      ...(await hashFile(file)),
+    };
     await vendor.uploadBlob('acme', artifact);
     // The delegation takes effect after the lead time: poll until the vendor's metadata is served.
     const deadline = Date.now() + 20_000;
@@ -66,12 +103,40 @@ describe('nginx in front of two nodes', () => {
     }
     const previous = await vendor.latestVendorMetadata('acme');
     const releaseAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
-    const manifest = { vendor: 'acme', product: 'acme-agent', version: '2.4.1', channel: 'stable', severity: 'high' as const, cves: [], applies_to: '<2.4.1', release_at: '+0s', artifacts: [] };
-    const staged = (await vendor.postJson('/vendors/acme/metadata', buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey, now: Date.now() }))) as { activationTick: number };
+    const manifest = {
+      vendor: 'acme',
+      product: 'acme-agent',
+      version: '2.4.1',
+      channel: 'stable',
+      severity: 'high' as const,
+      cves: [],
+      applies_to: '<2.4.1',
+      release_at: '+0s',
+      artifacts: [],
+    };
+    const staged = (await vendor.postJson(
+      '/vendors/acme/metadata',
+      buildRelease({
+        manifest,
+        artifacts: [artifact],
+        releaseAt,
+        previous: previous.signed,
+        vendorKey,
+        now: Date.now(),
+      }),
+    )) as { activationTick: number };
     const activation = tickStart(tick, staged.activationTick);
 
     const intervalMs = 500;
-    const fleet = await runFleet({ base: cache.url, agents: 200, groups: GROUPS, intervalMs, untilMs: activation + tick.tickMs + 2 * intervalMs, tick, maxSockets: 16 });
+    const fleet = await runFleet({
+      base: cache.url,
+      agents: 200,
+      groups: GROUPS,
+      intervalMs,
+      untilMs: activation + tick.tickMs + 2 * intervalMs,
+      tick,
+      maxSockets: 16,
+    });
     const log = cache.accessLog();
 
     expect(fleet.errors, fleet.errorSamples.join('\n')).toBe(0);
@@ -111,7 +176,15 @@ describe('nginx in front of two nodes', () => {
   it('a cache that ignores the headers is caught: the agents behind it get statements ticks old', async () => {
     const cache = await startNginx(cacheServer({ upstreams: upstreams(), misconfigured: true }));
     caches.push(cache);
-    const fleet = await runFleet({ base: cache.url, agents: 40, groups: GROUPS, intervalMs: 250, untilMs: Date.now() + 3 * tick.tickMs + 500, tick, maxSockets: 8 });
+    const fleet = await runFleet({
+      base: cache.url,
+      agents: 40,
+      groups: GROUPS,
+      intervalMs: 250,
+      untilMs: Date.now() + 3 * tick.tickMs + 500,
+      tick,
+      maxSockets: 8,
+    });
     expect(fleet.errors, fleet.errorSamples.join('\n')).toBe(0);
     expect(fleet.stale).toBeGreaterThan(0);
     expect(fleet.maxLagTicks).toBeGreaterThanOrEqual(2);

@@ -12,7 +12,10 @@ const MANIFEST = join(REPO_ROOT, 'manifests', 'acme-agent-2.4.1.json');
 
 /** Every command and subcommand path, from the same table the CLI dispatches on. */
 function paths(commands: readonly Command[], prefix: string[] = []): string[][] {
-  return commands.flatMap((c) => [[...prefix, c.name], ...paths(c.subcommands ?? [], [...prefix, c.name])]);
+  return commands.flatMap((c) => [
+    [...prefix, c.name],
+    ...paths(c.subcommands ?? [], [...prefix, c.name]),
+  ]);
 }
 
 /** One plain line: no stack frames, no second line. */
@@ -71,7 +74,9 @@ describe('CLI conventions', () => {
   });
 
   it('--version prints the version from package.json', async () => {
-    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
     const { code, stdout } = await cli(['--version']);
     expect(code).toBe(0);
     expect(stdout.trim()).toBe(version);
@@ -100,7 +105,16 @@ describe('CLI conventions', () => {
     expect(audit.stderr).toMatch(/--server is required/);
     expectOneLine(audit.stderr);
 
-    const noScheme = await cli(['publish', MANIFEST, '--server', 'localhost:8080', '--key', join(keys, 'acme.key'), '--token', 't'.repeat(20)]);
+    const noScheme = await cli([
+      'publish',
+      MANIFEST,
+      '--server',
+      'localhost:8080',
+      '--key',
+      join(keys, 'acme.key'),
+      '--token',
+      't'.repeat(20),
+    ]);
     expect(noScheme.code).toBe(64);
     expect(noScheme.stderr).toMatch(/did you mean http:\/\/localhost:8080\?/);
     expectOneLine(noScheme.stderr);
@@ -108,12 +122,33 @@ describe('CLI conventions', () => {
 
   it('connection refused: one line saying so, exit 69', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const { code, stderr } = await cli(['publish', MANIFEST, '--server', url, '--key', join(keys, 'acme.key'), '--token', 't'.repeat(20)]);
+    const { code, stderr } = await cli([
+      'publish',
+      MANIFEST,
+      '--server',
+      url,
+      '--key',
+      join(keys, 'acme.key'),
+      '--token',
+      't'.repeat(20),
+    ]);
     expect(code).toBe(69);
-    expect(stderr).toMatch(new RegExp(`cannot reach ${url}: connection refused; is the server running\\?`));
+    expect(stderr).toMatch(
+      new RegExp(`cannot reach ${url}: connection refused; is the server running\\?`),
+    );
     expectOneLine(stderr);
 
-    const audit = await cli(['audit', '--server', url, '--state', join(dir, 'audit'), '--root', join(keys, '1.root.json'), '--log-key', join(keys, 'log.vkey')]);
+    const audit = await cli([
+      'audit',
+      '--server',
+      url,
+      '--state',
+      join(dir, 'audit'),
+      '--root',
+      join(keys, '1.root.json'),
+      '--log-key',
+      join(keys, 'log.vkey'),
+    ]);
     expect(audit.code).toBe(2);
     expect(audit.stderr).toMatch(/CANNOT VERIFY: cannot reach .*connection refused/);
     expectOneLine(audit.stderr);
@@ -121,12 +156,30 @@ describe('CLI conventions', () => {
 
   it('a missing manifest, key or root file: one line naming the path, exit 66 (audit: 2, cannot verify)', async () => {
     const missing = join(dir, 'nope.json');
-    const manifest = await cli(['publish', missing, '--server', 'http://127.0.0.1:1', '--key', join(keys, 'acme.key'), '--token', 't'.repeat(20)]);
+    const manifest = await cli([
+      'publish',
+      missing,
+      '--server',
+      'http://127.0.0.1:1',
+      '--key',
+      join(keys, 'acme.key'),
+      '--token',
+      't'.repeat(20),
+    ]);
     expect(manifest.code).toBe(66);
     expect(manifest.stderr).toContain(`manifest ${missing}: no such file`);
     expectOneLine(manifest.stderr);
 
-    const key = await cli(['publish', MANIFEST, '--server', 'http://127.0.0.1:1', '--key', missing, '--token', 't'.repeat(20)]);
+    const key = await cli([
+      'publish',
+      MANIFEST,
+      '--server',
+      'http://127.0.0.1:1',
+      '--key',
+      missing,
+      '--token',
+      't'.repeat(20),
+    ]);
     expect(key.code).toBe(66);
     expect(key.stderr).toContain(`--key ${missing}: no such file`);
 
@@ -141,7 +194,17 @@ describe('CLI conventions', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as { port: number };
     try {
-      const { code, stderr } = await cli(['serve', '--port', String(port), '--host', '127.0.0.1', '--keys', keys, '--data', join(dir, 'data')]);
+      const { code, stderr } = await cli([
+        'serve',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--keys',
+        keys,
+        '--data',
+        join(dir, 'data'),
+      ]);
       expect(code).toBe(1);
       expect(stderr).toMatch(new RegExp(`port ${port} is in use on 127\\.0\\.0\\.1; pass --port`));
       expectOneLine(stderr);

@@ -8,7 +8,9 @@ import { startServer } from '../helpers/cli.js';
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 /** Targets are served under consistent-snapshot names, `<vendor>/<sha256>.<file>` (TUF spec 5.7.3). */
 const targetUrl = (base: string, file: string): string =>
-  `${base}/targets/acme/${createHash('sha256').update(readFileSync(join(REPO_ROOT, 'manifests/artifacts', file))).digest('hex')}.${file}`;
+  `${base}/targets/acme/${createHash('sha256')
+    .update(readFileSync(join(REPO_ROOT, 'manifests/artifacts', file)))
+    .digest('hex')}.${file}`;
 
 describe('npm start on a fresh data directory', () => {
   const dirs: string[] = [];
@@ -22,7 +24,10 @@ describe('npm start on a fresh data directory', () => {
     for (let run = 0; run < 10; run++) {
       const dir = mkdtempSync(join(tmpdir(), 'fairpatch-start-'));
       dirs.push(dir);
-      const server = await startServer(['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { cwd: REPO_ROOT });
+      const server = await startServer(
+        ['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+        { cwd: REPO_ROOT },
+      );
       try {
         const output = server.output();
         expect(output, output).toMatch(/published acme-agent-2\.4\.1\.json \(live from /);
@@ -35,7 +40,9 @@ describe('npm start on a fresh data directory', () => {
           if (status !== 200) await new Promise((r) => setTimeout(r, 100));
         }
         expect(status).toBe(200);
-        expect((await fetch(targetUrl(server.url, 'acme-agent-2.4.2-linux-x64.sh'))).status).toBe(404);
+        expect((await fetch(targetUrl(server.url, 'acme-agent-2.4.2-linux-x64.sh'))).status).toBe(
+          404,
+        );
       } finally {
         await server.stop();
       }

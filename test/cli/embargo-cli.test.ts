@@ -22,32 +22,108 @@ describe('fairpatch embargo and publish --embargo, through the real CLI', () => 
 
   it('the coordinator creates and moves it; a member publishes into it at its time and reads who is ready; others see nothing', async () => {
     const operator = ['--server', server.url, '--token', fx.operatorToken];
-    const created = await cli(['embargo', 'create', 'CVE-2026-4242', '--release-at', '+3m', '--members', 'acme,quill', '--members', 'globex', ...operator]);
+    const created = await cli([
+      'embargo',
+      'create',
+      'CVE-2026-4242',
+      '--release-at',
+      '+3m',
+      '--members',
+      'acme,quill',
+      '--members',
+      'globex',
+      ...operator,
+    ]);
     expect(created.code, created.stderr).toBe(0);
-    const view = JSON.parse(created.stdout) as { release_at: string; members: Array<{ vendor: string; ready: boolean }> };
+    const view = JSON.parse(created.stdout) as {
+      release_at: string;
+      members: Array<{ vendor: string; ready: boolean }>;
+    };
     expect(view.members.map((m) => m.vendor)).toEqual(['acme', 'globex', 'quill']);
 
     writeFileSync(join(fx.dir, 'fix.sh'), 'echo fixed\n');
     // The manifest says +30s: into the embargo, the embargo's time wins.
-    const manifest = { vendor: 'acme', product: 'acme-lib', version: '1.0.1', channel: 'stable', severity: 'critical', cves: ['CVE-2026-4242'], applies_to: '<1.0.1', release_at: '+30s', artifacts: [{ platform: 'any', file: 'fix.sh' }] };
+    const manifest = {
+      vendor: 'acme',
+      product: 'acme-lib',
+      version: '1.0.1',
+      channel: 'stable',
+      severity: 'critical',
+      cves: ['CVE-2026-4242'],
+      applies_to: '<1.0.1',
+      release_at: '+30s',
+      artifacts: [{ platform: 'any', file: 'fix.sh' }],
+    };
     writeFileSync(join(fx.dir, 'acme.json'), JSON.stringify(manifest));
     const acme = ['--server', server.url, '--token', fx.vendors.get('acme')!.token];
-    const published = await cli(['publish', join(fx.dir, 'acme.json'), '--embargo', 'CVE-2026-4242', '--key', join(fx.keysDir, 'acme.key'), ...acme]);
+    const published = await cli([
+      'publish',
+      join(fx.dir, 'acme.json'),
+      '--embargo',
+      'CVE-2026-4242',
+      '--key',
+      join(fx.keysDir, 'acme.key'),
+      ...acme,
+    ]);
     expect(published.code, published.stderr).toBe(0);
     expect(JSON.parse(published.stdout).releaseAt).toBe(new Date(view.release_at).toISOString());
 
     const shown = await cli(['embargo', 'show', 'CVE-2026-4242', ...acme]);
-    expect(JSON.parse(shown.stdout).members.filter((m: { ready: boolean }) => m.ready).map((m: { vendor: string }) => m.vendor)).toEqual(['acme']);
-    const outsider = await cli(['embargo', 'show', 'CVE-2026-4242', '--server', server.url, '--token', fx.vendors.get('globex')!.token.replace(/.$/, 'x')]);
+    expect(
+      JSON.parse(shown.stdout)
+        .members.filter((m: { ready: boolean }) => m.ready)
+        .map((m: { vendor: string }) => m.vendor),
+    ).toEqual(['acme']);
+    const outsider = await cli([
+      'embargo',
+      'show',
+      'CVE-2026-4242',
+      '--server',
+      server.url,
+      '--token',
+      fx.vendors.get('globex')!.token.replace(/.$/, 'x'),
+    ]);
     expect(outsider.code).not.toBe(0);
 
-    const moved = await cli(['embargo', 'move', 'CVE-2026-4242', '--release-at', '+10m', ...operator]);
+    const moved = await cli([
+      'embargo',
+      'move',
+      'CVE-2026-4242',
+      '--release-at',
+      '+10m',
+      ...operator,
+    ]);
     expect(moved.code, moved.stderr).toBe(0);
-    expect(Date.parse(JSON.parse(moved.stdout).release_at)).toBeGreaterThan(Date.parse(view.release_at));
-    const decided = await cli(['embargo', 'decide', 'CVE-2026-4242', '--leave-out', 'quill', ...operator]);
+    expect(Date.parse(JSON.parse(moved.stdout).release_at)).toBeGreaterThan(
+      Date.parse(view.release_at),
+    );
+    const decided = await cli([
+      'embargo',
+      'decide',
+      'CVE-2026-4242',
+      '--leave-out',
+      'quill',
+      ...operator,
+    ]);
     expect(decided.code, decided.stderr).toBe(0);
-    expect(JSON.parse(decided.stdout).members.find((m: { vendor: string }) => m.vendor === 'quill').left_out).toBe(true);
+    expect(
+      JSON.parse(decided.stdout).members.find((m: { vendor: string }) => m.vendor === 'quill')
+        .left_out,
+    ).toBe(true);
 
-    expect((await cli(['embargo', 'create', 'not an id!', '--release-at', '+3m', '--members', 'acme', ...operator])).code).toBe(64);
+    expect(
+      (
+        await cli([
+          'embargo',
+          'create',
+          'not an id!',
+          '--release-at',
+          '+3m',
+          '--members',
+          'acme',
+          ...operator,
+        ])
+      ).code,
+    ).toBe(64);
   });
 });

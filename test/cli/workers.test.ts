@@ -27,7 +27,11 @@ const alive = (pid: number): boolean => {
   }
 };
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -43,7 +47,8 @@ describe('serve --workers: one node on every core', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const start = (name: string) => startServer(['--workers', '2', '--data', join(dir, name), '--keys', join(dir, 'keys')]);
+  const start = (name: string) =>
+    startServer(['--workers', '2', '--data', join(dir, name), '--keys', join(dir, 'keys')]);
 
   it('serves from two processes on one port, the same bytes per tick, the log written once', async () => {
     const server = await start('data-a');
@@ -51,7 +56,9 @@ describe('serve --workers: one node on every core', () => {
     try {
       expect(server.output()).toContain('(2 workers)');
       await until(async () => {
-        pids.add((JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid);
+        pids.add(
+          (JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid,
+        );
         return pids.size === 2;
       }, 'answers from two workers');
       expect(pids.has(server.process.pid!)).toBe(false);
@@ -80,7 +87,9 @@ describe('serve --workers: one node on every core', () => {
     const server = await start('data-b');
     const pids = new Set<number>();
     await until(async () => {
-      pids.add((JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid);
+      pids.add(
+        (JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid,
+      );
       return pids.size === 2;
     }, 'answers from two workers');
     server.process.kill('SIGKILL');

@@ -30,7 +30,10 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('loses nothing acknowledged, and the log stays one append-only history', async () => {
-    const start = () => startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '1s'], { env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR } });
+    const start = () =>
+      startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '1s'], {
+        env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR },
+      });
     let token = '';
     let published = 0; // highest vendor metadata version the server acknowledged
     const publishedTargets: string[] = [];
@@ -46,29 +49,61 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         const cp = openCheckpoint(note, verifier);
         const entries: Array<{ index: number; data: string }> = [];
         for (let s = 0; s < cp.size; s += 1000) {
-          const body = (await (await fetch(`${server.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`)).json()) as { entries: typeof entries };
+          const body = (await (
+            await fetch(`${server.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`)
+          ).json()) as { entries: typeof entries };
           entries.push(...body.entries);
         }
         const tree = new MemoryTree();
         tree.appendHashes(entries.map((e) => leafHash(Buffer.from(e.data))));
-        expect(Buffer.from(tree.root()).equals(cp.rootHash), `round ${round}: the log verifies from its first leaf`).toBe(true);
+        expect(
+          Buffer.from(tree.root()).equals(cp.rootHash),
+          `round ${round}: the log verifies from its first leaf`,
+        ).toBe(true);
         for (const old of checkpoints) {
           const o = openCheckpoint(old, verifier);
-          verifyConsistency(o.size, cp.size, o.rootHash, cp.rootHash, o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size));
+          verifyConsistency(
+            o.size,
+            cp.size,
+            o.rootHash,
+            cp.rootHash,
+            o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size),
+          );
         }
-        for (const r of receipts) expect(entries[r.index]?.data, `round ${round}: acknowledged receipt at ${r.index}`).toContain(r.client);
+        for (const r of receipts)
+          expect(
+            entries[r.index]?.data,
+            `round ${round}: acknowledged receipt at ${r.index}`,
+          ).toContain(r.client);
         if (token) {
           const latest = await new PublisherClient(server.url, token).latestVendorMetadata('acme');
-          expect(latest.signed.version, `round ${round}: acknowledged publishes`).toBeGreaterThanOrEqual(published);
-          for (const path of publishedTargets) expect(latest.signed.targets[path], path).toBeDefined();
+          expect(
+            latest.signed.version,
+            `round ${round}: acknowledged publishes`,
+          ).toBeGreaterThanOrEqual(published);
+          for (const path of publishedTargets)
+            expect(latest.signed.targets[path], path).toBeDefined();
         }
         checkpoints.clear(); // all were consistent with `note`: checking against it from now on suffices
         checkpoints.add(note);
 
         if (!token) {
           const operator = new PublisherClient(server.url, OPERATOR);
-          const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
-          token = ((await operator.postJson('/vendors', buildRegistration({ name: 'acme', vendorKey, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string }).token;
+          const top = (
+            (await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>
+          ).signed;
+          token = (
+            (await operator.postJson(
+              '/vendors',
+              buildRegistration({
+                name: 'acme',
+                vendorKey,
+                targetsKey: readPrivateKey(join(keys, 'targets.key')),
+                previousTop: top,
+                now: Date.now(),
+              }),
+            )) as { token: string }
+          ).token;
         }
         const vendor = new PublisherClient(server.url, token);
 
@@ -79,31 +114,75 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
             const n = ++artifactN;
             const file = join(dir, `a${n}.sh`);
             writeFileSync(file, `echo ${n}\n`);
-            const artifact = { platform: 'linux-x64', name: `acme-agent-${n}.0.0.sh`, path: file, ...(await hashFile(file)) };
+            const artifact = {
+              platform: 'linux-x64',
+              name: `acme-agent-${n}.0.0.sh`,
+              path: file,
+              ...(await hashFile(file)),
+            };
             await vendor.uploadBlob('acme', artifact);
             const previous = await vendor.latestVendorMetadata('acme');
-            const manifest = { vendor: 'acme', product: 'acme-agent', version: `${n}.0.0`, channel: 'stable', severity: 'low' as const, cves: [], applies_to: `<${n}.0.0`, release_at: '+0s', artifacts: [] };
+            const manifest = {
+              vendor: 'acme',
+              product: 'acme-agent',
+              version: `${n}.0.0`,
+              channel: 'stable',
+              severity: 'low' as const,
+              cves: [],
+              applies_to: `<${n}.0.0`,
+              release_at: '+0s',
+              artifacts: [],
+            };
             const releaseAt = Math.ceil((Date.now() + 2000) / 1000) * 1000;
-            const staged = (await vendor.postJson('/vendors/acme/metadata', buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey, now: Date.now() }))) as { version: number };
+            const staged = (await vendor.postJson(
+              '/vendors/acme/metadata',
+              buildRelease({
+                manifest,
+                artifacts: [artifact],
+                releaseAt,
+                previous: previous.signed,
+                vendorKey,
+                now: Date.now(),
+              }),
+            )) as { version: number };
             published = Math.max(published, staged.version);
             publishedTargets.push(`acme/${artifact.name}`);
           }
         })().catch(() => {});
         const uploads = (async () => {
           while (alive) {
-            const document = (await (await fetch(`${server.url}/g/crash/metadata/timestamp.json`)).json()) as Record<string, unknown>;
+            const document = (await (
+              await fetch(`${server.url}/g/crash/metadata/timestamp.json`)
+            ).json()) as Record<string, unknown>;
             // A fresh agent key per upload: its public key, in the leaf, marks this receipt.
             const seed = randomBytes(32);
             const client = ed25519PublicKey(seed).toString('hex');
             const digest = sha256Hex(canonicalBytes(document));
             const at = new Date().toISOString();
-            const receipt = signObservation({ v: 1, agent: client, group: 'crash', document: digest, first_at: at, last_at: at, polls: 1, via: '/g/crash', lag_ms: 0 }, seed);
+            const receipt = signObservation(
+              {
+                v: 1,
+                agent: client,
+                group: 'crash',
+                document: digest,
+                first_at: at,
+                last_at: at,
+                polls: 1,
+                via: '/g/crash',
+                lag_ms: 0,
+              },
+              seed,
+            );
             const response = await fetch(`${server.url}/api/v1/receipts`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
             });
-            if (response.status === 201) receipts.push({ index: ((await response.json()) as { logIndex: number }).logIndex, client });
+            if (response.status === 201)
+              receipts.push({
+                index: ((await response.json()) as { logIndex: number }).logIndex,
+                client,
+              });
           }
         })().catch(() => {});
         const reads = (async () => {
@@ -117,7 +196,8 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         // on a busy machine a fixed delay could end rounds before any write, testing nothing.
         const acknowledged = published + receipts.length;
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
-        for (let i = 0; i < 300 && published + receipts.length === acknowledged; i++) await new Promise((r) => setTimeout(r, 50));
+        for (let i = 0; i < 300 && published + receipts.length === acknowledged; i++)
+          await new Promise((r) => setTimeout(r, 50));
         server.process.kill('SIGKILL');
         alive = false;
         await Promise.all([publishes, uploads, reads]);

@@ -20,8 +20,17 @@ const read = async (stream: Readable): Promise<Buffer> => {
   return Buffer.concat(parts);
 };
 /** A body that arrives in uneven pieces, as HTTP delivers it. */
-const body = (bytes: Buffer, piece = 5): Readable => Readable.from(Array.from({ length: Math.ceil(bytes.length / piece) }, (_, i) => bytes.subarray(i * piece, (i + 1) * piece)));
-const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ACCEPTED', (e: unknown) => (e instanceof FairpatchError ? e.code : (e as Error).message));
+const body = (bytes: Buffer, piece = 5): Readable =>
+  Readable.from(
+    Array.from({ length: Math.ceil(bytes.length / piece) }, (_, i) =>
+      bytes.subarray(i * piece, (i + 1) * piece),
+    ),
+  );
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'ACCEPTED',
+    (e: unknown) => (e instanceof FairpatchError ? e.code : (e as Error).message),
+  );
 
 let dir: string;
 let db: Db;
@@ -52,8 +61,21 @@ describe.each(stores)('blob store: %s', (_name, make) => {
   it('streams the whole blob and any byte range', async () => {
     expect(await store.size(sha256)).toBe(100);
     expect((await read(store.open(sha256))).equals(bytes)).toBe(true);
-    for (const [start, end] of [[0, 0], [0, 6], [6, 7], [7, 13], [3, 50], [13, 14], [98, 99], [0, 99], [42, 42]] as const) {
-      expect((await read(store.open(sha256, { start, end }))).equals(bytes.subarray(start, end + 1)), `${start}-${end}`).toBe(true);
+    for (const [start, end] of [
+      [0, 0],
+      [0, 6],
+      [6, 7],
+      [7, 13],
+      [3, 50],
+      [13, 14],
+      [98, 99],
+      [0, 99],
+      [42, 42],
+    ] as const) {
+      expect(
+        (await read(store.open(sha256, { start, end }))).equals(bytes.subarray(start, end + 1)),
+        `${start}-${end}`,
+      ).toBe(true);
     }
   });
 
@@ -62,7 +84,12 @@ describe.each(stores)('blob store: %s', (_name, make) => {
     expect(await store.put(sha(empty), body(empty), 10)).toBe(0);
     expect((await read(store.open(sha(empty)))).length).toBe(0);
     const again = randomBytes(30);
-    expect(await Promise.all([store.put(sha(again), body(again), 100), store.put(sha(again), body(again), 100)])).toEqual([30, 30]);
+    expect(
+      await Promise.all([
+        store.put(sha(again), body(again), 100),
+        store.put(sha(again), body(again), 100),
+      ]),
+    ).toEqual([30, 30]);
     expect((await read(store.open(sha(again)))).equals(again)).toBe(true);
   });
 
@@ -96,11 +123,16 @@ describe('leftovers are removed at start', () => {
   it('PostgreSQL: chunks without a complete blob', async () => {
     const store = new DatabaseBlobStore(db, 7);
     const orphan = sha(Buffer.from('orphan'));
-    await db.insertInto('blob_chunks').values({ sha256: orphan, idx: 0, data: Buffer.from('orphan') }).execute();
+    await db
+      .insertInto('blob_chunks')
+      .values({ sha256: orphan, idx: 0, data: Buffer.from('orphan') })
+      .execute();
     const kept = randomBytes(20);
     await store.put(sha(kept), body(kept), 100);
     expect(await store.sweep()).toBe(1);
-    expect(await db.selectFrom('blob_chunks').select('sha256').where('sha256', '=', orphan).execute()).toEqual([]);
+    expect(
+      await db.selectFrom('blob_chunks').select('sha256').where('sha256', '=', orphan).execute(),
+    ).toEqual([]);
     expect((await read(store.open(sha(kept)))).equals(kept)).toBe(true);
   });
 });
@@ -112,7 +144,10 @@ describe('artifacts stored as files before they moved into PostgreSQL', () => {
     await files.put(sha(bytes), body(bytes), 100);
     const unknown = randomBytes(10); // stored, but the repository never recorded it: left alone
     await files.put(sha(unknown), body(unknown), 100);
-    await db.insertInto('blobs').values({ sha256: sha(bytes), length: 50, created_at: 0 }).execute();
+    await db
+      .insertInto('blobs')
+      .values({ sha256: sha(bytes), length: 50, created_at: 0 })
+      .execute();
     const store = new DatabaseBlobStore(db, 7);
     expect(await importLocalBlobs(db, store, join(dir, 'legacy'))).toBe(1);
     expect((await read(store.open(sha(bytes)))).equals(bytes)).toBe(true);

@@ -27,8 +27,27 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-embargo-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
-    nodes = await Promise.all(['eu', 'us'].map((name) => startServer(['--data', join(dir, `data-${name}`), '--keys', join(dir, 'keys'), '--min-lead', '2s', '--node-name', name], { env })));
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
+    nodes = await Promise.all(
+      ['eu', 'us'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, `data-${name}`),
+            '--keys',
+            join(dir, 'keys'),
+            '--min-lead',
+            '2s',
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
+    );
   }, 60_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -38,26 +57,69 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
   it('every member activates at the same tick in one snapshot version, byte-identical on both nodes', async () => {
     const keys = join(dir, 'keys');
     const operator = new PublisherClient(nodes[0]!.url, OPERATOR);
-    const vendors = new Map<string, { client: PublisherClient; key: ReturnType<typeof generateVendorKey> }>();
+    const vendors = new Map<
+      string,
+      { client: PublisherClient; key: ReturnType<typeof generateVendorKey> }
+    >();
     for (const [i, name] of MEMBERS.entries()) {
       const key = generateVendorKey(keys, name);
-      const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
-      const { token } = (await operator.postJson('/vendors', buildRegistration({ name, vendorKey: key, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string };
+      const top = (
+        (await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>
+      ).signed;
+      const { token } = (await operator.postJson(
+        '/vendors',
+        buildRegistration({
+          name,
+          vendorKey: key,
+          targetsKey: readPrivateKey(join(keys, 'targets.key')),
+          previousTop: top,
+          now: Date.now(),
+        }),
+      )) as { token: string };
       vendors.set(name, { client: new PublisherClient(nodes[i % 2]!.url, token), key });
     }
     await sleep(2500); // the delegations' lead time
 
     const releaseAt = Math.ceil((Date.now() + 10_000) / 1000) * 1000;
-    const created = (await operator.postJson('/embargoes', { id: ID, release_at: isoSeconds(releaseAt), members: MEMBERS })) as { activation_tick: number };
+    const created = (await operator.postJson('/embargoes', {
+      id: ID,
+      release_at: isoSeconds(releaseAt),
+      members: MEMBERS,
+    })) as { activation_tick: number };
     const tick = created.activation_tick;
     for (const [name, { client, key }] of vendors) {
       const file = join(dir, `${name}.sh`);
       writeFileSync(file, `echo ${name} fixed\n`);
-      const artifact = { platform: 'any', name: `${name}-lib-1.0.1.sh`, path: file, ...(await hashFile(file)) };
+      const artifact = {
+        platform: 'any',
+        name: `${name}-lib-1.0.1.sh`,
+        path: file,
+        ...(await hashFile(file)),
+      };
       await client.uploadBlob(name, artifact);
       const previous = await client.latestVendorMetadata(name);
-      const manifest = { vendor: name, product: `${name}-lib`, version: '1.0.1', channel: 'stable', severity: 'critical' as const, cves: [ID], applies_to: '<1.0.1', release_at: '+0s', artifacts: [] };
-      await client.postJson(`/vendors/${name}/metadata?embargo=${ID}`, buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey: key, now: Date.now() }));
+      const manifest = {
+        vendor: name,
+        product: `${name}-lib`,
+        version: '1.0.1',
+        channel: 'stable',
+        severity: 'critical' as const,
+        cves: [ID],
+        applies_to: '<1.0.1',
+        release_at: '+0s',
+        artifacts: [],
+      };
+      await client.postJson(
+        `/vendors/${name}/metadata?embargo=${ID}`,
+        buildRelease({
+          manifest,
+          artifacts: [artifact],
+          releaseAt,
+          previous: previous.signed,
+          vendorKey: key,
+          now: Date.now(),
+        }),
+      );
     }
 
     // Both nodes polled from before the tick to after it: one document per tick, across nodes.
@@ -66,8 +128,12 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
     await Promise.all(
       nodes.map(async (node) => {
         while (Date.now() < releaseAt + 2000) {
-          const bytes = Buffer.from(await (await fetch(`${node.url}/g/eu-west/metadata/timestamp.json`)).arrayBuffer());
-          const doc = JSON.parse(bytes.toString()) as { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
+          const bytes = Buffer.from(
+            await (await fetch(`${node.url}/g/eu-west/metadata/timestamp.json`)).arrayBuffer(),
+          );
+          const doc = JSON.parse(bytes.toString()) as {
+            signed: { version: number; meta: { 'snapshot.json': { version: number } } };
+          };
           const digests = seen.get(doc.signed.version) ?? new Set<string>();
           digests.add(createHash('sha256').update(bytes).digest('hex'));
           seen.set(doc.signed.version, digests);
@@ -80,7 +146,10 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
     expect([...seen.keys()]).toContain(tick - 1);
     for (const [k, digests] of seen) expect(digests.size, `tick ${k}`).toBe(1);
 
-    const snapshot = async (node: Node, version: number) => (await (await fetch(`${node.url}/g/eu-west/metadata/${version}.snapshot.json`)).json()) as Snapshot;
+    const snapshot = async (node: Node, version: number) =>
+      (await (
+        await fetch(`${node.url}/g/eu-west/metadata/${version}.snapshot.json`)
+      ).json()) as Snapshot;
     const [before, at] = [snapshotOf.get(tick - 1)!, snapshotOf.get(tick)!];
     for (const node of nodes) {
       const [b, a] = [await snapshot(node, before), await snapshot(node, at)];

@@ -26,8 +26,27 @@ describe('three server processes over one PostgreSQL', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-multi-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
-    nodes = await Promise.all(['eu', 'us', 'ap'].map((name) => startServer(['--data', join(dir, `data-${name}`), '--keys', join(dir, 'keys'), '--min-lead', '2s', '--node-name', name], { env })));
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
+    nodes = await Promise.all(
+      ['eu', 'us', 'ap'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, `data-${name}`),
+            '--keys',
+            join(dir, 'keys'),
+            '--min-lead',
+            '2s',
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
+    );
   }, 60_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -38,19 +57,54 @@ describe('three server processes over one PostgreSQL', () => {
     const keys = join(dir, 'keys');
     const operator = new PublisherClient(nodes[1]!.url, OPERATOR);
     const vendorKey = generateVendorKey(keys, 'acme');
-    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>).signed;
-    const { token } = (await operator.postJson('/vendors', buildRegistration({ name: 'acme', vendorKey, targetsKey: readPrivateKey(join(keys, 'targets.key')), previousTop: top, now: Date.now() }))) as { token: string };
+    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>)
+      .signed;
+    const { token } = (await operator.postJson(
+      '/vendors',
+      buildRegistration({
+        name: 'acme',
+        vendorKey,
+        targetsKey: readPrivateKey(join(keys, 'targets.key')),
+        previousTop: top,
+        now: Date.now(),
+      }),
+    )) as { token: string };
     const vendor = new PublisherClient(nodes[2]!.url, token);
     await new Promise((r) => setTimeout(r, 2500)); // the delegation's lead time
 
     const file = join(dir, 'fix.sh');
     writeFileSync(file, 'echo fixed\n');
-    const artifact = { platform: 'linux-x64', name: 'acme-agent-2.4.1.sh', path: file, ...(await hashFile(file)) };
+    const artifact = {
+      platform: 'linux-x64',
+      name: 'acme-agent-2.4.1.sh',
+      path: file,
+      ...(await hashFile(file)),
+    };
     await vendor.uploadBlob('acme', artifact);
     const previous = await vendor.latestVendorMetadata('acme');
     const releaseAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
-    const manifest = { vendor: 'acme', product: 'acme-agent', version: '2.4.1', channel: 'stable', severity: 'high' as const, cves: [], applies_to: '<2.4.1', release_at: '+0s', artifacts: [] };
-    const staged = (await vendor.postJson('/vendors/acme/metadata', buildRelease({ manifest, artifacts: [artifact], releaseAt, previous: previous.signed, vendorKey, now: Date.now() }))) as { activationTick: number };
+    const manifest = {
+      vendor: 'acme',
+      product: 'acme-agent',
+      version: '2.4.1',
+      channel: 'stable',
+      severity: 'high' as const,
+      cves: [],
+      applies_to: '<2.4.1',
+      release_at: '+0s',
+      artifacts: [],
+    };
+    const staged = (await vendor.postJson(
+      '/vendors/acme/metadata',
+      buildRelease({
+        manifest,
+        artifacts: [artifact],
+        releaseAt,
+        previous: previous.signed,
+        vendorKey,
+        now: Date.now(),
+      }),
+    )) as { activationTick: number };
 
     // Pollers on every node, from two ticks before the release to two after.
     const seen = new Map<number, Set<string>>();
@@ -60,9 +114,13 @@ describe('three server processes over one PostgreSQL', () => {
     await Promise.all(
       nodes.map(async (node, i) => {
         while (Date.now() < releaseAt + 2000) {
-          const bytes = Buffer.from(await (await fetch(`${node.url}/g/group-${i}/metadata/timestamp.json`)).arrayBuffer());
+          const bytes = Buffer.from(
+            await (await fetch(`${node.url}/g/group-${i}/metadata/timestamp.json`)).arrayBuffer(),
+          );
           polls++;
-          const doc = JSON.parse(bytes.toString()) as { signed: { version: number; meta: { "snapshot.json": { version: number } } } };
+          const doc = JSON.parse(bytes.toString()) as {
+            signed: { version: number; meta: { 'snapshot.json': { version: number } } };
+          };
           if (!doc.signed) throw new Error(`node ${i}: ${bytes.toString()}`);
           const k = doc.signed.version;
           const digests = seen.get(k) ?? new Set<string>();
@@ -81,18 +139,33 @@ describe('three server processes over one PostgreSQL', () => {
     expect(stale).toEqual([]);
 
     // Each group's agents sign what they were served after the release; the operator declared the groups.
-    await operator.request('PUT', '/groups', JSON.stringify({ groups: nodes.map((_, i) => `group-${i}`) }), { 'content-type': 'application/json' });
+    await operator.request(
+      'PUT',
+      '/groups',
+      JSON.stringify({ groups: nodes.map((_, i) => `group-${i}`) }),
+      { 'content-type': 'application/json' },
+    );
     const clock = { now: () => Date.now() } as ManualClock;
     for (const [i, node] of nodes.entries()) {
       const agent = new SimAgent(`group-${i}`, clock);
-      const http = { request: (path: string, init?: RequestInit) => fetch(`${node.url}${path}`, init) };
+      const http = {
+        request: (path: string, init?: RequestInit) => fetch(`${node.url}${path}`, init),
+      };
       await agent.poll(http);
       await agent.submit(http);
     }
     // Give the nodes a second to log the activation, then audit through a node other than the publisher's.
     await new Promise((r) => setTimeout(r, 1500));
-    const root = parseRoot(JSON.parse(readFileSync(join(keys, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
-    const outcome = await runAudit({ server: nodes[0]!.url, stateDir: join(dir, 'audit'), logKey: readFileSync(join(keys, 'log.vkey'), 'utf8').trim(), root, now: Date.now() });
+    const root = parseRoot(
+      JSON.parse(readFileSync(join(keys, '1.root.json'), 'utf8')),
+    ) as Envelope<RootSigned>;
+    const outcome = await runAudit({
+      server: nodes[0]!.url,
+      stateDir: join(dir, 'audit'),
+      logKey: readFileSync(join(keys, 'log.vkey'), 'utf8').trim(),
+      root,
+      now: Date.now(),
+    });
     expect(outcome.error).toBeUndefined();
     expect(outcome.report?.findings).toEqual([]);
     expect(outcome.exitCode).toBe(0);

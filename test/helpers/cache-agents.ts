@@ -66,7 +66,9 @@ function get(http: HttpAgent, url: string): Promise<Got> {
     const req = request(url, { agent: http, timeout: 20_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), sentAt }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), sentAt }),
+      );
       res.on('error', reject);
     });
     req.once('socket', () => {
@@ -86,7 +88,20 @@ interface Targets {
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const http = new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
   const groupOf = (i: number) => options.groups[i % options.groups.length] as string;
-  const result: FleetResult = { polls: 0, fetches: 0, errors: 0, errorSamples: [], stale: 0, staleSamples: [], maxLagTicks: 0, pollMs: [], loopDelayP99Ms: 0, held: [], toldAt: [], groupOf };
+  const result: FleetResult = {
+    polls: 0,
+    fetches: 0,
+    errors: 0,
+    errorSamples: [],
+    stale: 0,
+    staleSamples: [],
+    maxLagTicks: 0,
+    pollMs: [],
+    loopDelayP99Ms: 0,
+    held: [],
+    toldAt: [],
+    groupOf,
+  };
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const start = Date.now();
@@ -107,16 +122,28 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       return got.body;
     };
     const update = async (version: number): Promise<void> => {
-      const meta = (JSON.parse((await fetchOk(`/metadata/${version}.snapshot.json`)).toString()) as { signed: { meta: Meta } }).signed.meta;
+      const meta = (
+        JSON.parse((await fetchOk(`/metadata/${version}.snapshot.json`)).toString()) as {
+          signed: { meta: Meta };
+        }
+      ).signed.meta;
       for (const [file, { version: v }] of Object.entries(meta)) {
         const role = file.replace(/\.json$/, '');
         if (roles.get(role) === v) continue;
-        const doc = JSON.parse((await fetchOk(`/metadata/${v}.${role}.json`)).toString()) as Targets;
+        const doc = JSON.parse(
+          (await fetchOk(`/metadata/${v}.${role}.json`)).toString(),
+        ) as Targets;
         for (const [path, info] of Object.entries(doc.signed.targets)) {
           if (held.has(path)) continue;
           const slash = path.indexOf('/');
-          const bytes = await fetchOk(`/targets/${path.slice(0, slash)}/${info.hashes.sha256}.${path.slice(slash + 1)}`);
-          if (bytes.length !== info.length || createHash('sha256').update(bytes).digest('hex') !== info.hashes.sha256) throw new Error(`${path}: wrong bytes`);
+          const bytes = await fetchOk(
+            `/targets/${path.slice(0, slash)}/${info.hashes.sha256}.${path.slice(slash + 1)}`,
+          );
+          if (
+            bytes.length !== info.length ||
+            createHash('sha256').update(bytes).digest('hex') !== info.hashes.sha256
+          )
+            throw new Error(`${path}: wrong bytes`);
           held.set(path, Date.now());
         }
         roles.set(role, v);
@@ -134,11 +161,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         result.polls++;
         result.pollMs.push(Date.now() - sentAt);
         if (got.status !== 200) throw new Error(String(got.status));
-        const signed = (JSON.parse(got.body.toString()) as { signed: { version: number; meta: Meta } }).signed;
+        const signed = (
+          JSON.parse(got.body.toString()) as { signed: { version: number; meta: Meta } }
+        ).signed;
         const lag = tickAt(options.tick, sentAt) - signed.version;
         if (lag > 0) {
           result.stale++;
-          if (result.staleSamples.length < 10) result.staleSamples.push({ agent: i, group, sentTick: tickAt(options.tick, sentAt), version: signed.version });
+          if (result.staleSamples.length < 10)
+            result.staleSamples.push({
+              agent: i,
+              group,
+              sentTick: tickAt(options.tick, sentAt),
+              version: signed.version,
+            });
         }
         result.maxLagTicks = Math.max(result.maxLagTicks, lag);
         const version = signed.meta['snapshot.json']?.version ?? 0;
@@ -148,11 +183,13 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         }
       } catch (error) {
         result.errors++;
-        if (result.errorSamples.length < 10) result.errorSamples.push(`agent ${i} (${group}): ${(error as Error).message}`);
+        if (result.errorSamples.length < 10)
+          result.errorSamples.push(`agent ${i} (${group}): ${(error as Error).message}`);
       }
       // The next slot of this agent's phase (a slow answer skips slots rather than bunching polls).
       const phase = start + (i / options.agents) * options.intervalMs;
-      const next = phase + (Math.floor((Date.now() - phase) / options.intervalMs) + 1) * options.intervalMs;
+      const next =
+        phase + (Math.floor((Date.now() - phase) / options.intervalMs) + 1) * options.intervalMs;
       await new Promise((r) => setTimeout(r, next - Date.now()));
     }
   };

@@ -4,17 +4,30 @@ import { type StartedProcess, startProcess } from './process.js';
 
 const run = promisify(execFile);
 /** Tests pick their database explicitly: a DATABASE_URL in the environment must not leak into them. */
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'));
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
+);
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 /** Runs the built CLI as a user would; resolves with its output whatever the exit code. */
-export async function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...baseEnv, ...options.env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env: { ...baseEnv, ...options.env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    return {
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    };
   }
 }
 
@@ -23,7 +36,10 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
  * One worker unless `args` say otherwise: a test reading /healthz or counting streams talks to the
  * process it means (test/cli/workers.test.ts runs several).
  */
-export function startServer(args: string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: string[] } = {}): Promise<StartedProcess> {
+export function startServer(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; wrapper?: string[] } = {},
+): Promise<StartedProcess> {
   const workers = args.includes('--workers') ? [] : ['--workers', '1'];
   return startProcess([CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...workers, ...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),

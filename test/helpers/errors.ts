@@ -14,5 +14,7 @@ export function errorCode(fn: () => unknown): string {
 
 /** The RFC 9162 and C2SP signed-note test vectors (public data, kept in test/vectors), used as they are. */
 export function loadVectors<T>(): T {
-  return JSON.parse(readFileSync(new URL('../vectors/merkle-and-note.json', import.meta.url), 'utf8')) as T;
+  return JSON.parse(
+    readFileSync(new URL('../vectors/merkle-and-note.json', import.meta.url), 'utf8'),
+  ) as T;
 }

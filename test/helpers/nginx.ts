@@ -6,10 +6,13 @@ import { join } from 'node:path';
 
 /** The nginx binary from Debian's package; a missing one is a failure with the fix, never a skip. */
 export function nginxBinary(): string {
-  for (const path of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']) if (existsSync(path)) return path;
+  for (const path of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'])
+    if (existsSync(path)) return path;
   const found = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim();
   if (found) return found;
-  throw new Error('nginx not found: run scripts/install-system-packages.sh (it installs nginx from Debian)');
+  throw new Error(
+    'nginx not found: run scripts/install-system-packages.sh (it installs nginx from Debian)',
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -41,7 +44,13 @@ export function parseAccessLog(text: string): AccessEntry[] {
   for (const line of text.split('\n')) {
     const [msec, status, cache, upstream, path] = line.split(' ');
     if (!msec || !path) continue;
-    entries.push({ atMs: Math.round(Number(msec) * 1000), status: Number(status), cache: cache ?? '-', origin: upstream !== '-', path });
+    entries.push({
+      atMs: Math.round(Number(msec) * 1000),
+      status: Number(status),
+      cache: cache ?? '-',
+      origin: upstream !== '-',
+      path,
+    });
   }
   return entries;
 }
@@ -80,11 +89,25 @@ export function productionSnippet(): string {
 export function cacheServer(options: CacheConfigOptions): string {
   let conf = productionSnippet();
   const servers = options.upstreams.map((u) => `server ${u} max_fails=0;`).join('\n    ');
-  conf = conf.replace(/(upstream fairpatch \{\n)((?:\s*server [^\n]*\n)+)/, (_, head: string) => `${head}    ${servers}\n`);
+  conf = conf.replace(
+    /(upstream fairpatch \{\n)((?:\s*server [^\n]*\n)+)/,
+    (_, head: string) => `${head}    ${servers}\n`,
+  );
   conf = conf.replace(/listen 80;/, 'listen 127.0.0.1:{{PORT}} reuseport backlog=4096;');
   conf = conf.replace('/var/cache/nginx/fairpatch', '{{DIR}}/cache');
-  if (options.misconfigured) conf = conf.replace('proxy_cache_revalidate on;', 'proxy_cache_revalidate on;\n        proxy_ignore_headers Cache-Control Expires X-Accel-Expires;\n        proxy_cache_valid 200 60s;');
-  for (const part of ['{{PORT}}', '{{DIR}}/cache', ...options.upstreams, ...(options.misconfigured ? ['proxy_cache_valid'] : [])]) if (!conf.includes(part)) throw new Error(`the nginx block of docs/production.md no longer fits the tests (${part})`);
+  if (options.misconfigured)
+    conf = conf.replace(
+      'proxy_cache_revalidate on;',
+      'proxy_cache_revalidate on;\n        proxy_ignore_headers Cache-Control Expires X-Accel-Expires;\n        proxy_cache_valid 200 60s;',
+    );
+  for (const part of [
+    '{{PORT}}',
+    '{{DIR}}/cache',
+    ...options.upstreams,
+    ...(options.misconfigured ? ['proxy_cache_valid'] : []),
+  ])
+    if (!conf.includes(part))
+      throw new Error(`the nginx block of docs/production.md no longer fits the tests (${part})`);
   return conf;
 }
 
@@ -104,7 +127,10 @@ export interface StartedNginx {
  * `stop()`. `http` is the body of the http block; `{{PORT}}` is replaced by the port and `{{DIR}}`
  * by the directory.
  */
-export async function startNginx(http: string, options: { workers?: number; timeoutMs?: number } = {}): Promise<StartedNginx> {
+export async function startNginx(
+  http: string,
+  options: { workers?: number; timeoutMs?: number } = {},
+): Promise<StartedNginx> {
   const bin = nginxBinary();
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-nginx-'));
   for (const sub of ['cache', 'tmp']) mkdirSync(join(dir, sub));
@@ -130,17 +156,25 @@ http {
 `;
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, conf);
-  const child = spawn(bin, ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    bin,
+    ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   while (!(await accepts(port))) {
-    const errors = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+    const errors = existsSync(join(dir, 'error.log'))
+      ? readFileSync(join(dir, 'error.log'), 'utf8')
+      : '';
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`nginx did not start (exit ${child.exitCode}):\n${output}\n${errors}\n${conf}`);
+      throw new Error(
+        `nginx did not start (exit ${child.exitCode}):\n${output}\n${errors}\n${conf}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -148,7 +182,10 @@ http {
     url: `http://127.0.0.1:${port}`,
     dir,
     process: child,
-    accessLog: () => parseAccessLog(existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : ''),
+    accessLog: () =>
+      parseAccessLog(
+        existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : '',
+      ),
     stop: () =>
       new Promise<void>((resolve) => {
         const done = () => {

@@ -13,13 +13,26 @@ export interface StartedProcess {
  * Starts a Node script that prints "… on http://127.0.0.1:PORT" once listening, and waits for that
  * line (bounded). Shared by the tests' server processes and the benchmarks'.
  */
-export async function startProcess(args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number; wrapper?: string[] }): Promise<StartedProcess> {
+export async function startProcess(
+  args: string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number; wrapper?: string[] },
+): Promise<StartedProcess> {
   // A wrapper runs node under another program (e.g. `faketime -f +3s`).
-  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, ...args] as [string, ...string[]];
-  const child = spawn(command, rest, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, ...args] as [
+    string,
+    ...string[],
+  ];
+  const child = spawn(command, rest, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`did not start:\n${output}`)),
+      options.timeoutMs ?? 30_000,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);

@@ -30,13 +30,18 @@ function parseValue(text: string, line: number): number {
 }
 
 /** `{a="x",b="y\"z"}` starting at `i`; returns the labels and the index after `}`. */
-function parseLabels(text: string, start: number, line: number): { labels: Record<string, string>; end: number } {
+function parseLabels(
+  text: string,
+  start: number,
+  line: number,
+): { labels: Record<string, string>; end: number } {
   const labels: Record<string, string> = {};
   let i = start + 1;
   for (;;) {
     if (text[i] === '}') return { labels, end: i + 1 };
     const name = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(text.slice(i))?.[0];
-    if (!name || !LABEL_NAME.test(name)) throw new Error(`line ${line}: bad label name at column ${i}`);
+    if (!name || !LABEL_NAME.test(name))
+      throw new Error(`line ${line}: bad label name at column ${i}`);
     if (name in labels) throw new Error(`line ${line}: label ${name} repeated`);
     i += name.length;
     if (text.slice(i, i + 2) !== '="') throw new Error(`line ${line}: expected =" after ${name}`);
@@ -44,7 +49,8 @@ function parseLabels(text: string, start: number, line: number): { labels: Recor
     let value = '';
     for (;;) {
       const ch = text[i];
-      if (ch === undefined || ch === '\n') throw new Error(`line ${line}: unterminated label value`);
+      if (ch === undefined || ch === '\n')
+        throw new Error(`line ${line}: unterminated label value`);
       if (ch === '"') break;
       if (ch === '\\') {
         const next = text[i + 1];
@@ -69,7 +75,11 @@ function familyOf(sample: string, families: Map<string, ParsedFamily>): string {
   for (const suffix of ['_bucket', '_sum', '_count']) {
     const base = sample.slice(0, -suffix.length);
     const declared = families.get(base)?.type;
-    if (sample.endsWith(suffix) && (declared === 'histogram' || (declared === 'summary' && suffix !== '_bucket'))) return base;
+    if (
+      sample.endsWith(suffix) &&
+      (declared === 'histogram' || (declared === 'summary' && suffix !== '_bucket'))
+    )
+      return base;
   }
   return sample;
 }
@@ -100,16 +110,24 @@ export function parsePrometheus(text: string): Map<string, ParsedFamily> {
     if (line.startsWith('#')) {
       const meta = /^#\s+(HELP|TYPE)\s+(\S+)(?:\s(.*))?$/.exec(line);
       if (!meta) continue; // a plain comment
-      const [, kind, name, rest = ''] = meta as unknown as [string, string, string, string | undefined];
+      const [, kind, name, rest = ''] = meta as unknown as [
+        string,
+        string,
+        string,
+        string | undefined,
+      ];
       if (!METRIC_NAME.test(name)) throw new Error(`line ${n}: bad metric name ${name}`);
       const family = enter(name, n);
       if (kind === 'HELP') {
         if (family.help !== undefined) throw new Error(`line ${n}: second HELP for ${name}`);
-        if (/\\([^\\n]|$)/.test(rest.replace(/\\\\/g, ''))) throw new Error(`line ${n}: invalid escape in HELP`);
+        if (/\\([^\\n]|$)/.test(rest.replace(/\\\\/g, '')))
+          throw new Error(`line ${n}: invalid escape in HELP`);
         family.help = rest.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
       } else {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`line ${n}: unknown type ${rest}`);
-        if (family.type !== 'untyped' || family.samples.length > 0) throw new Error(`line ${n}: TYPE for ${name} must come once, before its samples`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest))
+          throw new Error(`line ${n}: unknown type ${rest}`);
+        if (family.type !== 'untyped' || family.samples.length > 0)
+          throw new Error(`line ${n}: TYPE for ${name} must come once, before its samples`);
         family.type = rest as ParsedFamily['type'];
       }
       continue;
@@ -127,7 +145,8 @@ export function parsePrometheus(text: string): Map<string, ParsedFamily> {
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     if (series.has(key)) throw new Error(`line ${n}: series ${key} repeated`);
     series.add(key);
-    if (family.type === 'counter' && !(value >= 0)) throw new Error(`line ${n}: counter ${name} is negative or NaN`);
+    if (family.type === 'counter' && !(value >= 0))
+      throw new Error(`line ${n}: counter ${name} is negative or NaN`);
     family.samples.push({ name, labels, value });
   }
   for (const family of families.values()) if (family.type === 'histogram') checkHistogram(family);
@@ -146,21 +165,33 @@ function checkHistogram(family: ParsedFamily): void {
   for (const samples of groups.values()) {
     const buckets = samples.filter((s) => s.name === `${family.name}_bucket`);
     const count = samples.find((s) => s.name === `${family.name}_count`);
-    if (!count || !samples.some((s) => s.name === `${family.name}_sum`)) throw new Error(`${family.name}: _sum and _count required`);
+    if (!count || !samples.some((s) => s.name === `${family.name}_sum`))
+      throw new Error(`${family.name}: _sum and _count required`);
     let previous = { le: -Infinity, value: 0 };
     for (const b of buckets) {
       const le = parseValue(b.labels.le!, 0);
-      if (le <= previous.le || b.value < previous.value) throw new Error(`${family.name}: buckets must be ordered and cumulative`);
+      if (le <= previous.le || b.value < previous.value)
+        throw new Error(`${family.name}: buckets must be ordered and cumulative`);
       previous = { le, value: b.value };
     }
-    if (previous.le !== Infinity || previous.value !== count.value) throw new Error(`${family.name}: the +Inf bucket must equal _count`);
+    if (previous.le !== Infinity || previous.value !== count.value)
+      throw new Error(`${family.name}: the +Inf bucket must equal _count`);
   }
 }
 
 /** The value of one series (labels matched exactly), or undefined. */
-export function sampleValue(families: Map<string, ParsedFamily>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, ParsedFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const family of families.values()) {
-    const found = family.samples.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()));
+    const found = family.samples.find(
+      (s) =>
+        s.name === name &&
+        JSON.stringify(Object.entries(s.labels).sort()) ===
+          JSON.stringify(Object.entries(labels).sort()),
+    );
     if (found) return found.value;
   }
   return undefined;

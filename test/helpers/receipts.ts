@@ -20,18 +20,49 @@ export class SimAgent {
     private readonly clock: ManualClock,
   ) {}
 
-  async poll(app: Fetcher, path = `/g/${this.group}/metadata/timestamp.json`, extra: { pushed?: boolean } = {}): Promise<{ tick: number; snapshot: number }> {
+  async poll(
+    app: Fetcher,
+    path = `/g/${this.group}/metadata/timestamp.json`,
+    extra: { pushed?: boolean } = {},
+  ): Promise<{ tick: number; snapshot: number }> {
     const response = await app.request(path);
     if (response.status !== 200) throw new Error(`poll ${this.group}: ${response.status}`);
-    const document = (await response.json()) as Record<string, unknown> & { signed: { version: number; meta: { 'snapshot.json': { version: number } }; fairpatch_clock?: { epoch_ms: number; tick_ms: number } } };
+    const document = (await response.json()) as Record<string, unknown> & {
+      signed: {
+        version: number;
+        meta: { 'snapshot.json': { version: number } };
+        fairpatch_clock?: { epoch_ms: number; tick_ms: number };
+      };
+    };
     const digest = sha256Hex(canonicalBytes(document));
     this.documents[digest] = document;
     const now = this.clock.now();
     const at = new Date(now).toISOString();
     const c = document.signed.fairpatch_clock;
-    const lag = c ? now - tickStart({ epochMs: c.epoch_ms, tickMs: c.tick_ms }, document.signed.version) : 0;
-    this.receipts.push(signObservation({ v: 1, agent: this.publicKey, group: this.group, document: digest, first_at: at, last_at: at, polls: 1, via: `/g/${this.group}`, lag_ms: lag, ...extra }, this.seed));
-    return { tick: document.signed.version, snapshot: document.signed.meta['snapshot.json'].version };
+    const lag = c
+      ? now - tickStart({ epochMs: c.epoch_ms, tickMs: c.tick_ms }, document.signed.version)
+      : 0;
+    this.receipts.push(
+      signObservation(
+        {
+          v: 1,
+          agent: this.publicKey,
+          group: this.group,
+          document: digest,
+          first_at: at,
+          last_at: at,
+          polls: 1,
+          via: `/g/${this.group}`,
+          lag_ms: lag,
+          ...extra,
+        },
+        this.seed,
+      ),
+    );
+    return {
+      tick: document.signed.version,
+      snapshot: document.signed.meta['snapshot.json'].version,
+    };
   }
 
   batch(): { documents: Record<string, Record<string, unknown>>; receipts: SignedObservation[] } {
@@ -41,9 +72,16 @@ export class SimAgent {
   async submit(app: Fetcher): Promise<void> {
     for (let i = 0; i < this.receipts.length; i += 500) {
       const receipts = this.receipts.slice(i, i + 500);
-      const documents = Object.fromEntries(receipts.map((r) => [r.observation.document, this.documents[r.observation.document]!]));
-      const response = await app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents, receipts }) });
-      if (response.status !== 201) throw new Error(`receipts ${this.group}: ${response.status} ${await response.text()}`);
+      const documents = Object.fromEntries(
+        receipts.map((r) => [r.observation.document, this.documents[r.observation.document]!]),
+      );
+      const response = await app.request('/api/v1/receipts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ documents, receipts }),
+      });
+      if (response.status !== 201)
+        throw new Error(`receipts ${this.group}: ${response.status} ${await response.text()}`);
     }
   }
 }

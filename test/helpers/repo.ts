@@ -35,13 +35,30 @@ export interface Fixture {
   /** Registers a vendor, effective immediately (the test owns time). */
   addVendor(name: string): Promise<{ key: KeyPair; token: string }>;
   /** Writes an artifact, stores it as `vendor`'s upload (default acme) and returns what a manifest needs. */
-  artifact(name: string, content: string, platform?: string, vendor?: string): Promise<HashedArtifact>;
+  artifact(
+    name: string,
+    content: string,
+    platform?: string,
+    vendor?: string,
+  ): Promise<HashedArtifact>;
   /** Builds and signs the vendor's next metadata for a release (not uploaded). */
-  release(vendor: string, manifest: Partial<Manifest>, artifacts: HashedArtifact[], releaseAt: number): Promise<Envelope<TargetsSigned>>;
+  release(
+    vendor: string,
+    manifest: Partial<Manifest>,
+    artifacts: HashedArtifact[],
+    releaseAt: number,
+  ): Promise<Envelope<TargetsSigned>>;
   close(): Promise<void>;
 }
 
-export async function createFixture(options: { now?: number; repo?: NodeOptions['repoDefaults']; minLeadMs?: number; databaseUrl?: string } = {}): Promise<Fixture> {
+export async function createFixture(
+  options: {
+    now?: number;
+    repo?: NodeOptions['repoDefaults'];
+    minLeadMs?: number;
+    databaseUrl?: string;
+  } = {},
+): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-test-'));
   const keysDir = join(dir, 'keys');
   const dataDir = join(dir, 'data');
@@ -54,7 +71,11 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
     dataDir,
     keysDir,
     clock,
-    rateLimits: { publisherPerToken: unlimited, publisherPerAddress: unlimited, agentPerAddress: unlimited },
+    rateLimits: {
+      publisherPerToken: unlimited,
+      publisherPerAddress: unlimited,
+      agentPerAddress: unlimited,
+    },
     ...(options.repo ? { repoDefaults: options.repo } : {}),
     ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -88,7 +109,9 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
         previousTop: previous && (JSON.parse(previous.bytes) as Envelope<TargetsSigned>).signed,
         now: clock.now(),
       });
-      await node.repo.registerVendor(JSON.parse(JSON.stringify(body)), { effectiveAt: clock.now() });
+      await node.repo.registerVendor(JSON.parse(JSON.stringify(body)), {
+        effectiveAt: clock.now(),
+      });
       const entry = { key, token: await node.store.issueToken(name, clock.now()) };
       vendors.set(name, entry);
       return entry;
@@ -119,7 +142,14 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
         artifacts: [],
         ...manifest,
       };
-      const envelope = buildRelease({ manifest: full, artifacts, releaseAt, previous: previous!.signed, vendorKey: entry.key, now: clock.now() });
+      const envelope = buildRelease({
+        manifest: full,
+        artifacts,
+        releaseAt,
+        previous: previous!.signed,
+        vendorKey: entry.key,
+        now: clock.now(),
+      });
       return JSON.parse(JSON.stringify(envelope)) as Envelope<TargetsSigned>;
     },
     async close() {
@@ -131,7 +161,9 @@ export async function createFixture(options: { now?: number; repo?: NodeOptions[
 }
 
 /** Serves an app over real HTTP on 127.0.0.1 (a free port). */
-export async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; close(): Promise<void> }> {
+export async function listen(app: {
+  fetch: (req: Request) => Response | Promise<Response>;
+}): Promise<{ url: string; close(): Promise<void> }> {
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 
 /** A stock tuf-js client for one group, with its own trusted metadata and target directories. */
-export function tufClient(base: string, group: string, rootPath: string): { updater: () => Updater; dir: string } {
+export function tufClient(
+  base: string,
+  group: string,
+  rootPath: string,
+): { updater: () => Updater; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-tuf-'));
   mkdirSync(join(dir, 'metadata'));
   mkdirSync(join(dir, 'targets'));

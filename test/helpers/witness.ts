@@ -18,16 +18,29 @@ export interface WitnessFixture {
 }
 
 export function readRoot(keysDir: string): Envelope<RootSigned> {
-  return parseRoot(JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
+  return parseRoot(
+    JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),
+  ) as Envelope<RootSigned>;
 }
 
 /** A witness over real HTTP on 127.0.0.1, its own SQLite file and key, following `keysDir`'s root. */
-export async function startWitness(keysDir: string, clock: Clock, extra: Partial<WitnessOptions> = {}): Promise<WitnessFixture> {
+export async function startWitness(
+  keysDir: string,
+  clock: Clock,
+  extra: Partial<WitnessOptions> = {},
+): Promise<WitnessFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-witness-'));
   const keyPath = join(dir, 'w1.key');
   generateWitnessKey(keyPath, 'w1');
   const unlimited = { perSecond: 1e9, burst: 1e9 };
-  const witness = await createWitness({ dataDir: join(dir, 'data'), key: readWitnessKey(keyPath), root: readRoot(keysDir), clock, perAddress: unlimited, ...extra });
+  const witness = await createWitness({
+    dataDir: join(dir, 'data'),
+    key: readWitnessKey(keyPath),
+    root: readRoot(keysDir),
+    clock,
+    perAddress: unlimited,
+    ...extra,
+  });
   const http = await listen(witness.app);
   return {
     witness,
@@ -43,7 +56,23 @@ export async function startWitness(keysDir: string, clock: Clock, extra: Partial
   };
 }
 
-export async function postReceipts(url: string, body: unknown): Promise<{ status: number; body: { error: { code: string; message: string } } & Record<string, unknown> }> {
-  const response = await fetch(`${url}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as { error: { code: string; message: string } } & Record<string, unknown> };
+export async function postReceipts(
+  url: string,
+  body: unknown,
+): Promise<{
+  status: number;
+  body: { error: { code: string; message: string } } & Record<string, unknown>;
+}> {
+  const response = await fetch(`${url}/receipts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { error: { code: string; message: string } } & Record<
+      string,
+      unknown
+    >,
+  };
 }

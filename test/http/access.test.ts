@@ -22,15 +22,38 @@ describe.each(DIALECTS)('%s', (dialect) => {
   /** Row counts of every table: "nothing changed" means all of them are equal before and after. */
   async function counts(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const table of ['vendors', 'tokens', 'vendor_metadata', 'blobs', 'top_targets', 'root_versions', 'log_leaves'] as const) {
-      const rows = await fx.node.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    for (const table of [
+      'vendors',
+      'tokens',
+      'vendor_metadata',
+      'blobs',
+      'top_targets',
+      'root_versions',
+      'log_leaves',
+    ] as const) {
+      const rows = await fx.node.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       out[table] = Number(rows.n);
     }
     return out;
   }
 
-  const ROUTES: Array<{ method: string; path: string; who: 'vendor' | 'operator' | 'vendor-or-operator'; body?: string; type?: string }> = [
-    { method: 'PUT', path: `/api/v1/vendors/acme/blobs/${'ab'.repeat(32)}`, who: 'vendor', body: 'bytes', type: 'application/octet-stream' },
+  const ROUTES: Array<{
+    method: string;
+    path: string;
+    who: 'vendor' | 'operator' | 'vendor-or-operator';
+    body?: string;
+    type?: string;
+  }> = [
+    {
+      method: 'PUT',
+      path: `/api/v1/vendors/acme/blobs/${'ab'.repeat(32)}`,
+      who: 'vendor',
+      body: 'bytes',
+      type: 'application/octet-stream',
+    },
     { method: 'GET', path: '/api/v1/vendors/acme/metadata/latest', who: 'vendor-or-operator' },
     { method: 'POST', path: '/api/v1/vendors/acme/metadata', who: 'vendor', body: '{}' },
     { method: 'POST', path: '/api/v1/vendors', who: 'operator', body: '{}' },
@@ -53,15 +76,24 @@ describe.each(DIALECTS)('%s', (dialect) => {
         route.who === 'vendor-or-operator'
           ? [["another vendor's token", () => other.token, 403, 'FORBIDDEN']]
           : route.who === 'vendor'
-            ? [["another vendor's token", () => other.token, 403, 'FORBIDDEN'], ['the operator token', () => fx.operatorToken, 403, 'FORBIDDEN']]
+            ? [
+                ["another vendor's token", () => other.token, 403, 'FORBIDDEN'],
+                ['the operator token', () => fx.operatorToken, 403, 'FORBIDDEN'],
+              ]
             : [["a vendor's token", () => acme.token, 403, 'FORBIDDEN']];
       for (const [name, token, status, code] of [...callers, ...wrongRole]) {
         it(`${route.method} ${route.path} with ${name}: ${status} ${code}, nothing changed`, async () => {
           const before = await counts();
-          const headers: Record<string, string> = { 'content-type': route.type ?? 'application/json' };
+          const headers: Record<string, string> = {
+            'content-type': route.type ?? 'application/json',
+          };
           const t = token();
           if (t) headers.authorization = t.includes(' ') ? t : `Bearer ${t}`;
-          const response = await fx.node.app.request(route.path, { method: route.method, headers, ...(route.body ? { body: route.body } : {}) });
+          const response = await fx.node.app.request(route.path, {
+            method: route.method,
+            headers,
+            ...(route.body ? { body: route.body } : {}),
+          });
           expect(response.status).toBe(status);
           expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
           expect(await counts()).toEqual(before);
@@ -70,15 +102,22 @@ describe.each(DIALECTS)('%s', (dialect) => {
     }
 
     it('the right token gets through (the refusals above are about the token, not a broken route)', async () => {
-      const response = await fx.node.app.request('/api/v1/vendors/acme/metadata/latest', { headers: { authorization: `Bearer ${acme.token}` } });
+      const response = await fx.node.app.request('/api/v1/vendors/acme/metadata/latest', {
+        headers: { authorization: `Bearer ${acme.token}` },
+      });
       expect(response.status).toBe(200);
-      const op = await fx.node.app.request('/api/v1/top-targets/latest', { headers: { authorization: `Bearer ${fx.operatorToken}` } });
+      const op = await fx.node.app.request('/api/v1/top-targets/latest', {
+        headers: { authorization: `Bearer ${fx.operatorToken}` },
+      });
       expect(op.status).toBe(200);
     });
 
     it('says which token problem it is: no header, not a Bearer token, an unknown or revoked token', async () => {
       const message = async (authorization?: string): Promise<string> => {
-        const response = await fx.node.app.request('/api/v1/top-targets/latest', authorization ? { headers: { authorization } } : {});
+        const response = await fx.node.app.request(
+          '/api/v1/top-targets/latest',
+          authorization ? { headers: { authorization } } : {},
+        );
         return ((await response.json()) as { error: { message: string } }).error.message;
       };
       expect(await message()).toMatch(/^no Authorization header/);
@@ -90,22 +129,48 @@ describe.each(DIALECTS)('%s', (dialect) => {
 
   describe('rate limits', () => {
     it('answer 429 with Retry-After past the burst, per token, and recover as time passes', async () => {
-      const limited = await fx.openNode({ rateLimits: { publisherPerToken: { perSecond: 1, burst: 3 } } });
-      const get = () => limited.app.request('/api/v1/vendors/acme/metadata/latest', { headers: { authorization: `Bearer ${acme.token}` } });
+      const limited = await fx.openNode({
+        rateLimits: { publisherPerToken: { perSecond: 1, burst: 3 } },
+      });
+      const get = () =>
+        limited.app.request('/api/v1/vendors/acme/metadata/latest', {
+          headers: { authorization: `Bearer ${acme.token}` },
+        });
       for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200);
       const refused = await get();
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('1');
-      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+        'RATE_LIMITED',
+      );
       // Another token is not affected.
-      expect((await limited.app.request('/api/v1/vendors/other/metadata/latest', { headers: { authorization: `Bearer ${other.token}` } })).status).toBe(200);
+      expect(
+        (
+          await limited.app.request('/api/v1/vendors/other/metadata/latest', {
+            headers: { authorization: `Bearer ${other.token}` },
+          })
+        ).status,
+      ).toBe(200);
       fx.clock.advance(MINUTE);
       expect((await get()).status).toBe(200);
     });
 
     it('limit receipts per address', async () => {
-      const limited = await fx.openNode({ rateLimits: { agentPerAddress: { perSecond: 1, burst: 2 } } });
-      const post = () => limited.app.request('/api/v1/reports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ group: 'eu', client: 'c', product: 'p', version: '1', outcome: 'installed' }) });
+      const limited = await fx.openNode({
+        rateLimits: { agentPerAddress: { perSecond: 1, burst: 2 } },
+      });
+      const post = () =>
+        limited.app.request('/api/v1/reports', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            group: 'eu',
+            client: 'c',
+            product: 'p',
+            version: '1',
+            outcome: 'installed',
+          }),
+        });
       expect((await post()).status).toBe(201);
       expect((await post()).status).toBe(201);
       expect((await post()).status).toBe(429);

@@ -18,24 +18,35 @@ describe('HTTP caching of the TUF routes', () => {
     fx = await createFixture();
     await fx.addVendor('acme');
     artifact = await fx.artifact('agent.sh', '0123456789abcdef');
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
+    );
     fx.clock.advance(MINUTE + 250);
     // A second release, still pending: its metadata is a 404 until its tick.
     const later = await fx.artifact('agent-2.sh', 'fedcba9876543210');
-    const staged = await fx.release('acme', { version: '2.4.2' }, [later], fx.clock.now() + 10 * MINUTE);
+    const staged = await fx.release(
+      'acme',
+      { version: '2.4.2' },
+      [later],
+      fx.clock.now() + 10 * MINUTE,
+    );
     await fx.node.repo.stageVendorMetadata('acme', staged);
     pendingVersion = staged.signed.version;
   });
   afterAll(() => fx.close());
 
-  const request = (path: string, headers: Record<string, string> = {}, method = 'GET') => fx.node.app.request(path, { method, headers });
+  const request = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+    fx.node.app.request(path, { method, headers });
 
   it('timestamp.json: fresh for no time, Expires and the nginx expiry at the end of its tick, an ETag', async () => {
     const k = fx.node.repo.currentTick();
     const end = tickStart(fx.node.repo.config, k + 1);
     const response = await request('/g/eu/metadata/timestamp.json');
     const bytes = Buffer.from(await response.arrayBuffer());
-    expect(response.headers.get('cache-control')).toBe('public, max-age=0, s-maxage=0, must-revalidate');
+    expect(response.headers.get('cache-control')).toBe(
+      'public, max-age=0, s-maxage=0, must-revalidate',
+    );
     expect(response.headers.get('expires')).toBe(new Date(end).toUTCString());
     expect(response.headers.get('x-accel-expires')).toBe(`@${end / 1000 - 1}`);
     expect(response.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
@@ -66,8 +77,13 @@ describe('HTTP caching of the TUF routes', () => {
   });
 
   it('versioned metadata: immutable, strong ETag, 304, exact lengths on HEAD', async () => {
-    const snapshot = JSON.parse(await (await request('/metadata/timestamp.json')).text()).signed.meta['snapshot.json'].version;
-    for (const path of [`/metadata/${snapshot}.snapshot.json`, '/metadata/1.root.json', '/g/eu/metadata/2.acme.json']) {
+    const snapshot = JSON.parse(await (await request('/metadata/timestamp.json')).text()).signed
+      .meta['snapshot.json'].version;
+    for (const path of [
+      `/metadata/${snapshot}.snapshot.json`,
+      '/metadata/1.root.json',
+      '/g/eu/metadata/2.acme.json',
+    ]) {
       const response = await request(path);
       const bytes = Buffer.from(await response.arrayBuffer());
       expect(response.headers.get('cache-control'), path).toBe(IMMUTABLE);
@@ -86,7 +102,9 @@ describe('HTTP caching of the TUF routes', () => {
     const bytes = Buffer.from(await plain.arrayBuffer());
     expect(bytes.length).toBeGreaterThan(1400);
     expect(plain.headers.get('vary')).toBe('Accept-Encoding');
-    const zipped = await request('/metadata/1.root.json', { 'accept-encoding': 'gzip, deflate, br' });
+    const zipped = await request('/metadata/1.root.json', {
+      'accept-encoding': 'gzip, deflate, br',
+    });
     expect(zipped.headers.get('content-encoding')).toBe('gzip');
     expect(zipped.headers.get('vary')).toBe('Accept-Encoding');
     expect(zipped.headers.get('etag')).not.toBe(plain.headers.get('etag'));
@@ -95,7 +113,11 @@ describe('HTTP caching of the TUF routes', () => {
     const raw = Buffer.from(await zipped.arrayBuffer());
     expect(Number(zipped.headers.get('content-length'))).toBe(raw.length);
     expect(gunzipSync(raw).equals(bytes)).toBe(true);
-    expect((await request('/metadata/1.root.json', { 'accept-encoding': 'gzip;q=0' })).headers.get('content-encoding')).toBeNull();
+    expect(
+      (await request('/metadata/1.root.json', { 'accept-encoding': 'gzip;q=0' })).headers.get(
+        'content-encoding',
+      ),
+    ).toBeNull();
     // A small file (one packet) is sent as it is.
     const small = await request('/metadata/2.acme.json', { 'accept-encoding': 'gzip' });
     expect(small.headers.get('content-encoding')).toBeNull();
@@ -120,7 +142,10 @@ describe('HTTP caching of the TUF routes', () => {
       for (const path of ['/metadata/timestamp.json', '/metadata/1.root.json']) {
         const got = await fetch(server.url + path, { headers: { 'accept-encoding': 'identity' } });
         const length = (await got.arrayBuffer()).byteLength;
-        const head = await fetch(server.url + path, { method: 'HEAD', headers: { 'accept-encoding': 'identity' } });
+        const head = await fetch(server.url + path, {
+          method: 'HEAD',
+          headers: { 'accept-encoding': 'identity' },
+        });
         expect(head.headers.get('content-length'), path).toBe(String(length));
       }
     } finally {
@@ -146,7 +171,12 @@ describe('HTTP caching of the TUF routes', () => {
 
   it('pending files, unknown files and refusals are never stored by a cache', async () => {
     const sha = 'f'.repeat(64);
-    for (const path of [`/metadata/${pendingVersion}.acme.json`, '/g/eu/metadata/99.snapshot.json', '/metadata/nope.json', `/targets/acme/${sha}.agent.sh`]) {
+    for (const path of [
+      `/metadata/${pendingVersion}.acme.json`,
+      '/g/eu/metadata/99.snapshot.json',
+      '/metadata/nope.json',
+      `/targets/acme/${sha}.agent.sh`,
+    ]) {
       const response = await request(path);
       expect(response.status, path).toBe(404);
       expect(response.headers.get('cache-control'), path).toBe('no-store');

@@ -13,15 +13,27 @@ beforeAll(async () => {
   await fx.addVendor('acme');
   await fx.node.appDeps.declareGroups!(['eu-west', 'us-east', 'ap-south']);
   const releaseAt = fx.clock.now() + 40 * SECOND;
-  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt));
+  await fx.node.repo.stageVendorMetadata(
+    'acme',
+    await fx.release('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt),
+  );
   const collector = new ReceiptCollector(fx.clock);
   for (let t = fx.clock.now(); t <= releaseAt + 10 * SECOND; t += SECOND) {
     fx.clock.set(t);
     await fx.node.evidence.activations();
-    for (const [i, group] of ['eu-west', 'us-east', 'ap-south'].entries()) if ((t / SECOND + i) % 3 === 0) await collector.poll(fx.node.app, group);
+    for (const [i, group] of ['eu-west', 'us-east', 'ap-south'].entries())
+      if ((t / SECOND + i) % 3 === 0) await collector.poll(fx.node.app, group);
   }
   // A second release, scheduled an hour ahead: shown as scheduled, with nothing of its contents.
-  await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', { product: 'acme-agent', version: '2.5.0', applies_to: '<2.5.0' }, [await fx.artifact('agent-2.5.0.sh', 'y')], fx.clock.now() + 3_600_000));
+  await fx.node.repo.stageVendorMetadata(
+    'acme',
+    await fx.release(
+      'acme',
+      { product: 'acme-agent', version: '2.5.0', applies_to: '<2.5.0' },
+      [await fx.artifact('agent-2.5.0.sh', 'y')],
+      fx.clock.now() + 3_600_000,
+    ),
+  );
   await fx.node.evidence.rollup();
   await collector.submit(fx.node.app);
   server = await listen(fx.node.app);
@@ -35,26 +47,39 @@ afterAll(async () => {
 });
 
 describe('the dashboard in a real browser', () => {
-  it('shows the verdict and a timeline chart of each group\'s first delivery for the release', async () => {
+  it("shows the verdict and a timeline chart of each group's first delivery for the release", async () => {
     const page = await browser.newPage();
     const response = await page.goto(server.url + '/');
     expect(response?.status()).toBe(200);
     expect(await page.getByTestId('verdict').textContent()).toBe('FAIR');
-    expect(await page.getByTestId('explanation').textContent()).toMatch(/^FAIR: every release went live at its tick.*Equity gap: /);
+    expect(await page.getByTestId('explanation').textContent()).toMatch(
+      /^FAIR: every release went live at its tick.*Equity gap: /,
+    );
     // Releases by product and version; the scheduled one sealed.
-    expect(await page.locator('tr[data-release="acme/2"]').textContent()).toMatch(/acme-agent 2\.4\.1 \(acme\/2\)live from tick/);
+    expect(await page.locator('tr[data-release="acme/2"]').textContent()).toMatch(
+      /acme-agent 2\.4\.1 \(acme\/2\)live from tick/,
+    );
     const scheduled = await page.locator('tr[data-release="acme/3"]').textContent();
     expect(scheduled).toMatch(/scheduled \(contents sealed until its tick\)/);
     expect(scheduled).not.toMatch(/2\.5\.0/);
     expect(await page.getByTestId('timeline-acme/3').count()).toBe(0);
     const chart = page.getByTestId('timeline-acme/2');
     expect(await chart.isVisible()).toBe(true);
-    expect(await chart.locator('g[data-group]').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-group')))).toEqual(['ap-south', 'eu-west', 'us-east']);
+    expect(
+      await chart
+        .locator('g[data-group]')
+        .evaluateAll((gs) => gs.map((g) => g.getAttribute('data-group'))),
+    ).toEqual(['ap-south', 'eu-west', 'us-east']);
     expect(await chart.locator('circle').count()).toBe(3);
     // A time axis in seconds after release_at.
-    expect(await chart.locator('text').allTextContents()).toEqual(expect.arrayContaining(['release_at', '0 s']));
+    expect(await chart.locator('text').allTextContents()).toEqual(
+      expect.arrayContaining(['release_at', '0 s']),
+    );
     const box = await chart.boundingBox();
     expect(box!.width).toBeGreaterThan(500);
-    await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT ?? `${fx.dir}/dashboard.png`, fullPage: true });
+    await page.screenshot({
+      path: process.env.DASHBOARD_SCREENSHOT ?? `${fx.dir}/dashboard.png`,
+      fullPage: true,
+    });
   });
 });

@@ -17,7 +17,13 @@ function request(url: string, headers: Record<string, string> = {}): Promise<Ans
     get(url, { headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.rawHeaders,
+          body: Buffer.concat(chunks),
+        }),
+      );
     }).on('error', reject);
   });
 }
@@ -28,7 +34,10 @@ async function listen(server: Server): Promise<string> {
 }
 
 /** The headers a cache reads, in wire order, without Date (which moves). */
-const cacheHeaders = (a: Answer) => a.headers.filter((_, i) => i % 2 === 0 && !/^(date|connection|keep-alive)$/i.test(a.headers[i] ?? '')).map((name) => `${name.toLowerCase()}: ${a.headers[a.headers.indexOf(name) + 1]}`);
+const cacheHeaders = (a: Answer) =>
+  a.headers
+    .filter((_, i) => i % 2 === 0 && !/^(date|connection|keep-alive)$/i.test(a.headers[i] ?? ''))
+    .map((name) => `${name.toLowerCase()}: ${a.headers[a.headers.indexOf(name) + 1]}`);
 
 describe('the poll fast path', () => {
   let fx: Fixture;
@@ -54,18 +63,30 @@ describe('the poll fast path', () => {
     const expected = [...viaHono.headers].map(([name, value]) => `${name}: ${value}`).sort();
     expect([...cacheHeaders(answer)].sort()).toEqual(expected);
     expect(cacheHeaders(answer)[0]).toMatch(/^x-accel-expires: @\d+$/);
-    const before = [...(fx.node.counter.peek().get('tier-gold')?.values() ?? [])].reduce((n, d) => n + d.polls, 0);
+    const before = [...(fx.node.counter.peek().get('tier-gold')?.values() ?? [])].reduce(
+      (n, d) => n + d.polls,
+      0,
+    );
     await request(`${base}/g/tier-gold/metadata/timestamp.json`);
     await request(`${base}/metadata/timestamp.json`);
-    expect([...fx.node.counter.peek().get('tier-gold')!.values()].reduce((n, d) => n + d.polls, 0)).toBe(before + 1);
+    expect(
+      [...fx.node.counter.peek().get('tier-gold')!.values()].reduce((n, d) => n + d.polls, 0),
+    ).toBe(before + 1);
     expect(fx.node.counter.peek().get('_')).toBeDefined();
   });
 
   it('leaves everything else to the app: conditional requests, bad or encoded groups, other files', async () => {
     const first = await request(`${base}/metadata/timestamp.json`);
     const etag = first.headers[first.headers.findIndex((h) => h.toLowerCase() === 'etag') + 1]!;
-    expect((await request(`${base}/metadata/timestamp.json`, { 'if-none-match': etag })).status).toBe(304);
-    for (const path of ['/g/EU/metadata/timestamp.json', '/g/_/metadata/timestamp.json', '/g/a%2Fb/metadata/timestamp.json', '/g/a/b/metadata/timestamp.json']) {
+    expect(
+      (await request(`${base}/metadata/timestamp.json`, { 'if-none-match': etag })).status,
+    ).toBe(304);
+    for (const path of [
+      '/g/EU/metadata/timestamp.json',
+      '/g/_/metadata/timestamp.json',
+      '/g/a%2Fb/metadata/timestamp.json',
+      '/g/a/b/metadata/timestamp.json',
+    ]) {
       const answer = await request(base + path);
       expect(answer.status, path).toBeGreaterThanOrEqual(400);
       expect(answer.headers.map((h) => h.toLowerCase())).toContain('no-store');
@@ -75,7 +96,12 @@ describe('the poll fast path', () => {
   });
 
   it('declines for a node whose state is too old (the app answers 503)', async () => {
-    const declined = createServer(fastPoll({ repo: fx.node.repo, counter: fx.node.counter, maxStateAgeMs: () => -1 }, (_req, res) => res.writeHead(503).end()));
+    const declined = createServer(
+      fastPoll(
+        { repo: fx.node.repo, counter: fx.node.counter, maxStateAgeMs: () => -1 },
+        (_req, res) => res.writeHead(503).end(),
+      ),
+    );
     const url = await listen(declined);
     try {
       expect((await request(`${url}/metadata/timestamp.json`)).status).toBe(503);

@@ -19,30 +19,81 @@ async function expectClean(response: Response): Promise<void> {
   }
 }
 
-const segment = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('..', '.', '%2e%2e', '%2F', 'timestamp.json', '1.root.json', '0.snapshot.json', 'acme', 'ab'.repeat(32)));
+const segment = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%2e%2e',
+    '%2F',
+    'timestamp.json',
+    '1.root.json',
+    '0.snapshot.json',
+    'acme',
+    'ab'.repeat(32),
+  ),
+);
 const json = fc.jsonValue({ maxDepth: 4 });
 const metadataLike = fc.record({
-  signed: fc.record({ _type: fc.constantFrom('targets', 'root', 'x'), spec_version: fc.string(), version: fc.oneof(fc.integer(), fc.double(), fc.string()), expires: fc.string(), targets: fc.dictionary(fc.string(), json) }, { requiredKeys: [] }),
+  signed: fc.record(
+    {
+      _type: fc.constantFrom('targets', 'root', 'x'),
+      spec_version: fc.string(),
+      version: fc.oneof(fc.integer(), fc.double(), fc.string()),
+      expires: fc.string(),
+      targets: fc.dictionary(fc.string(), json),
+    },
+    { requiredKeys: [] },
+  ),
   signatures: fc.array(fc.record({ keyid: fc.string(), sig: fc.string() }), { maxLength: 3 }),
 });
 
 describe('generated hostile input on every route', () => {
   it('GET paths under every route prefix', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('/metadata/', '/g/', '/targets/', '/log/', '/api/v1/', '/log/proof/', '/g/eu/targets/'), fc.array(segment, { minLength: 1, maxLength: 4 }), async (prefix, parts) => {
-        const path = prefix + parts.map((p) => encodeURIComponent(p)).join('/');
-        await expectClean(await fx.node.app.request(path));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(
+          '/metadata/',
+          '/g/',
+          '/targets/',
+          '/log/',
+          '/api/v1/',
+          '/log/proof/',
+          '/g/eu/targets/',
+        ),
+        fc.array(segment, { minLength: 1, maxLength: 4 }),
+        async (prefix, parts) => {
+          const path = prefix + parts.map((p) => encodeURIComponent(p)).join('/');
+          await expectClean(await fx.node.app.request(path));
+        },
+      ),
       { numRuns: 1500 },
     );
   });
 
   it('log queries', async () => {
-    const value = fc.oneof(fc.integer({ min: -5, max: 100_000 }).map(String), fc.string({ maxLength: 12 }), fc.constantFrom('1e3', '0x10', '', '9007199254740993'));
+    const value = fc.oneof(
+      fc.integer({ min: -5, max: 100_000 }).map(String),
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('1e3', '0x10', '', '9007199254740993'),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('/log/entries?start=%s&end=%s', '/log/proof/inclusion?index=%s&size=%s', '/log/proof/consistency?first=%s&second=%s'), value, value, async (template, a, b) => {
-        await expectClean(await fx.node.app.request(template.replace('%s', encodeURIComponent(a)).replace('%s', encodeURIComponent(b))));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(
+          '/log/entries?start=%s&end=%s',
+          '/log/proof/inclusion?index=%s&size=%s',
+          '/log/proof/consistency?first=%s&second=%s',
+        ),
+        value,
+        value,
+        async (template, a, b) => {
+          await expectClean(
+            await fx.node.app.request(
+              template.replace('%s', encodeURIComponent(a)).replace('%s', encodeURIComponent(b)),
+            ),
+          );
+        },
+      ),
       { numRuns: 1500 },
     );
   });
@@ -52,13 +103,32 @@ describe('generated hostile input on every route', () => {
     const logBefore = (await fx.node.log.head()).size;
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('/api/v1/vendors/acme/metadata', '/api/v1/receipts', '/api/v1/reports', '/api/v1/vendors', '/api/v1/root'),
-        fc.oneof(json, metadataLike, fc.record({ group: fc.string(), client: fc.string(), receipts: fc.array(fc.record({ document: json, received_at: fc.string() }), { maxLength: 3 }) })),
+        fc.constantFrom(
+          '/api/v1/vendors/acme/metadata',
+          '/api/v1/receipts',
+          '/api/v1/reports',
+          '/api/v1/vendors',
+          '/api/v1/root',
+        ),
+        fc.oneof(
+          json,
+          metadataLike,
+          fc.record({
+            group: fc.string(),
+            client: fc.string(),
+            receipts: fc.array(fc.record({ document: json, received_at: fc.string() }), {
+              maxLength: 3,
+            }),
+          }),
+        ),
         fc.boolean(),
         async (path, body, asText) => {
           const response = await fx.node.app.request(path, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${path.includes('acme') ? token : fx.operatorToken}` },
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${path.includes('acme') ? token : fx.operatorToken}`,
+            },
             body: asText ? JSON.stringify(body).slice(0, -1) : JSON.stringify(body),
           });
           await expectClean(response);
@@ -77,14 +147,29 @@ describe('generated hostile input on every route', () => {
     const { parseWith } = await import('../../src/tuf/schema.js');
     const { FairpatchError } = await import('../../src/errors.js');
     fc.assert(
-      fc.property(fc.oneof(json, fc.record({ vendor: fc.string(), product: fc.string(), version: fc.string(), release_at: fc.string(), artifacts: fc.array(json) }, { requiredKeys: [] })), (value) => {
-        try {
-          parseWith(manifestSchema, value, 'MANIFEST_INVALID');
-        } catch (error) {
-          expect(error).toBeInstanceOf(FairpatchError);
-          expect((error as InstanceType<typeof FairpatchError>).code).toBe('MANIFEST_INVALID');
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          json,
+          fc.record(
+            {
+              vendor: fc.string(),
+              product: fc.string(),
+              version: fc.string(),
+              release_at: fc.string(),
+              artifacts: fc.array(json),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        (value) => {
+          try {
+            parseWith(manifestSchema, value, 'MANIFEST_INVALID');
+          } catch (error) {
+            expect(error).toBeInstanceOf(FairpatchError);
+            expect((error as InstanceType<typeof FairpatchError>).code).toBe('MANIFEST_INVALID');
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -19,20 +19,34 @@ describe.each(DIALECTS)('%s', (dialect) => {
 
   const json = async (path: string) => {
     const response = await fx.node.app.request(path);
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { code: string } } };
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, unknown> & { error?: { code: string } },
+    };
   };
 
   const submit = (body: unknown) =>
-    fx.node.app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fx.node.app.request('/api/v1/receipts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
-  const timestamp = async () => (await (await fx.node.app.request('/metadata/timestamp.json')).json()) as Record<string, unknown>;
+  const timestamp = async () =>
+    (await (await fx.node.app.request('/metadata/timestamp.json')).json()) as Record<
+      string,
+      unknown
+    >;
 
   describe('receipts', () => {
     const signed = async (group = 'eu-west', agent = new SimAgent(group, fx.clock)) => {
       await agent.poll(fx.node.app);
       return { agent, batch: agent.batch() };
     };
-    const refusal = async (response: Response) => ({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code });
+    const refusal = async (response: Response) => ({
+      status: response.status,
+      code: ((await response.json()) as { error: { code: string } }).error.code,
+    });
 
     it('verifies agent signatures and documents, logs each batch once, acknowledges a retry without logging it again', async () => {
       const { batch } = await signed();
@@ -45,35 +59,88 @@ describe.each(DIALECTS)('%s', (dialect) => {
       await fx.node.sequencer.idle();
       expect((await fx.node.log.head()).size).toBe(size);
       const other = await signed('us-east');
-      expect(await (await submit(other.batch)).json()).toMatchObject({ accepted: 1, newDocuments: 0 });
+      expect(await (await submit(other.batch)).json()).toMatchObject({
+        accepted: 1,
+        newDocuments: 0,
+      });
     });
 
     it('refuses a receipt re-labelled to another group: the agent signed the group (422 SIGNATURE_INVALID)', async () => {
       const { batch } = await signed('eu-west');
-      const relabelled = { ...batch, receipts: batch.receipts.map((r) => ({ ...r, observation: { ...r.observation, group: 'us-east' } })) };
-      expect(await refusal(await submit(relabelled))).toEqual({ status: 422, code: 'SIGNATURE_INVALID' });
+      const relabelled = {
+        ...batch,
+        receipts: batch.receipts.map((r) => ({
+          ...r,
+          observation: { ...r.observation, group: 'us-east' },
+        })),
+      };
+      expect(await refusal(await submit(relabelled))).toEqual({
+        status: 422,
+        code: 'SIGNATURE_INVALID',
+      });
     });
 
     for (const [name, make, status, code] of [
-      ['an unsigned receipt', async () => ({ ...(await signed()).batch, receipts: [{ document: await timestamp(), received_at: new Date().toISOString() }] }), 400, 'RECEIPT_INVALID'],
-      ['a document signed by an unknown key', async () => {
-        const { batch } = await signed();
-        const digest = Object.keys(batch.documents)[0]!;
-        return { ...batch, documents: { [digest]: signEnvelope((await timestamp()).signed as never, [generateKeyPair()]) } };
-      }, 400, 'RECEIPT_INVALID'],
-      ['a document that is not a timestamp', async () => {
-        const { batch } = await signed();
-        return { ...batch, documents: { [Object.keys(batch.documents)[0]!]: { hello: 'world' } } };
-      }, 400, 'RECEIPT_INVALID'],
-      ['an impossible date (2026-99-99T99:99:99Z)', async () => {
-        const { batch, agent } = await signed();
-        const o = { ...batch.receipts[0]!.observation, first_at: '2026-99-99T99:99:99Z' };
-        return { ...batch, receipts: [signObservation(o, agent.seed)] };
-      }, 400, 'RECEIPT_INVALID'],
-      ['a forged group name', async () => {
-        const { batch, agent } = await signed();
-        return { ...batch, receipts: [signObservation({ ...batch.receipts[0]!.observation, group: '../admin' }, agent.seed)] };
-      }, 400, 'RECEIPT_INVALID'],
+      [
+        'an unsigned receipt',
+        async () => ({
+          ...(await signed()).batch,
+          receipts: [{ document: await timestamp(), received_at: new Date().toISOString() }],
+        }),
+        400,
+        'RECEIPT_INVALID',
+      ],
+      [
+        'a document signed by an unknown key',
+        async () => {
+          const { batch } = await signed();
+          const digest = Object.keys(batch.documents)[0]!;
+          return {
+            ...batch,
+            documents: {
+              [digest]: signEnvelope((await timestamp()).signed as never, [generateKeyPair()]),
+            },
+          };
+        },
+        400,
+        'RECEIPT_INVALID',
+      ],
+      [
+        'a document that is not a timestamp',
+        async () => {
+          const { batch } = await signed();
+          return {
+            ...batch,
+            documents: { [Object.keys(batch.documents)[0]!]: { hello: 'world' } },
+          };
+        },
+        400,
+        'RECEIPT_INVALID',
+      ],
+      [
+        'an impossible date (2026-99-99T99:99:99Z)',
+        async () => {
+          const { batch, agent } = await signed();
+          const o = { ...batch.receipts[0]!.observation, first_at: '2026-99-99T99:99:99Z' };
+          return { ...batch, receipts: [signObservation(o, agent.seed)] };
+        },
+        400,
+        'RECEIPT_INVALID',
+      ],
+      [
+        'a forged group name',
+        async () => {
+          const { batch, agent } = await signed();
+          return {
+            ...batch,
+            receipts: [
+              signObservation({ ...batch.receipts[0]!.observation, group: '../admin' }, agent.seed),
+            ],
+          };
+        },
+        400,
+        'RECEIPT_INVALID',
+      ],
       ['an empty batch', async () => ({ documents: {}, receipts: [] }), 400, 'RECEIPT_INVALID'],
     ] as const) {
       it(`refuses ${name} with ${status} ${code}, logging nothing`, async () => {
@@ -106,13 +173,34 @@ describe.each(DIALECTS)('%s', (dialect) => {
       expect(entries.length).toBe(cp.size);
       const last = entries.at(-1)!;
       const inclusion = await json(`/log/proof/inclusion?index=${last.index}&size=${cp.size}`);
-      verifyInclusion(last.index, cp.size, leafHash(Buffer.from(last.data)), (inclusion.body.proof as string[]).map((h) => Buffer.from(h, 'hex')), cp.rootHash);
+      verifyInclusion(
+        last.index,
+        cp.size,
+        leafHash(Buffer.from(last.data)),
+        (inclusion.body.proof as string[]).map((h) => Buffer.from(h, 'hex')),
+        cp.rootHash,
+      );
       const first = await fx.node.log.rootAt(1);
       const consistency = await json(`/log/proof/consistency?first=1&second=${cp.size}`);
-      verifyConsistency(1, cp.size, first, cp.rootHash, (consistency.body.proof as string[]).map((h) => Buffer.from(h, 'hex')));
+      verifyConsistency(
+        1,
+        cp.size,
+        first,
+        cp.rootHash,
+        (consistency.body.proof as string[]).map((h) => Buffer.from(h, 'hex')),
+      );
     });
 
-    for (const path of ['/log/entries?start=5&end=2', '/log/entries?start=0&end=5000', '/log/entries?start=-1&end=2', '/log/entries?start=0&end=999999', '/log/proof/inclusion?index=9&size=3', '/log/proof/inclusion?index=0&size=99999', '/log/proof/consistency?first=3&second=1', '/log/proof/inclusion?index=1e3&size=2']) {
+    for (const path of [
+      '/log/entries?start=5&end=2',
+      '/log/entries?start=0&end=5000',
+      '/log/entries?start=-1&end=2',
+      '/log/entries?start=0&end=999999',
+      '/log/proof/inclusion?index=9&size=3',
+      '/log/proof/inclusion?index=0&size=99999',
+      '/log/proof/consistency?first=3&second=1',
+      '/log/proof/inclusion?index=1e3&size=2',
+    ]) {
       it(`${path}: 400 QUERY_INVALID`, async () => {
         const { status, body } = await json(path);
         expect(status).toBe(400);

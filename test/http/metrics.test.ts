@@ -20,7 +20,11 @@ async function scrape(node: FairpatchNode = fx.node): Promise<Map<string, Parsed
   return parsePrometheus(await response.text());
 }
 
-async function eventually(what: string, condition: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+async function eventually(
+  what: string,
+  condition: () => Promise<boolean> | boolean,
+  ms = 20_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -58,7 +62,8 @@ describe('GET /metrics', () => {
 
   it('counts polls per group, and groups past the cap under _overflow', async () => {
     const node = await fx.openNode({ metricsMaxGroups: 3 });
-    for (let i = 0; i < 3; i++) expect((await node.app.request('/g/eu-west/metadata/timestamp.json')).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await node.app.request('/g/eu-west/metadata/timestamp.json')).status).toBe(200);
     await node.app.request('/metadata/timestamp.json');
     for (let i = 0; i < 20; i++) await node.app.request(`/g/tenant-${i}/metadata/timestamp.json`);
     const families = await scrape(node);
@@ -75,7 +80,10 @@ describe('GET /metrics', () => {
     const renders = sampleValue(before, 'fairpatch_tick_render_seconds_count')!;
     const releaseAt = fx.clock.now() + MINUTE;
     const artifact = await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n');
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], releaseAt),
+    );
     fx.clock.set(releaseAt);
     expect(fx.node.announce(tickAt(fx.node.repo.config, releaseAt))).toBeDefined();
     await fx.node.app.request('/metadata/timestamp.json');
@@ -89,37 +97,81 @@ describe('GET /metrics', () => {
     const agent = new SimAgent('eu-west', fx.clock);
     await agent.poll(fx.node.app);
     await agent.poll(fx.node.app);
-    const submit = (body: unknown) => fx.node.app.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const submit = (body: unknown) =>
+      fx.node.app.request('/api/v1/receipts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await submit(agent.batch())).status).toBe(201);
     expect((await submit({ documents: {}, receipts: [] })).status).toBe(400);
     const after = await scrape();
     expect(sampleValue(after, 'fairpatch_log_size')).toBe((await fx.node.log.head()).size);
-    expect(sampleValue(after, 'fairpatch_log_size')).toBeGreaterThan(sampleValue(before, 'fairpatch_log_size')!);
-    expect(sampleValue(after, 'fairpatch_log_append_seconds_count')).toBeGreaterThan(sampleValue(before, 'fairpatch_log_append_seconds_count')!);
-    expect(sampleValue(after, 'fairpatch_receipt_batches_total', { outcome: 'accepted' })).toBe((sampleValue(before, 'fairpatch_receipt_batches_total', { outcome: 'accepted' }) ?? 0) + 1);
-    expect(sampleValue(after, 'fairpatch_receipt_batches_total', { outcome: 'refused' })).toBe((sampleValue(before, 'fairpatch_receipt_batches_total', { outcome: 'refused' }) ?? 0) + 1);
-    expect(sampleValue(after, 'fairpatch_receipts_accepted_total')).toBe(sampleValue(before, 'fairpatch_receipts_accepted_total')! + 2);
+    expect(sampleValue(after, 'fairpatch_log_size')).toBeGreaterThan(
+      sampleValue(before, 'fairpatch_log_size')!,
+    );
+    expect(sampleValue(after, 'fairpatch_log_append_seconds_count')).toBeGreaterThan(
+      sampleValue(before, 'fairpatch_log_append_seconds_count')!,
+    );
+    expect(sampleValue(after, 'fairpatch_receipt_batches_total', { outcome: 'accepted' })).toBe(
+      (sampleValue(before, 'fairpatch_receipt_batches_total', { outcome: 'accepted' }) ?? 0) + 1,
+    );
+    expect(sampleValue(after, 'fairpatch_receipt_batches_total', { outcome: 'refused' })).toBe(
+      (sampleValue(before, 'fairpatch_receipt_batches_total', { outcome: 'refused' }) ?? 0) + 1,
+    );
+    expect(sampleValue(after, 'fairpatch_receipts_accepted_total')).toBe(
+      sampleValue(before, 'fairpatch_receipts_accepted_total')! + 2,
+    );
   });
 
   it('counts rate-limit refusals, and shows the bucket map staying bounded under unique 8 KB Authorization headers', async () => {
     const node = await fx.openNode({
-      rateLimits: { agentPerAddress: { perSecond: 0.001, burst: 1 }, publisherPerAddress: { perSecond: 1e9, burst: 1e9 }, publisherPerToken: { perSecond: 1, burst: 1, maxBuckets: 50 } },
+      rateLimits: {
+        agentPerAddress: { perSecond: 0.001, burst: 1 },
+        publisherPerAddress: { perSecond: 1e9, burst: 1e9 },
+        publisherPerToken: { perSecond: 1, burst: 1, maxBuckets: 50 },
+      },
     });
-    const report = () => node.app.request('/api/v1/reports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ group: 'eu', client: 'c', product: 'p', version: '1', outcome: 'installed' }) });
+    const report = () =>
+      node.app.request('/api/v1/reports', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          group: 'eu',
+          client: 'c',
+          product: 'p',
+          version: '1',
+          outcome: 'installed',
+        }),
+      });
     expect((await report()).status).toBe(201);
     expect((await report()).status).toBe(429);
     for (let i = 0; i < 500; i++) {
-      const response = await node.app.request('/api/v1/top-targets/latest', { headers: { authorization: `Bearer ${String(i).padStart(6, '0')}${'A'.repeat(8192)}` } });
+      const response = await node.app.request('/api/v1/top-targets/latest', {
+        headers: { authorization: `Bearer ${String(i).padStart(6, '0')}${'A'.repeat(8192)}` },
+      });
       expect(response.status).toBe(401);
     }
     const families = await scrape(node);
-    expect(sampleValue(families, 'fairpatch_rate_limited_total', { limit: 'agent_per_address' })).toBe(1);
-    expect(sampleValue(families, 'fairpatch_rate_limited_total', { limit: 'publisher_per_token' })).toBe(0);
-    expect(sampleValue(families, 'fairpatch_rate_limit_buckets', { limit: 'publisher_per_token' })).toBe(50);
+    expect(
+      sampleValue(families, 'fairpatch_rate_limited_total', { limit: 'agent_per_address' }),
+    ).toBe(1);
+    expect(
+      sampleValue(families, 'fairpatch_rate_limited_total', { limit: 'publisher_per_token' }),
+    ).toBe(0);
+    expect(
+      sampleValue(families, 'fairpatch_rate_limit_buckets', { limit: 'publisher_per_token' }),
+    ).toBe(50);
     fx.clock.advance(10 * SECOND);
-    await node.app.request('/api/v1/top-targets/latest', { headers: { authorization: 'Bearer x' } });
+    await node.app.request('/api/v1/top-targets/latest', {
+      headers: { authorization: 'Bearer x' },
+    });
     // Every one of those buckets has refilled: the next request forgets them all.
-    expect(sampleValue(await scrape(node), 'fairpatch_rate_limit_buckets', { limit: 'publisher_per_token' })).toBe(1);
+    expect(
+      sampleValue(await scrape(node), 'fairpatch_rate_limit_buckets', {
+        limit: 'publisher_per_token',
+      }),
+    ).toBe(1);
   });
 
   it('counts open event streams and the ones refused for the per-address cap', async () => {
@@ -129,12 +181,20 @@ describe('GET /metrics', () => {
     try {
       const first = await fetch(`${server.url}/g/eu-west/events`, { signal: stop.signal });
       expect(first.status).toBe(200);
-      await eventually('the stream to be registered', async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 1);
+      await eventually(
+        'the stream to be registered',
+        async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 1,
+      );
       const second = await fetch(`${server.url}/g/eu-west/events`);
       expect(second.status).toBe(429);
-      expect(sampleValue(await scrape(node), 'fairpatch_rate_limited_total', { limit: 'event_streams' })).toBe(1);
+      expect(
+        sampleValue(await scrape(node), 'fairpatch_rate_limited_total', { limit: 'event_streams' }),
+      ).toBe(1);
       stop.abort();
-      await eventually('the stream to be gone', async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 0);
+      await eventually(
+        'the stream to be gone',
+        async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 0,
+      );
     } finally {
       stop.abort();
       await server.close();
@@ -145,10 +205,14 @@ describe('GET /metrics', () => {
 describe('the exposition format, both ways', () => {
   it('escapes label values and help text so that a strict parser reads them back', async () => {
     const registry = new Registry();
-    registry.counter('x_total', 'help with a \\ backslash\nand a line feed', 'label').inc('a "quoted" \\ value\nacross lines');
+    registry
+      .counter('x_total', 'help with a \\ backslash\nand a line feed', 'label')
+      .inc('a "quoted" \\ value\nacross lines');
     const families = parsePrometheus(await registry.render());
     expect(families.get('x_total')?.help).toBe('help with a \\ backslash\nand a line feed');
-    expect(families.get('x_total')?.samples[0]?.labels).toEqual({ label: 'a "quoted" \\ value\nacross lines' });
+    expect(families.get('x_total')?.samples[0]?.labels).toEqual({
+      label: 'a "quoted" \\ value\nacross lines',
+    });
   });
 
   it('the parser used above is strict: it refuses what the format does not allow', () => {

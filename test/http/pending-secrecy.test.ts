@@ -12,22 +12,60 @@ beforeAll(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
   await fx.node.appDeps.declareGroups!(['eu-west']);
-  const artifact = await fx.artifact('zz-embargoed-fix-7f3a.sh', 'echo the embargoed fix, 4242 bytes of secret\n');
+  const artifact = await fx.artifact(
+    'zz-embargoed-fix-7f3a.sh',
+    'echo the embargoed fix, 4242 bytes of secret\n',
+  );
   releaseAt = fx.clock.now() + 10 * MINUTE;
-  const upload = await fx.release('acme', { product: 'secret-product-x9', version: '97.3.1', applies_to: '<97.3.1', cves: ['CVE-2026-777777'] }, [artifact], releaseAt);
+  const upload = await fx.release(
+    'acme',
+    {
+      product: 'secret-product-x9',
+      version: '97.3.1',
+      applies_to: '<97.3.1',
+      cves: ['CVE-2026-777777'],
+    },
+    [artifact],
+    releaseAt,
+  );
   await fx.node.repo.stageVendorMetadata('acme', upload);
   await fx.node.evidence.activations();
   await fx.node.evidence.rollup();
   await fx.node.sequencer.idle();
-  secrets = ['secret-product-x9', '97.3.1', 'CVE-2026-777777', 'zz-embargoed-fix-7f3a', artifact.sha256];
+  secrets = [
+    'secret-product-x9',
+    '97.3.1',
+    'CVE-2026-777777',
+    'zz-embargoed-fix-7f3a',
+    artifact.sha256,
+  ];
 });
 afterAll(() => fx.close());
 
 async function publicRoutes(): Promise<string[]> {
   const size = (await fx.node.log.head()).size;
-  const routes = ['/', '/healthz', '/metadata/timestamp.json', '/g/eu-west/metadata/timestamp.json', '/log/checkpoint', `/log/entries?start=0&end=${size}`, '/api/v1/reports'];
-  for (let v = 1; v <= 4; v++) routes.push(`/metadata/${v}.root.json`, `/metadata/${v}.snapshot.json`, `/metadata/${v}.targets.json`, `/metadata/${v}.acme.json`, `/g/eu-west/metadata/${v}.acme.json`);
-  for (const v of ['acme', 'quill']) routes.push(`/targets/${v}/${secrets[4]}.zz-embargoed-fix-7f3a.sh`, `/g/eu-west/targets/${v}/${secrets[4]}.zz-embargoed-fix-7f3a.sh`);
+  const routes = [
+    '/',
+    '/healthz',
+    '/metadata/timestamp.json',
+    '/g/eu-west/metadata/timestamp.json',
+    '/log/checkpoint',
+    `/log/entries?start=0&end=${size}`,
+    '/api/v1/reports',
+  ];
+  for (let v = 1; v <= 4; v++)
+    routes.push(
+      `/metadata/${v}.root.json`,
+      `/metadata/${v}.snapshot.json`,
+      `/metadata/${v}.targets.json`,
+      `/metadata/${v}.acme.json`,
+      `/g/eu-west/metadata/${v}.acme.json`,
+    );
+  for (const v of ['acme', 'quill'])
+    routes.push(
+      `/targets/${v}/${secrets[4]}.zz-embargoed-fix-7f3a.sh`,
+      `/g/eu-west/targets/${v}/${secrets[4]}.zz-embargoed-fix-7f3a.sh`,
+    );
   for (let i = 0; i < size; i++) routes.push(`/log/proof/inclusion?index=${i}&size=${size}`);
   return routes;
 }
@@ -37,7 +75,8 @@ describe('a pending release on every public route', () => {
     for (const path of await publicRoutes()) {
       const response = await fx.node.app.request(path);
       const body = await response.text();
-      for (const secret of secrets) expect(body.includes(secret), `${path} (${response.status}) reveals ${secret}`).toBe(false);
+      for (const secret of secrets)
+        expect(body.includes(secret), `${path} (${response.status}) reveals ${secret}`).toBe(false);
     }
   });
 

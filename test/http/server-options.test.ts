@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrustProxy, type TrustProxy } from '../../src/http/client-address.js';
 import type { FairpatchNode } from '../../src/server/node.js';
-import { DEFAULT_HTTP_OPTIONS, type HttpServerOptions, startHttpServer } from '../../src/server/http-server.js';
+import {
+  DEFAULT_HTTP_OPTIONS,
+  type HttpServerOptions,
+  startHttpServer,
+} from '../../src/server/http-server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +16,17 @@ import { type Fixture, createFixture } from '../helpers/repo.js';
 import { cli, startServer } from '../helpers/cli.js';
 
 /** The node's own HTTP server wiring on 127.0.0.1, a free port. */
-async function start(node: FairpatchNode, options: Partial<HttpServerOptions> = {}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
-  const server = await startHttpServer(node.app.fetch, { port: 0, hostname: '127.0.0.1', trustProxy: { kind: 'none' }, ...DEFAULT_HTTP_OPTIONS, ...options });
+async function start(
+  node: FairpatchNode,
+  options: Partial<HttpServerOptions> = {},
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = await startHttpServer(node.app.fetch, {
+    port: 0,
+    hostname: '127.0.0.1',
+    trustProxy: { kind: 'none' },
+    ...DEFAULT_HTTP_OPTIONS,
+    ...options,
+  });
   return {
     server,
     port: (server.address() as AddressInfo).port,
@@ -28,7 +41,9 @@ async function start(node: FairpatchNode, options: Partial<HttpServerOptions> = 
 const trust = (text: string): TrustProxy => parseTrustProxy(text) as TrustProxy;
 
 /** A raw TCP connection: what it received, and a promise for its close (bounded by the test timeout). */
-function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<string> }> {
+function rawConnection(
+  port: number,
+): Promise<{ socket: Socket; received: () => string; closed: Promise<string> }> {
   return new Promise((resolve, reject) => {
     let data = '';
     const socket = connect(port, '127.0.0.1');
@@ -51,7 +66,8 @@ async function until(condition: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-const errorCode = (response: string): string | undefined => (/"code":"([A-Z_]+)"/.exec(response) ?? [])[1];
+const errorCode = (response: string): string | undefined =>
+  (/"code":"([A-Z_]+)"/.exec(response) ?? [])[1];
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -64,7 +80,9 @@ describe('slow clients are bounded by node:http deadlines', () => {
     const http = await start(fx.node, { requestTimeoutMs: 1000, headersTimeoutMs: 500 });
     try {
       const c = await rawConnection(http.port);
-      c.socket.write('POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+      c.socket.write(
+        'POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+      );
       const trickle = setInterval(() => c.socket.writable && c.socket.write(' '), 100);
       const response = await c.closed;
       clearInterval(trickle);
@@ -107,7 +125,10 @@ describe('slow clients are bounded by node:http deadlines', () => {
 });
 
 describe('connections per address', () => {
-  const get = async (c: { socket: Socket; received: () => string }, path = '/healthz'): Promise<string> => {
+  const get = async (
+    c: { socket: Socket; received: () => string },
+    path = '/healthz',
+  ): Promise<string> => {
     const before = c.received().length;
     c.socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await until(() => /\r\n\r\n[\s\S]*\}/.test(c.received().slice(before)) || c.socket.destroyed);
@@ -123,7 +144,9 @@ describe('connections per address', () => {
       expect(await get(second)).toMatch(/^HTTP\/1\.1 200 /);
       const third = await rawConnection(http.port);
       const before = (await fx.node.log.head()).size;
-      third.socket.write('POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+      third.socket.write(
+        'POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+      );
       const refused = await third.closed;
       expect(refused).toMatch(/^HTTP\/1\.1 429 /);
       expect(refused).toMatch(/retry-after: 5/i);
@@ -148,9 +171,16 @@ describe('connections per address', () => {
   });
 
   it('trusted proxies are not capped: every client behind a balancer arrives from its address', async () => {
-    const http = await start(fx.node, { maxConnectionsPerAddress: 1, trustProxy: trust('127.0.0.1') });
+    const http = await start(fx.node, {
+      maxConnectionsPerAddress: 1,
+      trustProxy: trust('127.0.0.1'),
+    });
     try {
-      const connections = await Promise.all([rawConnection(http.port), rawConnection(http.port), rawConnection(http.port)]);
+      const connections = await Promise.all([
+        rawConnection(http.port),
+        rawConnection(http.port),
+        rawConnection(http.port),
+      ]);
       for (const c of connections) expect(await get(c)).toMatch(/^HTTP\/1\.1 200 /);
       for (const c of connections) c.socket.destroy();
     } finally {
@@ -164,7 +194,13 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
     fetch(`http://127.0.0.1:${port}/api/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
-      body: JSON.stringify({ group: 'eu', client: 'c', product: 'p', version: '1', outcome: 'installed' }),
+      body: JSON.stringify({
+        group: 'eu',
+        client: 'c',
+        product: 'p',
+        version: '1',
+        outcome: 'installed',
+      }),
     });
 
   for (const [setting, separate] of [
@@ -175,7 +211,10 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
     ['10.0.0.0/8', false],
   ] as const) {
     it(`${setting}: clients named in X-Forwarded-For ${separate ? 'have their own quotas' : 'share the peer quota (the header is not believed)'}`, async () => {
-      const node = await fx.openNode({ trustProxy: trust(setting), rateLimits: { agentPerAddress: { perSecond: 0.001, burst: 1 } } });
+      const node = await fx.openNode({
+        trustProxy: trust(setting),
+        rateLimits: { agentPerAddress: { perSecond: 0.001, burst: 1 } },
+      });
       const http = await start(node);
       try {
         expect((await report(http.port, '198.51.100.1')).status).toBe(201);
@@ -183,7 +222,9 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
         expect(other.status).toBe(separate ? 201 : 429);
         const again = await report(http.port, '198.51.100.1');
         expect(again.status).toBe(429);
-        expect(((await again.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+        expect(((await again.json()) as { error: { code: string } }).error.code).toBe(
+          'RATE_LIMITED',
+        );
       } finally {
         await http.close();
       }
@@ -193,7 +234,13 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
 
 describe('fairpatch serve wires these settings', () => {
   it('refuses malformed settings as usage errors (64)', async () => {
-    for (const args of [['--trust-proxy', '10.0.0.0/40'], ['--trust-proxy', 'proxy.example'], ['--headers-timeout', '2m'], ['--request-timeout', 'soon'], ['--max-connections-per-address', '0']]) {
+    for (const args of [
+      ['--trust-proxy', '10.0.0.0/40'],
+      ['--trust-proxy', 'proxy.example'],
+      ['--headers-timeout', '2m'],
+      ['--request-timeout', 'soon'],
+      ['--max-connections-per-address', '0'],
+    ]) {
       const result = await cli(['serve', ...args]);
       expect(result.code, args.join(' ')).toBe(64);
       expect(result.stderr).toMatch(new RegExp(args[0]!));
@@ -204,17 +251,34 @@ describe('fairpatch serve wires these settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fairpatch-serve-'));
     const keys = join(dir, 'keys');
     expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
-    const server = await startServer(['--data', join(dir, 'data'), '--keys', keys, '--trust-proxy', '127.0.0.1', '--headers-timeout', '500ms', '--request-timeout', '1s']);
+    const server = await startServer([
+      '--data',
+      join(dir, 'data'),
+      '--keys',
+      keys,
+      '--trust-proxy',
+      '127.0.0.1',
+      '--headers-timeout',
+      '500ms',
+      '--request-timeout',
+      '1s',
+    ]);
     try {
       const port = Number(new URL(server.url).port);
       const c = await rawConnection(port);
-      c.socket.write('POST /api/v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{');
+      c.socket.write(
+        'POST /api/v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{',
+      );
       const trickle = setInterval(() => c.socket.writable && c.socket.write(' '), 100);
       const response = await c.closed;
       clearInterval(trickle);
       expect(response).toMatch(/^HTTP\/1\.1 408 /);
-      expect((await fetch(`${server.url}/metrics`)).headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(((await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string }).openapi).toBe('3.1.0');
+      expect((await fetch(`${server.url}/metrics`)).headers.get('content-type')).toMatch(
+        /^text\/plain; version=0\.0\.4/,
+      );
+      expect(
+        ((await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string }).openapi,
+      ).toBe('3.1.0');
     } finally {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -10,12 +10,23 @@ describe("a node's own switch bracket (/healthz)", () => {
     fx = await createFixture();
     await fx.addVendor('acme');
     const artifact = await fx.artifact('agent.sh', 'echo fixed\n');
-    const staged = await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE));
+    const staged = await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
+    );
     activationTick = staged.activationTick;
   });
   afterAll(() => fx.close());
 
-  const health = async () => (await (await fx.node.app.request('/healthz')).json()) as { switch: { tick: number; lastPreviousServedMs: number; firstServedAfterTickMs: number; prerendered: boolean } | null };
+  const health = async () =>
+    (await (await fx.node.app.request('/healthz')).json()) as {
+      switch: {
+        tick: number;
+        lastPreviousServedMs: number;
+        firstServedAfterTickMs: number;
+        prerendered: boolean;
+      } | null;
+    };
 
   it('records the last poll of the previous document and the first of the activation tick, and whether it was pre-rendered', async () => {
     const start = tickStart(fx.node.repo.config, activationTick);
@@ -25,6 +36,11 @@ describe("a node's own switch bracket (/healthz)", () => {
     fx.node.repo.view.timestampAt(activationTick); // what the pre-render loop does half a tick ahead
     fx.clock.set(start + 2);
     await fx.node.app.request('/g/eu/metadata/timestamp.json');
-    expect((await health()).switch).toEqual({ tick: activationTick, lastPreviousServedMs: -3, firstServedAfterTickMs: 2, prerendered: true });
+    expect((await health()).switch).toEqual({
+      tick: activationTick,
+      lastPreviousServedMs: -3,
+      firstServedAfterTickMs: 2,
+      prerendered: true,
+    });
   });
 });

@@ -15,7 +15,10 @@ describe.each(DIALECTS)('%s', (dialect) => {
     fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     await fx.addVendor('acme');
     artifact = await fx.artifact('agent.sh', '0123456789abcdef');
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
+    );
     fx.clock.advance(MINUTE + 250);
   });
   afterAll(() => fx.close());
@@ -23,9 +26,16 @@ describe.each(DIALECTS)('%s', (dialect) => {
   describe('TUF routes', () => {
     it('lets CDNs cache immutable files forever and timestamp.json for at most the rest of its tick', async () => {
       const ts = await fx.node.app.request('/metadata/timestamp.json');
-      expect(ts.headers.get('cache-control')).toBe('public, max-age=0, s-maxage=0, must-revalidate');
+      expect(ts.headers.get('cache-control')).toBe(
+        'public, max-age=0, s-maxage=0, must-revalidate',
+      );
       const snapshot = JSON.parse(await ts.text()).signed.meta['snapshot.json'].version;
-      for (const path of [`/metadata/${snapshot}.snapshot.json`, '/metadata/1.root.json', '/metadata/2.acme.json', `/targets/acme/${artifact.sha256}.agent.sh`]) {
+      for (const path of [
+        `/metadata/${snapshot}.snapshot.json`,
+        '/metadata/1.root.json',
+        '/metadata/2.acme.json',
+        `/targets/acme/${artifact.sha256}.agent.sh`,
+      ]) {
         const response = await fx.node.app.request(path);
         expect(response.status, path).toBe(200);
         expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
@@ -39,11 +49,15 @@ describe.each(DIALECTS)('%s', (dialect) => {
     });
 
     it('serves byte ranges of released artifacts (resumable downloads)', async () => {
-      const response = await fx.node.app.request(`/g/eu/targets/acme/${artifact.sha256}.agent.sh`, { headers: { range: 'bytes=4-7' } });
+      const response = await fx.node.app.request(`/g/eu/targets/acme/${artifact.sha256}.agent.sh`, {
+        headers: { range: 'bytes=4-7' },
+      });
       expect(response.status).toBe(206);
       expect(response.headers.get('content-range')).toBe('bytes 4-7/16');
       expect(await response.text()).toBe('4567');
-      const bad = await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`, { headers: { range: 'bytes=99-' } });
+      const bad = await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`, {
+        headers: { range: 'bytes=99-' },
+      });
       expect(bad.status).toBe(416);
     });
 
@@ -58,10 +72,14 @@ describe.each(DIALECTS)('%s', (dialect) => {
 
   describe('manifests', () => {
     it('schema.json is generated from the validator the server and CLI use', () => {
-      const committed = JSON.parse(readFileSync(new URL('../../manifests/schema.json', import.meta.url), 'utf8'));
+      const committed = JSON.parse(
+        readFileSync(new URL('../../manifests/schema.json', import.meta.url), 'utf8'),
+      );
       const { title, ...schema } = committed;
       expect(title).toBe('fairpatch patch manifest');
-      expect(schema).toEqual(JSON.parse(JSON.stringify(z.toJSONSchema(manifestSchema, { io: 'input' }))));
+      expect(schema).toEqual(
+        JSON.parse(JSON.stringify(z.toJSONSchema(manifestSchema, { io: 'input' }))),
+      );
     });
   });
 });

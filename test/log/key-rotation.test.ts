@@ -24,8 +24,16 @@ async function auditThrough(node: FairpatchNode, stateDir: string, pinned: strin
   await node.sequencer.idle();
   const http = await listen(node.app);
   try {
-    const root = parseRoot(JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8'))) as Envelope<RootSigned>;
-    const outcome = await runAudit({ server: http.url, stateDir, logKey: pinned, root, now: fx.clock.now() });
+    const root = parseRoot(
+      JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
+    ) as Envelope<RootSigned>;
+    const outcome = await runAudit({
+      server: http.url,
+      stateDir,
+      logKey: pinned,
+      root,
+      now: fx.clock.now(),
+    });
     const note = await (await fetch(`${http.url}/log/checkpoint`)).text();
     return { outcome, signatures: note.split('\n').filter((l) => l.startsWith('\u2014')).length };
   } finally {
@@ -57,7 +65,11 @@ describe('a log key rotation, announced in the log', () => {
     expect(second.outcome.exitCode).toBe(0);
 
     // An auditor that never saw the announcement cannot verify the new key's checkpoints: exit 2, not FAIR.
-    const stranger = await auditThrough(after, mkdtempSync(join(tmpdir(), 'audit-stranger-')), pinned);
+    const stranger = await auditThrough(
+      after,
+      mkdtempSync(join(tmpdir(), 'audit-stranger-')),
+      pinned,
+    );
     expect(stranger.outcome.exitCode).toBe(2);
   });
 });

@@ -21,7 +21,10 @@ describe.each(DIALECTS)('%s: the log, appended from two nodes at once', (dialect
     const start = (await fx.node.log.head()).size;
     const a = fx.node.sequencer.appendAll(Array.from({ length: 150 }, (_, i) => entry(`a${i}`)));
     const b = second.sequencer.appendAll(Array.from({ length: 150 }, (_, i) => entry(`b${i}`)));
-    const dup = Promise.all([fx.node.sequencer.append(entry('same')), second.sequencer.append(entry('same'))]);
+    const dup = Promise.all([
+      fx.node.sequencer.append(entry('same')),
+      second.sequencer.append(entry('same')),
+    ]);
     const [ia, ib, [d1, d2]] = await Promise.all([a, b, dup]);
     expect(d1).toBe(d2);
     const all = [...ia, ...ib, d1].sort((x, y) => x - y);
@@ -35,15 +38,31 @@ describe.each(DIALECTS)('%s: the log, appended from two nodes at once', (dialect
     expect(latest.rootHash.equals(root)).toBe(true);
 
     // Every checkpoint either node signed is consistent with the latest, and every leaf is included.
-    const checkpoints = await fx.node.db.selectFrom('log_checkpoints').select(['size', 'note']).orderBy('size').execute();
+    const checkpoints = await fx.node.db
+      .selectFrom('log_checkpoints')
+      .select(['size', 'note'])
+      .orderBy('size')
+      .execute();
     expect(checkpoints.length).toBeGreaterThan(1);
     for (const c of checkpoints) {
       const cp = openCheckpoint(c.note, verifier);
-      verifyConsistency(cp.size, size, cp.rootHash, root, await second.log.consistencyProof(cp.size, size));
+      verifyConsistency(
+        cp.size,
+        size,
+        cp.rootHash,
+        root,
+        await second.log.consistencyProof(cp.size, size),
+      );
     }
     const entries = await fx.node.log.entries(0, size);
     for (const e of entries.filter((_, i) => i % 17 === 0)) {
-      verifyInclusion(e.index, size, leafHash(Buffer.from(e.data)), await fx.node.log.inclusionProof(e.index, size), root);
+      verifyInclusion(
+        e.index,
+        size,
+        leafHash(Buffer.from(e.data)),
+        await fx.node.log.inclusionProof(e.index, size),
+        root,
+      );
     }
   });
 });

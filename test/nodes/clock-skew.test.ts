@@ -15,7 +15,10 @@ interface Health {
   clock: { offset_ms: number; rtt_ms: number; max_skew_ms: number } | null;
 }
 const health = async (node: Node) => (await (await fetch(`${node.url}/healthz`)).json()) as Health;
-const snapshotOf = (body: unknown) => (body as { signed: { meta: { 'snapshot.json': { version: number } } } }).signed.meta['snapshot.json'].version;
+const snapshotOf = (body: unknown) =>
+  (body as { signed: { meta: { 'snapshot.json': { version: number } } } }).signed.meta[
+    'snapshot.json'
+  ].version;
 
 // The database runs on this machine, so its clock is the test's: a node under faketime is off by what faketime adds.
 describe('nodes keep time with the database (PostgreSQL)', () => {
@@ -27,13 +30,28 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-clock-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
-    const args = (name: string) => ['--data', join(dir, `data-${name}`), '--keys', join(dir, 'keys'), '--min-lead', '3s', '--node-name', name];
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
+    const args = (name: string) => [
+      '--data',
+      join(dir, `data-${name}`),
+      '--keys',
+      join(dir, 'keys'),
+      '--min-lead',
+      '3s',
+      '--node-name',
+      name,
+    ];
     exact = await startServer(args('exact'), { env });
     [far, near] = await Promise.all([
       startServer(args('far'), { env, wrapper: ['faketime', '-f', '+3s'] }),
       // Within a tolerance set wide on purpose: it serves, and still shows nothing early.
-      startServer([...args('near'), '--max-clock-skew', '2s'], { env, wrapper: ['faketime', '-f', '+1s'] }),
+      startServer([...args('near'), '--max-clock-skew', '2s'], {
+        env,
+        wrapper: ['faketime', '-f', '+1s'],
+      }),
     ]);
   }, 60_000);
   afterAll(async () => {
@@ -47,11 +65,17 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
     expect(h.clock!.max_skew_ms).toBe(100);
     expect(h.ok).toBe(false);
     expect(h.problems.join()).toMatch(/clock is \d+ ms off/);
-    for (const path of ['/metadata/timestamp.json', '/g/eu/metadata/1.root.json', `/targets/acme/${'ab'.repeat(32)}.fix.sh`]) {
+    for (const path of [
+      '/metadata/timestamp.json',
+      '/g/eu/metadata/1.root.json',
+      `/targets/acme/${'ab'.repeat(32)}.fix.sh`,
+    ]) {
       const response = await fetch(`${far.url}${path}`);
       expect(response.status, path).toBe(503);
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('CLOCK_SKEW');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+        'CLOCK_SKEW',
+      );
     }
     const ok = await health(exact);
     expect(Math.abs(ok.clock!.offset_ms)).toBeLessThan(100);
@@ -60,10 +84,25 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
 
   it('a node 1 s ahead, within its tolerance, shows nothing of a release before release_at', async () => {
     expect((await health(near)).clock!.offset_ms).toBeLessThan(-500);
-    const acme = { name: 'acme', ...(await registerVendor(exact.url, OPERATOR, join(dir, 'keys'), 'acme')) };
-    const artifact = await uploadArtifact(exact.url, acme.token, 'acme', join(dir, 'fix.sh'), 'echo fixed\n', 'fix.sh');
+    const acme = {
+      name: 'acme',
+      ...(await registerVendor(exact.url, OPERATOR, join(dir, 'keys'), 'acme')),
+    };
+    const artifact = await uploadArtifact(
+      exact.url,
+      acme.token,
+      'acme',
+      join(dir, 'fix.sh'),
+      'echo fixed\n',
+      'fix.sh',
+    );
     // The delegation to acme bumps the snapshot at its own tick: the release is what comes after.
-    await waitFor('the delegation to take effect', async () => (((await (await fetch(`${exact.url}/healthz`)).json()) as { tick: number }).tick > acme.activationTick ? true : undefined));
+    await waitFor('the delegation to take effect', async () =>
+      ((await (await fetch(`${exact.url}/healthz`)).json()) as { tick: number }).tick >
+      acme.activationTick
+        ? true
+        : undefined,
+    );
     const before = snapshotOf(await (await fetch(`${exact.url}/metadata/timestamp.json`)).json());
     const releaseAt = Math.ceil((Date.now() + 4000) / 1000) * 1000;
     await stageRelease(exact.url, acme, [artifact], '2.4.1', releaseAt);

@@ -39,13 +39,30 @@ function pollers(nodes: Node[]): { polls: Poll[]; stop(): Promise<void> } {
     while (running) {
       const at = Date.now();
       try {
-        const response = await fetch(`${node.url}/g/group-${i}/metadata/timestamp.json`, { signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(`${node.url}/g/group-${i}/metadata/timestamp.json`, {
+          signal: AbortSignal.timeout(10_000),
+        });
         const bytes = Buffer.from(await response.arrayBuffer());
-        const body = JSON.parse(bytes.toString()) as { signed?: { version: number; meta: { 'snapshot.json': { version: number } } }; error?: Poll['error'] };
+        const body = JSON.parse(bytes.toString()) as {
+          signed?: { version: number; meta: { 'snapshot.json': { version: number } } };
+          error?: Poll['error'];
+        };
         polls.push(
           body.signed
-            ? { at, node: i, status: response.status, tick: body.signed.version, snapshot: body.signed.meta['snapshot.json'].version, digest: createHash('sha256').update(bytes).digest('hex') }
-            : { at, node: i, status: response.status, ...(body.error ? { error: body.error } : {}) },
+            ? {
+                at,
+                node: i,
+                status: response.status,
+                tick: body.signed.version,
+                snapshot: body.signed.meta['snapshot.json'].version,
+                digest: createHash('sha256').update(bytes).digest('hex'),
+              }
+            : {
+                at,
+                node: i,
+                status: response.status,
+                ...(body.error ? { error: body.error } : {}),
+              },
         );
       } catch {
         polls.push({ at, node: i, status: 0 });
@@ -62,7 +79,14 @@ function pollers(nodes: Node[]): { polls: Poll[]; stop(): Promise<void> } {
   };
 }
 
-const health = async (node: Node) => (await (await fetch(`${node.url}/healthz`)).json()) as { ok: boolean; problems: string[]; state_age_ms: number; max_state_age_ms: number; database: { reachable: boolean; error?: string } };
+const health = async (node: Node) =>
+  (await (await fetch(`${node.url}/healthz`)).json()) as {
+    ok: boolean;
+    problems: string[];
+    state_age_ms: number;
+    max_state_age_ms: number;
+    database: { reachable: boolean; error?: string };
+  };
 
 describe('two nodes outlive their database', () => {
   let cluster: Cluster;
@@ -77,8 +101,27 @@ describe('two nodes outlive their database', () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-outage-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
     const env = { DATABASE_URL: cluster.url, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
-    nodes = await Promise.all(['one', 'two'].map((name) => startServer(['--data', join(dir, `data-${name}`), '--keys', join(dir, 'keys'), '--min-lead', `${LEAD_MS / 1000}s`, '--node-name', name], { env })));
-    acme = { name: 'acme', ...(await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme')) };
+    nodes = await Promise.all(
+      ['one', 'two'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, `data-${name}`),
+            '--keys',
+            join(dir, 'keys'),
+            '--min-lead',
+            `${LEAD_MS / 1000}s`,
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
+    );
+    acme = {
+      name: 'acme',
+      ...(await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme')),
+    };
   }, 90_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -92,17 +135,31 @@ describe('two nodes outlive their database', () => {
     await admin.connect();
     try {
       for (let round = 0; round < 3; round++) {
-        const { rows } = await admin.query('SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()');
+        const { rows } = await admin.query(
+          'SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()',
+        );
         expect(rows.length, `round ${round}: the nodes held connections`).toBeGreaterThan(0);
         // Each node reconnects by itself: its next refresh reads the database again.
         const after = Date.now();
-        for (const node of nodes) await waitFor('a refresh after the termination', async () => ((await health(node)).state_age_ms < Date.now() - after ? true : undefined));
+        for (const node of nodes)
+          await waitFor('a refresh after the termination', async () =>
+            (await health(node)).state_age_ms < Date.now() - after ? true : undefined,
+          );
       }
     } finally {
       await admin.end();
     }
     // A write through the node whose connections were all cut: retryable until a fresh connection is up.
-    artifact = await waitFor('an upload to succeed', () => uploadArtifact(nodes[1]!.url, acme.token, 'acme', join(dir, 'fix.sh'), 'echo fixed\n', 'acme-agent-2.4.1.sh'));
+    artifact = await waitFor('an upload to succeed', () =>
+      uploadArtifact(
+        nodes[1]!.url,
+        acme.token,
+        'acme',
+        join(dir, 'fix.sh'),
+        'echo fixed\n',
+        'acme-agent-2.4.1.sh',
+      ),
+    );
     await traffic.stop();
     for (const node of nodes) expect(node.process.exitCode, node.output()).toBeNull();
     expect(traffic.polls.length).toBeGreaterThan(10);
@@ -111,10 +168,19 @@ describe('two nodes outlive their database', () => {
 
   it('a PostgreSQL stop across a release tick: polls answered, 503 only past the lead time, the release served by every node once it is back', async () => {
     // A margin over the lead time: on a busy machine the upload itself takes a while.
-    const staged = await stageRelease(nodes[0]!.url, acme, [artifact], '2.4.1', Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000);
+    const staged = await stageRelease(
+      nodes[0]!.url,
+      acme,
+      [artifact],
+      '2.4.1',
+      Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000,
+    );
     const stagedAt = Date.now();
     // Every node holds the release before the database goes away.
-    for (const node of nodes) await waitFor('a refresh after staging', async () => ((await health(node)).state_age_ms < Date.now() - stagedAt ? true : undefined));
+    for (const node of nodes)
+      await waitFor('a refresh after staging', async () =>
+        (await health(node)).state_age_ms < Date.now() - stagedAt ? true : undefined,
+      );
 
     const traffic = pollers(nodes);
     const document = await (await fetch(`${nodes[1]!.url}/metadata/timestamp.json`)).json();
@@ -122,24 +188,54 @@ describe('two nodes outlive their database', () => {
     const stoppedAt = Date.now();
 
     // Writes fail at once, with a code and a time to retry.
-    const upload = await fetch(`${nodes[0]!.url}/api/v1/vendors/acme/blobs/${'ab'.repeat(32)}`, { method: 'PUT', body: 'x', headers: { authorization: `Bearer ${acme.token}` } });
+    const upload = await fetch(`${nodes[0]!.url}/api/v1/vendors/acme/blobs/${'ab'.repeat(32)}`, {
+      method: 'PUT',
+      body: 'x',
+      headers: { authorization: `Bearer ${acme.token}` },
+    });
     expect(upload.status).toBe(503);
     expect(upload.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(((await upload.json()) as { error: { code: string } }).error.code).toBe('DATABASE_UNAVAILABLE');
+    expect(((await upload.json()) as { error: { code: string } }).error.code).toBe(
+      'DATABASE_UNAVAILABLE',
+    );
     const seed = randomBytes(32);
     const digest = sha256Hex(canonicalBytes(document));
     const at = new Date().toISOString();
-    const signed = signObservation({ v: 1, agent: ed25519PublicKey(seed).toString('hex'), group: 'g', document: digest, first_at: at, last_at: at, polls: 1, via: '/', lag_ms: 0 }, seed);
-    const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents: { [digest]: document }, receipts: [signed] }) });
+    const signed = signObservation(
+      {
+        v: 1,
+        agent: ed25519PublicKey(seed).toString('hex'),
+        group: 'g',
+        document: digest,
+        first_at: at,
+        last_at: at,
+        polls: 1,
+        via: '/',
+        lag_ms: 0,
+      },
+      seed,
+    );
+    const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ documents: { [digest]: document }, receipts: [signed] }),
+    });
     expect(receipt.status).toBe(503);
-    expect(((await receipt.json()) as { error: { code: string } }).error.code).toBe('DATABASE_UNAVAILABLE');
+    expect(((await receipt.json()) as { error: { code: string } }).error.code).toBe(
+      'DATABASE_UNAVAILABLE',
+    );
 
     // About 20 s without a database: past the lead time, every node says so.
-    await waitFor('20 s of outage, and every node refusing a state older than the lead time', async () => {
-      if (Date.now() - stoppedAt < 20_000) return undefined;
-      const reports = await Promise.all(nodes.map(health));
-      return reports.every((h) => !h.ok && !h.database.reachable) ? reports : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      '20 s of outage, and every node refusing a state older than the lead time',
+      async () => {
+        if (Date.now() - stoppedAt < 20_000) return undefined;
+        const reports = await Promise.all(nodes.map(health));
+        return reports.every((h) => !h.ok && !h.database.reachable) ? reports : undefined;
+      },
+      60_000,
+      250,
+    );
     for (const h of await Promise.all(nodes.map(health))) {
       expect(h.database.error).toMatch(/ECONNREFUSED|shutting down|terminat/);
       expect(h.problems.join()).toMatch(/older than/);
@@ -148,14 +244,25 @@ describe('two nodes outlive their database', () => {
     cluster.resume();
     for (const [i, node] of nodes.entries()) {
       const client = tufClient(node.url, `after-${i}`, join(dir, 'keys', '1.root.json'));
-      const info = await waitFor(`node ${i} to serve the release again`, async () => {
-        const updater = client.updater();
-        await updater.refresh();
-        return (await updater.getTargetInfo('acme/acme-agent-2.4.1.sh')) ?? undefined;
-      }, 60_000, 250);
-      expect(readFileSync(await client.updater().downloadTarget(info), 'utf8')).toBe('echo fixed\n');
+      const info = await waitFor(
+        `node ${i} to serve the release again`,
+        async () => {
+          const updater = client.updater();
+          await updater.refresh();
+          return (await updater.getTargetInfo('acme/acme-agent-2.4.1.sh')) ?? undefined;
+        },
+        60_000,
+        250,
+      );
+      expect(readFileSync(await client.updater().downloadTarget(info), 'utf8')).toBe(
+        'echo fixed\n',
+      );
     }
-    await waitFor('polls answered again on every node', () => (nodes.every((_, i) => traffic.polls.filter((p) => p.node === i).at(-1)?.status === 200) ? true : undefined));
+    await waitFor('polls answered again on every node', () =>
+      nodes.every((_, i) => traffic.polls.filter((p) => p.node === i).at(-1)?.status === 200)
+        ? true
+        : undefined,
+    );
     await traffic.stop();
 
     for (const node of nodes) expect(node.process.exitCode, node.output()).toBeNull();
@@ -163,8 +270,14 @@ describe('two nodes outlive their database', () => {
     // Every poll was answered: from memory, or with a 503 naming the state's age.
     expect(polls.filter((p) => p.status !== 200 && p.status !== 503)).toEqual([]);
     for (const [i] of nodes.entries()) {
-      expect(polls.some((p) => p.node === i && p.status === 200 && p.at > stoppedAt), `node ${i} served from memory after the stop`).toBe(true);
-      expect(polls.some((p) => p.node === i && p.status === 503), `node ${i} refused once its state was too old`).toBe(true);
+      expect(
+        polls.some((p) => p.node === i && p.status === 200 && p.at > stoppedAt),
+        `node ${i} served from memory after the stop`,
+      ).toBe(true);
+      expect(
+        polls.some((p) => p.node === i && p.status === 503),
+        `node ${i} refused once its state was too old`,
+      ).toBe(true);
     }
     for (const p of polls.filter((p) => p.status === 503)) {
       expect(p.error?.code).toBe('NOT_READY');
@@ -180,6 +293,8 @@ describe('two nodes outlive their database', () => {
     const carrying = ok.filter((p) => p.tick! >= staged.activationTick).map((p) => p.snapshot!);
     expect(carrying.length).toBeGreaterThan(0);
     expect(new Set(carrying).size).toBe(1);
-    expect(Math.min(...carrying)).toBeGreaterThan(Math.max(...ok.filter((p) => p.tick! < staged.activationTick).map((p) => p.snapshot!)));
+    expect(Math.min(...carrying)).toBeGreaterThan(
+      Math.max(...ok.filter((p) => p.tick! < staged.activationTick).map((p) => p.snapshot!)),
+    );
   }, 150_000);
 });

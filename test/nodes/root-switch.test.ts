@@ -28,9 +28,26 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
     // Node three gets a copy of today's keys: it will lack the key the next root names.
     cpSync(join(dir, 'keys'), join(dir, 'keys-three'), { recursive: true });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
     nodes = await Promise.all(
-      ['one', 'two', 'three'].map((name) => startServer(['--data', join(dir, `data-${name}`), '--keys', join(dir, name === 'three' ? 'keys-three' : 'keys'), '--min-lead', '3s', '--node-name', name], { env })),
+      ['one', 'two', 'three'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, `data-${name}`),
+            '--keys',
+            join(dir, name === 'three' ? 'keys-three' : 'keys'),
+            '--min-lead',
+            '3s',
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
     );
   }, 60_000);
   afterAll(async () => {
@@ -45,20 +62,47 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
       while (running) {
         const response = await fetch(`${node.url}/metadata/timestamp.json`);
         const bytes = Buffer.from(await response.arrayBuffer());
-        const body = JSON.parse(bytes.toString()) as { signed?: { version: number }; signatures?: Array<{ keyid: string }>; error?: { code: string } };
+        const body = JSON.parse(bytes.toString()) as {
+          signed?: { version: number };
+          signatures?: Array<{ keyid: string }>;
+          error?: { code: string };
+        };
         polls.push(
           body.signed
-            ? { node: i, status: response.status, tick: body.signed.version, digest: createHash('sha256').update(bytes).digest('hex'), keyid: body.signatures![0]!.keyid }
-            : { node: i, status: response.status, ...(body.error ? { code: body.error.code } : {}) },
+            ? {
+                node: i,
+                status: response.status,
+                tick: body.signed.version,
+                digest: createHash('sha256').update(bytes).digest('hex'),
+                keyid: body.signatures![0]!.keyid,
+              }
+            : {
+                node: i,
+                status: response.status,
+                ...(body.error ? { code: body.error.code } : {}),
+              },
         );
         await new Promise((r) => setTimeout(r, 20));
       }
     });
 
-    const rotated = await cli(['root', 'rotate', '--keys', join(dir, 'keys'), '--rotate', 'timestamp', '--server', nodes[0]!.url, '--token', OPERATOR]);
+    const rotated = await cli([
+      'root',
+      'rotate',
+      '--keys',
+      join(dir, 'keys'),
+      '--rotate',
+      'timestamp',
+      '--server',
+      nodes[0]!.url,
+      '--token',
+      OPERATOR,
+    ]);
     expect(rotated.code, rotated.stderr).toBe(0);
     const activatesAt = Date.parse(JSON.parse(rotated.stdout).activatesAt);
-    const root2 = JSON.parse(readFileSync(join(dir, 'keys', '2.root.json'), 'utf8')) as { signed: { roles: { timestamp: { keyids: string[] } } } };
+    const root2 = JSON.parse(readFileSync(join(dir, 'keys', '2.root.json'), 'utf8')) as {
+      signed: { roles: { timestamp: { keyids: string[] } } };
+    };
     const newKey = root2.signed.roles.timestamp.keyids[0]!;
     expect(activatesAt - Date.now()).toBeGreaterThan(1000); // at least the lead time ahead, less what the CLI took
     expect((await fetch(`${nodes[1]!.url}/metadata/2.root.json`)).status).toBe(404); // not before its tick
@@ -66,13 +110,21 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
     // Node three learns of root 2 at its next refresh and reports the missing key before the tick.
     const three = nodes[2]!;
     const health = await waitFor('node three to report the missing key', async () => {
-      const h = (await (await fetch(`${three.url}/healthz`)).json()) as { ok: boolean; problems: string[] };
+      const h = (await (await fetch(`${three.url}/healthz`)).json()) as {
+        ok: boolean;
+        problems: string[];
+      };
       return h.ok ? undefined : h;
     });
     expect(health.problems.join()).toMatch(/lacks the online keys of root 2/);
     expect(three.output().match(/lacks the online keys of root 2/g)).toHaveLength(1);
 
-    await waitFor('two ticks past the switch', () => (polls.some((p) => p.keyid === newKey) && Date.now() > activatesAt + 2000 ? true : undefined), 30_000);
+    await waitFor(
+      'two ticks past the switch',
+      () =>
+        polls.some((p) => p.keyid === newKey) && Date.now() > activatesAt + 2000 ? true : undefined,
+      30_000,
+    );
     running = false;
     await Promise.all(loops);
 
@@ -82,8 +134,12 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
     const byTick = new Map<number, Set<string>>();
     for (const p of served) byTick.set(p.tick!, (byTick.get(p.tick!) ?? new Set()).add(p.digest!));
     for (const [tick, digests] of byTick) expect(digests.size, `tick ${tick}`).toBe(1);
-    for (const p of served) expect(p.keyid === newKey, `node ${p.node} tick ${p.tick}`).toBe(p.tick! >= switchTick);
-    expect(served.some((p) => p.node === 0 && p.tick! >= switchTick) && served.some((p) => p.node === 1 && p.tick! >= switchTick)).toBe(true);
+    for (const p of served)
+      expect(p.keyid === newKey, `node ${p.node} tick ${p.tick}`).toBe(p.tick! >= switchTick);
+    expect(
+      served.some((p) => p.node === 0 && p.tick! >= switchTick) &&
+        served.some((p) => p.node === 1 && p.tick! >= switchTick),
+    ).toBe(true);
     // Node three never signs with the old key past the switch: it refuses.
     expect(served.filter((p) => p.node === 2 && p.tick! >= switchTick)).toEqual([]);
     const refused = polls.filter((p) => p.node === 2 && p.status !== 200);

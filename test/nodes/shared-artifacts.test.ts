@@ -19,8 +19,27 @@ describe('every node serves every artifact (PostgreSQL)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fairpatch-shared-'));
     generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = { DATABASE_URL: (await freshDatabase('postgres'))!, FAIRPATCH_OPERATOR_TOKEN: OPERATOR };
-    nodes = await Promise.all(['one', 'two'].map((name) => startServer(['--data', join(dir, `data-${name}`), '--keys', join(dir, 'keys'), '--min-lead', '2s', '--node-name', name], { env })));
+    const env = {
+      DATABASE_URL: (await freshDatabase('postgres'))!,
+      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
+    };
+    nodes = await Promise.all(
+      ['one', 'two'].map((name) =>
+        startServer(
+          [
+            '--data',
+            join(dir, `data-${name}`),
+            '--keys',
+            join(dir, 'keys'),
+            '--min-lead',
+            '2s',
+            '--node-name',
+            name,
+          ],
+          { env },
+        ),
+      ),
+    );
   }, 60_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -33,8 +52,21 @@ describe('every node serves every artifact (PostgreSQL)', () => {
     const acme = { name: 'acme', ...(await registerVendor(one.url, OPERATOR, keys, 'acme')) };
     // Three and a bit chunks of 1 MiB.
     const bytes = randomBytes(3 * 1024 * 1024 + 12345);
-    const artifact = await uploadArtifact(one.url, acme.token, 'acme', join(dir, 'agent.bin'), bytes, 'acme-agent-2.4.1.bin');
-    await stageRelease(one.url, acme, [artifact], '2.4.1', Math.ceil((Date.now() + 3000) / 1000) * 1000);
+    const artifact = await uploadArtifact(
+      one.url,
+      acme.token,
+      'acme',
+      join(dir, 'agent.bin'),
+      bytes,
+      'acme-agent-2.4.1.bin',
+    );
+    await stageRelease(
+      one.url,
+      acme,
+      [artifact],
+      '2.4.1',
+      Math.ceil((Date.now() + 3000) / 1000) * 1000,
+    );
 
     const client = tufClient(two.url, 'eu-west', join(keys, '1.root.json'));
     const info = await waitFor('node 2 to list the release', async () => {
@@ -51,11 +83,21 @@ describe('every node serves every artifact (PostgreSQL)', () => {
 
     const url = `${two.url}/g/eu-west/targets/acme/${artifact.sha256}.acme-agent-2.4.1.bin`;
     const start = 1024 * 1024 - 10;
-    const ranged = await fetch(url, { headers: { range: `bytes=${start}-${start + 2 * 1024 * 1024}` } });
+    const ranged = await fetch(url, {
+      headers: { range: `bytes=${start}-${start + 2 * 1024 * 1024}` },
+    });
     expect(ranged.status).toBe(206);
-    expect(ranged.headers.get('content-range')).toBe(`bytes ${start}-${start + 2 * 1024 * 1024}/${bytes.length}`);
-    expect(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(start, start + 2 * 1024 * 1024 + 1))).toBe(true);
+    expect(ranged.headers.get('content-range')).toBe(
+      `bytes ${start}-${start + 2 * 1024 * 1024}/${bytes.length}`,
+    );
+    expect(
+      Buffer.from(await ranged.arrayBuffer()).equals(
+        bytes.subarray(start, start + 2 * 1024 * 1024 + 1),
+      ),
+    ).toBe(true);
     const tail = await fetch(url, { headers: { range: `bytes=${bytes.length - 5}-` } });
-    expect(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(bytes.length - 5))).toBe(true);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(bytes.length - 5))).toBe(
+      true,
+    );
   }, 60_000);
 });

@@ -47,26 +47,36 @@ async function exited(node: Node): Promise<number | null> {
 async function rollups(url: string): Promise<Rollup[]> {
   const note = await (await fetch(`${url}/log/checkpoint`)).text();
   const treeSize = Number(note.split('\n')[1]); // a C2SP checkpoint: origin, then tree size
-  const { entries } = (await (await fetch(`${url}/log/entries?start=0&end=${treeSize}`)).json()) as { entries: Array<{ data: string }> };
-  return entries.map((e) => JSON.parse(e.data) as { type: string }).filter((l): l is Rollup => l.type === 'delivery.rollup');
+  const { entries } = (await (
+    await fetch(`${url}/log/entries?start=0&end=${treeSize}`)
+  ).json()) as { entries: Array<{ data: string }> };
+  return entries
+    .map((e) => JSON.parse(e.data) as { type: string })
+    .filter((l): l is Rollup => l.type === 'delivery.rollup');
 }
 
 const sum = (list: Rollup[]) => {
   const out = new Map<string, number>();
-  for (const r of list) for (const [g, { polls }] of Object.entries(r.groups)) out.set(g, (out.get(g) ?? 0) + polls);
+  for (const r of list)
+    for (const [g, { polls }] of Object.entries(r.groups)) out.set(g, (out.get(g) ?? 0) + polls);
   return out;
 };
 
 describe('SIGTERM during traffic', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-shutdown-'));
   generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-  const start = (name: string) => startServer(['--data', join(dir, 'data'), '--keys', join(dir, 'keys'), '--node-name', name]);
+  const start = (name: string) =>
+    startServer(['--data', join(dir, 'data'), '--keys', join(dir, 'keys'), '--node-name', name]);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Starts a node, sends it traffic, SIGTERMs it mid-traffic; returns what it answered and its first tick. */
-  async function servedThenTerminated(name: string): Promise<{ answered: Map<string, number>; firstTick: number }> {
+  async function servedThenTerminated(
+    name: string,
+  ): Promise<{ answered: Map<string, number>; firstTick: number }> {
     const node = await start(name);
-    const { tick: firstTick } = (await (await fetch(`${node.url}/healthz`)).json()) as { tick: number };
+    const { tick: firstTick } = (await (await fetch(`${node.url}/healthz`)).json()) as {
+      tick: number;
+    };
     const answered = await trafficUntilGone(node, () => node.process.kill('SIGTERM'));
     expect(await exited(node), node.output()).toBe(0);
     return { answered, firstTick };

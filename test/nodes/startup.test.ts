@@ -23,7 +23,10 @@ describe('start-up names the real cause in one line', () => {
 
   it('the database is down: non-zero exit, ECONNREFUSED and the address, no stack trace', async () => {
     const port = await closedPort();
-    const result = await cli(['serve', '--port', '0', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')], { env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/fairpatch` } });
+    const result = await cli(
+      ['serve', '--port', '0', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+      { env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/fairpatch` } },
+    );
     expect(result.code).not.toBe(0);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -35,7 +38,15 @@ describe('start-up names the real cause in one line', () => {
   it('the data directory cannot be written: non-zero exit, one line naming the path', async () => {
     const blocker = join(dir, 'not-a-directory');
     writeFileSync(blocker, '');
-    const result = await cli(['serve', '--port', '0', '--data', join(blocker, 'data'), '--keys', join(dir, 'keys')]);
+    const result = await cli([
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      join(blocker, 'data'),
+      '--keys',
+      join(dir, 'keys'),
+    ]);
     expect(result.code).not.toBe(0);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

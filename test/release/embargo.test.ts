@@ -17,10 +17,22 @@ const pathOf = (vendor: string) => `${vendor}/${vendor}-lib-1.0.1.sh`;
 type Server = { url: string; close(): Promise<void> };
 
 /** Over real HTTP: status, and the parsed body (the error's code when refused). */
-async function call(server: Server, method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: Record<string, unknown> & { error?: { code: string; message: string } } }> {
+async function call(
+  server: Server,
+  method: string,
+  path: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<{
+  status: number;
+  body: Record<string, unknown> & { error?: { code: string; message: string } };
+}> {
   const response = await fetch(`${server.url}/api/v1${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -45,7 +57,11 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     second = await fx.openNode();
     servers = [await listen(fx.node.app), await listen(second.app)];
     releaseAt = fx.clock.now() + 2 * MINUTE;
-    const created = await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, { id: ID, release_at: isoSeconds(releaseAt), members: MEMBERS });
+    const created = await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, {
+      id: ID,
+      release_at: isoSeconds(releaseAt),
+      members: MEMBERS,
+    });
     expect(created.status).toBe(201);
   });
   afterEach(async () => {
@@ -54,11 +70,31 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
   });
 
   /** The member's fix, signed with `at` as release_at, staged through node `via` (into the embargo unless `outside`). */
-  const stage = async (vendor: string, at: number, options: { outside?: boolean; via?: number; version?: string } = {}) => {
+  const stage = async (
+    vendor: string,
+    at: number,
+    options: { outside?: boolean; via?: number; version?: string } = {},
+  ) => {
     const version = options.version ?? '1.0.1';
-    const artifact = await fx.artifact(`${vendor}-lib-${version}.sh`, `echo ${vendor} fixed ${version}\n`, 'linux-x64', vendor);
-    const envelope = await fx.release(vendor, { product: `${vendor}-lib`, version, applies_to: `<${version}` }, [artifact], at);
-    return call(servers[options.via ?? 1]!, 'POST', `/vendors/${vendor}/metadata${options.outside ? '' : `?embargo=${ID}`}`, token(vendor), envelope);
+    const artifact = await fx.artifact(
+      `${vendor}-lib-${version}.sh`,
+      `echo ${vendor} fixed ${version}\n`,
+      'linux-x64',
+      vendor,
+    );
+    const envelope = await fx.release(
+      vendor,
+      { product: `${vendor}-lib`, version, applies_to: `<${version}` },
+      [artifact],
+      at,
+    );
+    return call(
+      servers[options.via ?? 1]!,
+      'POST',
+      `/vendors/${vendor}/metadata${options.outside ? '' : `?embargo=${ID}`}`,
+      token(vendor),
+      envelope,
+    );
   };
   const refresh = async (at: number) => {
     fx.clock.set(at);
@@ -68,14 +104,32 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
 
   it('three members stage into it, activate in one snapshot at one tick on both nodes, and a stock TUF client sees all three fixes together', async () => {
     // Nobody else learns it exists: a non-member, an anonymous caller and a missing id all get the same 404.
-    const hidden = [await call(servers[0]!, 'GET', `/embargoes/${ID}`, token('initech')), await call(servers[0]!, 'GET', `/embargoes/${ID}`, undefined), await call(servers[0]!, 'GET', '/embargoes/CVE-2026-0000', token('initech'))];
-    for (const h of hidden) expect({ status: h.status, code: h.body.error?.code, message: h.body.error?.message }).toEqual({ status: 404, code: 'NOT_FOUND', message: 'no such embargo' });
+    const hidden = [
+      await call(servers[0]!, 'GET', `/embargoes/${ID}`, token('initech')),
+      await call(servers[0]!, 'GET', `/embargoes/${ID}`, undefined),
+      await call(servers[0]!, 'GET', '/embargoes/CVE-2026-0000', token('initech')),
+    ];
+    for (const h of hidden)
+      expect({
+        status: h.status,
+        code: h.body.error?.code,
+        message: h.body.error?.message,
+      }).toEqual({ status: 404, code: 'NOT_FOUND', message: 'no such embargo' });
 
     expect((await stage('acme', releaseAt)).status).toBe(201);
     const state = await call(servers[1]!, 'GET', `/embargoes/${ID}`, token('quill'));
     expect(state.status).toBe(200);
-    expect(state.body).toMatchObject({ id: ID, release_at: isoSeconds(releaseAt), state: 'pending' });
-    expect((state.body.members as Array<{ vendor: string; ready: boolean }>).map((m) => [m.vendor, m.ready])).toEqual([
+    expect(state.body).toMatchObject({
+      id: ID,
+      release_at: isoSeconds(releaseAt),
+      state: 'pending',
+    });
+    expect(
+      (state.body.members as Array<{ vendor: string; ready: boolean }>).map((m) => [
+        m.vendor,
+        m.ready,
+      ]),
+    ).toEqual([
       ['acme', true],
       ['globex', false],
       ['quill', false],
@@ -100,12 +154,22 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     expect(a.timestampAt(k).equals(b.timestampAt(k))).toBe(true);
     expect(a.snapshotAt(k).bytes.equals(b.snapshotAt(k).bytes)).toBe(true);
     expect(a.snapshotVersionAt(k)).toBe(a.snapshotVersionAt(k - 1) + 1);
-    const metaAt = (tick: number) => (JSON.parse(a.snapshotAt(tick).bytes.toString()) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
-    for (const v of MEMBERS) expect(metaAt(k)[`${v}.json`]!.version).toBe(metaAt(k - 1)[`${v}.json`]!.version + 1);
+    const metaAt = (tick: number) =>
+      (
+        JSON.parse(a.snapshotAt(tick).bytes.toString()) as {
+          signed: { meta: Record<string, { version: number }> };
+        }
+      ).signed.meta;
+    for (const v of MEMBERS)
+      expect(metaAt(k)[`${v}.json`]!.version).toBe(metaAt(k - 1)[`${v}.json`]!.version + 1);
     for (const client of [eu, us]) {
       const updater = client.updater();
       await updater.refresh();
-      for (const v of MEMBERS) expect((await updater.getTargetInfo(pathOf(v)))?.custom).toMatchObject({ product: `${v}-lib`, version: '1.0.1' });
+      for (const v of MEMBERS)
+        expect((await updater.getTargetInfo(pathOf(v)))?.custom).toMatchObject({
+          product: `${v}-lib`,
+          version: '1.0.1',
+        });
     }
 
     // The log: committed as a hash before the tick, opened at it, and every activation in one snapshot.
@@ -116,12 +180,23 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     expect(revealed).toHaveLength(1);
     const reveal = revealed[0] as Extract<Leaf, { type: 'embargo.revealed' }>;
     expect(reveal).toMatchObject({ id: ID, members: MEMBERS, left_out: [], activation_tick: k });
-    const created = log.find((l) => l.type === 'embargo.created') as Extract<Leaf, { type: 'embargo.created' }>;
+    const created = log.find((l) => l.type === 'embargo.created') as Extract<
+      Leaf,
+      { type: 'embargo.created' }
+    >;
     expect(created.commitment).toBe(embargoCommitment(ID, MEMBERS, reveal.nonce));
-    expect(JSON.stringify(log.filter((l) => l.type !== 'embargo.revealed' && l.type !== 'release.activated'))).not.toContain(ID);
-    const activations = log.filter((l): l is Extract<Leaf, { type: 'release.activated' }> => l.type === 'release.activated');
+    expect(
+      JSON.stringify(
+        log.filter((l) => l.type !== 'embargo.revealed' && l.type !== 'release.activated'),
+      ),
+    ).not.toContain(ID);
+    const activations = log.filter(
+      (l): l is Extract<Leaf, { type: 'release.activated' }> => l.type === 'release.activated',
+    );
     expect(activations.map((l) => l.vendor).sort()).toEqual(MEMBERS);
-    expect(new Set(activations.map((l) => `${l.tick}/${l.snapshot_version}`))).toEqual(new Set([`${k}/${a.snapshotVersionAt(k)}`]));
+    expect(new Set(activations.map((l) => `${l.tick}/${l.snapshot_version}`))).toEqual(
+      new Set([`${k}/${a.snapshotVersionAt(k)}`]),
+    );
   });
 
   it('refuses a member staging the fix outside the embargo before its time, and a release_at other than the embargo’s', async () => {
@@ -130,38 +205,91 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     expect(early.body.error?.code).toBe('EMBARGO_PENDING');
     expect(early.body.error?.message).toContain(ID);
     const otherTime = await stage('acme', releaseAt + MINUTE, { version: '1.0.2' });
-    expect({ status: otherTime.status, code: otherTime.body.error?.code }).toEqual({ status: 422, code: 'EMBARGO_INVALID' });
+    expect({ status: otherTime.status, code: otherTime.body.error?.code }).toEqual({
+      status: 422,
+      code: 'EMBARGO_INVALID',
+    });
     // A non-member cannot stage into it, and learns nothing: the same 404 as a missing embargo.
     const outsider = await stage('initech', releaseAt);
-    expect({ status: outsider.status, code: outsider.body.error?.code, message: outsider.body.error?.message }).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect({
+      status: outsider.status,
+      code: outsider.body.error?.code,
+      message: outsider.body.error?.message,
+    }).toMatchObject({ status: 404, code: 'NOT_FOUND' });
     // Everyone else ships as usual; a member ships outside it from the embargo's time on.
-    expect((await stage('initech', releaseAt - 30 * SECOND, { outside: true, version: '2.0.0' })).status).toBe(201);
+    expect(
+      (await stage('initech', releaseAt - 30 * SECOND, { outside: true, version: '2.0.0' })).status,
+    ).toBe(201);
     expect((await stage('acme', releaseAt, { outside: true, version: '1.0.3' })).status).toBe(201);
     // Hostile input: a bad id, a malformed body, a vendor token moving it.
-    expect((await call(servers[0]!, 'GET', '/embargoes/..%2Fetc', fx.operatorToken)).status).toBe(404);
-    expect((await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, { id: 'x y', release_at: 'soon', members: [] })).body.error?.code).toBe('BAD_REQUEST');
-    expect((await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, token('acme'), { release_at: isoSeconds(releaseAt + MINUTE) })).status).toBe(403);
-    expect((await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, { id: ID, release_at: isoSeconds(releaseAt), members: MEMBERS })).body.error?.code).toBe('ALREADY_EXISTS');
+    expect((await call(servers[0]!, 'GET', '/embargoes/..%2Fetc', fx.operatorToken)).status).toBe(
+      404,
+    );
+    expect(
+      (
+        await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, {
+          id: 'x y',
+          release_at: 'soon',
+          members: [],
+        })
+      ).body.error?.code,
+    ).toBe('BAD_REQUEST');
+    expect(
+      (
+        await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, token('acme'), {
+          release_at: isoSeconds(releaseAt + MINUTE),
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await call(servers[0]!, 'POST', '/embargoes', fx.operatorToken, {
+          id: ID,
+          release_at: isoSeconds(releaseAt),
+          members: MEMBERS,
+        })
+      ).body.error?.code,
+    ).toBe('ALREADY_EXISTS');
   });
 
   it('moving it moves every ready member on every node; leaving a member out is logged and revealed', async () => {
     expect((await stage('acme', releaseAt)).status).toBe(201);
     expect((await stage('quill', releaseAt)).status).toBe(201);
     // globex, not ready, ships something else outside it, at the embargo's time (allowed): it moves too.
-    expect((await stage('globex', releaseAt, { outside: true, version: '0.9.0' })).status).toBe(201);
+    expect((await stage('globex', releaseAt, { outside: true, version: '0.9.0' })).status).toBe(
+      201,
+    );
     const later = releaseAt + 2 * MINUTE;
-    const earlier = await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, fx.operatorToken, { release_at: isoSeconds(releaseAt - MINUTE) });
+    const earlier = await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, fx.operatorToken, {
+      release_at: isoSeconds(releaseAt - MINUTE),
+    });
     expect(earlier.body.error?.code).toBe('EMBARGO_INVALID');
-    const moved = await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, fx.operatorToken, { release_at: isoSeconds(later) });
+    const moved = await call(servers[0]!, 'POST', `/embargoes/${ID}/move`, fx.operatorToken, {
+      release_at: isoSeconds(later),
+    });
     expect(moved.status).toBe(200);
     expect(moved.body.release_at).toBe(isoSeconds(later));
     // globex is not ready: the coordinator releases without it.
-    const decided = await call(servers[1]!, 'POST', `/embargoes/${ID}/decide`, fx.operatorToken, { leave_out: ['globex'] });
+    const decided = await call(servers[1]!, 'POST', `/embargoes/${ID}/decide`, fx.operatorToken, {
+      leave_out: ['globex'],
+    });
     expect(decided.status).toBe(200);
-    expect((decided.body.members as Array<{ vendor: string; left_out: boolean }>).find((m) => m.vendor === 'globex')!.left_out).toBe(true);
-    expect((await call(servers[1]!, 'POST', `/embargoes/${ID}/decide`, fx.operatorToken, { leave_out: ['acme'] })).body.error?.code).toBe('EMBARGO_INVALID');
+    expect(
+      (decided.body.members as Array<{ vendor: string; left_out: boolean }>).find(
+        (m) => m.vendor === 'globex',
+      )!.left_out,
+    ).toBe(true);
+    expect(
+      (
+        await call(servers[1]!, 'POST', `/embargoes/${ID}/decide`, fx.operatorToken, {
+          leave_out: ['acme'],
+        })
+      ).body.error?.code,
+    ).toBe('EMBARGO_INVALID');
     // Left out, globex still may not ship before the embargo: its fix is scheduled on its own, from then on.
-    expect((await stage('globex', releaseAt, { outside: true })).body.error?.code).toBe('EMBARGO_PENDING');
+    expect((await stage('globex', releaseAt, { outside: true })).body.error?.code).toBe(
+      'EMBARGO_PENDING',
+    );
     expect((await stage('globex', later)).body.error?.code).toBe('EMBARGO_INVALID');
     expect((await stage('globex', later + MINUTE, { outside: true })).status).toBe(201);
 
@@ -169,7 +297,11 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     const newTick = activationTick(fx.node.repo.config, later);
     await refresh(releaseAt);
     for (const node of [fx.node, second]) {
-      const meta = (JSON.parse(node.repo.view.snapshotAt(oldTick).bytes.toString()) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
+      const meta = (
+        JSON.parse(node.repo.view.snapshotAt(oldTick).bytes.toString()) as {
+          signed: { meta: Record<string, { version: number }> };
+        }
+      ).signed.meta;
       expect(meta['acme.json']!.version).toBe(1);
       expect(meta['quill.json']!.version).toBe(1);
       expect(meta['globex.json']!.version).toBe(1);
@@ -177,10 +309,20 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     }
     await refresh(later);
     for (const node of [fx.node, second]) {
-      const meta = (JSON.parse(node.repo.view.snapshotAt(newTick).bytes.toString()) as { signed: { meta: Record<string, { version: number }> } }).signed.meta;
-      expect([meta['acme.json']!.version, meta['quill.json']!.version, meta['globex.json']!.version]).toEqual([2, 2, 2]);
+      const meta = (
+        JSON.parse(node.repo.view.snapshotAt(newTick).bytes.toString()) as {
+          signed: { meta: Record<string, { version: number }> };
+        }
+      ).signed.meta;
+      expect([
+        meta['acme.json']!.version,
+        meta['quill.json']!.version,
+        meta['globex.json']!.version,
+      ]).toEqual([2, 2, 2]);
     }
-    expect(fx.node.repo.view.timestampAt(newTick).equals(second.repo.view.timestampAt(newTick))).toBe(true);
+    expect(
+      fx.node.repo.view.timestampAt(newTick).equals(second.repo.view.timestampAt(newTick)),
+    ).toBe(true);
 
     await fx.node.evidence.activations();
     const log = await leaves(fx.node);
@@ -188,12 +330,28 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     expect(decisions).toHaveLength(2);
     expect(JSON.stringify(decisions)).not.toContain('globex');
     const reveal = log.find((l) => l.type === 'embargo.revealed');
-    expect(reveal).toMatchObject({ members: MEMBERS, left_out: ['globex'], activation_tick: newTick, decisions: [{ decision: 'moved', activation_tick: newTick }, { decision: 'left-out', member: 'globex', activation_tick: newTick }] });
+    expect(reveal).toMatchObject({
+      members: MEMBERS,
+      left_out: ['globex'],
+      activation_tick: newTick,
+      decisions: [
+        { decision: 'moved', activation_tick: newTick },
+        { decision: 'left-out', member: 'globex', activation_tick: newTick },
+      ],
+    });
     // Each moved version is committed again for its new tick.
-    const schedules = log.filter((l): l is Extract<Leaf, { type: 'release.scheduled' }> => l.type === 'release.scheduled' && l.vendor === 'acme');
+    const schedules = log.filter(
+      (l): l is Extract<Leaf, { type: 'release.scheduled' }> =>
+        l.type === 'release.scheduled' && l.vendor === 'acme',
+    );
     expect(schedules.map((s) => s.activation_tick)).toEqual([oldTick, newTick]);
-    const activated = log.filter((l): l is Extract<Leaf, { type: 'release.activated' }> => l.type === 'release.activated');
-    expect(activated.filter((l) => l.vendor !== 'globex').map((l) => l.tick)).toEqual([newTick, newTick]);
+    const activated = log.filter(
+      (l): l is Extract<Leaf, { type: 'release.activated' }> => l.type === 'release.activated',
+    );
+    expect(activated.filter((l) => l.vendor !== 'globex').map((l) => l.tick)).toEqual([
+      newTick,
+      newTick,
+    ]);
   });
 
   it('a move whose leaves a crash kept out of the log (decision, new schedules) is committed at the next start', async () => {
@@ -204,9 +362,17 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
     const third = await fx.openNode();
     const log = await leaves(third);
     // The decision too: the reveal must not open more decisions than were committed before the tick.
-    expect(log.filter((l) => l.type === 'embargo.decided')).toMatchObject([{ seq: 1, activation_tick: activationTick(fx.node.repo.config, later) }]);
+    expect(log.filter((l) => l.type === 'embargo.decided')).toMatchObject([
+      { seq: 1, activation_tick: activationTick(fx.node.repo.config, later) },
+    ]);
     expect(log.filter((l) => l.type === 'embargo.created')).toHaveLength(1);
-    const schedules = log.filter((l): l is Extract<Leaf, { type: 'release.scheduled' }> => l.type === 'release.scheduled' && l.vendor === 'acme');
-    expect(schedules.map((l) => l.activation_tick)).toEqual([activationTick(fx.node.repo.config, releaseAt), activationTick(fx.node.repo.config, later)]);
+    const schedules = log.filter(
+      (l): l is Extract<Leaf, { type: 'release.scheduled' }> =>
+        l.type === 'release.scheduled' && l.vendor === 'acme',
+    );
+    expect(schedules.map((l) => l.activation_tick)).toEqual([
+      activationTick(fx.node.repo.config, releaseAt),
+      activationTick(fx.node.repo.config, later),
+    ]);
   });
 });

@@ -26,48 +26,102 @@ describe.each(DIALECTS)('%s', (dialect) => {
       const old = fx.vendors.get('acme')!;
       const first = await fx.artifact('agent-2.4.1.sh', 'echo 241\n');
       const releaseAt = fx.clock.now() + MINUTE;
-      await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [first], releaseAt));
+      await fx.node.repo.stageVendorMetadata(
+        'acme',
+        await fx.release('acme', {}, [first], releaseAt),
+      );
       fx.clock.set(releaseAt);
       const client = tufClient(server.url, 'eu-west', join(fx.keysDir, '1.root.json'));
       expect(await client.updater().getTargetInfo('acme/agent-2.4.1.sh')).toBeDefined();
 
       // The operator names the new key; the vendor's targets are re-signed with it.
       const newKey = generateVendorKey(fx.keysDir, 'acme-2');
-      const previousTop = (JSON.parse((await fx.node.store.latestTopTargets())!.bytes) as Envelope<TargetsSigned>).signed;
+      const previousTop = (
+        JSON.parse((await fx.node.store.latestTopTargets())!.bytes) as Envelope<TargetsSigned>
+      ).signed;
       const previous = (await fx.node.store.latestVendorMetadata('acme'))!.signed;
-      const body = buildKeyRotation({ name: 'acme', newKey, targetsKey: readPrivateKey(join(fx.keysDir, 'targets.key')), previousTop, previous, now: fx.clock.now() });
-      const response = await fx.node.app.request('/api/v1/vendors/acme/key', { method: 'POST', headers: { authorization: `Bearer ${fx.operatorToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const body = buildKeyRotation({
+        name: 'acme',
+        newKey,
+        targetsKey: readPrivateKey(join(fx.keysDir, 'targets.key')),
+        previousTop,
+        previous,
+        now: fx.clock.now(),
+      });
+      const response = await fx.node.app.request('/api/v1/vendors/acme/key', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${fx.operatorToken}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+      });
       expect(response.status).toBe(201);
       const rotated = (await response.json()) as { effectiveAt: number };
 
       // The old key is revoked at once: its uploads are refused.
       const second = await fx.artifact('agent-2.4.2.sh', 'echo 242\n');
-      const byOldKey = await fx.release('acme', { version: '2.4.2', applies_to: '<2.4.2' }, [second], rotated.effectiveAt + MINUTE);
-      await expect(fx.node.repo.stageVendorMetadata('acme', byOldKey)).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
+      const byOldKey = await fx.release(
+        'acme',
+        { version: '2.4.2', applies_to: '<2.4.2' },
+        [second],
+        rotated.effectiveAt + MINUTE,
+      );
+      await expect(fx.node.repo.stageVendorMetadata('acme', byOldKey)).rejects.toMatchObject({
+        code: 'SIGNATURE_INVALID',
+      });
 
       // The new key publishes; a client that trusted the old delegation follows without any manual step.
       fx.vendors.set('acme', { key: newKey, token: old.token });
-      const byNewKey = await fx.release('acme', { version: '2.4.2', applies_to: '<2.4.2' }, [second], rotated.effectiveAt + MINUTE);
+      const byNewKey = await fx.release(
+        'acme',
+        { version: '2.4.2', applies_to: '<2.4.2' },
+        [second],
+        rotated.effectiveAt + MINUTE,
+      );
       await fx.node.repo.stageVendorMetadata('acme', byNewKey);
       fx.clock.set(rotated.effectiveAt);
       const during = client.updater();
       await during.refresh();
-      expect((await during.getTargetInfo('acme/agent-2.4.1.sh'))?.custom).toMatchObject({ version: '2.4.1' });
+      expect((await during.getTargetInfo('acme/agent-2.4.1.sh'))?.custom).toMatchObject({
+        version: '2.4.1',
+      });
       fx.clock.set(rotated.effectiveAt + MINUTE + SECOND);
       const after = client.updater();
       await after.refresh();
-      expect((await after.getTargetInfo('acme/agent-2.4.2.sh'))?.custom).toMatchObject({ version: '2.4.2' });
+      expect((await after.getTargetInfo('acme/agent-2.4.2.sh'))?.custom).toMatchObject({
+        version: '2.4.2',
+      });
     });
 
     it('refuses a rotation that touches another vendor or is not signed by the targets key', async () => {
       const newKey = generateVendorKey(fx.keysDir, 'acme-3');
-      const previousTop = (JSON.parse((await fx.node.store.latestTopTargets())!.bytes) as Envelope<TargetsSigned>).signed;
+      const previousTop = (
+        JSON.parse((await fx.node.store.latestTopTargets())!.bytes) as Envelope<TargetsSigned>
+      ).signed;
       const previous = (await fx.node.store.latestVendorMetadata('acme'))!.signed;
-      const post = (body: unknown) => fx.node.app.request('/api/v1/vendors/acme/key', { method: 'POST', headers: { authorization: `Bearer ${fx.operatorToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      const unsigned = buildKeyRotation({ name: 'acme', newKey, targetsKey: newKey, previousTop, previous, now: fx.clock.now() });
+      const post = (body: unknown) =>
+        fx.node.app.request('/api/v1/vendors/acme/key', {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${fx.operatorToken}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify(body),
+        });
+      const unsigned = buildKeyRotation({
+        name: 'acme',
+        newKey,
+        targetsKey: newKey,
+        previousTop,
+        previous,
+        now: fx.clock.now(),
+      });
       const refused = await post(unsigned);
       expect(refused.status).toBe(422);
-      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('SIGNATURE_INVALID');
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+        'SIGNATURE_INVALID',
+      );
     });
   });
 });

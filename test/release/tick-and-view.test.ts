@@ -35,7 +35,12 @@ const version = (v: number, activation: number): StoredVersion => ({
 
 function view(vendor: StoredVersion[]): RepositoryView {
   const state: CommittedState = {
-    config: { ...cfg, freshnessMs: 300_000, snapshotPeriodMs: 100_000, snapshotLifetimeMs: 700_000 },
+    config: {
+      ...cfg,
+      freshnessMs: 300_000,
+      snapshotPeriodMs: 100_000,
+      snapshotLifetimeMs: 700_000,
+    },
     roots: [Buffer.from('{}')],
     rootTicks: [1],
     topTargets: [version(1, 1)],
@@ -47,10 +52,16 @@ function view(vendor: StoredVersion[]): RepositoryView {
 
 describe('the view at tick k', () => {
   it('switches to a new root at its tick: its keys sign from then on, in a new snapshot version, and it is served from then on', () => {
-    const state = { ...view([version(1, 1)]).state, roots: [Buffer.from('{"v":1}'), Buffer.from('{"v":2}')], rootTicks: [1, 60] };
+    const state = {
+      ...view([version(1, 1)]).state,
+      roots: [Buffer.from('{"v":1}'), Buffer.from('{"v":2}')],
+      rootTicks: [1, 60],
+    };
     const keys = [1, 2].map(() => ({ snapshot: generateKeyPair(), timestamp: generateKeyPair() }));
     const v = new RepositoryView(state, (root) => keys[root - 1]!);
-    const signer = (bytes: Buffer) => (JSON.parse(bytes.toString()) as { signatures: Array<{ keyid: string }> }).signatures[0]!.keyid;
+    const signer = (bytes: Buffer) =>
+      (JSON.parse(bytes.toString()) as { signatures: Array<{ keyid: string }> }).signatures[0]!
+        .keyid;
     expect([59, 60].map((k) => v.rootVersionAt(k))).toEqual([1, 2]);
     expect(signer(v.timestampAt(59))).toBe(keys[0]!.timestamp.keyid);
     expect(signer(v.timestampAt(60))).toBe(keys[1]!.timestamp.keyid);
@@ -64,7 +75,9 @@ describe('the view at tick k', () => {
   it('bumps the snapshot version at each activation and each period, and only then', () => {
     const v = view([version(1, 1), version(2, 50), version(3, 250)]);
     // period = 100 ticks: boundaries at 101, 201, ...; activations at 50 and 250.
-    expect([1, 49, 50, 100, 101, 200, 201, 249, 250, 301].map((k) => v.snapshotVersionAt(k))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 6]);
+    expect(
+      [1, 49, 50, 100, 101, 200, 201, 249, 250, 301].map((k) => v.snapshotVersionAt(k)),
+    ).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 6]);
     expect(v.segmentStartAt(120)).toBe(101);
     expect(v.segmentStartAt(260)).toBe(250);
   });

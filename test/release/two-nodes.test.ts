@@ -24,11 +24,20 @@ describe.each(DIALECTS)('%s: two nodes over one database', (dialect) => {
     const artifact = await fx.artifact('agent.sh', 'echo 1\n');
     const releaseAt = fx.clock.now() + MINUTE;
     // Published through the first node only; the second learns of it from the database.
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], releaseAt),
+    );
     await second.repo.refresh();
 
     const versions: number[] = [];
-    for (const at of [releaseAt - 2 * SECOND, releaseAt - 1, releaseAt, releaseAt + SECOND, releaseAt + 30 * SECOND]) {
+    for (const at of [
+      releaseAt - 2 * SECOND,
+      releaseAt - 1,
+      releaseAt,
+      releaseAt + SECOND,
+      releaseAt + 30 * SECOND,
+    ]) {
       fx.clock.set(at);
       const a = await timestamp(fx.node, 'eu-west');
       const b = await timestamp(second, 'us-east');
@@ -42,23 +51,37 @@ describe.each(DIALECTS)('%s: two nodes over one database', (dialect) => {
 
     // Every file the timestamp leads to is identical too.
     const snapshotVersion = versions[4]!;
-    const paths = [`/metadata/${snapshotVersion}.snapshot.json`, '/metadata/2.targets.json', '/metadata/2.acme.json', '/metadata/1.root.json'];
+    const paths = [
+      `/metadata/${snapshotVersion}.snapshot.json`,
+      '/metadata/2.targets.json',
+      '/metadata/2.acme.json',
+      '/metadata/1.root.json',
+    ];
     for (const path of paths) {
       const [x, y] = await Promise.all([fx.node.app.request(path), second.app.request(path)]);
       expect(x.status, path).toBe(200);
-      expect(Buffer.from(await y.arrayBuffer()).equals(Buffer.from(await x.arrayBuffer()))).toBe(true);
+      expect(Buffer.from(await y.arrayBuffer()).equals(Buffer.from(await x.arrayBuffer()))).toBe(
+        true,
+      );
     }
   });
 
   it('never serve a pending release early, even when asked for it by version', async () => {
     const artifact = await fx.artifact('agent.sh', 'echo 1\n');
     const releaseAt = fx.clock.now() + MINUTE;
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [artifact], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], releaseAt),
+    );
     fx.clock.set(releaseAt - 1);
     expect((await fx.node.app.request('/metadata/2.acme.json')).status).toBe(404);
-    expect((await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`)).status).toBe(404);
+    expect((await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`)).status).toBe(
+      404,
+    );
     fx.clock.set(releaseAt);
     expect((await fx.node.app.request('/metadata/2.acme.json')).status).toBe(200);
-    expect((await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`)).status).toBe(200);
+    expect((await fx.node.app.request(`/targets/acme/${artifact.sha256}.agent.sh`)).status).toBe(
+      200,
+    );
   });
 });

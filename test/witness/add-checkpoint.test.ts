@@ -48,7 +48,13 @@ describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect
     const key = readWitnessKey(join(dir, 'w1.key'));
     const databaseUrl = await freshDatabase(dialect);
     const open = async (): Promise<{ witness: Witness; url: string; close(): Promise<void> }> => {
-      const witness = await createWitness({ dataDir: join(dir, 'data'), ...(databaseUrl ? { databaseUrl } : {}), key, root: readRoot(fx.keysDir), logs: [{ url: 'http://127.0.0.1:1', verifier: logVerifier }] });
+      const witness = await createWitness({
+        dataDir: join(dir, 'data'),
+        ...(databaseUrl ? { databaseUrl } : {}),
+        key,
+        root: readRoot(fx.keysDir),
+        logs: [{ url: 'http://127.0.0.1:1', verifier: logVerifier }],
+      });
       const http = await listen(witness.app);
       return {
         witness,
@@ -62,14 +68,20 @@ describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect
     let w = await open();
     const post = async (body: string) => {
       const response = await fetch(`${w.url}/add-checkpoint`, { method: 'POST', body });
-      return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
+      return {
+        status: response.status,
+        type: response.headers.get('content-type') ?? '',
+        text: await response.text(),
+      };
     };
     const cosigner = parseVerifierKey(w.witness.verifierKey);
 
     const honest = tree(['a', 'b', 'c', 'd', 'e', 'f']);
     const first = await post(request(0, [], note(honest, 3)));
     expect(first.status).toBe(200);
-    expect(verifiedCosigners(note(honest, 3) + first.text, [cosigner]).map((c) => c.name)).toEqual(['witness/w1']);
+    expect(verifiedCosigners(note(honest, 3) + first.text, [cosigner]).map((c) => c.name)).toEqual([
+      'witness/w1',
+    ]);
     const second = await post(request(3, honest.consistencyProof(3, 5), note(honest, 5)));
     expect(second.status).toBe(200);
 
@@ -83,7 +95,9 @@ describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect
     const forked = tree(['a', 'b', 'c', 'X', 'Y', 'Z']);
     const sameSize = await post(request(5, [], note(forked, 5)));
     expect(sameSize.status).toBe(409);
-    const conflict = JSON.parse(sameSize.text) as { error: { code: string; details: { witnessed_checkpoint: string; submitted: string } } };
+    const conflict = JSON.parse(sameSize.text) as {
+      error: { code: string; details: { witnessed_checkpoint: string; submitted: string } };
+    };
     expect(conflict.error.code).toBe('CHECKPOINT_CONFLICT');
     expect(conflict.error.details.witnessed_checkpoint).toBe(note(honest, 5));
     expect(conflict.error.details.submitted).toContain(note(forked, 5));
@@ -91,16 +105,41 @@ describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect
     // A fork that grew: its consistency proof does not lead from what the witness cosigned.
     const grown = await post(request(5, forked.consistencyProof(5, 6), note(forked, 6)));
     expect(grown.status).toBe(422);
-    expect((JSON.parse(grown.text) as { error: { code: string } }).error.code).toBe('PROOF_INVALID');
+    expect((JSON.parse(grown.text) as { error: { code: string } }).error.code).toBe(
+      'PROOF_INVALID',
+    );
 
     // A shrink: the old size may not exceed the new one.
     expect((await post(request(5, [], note(honest, 3)))).status).toBe(400);
     // Another key, another origin.
-    expect((await post(request(5, honest.consistencyProof(5, 6), note(honest, 6, generateKeyPair().secretKey)))).status).toBe(403);
-    expect((await post(request(0, [], signCheckpoint({ origin: 'other.example/log', size: 1, rootHash: honest.root(1) }, 'other.example/log', logKey.secretKey)))).status).toBe(404);
+    expect(
+      (
+        await post(
+          request(5, honest.consistencyProof(5, 6), note(honest, 6, generateKeyPair().secretKey)),
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await post(
+          request(
+            0,
+            [],
+            signCheckpoint(
+              { origin: 'other.example/log', size: 1, rootHash: honest.root(1) },
+              'other.example/log',
+              logKey.secretKey,
+            ),
+          ),
+        )
+      ).status,
+    ).toBe(404);
 
     expect(await w.witness.checkpoints.latest(ORIGIN)).toBe(note(honest, 5));
-    const evidence = await (w.witness.db as unknown as WitnessDb).selectFrom('witness_evidence').select(['reason']).execute();
+    const evidence = await (w.witness.db as unknown as WitnessDb)
+      .selectFrom('witness_evidence')
+      .select(['reason'])
+      .execute();
     expect(evidence).toHaveLength(2);
 
     // After a restart the record holds: the fork is still refused, the honest log still extends.
@@ -108,6 +147,8 @@ describe.each(DIALECTS)('POST /add-checkpoint (C2SP tlog-witness, %s)', (dialect
     w = await open();
     cleanup.push(() => w.close());
     expect((await post(request(5, [], note(forked, 5)))).status).toBe(409);
-    expect((await post(request(5, honest.consistencyProof(5, 6), note(honest, 6)))).status).toBe(200);
+    expect((await post(request(5, honest.consistencyProof(5, 6), note(honest, 6)))).status).toBe(
+      200,
+    );
   });
 });

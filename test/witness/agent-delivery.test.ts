@@ -32,15 +32,28 @@ async function setup(): Promise<{ store: ReceiptStore; w: WitnessFixture; vkey: 
   const dir = mkdtempSync(join(tmpdir(), 'fp-agent-witness-'));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   const store = new ReceiptStore(dir);
-  for (const signed of agent.receipts) store.add({ signed, document: agent.documents[signed.observation.document]! });
+  for (const signed of agent.receipts)
+    store.add({ signed, document: agent.documents[signed.observation.document]! });
   return { store, w, vkey: readFileSync(w.vkeyPath, 'utf8').trim() };
 }
 
 /** A proxy in front of the witness: `rewrite` may change the witness's answer, or answer itself. */
-async function proxy(target: string, rewrite: (response: Response, n: number) => Promise<Response>): Promise<string> {
+async function proxy(
+  target: string,
+  rewrite: (response: Response, n: number) => Promise<Response>,
+): Promise<string> {
   const app = new Hono();
   let n = 0;
-  app.all('*', async (c) => rewrite(await fetch(new URL(new URL(c.req.url).pathname + new URL(c.req.url).search, target), { method: c.req.method, headers: c.req.raw.headers, ...(c.req.method === 'POST' ? { body: await c.req.text() } : {}) }), ++n));
+  app.all('*', async (c) =>
+    rewrite(
+      await fetch(new URL(new URL(c.req.url).pathname + new URL(c.req.url).search, target), {
+        method: c.req.method,
+        headers: c.req.raw.headers,
+        ...(c.req.method === 'POST' ? { body: await c.req.text() } : {}),
+      }),
+      ++n,
+    ),
+  );
   const http = await listen(app);
   cleanup.push(() => http.close());
   return http.url;
@@ -60,7 +73,9 @@ describe('agents deliver receipts to witnesses, proven logged', () => {
   it('a checkpoint signed by another key, or an answer without proofs, leaves receipts pending', async () => {
     const { store, w } = await setup();
     const impostor = verifierKey('witness/w1', generateKeyPair().publicKey);
-    await expect(deliverToWitness({ url: w.url, vkey: impostor }, store, { wait: immediately })).rejects.toThrow();
+    await expect(
+      deliverToWitness({ url: w.url, vkey: impostor }, store, { wait: immediately }),
+    ).rejects.toThrow();
     expect(store.unsubmitted(w.url)).toHaveLength(3);
 
     // A 201 that says nothing (a witness, or something in between, dropping receipts).
@@ -69,7 +84,9 @@ describe('agents deliver receipts to witnesses, proven logged', () => {
       const body = (await r.json()) as Record<string, unknown>;
       return Response.json({ ...body, entries: [] }, { status: 201 });
     });
-    await expect(deliverToWitness({ url: dropping, vkey }, store, { wait: immediately })).rejects.toThrow(/no log entry/);
+    await expect(
+      deliverToWitness({ url: dropping, vkey }, store, { wait: immediately }),
+    ).rejects.toThrow(/no log entry/);
     expect(store.unsubmitted(dropping)).toHaveLength(3);
 
     // A proof that does not lead to the checkpoint root.
@@ -78,13 +95,22 @@ describe('agents deliver receipts to witnesses, proven logged', () => {
       for (const e of body.entries) e.proof = e.proof.map(() => '00'.repeat(32));
       return Response.json(body, { status: 201 });
     });
-    await expect(deliverToWitness({ url: tampering, vkey }, store, { wait: immediately })).rejects.toThrow();
+    await expect(
+      deliverToWitness({ url: tampering, vkey }, store, { wait: immediately }),
+    ).rejects.toThrow();
     expect(store.unsubmitted(tampering)).toHaveLength(3);
   });
 
   it('retries a witness that fails, then marks the receipts delivered', async () => {
     const { store, w, vkey } = await setup();
-    const flaky = await proxy(w.url, async (r, n) => (n === 1 ? Response.json({ error: { code: 'DATABASE_UNAVAILABLE', message: 'away' } }, { status: 503 }) : r));
+    const flaky = await proxy(w.url, async (r, n) =>
+      n === 1
+        ? Response.json(
+            { error: { code: 'DATABASE_UNAVAILABLE', message: 'away' } },
+            { status: 503 },
+          )
+        : r,
+    );
     expect(await deliverToWitness({ url: flaky, vkey }, store, { wait: immediately })).toBe(3);
     expect(store.unsubmitted(flaky)).toEqual([]);
   });

@@ -12,7 +12,9 @@ import { createFixture, listen } from '../helpers/repo.js';
 import { postReceipts } from '../helpers/witness.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'));
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
+);
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -35,7 +37,23 @@ describe('fairpatch keygen --witness and fairpatch witness serve (real processes
     cleanup.push(() => fx.close());
     const node = await listen(fx.node.app);
     cleanup.push(() => node.close());
-    const args = [CLI, 'witness', 'serve', '--port', '0', '--log', node.url, '--log-key', join(fx.keysDir, 'log.vkey'), '--root', join(fx.keysDir, '1.root.json'), '--key', join(dir, 'w1.key'), '--data', join(dir, 'data')];
+    const args = [
+      CLI,
+      'witness',
+      'serve',
+      '--port',
+      '0',
+      '--log',
+      node.url,
+      '--log-key',
+      join(fx.keysDir, 'log.vkey'),
+      '--root',
+      join(fx.keysDir, '1.root.json'),
+      '--key',
+      join(dir, 'w1.key'),
+      '--data',
+      join(dir, 'data'),
+    ];
     let witness = await startProcess(args, { env, timeoutMs: 20_000 });
     cleanup.push(() => witness.stop());
     expect(witness.output()).toContain(printed.verifier_key);

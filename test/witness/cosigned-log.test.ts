@@ -17,7 +17,11 @@ afterEach(async () => {
 });
 
 /** Polls (bounded) until `check` passes: the node asks witnesses in the background. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string): Promise<T> {
+async function eventually<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  what: string,
+): Promise<T> {
   let last: T | undefined;
   for (let i = 0; i < 200; i++) {
     last = await read();
@@ -32,19 +36,28 @@ describe('a log node with witnesses (fairpatch serve --witness)', () => {
     const fx = await createFixture();
     cleanup.push(() => fx.close());
     const logVerifier = parseVerifierKey(fx.node.logVerifierKey);
-    const w = await startWitness(fx.keysDir, fx.clock, { logs: [{ url: 'unused', verifier: logVerifier }] });
+    const w = await startWitness(fx.keysDir, fx.clock, {
+      logs: [{ url: 'unused', verifier: logVerifier }],
+    });
     cleanup.push(() => w.close());
     const cosigner = parseVerifierKey(w.witness.verifierKey);
 
     const node = await fx.openNode({ witnesses: [w.url] });
     const served = async (): Promise<string> => (await node.app.request('/log/checkpoint')).text();
-    const cosignedAt = (note: string) => (verifiedCosigners(note, [cosigner]).length === 1 ? openCheckpoint(note, logVerifier).size : -1);
+    const cosignedAt = (note: string) =>
+      verifiedCosigners(note, [cosigner]).length === 1
+        ? openCheckpoint(note, logVerifier).size
+        : -1;
     const first = await eventually(served, (n) => cosignedAt(n) > 0, 'first checkpoint cosigned');
     const size = openCheckpoint(first, logVerifier).size;
 
     // The log grows: the node proves consistency from what the witness cosigned, and gets the new one cosigned.
     await node.appDeps.declareGroups!(['eu-west', 'us-east']);
-    const grown = await eventually(served, (n) => cosignedAt(n) > size, 'grown checkpoint cosigned');
+    const grown = await eventually(
+      served,
+      (n) => cosignedAt(n) > size,
+      'grown checkpoint cosigned',
+    );
     // The witness recorded the log-signed checkpoint; the node serves it with the cosignature added.
     expect(grown.startsWith((await w.witness.checkpoints.latest(logVerifier.name))!)).toBe(true);
     // The log's own signature still verifies with only the log key pinned.
@@ -53,12 +66,21 @@ describe('a log node with witnesses (fairpatch serve --witness)', () => {
     const http = await listen(node.app);
     cleanup.push(() => http.close());
     const audit = (keys: string[], threshold: number) =>
-      runAudit({ server: http.url, stateDir: mkdtempSync(join(tmpdir(), 'fp-cosigned-')), logKey: fx.node.logVerifierKey, root: readRoot(fx.keysDir), now: fx.clock.now(), cosigners: { keys, threshold } });
+      runAudit({
+        server: http.url,
+        stateDir: mkdtempSync(join(tmpdir(), 'fp-cosigned-')),
+        logKey: fx.node.logVerifierKey,
+        root: readRoot(fx.keysDir),
+        now: fx.clock.now(),
+        cosigners: { keys, threshold },
+      });
     const witnessed = await audit([w.witness.verifierKey], 1);
     expect(witnessed.report!.findings.map((f) => f.kind)).not.toContain('checkpoint-unwitnessed');
     const stranger = verifierKey('witness/other', generateKeyPair().publicKey);
     const unwitnessed = await audit([stranger], 1);
     expect(unwitnessed.exitCode).toBe(2);
-    expect(unwitnessed.report!.findings.find((f) => f.kind === 'checkpoint-unwitnessed')!.class).toBe('cannot-verify');
+    expect(
+      unwitnessed.report!.findings.find((f) => f.kind === 'checkpoint-unwitnessed')!.class,
+    ).toBe('cannot-verify');
   });
 });

@@ -18,7 +18,9 @@ import { createFixture, listen } from '../helpers/repo.js';
 
 const ROUNDS = Number(process.env.WITNESS_CRASH_ROUNDS ?? 12);
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'));
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
+);
 
 describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fp-witness-crash-'));
@@ -30,8 +32,26 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
     try {
       generateWitnessKey(join(dir, 'w1.key'), 'w1');
       const verifier = parseVerifierKey(readFileSync(join(dir, 'w1.vkey'), 'utf8'));
-      const args = [CLI, 'witness', 'serve', '--port', '0', '--log', node.url, '--log-key', join(fx.keysDir, 'log.vkey'), '--root', join(fx.keysDir, '1.root.json'), '--key', join(dir, 'w1.key'), '--data', join(dir, 'data')];
-      const document = (await (await fx.node.app.request('/g/crash/metadata/timestamp.json')).json()) as Record<string, unknown>;
+      const args = [
+        CLI,
+        'witness',
+        'serve',
+        '--port',
+        '0',
+        '--log',
+        node.url,
+        '--log-key',
+        join(fx.keysDir, 'log.vkey'),
+        '--root',
+        join(fx.keysDir, '1.root.json'),
+        '--key',
+        join(dir, 'w1.key'),
+        '--data',
+        join(dir, 'data'),
+      ];
+      const document = (await (
+        await fx.node.app.request('/g/crash/metadata/timestamp.json')
+      ).json()) as Record<string, unknown>;
       const digest = sha256Hex(canonicalBytes(document));
       const acknowledged: Array<{ index: number; sig: string }> = [];
       let previous: string | undefined;
@@ -45,17 +65,34 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
             const cp = openCheckpoint(note, verifier);
             const entries: Array<{ index: number; data: string }> = [];
             for (let s = 0; s < cp.size; s += 1000) {
-              const body = (await (await fetch(`${witness.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`)).json()) as { entries: typeof entries };
+              const body = (await (
+                await fetch(
+                  `${witness.url}/log/entries?start=${s}&end=${Math.min(cp.size, s + 1000)}`,
+                )
+              ).json()) as { entries: typeof entries };
               entries.push(...body.entries);
             }
             const tree = new MemoryTree();
             tree.appendHashes(entries.map((e) => leafHash(Buffer.from(e.data))));
-            expect(Buffer.from(tree.root()).equals(cp.rootHash), `round ${round}: the witness log verifies from its first leaf`).toBe(true);
+            expect(
+              Buffer.from(tree.root()).equals(cp.rootHash),
+              `round ${round}: the witness log verifies from its first leaf`,
+            ).toBe(true);
             if (previous) {
               const o = openCheckpoint(previous, verifier);
-              verifyConsistency(o.size, cp.size, o.rootHash, cp.rootHash, o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size));
+              verifyConsistency(
+                o.size,
+                cp.size,
+                o.rootHash,
+                cp.rootHash,
+                o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size),
+              );
             }
-            for (const a of acknowledged) expect(entries[a.index]?.data, `round ${round}: acknowledged receipt at ${a.index}`).toContain(a.sig);
+            for (const a of acknowledged)
+              expect(
+                entries[a.index]?.data,
+                `round ${round}: acknowledged receipt at ${a.index}`,
+              ).toContain(a.sig);
             previous = note;
           } else expect(acknowledged).toEqual([]);
 
@@ -65,9 +102,30 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
             while (alive) {
               const seed = randomBytes(32);
               const at = new Date().toISOString();
-              const receipt = signObservation({ v: 1, agent: ed25519PublicKey(seed).toString('hex'), group: 'crash', document: digest, first_at: at, last_at: at, polls: 1, via: '/g/crash', lag_ms: 0 }, seed);
-              const sent = await fetch(`${witness.url}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }) });
-              if (sent.status === 201) acknowledged.push({ index: witnessAckSchema.parse(await sent.json()).entries[0]!.index, sig: receipt.sig });
+              const receipt = signObservation(
+                {
+                  v: 1,
+                  agent: ed25519PublicKey(seed).toString('hex'),
+                  group: 'crash',
+                  document: digest,
+                  first_at: at,
+                  last_at: at,
+                  polls: 1,
+                  via: '/g/crash',
+                  lag_ms: 0,
+                },
+                seed,
+              );
+              const sent = await fetch(`${witness.url}/receipts`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
+              });
+              if (sent.status === 201)
+                acknowledged.push({
+                  index: witnessAckSchema.parse(await sent.json()).entries[0]!.index,
+                  sig: receipt.sig,
+                });
             }
           };
           const streams = [stream().catch(() => {}), stream().catch(() => {})];

@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { witnessAckSchema, witnessLeafSchema, witnessPageSchema } from '../../src/common/witness.js';
+import {
+  witnessAckSchema,
+  witnessLeafSchema,
+  witnessPageSchema,
+} from '../../src/common/witness.js';
 import { openCheckpoint } from '../../src/log/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../src/log/merkle.js';
 import { parseVerifierKey } from '../../src/log/note.js';
@@ -21,7 +25,10 @@ async function setup(extra: Parameters<typeof startWitness>[2] = {}) {
   const fx = await createFixture();
   cleanup.push(() => fx.close());
   const databaseUrl = await freshDatabase(dialect);
-  const w = await startWitness(fx.keysDir, fx.clock, { ...(databaseUrl ? { databaseUrl } : {}), ...extra });
+  const w = await startWitness(fx.keysDir, fx.clock, {
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...extra,
+  });
   cleanup.push(() => w.close());
   return { fx, w, verifier: parseVerifierKey(w.witness.verifierKey) };
 }
@@ -53,8 +60,16 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
       const leaf = witnessLeafSchema.parse(JSON.parse(e.leaf));
       expect(leaf.receipt.sig).toBe(e.sig);
       expect(leaf.received_at).toBe(new Date(fx.clock.now()).toISOString());
-      const proof = (await (await fetch(`${w.url}/log/proof/inclusion?index=${e.index}&size=${checkpoint.size}`)).json()) as { proof: string[] };
-      verifyInclusion(e.index, checkpoint.size, leafHash(Buffer.from(e.leaf)), proof.proof.map((p) => Buffer.from(p, 'hex')), checkpoint.rootHash);
+      const proof = (await (
+        await fetch(`${w.url}/log/proof/inclusion?index=${e.index}&size=${checkpoint.size}`)
+      ).json()) as { proof: string[] };
+      verifyInclusion(
+        e.index,
+        checkpoint.size,
+        leafHash(Buffer.from(e.leaf)),
+        proof.proof.map((p) => Buffer.from(p, 'hex')),
+        checkpoint.rootHash,
+      );
     }
 
     // A retry after a lost answer: acknowledged with the same indices, the log does not grow.
@@ -69,7 +84,15 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
     const agent = await agentWithReceipts(fx, 'eu-west', 1);
     const batch = agent.batch();
     // Re-labelled into another group: the agent's signature no longer covers it.
-    const forged = { ...batch, receipts: [{ ...batch.receipts[0]!, observation: { ...batch.receipts[0]!.observation, group: 'us-east' } }] };
+    const forged = {
+      ...batch,
+      receipts: [
+        {
+          ...batch.receipts[0]!,
+          observation: { ...batch.receipts[0]!.observation, group: 'us-east' },
+        },
+      ],
+    };
     const { status, body } = await postReceipts(w.url, forged);
     expect(status).toBe(422);
     expect(body.error.code).toBe('SIGNATURE_INVALID');
@@ -91,10 +114,16 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
   it('limits observations per agent key (429 with Retry-After)', async () => {
     const { fx, w } = await setup({ perKeyPerMinute: 2 });
     const agent = await agentWithReceipts(fx, 'eu-west', 3);
-    const response = await fetch(`${w.url}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(agent.batch()) });
+    const response = await fetch(`${w.url}/receipts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(agent.batch()),
+    });
     expect(response.status).toBe(429);
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'RATE_LIMITED',
+    );
   });
 
   it('limits requests per address (429)', async () => {
@@ -109,9 +138,15 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
   it('serves receipts by group, paged, and its own log verifies from the first leaf', async () => {
     const { fx, w, verifier } = await setup();
     const groups = ['eu-west', 'us-east'];
-    for (const g of groups) for (let i = 0; i < 3; i++) expect((await postReceipts(w.url, (await agentWithReceipts(fx, g, 2)).batch())).status).toBe(201);
+    for (const g of groups)
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await postReceipts(w.url, (await agentWithReceipts(fx, g, 2)).batch())).status,
+        ).toBe(201);
 
-    const page = witnessPageSchema.parse(await (await fetch(`${w.url}/receipts?group=us-east`)).json());
+    const page = witnessPageSchema.parse(
+      await (await fetch(`${w.url}/receipts?group=us-east`)).json(),
+    );
     expect(page.entries).toHaveLength(6);
     for (const e of page.entries) {
       const leaf = witnessLeafSchema.parse(JSON.parse(e.leaf));
@@ -123,8 +158,13 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
     expect(after.next).toBeUndefined();
 
     // Recompute the whole tree from leaf 0 and compare with the signed checkpoint.
-    const checkpoint = openCheckpoint(await (await fetch(`${w.url}/log/checkpoint`)).text(), verifier);
-    const { entries } = (await (await fetch(`${w.url}/log/entries?start=0&end=${checkpoint.size}`)).json()) as { entries: Array<{ index: number; data: string }> };
+    const checkpoint = openCheckpoint(
+      await (await fetch(`${w.url}/log/checkpoint`)).text(),
+      verifier,
+    );
+    const { entries } = (await (
+      await fetch(`${w.url}/log/entries?start=0&end=${checkpoint.size}`)
+    ).json()) as { entries: Array<{ index: number; data: string }> };
     expect(entries.map((e) => e.index)).toEqual([...Array(12).keys()]);
     const tree = new MemoryTree();
     tree.append(entries.map((e) => Buffer.from(e.data)));

@@ -36,41 +36,63 @@ describe("a server swallowing one group's receipts, agents also reporting to a w
     await fx.addVendor('acme');
     await fx.node.appDeps.declareGroups!(GROUPS);
     const releaseAt = fx.clock.now() + 30 * SECOND;
-    await fx.node.repo.stageVendorMetadata('acme', await fx.release('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt));
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt),
+    );
     const activation = tickAt(fx.node.repo.config, releaseAt);
 
     // The edge replays the last pre-release statement to the victim (it holds no keys).
     const edge = new Hono();
     edge.get('/g/:group/metadata/timestamp.json', (c) =>
       c.req.param('group') === VICTIM && fx.node.repo.currentTick() >= activation
-        ? c.body(new Uint8Array(Buffer.from(fx.node.repo.view.timestampAt(activation - 1))), 200, { 'content-type': 'application/json' })
+        ? c.body(new Uint8Array(Buffer.from(fx.node.repo.view.timestampAt(activation - 1))), 200, {
+            'content-type': 'application/json',
+          })
         : fx.node.app.fetch(c.req.raw),
     );
     edge.post('/api/v1/receipts', async (c) => {
       const body = (await c.req.json()) as { receipts: Array<{ observation: { group: string } }> };
-      if (body.receipts.some((r) => r.observation.group === VICTIM)) return c.json({ accepted: body.receipts.length, newDocuments: 0, logIndex: -1 }, 201);
-      return fx.node.app.fetch(new Request(c.req.raw.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+      if (body.receipts.some((r) => r.observation.group === VICTIM))
+        return c.json({ accepted: body.receipts.length, newDocuments: 0, logIndex: -1 }, 201);
+      return fx.node.app.fetch(
+        new Request(c.req.raw.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+      );
     });
     edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
     const http = await listen(edge);
     cleanup.push(() => http.close());
-    const via = { request: (path: string, init?: RequestInit) => fetch(`${http.url}${path}`, init) };
+    const via = {
+      request: (path: string, init?: RequestInit) => fetch(`${http.url}${path}`, init),
+    };
 
-    const agents = GROUPS.flatMap((group) => Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)));
+    const agents = GROUPS.flatMap((group) =>
+      Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)),
+    );
     for (let t = releaseAt - 15 * SECOND; t <= releaseAt + 50 * SECOND; t += SECOND) {
       fx.clock.set(t);
       await fx.node.evidence.activations();
       const k = fx.node.repo.currentTick();
       await Promise.all(
         agents.map(async (agent, i) => {
-          if (k === activation) await agent.poll(via, undefined, { pushed: agent.group !== VICTIM });
-          else if ((k + i) % INTERVALS[i % INTERVALS.length]! === 0) await agent.poll(via, undefined, { pushed: false });
+          if (k === activation)
+            await agent.poll(via, undefined, { pushed: agent.group !== VICTIM });
+          else if ((k + i) % INTERVALS[i % INTERVALS.length]! === 0)
+            await agent.poll(via, undefined, { pushed: false });
         }),
       );
     }
     for (const agent of agents) {
       // Every agent delivers to the server (through the edge) and to the witness.
-      const sent = await via.request('/api/v1/receipts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(agent.batch()) });
+      const sent = await via.request('/api/v1/receipts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(agent.batch()),
+      });
       expect(sent.status).toBe(201);
       expect((await postReceipts(w.url, agent.batch())).status).toBe(201);
     }
@@ -80,12 +102,22 @@ describe("a server swallowing one group's receipts, agents also reporting to a w
     const server = await listen(fx.node.app);
     cleanup.push(() => server.close());
     const audit = (external: ExternalEvidence[]) =>
-      runAudit({ server: server.url, stateDir: mkdtempSync(join(tmpdir(), 'fp-witness-world-')), logKey: fx.node.logVerifierKey, root: readRoot(fx.keysDir), now: fx.clock.now(), external, options: { quorum: 3 } });
+      runAudit({
+        server: server.url,
+        stateDir: mkdtempSync(join(tmpdir(), 'fp-witness-world-')),
+        logKey: fx.node.logVerifierKey,
+        root: readRoot(fx.keysDir),
+        now: fx.clock.now(),
+        external,
+        options: { quorum: 3 },
+      });
 
     const without = await audit([]);
     expect(without.exitCode).toBe(2);
     expect(without.report!.verdict).not.toBe('FAIR');
-    expect(without.report!.findings.filter((f) => f.class === 'cannot-verify').map((f) => f.group)).toEqual([VICTIM]);
+    expect(
+      without.report!.findings.filter((f) => f.class === 'cannot-verify').map((f) => f.group),
+    ).toEqual([VICTIM]);
 
     const evidence = await fetchWitnessEvidence(w.url, readFileSync(w.vkeyPath, 'utf8').trim());
     expect(evidence.source).toBe(`witness ${w.url}`);

@@ -29,11 +29,22 @@ export function dashboardRoutes(deps: { repo: Repository; log: LogStore }): Hono
     const { size } = await deps.log.head();
     for (let start = leaves.length; start < size; start += 5000) {
       const entries = await deps.log.entries(start, Math.min(size, start + 5000));
-      leaves.push(...entries.map((e) => ({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) })));
+      leaves.push(
+        ...entries.map((e) => ({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) })),
+      );
     }
     const now = deps.repo.clock.now();
-    const report = evaluateFairness({ leaves, timestampKeys: deps.repo.view.timestampKeys(), now, cache });
-    const html = await renderReportHtml(report, 'fairpatch: releases and their delivery', `This node's reading of its transparency log at tick ${deps.repo.currentTick()} (${new Date(now).toISOString()}). Run fairpatch audit for an independent verdict.`);
+    const report = evaluateFairness({
+      leaves,
+      timestampKeys: deps.repo.view.timestampKeys(),
+      now,
+      cache,
+    });
+    const html = await renderReportHtml(
+      report,
+      'fairpatch: releases and their delivery',
+      `This node's reading of its transparency log at tick ${deps.repo.currentTick()} (${new Date(now).toISOString()}). Run fairpatch audit for an independent verdict.`,
+    );
     built = { at: now, report, html };
     return built;
   };

@@ -18,21 +18,35 @@ export function embargoRoutes(deps: { repo: Repository; maxJsonBytes: number }):
   const app = new Hono<AuthEnv>();
   const asOperator = requireToken(repo.store, operatorOnly);
   const tokenOrHidden: MiddlewareHandler<AuthEnv> = async (c, next) => {
-    if (!c.req.header('authorization')?.trim()) throw new FairpatchError('NOT_FOUND', 'no such embargo');
+    if (!c.req.header('authorization')?.trim())
+      throw new FairpatchError('NOT_FOUND', 'no such embargo');
     return requireToken(repo.store, anyToken)(c, next);
   };
 
-  app.post('/embargoes', asOperator, async (c) => c.json(await embargoes.create(await readJson(c, maxJsonBytes)), 201));
+  app.post('/embargoes', asOperator, async (c) =>
+    c.json(await embargoes.create(await readJson(c, maxJsonBytes)), 201),
+  );
 
   app.get('/embargoes/:id', tokenOrHidden, async (c) => {
     const principal = c.get('principal');
-    const view = await embargoes.view(parseEmbargoId(c.req.param('id')), principal.kind === 'operator' ? null : principal.vendor);
+    const view = await embargoes.view(
+      parseEmbargoId(c.req.param('id')),
+      principal.kind === 'operator' ? null : principal.vendor,
+    );
     return c.json(view, 200, { 'Cache-Control': 'no-store' });
   });
 
-  app.post('/embargoes/:id/move', asOperator, async (c) => c.json(await embargoes.move(parseEmbargoId(c.req.param('id')), await readJson(c, maxJsonBytes))));
+  app.post('/embargoes/:id/move', asOperator, async (c) =>
+    c.json(
+      await embargoes.move(parseEmbargoId(c.req.param('id')), await readJson(c, maxJsonBytes)),
+    ),
+  );
 
-  app.post('/embargoes/:id/decide', asOperator, async (c) => c.json(await embargoes.leaveOut(parseEmbargoId(c.req.param('id')), await readJson(c, maxJsonBytes))));
+  app.post('/embargoes/:id/decide', asOperator, async (c) =>
+    c.json(
+      await embargoes.leaveOut(parseEmbargoId(c.req.param('id')), await readJson(c, maxJsonBytes)),
+    ),
+  );
 
   return app;
 }

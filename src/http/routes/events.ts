@@ -19,7 +19,11 @@ const framed = new WeakMap<Uint8Array, Buffer>();
 function chunked(bytes: Uint8Array): Buffer {
   let frame = framed.get(bytes);
   if (!frame) {
-    frame = Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+    frame = Buffer.concat([
+      Buffer.from(`${bytes.length.toString(16)}\r\n`),
+      bytes,
+      Buffer.from('\r\n'),
+    ]);
     framed.set(bytes, frame);
   }
   return frame;
@@ -35,7 +39,12 @@ function chunked(bytes: Uint8Array): Buffer {
  * left before the whole loop ended (measured with bench/sse.ts). A socket write goes out at once; the socket's
  * buffered byte count is the honest measure of a consumer that stopped reading.
  */
-export function eventRoutes(deps: { repo: Repository; notifier: Notifier; clientAddress: (c: Context) => string; options?: Partial<EventRouteOptions> }): Hono<{ Bindings: HttpBindings }> {
+export function eventRoutes(deps: {
+  repo: Repository;
+  notifier: Notifier;
+  clientAddress: (c: Context) => string;
+  options?: Partial<EventRouteOptions>;
+}): Hono<{ Bindings: HttpBindings }> {
   const { repo, notifier } = deps;
   const options: EventRouteOptions = { idleMs: 30 * 60_000, retryMs: 3000, ...deps.options };
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -44,7 +53,11 @@ export function eventRoutes(deps: { repo: Repository; notifier: Notifier; client
     const group = c.req.param('group');
     parseGroup(group);
     const outgoing = c.env?.outgoing;
-    if (!outgoing) throw new FairpatchError('NOT_READY', 'event streams are served by the Node HTTP server only; poll instead');
+    if (!outgoing)
+      throw new FairpatchError(
+        'NOT_READY',
+        'event streams are served by the Node HTTP server only; poll instead',
+      );
     const socket = outgoing.socket;
     if (!socket) throw new FairpatchError('NOT_READY', 'no socket');
     const subscriber: Subscriber = {
@@ -55,10 +68,22 @@ export function eventRoutes(deps: { repo: Repository; notifier: Notifier; client
       close: () => socket.destroy(),
     };
     const remove = notifier.add(subscriber); // throws RATE_LIMITED (429) before the stream starts
-    outgoing.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    outgoing.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     outgoing.flushHeaders();
     const k = repo.currentTick();
-    subscriber.write(sseMessage('state', JSON.stringify({ tick: k, snapshot_version: repo.view.snapshotVersionAt(k) }), undefined, options.retryMs));
+    subscriber.write(
+      sseMessage(
+        'state',
+        JSON.stringify({ tick: k, snapshot_version: repo.view.snapshotVersionAt(k) }),
+        undefined,
+        options.retryMs,
+      ),
+    );
     const idle = setTimeout(() => outgoing.end(), options.idleMs);
     idle.unref();
     outgoing.once('close', () => {

@@ -12,10 +12,18 @@ export const declarationSchema = z.strictObject({ groups: z.array(groupName).min
  * The customer groups this repository serves, declared by the operator into the log: an auditor
  * then covers every one of them, and a declared group without evidence is "cannot verify", never FAIR.
  */
-export function groupRoutes(deps: { store: RepositoryStore; declare: (groups: string[]) => Promise<number>; maxJsonBytes: number }): Hono<AuthEnv> {
+export function groupRoutes(deps: {
+  store: RepositoryStore;
+  declare: (groups: string[]) => Promise<number>;
+  maxJsonBytes: number;
+}): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.put('/groups', requireToken(deps.store, operatorOnly), async (c) => {
-    const { groups } = parseWith(declarationSchema, await readJson(c, deps.maxJsonBytes), 'BAD_REQUEST');
+    const { groups } = parseWith(
+      declarationSchema,
+      await readJson(c, deps.maxJsonBytes),
+      'BAD_REQUEST',
+    );
     const logIndex = await deps.declare(groups);
     return c.json({ groups: [...new Set(groups)].sort(), logIndex });
   });

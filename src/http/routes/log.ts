@@ -24,7 +24,11 @@ export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
   app.get('/entries', async (c) => {
     const start = intParam(c, 'start');
     const end = intParam(c, 'end');
-    if (end <= start || end - start > MAX_ENTRIES) throw new FairpatchError('QUERY_INVALID', `need start < end and at most ${MAX_ENTRIES} entries`);
+    if (end <= start || end - start > MAX_ENTRIES)
+      throw new FairpatchError(
+        'QUERY_INVALID',
+        `need start < end and at most ${MAX_ENTRIES} entries`,
+      );
     const { size } = await log.head();
     if (end > size) throw new FairpatchError('QUERY_INVALID', `the log has ${size} entries`);
     const entries = await log.entries(start, end);

@@ -20,7 +20,8 @@ export const SHA256 = /^[0-9a-f]{64}$/;
 
 function vendorParam(value: string | undefined): string {
   const parsed = vendorName.safeParse(value);
-  if (!parsed.success) throw new FairpatchError('BAD_REQUEST', 'vendor: lowercase letters, digits and dashes');
+  if (!parsed.success)
+    throw new FairpatchError('BAD_REQUEST', 'vendor: lowercase letters, digits and dashes');
   return parsed.data;
 }
 
@@ -28,7 +29,11 @@ function vendorParam(value: string | undefined): string {
  * Publisher API (`/api/v1`). Vendors upload artifacts, then their signed delegated metadata; the
  * server verifies and stages, and never holds a vendor key. The operator registers vendors and roots.
  */
-export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limits: PublisherLimits }): Hono<AuthEnv> {
+export function publisherRoutes(deps: {
+  repo: Repository;
+  blobs: BlobStore;
+  limits: PublisherLimits;
+}): Hono<AuthEnv> {
   const { repo, blobs, limits } = deps;
   const store = repo.store;
   const app = new Hono<AuthEnv>();
@@ -37,9 +42,14 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
 
   app.put('/vendors/:vendor/blobs/:sha256', asVendor, async (c) => {
     const sha256 = c.req.param('sha256');
-    if (!SHA256.test(sha256)) throw new FairpatchError('BAD_REQUEST', 'blob name is its lowercase hex sha256');
+    if (!SHA256.test(sha256))
+      throw new FairpatchError('BAD_REQUEST', 'blob name is its lowercase hex sha256');
     const declared = Number(c.req.header('content-length') ?? NaN);
-    if (declared > limits.maxArtifactBytes) throw new FairpatchError('PAYLOAD_TOO_LARGE', `artifact exceeds ${limits.maxArtifactBytes} bytes`);
+    if (declared > limits.maxArtifactBytes)
+      throw new FairpatchError(
+        'PAYLOAD_TOO_LARGE',
+        `artifact exceeds ${limits.maxArtifactBytes} bytes`,
+      );
     const vendor = vendorParam(c.req.param('vendor'));
     // Only this vendor's own uploads may be skipped. Whether anyone else holds these bytes is never
     // said, by status, body or timing of an early answer: the body is always read and hash-checked,
@@ -51,9 +61,15 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
     }
     const body = c.req.raw.body;
     if (!body) throw new FairpatchError('BAD_REQUEST', 'artifact body is empty');
-    const length = await blobs.put(sha256, Readable.fromWeb(body as import('node:stream/web').ReadableStream), limits.maxArtifactBytes).catch((error: unknown) => {
-      throw cutShort(c, error);
-    });
+    const length = await blobs
+      .put(
+        sha256,
+        Readable.fromWeb(body as import('node:stream/web').ReadableStream),
+        limits.maxArtifactBytes,
+      )
+      .catch((error: unknown) => {
+        throw cutShort(c, error);
+      });
     // The bytes are stored before the row exists: an acknowledged blob is always readable.
     await store.recordBlob(vendor, sha256, length, repo.clock.now());
     return c.json({ sha256, length, stored: true }, 201);
@@ -63,14 +79,21 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
   app.get('/vendors/:vendor/metadata/latest', requireToken(store, vendorOrOperator), async (c) => {
     const latest = await store.latestVendorMetadata(vendorParam(c.req.param('vendor')));
     if (!latest) throw new FairpatchError('NOT_FOUND', 'no metadata staged yet');
-    return c.body(latest.bytes, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    return c.body(latest.bytes, 200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-store',
+    });
   });
 
   app.post('/vendors/:vendor/metadata', asVendor, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
     // `?embargo=ID`: staged into a coordinated release (src/release/embargo.ts).
     const embargo = c.req.query('embargo');
-    const result = await repo.stageVendorMetadata(vendor, await readJson(c, limits.maxJsonBytes), embargo === undefined ? {} : { embargo: parseEmbargoId(embargo) });
+    const result = await repo.stageVendorMetadata(
+      vendor,
+      await readJson(c, limits.maxJsonBytes),
+      embargo === undefined ? {} : { embargo: parseEmbargoId(embargo) },
+    );
     return c.json(result, 201);
   });
 
@@ -82,12 +105,25 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
 
   app.post('/vendors/:vendor/tokens', asOperator, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
-    if (!(await store.vendor(vendor))) throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
-    const revoked = c.req.query('revoke') === 'all' ? await store.revokeTokens(vendor, repo.clock.now()) : 0;
-    return c.json({ vendor, token: await store.issueToken(vendor, repo.clock.now()), revoked }, 201);
+    if (!(await store.vendor(vendor)))
+      throw new FairpatchError('NOT_FOUND', `vendor ${vendor} is not registered`);
+    const revoked =
+      c.req.query('revoke') === 'all' ? await store.revokeTokens(vendor, repo.clock.now()) : 0;
+    return c.json(
+      { vendor, token: await store.issueToken(vendor, repo.clock.now()), revoked },
+      201,
+    );
   });
 
-  app.post('/vendors/:vendor/key', asOperator, async (c) => c.json(await repo.rotateVendorKey(vendorParam(c.req.param('vendor')), await readJson(c, limits.maxJsonBytes)), 201));
+  app.post('/vendors/:vendor/key', asOperator, async (c) =>
+    c.json(
+      await repo.rotateVendorKey(
+        vendorParam(c.req.param('vendor')),
+        await readJson(c, limits.maxJsonBytes),
+      ),
+      201,
+    ),
+  );
 
   app.delete('/vendors/:vendor/tokens', asOperator, async (c) => {
     const vendor = vendorParam(c.req.param('vendor'));
@@ -97,10 +133,15 @@ export function publisherRoutes(deps: { repo: Repository; blobs: BlobStore; limi
   app.get('/top-targets/latest', asOperator, async (c) => {
     const latest = await store.latestTopTargets();
     if (!latest) throw new FairpatchError('NOT_FOUND', 'no top-level targets yet');
-    return c.body(latest.bytes, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    return c.body(latest.bytes, 200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-store',
+    });
   });
 
-  app.post('/root', asOperator, async (c) => c.json(await repo.addRoot(await readJson(c, limits.maxJsonBytes)), 201));
+  app.post('/root', asOperator, async (c) =>
+    c.json(await repo.addRoot(await readJson(c, limits.maxJsonBytes)), 201),
+  );
 
   return app;
 }

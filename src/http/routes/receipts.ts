@@ -3,7 +3,11 @@ import type { ReceiptIntake } from '../../receipts/intake.js';
 import { readJson } from '../body.js';
 
 /** `POST /api/v1/receipts`: agents hand in the signed statements they were served. */
-export function receiptRoutes(deps: { intake: ReceiptIntake; maxJsonBytes: number; onOutcome?: (outcome: 'accepted' | 'refused', receipts: number) => void }): Hono {
+export function receiptRoutes(deps: {
+  intake: ReceiptIntake;
+  maxJsonBytes: number;
+  onOutcome?: (outcome: 'accepted' | 'refused', receipts: number) => void;
+}): Hono {
   const app = new Hono();
   app.post('/receipts', async (c) => {
     let result: Awaited<ReturnType<ReceiptIntake['submit']>>;

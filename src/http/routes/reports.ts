@@ -21,14 +21,39 @@ export function reportRoutes(deps: { db: Db; now: () => number }): Hono {
     const r = parseWith(reportSchema, await readJson(c, 4096), 'BAD_REQUEST');
     await deps.db
       .insertInto('install_reports')
-      .values({ grp: r.group, product: r.product, version: r.version, outcome: r.outcome, count: 1, updated_at: deps.now() })
-      .onConflict((oc) => oc.columns(['grp', 'product', 'version', 'outcome']).doUpdateSet({ count: sql`install_reports.count + 1`, updated_at: deps.now() }))
+      .values({
+        grp: r.group,
+        product: r.product,
+        version: r.version,
+        outcome: r.outcome,
+        count: 1,
+        updated_at: deps.now(),
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['grp', 'product', 'version', 'outcome'])
+          .doUpdateSet({ count: sql`install_reports.count + 1`, updated_at: deps.now() }),
+      )
       .execute();
     return c.json({ counted: true }, 201);
   });
   app.get('/reports', async (c) => {
-    const rows = await deps.db.selectFrom('install_reports').selectAll().orderBy('grp').orderBy('product').orderBy('version').execute();
-    return c.json({ reports: rows.map((r) => ({ group: r.grp, product: r.product, version: r.version, outcome: r.outcome, count: Number(r.count) })) });
+    const rows = await deps.db
+      .selectFrom('install_reports')
+      .selectAll()
+      .orderBy('grp')
+      .orderBy('product')
+      .orderBy('version')
+      .execute();
+    return c.json({
+      reports: rows.map((r) => ({
+        group: r.grp,
+        product: r.product,
+        version: r.version,
+        outcome: r.outcome,
+        count: Number(r.count),
+      })),
+    });
   });
   return app;
 }

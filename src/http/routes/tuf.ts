@@ -40,11 +40,16 @@ function groupOf(c: Context): string {
  * keeps it through @hono/node-server; a Headers object would sort them): see timestampHeaders.
  */
 function sendJson(c: Context, bytes: Buffer, headers: Record<string, string>): Response {
-  if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return new Response(null, { status: 304, headers: notModifiedHeaders(headers) });
+  if (notModified(c.req.header('if-none-match'), headers.ETag as string))
+    return new Response(null, { status: 304, headers: notModifiedHeaders(headers) });
   return new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers });
 }
 
-const jsonHeaders = (bytes: Buffer, etag: string, cache: Record<string, string>): Record<string, string> => ({
+const jsonHeaders = (
+  bytes: Buffer,
+  etag: string,
+  cache: Record<string, string>,
+): Record<string, string> => ({
   ...cache,
   'Content-Type': 'application/json',
   ETag: etag,
@@ -54,11 +59,16 @@ const jsonHeaders = (bytes: Buffer, etag: string, cache: Record<string, string>)
 /** A versioned metadata file, gzipped when that pays and the client accepts it (one ETag per coding). */
 function sendImmutableJson(c: Context, bytes: Buffer): Response {
   const gz = gzipVariant(bytes);
-  if (!gz) return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), { 'Cache-Control': IMMUTABLE }));
+  if (!gz)
+    return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), { 'Cache-Control': IMMUTABLE }));
   const cache = { 'Cache-Control': IMMUTABLE, Vary: 'Accept-Encoding' };
-  if (!acceptsGzip(c.req.header('accept-encoding'))) return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), cache));
+  if (!acceptsGzip(c.req.header('accept-encoding')))
+    return sendJson(c, bytes, jsonHeaders(bytes, etagOf(bytes), cache));
   // A strong validator differs between content codings of one resource (RFC 9110 §8.8.3).
-  return sendJson(c, gz, { ...jsonHeaders(gz, `${etagOf(bytes).slice(0, -1)}-gzip"`, cache), 'Content-Encoding': 'gzip' });
+  return sendJson(c, gz, {
+    ...jsonHeaders(gz, `${etagOf(bytes).slice(0, -1)}-gzip"`, cache),
+    'Content-Encoding': 'gzip',
+  });
 }
 
 /**
@@ -81,9 +91,13 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const age = repo.stateAge();
     const maxAge = deps.maxStateAgeMs();
     if (age > maxAge) {
-      throw new FairpatchError('NOT_READY', 'this node has lost its database for longer than the lead time; it will not serve a state it cannot vouch for', {
-        details: { state_age_ms: age, max_state_age_ms: maxAge, retryAfterSeconds: 1 },
-      });
+      throw new FairpatchError(
+        'NOT_READY',
+        'this node has lost its database for longer than the lead time; it will not serve a state it cannot vouch for',
+        {
+          details: { state_age_ms: age, max_state_age_ms: maxAge, retryAfterSeconds: 1 },
+        },
+      );
     }
     const view = repo.view;
     const k = repo.currentTick();
@@ -94,11 +108,16 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
       return sendJson(c, bytes, timestampDocument(repo, k).headers);
     }
     const match = VERSIONED.exec(file);
-    if (!match) throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);
+    if (!match)
+      throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);
     const version = Number(match[1]);
     const role = match[2] as string;
     const bytes =
-      role === 'root' ? view.root(version, k) : role === 'snapshot' ? view.snapshotByVersion(version, k) : view.targetsFile(role, version, k);
+      role === 'root'
+        ? view.root(version, k)
+        : role === 'snapshot'
+          ? view.snapshotByVersion(version, k)
+          : view.targetsFile(role, version, k);
     if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
     return sendImmutableJson(c, bytes);
   };
@@ -108,7 +127,8 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     deps.assertClock?.();
     const vendor = c.req.param('vendor') ?? '';
     const match = TARGET_FILE.exec(c.req.param('file') ?? '');
-    if (!match) throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
+    if (!match)
+      throw new FairpatchError('NOT_FOUND', 'targets are served as <vendor>/<sha256>.<file>');
     const [, sha256, name] = match as unknown as [string, string, string];
     const served = repo.view.targetAt(vendor, `${vendor}/${name}`, sha256, repo.currentTick());
     if (!served) throw new FairpatchError('NOT_FOUND', 'no such released target');
@@ -116,14 +136,25 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const length = await blobs.size(sha256);
     if (length === undefined) {
       // Signed metadata lists it, so a 404 would tell clients it does not exist: it is this node's storage that lacks it.
-      throw new FairpatchError('STORAGE_UNAVAILABLE', `this node cannot read the artifact ${sha256} from ${blobs.location}; another node may serve it`, { details: { retryAfterSeconds: 5 } });
+      throw new FairpatchError(
+        'STORAGE_UNAVAILABLE',
+        `this node cannot read the artifact ${sha256} from ${blobs.location}; another node may serve it`,
+        { details: { retryAfterSeconds: 5 } },
+      );
     }
     // The path names the content's hash: it is the strongest validator there is. Never compressed.
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Cache-Control': IMMUTABLE, 'Accept-Ranges': 'bytes', ETag: `"${sha256}"` };
-    if (notModified(c.req.header('if-none-match'), headers.ETag as string)) return c.body(null, 304, notModifiedHeaders(headers));
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': IMMUTABLE,
+      'Accept-Ranges': 'bytes',
+      ETag: `"${sha256}"`,
+    };
+    if (notModified(c.req.header('if-none-match'), headers.ETag as string))
+      return c.body(null, 304, notModifiedHeaders(headers));
     const range = parseRange(c.req.header('range'), length);
     // HEAD: Hono answers it from this handler and drops the body; do not open a file nobody reads.
-    if (c.req.method === 'HEAD') return c.body(null, 200, { ...headers, 'Content-Length': String(length) });
+    if (c.req.method === 'HEAD')
+      return c.body(null, 200, { ...headers, 'Content-Length': String(length) });
     // The first bytes are read before the status is sent: storage that fails now is a 503, not a cut-off 200.
     const body = await primed(blobs.open(sha256, range));
     if (range) {
@@ -143,12 +174,16 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
 }
 
 /** A single `bytes=a-b` range (what resumable downloads use); anything else means the whole file. */
-function parseRange(header: string | undefined, length: number): { start: number; end: number } | undefined {
+function parseRange(
+  header: string | undefined,
+  length: number,
+): { start: number; end: number } | undefined {
   const match = header && /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header);
   if (!match) return undefined;
   const start = Number(match[1]);
   const end = match[2] ? Math.min(Number(match[2]), length - 1) : length - 1;
-  if (start > end || start >= length) throw new FairpatchError('RANGE_NOT_SATISFIABLE', `range not satisfiable for ${length} bytes`);
+  if (start > end || start >= length)
+    throw new FairpatchError('RANGE_NOT_SATISFIABLE', `range not satisfiable for ${length} bytes`);
   return { start, end };
 }
 
@@ -161,7 +196,8 @@ async function primed(stream: Readable): Promise<Readable> {
       try {
         if (first.done) return;
         yield first.value as Buffer;
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value as Buffer;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next())
+          yield next.value as Buffer;
       } finally {
         stream.destroy(); // a client that hangs up early leaves no open file or query behind
       }
