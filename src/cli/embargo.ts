@@ -64,7 +64,9 @@ const create = command({
     const bad = members.find((m) => !VENDOR_PATTERN.test(m));
     if (bad !== undefined) throw new UsageError(`${bad} is not a vendor name`);
     print(
-      await (await client(values.server, values.token)).postJson('/embargoes', {
+      await (
+        await client(values.server, values.token)
+      ).postJson('/embargoes', {
         id: embargoId(positionals[0]!),
         release_at: await releaseAt(values['release-at']),
         members,
@@ -85,10 +87,11 @@ const move = command({
   notes: ['At least one lead time before the current time; once a member is ready, only later.'],
   async run({ values, positionals }) {
     print(
-      await (await client(values.server, values.token)).postJson(
-        `/embargoes/${embargoId(positionals[0]!)}/move`,
-        { release_at: await releaseAt(values['release-at']) },
-      ),
+      await (
+        await client(values.server, values.token)
+      ).postJson(`/embargoes/${embargoId(positionals[0]!)}/move`, {
+        release_at: await releaseAt(values['release-at']),
+      }),
     );
   },
 });
@@ -118,10 +121,11 @@ const decide = command({
   ],
   async run({ values, positionals }) {
     print(
-      await (await client(values.server, values.token)).postJson(
-        `/embargoes/${embargoId(positionals[0]!)}/decide`,
-        { leave_out: values['leave-out'].split(',').filter(Boolean) },
-      ),
+      await (
+        await client(values.server, values.token)
+      ).postJson(`/embargoes/${embargoId(positionals[0]!)}/decide`, {
+        leave_out: values['leave-out'].split(',').filter(Boolean),
+      }),
     );
   },
 });
@@ -140,10 +144,9 @@ const show = command({
   ],
   async run({ values, positionals }) {
     print(
-      await (await client(values.server, values.token)).request(
-        'GET',
-        `/embargoes/${embargoId(positionals[0]!)}`,
-      ),
+      await (
+        await client(values.server, values.token)
+      ).request('GET', `/embargoes/${embargoId(positionals[0]!)}`),
     );
   },
 });

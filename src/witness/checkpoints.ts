@@ -8,8 +8,7 @@ import { type Verifier, openNote } from '../log/note.js';
 import type { WitnessDb } from './schema.js';
 
 export type AddCheckpointResult =
-  | { kind: 'cosigned'; lines: string }
-  | { kind: 'size-mismatch'; size: number };
+  { kind: 'cosigned'; lines: string } | { kind: 'size-mismatch'; size: number };
 
 const MAX_PROOF_LINES = 63;
 
