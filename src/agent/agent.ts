@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { Updater } from 'tuf-js';
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import type { Clock } from '../common/clock.js';
 import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
 import { patchFactsSchema } from '../tuf/schema.js';
@@ -59,6 +60,16 @@ export type CycleResult =
 
 /** Lines of the install command's output kept in the log when it fails. */
 const FAILED_OUTPUT_LINES = 20;
+
+/** The server (or what stands in front of it) did not answer: unreachable, or a 5xx / 429. */
+function isUnavailable(error: unknown): boolean {
+  if (isUnreachable(error)) return true;
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DownloadHTTPError && (e.statusCode >= 500 || e.statusCode === 429))
+      return true;
+  }
+  return false;
+}
 
 function isUnreachable(error: unknown): boolean {
   for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
@@ -169,13 +180,19 @@ export class Agent {
   private async refreshObserved(pushed: boolean | undefined): Promise<Updater> {
     const maxLag = this.options.maxLagMs ?? DEFAULT_MAX_LAG_MS;
     let last: Updater | undefined;
+    const failures: Array<{ via: string; error: string }> = [];
+    let firstError: unknown;
     for (const [i, path] of this.paths().entries()) {
       const updater = this.updater(path);
       try {
         await updater.refresh();
       } catch (error) {
-        if (i === 0) throw error;
-        continue; // another path failing is no reason to give up the one that answered
+        // A path that does not answer (an outage for this group, or one edge) is tried around, and
+        // said in the testimony of the path that did; a path that answers with an attack is refused.
+        if (!isUnavailable(error)) throw error;
+        firstError ??= error;
+        failures.push({ via: path.via, error: describeRefusal(error) });
+        continue;
       }
       last = updater;
       const served = this.servedTimestamp();
@@ -186,6 +203,7 @@ export class Agent {
         via: path.via,
         at: now,
         pushed: i === 0 ? pushed : undefined,
+        ...(failures.length ? { pathFailures: failures.splice(0) } : {}),
       });
       // A run of one statement keeps the lag of its first poll; the decision needs this poll's.
       const lag = lagOf(served, now);
@@ -194,7 +212,8 @@ export class Agent {
         `SERVED STALE: ${path.via} served tick ${served.tick}, ${Math.round(lag / 1000)}s behind this machine's clock (tolerance ${maxLag / 1000}s): a cache or edge may be withholding releases from group ${this.options.group} (freeze attack); signed and kept as testimony${i + 1 < this.paths().length ? '; trying the next path' : ''}`,
       );
     }
-    return last ?? this.updater();
+    if (!last) throw firstError;
+    return last;
   }
 
   /** The timestamp tuf-js accepted last (verified, persisted by it), as served. */

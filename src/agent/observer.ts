@@ -62,12 +62,28 @@ export class Observer {
     via: string;
     at: number;
     pushed: boolean | undefined;
+    /** Paths that failed (5xx, unreachable) before this one answered. */
+    pathFailures?: Array<{ via: string; error: string }>;
   }): Observation {
     const digest = sha256Hex(canonicalBytes(input.served.document));
     const at = new Date(input.at).toISOString();
+    const failed = (input.pathFailures ?? []).map((f) => ({
+      via: f.via.slice(0, 200),
+      error: f.error.slice(0, 200),
+      at,
+    }));
     const current = this.open?.observation;
     if (current && current.document === digest && current.via === input.via) {
-      this.keep({ ...current, last_at: at, polls: current.polls + 1 }, this.open!.document);
+      const pathFailures = [...(current.path_failures ?? []), ...failed].slice(-8);
+      this.keep(
+        {
+          ...current,
+          last_at: at,
+          polls: current.polls + 1,
+          ...(pathFailures.length ? { path_failures: pathFailures } : {}),
+        },
+        this.open!.document,
+      );
     } else {
       const observation: Observation = {
         v: 1,
@@ -80,6 +96,7 @@ export class Observer {
         via: input.via,
         lag_ms: lagOf(input.served, input.at),
         ...(input.pushed === undefined ? {} : { pushed: input.pushed }),
+        ...(failed.length ? { path_failures: failed.slice(-8) } : {}),
       };
       this.keep(observation, input.served.document);
     }

@@ -109,6 +109,7 @@ export function evaluateFairness(input: {
   });
   findings.push(...embargoFindings);
   findings.push(...servedStale(seen, options, tickStart));
+  findings.push(...groupPathFailing(seen, options));
   findings.push(
     ...coverage({
       declared: of('groups.declared').at(-1)?.leaf.groups,
@@ -282,6 +283,27 @@ function deliveries(report: ReleaseReport, seen: readonly Seen[], options: Audit
       ),
     );
   }
+}
+
+/**
+ * Testimony: the group's own path did not answer its agents (5xx, unreachable) while another path did:
+ * an outage for one group only is unequal treatment even when the agents got around it.
+ */
+function groupPathFailing(seen: readonly Seen[], options: AuditOptions): Finding[] {
+  const byGroup = new Map<string, Seen[]>();
+  for (const s of seen)
+    if (s.pathFailures.some((via) => via.startsWith(`/g/${s.group}`)))
+      byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
+  return [...byGroup].map(([group, list]) =>
+    corroborate({
+      kind: 'group-path-failing',
+      group,
+      list,
+      options,
+      message: (n) =>
+        `${n} agents in group ${group} found the group's own path failing while another path answered`,
+    }),
+  );
 }
 
 /** Testimony: statements served long after their tick (a freeze), whatever they carried. */

@@ -21,6 +21,8 @@ export interface Seen {
   via: string;
   pushed: boolean | undefined;
   artifactFailures: string[];
+  /** Paths that did not answer this agent before the one that did (`via`s). */
+  pathFailures: string[];
   /** Where the auditor got it: 'log', a witness URL or a receipts file. */
   source: string;
 }
@@ -121,10 +123,20 @@ export function collectObservations(input: {
       via: o.via,
       pushed: o.pushed,
       artifactFailures: (o.artifact_failures ?? []).map((f) => f.target),
+      pathFailures: (o.path_failures ?? []).map((f) => f.via),
       source,
     };
+    // A run signed again as it grew: its longest account, with everything any version reported.
     const earlier = runs.get(id);
-    if (!earlier || seen.lastAt > earlier.lastAt) runs.set(id, seen);
+    const longest = !earlier || seen.lastAt > earlier.lastAt ? seen : earlier;
+    runs.set(id, {
+      ...longest,
+      polls: Math.max(seen.polls, earlier?.polls ?? 0),
+      artifactFailures: [
+        ...new Set([...(earlier?.artifactFailures ?? []), ...seen.artifactFailures]),
+      ],
+      pathFailures: [...new Set([...(earlier?.pathFailures ?? []), ...seen.pathFailures])],
+    });
   };
 
   let legacy = 0;

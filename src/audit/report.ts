@@ -38,6 +38,7 @@ export type FindingKind =
   | 'served-without-release'
   | 'push-missing'
   | 'artifacts-unavailable'
+  | 'group-path-failing'
   // what keeps a verdict from being FAIR without making it UNFAIR
   | 'no-evidence'
   | 'groups-undeclared'

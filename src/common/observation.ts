@@ -42,6 +42,11 @@ export const observationSchema = z.strictObject({
   /** How far behind its own clock the agent found this document when it first got it, ms. */
   lag_ms: z.number().int().min(-86_400_000).max(Number.MAX_SAFE_INTEGER),
   /** Artifacts of a release this document carries that could not be downloaded, with the last error. */
+  /** Paths tried first that did not answer (5xx, unreachable) before this one did: an outage for this group. */
+  path_failures: z
+    .array(z.strictObject({ via: z.string().max(200), error: z.string().max(200), at: isoMillis }))
+    .max(8)
+    .optional(),
   artifact_failures: z
     .array(
       z.strictObject({ target: z.string().max(200), error: z.string().max(200), at: isoMillis }),

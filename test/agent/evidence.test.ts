@@ -115,6 +115,32 @@ describe("the agent's own evidence", () => {
     expect(rows.some((r) => r.data.includes(frozen!.signed.sig))).toBe(true);
   });
 
+  it('gets around a group path that does not answer, and signs that it failed', async () => {
+    const releaseAt = fx.clock.now() + MINUTE;
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release(
+        'acme',
+        {},
+        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')],
+        releaseAt,
+      ),
+    );
+    const edge = new Hono();
+    edge.all('/g/:group/*', (c) => c.json({ error: { code: 'NOT_READY', message: 'down' } }, 503));
+    edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
+    const http = await listen(edge);
+    closers.push(() => http.close());
+    const agent = agentOn(http.url, []);
+    fx.clock.set(releaseAt);
+    expect(await agent.cycle()).toMatchObject({ outcome: 'installed', version: '2.4.1' });
+    const observation = agent.receipts.all().at(-1)!.signed.observation;
+    expect(observation.via).toBe('/');
+    expect(observation.path_failures).toEqual([
+      expect.objectContaining({ via: '/g/eu-west', error: expect.stringMatching(/^server error/) }),
+    ]);
+  });
+
   it('keeps one key for good, mode 0600, and names itself by it', () => {
     const state = mkdtempSync(join(tmpdir(), 'fp-id-'));
     const first = agentOn('http://127.0.0.1:1', [], state).identity.publicKey;

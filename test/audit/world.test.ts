@@ -27,10 +27,14 @@ const INTERVALS = [20, 30, 45];
 const VICTIM = 'ap-south';
 
 interface Edge {
+  /** Answer this group's path with this status instead (an outage for one group), or undefined. */
+  status?: (group: string, k: number) => number | undefined;
   /** Bytes to answer instead of the real timestamp for this group at tick k, or undefined. */
   timestamp?: (group: string, k: number) => Buffer | undefined;
   /** Whether the push for an activation reaches this group's agents. */
   pushReaches?: (group: string) => boolean;
+  /** Answer this group's artifact downloads with this status instead (artifacts held back), or undefined. */
+  artifactStatus?: (group: string, k: number) => number | undefined;
   /** Receipts from this group never reach the server (the edge answers 201 and drops them). */
   swallowReceipts?: (group: string) => boolean;
 }
@@ -56,19 +60,30 @@ async function world(
   await fx.addVendor('acme');
   await fx.node.appDeps.declareGroups!(GROUPS);
   const releaseAt = fx.clock.now() + 30 * SECOND;
+  const artifact = await fx.artifact('agent.sh', 'fix');
   await fx.node.repo.stageVendorMetadata(
     'acme',
-    await fx.release('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt),
+    await fx.release('acme', {}, [artifact], releaseAt),
   );
   const activationTick = tickAt(fx.node.repo.config, releaseAt);
+  const held = new Set<SimAgent>();
   const edge = makeEdge(fx, activationTick);
 
   // The edge in front of the node, over real HTTP: it may rewrite one group's statements.
   const app = new Hono();
   app.get('/g/:group/metadata/timestamp.json', (c) => {
+    const status = edge.status?.(c.req.param('group'), fx.node.repo.currentTick());
+    if (status)
+      return c.json({ error: { code: 'NOT_READY', message: 'unavailable' } }, status as 503);
     const forged = edge.timestamp?.(c.req.param('group'), fx.node.repo.currentTick());
     return forged
       ? c.body(new Uint8Array(forged), 200, { 'content-type': 'application/json' })
+      : fx.node.app.fetch(c.req.raw);
+  });
+  app.get('/g/:group/targets/*', (c) => {
+    const status = edge.artifactStatus?.(c.req.param('group'), fx.node.repo.currentTick());
+    return status
+      ? c.json({ error: { code: 'NOT_READY', message: 'unavailable' } }, status as 503)
       : fx.node.app.fetch(c.req.raw);
   });
   app.all('*', (c) => fx.node.app.fetch(c.req.raw));
@@ -88,8 +103,15 @@ async function world(
         const interval = INTERVALS[i % INTERVALS.length]!;
         const pushed = k === activationTick && edge.pushReaches?.(agent.group) !== false;
         // Agents hold the event stream: a push makes them poll at once; otherwise their timer does.
-        if (pushed) await agent.poll(via, undefined, { pushed: true });
-        else if ((k + i) % interval === 0) await agent.poll(via, undefined, { pushed: false });
+        let polled: { snapshot: number } | undefined;
+        if (pushed) polled = await agent.poll(via, undefined, { pushed: true });
+        else if ((k + i) % interval === 0)
+          polled = await agent.poll(via, undefined, { pushed: false });
+        // Once a statement carries the release, the agent fetches the artifact it names.
+        if (polled && k >= activationTick && !held.has(agent)) {
+          const path = `/g/${agent.group}/targets/acme/${artifact.sha256}.agent.sh`;
+          if (await agent.fetchArtifact(via, path, 'acme/agent.sh')) held.add(agent);
+        }
       }),
     );
   }
@@ -185,6 +207,28 @@ describe('a simulated world of 5 groups × 20 agents', () => {
     const outcome = await audit();
     expect(convicted(outcome)).toEqual([VICTIM]);
     expect(kinds(outcome, VICTIM)).toEqual(['testimony:push-missing']);
+  });
+
+  it("503 on one group's path for 20 s: its agents get around it, and the outage for that group alone is testimony", async () => {
+    const { audit } = await world((_fx, activation) => ({
+      status: (g, k) => (g === VICTIM && k >= activation && k < activation + 20 ? 503 : undefined),
+    }));
+    const outcome = await audit();
+    expect(outcome.exitCode).toBe(1);
+    expect(convicted(outcome)).toEqual([VICTIM]);
+    expect(kinds(outcome, VICTIM)).toEqual(['testimony:group-path-failing']);
+    // Delivered all the same, through the plain path: every group on time.
+    for (const g of Object.values(outcome.report!.releases[0]!.groups))
+      expect(g.firstDeliveryMs).toBeLessThan(2 * SECOND);
+  });
+
+  it('artifacts held back from one group: UNFAIR for that group, artifacts unavailable', async () => {
+    const { audit } = await world((_fx, activation) => ({
+      artifactStatus: (g, k) => (g === VICTIM && k < activation + 40 ? 503 : undefined),
+    }));
+    const outcome = await audit();
+    expect(convicted(outcome)).toEqual([VICTIM]);
+    expect(kinds(outcome, VICTIM)).toEqual(['testimony:artifacts-unavailable']);
   });
 
   it("one group's receipts swallowed: cannot verify that group without them; UNFAIR with the agents' exported receipts", async () => {

@@ -25,7 +25,19 @@ export class SimAgent {
     path = `/g/${this.group}/metadata/timestamp.json`,
     extra: { pushed?: boolean } = {},
   ): Promise<{ tick: number; snapshot: number }> {
-    const response = await app.request(path);
+    let response = await app.request(path);
+    let via = `/g/${this.group}`;
+    const failures: Array<{ via: string; error: string; at: string }> = [];
+    if (response.status !== 200 && path.startsWith('/g/')) {
+      // As the real agent does: a group path that does not answer is tried around, and said.
+      failures.push({
+        via,
+        error: `server error (HTTP ${response.status})`,
+        at: new Date(this.clock.now()).toISOString(),
+      });
+      response = await app.request('/metadata/timestamp.json');
+      via = '/';
+    }
     if (response.status !== 200) throw new Error(`poll ${this.group}: ${response.status}`);
     const document = (await response.json()) as Record<string, unknown> & {
       signed: {
@@ -52,9 +64,10 @@ export class SimAgent {
           first_at: at,
           last_at: at,
           polls: 1,
-          via: `/g/${this.group}`,
+          via,
           lag_ms: lag,
           ...extra,
+          ...(failures.length ? { path_failures: failures } : {}),
         },
         this.seed,
       ),
@@ -63,6 +76,33 @@ export class SimAgent {
       tick: document.signed.version,
       snapshot: document.signed.meta['snapshot.json'].version,
     };
+  }
+
+  /**
+   * Downloads an artifact through `path`; when it fails, the last observation is signed again with the
+   * failure, as the real agent's observer does.
+   */
+  async fetchArtifact(app: Fetcher, path: string, target: string): Promise<boolean> {
+    const response = await app.request(path);
+    if (response.status === 200) return true;
+    const last = this.receipts.at(-1);
+    if (last) {
+      const failure = {
+        target,
+        error: `server error (HTTP ${response.status})`,
+        at: new Date(this.clock.now()).toISOString(),
+      };
+      this.receipts.push(
+        signObservation(
+          {
+            ...last.observation,
+            artifact_failures: [...(last.observation.artifact_failures ?? []), failure],
+          },
+          this.seed,
+        ),
+      );
+    }
+    return false;
   }
 
   batch(): { documents: Record<string, Record<string, unknown>>; receipts: SignedObservation[] } {
