@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ed25519PublicKey } from '../src/common/ed25519.js';
+import { type SignedObservation, signObservation } from '../src/common/observation.js';
+import { generateRepositoryKeys } from '../src/keys/keygen.js';
+import { createNode } from '../src/server/node.js';
+import { canonicalBytes } from '../src/tuf/canonical.js';
+import type { Envelope, RootSigned } from '../src/tuf/metadata.js';
+import { sha256Hex } from '../src/tuf/metadata.js';
+import { parseRoot } from '../src/tuf/schema.js';
+import { generateWitnessKey, readWitnessKey } from '../src/witness/key.js';
+import { createWitness } from '../src/witness/node.js';
+
+// `npm run bench:intake`: signed receipts per second through the two intakes, the repository node's
+// `POST /api/v1/receipts` and a witness's `POST /receipts`, each on SQLite, in-process (Hono's
+// app.request: no sockets, so this measures verification, logging and storage). 2,000 agents, each
+// receipt a run over one of ten timestamp documents, batches of 500 as agents send them.
+
+const RECEIPTS = 20_000;
+const AGENTS = 2_000;
+const BATCH = 500;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
+  const keysDir = join(dir, 'keys');
+  generateRepositoryKeys({ dir: keysDir, now: Date.now() });
+  const unlimited = { perSecond: 1e9, burst: 1e9 };
+  const node = await createNode({
+    dataDir: join(dir, 'node'),
+    keysDir,
+    rateLimits: {
+      publisherPerToken: unlimited,
+      publisherPerAddress: unlimited,
+      agentPerAddress: unlimited,
+    },
+  });
+  const root = parseRoot(
+    JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),
+  ) as Envelope<RootSigned>;
+  generateWitnessKey(join(dir, 'w.key'), 'bench-witness');
+  const witness = await createWitness({
+    dataDir: join(dir, 'witness'),
+    key: readWitnessKey(join(dir, 'w.key')),
+    root,
+    perAddress: unlimited,
+    perKeyPerMinute: 1e9,
+  });
+  try {
+    const k = node.repo.currentTick();
+    const documents = Array.from(
+      { length: 10 },
+      (_, i) => JSON.parse(node.repo.view.timestampAt(k + i).toString()) as Record<string, unknown>,
+    );
+    const digests = documents.map((d) => sha256Hex(canonicalBytes(d)));
+    const agents = Array.from({ length: AGENTS }, () => {
+      const seed = randomBytes(32);
+      return { seed, key: ed25519PublicKey(seed).toString('hex') };
+    });
+    const at = new Date().toISOString();
+    const receipts: SignedObservation[] = Array.from({ length: RECEIPTS }, (_, i) => {
+      const agent = agents[i % AGENTS]!;
+      return signObservation(
+        {
+          v: 1,
+          agent: agent.key,
+          group: `g${i % 50}`,
+          document: digests[i % 10]!,
+          first_at: at,
+          last_at: at,
+          polls: 1 + (i % 7),
+          via: '/g/x',
+          lag_ms: i % 1000,
+        },
+        agent.seed,
+      );
+    });
+    const batches = Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
+      const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
+      return JSON.stringify({
+        documents: Object.fromEntries(
+          slice.map((r) => [
+            r.observation.document,
+            documents[digests.indexOf(r.observation.document)],
+          ]),
+        ),
+        receipts: slice,
+      });
+    });
+
+    const run = async (name: string, post: (body: string) => Promise<Response>) => {
+      const t0 = performance.now();
+      for (const body of batches) {
+        const response = await post(body);
+        if (response.status >= 300)
+          throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
+      }
+      return RECEIPTS / ((performance.now() - t0) / 1000);
+    };
+    const json = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
+    const server = await run('server', (body) =>
+      Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body })),
+    );
+    const witnessRate = await run('witness', (body) =>
+      Promise.resolve(witness.app.request('/receipts', { ...json, body })),
+    );
+    const lines = [
+      '# Receipt intake',
+      '',
+      '- command: `npm run bench:intake`',
+      `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519), every document once, each batch logged`,
+      '',
+      '| intake | receipts/s |',
+      '|---|---|',
+      `| repository node, \`POST /api/v1/receipts\` (one leaf per batch) | ${Math.round(server).toLocaleString('en')} |`,
+      `| witness, \`POST /receipts\` (one leaf per receipt, inclusion proof in the answer) | ${Math.round(witnessRate).toLocaleString('en')} |`,
+      '',
+    ];
+    writeFileSync(new URL('../../bench/INTAKE.md', import.meta.url), lines.join('\n'));
+    console.log(lines.join('\n'));
+  } finally {
+    await witness.close();
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
