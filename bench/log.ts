@@ -1,7 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateFairness } from '../src/audit/fairness.js';
+import { ed25519PublicKey } from '../src/common/ed25519.js';
+import { signObservation } from '../src/common/observation.js';
+import { canonicalBytes } from '../src/tuf/canonical.js';
 import { connect } from '../src/db/connect.js';
 import { signCheckpoint } from '../src/log/checkpoint.js';
 import { type Leaf, leafBytes, parseLeaf } from '../src/log/leaves.js';
@@ -123,23 +127,42 @@ async function auditBig(leafCount: number, receiptCount: number): Promise<LogRes
     }
     return d;
   };
+  // Agent-signed observations, as intake logs them: 1,000 agents, every signature checked by the audit.
+  const agents = Array.from({ length: 1000 }, () => {
+    const seed = randomBytes(32);
+    return { seed, key: ed25519PublicKey(seed).toString('hex') };
+  });
   const perBatch = 100;
   for (let r = 0; r < receiptCount; r += perBatch) {
     const documents: Record<string, string> = {};
-    const observations = [];
+    const receipts = [];
     for (let j = 0; j < perBatch; j++) {
       const k = 3500 + ((r + j) % 200);
       const text = doc(k);
-      const digest = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+      const digest = createHash('sha256')
+        .update(canonicalBytes(JSON.parse(text)))
+        .digest('hex');
       documents[digest] = text;
-      observations.push({
-        document: digest,
-        group: `g${(r + j) % 8}`,
-        client: `c${r + j}`,
-        received_at: new Date(epoch + (k - 1) * tickMs + 40).toISOString(),
-      });
+      const agent = agents[(r + j) % agents.length]!;
+      const at = new Date(epoch + (k - 1) * tickMs + 40).toISOString();
+      receipts.push(
+        signObservation(
+          {
+            v: 1,
+            agent: agent.key,
+            group: `g${(r + j) % 8}`,
+            document: digest,
+            first_at: at,
+            last_at: at,
+            polls: 1,
+            via: '/g/x',
+            lag_ms: 40,
+          },
+          agent.seed,
+        ),
+      );
     }
-    push({ type: 'receipts.batch', v: 1, documents, observations });
+    push({ type: 'receipts.batch', v: 2, documents, receipts });
   }
   while (leaves.length < leafCount) {
     const k = leaves.length;
