@@ -1,16 +1,15 @@
+import { startNodesOverPostgres } from '../helpers/nodes.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { generateVendorKey } from '../../src/keys/keygen.js';
 import { buildRegistration, buildRelease } from '../../src/publish/build.js';
 import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { isoSeconds } from '../../src/tuf/time.js';
 import { startServer } from '../helpers/cli.js';
-import { freshDatabase } from '../helpers/dialects.js';
 
 const OPERATOR = 'embargo-multi-node-operator-token-0123';
 const MEMBERS = ['acme', 'globex', 'quill'];
@@ -24,35 +23,16 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
   let dir: string;
   let nodes: Node[] = [];
 
+  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fairpatch-embargo-'));
-    generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = {
-      DATABASE_URL: (await freshDatabase('postgres'))!,
-      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
-    };
-    nodes = await Promise.all(
-      ['eu', 'us'].map((name) =>
-        startServer(
-          [
-            '--data',
-            join(dir, `data-${name}`),
-            '--keys',
-            join(dir, 'keys'),
-            '--min-lead',
-            '2s',
-            '--node-name',
-            name,
-          ],
-          { env },
-        ),
-      ),
-    );
+    cluster = await startNodesOverPostgres('fairpatch-embargo-', ['eu', 'us'], {
+      operatorToken: OPERATOR,
+      minLead: '2s',
+    });
+    dir = cluster.dir;
+    nodes = cluster.nodes;
   }, 60_000);
-  afterAll(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster?.close());
 
   it('every member activates at the same tick in one snapshot version, byte-identical on both nodes', async () => {
     const keys = join(dir, 'keys');

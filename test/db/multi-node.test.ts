@@ -1,18 +1,17 @@
+import { startNodesOverPostgres } from '../helpers/nodes.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/run.js';
 import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
+import { generateVendorKey } from '../../src/keys/keygen.js';
 import { buildRegistration, buildRelease } from '../../src/publish/build.js';
 import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import type { Envelope, RootSigned, TargetsSigned } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
 import { startServer } from '../helpers/cli.js';
 import type { ManualClock } from '../helpers/clock.js';
-import { freshDatabase } from '../helpers/dialects.js';
 import { SimAgent } from '../helpers/receipts.js';
 import { writeFileSync } from 'node:fs';
 
@@ -23,35 +22,16 @@ describe('three server processes over one PostgreSQL', () => {
   let dir: string;
   let nodes: Node[] = [];
 
+  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fairpatch-multi-'));
-    generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = {
-      DATABASE_URL: (await freshDatabase('postgres'))!,
-      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
-    };
-    nodes = await Promise.all(
-      ['eu', 'us', 'ap'].map((name) =>
-        startServer(
-          [
-            '--data',
-            join(dir, `data-${name}`),
-            '--keys',
-            join(dir, 'keys'),
-            '--min-lead',
-            '2s',
-            '--node-name',
-            name,
-          ],
-          { env },
-        ),
-      ),
-    );
+    cluster = await startNodesOverPostgres('fairpatch-multi-', ['eu', 'us', 'ap'], {
+      operatorToken: OPERATOR,
+      minLead: '2s',
+    });
+    dir = cluster.dir;
+    nodes = cluster.nodes;
   }, 60_000);
-  afterAll(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster?.close());
 
   it('serve byte-identical timestamp.json every tick, never stale after activation, and audit FAIR', async () => {
     const keys = join(dir, 'keys');

@@ -1,11 +1,15 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateVendorKey } from '../../src/keys/keygen.js';
+import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
 import { buildRegistration, buildRelease, type HashedArtifact } from '../../src/publish/build.js';
 import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { startServer } from './cli.js';
+import { freshDatabase } from './dialects.js';
+import type { StartedProcess } from './process.js';
 
 /** Polls `check` until it returns a value (bounded): tests wait for conditions, not for fixed times. */
 export async function waitFor<T>(
@@ -101,4 +105,48 @@ export async function stageRelease(
       now: Date.now(),
     }),
   )) as { activationTick: number };
+}
+
+/**
+ * `names.length` real `fairpatch serve` processes over one fresh PostgreSQL database, sharing one
+ * keys directory: several nodes of one repository, as an operator runs them.
+ */
+export async function startNodesOverPostgres(
+  prefix: string,
+  names: string[],
+  options: { operatorToken: string; minLead?: string },
+): Promise<{ dir: string; keys: string; nodes: StartedProcess[]; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const keys = join(dir, 'keys');
+  generateRepositoryKeys({ dir: keys, now: Date.now() });
+  const env = {
+    DATABASE_URL: (await freshDatabase('postgres'))!,
+    FAIRPATCH_OPERATOR_TOKEN: options.operatorToken,
+  };
+  const nodes = await Promise.all(
+    names.map((name) =>
+      startServer(
+        [
+          '--data',
+          join(dir, `data-${name}`),
+          '--keys',
+          keys,
+          '--min-lead',
+          options.minLead ?? '2s',
+          '--node-name',
+          name,
+        ],
+        { env },
+      ),
+    ),
+  );
+  return {
+    dir,
+    keys,
+    nodes,
+    async close() {
+      for (const n of nodes) await n.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { startServer } from '../helpers/cli.js';
-import { freshDatabase } from '../helpers/dialects.js';
-import { registerVendor, stageRelease, uploadArtifact, waitFor } from '../helpers/nodes.js';
+import {
+  registerVendor,
+  stageRelease,
+  uploadArtifact,
+  waitFor,
+  startNodesOverPostgres,
+} from '../helpers/nodes.js';
 import { tufClient } from '../helpers/tuf-client.js';
 
 const OPERATOR = 'shared-artifacts-operator-token-0123';
@@ -16,35 +19,16 @@ describe('every node serves every artifact (PostgreSQL)', () => {
   let dir: string;
   let nodes: Node[] = [];
 
+  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fairpatch-shared-'));
-    generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = {
-      DATABASE_URL: (await freshDatabase('postgres'))!,
-      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
-    };
-    nodes = await Promise.all(
-      ['one', 'two'].map((name) =>
-        startServer(
-          [
-            '--data',
-            join(dir, `data-${name}`),
-            '--keys',
-            join(dir, 'keys'),
-            '--min-lead',
-            '2s',
-            '--node-name',
-            name,
-          ],
-          { env },
-        ),
-      ),
-    );
+    cluster = await startNodesOverPostgres('fairpatch-shared-', ['one', 'two'], {
+      operatorToken: OPERATOR,
+      minLead: '2s',
+    });
+    dir = cluster.dir;
+    nodes = cluster.nodes;
   }, 60_000);
-  afterAll(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster?.close());
 
   it('published through node 1, downloaded through node 2 by a stock TUF client, ranges included', async () => {
     const [one, two] = nodes as [Node, Node];
