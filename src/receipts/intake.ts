@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
 import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
 import type { Db } from '../db/schema.js';
-import { FairpatchError } from '../errors.js';
 import { leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
-import { canonicalBytes } from '../tuf/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { parseWith } from '../tuf/schema.js';
-import {
-  type SignedObservation,
-  receiptBatchSchema,
-  verifyObservation,
-} from '../common/observation.js';
+import { receiptBatchSchema } from '../common/observation.js';
+import { PerKeyBudget, counts } from './budget.js';
+import { checkReceiptBatch } from './check.js';
 
 export interface IntakeResult {
   accepted: number;
@@ -34,54 +30,32 @@ export class ReceiptIntake {
   private readonly verified = new Map<string, VerifiedDocument>();
   /** Signatures already logged by this node (a retry after a lost answer), bounded. */
   private readonly seen = new Set<string>();
-  private readonly perKey = new Map<string, { minute: number; count: number }>();
+  private readonly budget: PerKeyBudget;
 
   constructor(
     private readonly db: Db,
     private readonly sequencer: Sequencer,
     private readonly timestampKeys: () => ReadonlyMap<string, TufKey>,
-    private readonly now: () => number = Date.now,
-    private readonly perKeyPerMinute = DEFAULT_PER_KEY_PER_MINUTE,
-  ) {}
+    now: () => number = Date.now,
+    perKeyPerMinute = DEFAULT_PER_KEY_PER_MINUTE,
+  ) {
+    this.budget = new PerKeyBudget(perKeyPerMinute, now);
+  }
 
   async submit(body: unknown): Promise<IntakeResult> {
     const batch = parseWith(receiptBatchSchema, body, 'RECEIPT_INVALID');
-    const texts = new Map<string, string>();
-    for (const [digest, document] of Object.entries(batch.documents)) {
-      const bytes = canonicalBytes(document);
-      if (createHash('sha256').update(bytes).digest('hex') !== digest)
-        throw new FairpatchError(
-          'RECEIPT_INVALID',
-          `documents.${digest}: the document does not hash to its name`,
-        );
-      if (!this.verified.has(digest)) {
+    const texts = await checkReceiptBatch(
+      batch,
+      (digest) => this.verified.has(digest),
+      (_digest, document) => {
         const doc = verifyTimestampDocument(document, this.timestampKeys());
-        if (!doc)
-          throw new FairpatchError(
-            'RECEIPT_INVALID',
-            `documents.${digest}: not a timestamp signed by a trusted timestamp key`,
-          );
-        this.remember(doc);
-      }
-      texts.set(digest, bytes.toString('utf8'));
-    }
+        if (doc) this.remember(doc);
+        return doc !== undefined;
+      },
+      'not a timestamp signed by a trusted timestamp key',
+    );
     const fresh = batch.receipts.filter((r) => !this.seen.has(r.sig));
-    for (const [i, r] of batch.receipts.entries()) {
-      if (!verifyObservation(r))
-        throw new FairpatchError(
-          'SIGNATURE_INVALID',
-          `receipts.${i}: the agent signature does not verify (unsigned, altered or re-labelled)`,
-        );
-      if (!texts.has(r.observation.document)) {
-        throw new FairpatchError(
-          'RECEIPT_INVALID',
-          `receipts.${i}: document ${r.observation.document} is not in the batch`,
-        );
-      }
-      if (Date.parse(r.observation.first_at) > Date.parse(r.observation.last_at))
-        throw new FairpatchError('RECEIPT_INVALID', `receipts.${i}: first_at is after last_at`);
-    }
-    this.charge(fresh);
+    this.budget.charge(counts(fresh));
     if (fresh.length === 0)
       return { accepted: batch.receipts.length, newDocuments: 0, logIndex: -1 };
 
@@ -125,29 +99,6 @@ export class ReceiptIntake {
         .execute();
     }
     return { accepted: batch.receipts.length, newDocuments: logged.length, logIndex };
-  }
-
-  /** Counts observations per agent key per minute; over the bound, the whole batch waits (429). */
-  private charge(receipts: readonly SignedObservation[]): void {
-    const minute = Math.floor(this.now() / 60_000);
-    const counts = new Map<string, number>();
-    for (const r of receipts)
-      counts.set(r.observation.agent, (counts.get(r.observation.agent) ?? 0) + 1);
-    for (const [agent, n] of counts) {
-      const entry = this.perKey.get(agent);
-      const used = entry?.minute === minute ? entry.count : 0;
-      if (used + n > this.perKeyPerMinute)
-        throw new FairpatchError(
-          'RATE_LIMITED',
-          `agent ${agent.slice(0, 16)}… sent more than ${this.perKeyPerMinute} observations this minute`,
-          { details: { retryAfterSeconds: 60 - Math.floor((this.now() % 60_000) / 1000) } },
-        );
-    }
-    if (this.perKey.size > 100_000) this.perKey.clear();
-    for (const [agent, n] of counts) {
-      const entry = this.perKey.get(agent);
-      this.perKey.set(agent, { minute, count: (entry?.minute === minute ? entry.count : 0) + n });
-    }
   }
 
   private remember(item: VerifiedDocument | string): void {

@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { LogStore } from '../log/store.js';
-import { receiptBatchSchema, verifyObservation } from '../common/observation.js';
+import { receiptBatchSchema } from '../common/observation.js';
 import { type WitnessAck, type WitnessLeaf, witnessLeafSchema } from '../common/witness.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import { parseWith } from '../tuf/schema.js';
 import { verifyTimestampDocument } from '../tuf/timestamp-document.js';
-import type { PerKeyBudget } from './budget.js';
+import { type PerKeyBudget, counts } from '../receipts/budget.js';
+import { checkReceiptBatch } from '../receipts/check.js';
 import type { TrustedRoots } from './roots.js';
 
 /** The dedupe name of a receipt in the witness log: its agent signature (one signature, one leaf). */
@@ -37,55 +37,28 @@ export class WitnessIntake {
 
   async submit(body: unknown): Promise<WitnessAck> {
     const batch = parseWith(receiptBatchSchema, body, 'RECEIPT_INVALID');
-    const texts = new Map<string, string>();
-    for (const [digest, document] of Object.entries(batch.documents)) {
-      const bytes = canonicalBytes(document);
-      if (createHash('sha256').update(bytes).digest('hex') !== digest)
-        throw new FairpatchError(
-          'RECEIPT_INVALID',
-          `documents.${digest}: the document does not hash to its name`,
-        );
-      if (!this.verified.has(digest)) {
+    const texts = await checkReceiptBatch(
+      batch,
+      (digest) => this.verified.has(digest),
+      async (digest, document) => {
         // An unknown key may be a rotation not followed yet: look for newer roots once, then judge.
-        if (
-          !verifyTimestampDocument(document, this.roots.timestampKeys()) &&
-          !(
-            (await this.roots.refresh()) &&
-            verifyTimestampDocument(document, this.roots.timestampKeys())
-          )
-        ) {
-          throw new FairpatchError(
-            'RECEIPT_INVALID',
-            `documents.${digest}: not a timestamp signed by a timestamp key of the repository this witness follows`,
-          );
+        const ok =
+          verifyTimestampDocument(document, this.roots.timestampKeys()) !== undefined ||
+          ((await this.roots.refresh()) &&
+            verifyTimestampDocument(document, this.roots.timestampKeys()) !== undefined);
+        if (ok) {
+          if (this.verified.size > 10_000) this.verified.clear();
+          this.verified.add(digest);
         }
-        if (this.verified.size > 10_000) this.verified.clear();
-        this.verified.add(digest);
-      }
-      texts.set(digest, bytes.toString('utf8'));
-    }
-    for (const [i, r] of batch.receipts.entries()) {
-      if (!verifyObservation(r))
-        throw new FairpatchError(
-          'SIGNATURE_INVALID',
-          `receipts.${i}: the agent signature does not verify (unsigned, altered or re-labelled)`,
-        );
-      if (!texts.has(r.observation.document))
-        throw new FairpatchError(
-          'RECEIPT_INVALID',
-          `receipts.${i}: document ${r.observation.document} is not in the batch`,
-        );
-      if (Date.parse(r.observation.first_at) > Date.parse(r.observation.last_at))
-        throw new FairpatchError('RECEIPT_INVALID', `receipts.${i}: first_at is after last_at`);
-    }
+        return ok;
+      },
+      'not a timestamp signed by a timestamp key of the repository this witness follows',
+    );
 
     const unique = [...new Map(batch.receipts.map((r) => [r.sig, r])).values()];
     const logged = await this.loggedIndices(unique.map((r) => r.sig));
     const fresh = unique.filter((r) => !logged.has(receiptDedupe(r.sig)));
-    const counts = new Map<string, number>();
-    for (const r of fresh)
-      counts.set(r.observation.agent, (counts.get(r.observation.agent) ?? 0) + 1);
-    this.budget.charge(counts);
+    this.budget.charge(counts(fresh));
 
     // Documents first: a receipt in the log always has its document at hand, even after a crash here.
     const documents = [...new Set(fresh.map((r) => r.observation.document))].map((digest) => ({

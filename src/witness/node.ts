@@ -15,7 +15,7 @@ import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { addCheckpointRoutes } from './add-checkpoint-route.js';
-import { PerKeyBudget } from './budget.js';
+import { PerKeyBudget } from '../receipts/budget.js';
 import { CheckpointWitness } from './checkpoints.js';
 import { ensureWitnessTables } from './schema.js';
 import { WitnessIntake } from './intake.js';

@@ -1,3 +1,4 @@
+import type { SignedObservation } from '../common/observation.js';
 import { FairpatchError } from '../errors.js';
 
 /**
@@ -36,4 +37,11 @@ export class PerKeyBudget {
       this.used.set(agent, { minute, count: (entry?.minute === minute ? entry.count : 0) + n });
     }
   }
+}
+
+/** Observations per agent key: what a batch charges each key's budget. */
+export function counts(receipts: readonly SignedObservation[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of receipts) out.set(r.observation.agent, (out.get(r.observation.agent) ?? 0) + 1);
+  return out;
 }
