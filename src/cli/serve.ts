@@ -137,7 +137,7 @@ export const serve = command({
     const [
       { startHttpServer },
       { parseTrustProxy },
-      { pollFront },
+      { pollDeps },
       { superviseWorkers, workerId },
       { availableParallelism, hostname },
       { listRootFiles },
@@ -266,7 +266,7 @@ export const serve = command({
         headersTimeoutMs,
         maxConnectionsPerAddress,
         trustProxy,
-        front: (overCap) => pollFront(node, overCap),
+        poll: pollDeps(node),
       });
     } catch (error) {
       await node.close();

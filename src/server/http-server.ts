@@ -1,12 +1,14 @@
 import {
-  type IncomingMessage,
   type RequestListener,
   type ServerOptions,
+  type Server as HttpServer,
   STATUS_CODES,
   createServer,
 } from 'node:http';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type HttpBindings, serve } from '@hono/node-server';
+import { type PollDeps, answerPoll, fastPoll } from '../http/fast-poll.js';
+import { pollSockets } from './poll-socket.js';
 import { type ErrorCode, ERROR_STATUS } from '../errors.js';
 import {
   TRUST_NO_PROXY,
@@ -25,8 +27,8 @@ export interface HttpServerOptions {
   /** Open connections one client address may hold; trusted proxies are not capped. */
   maxConnectionsPerAddress: number;
   trustProxy: TrustProxy;
-  /** Answers some requests before the app does (the poll's fast path); the rest go on to the app. Told which sockets are over the connection cap. */
-  front?: (overCap: (req: IncomingMessage) => boolean) => (app: RequestListener) => RequestListener;
+  /** Answers plain polls of timestamp.json before the app does (see poll-socket.ts and fast-poll.ts). */
+  poll?: PollDeps;
 }
 
 export const DEFAULT_HTTP_OPTIONS = {
@@ -75,10 +77,16 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
 export async function startHttpServer(
   fetch: (request: Request, env: HttpBindings) => Response | Promise<Response>,
   options: HttpServerOptions,
-): Promise<Server> {
+): Promise<HttpServer> {
   const trust = options.trustProxy ?? TRUST_NO_PROXY;
   const overCap = new WeakSet<Socket>();
   const open = new Map<string, number>();
+  // Polls are answered on the socket first, then (on connections handed to node:http) before the
+  // app; neither answers a connection over its cap, which the app refuses.
+  const poll: PollDeps | undefined = options.poll && {
+    ...options.poll,
+    accept: (socket) => !overCap.has(socket) && (options.poll!.accept?.(socket) ?? true),
+  };
   const guarded = (request: Request, bindings: unknown): Response | Promise<Response> => {
     const env = bindings as HttpBindings;
     if (env?.incoming && overCap.has(env.incoming.socket)) {
@@ -110,16 +118,13 @@ export async function startHttpServer(
       headersTimeout: options.headersTimeoutMs,
       connectionsCheckingInterval: checkEvery,
     },
-    ...(options.front
+    ...(poll
       ? {
           createServer: ((serverOptions: ServerOptions, listener: RequestListener) =>
-            createServer(
-              serverOptions,
-              options.front!((req) => overCap.has(req.socket))(listener),
-            )) as typeof createServer,
+            createServer(serverOptions, fastPoll(poll, listener))) as typeof createServer,
         }
       : {}),
-  }) as Server;
+  }) as HttpServer;
 
   server.on('connection', (socket: Socket) => {
     if (isTrustedProxy(trust, socket.remoteAddress)) return;
@@ -136,6 +141,29 @@ export async function startHttpServer(
       setTimeout(() => socket.destroy(), OVER_CAP_GRACE_MS).unref();
     }
   });
+  if (poll) {
+    // Every connection starts on the socket-level poll path; node:http's own connection listener
+    // (the documented way to hand it a socket) takes over whatever that path leaves.
+    const [toHttp] = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeListener('connection', toHttp!);
+    const sockets = pollSockets({
+      answer: (target, socket) => answerPoll(poll, target, socket),
+      handOff: (socket, pending) => {
+        if (pending.length > 0) socket.unshift(pending);
+        toHttp!.call(server, socket);
+        socket.resume();
+      },
+      keepAliveTimeoutMs: server.keepAliveTimeout,
+    });
+    server.on('connection', (socket: Socket) => sockets.accept(socket));
+    // server.close() closes idle connections through this method (Node ≥ 19): ours too.
+    const closeIdle = server.closeIdleConnections.bind(server);
+    server.closeIdleConnections = () => {
+      closeIdle();
+      sockets.closeIdle();
+    };
+  }
+
   // node:http answers a timed-out or malformed request with a bare status line; answer in the API's
   // format instead, when nothing has been written on the socket yet.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {

@@ -1,25 +1,18 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { fastPoll } from '../http/fast-poll.js';
+import type { PollDeps } from '../http/fast-poll.js';
 import type { FairpatchNode } from './node.js';
 
 /**
- * The poll's fast path in front of the app: plain polls of timestamp.json answered before Hono, but
- * only when the app would answer them the same (clock within bounds, connection not over its cap).
+ * What the poll's fast paths need from a node: they answer only when the app would answer the same
+ * (state fresh enough, clock within bounds of the database's); the HTTP server adds its own
+ * connection cap.
  */
-export function pollFront(
-  node: FairpatchNode,
-  overCap: (req: IncomingMessage) => boolean,
-): (app: RequestListener) => RequestListener {
+export function pollDeps(node: FairpatchNode): PollDeps {
   const clock = node.appDeps.clock;
-  return (app) =>
-    fastPoll(
-      {
-        repo: node.repo,
-        counter: node.counter,
-        maxStateAgeMs: node.appDeps.maxStateAgeMs ?? (() => Infinity),
-        accept: (req) => !overCap(req) && !clock?.offset.skewed(clock.maxSkewMs),
-        onPoll: (group) => node.appDeps.metrics?.poll(group),
-      },
-      (req: IncomingMessage, res: ServerResponse) => void app(req, res),
-    );
+  return {
+    repo: node.repo,
+    counter: node.counter,
+    maxStateAgeMs: node.appDeps.maxStateAgeMs ?? (() => Infinity),
+    accept: () => !clock?.offset.skewed(clock.maxSkewMs),
+    onPoll: (group) => node.appDeps.metrics?.poll(group),
+  };
 }

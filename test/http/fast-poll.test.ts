@@ -1,9 +1,8 @@
-import { type Server, createServer, get } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Server, get } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fastPoll } from '../../src/http/fast-poll.js';
-import { getRequestListener } from '@hono/node-server';
-import { pollFront } from '../../src/server/listener.js';
+import { DEFAULT_HTTP_OPTIONS, startHttpServer } from '../../src/server/http-server.js';
+import { pollDeps } from '../../src/server/listener.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
 
 interface Answer {
@@ -28,30 +27,65 @@ function request(url: string, headers: Record<string, string> = {}): Promise<Ans
   });
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 /** The headers a cache reads, in wire order, without Date (which moves). */
 const cacheHeaders = (a: Answer) =>
   a.headers
     .filter((_, i) => i % 2 === 0 && !/^(date|connection|keep-alive)$/i.test(a.headers[i] ?? ''))
     .map((name) => `${name.toLowerCase()}: ${a.headers[a.headers.indexOf(name) + 1]}`);
 
-describe('the poll fast path', () => {
+/**
+ * Sends `bytes` on one connection (in the given writes), half-closes, and returns everything the
+ * server sent until it closed: the raw material for comparing two servers byte stream by stream.
+ */
+function exchange(port: number, writes: (string | Buffer)[], pauseMs = 30): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const socket = connect(port, '127.0.0.1');
+    socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.once('close', () => resolve(data));
+    socket.once('connect', async () => {
+      for (const w of writes) {
+        socket.write(w);
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+      socket.end();
+    });
+  });
+}
+
+/** The status codes of every response in a byte stream (bodies are JSON: no status lines in them). */
+const statuses = (stream: string) => [...stream.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+
+const POLL = (group: string, extra = '') =>
+  `GET /g/${group}/metadata/timestamp.json HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+describe('the poll fast paths', () => {
   let fx: Fixture;
   let fast: Server;
+  let plain: Server;
   let base: string;
+  let fastPort: number;
+  let plainPort: number;
+  const polls = (group: string) =>
+    [...(fx.node.counter.peek().get(group)?.values() ?? [])].reduce((n, d) => n + d.polls, 0);
 
   beforeAll(async () => {
     fx = await createFixture();
-    const app = getRequestListener(fx.node.app.fetch);
-    fast = createServer(pollFront(fx.node, () => false)((req, res) => void app(req, res)));
-    base = await listen(fast);
+    const options = {
+      port: 0,
+      hostname: '127.0.0.1',
+      trustProxy: { kind: 'none' } as const,
+      ...DEFAULT_HTTP_OPTIONS,
+    };
+    fast = await startHttpServer(fx.node.app.fetch, { ...options, poll: pollDeps(fx.node) });
+    plain = await startHttpServer(fx.node.app.fetch, options);
+    fastPort = (fast.address() as AddressInfo).port;
+    plainPort = (plain.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${fastPort}`;
   });
   afterAll(async () => {
-    await new Promise((r) => fast.close(r));
+    for (const s of [fast, plain]) await new Promise((r) => s.close(r));
     await fx.close();
   });
 
@@ -63,15 +97,15 @@ describe('the poll fast path', () => {
     const expected = [...viaHono.headers].map(([name, value]) => `${name}: ${value}`).sort();
     expect([...cacheHeaders(answer)].sort()).toEqual(expected);
     expect(cacheHeaders(answer)[0]).toMatch(/^x-accel-expires: @\d+$/);
-    const before = [...(fx.node.counter.peek().get('tier-gold')?.values() ?? [])].reduce(
-      (n, d) => n + d.polls,
-      0,
-    );
+    // What node:http adds, as node:http adds it.
+    const viaNode = await request(`http://127.0.0.1:${plainPort}/g/eu/metadata/timestamp.json`);
+    const added = (a: Answer) =>
+      a.headers.filter((_, i) => i % 2 === 0 && /^(connection|keep-alive)$/i.test(a.headers[i]!));
+    expect(added(answer)).toEqual(added(viaNode));
+    const before = polls('tier-gold');
     await request(`${base}/g/tier-gold/metadata/timestamp.json`);
     await request(`${base}/metadata/timestamp.json`);
-    expect(
-      [...fx.node.counter.peek().get('tier-gold')!.values()].reduce((n, d) => n + d.polls, 0),
-    ).toBe(before + 1);
+    expect(polls('tier-gold')).toBe(before + 1);
     expect(fx.node.counter.peek().get('_')).toBeDefined();
   });
 
@@ -95,18 +129,110 @@ describe('the poll fast path', () => {
     expect((await request(`${base}/healthz`)).status).toBe(200);
   });
 
-  it('declines for a node whose state is too old (the app answers 503)', async () => {
-    const declined = createServer(
-      fastPoll(
-        { repo: fx.node.repo, counter: fx.node.counter, maxStateAgeMs: () => -1 },
-        (_req, res) => res.writeHead(503).end(),
-      ),
-    );
-    const url = await listen(declined);
+  // Each byte stream goes to a server with the socket-level path and to one without: the two must
+  // answer the same requests with the same statuses, or one of them frames requests differently.
+  it.each([
+    [
+      'pipelined polls then a POST with a body then a poll',
+      [
+        POLL('eu') +
+          POLL('us') +
+          POLL('eu') +
+          'POST /api/v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}' +
+          POLL('eu'),
+      ],
+    ],
+    [
+      'a poll claiming a body that looks like a request',
+      [POLL('eu', 'Content-Length: 41\r\n') + POLL('ap').slice(0, 41) + POLL('eu')],
+    ],
+    ['a chunked poll', [POLL('eu', 'Transfer-Encoding: chunked\r\n') + '0\r\n\r\n' + POLL('eu')]],
+    [
+      'Content-Length and Transfer-Encoding together',
+      [
+        POLL('eu', 'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n') +
+          '0\r\n\r\n' +
+          POLL('eu'),
+      ],
+    ],
+    [
+      'bare LF line endings',
+      ['GET /g/eu/metadata/timestamp.json HTTP/1.1\nHost: x\n\n' + POLL('eu')],
+    ],
+    ['obsolete line folding', [POLL('eu', 'X-A: 1\r\n  folded\r\n') + POLL('eu')]],
+    ['no Host', ['GET /g/eu/metadata/timestamp.json HTTP/1.1\r\n\r\n']],
+    ['two Hosts', [POLL('eu', 'Host: y\r\n')]],
+    ['HTTP/1.0', ['GET /g/eu/metadata/timestamp.json HTTP/1.0\r\n\r\n']],
+    ['a request split across writes', [POLL('eu').slice(0, 20), POLL('eu').slice(20) + POLL('us')]],
+    ['a header block split at its end', [POLL('eu').slice(0, -1), '\n']],
+    ['Connection: close', [POLL('eu', 'Connection: close\r\n')]],
+    ['HEAD', ['HEAD /g/eu/metadata/timestamp.json HTTP/1.1\r\nHost: x\r\n\r\n' + POLL('eu')]],
+    ['a range request', [POLL('eu', 'Range: bytes=0-9\r\n') + POLL('eu')]],
+    ['a query string', ['GET /g/eu/metadata/timestamp.json?x=1 HTTP/1.1\r\nHost: x\r\n\r\n']],
+    ['a control byte in a header', [POLL('eu', 'X-A: a\x01b\r\n') + POLL('eu')]],
+    ['an upgrade', [POLL('eu', 'Connection: Upgrade\r\nUpgrade: websocket\r\n')]],
+  ] as [string, string[]][])(
+    '%s: answered as node:http alone answers it',
+    async (_name, writes) => {
+      const viaFast = await exchange(fastPort, writes);
+      const viaPlain = await exchange(plainPort, writes);
+      expect(statuses(viaFast)).toEqual(statuses(viaPlain));
+      expect(statuses(viaFast).length).toBeGreaterThan(0);
+    },
+  );
+
+  it('answers a flood of pipelined polls from a client that does not read, once it reads', async () => {
+    const n = 5000;
+    const before = polls('flood');
+    const stream = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(fastPort, '127.0.0.1');
+      socket.pause(); // read nothing until everything is sent
+      socket.on('error', reject);
+      socket.once('connect', () => {
+        socket.write(POLL('flood').repeat(n) + POLL('flood', 'Connection: close\r\n'), () => {
+          socket.on('data', (c: Buffer) => chunks.push(c));
+          socket.once('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+          socket.resume();
+        });
+      });
+    });
+    expect(statuses(stream)).toEqual(Array(n + 1).fill('200'));
+    expect(polls('flood')).toBe(before + n + 1);
+  });
+
+  it('closes idle connections it holds when the server closes', async () => {
+    const server = await startHttpServer(fx.node.app.fetch, {
+      port: 0,
+      hostname: '127.0.0.1',
+      trustProxy: { kind: 'none' },
+      ...DEFAULT_HTTP_OPTIONS,
+      poll: pollDeps(fx.node),
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const answered = new Promise((r) => socket.once('data', r));
+    const ended = new Promise((r) => socket.once('close', r));
+    socket.write(POLL('eu'));
+    await answered;
+    await new Promise((r) => server.close(r)); // would wait for the keep-alive connection otherwise
+    await ended;
+  });
+
+  it('declines for a node whose state is too old (the app answers)', async () => {
+    let fastAnswers = 0;
+    const server = await startHttpServer(fx.node.app.fetch, {
+      port: 0,
+      hostname: '127.0.0.1',
+      trustProxy: { kind: 'none' },
+      ...DEFAULT_HTTP_OPTIONS,
+      poll: { ...pollDeps(fx.node), maxStateAgeMs: () => -1, onPoll: () => fastAnswers++ },
+    });
     try {
-      expect((await request(`${url}/metadata/timestamp.json`)).status).toBe(503);
+      const stream = await exchange((server.address() as AddressInfo).port, [POLL('eu')]);
+      expect(statuses(stream)).toEqual(['200']);
+      expect(fastAnswers).toBe(0);
     } finally {
-      await new Promise((r) => declined.close(r));
+      await new Promise((r) => server.close(r));
     }
   });
 });
