@@ -147,7 +147,7 @@ export const serve = command({
     ] = await Promise.all([
       import('../server/http-server.js'),
       import('../http/client-address.js'),
-      import('../server/listener.js'),
+      import('../server/poll-deps.js'),
       import('../server/cluster.js'),
       import('node:os'),
       import('../keys/key-files.js'),
