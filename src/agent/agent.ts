@@ -18,6 +18,7 @@ import { selectPatch, whyNot } from './select.js';
 import { describeRefusal } from './threats.js';
 import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
+import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
 import { writeGroupFile } from './group-file.js';
 import { UnreachableError } from '../net/unreachable.js';
 
@@ -47,6 +48,8 @@ export interface AgentOptions {
   maxLagMs?: number;
   /** Witnesses every receipt is delivered to as well, each with its pinned verifier key. */
   witnesses?: WitnessTarget[];
+  /** Check the repository's log checkpoint (signed, never rewritten, cosigned) at most every `everyMs` (default 60 s). */
+  checkpoint?: CheckpointPolicy & { everyMs?: number };
 }
 
 export const DEFAULT_MAX_LAG_MS = 10_000;
@@ -103,6 +106,8 @@ export class Agent {
   readonly identity: AgentIdentity;
   private readonly observer: Observer;
   private readonly clientId: string;
+  private readonly checkpoints: CheckpointWatch | undefined;
+  private lastLogCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly options: AgentOptions,
@@ -123,6 +128,7 @@ export class Agent {
     this.receipts = new ReceiptStore(s);
     this.identity = loadIdentity(s);
     this.observer = new Observer(this.identity, options.group, this.receipts);
+    this.checkpoints = options.checkpoint && new CheckpointWatch(options.checkpoint, s);
     // Receipts are only evidence together with the group they were served to; export reads this.
     writeGroupFile(s, options.group);
   }
@@ -139,12 +145,13 @@ export class Agent {
    * The paths this agent may be served through, in order: its group's path, the plain path, then the
    * same on every other node it knows. A stale statement on one is retried on the next.
    */
-  private paths(): Array<{ via: string; metadata: string; targets: string }> {
+  private paths(): Array<{ server: string; via: string; metadata: string; targets: string }> {
     const servers = [this.options.server, ...(this.options.servers ?? [])].map((s) =>
       s.replace(/\/$/, ''),
     );
     return servers.flatMap((s, i) =>
       [`/g/${this.options.group}`, ''].map((prefix) => ({
+        server: s,
         via: `${i === 0 ? '' : s}${prefix || '/'}`,
         metadata: `${s}${prefix}/metadata`,
         targets: `${s}${prefix}/targets`,
@@ -205,6 +212,7 @@ export class Agent {
         pushed: i === 0 ? pushed : undefined,
         ...(failures.length ? { pathFailures: failures.splice(0) } : {}),
       });
+      await this.watchLog(path.server, now);
       // A run of one statement keeps the lag of its first poll; the decision needs this poll's.
       const lag = lagOf(served, now);
       if (lag <= maxLag) return updater;
@@ -214,6 +222,34 @@ export class Agent {
     }
     if (!last) throw firstError;
     return last;
+  }
+
+  /**
+   * Fetches the log checkpoint from the server that just answered (at most every `everyMs`), checks
+   * it and signs it into the current receipt; a problem is said in one line and kept as testimony.
+   */
+  private async watchLog(server: string, now: number): Promise<void> {
+    const policy = this.options.checkpoint;
+    if (!policy || !this.checkpoints || now - this.lastLogCheck < (policy.everyMs ?? 60_000))
+      return;
+    this.lastLogCheck = now;
+    let note: string;
+    try {
+      const response = await fetch(`${server}/log/checkpoint`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      note = await response.text();
+    } catch (error) {
+      this.log(`log checkpoint not checked: ${describeRefusal(error)}`);
+      return;
+    }
+    const verdict = this.checkpoints.check(note);
+    if (verdict.ok || verdict.problem !== 'invalid') this.observer.checkpointSeen(note);
+    if (!verdict.ok)
+      this.log(
+        `${{ invalid: 'LOG CHECKPOINT INVALID', 'split-view': 'SPLIT VIEW', unwitnessed: 'UNWITNESSED LOG' }[verdict.problem]}: ${verdict.message}${verdict.problem === 'invalid' ? '' : "; signed into this run's receipt as testimony"}`,
+      );
   }
 
   /** The timestamp tuf-js accepted last (verified, persisted by it), as served. */

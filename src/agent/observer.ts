@@ -113,6 +113,14 @@ export class Observer {
     this.keep({ ...this.open.observation, artifact_failures: failures }, this.open.document);
   }
 
+  /** The log checkpoint served during the current run (see CheckpointWatch). */
+  checkpointSeen(note: string): void {
+    const checkpoint = Buffer.from(note, 'utf8').toString('base64');
+    if (!this.open || checkpoint.length > 4096 || this.open.observation.checkpoint === checkpoint)
+      return;
+    this.keep({ ...this.open.observation, checkpoint }, this.open.document);
+  }
+
   private keep(observation: Observation, document: Record<string, unknown>): void {
     this.open = { observation, document };
     this.store.add({ signed: signObservation(observation, this.identity.seed), document });

@@ -21,6 +21,8 @@ import {
 } from './report.js';
 import { corroborate, testimony } from './testimony.js';
 
+import type { Verifier } from '../log/note.js';
+import { splitViews } from './split-view.js';
 export * from './report.js';
 
 // The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
@@ -37,6 +39,8 @@ export function evaluateFairness(input: {
   external?: readonly ExternalEvidence[];
   /** Verifications to reuse and extend (a long-lived reader); a fresh one per call otherwise. */
   cache?: VerificationCache;
+  /** The verified log (its keys and roots at every size), to hold agents' checkpoints against. */
+  log?: { keys: readonly Verifier[]; rootAt: (size: number) => Uint8Array };
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
   const of = <T extends Leaf['type']>(type: T) =>
@@ -53,6 +57,15 @@ export function evaluateFairness(input: {
   });
   const findings: Finding[] = [...(input.extraFindings ?? []), ...notes];
   findings.push(...equivocations(documents, seen));
+  if (input.log)
+    findings.push(
+      ...splitViews({
+        seen,
+        logKeys: input.log.keys,
+        logSize: input.leaves.length,
+        rootAt: input.log.rootAt,
+      }),
+    );
 
   const { releases, findings: commitments } = releasesFrom({
     scheduled: of('release.scheduled'),

@@ -23,6 +23,8 @@ export interface Seen {
   artifactFailures: string[];
   /** Paths that did not answer this agent before the one that did (`via`s). */
   pathFailures: string[];
+  /** Log checkpoints (signed notes) the agent was served during the run, as it signed them. */
+  checkpoints: string[];
   /** Where the auditor got it: 'log', a witness URL or a receipts file. */
   source: string;
 }
@@ -124,6 +126,7 @@ export function collectObservations(input: {
       pushed: o.pushed,
       artifactFailures: (o.artifact_failures ?? []).map((f) => f.target),
       pathFailures: (o.path_failures ?? []).map((f) => f.via),
+      checkpoints: o.checkpoint ? [Buffer.from(o.checkpoint, 'base64').toString('utf8')] : [],
       source,
     };
     // A run signed again as it grew: its longest account, with everything any version reported.
@@ -136,6 +139,7 @@ export function collectObservations(input: {
         ...new Set([...(earlier?.artifactFailures ?? []), ...seen.artifactFailures]),
       ],
       pathFailures: [...new Set([...(earlier?.pathFailures ?? []), ...seen.pathFailures])],
+      checkpoints: [...new Set([...(earlier?.checkpoints ?? []), ...seen.checkpoints])],
     });
   };
 

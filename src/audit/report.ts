@@ -33,6 +33,8 @@ export type FindingKind =
   | 'stale-after-activation'
   | 'embargo-split'
   | 'embargo-commitment-mismatch'
+  /** The log key signed, for some agent, a checkpoint the log shown to the auditor contradicts. */
+  | 'log-split-view'
   // testimony: signed by agents
   | 'served-stale'
   | 'served-without-release'

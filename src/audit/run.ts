@@ -134,7 +134,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   }
 
   // 2. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
-  const leaves = await fetchLeaves(run, checkpoint, findings.length === 0);
+  const { leaves, tree } = await fetchLeaves(run, checkpoint, findings.length === 0);
   const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({
     index,
     leaf: parseLeaf(Buffer.from(data, 'utf8')),
@@ -176,6 +176,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     extraFindings: findings,
     external: run.external ?? [],
     ...(run.options ? { options: run.options } : {}),
+    log: { keys: verifier, rootAt: (size) => tree.root(size) },
   });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
@@ -225,7 +226,7 @@ async function fetchLeaves(
   run: AuditRun,
   checkpoint: Checkpoint,
   cache: boolean,
-): Promise<string[]> {
+): Promise<{ leaves: string[]; tree: MemoryTree }> {
   const cachePath = join(run.stateDir, 'leaves.json');
   // The cache holds leaves verified under the saved checkpoint; after an inconsistency, trust none of it.
   let leaves: string[] =
@@ -260,7 +261,7 @@ async function fetchLeaves(
     );
   }
   if (cache) writeFileAtomic(cachePath, JSON.stringify(leaves));
-  return leaves;
+  return { leaves, tree };
 }
 
 /**

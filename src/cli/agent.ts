@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VENDOR_PATTERN } from '../common/names.js';
 import { SERVER } from './common-options.js';
@@ -7,7 +8,7 @@ import { inputFile } from './files.js';
 import { id, receipts } from './agent-receipts.js';
 import { command } from './spec.js';
 import { parseWitnessTargets } from './witness-targets.js';
-import { parseDuration, semverText, serverUrl } from './validate.js';
+import { parseDuration, positiveInt, semverText, serverUrl } from './validate.js';
 
 export const agent = command({
   name: 'agent',
@@ -96,6 +97,25 @@ export const agent = command({
       multiple: true,
       description: "a witness's verifier key, one per plain --witness URL in the same order",
     },
+    'log-key': {
+      type: 'string',
+      arg: 'FILE',
+      description:
+        "the repository log's verifier key (keys/log.vkey): check the log checkpoint every --log-check interval and sign it into the receipt",
+    },
+    'witness-threshold': {
+      type: 'string',
+      arg: 'N',
+      default: '0',
+      description:
+        'with --log-key: how many of the --witness keys must have cosigned the log checkpoint (C2SP tlog-cosignature); fewer is reported as a possible split view',
+    },
+    'log-check': {
+      type: 'string',
+      arg: 'DURATION',
+      default: '60s',
+      description: 'with --log-key: how often the log checkpoint is fetched and checked',
+    },
   },
   examples: [
     'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
@@ -103,6 +123,7 @@ export const agent = command({
   ],
   notes: [
     'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'With --log-key, a checkpoint not signed by that key, one contradicting a checkpoint seen before (SPLIT VIEW) or one with too few witness cosignatures (UNWITNESSED LOG) is said in the log; the checkpoint is signed into the receipt, where the auditor compares it with the log it verified.',
     'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
   ],
@@ -116,6 +137,21 @@ export const agent = command({
     if (!GROUP_PATTERN.test(values.group))
       throw new UsageError(
         `--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`,
+      );
+    const witnesses = parseWitnessTargets(values.witness, values['witness-key'], {
+      keyRequired: true,
+    }).map((w) => ({ url: w.url, vkey: w.vkey! }));
+    const threshold =
+      values['witness-threshold'] === '0'
+        ? 0
+        : positiveInt(values['witness-threshold'], '--witness-threshold')!;
+    if (threshold > witnesses.length)
+      throw new UsageError(
+        `--witness-threshold ${threshold} needs at least ${threshold} --witness keys, not ${witnesses.length}`,
+      );
+    if (threshold > 0 && !values['log-key'])
+      throw new UsageError(
+        '--witness-threshold needs --log-key (the log whose checkpoints are cosigned)',
       );
     const agent = new Agent(
       {
@@ -138,9 +174,17 @@ export const agent = command({
         channel: values.channel,
         intervalMs: parseDuration(values.interval, '--interval'),
         ...(values.install ? { install: values.install } : {}),
-        witnesses: parseWitnessTargets(values.witness, values['witness-key'], {
-          keyRequired: true,
-        }).map((w) => ({ url: w.url, vkey: w.vkey! })),
+        witnesses,
+        ...(values['log-key']
+          ? {
+              checkpoint: {
+                logKey: readFileSync(inputFile(values['log-key'], '--log-key'), 'utf8').trim(),
+                witnesses: witnesses.map((w) => w.vkey),
+                threshold,
+                everyMs: parseDuration(values['log-check'], '--log-check'),
+              },
+            }
+          : {}),
       },
       {
         clock: systemClock,

@@ -41,17 +41,27 @@ export const observationSchema = z.strictObject({
   pushed: z.boolean().optional(),
   /** How far behind its own clock the agent found this document when it first got it, ms. */
   lag_ms: z.number().int().min(-86_400_000).max(Number.MAX_SAFE_INTEGER),
-  /** Artifacts of a release this document carries that could not be downloaded, with the last error. */
   /** Paths tried first that did not answer (5xx, unreachable) before this one did: an outage for this group. */
   path_failures: z
     .array(z.strictObject({ via: z.string().max(200), error: z.string().max(200), at: isoMillis }))
     .max(8)
     .optional(),
+  /** Artifacts of a release this document carries that could not be downloaded, with the last error. */
   artifact_failures: z
     .array(
       z.strictObject({ target: z.string().max(200), error: z.string().max(200), at: isoMillis }),
     )
     .max(16)
+    .optional(),
+  /**
+   * The repository's log checkpoint (a C2SP signed note, cosignatures included) last served to the
+   * agent during this run, base64 (a note's newlines have no canonical JSON form that JSON parsers
+   * read back): the auditor holds it against the log it verified (a split view).
+   */
+  checkpoint: z
+    .string()
+    .max(4096)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/)
     .optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
-import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { leafJsonBytes, parseJson } from '../tuf/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
 import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
 
-// Log leaves: canonical JSON, one schema per type, each versioned by `v`. The leaf bytes
+// Log leaves: canonical JSON that parses back (leafJsonBytes), one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -184,7 +184,7 @@ export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;
 
 export function leafBytes(leaf: Leaf): Buffer {
-  return canonicalBytes(leaf);
+  return leafJsonBytes(leaf);
 }
 
 /** Parses leaf bytes fetched from a log: anything but a known leaf is an error the auditor reports. */

@@ -18,6 +18,37 @@ export function canonicalBytes(value: unknown): Buffer {
   }
 }
 
+/**
+ * Canonical JSON for the transparency logs' leaves: OLPC's form (sorted keys, integers only, no
+ * whitespace), but with strings escaped as JSON.stringify escapes them. OLPC escapes only `"` and
+ * `\\`, so a string holding a control character (a newline in an agent's error text, in a vendor's
+ * version range) would become bytes no JSON parser reads back: one such leaf would make the whole
+ * log unreadable to every auditor. For strings without control characters or lone surrogates both
+ * forms are the same bytes, so leaves written before this stay valid.
+ */
+export function leafJsonBytes(value: unknown): Buffer {
+  return Buffer.from(leafJson(value), 'utf8');
+}
+
+function leafJson(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null)
+    return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value))
+      throw new FairpatchError('METADATA_INVALID', 'floats have no canonical JSON form');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(leafJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    return `{${Object.keys(object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${leafJson(object[k])}`)
+      .join(',')}}`;
+  }
+  throw new FairpatchError('METADATA_INVALID', `${typeof value} has no canonical JSON form`);
+}
+
 /** Parses JSON from untrusted bytes without leaking SyntaxError. */
 export function parseJson(
   bytes: Uint8Array | string,

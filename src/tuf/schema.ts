@@ -59,6 +59,8 @@ export const patchFactsSchema = z.strictObject({
     .string()
     .min(1)
     .max(256)
+    // semver reads a newline as a space; the metadata's canonical bytes would keep it raw.
+    .regex(/^[ -~]+$/, 'applies_to: printable ASCII')
     .refine(
       (r) => semver.validRange(r) !== null,
       'applies_to: a semver range such as ">=2.0.0 <2.4.1"',
