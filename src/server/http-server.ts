@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { type HttpBindings, serve } from '@hono/node-server';
+import { NODE_DEFAULTS } from './config.js';
 import { type ErrorCode, ERROR_STATUS } from '../errors.js';
 import {
   TRUST_NO_PROXY,
@@ -29,10 +30,11 @@ export interface HttpServerOptions {
   front?: (overCap: (req: IncomingMessage) => boolean) => (app: RequestListener) => RequestListener;
 }
 
+/** The node's defaults for these (src/server/config.ts). */
 export const DEFAULT_HTTP_OPTIONS = {
-  requestTimeoutMs: 60_000,
-  headersTimeoutMs: 10_000,
-  maxConnectionsPerAddress: 256,
+  requestTimeoutMs: NODE_DEFAULTS.requestTimeoutMs,
+  headersTimeoutMs: NODE_DEFAULTS.headersTimeoutMs,
+  maxConnectionsPerAddress: NODE_DEFAULTS.maxConnectionsPerAddress,
 } as const;
 
 /** An over-cap connection that sends no request is closed after this long. */
