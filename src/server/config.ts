@@ -178,10 +178,12 @@ const SHAPE = {
     .describe('open connections one client address may hold (trusted proxies are not capped)'),
   maxJsonBytes: bytes()
     .prefault('4MiB')
-    .describe('largest JSON body the publisher API accepts (413 BODY_TOO_LARGE above)'),
+    .describe(
+      'largest JSON body accepted (publisher and operator API, receipts); 413 PAYLOAD_TOO_LARGE above',
+    ),
   maxArtifactBytes: bytes()
     .prefault('1GiB')
-    .describe('largest artifact upload (413 BODY_TOO_LARGE above)'),
+    .describe('largest artifact upload; 413 PAYLOAD_TOO_LARGE above'),
 
   // Rate limits (token buckets; 429 RATE_LIMITED with Retry-After).
   publisherPerTokenPerSecond: rate()
