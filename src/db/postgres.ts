@@ -8,6 +8,8 @@ export interface PostgresOptions {
   url: string;
   /** Longest wait for a new connection (TCP connect and start-up); default the node's setting. */
   connectTimeoutMs?: number;
+  /** Connections kept at most; default the node's setting. */
+  poolSize?: number;
   /** Longest statement: the server cancels it (statement_timeout), and the client gives up shortly after (query_timeout). */
   statementTimeoutMs?: number;
   /** Told about connection errors outside any query (an idle connection terminated, the server gone). */
@@ -34,7 +36,7 @@ export function postgresDialect(options: PostgresOptions): PostgresDialect {
   const report = options.onConnectionError ?? (() => {});
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: 10,
+    max: options.poolSize ?? NODE_DEFAULTS.databasePoolSize,
     types,
     connectionTimeoutMillis: options.connectTimeoutMs ?? NODE_DEFAULTS.databaseConnectTimeoutMs,
     statement_timeout: statementTimeout,

@@ -85,9 +85,10 @@ const urls = () =>
         url = undefined;
       }
       if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+        const guess = /^[\w.-]+(:\d+)?(\/.*)?$/.test(u) ? `; did you mean http://${u}?` : '';
         ctx.addIssue({
           code: 'custom',
-          message: `must be http(s) URLs separated by commas; '${u}' is not one`,
+          message: `must be http(s) URLs separated by commas; '${u}' is not one${guess}`,
         });
         return z.NEVER;
       }
@@ -223,6 +224,9 @@ const SHAPE = {
   streamIdleMs: duration()
     .prefault('30m')
     .describe('event streams are closed after this long; clients reconnect'),
+  streamHeartbeatMs: duration()
+    .prefault('15s')
+    .describe('how often open event streams get a heartbeat (keeps proxies from closing them)'),
   streamRetryMs: duration()
     .prefault('3s')
     .describe('reconnect delay suggested to event-stream clients (retry:)'),
@@ -232,6 +236,9 @@ const SHAPE = {
   databaseConnectTimeoutMs: duration()
     .prefault('5s')
     .describe('over PostgreSQL: longest wait for a new connection'),
+  databasePoolSize: whole(1)
+    .prefault(10)
+    .describe('over PostgreSQL: connections each node process keeps at most'),
   databaseStatementTimeoutMs: duration()
     .prefault('10s')
     .describe('over PostgreSQL: longest statement before the server cancels it'),

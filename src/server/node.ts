@@ -99,6 +99,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     url: settings.databaseUrl ?? join(dataDir, 'fairpatch.sqlite'),
     connectTimeoutMs: settings.databaseConnectTimeoutMs,
     statementTimeoutMs: settings.databaseStatementTimeoutMs,
+    poolSize: settings.databasePoolSize,
     onConnectionError: (error) => monitor.connectionLost(error),
   });
   // A serving node over PostgreSQL keeps time with the database: its clock is read against the
@@ -207,6 +208,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onRollup: () => evidence.rollup(),
         rollupMs: settings.rollupMs,
         onTickStart: (k) => void announceTick(repo, notifier, counter, k),
+        heartbeatMs: settings.streamHeartbeatMs,
         onHeartbeat: () => notifier.heartbeat(repo.currentTick()),
         monitor,
       })
