@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../common/duration.js';
-import { parseTrustProxy } from '../http/client-address.js';
+import { parseTrustProxy } from '../http/trust-proxy.js';
 
 /**
  * Every setting of a repository node, in one place: its type, its default, one line saying what it
