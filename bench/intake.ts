@@ -26,15 +26,18 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
   const keysDir = join(dir, 'keys');
   generateRepositoryKeys({ dir: keysDir, now: Date.now() });
-  const unlimited = { perSecond: 1e9, burst: 1e9 };
+  const unlimited = {
+    publisherPerTokenPerSecond: 1e9,
+    publisherPerTokenBurst: 1e9,
+    publisherPerAddressPerSecond: 1e9,
+    publisherPerAddressBurst: 1e9,
+    agentPerAddressPerSecond: 1e9,
+    agentPerAddressBurst: 1e9,
+  };
   const node = await createNode({
     dataDir: join(dir, 'node'),
     keysDir,
-    rateLimits: {
-      publisherPerToken: unlimited,
-      publisherPerAddress: unlimited,
-      agentPerAddress: unlimited,
-    },
+    ...unlimited,
   });
   const root = parseRoot(
     JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
     dataDir: join(dir, 'witness'),
     key: readWitnessKey(join(dir, 'w.key')),
     root,
-    perAddress: unlimited,
+    perAddress: { perSecond: 1e9, burst: 1e9 },
     perKeyPerMinute: 1e9,
   });
   try {

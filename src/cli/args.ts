@@ -107,5 +107,9 @@ export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> 
       values[name] = value as string | undefined;
     }
   }
-  return { values: values as Parsed<Options>['values'], positionals: parsed.positionals };
+  return {
+    values: values as Parsed<Options>['values'],
+    positionals: parsed.positionals,
+    given,
+  };
 }

@@ -1,10 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { OperationFailed, UsageError } from './errors.js';
-import { KEYS } from './common-options.js';
+import { InputFileError, OperationFailed, UsageError } from './errors.js';
 import { inputDir } from './files.js';
-import { command } from './spec.js';
-import { parseDuration, positiveInt, serverUrl } from './validate.js';
+import { type OptionSpec, command } from './spec.js';
+import {
+  ConfigError,
+  type NodeConfig,
+  SETTING_NAMES,
+  SETTING_SOURCES,
+  redactedConfig,
+  resolveNodeConfig,
+  settingDefault,
+  settingDescription,
+} from '../server/config.js';
 
 /** A listen failure in words: the port or host to change, not an uncaught 'error' event. */
 function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
@@ -21,132 +30,115 @@ function listenFailure(error: NodeJS.ErrnoException, host: string, port: number)
   return error;
 }
 
+/**
+ * One flag per setting of src/server/config.ts (secrets excepted: environment or --config only), in
+ * the schema's order, with its default, variable and description: help and schema cannot drift.
+ */
+function settingOptions(): Record<string, OptionSpec> {
+  const options: Record<string, OptionSpec> = {};
+  for (const name of SETTING_NAMES) {
+    const { flag, env, arg, multiple } = SETTING_SOURCES[name];
+    if (!flag) continue;
+    const fallback = settingDefault(name);
+    options[flag] = {
+      type: 'string',
+      arg,
+      description: settingDescription(name) + (multiple ? ' (repeatable)' : ''),
+      ...(fallback !== undefined ? { default: fallback } : {}),
+      ...(env ? { env } : {}),
+      ...(multiple ? { multiple: true } : {}),
+    };
+  }
+  return options;
+}
+
+/** A --config file: JSON holding settings by their names in docs/configuration.md. */
+function readConfigFile(path: string): { path: string; values: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputFileError(
+      `--config ${path}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
+  }
+  try {
+    return { path, values: JSON.parse(text) };
+  } catch (error) {
+    throw new UsageError(`--config ${path} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** The node's settings from the command line, a --config file and the environment, validated. */
+export function serveConfig(
+  given: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): NodeConfig {
+  try {
+    return resolveNodeConfig({
+      flags: given,
+      env,
+      ...(typeof given.config === 'string' ? { file: readConfigFile(given.config) } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 export const serve = command({
   name: 'serve',
   summary: 'run a repository node',
   who: 'operator',
   options: {
-    data: {
-      type: 'string',
-      arg: 'DIR',
-      default: 'data',
-      env: 'FAIRPATCH_DATA_DIR',
-      description: 'data directory (SQLite file, blobs)',
-    },
-    keys: KEYS,
-    port: {
-      type: 'string',
-      arg: 'N',
-      default: '8080',
-      env: 'PORT',
-      description: 'port to listen on (0: any free port)',
-    },
-    host: {
-      type: 'string',
-      arg: 'H',
-      default: '127.0.0.1',
-      env: 'HOST',
-      description: 'address to listen on',
-    },
     dev: {
       type: 'boolean',
       description: 'generate dev keys on first run and publish the examples in manifests/',
     },
-    'min-lead': {
+    ...settingOptions(),
+    config: {
       type: 'string',
-      arg: 'DURATION',
-      default: '30s',
-      env: 'FAIRPATCH_MIN_LEAD',
-      description: 'shortest time between publishing and release_at',
-    },
-    'max-horizon': {
-      type: 'string',
-      arg: 'DURATION',
-      default: '90d',
-      description: 'furthest ahead a release may be scheduled',
-    },
-    'max-streams-per-address': {
-      type: 'string',
-      arg: 'N',
-      default: '64',
-      description: 'event streams one client address may hold',
-    },
-    'node-name': {
-      type: 'string',
-      arg: 'NAME',
-      description: 'names this node in delivery roll-ups (default host:pid)',
-    },
-    workers: {
-      type: 'string',
-      arg: 'N',
-      default: 'auto',
-      env: 'FAIRPATCH_WORKERS',
-      description: 'processes serving requests on one port (auto: one per core)',
-    },
-    'max-clock-skew': {
-      type: 'string',
-      arg: 'DURATION',
-      default: '100ms',
-      env: 'FAIRPATCH_MAX_CLOCK_SKEW',
+      arg: 'FILE',
       description:
-        "over PostgreSQL: largest difference from the database's clock before the node stops serving ticks",
+        'read settings from a JSON file ({"maxJsonBytes": "8MiB", …}, names in docs/configuration.md); flags win over it, it wins over the environment',
     },
-    'trust-proxy': {
-      type: 'string',
-      arg: 'CIDRS|N',
-      default: 'none',
-      env: 'FAIRPATCH_TRUST_PROXY',
-      description:
-        'proxies whose X-Forwarded-For names the client: addresses or CIDR ranges (10.0.0.0/8,::1), or a number of hops every request passes; none: the socket peer is the client',
-    },
-    'request-timeout': {
-      type: 'string',
-      arg: 'DURATION',
-      default: '60s',
-      description: 'longest time to receive one request, body included (artifact uploads too)',
-    },
-    'headers-timeout': {
-      type: 'string',
-      arg: 'DURATION',
-      default: '10s',
-      description: "longest time to receive a request's headers",
-    },
-    witness: {
-      type: 'string',
-      arg: 'URL',
-      multiple: true,
-      description:
-        'a witness asked to cosign each new log checkpoint (C2SP tlog-witness; repeatable); the cosigned checkpoint is served at /log/checkpoint',
-    },
-    'max-connections-per-address': {
-      type: 'string',
-      arg: 'N',
-      default: '256',
-      description: 'open connections one client address may hold (trusted proxies are not capped)',
+    'print-config': {
+      type: 'boolean',
+      description: 'print the settings as resolved (secrets redacted) as JSON, and exit',
     },
   },
   examples: [
     'fairpatch serve --dev',
     'DATABASE_URL=postgres://… FAIRPATCH_OPERATOR_TOKEN=… fairpatch serve --keys keys --port 8080 --host 0.0.0.0',
+    'fairpatch serve --max-json-bytes 8MiB --agent-per-address-per-second 50 --print-config',
   ],
   notes: [
-    'DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment.',
+    'DATABASE_URL (PostgreSQL instead of SQLite) and FAIRPATCH_OPERATOR_TOKEN are read from the environment (or --config).',
+    'Every setting, its flag, variable and default: docs/configuration.md. A flag beats --config, which beats the environment.',
     'GET /metrics is in the Prometheus text format; GET /openapi.json describes the publisher, receipt and log APIs.',
   ],
-  async run({ values }) {
+  async run({ values, given }) {
+    const settings = serveConfig(given, process.env);
+    const config: NodeConfig = {
+      ...settings,
+      dataDir: resolve(settings.dataDir),
+      keysDir: resolve(settings.keysDir),
+    };
+    if (values['print-config']) {
+      console.log(JSON.stringify(redactedConfig(config), null, 2));
+      return undefined;
+    }
     const [
       { startHttpServer },
-      { parseTrustProxy },
       { pollDeps },
       { superviseWorkers, workerId },
       { availableParallelism, hostname },
       { listRootFiles },
       { generateRepositoryKeys },
       { seedExamples },
-      { createNode, devOperatorToken },
+      { createNode, devOperatorToken, trustProxyOf },
     ] = await Promise.all([
       import('../server/http-server.js'),
-      import('../http/client-address.js'),
       import('../server/poll-deps.js'),
       import('../server/cluster.js'),
       import('node:os'),
@@ -155,32 +147,8 @@ export const serve = command({
       import('../server/dev-seed.js'),
       import('../server/node.js'),
     ]);
-    const dataDir = resolve(values.data);
-    const keysDir = resolve(values.keys);
-    // Port 0 asks the OS for a free port (tests); the real one is printed once listening.
-    const port = values.port === '0' ? 0 : positiveInt(values.port, '--port')!;
-    if (port > 65_535) throw new UsageError(`--port must be at most 65535, not ${port}`);
-    const host = values.host;
-    const minLeadMs = parseDuration(values['min-lead'], '--min-lead');
-    const maxHorizonMs = parseDuration(values['max-horizon'], '--max-horizon');
-    const maxPerAddress = positiveInt(
-      values['max-streams-per-address'],
-      '--max-streams-per-address',
-    )!;
-    const trustProxy = parseTrustProxy(values['trust-proxy']);
-    if (typeof trustProxy === 'string') throw new UsageError(`--trust-proxy: ${trustProxy}`);
-    const requestTimeoutMs = parseDuration(values['request-timeout'], '--request-timeout');
-    const headersTimeoutMs = parseDuration(values['headers-timeout'], '--headers-timeout');
-    if (headersTimeoutMs < 1 || requestTimeoutMs < headersTimeoutMs)
-      throw new UsageError('--headers-timeout must be positive and at most --request-timeout');
-    const maxConnectionsPerAddress = positiveInt(
-      values['max-connections-per-address'],
-      '--max-connections-per-address',
-    )!;
-    const workers =
-      values.workers === 'auto'
-        ? availableParallelism()
-        : positiveInt(values.workers, '--workers')!;
+    const { dataDir, keysDir, port, host } = config;
+    const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
     // generated keys, created the database and seeded: the worker only serves.
     const worker = workerId();
@@ -190,35 +158,12 @@ export const serve = command({
       console.log(`generated dev keys in ${keysDir} (private keys mode 0600, git-ignored)`);
     }
     inputDir(keysDir, '--keys', 'run fairpatch keygen, or fairpatch serve --dev for dev keys');
+    // Each worker rolls up its own polls under its own name (they add up in the audit).
     const nodeName =
-      values['node-name'] ?? (worker === undefined ? undefined : `${hostname()}:${process.pid}`);
-    const open = (sync: boolean) =>
-      createNode({
-        dataDir,
-        keysDir,
-        sync,
-        minLeadMs,
-        maxHorizonMs,
-        maxClockSkewMs: parseDuration(values['max-clock-skew'], '--max-clock-skew'),
-        notifierLimits: { maxPerAddress },
-        trustProxy,
-        // Each worker rolls up its own polls under its own name (they add up in the audit).
-        ...(nodeName
-          ? { nodeName: worker === undefined ? nodeName : `${nodeName}/w${worker}` }
-          : {}),
-        ...(values.witness
-          ? {
-              witnesses: values.witness
-                .split(',')
-                .filter(Boolean)
-                .map((w) => serverUrl(w, '--witness')),
-            }
-          : {}),
-        ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
-        ...(process.env.FAIRPATCH_OPERATOR_TOKEN
-          ? { operatorToken: process.env.FAIRPATCH_OPERATOR_TOKEN }
-          : {}),
-      });
+      worker === undefined
+        ? config.nodeName
+        : `${config.nodeName ?? `${hostname()}:${process.pid}`}/w${worker}`;
+    const open = (sync: boolean) => createNode({ ...config, nodeName, sync });
     const seed = async (node: Awaited<ReturnType<typeof open>>) => {
       await devOperatorToken(node.store, dataDir, Date.now());
       const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
@@ -262,10 +207,10 @@ export const serve = command({
       server = await startHttpServer(node.app.fetch, {
         port,
         hostname: host,
-        requestTimeoutMs,
-        headersTimeoutMs,
-        maxConnectionsPerAddress,
-        trustProxy,
+        requestTimeoutMs: config.requestTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        trustProxy: trustProxyOf(config),
         poll: pollDeps(node),
       });
     } catch (error) {

@@ -37,8 +37,12 @@ export type Values<O extends Options> = {
 
 export interface Parsed<O extends Options> {
   values: Values<O>;
-  /** Only what the command line itself said (for precedence over a config file). */
   positionals: string[];
+  /**
+   * Only what the command line itself said, by option name (a repeated option joined by commas):
+   * for a command that puts its settings together itself (serve, src/server/config.ts).
+   */
+  given: Record<string, string | boolean | undefined>;
 }
 
 /** Exit status, or nothing for success. */

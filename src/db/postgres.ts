@@ -1,12 +1,15 @@
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
+import { NODE_DEFAULTS } from '../server/config.js';
 
 const INT8_OID = 20;
 
 export interface PostgresOptions {
   url: string;
-  /** Longest wait for a new connection (TCP connect and start-up), default 5 s. */
+  /** Longest wait for a new connection (TCP connect and start-up); default the node's setting. */
   connectTimeoutMs?: number;
+  /** Connections kept at most; default the node's setting. */
+  poolSize?: number;
   /** Longest statement: the server cancels it (statement_timeout), and the client gives up shortly after (query_timeout). */
   statementTimeoutMs?: number;
   /** Told about connection errors outside any query (an idle connection terminated, the server gone). */
@@ -29,13 +32,13 @@ export function postgresDialect(options: PostgresOptions): PostgresDialect {
         ? (value: string) => Number(value)
         : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
   };
-  const statementTimeout = options.statementTimeoutMs ?? 10_000;
+  const statementTimeout = options.statementTimeoutMs ?? NODE_DEFAULTS.databaseStatementTimeoutMs;
   const report = options.onConnectionError ?? (() => {});
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: 10,
+    max: options.poolSize ?? NODE_DEFAULTS.databasePoolSize,
     types,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? NODE_DEFAULTS.databaseConnectTimeoutMs,
     statement_timeout: statementTimeout,
     // A frozen server never answers, so statement_timeout never fires: the client stops waiting too.
     query_timeout: statementTimeout + 2000,

@@ -6,7 +6,7 @@ import type { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import type { Repository } from '../release/repository.js';
 import { errorResponse, notFound } from './errors.js';
-import { DEFAULT_RATE_LIMITS, type RateLimits, rateLimit } from './rate-limit.js';
+import { type RateLimits, rateLimit } from './rate-limit.js';
 import { TRUST_NO_PROXY, type TrustProxy, clientAddressOf } from './client-address.js';
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { embargoRoutes } from './routes/embargoes.js';
@@ -35,9 +35,10 @@ export interface AppDeps {
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
   declareGroups?: (groups: string[]) => Promise<number>;
   notifier: Notifier;
-  eventOptions?: Partial<EventRouteOptions>;
-  limits?: Partial<PublisherLimits>;
-  rateLimits?: Partial<RateLimits>;
+  /** These three are the node's settings (src/server/config.ts), where their defaults live. */
+  eventOptions: EventRouteOptions;
+  limits: PublisherLimits;
+  rateLimits: RateLimits;
   /** A node refuses to serve metadata when its state is older than this; Infinity when not syncing. */
   maxStateAgeMs?: () => number;
   /** Whether the database answers (fed by the refresh loop); writes fail at once while it does not. */
@@ -52,16 +53,10 @@ export interface AppDeps {
   metrics?: NodeMetrics;
 }
 
-export const DEFAULT_LIMITS: PublisherLimits = {
-  maxJsonBytes: 4 * 1024 * 1024,
-  maxArtifactBytes: 1024 * 1024 * 1024,
-};
-
 /** Builds the Hono app from its dependencies; no I/O of its own. */
 export function createApp(deps: AppDeps): Hono {
   const { repo, blobs, counter } = deps;
-  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
-  const rates = { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits };
+  const { limits, rateLimits: rates } = deps;
   const now = () => repo.clock.now();
   const app = new Hono();
   app.onError(errorResponse);
@@ -179,7 +174,7 @@ export function createApp(deps: AppDeps): Hono {
       repo,
       notifier: deps.notifier,
       clientAddress,
-      ...(deps.eventOptions ? { options: deps.eventOptions } : {}),
+      options: deps.eventOptions,
     }),
   );
   app.route('/', metricsRoutes(metrics));

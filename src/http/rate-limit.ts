@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { FairpatchError } from '../errors.js';
+import { NODE_DEFAULTS } from '../server/config.js';
 
 export interface RateLimit {
   /** Requests per second, sustained. */
   perSecond: number;
   /** Requests allowed at once after a quiet period. */
   burst: number;
-  /** Buckets kept at most (least recently used forgotten first). Default 50,000. */
+  /** Buckets kept at most (least recently used forgotten first); default the node's rateLimitMaxBuckets. */
   maxBuckets?: number;
 }
-
-export const DEFAULT_MAX_BUCKETS = 50_000;
 
 /**
  * Token buckets in a bounded map, least recently used first (a Map iterates in insertion order, and
@@ -29,7 +28,7 @@ export class TokenBuckets {
   private readonly refillMs: number;
 
   constructor(private readonly limit: RateLimit) {
-    this.maxBuckets = Math.max(1, limit.maxBuckets ?? DEFAULT_MAX_BUCKETS);
+    this.maxBuckets = Math.max(1, limit.maxBuckets ?? NODE_DEFAULTS.rateLimitMaxBuckets);
     this.refillMs = (limit.burst / limit.perSecond) * 1000;
   }
 
@@ -113,9 +112,3 @@ export interface RateLimits {
   /** Receipts and install reports, per address. */
   agentPerAddress: RateLimit;
 }
-
-export const DEFAULT_RATE_LIMITS: RateLimits = {
-  publisherPerToken: { perSecond: 10, burst: 60 },
-  publisherPerAddress: { perSecond: 20, burst: 120 },
-  agentPerAddress: { perSecond: 200, burst: 400 },
-};

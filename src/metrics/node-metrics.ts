@@ -1,8 +1,9 @@
 import { OVERFLOW_GROUP } from '../release/accounting.js';
+import { NODE_DEFAULTS } from '../server/config.js';
 import { type Counter, type Histogram, Registry, type Sample } from './registry.js';
 
 /** Group names come from clients: past this many distinct groups, polls count under `_overflow`. */
-export const MAX_METRIC_GROUPS = 1000;
+const MAX_METRIC_GROUPS = NODE_DEFAULTS.metricsMaxGroups;
 
 /** What is read at scrape time, from the components of one node. */
 export interface MetricSources {

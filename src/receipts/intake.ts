@@ -15,9 +15,6 @@ export interface IntakeResult {
   logIndex: number;
 }
 
-/** Observations one agent key may add per minute: a run per poll path is a few a minute. */
-export const DEFAULT_PER_KEY_PER_MINUTE = 600;
-
 /**
  * Receives agents' signed observations: each must carry a valid agent signature (unsigned or
  * re-labelled ones are refused), name a timestamp document signed by a key some trusted root named,
@@ -36,10 +33,11 @@ export class ReceiptIntake {
     private readonly db: Db,
     private readonly sequencer: Sequencer,
     private readonly timestampKeys: () => ReadonlyMap<string, TufKey>,
-    now: () => number = Date.now,
-    perKeyPerMinute = DEFAULT_PER_KEY_PER_MINUTE,
+    now: () => number,
+    /** The node's settings receiptsPerKeyPerMinute and receiptMaxKeys (src/server/config.ts). */
+    budget: { perKeyPerMinute: number; maxKeys: number },
   ) {
-    this.budget = new PerKeyBudget(perKeyPerMinute, now);
+    this.budget = new PerKeyBudget(budget.perKeyPerMinute, now, budget.maxKeys);
   }
 
   async submit(body: unknown): Promise<IntakeResult> {

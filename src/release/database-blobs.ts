@@ -5,8 +5,6 @@ import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
 import { type BlobStore, type ByteRange, verifier } from './blobs.js';
 
-export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
-
 interface Contents {
   length: number;
   chunkSize: number;
@@ -27,7 +25,8 @@ export class DatabaseBlobStore implements BlobStore {
 
   constructor(
     private readonly db: Db,
-    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
+    /** Bytes per chunk (setting blobChunkBytes, src/server/config.ts). */
+    private readonly chunkBytes: number,
     private readonly now: () => number = Date.now,
   ) {}
 

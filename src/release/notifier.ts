@@ -11,12 +11,13 @@ export interface Subscriber {
   close(): void;
 }
 
+/** The caps on event streams; their defaults are the node's settings (src/server/config.ts). */
 export interface NotifierLimits {
-  /** Open streams per node. Default 20,000. */
+  /** Open streams per node. */
   maxConnections: number;
-  /** Open streams per client address. Default 64. */
+  /** Open streams per client address. */
   maxPerAddress: number;
-  /** A consumer with more unread bytes than this is dropped (it reconnects and resumes). Default 256 KiB. */
+  /** A consumer with more unread bytes than this is dropped (it reconnects and resumes). */
   maxQueuedBytes: number;
 }
 
@@ -49,7 +50,6 @@ export function sseMessage(event: string, data: string, id?: string, retryMs?: n
 export class Notifier {
   private readonly subscribers = new Set<Subscriber>();
   private readonly perAddress = new Map<string, number>();
-  private readonly limits: NotifierLimits;
   readonly fanouts: FanoutRecord[] = [];
   /** Streams closed for not reading, and streams refused for the caps, since start. */
   dropped = 0;
@@ -57,17 +57,10 @@ export class Notifier {
 
   constructor(
     private readonly now: () => number,
-    limits: Partial<NotifierLimits> = {},
+    private readonly limits: NotifierLimits,
     /** Told of every activation fan-out (metrics). */
     private readonly onFanout: (record: FanoutRecord) => void = () => {},
-  ) {
-    this.limits = {
-      maxConnections: 20_000,
-      maxPerAddress: 64,
-      maxQueuedBytes: 256 * 1024,
-      ...limits,
-    };
-  }
+  ) {}
 
   get size(): number {
     return this.subscribers.size;

@@ -19,7 +19,6 @@ import {
 } from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.js';
-import { DAY_MS } from '../tuf/time.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
@@ -38,13 +37,11 @@ export interface RepositoryOptions {
   clock: Clock;
   /** Minimum time between staging and release_at (default 30 s): every node holds a release before its tick. */
   minLeadMs: number;
-  /** How far ahead release_at may be (default 90 days). */
-  maxHorizonMs?: number;
+  /** How far ahead release_at may be (src/server/config.ts). */
+  maxHorizonMs: number;
   /** Told how long each tick's rendering took, in seconds (metrics). */
   onRender?: (seconds: number) => void;
 }
-
-export const DEFAULT_MAX_HORIZON_MS = 90 * DAY_MS;
 
 export interface StagedResult extends Omit<StagingPlan, 'claims'> {
   vendor: string;
@@ -148,7 +145,7 @@ export class Repository {
   }
 
   get maxHorizonMs(): number {
-    return this.options.maxHorizonMs ?? DEFAULT_MAX_HORIZON_MS;
+    return this.options.maxHorizonMs;
   }
 
   currentTick(): number {
@@ -219,7 +216,7 @@ export class Repository {
       upload,
       now,
       minLeadMs,
-      maxHorizonMs: this.options.maxHorizonMs ?? DEFAULT_MAX_HORIZON_MS,
+      maxHorizonMs: this.options.maxHorizonMs,
       blobLength: (h) => lengths.get(h),
       productOwner: (p) => owners.get(p),
       boundTarget: (p) => bound.get(p),

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { type HttpBindings, serve } from '@hono/node-server';
 import { type PollDeps, answerPoll, fastPoll } from '../http/fast-poll.js';
 import { pollSockets } from './poll-socket.js';
+import { NODE_DEFAULTS } from './config.js';
 import { type ErrorCode, ERROR_STATUS } from '../errors.js';
 import {
   TRUST_NO_PROXY,
@@ -31,10 +32,11 @@ export interface HttpServerOptions {
   poll?: PollDeps;
 }
 
+/** The node's defaults for these (src/server/config.ts). */
 export const DEFAULT_HTTP_OPTIONS = {
-  requestTimeoutMs: 60_000,
-  headersTimeoutMs: 10_000,
-  maxConnectionsPerAddress: 256,
+  requestTimeoutMs: NODE_DEFAULTS.requestTimeoutMs,
+  headersTimeoutMs: NODE_DEFAULTS.headersTimeoutMs,
+  maxConnectionsPerAddress: NODE_DEFAULTS.maxConnectionsPerAddress,
 } as const;
 
 /** An over-cap connection that sends no request is closed after this long. */

@@ -17,11 +17,11 @@ import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptIntake } from '../receipts/intake.js';
-import { type FanoutRecord, Notifier, type NotifierLimits } from '../release/notifier.js';
+import { type FanoutRecord, Notifier } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
-import type { EventRouteOptions } from '../http/routes/events.js';
 import type { RateLimits } from '../http/rate-limit.js';
-import type { TrustProxy } from '../http/client-address.js';
+import { type TrustProxy, parseTrustProxy } from '../http/client-address.js';
+import { type NodeConfig, type NodeConfigInput, parseNodeConfig } from './config.js';
 import { DeliveryCounter } from '../release/accounting.js';
 import type { BlobStore } from '../release/blobs.js';
 import { DatabaseBlobStore } from '../release/database-blobs.js';
@@ -40,37 +40,16 @@ import { ClockOffset, correctedClock, sampleOffset } from '../release/clock-offs
 import { startSync } from './sync.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
 
-export interface NodeOptions {
-  dataDir: string;
-  keysDir: string;
-  /** `postgres://…`, or a SQLite file; default `<dataDir>/fairpatch.sqlite`. */
-  databaseUrl?: string;
+/**
+ * What a node is opened with: its settings (src/server/config.ts; any subset, the rest default) and
+ * what only code can give.
+ */
+export interface NodeOptions extends NodeConfigInput {
   clock?: Clock;
-  minLeadMs?: number;
-  /** How far ahead a release may be scheduled; default 90 days. */
-  maxHorizonMs?: number;
   /** Only used when the repository is created. */
   repoDefaults?: Partial<RepoConfig>;
   /** Run the refresh and pre-render loops (a serving node); tests drive time by hand instead. */
   sync?: boolean;
-  operatorToken?: string;
-  /** Names this node in its delivery roll-ups; default host:pid. */
-  nodeName?: string;
-  /** How often poll counts are rolled up into the log; default one minute. */
-  rollupMs?: number;
-  notifierLimits?: Partial<NotifierLimits>;
-  eventOptions?: Partial<EventRouteOptions>;
-  rateLimits?: Partial<RateLimits>;
-  /** Chunk size of artifacts stored in PostgreSQL; default 1 MiB. */
-  blobChunkBytes?: number;
-  /** A serving node whose clock differs from the database's by more than this answers 503 CLOCK_SKEW; default 100 ms. */
-  maxClockSkewMs?: number;
-  /** Distinct groups counted by name in the metrics (the rest under `_overflow`); default 1000. */
-  metricsMaxGroups?: number;
-  /** Which proxies' X-Forwarded-For names the client; default none (the socket peer is the client). */
-  trustProxy?: TrustProxy;
-  /** Witnesses asked to cosign each new checkpoint (C2SP tlog-witness); cosigned checkpoints are served. */
-  witnesses?: string[];
 }
 
 export interface FairpatchNode {
@@ -95,9 +74,6 @@ export interface FairpatchNode {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MIN_LEAD_MS = 30_000;
-export const DEFAULT_MAX_CLOCK_SKEW_MS = 100;
-
 export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = {}): RepoConfig {
   const tickMs = overrides.tickMs ?? 1000;
   return {
@@ -112,56 +88,52 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
-  const baseClock = options.clock ?? systemClock;
-  const minLeadMs = options.minLeadMs ?? DEFAULT_MIN_LEAD_MS;
-  privateDir(options.dataDir);
+  const { clock: givenClock, repoDefaults, sync, ...given } = options;
+  // Settings are validated and completed here, whoever opens the node (serve, tests, benchmarks).
+  const settings = parseNodeConfig(given);
+  const baseClock = givenClock ?? systemClock;
+  const { minLeadMs, dataDir, keysDir } = settings;
+  privateDir(dataDir);
   const monitor = new DatabaseMonitor(() => Date.now());
-  const databaseUrl = options.databaseUrl ?? join(options.dataDir, 'fairpatch.sqlite');
   const db = await connect({
-    url: databaseUrl,
+    url: settings.databaseUrl ?? join(dataDir, 'fairpatch.sqlite'),
+    connectTimeoutMs: settings.databaseConnectTimeoutMs,
+    statementTimeoutMs: settings.databaseStatementTimeoutMs,
+    poolSize: settings.databasePoolSize,
     onConnectionError: (error) => monitor.connectionLost(error),
   });
   // A serving node over PostgreSQL keeps time with the database: its clock is read against the
   // database's, and moved back if it runs ahead, so no node shows a release before its time.
   const offset = new ClockOffset();
   const measureClock =
-    options.sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
+    sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
   for (let i = 0; measureClock && i < 3; i++) await measureClock();
   const clock = measureClock ? correctedClock(baseClock, offset) : baseClock;
-  const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const store = new RepositoryStore(db);
-  const rootFiles = listRootFiles(options.keysDir);
+  const rootFiles = listRootFiles(keysDir);
   const first = rootFiles[0];
   if (first?.version !== 1)
-    throw new FairpatchError(
-      'NOT_FOUND',
-      `no 1.root.json in ${options.keysDir}; run fairpatch keygen`,
-    );
-  const targets1 = join(options.keysDir, '1.targets.json');
+    throw new FairpatchError('NOT_FOUND', `no 1.root.json in ${keysDir}; run fairpatch keygen`);
+  const targets1 = join(keysDir, '1.targets.json');
   if (!existsSync(targets1))
-    throw new FairpatchError(
-      'NOT_FOUND',
-      `no 1.targets.json in ${options.keysDir}; run fairpatch keygen`,
-    );
+    throw new FairpatchError('NOT_FOUND', `no 1.targets.json in ${keysDir}; run fairpatch keygen`);
   const config = await store.initialize(
-    defaultRepoConfig(clock.now(), options.repoDefaults),
+    defaultRepoConfig(clock.now(), repoDefaults),
     readFileSync(first.path),
     readFileSync(targets1),
     clock.now(),
   );
 
-  const signersFor = (root: RootSigned) => readOnlineKeys(options.keysDir, root);
-  const metrics = new NodeMetrics(
-    options.metricsMaxGroups ? { maxGroups: options.metricsMaxGroups } : {},
-  );
+  const signersFor = (root: RootSigned) => readOnlineKeys(keysDir, root);
+  const metrics = new NodeMetrics({ maxGroups: settings.metricsMaxGroups });
   const repo = await Repository.open({
     store,
     config,
     clock,
     minLeadMs,
+    maxHorizonMs: settings.maxHorizonMs,
     signersFor,
     onRender: (s) => metrics.rendered(s),
-    ...(options.maxHorizonMs ? { maxHorizonMs: options.maxHorizonMs } : {}),
   });
   // Roots newer than the database's (written by `fairpatch root rotate`) are checked and imported.
   const known = repo.latestRoot().version;
@@ -173,38 +145,40 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     });
   }
 
-  if (options.operatorToken) await store.importToken(options.operatorToken, null, clock.now());
+  if (settings.operatorToken) await store.importToken(settings.operatorToken, null, clock.now());
   // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.
   const blobs: BlobStore = isPostgres(db)
-    ? new DatabaseBlobStore(db, options.blobChunkBytes)
-    : new FileBlobStore(join(options.dataDir, 'blobs'));
+    ? new DatabaseBlobStore(db, settings.blobChunkBytes)
+    : new FileBlobStore(join(dataDir, 'blobs'));
   const swept = await blobs.sweep();
   if (swept > 0)
     console.error(`removed ${swept} leftover(s) of interrupted uploads from ${blobs.location}`);
-  const imported = isPostgres(db)
-    ? await importLocalBlobs(db, blobs, join(options.dataDir, 'blobs'))
-    : 0;
+  const imported = isPostgres(db) ? await importLocalBlobs(db, blobs, join(dataDir, 'blobs')) : 0;
   if (imported > 0)
     console.error(
-      `copied ${imported} artifact(s) from ${join(options.dataDir, 'blobs')} into the database, for every node to serve`,
+      `copied ${imported} artifact(s) from ${join(dataDir, 'blobs')} into the database, for every node to serve`,
     );
   const counter = new DeliveryCounter();
 
   const notifier = new Notifier(
     () => clock.now(),
-    options.notifierLimits,
+    {
+      maxConnections: settings.maxStreams,
+      maxPerAddress: settings.maxStreamsPerAddress,
+      maxQueuedBytes: settings.maxStreamQueuedBytes,
+    },
     (record) => metrics.fannedOut(record.durationMs / 1000),
   );
-  const logKey = readLogKey(options.keysDir);
+  const logKey = readLogKey(keysDir);
   // During a log key rotation both keys co-sign, so auditors pinned to either verify every checkpoint.
-  const nextLogKey = existsSync(join(options.keysDir, 'log-next.key'))
-    ? readLogKey(options.keysDir, 'log-next')
+  const nextLogKey = existsSync(join(keysDir, 'log-next.key'))
+    ? readLogKey(keysDir, 'log-next')
     : undefined;
   const logSecrets = [logKey.key.secretKey, ...(nextLogKey ? [nextLogKey.key.secretKey] : [])];
   const log = new LogStore(db, (size, root) =>
     signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets),
   );
-  const cosigning = options.witnesses?.length ? new Cosigning(log, options.witnesses) : undefined;
+  const cosigning = settings.witnesses.length ? new Cosigning(log, settings.witnesses) : undefined;
   const sequencer = new Sequencer(
     log,
     () => clock.now(),
@@ -218,7 +192,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     repo,
     sequencer,
     counter,
-    options.nodeName ?? `${hostname()}:${process.pid}`,
+    settings.nodeName ?? `${hostname()}:${process.pid}`,
   );
   repo.attach(evidence);
   await evidence.created();
@@ -227,13 +201,14 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   await evidence.embargoCommitments();
   await evidence.activations();
 
-  const stop = options.sync
+  const stop = sync
     ? startSync(repo, {
         refreshMs: 1000,
         onTick: () => evidence.activations(),
         onRollup: () => evidence.rollup(),
-        rollupMs: options.rollupMs ?? 60_000,
+        rollupMs: settings.rollupMs,
         onTickStart: (k) => void announceTick(repo, notifier, counter, k),
+        heartbeatMs: settings.streamHeartbeatMs,
         onHeartbeat: () => notifier.heartbeat(repo.currentTick()),
         monitor,
       })
@@ -250,6 +225,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     sequencer,
     () => repo.view.timestampKeys(),
     () => clock.now(),
+    { perKeyPerMinute: settings.receiptsPerKeyPerMinute, maxKeys: settings.receiptMaxKeys },
   );
   const declareGroups = async (groups: string[]): Promise<number> => {
     await store.saveDeclaredGroups(groups);
@@ -260,7 +236,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   if (declared) counter.declare(declared);
   const storageChecks = [
     () => blobs.checkWritable(),
-    ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(options.dataDir)]),
+    ...(isPostgres(db) ? [] : [() => checkDirectoryWritable(dataDir)]),
   ];
   const appDeps: AppDeps = {
     repo,
@@ -274,11 +250,12 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     declareGroups,
     monitor,
     storageChecks,
-    ...(measureClock ? { clock: { offset, maxSkewMs: maxClockSkewMs } } : {}),
-    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
-    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
-    ...(options.eventOptions ? { eventOptions: options.eventOptions } : {}),
-    ...(options.sync ? { maxStateAgeMs: () => maxStateAge } : {}),
+    clock: measureClock ? { offset, maxSkewMs: settings.maxClockSkewMs } : undefined,
+    limits: { maxJsonBytes: settings.maxJsonBytes, maxArtifactBytes: settings.maxArtifactBytes },
+    rateLimits: rateLimitsOf(settings),
+    trustProxy: trustProxyOf(settings),
+    eventOptions: { idleMs: settings.streamIdleMs, retryMs: settings.streamRetryMs },
+    maxStateAgeMs: sync ? () => maxStateAge : undefined,
   };
   const app = createApp(appDeps);
   void cosigning?.kick();
@@ -302,7 +279,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       if (clockTimer) clearInterval(clockTimer);
       notifier.closeAll();
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
-      if (options.sync)
+      if (sync)
         await evidence
           .rollup()
           .catch((error: unknown) =>
@@ -313,6 +290,32 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       await db.destroy();
     },
   };
+}
+
+function rateLimitsOf(config: NodeConfig): RateLimits {
+  const maxBuckets = config.rateLimitMaxBuckets;
+  return {
+    publisherPerToken: {
+      perSecond: config.publisherPerTokenPerSecond,
+      burst: config.publisherPerTokenBurst,
+      maxBuckets,
+    },
+    publisherPerAddress: {
+      perSecond: config.publisherPerAddressPerSecond,
+      burst: config.publisherPerAddressBurst,
+      maxBuckets,
+    },
+    agentPerAddress: {
+      perSecond: config.agentPerAddressPerSecond,
+      burst: config.agentPerAddressBurst,
+      maxBuckets,
+    },
+  };
+}
+
+/** The validated --trust-proxy text, parsed (the config keeps it as text, to print and compare). */
+export function trustProxyOf(config: Pick<NodeConfig, 'trustProxy'>): TrustProxy {
+  return parseTrustProxy(config.trustProxy) as TrustProxy;
 }
 
 /** Start-up sweep: a schedule staged just before a crash is logged now (appends are idempotent). */

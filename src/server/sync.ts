@@ -22,7 +22,7 @@ export function startSync(
     onRollup: () => Promise<unknown>;
     /** Called as close as timers allow to the start of each tick (the push fan-out). */
     onTickStart?: (k: number) => void;
-    heartbeatMs?: number;
+    heartbeatMs: number;
     onHeartbeat?: () => void;
     /** Told whether each refresh reached the database; outages are logged there, once. */
     monitor?: DatabaseMonitor;
@@ -49,7 +49,7 @@ export function startSync(
   };
   if (options.onTickStart) atTickStart();
   const heartbeat = options.onHeartbeat
-    ? setInterval(options.onHeartbeat, options.heartbeatMs ?? 15_000)
+    ? setInterval(options.onHeartbeat, options.heartbeatMs)
     : undefined;
   heartbeat?.unref();
   // An outage is logged by the monitor, once; anything else is a bug and is logged in full.

@@ -32,8 +32,8 @@ beforeEach(async () => {
   await fx.addVendor('acme');
   // A node with short reconnect hints and a small per-stream queue, on real HTTP.
   const node = await fx.openNode({
-    notifierLimits: { maxQueuedBytes: 512 * 1024 },
-    eventOptions: { retryMs: 100 },
+    maxStreamQueuedBytes: 512 * 1024,
+    streamRetryMs: 100,
   });
   fx.node = node;
   server = await listen(node.app);
@@ -166,7 +166,7 @@ describe('push at the release tick', () => {
   });
 
   it('refuses streams beyond the per-address limit with 429 and Retry-After', async () => {
-    const limited = await fx.openNode({ notifierLimits: { maxPerAddress: 2 } });
+    const limited = await fx.openNode({ maxStreamsPerAddress: 2 });
     const http = await listen(limited.app);
     const mine = new AbortController();
     try {

@@ -66,16 +66,19 @@ export async function createFixture(
   generateRepositoryKeys({ dir: keysDir, now: clock.now() });
   // Functional tests send bursts from one address on a clock that stands still: rate limits are
   // tested on their own (test/http/access.test.ts), and kept out of the way here.
-  const unlimited = { perSecond: 1e9, burst: 1e9 };
+  const unlimited = {
+    publisherPerTokenPerSecond: 1e9,
+    publisherPerTokenBurst: 1e9,
+    publisherPerAddressPerSecond: 1e9,
+    publisherPerAddressBurst: 1e9,
+    agentPerAddressPerSecond: 1e9,
+    agentPerAddressBurst: 1e9,
+  };
   const base: NodeOptions = {
     dataDir,
     keysDir,
     clock,
-    rateLimits: {
-      publisherPerToken: unlimited,
-      publisherPerAddress: unlimited,
-      agentPerAddress: unlimited,
-    },
+    ...unlimited,
     ...(options.repo ? { repoDefaults: options.repo } : {}),
     ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

@@ -130,7 +130,8 @@ describe.each(DIALECTS)('%s', (dialect) => {
   describe('rate limits', () => {
     it('answer 429 with Retry-After past the burst, per token, and recover as time passes', async () => {
       const limited = await fx.openNode({
-        rateLimits: { publisherPerToken: { perSecond: 1, burst: 3 } },
+        publisherPerTokenPerSecond: 1,
+        publisherPerTokenBurst: 3,
       });
       const get = () =>
         limited.app.request('/api/v1/vendors/acme/metadata/latest', {
@@ -157,7 +158,8 @@ describe.each(DIALECTS)('%s', (dialect) => {
 
     it('limit receipts per address', async () => {
       const limited = await fx.openNode({
-        rateLimits: { agentPerAddress: { perSecond: 1, burst: 2 } },
+        agentPerAddressPerSecond: 1,
+        agentPerAddressBurst: 2,
       });
       const post = () =>
         limited.app.request('/api/v1/reports', {

@@ -126,11 +126,13 @@ describe('GET /metrics', () => {
 
   it('counts rate-limit refusals, and shows the bucket map staying bounded under unique 8 KB Authorization headers', async () => {
     const node = await fx.openNode({
-      rateLimits: {
-        agentPerAddress: { perSecond: 0.001, burst: 1 },
-        publisherPerAddress: { perSecond: 1e9, burst: 1e9 },
-        publisherPerToken: { perSecond: 1, burst: 1, maxBuckets: 50 },
-      },
+      agentPerAddressPerSecond: 0.001,
+      agentPerAddressBurst: 1,
+      publisherPerAddressPerSecond: 1e9,
+      publisherPerAddressBurst: 1e9,
+      publisherPerTokenPerSecond: 1,
+      publisherPerTokenBurst: 1,
+      rateLimitMaxBuckets: 50,
     });
     const report = () =>
       node.app.request('/api/v1/reports', {
@@ -175,7 +177,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts open event streams and the ones refused for the per-address cap', async () => {
-    const node = await fx.openNode({ notifierLimits: { maxPerAddress: 1 } });
+    const node = await fx.openNode({ maxStreamsPerAddress: 1 });
     const server = await listen(node.app);
     const stop = new AbortController();
     try {

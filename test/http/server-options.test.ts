@@ -212,8 +212,9 @@ describe('--trust-proxy: rate limits per client behind a proxy', () => {
   ] as const) {
     it(`${setting}: clients named in X-Forwarded-For ${separate ? 'have their own quotas' : 'share the peer quota (the header is not believed)'}`, async () => {
       const node = await fx.openNode({
-        trustProxy: trust(setting),
-        rateLimits: { agentPerAddress: { perSecond: 0.001, burst: 1 } },
+        trustProxy: setting,
+        agentPerAddressPerSecond: 0.001,
+        agentPerAddressBurst: 1,
       });
       const http = await start(node);
       try {

@@ -7,10 +7,11 @@ import { sseMessage } from '../../release/notifier.js';
 import type { Repository } from '../../release/repository.js';
 import { parseGroup } from '../../common/names.js';
 
+/** Defaults: the node's settings streamIdleMs and streamRetryMs (src/server/config.ts). */
 export interface EventRouteOptions {
-  /** Streams are closed after this long; clients reconnect (and land on another node, maybe). Default 30 min. */
+  /** Streams are closed after this long; clients reconnect (and land on another node, maybe). */
   idleMs: number;
-  /** The reconnect delay suggested to clients (`retry:`). Default 3 s. */
+  /** The reconnect delay suggested to clients (`retry:`). */
   retryMs: number;
 }
 
@@ -43,10 +44,9 @@ export function eventRoutes(deps: {
   repo: Repository;
   notifier: Notifier;
   clientAddress: (c: Context) => string;
-  options?: Partial<EventRouteOptions>;
+  options: EventRouteOptions;
 }): Hono<{ Bindings: HttpBindings }> {
-  const { repo, notifier } = deps;
-  const options: EventRouteOptions = { idleMs: 30 * 60_000, retryMs: 3000, ...deps.options };
+  const { repo, notifier, options } = deps;
   const app = new Hono<{ Bindings: HttpBindings }>();
 
   app.get('/g/:group/events', (c) => {

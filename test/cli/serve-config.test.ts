@@ -1,0 +1,149 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withSettingsTable } from '../../src/server/config-doc.js';
+import { NODE_DEFAULTS, SETTING_NAMES, settingDescription } from '../../src/server/config.js';
+import { cli, startServer } from '../helpers/cli.js';
+
+const DOC = new URL('../../docs/configuration.md', import.meta.url);
+
+/** One plain line: no stack frames, no second line. */
+function expectOneLine(stderr: string): void {
+  expect(stderr, stderr).not.toMatch(/\n\s+at /);
+  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+}
+
+describe('the node configuration (src/server/config.ts)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fairpatch-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('docs/configuration.md lists every setting as the schema declares it (npm run docs:config)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    expect(doc, 'docs/configuration.md is out of date: run npm run docs:config').toBe(
+      withSettingsTable(doc),
+    );
+    for (const name of SETTING_NAMES) {
+      expect(settingDescription(name), name).not.toBe('');
+      expect(doc).toContain(`| \`${name}\` |`);
+    }
+  });
+
+  it('a flag beats the --config file, which beats the environment, which beats the default', async () => {
+    const file = join(dir, 'node.json');
+    writeFileSync(file, JSON.stringify({ maxHorizonMs: '20d', streamRetryMs: 7000 }));
+    const { code, stdout, stderr } = await cli(
+      ['serve', '--print-config', '--config', file, '--stream-retry', '9s', '--max-streams', '5'],
+      {
+        cwd: dir,
+        env: {
+          FAIRPATCH_MIN_LEAD: '45s',
+          FAIRPATCH_MAX_HORIZON: '10d',
+          FAIRPATCH_STREAM_RETRY: '5s',
+          FAIRPATCH_MAX_STREAMS: '7',
+        },
+      },
+    );
+    expect(code, stderr).toBe(0);
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed.minLeadMs).toBe(45_000); // environment over default
+    expect(printed.maxHorizonMs).toBe(20 * 86_400_000); // file over environment
+    expect(printed.streamRetryMs).toBe(9000); // flag over file and environment
+    expect(printed.maxStreams).toBe(5); // flag over environment
+    expect(printed.maxJsonBytes).toBe(NODE_DEFAULTS.maxJsonBytes); // nothing said: the default
+    expect(printed.dataDir).toBe(join(dir, 'data'));
+    // What it prints is a --config file that gives the same settings back.
+    writeFileSync(file, stdout);
+    const again = await cli(['serve', '--print-config', '--config', file], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(printed);
+  });
+
+  it('a malformed flag, variable or file key exits 64 with one line naming it', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ maxJsonByte: 10 }));
+    for (const [args, env, named] of [
+      [['--max-json-bytes', 'lots'], {}, /--max-json-bytes must be a size in bytes .*'lots'/],
+      [['--agent-per-address-burst', '0'], {}, /--agent-per-address-burst must be a positive/],
+      [[], { FAIRPATCH_MIN_LEAD: 'soon' }, /FAIRPATCH_MIN_LEAD must be a duration .*'soon'/],
+      [[], { PORT: '70000' }, /PORT must be a port number from 0 to 65535/],
+      [['--config', file], {}, /bad\.json: "maxJsonByte": unknown setting/],
+    ] as const) {
+      const { code, stdout, stderr } = await cli(['serve', '--print-config', ...args], {
+        cwd: dir,
+        env: { ...env },
+      });
+      expect(code, stderr).toBe(64);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(named);
+      expectOneLine(stderr);
+    }
+    const missing = await cli(['serve', '--config', join(dir, 'none.json')], { cwd: dir });
+    expect(missing.code).toBe(66);
+    expectOneLine(missing.stderr);
+  });
+
+  it('--print-config redacts the operator token and the database password', async () => {
+    const { code, stdout, stderr } = await cli(['serve', '--print-config'], {
+      cwd: dir,
+      env: {
+        DATABASE_URL: 'postgres://fairpatch:hunter2@db.example:5432/fp?sslpassword=other-secret',
+        FAIRPATCH_OPERATOR_TOKEN: 'op-token-s3cret',
+      },
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).not.toMatch(/hunter2|other-secret|op-token-s3cret/);
+    const printed = JSON.parse(stdout) as Record<string, string>;
+    expect(printed.operatorToken).toBe('[redacted]');
+    expect(printed.databaseUrl).toMatch(/^postgres:\/\/fairpatch:redacted@db\.example:5432\/fp/);
+  });
+
+  it('limits set on the command line hold on a running node, over real HTTP', async () => {
+    const keys = join(dir, 'keys');
+    expect((await cli(['keygen', '--keys', keys])).code).toBe(0);
+    const server = await startServer([
+      '--data',
+      join(dir, 'data'),
+      '--keys',
+      keys,
+      '--max-json-bytes',
+      '1KiB',
+      '--agent-per-address-burst',
+      '1',
+      '--agent-per-address-per-second',
+      '0.01',
+    ]);
+    try {
+      // 2 KiB of receipts: within the default 4 MiB, over the 1 KiB set here.
+      const big = await fetch(`${server.url}/api/v1/receipts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ receipts: [], padding: 'x'.repeat(2048) }),
+      });
+      expect(big.status).toBe(413);
+      expect(((await big.json()) as { error: { code: string } }).error.code).toBe(
+        'PAYLOAD_TOO_LARGE',
+      );
+      // That request took the one token of this address's burst (default 400): the next waits.
+      const next = await fetch(`${server.url}/api/v1/reports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          group: 'eu',
+          client: 'c',
+          product: 'p',
+          version: '1',
+          outcome: 'installed',
+        }),
+      });
+      expect(next.status).toBe(429);
+      expect(((await next.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+      expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
