@@ -162,14 +162,14 @@ export function observe(
   keys: ReadonlyMap<string, TufKey>,
   docs: readonly Doc[],
   receipts: SignedObservation[],
-): Seen[] {
-  const { seen, notes } = collectObservations({
+): { seen: Seen[]; documents: Map<string, VerifiedDocument> } {
+  const { seen, documents, notes } = collectObservations({
     leaves: indexed([receiptsLeaf(docs, receipts)]),
     external: [],
     timestampKeys: keys,
   });
   if (notes.length > 0) throw new Error(`test batch not admitted: ${notes[0]!.message}`);
-  return seen;
+  return { seen, documents };
 }
 
 /** A vendor's signed targets metadata, as an activation leaf carries it. */
