@@ -271,7 +271,11 @@ export function rollupAdmissions(
 }
 
 /** Per group: the first receipt carrying the release and the last one without it after activation. */
-function deliveries(report: ReleaseReport, seen: readonly Seen[], options: AuditOptions): void {
+export function deliveries(
+  report: ReleaseReport,
+  seen: readonly Seen[],
+  options: AuditOptions,
+): void {
   const act = report.activation!;
   const byGroup = new Map<string, Seen[]>();
   for (const s of seen) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
