@@ -13,6 +13,9 @@ import {
 } from '../../../src/common/observation.js';
 import { tickStart as startOfTick } from '../../../src/common/tick.js';
 import { type Leaf, type LeafOf, leafBytes, parseLeaf } from '../../../src/log/leaves.js';
+import { signCheckpoint } from '../../../src/log/checkpoint.js';
+import { verifierKey } from '../../../src/log/note.js';
+import { MemoryTree } from '../../../src/log/tree.js';
 import { canonicalBytes } from '../../../src/tuf/canonical.js';
 import { type KeyPair, type TufKey, generateKeyPair, tufKey } from '../../../src/tuf/keys.js';
 import {
@@ -262,4 +265,29 @@ export function release(
     },
     groups: {},
   };
+}
+
+/** A note key (the log's, or a witness's): its secret and the verifier key string auditors pin. */
+export function noteKey(name: string): { name: string; secretKey: Uint8Array; vkey: string } {
+  const pair = generateKeyPair();
+  return { name, secretKey: pair.secretKey, vkey: verifierKey(name, pair.publicKey) };
+}
+
+/** The log's signed checkpoint over the first `size` leaves of `tree`. */
+export function checkpointNote(
+  key: { name: string; secretKey: Uint8Array },
+  tree: MemoryTree,
+  size = tree.size,
+): string {
+  return signCheckpoint(
+    { origin: key.name, size, rootHash: tree.root(size) },
+    key.name,
+    key.secretKey,
+  );
+}
+
+export function treeOf(leaves: string[]): MemoryTree {
+  const tree = new MemoryTree();
+  tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
+  return tree;
 }
