@@ -101,6 +101,18 @@ describe('collectObservations', () => {
     expect(out.seen[0]!.source).toBe('log');
   });
 
+  it('a forged receipt handed in twice is reported once: a signature is judged once', () => {
+    const forged = receipt(alice, doc, run, agent().seed);
+    const out = collect(
+      [receiptsLeaf([doc], [forged, forged])],
+      [{ source: 'receipts.json', documents: { [doc.digest]: doc.envelope }, receipts: [forged] }],
+    );
+    expect(out.seen).toEqual([]);
+    expect(out.notes.map((n) => [n.kind, n.evidence.sig])).toEqual([
+      ['receipt-unverifiable', forged.sig],
+    ]);
+  });
+
   it('a receipt only a witness holds is admitted with the witness as its source', () => {
     const r = receipt(alice, doc, run);
     const out = collect(
