@@ -75,20 +75,10 @@ export function evaluateFairness(input: {
   });
   findings.push(...commitments);
   const rollups = of('delivery.rollup');
-  for (const { report, activationTick, activation } of releases) {
-    if (!activation) {
-      if (!report.halted && input.now > tickStart(activationTick) + options.activationGraceMs) {
-        findings.push({
-          kind: 'activation-missing',
-          class: 'proof',
-          unfair: true,
-          release: report.id,
-          message: `${report.id} was due at tick ${activationTick} but no activation was logged`,
-          evidence: { scheduled_leaf: report.scheduledLeaf },
-        });
-      }
-      continue;
-    }
+  for (const release of releases) {
+    const { report, activation } = release;
+    findings.push(...activationFindings({ release, now: input.now, options, tickStart }));
+    if (!activation) continue;
     const start = tickStart(activation.leaf.tick);
     report.activation = {
       tick: activation.leaf.tick,
@@ -97,16 +87,6 @@ export function evaluateFairness(input: {
       snapshotVersion: activation.leaf.snapshot_version,
       leaf: activation.index,
     };
-    if (activation.leaf.tick !== activationTick) {
-      findings.push({
-        kind: 'activation-late',
-        class: 'proof',
-        unfair: true,
-        release: report.id,
-        message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`,
-        evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index },
-      });
-    }
     findings.push(...earlyRelease(report, documents, seen));
     findings.push(...rollupAdmissions(report, rollups));
     deliveries(report, seen, options);
@@ -151,6 +131,52 @@ export function evaluateFairness(input: {
 export function verdictOf(findings: readonly Finding[]): Verdict {
   if (findings.some((f) => f.unfair)) return 'UNFAIR';
   return findings.some((f) => f.class === 'cannot-verify') ? 'CANNOT_VERIFY' : 'FAIR';
+}
+
+/**
+ * Proof: the log committed a release to a tick and then activated it at another tick, or never
+ * activated it (past the grace period, unless a halt withdrew it).
+ */
+export function activationFindings(input: {
+  release: {
+    report: ReleaseReport;
+    activationTick: number;
+    activation?: { index: number; leaf: LeafOf<'release.activated'> };
+  };
+  now: number;
+  options: AuditOptions;
+  tickStart: (k: number) => number;
+}): Finding[] {
+  const { report, activationTick, activation } = input.release;
+  if (!activation) {
+    if (
+      !report.halted &&
+      input.now > input.tickStart(activationTick) + input.options.activationGraceMs
+    ) {
+      return [
+        {
+          kind: 'activation-missing',
+          class: 'proof',
+          unfair: true,
+          release: report.id,
+          message: `${report.id} was due at tick ${activationTick} but no activation was logged`,
+          evidence: { scheduled_leaf: report.scheduledLeaf },
+        },
+      ];
+    }
+    return [];
+  }
+  if (activation.leaf.tick === activationTick) return [];
+  return [
+    {
+      kind: 'activation-late',
+      class: 'proof',
+      unfair: true,
+      release: report.id,
+      message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`,
+      evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index },
+    },
+  ];
 }
 
 /** Proof: two different statements signed for one tick. */
@@ -215,7 +241,7 @@ export function earlyRelease(
 }
 
 /** Proof: a node's own signed roll-up admits serving a group the old snapshot after activation. */
-function rollupAdmissions(
+export function rollupAdmissions(
   report: ReleaseReport,
   rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
 ): Finding[] {
@@ -258,7 +284,11 @@ function rollupAdmissions(
 }
 
 /** Per group: the first receipt carrying the release and the last one without it after activation. */
-function deliveries(report: ReleaseReport, seen: readonly Seen[], options: AuditOptions): void {
+export function deliveries(
+  report: ReleaseReport,
+  seen: readonly Seen[],
+  options: AuditOptions,
+): void {
   const act = report.activation!;
   const byGroup = new Map<string, Seen[]>();
   for (const s of seen) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
@@ -302,7 +332,7 @@ function deliveries(report: ReleaseReport, seen: readonly Seen[], options: Audit
  * Testimony: the group's own path did not answer its agents (5xx, unreachable) while another path did:
  * an outage for one group only is unequal treatment even when the agents got around it.
  */
-function groupPathFailing(seen: readonly Seen[], options: AuditOptions): Finding[] {
+export function groupPathFailing(seen: readonly Seen[], options: AuditOptions): Finding[] {
   const byGroup = new Map<string, Seen[]>();
   for (const s of seen)
     if (s.pathFailures.some((via) => via.startsWith(`/g/${s.group}`)))
@@ -320,7 +350,7 @@ function groupPathFailing(seen: readonly Seen[], options: AuditOptions): Finding
 }
 
 /** Testimony: statements served long after their tick (a freeze), whatever they carried. */
-function servedStale(
+export function servedStale(
   seen: readonly Seen[],
   options: AuditOptions,
   tickStart: (k: number) => number,
@@ -345,7 +375,7 @@ function servedStale(
  * What keeps the verdict from FAIR: no declared groups (the auditor cannot know whom to cover), or a
  * declared group with no receipt carrying a release that is due.
  */
-function coverage(input: {
+export function coverage(input: {
   declared: readonly string[] | undefined;
   releases: readonly ReleaseReport[];
   seen: readonly Seen[];

@@ -92,14 +92,9 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const saved = existsSync(savedPath) ? readFileSync(savedPath, 'utf8') : undefined;
   if (saved) {
     const previous = openCheckpoint(saved, verifier);
-    try {
-      if (previous.size > checkpoint.size)
-        throw new FairpatchError(
-          'PROOF_INVALID',
-          `the log shrank from ${previous.size} to ${checkpoint.size}`,
-        );
-      let proof: Uint8Array[] = [];
-      if (previous.size > 0 && previous.size < checkpoint.size) {
+    let proof: Uint8Array[] | FairpatchError = [];
+    if (previous.size > 0 && previous.size < checkpoint.size) {
+      try {
         const body = parseJson(
           await getText(
             run.server,
@@ -109,28 +104,14 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
         proof = (Array.isArray(body.proof) ? body.proof : []).map((h) =>
           Buffer.from(String(h), 'hex'),
         );
+      } catch (error) {
+        if (!(error instanceof FairpatchError)) throw error;
+        proof = error;
       }
-      verifyConsistency(
-        previous.size,
-        checkpoint.size,
-        previous.rootHash,
-        checkpoint.rootHash,
-        proof,
-      );
-    } catch (error) {
-      if (!(error instanceof FairpatchError)) throw error;
-      findings.push({
-        kind: 'log-inconsistent',
-        class: 'proof',
-        unfair: true,
-        message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
-        evidence: {
-          saved_checkpoint: saved,
-          served_checkpoint: checkpointNote,
-          reason: error.message,
-        },
-      });
     }
+    findings.push(
+      ...logInconsistency({ saved, served: checkpointNote, previous, checkpoint, proof }),
+    );
   }
 
   // 2. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
@@ -142,25 +123,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
 
   // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
   // repository's root would make every receipt "unverifiable" and the audit vacuous.
-  const rootHash = sha256Hex(canonicalBytes(run.root));
-  const named = parsed.some(
-    ({ leaf }) =>
-      (leaf.type === 'repository.created' &&
-        run.root.signed.version === 1 &&
-        leaf.root_sha256 === rootHash) ||
-      (leaf.type === 'keys.rotated' &&
-        leaf.root_version === run.root.signed.version &&
-        leaf.root_sha256 === rootHash),
-  );
-  if (!named) {
-    findings.push({
-      kind: 'root-mismatch',
-      class: 'cannot-verify',
-      unfair: false,
-      message: `the pinned root (version ${run.root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`,
-      evidence: { root_sha256: rootHash },
-    });
-  }
+  findings.push(...rootNotNamed(parsed, run.root));
 
   // 4. Timestamp keys from the trusted root and every root after it.
   const announced = new Map(
@@ -195,10 +158,89 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
 }
 
 /**
+ * Proof: the served checkpoint does not extend the one this auditor saved (the log shrank, or the
+ * consistency proof does not verify, or the server could not give one). `proof` is the consistency
+ * proof the server gave between the two sizes, or why it could not be had.
+ */
+export function logInconsistency(input: {
+  saved: string;
+  served: string;
+  previous: Checkpoint;
+  checkpoint: Checkpoint;
+  proof: readonly Uint8Array[] | FairpatchError;
+}): Finding[] {
+  const { previous, checkpoint, proof } = input;
+  try {
+    if (proof instanceof FairpatchError) throw proof;
+    if (previous.size > checkpoint.size)
+      throw new FairpatchError(
+        'PROOF_INVALID',
+        `the log shrank from ${previous.size} to ${checkpoint.size}`,
+      );
+    verifyConsistency(
+      previous.size,
+      checkpoint.size,
+      previous.rootHash,
+      checkpoint.rootHash,
+      proof,
+    );
+    return [];
+  } catch (error) {
+    if (!(error instanceof FairpatchError)) throw error;
+    return [
+      {
+        kind: 'log-inconsistent',
+        class: 'proof',
+        unfair: true,
+        message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
+        evidence: {
+          saved_checkpoint: input.saved,
+          served_checkpoint: input.served,
+          reason: error.message,
+        },
+      },
+    ];
+  }
+}
+
+/**
+ * The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
+ * repository's root would make every receipt "unverifiable" and the audit vacuous.
+ */
+export function rootNotNamed(
+  parsed: ReadonlyArray<{ leaf: Leaf }>,
+  root: Envelope<RootSigned>,
+): Finding[] {
+  const rootHash = sha256Hex(canonicalBytes(root));
+  const named = parsed.some(
+    ({ leaf }) =>
+      (leaf.type === 'repository.created' &&
+        root.signed.version === 1 &&
+        leaf.root_sha256 === rootHash) ||
+      (leaf.type === 'keys.rotated' &&
+        leaf.root_version === root.signed.version &&
+        leaf.root_sha256 === rootHash),
+  );
+  if (named) return [];
+  return [
+    {
+      kind: 'root-mismatch',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the pinned root (version ${root.signed.version}) is not the one this log names: wrong repository, or a root the log never announced`,
+      evidence: { root_sha256: rootHash },
+    },
+  ];
+}
+
+/**
  * A checkpoint that enough independent witnesses cosigned is one view shared with them: a split view
  * (one log for this auditor, another for some group) needs those witnesses to be fooled or to lie.
  */
-function unwitnessed(note: string, cosigners: { keys: string[]; threshold: number }): Finding[] {
+export function unwitnessed(
+  note: string,
+  cosigners: { keys: string[]; threshold: number },
+): Finding[] {
   let names: string[];
   let problem = '';
   try {

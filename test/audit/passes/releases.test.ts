@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { releasesFrom } from '../../../src/audit/releases.js';
+import type { Leaf, LeafOf } from '../../../src/log/leaves.js';
+import { sha256Hex } from '../../../src/tuf/metadata.js';
+import { activated, indexed, scheduled, tickStart, vendorMetadata } from './build.js';
+
+type Indexed<T extends Leaf['type']> = Array<{ index: number; leaf: LeafOf<T> }>;
+
+function run(leaves: Leaf[]) {
+  const all = indexed(leaves);
+  const of = <T extends Leaf['type']>(type: T) =>
+    all.filter((l) => l.leaf.type === type) as Indexed<T>;
+  return releasesFrom({
+    scheduled: of('release.scheduled'),
+    halted: of('release.halted'),
+    activated: of('release.activated'),
+    tickStart,
+  });
+}
+
+const v1 = vendorMetadata(1, { 'acme/agent-1.2.3.tar': 'agent 1.2.3' });
+const v2 = vendorMetadata(2, {
+  'acme/agent-1.2.3.tar': 'agent 1.2.3',
+  'acme/agent-1.2.4.tar': 'agent 1.2.4',
+});
+
+describe('releasesFrom', () => {
+  it('an activation opening its schedule: the release, its new targets, no finding', () => {
+    const leaves = [
+      scheduled('acme', 1, 4, v1),
+      activated('acme', 1, 4, 7, v1),
+      scheduled('acme', 2, 9, v2),
+      activated('acme', 2, 9, 12, v2),
+    ];
+    const out = run(leaves);
+    expect(out.findings).toEqual([]);
+    expect(out.releases).toEqual([
+      {
+        report: {
+          id: 'acme/1',
+          vendor: 'acme',
+          metadataVersion: 1,
+          title: 'agent 1.2.3',
+          releaseAt: tickStart(4),
+          targets: ['acme/agent-1.2.3.tar'],
+          scheduledLeaf: 0,
+          scheduledTick: 4,
+          halted: false,
+          groups: {},
+        },
+        activationTick: 4,
+        activation: { index: 1, leaf: leaves[1] },
+      },
+      {
+        report: {
+          id: 'acme/2',
+          vendor: 'acme',
+          metadataVersion: 2,
+          title: 'agent 1.2.4',
+          releaseAt: tickStart(9),
+          targets: ['acme/agent-1.2.4.tar'],
+          scheduledLeaf: 2,
+          scheduledTick: 9,
+          halted: false,
+          groups: {},
+        },
+        activationTick: 9,
+        activation: { index: 3, leaf: leaves[3] },
+      },
+    ]);
+  });
+
+  it('commitment-mismatch (proof) when what went live does not hash to what was committed', () => {
+    const swapped = vendorMetadata(1, { 'acme/agent-1.2.3.tar': 'agent 1.2.3-backdoor' });
+    const out = run([scheduled('acme', 1, 4, v1), activated('acme', 1, 4, 7, swapped)]);
+    expect(out.findings).toEqual([
+      {
+        kind: 'commitment-mismatch',
+        class: 'proof',
+        unfair: true,
+        release: 'acme/1',
+        message:
+          'acme/1 went live with metadata that does not hash to the schedule committed at leaf 0',
+        evidence: { scheduled_leaf: 0, activated_leaf: 1, committed: sha256Hex(Buffer.from(v1)) },
+      },
+    ]);
+  });
+
+  it('a schedule not yet activated is a release without activation, and no finding here', () => {
+    const out = run([scheduled('acme', 1, 4, v1)]);
+    expect(out.findings).toEqual([]);
+    expect(out.releases).toHaveLength(1);
+    expect(out.releases[0]!.activation).toBeUndefined();
+    expect(out.releases[0]!.report.targets).toEqual([]);
+  });
+
+  it('a version scheduled again (an embargo move) is promised for its latest tick', () => {
+    const out = run([scheduled('acme', 1, 4, v1), scheduled('acme', 1, 6, v1)]);
+    expect(out.releases.map((r) => [r.report.scheduledLeaf, r.activationTick])).toEqual([[1, 6]]);
+    expect(out.releases[0]!.report.releaseAt).toBe(tickStart(6));
+  });
+
+  it('a later halt at or before its tick withdraws it; a halt after its tick does not', () => {
+    const halt = (tick: number): Leaf => ({
+      type: 'release.halted',
+      v: 2,
+      vendor: 'acme',
+      metadata_version: 2,
+      metadata_sha256: sha256Hex(Buffer.from('halt')),
+      activation_tick: tick,
+    });
+    expect(run([scheduled('acme', 1, 4, v1), halt(4)]).releases[0]!.report.halted).toBe(true);
+    expect(run([scheduled('acme', 1, 4, v1), halt(5)]).releases[0]!.report.halted).toBe(false);
+  });
+
+  it('a v1 schedule: release time and targets from the leaf, no commitment to check', () => {
+    const out = run([
+      {
+        type: 'release.scheduled',
+        v: 1,
+        vendor: 'acme',
+        metadata_version: 1,
+        metadata_sha256: sha256Hex(Buffer.from('whatever')),
+        release_at: '2026-03-01T00:00:12Z',
+        activation_tick: 4,
+        targets: {
+          'acme/a.tar': {
+            sha256: sha256Hex(Buffer.from('a')),
+            length: 1,
+            product: 'agent',
+            version: '1.0.0',
+            platform: 'any',
+          },
+        },
+      },
+    ]);
+    expect(out.findings).toEqual([]);
+    expect(out.releases[0]!.report).toMatchObject({
+      releaseAt: Date.parse('2026-03-01T00:00:12Z'),
+      targets: ['acme/a.tar'],
+      title: 'agent 1.0.0',
+    });
+  });
+});
