@@ -39,6 +39,7 @@ describe('collectObservations', () => {
         pushed: undefined,
         artifactFailures: [],
         pathFailures: [],
+        checkpoints: [],
         source: 'log',
       },
     ]);
