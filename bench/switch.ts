@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { tickAt, tickStart } from '../src/common/tick.js';
+import { startProcess } from './lib/proc.js';
 import { BenchRepo } from './lib/repo.js';
 
 /** p50 / p99 / max of a set of ms figures. */
@@ -109,6 +110,13 @@ export async function switchBenchmark(
       releaseVersions.set(staged.activationTick, before + r + 1);
     }
     const measured = Array.from({ length: ticks }, (_, i) => first + i);
+    // The baseline, polled the same way in the same run: what this machine allows at best.
+    const bare = await startProcess([
+      new URL('./bare-switch-server.js', import.meta.url).pathname,
+      String(cfg.epochMs),
+      String(cfg.tickMs),
+    ]);
+    nodes.push(bare);
     const loadBefore = loadavg();
 
     const byTick = new Map<number, Set<string>>();
@@ -144,9 +152,11 @@ export async function switchBenchmark(
                     tick: doc.signed.version,
                     snapshot: doc.signed.meta['snapshot.json'].version,
                   });
-                  const set = byTick.get(doc.signed.version) ?? new Set<string>();
-                  set.add(createHash('sha256').update(bytes).digest('hex'));
-                  byTick.set(doc.signed.version, set);
+                  if (n !== bare) {
+                    const set = byTick.get(doc.signed.version) ?? new Set<string>();
+                    set.add(createHash('sha256').update(bytes).digest('hex'));
+                    byTick.set(doc.signed.version, set);
+                  }
                 } catch {
                   errors++;
                 }
@@ -172,7 +182,7 @@ export async function switchBenchmark(
           ),
         ).length;
         return {
-          node: `node-${i + 1}`,
+          node: n === bare ? 'bare baseline' : `node-${i + 1}`,
           server: spread(ownAt.map((s) => s?.firstServedWallMs ?? NaN)),
           serverTickClock: spread(ownAt.map((s) => s?.firstServedAfterTickMs ?? NaN)),
           prerendered: ownAt.filter((s) => s?.prerendered).length,
@@ -222,7 +232,7 @@ export function switchSection(switches: SwitchResult[], command: string): string
   );
   out.push('');
   out.push(
-    "Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers (3 keep-alive loops per node, in one process on the same 2 cores) run only from 40 ms before to 40 ms after each measured tick's start. **Node** = the node's own record (`/healthz?switches`): its first poll answered with the tick's bytes, by the machine's clock (high resolution, not corrected), ms after the tick's start. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).",
+    "Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers (3 keep-alive loops per node, in one process on the same 2 cores) run only from 40 ms before to 40 ms after each measured tick's start. **Node** = the node's own record (`/healthz?switches`): its first poll answered with the tick's bytes, by the machine's clock (high resolution, not corrected), ms after the tick's start. **bare baseline** = a bare node:http process (no database, keys or framework) answering each poll with a document of the tick its clock is in, polled the same way in the same run: what this machine allows at best. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).",
   );
   out.push('');
   out.push(
@@ -232,8 +242,18 @@ export function switchSection(switches: SwitchResult[], command: string): string
   for (const s of switches)
     for (const n of s.nodes)
       out.push(
-        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.server)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.prerendered} of ${n.server.n} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
+        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.server)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.node === 'bare baseline' ? '–' : `${n.prerendered} of ${n.server.n}`} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
       );
+  out.push('');
+  for (const s of switches) {
+    const bare = s.nodes.find((n) => n.node === 'bare baseline');
+    const nodes = s.nodes.filter((n) => n !== bare);
+    if (!bare) continue;
+    const worst = (key: 'p50' | 'max') => Math.max(...nodes.map((n) => n.server[key]));
+    out.push(
+      `- ${s.label}: worst node p50 ${f(worst('p50'), 2)} ms against the bare baseline's ${f(bare.server.p50, 2)} ms (ratio ${f(worst('p50') / bare.server.p50, 2)}); worst node max ${f(worst('max'), 2)} ms against ${f(bare.server.max, 2)} ms (ratio ${f(worst('max') / bare.server.max, 2)}).`,
+    );
+  }
   out.push('');
   out.push(
     `Distinct documents per tick across the nodes: ${Math.max(...switches.map((s) => s.distinctDocumentsPerTick))} (target 1).`,
