@@ -214,7 +214,7 @@ function section(runs: RunResult[], started: Date): string[] {
   out.push('## Delivery of a large artifact');
   out.push('');
   out.push(
-    `\`npm run bench:large\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${nginx.replace('nginx version: ', '')}, 2 workers, the nginx block of docs/production.md (artifacts: one cache entry for every group path, \`proxy_cache_lock\`) in front of two \`fairpatch serve\` processes over one SQLite file; 127.0.0.1 only.`,
+    `\`${AGENTS === 2000 && MEGABYTES === 50 ? '' : `LARGE_AGENTS=${AGENTS} LARGE_MB=${MEGABYTES} `}npm run bench:large\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${nginx.replace('nginx version: ', '')}, 2 workers, the nginx block of docs/production.md (artifacts: one cache entry for every group path, \`proxy_cache_lock\`) in front of two \`fairpatch serve\` processes over one SQLite file; 127.0.0.1 only.`,
   );
   out.push('');
   out.push(
