@@ -83,18 +83,28 @@ export class BenchRepo {
     ).signed;
   }
 
-  /** Publishes a small artifact released at `releaseAt` (whole seconds); returns its activation tick and target path. */
+  /**
+   * Publishes an artifact released at `releaseAt` (whole seconds): a small script, or the file at
+   * `file`. Returns its activation tick, target path and hashes.
+   */
   async release(
     server: string,
-    releaseAt: number,
-  ): Promise<{ activationTick: number; activatesAt: string; path: string }> {
+    releaseAt: number | (() => number),
+    file?: string,
+  ): Promise<{
+    activationTick: number;
+    activatesAt: string;
+    path: string;
+    sha256: string;
+    length: number;
+  }> {
     const client = new PublisherClient(server, this.vendorToken);
     const n = ++this.releases;
-    const path = join(this.dir, `fix-${n}.sh`);
-    writeFileSync(path, `echo fix ${n}\n`);
+    const path = file ?? join(this.dir, `fix-${n}.sh`);
+    if (!file) writeFileSync(path, `echo fix ${n}\n`);
     const artifact = {
       platform: 'linux-x64',
-      name: `acme-agent-2.${n}.0.sh`,
+      name: file ? `acme-agent-2.${n}.0.bin` : `acme-agent-2.${n}.0.sh`,
       path,
       ...(await hashFile(path)),
     };
@@ -114,7 +124,8 @@ export class BenchRepo {
     const envelope = buildRelease({
       manifest,
       artifacts: [artifact],
-      releaseAt,
+      // A large upload takes a while: the time may be decided once it is stored.
+      releaseAt: typeof releaseAt === 'function' ? releaseAt() : releaseAt,
       previous: previous.signed,
       vendorKey: this.vendorKey!,
       now: Date.now(),
@@ -123,7 +134,12 @@ export class BenchRepo {
       activationTick: number;
       activatesAt: string;
     };
-    return { ...staged, path: `acme/${artifact.name}` };
+    return {
+      ...staged,
+      path: `acme/${artifact.name}`,
+      sha256: artifact.sha256,
+      length: artifact.length,
+    };
   }
 
   readRoot(): string {

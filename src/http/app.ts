@@ -143,9 +143,11 @@ export function createApp(deps: AppDeps): Hono {
         clock: reading
           ? {
               offset_ms: Math.round(reading.offsetMs),
-              rtt_ms: reading.rttMs,
+              rtt_ms: Math.round(reading.rttMs * 100) / 100,
+              // How far the tick clock is held back so that it never runs ahead of the database's.
+              correction_ms: Math.round(clock!.offset.correction() * 100) / 100,
               max_skew_ms: clock!.maxSkewMs,
-              measured_at: reading.at,
+              measured_at: Math.round(reading.at),
             }
           : null,
         max_state_age_ms: Number.isFinite(maxStateAgeMs()) ? maxStateAgeMs() : null,
@@ -161,6 +163,10 @@ export function createApp(deps: AppDeps): Hono {
           : null,
         // When this process first served the last activation tick's document, by its own clock.
         switch: switchRecords(repo).lastActivation ?? null,
+        // `?switches`: the same for each of the last ticks (every tick switches documents).
+        ...(c.req.query('switches') !== undefined
+          ? { recent_switches: switchRecords(repo).recent }
+          : {}),
         rss_bytes: process.memoryUsage.rss(),
         // Which process answered: one of several workers of a node (serve --workers) reports its own.
         pid: process.pid,

@@ -20,19 +20,35 @@ export interface SwitchRecord {
   lastPreviousServedMs: number;
   firstServedAfterTickMs: number;
   prerendered: boolean;
+  /**
+   * The same first poll by this machine's own clock (high resolution, no correction against the
+   * database's): when the switch really happened, relative to the tick's start. The tick clock above
+   * may be held back a little so that it never runs ahead of the database's.
+   */
+  firstServedWallMs: number;
 }
+
+/** How many recent ticks' switches a process keeps (for `/healthz?switches`). */
+export const SWITCH_HISTORY = 120;
 
 const switches = new WeakMap<
   Repository,
-  { last?: SwitchRecord; lastActivation?: SwitchRecord; lastServedAt: number }
+  {
+    last?: SwitchRecord;
+    lastActivation?: SwitchRecord;
+    lastServedAt: number;
+    recent: SwitchRecord[];
+  }
 >();
 
 /** The last tick served and the last activation tick served, as this process saw them. */
 export function switchRecords(repo: Repository): {
   last?: SwitchRecord;
   lastActivation?: SwitchRecord;
+  /** The last SWITCH_HISTORY ticks' records, oldest first. */
+  recent: SwitchRecord[];
 } {
-  return switches.get(repo) ?? { lastServedAt: Number.NaN };
+  return switches.get(repo) ?? { recent: [] };
 }
 
 /**
@@ -46,7 +62,7 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
   const now = repo.clock.now();
   let seen = switches.get(repo);
   if (!seen) {
-    seen = { lastServedAt: Number.NaN };
+    seen = { lastServedAt: Number.NaN, recent: [] };
     switches.set(repo, seen);
   }
   let poll = rendered.get(repo);
@@ -58,8 +74,11 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
       lastPreviousServedMs: seen.lastServedAt - start,
       firstServedAfterTickMs: now - start,
       prerendered,
+      firstServedWallMs: performance.timeOrigin + performance.now() - start,
     };
     seen.last = record;
+    seen.recent.push(record);
+    if (seen.recent.length > SWITCH_HISTORY) seen.recent.shift();
     if (repo.view.activatesAt(k)) seen.lastActivation = record;
     poll = {
       bytes,

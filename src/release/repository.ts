@@ -170,11 +170,22 @@ export class Repository {
     // Every refresh, so a key file added by the operator is picked up before the root's tick.
     this.keys.resolve(next, this.currentTick());
     if (sameState(before, next)) return;
-    this.current = new RepositoryView(
+    const view = new RepositoryView(
       next,
       (version) => this.keys.of(version),
       this.options.onRender,
     );
+    // Signed before the swap, so the polls of this tick and the next read bytes instead of signing:
+    // a refresh that lands after the half-tick pre-render would otherwise leave the next tick's
+    // document to be signed by its first poll, at the boundary.
+    const k = this.currentTick();
+    try {
+      view.timestampAt(k);
+      view.timestampAt(k + 1);
+    } catch {
+      // A tick this node cannot sign (a missing key): the poll answers with the reason, as before.
+    }
+    this.current = view;
   }
 
   /** Validates and stages a vendor's new delegated metadata (a release, a halt or a refresh). */

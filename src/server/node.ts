@@ -104,10 +104,14 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   });
   // A serving node over PostgreSQL keeps time with the database: its clock is read against the
   // database's, and moved back if it runs ahead, so no node shows a release before its time.
-  const offset = new ClockOffset();
+  // Readings are kept for a minute (a burst every 5 s): the tightest round trip of the minute bounds
+  // the offset best, and with it how far the tick clock must be held back (see ClockOffset).
+  const offset = new ClockOffset(36);
+  // The system clock is read at high resolution for the offset: whole ms would widen every round trip.
+  const readingClock = options.clock ?? preciseClock;
   const measureClock =
-    sync && isPostgres(db) ? () => measureOffset(db, baseClock, offset) : undefined;
-  for (let i = 0; measureClock && i < 3; i++) await measureClock();
+    sync && isPostgres(db) ? () => measureOffset(db, readingClock, offset) : undefined;
+  await measureClock?.();
   const clock = measureClock ? correctedClock(baseClock, offset) : baseClock;
   const store = new RepositoryStore(db);
   const rootFiles = listRootFiles(keysDir);
@@ -363,9 +367,16 @@ async function checkDirectoryWritable(dir: string): Promise<void> {
   }
 }
 
-/** One reading of the database's clock between two of ours. */
+const preciseClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+
+/**
+ * A burst of readings of the database's clock, each between two of ours, back to back on one
+ * connection: the first may wait for a connection or a busy server, the next ones rarely do.
+ */
 async function measureOffset(db: Db, clock: Clock, offset: ClockOffset): Promise<void> {
-  const sentAt = clock.now();
-  const reference = await databaseTime(db);
-  if (reference !== undefined) offset.add(sampleOffset(sentAt, reference, clock.now()));
+  for (let i = 0; i < 3; i++) {
+    const sentAt = clock.now();
+    const reference = await databaseTime(db);
+    if (reference !== undefined) offset.add(sampleOffset(sentAt, reference, clock.now()));
+  }
 }

@@ -92,9 +92,17 @@ export function startSync(
   };
   refreshTimer = setTimeout(() => void refresh(), atQuarter(options.refreshMs));
   refreshTimer.unref();
-  const roller = setInterval(() => {
+  // Roll-ups write to the database too: at a quarter point, like the refresh, never on a boundary.
+  let roller: NodeJS.Timeout | undefined;
+  const rollDelay = (): number =>
+    options.rollupMs >= repo.config.tickMs ? atQuarter(options.rollupMs) : options.rollupMs;
+  const rollup = (): void => {
+    if (stopped) return;
     options.onRollup().catch(report('delivery roll-up failed'));
-  }, options.rollupMs);
+    roller = setTimeout(rollup, rollDelay());
+    roller.unref();
+  };
+  roller = setTimeout(rollup, rollDelay());
   roller.unref();
 
   const prerender = (): void => {
@@ -115,7 +123,7 @@ export function startSync(
   return () => {
     stopped = true;
     if (refreshTimer) clearTimeout(refreshTimer);
-    clearInterval(roller);
+    if (roller) clearTimeout(roller);
     if (heartbeat) clearInterval(heartbeat);
     if (tickTimer) clearTimeout(tickTimer);
     if (timer) clearTimeout(timer);

@@ -25,7 +25,9 @@ describe("a node's own switch bracket (/healthz)", () => {
         lastPreviousServedMs: number;
         firstServedAfterTickMs: number;
         prerendered: boolean;
+        firstServedWallMs: number;
       } | null;
+      recent_switches?: Array<{ tick: number }>;
     };
 
   it('records the last poll of the previous document and the first of the activation tick, and whether it was pre-rendered', async () => {
@@ -41,6 +43,33 @@ describe("a node's own switch bracket (/healthz)", () => {
       lastPreviousServedMs: -3,
       firstServedAfterTickMs: 2,
       prerendered: true,
+      // By the machine's own clock, which this test does not control.
+      firstServedWallMs: expect.any(Number),
     });
+  });
+
+  it('keeps the record of each recent tick, given on /healthz?switches', async () => {
+    const start = tickStart(fx.node.repo.config, activationTick);
+    fx.clock.set(start + 1000 + 1);
+    await fx.node.app.request('/g/eu/metadata/timestamp.json');
+    expect((await health()).recent_switches).toBeUndefined();
+    const recent = (
+      (await (await fx.node.app.request('/healthz?switches')).json()) as {
+        recent_switches: Array<{ tick: number; firstServedAfterTickMs: number }>;
+      }
+    ).recent_switches;
+    expect(recent.map((r) => r.tick).slice(-2)).toEqual([activationTick, activationTick + 1]);
+    expect(recent.at(-1)?.firstServedAfterTickMs).toBe(1);
+  });
+
+  it('a refresh that changes the state signs this tick and the next before the new view serves', async () => {
+    const artifact = await fx.artifact('agent-2.sh', 'echo fixed again\n');
+    await fx.node.repo.stageVendorMetadata(
+      'acme',
+      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
+    );
+    const k = fx.node.repo.currentTick();
+    expect(fx.node.repo.view.hasTimestamp(k)).toBe(true);
+    expect(fx.node.repo.view.hasTimestamp(k + 1)).toBe(true);
   });
 });
