@@ -59,7 +59,12 @@ async function main(): Promise<void> {
       return { seed, key: ed25519PublicKey(seed).toString('hex') };
     });
     const at = new Date().toISOString();
-    const receipts: SignedObservation[] = Array.from({ length: RECEIPTS }, (_, i) => {
+    // Signed agent by agent (a signer keeps its parsed key), laid out round-robin as fleets send them.
+    const order = Array.from(
+      { length: RECEIPTS },
+      (_, j) => (j % (RECEIPTS / AGENTS)) * AGENTS + Math.floor(j / (RECEIPTS / AGENTS)),
+    );
+    const signed = order.map((i) => {
       const agent = agents[i % AGENTS]!;
       return signObservation(
         {
@@ -76,6 +81,8 @@ async function main(): Promise<void> {
         agent.seed,
       );
     });
+    const receipts: SignedObservation[] = new Array<SignedObservation>(RECEIPTS);
+    for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
     const batches = Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
       const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
       return JSON.stringify({
