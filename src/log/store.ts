@@ -172,6 +172,17 @@ export class LogStore {
     return (await query.executeTakeFirst())?.note;
   }
 
+  /** The newest checkpoint note and when it was signed (ms). */
+  async latestCheckpoint(): Promise<{ note: string; createdAt: number } | undefined> {
+    const row = await this.db
+      .selectFrom('log_checkpoints')
+      .select(['note', 'created_at'])
+      .orderBy('size', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { note: row.note, createdAt: Number(row.created_at) } : undefined;
+  }
+
   /**
    * Adds witnesses' cosignature lines (C2SP tlog-cosignature) to the stored checkpoint of `size`;
    * lines already there are not repeated. Verifiers ignore signature lines by keys they do not know.
