@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ed25519PublicKey } from '../src/common/ed25519.js';
 import { type SignedObservation, signObservation } from '../src/common/observation.js';
@@ -17,6 +17,17 @@ import { createWitness } from '../src/witness/node.js';
 // `POST /api/v1/receipts` and a witness's `POST /receipts`, each on SQLite, in-process (Hono's
 // app.request: no sockets, so this measures verification, logging and storage). 2,000 agents, each
 // receipt a run over one of ten timestamp documents, batches of 500 as agents send them.
+
+interface Rate {
+  /** Receipts per second of wall time. */
+  wall: number;
+  /** Receipts per CPU-second of the process. */
+  cpu: number;
+}
+interface Result {
+  node: Rate;
+  witness: Rate;
+}
 
 const RECEIPTS = 20_000;
 const AGENTS = 2_000;
@@ -96,14 +107,21 @@ async function main(): Promise<void> {
       });
     });
 
+    // Receipts per second of wall time, and per CPU-second of this process (every thread: the
+    // signatures are checked on the thread pool), which the other load on a shared machine moves less.
     const run = async (name: string, post: (body: string) => Promise<Response>) => {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       for (const body of batches) {
         const response = await post(body);
         if (response.status >= 300)
           throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
       }
-      return RECEIPTS / ((performance.now() - t0) / 1000);
+      const cpu = process.cpuUsage(cpu0);
+      return {
+        wall: RECEIPTS / ((performance.now() - t0) / 1000),
+        cpu: RECEIPTS / ((cpu.user + cpu.system) / 1e6),
+      };
     };
     const json = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
     const server = await run('server', (body) =>
@@ -112,21 +130,51 @@ async function main(): Promise<void> {
     const witnessRate = await run('witness', (body) =>
       Promise.resolve(witness.app.request('/receipts', { ...json, body })),
     );
+    const result: Result = { node: server, witness: witnessRate };
+    // INTAKE_BASELINE: a JSON file of an earlier run of this bench (its RESULT line, plus a `label`
+    // saying which commit), measured on the same machine, right before or after: ratios against it.
+    const baseline = process.env.INTAKE_BASELINE
+      ? (JSON.parse(readFileSync(process.env.INTAKE_BASELINE, 'utf8')) as Result & {
+          label: string;
+        })
+      : undefined;
+    const n = (x: number) => Math.round(x).toLocaleString('en');
+    const row = (what: string, now: Rate, before: Rate | undefined) =>
+      before
+        ? `| ${what} | ${n(before.wall)} | ${n(now.wall)} | ${(now.wall / before.wall).toFixed(2)}× | ${n(before.cpu)} | ${n(now.cpu)} | ${(now.cpu / before.cpu).toFixed(2)}× |`
+        : `| ${what} | ${n(now.wall)} | ${n(now.cpu)} |`;
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ');
     const lines = [
       '# Receipt intake',
       '',
-      '- command: `npm run bench:intake`',
-      `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
-      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519), every document once, each batch logged`,
+      `- command: \`npm run bench:intake\`${baseline ? ` (INTAKE_BASELINE: ${baseline.label})` : ''}`,
+      `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average at the end ${load}`,
+      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519, on the thread pool), every document once, each batch logged`,
+      '- receipts/s: over wall time; per CPU-second: over the CPU time of the whole process (all threads), which other load on the machine moves less',
       '',
-      '| intake | receipts/s |',
-      '|---|---|',
-      `| repository node, \`POST /api/v1/receipts\` (one leaf per batch) | ${Math.round(server).toLocaleString('en')} |`,
-      `| witness, \`POST /receipts\` (one leaf per receipt, inclusion proof in the answer) | ${Math.round(witnessRate).toLocaleString('en')} |`,
+      ...(baseline
+        ? [
+            `| intake | receipts/s before | receipts/s | ratio | per CPU-second before | per CPU-second | ratio |`,
+            '|---|---|---|---|---|---|---|',
+          ]
+        : ['| intake | receipts/s | receipts per CPU-second |', '|---|---|---|']),
+      row(
+        'repository node, `POST /api/v1/receipts` (one leaf per batch)',
+        result.node,
+        baseline?.node,
+      ),
+      row(
+        'witness, `POST /receipts` (one leaf per receipt, inclusion proof in the answer)',
+        result.witness,
+        baseline?.witness,
+      ),
       '',
     ];
     writeFileSync(new URL('../../bench/INTAKE.md', import.meta.url), lines.join('\n'));
     console.log(lines.join('\n'));
+    console.log(`RESULT ${JSON.stringify(result)}`);
   } finally {
     await witness.close();
     await node.close();
