@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ed25519PublicKey } from '../src/common/ed25519.js';
@@ -172,7 +172,11 @@ async function main(): Promise<void> {
       ),
       '',
     ];
-    writeFileSync(new URL('../../bench/INTAKE.md', import.meta.url), lines.join('\n'));
+    // The written analysis below the table ("## Where the time goes") is kept across runs.
+    const file = new URL('../../bench/INTAKE.md', import.meta.url);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const notes = previous.indexOf('\n## Where the time goes');
+    writeFileSync(file, lines.join('\n') + (notes >= 0 ? previous.slice(notes) : ''));
     console.log(lines.join('\n'));
     console.log(`RESULT ${JSON.stringify(result)}`);
   } finally {
