@@ -27,11 +27,15 @@ interface Rate {
 interface Result {
   node: Rate;
   witness: Rate;
+  /** CONCURRENT requests at once (absent in runs of older versions of this bench). */
+  nodeConcurrent?: Rate;
+  witnessConcurrent?: Rate;
 }
 
 const RECEIPTS = 20_000;
 const AGENTS = 2_000;
 const BATCH = 500;
+const CONCURRENT = 4;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
@@ -70,53 +74,66 @@ async function main(): Promise<void> {
       return { seed, key: ed25519PublicKey(seed).toString('hex') };
     });
     const at = new Date().toISOString();
-    // Signed agent by agent (a signer keeps its parsed key), laid out round-robin as fleets send them.
-    const order = Array.from(
-      { length: RECEIPTS },
-      (_, j) => (j % (RECEIPTS / AGENTS)) * AGENTS + Math.floor(j / (RECEIPTS / AGENTS)),
-    );
-    const signed = order.map((i) => {
-      const agent = agents[i % AGENTS]!;
-      return signObservation(
-        {
-          v: 1,
-          agent: agent.key,
-          group: `g${i % 50}`,
-          document: digests[i % 10]!,
-          first_at: at,
-          last_at: at,
-          polls: 1 + (i % 7),
-          via: '/g/x',
-          lag_ms: i % 1000,
-        },
-        agent.seed,
+    // A fresh set of receipts per run (`set` changes what is signed): a repeated receipt is a replay.
+    const makeBatches = (set: number): string[] => {
+      // Signed agent by agent (a signer keeps its parsed key), laid out round-robin as fleets send them.
+      const order = Array.from(
+        { length: RECEIPTS },
+        (_, j) => (j % (RECEIPTS / AGENTS)) * AGENTS + Math.floor(j / (RECEIPTS / AGENTS)),
       );
-    });
-    const receipts: SignedObservation[] = new Array<SignedObservation>(RECEIPTS);
-    for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
-    const batches = Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
-      const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
-      return JSON.stringify({
-        documents: Object.fromEntries(
-          slice.map((r) => [
-            r.observation.document,
-            documents[digests.indexOf(r.observation.document)],
-          ]),
-        ),
-        receipts: slice,
+      const signed = order.map((i) => {
+        const agent = agents[i % AGENTS]!;
+        return signObservation(
+          {
+            v: 1,
+            agent: agent.key,
+            group: `g${i % 50}`,
+            document: digests[i % 10]!,
+            first_at: at,
+            last_at: at,
+            polls: 1 + (i % 7),
+            via: '/g/x',
+            lag_ms: (i % 1000) + set * 1000,
+          },
+          agent.seed,
+        );
       });
-    });
+      const receipts: SignedObservation[] = new Array<SignedObservation>(RECEIPTS);
+      for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
+      return Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
+        const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
+        return JSON.stringify({
+          documents: Object.fromEntries(
+            slice.map((r) => [
+              r.observation.document,
+              documents[digests.indexOf(r.observation.document)],
+            ]),
+          ),
+          receipts: slice,
+        });
+      });
+    };
 
     // Receipts per second of wall time, and per CPU-second of this process (every thread: the
     // signatures are checked on the thread pool), which the other load on a shared machine moves less.
-    const run = async (name: string, post: (body: string) => Promise<Response>) => {
+    // `concurrency` requests in flight at once, as many agents send at once.
+    const run = async (
+      name: string,
+      post: (body: string) => Promise<Response>,
+      batches: readonly string[],
+      concurrency: number,
+    ): Promise<Rate> => {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      for (const body of batches) {
-        const response = await post(body);
-        if (response.status >= 300)
-          throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
-      }
+      let next = 0;
+      const client = async () => {
+        while (next < batches.length) {
+          const response = await post(batches[next++]!);
+          if (response.status >= 300)
+            throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, client));
       const cpu = process.cpuUsage(cpu0);
       return {
         wall: RECEIPTS / ((performance.now() - t0) / 1000),
@@ -124,13 +141,16 @@ async function main(): Promise<void> {
       };
     };
     const json = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
-    const server = await run('server', (body) =>
-      Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body })),
-    );
-    const witnessRate = await run('witness', (body) =>
-      Promise.resolve(witness.app.request('/receipts', { ...json, body })),
-    );
-    const result: Result = { node: server, witness: witnessRate };
+    const toNode = (body: string) =>
+      Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body }));
+    const toWitness = (body: string) =>
+      Promise.resolve(witness.app.request('/receipts', { ...json, body }));
+    const result: Result = {
+      node: await run('server', toNode, makeBatches(0), 1),
+      witness: await run('witness', toWitness, makeBatches(1), 1),
+      nodeConcurrent: await run('server', toNode, makeBatches(2), CONCURRENT),
+      witnessConcurrent: await run('witness', toWitness, makeBatches(3), CONCURRENT),
+    };
     // INTAKE_BASELINE: a JSON file of an earlier run of this bench (its RESULT line, plus a `label`
     // saying which commit), measured on the same machine, right before or after: ratios against it.
     const baseline = process.env.INTAKE_BASELINE
@@ -142,7 +162,9 @@ async function main(): Promise<void> {
     const row = (what: string, now: Rate, before: Rate | undefined) =>
       before
         ? `| ${what} | ${n(before.wall)} | ${n(now.wall)} | ${(now.wall / before.wall).toFixed(2)}× | ${n(before.cpu)} | ${n(now.cpu)} | ${(now.cpu / before.cpu).toFixed(2)}× |`
-        : `| ${what} | ${n(now.wall)} | ${n(now.cpu)} |`;
+        : baseline
+          ? `| ${what} | – | ${n(now.wall)} | – | – | ${n(now.cpu)} | – |`
+          : `| ${what} | ${n(now.wall)} | ${n(now.cpu)} |`;
     const load = loadavg()
       .map((l) => l.toFixed(1))
       .join(', ');
@@ -169,6 +191,16 @@ async function main(): Promise<void> {
         'witness, `POST /receipts` (one leaf per receipt, inclusion proof in the answer)',
         result.witness,
         baseline?.witness,
+      ),
+      row(
+        `repository node, ${CONCURRENT} requests at once`,
+        result.nodeConcurrent!,
+        baseline?.nodeConcurrent,
+      ),
+      row(
+        `witness, ${CONCURRENT} requests at once`,
+        result.witnessConcurrent!,
+        baseline?.witnessConcurrent,
       ),
       '',
     ];
