@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ed25519PublicKey } from '../src/common/ed25519.js';
 import { type SignedObservation, signObservation } from '../src/common/observation.js';
@@ -18,9 +18,24 @@ import { createWitness } from '../src/witness/node.js';
 // app.request: no sockets, so this measures verification, logging and storage). 2,000 agents, each
 // receipt a run over one of ten timestamp documents, batches of 500 as agents send them.
 
+interface Rate {
+  /** Receipts per second of wall time. */
+  wall: number;
+  /** Receipts per CPU-second of the process. */
+  cpu: number;
+}
+interface Result {
+  node: Rate;
+  witness: Rate;
+  /** CONCURRENT requests at once (absent in runs of older versions of this bench). */
+  nodeConcurrent?: Rate;
+  witnessConcurrent?: Rate;
+}
+
 const RECEIPTS = 20_000;
 const AGENTS = 2_000;
 const BATCH = 500;
+const CONCURRENT = 4;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
@@ -62,67 +77,143 @@ async function main(): Promise<void> {
       return { seed, key: ed25519PublicKey(seed).toString('hex') };
     });
     const at = new Date().toISOString();
-    const receipts: SignedObservation[] = Array.from({ length: RECEIPTS }, (_, i) => {
-      const agent = agents[i % AGENTS]!;
-      return signObservation(
-        {
-          v: 1,
-          agent: agent.key,
-          group: `g${i % 50}`,
-          document: digests[i % 10]!,
-          first_at: at,
-          last_at: at,
-          polls: 1 + (i % 7),
-          via: '/g/x',
-          lag_ms: i % 1000,
-        },
-        agent.seed,
+    // A fresh set of receipts per run (`set` changes what is signed): a repeated receipt is a replay.
+    const makeBatches = (set: number): string[] => {
+      // Signed agent by agent (a signer keeps its parsed key), laid out round-robin as fleets send them.
+      const order = Array.from(
+        { length: RECEIPTS },
+        (_, j) => (j % (RECEIPTS / AGENTS)) * AGENTS + Math.floor(j / (RECEIPTS / AGENTS)),
       );
-    });
-    const batches = Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
-      const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
-      return JSON.stringify({
-        documents: Object.fromEntries(
-          slice.map((r) => [
-            r.observation.document,
-            documents[digests.indexOf(r.observation.document)],
-          ]),
-        ),
-        receipts: slice,
+      const signed = order.map((i) => {
+        const agent = agents[i % AGENTS]!;
+        return signObservation(
+          {
+            v: 1,
+            agent: agent.key,
+            group: `g${i % 50}`,
+            document: digests[i % 10]!,
+            first_at: at,
+            last_at: at,
+            polls: 1 + (i % 7),
+            via: '/g/x',
+            lag_ms: (i % 1000) + set * 1000,
+          },
+          agent.seed,
+        );
       });
-    });
+      const receipts: SignedObservation[] = new Array<SignedObservation>(RECEIPTS);
+      for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
+      return Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
+        const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
+        return JSON.stringify({
+          documents: Object.fromEntries(
+            slice.map((r) => [
+              r.observation.document,
+              documents[digests.indexOf(r.observation.document)],
+            ]),
+          ),
+          receipts: slice,
+        });
+      });
+    };
 
-    const run = async (name: string, post: (body: string) => Promise<Response>) => {
+    // Receipts per second of wall time, and per CPU-second of this process (every thread: the
+    // signatures are checked on the thread pool), which the other load on a shared machine moves less.
+    // `concurrency` requests in flight at once, as many agents send at once.
+    const run = async (
+      name: string,
+      post: (body: string) => Promise<Response>,
+      batches: readonly string[],
+      concurrency: number,
+    ): Promise<Rate> => {
       const t0 = performance.now();
-      for (const body of batches) {
-        const response = await post(body);
-        if (response.status >= 300)
-          throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
-      }
-      return RECEIPTS / ((performance.now() - t0) / 1000);
+      const cpu0 = process.cpuUsage();
+      let next = 0;
+      const client = async () => {
+        while (next < batches.length) {
+          const response = await post(batches[next++]!);
+          if (response.status >= 300)
+            throw new Error(`${name}: HTTP ${response.status} ${await response.text()}`);
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, client));
+      const cpu = process.cpuUsage(cpu0);
+      return {
+        wall: RECEIPTS / ((performance.now() - t0) / 1000),
+        cpu: RECEIPTS / ((cpu.user + cpu.system) / 1e6),
+      };
     };
     const json = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
-    const server = await run('server', (body) =>
-      Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body })),
-    );
-    const witnessRate = await run('witness', (body) =>
-      Promise.resolve(witness.app.request('/receipts', { ...json, body })),
-    );
+    const toNode = (body: string) =>
+      Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body }));
+    const toWitness = (body: string) =>
+      Promise.resolve(witness.app.request('/receipts', { ...json, body }));
+    const result: Result = {
+      node: await run('server', toNode, makeBatches(0), 1),
+      witness: await run('witness', toWitness, makeBatches(1), 1),
+      nodeConcurrent: await run('server', toNode, makeBatches(2), CONCURRENT),
+      witnessConcurrent: await run('witness', toWitness, makeBatches(3), CONCURRENT),
+    };
+    // INTAKE_BASELINE: a JSON file of an earlier run of this bench (its RESULT line, plus a `label`
+    // saying which commit), measured on the same machine, right before or after: ratios against it.
+    const baseline = process.env.INTAKE_BASELINE
+      ? (JSON.parse(readFileSync(process.env.INTAKE_BASELINE, 'utf8')) as Result & {
+          label: string;
+        })
+      : undefined;
+    const n = (x: number) => Math.round(x).toLocaleString('en');
+    const row = (what: string, now: Rate, before: Rate | undefined) =>
+      before
+        ? `| ${what} | ${n(before.wall)} | ${n(now.wall)} | ${(now.wall / before.wall).toFixed(2)}× | ${n(before.cpu)} | ${n(now.cpu)} | ${(now.cpu / before.cpu).toFixed(2)}× |`
+        : baseline
+          ? `| ${what} | – | ${n(now.wall)} | – | – | ${n(now.cpu)} | – |`
+          : `| ${what} | ${n(now.wall)} | ${n(now.cpu)} |`;
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ');
     const lines = [
       '# Receipt intake',
       '',
-      '- command: `npm run bench:intake`',
-      `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
-      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519), every document once, each batch logged`,
+      `- command: \`npm run bench:intake\`${baseline ? ` (INTAKE_BASELINE: ${baseline.label})` : ''}`,
+      `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average at the end ${load}`,
+      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519, on the thread pool), every document once, each batch logged`,
+      '- receipts/s: over wall time; per CPU-second: over the CPU time of the whole process (all threads), which other load on the machine moves less',
       '',
-      '| intake | receipts/s |',
-      '|---|---|',
-      `| repository node, \`POST /api/v1/receipts\` (one leaf per batch) | ${Math.round(server).toLocaleString('en')} |`,
-      `| witness, \`POST /receipts\` (one leaf per receipt, inclusion proof in the answer) | ${Math.round(witnessRate).toLocaleString('en')} |`,
+      ...(baseline
+        ? [
+            `| intake | receipts/s before | receipts/s | ratio | per CPU-second before | per CPU-second | ratio |`,
+            '|---|---|---|---|---|---|---|',
+          ]
+        : ['| intake | receipts/s | receipts per CPU-second |', '|---|---|---|']),
+      row(
+        'repository node, `POST /api/v1/receipts` (one leaf per batch)',
+        result.node,
+        baseline?.node,
+      ),
+      row(
+        'witness, `POST /receipts` (one leaf per receipt, inclusion proof in the answer)',
+        result.witness,
+        baseline?.witness,
+      ),
+      row(
+        `repository node, ${CONCURRENT} requests at once`,
+        result.nodeConcurrent!,
+        baseline?.nodeConcurrent,
+      ),
+      row(
+        `witness, ${CONCURRENT} requests at once`,
+        result.witnessConcurrent!,
+        baseline?.witnessConcurrent,
+      ),
       '',
     ];
-    writeFileSync(new URL('../../bench/INTAKE.md', import.meta.url), lines.join('\n'));
+    // The written analysis below the table ("## Where the time goes") is kept across runs.
+    const file = new URL('../../bench/INTAKE.md', import.meta.url);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const notes = previous.indexOf('\n## Where the time goes');
+    writeFileSync(file, lines.join('\n') + (notes >= 0 ? previous.slice(notes) : ''));
     console.log(lines.join('\n'));
+    console.log(`RESULT ${JSON.stringify(result)}`);
   } finally {
     await witness.close();
     await node.close();

@@ -122,6 +122,68 @@ function Timeline({ release, span }: { release: ReleaseReport; span: number }) {
   );
 }
 
+/** The log's newest checkpoint as the dashboard shows it, with the witnesses' cosignature lines on it. */
+export interface CheckpointView {
+  size: number;
+  /** Root hash, hex. */
+  rootHash: string;
+  /** When the log signed it, ms. */
+  signedAt: number;
+  cosigners: Array<{ name: string; keyId: string; timestamp: number }>;
+}
+
+/** The newest checkpoint and who cosigned it, or plainly that nobody has. */
+function CheckpointSection({ checkpoint }: { checkpoint: CheckpointView | undefined }) {
+  return (
+    <section data-testid="checkpoint">
+      <h2>Log checkpoint</h2>
+      {checkpoint ? (
+        <>
+          <p>
+            Latest checkpoint: size <span data-testid="checkpoint-size">{checkpoint.size}</span>,
+            root hash <code title={checkpoint.rootHash}>{checkpoint.rootHash.slice(0, 16)}…</code>,
+            signed {new Date(checkpoint.signedAt).toISOString()}.
+          </p>
+          {checkpoint.cosigners.length === 0 ? (
+            <p data-testid="cosigners-none">
+              No witness has cosigned this checkpoint: nobody outside this log vouches for it yet.
+            </p>
+          ) : (
+            <table data-testid="cosigners">
+              <thead>
+                <tr>
+                  <th>cosigned by witness</th>
+                  <th>key id</th>
+                  <th>cosigned at</th>
+                </tr>
+              </thead>
+              <tbody>
+                {checkpoint.cosigners.map((c) => (
+                  <tr data-cosigner={c.name}>
+                    <td>{c.name}</td>
+                    <td>
+                      <code>{c.keyId}</code>
+                    </td>
+                    <td>{new Date(c.timestamp * 1000).toISOString()}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <p class="note">
+            Cosignatures as the witnesses returned them; an auditor checks them against the witness
+            keys it pins (fairpatch audit --witness-key).
+          </p>
+        </>
+      ) : (
+        <p data-testid="cosigners-none">
+          The log has no checkpoint yet, so no witness cosigned one.
+        </p>
+      )}
+    </section>
+  );
+}
+
 /** The verdict in plain words: what it rests on, and what the equity gap means. */
 function Explanation({ report }: { report: FairnessReport }) {
   const convicting = report.findings.filter((f) => f.unfair);
@@ -191,10 +253,13 @@ export function ReportPage({
   report,
   title,
   subtitle,
+  checkpoint,
 }: {
   report: FairnessReport;
   title: string;
   subtitle: string;
+  /** Shown when given (the dashboard: the node's newest checkpoint); `null` when the log has none. */
+  checkpoint?: CheckpointView | null;
 }) {
   const span = sharedSpan(report);
   return (
@@ -217,6 +282,9 @@ export function ReportPage({
           </span>
         </p>
         <Explanation report={report} />
+        {checkpoint === undefined ? null : (
+          <CheckpointSection checkpoint={checkpoint ?? undefined} />
+        )}
         <h2>Releases</h2>
         <table>
           <thead>
@@ -329,6 +397,9 @@ export async function renderReportHtml(
   report: FairnessReport,
   title: string,
   subtitle: string,
+  checkpoint?: CheckpointView | null,
 ): Promise<string> {
-  return `<!doctype html>${await (<ReportPage report={report} title={title} subtitle={subtitle} />).toString()}`;
+  return `<!doctype html>${await (
+    <ReportPage report={report} title={title} subtitle={subtitle} checkpoint={checkpoint} />
+  ).toString()}`;
 }

@@ -43,14 +43,59 @@ export function ed25519Verify(
   }
 }
 
+/** One signature to check: `signature` over `message` by the 32-byte `publicKey`. */
+export interface Ed25519Check {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Below this many, a batch is checked inline: handing work to the thread pool costs more than it saves. */
+const INLINE_BATCH = 8;
+
+/**
+ * Checks many signatures at once, each exactly as `ed25519Verify` would: node:crypto's callback form
+ * runs each check on libuv's thread pool, so a batch of agent receipts uses every core while the
+ * event loop goes on. Resolves with one verdict per check, in order.
+ */
+export function ed25519VerifyBatch(checks: readonly Ed25519Check[]): Promise<boolean[]> {
+  if (checks.length < INLINE_BATCH)
+    return Promise.resolve(checks.map((c) => ed25519Verify(c.publicKey, c.message, c.signature)));
+  return Promise.all(
+    checks.map(
+      ({ publicKey, message, signature }) =>
+        new Promise<boolean>((resolve) => {
+          if (publicKey.length !== 32 || signature.length !== 64) return resolve(false);
+          try {
+            cryptoVerify(null, message, publicKeyObject(publicKey), signature, (error, ok) =>
+              resolve(!error && ok),
+            );
+          } catch {
+            resolve(false);
+          }
+        }),
+    ),
+  );
+}
+
 /** Signs with a 32-byte seed (the first half of tweetnacl's 64-byte secret key is the seed). */
 export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Buffer {
+  return cryptoSign(null, message, privateKeyObject(seed.subarray(0, 32)));
+}
+
+// A signer signs run after run with its one key: parsing it costs more than signing, so the last
+// key used is kept (only the one the caller holds anyway).
+let lastPrivate: { seed: Buffer; key: KeyObject } | undefined;
+
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  if (lastPrivate?.seed.equals(seed)) return lastPrivate.key;
   const key = createPrivateKey({
-    key: Buffer.concat([PKCS8_PREFIX, seed.subarray(0, 32)]),
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
     format: 'der',
     type: 'pkcs8',
   });
-  return cryptoSign(null, message, key);
+  lastPrivate = { seed: Buffer.from(seed), key };
+  return key;
 }
 
 /** The public key of a 32-byte seed. */

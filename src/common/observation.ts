@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ed25519Sign, ed25519Verify } from './ed25519.js';
+import { ed25519Sign, ed25519Verify, ed25519VerifyBatch } from './ed25519.js';
 import { groupName } from './names.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 
@@ -96,5 +96,16 @@ export function verifyObservation(signed: SignedObservation): boolean {
     Buffer.from(signed.observation.agent, 'hex'),
     message(signed.observation),
     Buffer.from(signed.sig, 'hex'),
+  );
+}
+
+/** `verifyObservation` for many at once, on every core (one verdict per observation, in order). */
+export function verifyObservations(signed: readonly SignedObservation[]): Promise<boolean[]> {
+  return ed25519VerifyBatch(
+    signed.map((s) => ({
+      publicKey: Buffer.from(s.observation.agent, 'hex'),
+      message: message(s.observation),
+      signature: Buffer.from(s.sig, 'hex'),
+    })),
   );
 }

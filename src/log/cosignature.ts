@@ -75,3 +75,29 @@ export function verifiedCosigners(
   }
   return out;
 }
+
+/**
+ * The cosignature lines a checkpoint note carries, as written, without verifying them: the witness
+ * name, its key id (hex) and the cosignature's time (POSIX seconds). For showing who cosigned; only
+ * `verifiedCosigners`, with the witnesses' keys pinned, says a cosignature is genuine.
+ */
+export function cosignatureLines(
+  note: string,
+): Array<{ name: string; keyId: string; timestamp: number }> {
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return [];
+  const out: Array<{ name: string; keyId: string; timestamp: number }> = [];
+  for (const line of note.slice(split + 2).split('\n')) {
+    const match = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/u.exec(line);
+    if (!match) continue;
+    const blob = Buffer.from(match[2] as string, 'base64');
+    // key id (4) || time (8) || Ed25519 signature (64); a plain note signature has no time (68 bytes).
+    if (blob.length !== 76) continue;
+    out.push({
+      name: match[1] as string,
+      keyId: blob.subarray(0, 4).toString('hex'),
+      timestamp: Number(blob.readBigUInt64BE(4)),
+    });
+  }
+  return out;
+}

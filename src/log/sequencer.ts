@@ -29,15 +29,27 @@ export class Sequencer {
 
   /** Resolves with the entry's index once it is durably in the log and covered by a checkpoint. */
   append(entry: LogEntry): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.pending.push({ entry, resolve, reject });
-      if (this.pending.length === 1 || this.pending.length % this.options.maxBatch === 0)
-        void this.queue.add(() => this.flush());
-    });
+    return this.appendAll([entry]).then((indices) => indices[0] as number);
   }
 
+  /**
+   * `append` for several entries: all are queued before a flush is asked for, so a batch lands in
+   * one transaction under one checkpoint (a flush takes up to `maxBatch` waiting entries).
+   */
   appendAll(entries: readonly LogEntry[]): Promise<number[]> {
-    return Promise.all(entries.map((e) => this.append(e)));
+    const promises = entries.map(
+      (entry) =>
+        new Promise<number>((resolve, reject) => this.pending.push({ entry, resolve, reject })),
+    );
+    // One flush when the queue was empty, and one more each time it fills another `maxBatch`: the
+    // same flushes as appending one by one, asked for once every entry is in.
+    const after = this.pending.length;
+    const before = after - entries.length;
+    let flushes =
+      Math.floor(after / this.options.maxBatch) - Math.floor(before / this.options.maxBatch);
+    if (before === 0 && after > 0 && this.options.maxBatch !== 1) flushes++;
+    for (let i = 0; i < flushes; i++) void this.queue.add(() => this.flush());
+    return Promise.all(promises);
   }
 
   /** Waits until everything appended so far is in the log. */

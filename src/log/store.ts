@@ -2,7 +2,14 @@ import { FairpatchError } from '../errors.js';
 import type { Db } from '../db/schema.js';
 import { isRetryableConflict, isUniqueViolation } from '../db/errors.js';
 import { emptyRoot, leafHash } from './merkle.js';
-import { type NodeId, appendBatch, planConsistency, planInclusion, planRoot } from './tree.js';
+import {
+  type NodeId,
+  appendBatch,
+  planConsistency,
+  planInclusion,
+  planInclusions,
+  planRoot,
+} from './tree.js';
 
 export interface LogEntry {
   /** Unique name of the fact (e.g. `activated:acme:3`): appending it twice, from any node, lands it once. */
@@ -165,6 +172,17 @@ export class LogStore {
     return (await query.executeTakeFirst())?.note;
   }
 
+  /** The newest checkpoint note and when it was signed (ms). */
+  async latestCheckpoint(): Promise<{ note: string; createdAt: number } | undefined> {
+    const row = await this.db
+      .selectFrom('log_checkpoints')
+      .select(['note', 'created_at'])
+      .orderBy('size', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { note: row.note, createdAt: Number(row.created_at) } : undefined;
+  }
+
   /**
    * Adds witnesses' cosignature lines (C2SP tlog-cosignature) to the stored checkpoint of `size`;
    * lines already there are not repeated. Verifiers ignore signature lines by keys they do not know.
@@ -205,6 +223,16 @@ export class LogStore {
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
     await this.assertSize(size);
     const plan = planInclusion(index, size);
+    return plan.assemble(await this.nodeGetter(plan.needs));
+  }
+
+  /**
+   * Inclusion proofs of many leaves in the tree of `size`, from one read of the nodes they need
+   * (a batch of receipts answered at once, not a round of queries per receipt).
+   */
+  async inclusionProofs(indices: readonly number[], size: number): Promise<Uint8Array[][]> {
+    await this.assertSize(size);
+    const plan = planInclusions(indices, size);
     return plan.assemble(await this.nodeGetter(plan.needs));
   }
 
@@ -249,16 +277,43 @@ async function selectNodes(
 ): Promise<Array<{ level: number; idx: number; hash: string }>> {
   if (ids.length === 0) return [];
   const out: Array<{ level: number; idx: number; hash: string }> = [];
-  for (let i = 0; i < ids.length; i += 200) {
-    const chunk = ids.slice(i, i + 200);
-    const rows = await db
-      .selectFrom('log_nodes')
-      .select(['level', 'idx', 'hash'])
-      .where((eb) =>
-        eb.or(chunk.map((id) => eb.and([eb('level', '=', id.level), eb('idx', '=', id.index)]))),
-      )
-      .execute();
+  const add = (rows: Array<{ level: number | string; idx: number | string; hash: string }>) =>
     out.push(...rows.map((r) => ({ level: Number(r.level), idx: Number(r.idx), hash: r.hash })));
+  // A level with many nodes (a batch of proofs needs most of the low levels) is one
+  // `level = L and idx in (…)` list; the few nodes of the other levels go in one query of pairs.
+  const byLevel = new Map<number, number[]>();
+  for (const id of ids) {
+    const list = byLevel.get(id.level);
+    if (list) list.push(id.index);
+    else byLevel.set(id.level, [id.index]);
+  }
+  const few: NodeId[] = [];
+  for (const [level, indices] of byLevel) {
+    if (indices.length <= 16) {
+      for (const index of indices) few.push({ level, index });
+      continue;
+    }
+    for (let i = 0; i < indices.length; i += 500)
+      add(
+        await db
+          .selectFrom('log_nodes')
+          .select(['level', 'idx', 'hash'])
+          .where('level', '=', level)
+          .where('idx', 'in', indices.slice(i, i + 500))
+          .execute(),
+      );
+  }
+  for (let i = 0; i < few.length; i += 200) {
+    const chunk = few.slice(i, i + 200);
+    add(
+      await db
+        .selectFrom('log_nodes')
+        .select(['level', 'idx', 'hash'])
+        .where((eb) =>
+          eb.or(chunk.map((id) => eb.and([eb('level', '=', id.level), eb('idx', '=', id.index)]))),
+        )
+        .execute(),
+    );
   }
   return out;
 }

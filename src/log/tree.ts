@@ -36,14 +36,17 @@ function subtree(start: number, end: number, get: NodeGetter): Uint8Array {
   return nodeHash(subtree(start, start + k, get), subtree(start + k, end, get));
 }
 
+/** MTH(D[start:end]) */
+type Subtree = (start: number, end: number) => Uint8Array;
+
 /** RFC 9162 2.1.3.1 PATH(m, D[start:end]). */
-function path(m: number, start: number, end: number, get: NodeGetter): Uint8Array[] {
+function path(m: number, start: number, end: number, sub: Subtree): Uint8Array[] {
   const n = end - start;
   if (n === 1) return [];
   const k = splitPoint(n);
   return m < k
-    ? [...path(m, start, start + k, get), subtree(start + k, end, get)]
-    : [...path(m - k, start + k, end, get), subtree(start, start + k, get)];
+    ? [...path(m, start, start + k, sub), sub(start + k, end)]
+    : [...path(m - k, start + k, end, sub), sub(start, start + k)];
 }
 
 /** RFC 9162 2.1.4.1 SUBPROOF(m, D[start:end], b). */
@@ -82,7 +85,29 @@ export function planInclusion(index: number, size: number): Plan<Uint8Array[]> {
   checkSize(index, 'index');
   checkSize(size, 'size');
   if (index >= size) invalid(`index ${index} is not below size ${size}`);
-  return plan((get) => path(index, 0, size, get));
+  return plan((get) => path(index, 0, size, (start, end) => subtree(start, end, get)));
+}
+
+/**
+ * Inclusion proofs of many leaves in one tree: the subtrees their paths share (the tree's right
+ * edge, above all) are hashed once for the batch, not once per proof.
+ */
+export function planInclusions(indices: readonly number[], size: number): Plan<Uint8Array[][]> {
+  checkSize(size, 'size');
+  for (const index of indices) {
+    checkSize(index, 'index');
+    if (index >= size) invalid(`index ${index} is not below size ${size}`);
+  }
+  return plan((get) => {
+    const memo = new Map<string, Uint8Array>();
+    const sub: Subtree = (start, end) => {
+      const id = `${start}/${end}`;
+      let hash = memo.get(id);
+      if (!hash) memo.set(id, (hash = subtree(start, end, get)));
+      return hash;
+    };
+    return indices.map((index) => path(index, 0, size, sub));
+  });
 }
 
 export function planConsistency(first: number, second: number): Plan<Uint8Array[]> {
@@ -156,6 +181,11 @@ export class MemoryTree {
   inclusionProof(index: number, size = this.count): Uint8Array[] {
     if (size > this.count) invalid(`tree has ${this.count} leaves`);
     return planInclusion(index, size).assemble(this.get);
+  }
+
+  inclusionProofs(indices: readonly number[], size = this.count): Uint8Array[][] {
+    if (size > this.count) invalid(`tree has ${this.count} leaves`);
+    return planInclusions(indices, size).assemble(this.get);
   }
 
   consistencyProof(first: number, second = this.count): Uint8Array[] {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ReceiptBatch, verifyObservation } from '../common/observation.js';
+import { type ReceiptBatch, verifyObservations } from '../common/observation.js';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 
@@ -7,7 +7,8 @@ import { canonicalBytes } from '../tuf/canonical.js';
  * The checks every receipt intake makes (the repository node's and a witness's), in one place: each
  * document hashes to its name and is a timestamp `trusted` accepts (asked once per digest not yet
  * `known`), each observation carries a valid agent signature, names a document of the batch and a
- * run that does not end before it starts. Returns the documents' canonical text by digest.
+ * run that does not end before it starts. Returns the documents' canonical text by digest. The
+ * signatures are checked together, on every core; the first faulty receipt (in order) is the refusal.
  */
 export async function checkReceiptBatch(
   batch: ReceiptBatch,
@@ -27,8 +28,9 @@ export async function checkReceiptBatch(
       throw new FairpatchError('RECEIPT_INVALID', `documents.${digest}: ${refusal}`);
     texts.set(digest, bytes.toString('utf8'));
   }
+  const valid = await verifyObservations(batch.receipts);
   for (const [i, r] of batch.receipts.entries()) {
-    if (!verifyObservation(r))
+    if (!valid[i])
       throw new FairpatchError(
         'SIGNATURE_INVALID',
         `receipts.${i}: the agent signature does not verify (unsigned, altered or re-labelled)`,

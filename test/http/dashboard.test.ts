@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { openCheckpoint } from '../../src/log/checkpoint.js';
+import { cosignatureKeyId, verifiedCosigners } from '../../src/log/cosignature.js';
+import { parseVerifierKey } from '../../src/log/note.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { ReceiptCollector } from '../helpers/receipts.js';
+import { startWitness } from '../helpers/witness.js';
 
 let fx: Fixture;
 let server: { url: string; close(): Promise<void> };
@@ -75,11 +79,58 @@ describe('the dashboard in a real browser', () => {
     expect(await chart.locator('text').allTextContents()).toEqual(
       expect.arrayContaining(['release_at', '0 s']),
     );
+    // No witness is configured on this node: the page says so rather than showing nothing.
+    expect(await page.getByTestId('cosigners-none').textContent()).toMatch(
+      /No witness has cosigned this checkpoint/,
+    );
+    expect(Number(await page.getByTestId('checkpoint-size').textContent())).toBe(
+      (await fx.node.log.head()).size,
+    );
     const box = await chart.boundingBox();
     expect(box!.width).toBeGreaterThan(500);
     await page.screenshot({
       path: process.env.DASHBOARD_SCREENSHOT ?? `${fx.dir}/dashboard.png`,
       fullPage: true,
     });
+  });
+});
+
+describe('the dashboard of a node with a witness (serve --witness)', () => {
+  it('names the witness that cosigned the latest checkpoint, its key id and when', async () => {
+    const logVerifier = parseVerifierKey(fx.node.logVerifierKey);
+    const w = await startWitness(fx.keysDir, fx.clock, {
+      logs: [{ url: 'unused', verifier: logVerifier }],
+    });
+    const node = await fx.openNode({ witnesses: [w.url] });
+    const http = await listen(node.app);
+    try {
+      const cosigner = parseVerifierKey(w.witness.verifierKey);
+      // The node asks its witness in the background: wait (bounded) for the served checkpoint to carry
+      // a cosignature that verifies with the witness's own key.
+      let note = '';
+      for (let i = 0; i < 200; i++) {
+        note = await (await fetch(`${http.url}/log/checkpoint`)).text();
+        if (verifiedCosigners(note, [cosigner]).length === 1) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const [cosigned] = verifiedCosigners(note, [cosigner]);
+      expect(cosigned?.name).toBe('witness/w1');
+      const { size } = openCheckpoint(note, logVerifier);
+
+      const page = await browser.newPage();
+      expect((await page.goto(http.url + '/'))?.status()).toBe(200);
+      expect(Number(await page.getByTestId('checkpoint-size').textContent())).toBe(size);
+      const row = page.locator('tr[data-cosigner="witness/w1"]');
+      expect(await row.locator('td').allTextContents()).toEqual([
+        'witness/w1',
+        cosignatureKeyId('witness/w1', cosigner.publicKey).toString('hex'),
+        new Date(cosigned!.timestamp * 1000).toISOString(),
+      ]);
+      expect(await page.getByTestId('cosigners-none').count()).toBe(0);
+      await page.close();
+    } finally {
+      await http.close();
+      await w.close(); // the node is closed with the fixture
+    }
   });
 });

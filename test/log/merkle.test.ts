@@ -134,6 +134,11 @@ describe('proofs from stored nodes match the RFC definitions for every size up t
         expect(proof.map(toHex)).toEqual(refPath(m, d).map(toHex));
         verifyInclusion(m, n, leafHash(d[m]!), proof, r);
       }
+      // A batch of proofs (as a witness answers a batch of receipts) is each proof, in order.
+      const indices = Array.from({ length: n }, (_, m) => (m * 7) % n).concat([n - 1, 0]);
+      expect(big.inclusionProofs(indices, n).map((p) => p.map(toHex))).toEqual(
+        indices.map((m) => refPath(m, d).map(toHex)),
+      );
       for (let m = 1; m < n; m++) {
         const proof = big.consistencyProof(m, n);
         expect(proof.map(toHex)).toEqual(refSub(m, d, true).map(toHex));

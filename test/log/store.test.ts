@@ -54,6 +54,13 @@ describe.each(DIALECTS)('%s: the log, appended from two nodes at once', (dialect
         await second.log.consistencyProof(cp.size, size),
       );
     }
+    const some = [0, size - 1, start, start + 150, 17, start + 3, size - 1];
+    const batch = await second.log.inclusionProofs(some, size);
+    expect(batch.length).toBe(some.length);
+    for (const [i, index] of some.entries())
+      expect(batch[i]!.map((h) => Buffer.from(h).toString('hex'))).toEqual(
+        (await fx.node.log.inclusionProof(index, size)).map((h) => Buffer.from(h).toString('hex')),
+      );
     const entries = await fx.node.log.entries(0, size);
     for (const e of entries.filter((_, i) => i % 17 === 0)) {
       verifyInclusion(

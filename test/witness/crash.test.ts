@@ -16,7 +16,9 @@ import { generateWitnessKey } from '../../src/witness/key.js';
 import { startProcess } from '../helpers/process.js';
 import { createFixture, listen } from '../helpers/repo.js';
 
-const ROUNDS = Number(process.env.WITNESS_CRASH_ROUNDS ?? 12);
+// 30 rounds by default (issue 13). Each round is one witness process start and a kill on a count of
+// acknowledged receipts, not after a sleep, so the rounds cost little beyond starting the process.
+const ROUNDS = Number(process.env.WITNESS_CRASH_ROUNDS ?? 30);
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
@@ -54,10 +56,13 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
       ).json()) as Record<string, unknown>;
       const digest = sha256Hex(canonicalBytes(document));
       const acknowledged: Array<{ index: number; sig: string }> = [];
+      // Every checkpoint the witness answered with: each must be a prefix of the log it later shows.
+      const answered: string[] = [];
       let previous: string | undefined;
 
-      for (let round = 1; round <= ROUNDS; round++) {
-        const witness = await startProcess(args, { env, timeoutMs: 20_000 });
+      // Round ROUNDS + 1 only restarts and checks: the last round's acknowledgements are checked too.
+      for (let round = 1; round <= ROUNDS + 1; round++) {
+        const witness = await startProcess(args, { env, timeoutMs: 30_000 });
         try {
           const response = await fetch(`${witness.url}/log/checkpoint`);
           if (response.status === 200) {
@@ -88,6 +93,18 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
                 o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size),
               );
             }
+            // No two inconsistent checkpoints: every one handed out so far is this tree at its size.
+            for (const a of answered.splice(0)) {
+              const c = openCheckpoint(a, verifier);
+              expect(
+                c.size,
+                `round ${round}: an answered checkpoint is ahead of the log`,
+              ).toBeLessThanOrEqual(cp.size);
+              expect(
+                Buffer.from(tree.root(c.size)).equals(c.rootHash),
+                `round ${round}: an answered checkpoint of size ${c.size} is another tree`,
+              ).toBe(true);
+            }
             for (const a of acknowledged)
               expect(
                 entries[a.index]?.data,
@@ -95,9 +112,19 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
               ).toContain(a.sig);
             previous = note;
           } else expect(acknowledged).toEqual([]);
+          if (round > ROUNDS) break;
 
-          // Receipts from fresh agent keys, two streams at once, until the kill.
+          // Receipts from fresh agent keys, two streams at once. The kill comes the moment the
+          // round's k-th acknowledgement arrives (k from 1 to 6), with the other stream's request
+          // somewhere in the witness (parsing, verifying, appending, committing, answering).
+          const killAfter = 1 + Math.floor(Math.random() * 6);
+          let acks = 0;
           let alive = true;
+          const kill = () => {
+            if (!alive) return;
+            alive = false;
+            witness.process.kill('SIGKILL');
+          };
           const stream = async () => {
             while (alive) {
               const seed = randomBytes(32);
@@ -121,18 +148,21 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
                 headers: { 'content-type': 'application/json' },
                 body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
               });
-              if (sent.status === 201)
-                acknowledged.push({
-                  index: witnessAckSchema.parse(await sent.json()).entries[0]!.index,
-                  sig: receipt.sig,
-                });
+              if (sent.status !== 201) continue;
+              const ack = witnessAckSchema.parse(await sent.json());
+              acknowledged.push({ index: ack.entries[0]!.index, sig: receipt.sig });
+              answered.push(ack.checkpoint);
+              if (++acks >= killAfter) kill();
             }
           };
-          const streams = [stream().catch(() => {}), stream().catch(() => {})];
-          await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
-          witness.process.kill('SIGKILL');
-          alive = false;
-          await Promise.all(streams);
+          // Bounded: a witness that acknowledges nothing is killed anyway (and the round says so).
+          const timer = setTimeout(kill, 15_000);
+          await Promise.all([stream().catch(() => {}), stream().catch(() => {})]);
+          clearTimeout(timer);
+          expect(
+            acks,
+            `round ${round}: the witness acknowledged receipts before the kill`,
+          ).toBeGreaterThan(0);
         } finally {
           await witness.stop();
         }
@@ -142,5 +172,5 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
       await node.close();
       await fx.close();
     }
-  }, 300_000);
+  }, 600_000);
 });

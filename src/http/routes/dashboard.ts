@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import { evaluateFairness, type FairnessReport } from '../../audit/fairness.js';
-import { renderReportHtml } from '../../audit/html.js';
+import { type CheckpointView, renderReportHtml } from '../../audit/html.js';
 import { newVerificationCache } from '../../audit/observations.js';
+import { parseCheckpoint } from '../../log/checkpoint.js';
+import { cosignatureLines } from '../../log/cosignature.js';
 import { parseLeaf, type Leaf } from '../../log/leaves.js';
 import type { LogStore } from '../../log/store.js';
 import type { Repository } from '../../release/repository.js';
@@ -44,6 +46,7 @@ export function dashboardRoutes(deps: { repo: Repository; log: LogStore }): Hono
       report,
       'fairpatch: releases and their delivery',
       `This node's reading of its transparency log at tick ${deps.repo.currentTick()} (${new Date(now).toISOString()}). Run fairpatch audit for an independent verdict.`,
+      await latestCheckpoint(deps.log),
     );
     built = { at: now, report, html };
     return built;
@@ -63,4 +66,18 @@ export function dashboardRoutes(deps: { repo: Repository; log: LogStore }): Hono
   app.get('/', async (c) => c.html((await current()).html, 200, { 'Cache-Control': 'no-cache' }));
   app.get('/api/v1/report', async (c) => c.json((await current()).report));
   return app;
+}
+
+/** The newest checkpoint this node serves at `/log/checkpoint`, with the cosignatures it carries. */
+async function latestCheckpoint(log: LogStore): Promise<CheckpointView | null> {
+  const latest = await log.latestCheckpoint();
+  if (!latest) return null;
+  const { note, createdAt } = latest;
+  const { size, rootHash } = parseCheckpoint(note.slice(0, note.lastIndexOf('\n\n') + 1));
+  return {
+    size,
+    rootHash: rootHash.toString('hex'),
+    signedAt: createdAt,
+    cosigners: cosignatureLines(note),
+  };
 }
