@@ -5,7 +5,7 @@ import type { Sequencer } from '../log/sequencer.js';
 import type { LogStore } from '../log/store.js';
 import { receiptBatchSchema } from '../common/observation.js';
 import type { WitnessAck, WitnessLeaf } from '../common/witness.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { leafJsonBytes } from '../tuf/canonical.js';
 import { parseWith } from '../tuf/schema.js';
 import { verifyTimestampDocument } from '../tuf/timestamp-document.js';
 import { type PerKeyBudget, counts } from '../receipts/budget.js';
@@ -84,7 +84,7 @@ export class WitnessIntake {
       leaves.map((leaf) => ({
         dedupe: receiptDedupe(leaf.receipt.sig),
         // Built from receipts the batch schema already parsed strictly: nothing else to check.
-        data: canonicalBytes(leaf),
+        data: leafJsonBytes(leaf), // parses back whatever text the agent wrote
       })),
     );
     // The log's index of every receipt: the first answer's for replays, the append's for the rest (a

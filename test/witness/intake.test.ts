@@ -10,6 +10,7 @@ import { parseVerifierKey } from '../../src/log/note.js';
 import { MemoryTree } from '../../src/log/tree.js';
 import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
 import { SimAgent } from '../helpers/receipts.js';
+import { signObservation } from '../../src/common/observation.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
 import { postReceipts, startWitness } from '../helpers/witness.js';
 
@@ -50,6 +51,15 @@ describe.each(DIALECTS)('witness receipt intake (%s)', (d) => {
   it('logs each receipt once, answers its index, leaf and a checkpoint its inclusion proof verifies against', async () => {
     const { fx, w, verifier } = await setup();
     const agent = await agentWithReceipts(fx, 'eu-west');
+    // Text the agent chose, control characters included, must not make its leaf unreadable.
+    const { observation } = agent.receipts[0]!;
+    agent.receipts[0] = signObservation(
+      {
+        ...observation,
+        path_failures: [{ via: '/g/eu-west', error: 'a\nb\u0001', at: observation.first_at }],
+      },
+      agent.seed,
+    );
     const { status, body } = await postReceipts(w.url, agent.batch());
     expect(status).toBe(201);
     const ack = witnessAckSchema.parse(body);
