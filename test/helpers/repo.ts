@@ -173,3 +173,18 @@ export async function listen(app: {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** `POST /api/v1/reports` of the smallest install report an agent sends: the request's init. */
+export function installReport(headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({
+      group: 'eu',
+      client: 'c',
+      product: 'p',
+      version: '1',
+      outcome: 'installed',
+    }),
+  };
+}
