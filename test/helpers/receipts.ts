@@ -126,6 +126,18 @@ export class SimAgent {
   }
 }
 
+/** `base` over real HTTP, as the simulated agents poll and submit through it. */
+export function overHttp(base: string): Fetcher {
+  return { request: (path, init) => fetch(`${base}${path}`, init) };
+}
+
+/** `perGroup` simulated agents in each of `groups`, in group order. */
+export function simAgents(groups: string[], perGroup: number, clock: ManualClock): SimAgent[] {
+  return groups.flatMap((group) =>
+    Array.from({ length: perGroup }, () => new SimAgent(group, clock)),
+  );
+}
+
 /** A few agents per group, each polling through `app` and keeping its own signed receipts. */
 export class ReceiptCollector {
   readonly agents = new Map<string, SimAgent[]>();

@@ -11,10 +11,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import type { HashedArtifact } from '../../src/publish/build.js';
-import type { KeyPair } from '../../src/tuf/keys.js';
 import { startServer } from '../helpers/cli.js';
 import { type Cluster, startCluster } from '../helpers/postgres-cluster.js';
-import { registerVendor, stageRelease, uploadArtifact, waitFor } from '../helpers/nodes.js';
+import {
+  type TestVendor,
+  registerVendor,
+  stageRelease,
+  uploadArtifact,
+  waitFor,
+} from '../helpers/nodes.js';
 import { tufClient } from '../helpers/tuf-client.js';
 
 const OPERATOR = 'outage-operator-token-0123456789abc';
@@ -92,7 +97,7 @@ describe('two nodes outlive their database', () => {
   let cluster: Cluster;
   let dir: string;
   let nodes: Node[] = [];
-  let acme: { name: string; key: KeyPair; token: string };
+  let acme: TestVendor;
   let artifact: HashedArtifact;
 
   beforeAll(async () => {
@@ -118,10 +123,7 @@ describe('two nodes outlive their database', () => {
         ),
       ),
     );
-    acme = {
-      name: 'acme',
-      ...(await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme')),
-    };
+    acme = await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme');
   }, 90_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -151,14 +153,11 @@ describe('two nodes outlive their database', () => {
     }
     // A write through the node whose connections were all cut: retryable until a fresh connection is up.
     artifact = await waitFor('an upload to succeed', () =>
-      uploadArtifact(
-        nodes[1]!.url,
-        acme.token,
-        'acme',
-        join(dir, 'fix.sh'),
-        'echo fixed\n',
-        'acme-agent-2.4.1.sh',
-      ),
+      uploadArtifact(nodes[1]!.url, acme, {
+        file: join(dir, 'fix.sh'),
+        content: 'echo fixed\n',
+        name: 'acme-agent-2.4.1.sh',
+      }),
     );
     await traffic.stop();
     for (const node of nodes) expect(node.process.exitCode, node.output()).toBeNull();
@@ -168,13 +167,10 @@ describe('two nodes outlive their database', () => {
 
   it('a PostgreSQL stop across a release tick: polls answered, 503 only past the lead time, the release served by every node once it is back', async () => {
     // A margin over the lead time: on a busy machine the upload itself takes a while.
-    const staged = await stageRelease(
-      nodes[0]!.url,
-      acme,
-      [artifact],
-      '2.4.1',
-      Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000,
-    );
+    const staged = await stageRelease(nodes[0]!.url, acme, [artifact], {
+      version: '2.4.1',
+      releaseAt: Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000,
+    });
     const stagedAt = Date.now();
     // Every node holds the release before the database goes away.
     for (const node of nodes)
