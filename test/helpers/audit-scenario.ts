@@ -25,6 +25,23 @@ export function adversary(fx: Fixture, rewrite: Rewrite): Hono {
 }
 
 /**
+ * Time driven by hand, second by second from `from` to `to`: at each second the node logs what
+ * activated, then `step` runs with the tick it is.
+ */
+export async function secondBySecond(
+  fx: Fixture,
+  from: number,
+  to: number,
+  step: (tick: number) => Promise<void>,
+): Promise<void> {
+  for (let t = from; t <= to; t += SECOND) {
+    fx.clock.set(t);
+    await fx.node.evidence.activations();
+    await step(fx.node.repo.currentTick());
+  }
+}
+
+/**
  * Time driven by hand second by second from `from` to `to`: each group polls `server` every 5 s at
  * its own phase (every group at tick `pollAllAt`); then the receipts are handed in and the roll-ups
  * logged.
@@ -35,13 +52,10 @@ export async function pollGroupsByHand(
   options: { groups: string[]; from: number; to: number; pollAllAt?: number | undefined },
 ): Promise<void> {
   const collector = new ReceiptCollector(fx.clock);
-  for (let t = options.from; t <= options.to; t += SECOND) {
-    fx.clock.set(t);
-    await fx.node.evidence.activations();
-    const k = fx.node.repo.currentTick();
+  await secondBySecond(fx, options.from, options.to, async (k) => {
     for (const [i, group] of options.groups.entries())
       if ((k + i * 2) % 5 === 0 || k === options.pollAllAt) await collector.poll(server, group);
-  }
+  });
   await fx.node.evidence.rollup();
   await collector.submit(fx.node.app);
   await fx.node.sequencer.idle();
