@@ -50,15 +50,7 @@ function agentOn(
 /** Stages acme's 2.4.1 to be released a minute from now; returns its release_at. */
 async function stageFixInAMinute(): Promise<number> {
   const releaseAt = fx.clock.now() + MINUTE;
-  await fx.node.repo.stageVendorMetadata(
-    'acme',
-    await fx.release(
-      'acme',
-      {},
-      [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')],
-      releaseAt,
-    ),
-  );
+  await fx.stage('acme', {}, [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')], releaseAt);
   return releaseAt;
 }
 

@@ -9,6 +9,7 @@ import { buildRegistration, buildRelease, type HashedArtifact } from '../../src/
 import type { Manifest } from '../../src/publish/manifest.js';
 import { type FairpatchNode, type NodeOptions, createNode } from '../../src/server/node.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
+import type { StagedResult } from '../../src/release/repository.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import { writeFileSync } from 'node:fs';
@@ -48,6 +49,13 @@ export interface Fixture {
     artifacts: HashedArtifact[],
     releaseAt: number,
   ): Promise<Envelope<TargetsSigned>>;
+  /** Builds the vendor's next metadata for a release (as `release`) and stages it on the node. */
+  stage(
+    vendor: string,
+    manifest: Partial<Manifest>,
+    artifacts: HashedArtifact[],
+    releaseAt: number,
+  ): Promise<StagedResult>;
   close(): Promise<void>;
 }
 
@@ -151,6 +159,12 @@ export async function createFixture(
         now: clock.now(),
       });
       return JSON.parse(JSON.stringify(envelope)) as Envelope<TargetsSigned>;
+    },
+    async stage(vendor, manifest, artifacts, releaseAt) {
+      return node.repo.stageVendorMetadata(
+        vendor,
+        await fixture.release(vendor, manifest, artifacts, releaseAt),
+      );
     },
     async close() {
       for (const n of nodes) await n.close();
