@@ -3,17 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/log/checkpoint.js';
-import { leafHash, verifyConsistency } from '../../src/log/merkle.js';
+import { leafHash } from '../../src/log/merkle.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { MemoryTree } from '../../src/log/tree.js';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { PublisherClient } from '../../src/publish/client.js';
-import { randomBytes } from 'node:crypto';
-import { ed25519PublicKey } from '../../src/common/ed25519.js';
-import { signObservation } from '../../src/common/observation.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
-import { sha256Hex } from '../../src/tuf/metadata.js';
 import { startServer } from '../helpers/cli.js';
+import { verifyExtends } from '../helpers/log.js';
+import { freshAgentReceipt } from '../helpers/receipts.js';
 import { type TestVendor, registerVendor, stageRelease, uploadArtifact } from '../helpers/nodes.js';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 50);
@@ -57,16 +54,7 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
           Buffer.from(tree.root()).equals(cp.rootHash),
           `round ${round}: the log verifies from its first leaf`,
         ).toBe(true);
-        for (const old of checkpoints) {
-          const o = openCheckpoint(old, verifier);
-          verifyConsistency(
-            o.size,
-            cp.size,
-            o.rootHash,
-            cp.rootHash,
-            o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size),
-          );
-        }
+        for (const old of checkpoints) verifyExtends(openCheckpoint(old, verifier), cp, tree);
         for (const r of receipts)
           expect(
             entries[r.index]?.data,
@@ -113,28 +101,11 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
               await fetch(`${server.url}/g/crash/metadata/timestamp.json`)
             ).json()) as Record<string, unknown>;
             // A fresh agent key per upload: its public key, in the leaf, marks this receipt.
-            const seed = randomBytes(32);
-            const client = ed25519PublicKey(seed).toString('hex');
-            const digest = sha256Hex(canonicalBytes(document));
-            const at = new Date().toISOString();
-            const receipt = signObservation(
-              {
-                v: 1,
-                agent: client,
-                group: 'crash',
-                document: digest,
-                first_at: at,
-                last_at: at,
-                polls: 1,
-                via: '/g/crash',
-                lag_ms: 0,
-              },
-              seed,
-            );
+            const { agent: client, body } = freshAgentReceipt('crash', document);
             const response = await fetch(`${server.url}/api/v1/receipts`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
+              body,
             });
             if (response.status === 201)
               receipts.push({

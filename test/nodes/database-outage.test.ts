@@ -1,8 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { ed25519PublicKey } from '../../src/common/ed25519.js';
-import { signObservation } from '../../src/common/observation.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
-import { sha256Hex } from '../../src/tuf/metadata.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +15,7 @@ import {
   uploadArtifact,
   waitFor,
 } from '../helpers/nodes.js';
+import { freshAgentReceipt } from '../helpers/receipts.js';
 import { tufClient } from '../helpers/tuf-client.js';
 
 const OPERATOR = 'outage-operator-token-0123456789abc';
@@ -194,27 +190,10 @@ describe('two nodes outlive their database', () => {
     expect(((await upload.json()) as { error: { code: string } }).error.code).toBe(
       'DATABASE_UNAVAILABLE',
     );
-    const seed = randomBytes(32);
-    const digest = sha256Hex(canonicalBytes(document));
-    const at = new Date().toISOString();
-    const signed = signObservation(
-      {
-        v: 1,
-        agent: ed25519PublicKey(seed).toString('hex'),
-        group: 'g',
-        document: digest,
-        first_at: at,
-        last_at: at,
-        polls: 1,
-        via: '/',
-        lag_ms: 0,
-      },
-      seed,
-    );
     const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ documents: { [digest]: document }, receipts: [signed] }),
+      body: freshAgentReceipt('g', document, '/').body,
     });
     expect(receipt.status).toBe(503);
     expect(((await receipt.json()) as { error: { code: string } }).error.code).toBe(
