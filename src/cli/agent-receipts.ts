@@ -1,19 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { inputDir } from './files.js';
-import { command } from './spec.js';
+import { type OptionSpec, command } from './spec.js';
+
+/** `--state`: the agent's state directory, as the agent itself defaults it. */
+const agentState = (description: string) =>
+  ({
+    type: 'string',
+    arg: 'DIR',
+    default: '.fairpatch-agent',
+    description,
+  }) as const satisfies OptionSpec;
 
 const exportReceipts = command({
   name: 'export',
   summary: "write every receipt the agent kept (signed by the agent's key) as JSON for an auditor",
   who: 'customer machines',
   options: {
-    state: {
-      type: 'string',
-      arg: 'DIR',
-      default: '.fairpatch-agent',
-      description: "the agent's state directory",
-    },
+    state: agentState("the agent's state directory"),
     out: { type: 'string', arg: 'FILE', description: 'write here instead of stdout' },
     group: {
       type: 'string',
@@ -48,12 +52,9 @@ export const id = command({
   summary: "print this agent's public key: what a group's owner pins (fairpatch audit --clients)",
   who: 'customer machines',
   options: {
-    state: {
-      type: 'string',
-      arg: 'DIR',
-      default: '.fairpatch-agent',
-      description: "the agent's state directory (the key is created there on first use, mode 0600)",
-    },
+    state: agentState(
+      "the agent's state directory (the key is created there on first use, mode 0600)",
+    ),
   },
   examples: ['fairpatch agent id --state /var/lib/fairpatch'],
   async run({ values }) {

@@ -6,7 +6,7 @@ import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
 import { KEYS, OPERATOR_TOKEN, SERVER, TOKEN, print } from './common-options.js';
 import { UsageError } from './errors.js';
 import { inputFile } from './files.js';
-import { command } from './spec.js';
+import { type Options, command } from './spec.js';
 import { serverUrl } from './validate.js';
 
 // A vendor's key never leaves the vendor: the vendor signs a request with it (`vendor request`), and
@@ -117,22 +117,21 @@ const request = command({
   },
 });
 
+/** The options of the operator's commands that act on a request the vendor signed (`--request`). */
+const operatorOnRequest = (request: string) =>
+  ({
+    request: { type: 'string', arg: 'FILE', required: true, description: request },
+    server: SERVER,
+    token: OPERATOR_TOKEN,
+    keys: KEYS,
+  }) as const satisfies Options;
+
 const add = command({
   name: 'add',
   summary:
     "register a vendor from its signed request: delegate NAME/* to its key, print the vendor's token",
   who: 'operator',
-  options: {
-    request: {
-      type: 'string',
-      arg: 'FILE',
-      required: true,
-      description: 'the request the vendor signed (fairpatch vendor request)',
-    },
-    server: SERVER,
-    token: OPERATOR_TOKEN,
-    keys: KEYS,
-  },
+  options: operatorOnRequest('the request the vendor signed (fairpatch vendor request)'),
   examples: [
     'fairpatch vendor add --request acme.request.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys',
   ],
@@ -160,18 +159,9 @@ const rotate = command({
   name: 'rotate',
   summary: 'move a vendor to a new key from its signed rotation request; both switch at one tick',
   who: 'operator',
-  options: {
-    request: {
-      type: 'string',
-      arg: 'FILE',
-      required: true,
-      description:
-        'the rotation request the vendor signed with its new key (fairpatch vendor request --rotate)',
-    },
-    server: SERVER,
-    token: OPERATOR_TOKEN,
-    keys: KEYS,
-  },
+  options: operatorOnRequest(
+    'the rotation request the vendor signed with its new key (fairpatch vendor request --rotate)',
+  ),
   examples: [
     'fairpatch vendor rotate --request acme.rotate.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
   ],

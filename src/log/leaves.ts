@@ -23,13 +23,18 @@ const created = z.strictObject({
   root_sha256: sha256,
 });
 
+/** Which signed version of which vendor's metadata a schedule or a halt is about. */
+const metadataVersion = {
+  vendor: z.string(),
+  metadata_version: z.number().int().min(1),
+  metadata_sha256: sha256,
+};
+
 /** Logs written before schedules were committed without their contents (still audited). */
 const scheduledV1 = z.strictObject({
   type: z.literal('release.scheduled'),
   v: z.literal(1),
-  vendor: z.string(),
-  metadata_version: z.number().int().min(1),
-  metadata_sha256: sha256,
+  ...metadataVersion,
   release_at: iso,
   activation_tick: tick,
   targets: z.record(
@@ -53,9 +58,7 @@ const committed = <T extends string>(type: T) =>
   z.strictObject({
     type: z.literal(type),
     v: z.literal(2),
-    vendor: z.string(),
-    metadata_version: z.number().int().min(1),
-    metadata_sha256: sha256,
+    ...metadataVersion,
     activation_tick: tick,
   });
 
@@ -64,9 +67,7 @@ const scheduledV2 = committed('release.scheduled');
 const haltedV1 = z.strictObject({
   type: z.literal('release.halted'),
   v: z.literal(1),
-  vendor: z.string(),
-  metadata_version: z.number().int().min(1),
-  metadata_sha256: sha256,
+  ...metadataVersion,
   effective_at: iso,
   activation_tick: tick,
   removed: z.array(z.string()),
@@ -75,27 +76,27 @@ const haltedV1 = z.strictObject({
 /** A halt, committed like a schedule: which paths it removes is public only at its tick. */
 const haltedV2 = committed('release.halted');
 
-const activatedV1 = z.strictObject({
-  type: z.literal('release.activated'),
-  v: z.literal(1),
+/** Which vendor metadata went live at which tick, in which snapshot and timestamp. */
+const activation = {
   vendor: z.string(),
   metadata_version: z.number().int().min(1),
   tick,
   snapshot_version: z.number().int().min(1),
   snapshot_sha256: sha256,
   timestamp_sha256: sha256,
+};
+
+const activatedV1 = z.strictObject({
+  type: z.literal('release.activated'),
+  v: z.literal(1),
+  ...activation,
 });
 
 /** The activation opens the commitment: the vendor metadata that went live, as served. */
 const activatedV2 = z.strictObject({
   type: z.literal('release.activated'),
   v: z.literal(2),
-  vendor: z.string(),
-  metadata_version: z.number().int().min(1),
-  tick,
-  snapshot_version: z.number().int().min(1),
-  snapshot_sha256: sha256,
-  timestamp_sha256: sha256,
+  ...activation,
   /** The vendor's signed metadata, as served from this tick on. */
   metadata: z.string().max(4 * 1024 * 1024),
 });

@@ -101,6 +101,16 @@ export function delegate(input: {
   );
 }
 
+/** The operator's side of a vendor's request: `<name>/*` delegated to the key the request names. */
+function delegateToRequestedKey(
+  request: { name: string; public_key: TufKey },
+  targetsKey: KeyPair,
+  previousTop: TargetsSigned | undefined,
+  now: number,
+): Envelope<TargetsSigned> {
+  return delegate({ name: request.name, key: request.public_key, targetsKey, previousTop, now });
+}
+
 /** The body of `POST /api/v1/vendors`: the vendor's request and the operator's delegation to it. */
 export function registrationBody(
   request: VendorRequest,
@@ -110,13 +120,7 @@ export function registrationBody(
 ) {
   return {
     ...request,
-    top_targets: delegate({
-      name: request.name,
-      key: request.public_key,
-      targetsKey,
-      previousTop,
-      now,
-    }),
+    top_targets: delegateToRequestedKey(request, targetsKey, previousTop, now),
   };
 }
 
@@ -130,13 +134,7 @@ export function rotationBody(
   return {
     public_key: request.public_key,
     metadata: request.metadata,
-    top_targets: delegate({
-      name: request.name,
-      key: request.public_key,
-      targetsKey,
-      previousTop,
-      now,
-    }),
+    top_targets: delegateToRequestedKey(request, targetsKey, previousTop, now),
   };
 }
 

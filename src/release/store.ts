@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { FairpatchError } from '../errors.js';
-import type { Db } from '../db/schema.js';
+import type { Transaction } from 'kysely';
+import type { Database, Db } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
@@ -258,29 +259,53 @@ export class RepositoryStore {
             .insertInto('vendors')
             .values({ name, public_key: key.keyval.public, keyid, created_at: now })
             .execute();
-          await trx
-            .insertInto('top_targets')
-            .values({
-              version: topTargets.version,
-              bytes: topTargets.bytes.toString('utf8'),
-              effective_at: effectiveAt,
-              created_at: now,
-            })
-            .execute();
-          await trx
-            .insertInto('vendor_metadata')
-            .values({
-              vendor: name,
-              version: 1,
-              bytes: initial.toString('utf8'),
-              kind: 'refresh',
-              effective_at: effectiveAt,
-              created_at: now,
-            })
-            .execute();
+          await this.insertDelegation(trx, {
+            name,
+            metadata: { version: 1, bytes: initial },
+            topTargets,
+            effectiveAt,
+            now,
+          });
         }),
       `vendor ${name} or top-level targets version ${topTargets.version}`,
     );
+  }
+
+  /**
+   * The two documents a (re)delegation to a vendor's key takes effect with, inside the caller's
+   * transaction: the top-level targets naming the key and the vendor's metadata signed by it.
+   */
+  private async insertDelegation(
+    trx: Transaction<Database>,
+    input: {
+      name: string;
+      metadata: { version: number; bytes: Buffer };
+      topTargets: { version: number; bytes: Buffer };
+      effectiveAt: number;
+      now: number;
+    },
+  ): Promise<void> {
+    const { name, metadata, topTargets, effectiveAt, now } = input;
+    await trx
+      .insertInto('top_targets')
+      .values({
+        version: topTargets.version,
+        bytes: topTargets.bytes.toString('utf8'),
+        effective_at: effectiveAt,
+        created_at: now,
+      })
+      .execute();
+    await trx
+      .insertInto('vendor_metadata')
+      .values({
+        vendor: name,
+        version: metadata.version,
+        bytes: metadata.bytes.toString('utf8'),
+        kind: 'refresh',
+        effective_at: effectiveAt,
+        created_at: now,
+      })
+      .execute();
   }
 
   /** The new key, the top-level targets naming it and the re-signed metadata: one transaction. */
@@ -302,26 +327,7 @@ export class RepositoryStore {
             .set({ public_key: key.keyval.public, keyid })
             .where('name', '=', name)
             .execute();
-          await trx
-            .insertInto('top_targets')
-            .values({
-              version: topTargets.version,
-              bytes: topTargets.bytes.toString('utf8'),
-              effective_at: effectiveAt,
-              created_at: now,
-            })
-            .execute();
-          await trx
-            .insertInto('vendor_metadata')
-            .values({
-              vendor: name,
-              version: metadata.version,
-              bytes: metadata.bytes.toString('utf8'),
-              kind: 'refresh',
-              effective_at: effectiveAt,
-              created_at: now,
-            })
-            .execute();
+          await this.insertDelegation(trx, { name, metadata, topTargets, effectiveAt, now });
         }),
       `${name} metadata version ${metadata.version} or top-level targets version ${topTargets.version}`,
     );

@@ -47,32 +47,41 @@ function agentOn(
   );
 }
 
+/** Stages acme's 2.4.1 to be released a minute from now; returns its release_at. */
+async function stageFixInAMinute(): Promise<number> {
+  const releaseAt = fx.clock.now() + MINUTE;
+  await fx.stage('acme', {}, [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')], releaseAt);
+  return releaseAt;
+}
+
+/**
+ * An edge in front of the node, over HTTP until the test ends: the routes `misbehave` adds, every
+ * other request passed on to the node. Returns its URL.
+ */
+async function serveEdge(misbehave: (edge: Hono) => void): Promise<string> {
+  const edge = new Hono();
+  misbehave(edge);
+  edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
+  const http = await listen(edge);
+  closers.push(() => http.close());
+  return http.url;
+}
+
 describe("the agent's own evidence", () => {
   it('signs what it was served; a frozen group path is said in one line, retried on the plain path, and kept as testimony', async () => {
-    const releaseAt = fx.clock.now() + MINUTE;
-    await fx.node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release(
-        'acme',
-        {},
-        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')],
-        releaseAt,
-      ),
-    );
+    const releaseAt = await stageFixInAMinute();
     const frozenAt = fx.node.repo.currentTick();
     // An edge that keeps serving the group path the statement of one tick, still valid for minutes.
-    const edge = new Hono();
-    edge.get('/g/:group/metadata/timestamp.json', (c) =>
-      c.body(new Uint8Array(fx.node.repo.view.timestampAt(frozenAt)), 200, {
-        'content-type': 'application/json',
-      }),
+    const edge = await serveEdge((edge) =>
+      edge.get('/g/:group/metadata/timestamp.json', (c) =>
+        c.body(new Uint8Array(fx.node.repo.view.timestampAt(frozenAt)), 200, {
+          'content-type': 'application/json',
+        }),
+      ),
     );
-    edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
-    const http = await listen(edge);
-    closers.push(() => http.close());
 
     const lines: string[] = [];
-    const agent = agentOn(http.url, lines);
+    const agent = agentOn(edge, lines);
     expect(await agent.cycle()).toMatchObject({ outcome: 'up-to-date' });
     fx.clock.set(releaseAt + 20 * SECOND);
     expect(await agent.cycle(), lines.join('\n')).toMatchObject({
@@ -116,22 +125,13 @@ describe("the agent's own evidence", () => {
   });
 
   it('gets around a group path that does not answer, and signs that it failed', async () => {
-    const releaseAt = fx.clock.now() + MINUTE;
-    await fx.node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release(
-        'acme',
-        {},
-        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fix\n')],
-        releaseAt,
+    const releaseAt = await stageFixInAMinute();
+    const edge = await serveEdge((edge) =>
+      edge.all('/g/:group/*', (c) =>
+        c.json({ error: { code: 'NOT_READY', message: 'down' } }, 503),
       ),
     );
-    const edge = new Hono();
-    edge.all('/g/:group/*', (c) => c.json({ error: { code: 'NOT_READY', message: 'down' } }, 503));
-    edge.all('*', (c) => fx.node.app.fetch(c.req.raw));
-    const http = await listen(edge);
-    closers.push(() => http.close());
-    const agent = agentOn(http.url, []);
+    const agent = agentOn(edge, []);
     fx.clock.set(releaseAt);
     expect(await agent.cycle()).toMatchObject({ outcome: 'installed', version: '2.4.1' });
     const observation = agent.receipts.all().at(-1)!.signed.observation;

@@ -24,14 +24,11 @@ beforeAll(async () => {
 describe(`${AGENTS} agents in ${GROUPS.length} groups around one release`, () => {
   it('all install within one poll interval of the release tick, none before it', async () => {
     const releaseAt = fx.clock.now() + 40 * SECOND;
-    await fx.node.repo.stageVendorMetadata(
+    await fx.stage(
       'acme',
-      await fx.release(
-        'acme',
-        {},
-        [await fx.artifact('acme-agent-2.4.1.sh', 'echo fixed\n')],
-        releaseAt,
-      ),
+      {},
+      [await fx.artifact('acme-agent-2.4.1.sh', 'echo fixed\n')],
+      releaseAt,
     );
     const root = join(fx.keysDir, '1.root.json');
     const fleet = Array.from({ length: AGENTS }, (_, i) => ({

@@ -1,24 +1,22 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
+import type { AuditOutcome } from '../../src/audit/run.js';
 import { activationTick } from '../../src/common/tick.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { buildSnapshot, buildTimestamp } from '../../src/tuf/roles.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
 import { isoSeconds } from '../../src/tuf/time.js';
 import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
-import { ReceiptCollector } from '../helpers/receipts.js';
-import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
+import {
+  type Rewrite,
+  adversary,
+  auditOverHttp,
+  pollGroupsByHand,
+} from '../helpers/audit-scenario.js';
+import { type Fixture, SECOND, createFixture } from '../helpers/repo.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];
 const ID = 'GHSA-f41r-pa7c-h000';
 const MEMBERS = ['acme', 'globex', 'quill'];
-type Rewrite = (group: string, tick: number) => Buffer | undefined;
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -74,44 +72,13 @@ async function scenario(
 
   const tick = activationTick(fx.node.repo.config, releaseAt);
   const plan = makeAdversary?.(fx, tick);
-  const server = new Hono();
-  server.get('/g/:group/metadata/timestamp.json', (c) => {
-    const forged = plan?.rewrite(c.req.param('group'), fx.node.repo.currentTick());
-    return forged
-      ? c.body(forged as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' })
-      : fx.node.app.fetch(c.req.raw);
+  await pollGroupsByHand(fx, adversary(fx, plan?.rewrite ?? (() => undefined)), {
+    groups: GROUPS,
+    from: start,
+    to: start + 90 * SECOND,
+    pollAllAt: plan?.pollAllAt,
   });
-  server.all('*', (c) => fx.node.app.fetch(c.req.raw));
-  const collector = new ReceiptCollector(fx.clock);
-  for (let t = start; t <= start + 90 * SECOND; t += SECOND) {
-    fx.clock.set(t);
-    await fx.node.evidence.activations();
-    const k = fx.node.repo.currentTick();
-    for (const [i, group] of GROUPS.entries())
-      if ((k + i * 2) % 5 === 0 || k === plan?.pollAllAt) await collector.poll(server, group);
-  }
-  await fx.node.evidence.rollup();
-  await collector.submit(fx.node.app);
-  await fx.node.sequencer.idle();
-
-  const http = await listen(fx.node.app);
-  cleanup.push(() => http.close());
-  const stateDir = mkdtempSync(join(tmpdir(), 'fairpatch-audit-'));
-  const root = parseRoot(
-    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-  ) as Envelope<RootSigned>;
-  return {
-    fx,
-    tick,
-    audit: () =>
-      runAudit({
-        server: http.url,
-        stateDir,
-        logKey: fx.node.logVerifierKey,
-        root,
-        now: fx.clock.now(),
-      }),
-  };
+  return { fx, tick, audit: await auditOverHttp(fx, cleanup) };
 }
 
 describe('the audit of an embargo, per advisory', () => {

@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
@@ -11,11 +10,15 @@ import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
-import { ReceiptCollector } from '../helpers/receipts.js';
+import {
+  type Rewrite,
+  adversary,
+  auditOverHttp,
+  pollGroupsByHand,
+} from '../helpers/audit-scenario.js';
 import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];
-type Rewrite = (group: string, tick: number) => Buffer | undefined;
 
 interface Run {
   fx: Fixture;
@@ -28,19 +31,6 @@ afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
 });
-
-/** A server that answers `rewrite` instead of the real bytes for some polls: the adversary. */
-function adversary(fx: Fixture, rewrite: Rewrite): Hono {
-  const app = new Hono();
-  app.get('/g/:group/metadata/timestamp.json', (c) => {
-    const forged = rewrite(c.req.param('group'), fx.node.repo.currentTick());
-    return forged
-      ? c.body(forged as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' })
-      : fx.node.app.fetch(c.req.raw);
-  });
-  app.all('*', (c) => fx.node.app.fetch(c.req.raw));
-  return app;
-}
 
 /**
  * Three groups polling every 5 s at different phases across two releases (acme at +60 s, quill at
@@ -73,33 +63,13 @@ async function scenario(
   await fx.node.appDeps.declareGroups!(GROUPS);
   const plan = makeAdversary?.(fx, releases);
   const server = adversary(fx, plan?.rewrite ?? (() => undefined));
-  const collector = new ReceiptCollector(fx.clock);
-  for (let t = start; t <= start + 180 * SECOND; t += SECOND) {
-    fx.clock.set(t);
-    await fx.node.evidence.activations();
-    const k = fx.node.repo.currentTick();
-    for (const [i, group] of GROUPS.entries()) {
-      if ((k + i * 2) % 5 === 0 || k === plan?.pollAllAt) await collector.poll(server, group);
-    }
-  }
-  await fx.node.evidence.rollup();
-  await collector.submit(fx.node.app);
-  await fx.node.sequencer.idle();
-
-  const http = await listen(fx.node.app);
-  cleanup.push(() => http.close());
-  const stateDir = mkdtempSync(join(tmpdir(), 'fairpatch-audit-'));
-  const root = parseRoot(
-    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-  ) as Envelope<RootSigned>;
-  const audit = () =>
-    runAudit({
-      server: http.url,
-      stateDir,
-      logKey: fx.node.logVerifierKey,
-      root,
-      now: fx.clock.now(),
-    });
+  await pollGroupsByHand(fx, server, {
+    groups: GROUPS,
+    from: start,
+    to: start + 180 * SECOND,
+    pollAllAt: plan?.pollAllAt,
+  });
+  const audit = await auditOverHttp(fx, cleanup);
   return { fx, releases, audit };
 }
 

@@ -11,7 +11,8 @@ import { buildTimestamp } from '../../src/tuf/roles.js';
 import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
-import { SimAgent } from '../helpers/receipts.js';
+import { secondBySecond } from '../helpers/audit-scenario.js';
+import { SimAgent, overHttp, simAgents } from '../helpers/receipts.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
 
 // A simulated world: five groups of twenty agents with mixed poll intervals, over real HTTP, through
@@ -89,15 +90,10 @@ async function world(
   app.all('*', (c) => fx.node.app.fetch(c.req.raw));
   const http = await listen(app);
   cleanup.push(() => http.close());
-  const via = { request: (path: string, init?: RequestInit) => fetch(`${http.url}${path}`, init) };
+  const via = overHttp(http.url);
 
-  const agents = GROUPS.flatMap((group) =>
-    Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)),
-  );
-  for (let t = releaseAt - 15 * SECOND; t <= releaseAt + 50 * SECOND; t += SECOND) {
-    fx.clock.set(t);
-    await fx.node.evidence.activations();
-    const k = fx.node.repo.currentTick();
+  const agents = simAgents(GROUPS, PER_GROUP, fx.clock);
+  await secondBySecond(fx, releaseAt - 15 * SECOND, releaseAt + 50 * SECOND, async (k) => {
     await Promise.all(
       agents.map(async (agent, i) => {
         const interval = INTERVALS[i % INTERVALS.length]!;
@@ -114,7 +110,7 @@ async function world(
         }
       }),
     );
-  }
+  });
   for (const agent of agents)
     if (!edge.swallowReceipts?.(agent.group)) await agent.submit(fx.node.app);
   await fx.node.evidence.rollup();

@@ -1,16 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TickConfig, tickStart } from '../../src/common/tick.js';
-import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
-import { buildRegistration, buildRelease } from '../../src/publish/build.js';
-import { PublisherClient, hashFile } from '../../src/publish/client.js';
-import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { runFleet } from '../helpers/cache-agents.js';
 import { startServer } from '../helpers/cli.js';
-import { freshDatabase } from '../helpers/dialects.js';
+import {
+  registerVendor,
+  stageRelease,
+  startNodesOverPostgres,
+  uploadArtifact,
+} from '../helpers/nodes.js';
 import { type StartedNginx, cacheServer, nginxBinary, startNginx } from '../helpers/nginx.js';
 
 const OPERATOR = 'cache-test-operator-token-0123456789';
@@ -22,37 +20,17 @@ type Node = Awaited<ReturnType<typeof startServer>>;
  * processes over one PostgreSQL, simulated agents polling through it across a release.
  */
 describe('nginx in front of two nodes', () => {
-  let dir: string;
+  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
   let nodes: Node[] = [];
   const caches: StartedNginx[] = [];
   let tick: TickConfig;
 
   beforeAll(async () => {
     nginxBinary(); // fails with the install hint when nginx is missing
-    dir = mkdtempSync(join(tmpdir(), 'fairpatch-cache-'));
-    generateRepositoryKeys({ dir: join(dir, 'keys'), now: Date.now() });
-    const env = {
-      DATABASE_URL: (await freshDatabase('postgres'))!,
-      FAIRPATCH_OPERATOR_TOKEN: OPERATOR,
-    };
-    // One data directory: artifacts live in its blob store, which every node must see.
-    nodes = await Promise.all(
-      ['a', 'b'].map((name) =>
-        startServer(
-          [
-            '--data',
-            join(dir, 'data'),
-            '--keys',
-            join(dir, 'keys'),
-            '--min-lead',
-            '2s',
-            '--node-name',
-            name,
-          ],
-          { env },
-        ),
-      ),
-    );
+    cluster = await startNodesOverPostgres('fairpatch-cache-', ['a', 'b'], {
+      operatorToken: OPERATOR,
+    });
+    nodes = cluster.nodes;
     const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as {
       epoch_ms: number;
       tick_ms: number;
@@ -61,8 +39,7 @@ describe('nginx in front of two nodes', () => {
   }, 60_000);
   afterAll(async () => {
     for (const c of caches) await c.stop();
-    for (const n of nodes) await n.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   const upstreams = () => nodes.map((n) => n.url.replace('http://', ''));
@@ -70,61 +47,22 @@ describe('nginx in front of two nodes', () => {
   it('keeps the tick: no stale statement, every agent on the release from its tick, the polls absorbed', async () => {
     const cache = await startNginx(cacheServer({ upstreams: upstreams() }));
     caches.push(cache);
-    const keys = join(dir, 'keys');
-    const operator = new PublisherClient(nodes[0]!.url, OPERATOR);
-    const vendorKey = generateVendorKey(keys, 'acme');
-    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>)
-      .signed;
-    const { token } = (await operator.postJson(
-      '/vendors',
-      buildRegistration({
-        name: 'acme',
-        vendorKey,
-        targetsKey: readPrivateKey(join(keys, 'targets.key')),
-        previousTop: top,
-        now: Date.now(),
-      }),
-    )) as { token: string };
-    const vendor = new PublisherClient(nodes[1]!.url, token);
-    const file = join(dir, 'fix.sh');
-    writeFileSync(file, 'echo fixed\n');
-    const artifact = {
-      platform: 'linux-x64',
+    const acme = await registerVendor(nodes[0]!.url, OPERATOR, cluster.keys, 'acme');
+    const artifact = await uploadArtifact(nodes[1]!.url, acme, {
+      file: join(cluster.dir, 'fix.sh'),
+      content: 'echo fixed\n',
       name: 'acme-agent-2.4.1.sh',
-      path: file,
-      ...(await hashFile(file)),
-    };
-    await vendor.uploadBlob('acme', artifact);
+    });
     // The delegation takes effect after the lead time: poll until the vendor's metadata is served.
     const deadline = Date.now() + 20_000;
     while ((await fetch(`${nodes[1]!.url}/metadata/1.acme.json`)).status !== 200) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const previous = await vendor.latestVendorMetadata('acme');
-    const releaseAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
-    const manifest = {
-      vendor: 'acme',
-      product: 'acme-agent',
+    const staged = await stageRelease(nodes[1]!.url, acme, [artifact], {
       version: '2.4.1',
-      channel: 'stable',
-      severity: 'high' as const,
-      cves: [],
-      applies_to: '<2.4.1',
-      release_at: '+0s',
-      artifacts: [],
-    };
-    const staged = (await vendor.postJson(
-      '/vendors/acme/metadata',
-      buildRelease({
-        manifest,
-        artifacts: [artifact],
-        releaseAt,
-        previous: previous.signed,
-        vendorKey,
-        now: Date.now(),
-      }),
-    )) as { activationTick: number };
+      releaseAt: Math.ceil((Date.now() + 3000) / 1000) * 1000,
+    });
     const activation = tickStart(tick, staged.activationTick);
 
     const intervalMs = 500;

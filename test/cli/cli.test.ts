@@ -32,6 +32,25 @@ describe('the fairpatch CLI against a real server process', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A command run as the operator against the server. */
+  const asOperator = (args: string[]) =>
+    cli([...args, '--server', server.url, '--token', OPERATOR]);
+  /** A command run as the vendor against the server, signing with `key`. */
+  const asVendor = (args: string[], key: string, token = vendorToken) =>
+    cli([...args, '--server', server.url, '--key', key, '--token', token]);
+  /** `fairpatch audit` of the server with the pinned root 1, keeping its state in `state`. */
+  const auditArgs = (state: string, logKey = join(keys, 'log.vkey')) => [
+    'audit',
+    '--server',
+    server.url,
+    '--state',
+    state,
+    '--log-key',
+    logKey,
+    '--root',
+    join(keys, '1.root.json'),
+  ];
+
   it('keygen writes private keys with mode 0600 and refuses to overwrite them', async () => {
     for (const name of ['targets.key', 'snapshot.key', 'timestamp.key', 'log.key']) {
       expect(statSync(join(keys, name)).mode & 0o777).toBe(0o600);
@@ -55,18 +74,7 @@ describe('the fairpatch CLI against a real server process', () => {
     ]);
     expect(requested.code, requested.stderr).toBe(0);
     expect(readFileSync(request, 'utf8')).not.toMatch(/private/);
-    const added = await cli([
-      'vendor',
-      'add',
-      '--request',
-      request,
-      '--keys',
-      keys,
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
-    ]);
+    const added = await asOperator(['vendor', 'add', '--request', request, '--keys', keys]);
     expect(added.code, added.stderr).toBe(0);
     vendorToken = JSON.parse(added.stdout).token;
 
@@ -110,17 +118,7 @@ describe('the fairpatch CLI against a real server process', () => {
     const updater = tufClient(server.url, 'eu-west', join(keys, '1.root.json')).updater();
     await updater.refresh();
 
-    const halted = await cli([
-      'halt',
-      'acme',
-      '2.4.1',
-      '--server',
-      server.url,
-      '--key',
-      join(vendorKeys, 'acme.key'),
-      '--token',
-      vendorToken,
-    ]);
+    const halted = await asVendor(['halt', 'acme', '2.4.1'], join(vendorKeys, 'acme.key'));
     expect(halted.code, halted.stderr).toBe(0);
     expect(JSON.parse(halted.stdout)).toMatchObject({
       version: 3,
@@ -142,16 +140,11 @@ describe('the fairpatch CLI against a real server process', () => {
     expect(wrongKey.stderr).toMatch(/SIGNATURE_INVALID/);
 
     // A token of the wrong shape was still given: the refusal must not claim it is missing.
-    const badToken = await cli([
-      'publish',
-      join(dir, 'fix.json'),
-      '--server',
-      server.url,
-      '--key',
+    const badToken = await asVendor(
+      ['publish', join(dir, 'fix.json')],
       join(vendorKeys, 'acme.key'),
-      '--token',
       'not-a-token',
-    ]);
+    );
     expect(badToken.code).toBe(1);
     expect(badToken.stderr).toMatch(/unknown or revoked token; check --token/);
     expect(badToken.stderr).not.toMatch(/missing|BAD_REQUEST/);
@@ -167,18 +160,7 @@ describe('the fairpatch CLI against a real server process', () => {
     const body = JSON.parse(readFileSync(forged, 'utf8'));
     body.public_key = JSON.parse(readFileSync(join(vendorKeys, 'acme.pub'), 'utf8'));
     writeFileSync(forged, JSON.stringify(body));
-    const refused = await cli([
-      'vendor',
-      'add',
-      '--request',
-      forged,
-      '--keys',
-      keys,
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
-    ]);
+    const refused = await asOperator(['vendor', 'add', '--request', forged, '--keys', keys]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/SIGNATURE_INVALID/);
 
@@ -191,40 +173,12 @@ describe('the fairpatch CLI against a real server process', () => {
   it('audits the server over HTTP: FAIR, with a JSON and an HTML report, exit 0', async () => {
     const state = join(dir, 'audit');
     // The audit must cover every group the operator declares: without a declaration it cannot verify.
-    const undeclared = await cli([
-      'audit',
-      '--server',
-      server.url,
-      '--state',
-      join(dir, 'audit-undeclared'),
-      '--log-key',
-      join(keys, 'log.vkey'),
-      '--root',
-      join(keys, '1.root.json'),
-    ]);
+    const undeclared = await cli(auditArgs(join(dir, 'audit-undeclared')));
     expect(undeclared.code, undeclared.stdout).toBe(2);
     expect(undeclared.stdout).toMatch(/CANNOT VERIFY groups-undeclared/);
-    const declared = await cli([
-      'groups',
-      'declare',
-      'eu-west,us-east',
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
-    ]);
+    const declared = await asOperator(['groups', 'declare', 'eu-west,us-east']);
     expect(declared.code, declared.stderr).toBe(0);
-    const args = [
-      'audit',
-      '--server',
-      server.url,
-      '--state',
-      state,
-      '--log-key',
-      join(keys, 'log.vkey'),
-      '--root',
-      join(keys, '1.root.json'),
-    ];
+    const args = auditArgs(state);
     const outcome = await cli([
       ...args,
       '--json',
@@ -241,13 +195,7 @@ describe('the fairpatch CLI against a real server process', () => {
     // A second run checks consistency with the checkpoint the first one saved.
     expect((await cli(args)).code).toBe(0);
     // A log key the auditor does not pin: cannot verify.
-    const wrong = await cli([
-      ...args.slice(0, -4),
-      '--log-key',
-      join(vendorKeys, 'acme.pub'),
-      '--root',
-      join(keys, '1.root.json'),
-    ]);
+    const wrong = await cli(auditArgs(state, join(vendorKeys, 'acme.pub')));
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/CANNOT VERIFY/);
   });
@@ -271,18 +219,7 @@ describe('the fairpatch CLI against a real server process', () => {
       request,
     ]);
     expect(requested.code, requested.stderr).toBe(0);
-    const rotated = await cli([
-      'vendor',
-      'rotate',
-      '--request',
-      request,
-      '--keys',
-      keys,
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
-    ]);
+    const rotated = await asOperator(['vendor', 'rotate', '--request', request, '--keys', keys]);
     expect(rotated.code, rotated.stderr).toBe(0);
     expect(JSON.parse(rotated.stdout)).toMatchObject({ name: 'acme' });
     const manifest = join(dir, 'next.json');
@@ -295,34 +232,16 @@ describe('the fairpatch CLI against a real server process', () => {
         artifacts: [{ platform: 'linux-x64', file: 'fix.sh', name: 'acme-agent-2.4.2.sh' }],
       }),
     );
-    const old = await cli([
-      'publish',
-      manifest,
-      '--server',
-      server.url,
-      '--key',
-      join(vendorKeys, 'acme.key'),
-      '--token',
-      vendorToken,
-    ]);
+    const old = await asVendor(['publish', manifest], join(vendorKeys, 'acme.key'));
     expect(old.stderr).toMatch(/SIGNATURE_INVALID/);
-    const fresh = await cli([
-      'publish',
-      manifest,
-      '--server',
-      server.url,
-      '--key',
-      join(vendorKeys, 'acme-next.key'),
-      '--token',
-      vendorToken,
-    ]);
+    const fresh = await asVendor(['publish', manifest], join(vendorKeys, 'acme-next.key'));
     expect(fresh.code, fresh.stderr).toBe(0);
   });
 
   it('rotates root 1-of-1 to 2-of-3 with a new timestamp key, and a client that trusts root 1 follows', async () => {
     const client = tufClient(server.url, 'eu-west', join(keys, '1.root.json'));
     await client.updater().refresh();
-    const rotated = await cli([
+    const rotated = await asOperator([
       'root',
       'rotate',
       '--keys',
@@ -333,10 +252,6 @@ describe('the fairpatch CLI against a real server process', () => {
       '2',
       '--rotate',
       'timestamp',
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
     ]);
     expect(rotated.code, rotated.stderr).toBe(0);
     const root2 = JSON.parse(readFileSync(join(keys, '2.root.json'), 'utf8'));
@@ -365,18 +280,7 @@ describe('the fairpatch CLI against a real server process', () => {
     expect(timestamp.signatures[0].keyid).toBe(root2.signed.roles.timestamp.keyids[0]);
 
     // Then the snapshot key, signed by 2 of the 3 new root keys: the same client follows again.
-    const again = await cli([
-      'root',
-      'rotate',
-      '--keys',
-      keys,
-      '--rotate',
-      'snapshot',
-      '--server',
-      server.url,
-      '--token',
-      OPERATOR,
-    ]);
+    const again = await asOperator(['root', 'rotate', '--keys', keys, '--rotate', 'snapshot']);
     expect(again.code, again.stderr).toBe(0);
     const root3 = JSON.parse(readFileSync(join(keys, '3.root.json'), 'utf8'));
     await waitFor('the client to trust root 3', async () =>
@@ -388,19 +292,7 @@ describe('the fairpatch CLI against a real server process', () => {
     ).toBe(root3.signed.roles.snapshot.keyids[0]);
 
     // The auditor carries on too: same pinned root 1, same saved checkpoint, both rotations logged.
-    const audit = await cli([
-      'audit',
-      '--server',
-      server.url,
-      '--state',
-      join(dir, 'audit'),
-      '--log-key',
-      join(keys, 'log.vkey'),
-      '--root',
-      join(keys, '1.root.json'),
-      '--json',
-      join(dir, 'after.json'),
-    ]);
+    const audit = await cli([...auditArgs(join(dir, 'audit')), '--json', join(dir, 'after.json')]);
     expect(audit.code, audit.stdout + audit.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'after.json'), 'utf8'));
     expect(report.logSize).toBeGreaterThan(0);

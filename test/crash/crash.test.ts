@@ -1,22 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/log/checkpoint.js';
-import { leafHash, verifyConsistency } from '../../src/log/merkle.js';
+import { leafHash } from '../../src/log/merkle.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { MemoryTree } from '../../src/log/tree.js';
-import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
-import { buildRegistration, buildRelease } from '../../src/publish/build.js';
-import { PublisherClient, hashFile } from '../../src/publish/client.js';
-import { randomBytes } from 'node:crypto';
-import { ed25519PublicKey } from '../../src/common/ed25519.js';
-import { signObservation } from '../../src/common/observation.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
-import { sha256Hex } from '../../src/tuf/metadata.js';
-import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { generateRepositoryKeys } from '../../src/keys/keygen.js';
+import { PublisherClient } from '../../src/publish/client.js';
 import { startServer } from '../helpers/cli.js';
+import { verifyExtends } from '../helpers/log.js';
+import { freshAgentReceipt } from '../helpers/receipts.js';
+import { type TestVendor, registerVendor, stageRelease, uploadArtifact } from '../helpers/nodes.js';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 50);
 const OPERATOR = 'crash-operator-token-0123456789abcdef';
@@ -25,7 +20,6 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-crash-'));
   const keys = join(dir, 'keys');
   generateRepositoryKeys({ dir: keys, now: Date.now() });
-  const vendorKey = generateVendorKey(keys, 'acme');
   const verifier = parseVerifierKey(readFileSync(join(keys, 'log.vkey'), 'utf8'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -34,7 +28,7 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
       startServer(['--data', join(dir, 'data'), '--keys', keys, '--min-lead', '1s'], {
         env: { FAIRPATCH_OPERATOR_TOKEN: OPERATOR },
       });
-    let token = '';
+    let acme: TestVendor | undefined;
     let published = 0; // highest vendor metadata version the server acknowledged
     const publishedTargets: string[] = [];
     const receipts: Array<{ index: number; client: string }> = [];
@@ -60,23 +54,16 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
           Buffer.from(tree.root()).equals(cp.rootHash),
           `round ${round}: the log verifies from its first leaf`,
         ).toBe(true);
-        for (const old of checkpoints) {
-          const o = openCheckpoint(old, verifier);
-          verifyConsistency(
-            o.size,
-            cp.size,
-            o.rootHash,
-            cp.rootHash,
-            o.size === 0 || o.size === cp.size ? [] : tree.consistencyProof(o.size, cp.size),
-          );
-        }
+        for (const old of checkpoints) verifyExtends(openCheckpoint(old, verifier), cp, tree);
         for (const r of receipts)
           expect(
             entries[r.index]?.data,
             `round ${round}: acknowledged receipt at ${r.index}`,
           ).toContain(r.client);
-        if (token) {
-          const latest = await new PublisherClient(server.url, token).latestVendorMetadata('acme');
+        if (acme) {
+          const latest = await new PublisherClient(server.url, acme.token).latestVendorMetadata(
+            'acme',
+          );
           expect(
             latest.signed.version,
             `round ${round}: acknowledged publishes`,
@@ -87,64 +74,23 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
         checkpoints.clear(); // all were consistent with `note`: checking against it from now on suffices
         checkpoints.add(note);
 
-        if (!token) {
-          const operator = new PublisherClient(server.url, OPERATOR);
-          const top = (
-            (await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>
-          ).signed;
-          token = (
-            (await operator.postJson(
-              '/vendors',
-              buildRegistration({
-                name: 'acme',
-                vendorKey,
-                targetsKey: readPrivateKey(join(keys, 'targets.key')),
-                previousTop: top,
-                now: Date.now(),
-              }),
-            )) as { token: string }
-          ).token;
-        }
-        const vendor = new PublisherClient(server.url, token);
+        const vendor = (acme ??= await registerVendor(server.url, OPERATOR, keys, 'acme'));
 
         // A stream of publishes, receipt uploads and checkpoint reads, killed at a random moment.
         let alive = true;
         const publishes = (async () => {
           while (alive) {
             const n = ++artifactN;
-            const file = join(dir, `a${n}.sh`);
-            writeFileSync(file, `echo ${n}\n`);
-            const artifact = {
-              platform: 'linux-x64',
+            const artifact = await uploadArtifact(server.url, vendor, {
+              file: join(dir, `a${n}.sh`),
+              content: `echo ${n}\n`,
               name: `acme-agent-${n}.0.0.sh`,
-              path: file,
-              ...(await hashFile(file)),
-            };
-            await vendor.uploadBlob('acme', artifact);
-            const previous = await vendor.latestVendorMetadata('acme');
-            const manifest = {
-              vendor: 'acme',
-              product: 'acme-agent',
+            });
+            const staged = await stageRelease(server.url, vendor, [artifact], {
               version: `${n}.0.0`,
-              channel: 'stable',
-              severity: 'low' as const,
-              cves: [],
-              applies_to: `<${n}.0.0`,
-              release_at: '+0s',
-              artifacts: [],
-            };
-            const releaseAt = Math.ceil((Date.now() + 2000) / 1000) * 1000;
-            const staged = (await vendor.postJson(
-              '/vendors/acme/metadata',
-              buildRelease({
-                manifest,
-                artifacts: [artifact],
-                releaseAt,
-                previous: previous.signed,
-                vendorKey,
-                now: Date.now(),
-              }),
-            )) as { version: number };
+              releaseAt: Math.ceil((Date.now() + 2000) / 1000) * 1000,
+              severity: 'low',
+            });
             published = Math.max(published, staged.version);
             publishedTargets.push(`acme/${artifact.name}`);
           }
@@ -155,28 +101,11 @@ describe(`SIGKILL at random moments, ${ROUNDS} rounds`, () => {
               await fetch(`${server.url}/g/crash/metadata/timestamp.json`)
             ).json()) as Record<string, unknown>;
             // A fresh agent key per upload: its public key, in the leaf, marks this receipt.
-            const seed = randomBytes(32);
-            const client = ed25519PublicKey(seed).toString('hex');
-            const digest = sha256Hex(canonicalBytes(document));
-            const at = new Date().toISOString();
-            const receipt = signObservation(
-              {
-                v: 1,
-                agent: client,
-                group: 'crash',
-                document: digest,
-                first_at: at,
-                last_at: at,
-                polls: 1,
-                via: '/g/crash',
-                lag_ms: 0,
-              },
-              seed,
-            );
+            const { agent: client, body } = freshAgentReceipt('crash', document);
             const response = await fetch(`${server.url}/api/v1/receipts`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
+              body,
             });
             if (response.status === 201)
               receipts.push({

@@ -1,63 +1,40 @@
-import { startNodesOverPostgres } from '../helpers/nodes.js';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateVendorKey } from '../../src/keys/keygen.js';
-import { buildRegistration, buildRelease } from '../../src/publish/build.js';
-import { PublisherClient, hashFile } from '../../src/publish/client.js';
-import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import { describe, expect, it } from 'vitest';
+import { PublisherClient } from '../../src/publish/client.js';
 import { isoSeconds } from '../../src/tuf/time.js';
-import { startServer } from '../helpers/cli.js';
+import type { StartedProcess } from '../helpers/process.js';
+import {
+  type TestVendor,
+  nodesOverPostgresForSuite,
+  registerVendor,
+  stageRelease,
+  uploadArtifact,
+} from '../helpers/nodes.js';
 
 const OPERATOR = 'embargo-multi-node-operator-token-0123';
 const MEMBERS = ['acme', 'globex', 'quill'];
 const ID = 'CVE-2026-4242';
-type Node = Awaited<ReturnType<typeof startServer>>;
 type Snapshot = { signed: { version: number; meta: Record<string, { version: number }> } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Needs `npx tsc -p tsconfig.build.json` first. Real time: ticks of the server's own clock.
 describe('an embargo on two server processes over one PostgreSQL', () => {
-  let dir: string;
-  let nodes: Node[] = [];
-
-  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
-  beforeAll(async () => {
-    cluster = await startNodesOverPostgres('fairpatch-embargo-', ['eu', 'us'], {
-      operatorToken: OPERATOR,
-      minLead: '2s',
-    });
-    dir = cluster.dir;
-    nodes = cluster.nodes;
-  }, 60_000);
-  afterAll(() => cluster?.close());
+  const cluster = nodesOverPostgresForSuite('fairpatch-embargo-', ['eu', 'us'], {
+    operatorToken: OPERATOR,
+    minLead: '2s',
+  });
 
   it('every member activates at the same tick in one snapshot version, byte-identical on both nodes', async () => {
-    const keys = join(dir, 'keys');
+    const { dir, keys, nodes } = cluster();
     const operator = new PublisherClient(nodes[0]!.url, OPERATOR);
-    const vendors = new Map<
-      string,
-      { client: PublisherClient; key: ReturnType<typeof generateVendorKey> }
-    >();
-    for (const [i, name] of MEMBERS.entries()) {
-      const key = generateVendorKey(keys, name);
-      const top = (
-        (await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>
-      ).signed;
-      const { token } = (await operator.postJson(
-        '/vendors',
-        buildRegistration({
-          name,
-          vendorKey: key,
-          targetsKey: readPrivateKey(join(keys, 'targets.key')),
-          previousTop: top,
-          now: Date.now(),
-        }),
-      )) as { token: string };
-      vendors.set(name, { client: new PublisherClient(nodes[i % 2]!.url, token), key });
-    }
+    // Each member publishes through its own node.
+    const vendors = new Map<string, { url: string; vendor: TestVendor }>();
+    for (const [i, name] of MEMBERS.entries())
+      vendors.set(name, {
+        url: nodes[i % 2]!.url,
+        vendor: await registerVendor(nodes[0]!.url, OPERATOR, keys, name),
+      });
     await sleep(2500); // the delegations' lead time
 
     const releaseAt = Math.ceil((Date.now() + 10_000) / 1000) * 1000;
@@ -67,39 +44,21 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
       members: MEMBERS,
     })) as { activation_tick: number };
     const tick = created.activation_tick;
-    for (const [name, { client, key }] of vendors) {
-      const file = join(dir, `${name}.sh`);
-      writeFileSync(file, `echo ${name} fixed\n`);
-      const artifact = {
-        platform: 'any',
+    for (const [name, { url, vendor }] of vendors) {
+      const artifact = await uploadArtifact(url, vendor, {
+        file: join(dir, `${name}.sh`),
+        content: `echo ${name} fixed\n`,
         name: `${name}-lib-1.0.1.sh`,
-        path: file,
-        ...(await hashFile(file)),
-      };
-      await client.uploadBlob(name, artifact);
-      const previous = await client.latestVendorMetadata(name);
-      const manifest = {
-        vendor: name,
-        product: `${name}-lib`,
+        platform: 'any',
+      });
+      await stageRelease(url, vendor, [artifact], {
         version: '1.0.1',
-        channel: 'stable',
-        severity: 'critical' as const,
+        releaseAt,
+        product: `${name}-lib`,
+        severity: 'critical',
         cves: [ID],
-        applies_to: '<1.0.1',
-        release_at: '+0s',
-        artifacts: [],
-      };
-      await client.postJson(
-        `/vendors/${name}/metadata?embargo=${ID}`,
-        buildRelease({
-          manifest,
-          artifacts: [artifact],
-          releaseAt,
-          previous: previous.signed,
-          vendorKey: key,
-          now: Date.now(),
-        }),
-      );
+        embargo: ID,
+      });
     }
 
     // Both nodes polled from before the tick to after it: one document per tick, across nodes.
@@ -126,7 +85,7 @@ describe('an embargo on two server processes over one PostgreSQL', () => {
     expect([...seen.keys()]).toContain(tick - 1);
     for (const [k, digests] of seen) expect(digests.size, `tick ${k}`).toBe(1);
 
-    const snapshot = async (node: Node, version: number) =>
+    const snapshot = async (node: StartedProcess, version: number) =>
       (await (
         await fetch(`${node.url}/g/eu-west/metadata/${version}.snapshot.json`)
       ).json()) as Snapshot;

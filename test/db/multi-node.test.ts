@@ -1,90 +1,44 @@
-import { startNodesOverPostgres } from '../helpers/nodes.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/run.js';
-import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateVendorKey } from '../../src/keys/keygen.js';
-import { buildRegistration, buildRelease } from '../../src/publish/build.js';
-import { PublisherClient, hashFile } from '../../src/publish/client.js';
-import type { Envelope, RootSigned, TargetsSigned } from '../../src/tuf/metadata.js';
+import { PublisherClient } from '../../src/publish/client.js';
+import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { parseRoot } from '../../src/tuf/schema.js';
-import { startServer } from '../helpers/cli.js';
 import type { ManualClock } from '../helpers/clock.js';
-import { SimAgent } from '../helpers/receipts.js';
-import { writeFileSync } from 'node:fs';
+import {
+  registerVendor,
+  stageRelease,
+  nodesOverPostgresForSuite,
+  uploadArtifact,
+} from '../helpers/nodes.js';
+import { SimAgent, overHttp } from '../helpers/receipts.js';
 
 const OPERATOR = 'multi-node-operator-token-0123456789';
-type Node = Awaited<ReturnType<typeof startServer>>;
 
 describe('three server processes over one PostgreSQL', () => {
-  let dir: string;
-  let nodes: Node[] = [];
-
-  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
-  beforeAll(async () => {
-    cluster = await startNodesOverPostgres('fairpatch-multi-', ['eu', 'us', 'ap'], {
-      operatorToken: OPERATOR,
-      minLead: '2s',
-    });
-    dir = cluster.dir;
-    nodes = cluster.nodes;
-  }, 60_000);
-  afterAll(() => cluster?.close());
+  const cluster = nodesOverPostgresForSuite('fairpatch-multi-', ['eu', 'us', 'ap'], {
+    operatorToken: OPERATOR,
+    minLead: '2s',
+  });
 
   it('serve byte-identical timestamp.json every tick, never stale after activation, and audit FAIR', async () => {
-    const keys = join(dir, 'keys');
+    const { dir, keys, nodes } = cluster();
     const operator = new PublisherClient(nodes[1]!.url, OPERATOR);
-    const vendorKey = generateVendorKey(keys, 'acme');
-    const top = ((await operator.request('GET', '/top-targets/latest')) as Envelope<TargetsSigned>)
-      .signed;
-    const { token } = (await operator.postJson(
-      '/vendors',
-      buildRegistration({
-        name: 'acme',
-        vendorKey,
-        targetsKey: readPrivateKey(join(keys, 'targets.key')),
-        previousTop: top,
-        now: Date.now(),
-      }),
-    )) as { token: string };
-    const vendor = new PublisherClient(nodes[2]!.url, token);
+    const acme = await registerVendor(nodes[1]!.url, OPERATOR, keys, 'acme');
     await new Promise((r) => setTimeout(r, 2500)); // the delegation's lead time
 
-    const file = join(dir, 'fix.sh');
-    writeFileSync(file, 'echo fixed\n');
-    const artifact = {
-      platform: 'linux-x64',
+    const artifact = await uploadArtifact(nodes[2]!.url, acme, {
+      file: join(dir, 'fix.sh'),
+      content: 'echo fixed\n',
       name: 'acme-agent-2.4.1.sh',
-      path: file,
-      ...(await hashFile(file)),
-    };
-    await vendor.uploadBlob('acme', artifact);
-    const previous = await vendor.latestVendorMetadata('acme');
+    });
     const releaseAt = Math.ceil((Date.now() + 3000) / 1000) * 1000;
-    const manifest = {
-      vendor: 'acme',
-      product: 'acme-agent',
+    const staged = await stageRelease(nodes[2]!.url, acme, [artifact], {
       version: '2.4.1',
-      channel: 'stable',
-      severity: 'high' as const,
-      cves: [],
-      applies_to: '<2.4.1',
-      release_at: '+0s',
-      artifacts: [],
-    };
-    const staged = (await vendor.postJson(
-      '/vendors/acme/metadata',
-      buildRelease({
-        manifest,
-        artifacts: [artifact],
-        releaseAt,
-        previous: previous.signed,
-        vendorKey,
-        now: Date.now(),
-      }),
-    )) as { activationTick: number };
+      releaseAt,
+    });
 
     // Pollers on every node, from two ticks before the release to two after.
     const seen = new Map<number, Set<string>>();
@@ -128,9 +82,7 @@ describe('three server processes over one PostgreSQL', () => {
     const clock = { now: () => Date.now() } as ManualClock;
     for (const [i, node] of nodes.entries()) {
       const agent = new SimAgent(`group-${i}`, clock);
-      const http = {
-        request: (path: string, init?: RequestInit) => fetch(`${node.url}${path}`, init),
-      };
+      const http = overHttp(node.url);
       await agent.poll(http);
       await agent.submit(http);
     }

@@ -126,6 +126,53 @@ export class SimAgent {
   }
 }
 
+/**
+ * One receipt of `document` polled once just now through `via` (default `/g/<group>`), signed by a
+ * fresh agent key: the key's public half (`agent`) marks the receipt wherever it lands. With the
+ * upload body that carries it (the document included).
+ */
+export function freshAgentReceipt(
+  group: string,
+  document: unknown,
+  via = `/g/${group}`,
+): { agent: string; receipt: SignedObservation; body: string } {
+  const seed = randomBytes(32);
+  const agent = ed25519PublicKey(seed).toString('hex');
+  const digest = sha256Hex(canonicalBytes(document));
+  const at = new Date().toISOString();
+  const receipt = signObservation(
+    {
+      v: 1,
+      agent,
+      group,
+      document: digest,
+      first_at: at,
+      last_at: at,
+      polls: 1,
+      via,
+      lag_ms: 0,
+    },
+    seed,
+  );
+  return {
+    agent,
+    receipt,
+    body: JSON.stringify({ documents: { [digest]: document }, receipts: [receipt] }),
+  };
+}
+
+/** `base` over real HTTP, as the simulated agents poll and submit through it. */
+export function overHttp(base: string): Fetcher {
+  return { request: (path, init) => fetch(`${base}${path}`, init) };
+}
+
+/** `perGroup` simulated agents in each of `groups`, in group order. */
+export function simAgents(groups: string[], perGroup: number, clock: ManualClock): SimAgent[] {
+  return groups.flatMap((group) =>
+    Array.from({ length: perGroup }, () => new SimAgent(group, clock)),
+  );
+}
+
 /** A few agents per group, each polling through `app` and keeping its own signed receipts. */
 export class ReceiptCollector {
   readonly agents = new Map<string, SimAgent[]>();

@@ -9,6 +9,7 @@ import { buildRegistration, buildRelease, type HashedArtifact } from '../../src/
 import type { Manifest } from '../../src/publish/manifest.js';
 import { type FairpatchNode, type NodeOptions, createNode } from '../../src/server/node.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
+import type { StagedResult } from '../../src/release/repository.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import { writeFileSync } from 'node:fs';
@@ -48,6 +49,13 @@ export interface Fixture {
     artifacts: HashedArtifact[],
     releaseAt: number,
   ): Promise<Envelope<TargetsSigned>>;
+  /** Builds the vendor's next metadata for a release (as `release`) and stages it on the node. */
+  stage(
+    vendor: string,
+    manifest: Partial<Manifest>,
+    artifacts: HashedArtifact[],
+    releaseAt: number,
+  ): Promise<StagedResult>;
   close(): Promise<void>;
 }
 
@@ -155,6 +163,12 @@ export async function createFixture(
       });
       return JSON.parse(JSON.stringify(envelope)) as Envelope<TargetsSigned>;
     },
+    async stage(vendor, manifest, artifacts, releaseAt) {
+      return node.repo.stageVendorMetadata(
+        vendor,
+        await fixture.release(vendor, manifest, artifacts, releaseAt),
+      );
+    },
     async close() {
       for (const n of nodes) await n.close();
       rmSync(dir, { recursive: true, force: true });
@@ -174,5 +188,20 @@ export async function listen(app: {
   return {
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** `POST /api/v1/reports` of the smallest install report an agent sends: the request's init. */
+export function installReport(headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({
+      group: 'eu',
+      client: 'c',
+      product: 'p',
+      version: '1',
+      outcome: 'installed',
+    }),
   };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, MINUTE, createFixture } from '../helpers/repo.js';
+import { type Fixture, MINUTE, createFixture, installReport } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 
 describe.each(DIALECTS)('%s', (dialect) => {
@@ -161,18 +161,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
         agentPerAddressPerSecond: 1,
         agentPerAddressBurst: 2,
       });
-      const post = () =>
-        limited.app.request('/api/v1/reports', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            group: 'eu',
-            client: 'c',
-            product: 'p',
-            version: '1',
-            outcome: 'installed',
-          }),
-        });
+      const post = () => limited.app.request('/api/v1/reports', installReport());
       expect((await post()).status).toBe(201);
       expect((await post()).status).toBe(201);
       expect((await post()).status).toBe(429);

@@ -18,10 +18,7 @@ describe('HTTP caching of the TUF routes', () => {
     fx = await createFixture();
     await fx.addVendor('acme');
     artifact = await fx.artifact('agent.sh', '0123456789abcdef');
-    await fx.node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
-    );
+    await fx.stage('acme', {}, [artifact], fx.clock.now() + MINUTE);
     fx.clock.advance(MINUTE + 250);
     // A second release, still pending: its metadata is a 404 until its tick.
     const later = await fx.artifact('agent-2.sh', 'fedcba9876543210');

@@ -17,10 +17,7 @@ beforeAll(async () => {
   await fx.addVendor('acme');
   await fx.node.appDeps.declareGroups!(['eu-west', 'us-east', 'ap-south']);
   const releaseAt = fx.clock.now() + 40 * SECOND;
-  await fx.node.repo.stageVendorMetadata(
-    'acme',
-    await fx.release('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt),
-  );
+  await fx.stage('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt);
   const collector = new ReceiptCollector(fx.clock);
   for (let t = fx.clock.now(); t <= releaseAt + 10 * SECOND; t += SECOND) {
     fx.clock.set(t);
@@ -29,14 +26,11 @@ beforeAll(async () => {
       if ((t / SECOND + i) % 3 === 0) await collector.poll(fx.node.app, group);
   }
   // A second release, scheduled an hour ahead: shown as scheduled, with nothing of its contents.
-  await fx.node.repo.stageVendorMetadata(
+  await fx.stage(
     'acme',
-    await fx.release(
-      'acme',
-      { product: 'acme-agent', version: '2.5.0', applies_to: '<2.5.0' },
-      [await fx.artifact('agent-2.5.0.sh', 'y')],
-      fx.clock.now() + 3_600_000,
-    ),
+    { product: 'acme-agent', version: '2.5.0', applies_to: '<2.5.0' },
+    [await fx.artifact('agent-2.5.0.sh', 'y')],
+    fx.clock.now() + 3_600_000,
   );
   await fx.node.evidence.rollup();
   await collector.submit(fx.node.app);

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tickAt } from '../../src/common/tick.js';
 import { Registry } from '../../src/metrics/registry.js';
 import type { FairpatchNode } from '../../src/server/node.js';
-import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
+import {
+  type Fixture,
+  MINUTE,
+  SECOND,
+  createFixture,
+  installReport,
+  listen,
+} from '../helpers/repo.js';
 import { type ParsedFamily, parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 
 let fx: Fixture;
@@ -134,18 +141,7 @@ describe('GET /metrics', () => {
       publisherPerTokenBurst: 1,
       rateLimitMaxBuckets: 50,
     });
-    const report = () =>
-      node.app.request('/api/v1/reports', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          group: 'eu',
-          client: 'c',
-          product: 'p',
-          version: '1',
-          outcome: 'installed',
-        }),
-      });
+    const report = () => node.app.request('/api/v1/reports', installReport());
     expect((await report()).status).toBe(201);
     expect((await report()).status).toBe(429);
     for (let i = 0; i < 500; i++) {

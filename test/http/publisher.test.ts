@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/tuf/keys.js';
-import { signEnvelope } from '../../src/tuf/metadata.js';
+import { type Envelope, type TargetsSigned, signEnvelope } from '../../src/tuf/metadata.js';
 import type { HashedArtifact } from '../../src/publish/build.js';
 import { type Fixture, MINUTE, SECOND, createFixture } from '../helpers/repo.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
@@ -35,6 +35,15 @@ describe.each(DIALECTS)('%s', (dialect) => {
   }
 
   const later = () => fx.clock.now() + 2 * MINUTE;
+  /** acme's next release of `artifacts`, signed by its key. */
+  const release = (artifacts = [artifact], releaseAt = later()) =>
+    fx.release('acme', {}, artifacts, releaseAt);
+  /** `signed` (a tampered release) signed again by acme's key: only the tampering is wrong. */
+  const signedByAcme = (signed: TargetsSigned) =>
+    signEnvelope(signed, [fx.vendors.get('acme')!.key]);
+  /** POST to acme's metadata route: a document, or raw body text. */
+  const postMetadata = (body: Envelope<TargetsSigned> | string, token: string | undefined) =>
+    post('/vendors/acme/metadata', typeof body === 'string' ? body : JSON.stringify(body), token);
 
   interface Case {
     name: string;
@@ -48,49 +57,30 @@ describe.each(DIALECTS)('%s', (dialect) => {
       name: 'no token',
       status: 401,
       code: 'UNAUTHORIZED',
-      send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(await fx.release('acme', {}, [artifact], later())),
-          undefined,
-        ),
+      send: async () => postMetadata(await release(), undefined),
     },
     {
       name: 'wrong token',
       status: 401,
       code: 'UNAUTHORIZED',
-      send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(await fx.release('acme', {}, [artifact], later())),
-          'fp_acme_' + 'x'.repeat(43),
-        ),
+      send: async () => postMetadata(await release(), 'fp_acme_' + 'x'.repeat(43)),
     },
     {
       name: "another vendor's token",
       status: 403,
       code: 'FORBIDDEN',
-      send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(await fx.release('acme', {}, [artifact], later())),
-          other.token,
-        ),
+      send: async () => postMetadata(await release(), other.token),
     },
     {
       name: "another vendor's paths",
       status: 403,
       code: 'FORBIDDEN',
       send: async () => {
-        const env = await fx.release('acme', {}, [{ ...artifact, name: 'x.sh' }], later());
+        const env = await release([{ ...artifact, name: 'x.sh' }]);
         const targets = Object.fromEntries(
           Object.entries(env.signed.targets).map(([p, t]) => [p.replace('acme/', 'other/'), t]),
         );
-        return post(
-          '/vendors/acme/metadata',
-          JSON.stringify(signEnvelope({ ...env.signed, targets }, [fx.vendors.get('acme')!.key])),
-          acme.token,
-        );
+        return postMetadata(signedByAcme({ ...env.signed, targets }), acme.token);
       },
     },
     {
@@ -98,46 +88,35 @@ describe.each(DIALECTS)('%s', (dialect) => {
       status: 400,
       code: 'PATH_INVALID',
       send: async () => {
-        const env = await fx.release('acme', {}, [artifact], later());
+        const env = await release();
         const targets = Object.fromEntries(
           Object.values(env.signed.targets).map((t) => ['acme/../other/agent.sh', t]),
         );
-        return post(
-          '/vendors/acme/metadata',
-          JSON.stringify(signEnvelope({ ...env.signed, targets }, [fx.vendors.get('acme')!.key])),
-          acme.token,
-        );
+        return postMetadata(signedByAcme({ ...env.signed, targets }), acme.token);
       },
     },
     {
       name: 'a signature by a key the delegation does not name',
       status: 422,
       code: 'SIGNATURE_INVALID',
-      send: async () => {
-        const env = await fx.release('acme', {}, [artifact], later());
-        return post(
-          '/vendors/acme/metadata',
-          JSON.stringify(signEnvelope(env.signed, [generateKeyPair()])),
-          acme.token,
-        );
-      },
+      send: async () =>
+        postMetadata(signEnvelope((await release()).signed, [generateKeyPair()]), acme.token),
     },
     {
       name: 'a signature over other content',
       status: 422,
       code: 'SIGNATURE_INVALID',
       send: async () => {
-        const env = await fx.release('acme', {}, [artifact], later());
-        return post(
-          '/vendors/acme/metadata',
-          JSON.stringify({
+        const env = await release();
+        return postMetadata(
+          {
             ...env,
             signed: { ...env.signed, version: env.signed.version },
             signatures: env.signatures.map((s) => ({
               ...s,
               sig: s.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')),
             })),
-          }),
+          },
           acme.token,
         );
       },
@@ -147,68 +126,41 @@ describe.each(DIALECTS)('%s', (dialect) => {
       status: 422,
       code: 'RELEASE_TOO_SOON',
       send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(await fx.release('acme', {}, [artifact], fx.clock.now() + 10 * SECOND)),
-          acme.token,
-        ),
+        postMetadata(await release([artifact], fx.clock.now() + 10 * SECOND), acme.token),
     },
     {
       name: 'an artifact never uploaded',
       status: 422,
       code: 'BLOB_MISSING',
       send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(
-            await fx.release('acme', {}, [{ ...artifact, sha256: 'ab'.repeat(32) }], later()),
-          ),
-          acme.token,
-        ),
+        postMetadata(await release([{ ...artifact, sha256: 'ab'.repeat(32) }]), acme.token),
     },
     {
       name: 'a version that skips ahead',
       status: 409,
       code: 'VERSION_CONFLICT',
-      send: async () => {
-        const env = await fx.release('acme', {}, [artifact], later());
-        return post(
-          '/vendors/acme/metadata',
-          JSON.stringify(
-            signEnvelope({ ...env.signed, version: 9 }, [fx.vendors.get('acme')!.key]),
-          ),
-          acme.token,
-        );
-      },
+      send: async () =>
+        postMetadata(signedByAcme({ ...(await release()).signed, version: 9 }), acme.token),
     },
     {
       name: 'malformed JSON',
       status: 400,
       code: 'JSON_INVALID',
-      send: () => post('/vendors/acme/metadata', '{"signed": ', acme.token),
+      send: () => postMetadata('{"signed": ', acme.token),
     },
     {
       name: 'JSON that is not metadata',
       status: 400,
       code: 'METADATA_INVALID',
-      send: () =>
-        post(
-          '/vendors/acme/metadata',
-          '{"signed": {"_type": "targets", "version": 1.5}}',
-          acme.token,
-        ),
+      send: () => postMetadata('{"signed": {"_type": "targets", "version": 1.5}}', acme.token),
     },
     {
       name: 'a float in signed',
       status: 400,
       code: 'METADATA_INVALID',
       send: async () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify(await fx.release('acme', {}, [artifact], later())).replace(
-            '"length":8',
-            '"length":8.5',
-          ),
+        postMetadata(
+          JSON.stringify(await release()).replace('"length":8', '"length":8.5'),
           acme.token,
         ),
     },
@@ -222,12 +174,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
       name: 'an oversized body',
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
-      send: () =>
-        post(
-          '/vendors/acme/metadata',
-          JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }),
-          acme.token,
-        ),
+      send: () => postMetadata(JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }), acme.token),
     },
     {
       name: 'a bad vendor name in the URL',
@@ -279,11 +226,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
     }
 
     it('accepts the same upload when it is right (the cases above are refusals, not a broken route)', async () => {
-      const response = await post(
-        '/vendors/acme/metadata',
-        JSON.stringify(await fx.release('acme', {}, [artifact], later())),
-        acme.token,
-      );
+      const response = await postMetadata(await release(), acme.token);
       expect(response.status).toBe(201);
       expect(await response.json()).toMatchObject({ vendor: 'acme', version: 2, kind: 'release' });
     });

@@ -12,7 +12,7 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Fixture, createFixture } from '../helpers/repo.js';
+import { type Fixture, createFixture, installReport } from '../helpers/repo.js';
 import { cli, startServer } from '../helpers/cli.js';
 
 /** The node's own HTTP server wiring on 127.0.0.1, a free port. */
@@ -191,17 +191,10 @@ describe('connections per address', () => {
 
 describe('--trust-proxy: rate limits per client behind a proxy', () => {
   const report = (port: number, forwardedFor: string) =>
-    fetch(`http://127.0.0.1:${port}/api/v1/reports`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
-      body: JSON.stringify({
-        group: 'eu',
-        client: 'c',
-        product: 'p',
-        version: '1',
-        outcome: 'installed',
-      }),
-    });
+    fetch(
+      `http://127.0.0.1:${port}/api/v1/reports`,
+      installReport({ 'x-forwarded-for': forwardedFor }),
+    );
 
   for (const [setting, separate] of [
     ['127.0.0.1', true],

@@ -15,10 +15,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
     fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     await fx.addVendor('acme');
     artifact = await fx.artifact('agent.sh', '0123456789abcdef');
-    await fx.node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release('acme', {}, [artifact], fx.clock.now() + MINUTE),
-    );
+    await fx.stage('acme', {}, [artifact], fx.clock.now() + MINUTE);
     fx.clock.advance(MINUTE + 250);
   });
   afterAll(() => fx.close());

@@ -84,18 +84,12 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
 
   it('a node 1 s ahead, within its tolerance, shows nothing of a release before release_at', async () => {
     expect((await health(near)).clock!.offset_ms).toBeLessThan(-500);
-    const acme = {
-      name: 'acme',
-      ...(await registerVendor(exact.url, OPERATOR, join(dir, 'keys'), 'acme')),
-    };
-    const artifact = await uploadArtifact(
-      exact.url,
-      acme.token,
-      'acme',
-      join(dir, 'fix.sh'),
-      'echo fixed\n',
-      'fix.sh',
-    );
+    const acme = await registerVendor(exact.url, OPERATOR, join(dir, 'keys'), 'acme');
+    const artifact = await uploadArtifact(exact.url, acme, {
+      file: join(dir, 'fix.sh'),
+      content: 'echo fixed\n',
+      name: 'fix.sh',
+    });
     // The delegation to acme bumps the snapshot at its own tick: the release is what comes after.
     await waitFor('the delegation to take effect', async () =>
       ((await (await fetch(`${exact.url}/healthz`)).json()) as { tick: number }).tick >
@@ -105,7 +99,7 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
     );
     const before = snapshotOf(await (await fetch(`${exact.url}/metadata/timestamp.json`)).json());
     const releaseAt = Math.ceil((Date.now() + 4000) / 1000) * 1000;
-    await stageRelease(exact.url, acme, [artifact], '2.4.1', releaseAt);
+    await stageRelease(exact.url, acme, [artifact], { version: '2.4.1', releaseAt });
     // Poll the node that runs ahead from 1.5 s before release_at until it shows the release.
     const early: number[] = [];
     let shown = false;

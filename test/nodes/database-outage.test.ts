@@ -1,8 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { ed25519PublicKey } from '../../src/common/ed25519.js';
-import { signObservation } from '../../src/common/observation.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
-import { sha256Hex } from '../../src/tuf/metadata.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +6,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import type { HashedArtifact } from '../../src/publish/build.js';
-import type { KeyPair } from '../../src/tuf/keys.js';
 import { startServer } from '../helpers/cli.js';
 import { type Cluster, startCluster } from '../helpers/postgres-cluster.js';
-import { registerVendor, stageRelease, uploadArtifact, waitFor } from '../helpers/nodes.js';
+import {
+  type TestVendor,
+  registerVendor,
+  stageRelease,
+  uploadArtifact,
+  waitFor,
+} from '../helpers/nodes.js';
+import { freshAgentReceipt } from '../helpers/receipts.js';
 import { tufClient } from '../helpers/tuf-client.js';
 
 const OPERATOR = 'outage-operator-token-0123456789abc';
@@ -92,7 +93,7 @@ describe('two nodes outlive their database', () => {
   let cluster: Cluster;
   let dir: string;
   let nodes: Node[] = [];
-  let acme: { name: string; key: KeyPair; token: string };
+  let acme: TestVendor;
   let artifact: HashedArtifact;
 
   beforeAll(async () => {
@@ -118,10 +119,7 @@ describe('two nodes outlive their database', () => {
         ),
       ),
     );
-    acme = {
-      name: 'acme',
-      ...(await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme')),
-    };
+    acme = await registerVendor(nodes[0]!.url, OPERATOR, join(dir, 'keys'), 'acme');
   }, 90_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop();
@@ -151,14 +149,11 @@ describe('two nodes outlive their database', () => {
     }
     // A write through the node whose connections were all cut: retryable until a fresh connection is up.
     artifact = await waitFor('an upload to succeed', () =>
-      uploadArtifact(
-        nodes[1]!.url,
-        acme.token,
-        'acme',
-        join(dir, 'fix.sh'),
-        'echo fixed\n',
-        'acme-agent-2.4.1.sh',
-      ),
+      uploadArtifact(nodes[1]!.url, acme, {
+        file: join(dir, 'fix.sh'),
+        content: 'echo fixed\n',
+        name: 'acme-agent-2.4.1.sh',
+      }),
     );
     await traffic.stop();
     for (const node of nodes) expect(node.process.exitCode, node.output()).toBeNull();
@@ -168,13 +163,10 @@ describe('two nodes outlive their database', () => {
 
   it('a PostgreSQL stop across a release tick: polls answered, 503 only past the lead time, the release served by every node once it is back', async () => {
     // A margin over the lead time: on a busy machine the upload itself takes a while.
-    const staged = await stageRelease(
-      nodes[0]!.url,
-      acme,
-      [artifact],
-      '2.4.1',
-      Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000,
-    );
+    const staged = await stageRelease(nodes[0]!.url, acme, [artifact], {
+      version: '2.4.1',
+      releaseAt: Math.ceil((Date.now() + LEAD_MS + 3000) / 1000) * 1000,
+    });
     const stagedAt = Date.now();
     // Every node holds the release before the database goes away.
     for (const node of nodes)
@@ -198,27 +190,10 @@ describe('two nodes outlive their database', () => {
     expect(((await upload.json()) as { error: { code: string } }).error.code).toBe(
       'DATABASE_UNAVAILABLE',
     );
-    const seed = randomBytes(32);
-    const digest = sha256Hex(canonicalBytes(document));
-    const at = new Date().toISOString();
-    const signed = signObservation(
-      {
-        v: 1,
-        agent: ed25519PublicKey(seed).toString('hex'),
-        group: 'g',
-        document: digest,
-        first_at: at,
-        last_at: at,
-        polls: 1,
-        via: '/',
-        lag_ms: 0,
-      },
-      seed,
-    );
     const receipt = await fetch(`${nodes[1]!.url}/api/v1/receipts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ documents: { [digest]: document }, receipts: [signed] }),
+      body: freshAgentReceipt('g', document, '/').body,
     });
     expect(receipt.status).toBe(503);
     expect(((await receipt.json()) as { error: { code: string } }).error.code).toBe(

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/cli.js';
 import {
   registerVendor,
   stageRelease,
   uploadArtifact,
   waitFor,
-  startNodesOverPostgres,
+  nodesOverPostgresForSuite,
 } from '../helpers/nodes.js';
 import { tufClient } from '../helpers/tuf-client.js';
 
@@ -16,41 +16,26 @@ const OPERATOR = 'shared-artifacts-operator-token-0123';
 type Node = Awaited<ReturnType<typeof startServer>>;
 
 describe('every node serves every artifact (PostgreSQL)', () => {
-  let dir: string;
-  let nodes: Node[] = [];
-
-  let cluster: Awaited<ReturnType<typeof startNodesOverPostgres>>;
-  beforeAll(async () => {
-    cluster = await startNodesOverPostgres('fairpatch-shared-', ['one', 'two'], {
-      operatorToken: OPERATOR,
-      minLead: '2s',
-    });
-    dir = cluster.dir;
-    nodes = cluster.nodes;
-  }, 60_000);
-  afterAll(() => cluster?.close());
+  const cluster = nodesOverPostgresForSuite('fairpatch-shared-', ['one', 'two'], {
+    operatorToken: OPERATOR,
+    minLead: '2s',
+  });
 
   it('published through node 1, downloaded through node 2 by a stock TUF client, ranges included', async () => {
+    const { dir, keys, nodes } = cluster();
     const [one, two] = nodes as [Node, Node];
-    const keys = join(dir, 'keys');
-    const acme = { name: 'acme', ...(await registerVendor(one.url, OPERATOR, keys, 'acme')) };
+    const acme = await registerVendor(one.url, OPERATOR, keys, 'acme');
     // Three and a bit chunks of 1 MiB.
     const bytes = randomBytes(3 * 1024 * 1024 + 12345);
-    const artifact = await uploadArtifact(
-      one.url,
-      acme.token,
-      'acme',
-      join(dir, 'agent.bin'),
-      bytes,
-      'acme-agent-2.4.1.bin',
-    );
-    await stageRelease(
-      one.url,
-      acme,
-      [artifact],
-      '2.4.1',
-      Math.ceil((Date.now() + 3000) / 1000) * 1000,
-    );
+    const artifact = await uploadArtifact(one.url, acme, {
+      file: join(dir, 'agent.bin'),
+      content: bytes,
+      name: 'acme-agent-2.4.1.bin',
+    });
+    await stageRelease(one.url, acme, [artifact], {
+      version: '2.4.1',
+      releaseAt: Math.ceil((Date.now() + 3000) / 1000) * 1000,
+    });
 
     const client = tufClient(two.url, 'eu-west', join(keys, '1.root.json'));
     const info = await waitFor('node 2 to list the release', async () => {

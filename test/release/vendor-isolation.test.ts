@@ -269,14 +269,11 @@ describe('an agent facing a compromised repository', () => {
     await fx.addVendor('acme');
     await fx.addVendor('quill');
     const releaseAt = fx.clock.now() + MINUTE;
-    await fx.node.repo.stageVendorMetadata(
+    await fx.stage(
       'acme',
-      await fx.release(
-        'acme',
-        { product: 'acme-agent', version: '2.4.1', applies_to: '<2.4.1' },
-        [await fx.artifact('real.sh', 'echo real\n')],
-        releaseAt,
-      ),
+      { product: 'acme-agent', version: '2.4.1', applies_to: '<2.4.1' },
+      [await fx.artifact('real.sh', 'echo real\n')],
+      releaseAt,
     );
     // What a compromised server serves: quill's (validly quill-signed) hijack, stored without staging.
     const hijack = await fx.release(
@@ -344,15 +341,7 @@ describe('data at rest', () => {
     const fx = await createFixture();
     try {
       await fx.addVendor('acme');
-      await fx.node.repo.stageVendorMetadata(
-        'acme',
-        await fx.release(
-          'acme',
-          {},
-          [await fx.artifact('a.sh', 'echo a\n')],
-          fx.clock.now() + MINUTE,
-        ),
-      );
+      await fx.stage('acme', {}, [await fx.artifact('a.sh', 'echo a\n')], fx.clock.now() + MINUTE);
       const mode = (p: string) => statSync(p).mode & 0o777;
       expect(mode(fx.dataDir)).toBe(0o700);
       for (const f of readdirSync(fx.dataDir).filter((n) => n.startsWith('fairpatch.sqlite')))
