@@ -97,7 +97,8 @@ export interface PollSockets {
 
 export function pollSockets(options: PollSocketOptions): PollSockets {
   const now = options.now ?? Date.now;
-  const held = new Set<Socket>();
+  /** Each connection held here, and what lets go of it. */
+  const held = new Map<Socket, () => void>();
   const keepAliveS = Math.floor(options.keepAliveTimeoutMs / 1000);
   // The wire bytes of the current document, rebuilt when the document or the Date second changes.
   let cached: { poll: RenderedPoll; second: number; keep: Buffer; close: Buffer } | undefined;
@@ -117,7 +118,7 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
 
   return {
     accept(socket) {
-      held.add(socket);
+      held.set(socket, () => release());
       socket.setNoDelay(true);
       socket.setTimeout(options.keepAliveTimeoutMs, () => socket.destroy());
       const ignore = () => {}; // a reset while held here: 'close' follows and tidies up
@@ -170,7 +171,12 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
       socket.once('close', () => held.delete(socket));
     },
     closeIdle() {
-      for (const socket of held) socket.end();
+      // Let go first: a request that arrives after the FIN is not answered, so not counted either.
+      for (const [socket, release] of held) {
+        release();
+        socket.on('error', () => {}); // a reset during the close is no error of ours
+        socket.end();
+      }
     },
   };
 }

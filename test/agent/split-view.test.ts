@@ -1,17 +1,15 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
-import { runAudit } from '../../src/audit/run.js';
 import { readLogKey } from '../../src/keys/keygen.js';
 import { openCheckpoint, signCheckpoint } from '../../src/log/checkpoint.js';
 import { cosign } from '../../src/log/cosignature.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { verifierKey, parseVerifierKey } from '../../src/log/note.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
+import { auditOverHttp } from '../helpers/audit-scenario.js';
 import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
 
 // A split view: the operator shows one group a log other than the one auditors see. The agent signs
@@ -88,17 +86,7 @@ function agentOn(
 
 async function audit() {
   await fx.node.sequencer.idle();
-  const http = await listen(fx.node.app);
-  closers.push(() => http.close());
-  return runAudit({
-    server: http.url,
-    stateDir: mkdtempSync(join(tmpdir(), 'fp-split-audit-')),
-    logKey: fx.node.logVerifierKey,
-    root: parseRoot(
-      JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-    ) as Envelope<RootSigned>,
-    now: fx.clock.now(),
-  });
+  return (await auditOverHttp(fx, closers))();
 }
 
 describe('split views of the log', () => {

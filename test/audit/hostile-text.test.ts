@@ -1,13 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runAudit } from '../../src/audit/run.js';
 import { signObservation } from '../../src/common/observation.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
 import { SimAgent } from '../helpers/receipts.js';
-import { type Fixture, createFixture, listen } from '../helpers/repo.js';
+import { auditOverHttp } from '../helpers/audit-scenario.js';
+import { type Fixture, createFixture } from '../helpers/repo.js';
 
 // Text a hostile party chooses ends up in log leaves. If it could make a leaf unreadable, one agent
 // (or one vendor) could make every audit of the repository fail: cannot verify, for everyone.
@@ -37,21 +32,13 @@ describe('text chosen by a hostile party', () => {
     );
     await agent.submit(fx.node.app);
     await fx.node.sequencer.idle();
-    const http = await listen(fx.node.app);
+    const cleanup: Array<() => Promise<void>> = [];
     try {
-      const outcome = await runAudit({
-        server: http.url,
-        stateDir: mkdtempSync(join(tmpdir(), 'fp-hostile-')),
-        logKey: fx.node.logVerifierKey,
-        root: parseRoot(
-          JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-        ) as Envelope<RootSigned>,
-        now: fx.clock.now(),
-      });
+      const outcome = await (await auditOverHttp(fx, cleanup))();
       expect(outcome.error).toBeUndefined();
       expect(outcome.report!.logSize).toBeGreaterThan(1);
     } finally {
-      await http.close();
+      for (const c of cleanup) await c();
     }
   });
 
