@@ -13,7 +13,7 @@ const loadAfter = loadavg()[0] ?? 0;
 const section = [
   ...workersSection(result),
   '',
-  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; the machine was shared with other work: load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. Under contention each server gets a share of the cores, so the ratio reflects CPU per request more than capacity; across runs nginx kept about the same rate while fairpatch's moved with the load, which points at Node's HTTP parsing and response objects, what remains after the poll's fast path took the framework out.)`,
+  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; the machine was shared with other work: load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. wrk runs on the same 2 cores as the servers, so both servers' tail latency is mostly wrk and the servers taking turns on the cores. Polls are answered on the socket (src/server/poll-socket.ts): one write of pre-assembled bytes per poll, no HTTP objects; node:http and Hono see every other request.)`,
   '',
 ].join('\n');
 const text = readFileSync(file, 'utf8');
