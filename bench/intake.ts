@@ -101,7 +101,7 @@ async function main(): Promise<void> {
           agent.seed,
         );
       });
-      const receipts: SignedObservation[] = new Array<SignedObservation>(RECEIPTS);
+      const receipts: SignedObservation[] = Array.from<SignedObservation>({ length: RECEIPTS });
       for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
       return Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
         const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);

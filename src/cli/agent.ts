@@ -188,17 +188,15 @@ export const agent = command({
       },
       {
         clock: systemClock,
-        fetcher: {
-          // A progress line on a terminal; quiet logs otherwise.
-          ...(process.stderr.isTTY
-            ? {
-                onProgress: (url: string, got: number, total: number) =>
-                  process.stderr.write(
-                    `\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`,
-                  ),
-              }
-            : {}),
-        },
+        // A progress line on a terminal; quiet logs otherwise.
+        fetcher: process.stderr.isTTY
+          ? {
+              onProgress: (url: string, got: number, total: number) =>
+                process.stderr.write(
+                  `\r${url.split('/').pop()?.slice(65)} ${Math.round((100 * got) / Math.max(1, total))}%`,
+                ),
+            }
+          : {},
       },
     );
     if (values.once) {

@@ -151,6 +151,8 @@ export class Notifier {
   }
 
   closeAll(): void {
+    // A copy: closing a subscriber removes it from the set being iterated.
+    // oxlint-disable-next-line unicorn/no-useless-spread
     for (const s of [...this.subscribers]) s.close();
   }
 }

@@ -298,7 +298,7 @@ const ARG_BY_KIND = (name: string): string =>
     ? 'DURATION'
     : name.endsWith('Bytes')
       ? 'SIZE'
-      : /PerSecond$/.test(name)
+      : name.endsWith('PerSecond')
         ? 'RATE'
         : 'N';
 
@@ -439,6 +439,8 @@ function redactUrl(text: string): string {
     return text;
   }
   if (url.password) url.password = 'redacted';
+  // A copy: setting a parameter rewrites the list being iterated.
+  // oxlint-disable-next-line unicorn/no-useless-spread
   for (const key of [...url.searchParams.keys()])
     if (/pass/i.test(key)) url.searchParams.set(key, 'redacted');
   return url.toString();

@@ -75,7 +75,7 @@ export class Cosigning {
       if (response.status === 200) return text;
       if (
         response.status === 409 &&
-        /^text\/x\.tlog\.size/.test(response.headers.get('content-type') ?? '') &&
+        (response.headers.get('content-type') ?? '').startsWith('text/x.tlog.size') &&
         /^\d+\n$/.test(text)
       ) {
         old = Number(text.trim());

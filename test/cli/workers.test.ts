@@ -94,5 +94,6 @@ describe('serve --workers: one node on every core', () => {
     }, 'answers from two workers');
     server.process.kill('SIGKILL');
     await until(() => [...pids].every((pid) => !alive(pid)), 'orphaned workers to stop');
+    expect([...pids].filter(alive)).toEqual([]);
   }, 60_000);
 });

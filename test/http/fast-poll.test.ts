@@ -214,8 +214,11 @@ describe('the poll fast paths', () => {
     const ended = new Promise((r) => socket.once('close', r));
     socket.write(POLL('eu'));
     await answered;
+    const closed = Date.now();
     await new Promise((r) => server.close(r)); // would wait for the keep-alive connection otherwise
     await ended;
+    // Ended by the close, not by the keep-alive timeout (5 s) that would end it anyway.
+    expect(Date.now() - closed).toBeLessThan(server.keepAliveTimeout);
   });
 
   it('declines for a node whose state is too old (the app answers)', async () => {

@@ -225,6 +225,6 @@ describe('the exposition format, both ways', () => {
       '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
       '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 2\n',
     ];
-    for (const text of bad) expect(() => parsePrometheus(text), text).toThrow();
+    for (const text of bad) expect(() => parsePrometheus(text), text).toThrow(Error);
   });
 });

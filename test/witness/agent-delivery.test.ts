@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReceiptStore } from '../../src/agent/receipt-store.js';
+import { FairpatchError } from '../../src/errors.js';
 import { deliverToWitness } from '../../src/agent/witness-delivery.js';
 import { verifierKey } from '../../src/log/note.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
@@ -75,7 +76,7 @@ describe('agents deliver receipts to witnesses, proven logged', () => {
     const impostor = verifierKey('witness/w1', generateKeyPair().publicKey);
     await expect(
       deliverToWitness({ url: w.url, vkey: impostor }, store, { wait: immediately }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(FairpatchError);
     expect(store.unsubmitted(w.url)).toHaveLength(3);
 
     // A 201 that says nothing (a witness, or something in between, dropping receipts).
@@ -97,7 +98,7 @@ describe('agents deliver receipts to witnesses, proven logged', () => {
     });
     await expect(
       deliverToWitness({ url: tampering, vkey }, store, { wait: immediately }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(FairpatchError);
     expect(store.unsubmitted(tampering)).toHaveLength(3);
   });
 

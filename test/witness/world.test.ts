@@ -81,7 +81,7 @@ describe("a server swallowing one group's receipts, agents also reporting to a w
         agents.map(async (agent, i) => {
           if (k === activation)
             await agent.poll(via, undefined, { pushed: agent.group !== VICTIM });
-          else if ((k + i) % INTERVALS[i % INTERVALS.length]! === 0)
+          else if ((k + i) % (INTERVALS[i % INTERVALS.length] as number) === 0)
             await agent.poll(via, undefined, { pushed: false });
         }),
       );
