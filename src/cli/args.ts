@@ -29,7 +29,8 @@ function usageFrom(cause: unknown, options: Options): UsageError {
   return new UsageError(message.split('\n')[0] ?? message);
 }
 
-function readConfig(path: string, options: Options): Record<string, string | boolean> {
+/** The JSON in a --config file; a missing file or bad JSON is one line naming it. */
+export function readConfigJson(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -38,12 +39,15 @@ function readConfig(path: string, options: Options): Record<string, string | boo
       `--config ${path}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
     );
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new UsageError(`--config ${path} is not valid JSON (${(error as Error).message})`);
   }
+}
+
+function readConfig(path: string, options: Options): Record<string, string | boolean> {
+  const parsed = readConfigJson(path);
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new UsageError(`--config ${path} must hold a JSON object of options`);
   const out: Record<string, string | boolean> = {};

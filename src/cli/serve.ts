@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { InputFileError, OperationFailed, UsageError } from './errors.js';
+import { OperationFailed, UsageError } from './errors.js';
 import { inputDir } from './files.js';
+import { readConfigJson } from './args.js';
 import { type OptionSpec, command } from './spec.js';
 import {
   ConfigError,
@@ -52,23 +52,6 @@ function settingOptions(): Record<string, OptionSpec> {
   return options;
 }
 
-/** A --config file: JSON holding settings by their names in docs/configuration.md. */
-function readConfigFile(path: string): { path: string; values: unknown } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new InputFileError(
-      `--config ${path}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
-    );
-  }
-  try {
-    return { path, values: JSON.parse(text) };
-  } catch (error) {
-    throw new UsageError(`--config ${path} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
 /** The node's settings from the command line, a --config file and the environment, validated. */
 export function serveConfig(
   given: Record<string, string | boolean | undefined>,
@@ -78,7 +61,10 @@ export function serveConfig(
     return resolveNodeConfig({
       flags: given,
       env,
-      ...(typeof given.config === 'string' ? { file: readConfigFile(given.config) } : {}),
+      // A --config file: JSON holding settings by their names in docs/configuration.md.
+      ...(typeof given.config === 'string'
+        ? { file: { path: given.config, values: readConfigJson(given.config) } }
+        : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
