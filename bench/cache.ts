@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { nginxBinary } from '../test/helpers/nginx.js';
 import { type CacheRunResult, cacheRun } from './lib/cache-run.js';
+import type { Proc } from './lib/proc.js';
 import { BenchRepo } from './lib/repo.js';
 
 // `npm run bench:cache`: nginx (proxy_cache) in front of two `fairpatch serve` processes over one
@@ -81,19 +81,10 @@ async function main(): Promise<void> {
   nginxBinary();
   const started = new Date();
   const repo = new BenchRepo();
-  const env = { DATABASE_URL: join(repo.dir, 'shared.sqlite') };
-  const nodes = [];
+  const nodes: Proc[] = [];
   const out: string[] = [];
   try {
-    // Two nodes, one database, one data directory (the blob store every node serves artifacts from).
-    for (const name of ['node-1', 'node-2']) nodes.push(await repo.node(name, [], env, 'shared'));
-    await repo.addVendor(nodes[0]!.url);
-    await new Promise((r) => setTimeout(r, 3000)); // the delegation's lead time
-    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as {
-      epoch_ms: number;
-      tick_ms: number;
-    };
-    const tick = { epochMs: health.epoch_ms, tickMs: health.tick_ms };
+    const tick = await repo.twoNodesWithVendor(nodes);
     const base = {
       agents: AGENTS,
       groups: GROUPS,

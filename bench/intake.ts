@@ -12,6 +12,7 @@ import { sha256Hex } from '../src/tuf/metadata.js';
 import { parseRoot } from '../src/tuf/schema.js';
 import { generateWitnessKey, readWitnessKey } from '../src/witness/key.js';
 import { createWitness } from '../src/witness/node.js';
+import { NO_RATE_LIMITS } from '../test/helpers/repo.js';
 
 // `npm run bench:intake`: signed receipts per second through the two intakes, the repository node's
 // `POST /api/v1/receipts` and a witness's `POST /receipts`, each on SQLite, in-process (Hono's
@@ -41,18 +42,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
   const keysDir = join(dir, 'keys');
   generateRepositoryKeys({ dir: keysDir, now: Date.now() });
-  const unlimited = {
-    publisherPerTokenPerSecond: 1e9,
-    publisherPerTokenBurst: 1e9,
-    publisherPerAddressPerSecond: 1e9,
-    publisherPerAddressBurst: 1e9,
-    agentPerAddressPerSecond: 1e9,
-    agentPerAddressBurst: 1e9,
-  };
   const node = await createNode({
     dataDir: join(dir, 'node'),
     keysDir,
-    ...unlimited,
+    ...NO_RATE_LIMITS,
   });
   const root = parseRoot(
     JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),

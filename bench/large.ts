@@ -8,6 +8,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { tickStart } from '../src/common/tick.js';
 import { cacheServer, nginxBinary, startNginx } from '../test/helpers/nginx.js';
 import { RESULTS, replaceSection } from './lib/sections.js';
+import type { Proc } from './lib/proc.js';
 import { BenchRepo } from './lib/repo.js';
 
 // `npm run bench:large`: one large artifact released at one tick to many agents in 5 groups through
@@ -340,17 +341,9 @@ async function main(): Promise<void> {
   nginxBinary();
   const started = new Date();
   const repo = new BenchRepo();
-  const env = { DATABASE_URL: join(repo.dir, 'shared.sqlite') };
-  const nodes = [];
+  const nodes: Proc[] = [];
   try {
-    for (const name of ['node-1', 'node-2']) nodes.push(await repo.node(name, [], env, 'shared'));
-    await repo.addVendor(nodes[0]!.url);
-    await new Promise((r) => setTimeout(r, 3000)); // the delegation's lead time
-    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as {
-      epoch_ms: number;
-      tick_ms: number;
-    };
-    const tick = { epochMs: health.epoch_ms, tickMs: health.tick_ms };
+    const tick = await repo.twoNodesWithVendor(nodes);
     const runs: RunResult[] = [];
     for (let run = 0; run < RUNS; run++) {
       runs.push(await oneRun(repo, nodes, tick, run));

@@ -59,6 +59,23 @@ export class BenchRepo {
     );
   }
 
+  /**
+   * Two nodes over one SQLite file and one data directory (the blob store both serve artifacts
+   * from), pushed onto `nodes` for the caller to stop, with a vendor registered and its delegation
+   * live: the origin the cache benchmarks put nginx in front of. Returns the repository's tick clock.
+   */
+  async twoNodesWithVendor(nodes: Proc[]): Promise<{ epochMs: number; tickMs: number }> {
+    const env = { DATABASE_URL: join(this.dir, 'shared.sqlite') };
+    for (const name of ['node-1', 'node-2']) nodes.push(await this.node(name, [], env, 'shared'));
+    await this.addVendor(nodes[0]!.url);
+    await new Promise((r) => setTimeout(r, 3000)); // the delegation's lead time
+    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as {
+      epoch_ms: number;
+      tick_ms: number;
+    };
+    return { epochMs: health.epoch_ms, tickMs: health.tick_ms };
+  }
+
   async addVendor(server: string): Promise<void> {
     this.vendorKey = generateVendorKey(this.keys, 'acme');
     const body = buildRegistration({

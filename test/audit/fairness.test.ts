@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,10 +6,8 @@ import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { leafBytes } from '../../src/log/leaves.js';
 import { tickStart } from '../../src/common/tick.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
-import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
+import { type Envelope, envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
+import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 import {
   type Rewrite,
   adversary,
@@ -202,9 +200,7 @@ describe('the fairness audit', () => {
     cleanup.push(() => http.close());
     const other = await createFixture();
     cleanup.push(() => other.close());
-    const root = parseRoot(
-      JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-    ) as Envelope<RootSigned>;
+    const root = readRoot(fx.keysDir);
     const outcome = await runAudit({
       server: http.url,
       stateDir: mkdtempSync(join(tmpdir(), 'fp-')),

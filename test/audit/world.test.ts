@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -8,12 +8,10 @@ import type { ExternalEvidence } from '../../src/audit/observations.js';
 import { tickAt, tickStart } from '../../src/common/tick.js';
 import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { buildTimestamp } from '../../src/tuf/roles.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
 import { secondBySecond } from '../helpers/audit-scenario.js';
 import { SimAgent, overHttp, simAgents } from '../helpers/receipts.js';
-import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
+import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 
 // A simulated world: five groups of twenty agents with mixed poll intervals, over real HTTP, through
 // an edge that may cheat one group, alongside honest groups. In every scenario the audit's verdict
@@ -118,9 +116,7 @@ async function world(
 
   const server = await listen(fx.node.app);
   cleanup.push(() => server.close());
-  const root = parseRoot(
-    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-  ) as Envelope<RootSigned>;
+  const root = readRoot(fx.keysDir);
   const audit = (external: ExternalEvidence[] = [], quorum = 3) =>
     runAudit({
       server: server.url,

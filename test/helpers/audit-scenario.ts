@@ -1,12 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
 import { ReceiptCollector } from './receipts.js';
-import { type Fixture, SECOND, listen } from './repo.js';
+import { type Fixture, SECOND, listen, readRoot } from './repo.js';
 
 /** What an adversary serves a group at a tick instead of the real timestamp.json, if anything. */
 export type Rewrite = (group: string, tick: number) => Buffer | undefined;
@@ -72,9 +70,7 @@ export async function auditOverHttp(
   const http = await listen(fx.node.app);
   cleanup.push(() => http.close());
   const stateDir = mkdtempSync(join(tmpdir(), 'fairpatch-audit-'));
-  const root = parseRoot(
-    JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-  ) as Envelope<RootSigned>;
+  const root = readRoot(fx.keysDir);
   return () =>
     runAudit({
       server: http.url,

@@ -7,7 +7,8 @@ const run = promisify(execFile);
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
 );
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+/** The built CLI, as a user runs it. */
+export const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 /** Runs the built CLI as a user would; resolves with its output whatever the exit code. */
 export async function cli(

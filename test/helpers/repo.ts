@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,8 @@ import type { Manifest } from '../../src/publish/manifest.js';
 import { type FairpatchNode, type NodeOptions, createNode } from '../../src/server/node.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
 import type { StagedResult } from '../../src/release/repository.js';
-import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
+import type { Envelope, RootSigned, TargetsSigned } from '../../src/tuf/metadata.js';
+import { parseRoot } from '../../src/tuf/schema.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import { writeFileSync } from 'node:fs';
 import { ManualClock } from './clock.js';
@@ -59,6 +60,26 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
+/**
+ * Rate limits out of the way: functional tests and benchmarks send bursts from one address on a
+ * clock that stands still; the limits are tested on their own (test/http/access.test.ts).
+ */
+export const NO_RATE_LIMITS = {
+  publisherPerTokenPerSecond: 1e9,
+  publisherPerTokenBurst: 1e9,
+  publisherPerAddressPerSecond: 1e9,
+  publisherPerAddressBurst: 1e9,
+  agentPerAddressPerSecond: 1e9,
+  agentPerAddressBurst: 1e9,
+};
+
+/** The repository's first root, as auditors and clients pin it. */
+export function readRoot(keysDir: string): Envelope<RootSigned> {
+  return parseRoot(
+    JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),
+  ) as Envelope<RootSigned>;
+}
+
 export async function createFixture(
   options: {
     now?: number;
@@ -72,21 +93,11 @@ export async function createFixture(
   const dataDir = join(dir, 'data');
   const clock = new ManualClock(options.now ?? alignedNow());
   generateRepositoryKeys({ dir: keysDir, now: clock.now() });
-  // Functional tests send bursts from one address on a clock that stands still: rate limits are
-  // tested on their own (test/http/access.test.ts), and kept out of the way here.
-  const unlimited = {
-    publisherPerTokenPerSecond: 1e9,
-    publisherPerTokenBurst: 1e9,
-    publisherPerAddressPerSecond: 1e9,
-    publisherPerAddressBurst: 1e9,
-    agentPerAddressPerSecond: 1e9,
-    agentPerAddressBurst: 1e9,
-  };
   const base: NodeOptions = {
     dataDir,
     keysDir,
     clock,
-    ...unlimited,
+    ...NO_RATE_LIMITS,
     ...(options.repo ? { repoDefaults: options.repo } : {}),
     ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../src/common/clock.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
 import { generateWitnessKey, readWitnessKey } from '../../src/witness/key.js';
 import { type Witness, type WitnessOptions, createWitness } from '../../src/witness/node.js';
-import { listen } from './repo.js';
+import { CLI } from './cli.js';
+import { listen, readRoot } from './repo.js';
 
 export interface WitnessFixture {
   witness: Witness;
@@ -17,13 +16,33 @@ export interface WitnessFixture {
   close(): Promise<void>;
 }
 
-export function readRoot(keysDir: string): Envelope<RootSigned> {
-  return parseRoot(
-    JSON.parse(readFileSync(join(keysDir, '1.root.json'), 'utf8')),
-  ) as Envelope<RootSigned>;
-}
+export { readRoot } from './repo.js';
 
 /** A witness over real HTTP on 127.0.0.1, its own SQLite file and key, following `keysDir`'s root. */
+/**
+ * The command line of `fairpatch witness serve` (any free port) following the log at `logUrl` of the
+ * repository whose keys are in `keysDir`, with its key `w1.key` and its data in `dir`.
+ */
+export function witnessServeArgs(logUrl: string, keysDir: string, dir: string): string[] {
+  return [
+    CLI,
+    'witness',
+    'serve',
+    '--port',
+    '0',
+    '--log',
+    logUrl,
+    '--log-key',
+    join(keysDir, 'log.vkey'),
+    '--root',
+    join(keysDir, '1.root.json'),
+    '--key',
+    join(dir, 'w1.key'),
+    '--data',
+    join(dir, 'data'),
+  ];
+}
+
 export async function startWitness(
   keysDir: string,
   clock: Clock,

@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/run.js';
 import { rotateLogKey } from '../../src/keys/keygen.js';
 import type { FairpatchNode } from '../../src/server/node.js';
-import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
-import { parseRoot } from '../../src/tuf/schema.js';
-import { type Fixture, createFixture, listen } from '../helpers/repo.js';
+import { type Fixture, createFixture, listen, readRoot } from '../helpers/repo.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -24,9 +22,7 @@ async function auditThrough(node: FairpatchNode, stateDir: string, pinned: strin
   await node.sequencer.idle();
   const http = await listen(node.app);
   try {
-    const root = parseRoot(
-      JSON.parse(readFileSync(join(fx.keysDir, '1.root.json'), 'utf8')),
-    ) as Envelope<RootSigned>;
+    const root = readRoot(fx.keysDir);
     const outcome = await runAudit({
       server: http.url,
       stateDir,

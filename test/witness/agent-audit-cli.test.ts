@@ -13,16 +13,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { witnessLeafSchema, witnessPageSchema } from '../../src/common/witness.js';
 import { verifiedCosigners } from '../../src/log/cosignature.js';
 import { parseVerifierKey } from '../../src/log/note.js';
-import { cli, startServer } from '../helpers/cli.js';
+import { CLI, cli, startServer } from '../helpers/cli.js';
 import { type StartedProcess, startProcess } from '../helpers/process.js';
 
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
 );
 
 describe('fairpatch agent --witness and fairpatch audit --witness (real processes)', () => {
   let dir: string;
+  /** `fairpatch audit` of the node at `url`, pinned to this repository's log key and first root. */
+  const auditOf = (url: string): string[] => [
+    'audit',
+    '--server',
+    url,
+    '--log-key',
+    join(dir, 'keys', 'log.vkey'),
+    '--root',
+    join(dir, 'keys', '1.root.json'),
+  ];
   let server: StartedProcess;
   let witness: StartedProcess;
 
@@ -107,15 +116,7 @@ describe('fairpatch agent --witness and fairpatch audit --witness (real processe
     // A plain --witness without a key is a usage error for the agent: delivery must be provable.
     expect((await cli([...agentArgs, '--witness', witness.url])).code).toBe(64);
 
-    const auditArgs = [
-      'audit',
-      '--server',
-      server.url,
-      '--log-key',
-      join(dir, 'keys', 'log.vkey'),
-      '--root',
-      join(dir, 'keys', '1.root.json'),
-    ];
+    const auditArgs = auditOf(server.url);
     const audited = await cli([
       ...auditArgs,
       '--state',
@@ -160,15 +161,7 @@ describe('fairpatch agent --witness and fairpatch audit --witness (real processe
     }
     expect(verifiedCosigners(note, [cosigner]).map((c) => c.name)).toEqual(['witness/w1']);
 
-    const auditArgs = [
-      'audit',
-      '--server',
-      server.url,
-      '--log-key',
-      join(dir, 'keys', 'log.vkey'),
-      '--root',
-      join(dir, 'keys', '1.root.json'),
-    ];
+    const auditArgs = auditOf(server.url);
     const witnessed = await cli([
       ...auditArgs,
       '--state',

@@ -9,9 +9,8 @@ import { cli } from '../helpers/cli.js';
 import { startProcess } from '../helpers/process.js';
 import { SimAgent } from '../helpers/receipts.js';
 import { createFixture, listen } from '../helpers/repo.js';
-import { postReceipts } from '../helpers/witness.js';
+import { postReceipts, witnessServeArgs } from '../helpers/witness.js';
 
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
 );
@@ -37,23 +36,7 @@ describe('fairpatch keygen --witness and fairpatch witness serve (real processes
     cleanup.push(() => fx.close());
     const node = await listen(fx.node.app);
     cleanup.push(() => node.close());
-    const args = [
-      CLI,
-      'witness',
-      'serve',
-      '--port',
-      '0',
-      '--log',
-      node.url,
-      '--log-key',
-      join(fx.keysDir, 'log.vkey'),
-      '--root',
-      join(fx.keysDir, '1.root.json'),
-      '--key',
-      join(dir, 'w1.key'),
-      '--data',
-      join(dir, 'data'),
-    ];
+    const args = witnessServeArgs(node.url, fx.keysDir, dir);
     let witness = await startProcess(args, { env, timeoutMs: 20_000 });
     cleanup.push(() => witness.stop());
     expect(witness.output()).toContain(printed.verifier_key);

@@ -15,11 +15,11 @@ import { sha256Hex } from '../../src/tuf/metadata.js';
 import { generateWitnessKey } from '../../src/witness/key.js';
 import { startProcess } from '../helpers/process.js';
 import { createFixture, listen } from '../helpers/repo.js';
+import { witnessServeArgs } from '../helpers/witness.js';
 
 // 30 rounds by default (issue 13). Each round is one witness process start and a kill on a count of
 // acknowledged receipts, not after a sleep, so the rounds cost little beyond starting the process.
 const ROUNDS = Number(process.env.WITNESS_CRASH_ROUNDS ?? 30);
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
 );
@@ -34,23 +34,7 @@ describe(`a witness SIGKILLed during intake, ${ROUNDS} rounds`, () => {
     try {
       generateWitnessKey(join(dir, 'w1.key'), 'w1');
       const verifier = parseVerifierKey(readFileSync(join(dir, 'w1.vkey'), 'utf8'));
-      const args = [
-        CLI,
-        'witness',
-        'serve',
-        '--port',
-        '0',
-        '--log',
-        node.url,
-        '--log-key',
-        join(fx.keysDir, 'log.vkey'),
-        '--root',
-        join(fx.keysDir, '1.root.json'),
-        '--key',
-        join(dir, 'w1.key'),
-        '--data',
-        join(dir, 'data'),
-      ];
+      const args = witnessServeArgs(node.url, fx.keysDir, dir);
       const document = (await (
         await fx.node.app.request('/g/crash/metadata/timestamp.json')
       ).json()) as Record<string, unknown>;
