@@ -118,14 +118,14 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
 
   return {
     accept(socket) {
-      held.set(socket, () => release());
       socket.setNoDelay(true);
       socket.setTimeout(options.keepAliveTimeoutMs, () => socket.destroy());
-      const ignore = () => {}; // a reset while held here: 'close' follows and tidies up
+      // A reset, while held here or while closing: 'close' follows and tidies up. Removed only when
+      // node:http takes the socket, which listens for errors itself.
+      const ignore = () => {};
       const release = () => {
         held.delete(socket);
         socket.removeListener('data', onData);
-        socket.removeListener('error', ignore);
         socket.setTimeout(0);
       };
       // Answers every complete request in `chunk` from `at`; stops at the first that is not a plain
@@ -144,6 +144,7 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
             request && (!request.close || last) && options.answer(request.target, socket);
           if (!poll) {
             release();
+            socket.removeListener('error', ignore);
             socket.pause();
             options.handOff(socket, chunk.subarray(at));
             return;
@@ -158,6 +159,7 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
             // A client that sends without reading is read no further until it reads.
             socket.pause();
             socket.once('drain', () => {
+              if (!held.has(socket)) return; // closed meanwhile: nothing more is answered
               if (at < chunk.length) serve(chunk, at);
               if (held.has(socket) && !socket.writableNeedDrain) socket.resume();
             });
@@ -166,6 +168,7 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
         }
       };
       const onData = (chunk: Buffer): void => serve(chunk, 0);
+      held.set(socket, release);
       socket.on('data', onData);
       socket.on('error', ignore);
       socket.once('close', () => held.delete(socket));
@@ -174,7 +177,6 @@ export function pollSockets(options: PollSocketOptions): PollSockets {
       // Let go first: a request that arrives after the FIN is not answered, so not counted either.
       for (const [socket, release] of held) {
         release();
-        socket.on('error', () => {}); // a reset during the close is no error of ours
         socket.end();
       }
     },

@@ -201,6 +201,20 @@ describe('the poll fast paths', () => {
     expect(polls('flood')).toBe(before + n + 1);
   });
 
+  it('survives clients that reset the connection right after asking, close or keep-alive', async () => {
+    for (let i = 0; i < 20; i++) {
+      const socket = connect(fastPort, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((r) => socket.once('connect', r));
+      socket.write(i % 2 ? POLL('eu', 'Connection: close\r\n') : POLL('eu').repeat(200));
+      socket.resetAndDestroy();
+    }
+    // An 'error' nobody listened for would have ended the process; the server still answers.
+    expect(statuses(await exchange(fastPort, [POLL('eu', 'Connection: close\r\n')]))).toEqual([
+      '200',
+    ]);
+  });
+
   it('closes idle connections it holds when the server closes', async () => {
     const server = await startHttpServer(fx.node.app.fetch, {
       port: 0,
