@@ -11,7 +11,7 @@ import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
 import { runInstall } from './install.js';
 import { type AgentIdentity, loadIdentity } from './identity.js';
-import { Observer, type Served, lagOf, readServed } from './observer.js';
+import { MAX_CHECKPOINT_BYTES, Observer, type Served, lagOf, readServed } from './observer.js';
 import { ReceiptStore, receiptBatch } from './receipt-store.js';
 import { type WitnessTarget, deliverToWitness } from './witness-delivery.js';
 import { selectPatch, whyNot } from './select.js';
@@ -20,7 +20,8 @@ import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
 import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
 import { writeGroupFile } from './group-file.js';
-import { UnreachableError } from '../net/unreachable.js';
+import { UnreachableError, reach } from '../net/unreachable.js';
+import { textAtMost } from '../net/bounded.js';
 
 export interface AgentOptions {
   server: string;
@@ -235,11 +236,10 @@ export class Agent {
     this.lastLogCheck = now;
     let note: string;
     try {
-      const response = await fetch(`${server}/log/checkpoint`, {
-        signal: AbortSignal.timeout(10_000),
-      });
+      const response = await reach(`${server}/log/checkpoint`, { timeoutMs: 10_000 });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      note = await response.text();
+      // A checkpoint is a few lines; what a receipt can carry (base64) bounds what is worth reading.
+      note = await textAtMost(response, MAX_CHECKPOINT_BYTES);
     } catch (error) {
       this.log(`log checkpoint not checked: ${describeRefusal(error)}`);
       return;

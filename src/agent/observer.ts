@@ -5,6 +5,9 @@ import { sha256Hex } from '../tuf/metadata.js';
 import type { AgentIdentity } from './identity.js';
 import type { ReceiptStore } from './receipt-store.js';
 
+/** The largest checkpoint note a receipt carries: 4096 base64 characters (the schema's limit). */
+export const MAX_CHECKPOINT_BYTES = 3072;
+
 /** The tick clock a repository signs into every timestamp (`fairpatch_clock`), as the agent reads it. */
 export interface TickClock {
   epochMs: number;
@@ -116,8 +119,8 @@ export class Observer {
   /** The log checkpoint served during the current run (see CheckpointWatch). */
   checkpointSeen(note: string): void {
     const checkpoint = Buffer.from(note, 'utf8').toString('base64');
-    if (!this.open || checkpoint.length > 4096 || this.open.observation.checkpoint === checkpoint)
-      return;
+    if (!this.open || Buffer.byteLength(note) > MAX_CHECKPOINT_BYTES) return;
+    if (this.open.observation.checkpoint === checkpoint) return;
     this.keep({ ...this.open.observation, checkpoint }, this.open.document);
   }
 

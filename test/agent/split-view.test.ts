@@ -144,6 +144,16 @@ describe('split views of the log', () => {
     expect(outcome.report!.findings.filter((f) => f.kind === 'log-split-view')).toEqual([]);
   });
 
+  it('a checkpoint answer too large to carry is not read past its limit, and says so', async () => {
+    const lines: string[] = [];
+    const agent = agentOn(await serverShowing(async () => 'x'.repeat(8 << 20)), 'eu-west', lines);
+    await agent.cycle();
+    expect(lines.filter((l) => l.startsWith('log checkpoint not checked'))).toEqual([
+      expect.stringMatching(/larger than 3072 bytes/),
+    ]);
+    expect(agent.receipts.all().every((r) => !r.signed.observation.checkpoint)).toBe(true);
+  });
+
   it('the agent says SPLIT VIEW when the log changes under a size it already saw', async () => {
     let seenSize: number | undefined;
     const url = await serverShowing(async () => {

@@ -1,0 +1,22 @@
+/**
+ * A response body as text, refused once it passes `maxBytes`: what a hostile server sends is read
+ * no further than what the caller can use (a declared length over the limit is refused unread).
+ */
+export async function textAtMost(response: Response, maxBytes: number): Promise<string> {
+  const tooLarge = () => new Error(`the answer is larger than ${maxBytes} bytes`);
+  if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
