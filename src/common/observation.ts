@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ed25519Sign, ed25519Verify, ed25519VerifyBatch } from './ed25519.js';
 import { groupName } from './names.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes, canonicalText } from '../tuf/canonical.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
 // agent's signature binds the group and the times to the server-signed document, so nobody between
@@ -100,12 +100,24 @@ export function verifyObservation(signed: SignedObservation): boolean {
 }
 
 /** `verifyObservation` for many at once, on every core (one verdict per observation, in order). */
-export function verifyObservations(signed: readonly SignedObservation[]): Promise<boolean[]> {
-  return ed25519VerifyBatch(
-    signed.map((s) => ({
+export async function verifyObservations(signed: readonly SignedObservation[]): Promise<boolean[]> {
+  return (await verifyObservationsCanonical(signed)).valid;
+}
+
+/**
+ * `verifyObservations`, also giving each observation's canonical text (what its signature covers,
+ * after the context line): a log that stores the observation can reuse it instead of encoding again.
+ */
+export async function verifyObservationsCanonical(
+  signed: readonly SignedObservation[],
+): Promise<{ valid: boolean[]; canonical: string[] }> {
+  const canonical = signed.map((s) => canonicalText(s.observation));
+  const valid = await ed25519VerifyBatch(
+    signed.map((s, i) => ({
       publicKey: Buffer.from(s.observation.agent, 'hex'),
-      message: message(s.observation),
+      message: Buffer.concat([CONTEXT, Buffer.from(canonical[i] as string, 'utf8')]),
       signature: Buffer.from(s.sig, 'hex'),
     })),
   );
+  return { valid, canonical };
 }

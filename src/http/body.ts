@@ -7,6 +7,11 @@ import { parseJson } from '../tuf/canonical.js';
  * (a missing or lying Content-Length does not help), parse errors become JSON_INVALID.
  */
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  return parseJson(await readJsonText(c, maxBytes));
+}
+
+/** `readJson` without the parse: the body's text, for a reader that parses it elsewhere (a worker). */
+export async function readJsonText(c: Context, maxBytes: number): Promise<string> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\b/i.test(type))
     throw new FairpatchError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json');
@@ -27,7 +32,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   } catch (error) {
     throw cutShort(c, error);
   }
-  return parseJson(Buffer.concat(chunks));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

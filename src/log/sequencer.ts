@@ -1,9 +1,16 @@
 import PQueue from 'p-queue';
 import { type LogEntry, LogConflict, type LogStore } from './store.js';
 
+/** Where an entry landed: its index, and whether its own data is what the log holds there. */
+export interface Placement {
+  index: number;
+  /** False when its dedupe name was logged before (by anyone): the leaf at `index` is that earlier one. */
+  appended: boolean;
+}
+
 interface Pending {
   entry: LogEntry;
-  resolve: (index: number) => void;
+  resolve: (placement: Placement) => void;
   reject: (error: unknown) => void;
 }
 
@@ -32,14 +39,19 @@ export class Sequencer {
     return this.appendAll([entry]).then((indices) => indices[0] as number);
   }
 
+  /** `append` for several entries, resolving with each one's index (the same batching as `placeAll`). */
+  async appendAll(entries: readonly LogEntry[]): Promise<number[]> {
+    return (await this.placeAll(entries)).map((p) => p.index);
+  }
+
   /**
-   * `append` for several entries: all are queued before a flush is asked for, so a batch lands in
-   * one transaction under one checkpoint (a flush takes up to `maxBatch` waiting entries).
+   * Appends several entries: all are queued before a flush is asked for, so a batch lands in one
+   * transaction under one checkpoint (a flush takes up to `maxBatch` waiting entries).
    */
-  appendAll(entries: readonly LogEntry[]): Promise<number[]> {
+  placeAll(entries: readonly LogEntry[]): Promise<Placement[]> {
     const promises = entries.map(
       (entry) =>
-        new Promise<number>((resolve, reject) => this.pending.push({ entry, resolve, reject })),
+        new Promise<Placement>((resolve, reject) => this.pending.push({ entry, resolve, reject })),
     );
     // One flush when the queue was empty, and one more each time it fills another `maxBatch`: the
     // same flushes as appending one by one, asked for once every entry is in.
@@ -68,7 +80,11 @@ export class Sequencer {
           this.now(),
         );
         this.onAppended(batch.length, (performance.now() - t0) / 1000);
-        for (const [i, p] of batch.entries()) p.resolve(result.indices[i] as number);
+        for (const [i, p] of batch.entries())
+          p.resolve({
+            index: result.indices[i] as number,
+            appended: result.appended[i] as boolean,
+          });
         return;
       } catch (error) {
         if (error instanceof LogConflict && attempt < this.options.maxRetries) {

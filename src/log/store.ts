@@ -22,6 +22,8 @@ export interface AppendResult {
   root: Buffer;
   /** Index of each entry, in order (an existing index when the entry was already logged). */
   indices: number[];
+  /** Whether each entry's own data was written (false: that dedupe name was logged before, or earlier in the batch). */
+  appended: boolean[];
 }
 
 /** Signs a checkpoint for (size, root); injected so the store does no key handling. */
@@ -45,6 +47,13 @@ function frontier(size: number): NodeId[] {
  * tree never forks.
  */
 export class LogStore {
+  /**
+   * Node hashes this store wrote or read, by `level/index`. A node, once committed, never changes
+   * (it is the root of a full subtree), so they are kept without checks: the proofs of a batch just
+   * appended need nothing but nodes that batch wrote and the right edge it read. Bounded; oldest out.
+   */
+  private readonly nodeCache = new Map<string, Uint8Array>();
+
   constructor(
     private readonly db: Db,
     private readonly sign: CheckpointSigner,
@@ -63,8 +72,9 @@ export class LogStore {
 
   /** Appends a batch; retried by the caller (the sequencer) when another node appended first. */
   async append(entries: readonly LogEntry[], now: number): Promise<AppendResult> {
+    let written: Array<{ id: NodeId; hash: Uint8Array }> = [];
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      const result = await this.db.transaction().execute(async (trx) => {
         const head = await trx
           .selectFrom('log_head')
           .select(['size', 'root'])
@@ -82,22 +92,22 @@ export class LogStore {
           for (const r of rows) known.set(r.dedupe, Number(r.idx));
         }
         const fresh: LogEntry[] = [];
-        for (const e of entries) {
-          if (known.has(e.dedupe)) continue;
+        const appended = entries.map((e) => {
+          if (known.has(e.dedupe)) return false;
           known.set(e.dedupe, size + fresh.length);
           fresh.push(e);
-        }
+          return true;
+        });
         const indices = entries.map((e) => known.get(e.dedupe) as number);
         if (fresh.length === 0)
           return {
             size,
             root: head ? Buffer.from(head.root, 'hex') : Buffer.from(emptyRoot()),
             indices,
+            appended,
           };
 
-        const nodes = new Map<string, Uint8Array>();
-        for (const r of await selectNodes(trx, frontier(size)))
-          nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+        const nodes = await this.readNodes(trx, frontier(size));
         const get = (id: NodeId): Uint8Array => {
           const hash = nodes.get(key(id));
           if (!hash) throw new FairpatchError('INTERNAL', `log node ${key(id)} is missing`);
@@ -109,6 +119,7 @@ export class LogStore {
           get,
         );
         for (const n of created) nodes.set(key(n.id), n.hash);
+        written = created;
         const newSize = size + fresh.length;
         const root = Buffer.from(planRoot(newSize).assemble(get));
 
@@ -156,8 +167,11 @@ export class LogStore {
           .insertInto('log_checkpoints')
           .values({ size: newSize, note: this.sign(newSize, root), created_at: now })
           .execute();
-        return { size: newSize, root, indices };
+        return { size: newSize, root, indices, appended };
       });
+      // Only once committed: a rolled-back append's nodes may be someone else's at those places.
+      for (const n of written) this.remember(key(n.id), n.hash);
+      return result;
     } catch (error) {
       if (error instanceof LogConflict || isUniqueViolation(error) || isRetryableConflict(error))
         throw new LogConflict();
@@ -255,16 +269,40 @@ export class LogStore {
   }
 
   private async nodeGetter(ids: readonly NodeId[]): Promise<(id: NodeId) => Uint8Array> {
-    const nodes = new Map<string, Uint8Array>();
-    for (const r of await selectNodes(this.db, ids))
-      nodes.set(`${r.level}/${r.idx}`, Buffer.from(r.hash, 'hex'));
+    const nodes = await this.readNodes(this.db, ids);
     return (id) => {
       const hash = nodes.get(key(id));
       if (!hash) throw new FairpatchError('INTERNAL', `log node ${key(id)} is missing`);
       return hash;
     };
   }
+
+  /** The hashes of `ids` that exist, from the cache or else the database (then cached). */
+  private async readNodes(db: Db, ids: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
+    const nodes = new Map<string, Uint8Array>();
+    const missing: NodeId[] = [];
+    for (const id of ids) {
+      const hash = this.nodeCache.get(key(id));
+      if (hash) nodes.set(key(id), hash);
+      else missing.push(id);
+    }
+    for (const r of await selectNodes(db, missing)) {
+      const hash = Buffer.from(r.hash, 'hex');
+      nodes.set(`${r.level}/${r.idx}`, hash);
+      this.remember(`${r.level}/${r.idx}`, hash);
+    }
+    return nodes;
+  }
+
+  private remember(id: string, hash: Uint8Array): void {
+    if (this.nodeCache.size >= MAX_CACHED_NODES)
+      this.nodeCache.delete(this.nodeCache.keys().next().value as string);
+    this.nodeCache.set(id, hash);
+  }
 }
+
+/** About 8 MB of node hashes: the last few hundred thousand leaves' proofs without a query. */
+const MAX_CACHED_NODES = 1 << 16;
 
 /** Another appender won the race for this size; the sequencer retries. */
 export class LogConflict extends Error {

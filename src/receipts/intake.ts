@@ -4,10 +4,9 @@ import type { Db } from '../db/schema.js';
 import { leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { TufKey } from '../tuf/keys.js';
-import { parseWith } from '../tuf/schema.js';
-import { receiptBatchSchema } from '../common/observation.js';
 import { PerKeyBudget, counts } from './budget.js';
-import { checkReceiptBatch } from './check.js';
+import { judgeReceiptBatch } from './check.js';
+import type { ReceiptCheckers } from './checkers.js';
 
 export interface IntakeResult {
   accepted: number;
@@ -33,6 +32,7 @@ export class ReceiptIntake {
     private readonly db: Db,
     private readonly sequencer: Sequencer,
     private readonly timestampKeys: () => ReadonlyMap<string, TufKey>,
+    private readonly checkers: ReceiptCheckers,
     now: () => number,
     /** The node's settings receiptsPerKeyPerMinute and receiptMaxKeys (src/server/config.ts). */
     budget: { perKeyPerMinute: number; maxKeys: number },
@@ -40,10 +40,12 @@ export class ReceiptIntake {
     this.budget = new PerKeyBudget(budget.perKeyPerMinute, now, budget.maxKeys);
   }
 
-  async submit(body: unknown): Promise<IntakeResult> {
-    const batch = parseWith(receiptBatchSchema, body, 'RECEIPT_INVALID');
-    const texts = await checkReceiptBatch(
+  /** Takes the request body's text (JSON), as read from the client. */
+  async submit(text: string): Promise<IntakeResult> {
+    const { batch, prepared } = await this.checkers.prepare(text);
+    const texts = await judgeReceiptBatch(
       batch,
+      prepared,
       (digest) => this.verified.has(digest),
       (_digest, document) => {
         const doc = verifyTimestampDocument(document, this.timestampKeys());

@@ -16,6 +16,7 @@ import { Cosigning } from './cosigning.js';
 import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
+import { ReceiptCheckers } from '../receipts/checkers.js';
 import { ReceiptIntake } from '../receipts/intake.js';
 import { type FanoutRecord, Notifier } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
@@ -224,10 +225,12 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   // A release is committed at least minLead before it is due; a node whose state is younger than
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
+  const checkers = new ReceiptCheckers();
   const intake = new ReceiptIntake(
     db,
     sequencer,
     () => repo.view.timestampKeys(),
+    checkers,
     () => clock.now(),
     { perKeyPerMinute: settings.receiptsPerKeyPerMinute, maxKeys: settings.receiptMaxKeys },
   );
@@ -291,6 +294,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
           );
       await sequencer.idle();
       await cosigning?.kick();
+      await checkers.close();
       await db.destroy();
     },
   };

@@ -7,8 +7,13 @@ import { FairpatchError } from '../errors.js';
  * that slipped past validation, so it becomes METADATA_INVALID rather than a TypeError.
  */
 export function canonicalBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalText(value), 'utf8');
+}
+
+/** `canonicalBytes` before UTF-8 encoding (which turns a lone surrogate into U+FFFD). */
+export function canonicalText(value: unknown): string {
   try {
-    return Buffer.from(canonicalize(value), 'utf8');
+    return canonicalize(value);
   } catch (cause) {
     throw new FairpatchError(
       'METADATA_INVALID',

@@ -3,13 +3,13 @@ import { FairpatchError } from '../errors.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { LogStore } from '../log/store.js';
-import { receiptBatchSchema } from '../common/observation.js';
-import type { WitnessAck, WitnessLeaf } from '../common/witness.js';
-import { leafJsonBytes } from '../tuf/canonical.js';
-import { parseWith } from '../tuf/schema.js';
+import type { SignedObservation } from '../common/observation.js';
+import type { WitnessAck } from '../common/witness.js';
 import { verifyTimestampDocument } from '../tuf/timestamp-document.js';
 import { type PerKeyBudget, counts } from '../receipts/budget.js';
-import { checkReceiptBatch } from '../receipts/check.js';
+import { judgeReceiptBatch } from '../receipts/check.js';
+import type { ReceiptCheckers } from '../receipts/checkers.js';
+import { witnessLeafBytes } from './leaf.js';
 import type { TrustedRoots } from './roots.js';
 
 /** The dedupe name of a receipt in the witness log: its agent signature (one signature, one leaf). */
@@ -25,6 +25,8 @@ export const receiptDedupe = (sig: string): string => `receipt:${sig}`;
 export class WitnessIntake {
   /** Document digests already verified: a fleet sends the same few documents again and again. */
   private readonly verified = new Set<string>();
+  /** Signatures logged lately (a retry after a lost answer is not charged to its key again), bounded. */
+  private readonly seen = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -32,13 +34,16 @@ export class WitnessIntake {
     private readonly sequencer: Sequencer,
     private readonly roots: TrustedRoots,
     private readonly budget: PerKeyBudget,
+    private readonly checkers: ReceiptCheckers,
     private readonly now: () => number,
   ) {}
 
-  async submit(body: unknown): Promise<WitnessAck> {
-    const batch = parseWith(receiptBatchSchema, body, 'RECEIPT_INVALID');
-    const texts = await checkReceiptBatch(
+  /** Takes the request body's text (JSON), as read from the client. */
+  async submit(text: string): Promise<WitnessAck> {
+    const { batch, prepared } = await this.checkers.prepare(text);
+    const texts = await judgeReceiptBatch(
       batch,
+      prepared,
       (digest) => this.verified.has(digest),
       async (digest, document) => {
         // An unknown key may be a rotation not followed yet: look for newer roots once, then judge.
@@ -55,17 +60,21 @@ export class WitnessIntake {
       'not a timestamp signed by a timestamp key of the repository this witness follows',
     );
 
-    const unique = [...new Map(batch.receipts.map((r) => [r.sig, r])).values()];
-    const logged = await this.loggedIndices(unique.map((r) => r.sig));
-    const fresh = unique.filter((r) => !logged.has(receiptDedupe(r.sig)));
-    this.budget.charge(counts(fresh));
+    // One leaf per signature, the first of the batch; receipts logged lately are not charged again.
+    const firsts = new Map<string, number>();
+    for (const [i, r] of batch.receipts.entries()) if (!firsts.has(r.sig)) firsts.set(r.sig, i);
+    const unique = [...firsts.values()].map((i) => ({
+      receipt: batch.receipts[i] as SignedObservation,
+      observation: prepared.observations[i] as string,
+    }));
+    this.budget.charge(
+      counts(unique.filter((u) => !this.seen.has(u.receipt.sig)).map((u) => u.receipt)),
+    );
 
     // Documents first: a receipt in the log always has its document at hand, even after a crash here.
-    const documents = [...new Set(fresh.map((r) => r.observation.document))].map((digest) => ({
-      digest,
-      tick: 0,
-      document: texts.get(digest) as string,
-    }));
+    const documents = [...new Set(unique.map((u) => u.receipt.observation.document))].map(
+      (digest) => ({ digest, tick: 0, document: texts.get(digest) as string }),
+    );
     for (let i = 0; i < documents.length; i += 200) {
       await this.db
         .insertInto('receipt_documents')
@@ -74,31 +83,22 @@ export class WitnessIntake {
         .execute();
     }
     const receivedAt = new Date(this.now()).toISOString();
-    const leaves: WitnessLeaf[] = fresh.map((receipt) => ({
-      type: 'witness.receipt',
-      v: 1,
-      received_at: receivedAt,
-      receipt,
-    }));
-    const appended = await this.sequencer.appendAll(
-      leaves.map((leaf) => ({
-        dedupe: receiptDedupe(leaf.receipt.sig),
-        // Built from receipts the batch schema already parsed strictly: nothing else to check.
-        data: leafJsonBytes(leaf), // parses back whatever text the agent wrote
-      })),
+    const leaves = unique.map((u) => witnessLeafBytes(receivedAt, u.receipt, u.observation));
+    // The log keeps the first leaf of each signature: a replay, or a receipt raced in by another
+    // request, is answered with that leaf (read back), not the one built here.
+    const placed = await this.sequencer.placeAll(
+      unique.map((u, i) => ({ dedupe: receiptDedupe(u.receipt.sig), data: leaves[i] as Buffer })),
     );
-    // The log's index of every receipt: the first answer's for replays, the append's for the rest (a
-    // receipt raced in by another request keeps its first leaf, and the append names that one).
-    const indices = new Map(logged);
-    for (const [i, leaf] of leaves.entries())
-      indices.set(receiptDedupe(leaf.receipt.sig), appended[i] as number);
-    const wanted = [...new Set(indices.values())];
+    for (const u of unique) this.remember(u.receipt.sig);
     const data = new Map<number, string>();
-    for (let i = 0; i < wanted.length; i += 500) {
+    for (const [i, p] of placed.entries())
+      if (p.appended) data.set(p.index, (leaves[i] as Buffer).toString('utf8'));
+    const earlier = placed.filter((p) => !p.appended).map((p) => p.index);
+    for (let i = 0; i < earlier.length; i += 500) {
       const rows = await this.db
         .selectFrom('log_leaves')
         .select(['idx', 'data'])
-        .where('idx', 'in', wanted.slice(i, i + 500))
+        .where('idx', 'in', earlier.slice(i, i + 500))
         .execute();
       for (const r of rows) data.set(Number(r.idx), r.data);
     }
@@ -108,33 +108,24 @@ export class WitnessIntake {
     // Proofs against that very checkpoint, so the agent checks inclusion without another round trip;
     // all of them from one read of the tree's nodes.
     const { size } = parseCheckpoint(checkpoint.slice(0, checkpoint.lastIndexOf('\n\n') + 1));
-    const at = unique.map((r) => indices.get(receiptDedupe(r.sig)) as number);
+    const at = placed.map((p) => p.index);
     const proofs = await this.log.inclusionProofs(at, size);
-    const entries: WitnessAck['entries'] = unique.map((r, i) => ({
-      sig: r.sig,
+    const entries: WitnessAck['entries'] = unique.map((u, i) => ({
+      sig: u.receipt.sig,
       index: at[i] as number,
       leaf: data.get(at[i] as number) as string,
       proof: (proofs[i] as Uint8Array[]).map((h) => Buffer.from(h).toString('hex')),
     }));
     return {
       accepted: batch.receipts.length,
-      replayed: unique.length - fresh.length,
+      replayed: placed.filter((p) => !p.appended).length,
       entries,
       checkpoint,
     };
   }
 
-  private async loggedIndices(sigs: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const names = sigs.map(receiptDedupe);
-    for (let i = 0; i < names.length; i += 500) {
-      const rows = await this.db
-        .selectFrom('log_leaves')
-        .select(['dedupe', 'idx'])
-        .where('dedupe', 'in', names.slice(i, i + 500))
-        .execute();
-      for (const r of rows) out.set(r.dedupe, Number(r.idx));
-    }
-    return out;
+  private remember(sig: string): void {
+    if (this.seen.size > 200_000) this.seen.clear();
+    this.seen.add(sig);
   }
 }

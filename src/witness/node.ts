@@ -16,6 +16,7 @@ import { LogStore } from '../log/store.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { addCheckpointRoutes } from './add-checkpoint-route.js';
 import { PerKeyBudget } from '../receipts/budget.js';
+import { ReceiptCheckers } from '../receipts/checkers.js';
 import { CheckpointWitness } from './checkpoints.js';
 import { ensureWitnessTables } from './schema.js';
 import { WitnessIntake } from './intake.js';
@@ -84,7 +85,8 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute,
     now,
   );
-  const intake = new WitnessIntake(db, log, sequencer, roots, budget, now);
+  const checkers = new ReceiptCheckers();
+  const intake = new WitnessIntake(db, log, sequencer, roots, budget, checkers, now);
   const vkey = verifierKey(witnessOrigin(name), publicKey);
   const checkpoints = new CheckpointWitness(
     await ensureWitnessTables(db),
@@ -126,6 +128,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     verifierKey: vkey,
     async close() {
       await sequencer.idle();
+      await checkers.close();
       await db.destroy();
     },
   };

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
-import { readJson } from '../http/body.js';
+import { readJsonText } from '../http/body.js';
 import { intParam } from '../http/query.js';
 import type { LogStore } from '../log/store.js';
 import { GROUP_PATTERN } from '../common/names.js';
@@ -25,7 +25,7 @@ export function receiptRoutes(deps: {
 }): Hono {
   const app = new Hono();
   app.post('/receipts', async (c) =>
-    c.json(await deps.intake.submit(await readJson(c, deps.maxJsonBytes)), 201),
+    c.json(await deps.intake.submit(await readJsonText(c, deps.maxJsonBytes)), 201),
   );
 
   app.get('/receipts', async (c) => {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { ReceiptIntake } from '../../receipts/intake.js';
-import { readJson } from '../body.js';
+import { readJsonText } from '../body.js';
 
 /** `POST /api/v1/receipts`: agents hand in the signed statements they were served. */
 export function receiptRoutes(deps: {
@@ -12,7 +12,7 @@ export function receiptRoutes(deps: {
   app.post('/receipts', async (c) => {
     let result: Awaited<ReturnType<ReceiptIntake['submit']>>;
     try {
-      result = await deps.intake.submit(await readJson(c, deps.maxJsonBytes));
+      result = await deps.intake.submit(await readJsonText(c, deps.maxJsonBytes));
     } catch (error) {
       deps.onOutcome?.('refused', 0);
       throw error;
