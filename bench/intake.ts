@@ -71,7 +71,8 @@ async function main(): Promise<void> {
     });
     const at = new Date().toISOString();
     // A fresh set of receipts per run (`set` changes what is signed): a repeated receipt is a replay.
-    const makeBatches = (set: number): string[] => {
+    // Bodies as bytes, as they come off a socket (a string body would be converted on every request).
+    const makeBatches = (set: number): Buffer[] => {
       // Signed agent by agent (a signer keeps its parsed key), laid out round-robin as fleets send them.
       const order = Array.from(
         { length: RECEIPTS },
@@ -98,15 +99,17 @@ async function main(): Promise<void> {
       for (const [j, i] of order.entries()) receipts[i] = signed[j]!;
       return Array.from({ length: RECEIPTS / BATCH }, (_, b) => {
         const slice = receipts.slice(b * BATCH, (b + 1) * BATCH);
-        return JSON.stringify({
-          documents: Object.fromEntries(
-            slice.map((r) => [
-              r.observation.document,
-              documents[digests.indexOf(r.observation.document)],
-            ]),
-          ),
-          receipts: slice,
-        });
+        return Buffer.from(
+          JSON.stringify({
+            documents: Object.fromEntries(
+              slice.map((r) => [
+                r.observation.document,
+                documents[digests.indexOf(r.observation.document)],
+              ]),
+            ),
+            receipts: slice,
+          }),
+        );
       });
     };
 
@@ -115,8 +118,8 @@ async function main(): Promise<void> {
     // `concurrency` requests in flight at once, as many agents send at once.
     const run = async (
       name: string,
-      post: (body: string) => Promise<Response>,
-      batches: readonly string[],
+      post: (body: Uint8Array) => Promise<Response>,
+      batches: readonly Uint8Array[],
       concurrency: number,
     ): Promise<Rate> => {
       const t0 = performance.now();
@@ -137,9 +140,9 @@ async function main(): Promise<void> {
       };
     };
     const json = { method: 'POST', headers: { 'content-type': 'application/json' } } as const;
-    const toNode = (body: string) =>
+    const toNode = (body: Uint8Array) =>
       Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body }));
-    const toWitness = (body: string) =>
+    const toWitness = (body: Uint8Array) =>
       Promise.resolve(witness.app.request('/receipts', { ...json, body }));
     const result: Result = {
       node: await run('server', toNode, makeBatches(0), 1),

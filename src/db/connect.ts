@@ -5,6 +5,7 @@ import { Kysely, PostgresAdapter, SqliteDialect, sql } from 'kysely';
 import { FairpatchError } from '../errors.js';
 import { describeDatabaseError, isDatabaseUnavailable } from './errors.js';
 import { migrate } from './migrations.js';
+import { BACKSTOP_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 import { type PostgresOptions, postgresDialect } from './postgres.js';
 import type { Database, Db } from './schema.js';
 
@@ -73,5 +74,15 @@ function sqliteDialect(file: string): SqliteDialect {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.defaultSafeIntegers(false);
+  if (file !== ':memory:') {
+    sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    const stop = startWalCheckpointer(file);
+    // Kysely's destroy() closes the database: the checkpointer goes with it.
+    const close = sqlite.close.bind(sqlite);
+    sqlite.close = () => {
+      void stop();
+      return close();
+    };
+  }
   return new SqliteDialect({ database: sqlite });
 }

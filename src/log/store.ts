@@ -72,6 +72,21 @@ export class LogStore {
 
   /** Appends a batch; retried by the caller (the sequencer) when another node appended first. */
   async append(entries: readonly LogEntry[], now: number): Promise<AppendResult> {
+    // Nearly every entry is new: the first attempt does not look its name up, and lets the unique
+    // index say otherwise; only then is the batch done again with the lookup.
+    try {
+      return await this.appendOnce(entries, now, false);
+    } catch (error) {
+      if (!(error instanceof AlreadyLogged)) throw error;
+      return this.appendOnce(entries, now, true);
+    }
+  }
+
+  private async appendOnce(
+    entries: readonly LogEntry[],
+    now: number,
+    lookUp: boolean,
+  ): Promise<AppendResult> {
     let written: Array<{ id: NodeId; hash: Uint8Array }> = [];
     try {
       const result = await this.db.transaction().execute(async (trx) => {
@@ -82,7 +97,7 @@ export class LogStore {
           .executeTakeFirst();
         const size = head ? Number(head.size) : 0;
         const known = new Map<string, number>();
-        const names = [...new Set(entries.map((e) => e.dedupe))];
+        const names = lookUp ? [...new Set(entries.map((e) => e.dedupe))] : [];
         for (let i = 0; i < names.length; i += 500) {
           const rows = await trx
             .selectFrom('log_leaves')
@@ -125,7 +140,7 @@ export class LogStore {
 
         for (let i = 0; i < fresh.length; i += 200) {
           const chunk = fresh.slice(i, i + 200);
-          await trx
+          const inserted = await trx
             .insertInto('log_leaves')
             .values(
               chunk.map((e, j) => ({
@@ -135,7 +150,10 @@ export class LogStore {
                 created_at: now,
               })),
             )
-            .execute();
+            .onConflict((oc) => oc.column('dedupe').doNothing())
+            .executeTakeFirst();
+          // A name already in the log: this attempt rolls back, and the next one looks names up.
+          if (Number(inserted.numInsertedOrUpdatedRows) !== chunk.length) throw new AlreadyLogged();
         }
         for (let i = 0; i < created.length; i += 300) {
           await trx
@@ -303,6 +321,9 @@ export class LogStore {
 
 /** About 8 MB of node hashes: the last few hundred thousand leaves' proofs without a query. */
 const MAX_CACHED_NODES = 1 << 16;
+
+/** An entry's name was already in the log, which an append that did not look names up finds late. */
+class AlreadyLogged extends Error {}
 
 /** Another appender won the race for this size; the sequencer retries. */
 export class LogConflict extends Error {

@@ -39,14 +39,24 @@ function subtree(start: number, end: number, get: NodeGetter): Uint8Array {
 /** MTH(D[start:end]) */
 type Subtree = (start: number, end: number) => Uint8Array;
 
-/** RFC 9162 2.1.3.1 PATH(m, D[start:end]). */
+/**
+ * RFC 9162 2.1.3.1 PATH(m, D[start:end]), walked from the root down (the siblings come out root
+ * first, so the path is their reverse): one array per proof, not one per level.
+ */
 function path(m: number, start: number, end: number, sub: Subtree): Uint8Array[] {
-  const n = end - start;
-  if (n === 1) return [];
-  const k = splitPoint(n);
-  return m < k
-    ? [...path(m, start, start + k, sub), sub(start + k, end)]
-    : [...path(m - k, start + k, end, sub), sub(start, start + k)];
+  const siblings: Uint8Array[] = [];
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (m < k) {
+      siblings.push(sub(start + k, end));
+      end = start + k;
+    } else {
+      siblings.push(sub(start, start + k));
+      start += k;
+      m -= k;
+    }
+  }
+  return siblings.reverse();
 }
 
 /** RFC 9162 2.1.4.1 SUBPROOF(m, D[start:end], b). */

@@ -110,11 +110,19 @@ export class WitnessIntake {
     const { size } = parseCheckpoint(checkpoint.slice(0, checkpoint.lastIndexOf('\n\n') + 1));
     const at = placed.map((p) => p.index);
     const proofs = await this.log.inclusionProofs(at, size);
+    // The proofs of one batch share most of their hashes (the same objects): each is written out once.
+    const hex = new Map<Uint8Array, string>();
+    const toHex = (h: Uint8Array): string => {
+      let text = hex.get(h);
+      if (text === undefined)
+        hex.set(h, (text = Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('hex')));
+      return text;
+    };
     const entries: WitnessAck['entries'] = unique.map((u, i) => ({
       sig: u.receipt.sig,
       index: at[i] as number,
       leaf: data.get(at[i] as number) as string,
-      proof: (proofs[i] as Uint8Array[]).map((h) => Buffer.from(h).toString('hex')),
+      proof: (proofs[i] as Uint8Array[]).map(toHex),
     }));
     return {
       accepted: batch.receipts.length,

@@ -72,4 +72,20 @@ describe.each(DIALECTS)('%s: the log, appended from two nodes at once', (dialect
       );
     }
   });
+
+  it('places a batch that mixes logged and new entries: the logged keep their index, only the new are appended', async () => {
+    const [old] = await fx.node.sequencer.placeAll([entry('old')]);
+    const placed = await second.sequencer.placeAll([
+      entry('n1'),
+      entry('old'),
+      entry('n2'),
+      entry('n1'),
+    ]);
+    expect(placed.map((p) => p.appended)).toEqual([true, false, true, false]);
+    expect(placed[1]!.index).toBe(old!.index);
+    expect(placed[3]!.index).toBe(placed[0]!.index);
+    expect((await fx.node.log.head()).size).toBe(old!.index + 3);
+    const logged = await fx.node.log.entries(old!.index, old!.index + 3);
+    expect(logged.map((e) => JSON.parse(e.data).name)).toEqual(['old', 'n1', 'n2']);
+  });
 });
