@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withSettingsTable } from '../../src/server/config-doc.js';
-import { NODE_DEFAULTS, SETTING_NAMES, settingDescription } from '../../src/server/config.js';
+import { withSettingsTables } from '../../src/config/configuration-doc.js';
+import { NODE_DEFAULTS, NODE_SETTINGS } from '../../src/server/config.js';
 import { cli, startServer } from '../helpers/cli.js';
 
 const DOC = new URL('../../docs/configuration.md', import.meta.url);
@@ -24,10 +24,10 @@ describe('the node configuration (src/server/config.ts)', () => {
   it('docs/configuration.md lists every setting as the schema declares it (npm run docs:config)', () => {
     const doc = readFileSync(DOC, 'utf8');
     expect(doc, 'docs/configuration.md is out of date: run npm run docs:config').toBe(
-      withSettingsTable(doc),
+      withSettingsTables(doc),
     );
-    for (const name of SETTING_NAMES) {
-      expect(settingDescription(name), name).not.toBe('');
+    for (const name of NODE_SETTINGS.names) {
+      expect(NODE_SETTINGS.description(name), name).not.toBe('');
       expect(doc).toContain(`| \`${name}\` |`);
     }
   });
