@@ -59,7 +59,7 @@ export const serve = command({
       { startHttpServer },
       { pollDeps },
       { superviseWorkers, workerId },
-      { availableParallelism, hostname },
+      { hostname },
       { listRootFiles },
       { generateRepositoryKeys },
       { seedExamples },
@@ -74,8 +74,7 @@ export const serve = command({
       import('../server/dev-seed.js'),
       import('../server/node.js'),
     ]);
-    const { dataDir, keysDir, port, host } = config;
-    const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+    const { dataDir, keysDir, port, host, workers } = config;
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
     // generated keys, created the database and seeded: the worker only serves.
     const worker = workerId();

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { REDACTED, redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
@@ -11,9 +12,13 @@ import { bytes, duration, port, rate, text, trustProxy, urls, whole } from '../c
  * how sources are put together are shared with the witness's settings (src/config/).
  */
 
+/**
+ * Processes serving one port: a number, or auto for one per core. Auto becomes the core count here,
+ * so the node and --print-config see how many processes will serve, not the word that chose it.
+ */
 const workers = () =>
   z.union([z.literal('auto'), z.number(), z.string()]).transform((value, ctx) => {
-    if (value === 'auto') return 'auto' as const;
+    if (value === 'auto') return availableParallelism();
     const n = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value) : NaN;
     if (!Number.isSafeInteger(n) || n < 1 || n > 1024) {
       ctx.addIssue({ code: 'custom', message: 'must be auto or a positive integer' });

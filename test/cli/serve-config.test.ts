@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSettingsTables } from '../../src/config/configuration-doc.js';
@@ -60,6 +60,21 @@ describe('the node configuration (src/server/config.ts)', () => {
     const again = await cli(['serve', '--print-config', '--config', file], { cwd: dir });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual(printed);
+  });
+
+  it('--print-config shows the number of workers, auto resolved to one per core', async () => {
+    for (const [args, env, expected] of [
+      [[], {}, availableParallelism()],
+      [['--workers', 'auto'], { FAIRPATCH_WORKERS: '3' }, availableParallelism()],
+      [[], { FAIRPATCH_WORKERS: '3' }, 3],
+    ] as const) {
+      const { code, stdout, stderr } = await cli(['serve', '--print-config', ...args], {
+        cwd: dir,
+        env: { ...env },
+      });
+      expect(code, stderr).toBe(0);
+      expect((JSON.parse(stdout) as { workers: unknown }).workers).toBe(expected);
+    }
   });
 
   it('a malformed flag, variable or file key exits 64 with one line naming it', async () => {
