@@ -130,3 +130,18 @@ export const trustProxy = () =>
     }
     return value.trim() || 'none';
   });
+
+/** The check across a server's two request timeouts: headers first, within the whole request's time. */
+export function refineRequestTimeouts(
+  c: { requestTimeoutMs: number; headersTimeoutMs: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (c.headersTimeoutMs < 1 || c.headersTimeoutMs > c.requestTimeoutMs)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['headersTimeoutMs'],
+      message: `must be positive and at most the request timeout (${c.requestTimeoutMs}ms)`,
+    });
+  if (c.requestTimeoutMs < 1)
+    ctx.addIssue({ code: 'custom', path: ['requestTimeoutMs'], message: 'must be positive' });
+}

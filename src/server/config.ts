@@ -2,7 +2,17 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { REDACTED, redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
-import { bytes, duration, port, rate, text, trustProxy, urls, whole } from '../config/values.js';
+import {
+  bytes,
+  duration,
+  port,
+  rate,
+  refineRequestTimeouts,
+  text,
+  trustProxy,
+  urls,
+  whole,
+} from '../config/values.js';
 
 /**
  * Every setting of a repository node, in one place: its type, its default, one line saying what it
@@ -152,16 +162,7 @@ const SHAPE = {
     .describe('groups counted by name in /metrics (the rest under _overflow)'),
 };
 
-export const NodeConfig = z.strictObject(SHAPE).superRefine((c, ctx) => {
-  if (c.headersTimeoutMs < 1 || c.headersTimeoutMs > c.requestTimeoutMs)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['headersTimeoutMs'],
-      message: `must be positive and at most the request timeout (${c.requestTimeoutMs}ms)`,
-    });
-  if (c.requestTimeoutMs < 1)
-    ctx.addIssue({ code: 'custom', path: ['requestTimeoutMs'], message: 'must be positive' });
-});
+export const NodeConfig = z.strictObject(SHAPE).superRefine(refineRequestTimeouts);
 
 /** A node's settings, validated, every default filled in; durations in ms, sizes in bytes. */
 export type NodeConfig = z.output<typeof NodeConfig>;
