@@ -25,6 +25,7 @@ export const serve = command({
   name: 'serve',
   summary: 'run a repository node',
   who: 'operator',
+  resolvesSettings: true,
   options: {
     dev: {
       type: 'boolean',
