@@ -1,6 +1,7 @@
-// Regenerates the settings table of docs/configuration.md from src/server/config.ts (run: npm run docs:config).
+// Regenerates the settings tables of docs/configuration.md from the settings schemas
+// (src/config/configuration-doc.ts names them); run: npm run docs:config.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { withSettingsTable } from '../dist/server/config-doc.js';
+import { withSettingsTables } from '../dist/config/configuration-doc.js';
 
 const file = new URL('../docs/configuration.md', import.meta.url);
-writeFileSync(file, withSettingsTable(readFileSync(file, 'utf8')));
+writeFileSync(file, withSettingsTables(readFileSync(file, 'utf8')));

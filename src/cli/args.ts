@@ -106,7 +106,7 @@ export function parseCommandLine(cmd: Command, argv: string[]): Parsed<Options> 
     const value = given[name] ?? fromFile[name] ?? fromEnv ?? spec.default;
     if (spec.type === 'boolean') values[name] = value === true;
     else {
-      if (spec.required && (value === undefined || value === ''))
+      if (spec.required && !cmd.resolvesSettings && (value === undefined || value === ''))
         throw new UsageError(`--${name} is required${spec.env ? ` (or set ${spec.env})` : ''}`);
       values[name] = value as string | undefined;
     }

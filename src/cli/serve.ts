@@ -1,19 +1,10 @@
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { OperationFailed, UsageError } from './errors.js';
+import { OperationFailed } from './errors.js';
 import { inputDir } from './files.js';
-import { readConfigJson } from './args.js';
-import { type OptionSpec, command } from './spec.js';
-import {
-  ConfigError,
-  type NodeConfig,
-  SETTING_NAMES,
-  SETTING_SOURCES,
-  redactedConfig,
-  resolveNodeConfig,
-  settingDefault,
-  settingDescription,
-} from '../server/config.js';
+import { configFileOptions, resolveSettings, settingOptions } from './setting-options.js';
+import { command } from './spec.js';
+import { NODE_SETTINGS, type NodeConfig, redactedConfig } from '../server/config.js';
 
 /** A listen failure in words: the port or host to change, not an uncaught 'error' event. */
 function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
@@ -30,68 +21,19 @@ function listenFailure(error: NodeJS.ErrnoException, host: string, port: number)
   return error;
 }
 
-/**
- * One flag per setting of src/server/config.ts (secrets excepted: environment or --config only), in
- * the schema's order, with its default, variable and description: help and schema cannot drift.
- */
-function settingOptions(): Record<string, OptionSpec> {
-  const options: Record<string, OptionSpec> = {};
-  for (const name of SETTING_NAMES) {
-    const { flag, env, arg, multiple } = SETTING_SOURCES[name];
-    if (!flag) continue;
-    const fallback = settingDefault(name);
-    options[flag] = {
-      type: 'string',
-      arg,
-      description: settingDescription(name) + (multiple ? ' (repeatable)' : ''),
-      ...(fallback !== undefined ? { default: fallback } : {}),
-      ...(env ? { env } : {}),
-      ...(multiple ? { multiple: true } : {}),
-    };
-  }
-  return options;
-}
-
-/** The node's settings from the command line, a --config file and the environment, validated. */
-export function serveConfig(
-  given: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
-): NodeConfig {
-  try {
-    return resolveNodeConfig({
-      flags: given,
-      env,
-      // A --config file: JSON holding settings by their names in docs/configuration.md.
-      ...(typeof given.config === 'string'
-        ? { file: { path: given.config, values: readConfigJson(given.config) } }
-        : {}),
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 export const serve = command({
   name: 'serve',
   summary: 'run a repository node',
   who: 'operator',
+  resolvesSettings: true,
   options: {
     dev: {
       type: 'boolean',
       description: 'generate dev keys on first run and publish the examples in manifests/',
     },
-    ...settingOptions(),
-    config: {
-      type: 'string',
-      arg: 'FILE',
-      description:
-        'read settings from a JSON file ({"maxJsonBytes": "8MiB", …}, names in docs/configuration.md); flags win over it, it wins over the environment',
-    },
-    'print-config': {
-      type: 'boolean',
-      description: 'print the settings as resolved (secrets redacted) as JSON, and exit',
-    },
+    // One flag per setting of src/server/config.ts, in the schema's order.
+    ...settingOptions(NODE_SETTINGS),
+    ...configFileOptions('"maxJsonBytes": "8MiB"'),
   },
   examples: [
     'fairpatch serve --dev',
@@ -104,7 +46,7 @@ export const serve = command({
     'GET /metrics is in the Prometheus text format; GET /openapi.json describes the publisher, receipt and log APIs.',
   ],
   async run({ values, given }) {
-    const settings = serveConfig(given, process.env);
+    const settings = resolveSettings(NODE_SETTINGS, given, process.env);
     const config: NodeConfig = {
       ...settings,
       dataDir: resolve(settings.dataDir),
@@ -118,7 +60,7 @@ export const serve = command({
       { startHttpServer },
       { pollDeps },
       { superviseWorkers, workerId },
-      { availableParallelism, hostname },
+      { hostname },
       { listRootFiles },
       { generateRepositoryKeys },
       { seedExamples },
@@ -133,8 +75,7 @@ export const serve = command({
       import('../server/dev-seed.js'),
       import('../server/node.js'),
     ]);
-    const { dataDir, keysDir, port, host } = config;
-    const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+    const { dataDir, keysDir, port, host, workers } = config;
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
     // generated keys, created the database and seeded: the worker only serves.
     const worker = workerId();

@@ -57,6 +57,12 @@ export interface Command {
   options?: Options;
   /** Options may also come from a JSON file given with --config FILE; flags win. */
   config?: boolean;
+  /**
+   * Puts its settings together itself from `given` (a settings schema, src/cli/setting-options.ts:
+   * flag > --config > environment > default, validated as a whole): the parser leaves a missing
+   * required option to it, for its --config file may give that setting.
+   */
+  resolvesSettings?: boolean;
   examples: string[];
   notes?: string[];
   /**

@@ -1,73 +1,45 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { OperationFailed, UsageError } from './errors.js';
+import { OperationFailed } from './errors.js';
 import { inputFile } from './files.js';
+import { configFileOptions, resolveSettings, settingOptions } from './setting-options.js';
 import { command } from './spec.js';
-import { positiveInt, serverUrl } from './validate.js';
+import type { TrustProxy } from '../http/trust-proxy.js';
+import { WITNESS_SETTINGS, type WitnessConfig, redactedWitnessConfig } from '../witness/config.js';
 
 const serveWitness = command({
   name: 'serve',
   summary:
     "run a witness: an independent log of agents' signed receipts (and cosigner of the repository log's checkpoints)",
   who: 'a third party: customer, auditor, industry body',
+  resolvesSettings: true,
   options: {
-    log: {
-      type: 'string',
-      arg: 'URL',
-      required: true,
-      description: 'the repository node whose roots (and checkpoints) this witness follows',
-    },
-    'log-key': {
-      type: 'string',
-      arg: 'FILE',
-      required: true,
-      description: "the repository log's C2SP verifier key (keys/log.vkey), pinned out of band",
-    },
-    root: {
-      type: 'string',
-      arg: 'FILE',
-      required: true,
-      description:
-        "the repository's trusted TUF root (1.root.json); newer roots are followed from --log",
-    },
-    key: {
-      type: 'string',
-      arg: 'FILE',
-      default: 'witness.key',
-      description:
-        "this witness's key (fairpatch keygen --witness NAME writes NAME.key and NAME.vkey)",
-    },
-    data: {
-      type: 'string',
-      arg: 'DIR',
-      default: 'witness-data',
-      env: 'FAIRPATCH_WITNESS_DATA_DIR',
-      description: 'data directory (SQLite file)',
-    },
-    port: {
-      type: 'string',
-      arg: 'N',
-      default: '8090',
-      env: 'PORT',
-      description: 'port to listen on (0: any free port)',
-    },
-    host: {
-      type: 'string',
-      arg: 'H',
-      default: '127.0.0.1',
-      env: 'HOST',
-      description: 'address to listen on',
-    },
+    // One flag per setting of src/witness/config.ts, in the schema's order.
+    ...settingOptions(WITNESS_SETTINGS),
+    ...configFileOptions('"receiptsPerKeyPerMinute": 60'),
   },
   examples: [
     'fairpatch keygen --witness w1 && fairpatch witness serve --log https://patches.example --log-key log.vkey --root 1.root.json --key w1.key',
   ],
   notes: [
-    'DATABASE_URL (PostgreSQL instead of SQLite) is read from the environment.',
+    'DATABASE_URL (PostgreSQL instead of SQLite) is read from the environment (or --config).',
+    'Every setting, its flag, variable and default: docs/configuration.md. A flag beats --config, which beats the environment.',
     'Agents: fairpatch agent --witness URL=VKEY_FILE; auditors: fairpatch audit --witness URL=VKEY_FILE.',
   ],
-  async run({ values }) {
+  async run({ values, given }) {
+    const settings = resolveSettings(WITNESS_SETTINGS, given, process.env);
+    const config: WitnessConfig = {
+      ...settings,
+      dataDir: resolve(settings.dataDir),
+      keyFile: resolve(settings.keyFile),
+      logKeyFile: resolve(settings.logKeyFile),
+      rootFile: resolve(settings.rootFile),
+    };
+    if (values['print-config']) {
+      console.log(JSON.stringify(redactedWitnessConfig(config), null, 2));
+      return undefined;
+    }
     const [
       { startHttpServer },
       { createWitness },
@@ -76,7 +48,7 @@ const serveWitness = command({
       { parseRoot },
       { parseJson },
       { parseVerifierKey },
-      { TRUST_NO_PROXY },
+      { parseTrustProxy },
     ] = await Promise.all([
       import('../server/http-server.js'),
       import('../witness/node.js'),
@@ -85,47 +57,62 @@ const serveWitness = command({
       import('../tuf/schema.js'),
       import('../tuf/canonical.js'),
       import('../log/note.js'),
-      import('../http/client-address.js'),
+      import('../http/trust-proxy.js'),
     ]);
-    const logUrl = serverUrl(values.log, '--log');
-    const port = values.port === '0' ? 0 : positiveInt(values.port, '--port')!;
-    if (port > 65_535) throw new UsageError(`--port must be at most 65535, not ${port}`);
+    const { logUrl, port, host } = config;
     const logKey = parseVerifierKey(
-      readFileSync(inputFile(values['log-key'], '--log-key'), 'utf8'),
+      readFileSync(inputFile(config.logKeyFile, '--log-key'), 'utf8'),
     );
     const root = parseRoot(
-      parseJson(readFileSync(inputFile(values.root, '--root')), 'METADATA_INVALID'),
+      parseJson(readFileSync(inputFile(config.rootFile, '--root')), 'METADATA_INVALID'),
     );
     const key = readWitnessKey(
-      inputFile(values.key, '--key', 'run fairpatch keygen --witness NAME'),
+      inputFile(config.keyFile, '--key', 'run fairpatch keygen --witness NAME'),
     );
+    const trustProxy = parseTrustProxy(config.trustProxy) as TrustProxy;
     const witness = await createWitness({
-      dataDir: resolve(values.data),
+      dataDir: config.dataDir,
       key,
       root,
-      roots: httpRootSource(logUrl),
+      roots: httpRootSource(logUrl, config.rootFetchTimeoutMs),
+      rootRefreshMs: config.rootRefreshMs,
       logs: [{ url: logUrl, verifier: logKey }],
-      ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+      database: {
+        connectTimeoutMs: config.databaseConnectTimeoutMs,
+        poolSize: config.databasePoolSize,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
+      },
+      perAddress: {
+        perSecond: config.perAddressPerSecond,
+        burst: config.perAddressBurst,
+        maxBuckets: config.rateLimitMaxBuckets,
+      },
+      perKeyPerMinute: config.receiptsPerKeyPerMinute,
+      receiptMaxKeys: config.receiptMaxKeys,
+      maxJsonBytes: config.maxJsonBytes,
+      maxAddCheckpointBytes: config.maxAddCheckpointBytes,
+      trustProxy,
     });
     let server: Server;
     try {
       server = await startHttpServer(witness.app.fetch, {
         port,
-        hostname: values.host,
-        requestTimeoutMs: 60_000,
-        headersTimeoutMs: 10_000,
-        maxConnectionsPerAddress: 256,
-        trustProxy: TRUST_NO_PROXY,
+        hostname: host,
+        requestTimeoutMs: config.requestTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        trustProxy,
       });
     } catch (error) {
       await witness.close();
       const e = error as NodeJS.ErrnoException;
       throw e.code === 'EADDRINUSE'
-        ? new OperationFailed(`port ${port} is in use on ${values.host}; pass --port`)
+        ? new OperationFailed(`port ${port} is in use on ${host}; pass --port (or PORT)`)
         : e;
     }
     const address = server.address();
-    const base = `http://${values.host}:${typeof address === 'object' && address ? address.port : port}`;
+    const base = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
     console.log(`fairpatch witness ${key.name} on ${base}
   verifier key: ${witness.verifierKey}
   receipts:     ${base}/receipts   log: ${base}/log/checkpoint`);

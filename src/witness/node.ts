@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { privateDir } from '../common/files.js';
 import { type Clock, systemClock } from '../common/clock.js';
 import { witnessOrigin } from '../common/witness.js';
-import { connect } from '../db/connect.js';
+import { type ConnectOptions, connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { clientAddressOf, TRUST_NO_PROXY, type TrustProxy } from '../http/client-address.js';
 import { errorResponse, notFound } from '../http/errors.js';
@@ -18,6 +18,7 @@ import { addCheckpointRoutes } from './add-checkpoint-route.js';
 import { PerKeyBudget } from '../receipts/budget.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { CheckpointWitness } from './checkpoints.js';
+import { WITNESS_LIMITS } from './config.js';
 import { ensureWitnessTables } from './schema.js';
 import { WitnessIntake } from './intake.js';
 import { receiptRoutes } from './receipts-route.js';
@@ -33,15 +34,25 @@ export interface WitnessOptions {
   root: Envelope<RootSigned>;
   /** Where successors of that root are looked up (the repository node's `/metadata/N.root.json`). */
   roots?: RootSource;
-  /** Successor roots are looked up at most this often (on a document under an unknown key); default 30 s. */
+  /** Successor roots are looked up at most this often (on a document under an unknown key). */
   rootRefreshMs?: number;
   /** The repository logs whose checkpoints this witness cosigns (C2SP tlog-witness), by their pinned key. */
   logs?: Array<{ url: string; verifier: Verifier }>;
   clock?: Clock;
+  /** Receipt and checkpoint submissions per client address. */
   perAddress?: RateLimit;
+  /** Receipts one agent key may have logged per minute. */
   perKeyPerMinute?: number;
+  /** Agent keys whose per-minute budget is remembered at once. */
+  receiptMaxKeys?: number;
+  maxJsonBytes?: number;
+  maxAddCheckpointBytes?: number;
+  /** Over PostgreSQL: the pool's limits. */
+  database?: Pick<ConnectOptions, 'connectTimeoutMs' | 'poolSize' | 'statementTimeoutMs'>;
   trustProxy?: TrustProxy;
 }
+
+/** Any limit not given is the witness's default (src/witness/config.ts). */
 
 export interface Witness {
   app: Hono;
@@ -55,11 +66,6 @@ export interface Witness {
   close(): Promise<void>;
 }
 
-export const DEFAULT_WITNESS_LIMITS = {
-  perAddress: { perSecond: 50, burst: 200 },
-  perKeyPerMinute: 600,
-} as const;
-
 /**
  * A witness: its own database, its own key, its own append-only log (the same RFC 9162 store and
  * C2SP checkpoints as the repository's log, under origin `witness/<name>`). It shares nothing with
@@ -69,7 +75,13 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
   privateDir(options.dataDir);
-  const db = await connect({ url: options.databaseUrl ?? join(options.dataDir, 'witness.sqlite') });
+  const db = await connect({
+    url: options.databaseUrl ?? join(options.dataDir, 'witness.sqlite'),
+    connectTimeoutMs: WITNESS_LIMITS.databaseConnectTimeoutMs,
+    poolSize: WITNESS_LIMITS.databasePoolSize,
+    statementTimeoutMs: WITNESS_LIMITS.databaseStatementTimeoutMs,
+    ...options.database,
+  });
   const { name, secretKey, publicKey } = options.key;
   const log = new LogStore(db, (size, root) =>
     signCheckpoint(
@@ -79,11 +91,17 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     ),
   );
   const sequencer = new Sequencer(log, now);
-  const roots = new TrustedRoots(options.root, options.roots, now, options.rootRefreshMs);
+  const roots = new TrustedRoots(
+    options.root,
+    options.roots,
+    now,
+    options.rootRefreshMs ?? WITNESS_LIMITS.rootRefreshMs,
+  );
   await roots.refresh(true);
   const budget = new PerKeyBudget(
-    options.perKeyPerMinute ?? DEFAULT_WITNESS_LIMITS.perKeyPerMinute,
+    options.perKeyPerMinute ?? WITNESS_LIMITS.receiptsPerKeyPerMinute,
     now,
+    options.receiptMaxKeys ?? WITNESS_LIMITS.receiptMaxKeys,
   );
   const checkers = new ReceiptCheckers();
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, checkers, now);
@@ -99,7 +117,11 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   app.onError(errorResponse);
   app.notFound(notFound);
   const perAddress = rateLimit(
-    options.perAddress ?? DEFAULT_WITNESS_LIMITS.perAddress,
+    options.perAddress ?? {
+      perSecond: WITNESS_LIMITS.perAddressPerSecond,
+      burst: WITNESS_LIMITS.perAddressBurst,
+      maxBuckets: WITNESS_LIMITS.rateLimitMaxBuckets,
+    },
     clientAddressOf(options.trustProxy ?? TRUST_NO_PROXY),
     now,
   );
@@ -114,9 +136,23 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
       root_version: roots.version,
     }),
   );
-  app.route('/', receiptRoutes({ db, log, intake, maxJsonBytes: 4 * 1024 * 1024 }));
+  app.route(
+    '/',
+    receiptRoutes({
+      db,
+      log,
+      intake,
+      maxJsonBytes: options.maxJsonBytes ?? WITNESS_LIMITS.maxJsonBytes,
+    }),
+  );
   app.route('/log', logRoutes({ log, verifierKey: vkey }));
-  app.route('/', addCheckpointRoutes(checkpoints));
+  app.route(
+    '/',
+    addCheckpointRoutes(
+      checkpoints,
+      options.maxAddCheckpointBytes ?? WITNESS_LIMITS.maxAddCheckpointBytes,
+    ),
+  );
 
   return {
     app,

@@ -4,15 +4,19 @@ import { parseJson } from '../tuf/canonical.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
 import { reach } from '../net/unreachable.js';
+import { WITNESS_LIMITS } from './config.js';
 
 /** Looks up root version N of the followed repository; undefined when there is none (yet). */
 export type RootSource = (version: number) => Promise<unknown | undefined>;
 
 /** Fetches `/metadata/N.root.json` from the repository node (TUF 5.3: roots are fetched by version). */
-export function httpRootSource(logUrl: string): RootSource {
+export function httpRootSource(
+  logUrl: string,
+  timeoutMs = WITNESS_LIMITS.rootFetchTimeoutMs,
+): RootSource {
   return async (version) => {
     const response = await reach(new URL(`/metadata/${version}.root.json`, logUrl), {
-      timeoutMs: 10_000,
+      timeoutMs,
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`root ${version}: HTTP ${response.status}`);

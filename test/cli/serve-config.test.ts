@@ -1,9 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withSettingsTable } from '../../src/server/config-doc.js';
-import { NODE_DEFAULTS, SETTING_NAMES, settingDescription } from '../../src/server/config.js';
+import { WITNESS_TABLE, withSettingsTables } from '../../src/config/configuration-doc.js';
+import type { Settings } from '../../src/config/settings.js';
+import { NODE_DEFAULTS, NODE_SETTINGS } from '../../src/server/config.js';
+import { WITNESS_SETTINGS } from '../../src/witness/config.js';
 import { cli, startServer } from '../helpers/cli.js';
 
 const DOC = new URL('../../docs/configuration.md', import.meta.url);
@@ -21,15 +23,19 @@ describe('the node configuration (src/server/config.ts)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('docs/configuration.md lists every setting as the schema declares it (npm run docs:config)', () => {
+  it('docs/configuration.md lists every setting of the node and the witness as their schemas declare them (npm run docs:config)', () => {
     const doc = readFileSync(DOC, 'utf8');
     expect(doc, 'docs/configuration.md is out of date: run npm run docs:config').toBe(
-      withSettingsTable(doc),
+      withSettingsTables(doc),
     );
-    for (const name of SETTING_NAMES) {
-      expect(settingDescription(name), name).not.toBe('');
-      expect(doc).toContain(`| \`${name}\` |`);
-    }
+    const listed = <Name extends string>(settings: Settings<Name, unknown>, part: string) => {
+      for (const name of settings.names) {
+        expect(settings.description(name), name).not.toBe('');
+        expect(part).toContain(`| \`${name}\` |`);
+      }
+    };
+    listed(NODE_SETTINGS, doc.slice(0, doc.indexOf(WITNESS_TABLE.begin)));
+    listed(WITNESS_SETTINGS, doc.slice(doc.indexOf(WITNESS_TABLE.begin)));
   });
 
   it('a flag beats the --config file, which beats the environment, which beats the default', async () => {
@@ -60,6 +66,21 @@ describe('the node configuration (src/server/config.ts)', () => {
     const again = await cli(['serve', '--print-config', '--config', file], { cwd: dir });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual(printed);
+  });
+
+  it('--print-config shows the number of workers, auto resolved to one per core', async () => {
+    for (const [args, env, expected] of [
+      [[], {}, availableParallelism()],
+      [['--workers', 'auto'], { FAIRPATCH_WORKERS: '3' }, availableParallelism()],
+      [[], { FAIRPATCH_WORKERS: '3' }, 3],
+    ] as const) {
+      const { code, stdout, stderr } = await cli(['serve', '--print-config', ...args], {
+        cwd: dir,
+        env: { ...env },
+      });
+      expect(code, stderr).toBe(0);
+      expect((JSON.parse(stdout) as { workers: unknown }).workers).toBe(expected);
+    }
   });
 
   it('a malformed flag, variable or file key exits 64 with one line naming it', async () => {

@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WITNESS_LIMITS } from '../../src/witness/config.js';
+import { generateWitnessKey } from '../../src/witness/key.js';
+import { CLI, cli } from '../helpers/cli.js';
+import { startProcess } from '../helpers/process.js';
+import { SimAgent } from '../helpers/receipts.js';
+import { createFixture, listen } from '../helpers/repo.js';
+import { postReceipts } from '../helpers/witness.js';
+
+/** One plain line: no stack frames, no second line. */
+function expectOneLine(stderr: string): void {
+  expect(stderr, stderr).not.toMatch(/\n\s+at /);
+  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+}
+
+/** The repository a witness follows, as a --config file names it (the files need not exist to print). */
+const following = (logUrl = 'http://127.0.0.1:9', keysDir = 'keys') => ({
+  logUrl,
+  logKeyFile: join(keysDir, 'log.vkey'),
+  rootFile: join(keysDir, '1.root.json'),
+});
+
+describe('the witness configuration (src/witness/config.ts), through the built CLI', () => {
+  let dir: string;
+  const write = (name: string, settings: unknown): string => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify(settings));
+    return file;
+  };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fp-witness-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a flag beats the --config file, which beats the environment, which beats the default', async () => {
+    const file = write('witness.json', {
+      ...following(),
+      keyFile: 'w1.key',
+      perAddressBurst: 5,
+      receiptsPerKeyPerMinute: 9,
+      maxJsonBytes: '2KiB',
+    });
+    const { code, stdout, stderr } = await cli(
+      ['witness', 'serve', '--print-config', '--config', file, '--per-address-burst', '7'],
+      {
+        cwd: dir,
+        env: {
+          FAIRPATCH_WITNESS_MAX_JSON_BYTES: '1KiB',
+          FAIRPATCH_WITNESS_ROOT_REFRESH_INTERVAL: '5m',
+          FAIRPATCH_WITNESS_PER_ADDRESS_BURST: '3',
+        },
+      },
+    );
+    expect(code, stderr).toBe(0);
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed.perAddressBurst).toBe(7); // flag over file and environment
+    expect(printed.maxJsonBytes).toBe(2048); // file over environment
+    expect(printed.receiptsPerKeyPerMinute).toBe(9); // file over default
+    expect(printed.rootRefreshMs).toBe(300_000); // environment over default
+    expect(printed.maxAddCheckpointBytes).toBe(WITNESS_LIMITS.maxAddCheckpointBytes); // the default
+    expect(printed.logUrl).toBe('http://127.0.0.1:9');
+    // Paths are resolved where the command runs; the key file's path is shown, it is not the key.
+    expect(printed.keyFile).toBe(join(dir, 'w1.key'));
+    expect(printed.rootFile).toBe(join(dir, 'keys', '1.root.json'));
+    expect(printed.dataDir).toBe(join(dir, 'witness-data'));
+    // What it prints is a --config file that gives the same settings back.
+    const again = await cli(
+      ['witness', 'serve', '--print-config', '--config', write('printed.json', printed)],
+      { cwd: dir },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(printed);
+  });
+
+  it('--print-config redacts the database password and nothing else', async () => {
+    const { code, stdout, stderr } = await cli(
+      ['witness', 'serve', '--print-config', '--config', write('plain.json', following())],
+      {
+        cwd: dir,
+        env: { DATABASE_URL: 'postgres://witness:hunter2@db.example:5432/w?password=other' },
+      },
+    );
+    expect(code, stderr).toBe(0);
+    expect(stdout).not.toMatch(/hunter2|other/);
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
+    expect(printed.databaseUrl).toMatch(/^postgres:\/\/witness:redacted@db\.example:5432\/w/);
+    expect(printed.keyFile).toBe(join(dir, 'witness.key'));
+    expect(printed.maxJsonBytes).toBe(WITNESS_LIMITS.maxJsonBytes);
+  });
+
+  it('an unknown key, a malformed value or a missing repository exits 64 with one line naming it', async () => {
+    const unknown = write('unknown.json', { ...following(), receiptsPerKeyPerMinut: 2 });
+    for (const [args, env, named] of [
+      [['--config', unknown], {}, /unknown\.json: "receiptsPerKeyPerMinut": unknown setting/],
+      [
+        ['--config', write('ok.json', following())],
+        { FAIRPATCH_WITNESS_MAX_JSON_BYTES: 'lots' },
+        /FAIRPATCH_WITNESS_MAX_JSON_BYTES must be a size in bytes .*'lots'/,
+      ],
+      [
+        ['--log-key', 'log.vkey', '--root', '1.root.json'],
+        {},
+        /--log is required \(or set FAIRPATCH_WITNESS_LOG_URL, or "logUrl" in the --config file\)/,
+      ],
+    ] as const) {
+      const { code, stdout, stderr } = await cli(['witness', 'serve', '--print-config', ...args], {
+        cwd: dir,
+        env: { ...env },
+      });
+      expect(code, stderr).toBe(64);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(named);
+      expectOneLine(stderr);
+    }
+  });
+
+  it('limits from the --config file hold on a running witness: a per-key budget of 2, a 64 KiB body', async () => {
+    const fx = await createFixture();
+    const node = await listen(fx.node.app);
+    const keyFile = join(dir, 'w1.key');
+    generateWitnessKey(keyFile, 'w1');
+    const file = write('limits.json', {
+      ...following(node.url, fx.keysDir),
+      keyFile,
+      dataDir: join(dir, 'limits-data'),
+      port: 0,
+      receiptsPerKeyPerMinute: 2,
+      maxJsonBytes: '64KiB',
+    });
+    const witness = await startProcess([CLI, 'witness', 'serve', '--config', file], {
+      env: Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
+      ),
+      timeoutMs: 20_000,
+    });
+    try {
+      const agent = new SimAgent('eu-west', fx.clock);
+      for (let i = 0; i < 3; i++) {
+        await agent.poll(fx.node.app);
+        fx.clock.advance(1000);
+      }
+      const one = (i: number) => ({ documents: agent.documents, receipts: [agent.receipts[i]] });
+      // The budget is per minute of the witness's clock: three posts must fall in one minute.
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 50_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+      expect((await postReceipts(witness.url, one(0))).status).toBe(201);
+      expect((await postReceipts(witness.url, one(1))).status).toBe(201);
+      const third = await postReceipts(witness.url, one(2));
+      expect(third.status).toBe(429);
+      expect(third.body.error.code).toBe('RATE_LIMITED');
+
+      // 100 KiB: within the default 4 MiB, over the 64 KiB of the file.
+      const big = await postReceipts(witness.url, { receipts: [], padding: 'x'.repeat(100_000) });
+      expect(big.status).toBe(413);
+      expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    } finally {
+      await witness.stop();
+      await node.close();
+      await fx.close();
+    }
+  }, 60_000);
+});
