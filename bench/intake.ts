@@ -37,6 +37,8 @@ const RECEIPTS = 20_000;
 const AGENTS = 2_000;
 const BATCH = 500;
 const CONCURRENT = 4;
+const ROUNDS = Number(process.env.INTAKE_ROUNDS ?? 3);
+const n = (x: number) => Math.round(x).toLocaleString('en');
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
@@ -144,11 +146,30 @@ async function main(): Promise<void> {
       Promise.resolve(node.app.request('/api/v1/receipts', { ...json, body }));
     const toWitness = (body: Uint8Array) =>
       Promise.resolve(witness.app.request('/receipts', { ...json, body }));
+    // ROUNDS rounds of the four runs, interleaved, each on fresh receipts: this shared machine moves
+    // a single run by ±15 %, so each figure is the median round, with the range beside it.
+    const rounds: Result[] = [];
+    for (let r = 0; r < ROUNDS; r++)
+      rounds.push({
+        node: await run('server', toNode, makeBatches(4 * r), 1),
+        witness: await run('witness', toWitness, makeBatches(4 * r + 1), 1),
+        nodeConcurrent: await run('server', toNode, makeBatches(4 * r + 2), CONCURRENT),
+        witnessConcurrent: await run('witness', toWitness, makeBatches(4 * r + 3), CONCURRENT),
+      });
+    const median = (k: keyof Result): Rate => {
+      const rates = rounds.map((x) => x[k]!);
+      const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      return { wall: mid(rates.map((x) => x.wall)), cpu: mid(rates.map((x) => x.cpu)) };
+    };
+    const range = (k: keyof Result): string => {
+      const walls = rounds.map((x) => x[k]!.wall);
+      return `${n(Math.min(...walls))}–${n(Math.max(...walls))}`;
+    };
     const result: Result = {
-      node: await run('server', toNode, makeBatches(0), 1),
-      witness: await run('witness', toWitness, makeBatches(1), 1),
-      nodeConcurrent: await run('server', toNode, makeBatches(2), CONCURRENT),
-      witnessConcurrent: await run('witness', toWitness, makeBatches(3), CONCURRENT),
+      node: median('node'),
+      witness: median('witness'),
+      nodeConcurrent: median('nodeConcurrent'),
+      witnessConcurrent: median('witnessConcurrent'),
     };
     // INTAKE_BASELINE: a JSON file of an earlier run of this bench (its RESULT line, plus a `label`
     // saying which commit), measured on the same machine, right before or after: ratios against it.
@@ -157,13 +178,13 @@ async function main(): Promise<void> {
           label: string;
         })
       : undefined;
-    const n = (x: number) => Math.round(x).toLocaleString('en');
-    const row = (what: string, now: Rate, before: Rate | undefined) =>
-      before
-        ? `| ${what} | ${n(before.wall)} | ${n(now.wall)} | ${(now.wall / before.wall).toFixed(2)}× | ${n(before.cpu)} | ${n(now.cpu)} | ${(now.cpu / before.cpu).toFixed(2)}× |`
-        : baseline
-          ? `| ${what} | – | ${n(now.wall)} | – | – | ${n(now.cpu)} | – |`
-          : `| ${what} | ${n(now.wall)} | ${n(now.cpu)} |`;
+    const row = (what: string, k: keyof Result) => {
+      const now = result[k]!;
+      const before = baseline?.[k];
+      return before
+        ? `| ${what} | ${n(before.wall)} | ${n(now.wall)} (${range(k)}) | ${(now.wall / before.wall).toFixed(2)}× | ${n(before.cpu)} | ${n(now.cpu)} | ${(now.cpu / before.cpu).toFixed(2)}× |`
+        : `| ${what} | ${n(now.wall)} (${range(k)}) | ${n(now.cpu)} |`;
+    };
     const load = loadavg()
       .map((l) => l.toFixed(1))
       .join(', ');
@@ -172,8 +193,8 @@ async function main(): Promise<void> {
       '',
       `- command: \`npm run bench:intake\`${baseline ? ` (INTAKE_BASELINE: ${baseline.label})` : ''}`,
       `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average at the end ${load}`,
-      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519, on the thread pool), every document once, each batch logged`,
-      '- receipts/s: over wall time; per CPU-second: over the CPU time of the whole process (all threads), which other load on the machine moves less',
+      `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519), every document once, each batch logged`,
+      `- receipts/s: over wall time, the median of ${ROUNDS} rounds (the rounds' range in brackets); per CPU-second: over the CPU time of the whole process (all threads), the median of the rounds, which other load on the machine moves less`,
       '',
       ...(baseline
         ? [
@@ -181,26 +202,13 @@ async function main(): Promise<void> {
             '|---|---|---|---|---|---|---|',
           ]
         : ['| intake | receipts/s | receipts per CPU-second |', '|---|---|---|']),
-      row(
-        'repository node, `POST /api/v1/receipts` (one leaf per batch)',
-        result.node,
-        baseline?.node,
-      ),
+      row('repository node, `POST /api/v1/receipts` (one leaf per batch)', 'node'),
       row(
         'witness, `POST /receipts` (one leaf per receipt, inclusion proof in the answer)',
-        result.witness,
-        baseline?.witness,
+        'witness',
       ),
-      row(
-        `repository node, ${CONCURRENT} requests at once`,
-        result.nodeConcurrent!,
-        baseline?.nodeConcurrent,
-      ),
-      row(
-        `witness, ${CONCURRENT} requests at once`,
-        result.witnessConcurrent!,
-        baseline?.witnessConcurrent,
-      ),
+      row(`repository node, ${CONCURRENT} requests at once`, 'nodeConcurrent'),
+      row(`witness, ${CONCURRENT} requests at once`, 'witnessConcurrent'),
       '',
     ];
     // The written analysis below the table ("## Where the time goes") is kept across runs.

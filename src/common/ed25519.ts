@@ -5,6 +5,7 @@ import {
   sign as cryptoSign,
   verify as cryptoVerify,
 } from 'node:crypto';
+import { BoundedCache } from './bounded-cache.js';
 
 // Ed25519 on node:crypto (OpenSSL): the same signatures as tweetnacl (RFC 8032 is deterministic),
 // about a hundred times faster to verify, which is what receipt intake and audits spend their time on.
@@ -15,15 +16,13 @@ const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 // Verifiers see the same few keys again and again (a repository's roles, a fleet's agents): parsing
 // one is dearer than checking a signature, so parsed keys are kept, up to a bound.
-const publicKeys = new Map<string, KeyObject>();
-const MAX_CACHED = 10_000;
+const publicKeys = new BoundedCache<string, KeyObject>(20_000);
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
   const id = Buffer.from(raw).toString('hex');
   let key = publicKeys.get(id);
   if (!key) {
     key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-    if (publicKeys.size >= MAX_CACHED) publicKeys.delete(publicKeys.keys().next().value as string);
     publicKeys.set(id, key);
   }
   return key;

@@ -1,3 +1,4 @@
+import { BoundedCache } from '../common/bounded-cache.js';
 import { FairpatchError } from '../errors.js';
 import type { Db } from '../db/schema.js';
 import { isRetryableConflict, isUniqueViolation } from '../db/errors.js';
@@ -52,7 +53,7 @@ export class LogStore {
    * (it is the root of a full subtree), so they are kept without checks: the proofs of a batch just
    * appended need nothing but nodes that batch wrote and the right edge it read. Bounded; oldest out.
    */
-  private readonly nodeCache = new Map<string, Uint8Array>();
+  private readonly nodeCache = new BoundedCache<string, Uint8Array>(MAX_CACHED_NODES);
 
   constructor(
     private readonly db: Db,
@@ -188,7 +189,7 @@ export class LogStore {
         return { size: newSize, root, indices, appended };
       });
       // Only once committed: a rolled-back append's nodes may be someone else's at those places.
-      for (const n of written) this.remember(key(n.id), n.hash);
+      for (const n of written) this.nodeCache.set(key(n.id), n.hash);
       return result;
     } catch (error) {
       if (error instanceof LogConflict || isUniqueViolation(error) || isRetryableConflict(error))
@@ -307,19 +308,13 @@ export class LogStore {
     for (const r of await selectNodes(db, missing)) {
       const hash = Buffer.from(r.hash, 'hex');
       nodes.set(`${r.level}/${r.idx}`, hash);
-      this.remember(`${r.level}/${r.idx}`, hash);
+      this.nodeCache.set(`${r.level}/${r.idx}`, hash);
     }
     return nodes;
   }
-
-  private remember(id: string, hash: Uint8Array): void {
-    if (this.nodeCache.size >= MAX_CACHED_NODES)
-      this.nodeCache.delete(this.nodeCache.keys().next().value as string);
-    this.nodeCache.set(id, hash);
-  }
 }
 
-/** About 8 MB of node hashes: the last few hundred thousand leaves' proofs without a query. */
+/** About 8 MB of node hashes: the proofs of the last tens of thousands of leaves without a query. */
 const MAX_CACHED_NODES = 1 << 16;
 
 /** An entry's name was already in the log, which an append that did not look names up finds late. */
