@@ -131,6 +131,22 @@ export const trustProxy = () =>
     return value.trim() || 'none';
   });
 
+/**
+ * What every server here bounds about its clients' connections (a node and a witness alike);
+ * `requestBodies` says which bodies the request timeout has to leave time for.
+ */
+export const connectionSettings = (requestBodies: string) => ({
+  requestTimeoutMs: duration()
+    .prefault('60s')
+    .describe(`longest time to receive one request, body included${requestBodies}`),
+  headersTimeoutMs: duration()
+    .prefault('10s')
+    .describe("longest time to receive a request's headers (at most the request timeout)"),
+  maxConnectionsPerAddress: whole(1)
+    .prefault(256)
+    .describe('open connections one client address may hold (trusted proxies are not capped)'),
+});
+
 /** The check across a server's two request timeouts: headers first, within the whole request's time. */
 export function refineRequestTimeouts(
   c: { requestTimeoutMs: number; headersTimeoutMs: number },

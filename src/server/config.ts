@@ -4,6 +4,7 @@ import { REDACTED, redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
 import {
   bytes,
+  connectionSettings,
   duration,
   port,
   rate,
@@ -83,15 +84,7 @@ const SHAPE = {
     .describe('how often poll counts are rolled up into the transparency log'),
 
   // Connections and requests.
-  requestTimeoutMs: duration()
-    .prefault('60s')
-    .describe('longest time to receive one request, body included (artifact uploads too)'),
-  headersTimeoutMs: duration()
-    .prefault('10s')
-    .describe("longest time to receive a request's headers (at most the request timeout)"),
-  maxConnectionsPerAddress: whole(1)
-    .prefault(256)
-    .describe('open connections one client address may hold (trusted proxies are not capped)'),
+  ...connectionSettings(' (artifact uploads too)'),
   maxJsonBytes: bytes()
     .prefault('4MiB')
     .describe(

@@ -3,6 +3,7 @@ import { redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
 import {
   bytes,
+  connectionSettings,
   duration,
   port,
   rate,
@@ -51,15 +52,7 @@ const WHERE = {
 /** What it takes from whom: each has a default, so a witness is bounded when nothing is said. */
 const LIMITS = {
   // Connections and requests.
-  requestTimeoutMs: duration()
-    .prefault('60s')
-    .describe('longest time to receive one request, body included'),
-  headersTimeoutMs: duration()
-    .prefault('10s')
-    .describe("longest time to receive a request's headers (at most the request timeout)"),
-  maxConnectionsPerAddress: whole(1)
-    .prefault(256)
-    .describe('open connections one client address may hold (trusted proxies are not capped)'),
+  ...connectionSettings(''),
   maxJsonBytes: bytes()
     .prefault('4MiB')
     .describe('largest batch of receipts accepted (POST /receipts); 413 PAYLOAD_TOO_LARGE above'),

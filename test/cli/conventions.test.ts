@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/table.js';
 import type { Command } from '../../src/cli/spec.js';
-import { cli } from '../helpers/cli.js';
+import { cli, expectOneLine } from '../helpers/cli.js';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 const MANIFEST = join(REPO_ROOT, 'manifests', 'acme-agent-2.4.1.json');
@@ -16,12 +16,6 @@ function paths(commands: readonly Command[], prefix: string[] = []): string[][] 
     [...prefix, c.name],
     ...paths(c.subcommands ?? [], [...prefix, c.name]),
   ]);
-}
-
-/** One plain line: no stack frames, no second line. */
-function expectOneLine(stderr: string): void {
-  expect(stderr, stderr).not.toMatch(/\n\s+at /);
-  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
 }
 
 /** A port nothing listens on: bound by the OS, then released. */

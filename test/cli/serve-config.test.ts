@@ -6,15 +6,9 @@ import { WITNESS_TABLE, withSettingsTables } from '../../src/config/configuratio
 import type { Settings } from '../../src/config/settings.js';
 import { NODE_DEFAULTS, NODE_SETTINGS } from '../../src/server/config.js';
 import { WITNESS_SETTINGS } from '../../src/witness/config.js';
-import { cli, startServer } from '../helpers/cli.js';
+import { cli, expectOneLine, expectUsageErrors, startServer } from '../helpers/cli.js';
 
 const DOC = new URL('../../docs/configuration.md', import.meta.url);
-
-/** One plain line: no stack frames, no second line. */
-function expectOneLine(stderr: string): void {
-  expect(stderr, stderr).not.toMatch(/\n\s+at /);
-  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
-}
 
 describe('the node configuration (src/server/config.ts)', () => {
   let dir: string;
@@ -86,22 +80,17 @@ describe('the node configuration (src/server/config.ts)', () => {
   it('a malformed flag, variable or file key exits 64 with one line naming it', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ maxJsonByte: 10 }));
-    for (const [args, env, named] of [
-      [['--max-json-bytes', 'lots'], {}, /--max-json-bytes must be a size in bytes .*'lots'/],
-      [['--agent-per-address-burst', '0'], {}, /--agent-per-address-burst must be a positive/],
-      [[], { FAIRPATCH_MIN_LEAD: 'soon' }, /FAIRPATCH_MIN_LEAD must be a duration .*'soon'/],
-      [[], { PORT: '70000' }, /PORT must be a port number from 0 to 65535/],
-      [['--config', file], {}, /bad\.json: "maxJsonByte": unknown setting/],
-    ] as const) {
-      const { code, stdout, stderr } = await cli(['serve', '--print-config', ...args], {
-        cwd: dir,
-        env: { ...env },
-      });
-      expect(code, stderr).toBe(64);
-      expect(stdout).toBe('');
-      expect(stderr).toMatch(named);
-      expectOneLine(stderr);
-    }
+    await expectUsageErrors(
+      ['serve'],
+      [
+        [['--max-json-bytes', 'lots'], {}, /--max-json-bytes must be a size in bytes .*'lots'/],
+        [['--agent-per-address-burst', '0'], {}, /--agent-per-address-burst must be a positive/],
+        [[], { FAIRPATCH_MIN_LEAD: 'soon' }, /FAIRPATCH_MIN_LEAD must be a duration .*'soon'/],
+        [[], { PORT: '70000' }, /PORT must be a port number from 0 to 65535/],
+        [['--config', file], {}, /bad\.json: "maxJsonByte": unknown setting/],
+      ],
+      dir,
+    );
     const missing = await cli(['serve', '--config', join(dir, 'none.json')], { cwd: dir });
     expect(missing.code).toBe(66);
     expectOneLine(missing.stderr);

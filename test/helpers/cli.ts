@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { type StartedProcess, startProcess } from './process.js';
 
 const run = promisify(execFile);
@@ -48,4 +49,31 @@ export function startServer(
     env: { ...baseEnv, ...options.env },
     timeoutMs: 20_000,
   });
+}
+
+/** One plain line: no stack frames, no second line. */
+export function expectOneLine(stderr: string): void {
+  expect(stderr, stderr).not.toMatch(/\n\s+at /);
+  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+}
+
+/**
+ * Each case of `command … --print-config <args>` (with `env`) is a usage error (exit 64): nothing on
+ * stdout, one line on stderr matching its pattern.
+ */
+export async function expectUsageErrors(
+  command: readonly string[],
+  cases: ReadonlyArray<readonly [readonly string[], Record<string, string>, RegExp]>,
+  cwd: string,
+): Promise<void> {
+  for (const [args, env, named] of cases) {
+    const { code, stdout, stderr } = await cli([...command, '--print-config', ...args], {
+      cwd,
+      env: { ...env },
+    });
+    expect(code, stderr).toBe(64);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(named);
+    expectOneLine(stderr);
+  }
 }
