@@ -41,16 +41,24 @@ export function sseMessage(event: string, data: string, id?: string, retryMs?: n
   return encoder.encode(lines.join('\n') + '\n\n');
 }
 
+/** Streams written per turn of the event loop in a fan-out. */
+const FANOUT_CHUNK = 500;
+
 /**
  * Push at the release tick. The event for a tick is encoded once and written to every open
- * stream in one synchronous pass, in an order shuffled per fan-out so no group is systematically
- * first. A write never waits: a consumer that stops reading is dropped once `maxQueuedBytes` wait
- * in its socket, and the others are not delayed. Events carry no authority: agents verify through TUF.
+ * stream, in an order shuffled per fan-out so no group is systematically first, and in chunks of
+ * FANOUT_CHUNK with a turn of the event loop before each: a node holding 10,000 streams needs
+ * about 100 ms to write them all, and the polls arriving at the same tick boundary (the primary
+ * path: a push is only a hint to poll now) are answered between chunks instead of after the last.
+ * A write never waits: a consumer that stops reading is dropped once `maxQueuedBytes` wait in its
+ * socket, and the others are not delayed. Events carry no authority: agents verify through TUF.
  */
 export class Notifier {
   private readonly subscribers = new Set<Subscriber>();
   private readonly perAddress = new Map<string, number>();
   readonly fanouts: FanoutRecord[] = [];
+  /** Activation fan-outs under way, by tick: a second call for the tick waits for the first. */
+  private readonly activating = new Map<number, Promise<FanoutRecord>>();
   /** Streams closed for not reading, and streams refused for the caps, since start. */
   dropped = 0;
   refused = 0;
@@ -99,47 +107,65 @@ export class Notifier {
     };
   }
 
-  /** Writes one message to every stream; returns who got it. */
-  broadcast(bytes: Uint8Array): {
+  /**
+   * Writes one message to every stream open when it is called (and still open when its turn
+   * comes), a chunk per turn of the event loop; resolves with who got it.
+   */
+  async broadcast(bytes: Uint8Array): Promise<{
     groups: Map<string, number>;
     durationMs: number;
     dropped: number;
     startedAt: number;
-  } {
+  }> {
     const order = shuffle([...this.subscribers]);
     const groups = new Map<string, number>();
     let dropped = 0;
-    const startedAt = this.now();
-    const t0 = performance.now();
-    for (const s of order) {
-      if (s.queuedBytes() > this.limits.maxQueuedBytes) {
-        dropped++;
-        s.close();
-        continue;
+    let startedAt = this.now();
+    let t0 = performance.now();
+    for (let i = 0; i < order.length; i += FANOUT_CHUNK) {
+      // Polls read in this turn go first (a timer calls this at the tick boundary).
+      await new Promise((resolve) => setImmediate(resolve));
+      if (i === 0) {
+        startedAt = this.now();
+        t0 = performance.now();
       }
-      s.write(bytes);
-      groups.set(s.group, (groups.get(s.group) ?? 0) + 1);
+      for (const s of order.slice(i, i + FANOUT_CHUNK)) {
+        if (!this.subscribers.has(s)) continue;
+        if (s.queuedBytes() > this.limits.maxQueuedBytes) {
+          dropped++;
+          s.close();
+          continue;
+        }
+        s.write(bytes);
+        groups.set(s.group, (groups.get(s.group) ?? 0) + 1);
+      }
     }
     this.dropped += dropped;
     return { groups, durationMs: performance.now() - t0, dropped, startedAt };
   }
 
   /** The activation event for tick k: the same bytes for every stream. */
-  activation(tick: number, snapshotVersion: number): FanoutRecord {
+  activation(tick: number, snapshotVersion: number): Promise<FanoutRecord> {
     // One event per tick, whoever calls: a timer that fires early and then on time must not tell twice.
     const earlier = this.fanouts.find((f) => f.tick === tick);
-    if (earlier) return earlier;
+    if (earlier) return Promise.resolve(earlier);
+    const running = this.activating.get(tick);
+    if (running) return running;
     const message = sseMessage(
       'activation',
       JSON.stringify({ tick, snapshot_version: snapshotVersion }),
       String(tick),
     );
-    const result = this.broadcast(message);
-    const record = { tick, ...result };
-    this.fanouts.push(record);
-    if (this.fanouts.length > 1000) this.fanouts.shift();
-    this.onFanout(record);
-    return record;
+    const done = this.broadcast(message).then((result) => {
+      const record = { tick, ...result };
+      this.fanouts.push(record);
+      if (this.fanouts.length > 1000) this.fanouts.shift();
+      this.activating.delete(tick);
+      this.onFanout(record);
+      return record;
+    });
+    this.activating.set(tick, done);
+    return done;
   }
 
   /**
@@ -147,7 +173,7 @@ export class Notifier {
    * events, and a comment never reaches an EventSource listener.
    */
   heartbeat(tick: number): void {
-    this.broadcast(sseMessage('heartbeat', JSON.stringify({ tick })));
+    void this.broadcast(sseMessage('heartbeat', JSON.stringify({ tick })));
   }
 
   closeAll(): void {

@@ -6,17 +6,17 @@ import type { Repository } from './repository.js';
  * At the start of tick k: if a release or halt activates now, tell every open stream, from one
  * buffer, and count who was told. Called by the tick timer, or by tests that own the clock.
  */
-export function announceTick(
+export async function announceTick(
   repo: Repository,
   notifier: Notifier,
   counter: DeliveryCounter,
   k: number,
-): FanoutRecord | undefined {
+): Promise<FanoutRecord | undefined> {
   const view = repo.view;
   if (!view.activatesAt(k)) return undefined;
   // Render first, so agents told now find the new timestamp ready.
   view.timestampAt(k);
-  const record = notifier.activation(k, view.snapshotVersionAt(k));
+  const record = await notifier.activation(k, view.snapshotVersionAt(k));
   counter.notified(k, record.groups, record.durationMs);
   return record;
 }

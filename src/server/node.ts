@@ -71,7 +71,7 @@ export interface FairpatchNode {
   appDeps: AppDeps;
   notifier: Notifier;
   /** Announces tick k on the event streams if something activates then (the tick timer does this when syncing). */
-  announce(k?: number): FanoutRecord | undefined;
+  announce(k?: number): Promise<FanoutRecord | undefined>;
   close(): Promise<void>;
 }
 
@@ -212,7 +212,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         onTick: () => evidence.activations(),
         onRollup: () => evidence.rollup(),
         rollupMs: settings.rollupMs,
-        onTickStart: (k) => void announceTick(repo, notifier, counter, k),
+        onTickStart: (k) =>
+          void announceTick(repo, notifier, counter, k).catch((error: unknown) =>
+            console.error(`push for tick ${k} not sent: ${(error as Error).message}`),
+          ),
         heartbeatMs: settings.streamHeartbeatMs,
         onHeartbeat: () => notifier.heartbeat(repo.currentTick()),
         monitor,

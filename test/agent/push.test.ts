@@ -91,12 +91,12 @@ describe('push at the release tick', () => {
     await eventually('the first polls', () => agents.every((a) => a.receipts.all().length > 0));
 
     fx.clock.set(releaseAt - 1);
-    expect(fx.node.announce(tickAt(fx.node.repo.config, releaseAt - 1))).toBeUndefined(); // nothing activates: no event
+    expect(await fx.node.announce(tickAt(fx.node.repo.config, releaseAt - 1))).toBeUndefined(); // nothing activates: no event
     expect(agents.some((a) => a.installed())).toBe(false);
 
     fx.clock.set(releaseAt);
     const k = tickAt(fx.node.repo.config, releaseAt);
-    const fanout = fx.node.announce(k)!;
+    const fanout = (await fx.node.announce(k))!;
     expect(Object.fromEntries(fanout.groups)).toEqual({
       'eu-west': 4,
       'us-east': 4,
@@ -139,13 +139,13 @@ describe('push at the release tick', () => {
     let slowest = 0;
     // Fan-outs a few milliseconds apart (in life they are a tick apart): a reader that reads keeps up.
     for (let i = 0; i < 200; i++) {
-      slowest = Math.max(slowest, fx.node.notifier.broadcast(bulk).durationMs);
+      slowest = Math.max(slowest, (await fx.node.notifier.broadcast(bulk)).durationMs);
       await new Promise((r) => setTimeout(r, 3));
     }
     await eventually('the healthy reader to get every message', () => received === 200);
     expect(fx.node.notifier.dropped).toBe(1);
     expect([...fx.node.notifier.connections().keys()].sort()).toEqual(['eu-west', 'fast']);
-    expect(slowest).toBeLessThan(1000); // a fan-out is a synchronous pass over buffers, never a wait on a reader
+    expect(slowest).toBeLessThan(1000); // a fan-out is a pass over buffers, never a wait on a reader
     slow.destroy();
 
     // The node drops every stream; the agent reconnects and still gets the next release at its tick.
@@ -159,7 +159,7 @@ describe('push at the release tick', () => {
     const releaseAt = fx.clock.now() + MINUTE;
     await release('2.4.2', releaseAt);
     fx.clock.set(releaseAt);
-    const pushed = fx.node.announce();
+    const pushed = await fx.node.announce();
     expect(pushed, 'an activation at this tick').toBeDefined();
     expect(Object.fromEntries(pushed!.groups)).toEqual({ 'eu-west': 1 });
     await eventually('the agent installed 2.4.2', () => agent!.installed()?.version === '2.4.2');

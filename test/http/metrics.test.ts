@@ -92,7 +92,7 @@ describe('GET /metrics', () => {
       await fx.release('acme', {}, [artifact], releaseAt),
     );
     fx.clock.set(releaseAt);
-    expect(fx.node.announce(tickAt(fx.node.repo.config, releaseAt))).toBeDefined();
+    expect(await fx.node.announce(tickAt(fx.node.repo.config, releaseAt))).toBeDefined();
     await fx.node.app.request('/metadata/timestamp.json');
     const after = await scrape();
     expect(sampleValue(after, 'fairpatch_tick_render_seconds_count')).toBeGreaterThan(renders);
