@@ -5,7 +5,7 @@ import { logBenchmark } from './log.js';
 import { memoryBenchmark } from './memory.js';
 import { pollBenchmark, type PollResult } from './poll.js';
 import { publishBenchmark } from './publish.js';
-import { sseBenchmark } from './sse.js';
+import { pushSection, sseBenchmark } from './sse.js';
 import { switchBenchmark, switchSection, type SwitchResult } from './switch.js';
 import { workersBenchmark, workersSection } from './workers.js';
 import { freshPostgres } from './lib/postgres.js';
@@ -94,18 +94,7 @@ async function main(): Promise<void> {
     log();
 
     const e = await sseBenchmark();
-    log(
-      `## Push: ${e.streams.toLocaleString('en')} event streams from a second process (4 groups), one activation`,
-    );
-    log();
-    log(
-      `Connected ${e.connected}, received ${e.received}. Fan-out started ${f(e.fanoutStartAfterTickMs, 0)} ms after the tick; last event written ${f(e.lastWriteAfterTickMs, 1)} ms after it; last event received ${f(e.lastReceivedAfterTickMs, 1)} ms after it (target ≤ 100 ms). Server RSS with the streams open: ${f(e.rssMiB)} MiB (target ≤ 300). One run (each run re-opens 10,000 sockets).`,
-    );
-    log();
-    log('| group | first received ms | p50 ms | p99 ms | max ms |');
-    log('|---|---|---|---|---|');
-    for (const [g, d] of Object.entries(e.perGroup))
-      log(`| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`);
+    for (const line of pushSection(e, 'npm run bench')) log(line);
     log();
     const w = await workersBenchmark();
     for (const line of workersSection(w)) log(line);
