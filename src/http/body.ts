@@ -15,11 +15,21 @@ export async function readJsonText(c: Context, maxBytes: number): Promise<string
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\b/i.test(type))
     throw new FairpatchError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json');
+  const text = await readBodyText(c, maxBytes);
+  if (text === '') throw new FairpatchError('JSON_INVALID', 'body is empty');
+  return text;
+}
+
+/**
+ * A request body as UTF-8 text, refused (413) once it passes `maxBytes`: a declared length over it
+ * unread, a chunked or lying one as soon as the bytes received pass it. Empty when there is none.
+ */
+export async function readBodyText(c: Context, maxBytes: number): Promise<string> {
   const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > maxBytes)
     throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
   const body = c.req.raw.body;
-  if (!body) throw new FairpatchError('JSON_INVALID', 'body is empty');
+  if (!body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {

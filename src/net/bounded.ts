@@ -10,12 +10,10 @@ export async function textAtMost(response: Response, maxBytes: number): Promise<
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // Leaving the loop (the throw) cancels the stream: its iterator holds the lock, so no cancel() here.
   for await (const chunk of response.body ?? []) {
     size += chunk.length;
-    if (size > maxBytes) {
-      await response.body?.cancel();
-      throw tooLarge();
-    }
+    if (size > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');

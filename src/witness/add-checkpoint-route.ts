@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
-import { FairpatchError } from '../errors.js';
-import { cutShort } from '../http/body.js';
+import { readBodyText } from '../http/body.js';
 import type { CheckpointWitness } from './checkpoints.js';
 
 /**
@@ -15,17 +14,8 @@ export function addCheckpointRoutes(
 ): Hono {
   const app = new Hono();
   app.post('/add-checkpoint', async (c) => {
-    if (Number(c.req.header('content-length') ?? 0) > maxBytes)
-      throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
-    let body: string;
-    try {
-      body = await c.req.text();
-    } catch (error) {
-      throw cutShort(c, error);
-    }
-    if (body.length > maxBytes)
-      throw new FairpatchError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
-    const result = await witness.add(body);
+    // Read no further than the limit, whatever the request declares (or leaves out: chunked).
+    const result = await witness.add(await readBodyText(c, maxBytes));
     if (result.kind === 'size-mismatch')
       return c.text(`${result.size}\n`, 409, { 'Content-Type': 'text/x.tlog.size' });
     return c.text(result.lines, 200);

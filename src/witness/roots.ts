@@ -3,8 +3,12 @@ import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { parseJson } from '../tuf/canonical.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
+import { textAtMost } from '../net/bounded.js';
 import { reach } from '../net/unreachable.js';
 import { WITNESS_LIMITS } from './config.js';
+
+/** A root is a few KB (keys and role thresholds): a larger answer is refused unread past this. */
+const MAX_ROOT_BYTES = 1024 * 1024;
 
 /** Looks up root version N of the followed repository; undefined when there is none (yet). */
 export type RootSource = (version: number) => Promise<unknown | undefined>;
@@ -20,7 +24,7 @@ export function httpRootSource(
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`root ${version}: HTTP ${response.status}`);
-    return parseJson(await response.text(), 'METADATA_INVALID');
+    return parseJson(await textAtMost(response, MAX_ROOT_BYTES), 'METADATA_INVALID');
   };
 }
 
