@@ -61,8 +61,10 @@ function sqliteDialect(file: string): SqliteDialect {
     // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
     if (file !== ':memory:') privateFile(join(privateDir(dirname(file)), basename(file)));
     sqlite = new SqliteDatabase(file);
-    // WAL: readers (other nodes' refresh) never block the writer; busy_timeout: two processes on one
-    // file wait for each other instead of failing with SQLITE_BUSY.
+    // busy_timeout first: processes opening one file at once (a node's cluster workers, the WAL
+    // checkpointer's connection closing) wait for each other's locks, switching to WAL included,
+    // instead of failing with SQLITE_BUSY. WAL: readers never block the writer.
+    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('journal_mode = WAL');
   } catch (error) {
     throw new FairpatchError(
@@ -71,7 +73,6 @@ function sqliteDialect(file: string): SqliteDialect {
       { cause: error },
     );
   }
-  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.defaultSafeIntegers(false);
   if (file !== ':memory:') {

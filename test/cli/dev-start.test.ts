@@ -25,7 +25,8 @@ describe('npm start on a fresh data directory', () => {
       const dir = mkdtempSync(join(tmpdir(), 'fairpatch-start-'));
       dirs.push(dir);
       const server = await startServer(
-        ['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+        // As `npm start` runs it: a worker per core (cluster), each opening the seeded database.
+        ['--dev', '--workers', 'auto', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
         { cwd: REPO_ROOT },
       );
       try {
