@@ -22,8 +22,20 @@ const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
  */
 export async function connect(options: ConnectOptions): Promise<Db> {
   const { url } = options;
-  const dialect = isPostgresUrl(url) ? postgresDialect(options) : sqliteDialect(url);
+  let stopCheckpointer: (() => Promise<void>) | undefined;
+  const dialect = isPostgresUrl(url)
+    ? postgresDialect(options)
+    : sqliteDialect(url, (stop) => (stopCheckpointer = stop));
   const db = new Kysely<Database>({ dialect });
+  if (stopCheckpointer) {
+    // The checkpointer's connection closes first, so the database is closed whole when this resolves.
+    const destroy = db.destroy.bind(db);
+    const stop = stopCheckpointer;
+    db.destroy = async () => {
+      await stop();
+      await destroy();
+    };
+  }
   try {
     await sql`select 1`.execute(db);
     await migrate(db as Kysely<unknown>);
@@ -55,7 +67,10 @@ function where(url: string): string {
   }
 }
 
-function sqliteDialect(file: string): SqliteDialect {
+function sqliteDialect(
+  file: string,
+  checkpointer: (stop: () => Promise<void>) => void,
+): SqliteDialect {
   let sqlite: SqliteDatabase.Database;
   try {
     // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
@@ -77,13 +92,7 @@ function sqliteDialect(file: string): SqliteDialect {
   sqlite.defaultSafeIntegers(false);
   if (file !== ':memory:') {
     sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    const stop = startWalCheckpointer(file);
-    // Kysely's destroy() closes the database: the checkpointer goes with it.
-    const close = sqlite.close.bind(sqlite);
-    sqlite.close = () => {
-      void stop();
-      return close();
-    };
+    checkpointer(startWalCheckpointer(file));
   }
   return new SqliteDialect({ database: sqlite });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -38,5 +38,10 @@ describe('SQLite WAL checkpoints off the event loop', () => {
       () => (statSync(file).size > before + 400 * 4096 ? true : undefined),
       15_000,
     );
+    // Closed whole once destroy() resolves: the checkpointer's connection first, then the writer's,
+    // the last, whose closing checkpoint removes the WAL (a process about to fork finds it closed).
+    await db.destroy();
+    db = undefined;
+    expect(existsSync(`${file}-wal`)).toBe(false);
   });
 });
