@@ -25,8 +25,7 @@ describe('npm start on a fresh data directory', () => {
       const dir = mkdtempSync(join(tmpdir(), 'fairpatch-start-'));
       dirs.push(dir);
       const server = await startServer(
-        // As `npm start` runs it: a worker per core (cluster), each opening the seeded database.
-        ['--dev', '--workers', 'auto', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+        ['--dev', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
         { cwd: REPO_ROOT },
       );
       try {
