@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type TickConfig, tickAt } from '../../src/common/tick.js';
+import { type TickConfig, tickAt, tickStart } from '../../src/common/tick.js';
 
 /**
  * Simulated agents behind a cache: each polls `/g/<group>/metadata/timestamp.json` at its own
@@ -10,7 +10,7 @@ import { type TickConfig, tickAt } from '../../src/common/tick.js';
  * these agents measure what the cache hands out, tuf-js is tested elsewhere.
  *
  * A statement is stale when its version (= its tick) is below the tick at which the request was
- * sent: the cache answered with a moment that had already passed.
+ * sent, less `lateToleranceMs`: the cache answered with a moment that had already passed.
  */
 export interface FleetOptions {
   base: string;
@@ -22,6 +22,13 @@ export interface FleetOptions {
   tick: TickConfig;
   /** Sockets shared by all agents (keep-alive). */
   maxSockets: number;
+  /**
+   * How long after a tick's start the previous tick's statement still counts as on time (default
+   * 0). Honest parts answer it for a moment: a node holds its tick clock back by the uncertainty of
+   * its reading of the database's clock (never early), and nginx judges freshness by a clock it
+   * reads once per event-loop turn, which a busy machine stretches to milliseconds.
+   */
+  lateToleranceMs?: number;
 }
 
 export interface StaleStatement {
@@ -29,6 +36,8 @@ export interface StaleStatement {
   group: string;
   sentTick: number;
   version: number;
+  /** When the poll was sent, ms after its tick's start. */
+  sentMsIntoTick: number;
 }
 
 export interface FleetResult {
@@ -38,6 +47,8 @@ export interface FleetResult {
   /** The first few errors, for the report. */
   errorSamples: string[];
   stale: number;
+  /** Previous-tick statements answered within the tolerance (on time, counted for the report). */
+  late: number;
   /** The first few stale statements, for the report. */
   staleSamples: StaleStatement[];
   /** Largest (sent tick − timestamp version) seen. */
@@ -94,6 +105,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     errors: 0,
     errorSamples: [],
     stale: 0,
+    late: 0,
     staleSamples: [],
     maxLagTicks: 0,
     pollMs: [],
@@ -164,17 +176,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         const signed = (
           JSON.parse(got.body.toString()) as { signed: { version: number; meta: Meta } }
         ).signed;
-        const lag = tickAt(options.tick, sentAt) - signed.version;
+        const sentTick = tickAt(options.tick, sentAt);
+        const lag = tickAt(options.tick, sentAt - (options.lateToleranceMs ?? 0)) - signed.version;
         if (lag > 0) {
           result.stale++;
           if (result.staleSamples.length < 10)
             result.staleSamples.push({
               agent: i,
               group,
-              sentTick: tickAt(options.tick, sentAt),
+              sentTick,
               version: signed.version,
+              sentMsIntoTick: sentAt - tickStart(options.tick, sentTick),
             });
-        }
+        } else if (sentTick > signed.version) result.late++;
         result.maxLagTicks = Math.max(result.maxLagTicks, lag);
         const version = signed.meta['snapshot.json']?.version ?? 0;
         if (version !== snapshot) {
