@@ -6,8 +6,13 @@ import { tickAt, tickStart } from '../src/common/tick.js';
 // tick is what this machine allows at best: the pollers' spacing and the process getting a core.
 const cfg = { epochMs: Number(process.argv[2]), tickMs: Number(process.argv[3]) };
 const padding = 'x'.repeat(400);
-const recent: Array<{ tick: number; firstServedWallMs: number; firstServedAfterTickMs: number }> =
-  [];
+const recent: Array<{
+  tick: number;
+  firstServedWallMs: number;
+  firstServedAfterTickMs: number;
+  lastPreviousServedWallMs: number;
+}> = [];
+let lastServedWall = Number.NaN;
 let current = 0;
 let body = Buffer.alloc(0);
 createServer((req, res) => {
@@ -17,14 +22,16 @@ createServer((req, res) => {
     return;
   }
   const now = Date.now();
+  const wall = performance.timeOrigin + performance.now();
   const k = tickAt(cfg, now);
   if (k !== current) {
     current = k;
     const start = tickStart(cfg, k);
     recent.push({
       tick: k,
-      firstServedWallMs: performance.timeOrigin + performance.now() - start,
+      firstServedWallMs: wall - start,
       firstServedAfterTickMs: now - start,
+      lastPreviousServedWallMs: lastServedWall - start,
     });
     if (recent.length > 120) recent.shift();
     body = Buffer.from(
@@ -34,6 +41,7 @@ createServer((req, res) => {
       }),
     );
   }
+  lastServedWall = wall;
   res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(body);
 }).listen(0, '127.0.0.1', function (this: import('node:net').Server) {

@@ -3,6 +3,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { tickAt, tickStart } from '../src/common/tick.js';
 import { startProcess } from './lib/proc.js';
+import { RawPoller } from './lib/raw-poller.js';
 import { BenchRepo } from './lib/repo.js';
 
 /** p50 / p99 / max of a set of ms figures. */
@@ -17,6 +18,11 @@ export interface NodeSwitch {
   node: string;
   /** By the node's own clock (high resolution, uncorrected): its first poll answered with tick k's bytes, ms after k's start. */
   server: Spread;
+  /**
+   * By the same clock: its last poll answered with the previous tick's bytes, ms after k's start. The
+   * switch lies between this and `server`; a positive value is how long the node kept the old statement.
+   */
+  serverLastOld: Spread;
   /** The same by the tick clock the node decides with (held back by `correctionMs`). */
   serverTickClock: Spread;
   /** Ticks whose bytes were signed before their first poll. */
@@ -63,13 +69,15 @@ interface HealthSwitch {
   tick: number;
   firstServedAfterTickMs: number;
   firstServedWallMs: number;
+  lastPreviousServedWallMs: number;
   prerendered: boolean;
 }
 
 /**
  * Switch skew across 3 nodes over one database. Every tick switches documents (timestamp.json's
  * version is its tick), and a few of them also activate a release staged through node 1. Around each
- * of `ticks` boundaries (± `windowMs`) pollers hit every node in tight keep-alive loops; between the
+ * of `ticks` boundaries (± `windowMs`) pollers poll every node on keep-alive connections, each every
+ * `paceMs` after its last answer; between the
  * windows nothing polls, so the pollers do not eat the two cores the nodes need. Per node and tick:
  * when the node itself first served the tick's bytes (its own record, `/healthz?switches`) and when a
  * poller first received them; and whether anything arrived before its tick.
@@ -77,10 +85,17 @@ interface HealthSwitch {
 export async function switchBenchmark(
   label: string,
   databaseUrl: string | undefined,
-  options: { ticks?: number; releases?: number; loopsPerNode?: number; windowMs?: number } = {},
+  options: {
+    ticks?: number;
+    releases?: number;
+    loopsPerNode?: number;
+    windowMs?: number;
+    paceMs?: number;
+  } = {},
 ): Promise<SwitchResult> {
   const ticks = options.ticks ?? 30;
-  const loopsPerNode = options.loopsPerNode ?? 3;
+  const loopsPerNode = options.loopsPerNode ?? 2;
+  const paceMs = options.paceMs ?? 1;
   const windowMs = options.windowMs ?? 40;
   const repo = new BenchRepo();
   const env = { DATABASE_URL: databaseUrl ?? join(repo.dir, 'shared.sqlite') };
@@ -124,6 +139,11 @@ export async function switchBenchmark(
       nodes.map(async (n, i): Promise<NodeSwitch> => {
         const samples: Array<{ sentAt: number; at: number; tick: number; snapshot: number }> = [];
         let errors = 0;
+        const path = `/g/bench-${i}/metadata/timestamp.json`;
+        const pollers = Array.from(
+          { length: loopsPerNode },
+          () => new RawPoller(new URL(n.url), path),
+        );
         for (const k of measured) {
           const start = tickStart(cfg, k);
           await new Promise((r) => setTimeout(r, Math.max(0, start - windowMs - Date.now())));
@@ -131,18 +151,17 @@ export async function switchBenchmark(
           // loaded machine would otherwise leave the tick's first poll to the next window).
           let seen = false;
           await Promise.all(
-            Array.from({ length: loopsPerNode }, async () => {
+            pollers.map(async (poller) => {
               while ((now() < start + windowMs || !seen) && now() < start + 800) {
                 const sentAt = now();
                 try {
-                  const response = await fetch(`${n.url}/g/bench-${i}/metadata/timestamp.json`);
-                  const bytes = Buffer.from(await response.arrayBuffer());
+                  const answer = await poller.get();
                   const at = now();
-                  if (response.status !== 200) {
+                  if (answer.status !== 200) {
                     errors++;
                     continue;
                   }
-                  const doc = JSON.parse(bytes.toString()) as {
+                  const doc = JSON.parse(answer.body.toString()) as {
                     signed: { version: number; meta: { 'snapshot.json': { version: number } } };
                   };
                   if (doc.signed.version >= k) seen = true;
@@ -154,16 +173,20 @@ export async function switchBenchmark(
                   });
                   if (n !== bare) {
                     const set = byTick.get(doc.signed.version) ?? new Set<string>();
-                    set.add(createHash('sha256').update(bytes).digest('hex'));
+                    set.add(createHash('sha256').update(answer.body).digest('hex'));
                     byTick.set(doc.signed.version, set);
                   }
                 } catch {
                   errors++;
                 }
+                // Paced, not back to back: polls this dense find when the node switches, where
+                // loops as fast as they go measure how the two cores are shared out.
+                await new Promise((r) => setTimeout(r, paceMs));
               }
             }),
           );
         }
+        for (const poller of pollers) poller.close();
         const health = (await (await fetch(`${n.url}/healthz?switches`)).json()) as {
           recent_switches: HealthSwitch[];
           clock: { correction_ms: number; rtt_ms: number } | null;
@@ -184,6 +207,7 @@ export async function switchBenchmark(
         return {
           node: n === bare ? 'bare baseline' : `node-${i + 1}`,
           server: spread(ownAt.map((s) => s?.firstServedWallMs ?? NaN)),
+          serverLastOld: spread(ownAt.map((s) => s?.lastPreviousServedWallMs ?? NaN)),
           serverTickClock: spread(ownAt.map((s) => s?.firstServedAfterTickMs ?? NaN)),
           prerendered: ownAt.filter((s) => s?.prerendered).length,
           client: spread(measured.map(clientFirst)),
@@ -236,13 +260,13 @@ export function switchSection(switches: SwitchResult[], command: string): string
   );
   out.push('');
   out.push(
-    '| database | node | ticks | node first served p50 / p99 / max ms | client first received p50 / p99 / max ms | worst at release ticks (node / client) ms | pre-rendered | clock held back ms | early | release early | late (sent > 5 ms after the tick, old) | responses |',
+    '| database | node | ticks | node last old served p50 / p99 / max ms | node first served p50 / p99 / max ms | client first received p50 / p99 / max ms | worst at release ticks (node / client) ms | pre-rendered | clock held back ms | early | release early | late (sent > 5 ms after the tick, old) | responses |',
   );
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of switches)
     for (const n of s.nodes)
       out.push(
-        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.server)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.node === 'bare baseline' ? '–' : `${n.prerendered} of ${n.server.n}`} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
+        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.serverLastOld)} | ${s3(n.server)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.node === 'bare baseline' ? '–' : `${n.prerendered} of ${n.server.n}`} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
       );
   out.push('');
   for (const s of switches) {

@@ -26,6 +26,12 @@ export interface SwitchRecord {
    * may be held back a little so that it never runs ahead of the database's.
    */
   firstServedWallMs: number;
+  /**
+   * The last poll served the previous document, by the same clock: the switch happened between this
+   * and `firstServedWallMs`, so a positive value is how long the node kept the old statement after
+   * the tick began (its hold-back, plus any poll read before the boundary and answered after it).
+   */
+  lastPreviousServedWallMs: number;
 }
 
 /** How many recent ticks' switches a process keeps (for `/healthz?switches`). */
@@ -37,6 +43,7 @@ const switches = new WeakMap<
     last?: SwitchRecord;
     lastActivation?: SwitchRecord;
     lastServedAt: number;
+    lastServedWall: number;
     recent: SwitchRecord[];
   }
 >();
@@ -60,9 +67,10 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
   const prerendered = repo.view.hasTimestamp(k);
   const bytes = repo.view.timestampAt(k);
   const now = repo.clock.now();
+  const wall = performance.timeOrigin + performance.now();
   let seen = switches.get(repo);
   if (!seen) {
-    seen = { lastServedAt: Number.NaN, recent: [] };
+    seen = { lastServedAt: Number.NaN, lastServedWall: Number.NaN, recent: [] };
     switches.set(repo, seen);
   }
   let poll = rendered.get(repo);
@@ -74,7 +82,8 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
       lastPreviousServedMs: seen.lastServedAt - start,
       firstServedAfterTickMs: now - start,
       prerendered,
-      firstServedWallMs: performance.timeOrigin + performance.now() - start,
+      firstServedWallMs: wall - start,
+      lastPreviousServedWallMs: seen.lastServedWall - start,
     };
     seen.last = record;
     seen.recent.push(record);
@@ -92,5 +101,6 @@ export function timestampDocument(repo: Repository, k: number): RenderedPoll {
     rendered.set(repo, poll);
   }
   seen.lastServedAt = now;
+  seen.lastServedWall = wall;
   return poll;
 }

@@ -26,6 +26,7 @@ describe("a node's own switch bracket (/healthz)", () => {
         firstServedAfterTickMs: number;
         prerendered: boolean;
         firstServedWallMs: number;
+        lastPreviousServedWallMs: number;
       } | null;
       recent_switches?: Array<{ tick: number }>;
     };
@@ -45,7 +46,10 @@ describe("a node's own switch bracket (/healthz)", () => {
       prerendered: true,
       // By the machine's own clock, which this test does not control.
       firstServedWallMs: expect.any(Number),
+      lastPreviousServedWallMs: expect.any(Number),
     });
+    const { firstServedWallMs, lastPreviousServedWallMs } = (await health()).switch!;
+    expect(lastPreviousServedWallMs).toBeLessThan(firstServedWallMs);
   });
 
   it('keeps the record of each recent tick, given on /healthz?switches', async () => {
