@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { tickAt, tickStart } from '../src/common/tick.js';
 import { startProcess } from './lib/proc.js';
-import { RawPoller } from './lib/raw-poller.js';
+import { type PollPlan, pollWindows } from './switch-poller.js';
 import { BenchRepo } from './lib/repo.js';
 
 /** p50 / p99 / max of a set of ms figures. */
@@ -57,8 +56,6 @@ export interface SwitchResult {
   loadAfter: number[];
 }
 
-const now = (): number => performance.timeOrigin + performance.now();
-
 function spread(values: number[]): Spread {
   const s = values.filter(Number.isFinite).sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
@@ -76,9 +73,8 @@ interface HealthSwitch {
 /**
  * Switch skew across 3 nodes over one database. Every tick switches documents (timestamp.json's
  * version is its tick), and a few of them also activate a release staged through node 1. Around each
- * of `ticks` boundaries (± `windowMs`) pollers poll every node on keep-alive connections, each every
- * `paceMs` after its last answer; between the
- * windows nothing polls, so the pollers do not eat the two cores the nodes need. Per node and tick:
+ * of `ticks` boundaries (± `windowMs`) `loopsPerNode` keep-alive connections poll every node, each
+ * `paceMs` after its last answer (switch-poller.ts). Per node and tick:
  * when the node itself first served the tick's bytes (its own record, `/healthz?switches`) and when a
  * poller first received them; and whether anything arrived before its tick.
  */
@@ -88,6 +84,7 @@ export async function switchBenchmark(
   options: {
     ticks?: number;
     releases?: number;
+    /** Connections polling each node. */
     loopsPerNode?: number;
     windowMs?: number;
     paceMs?: number;
@@ -134,65 +131,43 @@ export async function switchBenchmark(
     nodes.push(bare);
     const loadBefore = loadavg();
 
+    const plan: PollPlan = {
+      targets: nodes.map((n) => n.url),
+      cfg,
+      ticks: measured,
+      windowMs,
+      paceMs,
+      loopsPerNode,
+    };
+    // In this thread: poller threads of their own competed with the nodes for the two cores and
+    // made the worst case worse, not better.
+    const outcome = await pollWindows(plan);
     const byTick = new Map<number, Set<string>>();
+    for (const s of outcome.samples.slice(0, -1).flat()) {
+      const set = byTick.get(s.tick) ?? new Set<string>();
+      set.add(s.digest);
+      byTick.set(s.tick, set);
+    }
     const results = await Promise.all(
       nodes.map(async (n, i): Promise<NodeSwitch> => {
-        const samples: Array<{ sentAt: number; at: number; tick: number; snapshot: number }> = [];
-        let errors = 0;
-        const path = `/g/bench-${i}/metadata/timestamp.json`;
-        const pollers = Array.from(
-          { length: loopsPerNode },
-          () => new RawPoller(new URL(n.url), path),
-        );
-        for (const k of measured) {
-          const start = tickStart(cfg, k);
-          await new Promise((r) => setTimeout(r, Math.max(0, start - windowMs - Date.now())));
-          // Until the window's end and at least one response with tick k (a poller woken late by a
-          // loaded machine would otherwise leave the tick's first poll to the next window).
-          let seen = false;
-          await Promise.all(
-            pollers.map(async (poller) => {
-              while ((now() < start + windowMs || !seen) && now() < start + 800) {
-                const sentAt = now();
-                try {
-                  const answer = await poller.get();
-                  const at = now();
-                  if (answer.status !== 200) {
-                    errors++;
-                    continue;
-                  }
-                  const doc = JSON.parse(answer.body.toString()) as {
-                    signed: { version: number; meta: { 'snapshot.json': { version: number } } };
-                  };
-                  if (doc.signed.version >= k) seen = true;
-                  samples.push({
-                    sentAt,
-                    at,
-                    tick: doc.signed.version,
-                    snapshot: doc.signed.meta['snapshot.json'].version,
-                  });
-                  if (n !== bare) {
-                    const set = byTick.get(doc.signed.version) ?? new Set<string>();
-                    set.add(createHash('sha256').update(answer.body).digest('hex'));
-                    byTick.set(doc.signed.version, set);
-                  }
-                } catch {
-                  errors++;
-                }
-                // Paced, not back to back: polls this dense find when the node switches, where
-                // loops as fast as they go measure how the two cores are shared out.
-                await new Promise((r) => setTimeout(r, paceMs));
-              }
-            }),
-          );
-        }
-        for (const poller of pollers) poller.close();
+        const samples = outcome.samples[i]!;
+        const errors = outcome.errors[i]!;
         const health = (await (await fetch(`${n.url}/healthz?switches`)).json()) as {
           recent_switches: HealthSwitch[];
           clock: { correction_ms: number; rtt_ms: number } | null;
         };
         const own = new Map(health.recent_switches.map((s) => [s.tick, s]));
         const ownAt = measured.map((k) => own.get(k));
+        console.log(
+          'DUMP',
+          label,
+          i,
+          JSON.stringify(
+            ownAt.map(
+              (s) => s && [s.tick, tickStart(cfg, s.tick), +s.firstServedWallMs.toFixed(2)],
+            ),
+          ),
+        );
         const clientFirst = (k: number) =>
           Math.min(...samples.filter((s) => s.tick >= k).map((s) => s.at)) - tickStart(cfg, k);
         const lastOld = (k: number) =>
@@ -236,7 +211,10 @@ export async function switchBenchmark(
       loadAfter: loadavg(),
     };
   } finally {
-    for (const n of nodes) await n.stop();
+    for (const [i, n] of nodes.entries()) {
+      (await import('node:fs')).writeFileSync(`/tmp/sw-${label.slice(0, 3)}-${i}.log`, n.output());
+      await n.stop();
+    }
     repo.cleanup();
   }
 }

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { withServingFlags } from './serving-flags.js';
 
 /**
  * One node on every core: the primary forks `workers` copies of this very command (node:cluster),
@@ -30,6 +31,7 @@ export function superviseWorkers(options: SuperviseOptions): Promise<number> {
     let listening = 0;
     let port = 0;
     const live = new Set<Worker>();
+    cluster.setupPrimary({ execArgv: withServingFlags(process.execArgv) });
     const fork = (): void => {
       const worker = cluster.fork();
       live.add(worker);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
+import { SERVING_FLAGS } from '../../src/server/serving-flags.js';
 import { startServer } from '../helpers/cli.js';
 
 /** A GET on a fresh connection: the cluster hands each new connection to the next worker. */
@@ -62,6 +63,11 @@ describe('serve --workers: one node on every core', () => {
         return pids.size === 2;
       }, 'answers from two workers');
       expect(pids.has(server.process.pid!)).toBe(false);
+      // Each worker runs with the serving flags (no V8 memory reducer pausing it at a tick).
+      for (const pid of pids)
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(
+          expect.arrayContaining([...SERVING_FLAGS]),
+        );
 
       const byTick = new Map<number, Set<string>>();
       for (let i = 0; i < 40; i++) {
