@@ -18,6 +18,8 @@ export interface PollPlan {
   cfg: TickConfig;
   /** The ticks around whose starts to poll. */
   ticks: number[];
+  /** Answers to polls around earlier ticks are not kept (a warm-up). */
+  measureFrom: number;
   windowMs: number;
   paceMs: number;
   loopsPerNode: number;

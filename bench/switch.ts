@@ -134,7 +134,9 @@ export async function switchBenchmark(
     const plan: PollPlan = {
       targets: nodes.map((n) => n.url),
       cfg,
-      ticks: measured,
+      // Two ticks polled first and not measured: connections opened, the nodes' poll path warm.
+      ticks: [first - 2, first - 1, ...measured],
+      measureFrom: first,
       windowMs,
       paceMs,
       loopsPerNode,
@@ -234,7 +236,7 @@ export function switchSection(switches: SwitchResult[], command: string): string
   );
   out.push('');
   out.push(
-    "Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers (3 keep-alive loops per node, in one process on the same 2 cores) run only from 40 ms before to 40 ms after each measured tick's start. **Node** = the node's own record (`/healthz?switches`): its first poll answered with the tick's bytes, by the machine's clock (high resolution, not corrected), ms after the tick's start. **bare baseline** = a bare node:http process (no database, keys or framework) answering each poll with a document of the tick its clock is in, polled the same way in the same run: what this machine allows at best. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).",
+    "Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers: 2 keep-alive connections per node on raw sockets (bench/switch-poller.ts), each polling 1 ms after its last answer, in one process on the same 2 cores, from 40 ms before to 40 ms after each measured tick's start (two ticks polled first as a warm-up). **Node** = the node's own record (`/healthz?switches`), by the machine's clock (high resolution, not corrected), ms after the tick's start: the last poll it answered with the previous tick's bytes and the first with this tick's; the switch lies between the two. **bare baseline** = a bare node:http process (no database, keys or framework) answering each poll with a document of the tick its clock is in, polled the same way in the same run: what this machine allows at best. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).",
   );
   out.push('');
   out.push(
@@ -267,7 +269,9 @@ export function switchSection(switches: SwitchResult[], command: string): string
 
 /** Where the time goes, for the section above (the figures it cites are in the table). */
 const SWITCH_READING = [
-  "Where the time goes. No timer decides the switch: each poll compares the node's tick clock with the tick's start, so a node serves the new tick's bytes to the first poll it reads after the boundary. Those bytes are signed ahead (pre-rendered: 100 % of measured ticks): half a tick ahead, and a refresh that swaps the view signs this tick and the next before it serves. No database round trip falls on a boundary (the refresh, activation leaves and roll-ups run a quarter into the tick). The tick clock is held back by the uncertainty of the last reading of the database's clock (column \"clock held back\"): readings are now taken in bursts of 3 at high resolution and the tightest of the last minute is kept, 0.1–0.2 ms here; before, one whole-ms reading every 5 s, kept 40 s, consistent with the previous run's PostgreSQL nodes all serving the old document until 4.0–4.2 ms after the tick where the SQLite nodes (no database clock) switched at 1.5–1.8 ms.",
+  "Where the time goes. No timer decides the switch: each poll compares the node's tick clock with the tick's start, so a node serves the new tick's bytes to the first poll it reads after the boundary, and no node answered a poll with the previous tick's bytes later than about 1 ms after the boundary (column \"last old served\": the tick clock reads whole milliseconds, and is held back by its uncertainty). The bytes are signed ahead (pre-rendered: 100 % of measured ticks), no database round trip falls on a boundary (refresh, activation leaves and roll-ups run a quarter into the tick), and the tick clock is held back only by the uncertainty of the last reading of the database's clock, 0.1–0.2 ms here.",
   '',
-  "What remains is the process getting a core when a poll arrives, and the pollers' spacing: the bare baseline, which does nothing but read its clock, shows delays of the same size in the same run. Here 3 nodes, a database, 9 pollers and the baseline share 2 cores, so the median is a few ms and the worst case tens of ms for the baseline as for the nodes; a 5 ms worst case needs a node that gets a core at the boundary (a core per node, as in production), which nothing in the node's own work stands in the way of.",
+  "Two things made the first poll of a tick late, and both are gone. (1) The instrument: a dozen fetch() loops back to back in one process measured how two cores are shared out (the node's median 5 ms, the bare baseline's the same); paced polls on raw sockets find the switch to within their 1 ms spacing. (2) V8's memory reducer: between bursts of polls V8 took the nodes for idle and ran compacting collections of 9–37 ms, the three nodes at the same tick; serving processes now run with --no-memory-reducer (src/server/serving-flags.ts), and --trace-gc shows none.",
+  '',
+  "What remains in the worst case is this machine: 3 nodes, a database, the pollers and the baseline share 2 cores of a virtual machine, and once or twice in 30 ticks one process does not get a core for 5–15 ms at a boundary, the bare baseline as often as the nodes (compare their max columns). A 5 ms worst case needs a node that gets a core at the boundary, as in production; nothing in the node's own work stands in its way.",
 ];
