@@ -9,7 +9,7 @@
  * system. On a node these stopped the process for 9–37 ms (`--trace-gc`: "Mark-Compact (reduce)"),
  * and nodes started together ran them at the same tick, so that tick's first polls waited for all of
  * them: `npm run bench:switch` measured every node's worst first poll of a tick at 10–12 ms with the
- * reducer, 3.1–4.3 ms without (PostgreSQL, same machine, same hour). A node's heap is a few tens of
+ * reducer, 3.1–4.3 ms without (PostgreSQL, one run each, same machine, same hour). A node's heap is a few tens of
  * MiB, so what the reducer gives back is small; what it costs is the punctuality a node is for. The
  * collections the heap needs still run, incrementally, as before.
  */

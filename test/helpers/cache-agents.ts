@@ -47,8 +47,6 @@ export interface FleetResult {
   /** The first few errors, for the report. */
   errorSamples: string[];
   stale: number;
-  /** Previous-tick statements answered within the tolerance (on time, counted for the report). */
-  late: number;
   /** The first few stale statements, for the report. */
   staleSamples: StaleStatement[];
   /** Largest (sent tick − timestamp version) seen. */
@@ -105,7 +103,6 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     errors: 0,
     errorSamples: [],
     stale: 0,
-    late: 0,
     staleSamples: [],
     maxLagTicks: 0,
     pollMs: [],
@@ -188,7 +185,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
               version: signed.version,
               sentMsIntoTick: sentAt - tickStart(options.tick, sentTick),
             });
-        } else if (sentTick > signed.version) result.late++;
+        }
         result.maxLagTicks = Math.max(result.maxLagTicks, lag);
         const version = signed.meta['snapshot.json']?.version ?? 0;
         if (version !== snapshot) {
