@@ -22,17 +22,15 @@ const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
  */
 export async function connect(options: ConnectOptions): Promise<Db> {
   const { url } = options;
-  let stopCheckpointer: (() => Promise<void>) | undefined;
-  const dialect = isPostgresUrl(url)
-    ? postgresDialect(options)
-    : sqliteDialect(url, (stop) => (stopCheckpointer = stop));
+  const { dialect, stopCheckpointer } = isPostgresUrl(url)
+    ? { dialect: postgresDialect(options), stopCheckpointer: undefined }
+    : sqliteDialect(url);
   const db = new Kysely<Database>({ dialect });
   if (stopCheckpointer) {
     // The checkpointer's connection closes first, so the database is closed whole when this resolves.
     const destroy = db.destroy.bind(db);
-    const stop = stopCheckpointer;
     db.destroy = async () => {
-      await stop();
+      await stopCheckpointer();
       await destroy();
     };
   }
@@ -67,10 +65,11 @@ function where(url: string): string {
   }
 }
 
-function sqliteDialect(
-  file: string,
-  checkpointer: (stop: () => Promise<void>) => void,
-): SqliteDialect {
+/** The dialect over `file`, and what stops its WAL checkpointer (a file on disk has one). */
+function sqliteDialect(file: string): {
+  dialect: SqliteDialect;
+  stopCheckpointer?: () => Promise<void>;
+} {
   let sqlite: SqliteDatabase.Database;
   try {
     // SQLite gives its -wal and -shm files the database file's mode, so 0600 here covers all three.
@@ -90,9 +89,8 @@ function sqliteDialect(
   }
   sqlite.pragma('synchronous = NORMAL');
   sqlite.defaultSafeIntegers(false);
-  if (file !== ':memory:') {
-    sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    checkpointer(startWalCheckpointer(file));
-  }
-  return new SqliteDialect({ database: sqlite });
+  const dialect = new SqliteDialect({ database: sqlite });
+  if (file === ':memory:') return { dialect };
+  sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  return { dialect, stopCheckpointer: startWalCheckpointer(file) };
 }

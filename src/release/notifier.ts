@@ -120,15 +120,13 @@ export class Notifier {
     const order = shuffle([...this.subscribers]);
     const groups = new Map<string, number>();
     let dropped = 0;
-    let startedAt = this.now();
-    let t0 = performance.now();
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    // Polls read in this turn go first (a timer calls this at the tick boundary), and between chunks.
+    await nextTurn();
+    const startedAt = this.now();
+    const t0 = performance.now();
     for (let i = 0; i < order.length; i += FANOUT_CHUNK) {
-      // Polls read in this turn go first (a timer calls this at the tick boundary).
-      await new Promise((resolve) => setImmediate(resolve));
-      if (i === 0) {
-        startedAt = this.now();
-        t0 = performance.now();
-      }
+      if (i > 0) await nextTurn();
       for (const s of order.slice(i, i + FANOUT_CHUNK)) {
         if (!this.subscribers.has(s)) continue;
         if (s.queuedBytes() > this.limits.maxQueuedBytes) {
