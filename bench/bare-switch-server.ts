@@ -9,7 +9,6 @@ const padding = 'x'.repeat(400);
 const recent: Array<{
   tick: number;
   firstServedWallMs: number;
-  firstServedAfterTickMs: number;
   lastPreviousServedWallMs: number;
 }> = [];
 let lastServedWall = Number.NaN;
@@ -30,7 +29,6 @@ createServer((req, res) => {
     recent.push({
       tick: k,
       firstServedWallMs: wall - start,
-      firstServedAfterTickMs: now - start,
       lastPreviousServedWallMs: lastServedWall - start,
     });
     if (recent.length > 120) recent.shift();

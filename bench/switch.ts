@@ -22,14 +22,10 @@ export interface NodeSwitch {
    * switch lies between this and `server`; a positive value is how long the node kept the old statement.
    */
   serverLastOld: Spread;
-  /** The same by the tick clock the node decides with (held back by `correctionMs`). */
-  serverTickClock: Spread;
   /** Ticks whose bytes were signed before their first poll. */
   prerendered: number;
   /** Client-observed: the first response carrying tick k, received ms after k's start (includes the round trip). */
   client: Spread;
-  /** Client-observed: the last response with an earlier tick, sent ms after k's start (negative: before). */
-  lastOldSent: Spread;
   /** Worst of `server` at the ticks where a release activated. */
   serverAtReleases: number;
   clientAtReleases: number;
@@ -64,7 +60,6 @@ function spread(values: number[]): Spread {
 
 interface HealthSwitch {
   tick: number;
-  firstServedAfterTickMs: number;
   firstServedWallMs: number;
   lastPreviousServedWallMs: number;
   prerendered: boolean;
@@ -172,8 +167,6 @@ export async function switchBenchmark(
         );
         const clientFirst = (k: number) =>
           Math.min(...samples.filter((s) => s.tick >= k).map((s) => s.at)) - tickStart(cfg, k);
-        const lastOld = (k: number) =>
-          Math.max(...samples.filter((s) => s.tick < k).map((s) => s.sentAt)) - tickStart(cfg, k);
         const worst = (values: number[]) => Math.max(...values.filter(Number.isFinite));
         // The first snapshot version each release brings: seen before its tick would be a leak.
         const releaseEarly = samples.filter((s) =>
@@ -185,10 +178,8 @@ export async function switchBenchmark(
           node: n === bare ? 'bare baseline' : `node-${i + 1}`,
           server: spread(ownAt.map((s) => s?.firstServedWallMs ?? NaN)),
           serverLastOld: spread(ownAt.map((s) => s?.lastPreviousServedWallMs ?? NaN)),
-          serverTickClock: spread(ownAt.map((s) => s?.firstServedAfterTickMs ?? NaN)),
           prerendered: ownAt.filter((s) => s?.prerendered).length,
           client: spread(measured.map(clientFirst)),
-          lastOldSent: spread(measured.map(lastOld)),
           serverAtReleases: worst(releaseTicks.map((k) => own.get(k)?.firstServedWallMs ?? NaN)),
           clientAtReleases: worst(releaseTicks.map(clientFirst)),
           early: samples.filter((s) => s.at < tickStart(cfg, s.tick)).length,
