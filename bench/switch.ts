@@ -22,6 +22,14 @@ export interface NodeSwitch {
    * switch lies between this and `server`; a positive value is how long the node kept the old statement.
    */
   serverLastOld: Spread;
+  /** When the first poll sent to the node at or after the tick's start left the poller, ms after the start. */
+  firstSent: Spread;
+  /**
+   * Per tick, `server` less `firstSent`: how long after that poll left the poller the node answered
+   * with the tick's bytes (the loopback, the node's wake-up and its read; negative when a poll sent
+   * before the start was read after it). `server` is about this plus `firstSent`.
+   */
+  answered: Spread;
   /** Ticks whose bytes were signed before their first poll. */
   prerendered: number;
   /** Client-observed: the first response carrying tick k, received ms after k's start (includes the round trip). */
@@ -155,18 +163,12 @@ export async function switchBenchmark(
         };
         const own = new Map(health.recent_switches.map((s) => [s.tick, s]));
         const ownAt = measured.map((k) => own.get(k));
-        console.log(
-          'DUMP',
-          label,
-          i,
-          JSON.stringify(
-            ownAt.map(
-              (s) => s && [s.tick, tickStart(cfg, s.tick), +s.firstServedWallMs.toFixed(2)],
-            ),
-          ),
-        );
         const clientFirst = (k: number) =>
           Math.min(...samples.filter((s) => s.tick >= k).map((s) => s.at)) - tickStart(cfg, k);
+        // The instrument's share: the first poll sent to this node at or after the tick's start.
+        const firstSent = (k: number) =>
+          Math.min(...samples.filter((s) => s.sentAt >= tickStart(cfg, k)).map((s) => s.sentAt)) -
+          tickStart(cfg, k);
         const worst = (values: number[]) => Math.max(...values.filter(Number.isFinite));
         // The first snapshot version each release brings: seen before its tick would be a leak.
         const releaseEarly = samples.filter((s) =>
@@ -178,6 +180,10 @@ export async function switchBenchmark(
           node: n === bare ? 'bare baseline' : `node-${i + 1}`,
           server: spread(ownAt.map((s) => s?.firstServedWallMs ?? NaN)),
           serverLastOld: spread(ownAt.map((s) => s?.lastPreviousServedWallMs ?? NaN)),
+          firstSent: spread(measured.map(firstSent)),
+          answered: spread(
+            measured.map((k, t) => (ownAt[t]?.firstServedWallMs ?? NaN) - firstSent(k)),
+          ),
           prerendered: ownAt.filter((s) => s?.prerendered).length,
           client: spread(measured.map(clientFirst)),
           serverAtReleases: worst(releaseTicks.map((k) => own.get(k)?.firstServedWallMs ?? NaN)),
@@ -204,10 +210,7 @@ export async function switchBenchmark(
       loadAfter: loadavg(),
     };
   } finally {
-    for (const [i, n] of nodes.entries()) {
-      (await import('node:fs')).writeFileSync(`/tmp/sw-${label.slice(0, 3)}-${i}.log`, n.output());
-      await n.stop();
-    }
+    for (const n of nodes) await n.stop();
     repo.cleanup();
   }
 }
@@ -231,13 +234,13 @@ export function switchSection(switches: SwitchResult[], command: string): string
   );
   out.push('');
   out.push(
-    '| database | node | ticks | node last old served p50 / p99 / max ms | node first served p50 / p99 / max ms | client first received p50 / p99 / max ms | worst at release ticks (node / client) ms | pre-rendered | clock held back ms | early | release early | late (sent > 5 ms after the tick, old) | responses |',
+    '| database | node | ticks | node last old served p50 / p99 / max ms | node first served p50 / p99 / max ms | of which: first poll sent at or after the start p50 / max ms | of which: node answered it after p50 / max ms | client first received p50 / p99 / max ms | worst at release ticks (node / client) ms | pre-rendered | clock held back ms | early | release early | late (sent > 5 ms after the tick, old) | responses |',
   );
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of switches)
     for (const n of s.nodes)
       out.push(
-        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.serverLastOld)} | ${s3(n.server)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.node === 'bare baseline' ? '–' : `${n.prerendered} of ${n.server.n}`} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
+        `| ${s.label} | ${n.node} | ${n.server.n} | ${s3(n.serverLastOld)} | ${s3(n.server)} | ${f(n.firstSent.p50, 2)} / ${f(n.firstSent.max, 2)} | ${f(n.answered.p50, 2)} / ${f(n.answered.max, 2)} | ${s3(n.client)} | ${f(n.serverAtReleases, 2)} / ${f(n.clientAtReleases, 2)} | ${n.node === 'bare baseline' ? '–' : `${n.prerendered} of ${n.server.n}`} | ${n.correctionMs === undefined ? '–' : f(-n.correctionMs, 2)} | ${n.early} | ${n.releaseEarly} | ${n.lateClientObserved} | ${n.responses} (${n.errors}) |`,
       );
   out.push('');
   for (const s of switches) {

@@ -1,11 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { replaceSection, RESULTS } from './lib/sections.js';
 import { workersBenchmark, workersSection } from './workers.js';
 
 // `npm run bench:workers`: the every-core poll benchmark alone; its section of bench/RESULTS.md is
 // replaced (or added), the rest of the file is kept.
 
-const file = new URL('../../bench/RESULTS.md', import.meta.url);
 const started = new Date();
 const loadBefore = loadavg()[0] ?? 0;
 const result = await workersBenchmark();
@@ -13,15 +12,7 @@ const loadAfter = loadavg()[0] ?? 0;
 const section = [
   ...workersSection(result),
   '',
-  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; the machine was shared with other work: load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. wrk runs on the same 2 cores as the servers, so both servers' tail latency is mostly wrk and the servers taking turns on the cores. Polls are answered on the socket (src/server/poll-socket.ts): one write of pre-assembled bytes per poll, no HTTP objects; node:http and Hono see every other request.)`,
-  '',
-].join('\n');
-const text = readFileSync(file, 'utf8');
-const start = text.indexOf('## Every core');
-const end = start < 0 ? -1 : text.indexOf('\n## ', start + 1);
-const updated =
-  start < 0
-    ? `${text.trimEnd()}\n\n${section}`
-    : `${text.slice(0, start)}${section}${end < 0 ? '' : text.slice(end + 1)}`;
-writeFileSync(file, updated);
-console.log(section);
+  `(\`npm run bench:workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. wrk runs on the same 2 cores as the servers, so both servers' tail latency is mostly wrk and the servers taking turns on the cores. Polls are answered on the socket (src/server/poll-socket.ts): one write of pre-assembled bytes per poll, no HTTP objects; node:http and Hono see every other request.)`,
+];
+replaceSection(RESULTS, '## Every core', section);
+console.log(section.join('\n'));

@@ -19,6 +19,36 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
   });
 }
 
+/** `pid` and every process below it (a cluster's workers, nginx's), from /proc. */
+export function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // Gone meanwhile: nothing below it either.
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** CPU time (user and system, every thread) the processes have used so far, in ms. */
+export function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Exited: its time is no longer counted anywhere, as for a process that never ran.
+    }
+  }
+  // Linux reports these in USER_HZ, 100 per second on every architecture Node runs on.
+  return ticks * 10;
+}
+
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;

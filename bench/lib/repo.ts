@@ -40,6 +40,7 @@ export class BenchRepo {
       [
         // As `fairpatch serve` and npm start run it (src/server/serving-flags.ts).
         ...SERVING_FLAGS,
+        ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
         CLI,
         'serve',
         '--port',
