@@ -56,6 +56,8 @@ export interface SwitchResult {
   releaseTicks: number[];
   nodes: NodeSwitch[];
   distinctDocumentsPerTick: number;
+  /** The pollers' niceness (negative: ahead of the nodes for the cores). */
+  pollerNice: number;
   loadBefore: number[];
   loadAfter: number[];
 }
@@ -206,6 +208,7 @@ export async function switchBenchmark(
       releaseTicks,
       nodes: results,
       distinctDocumentsPerTick: Math.max(...[...byTick.values()].map((s) => s.size)),
+      pollerNice: outcome.nice,
       loadBefore,
       loadAfter: loadavg(),
     };
@@ -230,7 +233,7 @@ export function switchSection(switches: SwitchResult[], command: string): string
   );
   out.push('');
   out.push(
-    "Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers: 2 keep-alive connections per node on raw sockets (bench/switch-poller.ts), each polling 1 ms after its last answer, in one process on the same 2 cores, from 40 ms before to 40 ms after each measured tick's start (two ticks polled first as a warm-up). **Node** = the node's own record (`/healthz?switches`), by the machine's clock (high resolution, not corrected), ms after the tick's start: the last poll it answered with the previous tick's bytes and the first with this tick's; the switch lies between the two. **bare baseline** = a bare node:http process (no database, keys or framework) answering each poll with a document of the tick its clock is in, polled the same way in the same run: what this machine allows at best. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).",
+    `Every tick switches documents (timestamp.json's version is its tick); a few ticks also activate a release. Pollers: 2 keep-alive connections per node on raw sockets (bench/switch-poller.ts), each polling 1 ms after its last answer, in one process on the same 2 cores (niceness ${Math.min(...switches.map((s) => s.pollerNice))}; the nodes run at the default 0), from 40 ms before to 40 ms after each measured tick's start (two ticks polled first as a warm-up), the pollers' heap collected between windows. **Node first served** splits into when the poller sent its first poll at or after the tick's start (the instrument) and how long after that the node answered it with the tick's bytes (loopback, the node's wake-up, its read; negative when a poll sent just before the start was read after it). **Node** = the node's own record (\`/healthz?switches\`), by the machine's clock (high resolution, not corrected), ms after the tick's start: the last poll it answered with the previous tick's bytes and the first with this tick's; the switch lies between the two. **bare baseline** = a bare node:http process (no database, keys or framework) answering each poll with a document of the tick its clock is in, polled the same way in the same run: what this machine allows at best. **Client** = the first response carrying the tick, received by a poller (adds a loopback round trip and the poller's own scheduling). Early = responses received before the start of the tick they carry; release early = responses carrying a release received before its tick (both must be 0).`,
   );
   out.push('');
   out.push(
@@ -247,9 +250,11 @@ export function switchSection(switches: SwitchResult[], command: string): string
     const bare = s.nodes.find((n) => n.node === 'bare baseline');
     const nodes = s.nodes.filter((n) => n !== bare);
     if (!bare) continue;
-    const worst = (key: 'p50' | 'max') => Math.max(...nodes.map((n) => n.server[key]));
+    const worst = (key: 'p50' | 'max', pick: (n: NodeSwitch) => Spread = (n) => n.server) =>
+      Math.max(...nodes.map((n) => pick(n)[key]));
+    const answered = (n: NodeSwitch) => n.answered;
     out.push(
-      `- ${s.label}: worst node p50 ${f(worst('p50'), 2)} ms against the bare baseline's ${f(bare.server.p50, 2)} ms (ratio ${f(worst('p50') / bare.server.p50, 2)}); worst node max ${f(worst('max'), 2)} ms against ${f(bare.server.max, 2)} ms (ratio ${f(worst('max') / bare.server.max, 2)}).`,
+      `- ${s.label}: first served, worst node p50 ${f(worst('p50'), 2)} ms against the bare baseline's ${f(bare.server.p50, 2)} ms; worst node max ${f(worst('max'), 2)} ms against ${f(bare.server.max, 2)} ms. The node's own part (answered after the poll was sent): worst node p50 ${f(worst('p50', answered), 2)} ms, max ${f(worst('max', answered), 2)} ms, against the baseline's ${f(bare.answered.p50, 2)} / ${f(bare.answered.max, 2)} ms.`,
     );
   }
   out.push('');
@@ -263,9 +268,9 @@ export function switchSection(switches: SwitchResult[], command: string): string
 
 /** Where the time goes, for the section above (the figures it cites are in the table). */
 const SWITCH_READING = [
-  "Where the time goes. No timer decides the switch: each poll compares the node's tick clock with the tick's start, so a node serves the new tick's bytes to the first poll it reads after the boundary, and no node answered a poll with the previous tick's bytes later than about 1 ms after the boundary (column \"last old served\": the tick clock reads whole milliseconds, and is held back by its uncertainty). The bytes are signed ahead (pre-rendered: 100 % of measured ticks), no database round trip falls on a boundary (refresh, activation leaves and roll-ups run a quarter into the tick), and the tick clock is held back only by the uncertainty of the last reading of the database's clock, 0.1–0.2 ms here.",
+  "Where the time goes. No timer decides the switch: each poll compares the node's tick clock with the tick's start, so a node serves the new tick's bytes to the first poll it reads after the boundary. Column \"last old served\": no node answered a poll with the previous tick's bytes later than a few hundredths of a millisecond after the boundary by the machine's clock, so the nodes change what they serve within a fraction of a millisecond of each other; \"first served\" adds how soon a poll arrives and is answered. The bytes are signed ahead (pre-rendered: 100 % of measured ticks), no database round trip falls on a boundary (refresh, activation leaves and roll-ups run a quarter into the tick, pre-rendering half-way), and the tick clock is held back only by the uncertainty of the last reading of the database's clock, 0.1–0.2 ms here.",
   '',
-  "Two things made the first poll of a tick late, and both are gone. (1) The instrument: a dozen fetch() loops back to back in one process measured how two cores are shared out (the node's median 5 ms, the bare baseline's the same); paced polls on raw sockets find the switch to within their 1 ms spacing. (2) V8's memory reducer: between bursts of polls V8 took the nodes for idle and ran compacting collections of 9–37 ms, the three nodes at the same tick; serving processes now run with --no-memory-reducer (src/server/serving-flags.ts), and --trace-gc shows none.",
+  "Four things made the first poll of a tick late, and all are gone. (1) The instrument's client: a dozen fetch() loops back to back in one process measured how two cores are shared out; paced polls on raw sockets find the switch to within their 1 ms spacing. (2) V8's memory reducer in the nodes: compacting collections of 9–37 ms, the three nodes at the same tick; serving processes run with --no-memory-reducer (src/server/serving-flags.ts). (3) The pollers' own garbage collection: --trace-gc on the polling process showed scavenges of 4–8 ms and an 11.8 ms finish of incremental marking inside windows, during which no poll was sent; its heap is now collected between windows and responses are hashed after the last one. (4) The pollers' priority: at the default, the scheduler gave way least to the busiest process in a window, the pollers, and the first poll after a tick's start now and then left 4–8 ms late for every node and the baseline at once; the pollers, which stand for clients on machines of their own, now ask for the cores ahead of the nodes (niceness in the text above), and the nodes keep the default.",
   '',
-  "What remains in the worst case is this machine: 3 nodes, a database, the pollers and the baseline share 2 cores of a virtual machine, and once or twice in 30 ticks one process does not get a core for 5–15 ms at a boundary, the bare baseline as often as the nodes (compare their max columns). A 5 ms worst case needs a node that gets a core at the boundary, as in production; nothing in the node's own work stands in its way.",
+  "What remains is the node's own part, from the poll's sending to its answer: p50 about 0.2 ms, and a worst case of a few ms once in 30 ticks that the bare baseline, a process that only reads its clock, shows too: a process waiting for one of two cores shared by three nodes, a database, the baseline and the pollers.",
 ];
