@@ -31,7 +31,7 @@ export interface PollPlan {
 export interface PollOutcome {
   samples: SwitchSample[][];
   errors: number[];
-  /** The pollers' niceness while they polled (POLLER_NICE if the system allowed it, else 0). */
+  /** The pollers' niceness while they polled (POLLER_NICE if the system allowed it). */
   nice: number;
 }
 
@@ -54,6 +54,9 @@ function raisePriority(): number {
   }
   return getPriority();
 }
+
+/** What the pollers read of a timestamp.json. */
+type Timestamp = { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -82,7 +85,8 @@ export async function pollWindows(plan: PollPlan): Promise<PollOutcome> {
       () => new RawPoller(new URL(url), `/g/bench-${i}/metadata/timestamp.json`),
     ),
   );
-  const raw: Array<Array<{ sentAt: number; at: number; body: Buffer }>> = plan.targets.map(
+  // Read in the window (the version decides when a connection may stop); hashed after the last one.
+  const raw: Array<Array<Omit<SwitchSample, 'digest'> & { body: Buffer }>> = plan.targets.map(
     () => [],
   );
   const errors = plan.targets.map(() => 0);
@@ -104,8 +108,12 @@ export async function pollWindows(plan: PollPlan): Promise<PollOutcome> {
                 const answer = await poller.get();
                 const at = now();
                 if (answer.status !== 200) throw new Error(String(answer.status));
-                if (k >= plan.measureFrom) raw[i]!.push({ sentAt, at, body: answer.body });
-                seen ||= versionAtLeast(answer.body, k);
+                const doc = JSON.parse(answer.body.toString()) as Timestamp;
+                const tick = doc.signed.version;
+                const snapshot = doc.signed.meta['snapshot.json'].version;
+                if (k >= plan.measureFrom)
+                  raw[i]!.push({ sentAt, at, tick, snapshot, body: answer.body });
+                seen ||= tick >= k;
               } catch {
                 errors[i]!++;
               }
@@ -124,24 +132,12 @@ export async function pollWindows(plan: PollPlan): Promise<PollOutcome> {
   }
   return {
     nice,
-    samples: raw.map((answers) => answers.map(({ sentAt, at, body }) => sample(sentAt, at, body))),
+    samples: raw.map((answers) =>
+      answers.map(({ body, ...read }) => ({
+        ...read,
+        digest: createHash('sha256').update(body).digest('hex'),
+      })),
+    ),
     errors,
-  };
-}
-
-type Timestamp = { signed: { version: number; meta: { 'snapshot.json': { version: number } } } };
-
-/** Whether a timestamp.json is of tick `k` or later. */
-const versionAtLeast = (body: Buffer, k: number): boolean =>
-  (JSON.parse(body.toString()) as Timestamp).signed.version >= k;
-
-function sample(sentAt: number, at: number, body: Buffer): SwitchSample {
-  const doc = JSON.parse(body.toString()) as Timestamp;
-  return {
-    sentAt,
-    at,
-    tick: doc.signed.version,
-    snapshot: doc.signed.meta['snapshot.json'].version,
-    digest: createHash('sha256').update(body).digest('hex'),
   };
 }

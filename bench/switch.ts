@@ -171,6 +171,7 @@ export async function switchBenchmark(
         const firstSent = (k: number) =>
           Math.min(...samples.filter((s) => s.sentAt >= tickStart(cfg, k)).map((s) => s.sentAt)) -
           tickStart(cfg, k);
+        const sent = measured.map(firstSent);
         const worst = (values: number[]) => Math.max(...values.filter(Number.isFinite));
         // The first snapshot version each release brings: seen before its tick would be a leak.
         const releaseEarly = samples.filter((s) =>
@@ -182,10 +183,8 @@ export async function switchBenchmark(
           node: n === bare ? 'bare baseline' : `node-${i + 1}`,
           server: spread(ownAt.map((s) => s?.firstServedWallMs ?? NaN)),
           serverLastOld: spread(ownAt.map((s) => s?.lastPreviousServedWallMs ?? NaN)),
-          firstSent: spread(measured.map(firstSent)),
-          answered: spread(
-            measured.map((k, t) => (ownAt[t]?.firstServedWallMs ?? NaN) - firstSent(k)),
-          ),
+          firstSent: spread(sent),
+          answered: spread(measured.map((_, t) => (ownAt[t]?.firstServedWallMs ?? NaN) - sent[t]!)),
           prerendered: ownAt.filter((s) => s?.prerendered).length,
           client: spread(measured.map(clientFirst)),
           serverAtReleases: worst(releaseTicks.map((k) => own.get(k)?.firstServedWallMs ?? NaN)),

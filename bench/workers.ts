@@ -18,7 +18,7 @@ export interface WorkersResult {
   ratioRange: [number, number];
   /** CPU time per poll (every process of each server, user and system), µs, median of the pairs. */
   cpuPerPollUs: { fairpatch: number; nginx: number };
-  /** Latency against load: both servers at each number of open connections (median of `runs`). */
+  /** Latency against load: both servers at each number of open connections (median of 3 runs). */
   sweep: Array<{ connections: number; fairpatch: WrkResult; nginx: WrkResult }>;
 }
 
