@@ -1,7 +1,6 @@
 import { tickStart as startOfTick } from '../common/tick.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
-import type { VerifiedDocument } from '../tuf/timestamp-document.js';
 import {
   type ExternalEvidence,
   type Seen,
@@ -20,6 +19,8 @@ import {
   type Verdict,
 } from './report.js';
 import { corroborate, testimony } from './testimony.js';
+import { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
+export { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 
 import type { Verifier } from '../log/note.js';
 import { splitViews } from './split-view.js';
@@ -131,156 +132,6 @@ export function evaluateFairness(input: {
 export function verdictOf(findings: readonly Finding[]): Verdict {
   if (findings.some((f) => f.unfair)) return 'UNFAIR';
   return findings.some((f) => f.class === 'cannot-verify') ? 'CANNOT_VERIFY' : 'FAIR';
-}
-
-/**
- * Proof: the log committed a release to a tick and then activated it at another tick, or never
- * activated it (past the grace period, unless a halt withdrew it).
- */
-export function activationFindings(input: {
-  release: {
-    report: ReleaseReport;
-    activationTick: number;
-    activation?: { index: number; leaf: LeafOf<'release.activated'> };
-  };
-  now: number;
-  options: AuditOptions;
-  tickStart: (k: number) => number;
-}): Finding[] {
-  const { report, activationTick, activation } = input.release;
-  if (!activation) {
-    if (
-      !report.halted &&
-      input.now > input.tickStart(activationTick) + input.options.activationGraceMs
-    ) {
-      return [
-        {
-          kind: 'activation-missing',
-          class: 'proof',
-          unfair: true,
-          release: report.id,
-          message: `${report.id} was due at tick ${activationTick} but no activation was logged`,
-          evidence: { scheduled_leaf: report.scheduledLeaf },
-        },
-      ];
-    }
-    return [];
-  }
-  if (activation.leaf.tick === activationTick) return [];
-  return [
-    {
-      kind: 'activation-late',
-      class: 'proof',
-      unfair: true,
-      release: report.id,
-      message: `${report.id} was committed for tick ${activationTick} and activated at tick ${activation.leaf.tick}`,
-      evidence: { scheduled_leaf: report.scheduledLeaf, activated_leaf: activation.index },
-    },
-  ];
-}
-
-/** Proof: two different statements signed for one tick. */
-export function equivocations(
-  documents: ReadonlyMap<string, VerifiedDocument>,
-  seen: readonly Seen[],
-): Finding[] {
-  const byTick = new Map<number, VerifiedDocument>();
-  const out: Finding[] = [];
-  for (const doc of documents.values()) {
-    const other = byTick.get(doc.tick);
-    if (!other) {
-      byTick.set(doc.tick, doc);
-      continue;
-    }
-    const groupsOf = (d: VerifiedDocument) =>
-      [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
-    const [a, b] = [groupsOf(other), groupsOf(doc)];
-    // The groups told something different from the rest are the ones singled out.
-    const singled = a.length <= b.length ? a : b;
-    const groups = [...new Set([...a, ...b])].sort();
-    out.push({
-      kind: 'equivocation',
-      class: 'proof',
-      unfair: true,
-      ...(singled.length === 1 ? { group: singled[0] } : {}),
-      message: `two different timestamp documents signed for tick ${doc.tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
-      evidence: {
-        tick: doc.tick,
-        documents: [other.bytes.toString(), doc.bytes.toString()],
-        groups,
-        singled_out: singled,
-      },
-    });
-  }
-  return out;
-}
-
-/** Proof: a statement for a tick before the activation tick whose snapshot already carries the release. */
-export function earlyRelease(
-  report: ReleaseReport,
-  documents: ReadonlyMap<string, VerifiedDocument>,
-  seen: readonly Seen[],
-): Finding[] {
-  const act = report.activation;
-  if (!act) return [];
-  const out: Finding[] = [];
-  for (const doc of documents.values()) {
-    if (doc.tick >= act.tick || doc.snapshotVersion < act.snapshotVersion) continue;
-    const groups = [...new Set(seen.filter((s) => s.doc === doc).map((s) => s.group))].sort();
-    out.push({
-      kind: 'early-release',
-      class: 'proof',
-      unfair: true,
-      release: report.id,
-      ...(groups.length === 1 ? { group: groups[0] } : {}),
-      message: `a statement for tick ${doc.tick} already carries ${report.id} (snapshot ${doc.snapshotVersion}), which activates at tick ${act.tick}: served early to ${groups.join(', ') || 'someone'}`,
-      evidence: { document: doc.bytes.toString(), groups },
-    });
-  }
-  return out;
-}
-
-/** Proof: a node's own signed roll-up admits serving a group the old snapshot after activation. */
-export function rollupAdmissions(
-  report: ReleaseReport,
-  rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
-): Finding[] {
-  const act = report.activation;
-  if (!act) return [];
-  const out: Finding[] = [];
-  for (const { index, leaf } of rollups) {
-    for (const [g, d] of Object.entries(leaf.groups)) {
-      const pushed = d.notifications?.[String(act.tick)];
-      if (pushed) {
-        const entry = report.groups[g] ?? {
-          firstDeliveryMs: Number.NaN,
-          agents: 0,
-          source: 'rollup',
-          stalePolls: 0,
-          leafIndex: index,
-        };
-        report.groups[g] = entry;
-        const prev = entry.notification;
-        entry.notification = {
-          connections: (prev?.connections ?? 0) + pushed.connections,
-          delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000),
-        };
-      }
-      for (const [v, vd] of Object.entries(d.versions)) {
-        if (Number(v) >= act.snapshotVersion || vd.last_tick < act.tick) continue;
-        out.push({
-          kind: 'stale-after-activation',
-          class: 'proof',
-          unfair: true,
-          group: g,
-          release: report.id,
-          message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`,
-          evidence: { leaf: index },
-        });
-      }
-    }
-  }
-  return out;
 }
 
 /** Per group: the first receipt carrying the release and the last one without it after activation. */
