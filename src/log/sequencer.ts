@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { assertLeafFits } from './limits.js';
 import { type LogEntry, LogConflict, type LogStore } from './store.js';
 
 /** Where an entry landed: its index, and whether its own data is what the log holds there. */
@@ -49,6 +50,13 @@ export class Sequencer {
    * transaction under one checkpoint (a flush takes up to `maxBatch` waiting entries).
    */
   placeAll(entries: readonly LogEntry[]): Promise<Placement[]> {
+    // A leaf over the log's bound is refused before it is queued, so none of the batch lands: no
+    // reader (the auditor, the dashboard, a witness) is ever handed a leaf it cannot take.
+    try {
+      for (const e of entries) assertLeafFits(e.data, `the entry ${e.dedupe.slice(0, 80)}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const promises = entries.map(
       (entry) =>
         new Promise<Placement>((resolve, reject) => this.pending.push({ entry, resolve, reject })),

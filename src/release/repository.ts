@@ -1,3 +1,4 @@
+import { assertMetadataLoggable } from '../log/limits.js';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes, parseJson } from '../tuf/canonical.js';
 import { type TufKey, keyIdOf } from '../tuf/keys.js';
@@ -238,10 +239,13 @@ export class Repository {
       pending,
       ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}),
     });
+    const bytes = envelopeBytes(upload);
+    // Its activation leaf must be one the node can log and every auditor read (src/log/limits.ts).
+    assertMetadataLoggable(vendor, bytes);
     await store.stageVendorMetadata({
       vendor,
       version: upload.signed.version,
-      bytes: envelopeBytes(upload),
+      bytes,
       kind: plan.kind,
       effectiveAt: plan.effectiveAt,
       now,
@@ -365,11 +369,13 @@ export class Repository {
       pending,
       this.latestRootEffectiveAt(),
     );
+    const metadataBytes = envelopeBytes(metadata);
+    assertMetadataLoggable(vendor, metadataBytes);
     await store.rotateVendorKey({
       name: vendor,
       key: input.public_key,
       keyid,
-      metadata: { version: metadata.signed.version, bytes: envelopeBytes(metadata) },
+      metadata: { version: metadata.signed.version, bytes: metadataBytes },
       topTargets: { version: top.signed.version, bytes: canonicalBytes(top) },
       effectiveAt,
       now,
