@@ -52,38 +52,50 @@ export function activationFindings(input: {
   ];
 }
 
-/** Proof: two different statements signed for one tick. */
+/**
+ * Proof: two different statements signed for one tick. A statement is the `signed` payload: the same
+ * payload in two envelopes (another trusted key's signature added, as in a rotation) is one statement.
+ * Both documents verified strictly (src/tuf/timestamp-document.ts), so each signature on them is by a
+ * timestamp key of a root this auditor follows: the evidence is the two documents, whose `signed`
+ * canonical bytes differ and which the accused's key signed both.
+ */
 export function equivocations(
   documents: ReadonlyMap<string, VerifiedDocument>,
   seen: readonly Seen[],
 ): Finding[] {
-  const byTick = new Map<number, VerifiedDocument>();
-  const out: Finding[] = [];
+  const byTick = new Map<number, VerifiedDocument[]>();
   for (const doc of documents.values()) {
-    const other = byTick.get(doc.tick);
-    if (!other) {
-      byTick.set(doc.tick, doc);
-      continue;
+    const statements = byTick.get(doc.tick) ?? [];
+    byTick.set(doc.tick, statements);
+    if (!statements.some((d) => d.signedDigest === doc.signedDigest)) statements.push(doc);
+  }
+  const groupsOf = (d: VerifiedDocument) =>
+    [
+      ...new Set(seen.filter((s) => s.doc.signedDigest === d.signedDigest).map((s) => s.group)),
+    ].sort();
+  const out: Finding[] = [];
+  for (const [tick, [first, ...others]] of byTick) {
+    for (const doc of others) {
+      const other = first as VerifiedDocument;
+      const [a, b] = [groupsOf(other), groupsOf(doc)];
+      // The groups told something different from the rest are the ones singled out.
+      const singled = a.length <= b.length ? a : b;
+      const groups = [...new Set([...a, ...b])].sort();
+      out.push({
+        kind: 'equivocation',
+        class: 'proof',
+        unfair: true,
+        ...(singled.length === 1 ? { group: singled[0] } : {}),
+        message: `two different timestamp documents signed for tick ${tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
+        evidence: {
+          tick,
+          documents: [other.bytes.toString(), doc.bytes.toString()],
+          signed_sha256: [other.signedDigest, doc.signedDigest],
+          groups,
+          singled_out: singled,
+        },
+      });
     }
-    const groupsOf = (d: VerifiedDocument) =>
-      [...new Set(seen.filter((s) => s.doc === d).map((s) => s.group))].sort();
-    const [a, b] = [groupsOf(other), groupsOf(doc)];
-    // The groups told something different from the rest are the ones singled out.
-    const singled = a.length <= b.length ? a : b;
-    const groups = [...new Set([...a, ...b])].sort();
-    out.push({
-      kind: 'equivocation',
-      class: 'proof',
-      unfair: true,
-      ...(singled.length === 1 ? { group: singled[0] } : {}),
-      message: `two different timestamp documents signed for tick ${doc.tick}: ${a.join(', ') || 'no group'} got one, ${b.join(', ') || 'no group'} the other`,
-      evidence: {
-        tick: doc.tick,
-        documents: [other.bytes.toString(), doc.bytes.toString()],
-        groups,
-        singled_out: singled,
-      },
-    });
   }
   return out;
 }
@@ -97,9 +109,15 @@ export function earlyRelease(
   const act = report.activation;
   if (!act) return [];
   const out: Finding[] = [];
+  const statements = new Set<string>();
   for (const doc of documents.values()) {
     if (doc.tick >= act.tick || doc.snapshotVersion < act.snapshotVersion) continue;
-    const groups = [...new Set(seen.filter((s) => s.doc === doc).map((s) => s.group))].sort();
+    // One statement in several envelopes is one finding.
+    if (statements.has(doc.signedDigest)) continue;
+    statements.add(doc.signedDigest);
+    const groups = [
+      ...new Set(seen.filter((s) => s.doc.signedDigest === doc.signedDigest).map((s) => s.group)),
+    ].sort();
     out.push({
       kind: 'early-release',
       class: 'proof',
@@ -107,7 +125,14 @@ export function earlyRelease(
       release: report.id,
       ...(groups.length === 1 ? { group: groups[0] } : {}),
       message: `a statement for tick ${doc.tick} already carries ${report.id} (snapshot ${doc.snapshotVersion}), which activates at tick ${act.tick}: served early to ${groups.join(', ') || 'someone'}`,
-      evidence: { document: doc.bytes.toString(), groups },
+      // The timestamp the accused signed, and the activation leaf (under the log's checkpoint) that
+      // puts the release in that snapshot version at a later tick.
+      evidence: {
+        document: doc.bytes.toString(),
+        signed_sha256: doc.signedDigest,
+        activated_leaf: act.leaf,
+        groups,
+      },
     });
   }
   return out;
@@ -148,7 +173,16 @@ export function rollupAdmissions(
           group: g,
           release: report.id,
           message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`,
-          evidence: { leaf: index },
+          // The node's own roll-up leaf under the log's checkpoint: it counts a poll only with the
+          // tick it answered and that tick's snapshot version (src/release/accounting.ts), so no
+          // request a client shapes (an old versioned path, a slow poll) lands an old version here.
+          evidence: {
+            leaf: index,
+            node: leaf.node,
+            snapshot_version: Number(v),
+            last_tick: vd.last_tick,
+            activated_leaf: act.leaf,
+          },
         });
       }
     }

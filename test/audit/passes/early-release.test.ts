@@ -44,7 +44,12 @@ describe('earlyRelease', () => {
         group: 'eu',
         message:
           'a statement for tick 4 already carries acme/1 (snapshot 7), which activates at tick 5: served early to eu',
-        evidence: { document: early.bytes.toString(), groups: ['eu'] },
+        evidence: {
+          document: early.bytes.toString(),
+          signed_sha256: early.signedDigest,
+          activated_leaf: 1,
+          groups: ['eu'],
+        },
       },
     ]);
   });

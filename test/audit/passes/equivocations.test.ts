@@ -4,7 +4,22 @@ import {
   type VerifiedDocument,
   verifyTimestampDocument,
 } from '../../../src/tuf/timestamp-document.js';
-import { type Doc, agent, observe, receipt, tickStart, timestamp, timestampRole } from './build.js';
+import { collectObservations } from '../../../src/audit/observations.js';
+import { canonicalBytes } from '../../../src/tuf/canonical.js';
+import { generateKeyPair, sign, tufKey } from '../../../src/tuf/keys.js';
+import { type TimestampSigned, sha256Hex, signEnvelope } from '../../../src/tuf/metadata.js';
+import { buildTimestamp } from '../../../src/tuf/roles.js';
+import {
+  type Doc,
+  agent,
+  indexed,
+  observe,
+  receipt,
+  receiptsLeaf,
+  tickStart,
+  timestamp,
+  timestampRole,
+} from './build.js';
 
 const role = timestampRole();
 const [a, b, c] = [agent(), agent(), agent()];
@@ -45,6 +60,7 @@ describe('equivocations', () => {
         evidence: {
           tick: 5,
           documents: [common.text, other.text],
+          signed_sha256: [common, other].map((d) => sha256Hex(canonicalBytes(d.envelope.signed))),
           groups: ['ap', 'eu', 'us'],
           singled_out: ['ap'],
         },
@@ -68,5 +84,88 @@ describe('equivocations', () => {
         'two different timestamp documents signed for tick 5: no group got one, no group the other',
       ],
     ]);
+  });
+});
+
+/** The same statement in another envelope: what anyone holding a served document can make of it. */
+function repackaged(doc: Doc, change: (envelope: Record<string, unknown>) => void): Doc {
+  const envelope = structuredClone(doc.envelope) as unknown as Record<string, unknown>;
+  change(envelope);
+  const bytes = canonicalBytes(envelope);
+  return {
+    envelope: envelope as unknown as Doc['envelope'],
+    digest: sha256Hex(bytes),
+    text: bytes.toString('utf8'),
+  };
+}
+
+describe('a statement repackaged by someone else is not a second statement', () => {
+  const real = timestamp(role.key, 5, 3);
+  const sigs = (e: Record<string, unknown>) =>
+    e.signatures as Array<{ keyid: string; sig: string }>;
+  const outsider = generateKeyPair();
+  const padded: Array<[string, Doc]> = [
+    [
+      'a junk signature',
+      repackaged(real, (e) => sigs(e).push({ keyid: 'a'.repeat(64), sig: 'b'.repeat(128) })),
+    ],
+    ['the signature twice', repackaged(real, (e) => sigs(e).push({ ...sigs(e)[0]! }))],
+    [
+      'a valid signature by a key no root names',
+      repackaged(real, (e) => sigs(e).push(sign(outsider, canonicalBytes(e.signed)))),
+    ],
+    ['a field outside `signed`', repackaged(real, (e) => (e.note = 'x'))],
+    [
+      'a field in a signature',
+      repackaged(real, (e) => (sigs(e)[0] = { ...sigs(e)[0]!, note: 'x' } as never)),
+    ],
+    [
+      'an upper-case signature',
+      repackaged(real, (e) => (sigs(e)[0]!.sig = sigs(e)[0]!.sig.toUpperCase())),
+    ],
+  ];
+
+  it.each(padded)('refuses the real document with %s', (_what, doc) => {
+    expect(verifyTimestampDocument(real.envelope, role.keys)?.tick).toBe(5);
+    expect(verifyTimestampDocument(doc.envelope, role.keys)).toBeUndefined();
+  });
+
+  it('accepts what fairpatch signs: the clock, the snapshot meta with length and hashes', () => {
+    const envelope = signEnvelope<TimestampSigned>(
+      buildTimestamp(
+        5,
+        Date.parse('2030-01-01T00:00:00Z'),
+        { version: 3, length: 10, hashes: { sha256: 'c'.repeat(64) } },
+        { epochMs: 1, tickMs: 1000 },
+      ),
+      [role.key],
+    );
+    expect(verifyTimestampDocument(envelope, role.keys)?.snapshotVersion).toBe(3);
+  });
+
+  it('no equivocation between one statement in two valid envelopes (signed by one and by both of two trusted keys)', () => {
+    const second = generateKeyPair();
+    const keys = new Map([...role.keys, [second.keyid, tufKey(second.publicKey)]]);
+    const both = repackaged(real, (e) => sigs(e).push(sign(second, canonicalBytes(e.signed))));
+    const { seen, documents } = observe(
+      keys,
+      [real, both],
+      [receipt(a, real, run('eu')), receipt(b, both, run('ap'))],
+    );
+    expect(documents.size).toBe(2);
+    expect(equivocations(documents, seen)).toEqual([]);
+  });
+
+  it('a padded document in the log or an export is reported as unverifiable, never as equivocation', () => {
+    const junk = padded[0]![1];
+    const { seen, documents, notes } = collectObservations({
+      leaves: indexed([
+        receiptsLeaf([real, junk], [receipt(a, real, run('eu')), receipt(b, junk, run('ap'))]),
+      ]),
+      external: [],
+      timestampKeys: role.keys,
+    });
+    expect(equivocations(documents, seen)).toEqual([]);
+    expect(notes.map((n) => n.kind)).toEqual(['receipt-unverifiable']);
   });
 });

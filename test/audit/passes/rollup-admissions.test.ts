@@ -73,7 +73,13 @@ describe('rollupAdmissions', () => {
         release: 'acme/1',
         message:
           'node node-a reports serving group eu snapshot 6 at tick 5, after acme/1 activated at tick 5',
-        evidence: { leaf: 0 },
+        evidence: {
+          leaf: 0,
+          node: 'node-a',
+          snapshot_version: 6,
+          last_tick: 5,
+          activated_leaf: 1,
+        },
       },
     ]);
   });

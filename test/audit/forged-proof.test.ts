@@ -1,0 +1,87 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runAudit } from '../../src/audit/run.js';
+import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { generateKeyPair, sign } from '../../src/tuf/keys.js';
+import { freshAgentReceipt } from '../helpers/receipts.js';
+import { createFixture, listen, readRoot } from '../helpers/repo.js';
+import { postReceipts, startWitness } from '../helpers/witness.js';
+
+// A client with one fresh agent key, one request: the real timestamp of a tick, and the same statement
+// dressed up as a second document. Before the strict check, the node logged the pair, a witness took
+// it, and `fairpatch audit` reported UNFAIR (proof) equivocation against an honest operator.
+
+let cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+type Envelope = { signed: Record<string, unknown>; signatures: Array<Record<string, string>> };
+
+const dressedUp: Array<[string, (e: Envelope) => void]> = [
+  ['a junk signature', (e) => e.signatures.push({ keyid: 'a'.repeat(64), sig: 'b'.repeat(128) })],
+  ['a duplicated signature', (e) => e.signatures.push({ ...e.signatures[0]! })],
+  [
+    'a valid signature by a key no root names',
+    (e) => e.signatures.push({ ...sign(generateKeyPair(), canonicalBytes(e.signed)) }),
+  ],
+  ['an extra top-level field', (e) => Object.assign(e, { served_by: 'edge-7' })],
+];
+
+describe('a repackaged timestamp is no proof of anything', () => {
+  it.each(dressedUp)(
+    'the node and a witness refuse the real timestamp paired with itself plus %s; the audit finds no equivocation',
+    async (_what, change) => {
+      const fx = await createFixture();
+      cleanup.push(() => fx.close());
+      const node = await listen(fx.node.app);
+      cleanup.push(() => node.close());
+      const witness = await startWitness(fx.keysDir, fx.clock);
+      cleanup.push(() => witness.close());
+
+      const real = (await (
+        await fetch(`${node.url}/g/eu/metadata/timestamp.json`)
+      ).json()) as Envelope;
+      const padded = structuredClone(real);
+      change(padded);
+      const honest = freshAgentReceipt('eu', real);
+      const forged = freshAgentReceipt('us', padded);
+      const pair = {
+        documents: {
+          [honest.receipt.observation.document]: real,
+          [forged.receipt.observation.document]: padded,
+        },
+        receipts: [honest.receipt, forged.receipt],
+      };
+
+      for (const url of [`${node.url}/api/v1`, witness.url]) {
+        const refused = await postReceipts(url, pair);
+        expect(refused.status, url).toBe(400);
+        expect(refused.body.error.code).toBe('RECEIPT_INVALID');
+        // The real document alone is taken: the refusal is of the dressed-up one.
+        expect((await postReceipts(url, JSON.parse(honest.body))).status, url).toBe(201);
+      }
+
+      // An agent's export (`--receipts FILE`) carrying the pair reaches the auditor without any intake.
+      const outcome = await runAudit({
+        server: node.url,
+        stateDir: mkdtempSync(join(tmpdir(), 'fairpatch-audit-')),
+        logKey: fx.node.logVerifierKey,
+        root: readRoot(fx.keysDir),
+        now: fx.clock.now(),
+        external: [{ source: 'export.json', ...pair }],
+      });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.report!.findings.filter((f) => f.class === 'proof')).toEqual([]);
+      expect(outcome.report!.verdict).not.toBe('UNFAIR');
+      expect(
+        outcome.report!.findings.some(
+          (f) => f.kind === 'receipt-unverifiable' && f.evidence.where === 'export.json',
+        ),
+      ).toBe(true);
+    },
+  );
+});
