@@ -3,6 +3,8 @@ import { writeFileAtomic } from '../common/files.js';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { reach } from '../net/unreachable.js';
+import { textAtMost } from '../net/bounded.js';
+import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
 import { verifiedCosigners } from '../log/cosignature.js';
@@ -54,10 +56,15 @@ async function get(server: string, path: string): Promise<Response> {
   return reach(new URL(path, server), { timeoutMs: 30_000 });
 }
 
-async function getText(server: string, path: string): Promise<string> {
+async function getText(server: string, path: string, maxBytes?: number): Promise<string> {
   const response = await get(server, path);
   if (!response.ok) throw new FairpatchError('NOT_FOUND', `${path}: HTTP ${response.status}`);
-  return response.text();
+  if (maxBytes === undefined) return response.text();
+  try {
+    return await textAtMost(response, maxBytes);
+  } catch (error) {
+    throw new FairpatchError('PROOF_INVALID', `${path}: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -277,7 +284,12 @@ async function fetchLeaves(
   while (leaves.length < checkpoint.size) {
     const end = Math.min(checkpoint.size, leaves.length + PAGE);
     const body = parseJson(
-      await getText(run.server, `/log/entries?start=${leaves.length}&end=${end}`),
+      // A page is bounded in bytes by the server (src/log/limits.ts): read no more than one can be.
+      await getText(
+        run.server,
+        `/log/entries?start=${leaves.length}&end=${end}`,
+        MAX_ENTRIES_ANSWER_BYTES,
+      ),
     ) as { entries?: Array<{ index: number; data: string }> };
     const entries = body.entries ?? [];
     if (entries.length === 0)

@@ -4,6 +4,8 @@ import { openCheckpoint } from '../log/checkpoint.js';
 import { parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
 import { reach } from '../net/unreachable.js';
+import { textAtMost } from '../net/bounded.js';
+import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { parseJson } from '../tuf/canonical.js';
 import type { ExternalEvidence } from './observations.js';
 
@@ -13,7 +15,16 @@ async function getJson(base: string, path: string): Promise<unknown> {
   const response = await reach(new URL(path, base), { timeoutMs: 30_000 });
   if (!response.ok)
     throw new FairpatchError('NOT_FOUND', `witness ${base}${path}: HTTP ${response.status}`);
-  return parseJson(await response.text());
+  // Pages are bounded in bytes (src/log/limits.ts): a witness sending more is refused, not read.
+  try {
+    return parseJson(await textAtMost(response, MAX_ENTRIES_ANSWER_BYTES));
+  } catch (error) {
+    if (error instanceof FairpatchError) throw error;
+    throw new FairpatchError(
+      'PROOF_INVALID',
+      `witness ${base}${path}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /**

@@ -404,7 +404,8 @@ const paths: ZodOpenApiPathsObject = {
     get: {
       tags: ['log'],
       operationId: 'logEntries',
-      summary: 'leaves [start, end), at most 1000',
+      summary:
+        'leaves from start, below end: at most 1000 and at most 4 MiB of entries (at least one); page on from the last index returned',
       requestParams: { query: intQuery(['start', 'end']) },
       responses: {
         '200': {

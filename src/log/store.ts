@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { BoundedCache } from '../common/bounded-cache.js';
 import { FairpatchError } from '../errors.js';
 import type { Db } from '../db/schema.js';
@@ -253,6 +254,41 @@ export class LogStore {
     return rows.map((r) => ({ index: Number(r.idx), data: r.data }));
   }
 
+  /**
+   * Entries from `start` (below `end`) until their JSON encoding would pass `maxBytes`; always at
+   * least one, so a leaf of any size is reachable. The leaves' lengths are asked first, so a range of
+   * large leaves is never read into memory whole; readers page on from the last index they got.
+   */
+  async entriesPage(
+    start: number,
+    end: number,
+    maxBytes: number,
+  ): Promise<Array<{ index: number; data: string }>> {
+    const lengths = await this.db
+      .selectFrom('log_leaves')
+      .select(['idx', sql<number>`length(data)`.as('chars')])
+      .where('idx', '>=', start)
+      .where('idx', '<', end)
+      .orderBy('idx')
+      .execute();
+    // Characters never exceed the encoded bytes, so this reads no fewer rows than fit.
+    let chars = 0;
+    let upTo = start;
+    for (const row of lengths) {
+      chars += Number(row.chars) + ENTRY_FRAMING_BYTES;
+      if (chars > maxBytes && upTo > start) break;
+      upTo = Number(row.idx) + 1;
+    }
+    const page: Array<{ index: number; data: string }> = [];
+    let bytes = 0;
+    for (const entry of await this.entries(start, upTo)) {
+      bytes += Buffer.byteLength(JSON.stringify(entry.data)) + ENTRY_FRAMING_BYTES;
+      if (bytes > maxBytes && page.length > 0) break;
+      page.push(entry);
+    }
+    return page;
+  }
+
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
     await this.assertSize(size);
     const plan = planInclusion(index, size);
@@ -316,6 +352,9 @@ export class LogStore {
 
 /** About 8 MB of node hashes: the proofs of the last tens of thousands of leaves without a query. */
 const MAX_CACHED_NODES = 1 << 16;
+
+/** What one entry adds to a page besides its data: `{"index":…,"data":…},` with the widest index. */
+const ENTRY_FRAMING_BYTES = 40;
 
 /** An entry's name was already in the log, which an append that did not look names up finds late. */
 class AlreadyLogged extends Error {}

@@ -3,13 +3,14 @@ import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
 import { readJsonText } from '../http/body.js';
 import { intParam } from '../http/query.js';
+import { ENTRIES_PAGE_BYTES } from '../log/limits.js';
 import type { LogStore } from '../log/store.js';
 import { GROUP_PATTERN } from '../common/names.js';
 import type { WitnessPage } from '../common/witness.js';
 import { parseJson } from '../tuf/canonical.js';
 import type { WitnessIntake } from './intake.js';
 
-/** Leaves scanned per page: a page may hold fewer entries when `group` filters them. */
+/** Leaves scanned per page (and at most ENTRIES_PAGE_BYTES of them): fewer entries when `group` filters them. */
 export const PAGE = 1000;
 
 /**
@@ -34,7 +35,11 @@ export function receiptRoutes(deps: {
       throw new FairpatchError('QUERY_INVALID', 'group is not a group name');
     const start = c.req.query('after') === undefined ? 0 : intParam(c, 'after') + 1;
     const { size } = await deps.log.head();
-    const rows = await deps.log.entries(start, Math.min(size, start + PAGE));
+    const rows = await deps.log.entriesPage(
+      start,
+      Math.min(size, start + PAGE),
+      ENTRIES_PAGE_BYTES,
+    );
     const entries =
       group === undefined
         ? rows

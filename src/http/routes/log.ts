@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { FairpatchError } from '../../errors.js';
 import type { LogStore } from '../../log/store.js';
 import { intParam } from '../query.js';
+import { ENTRIES_PAGE_BYTES } from '../../log/limits.js';
 
 /** Most entries one request returns; auditors page through larger ranges. */
 export const MAX_ENTRIES = 1000;
@@ -31,7 +32,8 @@ export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
       );
     const { size } = await log.head();
     if (end > size) throw new FairpatchError('QUERY_INVALID', `the log has ${size} entries`);
-    const entries = await log.entries(start, end);
+    // Bounded in bytes too: a page ends before its entries pass ENTRIES_PAGE_BYTES (at least one).
+    const entries = await log.entriesPage(start, end, ENTRIES_PAGE_BYTES);
     // Entries below the size are immutable: cache them like TUF's consistent snapshots.
     return c.json({ entries }, 200, { 'Cache-Control': 'public, max-age=31536000, immutable' });
   });
