@@ -18,7 +18,8 @@ import {
   type ReleaseReport,
   type Verdict,
 } from './report.js';
-import { corroborate, testimony } from './testimony.js';
+import { byGroup, corroborate, maxOf, testimony } from './testimony.js';
+import { vouchedKeys } from './enrollments.js';
 import { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 export { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 
@@ -28,8 +29,8 @@ export * from './report.js';
 
 // The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
 // keys and the auditor's clock, in small passes. A finding that convicts rests on what the accused
-// signed (proof) or on agent-signed testimony from a quorum of keys (or a key the group's owner
-// pinned); one unauthenticated or uncorroborated claim never convicts anyone.
+// signed (proof, checked exactly) or on agent-signed testimony from keys a group's owner vouched for;
+// keys no one vouches for cost nothing, so however many there are they neither convict nor clear.
 
 export function evaluateFairness(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
@@ -44,19 +45,34 @@ export function evaluateFairness(input: {
   log?: { keys: readonly Verifier[]; rootAt: (size: number) => Uint8Array };
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
+  const byType = leavesByType(input.leaves);
   const of = <T extends Leaf['type']>(type: T) =>
-    input.leaves.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
+    (byType.get(type) ?? []) as Array<{ index: number; leaf: LeafOf<T> }>;
   const created = of('repository.created')[0]?.leaf;
   const clock = { epochMs: created?.epoch_ms ?? 0, tickMs: created?.tick_ms ?? 1000 };
   const tickStart = (k: number): number => startOfTick(clock, k);
 
+  const external = input.external ?? [];
+  const {
+    vouched,
+    ownersSource,
+    notes: ownerNotes,
+  } = vouchedKeys({
+    leaves: input.leaves,
+    external,
+    owners: options.owners,
+    pinnedClients: options.pinned,
+    ...(input.cache ? { verified: input.cache.signatures } : {}),
+  });
+  const quorumOf = (group: string): number => vouched.quorum(group) ?? options.quorum;
   const { seen, documents, notes } = collectObservations({
     leaves: input.leaves,
-    external: input.external ?? [],
+    external,
     timestampKeys: input.timestampKeys,
+    vouched: (group, agent, at) => vouched.vouched(group, agent, at),
     ...(input.cache ? { cache: input.cache } : {}),
   });
-  const findings: Finding[] = [...(input.extraFindings ?? []), ...notes];
+  const findings: Finding[] = [...(input.extraFindings ?? []), ...ownerNotes, ...notes];
   findings.push(...equivocations(documents, seen));
   if (input.log)
     findings.push(
@@ -91,7 +107,7 @@ export function evaluateFairness(input: {
     findings.push(...earlyRelease(report, documents, seen));
     findings.push(...rollupAdmissions(report, rollups));
     deliveries(report, seen, options);
-    findings.push(...testimony({ report, seen, options, tickStart }));
+    findings.push(...testimony({ report, seen, options, tickStart, quorumOf }));
   }
   const { embargoes, findings: embargoFindings } = embargoesFrom({
     created: of('embargo.created'),
@@ -102,11 +118,12 @@ export function evaluateFairness(input: {
     tickStart,
   });
   findings.push(...embargoFindings);
-  findings.push(...servedStale(seen, options, tickStart));
-  findings.push(...groupPathFailing(seen, options));
+  findings.push(...servedStale(seen, options, tickStart, quorumOf));
+  findings.push(...groupPathFailing(seen, quorumOf));
+  const declared = of('groups.declared').at(-1)?.leaf.groups;
   findings.push(
     ...coverage({
-      declared: of('groups.declared').at(-1)?.leaf.groups,
+      declared,
       releases: releases.map((r) => r.report),
       seen,
       now: input.now,
@@ -118,14 +135,31 @@ export function evaluateFairness(input: {
     verdict: verdictOf(findings),
     logSize: input.leaves.length,
     tickMs: clock.tickMs,
-    ...(of('groups.declared').length > 0
-      ? { declaredGroups: of('groups.declared').at(-1)!.leaf.groups }
-      : {}),
+    ...(declared ? { declaredGroups: declared } : {}),
+    owners: Object.fromEntries(
+      Object.entries(ownersSource).map(([group, source]) => [
+        group,
+        { source, quorum: quorumOf(group), vouchedAgents: vouched.count(group) },
+      ]),
+    ),
     releases: releases.map((r) => r.report),
     embargoes,
     groups: groupStats(seen, rollups, tickStart),
     findings,
   };
+}
+
+/** The leaves of each type, in log order, in one pass over a log of any size. */
+function leavesByType(
+  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>,
+): Map<Leaf['type'], Array<{ index: number; leaf: Leaf }>> {
+  const out = new Map<Leaf['type'], Array<{ index: number; leaf: Leaf }>>();
+  for (const l of leaves) {
+    const list = out.get(l.leaf.type);
+    if (list) list.push(l);
+    else out.set(l.leaf.type, [l]);
+  }
+  return out;
 }
 
 /** UNFAIR wins; anything the auditor could not check keeps the verdict from FAIR. */
@@ -134,45 +168,58 @@ export function verdictOf(findings: readonly Finding[]): Verdict {
   return findings.some((f) => f.class === 'cannot-verify') ? 'CANNOT_VERIFY' : 'FAIR';
 }
 
-/** Per group: the first receipt carrying the release and the last one without it after activation. */
+/**
+ * Per group: the first receipt carrying the release and the last one without it after activation.
+ * The figures rest on vouched agents' receipts where the group has any (`vouched: true`); a group
+ * heard from only through unvouched keys gets their figures, marked as such, and never counts as
+ * covered. The equity gap is taken over vouched deliveries only.
+ */
 export function deliveries(
   report: ReleaseReport,
   seen: readonly Seen[],
   options: AuditOptions,
 ): void {
   const act = report.activation!;
-  const byGroup = new Map<string, Seen[]>();
-  for (const s of seen) byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
-  for (const [group, list] of byGroup) {
-    const carrying = list.filter((s) => s.doc.snapshotVersion >= act.snapshotVersion);
-    const without = list.filter(
-      (s) => s.doc.snapshotVersion < act.snapshotVersion && s.lastAt >= act.tickStart,
-    );
-    if (carrying.length === 0 && without.length === 0) continue;
-    const first = carrying.reduce<Seen | undefined>(
-      (a, s) => (!a || s.firstAt < a.firstAt ? s : a),
-      undefined,
-    );
-    const lastWithout = Math.max(...without.map((s) => s.lastAt));
+  for (const [group, all] of byGroup(seen)) {
+    const relevant = (s: Seen) =>
+      s.doc.snapshotVersion >= act.snapshotVersion || s.lastAt >= act.tickStart;
+    const vouchedList = all.filter((s) => s.vouched && relevant(s));
+    const list = vouchedList.length > 0 ? vouchedList : all.filter(relevant);
+    if (list.length === 0) continue;
+    let first: Seen | undefined;
+    let lastWithout = -Infinity;
+    let stalePolls = 0;
+    const agents = new Set<string>();
+    for (const s of list) {
+      if (s.doc.snapshotVersion >= act.snapshotVersion) {
+        agents.add(s.agent);
+        if (!first || s.firstAt < first.firstAt) first = s;
+      } else {
+        lastWithout = Math.max(lastWithout, s.lastAt);
+        if (s.lastAt > act.tickStart + options.maxGapMs) stalePolls += s.polls;
+      }
+    }
     report.groups[group] = {
       ...report.groups[group],
       firstDeliveryMs: first ? first.firstAt - report.releaseAt : Number.NaN,
-      ...(without.length > 0 ? { lastWithoutMs: lastWithout - report.releaseAt } : {}),
-      agents: new Set(carrying.map((s) => s.agent)).size,
+      ...(Number.isFinite(lastWithout) ? { lastWithoutMs: lastWithout - report.releaseAt } : {}),
+      agents: agents.size,
+      vouched: vouchedList.length > 0,
       source: 'receipt',
-      stalePolls: without
-        .filter((s) => s.lastAt > act.tickStart + options.maxGapMs)
-        .reduce((n, s) => n + s.polls, 0),
+      stalePolls,
       leafIndex: report.scheduledLeaf,
     };
   }
-  const delivered = Object.values(report.groups).filter((g) => Number.isFinite(g.firstDeliveryMs));
+  const delivered = Object.values(report.groups).filter(
+    (g) => g.vouched && Number.isFinite(g.firstDeliveryMs),
+  );
   if (delivered.length > 0) {
     const firsts = delivered.map((g) => g.firstDeliveryMs);
-    report.equityGapMs = Math.max(...firsts) - Math.min(...firsts);
+    report.equityGapMs = maxOf(firsts, (f) => f) + maxOf(firsts, (f) => -f);
     report.equityGapUncertaintyMs = Math.max(
       0,
-      ...delivered.map(
+      maxOf(
+        delivered,
         (g) => g.firstDeliveryMs - Math.max(g.lastWithoutMs ?? act.delayMs, act.delayMs),
       ),
     );
@@ -183,17 +230,17 @@ export function deliveries(
  * Testimony: the group's own path did not answer its agents (5xx, unreachable) while another path did:
  * an outage for one group only is unequal treatment even when the agents got around it.
  */
-export function groupPathFailing(seen: readonly Seen[], options: AuditOptions): Finding[] {
-  const byGroup = new Map<string, Seen[]>();
-  for (const s of seen)
-    if (s.pathFailures.some((via) => via.startsWith(`/g/${s.group}`)))
-      byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
-  return [...byGroup].map(([group, list]) =>
+export function groupPathFailing(
+  seen: readonly Seen[],
+  quorumOf: (group: string) => number,
+): Finding[] {
+  const failing = seen.filter((s) => s.pathFailures.some((via) => via.startsWith(`/g/${s.group}`)));
+  return [...byGroup(failing)].map(([group, list]) =>
     corroborate({
       kind: 'group-path-failing',
       group,
       list,
-      options,
+      quorum: quorumOf(group),
       message: (n) =>
         `${n} agents in group ${group} found the group's own path failing while another path answered`,
     }),
@@ -205,26 +252,27 @@ export function servedStale(
   seen: readonly Seen[],
   options: AuditOptions,
   tickStart: (k: number) => number,
+  quorumOf: (group: string) => number,
 ): Finding[] {
-  const byGroup = new Map<string, Seen[]>();
-  for (const s of seen)
-    if (s.lastAt - tickStart(s.doc.tick) > options.maxLagMs)
-      byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), s]);
-  return [...byGroup].map(([group, list]) =>
+  const lag = (s: Seen) => s.lastAt - tickStart(s.doc.tick);
+  const stale = seen.filter((s) => lag(s) > options.maxLagMs);
+  return [...byGroup(stale)].map(([group, list]) =>
     corroborate({
       kind: 'served-stale',
       group,
       list,
-      options,
+      quorum: quorumOf(group),
       message: (n) =>
-        `${n} agents in group ${group} were served statements more than ${options.maxLagMs / 1000}s behind their tick (up to ${Math.round(Math.max(...list.map((s) => s.lastAt - tickStart(s.doc.tick))) / 1000)}s)`,
+        `${n} agents in group ${group} were served statements more than ${options.maxLagMs / 1000}s behind their tick (up to ${Math.round(maxOf(list, lag) / 1000)}s)`,
     }),
   );
 }
 
 /**
  * What keeps the verdict from FAIR: no declared groups (the auditor cannot know whom to cover), or a
- * declared group with no receipt carrying a release that is due.
+ * declared group without a vouched receipt carrying a release that is due. Receipts from keys no one
+ * vouches for cover nothing (anyone can make a key per group), and a group whose only evidence says
+ * it was withheld is not covered either: if that testimony does not convict, the group is unverified.
  */
 export function coverage(input: {
   declared: readonly string[] | undefined;
@@ -250,15 +298,20 @@ export function coverage(input: {
     if (!r.activation || r.activation.tickStart + input.options.maxGapMs > input.now) continue;
     for (const group of input.declared) {
       const g = r.groups[group];
-      if (g && (Number.isFinite(g.firstDeliveryMs) || g.lastWithoutMs !== undefined)) continue;
+      if (g?.vouched && Number.isFinite(g.firstDeliveryMs)) continue;
+      const why = !g
+        ? `no agent receipt from group ${group} covers ${r.id}`
+        : !g.vouched
+          ? `only keys no owner vouches for report on group ${group} for ${r.id}`
+          : `the vouched receipts of group ${group} only show it without ${r.id}`;
       out.push({
         kind: 'no-evidence',
         class: 'cannot-verify',
         unfair: false,
         group,
         release: r.id,
-        message: `no agent receipt from group ${group} covers ${r.id}: its delivery cannot be verified`,
-        evidence: {},
+        message: `${why}: its delivery cannot be verified`,
+        evidence: g ? { agents: g.agents, vouched: g.vouched ?? false } : {},
       });
     }
   }
@@ -270,11 +323,14 @@ function groupStats(
   rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>,
   tickStart: (k: number) => number,
 ): FairnessReport['groups'] {
-  const stats = new Map<string, { staleness: number[]; agents: Set<string>; polls: number }>();
+  const stats = new Map<
+    string,
+    { staleness: number[]; agents: Set<string>; vouched: Set<string>; polls: number }
+  >();
   const of = (g: string) => {
     let s = stats.get(g);
     if (!s) {
-      s = { staleness: [], agents: new Set(), polls: 0 };
+      s = { staleness: [], agents: new Set(), vouched: new Set(), polls: 0 };
       stats.set(g, s);
     }
     return s;
@@ -283,6 +339,7 @@ function groupStats(
     const entry = of(s.group);
     entry.staleness.push(s.firstAt - tickStart(s.doc.tick));
     entry.agents.add(s.agent);
+    if (s.vouched) entry.vouched.add(s.agent);
   }
   for (const { leaf } of rollups)
     for (const [g, d] of Object.entries(leaf.groups)) of(g).polls += d.polls;
@@ -291,6 +348,7 @@ function groupStats(
     out[g] = {
       receipts: s.staleness.length,
       agents: s.agents.size,
+      vouchedAgents: s.vouched.size,
       staleness: percentiles(s.staleness),
       polls: s.polls,
     };

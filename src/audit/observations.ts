@@ -27,6 +27,8 @@ export interface Seen {
   checkpoints: string[];
   /** Where the auditor got it: 'log', a witness URL or a receipts file. */
   source: string;
+  /** Signed by a key a trusted owner of the group vouched for: only such testimony counts. */
+  vouched: boolean;
 }
 
 /** Evidence from outside the audited log: a witness or an agent's exported receipts. */
@@ -34,6 +36,8 @@ export interface ExternalEvidence {
   source: string;
   documents: Record<string, unknown>;
   receipts: unknown[];
+  /** Owners' certificates of the agents that signed (src/common/enrollment.ts), checked later. */
+  enrollments?: unknown[];
 }
 
 /**
@@ -61,7 +65,10 @@ export function collectObservations(input: {
   external: readonly ExternalEvidence[];
   timestampKeys: ReadonlyMap<string, TufKey>;
   cache?: VerificationCache;
+  /** Whether the agent was vouched for the group at that time (none is, unless told). */
+  vouched?: (group: string, agent: string, at: number) => boolean;
 }): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
+  const vouched = input.vouched ?? (() => false);
   const cache = input.cache ?? newVerificationCache();
   const documents = new Map<string, VerifiedDocument>();
   const rejected = new Set<string>();
@@ -128,7 +135,9 @@ export function collectObservations(input: {
       pathFailures: (o.path_failures ?? []).map((f) => f.via),
       checkpoints: o.checkpoint ? [Buffer.from(o.checkpoint, 'base64').toString('utf8')] : [],
       source,
+      vouched: false,
     };
+    seen.vouched = vouched(seen.group, seen.agent, seen.lastAt);
     // A run signed again as it grew: its longest account, with everything any version reported.
     const earlier = runs.get(id);
     const longest = !earlier || seen.lastAt > earlier.lastAt ? seen : earlier;

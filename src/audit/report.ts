@@ -1,3 +1,5 @@
+import type { OwnersByGroup } from '../common/enrollment.js';
+
 // What an audit returns: a verdict, per release and group what the evidence shows, and every finding
 // with its class (what it rests on) and its evidence.
 
@@ -6,20 +8,23 @@ export interface AuditOptions {
   maxLagMs: number;
   /** How long after a release's activation tick the auditor waits for its activation leaf. */
   activationGraceMs: number;
-  /** Distinct agent keys whose testimony about one group and release makes it UNFAIR. */
+  /** Distinct vouched agent keys whose testimony convicts, for a group whose owner set no quorum. */
   quorum: number;
   /** A group still served without a release this long after its activation tick was not served it. */
   maxGapMs: number;
-  /** Agent keys a group's owner vouches for: one of them is enough testimony for that group. */
+  /** Agent keys a group's owner vouches for (`--clients`): one of them is enough testimony for that group. */
   pinned: Readonly<Record<string, readonly string[]>>;
+  /** Owner keys the auditor pins per group (`--owners`): they win over what the operator declared. */
+  owners: OwnersByGroup;
 }
 
 export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
   maxLagMs: 10_000,
   activationGraceMs: 60_000,
-  quorum: 3,
+  quorum: 1,
   maxGapMs: 10_000,
   pinned: {},
+  owners: {},
 };
 
 export type FindingKind =
@@ -49,6 +54,8 @@ export type FindingKind =
   | 'checkpoint-unwitnessed'
   // notes
   | 'receipt-unverifiable'
+  /** The auditor's pinned owner keys for a group differ from the operator's declaration. */
+  | 'owner-mismatch'
   | 'receipt-unsigned';
 
 export type FindingClass = 'proof' | 'testimony' | 'cannot-verify' | 'note';
@@ -81,6 +88,8 @@ export interface ReleaseDelivery {
   lastWithoutMs?: number;
   /** Agents in the group with a receipt carrying the release. */
   agents: number;
+  /** The figures rest on receipts of agents the group's owner vouched for (only those cover a group). */
+  vouched?: boolean;
   source: 'receipt' | 'rollup';
   stalePolls: number;
   leafIndex: number;
@@ -147,7 +156,15 @@ export interface FairnessReport {
   embargoes: EmbargoReport[];
   groups: Record<
     string,
-    { receipts: number; agents: number; staleness: Percentiles; polls: number }
+    {
+      receipts: number;
+      agents: number;
+      vouchedAgents: number;
+      staleness: Percentiles;
+      polls: number;
+    }
   >;
+  /** Per group with owners: where its owner keys came from, its quorum, and how many agents they vouch for. */
+  owners: Record<string, { source: string; quorum: number; vouchedAgents: number }>;
   findings: Finding[];
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ed25519Sign, ed25519Verify, ed25519VerifyBatch } from './ed25519.js';
 import { groupName } from './names.js';
+import { isoMillis } from './iso-millis.js';
+import { signedEnrollmentSchema } from './enrollment.js';
 import { canonicalBytes, canonicalText } from '../tuf/canonical.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
@@ -9,17 +11,7 @@ import { canonicalBytes, canonicalText } from '../tuf/canonical.js';
 // drop it. Shared by the agent (signs), the server and witnesses (verify, log) and the auditor.
 
 const HEX = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
-/** ISO 8601 UTC with milliseconds, as Date#toISOString writes it; and a real date (no 2026-99-99). */
-export const isoMillis = z
-  .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/,
-    'an ISO 8601 UTC time such as 2026-11-23T10:00:00.000Z',
-  )
-  .refine((s) => {
-    const ms = Date.parse(s);
-    return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === s.slice(0, 19);
-  }, 'not a real date');
+export { isoMillis } from './iso-millis.js';
 
 /**
  * One run of polls that were all served the same timestamp document (by its sha256): agents poll
@@ -77,6 +69,8 @@ export const receiptBatchSchema = z.strictObject({
   /** Timestamp documents by sha256 of their canonical bytes; the receiver checks each digest. */
   documents: z.record(HEX(64), z.record(z.string(), z.unknown())),
   receipts: z.array(signedObservationSchema).min(1).max(1000),
+  /** The owners' certificates of the agents that signed (src/common/enrollment.ts): at most one each. */
+  enrollments: z.array(signedEnrollmentSchema).max(1000).optional(),
 });
 export type ReceiptBatch = z.infer<typeof receiptBatchSchema>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { leafJsonBytes, parseJson } from '../tuf/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
+import { ownersByGroupSchema, signedEnrollmentSchema } from '../common/enrollment.js';
 import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
 
 // Log leaves: canonical JSON that parses back (leafJsonBytes), one schema per type, each versioned by `v`. The leaf bytes
@@ -102,10 +103,16 @@ const activatedV2 = z.strictObject({
 });
 
 /** The customer groups the operator serves, declared by the operator: the audit must cover each. */
-const groupsDeclared = z.strictObject({
+const groupsDeclaredV1 = z.strictObject({
   type: z.literal('groups.declared'),
   v: z.literal(1),
   groups: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/)).max(10_000),
+});
+
+/** The groups, and for each group the owner keys that vouch for its agents and the owner's quorum. */
+const groupsDeclaredV2 = groupsDeclaredV1.extend({
+  v: z.literal(2),
+  owners: ownersByGroupSchema,
 });
 
 const rotated = z.strictObject({
@@ -155,6 +162,8 @@ const receiptsV2 = z.strictObject({
   v: z.literal(2),
   documents: z.record(sha256, z.string()),
   receipts: z.array(signedObservationSchema),
+  /** Owners' certificates of agents not yet enrolled in this log (src/common/enrollment.ts). */
+  enrollments: z.array(signedEnrollmentSchema).optional(),
 });
 
 /** A new log key, announced under checkpoints the old key signs: auditors learn it from the log itself. */
@@ -173,7 +182,7 @@ export const leafSchema = z.discriminatedUnion('type', [
   byVersion(scheduledV1, scheduledV2),
   byVersion(haltedV1, haltedV2),
   byVersion(activatedV1, activatedV2),
-  groupsDeclared,
+  byVersion(groupsDeclaredV1, groupsDeclaredV2),
   rotated,
   rollup,
   byVersion(receiptsV1, receiptsV2),

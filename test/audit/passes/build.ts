@@ -165,11 +165,14 @@ export function observe(
   keys: ReadonlyMap<string, TufKey>,
   docs: readonly Doc[],
   receipts: SignedObservation[],
+  /** Agent keys a group's owner vouched for; every signer unless told. */
+  vouched?: readonly string[],
 ): { seen: Seen[]; documents: Map<string, VerifiedDocument> } {
   const { seen, documents, notes } = collectObservations({
     leaves: indexed([receiptsLeaf(docs, receipts)]),
     external: [],
     timestampKeys: keys,
+    vouched: (_group, agent) => vouched?.includes(agent) ?? true,
   });
   if (notes.length > 0) throw new Error(`test batch not admitted: ${notes[0]!.message}`);
   return { seen, documents };

@@ -24,6 +24,7 @@ function delivered(groups: ReleaseReport['groups']): ReleaseReport {
 const receiptCovered = {
   firstDeliveryMs: 300,
   agents: 1,
+  vouched: true,
   source: 'receipt' as const,
   stalePolls: 0,
   leafIndex: 0,
@@ -33,18 +34,29 @@ const judge = (declared: string[] | undefined, releases: ReleaseReport[], now = 
   coverage({ declared, releases, seen: [], now, options: options({ maxGapMs: MAX_GAP }) });
 
 describe('coverage', () => {
-  it('every declared group has a receipt about every due release: nothing', () => {
-    expect(
-      judge(
-        ['eu', 'us'],
-        [
-          delivered({
-            eu: receiptCovered,
-            us: { ...receiptCovered, firstDeliveryMs: Number.NaN, lastWithoutMs: 200 },
-          }),
-        ],
-      ),
-    ).toEqual([]);
+  it('every declared group has a vouched receipt carrying every due release: nothing', () => {
+    expect(judge(['eu', 'us'], [delivered({ eu: receiptCovered, us: receiptCovered })])).toEqual(
+      [],
+    );
+  });
+
+  it('receipts from unvouched keys cover nothing (one fresh key per group makes no FAIR)', () => {
+    const out = judge(['eu'], [delivered({ eu: { ...receiptCovered, vouched: false } })]);
+    expect(out.map((f) => [f.kind, f.class, f.group, f.message])).toEqual([
+      [
+        'no-evidence',
+        'cannot-verify',
+        'eu',
+        'only keys no owner vouches for report on group eu for acme/1: its delivery cannot be verified',
+      ],
+    ]);
+  });
+
+  it('a group whose only evidence says it was withheld is never FAIR', () => {
+    const withheld = { ...receiptCovered, firstDeliveryMs: Number.NaN, lastWithoutMs: 76_000 };
+    const out = judge(['eu'], [delivered({ eu: withheld })]);
+    expect(out.map((f) => [f.kind, f.class])).toEqual([['no-evidence', 'cannot-verify']]);
+    expect(verdictOf(out)).toBe('CANNOT_VERIFY');
   });
 
   it('groups-undeclared (cannot verify): the auditor cannot know whom to cover', () => {

@@ -21,12 +21,13 @@ const T5 = tickStart(5);
 const MAX_GAP = 10_000;
 const [a, b] = [agent(), agent()];
 
-function deliver(runs: Array<[Agent, 'before' | 'after', Run]>) {
+function deliver(runs: Array<[Agent, 'before' | 'after', Run]>, vouched?: string[]) {
   const report = release('acme/1', 5, 7);
   const { seen } = observe(
     role.keys,
     [before, after],
     runs.map(([who, which, run]) => receipt(who, which === 'before' ? before : after, run)),
+    vouched,
   );
   deliveries(report, seen, options({ maxGapMs: MAX_GAP }));
   return report;
@@ -40,11 +41,19 @@ describe('deliveries', () => {
       [b, 'after', { group: 'us', firstAt: T5 + 1_200 }],
     ]);
     expect(report.groups).toEqual({
-      eu: { firstDeliveryMs: 300, agents: 1, source: 'receipt', stalePolls: 0, leafIndex: 0 },
+      eu: {
+        firstDeliveryMs: 300,
+        agents: 1,
+        vouched: true,
+        source: 'receipt',
+        stalePolls: 0,
+        leafIndex: 0,
+      },
       us: {
         firstDeliveryMs: 1_200,
         lastWithoutMs: 900,
         agents: 1,
+        vouched: true,
         source: 'receipt',
         stalePolls: 0,
         leafIndex: 0,
@@ -59,6 +68,7 @@ describe('deliveries', () => {
       firstDeliveryMs: Number.NaN,
       lastWithoutMs: 0,
       agents: 0,
+      vouched: true,
       source: 'receipt',
       stalePolls: 0,
       leafIndex: 0,
@@ -74,5 +84,33 @@ describe('deliveries', () => {
         ?.stalePolls;
     expect(stale(T5 + MAX_GAP)).toBe(0);
     expect(stale(T5 + MAX_GAP + 1)).toBe(4);
+  });
+
+  it("a group's figures rest on its vouched agents; unvouched ones are marked and left out of the gap", () => {
+    const mallory = agent();
+    const report = deliver(
+      [
+        [a, 'after', { group: 'eu', firstAt: T5 + 300 }],
+        // Claims an impossibly early delivery in eu and speaks alone for us: neither counts as vouched.
+        [mallory, 'after', { group: 'eu', firstAt: T5 + 1 }],
+        [mallory, 'after', { group: 'us', firstAt: T5 + 5_000 }],
+      ],
+      [a.key],
+    );
+    expect(report.groups.eu).toMatchObject({ firstDeliveryMs: 300, agents: 1, vouched: true });
+    expect(report.groups.us).toMatchObject({ firstDeliveryMs: 5_000, agents: 1, vouched: false });
+    expect(report.equityGapMs).toBe(0);
+  });
+
+  it('a million runs in one group: no stack overflow (no spread over the list)', () => {
+    const report = release('acme/1', 5, 7);
+    const { seen } = observe(
+      role.keys,
+      [after],
+      [receipt(a, after, { group: 'eu', firstAt: T5 + 300 })],
+    );
+    const many = Array.from({ length: 1_000_000 }, (_, i) => ({ ...seen[0]!, lastAt: T5 + i }));
+    deliveries(report, many, options({ maxGapMs: MAX_GAP }));
+    expect(report.groups.eu?.firstDeliveryMs).toBe(300);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupPathFailing } from '../../../src/audit/fairness.js';
-import { agent, observe, options, receipt, tickStart, timestamp, timestampRole } from './build.js';
+import { agent, observe, receipt, tickStart, timestamp, timestampRole } from './build.js';
 
 const role = timestampRole();
 const doc = timestamp(role.key, 5, 6);
@@ -22,7 +22,7 @@ function seen(group: string, failed: string[], who = agents) {
   ).seen;
 }
 
-const judge = (list: ReturnType<typeof seen>) => groupPathFailing(list, options({ quorum: 3 }));
+const judge = (list: ReturnType<typeof seen>) => groupPathFailing(list, () => 3);
 
 describe('groupPathFailing', () => {
   it("no path failed, or only a path that is not the group's own: nothing", () => {
@@ -41,7 +41,7 @@ describe('groupPathFailing', () => {
       unfair: true,
       group: 'eu',
       message:
-        "3 agents in group eu found the group's own path failing while another path answered (3 of a quorum of 3)",
+        "3 agents in group eu found the group's own path failing while another path answered (3 vouched of a quorum of 3)",
       witnesses: agents.map((a) => a.key).sort(),
     });
   });

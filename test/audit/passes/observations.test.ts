@@ -41,6 +41,7 @@ describe('collectObservations', () => {
         pathFailures: [],
         checkpoints: [],
         source: 'log',
+        vouched: false,
       },
     ]);
   });

@@ -17,7 +17,7 @@ function stale(lag: number, group = 'eu', who = agents) {
 }
 
 const judge = (seen: ReturnType<typeof stale>) =>
-  servedStale(seen, options({ maxLagMs: MAX_LAG, quorum: 3 }), tickStart);
+  servedStale(seen, options({ maxLagMs: MAX_LAG }), tickStart, () => 3);
 
 describe('servedStale', () => {
   it('served for exactly --max-lag after its tick: within the tolerance, nothing', () => {
@@ -33,7 +33,7 @@ describe('servedStale', () => {
       unfair: true,
       group: 'eu',
       message:
-        '3 agents in group eu were served statements more than 10s behind their tick (up to 10s) (3 of a quorum of 3)',
+        '3 agents in group eu were served statements more than 10s behind their tick (up to 10s) (3 vouched of a quorum of 3)',
       witnesses: agents.map((a) => a.key).sort(),
       sources: ['log'],
     });

@@ -35,7 +35,13 @@ function judge(runs: Said[], quorum = 3) {
       receipt(who, which === 'before' ? before : after, { group: 'eu', ...run }),
     ),
   );
-  return testimony({ report, seen, options: options({ maxGapMs: MAX_GAP, quorum }), tickStart });
+  return testimony({
+    report,
+    seen,
+    options: options({ maxGapMs: MAX_GAP, quorum }),
+    tickStart,
+    quorumOf: () => quorum,
+  });
 }
 
 describe('testimony', () => {
@@ -58,7 +64,7 @@ describe('testimony', () => {
         true,
         'eu',
         'acme/1',
-        '3 agents in group eu were still served statements without acme/1 up to 10s after its activation tick (3 of a quorum of 3)',
+        '3 agents in group eu were still served statements without acme/1 up to 10s after its activation tick (3 vouched of a quorum of 3)',
       ],
     ]);
     expect(out[0]!.witnesses).toEqual([a, b, c].map((x) => x.key).sort());
@@ -76,7 +82,7 @@ describe('testimony', () => {
       [
         'push-missing',
         true,
-        '1 agents in group eu held the event stream but got no push for acme/1 (1 of a quorum of 1)',
+        '1 agents in group eu held the event stream but got no push for acme/1 (1 vouched of a quorum of 1)',
       ],
     ]);
   });
@@ -118,13 +124,19 @@ describe('testimony', () => {
       ),
       receiptsLeaf([before], [honest]),
     ]);
-    const { seen, notes } = collectObservations({ leaves, external: [], timestampKeys: role.keys });
+    const { seen, notes } = collectObservations({
+      leaves,
+      external: [],
+      timestampKeys: role.keys,
+      vouched: () => true,
+    });
     expect(notes.map((n) => n.kind)).toEqual(['receipt-unverifiable']);
     const out = testimony({
       report,
       seen,
-      options: options({ maxGapMs: MAX_GAP, quorum: 3 }),
+      options: options({ maxGapMs: MAX_GAP }),
       tickStart,
+      quorumOf: () => 3,
     });
     expect(out.map((f) => [f.kind, f.unfair, f.witnesses])).toEqual([
       ['served-without-release', false, [a.key, b.key].sort()],
@@ -138,6 +150,8 @@ describe('testimony', () => {
       [before],
       [receipt(a, before, { group: 'eu', firstAt: deadline + 5_000 })],
     );
-    expect(testimony({ report: pending, seen, options: options(), tickStart })).toEqual([]);
+    expect(
+      testimony({ report: pending, seen, options: options(), tickStart, quorumOf: () => 1 }),
+    ).toEqual([]);
   });
 });

@@ -1,0 +1,80 @@
+import {
+  type OwnersByGroup,
+  VouchedKeys,
+  signedEnrollmentSchema,
+  verifyEnrollment,
+} from '../common/enrollment.js';
+import type { Leaf, LeafOf } from '../log/leaves.js';
+import type { ExternalEvidence } from './observations.js';
+import type { Finding } from './report.js';
+
+/**
+ * Whose testimony counts. A group's owner keys are the auditor's own pins (`--owners`) where it has
+ * them, else what the operator declared in the log; a pin that contradicts the declaration is
+ * reported, and the pin wins. Agent keys are vouched by owners' certificates found anywhere (the
+ * log, witnesses, receipt exports), each signature checked, or pinned directly (`--clients`).
+ */
+export function vouchedKeys(input: {
+  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
+  external: readonly ExternalEvidence[];
+  owners: OwnersByGroup;
+  pinnedClients: Readonly<Record<string, readonly string[]>>;
+  /** Signatures already checked, by signature (a long-lived reader checks each once). */
+  verified?: Map<string, boolean>;
+}): { vouched: VouchedKeys; ownersSource: Record<string, string>; notes: Finding[] } {
+  const declaredAt = lastDeclaration(input.leaves);
+  const declared: OwnersByGroup =
+    declaredAt?.leaf.v === 2
+      ? (declaredAt.leaf as LeafOf<'groups.declared'> & { v: 2 }).owners
+      : {};
+  const notes: Finding[] = [];
+  const owners: Record<string, OwnersByGroup[string]> = { ...declared };
+  const ownersSource: Record<string, string> = Object.fromEntries(
+    Object.keys(declared).map((g) => [g, `declared by the operator at leaf ${declaredAt!.index}`]),
+  );
+  for (const [group, pinned] of Object.entries(input.owners)) {
+    const logged = declared[group];
+    if (logged && !sameKeys(logged.keys, pinned.keys))
+      notes.push({
+        kind: 'owner-mismatch',
+        class: 'note',
+        unfair: false,
+        group,
+        message: `the owner keys pinned for group ${group} differ from those the operator declared at leaf ${declaredAt!.index}: the pinned ones are used`,
+        evidence: { leaf: declaredAt!.index, declared: logged.keys, pinned: pinned.keys },
+      });
+    owners[group] = pinned;
+    ownersSource[group] = 'pinned by the auditor';
+  }
+  const vouched = new VouchedKeys(owners, input.pinnedClients);
+  const verified = input.verified ?? new Map<string, boolean>();
+  const admit = (candidate: unknown): void => {
+    const parsed = signedEnrollmentSchema.safeParse(candidate);
+    if (!parsed.success) return;
+    let valid = verified.get(parsed.data.sig);
+    if (valid === undefined) {
+      valid = verifyEnrollment(parsed.data);
+      verified.set(parsed.data.sig, valid);
+    }
+    vouched.admit(parsed.data, valid);
+  };
+  for (const { leaf } of input.leaves)
+    if (leaf.type === 'receipts.batch' && leaf.v === 2)
+      for (const e of leaf.enrollments ?? []) admit(e);
+  for (const e of input.external) for (const c of e.enrollments ?? []) admit(c);
+  return { vouched, ownersSource, notes };
+}
+
+function lastDeclaration(
+  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>,
+): { index: number; leaf: LeafOf<'groups.declared'> } | undefined {
+  for (let i = leaves.length - 1; i >= 0; i--) {
+    const l = leaves[i]!;
+    if (l.leaf.type === 'groups.declared')
+      return l as { index: number; leaf: LeafOf<'groups.declared'> };
+  }
+  return undefined;
+}
+
+const sameKeys = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().every((k, i) => k === [...b].sort()[i]);
