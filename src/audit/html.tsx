@@ -19,12 +19,16 @@ th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 const seconds = (ms: number | undefined): string =>
   ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(1)} s`;
 const nameOf = (r: ReleaseReport): string => (r.title ? `${r.title} (${r.id})` : r.id);
-const statusOf = (r: ReleaseReport): string =>
-  r.halted
-    ? 'halted'
-    : r.activation
-      ? `live from tick ${r.activation.tick}`
-      : 'scheduled (contents sealed until its tick)';
+const statusOf = (r: ReleaseReport): string => {
+  const w = r.withdrawn;
+  const halt = w
+    ? `halted at tick ${w.tick} by ${r.vendor}/${w.metadataVersion} (leaf ${w.leaf})`
+    : '';
+  if (w?.beforeLive) return `${halt}, before its tick: never live`;
+  if (r.activation)
+    return `live from tick ${r.activation.tick}${r.carriedBy !== undefined ? ` (inside ${r.vendor}/${r.carriedBy})` : ''}${w ? `; ${halt}` : ''}`;
+  return 'scheduled (contents sealed until its tick)';
+};
 
 /** The x range every timeline shares, so the same x means the same delay on every chart. */
 function sharedSpan(report: FairnessReport): number {
@@ -313,7 +317,7 @@ export function ReportPage({
           </tbody>
         </table>
         {report.releases
-          .filter((r) => r.activation && !r.halted)
+          .filter((r) => r.activation)
           .map((r) => (
             <section>
               <h2>{nameOf(r)}: delivery per group, seconds after release_at</h2>

@@ -40,6 +40,10 @@ export type FindingKind =
   | 'embargo-commitment-mismatch'
   /** The log key signed, for some agent, a checkpoint the log shown to the auditor contradicts. */
   | 'log-split-view'
+  /** A snapshot version served (signed, or logged) that no logged activation or renewal explains. */
+  | 'change-unlogged'
+  /** A change went live that was not committed before its tick, or not as committed. */
+  | 'change-uncommitted'
   // testimony: signed by agents
   | 'served-stale'
   | 'served-without-release'
@@ -108,7 +112,11 @@ export interface ReleaseReport {
   scheduledLeaf: number;
   /** The tick its latest schedule committed it to (an embargo move commits a version again). */
   scheduledTick: number;
+  /** Withdrawn by a halt (before or after it went live): `withdrawn` says when and by which leaf. */
   halted?: boolean;
+  withdrawn?: Withdrawal;
+  /** Went live inside a later version activated at its own tick (that version's number). */
+  carriedBy?: number;
   activation?: {
     tick: number;
     tickStart: number;
@@ -120,6 +128,20 @@ export interface ReleaseReport {
   equityGapMs?: number;
   /** The gap's uncertainty: the widest bound between a group's last receipt without and first with it. */
   equityGapUncertaintyMs?: number;
+}
+
+/**
+ * A release's targets leaving the vendor's live metadata: at the tick a later version (a halt) that no
+ * longer carries them activated, as its activation leaf (the vendor-signed metadata) shows.
+ */
+export interface Withdrawal {
+  tick: number;
+  tickStart: number;
+  /** The vendor metadata version that withdrew it, and its activation leaf. */
+  metadataVersion: number;
+  leaf: number;
+  /** Withdrawn before its own tick: it was never served. */
+  beforeLive: boolean;
 }
 
 /** One coordinated release (an advisory), as revealed at its tick, and each member's delivery. */

@@ -50,14 +50,21 @@ export const audit = command({
     quorum: {
       type: 'string',
       arg: 'N',
-      default: '3',
-      description: 'distinct agent keys whose testimony about one group convicts',
+      default: '1',
+      description:
+        'distinct vouched agent keys whose testimony about one group convicts, where its owner set no quorum',
+    },
+    owners: {
+      type: 'string',
+      arg: 'FILE',
+      description:
+        'owner keys per group, {"group": {"keys": ["hex key"], "quorum": 1}}: agents they certified are vouched (wins over the operator\'s declaration)',
     },
     clients: {
       type: 'string',
       arg: 'FILE',
       description:
-        'agent keys a group\'s owner vouches for, {"group": ["hex key", …]}: one of them is enough testimony',
+        'agent keys a group\'s owner vouches for directly, {"group": ["hex key", …]}: one of them is enough testimony',
     },
     receipts: {
       type: 'string',
@@ -102,7 +109,7 @@ export const audit = command({
       import('../tuf/canonical.js'),
       import('../tuf/schema.js'),
     ]);
-    const { readEvidenceFiles, readPinnedClients } = await import('./audit-inputs.js');
+    const { readEvidenceFiles, readOwners, readPinnedClients } = await import('./audit-inputs.js');
     const options = {
       maxLagMs: parseDuration(values['max-lag'], '--max-lag'),
       maxGapMs: parseDuration(values['max-gap'], '--max-gap'),
@@ -110,6 +117,7 @@ export const audit = command({
       ...(values.clients
         ? { pinned: readPinnedClients(inputFile(values.clients, '--clients')) }
         : {}),
+      ...(values.owners ? { owners: readOwners(inputFile(values.owners, '--owners')) } : {}),
     };
     const external = values.receipts
       ? readEvidenceFiles(values.receipts.split(',').map((f) => inputFile(f, '--receipts')))
@@ -173,42 +181,8 @@ export const audit = command({
           `Audit of ${server} at ${new Date().toISOString()}, log size ${report.logSize}.`,
         ),
       );
-    console.log(
-      `${report.verdict}  (log size ${report.logSize}, ${report.releases.length} releases, ${Object.keys(report.groups).length} groups)`,
-    );
-    for (const r of report.releases) {
-      const worst = Object.entries(r.groups).sort(
-        ([, a], [, b]) => b.firstDeliveryMs - a.firstDeliveryMs,
-      )[0];
-      console.log(
-        `  ${r.id}${r.title ? ` (${r.title})` : ''}: activation ${r.activation ? `${new Date(r.activation.tickStart).toISOString()} (tick ${r.activation.tick}, +${r.activation.delayMs} ms)` : 'pending'}; groups ${Object.keys(r.groups).length}; equity gap ${r.equityGapMs ?? '-'} ms${r.equityGapUncertaintyMs !== undefined ? ` ±${r.equityGapUncertaintyMs} ms` : ''}${worst ? ` (slowest ${worst[0]})` : ''}`,
-      );
-    }
-    for (const e of report.embargoes) {
-      console.log(
-        `  advisory ${e.id}: tick ${e.tick} (${new Date(e.tickStart).toISOString()}), snapshot ${e.snapshotVersion ?? '-'}`,
-      );
-      for (const [vendor, m] of Object.entries(e.members)) {
-        const groups = Object.entries(m.groups)
-          .map(([g, d]) => `${g} +${d.firstDeliveryMs} ms`)
-          .join(', ');
-        console.log(
-          `    ${vendor}: ${m.status}${m.release ? ` ${m.release}` : ''}${m.snapshotVersion !== undefined ? ` in snapshot ${m.snapshotVersion}` : ''}${groups ? `; ${groups}` : ''}`,
-        );
-      }
-    }
-    for (const f of report.findings) {
-      const label = f.unfair
-        ? `UNFAIR (${f.class})`
-        : f.class === 'cannot-verify'
-          ? 'CANNOT VERIFY'
-          : f.class === 'testimony'
-            ? 'uncorroborated'
-            : 'note';
-      console.log(
-        `  ${label} ${f.kind}${f.group ? ` [${f.group}]` : ''}: ${f.message}${f.sources ? ` (evidence from ${f.sources.join(', ')})` : ''}`,
-      );
-    }
+    const { reportLines } = await import('../audit/text.js');
+    for (const line of reportLines(report)) console.log(line);
     return outcome.exitCode;
   },
 });

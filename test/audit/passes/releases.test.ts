@@ -100,17 +100,105 @@ describe('releasesFrom', () => {
     expect(out.releases[0]!.report.releaseAt).toBe(tickStart(6));
   });
 
-  it('a later halt at or before its tick withdraws it; a halt after its tick does not', () => {
-    const halt = (tick: number): Leaf => ({
+  describe('halts', () => {
+    const a = { 'acme/agent-1.2.3.tar': 'agent 1.2.3' };
+    const b = { 'acme/agent-1.2.4.tar': 'agent 1.2.4' };
+    const halted = (version: number, tick: number, metadata: string): Leaf => ({
       type: 'release.halted',
       v: 2,
       vendor: 'acme',
-      metadata_version: 2,
-      metadata_sha256: sha256Hex(Buffer.from('halt')),
+      metadata_version: version,
+      metadata_sha256: sha256Hex(Buffer.from(metadata)),
       activation_tick: tick,
     });
-    expect(run([scheduled('acme', 1, 4, v1), halt(4)]).releases[0]!.report.halted).toBe(true);
-    expect(run([scheduled('acme', 1, 4, v1), halt(5)]).releases[0]!.report.halted).toBe(false);
+    const byId = (out: ReturnType<typeof run>) =>
+      Object.fromEntries(out.releases.map((r) => [r.report.id, r]));
+
+    it('a live release is withdrawn at the tick its halt activates, by that leaf', () => {
+      const halt = vendorMetadata(2, {});
+      const out = run([
+        scheduled('acme', 1, 4, v1),
+        activated('acme', 1, 4, 7, v1),
+        halted(2, 9, halt),
+        activated('acme', 2, 9, 8, halt),
+      ]);
+      expect(out.findings).toEqual([]);
+      expect(out.releases[0]!.report).toMatchObject({
+        id: 'acme/1',
+        halted: true,
+        withdrawn: {
+          tick: 9,
+          tickStart: tickStart(9),
+          metadataVersion: 2,
+          leaf: 3,
+          beforeLive: false,
+        },
+      });
+      // Until the halt activates, it is live.
+      expect(
+        run([scheduled('acme', 1, 4, v1), activated('acme', 1, 4, 7, v1), halted(2, 9, halt)])
+          .releases[0]!.report.halted,
+      ).toBe(false);
+    });
+
+    it('a halt sharing its tick with a pending release withdraws the live one; the pending one goes live in it', () => {
+      const live = vendorMetadata(1, a);
+      const pending = vendorMetadata(2, { ...a, ...b });
+      const halt = vendorMetadata(3, b);
+      const leaves = [
+        scheduled('acme', 1, 4, live),
+        activated('acme', 1, 4, 7, live),
+        scheduled('acme', 2, 9, pending),
+        halted(3, 9, halt),
+        // The node logs only the version live at tick 9: the halt, carrying the pending release.
+        activated('acme', 3, 9, 8, halt),
+      ];
+      const out = run(leaves);
+      const r = byId(out);
+      expect(r['acme/1']!.report).toMatchObject({
+        halted: true,
+        withdrawn: { tick: 9, metadataVersion: 3, leaf: 4, beforeLive: false },
+      });
+      expect(r['acme/2']!.report).toMatchObject({
+        halted: false,
+        carriedBy: 3,
+        targets: ['acme/agent-1.2.4.tar'],
+      });
+      expect(r['acme/2']!.report.withdrawn).toBeUndefined();
+      expect(r['acme/2']!.activation?.index).toBe(4);
+    });
+
+    it('a pending release halted before its tick was withdrawn before it was ever live', () => {
+      const halt = vendorMetadata(2, {});
+      const out = run([
+        scheduled('acme', 1, 9, v1),
+        halted(2, 6, halt),
+        activated('acme', 2, 6, 5, halt),
+      ]);
+      expect(out.releases[0]!.report).toMatchObject({
+        halted: true,
+        withdrawn: { tick: 6, metadataVersion: 2, leaf: 2, beforeLive: true },
+      });
+      expect(out.releases[0]!.activation).toBeUndefined();
+    });
+
+    it('a halt is held to its commitment too (commitment-mismatch, proof)', () => {
+      const halt = vendorMetadata(2, {});
+      const other = vendorMetadata(2, {});
+      const out = run([
+        scheduled('acme', 1, 4, v1),
+        activated('acme', 1, 4, 7, v1),
+        halted(2, 9, halt),
+        activated('acme', 2, 9, 8, other),
+      ]);
+      expect(out.findings.map((f) => [f.kind, f.release, f.evidence])).toEqual([
+        [
+          'commitment-mismatch',
+          'acme/2',
+          { scheduled_leaf: 2, activated_leaf: 3, committed: sha256Hex(Buffer.from(halt)) },
+        ],
+      ]);
+    });
   });
 
   it('a v1 schedule: release time and targets from the leaf, no commitment to check', () => {
