@@ -1,3 +1,4 @@
+import { readEnrollment } from './enrollment-file.js';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/files.js';
 import { randomUUID } from 'node:crypto';
@@ -443,7 +444,10 @@ export class Agent {
     let sent = 0;
     for (let i = 0; i < pending.length; i += 500) {
       const batch = pending.slice(i, i + 500);
-      const response = await this.post('/receipts', receiptBatch(batch));
+      const response = await this.post(
+        '/receipts',
+        receiptBatch(batch, readEnrollment(this.options.stateDir)),
+      );
       if (response.status === 404) return sent; // a server without the endpoint: export them instead
       if (!response.ok) throw new Error(`HTTP ${response.status} for /api/v1/receipts`);
       this.receipts.markSubmitted(batch);
@@ -458,7 +462,9 @@ export class Agent {
   deliverToWitnesses(): Promise<void> {
     this.delivering ??= (async () => {
       for (const witness of this.options.witnesses ?? []) {
-        await deliverToWitness(witness, this.receipts).catch((error: unknown) =>
+        await deliverToWitness(witness, this.receipts, {
+          ...enrolled(readEnrollment(this.options.stateDir)),
+        }).catch((error: unknown) =>
           this.log(`receipts not delivered to witness ${witness.url}: ${describeRefusal(error)}`),
         );
       }
@@ -523,3 +529,6 @@ export class Agent {
     }
   }
 }
+
+const enrolled = <T>(enrollment: T | undefined): { enrollment?: T } =>
+  enrollment ? { enrollment } : {};

@@ -1,3 +1,4 @@
+import type { SignedEnrollment } from '../common/enrollment.js';
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
@@ -106,12 +107,23 @@ export class ReceiptStore {
   }
 }
 
-/** The body of `POST /receipts`: the signed observations and each document they name, once. */
-export function receiptBatch(receipts: readonly Receipt[]): {
+/**
+ * The body of `POST /receipts`: the signed observations and each document they name, once, and the
+ * owner's certificate of the agent when it has one (src/agent/enrollment-file.ts).
+ */
+export function receiptBatch(
+  receipts: readonly Receipt[],
+  enrollment?: SignedEnrollment,
+): {
   documents: Record<string, Record<string, unknown>>;
   receipts: Receipt['signed'][];
+  enrollments?: SignedEnrollment[];
 } {
   const documents: Record<string, Record<string, unknown>> = {};
   for (const r of receipts) documents[r.signed.observation.document] = r.document;
-  return { documents, receipts: receipts.map((r) => r.signed) };
+  return {
+    documents,
+    receipts: receipts.map((r) => r.signed),
+    ...(enrollment ? { enrollments: [enrollment] } : {}),
+  };
 }

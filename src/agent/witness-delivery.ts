@@ -1,3 +1,4 @@
+import type { SignedEnrollment } from '../common/enrollment.js';
 import { canonicalBytes } from '../tuf/canonical.js';
 import { witnessAckSchema, witnessLeafSchema } from '../common/witness.js';
 import { openCheckpoint } from '../log/checkpoint.js';
@@ -23,7 +24,12 @@ const BATCH = 500;
 export async function deliverToWitness(
   witness: WitnessTarget,
   store: ReceiptStore,
-  options: { attempts?: number; wait?: (ms: number) => Promise<void> } = {},
+  options: {
+    attempts?: number;
+    wait?: (ms: number) => Promise<void>;
+    /** The owner's certificate of this agent, sent along so the witness's log carries it too. */
+    enrollment?: SignedEnrollment;
+  } = {},
 ): Promise<number> {
   const verifier = parseVerifierKey(witness.vkey);
   const attempts = options.attempts ?? 3;
@@ -34,7 +40,10 @@ export async function deliverToWitness(
     const batch = pending.slice(i, i + BATCH);
     for (let attempt = 1; ; attempt++) {
       try {
-        store.markSubmitted(await sendProven(witness.url, verifier, batch), witness.url);
+        store.markSubmitted(
+          await sendProven(witness.url, verifier, batch, options.enrollment),
+          witness.url,
+        );
         break;
       } catch (error) {
         if (attempt >= attempts) throw error;
@@ -50,11 +59,12 @@ async function sendProven(
   url: string,
   verifier: ReturnType<typeof parseVerifierKey>,
   batch: readonly Receipt[],
+  enrollment: SignedEnrollment | undefined,
 ): Promise<Receipt[]> {
   const response = await reach(new URL('/receipts', url), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(receiptBatch(batch)),
+    body: JSON.stringify(receiptBatch(batch, enrollment)),
     timeoutMs: 15_000,
   });
   if (response.status !== 201)

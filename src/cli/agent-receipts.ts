@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
-import { inputDir } from './files.js';
+import { inputDir, inputFile } from './files.js';
 import { type OptionSpec, command } from './spec.js';
 
 /** `--state`: the agent's state directory, as the agent itself defaults it. */
@@ -27,13 +27,17 @@ const exportReceipts = command({
   },
   examples: ['fairpatch agent receipts export --state /var/lib/fairpatch --out receipts.json'],
   async run({ values }) {
-    const [{ ReceiptStore, receiptBatch }, { readGroupFile }, { loadIdentity }] = await Promise.all(
-      [
-        import('../agent/receipt-store.js'),
-        import('../agent/group-file.js'),
-        import('../agent/identity.js'),
-      ],
-    );
+    const [
+      { ReceiptStore, receiptBatch },
+      { readGroupFile },
+      { loadIdentity },
+      { readEnrollment },
+    ] = await Promise.all([
+      import('../agent/receipt-store.js'),
+      import('../agent/group-file.js'),
+      import('../agent/identity.js'),
+      import('../agent/enrollment-file.js'),
+    ]);
     const state = inputDir(values.state, '--state', 'pass the --state the agent ran with');
     const group = values.group ?? readGroupFile(state);
     if (!group)
@@ -41,7 +45,7 @@ const exportReceipts = command({
         `${values.state} records no group (an agent older than this version kept it); pass --group`,
       );
     // The same shape as a receipts upload, with the agent's key and group: `fairpatch audit --receipts` reads it.
-    const text = `${JSON.stringify({ agent: loadIdentity(state).publicKey, group, ...receiptBatch(new ReceiptStore(state).all()) }, null, 2)}\n`;
+    const text = `${JSON.stringify({ agent: loadIdentity(state).publicKey, group, ...receiptBatch(new ReceiptStore(state).all(), readEnrollment(state)) }, null, 2)}\n`;
     if (values.out) writeFileSync(values.out, text);
     else process.stdout.write(text);
   },
@@ -63,6 +67,55 @@ export const id = command({
       import('../common/files.js'),
     ]);
     console.log(loadIdentity(privateDir(values.state)).publicKey);
+  },
+});
+
+export const enroll = command({
+  name: 'enroll',
+  summary: "install the certificate by which this agent's group owner vouches for its key",
+  who: 'customer machines',
+  positionals: [{ name: 'FILE', description: 'the certificate fairpatch owner enroll wrote' }],
+  options: {
+    state: agentState("the agent's state directory"),
+    group: {
+      type: 'string',
+      arg: 'G',
+      description: 'the group (default: the one the agent recorded in its state directory)',
+    },
+  },
+  examples: ['fairpatch agent enroll enrollment.json --state /var/lib/fairpatch'],
+  notes: [
+    'The certificate goes out with every receipt batch, to the server and to witnesses: auditors count the testimony of vouched agents only.',
+  ],
+  async run({ values, positionals }) {
+    const [
+      { installEnrollment, EnrollmentError },
+      { readGroupFile },
+      { loadIdentity },
+      { readFileSync },
+    ] = await Promise.all([
+      import('../agent/enrollment-file.js'),
+      import('../agent/group-file.js'),
+      import('../agent/identity.js'),
+      import('node:fs'),
+    ]);
+    const state = inputDir(values.state, '--state', 'run the agent once, or fairpatch agent id');
+    const group = values.group ?? readGroupFile(state);
+    if (!group) throw new UsageError(`${values.state} records no group yet; pass --group`);
+    const text = readFileSync(inputFile(positionals[0]!, 'FILE'), 'utf8');
+    try {
+      const cert = installEnrollment(state, text, {
+        publicKey: loadIdentity(state).publicKey,
+        group,
+      });
+      console.log(
+        `enrolled: agent ${cert.enrollment.agent.slice(0, 16)}… of group ${group}, vouched by owner ${cert.enrollment.owner.slice(0, 16)}… until ${cert.enrollment.expires_at}`,
+      );
+    } catch (error) {
+      if (error instanceof EnrollmentError)
+        throw new UsageError(`${positionals[0]!}: ${error.message}`);
+      throw error;
+    }
   },
 });
 

@@ -5,7 +5,7 @@ import { SERVER } from './common-options.js';
 import { UsageError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
-import { id, receipts } from './agent-receipts.js';
+import { enroll, id, receipts } from './agent-receipts.js';
 import { command } from './spec.js';
 import { parseWitnessTargets } from './witness-targets.js';
 import { parseDuration, positiveInt, semverText, serverUrl } from './validate.js';
@@ -127,7 +127,7 @@ export const agent = command({
     'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
   ],
-  subcommands: [receipts, id],
+  subcommands: [receipts, id, enroll],
   async run({ values }) {
     const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([
       import('../agent/agent.js'),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ExternalEvidence } from '../audit/observations.js';
+import { type OwnersByGroup, ownersByGroupSchema } from '../common/enrollment.js';
 import { UsageError } from './errors.js';
 
 const pinnedSchema = z.record(
@@ -10,6 +11,7 @@ const pinnedSchema = z.record(
 const exportSchema = z.object({
   documents: z.record(z.string(), z.unknown()),
   receipts: z.array(z.unknown()),
+  enrollments: z.array(z.unknown()).optional(),
 });
 
 function readJsonFile(path: string, flag: string): unknown {
@@ -30,6 +32,21 @@ export function readPinnedClients(path: string): Record<string, string[]> {
   return parsed.data;
 }
 
+/**
+ * `--owners FILE`: per group, the owner keys that vouch for its agents and how many vouched agents
+ * convict, `{ "eu-west": { "keys": ["<hex key>"], "quorum": 1 } }` (fairpatch owner keygen writes NAME.pub).
+ */
+export function readOwners(path: string, flag = '--owners'): OwnersByGroup {
+  const parsed = ownersByGroupSchema.safeParse(readJsonFile(path, flag));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(
+      `${flag} ${path}: expected {"group": {"keys": ["64 hex digits"], "quorum": 1}} (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})`,
+    );
+  }
+  return parsed.data;
+}
+
 /** `--receipts FILE`: what `fairpatch agent receipts export` wrote. Each receipt is checked later, one by one. */
 export function readEvidenceFiles(paths: string[]): ExternalEvidence[] {
   return paths.map((path) => {
@@ -42,6 +59,7 @@ export function readEvidenceFiles(paths: string[]): ExternalEvidence[] {
       source: `file ${path}`,
       documents: parsed.data.documents,
       receipts: parsed.data.receipts,
+      ...(parsed.data.enrollments ? { enrollments: parsed.data.enrollments } : {}),
     };
   });
 }

@@ -5,6 +5,7 @@ import { groups } from './groups.js';
 import { halt } from './halt.js';
 import { keygen } from './keygen.js';
 import { log } from './log.js';
+import { owner } from './owner.js';
 import { publish } from './publish.js';
 import { root } from './root.js';
 import { serve } from './serve.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   keygen,
   vendor,
   groups,
+  owner,
   embargo,
   publish,
   halt,

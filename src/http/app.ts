@@ -1,3 +1,4 @@
+import type { OwnersByGroup } from '../common/enrollment.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { DatabaseMonitor } from '../db/monitor.js';
 import { FairpatchError } from '../errors.js';
@@ -33,7 +34,7 @@ export interface AppDeps {
   logVerifierKey: string;
   intake: ReceiptIntake;
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
-  declareGroups?: (groups: string[]) => Promise<number>;
+  declareGroups?: (groups: string[], owners?: OwnersByGroup) => Promise<number>;
   notifier: Notifier;
   /** These three are the node's settings (src/server/config.ts), where their defaults live. */
   eventOptions: EventRouteOptions;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { OwnersByGroup } from '../common/enrollment.js';
 import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import { sha256Hex } from '../tuf/metadata.js';
@@ -89,13 +90,18 @@ export class Evidence {
     );
   }
 
-  /** The operator's list of the customer groups it serves: the audit covers each of them. */
-  async groupsDeclared(groups: readonly string[]): Promise<number> {
+  /**
+   * The operator's list of the customer groups it serves (the audit covers each of them) and, per
+   * group, the owner keys that vouch for its agents: the operator answers for this declaration in the
+   * log, and a group's owner or auditor who pins other keys is told (src/audit/enrollments.ts).
+   */
+  async groupsDeclared(groups: readonly string[], owners: OwnersByGroup = {}): Promise<number> {
     const sorted = [...new Set(groups)].sort();
-    return this.append(
-      `groups:${sha256Hex(Buffer.from(sorted.join(','), 'utf8'))}:${this.repo.clock.now()}`,
-      { type: 'groups.declared', v: 1, groups: sorted },
-    );
+    const leaf: Leaf =
+      Object.keys(owners).length > 0
+        ? { type: 'groups.declared', v: 2, groups: sorted, owners: { ...owners } }
+        : { type: 'groups.declared', v: 1, groups: sorted };
+    return this.append(`groups:${sha256Hex(leafBytes(leaf))}:${this.repo.clock.now()}`, leaf);
   }
 
   /** Logs every staged version whose tick has come (and that really became active then). */

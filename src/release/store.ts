@@ -1,3 +1,4 @@
+import type { OwnersByGroup } from '../common/enrollment.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { FairpatchError } from '../errors.js';
 import type { Transaction } from 'kysely';
@@ -486,13 +487,29 @@ export class RepositoryStore {
     return row ? (JSON.parse(row.value) as string[]) : undefined;
   }
 
-  async saveDeclaredGroups(groups: readonly string[]): Promise<void> {
-    const value = JSON.stringify([...groups]);
-    await this.db
-      .insertInto('repo_config')
-      .values({ key: 'declared_groups', value })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-      .execute();
+  /** The owner keys declared with them, per group (src/common/enrollment.ts): whose agents are vouched. */
+  async declaredOwners(): Promise<OwnersByGroup> {
+    const row = await this.db
+      .selectFrom('repo_config')
+      .select('value')
+      .where('key', '=', 'declared_owners')
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.value) as OwnersByGroup) : {};
+  }
+
+  /** Both in one transaction: a declaration is never half kept. */
+  async saveDeclaredGroups(groups: readonly string[], owners: OwnersByGroup = {}): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const [key, value] of [
+        ['declared_groups', JSON.stringify([...groups])],
+        ['declared_owners', JSON.stringify(owners)],
+      ] as const)
+        await trx
+          .insertInto('repo_config')
+          .values({ key, value })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+          .execute();
+    });
   }
 
   /** Issues a new token (for a vendor, or the operator when vendor is null); only its hash is kept. */

@@ -1,3 +1,4 @@
+import type { OwnersByGroup } from '../common/enrollment.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -237,10 +238,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     () => clock.now(),
     { perKeyPerMinute: settings.receiptsPerKeyPerMinute, maxKeys: settings.receiptMaxKeys },
   );
-  const declareGroups = async (groups: string[]): Promise<number> => {
-    await store.saveDeclaredGroups(groups);
+  const declareGroups = async (groups: string[], owners: OwnersByGroup = {}): Promise<number> => {
+    await store.saveDeclaredGroups(groups, owners);
     counter.declare(groups);
-    return evidence.groupsDeclared(groups);
+    return evidence.groupsDeclared(groups, owners);
   };
   const declared = await store.declaredGroups();
   if (declared) counter.declare(declared);

@@ -5,6 +5,8 @@ import { type SignedObservation, signObservation } from '../../src/common/observ
 import { canonicalBytes } from '../../src/tuf/canonical.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import type { ManualClock } from './clock.js';
+import type { SignedEnrollment } from '../../src/common/enrollment.js';
+import type { GroupOwners } from './owners.js';
 
 type Fetcher = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
 
@@ -14,11 +16,19 @@ export class SimAgent {
   readonly publicKey = ed25519PublicKey(this.seed).toString('hex');
   readonly receipts: SignedObservation[] = [];
   readonly documents: Record<string, Record<string, unknown>> = {};
+  /** The owner's certificate, sent with the receipts (src/common/enrollment.ts), if vouched for. */
+  enrollment: SignedEnrollment | undefined;
 
   constructor(
     readonly group: string,
     private readonly clock: ManualClock,
   ) {}
+
+  /** Vouched for by the group's owner from now on (its receipts then carry the certificate). */
+  enrolledBy(owners: GroupOwners): this {
+    this.enrollment = owners.certify(this.group, this.publicKey);
+    return this;
+  }
 
   async poll(
     app: Fetcher,
@@ -105,8 +115,16 @@ export class SimAgent {
     return false;
   }
 
-  batch(): { documents: Record<string, Record<string, unknown>>; receipts: SignedObservation[] } {
-    return { documents: this.documents, receipts: this.receipts };
+  batch(): {
+    documents: Record<string, Record<string, unknown>>;
+    receipts: SignedObservation[];
+    enrollments?: SignedEnrollment[];
+  } {
+    return {
+      documents: this.documents,
+      receipts: this.receipts,
+      ...(this.enrollment ? { enrollments: [this.enrollment] } : {}),
+    };
   }
 
   async submit(app: Fetcher): Promise<void> {
@@ -118,7 +136,11 @@ export class SimAgent {
       const response = await app.request('/api/v1/receipts', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ documents, receipts }),
+        body: JSON.stringify({
+          documents,
+          receipts,
+          ...(this.enrollment ? { enrollments: [this.enrollment] } : {}),
+        }),
       });
       if (response.status !== 201)
         throw new Error(`receipts ${this.group}: ${response.status} ${await response.text()}`);
@@ -167,9 +189,17 @@ export function overHttp(base: string): Fetcher {
 }
 
 /** `perGroup` simulated agents in each of `groups`, in group order. */
-export function simAgents(groups: string[], perGroup: number, clock: ManualClock): SimAgent[] {
+export function simAgents(
+  groups: string[],
+  perGroup: number,
+  clock: ManualClock,
+  owners?: GroupOwners,
+): SimAgent[] {
   return groups.flatMap((group) =>
-    Array.from({ length: perGroup }, () => new SimAgent(group, clock)),
+    Array.from({ length: perGroup }, () => {
+      const agent = new SimAgent(group, clock);
+      return owners ? agent.enrolledBy(owners) : agent;
+    }),
   );
 }
 

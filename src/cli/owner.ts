@@ -1,0 +1,110 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { GROUP_PATTERN } from '../common/names.js';
+import { print } from './common-options.js';
+import { UsageError } from './errors.js';
+import { inputFile } from './files.js';
+import { command } from './spec.js';
+import { parseDuration } from './validate.js';
+
+const AGENT_KEY = /^[0-9a-f]{64}$/;
+
+const keygen = command({
+  name: 'keygen',
+  summary: "create a group owner's key: NAME.key (mode 0600, stays with the owner) and NAME.pub",
+  who: 'group owners',
+  positionals: [{ name: 'NAME', description: 'file name without extension, e.g. owner-eu-west' }],
+  options: {},
+  examples: ['fairpatch owner keygen owner-eu-west'],
+  notes: [
+    'Give NAME.pub (hex) to the operator (fairpatch groups declare --owners) and to auditors (fairpatch audit --owners).',
+  ],
+  async run({ positionals }) {
+    const { generateOwnerKey } = await import('../keys/owner-key.js');
+    print(generateOwnerKey(resolve(`${positionals[0]!}.key`)));
+  },
+});
+
+const enroll = command({
+  name: 'enroll',
+  summary: "vouch for agent keys of a group: one certificate per agent, signed by the owner's key",
+  who: 'group owners',
+  positionals: [
+    {
+      name: 'AGENT_KEYS',
+      description:
+        'agent public keys (what fairpatch agent id prints), comma-separated, or @FILE with one per line',
+    },
+  ],
+  options: {
+    key: { type: 'string', arg: 'FILE', required: true, description: "the owner's private key" },
+    group: {
+      type: 'string',
+      arg: 'G',
+      required: true,
+      description: 'the group the agents testify for',
+    },
+    valid: {
+      type: 'string',
+      arg: 'DURATION',
+      default: '365d',
+      description: "how long the agents' testimony is vouched for",
+    },
+    out: {
+      type: 'string',
+      arg: 'FILE',
+      description:
+        'write the certificates here (one agent: the certificate; several: a JSON array) instead of stdout',
+    },
+  },
+  examples: [
+    'fairpatch owner enroll --key owner-eu-west.key --group eu-west "$(fairpatch agent id --state .fairpatch-agent)" --out enrollment.json',
+    'fairpatch owner enroll --key owner-eu-west.key --group eu-west @fleet-keys.txt --out fleet-certificates.json',
+  ],
+  notes: ['Each agent installs its own certificate with fairpatch agent enroll FILE.'],
+  async run({ values, positionals }) {
+    const [{ readOwnerKey }, { signEnrollment }] = await Promise.all([
+      import('../keys/owner-key.js'),
+      import('../common/enrollment.js'),
+    ]);
+    if (!GROUP_PATTERN.test(values.group))
+      throw new UsageError(`--group ${values.group} is not a group name (e.g. eu-west)`);
+    const arg = positionals[0]!;
+    const agents = (
+      arg.startsWith('@') ? readFileSync(inputFile(arg.slice(1), 'AGENT_KEYS'), 'utf8') : arg
+    )
+      .split(/[\s,]+/)
+      .filter(Boolean);
+    const bad = agents.find((a) => !AGENT_KEY.test(a));
+    if (bad !== undefined || agents.length === 0)
+      throw new UsageError(
+        `${bad ?? '(none)'} is not an agent key: 64 hex digits, as fairpatch agent id prints`,
+      );
+    const owner = readOwnerKey(inputFile(values.key, '--key'));
+    const now = Date.now();
+    const certificates = [...new Set(agents)].map((agent) =>
+      signEnrollment(
+        {
+          v: 1,
+          group: values.group,
+          agent,
+          owner: Buffer.from(owner.publicKey).toString('hex'),
+          issued_at: new Date(now).toISOString(),
+          expires_at: new Date(now + parseDuration(values.valid, '--valid')).toISOString(),
+        },
+        owner.secretKey.subarray(0, 32),
+      ),
+    );
+    const text = `${JSON.stringify(certificates.length === 1 ? certificates[0] : certificates, null, 2)}\n`;
+    if (values.out) writeFileSync(values.out, text);
+    else process.stdout.write(text);
+  },
+});
+
+export const owner = command({
+  name: 'owner',
+  summary: "a group owner's side: its key, and the agents it vouches for",
+  who: 'group owners',
+  examples: [],
+  subcommands: [keygen, enroll],
+});
