@@ -59,6 +59,8 @@ async function main(): Promise<void> {
     root,
     perAddress: { perSecond: 1e9, burst: 1e9 },
     perKeyPerMinute: 1e9,
+    unvouchedReceiptsPerMinute: 1e9,
+    clientBytesPerMinute: 1e12,
   });
   try {
     const k = node.repo.currentTick();

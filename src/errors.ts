@@ -41,6 +41,8 @@ export const ERROR_STATUS = {
   EMBARGO_CLOSED: 409,
   CHECKPOINT_INVALID: 422,
   NOTE_INVALID: 422,
+  /** Evidence about a group the operator has not declared (once it has declared its groups). */
+  GROUP_UNDECLARED: 422,
   // 408/413/415/416/429/431
   REQUEST_TIMEOUT: 408,
   RANGE_NOT_SATISFIABLE: 416,

@@ -90,6 +90,8 @@ const serveWitness = command({
       },
       perKeyPerMinute: config.receiptsPerKeyPerMinute,
       receiptMaxKeys: config.receiptMaxKeys,
+      unvouchedReceiptsPerMinute: config.unvouchedReceiptsPerMinute,
+      clientBytesPerMinute: config.clientBytesPerMinute,
       maxJsonBytes: config.maxJsonBytes,
       maxAddCheckpointBytes: config.maxAddCheckpointBytes,
       trustProxy,

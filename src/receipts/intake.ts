@@ -4,9 +4,16 @@ import type { Db } from '../db/schema.js';
 import { leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { TufKey } from '../tuf/keys.js';
-import { PerKeyBudget, counts } from './budget.js';
+import type { IntakeBudget } from './budget.js';
+import type { ReceiptBatch } from '../common/observation.js';
+import { FairpatchError } from '../errors.js';
+import { assertLeafFits } from '../log/limits.js';
 import { judgeReceiptBatch } from './check.js';
+import type { VouchedAgents } from './enrollments.js';
 import type { ReceiptCheckers } from './checkers.js';
+
+/** How long the declared groups are taken as read: a declaration reaches every node within it. */
+const DECLARED_TTL_MS = 5000;
 
 export interface IntakeResult {
   accepted: number;
@@ -17,7 +24,9 @@ export interface IntakeResult {
 /**
  * Receives agents' signed observations: each must carry a valid agent signature (unsigned or
  * re-labelled ones are refused), name a timestamp document signed by a key some trusted root named,
- * and stay within what one agent key may add per minute. Identical documents from many agents are
+ * name a group the operator declared (once it has declared any), and stay within the budgets: what
+ * one agent key may add per minute, the small pool all unvouched keys share, and the bytes clients may
+ * add to the log per minute. Identical documents from many agents are
  * verified and logged once; an observation already logged (same signature) is acknowledged, not
  * logged again. The batch becomes one `receipts.batch` leaf; one bad receipt refuses it whole.
  */
@@ -26,19 +35,23 @@ export class ReceiptIntake {
   private readonly verified = new Map<string, VerifiedDocument>();
   /** Signatures already logged by this node (a retry after a lost answer), bounded. */
   private readonly seen = new Set<string>();
-  private readonly budget: PerKeyBudget;
+  /** The declared groups as last read, and when: re-read at most every DECLARED_TTL_MS. */
+  private declared: { at: number; groups: Promise<ReadonlySet<string> | undefined> } | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly sequencer: Sequencer,
     private readonly timestampKeys: () => ReadonlyMap<string, TufKey>,
     private readonly checkers: ReceiptCheckers,
-    now: () => number,
-    /** The node's settings receiptsPerKeyPerMinute and receiptMaxKeys (src/server/config.ts). */
-    budget: { perKeyPerMinute: number; maxKeys: number },
-  ) {
-    this.budget = new PerKeyBudget(budget.perKeyPerMinute, now, budget.maxKeys);
-  }
+    private readonly now: () => number,
+    /** Per key, the unvouched pool and the bytes clients may add (src/receipts/budget.ts). */
+    private readonly budget: IntakeBudget,
+    /** The groups the operator declared, undefined while it has declared none. */
+    private readonly declaredGroups: () => Promise<ReadonlySet<string> | undefined> = async () =>
+      undefined,
+    /** Owners' certificates: which keys are vouched (the budget asks it), and which to log. */
+    private readonly enrollments?: VouchedAgents,
+  ) {}
 
   /** Takes the request body's text (JSON), as read from the client. */
   async submit(text: string): Promise<IntakeResult> {
@@ -54,8 +67,14 @@ export class ReceiptIntake {
       },
       'not a timestamp signed by a trusted timestamp key',
     );
+    await this.assertDeclared(batch.receipts);
+    // Before the budget is charged: a vouched key draws on its own budget, not the unvouched pool.
+    const certificates =
+      (await this.enrollments?.admit(
+        batch.enrollments ?? [],
+        batch.receipts.map((r) => r.observation),
+      )) ?? [];
     const fresh = batch.receipts.filter((r) => !this.seen.has(r.sig));
-    this.budget.charge(counts(fresh));
     if (fresh.length === 0)
       return { accepted: batch.receipts.length, newDocuments: 0, logIndex: -1 };
 
@@ -75,14 +94,29 @@ export class ReceiptIntake {
         .execute();
       for (const r of rows) delete documents[r.digest];
     }
-    const leaf = { type: 'receipts.batch' as const, v: 2 as const, documents, receipts: fresh };
+    const leaf = {
+      type: 'receipts.batch' as const,
+      v: 2 as const,
+      documents,
+      receipts: fresh,
+      ...(certificates.length > 0 ? { enrollments: certificates } : {}),
+    };
     const dedupe =
       'receipts:' +
       createHash('sha256')
         .update(fresh.map((r) => r.sig).join(','))
         .digest('hex');
-    const logIndex = await this.sequencer.append({ dedupe, data: leafBytes(leaf) });
+    const data = leafBytes(leaf);
+    assertLeafFits(data, 'this batch of receipts');
+    // Every budget checked before anything is written; the documents' table grows with the leaf.
+    const documentBytes = Object.values(documents).reduce((n, text) => n + text.length, 0);
+    this.budget.charge(
+      fresh.map((r) => r.observation),
+      data.length + documentBytes,
+    );
+    const logIndex = await this.sequencer.append({ dedupe, data });
     for (const r of fresh) this.remember(r.sig);
+    this.enrollments?.markLogged(certificates);
     // Recorded only once logged: a crash in between just logs the document text again next time.
     const logged = Object.entries(documents);
     for (let i = 0; i < logged.length; i += 200) {
@@ -99,6 +133,22 @@ export class ReceiptIntake {
         .execute();
     }
     return { accepted: batch.receipts.length, newDocuments: logged.length, logIndex };
+  }
+
+  /** Once the operator has declared its groups, evidence about any other group is refused. */
+  private async assertDeclared(receipts: ReceiptBatch['receipts']): Promise<void> {
+    const t = this.now();
+    if (!this.declared || t - this.declared.at >= DECLARED_TTL_MS || t < this.declared.at)
+      this.declared = { at: t, groups: this.declaredGroups() };
+    const groups = await this.declared.groups;
+    if (!groups) return;
+    for (const [i, r] of receipts.entries())
+      if (!groups.has(r.observation.group))
+        throw new FairpatchError(
+          'GROUP_UNDECLARED',
+          `receipts.${i}: group ${r.observation.group} is not one the operator declared`,
+          { details: { group: r.observation.group } },
+        );
   }
 
   private remember(item: VerifiedDocument | string): void {

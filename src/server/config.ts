@@ -122,6 +122,16 @@ const SHAPE = {
   receiptMaxKeys: whole(1)
     .prefault(100_000)
     .describe('agent keys whose per-minute budget is remembered at once'),
+  unvouchedReceiptsPerMinute: whole(1)
+    .prefault(600)
+    .describe(
+      'observations (and, apart, install reports) all agent keys no owner vouches for may submit per minute, together',
+    ),
+  clientBytesPerMinute: bytes()
+    .prefault('16MiB')
+    .describe(
+      'bytes receipts and install reports from all clients may add to the log and database per minute, together',
+    ),
 
   // Event streams (GET /g/<group>/events).
   maxStreams: whole(1).prefault(20_000).describe('open event streams per node'),

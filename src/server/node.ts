@@ -19,6 +19,7 @@ import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { ReceiptIntake } from '../receipts/intake.js';
+import { IntakeBudget, MinuteBudget, NOTHING_VOUCHED, type Vouched } from '../receipts/budget.js';
 import { type FanoutRecord, Notifier } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
 import type { RateLimits } from '../http/rate-limit.js';
@@ -52,6 +53,8 @@ export interface NodeOptions extends NodeConfigInput {
   repoDefaults?: Partial<RepoConfig>;
   /** Run the refresh and pre-render loops (a serving node); tests drive time by hand instead. */
   sync?: boolean;
+  /** Which agent keys an owner vouches for, per group (enrollment); default: none. */
+  vouched?: Vouched;
 }
 
 export interface FairpatchNode {
@@ -90,7 +93,7 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
-  const { clock: givenClock, repoDefaults, sync, ...given } = options;
+  const { clock: givenClock, repoDefaults, sync, vouched: givenVouched, ...given } = options;
   // Settings are validated and completed here, whoever opens the node (serve, tests, benchmarks).
   const settings = parseNodeConfig(given);
   const baseClock = givenClock ?? systemClock;
@@ -230,13 +233,30 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   // that holds every due release (a small margin for timers). Refreshes run every second.
   const maxStateAge = Math.max(1500, minLeadMs - 250);
   const checkers = new ReceiptCheckers();
+  // Receipts and install reports draw on one byte budget: what clients may add per minute.
+  const clientBytes = new MinuteBudget(
+    settings.clientBytesPerMinute,
+    () => clock.now(),
+    'bytes of receipts and install reports',
+  );
+  const intakeLimits = {
+    perKeyPerMinute: settings.receiptsPerKeyPerMinute,
+    maxKeys: settings.receiptMaxKeys,
+    unvouchedPerMinute: settings.unvouchedReceiptsPerMinute,
+  };
+  const vouched = givenVouched ?? NOTHING_VOUCHED;
+  const declaredSet = async (): Promise<ReadonlySet<string> | undefined> => {
+    const groups = await store.declaredGroups();
+    return groups && new Set(groups);
+  };
   const intake = new ReceiptIntake(
     db,
     sequencer,
     () => repo.view.timestampKeys(),
     checkers,
     () => clock.now(),
-    { perKeyPerMinute: settings.receiptsPerKeyPerMinute, maxKeys: settings.receiptMaxKeys },
+    new IntakeBudget(intakeLimits, () => clock.now(), vouched, clientBytes),
+    declaredSet,
   );
   const declareGroups = async (groups: string[], owners: OwnersByGroup = {}): Promise<number> => {
     await store.saveDeclaredGroups(groups, owners);

@@ -78,6 +78,14 @@ const LIMITS = {
   receiptMaxKeys: whole(1)
     .prefault(100_000)
     .describe('agent keys whose per-minute budget is remembered at once'),
+  unvouchedReceiptsPerMinute: whole(1)
+    .prefault(600)
+    .describe('receipts all agent keys no owner vouches for may have logged per minute, together'),
+  clientBytesPerMinute: bytes()
+    .prefault('16MiB')
+    .describe(
+      'bytes receipts from all clients may add to the log and database per minute, together',
+    ),
 
   // Following the repository's roots.
   rootRefreshMs: duration()

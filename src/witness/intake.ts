@@ -6,7 +6,7 @@ import type { LogStore } from '../log/store.js';
 import type { SignedObservation } from '../common/observation.js';
 import type { WitnessAck } from '../common/witness.js';
 import { verifyTimestampDocument } from '../tuf/timestamp-document.js';
-import { type PerKeyBudget, counts } from '../receipts/budget.js';
+import type { IntakeBudget } from '../receipts/budget.js';
 import { judgeReceiptBatch } from '../receipts/check.js';
 import type { ReceiptCheckers } from '../receipts/checkers.js';
 import { witnessLeafBytes } from './leaf.js';
@@ -27,13 +27,16 @@ export class WitnessIntake {
   private readonly verified = new Set<string>();
   /** Signatures logged lately (a retry after a lost answer is not charged to its key again), bounded. */
   private readonly seen = new Set<string>();
+  /** Documents stored lately (not charged again), bounded. */
+  private readonly stored = new Set<string>();
 
   constructor(
     private readonly db: Db,
     private readonly log: LogStore,
     private readonly sequencer: Sequencer,
     private readonly roots: TrustedRoots,
-    private readonly budget: PerKeyBudget,
+    /** Per key, the unvouched pool and the bytes clients may add (src/receipts/budget.ts). */
+    private readonly budget: IntakeBudget,
     private readonly checkers: ReceiptCheckers,
     private readonly now: () => number,
   ) {}
@@ -67,9 +70,16 @@ export class WitnessIntake {
       receipt: batch.receipts[i] as SignedObservation,
       observation: prepared.observations[i] as string,
     }));
-    this.budget.charge(
-      counts(unique.filter((u) => !this.seen.has(u.receipt.sig)).map((u) => u.receipt)),
+    const receivedAt = new Date(this.now()).toISOString();
+    const leaves = unique.map((u) => witnessLeafBytes(receivedAt, u.receipt, u.observation));
+    // Charged before anything is written: the leaves and any document not stored yet.
+    const charged = unique.flatMap((u, i) =>
+      this.seen.has(u.receipt.sig) ? [] : [{ ...u.receipt.observation, bytes: leaves[i]!.length }],
     );
+    const documentBytes = [...new Set(unique.map((u) => u.receipt.observation.document))]
+      .filter((digest) => !this.stored.has(digest))
+      .reduce((n, digest) => n + (texts.get(digest)?.length ?? 0), 0);
+    this.budget.charge(charged, charged.reduce((n, c) => n + c.bytes, 0) + documentBytes);
 
     // Documents first: a receipt in the log always has its document at hand, even after a crash here.
     const documents = [...new Set(unique.map((u) => u.receipt.observation.document))].map(
@@ -82,8 +92,7 @@ export class WitnessIntake {
         .onConflict((oc) => oc.column('digest').doNothing())
         .execute();
     }
-    const receivedAt = new Date(this.now()).toISOString();
-    const leaves = unique.map((u) => witnessLeafBytes(receivedAt, u.receipt, u.observation));
+    for (const d of documents) this.remember(d.digest, this.stored);
     // The log keeps the first leaf of each signature: a replay, or a receipt raced in by another
     // request, is answered with that leaf (read back), not the one built here.
     const placed = await this.sequencer.placeAll(
@@ -132,8 +141,8 @@ export class WitnessIntake {
     };
   }
 
-  private remember(sig: string): void {
-    if (this.seen.size > 200_000) this.seen.clear();
-    this.seen.add(sig);
+  private remember(item: string, set = this.seen): void {
+    if (set.size > 200_000) set.clear();
+    set.add(item);
   }
 }

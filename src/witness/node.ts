@@ -15,7 +15,7 @@ import { Sequencer } from '../log/sequencer.js';
 import { LogStore } from '../log/store.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { addCheckpointRoutes } from './add-checkpoint-route.js';
-import { PerKeyBudget } from '../receipts/budget.js';
+import { IntakeBudget, MinuteBudget, NOTHING_VOUCHED, type Vouched } from '../receipts/budget.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { CheckpointWitness } from './checkpoints.js';
 import { WITNESS_LIMITS } from './config.js';
@@ -45,6 +45,12 @@ export interface WitnessOptions {
   perKeyPerMinute?: number;
   /** Agent keys whose per-minute budget is remembered at once. */
   receiptMaxKeys?: number;
+  /** Receipts all agent keys no owner vouches for may have logged per minute, together. */
+  unvouchedReceiptsPerMinute?: number;
+  /** Bytes receipts from all clients may add to the witness's log and database per minute. */
+  clientBytesPerMinute?: number;
+  /** Which agent keys an owner vouches for, per group (enrollment); default: none. */
+  vouched?: Vouched;
   maxJsonBytes?: number;
   maxAddCheckpointBytes?: number;
   /** Over PostgreSQL: the pool's limits. */
@@ -98,10 +104,21 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     options.rootRefreshMs ?? WITNESS_LIMITS.rootRefreshMs,
   );
   await roots.refresh(true);
-  const budget = new PerKeyBudget(
-    options.perKeyPerMinute ?? WITNESS_LIMITS.receiptsPerKeyPerMinute,
+  const budget = new IntakeBudget(
+    {
+      perKeyPerMinute: options.perKeyPerMinute ?? WITNESS_LIMITS.receiptsPerKeyPerMinute,
+      maxKeys: options.receiptMaxKeys ?? WITNESS_LIMITS.receiptMaxKeys,
+      unvouchedPerMinute:
+        options.unvouchedReceiptsPerMinute ?? WITNESS_LIMITS.unvouchedReceiptsPerMinute,
+    },
     now,
-    options.receiptMaxKeys ?? WITNESS_LIMITS.receiptMaxKeys,
+    options.vouched ?? NOTHING_VOUCHED,
+    new MinuteBudget(
+      options.clientBytesPerMinute ?? WITNESS_LIMITS.clientBytesPerMinute,
+      now,
+      'bytes of receipts',
+    ),
+    'receipts',
   );
   const checkers = new ReceiptCheckers();
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, checkers, now);

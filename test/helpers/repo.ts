@@ -71,6 +71,8 @@ export const NO_RATE_LIMITS = {
   publisherPerAddressBurst: 1e9,
   agentPerAddressPerSecond: 1e9,
   agentPerAddressBurst: 1e9,
+  unvouchedReceiptsPerMinute: 1e9,
+  clientBytesPerMinute: 1e12,
 };
 
 /** The repository's first root, as auditors and clients pin it. */
