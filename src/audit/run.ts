@@ -9,7 +9,7 @@ import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
 import { verifiedCosigners } from '../log/cosignature.js';
 import { verifyConsistency } from '../log/merkle.js';
-import { parseVerifierKey } from '../log/note.js';
+import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
 import { parseJson } from '../tuf/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
@@ -88,6 +88,17 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     ? (JSON.parse(readFileSync(learnedPath, 'utf8')) as string[])
     : [];
   const verifier = [parseVerifierKey(run.logKey), ...learned.map((k) => parseVerifierKey(k))];
+  const savedPath = join(run.stateDir, 'checkpoint');
+  const saved = existsSync(savedPath) ? readFileSync(savedPath, 'utf8') : undefined;
+  const pinnedPath = join(run.stateDir, 'log-key');
+  assertSameLog({
+    given: run.logKey,
+    pinned: existsSync(pinnedPath) ? readFileSync(pinnedPath, 'utf8').trim() : undefined,
+    learned,
+    saved,
+    verifier,
+    stateDir: run.stateDir,
+  });
   const checkpointNote = await getText(run.server, '/log/checkpoint');
   const checkpoint = openCheckpoint(checkpointNote, verifier);
   const findings: Finding[] = [];
@@ -95,8 +106,6 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
   // 1. The witness step: the log must extend what this auditor saw last time.
-  const savedPath = join(run.stateDir, 'checkpoint');
-  const saved = existsSync(savedPath) ? readFileSync(savedPath, 'utf8') : undefined;
   if (saved) {
     const previous = openCheckpoint(saved, verifier);
     let proof: Uint8Array[] | FairpatchError = [];
@@ -151,6 +160,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
     writeFileAtomic(savedPath, checkpointNote);
+    if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
     const announced = parsed.flatMap(({ leaf }) =>
       leaf.type === 'log.key-rotated' ? [leaf.vkey] : [],
     );
@@ -162,6 +172,38 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     report,
     checkpoint,
   };
+}
+
+/**
+ * A state directory follows one log: the key it was first pinned to, and the keys that log announced
+ * under it (a rotation). A --log-key that is neither contradicts it: refused, never quietly used, so a
+ * state (its saved checkpoint, its verified leaves) is never read as another log's. A state saved
+ * before the key was kept holds the key in its checkpoint's signature.
+ */
+export function assertSameLog(input: {
+  given: string;
+  pinned: string | undefined;
+  learned: readonly string[];
+  saved: string | undefined;
+  verifier: readonly Verifier[];
+  stateDir: string;
+}): void {
+  const given = input.given.trim();
+  const contradicted = (saved: string) =>
+    new FairpatchError(
+      'BAD_REQUEST',
+      `--log-key ${given} contradicts the log key saved in --state ${input.stateDir} (${saved}); give that key, or another --state for another log`,
+    );
+  if (input.pinned !== undefined) {
+    if (given !== input.pinned && !input.learned.includes(given)) throw contradicted(input.pinned);
+    return;
+  }
+  if (input.saved === undefined) return;
+  try {
+    openCheckpoint(input.saved, input.verifier);
+  } catch {
+    throw contradicted('the key that signed its saved checkpoint');
+  }
 }
 
 /**
