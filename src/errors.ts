@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   // 409/422: well-formed but refused by the repository's rules
   VERSION_CONFLICT: 409,
   ALREADY_EXISTS: 409,
+  /** A vendor version would take effect at the tick of one still pending, in its place (refresh, rotation). */
+  RELEASE_PENDING: 409,
   /** A checkpoint of the same size as one already witnessed, with another root: a fork (C2SP tlog-witness). */
   CHECKPOINT_CONFLICT: 409,
   SIGNATURE_INVALID: 422,

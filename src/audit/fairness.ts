@@ -25,6 +25,7 @@ export { activationFindings, earlyRelease, equivocations, rollupAdmissions } fro
 
 import type { Verifier } from '../log/note.js';
 import { splitViews } from './split-view.js';
+import { servedChanges } from './served-changes.js';
 export * from './report.js';
 
 // The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
@@ -74,6 +75,7 @@ export function evaluateFairness(input: {
   });
   const findings: Finding[] = [...(input.extraFindings ?? []), ...ownerNotes, ...notes];
   findings.push(...equivocations(documents, seen));
+  findings.push(...servedChanges({ of, documents, now: input.now, options, tickStart }));
   if (input.log)
     findings.push(
       ...splitViews({

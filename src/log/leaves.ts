@@ -3,6 +3,8 @@ import { FairpatchError } from '../errors.js';
 import { leafJsonBytes, parseJson } from '../tuf/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
 import { ownersByGroupSchema, signedEnrollmentSchema } from '../common/enrollment.js';
+import { VENDOR_PATTERN } from '../common/names.js';
+import { MAX_LOGGED_METADATA_BYTES } from './limits.js';
 import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
 
 // Log leaves: canonical JSON that parses back (leafJsonBytes), one schema per type, each versioned by `v`. The leaf bytes
@@ -102,6 +104,52 @@ const activatedV2 = z.strictObject({
   metadata: z.string().max(4 * 1024 * 1024),
 });
 
+/**
+ * Which metadata file a served change is about: a vendor's delegated targets (by vendor name, which is
+ * never a top-level role's name), the top-level `targets` or a `root`.
+ */
+const role = z.union([z.literal('targets'), z.literal('root'), z.string().regex(VENDOR_PATTERN)]);
+
+/**
+ * Every other version that changes what clients are served (a refresh, a key rotation, a vendor's
+ * registration, a new root), committed before its tick like a schedule: only the sha256 of the
+ * metadata, which the activation opens.
+ */
+const changeScheduled = z.strictObject({
+  type: z.literal('change.scheduled'),
+  v: z.literal(1),
+  role,
+  metadata_version: z.number().int().min(1),
+  metadata_sha256: sha256,
+  activation_tick: tick,
+});
+
+/** The activation of such a version at its tick, in which snapshot and timestamp, with the metadata. */
+const changeActivated = z.strictObject({
+  type: z.literal('change.activated'),
+  v: z.literal(1),
+  role,
+  metadata_version: z.number().int().min(1),
+  tick,
+  snapshot_version: z.number().int().min(1),
+  snapshot_sha256: sha256,
+  timestamp_sha256: sha256,
+  metadata: z.string().max(MAX_LOGGED_METADATA_BYTES),
+});
+
+/**
+ * From `from_tick` on, every served change has its leaf (a node that logs them says so once): the
+ * snapshot version then, and how often it is renewed with no change, so the auditor can explain every
+ * snapshot version served from that tick on.
+ */
+const changesLogged = z.strictObject({
+  type: z.literal('changes.logged'),
+  v: z.literal(1),
+  from_tick: tick,
+  snapshot_version: z.number().int().min(1),
+  snapshot_period_ticks: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
 /** The customer groups the operator serves, declared by the operator: the audit must cover each. */
 const groupsDeclaredV1 = z.strictObject({
   type: z.literal('groups.declared'),
@@ -182,6 +230,9 @@ export const leafSchema = z.discriminatedUnion('type', [
   byVersion(scheduledV1, scheduledV2),
   byVersion(haltedV1, haltedV2),
   byVersion(activatedV1, activatedV2),
+  changeScheduled,
+  changeActivated,
+  changesLogged,
   byVersion(groupsDeclaredV1, groupsDeclaredV2),
   rotated,
   rollup,

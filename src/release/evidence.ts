@@ -5,7 +5,7 @@ import type { Sequencer } from '../log/sequencer.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { DeliveryCounter } from './accounting.js';
 import type { Repository } from './repository.js';
-import type { StoredVersion } from './state.js';
+import type { CommittedState, StoredVersion } from './state.js';
 import { activeAt } from './view.js';
 import { Embargoes } from './embargo.js';
 
@@ -24,6 +24,12 @@ export class Evidence {
   private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
   private readonly embargoes: Embargoes;
+  /**
+   * Changes other than releases and halts are logged from one snapshot period before this node
+   * started: a node that was down for less than that catches up, an upgraded repository does not log
+   * its whole history again.
+   */
+  private readonly changesFrom: number;
 
   constructor(
     private readonly repo: Repository,
@@ -33,6 +39,7 @@ export class Evidence {
   ) {
     this.lastRollupTick = repo.currentTick() - 1;
     this.embargoes = new Embargoes(repo);
+    this.changesFrom = repo.currentTick() - periodTicks(repo);
   }
 
   /** An embargo's leaf (embargo.ts builds it; hashes only until its tick). */
@@ -73,7 +80,7 @@ export class Evidence {
     kind: string,
     rescheduled = false,
   ): Promise<number | undefined> {
-    if (kind !== 'release' && kind !== 'halt') return undefined;
+    if (kind !== 'release' && kind !== 'halt') return this.changeStaged(vendor, version);
     const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
     // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
     const suffix = rescheduled ? `@${version.activationTick}` : '';
@@ -88,6 +95,40 @@ export class Evidence {
         activation_tick: version.activationTick,
       },
     );
+  }
+
+  /**
+   * Any other version that changes what is served (a vendor's refresh, registration or key rotation,
+   * the top-level targets, a root), committed before its tick like a schedule: only its sha256.
+   */
+  async changeStaged(role: string, version: StoredVersion): Promise<number> {
+    return this.append(`change:${role}:${version.version}`, {
+      type: 'change.scheduled',
+      v: 1,
+      role,
+      metadata_version: version.version,
+      metadata_sha256: sha256Hex(version.bytes),
+      activation_tick: version.activationTick,
+    });
+  }
+
+  /**
+   * Start-up: says once in the log from which tick every served change has its leaf (with the snapshot
+   * version then and the renewal period, which the auditor needs to explain every version after), and
+   * commits, idempotently, every pending change a crash may have kept out of the log.
+   */
+  async changeCommitments(): Promise<void> {
+    const view = this.repo.view;
+    const k = this.repo.currentTick();
+    await this.append('changes.logged:v1', {
+      type: 'changes.logged',
+      v: 1,
+      from_tick: k,
+      snapshot_version: view.snapshotVersionAt(k),
+      snapshot_period_ticks: periodTicks(this.repo),
+    });
+    const due = otherChanges(view.state).filter(({ version }) => version.activationTick >= k);
+    await Promise.all(due.map(({ role, version }) => this.changeStaged(role, version)));
   }
 
   /**
@@ -142,8 +183,38 @@ export class Evidence {
         );
       }
     }
+    for (const { role, version: v, active } of otherChanges(view.state)) {
+      const id = `change:${role}:${v.version}`;
+      if (this.activated.has(id) || v.activationTick > k || v.activationTick < this.changesFrom)
+        continue;
+      this.activated.add(id);
+      if (!active(v.activationTick)) continue; // superseded at its tick: what replaced it is logged
+      pending.push(
+        this.changeActivated(role, v).catch((error: unknown): never => {
+          this.activated.delete(id);
+          throw error;
+        }),
+      );
+    }
     await Promise.all(pending);
     await this.reveals();
+  }
+
+  /** Opens a change's commitment at its tick: the metadata served from then on, in which snapshot. */
+  private changeActivated(role: string, v: StoredVersion): Promise<number> {
+    const view = this.repo.view;
+    const snapshot = view.snapshotAt(v.activationTick);
+    return this.append(`change-activated:${role}:${v.version}`, {
+      type: 'change.activated',
+      v: 1,
+      role,
+      metadata_version: v.version,
+      tick: v.activationTick,
+      snapshot_version: snapshot.version,
+      snapshot_sha256: sha256Hex(snapshot.bytes),
+      timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
+      metadata: v.bytes.toString('utf8'),
+    });
   }
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
@@ -227,4 +298,38 @@ export class Evidence {
       keyids,
     });
   }
+}
+
+/** Snapshot renewals happen every this many ticks with no change (the view's period). */
+function periodTicks(repo: Repository): number {
+  const { snapshotPeriodMs, tickMs } = repo.config;
+  return Math.max(1, Math.round(snapshotPeriodMs / tickMs));
+}
+
+/**
+ * Every served change that is not a vendor's release or halt: a vendor's other versions (refresh,
+ * registration, key rotation), the top-level targets, and each root after the first (leaf 0 names it).
+ */
+function otherChanges(state: CommittedState): Array<{
+  role: string;
+  version: StoredVersion;
+  active: (k: number) => boolean;
+}> {
+  const out: Array<{ role: string; version: StoredVersion; active: (k: number) => boolean }> = [];
+  const of = (role: string, list: readonly StoredVersion[], v: StoredVersion) => ({
+    role,
+    version: v,
+    active: (k: number) => activeAt(list, k) === v,
+  });
+  for (const [vendor, versions] of state.vendors)
+    for (const v of versions)
+      if (v.kind !== 'release' && v.kind !== 'halt') out.push(of(vendor, versions, v));
+  for (const v of state.topTargets) out.push(of('targets', state.topTargets, v));
+  state.roots.forEach((bytes, i) => {
+    const tick = state.rootTicks[i];
+    if (i === 0 || tick === undefined) return;
+    const v = { version: i + 1, bytes, effectiveAt: 0, activationTick: tick };
+    out.push({ role: 'root', version: v, active: () => true });
+  });
+  return out;
 }

@@ -65,6 +65,8 @@ export interface RepositoryEvents {
   /** An embargo leaf (embargo.ts): appended once under its dedupe key. */
   embargo(dedupe: string, leaf: Leaf): Promise<number>;
   rootAdded(version: number, bytes: Buffer, keyids: Record<string, string[]>): Promise<void>;
+  /** Any other served change (top-level targets, a vendor's registration or rotation, a root): committed. */
+  changeStaged(role: string, version: StoredVersion): Promise<number>;
 }
 
 const topTargetsEnvelope = z.strictObject({
@@ -239,6 +241,7 @@ export class Repository {
       pending,
       ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}),
     });
+    await this.assertNothingPendingAt(vendor, previous?.version, plan.kind, plan.effectiveAt);
     const bytes = envelopeBytes(upload);
     // Its activation leaf must be one the node can log and every auditor read (src/log/limits.ts).
     assertMetadataLoggable(vendor, bytes);
@@ -311,6 +314,7 @@ export class Repository {
       now,
     });
     await this.refresh();
+    await this.logDelegation(input.name, top.signed.version, initial.signed.version);
     return { name: input.name, effectiveAt, activationTick: activationTick(config, effectiveAt) };
   }
 
@@ -371,6 +375,7 @@ export class Repository {
     );
     const metadataBytes = envelopeBytes(metadata);
     assertMetadataLoggable(vendor, metadataBytes);
+    await this.assertNothingPendingAt(vendor, previous?.version, 'rotation', effectiveAt);
     await store.rotateVendorKey({
       name: vendor,
       key: input.public_key,
@@ -381,12 +386,54 @@ export class Repository {
       now,
     });
     await this.refresh();
+    await this.logDelegation(vendor, top.signed.version, metadata.signed.version);
     return {
       name: vendor,
       keyid,
       effectiveAt,
       activationTick: activationTick(config, effectiveAt),
     };
+  }
+
+  /** Commits the two documents a (re)delegation takes effect with to the log, before their tick. */
+  private async logDelegation(vendor: string, top: number, metadata: number): Promise<void> {
+    const state = this.current.state;
+    const topVersion = state.topTargets.find((v) => v.version === top);
+    const vendorVersion = state.vendors.get(vendor)?.find((v) => v.version === metadata);
+    if (topVersion) await this.events?.changeStaged('targets', topVersion);
+    if (vendorVersion) await this.events?.changeStaged(vendor, vendorVersion);
+  }
+
+  /**
+   * A vendor's new version must not take effect at the tick of one still pending (unless it is a halt,
+   * which withdraws it): it would be served in that version's place, so the pending release would go
+   * live inside a refresh or a rotation, its own commitment never opened. Vendor metadata is cumulative,
+   * so a refresh or rotation staged while a release is pending carries the release and cannot go live
+   * before its tick: it is refused until the release is out (docs/design.md §4).
+   */
+  private async assertNothingPendingAt(
+    vendor: string,
+    latest: number | undefined,
+    kind: string,
+    effectiveAt: number,
+  ): Promise<void> {
+    const known = this.current.state.vendors.get(vendor) ?? [];
+    // Another node may have staged the latest version since this one last loaded the state.
+    if ((known.at(-1)?.version ?? 0) < (latest ?? 0)) await this.refresh();
+    if (kind === 'halt') return;
+    const { config } = this.options;
+    const tick = activationTick(config, effectiveAt);
+    const now = this.currentTick();
+    const pending = (this.current.state.vendors.get(vendor) ?? []).find(
+      (v) => v.activationTick > now && v.activationTick >= tick,
+    );
+    if (!pending) return;
+    const at = new Date(tickStart(config, pending.activationTick)).toISOString();
+    throw new FairpatchError(
+      'RELEASE_PENDING',
+      `${vendor} version ${pending.version} (${pending.kind ?? 'a change'}) is pending until ${at}; this ${kind} would take effect at that tick in its place: stage it after ${at}, or halt the pending release first`,
+      { details: { version: pending.version, activates_at: at } },
+    );
   }
 
   /**
@@ -458,6 +505,14 @@ export class Repository {
     await store.addRoot(next.signed.version, bytes, effectiveAt, now);
     await this.refresh();
     const roles = next.signed.roles;
+    const tickOfRoot = this.current.state.rootTicks[next.signed.version - 1];
+    if (tickOfRoot !== undefined)
+      await this.events?.changeStaged('root', {
+        version: next.signed.version,
+        bytes,
+        effectiveAt,
+        activationTick: tickOfRoot,
+      });
     await this.events?.rootAdded(next.signed.version, bytes, {
       root: roles.root.keyids,
       targets: roles.targets.keyids,

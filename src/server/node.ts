@@ -207,6 +207,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   await evidence.created();
   if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
   await logStagedVersions(repo, evidence);
+  await evidence.changeCommitments();
   await evidence.embargoCommitments();
   await evidence.activations();
 
