@@ -52,7 +52,8 @@ function readConfig(path: string, options: Options): Record<string, string | boo
     throw new UsageError(`--config ${path} must hold a JSON object of options`);
   const out: Record<string, string | boolean> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    const spec = options[key];
+    // Own names only: `__proto__` (an own key once parsed) would find Object.prototype here.
+    const spec = Object.hasOwn(options, key) ? options[key] : undefined;
     if (!spec || key === 'config' || key === 'help')
       throw new UsageError(
         `--config ${path}: unknown option "${key}"${didYouMean(key, Object.keys(options))}`,

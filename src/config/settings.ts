@@ -175,8 +175,15 @@ export function defineSettings<
       const values = file.values;
       if (!values || typeof values !== 'object' || Array.isArray(values))
         throw new ConfigError(`--config ${file.path} must hold a JSON object of settings`);
-      for (const [name, value] of Object.entries(values))
+      // Refused here, by name: copied into `input`, a `__proto__` key (JSON.parse makes it an own
+      // key) would set input's prototype, slip past the strict schema and lend it its settings.
+      for (const [name, value] of Object.entries(values)) {
+        if (!(names as readonly string[]).includes(name))
+          throw new ConfigError(
+            `--config ${file.path}: "${name}": unknown setting; known ones are listed in docs/configuration.md`,
+          );
         set(name, value, `--config ${file.path}: "${name}"`);
+      }
     }
     for (const name of names) {
       const { flag } = sources[name];
