@@ -1,12 +1,12 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { readPrivateKey } from '../../src/keys/key-files.js';
-import { generateVendorKey, readOnlineKeys } from '../../src/keys/keygen.js';
+import { generateVendorKey, readOnlineKeys, rotateRoot } from '../../src/keys/keygen.js';
 import { type Leaf, type LeafOf, parseLeaf } from '../../src/log/leaves.js';
-import { buildKeyRotation } from '../../src/publish/build.js';
+import { buildHalt, buildKeyRotation } from '../../src/publish/build.js';
 import { tickAt } from '../../src/common/tick.js';
 import {
   type Envelope,
@@ -223,6 +223,57 @@ describe.each(DIALECTS)('%s: served changes and the log', (dialect) => {
       expect(opening?.leaf.tick).toBe(tick);
       expect(commitment!.index).toBeLessThan(opening!.index);
     }
+    const outcome = await audit(w);
+    expect(outcome.report!.findings).toEqual([]);
+    expect(outcome.report!.verdict).toBe('FAIR');
+  });
+
+  it('a release halted before its tick and a root rotation (new timestamp key): every version explained; FAIR', async () => {
+    const w = await world(dialect);
+    const k0 = tickOf(w.fx, w.start);
+    const withdrawnAt = w.start + 60 * SECOND;
+    await w.fx.stage('acme', {}, [await w.fx.artifact('agent.sh', 'a')], withdrawnAt);
+    const at = new Map<number, () => Promise<void>>();
+    at.set(k0 + 5, async () => {
+      const { envelope } = buildHalt({
+        vendor: 'acme',
+        version: '2.4.1',
+        previous: (await w.fx.node.store.latestVendorMetadata('acme'))!.signed,
+        vendorKey: w.fx.vendors.get('acme')!.key,
+        now: w.fx.clock.now(),
+      });
+      const response = await post(
+        w.url,
+        '/vendors/acme/metadata',
+        w.fx.vendors.get('acme')!.token,
+        envelope,
+      );
+      expect(response.status).toBe(201);
+    });
+    at.set(k0 + 70, async () => {
+      const { path } = rotateRoot({
+        dir: w.fx.keysDir,
+        now: w.fx.clock.now(),
+        rotate: ['timestamp'],
+      });
+      const response = await fetch(`${w.url}/api/v1/root`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${w.fx.operatorToken}`,
+          'content-type': 'application/json',
+        },
+        body: readFileSync(path),
+      });
+      expect(response.status).toBe(201);
+    });
+    await run(w, w.start + 160 * SECOND, { at });
+
+    const all = await leaves(w.fx);
+    expect(
+      ofType(all, 'change.activated').some(
+        (l) => l.leaf.role === 'root' && l.leaf.metadata_version === 2,
+      ),
+    ).toBe(true);
     const outcome = await audit(w);
     expect(outcome.report!.findings).toEqual([]);
     expect(outcome.report!.verdict).toBe('FAIR');
