@@ -1,7 +1,7 @@
 import { readEnrollment } from './enrollment-file.js';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/files.js';
-import { randomUUID } from 'node:crypto';
+import { signInstallReport } from '../common/install-report.js';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { Updater } from 'tuf-js';
@@ -107,7 +107,6 @@ export class Agent {
   readonly receipts: ReceiptStore;
   readonly identity: AgentIdentity;
   private readonly observer: Observer;
-  private readonly clientId: string;
   private readonly checkpoints: CheckpointWatch | undefined;
   private lastLogCheck = Number.NEGATIVE_INFINITY;
 
@@ -124,9 +123,6 @@ export class Agent {
     for (const dir of Object.values(this.dirs)) mkdirSync(dir, { recursive: true });
     if (!existsSync(join(this.dirs.metadata, 'root.json')))
       copyFileSync(options.root, join(this.dirs.metadata, 'root.json'));
-    const idFile = join(s, 'client-id');
-    if (!existsSync(idFile)) writeFileSync(idFile, randomUUID() + '\n');
-    this.clientId = readFileSync(idFile, 'utf8').trim();
     this.receipts = new ReceiptStore(s);
     this.identity = loadIdentity(s);
     this.observer = new Observer(this.identity, options.group, this.receipts);
@@ -425,13 +421,20 @@ export class Agent {
 
   private async report(facts: PatchFacts, outcome: 'installed' | 'failed'): Promise<void> {
     try {
-      const response = await this.post('/reports', {
-        group: this.options.group,
-        client: this.clientId,
-        product: facts.product,
-        version: facts.version,
-        outcome,
-      });
+      // Signed by the agent's key, like its receipts: the server counts only what an agent signed.
+      const signed = signInstallReport(
+        {
+          v: 1,
+          agent: this.identity.publicKey,
+          group: this.options.group,
+          product: facts.product,
+          version: facts.version,
+          outcome,
+          at: new Date(this.deps.clock.now()).toISOString(),
+        },
+        this.identity.seed,
+      );
+      const response = await this.post('/reports', signed);
       if (!response.ok) this.log(`install report not accepted: HTTP ${response.status}`);
     } catch (error) {
       this.log(`install report not sent: ${describeRefusal(error)}`);

@@ -20,6 +20,7 @@ import type { Notifier } from '../release/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
+import type { IntakeBudget } from '../receipts/budget.js';
 import { groupRoutes } from './routes/groups.js';
 import { switchRecords } from './timestamp.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   log: LogStore;
   logVerifierKey: string;
   intake: ReceiptIntake;
+  /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
+  reportBudget: IntakeBudget;
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
   declareGroups?: (groups: string[], owners?: OwnersByGroup) => Promise<number>;
   notifier: Notifier;
@@ -228,7 +231,16 @@ export function createApp(deps: AppDeps): Hono {
       onOutcome: (outcome, accepted) => metrics.receipts(outcome, accepted),
     }),
   );
-  app.route('/api/v1', reportRoutes({ db: repo.store.db, now: () => repo.clock.now() }));
+  app.route(
+    '/api/v1',
+    reportRoutes({
+      db: repo.store.db,
+      store: repo.store,
+      now: () => repo.clock.now(),
+      budget: deps.reportBudget,
+      assertDeclared: (groups) => deps.intake.assertDeclared(groups),
+    }),
+  );
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
   app.route('/', dashboardRoutes({ repo, log: deps.log }));
   return app;

@@ -14,7 +14,7 @@ import { embargoCreateSchema, embargoDecideSchema, embargoMoveSchema } from '../
 import { NON_NEGATIVE_INT } from './query.js';
 import { SHA256 } from './routes/publisher.js';
 import { declarationSchema } from './routes/groups.js';
-import { reportSchema } from './routes/reports.js';
+import { signedInstallReportSchema } from '../common/install-report.js';
 
 /**
  * The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the publisher, receipt and log
@@ -343,17 +343,19 @@ const paths: ZodOpenApiPathsObject = {
     post: {
       tags: ['receipts'],
       operationId: 'reportInstall',
-      summary: "count one agent's install outcome",
-      requestBody: { required: true, ...json(reportSchema) },
+      summary:
+        "count one agent's install outcome, signed by the agent's key (budgeted per key like receipts)",
+      requestBody: { required: true, ...json(signedInstallReportSchema) },
       responses: {
         '201': { description: 'counted', ...json(z.strictObject({ counted: z.literal(true) })) },
-        ...errors(400, 413, 415, 429),
+        ...errors(400, 413, 415, 422, 429),
       },
     },
     get: {
       tags: ['receipts'],
+      security: bearer,
       operationId: 'installReports',
-      summary: 'install outcomes, summed per group, product and version',
+      summary: 'install outcomes, summed per group, product and version (operator token)',
       responses: {
         '200': {
           description: 'the counts',
@@ -371,7 +373,7 @@ const paths: ZodOpenApiPathsObject = {
             }),
           ),
         },
-        ...errors(429),
+        ...errors(401, 403, 429),
       },
     },
   },

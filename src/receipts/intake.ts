@@ -5,7 +5,6 @@ import { leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { IntakeBudget } from './budget.js';
-import type { ReceiptBatch } from '../common/observation.js';
 import { FairpatchError } from '../errors.js';
 import { assertLeafFits } from '../log/limits.js';
 import { judgeReceiptBatch } from './check.js';
@@ -67,7 +66,7 @@ export class ReceiptIntake {
       },
       'not a timestamp signed by a trusted timestamp key',
     );
-    await this.assertDeclared(batch.receipts);
+    await this.assertDeclared(batch.receipts.map((r) => r.observation.group));
     // Before the budget is charged: a vouched key draws on its own budget, not the unvouched pool.
     const certificates =
       (await this.enrollments?.admit(
@@ -135,19 +134,22 @@ export class ReceiptIntake {
     return { accepted: batch.receipts.length, newDocuments: logged.length, logIndex };
   }
 
-  /** Once the operator has declared its groups, evidence about any other group is refused. */
-  private async assertDeclared(receipts: ReceiptBatch['receipts']): Promise<void> {
+  /**
+   * Once the operator has declared its groups, evidence about any other group (a receipt, an install
+   * report) is refused: group names come from clients, who could invent any number of them.
+   */
+  async assertDeclared(groups: readonly string[]): Promise<void> {
     const t = this.now();
     if (!this.declared || t - this.declared.at >= DECLARED_TTL_MS || t < this.declared.at)
       this.declared = { at: t, groups: this.declaredGroups() };
-    const groups = await this.declared.groups;
-    if (!groups) return;
-    for (const [i, r] of receipts.entries())
-      if (!groups.has(r.observation.group))
+    const declared = await this.declared.groups;
+    if (!declared) return;
+    for (const group of groups)
+      if (!declared.has(group))
         throw new FairpatchError(
           'GROUP_UNDECLARED',
-          `receipts.${i}: group ${r.observation.group} is not one the operator declared`,
-          { details: { group: r.observation.group } },
+          `group ${group} is not one the operator declared`,
+          { details: { group } },
         );
   }
 

@@ -259,6 +259,13 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     new IntakeBudget(intakeLimits, () => clock.now(), vouched, clientBytes),
     declaredSet,
   );
+  const reportBudget = new IntakeBudget(
+    intakeLimits,
+    () => clock.now(),
+    vouched,
+    clientBytes,
+    'install reports',
+  );
   const declareGroups = async (groups: string[], owners: OwnersByGroup = {}): Promise<number> => {
     await store.saveDeclaredGroups(groups, owners);
     counter.declare(groups);
@@ -277,6 +284,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     log,
     logVerifierKey: logKey.vkey,
     intake,
+    reportBudget,
     notifier,
     metrics,
     declareGroups,

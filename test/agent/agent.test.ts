@@ -95,7 +95,13 @@ describe.each(DIALECTS)('%s', (dialect) => {
         before + 2,
       ]);
       expect(a.receipts.unsubmitted()).toEqual([]); // handed to the server
-      expect(await (await fetch(`${server.url}/api/v1/reports`)).json()).toEqual({
+      expect(
+        await (
+          await fetch(`${server.url}/api/v1/reports`, {
+            headers: { authorization: `Bearer ${fx.operatorToken}` },
+          })
+        ).json(),
+      ).toEqual({
         reports: [
           {
             group: 'eu-west',
@@ -274,7 +280,11 @@ describe.each(DIALECTS)('%s', (dialect) => {
       expect(await a.cycle()).toMatchObject({ outcome: 'installed' });
       expect(readFileSync(count, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
       const reports = (
-        (await (await fetch(`${server.url}/api/v1/reports`)).json()) as {
+        (await (
+          await fetch(`${server.url}/api/v1/reports`, {
+            headers: { authorization: `Bearer ${fx.operatorToken}` },
+          })
+        ).json()) as {
           reports: Array<{ outcome: string; count: number }>;
         }
       ).reports;

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signInstallReport } from '../../src/common/install-report.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -204,17 +207,31 @@ export async function listen(app: {
   };
 }
 
-/** `POST /api/v1/reports` of the smallest install report an agent sends: the request's init. */
-export function installReport(headers: Record<string, string> = {}): RequestInit {
+/**
+ * `POST /api/v1/reports` of the smallest install report an agent sends, signed by a fresh agent key
+ * (or `seed`) at `now`: the request's init.
+ */
+export function installReport(
+  headers: Record<string, string> = {},
+  now = Date.now(),
+  seed: Uint8Array = randomBytes(32),
+): RequestInit {
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({
-      group: 'eu',
-      client: 'c',
-      product: 'p',
-      version: '1',
-      outcome: 'installed',
-    }),
+    body: JSON.stringify(
+      signInstallReport(
+        {
+          v: 1,
+          agent: ed25519PublicKey(seed).toString('hex'),
+          group: 'eu',
+          product: 'p',
+          version: '1',
+          outcome: 'installed',
+          at: new Date(now).toISOString(),
+        },
+        seed,
+      ),
+    ),
   };
 }

@@ -6,7 +6,7 @@ import { readPrivateKey } from '../../src/keys/key-files.js';
 import { generateVendorKey } from '../../src/keys/keygen.js';
 import { buildKeyRotation, buildRegistration } from '../../src/publish/build.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
-import { type Fixture, MINUTE, createFixture } from '../helpers/repo.js';
+import { type Fixture, MINUTE, createFixture, installReport } from '../helpers/repo.js';
 import { validate } from '../helpers/json-schema.js';
 
 interface Operation {
@@ -220,7 +220,7 @@ describe('request schemas are what the server validates', () => {
     await check(
       '/api/v1/reports',
       '/api/v1/reports',
-      { group: 'eu', client: 'c', product: 'p', version: '1', outcome: 'installed' },
+      JSON.parse(installReport(undefined, fx.clock.now()).body as string),
       undefined,
       true,
     );

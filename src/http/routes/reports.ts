@@ -1,24 +1,53 @@
 import { Hono } from 'hono';
 import { sql } from 'kysely';
-import { z } from 'zod';
+import { signedInstallReportSchema, verifyInstallReport } from '../../common/install-report.js';
 import type { Db } from '../../db/schema.js';
-import { groupName } from '../../common/names.js';
+import { FairpatchError } from '../../errors.js';
+import type { IntakeBudget } from '../../receipts/budget.js';
+import type { RepositoryStore } from '../../release/store.js';
 import { parseWith } from '../../tuf/schema.js';
+import { operatorOnly, requireToken } from '../auth.js';
 import { readJson } from '../body.js';
 
-export const reportSchema = z.strictObject({
-  group: groupName,
-  client: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
-  product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-  version: z.string().min(1).max(64),
-  outcome: z.enum(['installed', 'failed']),
-});
+/** How far a report's signing time may be from this node's clock: older ones are replays. */
+export const REPORT_WINDOW_MS = 60 * 60_000;
+/** Report signatures remembered (a replay inside the window is acknowledged, not counted again). */
+const MAX_SEEN = 100_000;
 
-/** `POST /api/v1/reports`: agents' install outcomes, counted per group; `GET` sums them up. */
-export function reportRoutes(deps: { db: Db; now: () => number }): Hono {
+/**
+ * `POST /api/v1/reports`: agents' install outcomes, each signed by the agent's key
+ * (src/common/install-report.ts), counted per group; `GET` sums them up, for the operator only
+ * (which group installed what, and what failed, is the operator's business, not everyone's).
+ * A report is charged like a receipt: its key's budget, the unvouched pool, the client byte budget.
+ */
+export function reportRoutes(deps: {
+  db: Db;
+  store: RepositoryStore;
+  now: () => number;
+  budget: IntakeBudget;
+  /** Refuses (GROUP_UNDECLARED) a group the operator has not declared, once it has declared any. */
+  assertDeclared: (groups: readonly string[]) => Promise<void>;
+}): Hono {
   const app = new Hono();
+  const seen = new Set<string>();
   app.post('/reports', async (c) => {
-    const r = parseWith(reportSchema, await readJson(c, 4096), 'BAD_REQUEST');
+    const signed = parseWith(signedInstallReportSchema, await readJson(c, 4096), 'BAD_REQUEST');
+    const r = signed.report;
+    if (!verifyInstallReport(signed))
+      throw new FairpatchError(
+        'SIGNATURE_INVALID',
+        'the agent signature does not verify (unsigned, altered or re-labelled)',
+      );
+    const now = deps.now();
+    if (Math.abs(Date.parse(r.at) - now) > REPORT_WINDOW_MS)
+      throw new FairpatchError(
+        'BAD_REQUEST',
+        `report.at is more than ${REPORT_WINDOW_MS / 60_000} minutes from this server's clock`,
+      );
+    await deps.assertDeclared([r.group]);
+    if (seen.has(signed.sig)) return c.json({ counted: true }, 201);
+    // What the row can add to the database, charged before it is written.
+    deps.budget.charge([r], r.group.length + r.product.length + r.version.length + 64);
     await deps.db
       .insertInto('install_reports')
       .values({
@@ -27,17 +56,19 @@ export function reportRoutes(deps: { db: Db; now: () => number }): Hono {
         version: r.version,
         outcome: r.outcome,
         count: 1,
-        updated_at: deps.now(),
+        updated_at: now,
       })
       .onConflict((oc) =>
         oc
           .columns(['grp', 'product', 'version', 'outcome'])
-          .doUpdateSet({ count: sql`install_reports.count + 1`, updated_at: deps.now() }),
+          .doUpdateSet({ count: sql`install_reports.count + 1`, updated_at: now }),
       )
       .execute();
+    if (seen.size >= MAX_SEEN) seen.clear();
+    seen.add(signed.sig);
     return c.json({ counted: true }, 201);
   });
-  app.get('/reports', async (c) => {
+  app.get('/reports', requireToken(deps.store, operatorOnly), async (c) => {
     const rows = await deps.db
       .selectFrom('install_reports')
       .selectAll()

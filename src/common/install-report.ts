@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { ed25519Sign, ed25519Verify } from './ed25519.js';
+import { groupName } from './names.js';
+import { isoMillis } from './iso-millis.js';
+import { canonicalBytes } from '../tuf/canonical.js';
+
+// An agent's install outcome, signed by the agent's own key as its observations are: the server
+// counts only reports an agent key signed, charges them to that key's budget (and, unvouched, to the
+// small pool all unvouched keys share), and no one can post outcomes in another agent's name.
+// Shared by the agent (signs) and the server (verifies, counts).
+
+const HEX = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
+
+export const installReportSchema = z.strictObject({
+  v: z.literal(1),
+  /** The agent's Ed25519 public key, hex: the signer. */
+  agent: HEX(64),
+  group: groupName,
+  product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+  version: z.string().regex(/^[ -~]{1,64}$/, 'version: 1 to 64 printable ASCII characters'),
+  outcome: z.enum(['installed', 'failed']),
+  /** When the agent signed it: the server takes reports only this close to its own clock (replays). */
+  at: isoMillis,
+});
+export type InstallReport = z.infer<typeof installReportSchema>;
+
+/** `POST /api/v1/reports`: one report and the agent's signature over it. */
+export const signedInstallReportSchema = z.strictObject({
+  report: installReportSchema,
+  sig: HEX(128),
+});
+export type SignedInstallReport = z.infer<typeof signedInstallReportSchema>;
+
+/** Domain separation: a report signature can never be mistaken for an observation or anything else. */
+const CONTEXT = Buffer.from('fairpatch install-report v1\n', 'utf8');
+
+const message = (report: InstallReport): Buffer => Buffer.concat([CONTEXT, canonicalBytes(report)]);
+
+export function signInstallReport(report: InstallReport, seed: Uint8Array): SignedInstallReport {
+  return { report, sig: ed25519Sign(seed, message(report)).toString('hex') };
+}
+
+export function verifyInstallReport(signed: SignedInstallReport): boolean {
+  return ed25519Verify(
+    Buffer.from(signed.report.agent, 'hex'),
+    message(signed.report),
+    Buffer.from(signed.sig, 'hex'),
+  );
+}
