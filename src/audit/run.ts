@@ -8,7 +8,6 @@ import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
 import { verifiedCosigners } from '../log/cosignature.js';
-import { verifyConsistency } from '../log/merkle.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
 import { parseJson } from '../tuf/canonical.js';
@@ -105,33 +104,23 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   if (run.cosigners && run.cosigners.threshold > 0)
     findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
-  // 1. The witness step: the log must extend what this auditor saw last time.
+  // 1. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
+  const { leaves, tree } = await fetchLeaves(run, checkpoint, findings.length === 0);
+
+  // 2. The witness step: the log must extend what this auditor saw last time. Decided from what the
+  // log key signed alone (the saved checkpoint, and the served one the leaves above hash into), not
+  // from a consistency proof: a proxy's error page or a mangled answer is nobody's signature.
   if (saved) {
-    const previous = openCheckpoint(saved, verifier);
-    let proof: Uint8Array[] | FairpatchError = [];
-    if (previous.size > 0 && previous.size < checkpoint.size) {
-      try {
-        const body = parseJson(
-          await getText(
-            run.server,
-            `/log/proof/consistency?first=${previous.size}&second=${checkpoint.size}`,
-          ),
-        ) as { proof?: unknown };
-        proof = (Array.isArray(body.proof) ? body.proof : []).map((h) =>
-          Buffer.from(String(h), 'hex'),
-        );
-      } catch (error) {
-        if (!(error instanceof FairpatchError)) throw error;
-        proof = error;
-      }
-    }
     findings.push(
-      ...logInconsistency({ saved, served: checkpointNote, previous, checkpoint, proof }),
+      ...logInconsistency({
+        saved,
+        served: checkpointNote,
+        previous: openCheckpoint(saved, verifier),
+        checkpoint,
+        servedRootAt: (size) => tree.root(size),
+      }),
     );
   }
-
-  // 2. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
-  const { leaves, tree } = await fetchLeaves(run, checkpoint, findings.length === 0);
   const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({
     index,
     leaf: parseLeaf(Buffer.from(data, 'utf8')),
@@ -160,6 +149,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
     writeFileAtomic(savedPath, checkpointNote);
+    writeFileAtomic(join(run.stateDir, 'leaves.json'), JSON.stringify(leaves));
     if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
     const announced = parsed.flatMap(({ leaf }) =>
       leaf.type === 'log.key-rotated' ? [leaf.vkey] : [],
@@ -207,49 +197,36 @@ export function assertSameLog(input: {
 }
 
 /**
- * Proof: the served checkpoint does not extend the one this auditor saved (the log shrank, or the
- * consistency proof does not verify, or the server could not give one). `proof` is the consistency
- * proof the server gave between the two sizes, or why it could not be had.
+ * Proof: the served checkpoint does not extend the one this auditor saved: the log shrank, or the
+ * served log's leaves (which hash into the served checkpoint's root) give another root at the saved
+ * size. Both checkpoints are signed by the log key; `servedRootAt` is the root of the served leaves
+ * at a size, as the auditor computed it.
  */
 export function logInconsistency(input: {
   saved: string;
   served: string;
   previous: Checkpoint;
   checkpoint: Checkpoint;
-  proof: readonly Uint8Array[] | FairpatchError;
+  servedRootAt: (size: number) => Uint8Array;
 }): Finding[] {
-  const { previous, checkpoint, proof } = input;
-  try {
-    if (proof instanceof FairpatchError) throw proof;
-    if (previous.size > checkpoint.size)
-      throw new FairpatchError(
-        'PROOF_INVALID',
-        `the log shrank from ${previous.size} to ${checkpoint.size}`,
-      );
-    verifyConsistency(
-      previous.size,
-      checkpoint.size,
-      previous.rootHash,
-      checkpoint.rootHash,
-      proof,
-    );
-    return [];
-  } catch (error) {
-    if (!(error instanceof FairpatchError)) throw error;
-    return [
-      {
-        kind: 'log-inconsistent',
-        class: 'proof',
-        unfair: true,
-        message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
-        evidence: {
-          saved_checkpoint: input.saved,
-          served_checkpoint: input.served,
-          reason: error.message,
-        },
-      },
-    ];
+  const { previous, checkpoint } = input;
+  let reason: string;
+  if (previous.size > checkpoint.size)
+    reason = `the log shrank from ${previous.size} to ${checkpoint.size}`;
+  else {
+    const root = Buffer.from(input.servedRootAt(previous.size));
+    if (root.equals(previous.rootHash)) return [];
+    reason = `the first ${previous.size} leaves of the served log hash to ${root.toString('hex')}, not to the saved checkpoint's root ${previous.rootHash.toString('hex')}`;
   }
+  return [
+    {
+      kind: 'log-inconsistent',
+      class: 'proof',
+      unfair: true,
+      message: `the log's checkpoint of size ${checkpoint.size} is not consistent with the one this auditor saved (size ${previous.size}): the log was rewritten`,
+      evidence: { saved_checkpoint: input.saved, served_checkpoint: input.served, reason },
+    },
+  ];
 }
 
 /**
@@ -313,7 +290,27 @@ export function unwitnessed(
   ];
 }
 
+/**
+ * Every leaf up to the checkpoint's size, hashed into its root. Leaves cached by an earlier run (under
+ * the checkpoint it saved) are reused; if they and the new ones do not make the served root (a log
+ * rewritten behind the cache), every leaf is fetched again and judged as served.
+ */
 async function fetchLeaves(
+  run: AuditRun,
+  checkpoint: Checkpoint,
+  cache: boolean,
+): Promise<{ leaves: string[]; tree: MemoryTree }> {
+  if (cache) {
+    try {
+      return await fetchLeavesOnce(run, checkpoint, true);
+    } catch (error) {
+      if (!(error instanceof FairpatchError) || error.code !== 'PROOF_INVALID') throw error;
+    }
+  }
+  return fetchLeavesOnce(run, checkpoint, false);
+}
+
+async function fetchLeavesOnce(
   run: AuditRun,
   checkpoint: Checkpoint,
   cache: boolean,
@@ -353,10 +350,9 @@ async function fetchLeaves(
   if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) {
     throw new FairpatchError(
       'PROOF_INVALID',
-      'the entries served do not hash to the checkpoint root (cached entries were discarded; run again)',
+      'the entries served do not hash to the checkpoint root',
     );
   }
-  if (cache) writeFileAtomic(cachePath, JSON.stringify(leaves));
   return { leaves, tree };
 }
 

@@ -1,12 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/run.js';
+import { leafBytes } from '../../src/log/leaves.js';
 import { canonicalBytes } from '../../src/tuf/canonical.js';
 import { generateKeyPair, sign } from '../../src/tuf/keys.js';
 import { freshAgentReceipt } from '../helpers/receipts.js';
-import { createFixture, listen, readRoot } from '../helpers/repo.js';
+import { type Fixture, createFixture, listen, readRoot } from '../helpers/repo.js';
 import { postReceipts, startWitness } from '../helpers/witness.js';
 
 // A client with one fresh agent key, one request: the real timestamp of a tick, and the same statement
@@ -84,4 +86,66 @@ describe('a repackaged timestamp is no proof of anything', () => {
       ).toBe(true);
     },
   );
+});
+
+describe('log-inconsistent rests on the two signed checkpoints and the served leaves', () => {
+  /** The node behind a middlebox that answers consistency proofs as `proof` says; audits through it. */
+  async function throughMiddlebox(proof: (fx: Fixture) => Response | undefined) {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    const app = new Hono();
+    app.get('/log/proof/consistency', (c) => proof(fx) ?? fx.node.app.fetch(c.req.raw));
+    app.all('*', (c) => fx.node.app.fetch(c.req.raw));
+    const http = await listen(app);
+    cleanup.push(() => http.close());
+    const stateDir = mkdtempSync(join(tmpdir(), 'fairpatch-audit-'));
+    const audit = () =>
+      runAudit({
+        server: http.url,
+        stateDir,
+        logKey: fx.node.logVerifierKey,
+        root: readRoot(fx.keysDir),
+        now: fx.clock.now(),
+      });
+    expect((await audit()).error).toBeUndefined();
+    // The log grows: a poll and its roll-up.
+    await fx.node.app.request('/g/eu/metadata/timestamp.json');
+    await fx.node.evidence.rollup();
+    await fx.node.sequencer.idle();
+    return { fx, audit };
+  }
+
+  it.each([
+    ['an error page', () => new Response('bad gateway', { status: 502 })],
+    ['a mangled proof', () => Response.json({ proof: ['00'.repeat(32)] })],
+  ])('a middlebox answering consistency proofs with %s convicts nobody', async (_what, answer) => {
+    const { audit } = await throughMiddlebox(answer);
+    const outcome = await audit();
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.report!.findings.filter((f) => f.kind === 'log-inconsistent')).toEqual([]);
+  });
+
+  it('a log rewritten behind the saved checkpoint is still proof, whatever proof the server offers', async () => {
+    const { fx, audit } = await throughMiddlebox(() => new Response('no', { status: 500 }));
+    for (const table of ['log_leaves', 'log_nodes', 'log_checkpoints', 'log_head'] as const)
+      await fx.node.db.deleteFrom(table).execute();
+    const { epochMs, tickMs } = fx.node.repo.config;
+    for (let i = 0; i < 20; i++)
+      await fx.node.sequencer.append({
+        dedupe: `forged:${i}`,
+        data: leafBytes({
+          type: 'repository.created',
+          v: 1,
+          epoch_ms: epochMs,
+          tick_ms: tickMs,
+          freshness_ms: 1000 + i,
+          root_sha256: '0'.repeat(64),
+        }),
+      });
+    const outcome = await audit();
+    expect(outcome.exitCode).toBe(1);
+    const rewritten = outcome.report!.findings.find((f) => f.kind === 'log-inconsistent');
+    expect(rewritten?.evidence.reason).toMatch(/^the first \d+ leaves of the served log hash to /);
+    expect(rewritten?.evidence.served_checkpoint).toMatch(/^fairpatch\.dev\/log\n20\n/);
+  });
 });
