@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rollupAdmissions } from '../../src/audit/proof.js';
 import { runAudit } from '../../src/audit/run.js';
+import { tickAt } from '../../src/common/tick.js';
 import { leafBytes } from '../../src/log/leaves.js';
 import { canonicalBytes } from '../../src/tuf/canonical.js';
 import { generateKeyPair, sign } from '../../src/tuf/keys.js';
 import { freshAgentReceipt } from '../helpers/receipts.js';
-import { type Fixture, createFixture, listen, readRoot } from '../helpers/repo.js';
+import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 import { postReceipts, startWitness } from '../helpers/witness.js';
 
 // A client with one fresh agent key, one request: the real timestamp of a tick, and the same statement
@@ -147,5 +149,63 @@ describe('log-inconsistent rests on the two signed checkpoints and the served le
     const rewritten = outcome.report!.findings.find((f) => f.kind === 'log-inconsistent');
     expect(rewritten?.evidence.reason).toMatch(/^the first \d+ leaves of the served log hash to /);
     expect(rewritten?.evidence.served_checkpoint).toMatch(/^fairpatch\.dev\/log\n20\n/);
+  });
+});
+
+describe("a node's roll-up admits only what it served", () => {
+  it('no client request after the tick (an old versioned snapshot, a conditional poll with the old ETag) lands an old snapshot after the activation', async () => {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    await fx.addVendor('acme');
+    const http = await listen(fx.node.app);
+    cleanup.push(() => http.close());
+    const releaseAt = fx.clock.now() + 30 * SECOND;
+    await fx.stage('acme', {}, [await fx.artifact('agent.sh', 'fix')], releaseAt);
+    const before = await fetch(`${http.url}/g/eu/metadata/timestamp.json`);
+    const oldEtag = before.headers.get('etag') ?? '';
+    const old = ((await before.json()) as { signed: { meta: Record<string, { version: number }> } })
+      .signed.meta['snapshot.json']!.version;
+    await fx.node.evidence.rollup();
+    for (let t = fx.clock.now(); t <= releaseAt + 2 * SECOND; t += SECOND) {
+      fx.clock.set(t);
+      await fx.node.evidence.activations();
+    }
+    // After the tick: everything a client can ask for that names the old state.
+    for (const [path, headers] of [
+      [`/g/eu/metadata/${old}.snapshot.json`, {}],
+      ['/g/eu/metadata/timestamp.json', { 'if-none-match': oldEtag }],
+      ['/g/eu/metadata/timestamp.json', {}],
+      [`/g/eu/metadata/1.acme.json`, {}],
+    ] as const)
+      await fetch(`${http.url}${path}`, { headers });
+    await fx.node.evidence.rollup();
+    await fx.node.sequencer.idle();
+
+    const outcome = await runAudit({
+      server: http.url,
+      stateDir: mkdtempSync(join(tmpdir(), 'fairpatch-audit-')),
+      logKey: fx.node.logVerifierKey,
+      root: readRoot(fx.keysDir),
+      now: fx.clock.now(),
+    });
+    const release = outcome.report!.releases.find((r) => r.id === 'acme/2')!;
+    expect(release.activation?.tick).toBe(tickAt(fx.node.repo.config, releaseAt));
+    expect(outcome.report!.findings.filter((f) => f.kind === 'stale-after-activation')).toEqual([]);
+    // The roll-up after the tick did count the polls, each under the snapshot it was answered with.
+    const { size } = await fx.node.log.head();
+    const rollups = (await fx.node.log.entries(0, size))
+      .map((e) => ({ index: e.index, leaf: JSON.parse(e.data) as { type: string } }))
+      .filter((e) => e.leaf.type === 'delivery.rollup');
+    expect(rollups.length).toBe(2);
+    const after = rollups[1]!.leaf as unknown as {
+      groups: Record<string, { polls: number; versions: Record<string, unknown> }>;
+    };
+    expect(after.groups.eu?.polls).toBe(2);
+    expect(Object.keys(after.groups.eu?.versions ?? {})).toEqual([
+      String(release.activation!.snapshotVersion),
+    ]);
+    expect(rollupAdmissions(release, rollups as Parameters<typeof rollupAdmissions>[1])).toEqual(
+      [],
+    );
   });
 });

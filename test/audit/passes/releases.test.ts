@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { releasesFrom } from '../../../src/audit/releases.js';
 import type { Leaf, LeafOf } from '../../../src/log/leaves.js';
 import { sha256Hex } from '../../../src/tuf/metadata.js';
-import { activated, indexed, scheduled, tickStart, vendorMetadata } from './build.js';
+import { activationFindings } from '../../../src/audit/proof.js';
+import { activated, indexed, options, scheduled, tickStart, vendorMetadata } from './build.js';
 
 type Indexed<T extends Leaf['type']> = Array<{ index: number; leaf: LeafOf<T> }>;
 
@@ -180,6 +181,26 @@ describe('releasesFrom', () => {
         withdrawn: { tick: 6, metadataVersion: 2, leaf: 2, beforeLive: true },
       });
       expect(out.releases[0]!.activation).toBeUndefined();
+    });
+
+    it('two releases at one tick: the node logs only the later, and the earlier went live inside it (no activation-missing)', () => {
+      const first = vendorMetadata(1, a);
+      const second = vendorMetadata(2, { ...a, ...b });
+      const out = run([
+        scheduled('acme', 1, 9, first),
+        scheduled('acme', 2, 9, second),
+        activated('acme', 2, 9, 8, second),
+      ]);
+      const r = byId(out);
+      expect(r['acme/1']!.report).toMatchObject({ halted: false, carriedBy: 2 });
+      expect(r['acme/1']!.activation?.index).toBe(2);
+      const findings = activationFindings({
+        release: r['acme/1']!,
+        now: tickStart(9) + 3_600_000,
+        options: options(),
+        tickStart,
+      });
+      expect(findings).toEqual([]);
     });
 
     it('a halt is held to its commitment too (commitment-mismatch, proof)', () => {
