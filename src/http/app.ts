@@ -14,6 +14,7 @@ import { embargoRoutes } from './routes/embargoes.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { NODE_DEFAULTS } from '../server/config.js';
 import { reportRoutes } from './routes/reports.js';
 import { type EventRouteOptions, eventRoutes } from './routes/events.js';
 import type { Notifier } from '../release/notifier.js';
@@ -36,6 +37,8 @@ export interface AppDeps {
   intake: ReceiptIntake;
   /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
   reportBudget: IntakeBudget;
+  /** Leaf bytes the dashboard keeps in memory at most; the node's setting's default when absent. */
+  dashboardMaxLogBytes?: number;
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
   declareGroups?: (groups: string[], owners?: OwnersByGroup) => Promise<number>;
   notifier: Notifier;
@@ -242,7 +245,14 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
-  app.route('/', dashboardRoutes({ repo, log: deps.log }));
+  app.route(
+    '/',
+    dashboardRoutes({
+      repo,
+      log: deps.log,
+      maxLogBytes: deps.dashboardMaxLogBytes ?? NODE_DEFAULTS.dashboardMaxLogBytes,
+    }),
+  );
   return app;
 }
 

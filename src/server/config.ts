@@ -160,6 +160,11 @@ const SHAPE = {
   databaseStatementTimeoutMs: duration()
     .prefault('10s')
     .describe('over PostgreSQL: longest statement before the server cancels it'),
+  dashboardMaxLogBytes: bytes()
+    .prefault('128MiB')
+    .describe(
+      'leaf bytes the dashboard at / reads into memory at most; past it, it serves the last page it built, marked stale (fairpatch audit reads the whole log)',
+    ),
   metricsMaxGroups: whole(1)
     .prefault(1000)
     .describe('groups counted by name in /metrics (the rest under _overflow)'),

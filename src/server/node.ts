@@ -285,6 +285,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     logVerifierKey: logKey.vkey,
     intake,
     reportBudget,
+    dashboardMaxLogBytes: settings.dashboardMaxLogBytes,
     notifier,
     metrics,
     declareGroups,

@@ -1,0 +1,179 @@
+import { evaluateFairness, type FairnessReport } from '../audit/fairness.js';
+import { type CheckpointView, renderReportHtml } from '../audit/html.js';
+import { newVerificationCache } from '../audit/observations.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { cosignatureLines } from '../log/cosignature.js';
+import { parseLeaf, type Leaf } from '../log/leaves.js';
+import { ENTRIES_PAGE_BYTES } from '../log/limits.js';
+import type { LogStore } from '../log/store.js';
+import type { Repository } from '../release/repository.js';
+
+/** The shortest time between two rebuilds, whatever the traffic. */
+const REBUILD_MS = 2000;
+/** A rebuild that took T waits at least this many T before the next: the dashboard's share of the loop. */
+const IDLE_FACTOR = 10;
+/** Unreadable leaves named on the page (the count says how many more). */
+const MAX_NOTICES = 5;
+
+/** One built page: the report, its HTML, and what it covers. */
+export interface DashboardPage {
+  at: number;
+  logSize: number;
+  report: FairnessReport;
+  html: string;
+}
+
+/** Why the page served is not the log as it is now, and since when. */
+export interface Staleness {
+  since: number;
+  reason: string;
+}
+
+/** The log outgrew what this node's dashboard reads into memory. */
+class TooLarge extends Error {}
+
+/**
+ * The dashboard's rebuild: reads the log's new leaves in pages bounded in bytes (yielding to the
+ * event loop between pages, so polls are answered while it reads), keeps at most `maxLogBytes` of
+ * them, and evaluates them as the auditor does. A rebuild that fails (the log outgrew the bound, the
+ * database was away, the evaluation threw) never takes the page down: the last good page stays
+ * served, marked stale with the reason. A slow rebuild makes the next one wait in proportion, so
+ * however large the log, the dashboard takes a bounded share of the node's time.
+ */
+export class DashboardRebuild {
+  private readonly leaves: Array<{ index: number; leaf: Leaf }> = [];
+  private readonly cache = newVerificationCache();
+  /** The next index to read, and the leaf bytes read so far. */
+  private next = 0;
+  private bytes = 0;
+  private readonly unreadable: string[] = [];
+  private unreadableCount = 0;
+  private building: Promise<void> | undefined;
+  private notBefore = 0;
+  /** The last good page, and why it is stale (undefined: it is the log as last read). */
+  page: DashboardPage | undefined;
+  stale: Staleness | undefined;
+
+  constructor(
+    private readonly deps: {
+      repo: Repository;
+      log: LogStore;
+      /** Leaf bytes kept in memory at most (the node's dashboardMaxLogBytes setting). */
+      maxLogBytes: number;
+    },
+  ) {}
+
+  /** Starts a rebuild if one is due; resolves once the rebuild under way (if any) is done. */
+  kick(): Promise<void> {
+    const now = this.deps.repo.clock.now();
+    if (!this.building && now >= this.notBefore) {
+      this.building = this.build().finally(() => {
+        this.building = undefined;
+      });
+    }
+    return this.building ?? Promise.resolve();
+  }
+
+  private async build(): Promise<void> {
+    const started = performance.now();
+    const now = this.deps.repo.clock.now();
+    try {
+      const { size } = await this.deps.log.head();
+      await this.readUpTo(size);
+      const report = evaluateFairness({
+        leaves: this.leaves,
+        timestampKeys: this.deps.repo.view.timestampKeys(),
+        now,
+        cache: this.cache,
+      });
+      this.stale = undefined;
+      this.page = { at: now, logSize: size, report, html: await this.render(report, now) };
+    } catch (error) {
+      this.stale = { since: this.stale?.since ?? now, reason: reasonOf(error) };
+      // The last good page, saying it is stale; kept as it was if even that cannot be rendered.
+      if (this.page)
+        this.page.html = await this.render(this.page.report, this.page.at).catch(
+          () => this.page!.html,
+        );
+    } finally {
+      const took = performance.now() - started;
+      this.notBefore = this.deps.repo.clock.now() + Math.max(REBUILD_MS, IDLE_FACTOR * took);
+    }
+  }
+
+  private async readUpTo(size: number): Promise<void> {
+    while (this.next < size) {
+      const end = Math.min(size, this.next + 1000);
+      const entries = await this.deps.log.entriesPage(this.next, end, ENTRIES_PAGE_BYTES);
+      if (entries.length === 0) throw new Error(`the log returned no entries from ${this.next}`);
+      for (const e of entries) {
+        if (this.bytes + e.data.length > this.deps.maxLogBytes)
+          throw new TooLarge(
+            `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
+          );
+        this.bytes += e.data.length;
+        try {
+          this.leaves.push({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) });
+        } catch (error) {
+          // One leaf the dashboard cannot read does not blind it: named on the page, left out.
+          if (this.unreadable.length < MAX_NOTICES)
+            this.unreadable.push(`leaf ${e.index}: ${(error as Error).message}`);
+          this.unreadableCount++;
+        }
+        this.next = e.index + 1;
+      }
+      // Polls first: the next page is read on a later turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private async render(report: FairnessReport, at: number): Promise<string> {
+    const notes = [
+      `This node's reading of its transparency log at tick ${this.deps.repo.currentTick()} (${new Date(at).toISOString()}). Run fairpatch audit for an independent verdict.`,
+    ];
+    if (this.stale)
+      notes.push(`STALE since ${new Date(this.stale.since).toISOString()}: ${this.stale.reason}.`);
+    if (this.unreadableCount > 0)
+      notes.push(
+        `${this.unreadableCount} leaf/leaves could not be read and are left out: ${this.unreadable.join('; ')}${this.unreadableCount > this.unreadable.length ? '; …' : ''}.`,
+      );
+    return renderReportHtml(
+      report,
+      'fairpatch: releases and their delivery',
+      notes.join(' '),
+      await latestCheckpoint(this.deps.log),
+    );
+  }
+
+  /** What the JSON answer says of the page beside the report. */
+  status(): Record<string, unknown> {
+    return {
+      built_at: this.page ? new Date(this.page.at).toISOString() : null,
+      log_size: this.page?.logSize ?? null,
+      stale: this.stale
+        ? { since: new Date(this.stale.since).toISOString(), reason: this.stale.reason }
+        : null,
+      unreadable_leaves: this.unreadableCount,
+    };
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof TooLarge) return error.message;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return `the last rebuild failed (${message.slice(0, 300)})`;
+}
+
+/** The newest checkpoint this node serves at `/log/checkpoint`, with the cosignatures it carries. */
+async function latestCheckpoint(log: LogStore): Promise<CheckpointView | null> {
+  const latest = await log.latestCheckpoint().catch(() => undefined);
+  if (!latest) return null;
+  const { note, createdAt } = latest;
+  const { size, rootHash } = parseCheckpoint(note.slice(0, note.lastIndexOf('\n\n') + 1));
+  return {
+    size,
+    rootHash: rootHash.toString('hex'),
+    signedAt: createdAt,
+    cosigners: cosignatureLines(note),
+  };
+}

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DashboardRebuild } from '../../src/http/dashboard-rebuild.js';
+import type { FairpatchNode } from '../../src/server/node.js';
+import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
+
+let fx: Fixture | undefined;
+let server: { url: string; close(): Promise<void> } | undefined;
+afterEach(async () => {
+  await server?.close();
+  await fx?.close();
+  server = fx = undefined;
+});
+
+/** Declarations of many groups: valid leaves of a known size, written as the operator would. */
+async function growLog(node: FairpatchNode, leaves: number): Promise<void> {
+  for (let i = 0; i < leaves; i++)
+    await node.appDeps.declareGroups!(Array.from({ length: 200 }, (_, j) => `group-${i}-${j}`));
+}
+
+describe('the dashboard degrades instead of dying', () => {
+  it('a leaf it cannot read does not blind it: the page is served, naming the leaf, never a 500', async () => {
+    fx = await createFixture();
+    // A leaf no reader knows, as a node of another version (or a bug) might have written it.
+    await fx.node.sequencer.append({
+      dedupe: 'unknown-leaf',
+      data: Buffer.from('{"type":"from.the.future","v":9}'),
+    });
+    server = await listen(fx.node.app);
+    const html = await fetch(`${server.url}/`);
+    expect(html.status).toBe(200);
+    expect(await html.text()).toMatch(/1 leaf\/leaves could not be read/);
+    const json = await fetch(`${server.url}/api/v1/report`);
+    expect(json.status).toBe(200);
+    expect(((await json.json()) as { dashboard: unknown }).dashboard).toMatchObject({
+      stale: null,
+      unreadable_leaves: 1,
+    });
+  });
+
+  it('past its memory bound it keeps serving the last good page, saying it is stale and why (with none yet: 503, not 500)', async () => {
+    fx = await createFixture();
+    const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
+    const rebuild = new DashboardRebuild({
+      repo: node.repo,
+      log: node.log,
+      maxLogBytes: 64 * 1024,
+    });
+    await rebuild.kick();
+    expect(rebuild.page).toBeDefined();
+    expect(rebuild.stale).toBeUndefined();
+    const good = rebuild.page!;
+
+    await growLog(node, 40); // about 200 KiB of leaves
+    fx.clock.advance(MINUTE);
+    await rebuild.kick();
+    expect(rebuild.page?.report).toBe(good.report);
+    expect(rebuild.stale?.reason).toMatch(/dashboardMaxLogBytes/);
+    expect(rebuild.page?.html).toMatch(/STALE since/);
+
+    // A node whose dashboard never had a page answers 503 NOT_READY with the reason, never a 500.
+    server = await listen(node.app);
+    const fresh = await fetch(`${server.url}/api/v1/report`);
+    expect(fresh.status).toBe(503);
+    expect(fresh.headers.get('retry-after')).toBe('5');
+    expect(
+      ((await fresh.json()) as { error: { code: string; message: string } }).error,
+    ).toMatchObject({ code: 'NOT_READY', message: expect.stringMatching(/dashboardMaxLogBytes/) });
+  });
+});
