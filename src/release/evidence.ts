@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FairpatchError } from '../errors.js';
 import type { OwnersByGroup } from '../common/enrollment.js';
 import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
@@ -189,22 +190,41 @@ export class Evidence {
         continue;
       this.activated.add(id);
       if (!active(v.activationTick)) continue; // superseded at its tick: what replaced it is logged
+      const leaf = this.changeActivated(role, v);
+      if (!leaf) {
+        this.activated.delete(id); // once this node holds the keys (a key file added), it logs it
+        continue;
+      }
       pending.push(
-        this.changeActivated(role, v).catch((error: unknown): never => {
-          this.activated.delete(id);
-          throw error;
-        }),
+        this.append(`change-activated:${role}:${v.version}`, leaf).catch(
+          (error: unknown): never => {
+            this.activated.delete(id);
+            throw error;
+          },
+        ),
       );
     }
     await Promise.all(pending);
     await this.reveals();
   }
 
-  /** Opens a change's commitment at its tick: the metadata served from then on, in which snapshot. */
-  private changeActivated(role: string, v: StoredVersion): Promise<number> {
+  /**
+   * Opens a change's commitment at its tick: the metadata served from then on, in which snapshot.
+   * Undefined for a past tick under a root whose keys this node no longer holds: a tick it cannot sign
+   * is one it never served (the nodes that served it logged it).
+   */
+  private changeActivated(role: string, v: StoredVersion): Leaf | undefined {
     const view = this.repo.view;
-    const snapshot = view.snapshotAt(v.activationTick);
-    return this.append(`change-activated:${role}:${v.version}`, {
+    let snapshot: { version: number; bytes: Buffer };
+    let timestamp: Buffer;
+    try {
+      snapshot = view.snapshotAt(v.activationTick);
+      timestamp = view.timestampAt(v.activationTick);
+    } catch (error) {
+      if (error instanceof FairpatchError && error.code === 'KEY_UNAVAILABLE') return undefined;
+      throw error;
+    }
+    return {
       type: 'change.activated',
       v: 1,
       role,
@@ -212,9 +232,9 @@ export class Evidence {
       tick: v.activationTick,
       snapshot_version: snapshot.version,
       snapshot_sha256: sha256Hex(snapshot.bytes),
-      timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
+      timestamp_sha256: sha256Hex(timestamp),
       metadata: v.bytes.toString('utf8'),
-    });
+    };
   }
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */

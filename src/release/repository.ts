@@ -424,8 +424,13 @@ export class Repository {
     const { config } = this.options;
     const tick = activationTick(config, effectiveAt);
     const now = this.currentTick();
-    const pending = (this.current.state.vendors.get(vendor) ?? []).find(
-      (v) => v.activationTick > now && v.activationTick >= tick,
+    const versions = this.current.state.vendors.get(vendor) ?? [];
+    // A version a later one (a halt) supersedes at or before its tick will never be served: not pending.
+    const pending = versions.find(
+      (v) =>
+        v.activationTick > now &&
+        v.activationTick >= tick &&
+        !versions.some((w) => w.version > v.version && w.activationTick <= v.activationTick),
     );
     if (!pending) return;
     const at = new Date(tickStart(config, pending.activationTick)).toISOString();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { readPrivateKey } from '../../src/keys/key-files.js';
 import { generateVendorKey, readOnlineKeys, rotateRoot } from '../../src/keys/keygen.js';
 import { type Leaf, type LeafOf, parseLeaf } from '../../src/log/leaves.js';
 import { buildHalt, buildKeyRotation } from '../../src/publish/build.js';
-import { tickAt } from '../../src/common/tick.js';
+import { tickAt, tickStart } from '../../src/common/tick.js';
 import {
   type Envelope,
   type TargetsSigned,
@@ -133,6 +133,7 @@ const ofType = <T extends Leaf['type']>(all: Array<{ index: number; leaf: Leaf }
   all.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type);
 
 const tickOf = (fx: Fixture, ms: number) => tickAt(fx.node.repo.config, ms);
+const tickStartOf = (fx: Fixture, k: number) => tickStart(fx.node.repo.config, k);
 
 describe.each(DIALECTS)('%s: served changes and the log', (dialect) => {
   it.each([
@@ -277,6 +278,28 @@ describe.each(DIALECTS)('%s: served changes and the log', (dialect) => {
     const outcome = await audit(w);
     expect(outcome.report!.findings).toEqual([]);
     expect(outcome.report!.verdict).toBe('FAIR');
+  });
+
+  it('a node started after a root rotation logs what it can sign and starts (no old key needed)', async () => {
+    const w = await world(dialect);
+    const { path } = rotateRoot({
+      dir: w.fx.keysDir,
+      now: w.fx.clock.now(),
+      rotate: ['timestamp'],
+    });
+    const added = await w.fx.node.repo.addRoot(readFileSync(path));
+    await run(w, tickStartOf(w.fx, added.activationTick + 2));
+    // A node that starts now without root 1's timestamp key (destroyed after the rotation): the
+    // registrations of the first ticks, signed under root 1, are past ticks it cannot sign and never
+    // served (the first node logged them); it logs what it can and starts.
+    rmSync(join(w.fx.keysDir, 'timestamp.key'));
+    const late = await w.fx.openNode();
+    await late.evidence.activations();
+    const all = await leaves(w.fx);
+    const opened = ofType(all, 'change.activated').map(
+      (l) => `${l.leaf.role}/${l.leaf.metadata_version}`,
+    );
+    expect(opened).toEqual(expect.arrayContaining(['targets/2', 'acme/1', 'root/2']));
   });
 
   it('a node serving a snapshot version no leaf explains: UNFAIR (proof) change-unlogged', async () => {
