@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { startCluster } from '../test/helpers/postgres-cluster.js';
+import { dashboardBenchmark, dashboardSection } from './dashboard.js';
 import { logBenchmark } from './log.js';
 import { memoryBenchmark } from './memory.js';
 import { pollBenchmark, type PollResult } from './poll.js';
@@ -71,6 +72,9 @@ async function main(): Promise<void> {
     log(
       `| ${f(l.appendsPerSecond, 0)} | ${f(l.inclusionProofsPerSecond, 0)} | ${f(l.audit.seconds, 1)} s (${l.audit.verdict}; tree recomputed from every leaf, every leaf parsed, every distinct receipt verified) |`,
     );
+    log();
+
+    for (const line of dashboardSection(await dashboardBenchmark(), 'npm run bench')) log(line);
     log();
 
     const p = await publishBenchmark();
