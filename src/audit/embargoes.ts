@@ -65,6 +65,7 @@ export function embargoesFrom(input: {
       revealedLeaf: index,
     };
     const versions = new Set<number>();
+    const activatedLeaves: number[] = [];
     for (const vendor of leaf.members) {
       if (leaf.left_out.includes(vendor)) {
         report.members[vendor] = { status: 'left-out', groups: {} };
@@ -81,7 +82,14 @@ export function embargoesFrom(input: {
         (f) => f.kind === 'early-release' && f.release === release.id,
       );
       report.members[vendor] = {
-        status: early ? 'early' : act ? 'shipped' : 'pending',
+        // Withdrawn by its vendor's halt before the tick: it was never going to ship.
+        status: early
+          ? 'early'
+          : act
+            ? 'shipped'
+            : release.withdrawn?.beforeLive
+              ? 'not-shipped'
+              : 'pending',
         release: release.id,
         ...(act ? { activationTick: act.tick, snapshotVersion: act.snapshotVersion } : {}),
         groups: Object.fromEntries(
@@ -94,7 +102,10 @@ export function embargoesFrom(input: {
           ]),
         ),
       };
-      if (act) versions.add(act.snapshotVersion);
+      if (act) {
+        versions.add(act.snapshotVersion);
+        activatedLeaves.push(act.leaf);
+      }
       if (act && act.tick !== tick) {
         findings.push({
           kind: 'embargo-split',
@@ -112,7 +123,8 @@ export function embargoesFrom(input: {
         class: 'proof',
         unfair: true,
         message: `embargo ${leaf.id}: its members went live in snapshot versions ${[...versions].sort((a, b) => a - b).join(', ')}, not one`,
-        evidence: { revealed_leaf: index },
+        // The reveal and the members' activation leaves, each naming its snapshot version.
+        evidence: { revealed_leaf: index, activated_leaves: activatedLeaves },
       });
     }
     if (versions.size === 1) report.snapshotVersion = [...versions][0];

@@ -168,7 +168,7 @@ describe('embargoesFrom', () => {
         class: 'proof',
         unfair: true,
         message: `embargo ${ID}: its members went live in snapshot versions 7, 8, not one`,
-        evidence: { revealed_leaf: 2 },
+        evidence: { revealed_leaf: 2, activated_leaves: [1, 1] },
       },
     ]);
     expect(out.embargoes[0]!.snapshotVersion).toBeUndefined();
@@ -193,5 +193,19 @@ describe('embargoesFrom', () => {
     ]);
     const none = judge([...committed, reveal()], [shipped[0]!]);
     expect(none.embargoes[0]!.members.quill!.status).toBe('not-shipped');
+    // Halted by its vendor before the tick: not pending, never shipped.
+    const halted: ReleaseReport = {
+      ...pending,
+      halted: true,
+      withdrawn: {
+        tick: 4,
+        tickStart: tickStart(4),
+        metadataVersion: 2,
+        leaf: 3,
+        beforeLive: true,
+      },
+    };
+    const withdrawn = judge([...committed, reveal()], [shipped[0]!, halted]);
+    expect(withdrawn.embargoes[0]!.members.quill!.status).toBe('not-shipped');
   });
 });
