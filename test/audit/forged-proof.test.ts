@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rollupAdmissions } from '../../src/audit/proof.js';
 import { runAudit } from '../../src/audit/run.js';
 import { tickAt } from '../../src/common/tick.js';
-import { leafBytes } from '../../src/log/leaves.js';
+import { type LeafOf, leafBytes, parseLeaf } from '../../src/log/leaves.js';
 import { canonicalBytes } from '../../src/tuf/canonical.js';
 import { generateKeyPair, sign } from '../../src/tuf/keys.js';
 import { freshAgentReceipt } from '../helpers/receipts.js';
@@ -194,18 +194,16 @@ describe("a node's roll-up admits only what it served", () => {
     // The roll-up after the tick did count the polls, each under the snapshot it was answered with.
     const { size } = await fx.node.log.head();
     const rollups = (await fx.node.log.entries(0, size))
-      .map((e) => ({ index: e.index, leaf: JSON.parse(e.data) as { type: string } }))
-      .filter((e) => e.leaf.type === 'delivery.rollup');
+      .map((e) => ({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) }))
+      .filter((e): e is { index: number; leaf: LeafOf<'delivery.rollup'> } => {
+        return e.leaf.type === 'delivery.rollup';
+      });
     expect(rollups.length).toBe(2);
-    const after = rollups[1]!.leaf as unknown as {
-      groups: Record<string, { polls: number; versions: Record<string, unknown> }>;
-    };
+    const after = rollups[1]!.leaf;
     expect(after.groups.eu?.polls).toBe(2);
     expect(Object.keys(after.groups.eu?.versions ?? {})).toEqual([
       String(release.activation!.snapshotVersion),
     ]);
-    expect(rollupAdmissions(release, rollups as Parameters<typeof rollupAdmissions>[1])).toEqual(
-      [],
-    );
+    expect(rollupAdmissions(release, rollups)).toEqual([]);
   });
 });
