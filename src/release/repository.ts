@@ -241,7 +241,7 @@ export class Repository {
       pending,
       ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}),
     });
-    await this.assertNothingPendingAt(vendor, previous?.version, plan.kind, plan.effectiveAt);
+    await this.assertNoReleasePendingAt(vendor, previous?.version, plan.kind, plan.effectiveAt);
     const bytes = envelopeBytes(upload);
     // Its activation leaf must be one the node can log and every auditor read (src/log/limits.ts).
     assertMetadataLoggable(vendor, bytes);
@@ -375,7 +375,7 @@ export class Repository {
     );
     const metadataBytes = envelopeBytes(metadata);
     assertMetadataLoggable(vendor, metadataBytes);
-    await this.assertNothingPendingAt(vendor, previous?.version, 'rotation', effectiveAt);
+    await this.assertNoReleasePendingAt(vendor, previous?.version, 'rotation', effectiveAt);
     await store.rotateVendorKey({
       name: vendor,
       key: input.public_key,
@@ -405,13 +405,13 @@ export class Repository {
   }
 
   /**
-   * A vendor's new version must not take effect at the tick of one still pending (unless it is a halt,
-   * which withdraws it): it would be served in that version's place, so the pending release would go
-   * live inside a refresh or a rotation, its own commitment never opened. Vendor metadata is cumulative,
+   * A vendor's new version must not take effect at the tick of a release still pending (unless it is a
+   * halt, which withdraws it): it would be served in the release's place, so the release would go live
+   * inside a refresh or a rotation, its own commitment never opened. Vendor metadata is cumulative,
    * so a refresh or rotation staged while a release is pending carries the release and cannot go live
    * before its tick: it is refused until the release is out (docs/design.md §4).
    */
-  private async assertNothingPendingAt(
+  private async assertNoReleasePendingAt(
     vendor: string,
     latest: number | undefined,
     kind: string,
@@ -425,9 +425,12 @@ export class Repository {
     const tick = activationTick(config, effectiveAt);
     const now = this.currentTick();
     const versions = this.current.state.vendors.get(vendor) ?? [];
-    // A version a later one (a halt) supersedes at or before its tick will never be served: not pending.
+    // Only a release has a commitment that must be opened at its tick; one a later version (a halt)
+    // supersedes at or before its tick will never be served. Anything else (a refresh, the empty first
+    // version of a registration) may be superseded at its tick: what replaces it is logged there.
     const pending = versions.find(
       (v) =>
+        v.kind === 'release' &&
         v.activationTick > now &&
         v.activationTick >= tick &&
         !versions.some((w) => w.version > v.version && w.activationTick <= v.activationTick),
@@ -436,7 +439,7 @@ export class Repository {
     const at = new Date(tickStart(config, pending.activationTick)).toISOString();
     throw new FairpatchError(
       'RELEASE_PENDING',
-      `${vendor} version ${pending.version} (${pending.kind ?? 'a change'}) is pending until ${at}; this ${kind} would take effect at that tick in its place: stage it after ${at}, or halt the pending release first`,
+      `${vendor} version ${pending.version}, a release, is pending until ${at}; this ${kind} would take effect at that tick in its place: stage it after ${at}, or halt the pending release first`,
       { details: { version: pending.version, activates_at: at } },
     );
   }
