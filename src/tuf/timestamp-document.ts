@@ -25,8 +25,10 @@ const int = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 // Strict where a third party could otherwise dress up the operator's statement: the envelope and each
 // signature (anyone can append a signature or a top-level field to a document they were served, and
 // so make a second "document" of one statement). Inside `signed`, the fields fairpatch's timestamps
-// carry are typed exactly (src/tuf/roles.ts buildTimestamp), and others are kept: TUF (spec 4.1) lets
-// a signer add fields there, clients verify the signature over them, and only the signer can add one.
+// carry are typed exactly (src/tuf/roles.ts buildTimestamp: fairpatch_clock, the snapshot's version,
+// length and sha256), and others are kept: TUF (spec 4.1) lets a signer add fields there, clients
+// (tuf-js in the agent) verify the signature over them, and only the signer can add one. Refusing
+// them would let the accused make its own statements inadmissible.
 const timestampSchema = z.strictObject({
   signed: z
     .object({
@@ -34,14 +36,24 @@ const timestampSchema = z.strictObject({
       spec_version: z.string().max(32),
       version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
       expires: z.string().refine((s) => parseIsoSeconds(s) !== undefined),
-      meta: z.strictObject({
-        'snapshot.json': z.strictObject({
-          version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-          length: int.optional(),
-          hashes: z.strictObject({ sha256: hex(64) }).optional(),
-        }),
-      }),
-      fairpatch_clock: z.strictObject({ epoch_ms: int, tick_ms: int.min(1) }).optional(),
+      meta: z
+        .object({
+          'snapshot.json': z
+            .object({
+              version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+              length: int.optional(),
+              hashes: z
+                .object({ sha256: hex(64) })
+                .loose()
+                .optional(),
+            })
+            .loose(),
+        })
+        .loose(),
+      fairpatch_clock: z
+        .object({ epoch_ms: int, tick_ms: int.min(1) })
+        .loose()
+        .optional(),
     })
     .loose(),
   signatures: z

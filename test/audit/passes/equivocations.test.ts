@@ -143,6 +143,24 @@ describe('a statement repackaged by someone else is not a second statement', () 
     expect(verifyTimestampDocument(envelope, role.keys)?.snapshotVersion).toBe(3);
   });
 
+  it('a field the signer added inside `signed` is its statement: admitted, and a second statement for the tick', () => {
+    const envelope = signEnvelope({ ...real.envelope.signed, served_to: 'ap' }, [role.key]);
+    const bytes = canonicalBytes(envelope);
+    const other: Doc = {
+      envelope: envelope as Doc['envelope'],
+      digest: sha256Hex(bytes),
+      text: bytes.toString('utf8'),
+    };
+    const { seen, documents } = observe(
+      role.keys,
+      [real, other],
+      [receipt(a, real, run('eu')), receipt(b, other, run('ap'))],
+    );
+    expect(equivocations(documents, seen).map((f) => [f.kind, f.group])).toEqual([
+      ['equivocation', 'ap'],
+    ]);
+  });
+
   it('no equivocation between one statement in two valid envelopes (signed by one and by both of two trusted keys)', () => {
     const second = generateKeyPair();
     const keys = new Map([...role.keys, [second.keyid, tufKey(second.publicKey)]]);
