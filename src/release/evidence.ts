@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FairpatchError } from '../errors.js';
 import type { OwnersByGroup } from '../common/enrollment.js';
-import { type Leaf, type LeafOf, leafBytes } from '../log/leaves.js';
+import { type Leaf, type LeafOf, leafBytes, leafSchema } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { DeliveryCounter } from './accounting.js';
@@ -49,7 +49,18 @@ export class Evidence {
   }
 
   private append(dedupe: string, leaf: Leaf): Promise<number> {
-    return this.sequencer.append({ dedupe, data: leafBytes(leaf) });
+    const data = leafBytes(leaf);
+    // Read back as every auditor will: a leaf none could read would blind every audit from here on
+    // (a name too long, a field out of range), so it is refused here, where the bug is, not logged.
+    const read = leafSchema.safeParse(JSON.parse(data.toString('utf8')));
+    if (!read.success)
+      return Promise.reject(
+        new FairpatchError(
+          'INTERNAL',
+          `refusing to log a ${leaf.type} leaf no auditor could read: ${read.error.issues[0]?.message ?? ''} at ${read.error.issues[0]?.path.join('.') ?? ''}`,
+        ),
+      );
+    return this.sequencer.append({ dedupe, data });
   }
 
   /** Leaf 0: the tick clock and the first root, against which everything else is read. */

@@ -59,7 +59,11 @@ const SHAPE = {
   workers: workers()
     .prefault('auto')
     .describe('processes serving requests on one port (auto: one per core)'),
-  nodeName: text().optional().describe('names this node in delivery roll-ups (default host:pid)'),
+  nodeName: text()
+    // The roll-up leaf's bound (src/log/leaves.ts): a longer name would make leaves no auditor reads.
+    .max(128, 'must be at most 128 characters (what a roll-up leaf takes)')
+    .optional()
+    .describe('names this node in delivery roll-ups (default host:pid)'),
   trustProxy: trustProxy()
     .prefault('none')
     .describe(

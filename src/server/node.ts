@@ -201,7 +201,8 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     repo,
     sequencer,
     counter,
-    settings.nodeName ?? `${hostname()}:${process.pid}`,
+    // A host name may be longer than the roll-up leaf takes (253 characters): its end is kept.
+    settings.nodeName ?? `${hostname()}:${process.pid}`.slice(-128),
   );
   repo.attach(evidence);
   await evidence.created();
