@@ -16,7 +16,7 @@ import {
 } from '../../src/tuf/metadata.js';
 import { type Rewrite, adversary, secondBySecond } from '../helpers/audit-scenario.js';
 import { DIALECTS, type Dialect, freshDatabase } from '../helpers/dialects.js';
-import { ReceiptCollector } from '../helpers/receipts.js';
+import { ReceiptCollector, overHttp } from '../helpers/receipts.js';
 import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 
 // Issue 23 item 3: nothing is served that the log does not hold. Every version that changes what
@@ -88,12 +88,13 @@ async function run(
   w: World,
   to: number,
   options: {
-    server?: { request: (path: string) => Promise<Response> | Response };
+    server?: ReturnType<typeof overHttp>;
     at?: Map<number, () => Promise<void>>;
     everySecond?: [number, number];
   } = {},
 ): Promise<void> {
-  const server = options.server ?? w.fx.node.app;
+  // The agents poll the node over real HTTP (the adversary, when there is one, stands in between).
+  const server = options.server ?? overHttp(w.url);
   const from = w.fx.clock.now();
   await secondBySecond(w.fx, from, to, async (k) => {
     await options.at?.get(k)?.();
@@ -102,7 +103,7 @@ async function run(
       if ((k + i * 2) % 5 === 0 || (k >= a && k <= b)) await w.collector.poll(server, group);
   });
   await w.fx.node.evidence.rollup();
-  await w.collector.submit(w.fx.node.app);
+  await w.collector.submit(overHttp(w.url));
   await w.fx.node.sequencer.idle();
 }
 
