@@ -130,6 +130,9 @@ export function evaluateFairness(input: {
       seen,
       now: input.now,
       options,
+      convicted: new Set(
+        findings.filter((f) => f.unfair && f.group).map((f) => `${f.group}/${f.release ?? ''}`),
+      ),
     }),
   );
 
@@ -282,6 +285,8 @@ export function coverage(input: {
   seen: readonly Seen[];
   now: number;
   options: AuditOptions;
+  /** `group/release` already found UNFAIR: no need to add that it is unverified too. */
+  convicted?: ReadonlySet<string>;
 }): Finding[] {
   if (!input.declared) {
     return [
@@ -301,6 +306,7 @@ export function coverage(input: {
     for (const group of input.declared) {
       const g = r.groups[group];
       if (g?.vouched && Number.isFinite(g.firstDeliveryMs)) continue;
+      if (input.convicted?.has(`${group}/${r.id}`)) continue;
       const why = !g
         ? `no agent receipt from group ${group} covers ${r.id}`
         : !g.vouched

@@ -1,5 +1,10 @@
 import { FairpatchError } from '../errors.js';
-import { type WitnessLeaf, witnessLeafSchema, witnessPageSchema } from '../common/witness.js';
+import {
+  type WitnessLeaf,
+  witnessEnrollmentLeafSchema,
+  witnessLeafSchema,
+  witnessPageSchema,
+} from '../common/witness.js';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
@@ -80,6 +85,7 @@ export async function fetchWitnessEvidence(url: string, vkey?: string): Promise<
   const committed = vkey ? await verifiedLeaves(url, vkey) : undefined;
   const documents: Record<string, unknown> = {};
   const receipts: WitnessLeaf['receipt'][] = [];
+  const enrollments: unknown[] = [];
   let after: number | undefined;
   for (;;) {
     const page = witnessPageSchema.parse(
@@ -95,11 +101,14 @@ export async function fetchWitnessEvidence(url: string, vkey?: string): Promise<
             `witness ${url}: receipt ${e.index} is not the leaf its signed log holds`,
           );
       }
-      const parsed = witnessLeafSchema.safeParse(parseJson(e.leaf));
+      const leaf = parseJson(e.leaf);
+      const parsed = witnessLeafSchema.safeParse(leaf);
       if (parsed.success) receipts.push(parsed.data.receipt);
+      const certificate = witnessEnrollmentLeafSchema.safeParse(leaf);
+      if (certificate.success) enrollments.push(certificate.data.enrollment);
     }
     if (page.next === undefined || (after !== undefined && page.next <= after)) break;
     after = page.next;
   }
-  return { source: `witness ${url}`, documents, receipts };
+  return { source: `witness ${url}`, documents, receipts, enrollments };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isoMillis, signedObservationSchema } from './observation.js';
+import { signedEnrollmentSchema } from './enrollment.js';
 
 // What a witness logs and answers, shared by the witness (writes), agents (check their receipts were
 // logged) and auditors (read them back). A witness is a second, independent log of agents' signed
@@ -17,6 +18,18 @@ export const witnessLeafSchema = z.strictObject({
   receipt: signedObservationSchema,
 });
 export type WitnessLeaf = z.infer<typeof witnessLeafSchema>;
+
+/**
+ * A leaf of a witness's log holding an owner's certificate of an agent key that sent it receipts
+ * (src/common/enrollment.ts): an operator that swallows a group's receipts and certificates cannot
+ * keep the auditor from learning, through the witness, that those agents were vouched for.
+ */
+export const witnessEnrollmentLeafSchema = z.strictObject({
+  type: z.literal('witness.enrollment'),
+  v: z.literal(1),
+  received_at: isoMillis,
+  enrollment: signedEnrollmentSchema,
+});
 
 /** `POST /receipts` on a witness: where each receipt sits in its log, and the checkpoint covering them. */
 export const witnessAckSchema = z.strictObject({

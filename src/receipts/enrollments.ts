@@ -6,6 +6,37 @@ import {
 import { BoundedCache } from '../common/bounded-cache.js';
 import { FairpatchError } from '../errors.js';
 
+/**
+ * The checks on the certificates a receipt batch carries, the same at a node and at a witness: each
+ * is for a key that signed one of the batch's receipts, in the group that receipt names (a batch
+ * carries its own signers' certificates, nothing more), and the owner's signature verifies.
+ */
+export function checkBatchEnrollments(
+  enrollments: readonly SignedEnrollment[],
+  signers: ReadonlyArray<{ agent: string; group: string }>,
+): void {
+  if (enrollments.length === 0) return;
+  const groupsOf = new Map<string, Set<string>>();
+  for (const s of signers) {
+    const groups = groupsOf.get(s.agent);
+    if (groups) groups.add(s.group);
+    else groupsOf.set(s.agent, new Set([s.group]));
+  }
+  for (const [i, cert] of enrollments.entries()) {
+    const e = cert.enrollment;
+    if (!groupsOf.get(e.agent)?.has(e.group))
+      throw new FairpatchError(
+        'RECEIPT_INVALID',
+        `enrollments.${i}: the batch has no receipt signed by agent ${e.agent.slice(0, 16)}… in group ${e.group}`,
+      );
+    if (!verifyEnrollment(cert))
+      throw new FairpatchError(
+        'SIGNATURE_INVALID',
+        `enrollments.${i}: the owner's signature does not verify`,
+      );
+  }
+}
+
 /** How long declared owners are taken as read: a declaration reaches every node within it. */
 const OWNERS_TTL_MS = 5000;
 
@@ -36,33 +67,17 @@ export class VouchedAgents {
     return this.cached.owners;
   }
 
-  /**
-   * Checks a batch's certificates: each must be for a key that signed one of the batch's receipts,
-   * in the group that receipt names (anything else is refused: a batch carries its own signers'
-   * certificates, nothing more). Returns those not logged yet; remembers the vouched ones.
-   */
+  /** Checks a batch's certificates (checkBatchEnrollments); remembers the vouched keys; returns those not logged yet. */
   async admit(
     enrollments: readonly SignedEnrollment[],
     signers: ReadonlyArray<{ agent: string; group: string }>,
   ): Promise<SignedEnrollment[]> {
     if (enrollments.length === 0) return [];
-    const groupsOf = new Map<string, Set<string>>();
-    for (const s of signers)
-      (groupsOf.get(s.agent) ?? groupsOf.set(s.agent, new Set()).get(s.agent)!).add(s.group);
+    checkBatchEnrollments(enrollments, signers);
     const owners = await this.owners();
     const fresh: SignedEnrollment[] = [];
-    for (const [i, cert] of enrollments.entries()) {
+    for (const cert of enrollments) {
       const e = cert.enrollment;
-      if (!groupsOf.get(e.agent)?.has(e.group))
-        throw new FairpatchError(
-          'RECEIPT_INVALID',
-          `enrollments.${i}: the batch has no receipt signed by agent ${e.agent.slice(0, 16)}… in group ${e.group}`,
-        );
-      if (!verifyEnrollment(cert))
-        throw new FairpatchError(
-          'SIGNATURE_INVALID',
-          `enrollments.${i}: the owner's signature does not verify`,
-        );
       if (owners[e.group]?.keys.includes(e.owner) && Date.parse(e.expires_at) >= this.now())
         this.keys.set(e.agent, { group: e.group, until: Date.parse(e.expires_at) });
       if (!this.logged.get(cert.sig)) fresh.push(cert);

@@ -19,7 +19,8 @@ import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { ReceiptIntake } from '../receipts/intake.js';
-import { IntakeBudget, MinuteBudget, NOTHING_VOUCHED, type Vouched } from '../receipts/budget.js';
+import { VouchedAgents } from '../receipts/enrollments.js';
+import { IntakeBudget, MinuteBudget, type Vouched } from '../receipts/budget.js';
 import { type FanoutRecord, Notifier } from '../release/notifier.js';
 import { announceTick } from '../release/push.js';
 import type { RateLimits } from '../http/rate-limit.js';
@@ -246,7 +247,12 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     maxKeys: settings.receiptMaxKeys,
     unvouchedPerMinute: settings.unvouchedReceiptsPerMinute,
   };
-  const vouched = givenVouched ?? NOTHING_VOUCHED;
+  // Which keys an owner the operator declared has certified: they draw on their own budgets.
+  const vouchedAgents = new VouchedAgents(
+    () => store.declaredOwners(),
+    () => clock.now(),
+  );
+  const vouched: Vouched = givenVouched ?? ((agent, group) => vouchedAgents.vouched(agent, group));
   const declaredSet = async (): Promise<ReadonlySet<string> | undefined> => {
     const groups = await store.declaredGroups();
     return groups && new Set(groups);
@@ -259,6 +265,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     () => clock.now(),
     new IntakeBudget(intakeLimits, () => clock.now(), vouched, clientBytes),
     declaredSet,
+    vouchedAgents,
   );
   const reportBudget = new IntakeBudget(
     intakeLimits,

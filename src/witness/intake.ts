@@ -10,10 +10,15 @@ import type { IntakeBudget } from '../receipts/budget.js';
 import { judgeReceiptBatch } from '../receipts/check.js';
 import type { ReceiptCheckers } from '../receipts/checkers.js';
 import { witnessLeafBytes } from './leaf.js';
+import { checkBatchEnrollments } from '../receipts/enrollments.js';
+import { leafJsonBytes } from '../tuf/canonical.js';
 import type { TrustedRoots } from './roots.js';
 
 /** The dedupe name of a receipt in the witness log: its agent signature (one signature, one leaf). */
 export const receiptDedupe = (sig: string): string => `receipt:${sig}`;
+
+/** The dedupe name of an owner's certificate in the witness log: the owner's signature. */
+const enrollmentDedupe = (sig: string): string => `enrollment:${sig}`;
 
 /**
  * Takes agents' signed receipts at a witness. The checks are the server's (src/receipts/intake.ts):
@@ -72,6 +77,23 @@ export class WitnessIntake {
     }));
     const receivedAt = new Date(this.now()).toISOString();
     const leaves = unique.map((u) => witnessLeafBytes(receivedAt, u.receipt, u.observation));
+    // The signers' certificates, each logged once (by its owner's signature) after the receipts.
+    const certificates = batch.enrollments ?? [];
+    checkBatchEnrollments(
+      certificates,
+      batch.receipts.map((r) => r.observation),
+    );
+    const certificateLeaves = certificates
+      .filter((e) => !this.seen.has(e.sig))
+      .map((enrollment) => ({
+        dedupe: enrollmentDedupe(enrollment.sig),
+        data: leafJsonBytes({
+          type: 'witness.enrollment',
+          v: 1,
+          received_at: receivedAt,
+          enrollment,
+        }),
+      }));
     // Charged before anything is written: the leaves and any document not stored yet.
     const charged = unique.flatMap((u, i) =>
       this.seen.has(u.receipt.sig) ? [] : [{ ...u.receipt.observation, bytes: leaves[i]!.length }],
@@ -79,7 +101,12 @@ export class WitnessIntake {
     const documentBytes = [...new Set(unique.map((u) => u.receipt.observation.document))]
       .filter((digest) => !this.stored.has(digest))
       .reduce((n, digest) => n + (texts.get(digest)?.length ?? 0), 0);
-    this.budget.charge(charged, charged.reduce((n, c) => n + c.bytes, 0) + documentBytes);
+    this.budget.charge(
+      charged,
+      charged.reduce((n, c) => n + c.bytes, 0) +
+        documentBytes +
+        certificateLeaves.reduce((n, l) => n + l.data.length, 0),
+    );
 
     // Documents first: a receipt in the log always has its document at hand, even after a crash here.
     const documents = [...new Set(unique.map((u) => u.receipt.observation.document))].map(
@@ -99,6 +126,10 @@ export class WitnessIntake {
       unique.map((u, i) => ({ dedupe: receiptDedupe(u.receipt.sig), data: leaves[i] as Buffer })),
     );
     for (const u of unique) this.remember(u.receipt.sig);
+    if (certificateLeaves.length > 0) {
+      await this.sequencer.placeAll(certificateLeaves);
+      for (const e of certificates) this.remember(e.sig);
+    }
     const data = new Map<number, string>();
     for (const [i, p] of placed.entries())
       if (p.appended) data.set(p.index, (leaves[i] as Buffer).toString('utf8'));

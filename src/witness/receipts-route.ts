@@ -43,18 +43,19 @@ export function receiptRoutes(deps: {
     const entries =
       group === undefined
         ? rows
-        : rows.filter(
-            (r) =>
-              (parseJson(r.data) as { receipt?: { observation?: { group?: string } } }).receipt
-                ?.observation?.group === group,
-          );
+        : rows.filter((r) => {
+            const leaf = parseJson(r.data) as WitnessLeafShape;
+            return (
+              (leaf.receipt?.observation?.group ?? leaf.enrollment?.enrollment?.group) === group
+            );
+          });
+    // Receipt leaves name a document; certificate leaves (witness.enrollment) do not.
     const digests = [
       ...new Set(
-        entries.map(
-          (r) =>
-            (parseJson(r.data) as { receipt: { observation: { document: string } } }).receipt
-              .observation.document,
-        ),
+        entries.flatMap((r) => {
+          const document = (parseJson(r.data) as WitnessLeafShape).receipt?.observation?.document;
+          return document === undefined ? [] : [document];
+        }),
       ),
     ];
     const documents: Record<string, unknown> = {};
@@ -76,4 +77,10 @@ export function receiptRoutes(deps: {
     return c.json(page);
   });
   return app;
+}
+
+/** What the page reads of a leaf it wrote itself: a receipt's group and document, a certificate's group. */
+interface WitnessLeafShape {
+  receipt?: { observation?: { group?: string; document?: string } };
+  enrollment?: { enrollment?: { group?: string } };
 }

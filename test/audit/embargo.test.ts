@@ -12,6 +12,7 @@ import {
   auditOverHttp,
   pollGroupsByHand,
 } from '../helpers/audit-scenario.js';
+import { declareVouched } from '../helpers/owners.js';
 import { type Fixture, SECOND, createFixture } from '../helpers/repo.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];
@@ -68,7 +69,7 @@ async function scenario(
     (await api('POST', `/embargoes/${ID}/decide`, fx.operatorToken, { leave_out: ['globex'] }))
       .status,
   ).toBe(200);
-  await fx.node.appDeps.declareGroups!(GROUPS);
+  const owners = await declareVouched(fx, GROUPS);
 
   const tick = activationTick(fx.node.repo.config, releaseAt);
   const plan = makeAdversary?.(fx, tick);
@@ -77,6 +78,7 @@ async function scenario(
     from: start,
     to: start + 90 * SECOND,
     pollAllAt: plan?.pollAllAt,
+    owners,
   });
   return { fx, tick, audit: await auditOverHttp(fx, cleanup) };
 }

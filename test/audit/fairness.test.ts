@@ -7,6 +7,7 @@ import { readOnlineKeys } from '../../src/keys/keygen.js';
 import { leafBytes } from '../../src/log/leaves.js';
 import { tickStart } from '../../src/common/tick.js';
 import { type Envelope, envelopeBytes, signEnvelope } from '../../src/tuf/metadata.js';
+import { declareVouched } from '../helpers/owners.js';
 import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 import {
   type Rewrite,
@@ -58,7 +59,7 @@ async function scenario(
     ),
   );
 
-  await fx.node.appDeps.declareGroups!(GROUPS);
+  const owners = await declareVouched(fx, GROUPS);
   const plan = makeAdversary?.(fx, releases);
   const server = adversary(fx, plan?.rewrite ?? (() => undefined));
   await pollGroupsByHand(fx, server, {
@@ -66,6 +67,7 @@ async function scenario(
     from: start,
     to: start + 180 * SECOND,
     pollAllAt: plan?.pollAllAt,
+    owners,
   });
   const audit = await auditOverHttp(fx, cleanup);
   return { fx, releases, audit };

@@ -11,6 +11,7 @@ import { buildTimestamp } from '../../src/tuf/roles.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
 import { secondBySecond } from '../helpers/audit-scenario.js';
 import { SimAgent, overHttp, simAgents } from '../helpers/receipts.js';
+import { GroupOwners } from '../helpers/owners.js';
 import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 
 // A simulated world: five groups of twenty agents with mixed poll intervals, over real HTTP, through
@@ -53,11 +54,21 @@ afterEach(async () => {
 
 async function world(
   makeEdge: (fx: Fixture, activationTick: number) => Edge = () => ({}),
+  /** Groups whose agents no owner vouches for, and declared groups with no agents at all. */
+  shape: { unvouched?: string[]; agentless?: string[]; unvouchedPerMinute?: number } = {},
 ): Promise<World> {
-  const fx = await createFixture();
+  const fx = await createFixture(
+    shape.unvouchedPerMinute
+      ? { settings: { unvouchedReceiptsPerMinute: shape.unvouchedPerMinute } }
+      : {},
+  );
   cleanup.push(() => fx.close());
   await fx.addVendor('acme');
-  await fx.node.appDeps.declareGroups!(GROUPS);
+  const owners = new GroupOwners(GROUPS, () => fx.clock.now());
+  const vouchedOwners = Object.fromEntries(
+    Object.entries(owners.owners).filter(([g]) => !shape.unvouched?.includes(g)),
+  );
+  await fx.node.appDeps.declareGroups!([...GROUPS, ...(shape.agentless ?? [])], vouchedOwners);
   const releaseAt = fx.clock.now() + 30 * SECOND;
   const artifact = await fx.artifact('agent.sh', 'fix');
   await fx.node.repo.stageVendorMetadata(
@@ -90,7 +101,9 @@ async function world(
   cleanup.push(() => http.close());
   const via = overHttp(http.url);
 
-  const agents = simAgents(GROUPS, PER_GROUP, fx.clock);
+  const agents = GROUPS.flatMap((g) =>
+    simAgents([g], PER_GROUP, fx.clock, shape.unvouched?.includes(g) ? undefined : owners),
+  );
   await secondBySecond(fx, releaseAt - 15 * SECOND, releaseAt + 50 * SECOND, async (k) => {
     await Promise.all(
       agents.map(async (agent, i) => {
@@ -305,5 +318,78 @@ describe('a simulated world of 5 groups × 20 agents', () => {
           .map((f) => [f.kind, f.message]),
       ),
     ).toEqual([favoured]);
+  });
+
+  it('vouched and unvouched: only the withheld vouched group is UNFAIR; Sybils, fake coverage and junk change nothing', async () => {
+    const UNVOUCHED = 'sa-east';
+    const FRAMED = 'af-south';
+    const AGENTLESS = 'me-central';
+    const withheld = new Set([VICTIM, UNVOUCHED]);
+    const { audit, fx, activationTick } = await world(
+      (fx, activation) => ({
+        timestamp: (g, k) =>
+          withheld.has(g) && k >= activation
+            ? Buffer.from(fx.node.repo.view.timestampAt(activation - 1))
+            : undefined,
+      }),
+      { unvouched: [UNVOUCHED], agentless: [AGENTLESS], unvouchedPerMinute: 300 },
+    );
+    const post = (body: unknown) =>
+      fx.node.app.request('/api/v1/receipts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // Sybil framing: five fresh keys replay the pre-release statement for the honest group a minute on.
+    const old = {
+      request: async () => new Response(fx.node.repo.view.timestampAt(activationTick - 1)),
+    };
+    for (let i = 0; i < 5; i++) {
+      const sybil = new SimAgent(FRAMED, fx.clock);
+      await sybil.poll(old);
+      await sybil.submit(fx.node.app);
+    }
+    // Fake coverage: one fresh key for the declared group that has no agents, carrying the release.
+    const fake = new SimAgent(AGENTLESS, fx.clock);
+    await fake.poll(fx.node.app);
+    await fake.submit(fx.node.app);
+    // Junk at volume: fresh keys by the thousand; the unvouched pool refuses most of them.
+    const junk = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const agents = Array.from({ length: 50 }, () => new SimAgent('eu-west', fx.clock));
+        for (const a of agents) await a.poll(old);
+        const batches = agents.map((a) => a.batch());
+        return (
+          await post({
+            documents: Object.assign({}, ...batches.map((b) => b.documents)),
+            receipts: batches.flatMap((b) => b.receipts),
+          })
+        ).status;
+      }),
+    );
+    expect(junk).toContain(429);
+    await fx.node.sequencer.idle();
+
+    const outcome = await audit();
+    const report = outcome.report!;
+    expect(outcome.exitCode).toBe(1);
+    expect(convicted(outcome)).toEqual([VICTIM]);
+    expect(kinds(outcome, VICTIM)).toContain('testimony:served-without-release');
+    const unverified = [
+      ...new Set(report.findings.filter((f) => f.class === 'cannot-verify').map((f) => f.group)),
+    ].sort();
+    expect(unverified).toEqual([AGENTLESS, UNVOUCHED].sort());
+    // The unvouched group's own testimony is reported, with its keys counted, and convicts no one.
+    const unvouchedClaim = report.findings.find(
+      (f) => f.kind === 'served-without-release' && f.group === UNVOUCHED,
+    );
+    expect(unvouchedClaim).toMatchObject({ class: 'testimony', unfair: false });
+    expect(unvouchedClaim!.evidence).toMatchObject({ vouched_keys: 0, unvouched_keys: PER_GROUP });
+    // Nothing against the honest groups, the framed one included.
+    for (const g of ['eu-west', 'us-east', FRAMED])
+      expect(
+        report.findings.filter((f) => f.group === g && (f.unfair || f.class === 'cannot-verify')),
+      ).toEqual([]);
+    expect(report.owners[FRAMED]).toMatchObject({ vouchedAgents: PER_GROUP });
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { ReceiptCollector } from './receipts.js';
+import type { GroupOwners } from './owners.js';
 import { type Fixture, SECOND, listen, readRoot } from './repo.js';
 
 /** What an adversary serves a group at a tick instead of the real timestamp.json, if anything. */
@@ -47,9 +48,16 @@ export async function secondBySecond(
 export async function pollGroupsByHand(
   fx: Fixture,
   server: Hono,
-  options: { groups: string[]; from: number; to: number; pollAllAt?: number | undefined },
+  options: {
+    groups: string[];
+    from: number;
+    to: number;
+    pollAllAt?: number | undefined;
+    /** The groups' owners, who vouch for the agents. */
+    owners?: GroupOwners;
+  },
 ): Promise<void> {
-  const collector = new ReceiptCollector(fx.clock);
+  const collector = new ReceiptCollector(fx.clock, 3, options.owners);
   await secondBySecond(fx, options.from, options.to, async (k) => {
     for (const [i, group] of options.groups.entries())
       if ((k + i * 2) % 5 === 0 || k === options.pollAllAt) await collector.poll(server, group);

@@ -53,3 +53,16 @@ export class GroupOwners {
     );
   }
 }
+
+/** Declares the fixture's groups with an owner each, as an operator would: agents they certify are vouched. */
+export async function declareVouched(
+  fx: {
+    clock: { now(): number };
+    node: { appDeps: { declareGroups?: (g: string[], o?: OwnersByGroup) => Promise<number> } };
+  },
+  groups: string[],
+): Promise<GroupOwners> {
+  const owners = new GroupOwners(groups, () => fx.clock.now());
+  await fx.node.appDeps.declareGroups!(groups, owners.owners);
+  return owners;
+}

@@ -210,12 +210,14 @@ export class ReceiptCollector {
   constructor(
     private readonly clock: ManualClock,
     private readonly perGroup = 3,
+    /** The groups' owners: the collector's agents are vouched for when given. */
+    private readonly owners?: GroupOwners,
   ) {}
 
   agentsOf(group: string): SimAgent[] {
     let list = this.agents.get(group);
     if (!list) {
-      list = Array.from({ length: this.perGroup }, () => new SimAgent(group, this.clock));
+      list = simAgents([group], this.perGroup, this.clock, this.owners);
       this.agents.set(group, list);
     }
     return list;

@@ -91,6 +91,8 @@ export async function createFixture(
     repo?: NodeOptions['repoDefaults'];
     minLeadMs?: number;
     databaseUrl?: string;
+    /** Node settings over the test defaults (which lift every rate limit). */
+    settings?: Partial<NodeOptions>;
   } = {},
 ): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'fairpatch-test-'));
@@ -103,6 +105,7 @@ export async function createFixture(
     keysDir,
     clock,
     ...NO_RATE_LIMITS,
+    ...options.settings,
     ...(options.repo ? { repoDefaults: options.repo } : {}),
     ...(options.minLeadMs !== undefined ? { minLeadMs: options.minLeadMs } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),

@@ -6,6 +6,7 @@ import { parseVerifierKey } from '../../src/log/note.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { ReceiptCollector } from '../helpers/receipts.js';
+import { declareVouched } from '../helpers/owners.js';
 import { startWitness } from '../helpers/witness.js';
 
 let fx: Fixture;
@@ -15,10 +16,10 @@ let browser: Browser;
 beforeAll(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
-  await fx.node.appDeps.declareGroups!(['eu-west', 'us-east', 'ap-south']);
+  const owners = await declareVouched(fx, ['eu-west', 'us-east', 'ap-south']);
   const releaseAt = fx.clock.now() + 40 * SECOND;
   await fx.stage('acme', {}, [await fx.artifact('agent.sh', 'x')], releaseAt);
-  const collector = new ReceiptCollector(fx.clock);
+  const collector = new ReceiptCollector(fx.clock, 3, owners);
   for (let t = fx.clock.now(); t <= releaseAt + 10 * SECOND; t += SECOND) {
     fx.clock.set(t);
     await fx.node.evidence.activations();

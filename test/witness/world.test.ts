@@ -8,6 +8,7 @@ import type { ExternalEvidence } from '../../src/audit/observations.js';
 import { fetchWitnessEvidence } from '../../src/audit/witness.js';
 import { tickAt } from '../../src/common/tick.js';
 import { SimAgent } from '../helpers/receipts.js';
+import { declareVouched } from '../helpers/owners.js';
 import { SECOND, createFixture, listen } from '../helpers/repo.js';
 import { postReceipts, readRoot, startWitness } from '../helpers/witness.js';
 
@@ -34,7 +35,7 @@ describe("a server swallowing one group's receipts, agents also reporting to a w
     const w = await startWitness(fx.keysDir, fx.clock);
     cleanup.push(() => w.close());
     await fx.addVendor('acme');
-    await fx.node.appDeps.declareGroups!(GROUPS);
+    const owners = await declareVouched(fx, GROUPS);
     const releaseAt = fx.clock.now() + 30 * SECOND;
     await fx.node.repo.stageVendorMetadata(
       'acme',
@@ -71,7 +72,7 @@ describe("a server swallowing one group's receipts, agents also reporting to a w
     };
 
     const agents = GROUPS.flatMap((group) =>
-      Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock)),
+      Array.from({ length: PER_GROUP }, () => new SimAgent(group, fx.clock).enrolledBy(owners)),
     );
     for (let t = releaseAt - 15 * SECOND; t <= releaseAt + 50 * SECOND; t += SECOND) {
       fx.clock.set(t);
