@@ -8,6 +8,7 @@ import { generateVendorKey, readOnlineKeys, rotateRoot } from '../../src/keys/ke
 import { type Leaf, type LeafOf, parseLeaf } from '../../src/log/leaves.js';
 import { buildHalt, buildKeyRotation } from '../../src/publish/build.js';
 import { tickAt, tickStart } from '../../src/common/tick.js';
+import { isoSeconds } from '../../src/tuf/time.js';
 import {
   type Envelope,
   type TargetsSigned,
@@ -276,6 +277,50 @@ describe.each(DIALECTS)('%s: served changes and the log', (dialect) => {
         (l) => l.leaf.role === 'root' && l.leaf.metadata_version === 2,
       ),
     ).toBe(true);
+    const outcome = await audit(w);
+    expect(outcome.report!.findings).toEqual([]);
+    expect(outcome.report!.verdict).toBe('FAIR');
+  });
+
+  it('an embargo moved later: the members go live at the new tick, logged there; FAIR', async () => {
+    const w = await world(dialect);
+    await w.fx.addVendor('quill');
+    const id = 'CVE-2026-4243';
+    const first = w.start + 60 * SECOND;
+    const moved = w.start + 90 * SECOND;
+    const created = await post(w.url, '/embargoes', w.fx.operatorToken, {
+      id,
+      release_at: isoSeconds(first),
+      members: ['acme', 'quill'],
+    });
+    expect(created.status).toBe(201);
+    for (const vendor of ['acme', 'quill']) {
+      const artifact = await w.fx.artifact(`${vendor}.sh`, vendor, 'linux-x64', vendor);
+      const body = await w.fx.release(
+        vendor,
+        { product: `${vendor}-lib`, version: '1.0.1', applies_to: '<1.0.1' },
+        [artifact],
+        first,
+      );
+      const staged = await post(
+        w.url,
+        `/vendors/${vendor}/metadata?embargo=${id}`,
+        w.fx.vendors.get(vendor)!.token,
+        body,
+      );
+      expect(staged.status).toBe(201);
+    }
+    const move = await post(w.url, `/embargoes/${id}/move`, w.fx.operatorToken, {
+      release_at: isoSeconds(moved),
+    });
+    expect(move.status).toBe(200);
+    await run(w, w.start + 170 * SECOND);
+
+    const activated = ofType(await leaves(w.fx), 'release.activated');
+    expect(activated.map((l) => [l.leaf.vendor, l.leaf.tick])).toEqual([
+      ['acme', tickOf(w.fx, moved)],
+      ['quill', tickOf(w.fx, moved)],
+    ]);
     const outcome = await audit(w);
     expect(outcome.report!.findings).toEqual([]);
     expect(outcome.report!.verdict).toBe('FAIR');
