@@ -177,7 +177,7 @@ export function readOnlineKeys(
     if (!result[role])
       throw new FairpatchError(
         'NOT_FOUND',
-        `no key file in ${dir} matches the ${role} key of root ${root.version}`,
+        `no key file in ${dir} matches the ${role} key of root ${root.version} (keyid ${wanted}): copy the ${role}.key or ${role}-vN.key file with that keyid from the keys directory where fairpatch root rotate ran into ${dir}`,
       );
   }
   return { ...(result as Record<OnlineRole, KeyPair>), log: readPrivateKey(join(dir, 'log.key')) };

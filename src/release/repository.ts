@@ -107,7 +107,8 @@ export class Repository {
     state: CommittedState,
   ) {
     this.keys = new RootKeys(options.signersFor);
-    this.keys.resolve(state, tickAt(options.config, options.clock.now()));
+    // Said by whoever opens the repository (keyNotes), once it knows whether it can serve at all.
+    this.keys.resolve(state, tickAt(options.config, options.clock.now()), false);
     this.current = new RepositoryView(state, (version) => this.keys.of(version), options.onRender);
     this.loadedAt = options.clock.now();
   }
@@ -115,6 +116,11 @@ export class Repository {
   /** Keys this node lacks for a root it serves or will serve (a health problem, announced in the log). */
   keyProblems(): string[] {
     return this.keys.problems();
+  }
+
+  /** Every key this node lacks (current, future and past roots), one line each. */
+  keyNotes(): string[] {
+    return this.keys.notes();
   }
 
   static async open(options: RepositoryOptions): Promise<Repository> {

@@ -154,6 +154,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       await repo.refresh();
     });
   }
+  // A node that cannot sign the tick in effect would serve nothing but 503s: it stops at once and
+  // says which key file it lacks and where to copy it from (KEY_UNAVAILABLE: exit 69).
+  repo.view.timestampAt(repo.currentTick());
+  for (const note of repo.keyNotes()) console.error(note);
 
   if (settings.operatorToken) await store.importToken(settings.operatorToken, null, clock.now());
   // With PostgreSQL every node serves every artifact, so the bytes live there; SQLite is one node's, files suffice.
