@@ -103,7 +103,7 @@ export class Evidence {
         v: 2,
         vendor,
         metadata_version: version.version,
-        metadata_sha256: sha256Hex(version.bytes),
+        metadata_sha256: version.sha256,
         activation_tick: version.activationTick,
       },
     );
@@ -119,7 +119,7 @@ export class Evidence {
       v: 1,
       role,
       metadata_version: version.version,
-      metadata_sha256: sha256Hex(version.bytes),
+      metadata_sha256: version.sha256,
       activation_tick: version.activationTick,
     });
   }
@@ -180,18 +180,23 @@ export class Evidence {
           this.activated.delete(id);
           throw error;
         };
+        const timestamp = view.timestampAt(v.activationTick);
         pending.push(
-          this.append(`activated:${id}`, {
-            type: 'release.activated',
-            v: 2,
-            vendor,
-            metadata_version: v.version,
-            tick: v.activationTick,
-            snapshot_version: snapshot.version,
-            snapshot_sha256: sha256Hex(snapshot.bytes),
-            timestamp_sha256: sha256Hex(view.timestampAt(v.activationTick)),
-            metadata: v.bytes.toString('utf8'),
-          }).catch(retry),
+          this.bytesOf(vendor, v)
+            .then((bytes) =>
+              this.append(`activated:${id}`, {
+                type: 'release.activated',
+                v: 2,
+                vendor,
+                metadata_version: v.version,
+                tick: v.activationTick,
+                snapshot_version: snapshot.version,
+                snapshot_sha256: sha256Hex(snapshot.bytes),
+                timestamp_sha256: sha256Hex(timestamp),
+                metadata: bytes.toString('utf8'),
+              }),
+            )
+            .catch(retry),
         );
       }
     }
@@ -207,12 +212,17 @@ export class Evidence {
         continue;
       }
       pending.push(
-        this.append(`change-activated:${role}:${v.version}`, leaf).catch(
-          (error: unknown): never => {
+        this.bytesOf(role, v)
+          .then((bytes) =>
+            this.append(`change-activated:${role}:${v.version}`, {
+              ...leaf,
+              metadata: bytes.toString('utf8'),
+            }),
+          )
+          .catch((error: unknown): never => {
             this.activated.delete(id);
             throw error;
-          },
-        ),
+          }),
       );
     }
     await Promise.all(pending);
@@ -224,7 +234,7 @@ export class Evidence {
    * Undefined for a past tick under a root whose keys this node no longer holds: a tick it cannot sign
    * is one it never served (the nodes that served it logged it).
    */
-  private changeActivated(role: string, v: StoredVersion): Leaf | undefined {
+  private changeActivated(role: string, v: StoredVersion): LeafOf<'change.activated'> | undefined {
     const view = this.repo.view;
     let snapshot: { version: number; bytes: Buffer };
     let timestamp: Buffer;
@@ -244,8 +254,13 @@ export class Evidence {
       snapshot_version: snapshot.version,
       snapshot_sha256: sha256Hex(snapshot.bytes),
       timestamp_sha256: sha256Hex(timestamp),
-      metadata: v.bytes.toString('utf8'),
+      metadata: '', // filled in by the caller from the version's bytes (bytesOf)
     };
+  }
+
+  /** A version's bytes: held while it is in effect or pending, read back once a later one replaced it. */
+  private async bytesOf(role: string, v: StoredVersion): Promise<Buffer> {
+    return v.bytes ?? this.repo.store.versionBytes(role, v.version);
   }
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
@@ -359,7 +374,14 @@ function otherChanges(state: CommittedState): Array<{
   state.roots.forEach((bytes, i) => {
     const tick = state.rootTicks[i];
     if (i === 0 || tick === undefined) return;
-    const v = { version: i + 1, bytes, effectiveAt: 0, activationTick: tick };
+    const v = {
+      version: i + 1,
+      bytes,
+      sha256: sha256Hex(bytes),
+      length: bytes.length,
+      effectiveAt: 0,
+      activationTick: tick,
+    };
     out.push({ role: 'root', version: v, active: () => true });
   });
   return out;

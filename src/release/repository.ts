@@ -8,6 +8,7 @@ import {
   type TargetsSigned,
   assertThreshold,
   envelopeBytes,
+  sha256Hex,
 } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import {
@@ -174,7 +175,12 @@ export class Repository {
     const before = this.current.state;
     // Stamped before reading: a commit that lands while the rows are read may be missed.
     const startedAt = this.options.clock.now();
-    const next = await this.options.store.loadState(this.options.config, before);
+    // Given the tick, the bytes of versions replaced by then are let go (src/release/store.ts).
+    const next = await this.options.store.loadState(
+      this.options.config,
+      before,
+      this.currentTick(),
+    );
     this.loadedAt = Math.max(this.loadedAt, startedAt);
     // Every refresh, so a key file added by the operator is picked up before the root's tick.
     this.keys.resolve(next, this.currentTick());
@@ -524,6 +530,8 @@ export class Repository {
       await this.events?.changeStaged('root', {
         version: next.signed.version,
         bytes,
+        sha256: sha256Hex(bytes),
+        length: bytes.length,
         effectiveAt,
         activationTick: tickOfRoot,
       });

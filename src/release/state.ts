@@ -13,7 +13,16 @@ export interface RepoConfig extends TickConfig {
 /** One stored version of a metadata file, with the tick from which it is served. */
 export interface StoredVersion {
   version: number;
-  bytes: Buffer;
+  /**
+   * The signed bytes, held while the version is in effect or pending. Once a later version is in
+   * effect it can never be served as current again, and they are dropped (src/release/store.ts): read
+   * back when asked for (an old version by number, a leaf logged again at start-up), so a node's
+   * memory does not grow with a vendor's old versions (metadata is cumulative: each holds them all).
+   */
+  bytes?: Buffer;
+  /** sha256 (hex) and length of the bytes: what snapshots and commitments name. */
+  sha256: string;
+  length: number;
   effectiveAt: number;
   activationTick: number;
   /** For vendor metadata: what the version does (release, halt, refresh). */

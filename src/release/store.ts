@@ -5,7 +5,7 @@ import type { Transaction } from 'kysely';
 import type { Database, Db } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { TufKey } from '../tuf/keys.js';
-import type { TargetsSigned } from '../tuf/metadata.js';
+import { type TargetsSigned, sha256Hex } from '../tuf/metadata.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { pathBound, productOwned } from './staging.js';
 import { activationTick } from '../common/tick.js';
@@ -75,7 +75,16 @@ export class RepositoryStore {
   }
 
   /** Loads the committed state, reusing bytes already held in `previous` (versions are immutable). */
-  async loadState(config: RepoConfig, previous?: CommittedState): Promise<CommittedState> {
+  /**
+   * The committed state. Given the current `tick`, the bytes of every version a later one has
+   * replaced by then are dropped (`versionBytes` reads them back): only versions in effect or pending
+   * stay in memory, however many a vendor published.
+   */
+  async loadState(
+    config: RepoConfig,
+    previous?: CommittedState,
+    tick?: number,
+  ): Promise<CommittedState> {
     const known = new Map<string, StoredVersion>();
     if (previous) {
       for (const v of previous.topTargets) known.set(`targets/${v.version}`, v);
@@ -96,13 +105,19 @@ export class RepositoryStore {
       fetch: () => Promise<string>,
       kind?: string,
     ): Promise<StoredVersion> =>
-      reuse(key, effectiveAt) ?? {
-        version,
-        effectiveAt,
-        activationTick: activationTick(config, effectiveAt),
-        bytes: Buffer.from(await fetch(), 'utf8'),
-        ...(kind ? { kind } : {}),
-      };
+      reuse(key, effectiveAt) ??
+      (await (async () => {
+        const bytes = Buffer.from(await fetch(), 'utf8');
+        return {
+          version,
+          effectiveAt,
+          activationTick: activationTick(config, effectiveAt),
+          bytes,
+          sha256: sha256Hex(bytes),
+          length: bytes.length,
+          ...(kind ? { kind } : {}),
+        };
+      })());
 
     const roots = await this.db
       .selectFrom('root_versions')
@@ -150,8 +165,12 @@ export class RepositoryStore {
         },
         r.kind,
       );
-      vendors.set(r.vendor, [...(vendors.get(r.vendor) ?? []), v]);
+      const list = vendors.get(r.vendor);
+      if (list) list.push(v);
+      else vendors.set(r.vendor, [v]);
     }
+    if (tick !== undefined)
+      for (const list of [topTargets, ...vendors.values()]) dropReplacedBytes(list, tick);
     return {
       config,
       roots: roots.map((r) => Buffer.from(r.bytes, 'utf8')),
@@ -161,6 +180,31 @@ export class RepositoryStore {
       topTargets,
       vendors,
     };
+  }
+
+  /** The signed bytes of one version of `role` (a vendor, `targets` or `root`), read back. */
+  async versionBytes(role: string, version: number): Promise<Buffer> {
+    const row =
+      role === 'targets'
+        ? await this.db
+            .selectFrom('top_targets')
+            .select('bytes')
+            .where('version', '=', version)
+            .executeTakeFirst()
+        : role === 'root'
+          ? await this.db
+              .selectFrom('root_versions')
+              .select('bytes')
+              .where('version', '=', version)
+              .executeTakeFirst()
+          : await this.db
+              .selectFrom('vendor_metadata')
+              .select('bytes')
+              .where('vendor', '=', role)
+              .where('version', '=', version)
+              .executeTakeFirst();
+    if (!row) throw new FairpatchError('NOT_FOUND', `${role} version ${version} is not stored`);
+    return Buffer.from(row.bytes, 'utf8');
   }
 
   async latestRoot(): Promise<{ version: number; bytes: string }> {
@@ -562,4 +606,15 @@ export class RepositoryStore {
       throw error;
     }
   }
+}
+
+/**
+ * Drops, in place, the bytes of every version of `list` that a later one replaced by `tick`: it is
+ * never served as current again (an embargo re-times only pending versions). In place, so the view
+ * being served lets go of them too.
+ */
+function dropReplacedBytes(list: readonly StoredVersion[], tick: number): void {
+  let inEffect = -1;
+  for (const v of list) if (v.activationTick <= tick && v.version > inEffect) inEffect = v.version;
+  for (const v of list) if (v.version < inEffect && v.bytes) delete v.bytes;
 }

@@ -11,6 +11,7 @@ import {
 import { buildSnapshot, buildTimestamp } from '../tuf/roles.js';
 import type { CommittedState, StoredVersion } from './state.js';
 import { tickStart } from '../common/tick.js';
+import { FairpatchError } from '../errors.js';
 
 export interface OnlineSigners {
   snapshot: KeyPair;
@@ -94,10 +95,10 @@ export class RepositoryView {
     const start = this.segmentStartAt(k);
     const meta: Record<string, MetaFile> = {};
     const top = activeAt(this.state.topTargets, start);
-    if (top) meta['targets.json'] = metaFile(top.version, top.bytes);
+    if (top) meta['targets.json'] = metaFileOf(top);
     for (const [vendor, versions] of this.state.vendors) {
       const active = activeAt(versions, start);
-      if (active) meta[`${vendor}.json`] = metaFile(active.version, active.bytes);
+      if (active) meta[`${vendor}.json`] = metaFileOf(active);
     }
     const expires = tickStart(this.state.config, start) + this.state.config.snapshotLifetimeMs;
     const bytes = envelopeBytes(
@@ -171,8 +172,11 @@ export class RepositoryView {
       : undefined;
   }
 
-  /** A delegated or top-level targets version, only once it has been activated (pending releases stay secret). */
-  targetsFile(role: string, version: number, nowTick: number): Buffer | undefined {
+  /**
+   * A delegated or top-level targets version, only once it has been activated (pending releases stay
+   * secret). An old one's bytes may have been let go: `bytes` absent, the store has them.
+   */
+  servedTargets(role: string, version: number, nowTick: number): StoredVersion | undefined {
     const list = role === 'targets' ? this.state.topTargets : this.state.vendors.get(role);
     const active = list && activeAt(list, nowTick);
     if (!active || version > active.version) return undefined;
@@ -182,7 +186,7 @@ export class RepositoryView {
     return found &&
       found.activationTick <= nowTick &&
       activeAt(list, found.activationTick) === found
-      ? found.bytes
+      ? found
       : undefined;
   }
 
@@ -198,6 +202,9 @@ export class RepositoryView {
   targetsOf(version: StoredVersion): Map<string, TargetInfo> {
     let map = this.targetsByVersion.get(version);
     if (!map) {
+      // Asked for versions in effect only, whose bytes are held (src/release/store.ts).
+      if (!version.bytes)
+        throw new FairpatchError('INTERNAL', `version ${version.version} is no longer held`);
       const doc = JSON.parse(version.bytes.toString('utf8')) as { signed: TargetsSigned };
       map = new Map(Object.entries(doc.signed.targets));
       this.targetsByVersion.set(version, map);
@@ -223,4 +230,9 @@ function countAtMost(sorted: readonly number[], k: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** What a snapshot says of a version: the same as `metaFile` of its bytes, without holding them. */
+function metaFileOf(v: StoredVersion): MetaFile {
+  return { version: v.version, length: v.length, hashes: { sha256: v.sha256 } };
 }

@@ -305,7 +305,7 @@ describe.each(DIALECTS)('%s: an embargo (coordinated release)', (dialect) => {
       expect(meta['acme.json']!.version).toBe(1);
       expect(meta['quill.json']!.version).toBe(1);
       expect(meta['globex.json']!.version).toBe(1);
-      expect(node.repo.view.targetsFile('acme', 2, oldTick)).toBeUndefined();
+      expect(node.repo.view.servedTargets('acme', 2, oldTick)).toBeUndefined();
     }
     await refresh(later);
     for (const node of [fx.node, second]) {

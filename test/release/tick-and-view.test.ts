@@ -3,6 +3,7 @@ import { activationTick, tickAt, tickStart } from '../../src/common/tick.js';
 import type { CommittedState, StoredVersion } from '../../src/release/state.js';
 import { RepositoryView } from '../../src/release/view.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
 
 const cfg = { epochMs: 1_000_000, tickMs: 1000 };
 
@@ -26,12 +27,17 @@ describe('the tick clock', () => {
   });
 });
 
-const version = (v: number, activation: number): StoredVersion => ({
-  version: v,
-  effectiveAt: tickStart(cfg, activation),
-  activationTick: activation,
-  bytes: Buffer.from(JSON.stringify({ signed: { targets: {} }, signatures: [], v })),
-});
+const version = (v: number, activation: number): StoredVersion => {
+  const bytes = Buffer.from(JSON.stringify({ signed: { targets: {} }, signatures: [], v }));
+  return {
+    version: v,
+    effectiveAt: tickStart(cfg, activation),
+    activationTick: activation,
+    bytes,
+    sha256: sha256Hex(bytes),
+    length: bytes.length,
+  };
+};
 
 function view(vendor: StoredVersion[]): RepositoryView {
   const state: CommittedState = {
@@ -98,10 +104,10 @@ describe('the view at tick k', () => {
   it('serves the highest activated version, and never a halted one that was pending', () => {
     // v2 was due at tick 100, but v3 (a halt, due at 40) superseded it before it was ever served.
     const v = view([version(1, 1), version(2, 100), version(3, 40)]);
-    expect(v.targetsFile('acme', 1, 39)).toBeDefined();
-    expect(v.targetsFile('acme', 3, 39)).toBeUndefined();
-    expect(v.targetsFile('acme', 3, 40)).toBeDefined();
-    for (const k of [40, 100, 500]) expect(v.targetsFile('acme', 2, k)).toBeUndefined();
+    expect(v.servedTargets('acme', 1, 39)).toBeDefined();
+    expect(v.servedTargets('acme', 3, 39)).toBeUndefined();
+    expect(v.servedTargets('acme', 3, 40)).toBeDefined();
+    for (const k of [40, 100, 500]) expect(v.servedTargets('acme', 2, k)).toBeUndefined();
     expect(v.snapshotByVersion(v.snapshotVersionAt(500) + 1, 500)).toBeUndefined();
     expect(v.snapshotByVersion(2, 500)).toEqual(v.snapshotAt(40).bytes);
   });

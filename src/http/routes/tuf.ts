@@ -84,7 +84,7 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     if (c.res.status >= 400) c.res.headers.set('Cache-Control', NO_STORE);
   });
 
-  const metadata = (c: Context): Response => {
+  const metadata = (c: Context): Response | Promise<Response> => {
     const group = groupOf(c);
     const file = c.req.param('file') ?? '';
     deps.assertClock?.();
@@ -112,12 +112,19 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
       throw new FairpatchError('NOT_FOUND', `${file} is not a metadata file of this repository`);
     const version = Number(match[1]);
     const role = match[2] as string;
+    const targets =
+      role === 'root' || role === 'snapshot' ? undefined : view.servedTargets(role, version, k);
+    // An old version's bytes are no longer held in memory: read back (immutable; clients cache it).
+    if (targets && !targets.bytes)
+      return repo.store
+        .versionBytes(role, targets.version)
+        .then((bytes) => sendImmutableJson(c, bytes));
     const bytes =
       role === 'root'
         ? view.root(version, k)
         : role === 'snapshot'
           ? view.snapshotByVersion(version, k)
-          : view.targetsFile(role, version, k);
+          : targets?.bytes;
     if (!bytes) throw new FairpatchError('NOT_FOUND', `${file} does not exist (yet)`);
     return sendImmutableJson(c, bytes);
   };
