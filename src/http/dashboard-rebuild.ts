@@ -48,6 +48,8 @@ export class DashboardRebuild {
   private bytes = 0;
   private readonly unreadable: string[] = [];
   private unreadableCount = 0;
+  /** Set once the log passed the bound. */
+  private full: TooLarge | undefined;
   private building: Promise<void> | undefined;
   private notBefore = 0;
   /** The last good page, and why it is stale (undefined: it is the log as last read). */
@@ -79,15 +81,21 @@ export class DashboardRebuild {
     const now = this.deps.repo.clock.now();
     try {
       const { size } = await this.deps.log.head();
-      await this.readUpTo(size);
-      const report = evaluateFairness({
-        leaves: this.leaves,
-        timestampKeys: this.deps.repo.view.timestampKeys(),
-        now,
-        cache: this.cache,
-      });
+      try {
+        await this.readUpTo(size);
+      } catch (error) {
+        // Past the bound: the leaves below it are still shown once, as a page that says so.
+        if (!(error instanceof TooLarge) || (this.page?.logSize ?? -1) >= this.next) throw error;
+        this.stale = { since: this.stale?.since ?? now, reason: error.message };
+        const partial = this.built(now, this.next);
+        partial.html = await this.render(partial.report, now);
+        this.page = partial;
+        return;
+      }
+      const page = this.built(now, size);
       this.stale = undefined;
-      this.page = { at: now, logSize: size, report, html: await this.render(report, now) };
+      page.html = await this.render(page.report, now);
+      this.page = page;
     } catch (error) {
       this.stale = { since: this.stale?.since ?? now, reason: reasonOf(error) };
       // The last good page, saying it is stale; kept as it was if even that cannot be rendered.
@@ -101,16 +109,29 @@ export class DashboardRebuild {
     }
   }
 
+  /** The evaluation of the leaves read so far, as the auditor's (its HTML rendered by the caller). */
+  private built(now: number, logSize: number): DashboardPage {
+    const report = evaluateFairness({
+      leaves: this.leaves,
+      timestampKeys: this.deps.repo.view.timestampKeys(),
+      now,
+      cache: this.cache,
+    });
+    return { at: now, logSize, report, html: '' };
+  }
+
   private async readUpTo(size: number): Promise<void> {
+    // The bound does not move while the node runs: past it once, past it for good (nothing re-read).
+    if (this.full) throw this.full;
     while (this.next < size) {
       const end = Math.min(size, this.next + 1000);
       const entries = await this.deps.log.entriesPage(this.next, end, ENTRIES_PAGE_BYTES);
       if (entries.length === 0) throw new Error(`the log returned no entries from ${this.next}`);
       for (const e of entries) {
         if (this.bytes + e.data.length > this.deps.maxLogBytes)
-          throw new TooLarge(
+          throw (this.full = new TooLarge(
             `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
-          );
+          ));
         this.bytes += e.data.length;
         try {
           this.leaves.push({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) });

@@ -37,7 +37,7 @@ describe('the dashboard degrades instead of dying', () => {
     });
   });
 
-  it('past its memory bound it keeps serving the last good page, saying it is stale and why (with none yet: 503, not 500)', async () => {
+  it('past its memory bound it shows the leaves below it once, saying it is stale and why, and reads no more', async () => {
     fx = await createFixture();
     const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
     const rebuild = new DashboardRebuild({
@@ -48,22 +48,30 @@ describe('the dashboard degrades instead of dying', () => {
     await rebuild.kick();
     expect(rebuild.page).toBeDefined();
     expect(rebuild.stale).toBeUndefined();
-    const good = rebuild.page!;
 
     await growLog(node, 40); // about 200 KiB of leaves
+    const { size } = await node.log.head();
     fx.clock.advance(MINUTE);
     await rebuild.kick();
-    expect(rebuild.page?.report).toBe(good.report);
+    const partial = rebuild.page!;
     expect(rebuild.stale?.reason).toMatch(/dashboardMaxLogBytes/);
-    expect(rebuild.page?.html).toMatch(/STALE since/);
+    expect(partial.logSize).toBeGreaterThan(1);
+    expect(partial.logSize).toBeLessThan(size);
+    expect(partial.html).toMatch(/STALE since/);
+    // Later rebuilds keep that page and its reason.
+    fx.clock.advance(MINUTE);
+    await rebuild.kick();
+    expect(rebuild.page?.report).toBe(partial.report);
+    expect(rebuild.stale?.reason).toMatch(/dashboardMaxLogBytes/);
 
-    // A node whose dashboard never had a page answers 503 NOT_READY with the reason, never a 500.
+    // Over HTTP, a node whose log was already past the bound: 200, the part it read, and why.
     server = await listen(node.app);
-    const fresh = await fetch(`${server.url}/api/v1/report`);
-    expect(fresh.status).toBe(503);
-    expect(fresh.headers.get('retry-after')).toBe('5');
-    expect(
-      ((await fresh.json()) as { error: { code: string; message: string } }).error,
-    ).toMatchObject({ code: 'NOT_READY', message: expect.stringMatching(/dashboardMaxLogBytes/) });
+    const response = await fetch(`${server.url}/api/v1/report`);
+    expect(response.status).toBe(200);
+    const { dashboard } = (await response.json()) as {
+      dashboard: { log_size: number; stale: { reason: string } };
+    };
+    expect(dashboard.log_size).toBeLessThan(size);
+    expect(dashboard.stale.reason).toMatch(/dashboardMaxLogBytes/);
   });
 });
