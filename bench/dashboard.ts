@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ export interface RebuildFigures {
   seconds: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  /** The heap the dashboard keeps after the rebuild (collected before and after). */
+  heapRetainedMiB: number;
   /** The leaves the page covers; fewer than `leaves` when it stopped at its bound. */
   covered: number;
   stale: string | null;
@@ -46,6 +49,16 @@ export interface DashboardResult {
 const MiB = 1024 * 1024;
 const rssMiB = () => process.memoryUsage.rss() / MiB;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+/** The bytes of every leaf of the node's log, summed by the database (nothing read into memory). */
+async function logBytes(node: FairpatchNode): Promise<number> {
+  const row = await node.db
+    .selectFrom('log_leaves')
+    .select(sql<number>`coalesce(sum(length(data)), 0)`.as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
 
 async function withNode<T>(
   options: Parameters<typeof createNode>[0] extends infer O ? Partial<O> : never,
@@ -66,15 +79,17 @@ async function withNode<T>(
 /** One first rebuild of the node's dashboard, from nothing, as after a restart. */
 async function rebuild(node: FairpatchNode, maxLogBytes: number): Promise<RebuildFigures> {
   const { size } = await node.log.head();
-  const all = await node.log.entriesPage(0, size, Number.MAX_SAFE_INTEGER);
-  const logMiB = all.reduce((n, e) => n + e.data.length, 0) / MiB;
-  all.length = 0;
-  (globalThis as { gc?: () => void }).gc?.();
+  const logMiB = (await logBytes(node)) / MiB;
+  gc();
   const rssBeforeMiB = rssMiB();
+  const heapBefore = process.memoryUsage().heapUsed;
   const dashboard = new DashboardRebuild({ repo: node.repo, log: node.log, maxLogBytes });
   const t0 = performance.now();
   await dashboard.kick();
   const took = seconds(t0);
+  const rssAfterMiB = rssMiB();
+  gc();
+  const heapRetainedMiB = (process.memoryUsage().heapUsed - heapBefore) / MiB;
   const status = dashboard.status() as { log_size: number | null };
   const stale = dashboard.stale?.reason ?? null;
   // Past its bound the first rebuild has no page: the leaves it read are what it covers.
@@ -84,7 +99,8 @@ async function rebuild(node: FairpatchNode, maxLogBytes: number): Promise<Rebuil
     logMiB,
     seconds: took,
     rssBeforeMiB,
-    rssAfterMiB: rssMiB(),
+    rssAfterMiB,
+    heapRetainedMiB,
     covered,
     stale,
   };
@@ -169,10 +185,7 @@ async function flood(
       node.repo.view.timestampAt(node.repo.currentTick()).toString(),
     ) as Record<string, unknown>;
     const digest = sha256Hex(canonicalBytes(document));
-    const before = (await node.log.entriesPage(0, (await node.log.head()).size, 1e15)).reduce(
-      (n, e) => n + e.data.length,
-      0,
-    );
+    const before = await logBytes(node);
     const bodies = Array.from({ length: receipts }, (_, i) => {
       const seed = randomBytes(32);
       const at = new Date().toISOString();
@@ -216,10 +229,7 @@ async function flood(
     await Promise.all(Array.from({ length: 16 }, client));
     const took = seconds(t0);
     await node.sequencer.idle();
-    const after = (await node.log.entriesPage(0, (await node.log.head()).size, 1e15)).reduce(
-      (n, e) => n + e.data.length,
-      0,
-    );
+    const after = await logBytes(node);
     return {
       sent: receipts,
       accepted,
@@ -259,14 +269,14 @@ const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '
 
 export function dashboardSection(r: DashboardResult, command: string): string[] {
   const row = (name: string, x: RebuildFigures) =>
-    `| ${name} | ${x.leaves.toLocaleString('en')} | ${f(x.logMiB)} | ${f(x.seconds, 2)} | ${f(x.rssBeforeMiB)} → ${f(x.rssAfterMiB)} | ${x.covered.toLocaleString('en')} | ${x.stale ? x.stale.replace(/\|/g, '/') : 'no'} |`;
+    `| ${name} | ${x.leaves.toLocaleString('en')} | ${f(x.logMiB)} | ${f(x.seconds, 2)} | ${f(x.rssBeforeMiB)} → ${f(x.rssAfterMiB)} | ${f(x.heapRetainedMiB)} | ${x.covered.toLocaleString('en')} | ${x.stale ? x.stale.replace(/\|/g, '/') : 'no'} |`;
   return [
     '## Dashboard rebuild',
     '',
     `\`${command}\`, ${new Date().toISOString()}. The first rebuild of a node's dashboard (src/http/dashboard-rebuild.ts), from nothing, on SQLite; its bound is dashboardMaxLogBytes = ${f(r.maxLogBytes / MiB, 0)} MiB of leaves.`,
     '',
-    '| log | leaves | leaf MiB | rebuild s | RSS MiB (before → after) | leaves covered | stale |',
-    '|---|---|---|---|---|---|---|',
+    '| log | leaves | leaf MiB | rebuild s | RSS MiB (before → after) | heap kept MiB | leaves covered | stale |',
+    '|---|---|---|---|---|---|---|---|',
     row('large (roll-ups, a receipt batch every 100)', r.large),
     row('after the junk-receipt flood', r.flood.rebuild),
     '',
