@@ -101,7 +101,7 @@ const activatedV2 = z.strictObject({
   v: z.literal(2),
   ...activation,
   /** The vendor's signed metadata, as served from this tick on. */
-  metadata: z.string().max(4 * 1024 * 1024),
+  metadata: z.string().max(MAX_LOGGED_METADATA_BYTES),
 });
 
 /**
