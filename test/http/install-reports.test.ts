@@ -124,4 +124,27 @@ describe('install reports', () => {
     });
     expect(await post(url, report('us'))).toMatchObject({ status: 201 });
   });
+
+  it('one GET answers at most 10,000 rows and says when there are more', async () => {
+    const url = await serve();
+    const rows = Array.from({ length: 10_001 }, (_, i) => ({
+      grp: 'eu',
+      product: 'p',
+      version: `1.0.${i}`,
+      outcome: 'installed',
+      count: 1,
+      updated_at: 0,
+    }));
+    for (let i = 0; i < rows.length; i += 500)
+      await fx!.node.db
+        .insertInto('install_reports')
+        .values(rows.slice(i, i + 500))
+        .execute();
+    const response = await fetch(`${url}/api/v1/reports`, {
+      headers: { authorization: `Bearer ${fx!.operatorToken}` },
+    });
+    const body = (await response.json()) as { truncated?: boolean; reports: unknown[] };
+    expect(body.truncated).toBe(true);
+    expect(body.reports).toHaveLength(10_000);
+  });
 });

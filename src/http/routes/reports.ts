@@ -11,6 +11,8 @@ import { readJson } from '../body.js';
 
 /** How far a report's signing time may be from this node's clock: older ones are replays. */
 export const REPORT_WINDOW_MS = 60 * 60_000;
+/** Rows one `GET` answers at most. */
+const MAX_ROWS = 10_000;
 /** Report signatures remembered (a replay inside the window is acknowledged, not counted again). */
 const MAX_SEEN = 100_000;
 
@@ -75,9 +77,12 @@ export function reportRoutes(deps: {
       .orderBy('grp')
       .orderBy('product')
       .orderBy('version')
+      .limit(MAX_ROWS + 1)
       .execute();
     return c.json({
-      reports: rows.map((r) => ({
+      // Product and version names come from agents: one answer is bounded, and says when it is.
+      ...(rows.length > MAX_ROWS ? { truncated: true } : {}),
+      reports: rows.slice(0, MAX_ROWS).map((r) => ({
         group: r.grp,
         product: r.product,
         version: r.version,
