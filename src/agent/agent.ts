@@ -22,6 +22,7 @@ import { sleep } from './sleep.js';
 import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
 import { writeGroupFile } from './group-file.js';
 import { UnreachableError, reach } from '../net/unreachable.js';
+import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { textAtMost } from '../net/bounded.js';
 
 export interface AgentOptions {
@@ -241,7 +242,14 @@ export class Agent {
       this.log(`log checkpoint not checked: ${describeRefusal(error)}`);
       return;
     }
-    const verdict = this.checkpoints.check(note);
+    let verdict = this.checkpoints.check(note);
+    // Signed by a key this agent does not know yet: the log's next key, if the log announced it
+    // under one this agent trusts (a log key rotation, followed without anyone's help).
+    if (!verdict.ok && verdict.problem === 'invalid') {
+      const learned = await this.checkpoints.follow(httpKeyRotations(server));
+      for (const vkey of learned) this.log(`log key rotation followed: now also trusting ${vkey}`);
+      if (learned.length > 0) verdict = this.checkpoints.check(note);
+    }
     if (verdict.ok || verdict.problem !== 'invalid') this.observer.checkpointSeen(note);
     if (!verdict.ok)
       this.log(

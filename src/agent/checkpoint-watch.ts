@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../common/files.js';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { verifiedCosigners } from '../log/cosignature.js';
+import { LogKeyRing } from '../log/log-keys.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 
 /**
@@ -37,17 +38,40 @@ interface Kept {
 }
 
 export class CheckpointWatch {
-  private readonly log: Verifier;
+  /** The pinned log key and those the log announced under it since (kept in log-keys.json). */
+  private readonly keys: LogKeyRing;
   private readonly witnesses: Verifier[];
   private readonly file: string;
+  private readonly keysFile: string;
 
   constructor(
     private readonly policy: CheckpointPolicy,
     stateDir: string,
+    now: () => number = Date.now,
   ) {
-    this.log = parseVerifierKey(policy.logKey);
     this.witnesses = policy.witnesses.map((w) => parseVerifierKey(w));
     this.file = join(stateDir, 'log-checkpoint.json');
+    this.keysFile = join(stateDir, 'log-keys.json');
+    const learned = existsSync(this.keysFile)
+      ? (JSON.parse(readFileSync(this.keysFile, 'utf8')) as { pinned: string; learned: string[] })
+      : undefined;
+    // Keys followed from another pinned key are not this log's: a new --log-key starts afresh.
+    const kept = learned?.pinned === policy.logKey.trim() ? learned.learned : [];
+    this.keys = new LogKeyRing(policy.logKey, kept, undefined, now);
+  }
+
+  /**
+   * Follows a log key rotation from the log's announcements (`source`: its /log/key-rotations),
+   * verified under a key this agent already trusts; the keys learned, kept across restarts.
+   */
+  async follow(source: () => Promise<unknown>): Promise<string[]> {
+    const learned = await this.keys.refresh(source);
+    if (learned.length > 0)
+      writeFileAtomic(
+        this.keysFile,
+        JSON.stringify({ pinned: this.policy.logKey.trim(), learned: this.keys.learned() }),
+      );
+    return learned;
   }
 
   /** The largest checkpoint this agent accepted, across restarts. */
@@ -61,14 +85,14 @@ export class CheckpointWatch {
     let size: number;
     let root: string;
     try {
-      const checkpoint = openCheckpoint(note, this.log);
+      const checkpoint = openCheckpoint(note, this.keys.verifiers());
       size = checkpoint.size;
       root = checkpoint.rootHash.toString('hex');
     } catch (error) {
       return {
         ok: false,
         problem: 'invalid',
-        message: `the log checkpoint served is not signed by the pinned log key (${(error as Error).message})`,
+        message: `the log checkpoint served is not signed by the pinned log key, nor by one the log announced under it (${(error as Error).message})`,
       };
     }
     const kept = this.kept();

@@ -7,6 +7,7 @@ import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
+import { announcedLogKeys } from '../log/log-keys.js';
 import { verifiedCosigners } from '../log/cosignature.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
@@ -151,9 +152,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     writeFileAtomic(savedPath, checkpointNote);
     writeFileAtomic(join(run.stateDir, 'leaves.json'), JSON.stringify(leaves));
     if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
-    const announced = parsed.flatMap(({ leaf }) =>
-      leaf.type === 'log.key-rotated' ? [leaf.vkey] : [],
-    );
+    const announced = announcedLogKeys(parsed.map(({ leaf }) => leaf));
     const keys = [...new Set([...learned, ...announced])];
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }

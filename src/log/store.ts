@@ -57,7 +57,7 @@ export class LogStore {
   private readonly nodeCache = new BoundedCache<string, Uint8Array>(MAX_CACHED_NODES);
 
   constructor(
-    private readonly db: Db,
+    readonly db: Db,
     private readonly sign: CheckpointSigner,
   ) {}
 

@@ -4,7 +4,8 @@ import { isUniqueViolation } from '../db/errors.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { cosign } from '../log/cosignature.js';
 import { verifyConsistency } from '../log/merkle.js';
-import { type Verifier, openNote } from '../log/note.js';
+import type { LogKeyRing } from '../log/log-keys.js';
+import { openNote } from '../log/note.js';
 import type { WitnessDb } from './schema.js';
 
 export type AddCheckpointResult =
@@ -40,6 +41,16 @@ function parseRequest(body: string): Request {
   return { oldSize: Number(old![1]), proof, note: body.slice(blank + 2) };
 }
 
+/** The note's text if a key of `keys` signed it; undefined if none did. */
+function signedText(note: string, keys: LogKeyRing): string | undefined {
+  try {
+    return openNote(note, keys.verifiers()).text;
+  } catch (error) {
+    if (error instanceof FairpatchError && error.code === 'SIGNATURE_INVALID') return undefined;
+    throw error;
+  }
+}
+
 /**
  * C2SP tlog-witness `add-checkpoint` (https://c2sp.org/tlog-witness): for each configured log (by its
  * origin and pinned key) keeps the latest checkpoint it verified, and cosigns a new one only if the
@@ -49,37 +60,37 @@ function parseRequest(body: string): Request {
  * checkpoints of one log, restarts included. Refused requests the log signed are kept as evidence.
  */
 export class CheckpointWitness {
-  private readonly logs: Map<string, Verifier>;
+  private readonly logs: Map<string, LogKeyRing>;
 
   constructor(
     private readonly db: WitnessDb,
-    logs: readonly Verifier[],
+    /** Per log, its pinned key and those it announced since (a log key rotation, followed alone). */
+    logs: readonly LogKeyRing[],
     private readonly key: { name: string; secretKey: Uint8Array },
     private readonly now: () => number,
   ) {
-    this.logs = new Map(logs.map((v) => [v.name, v]));
+    this.logs = new Map(logs.map((ring) => [ring.origin, ring]));
   }
 
   async add(body: string): Promise<AddCheckpointResult> {
     const request = parseRequest(body);
     const origin = request.note.slice(0, request.note.indexOf('\n'));
-    const verifier = this.logs.get(origin);
-    if (!verifier)
+    const keys = this.logs.get(origin);
+    if (!keys)
       throw new FairpatchError(
         'NOT_FOUND',
         `this witness does not follow a log with origin ${JSON.stringify(origin)}`,
       );
-    let text: string;
-    try {
-      text = openNote(request.note, [verifier]).text;
-    } catch (error) {
-      if (error instanceof FairpatchError && error.code === 'SIGNATURE_INVALID')
-        throw new FairpatchError(
-          'FORBIDDEN',
-          `the checkpoint is not signed by the key this witness trusts for ${origin}`,
-        );
-      throw error;
-    }
+    // A key it does not know yet may be the log's next one: it follows the log's announcements
+    // (signed under its current key) once, then judges. See src/log/log-keys.ts.
+    let text = signedText(request.note, keys);
+    if (text === undefined && (await keys.refresh()).length > 0)
+      text = signedText(request.note, keys);
+    if (text === undefined)
+      throw new FairpatchError(
+        'FORBIDDEN',
+        `the checkpoint is not signed by a key this witness trusts for ${origin} (the pinned one, or one the log announced under it)`,
+      );
     const checkpoint = parseCheckpoint(text);
     if (request.oldSize > checkpoint.size)
       throw new FairpatchError(

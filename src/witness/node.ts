@@ -18,6 +18,8 @@ import { addCheckpointRoutes } from './add-checkpoint-route.js';
 import { IntakeBudget, MinuteBudget, NOTHING_VOUCHED, type Vouched } from '../receipts/budget.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { CheckpointWitness } from './checkpoints.js';
+import { LogKeyRing } from '../log/log-keys.js';
+import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { WITNESS_LIMITS } from './config.js';
 import { ensureWitnessTables } from './schema.js';
 import { WitnessIntake } from './intake.js';
@@ -125,7 +127,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const vkey = verifierKey(witnessOrigin(name), publicKey);
   const checkpoints = new CheckpointWitness(
     await ensureWitnessTables(db),
-    (options.logs ?? []).map((l) => l.verifier),
+    (options.logs ?? []).map((l) => new LogKeyRing(l.verifier, [], httpKeyRotations(l.url), now)),
     { name: witnessOrigin(name), secretKey },
     now,
   );

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { startServer } from './cli.js';
 import { waitFor } from './nodes.js';
 import type { StartedProcess } from './process.js';
@@ -125,4 +126,16 @@ export async function sameTickBytes(urls: readonly string[]): Promise<Buffer[]> 
     10_000,
     20,
   );
+}
+
+/** A port free on 127.0.0.1 now: for processes that must find each other again after a restart. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -3,6 +3,7 @@ import { FairpatchError } from '../../errors.js';
 import type { LogStore } from '../../log/store.js';
 import { intParam } from '../query.js';
 import { ENTRIES_PAGE_BYTES } from '../../log/limits.js';
+import { keyRotationProofs } from '../../log/key-rotation-proofs.js';
 
 /** Most entries one request returns; auditors page through larger ranges. */
 export const MAX_ENTRIES = 1000;
@@ -15,6 +16,11 @@ export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
   const app = new Hono();
 
   app.get('/key', (c) => c.text(deps.verifierKey + '\n'));
+
+  // How a client pinned to an earlier log key follows a rotation (src/log/log-keys.ts).
+  app.get('/key-rotations', async (c) =>
+    c.json(await keyRotationProofs(log), 200, { 'Cache-Control': 'no-cache' }),
+  );
 
   app.get('/checkpoint', async (c) => {
     const note = await log.checkpoint();
