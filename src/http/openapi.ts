@@ -15,6 +15,7 @@ import { NON_NEGATIVE_INT } from './query.js';
 import { SHA256 } from './routes/publisher.js';
 import { declarationSchema } from './routes/groups.js';
 import { signedInstallReportSchema } from '../common/install-report.js';
+import { keyRotationsSchema } from '../log/log-keys.js';
 
 /**
  * The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the publisher, receipt and log
@@ -393,6 +394,15 @@ const paths: ZodOpenApiPathsObject = {
       operationId: 'logKey',
       summary: 'the C2SP signed-note verifier key auditors pin',
       responses: { '200': { description: 'verifier key', ...text } },
+    },
+  },
+  '/log/key-rotations': {
+    get: {
+      tags: ['log'],
+      operationId: 'logKeyRotations',
+      summary:
+        'each log.key-rotated leaf with the first checkpoint including it and its inclusion proof: how a client pinned to an earlier log key follows a rotation',
+      responses: { '200': { description: 'announcements', ...json(keyRotationsSchema) } },
     },
   },
   '/log/checkpoint': {
