@@ -348,6 +348,32 @@ describe.each(DIALECTS)('%s: served changes and the log', (dialect) => {
     expect(opened).toEqual(expect.arrayContaining(['targets/2', 'acme/1', 'root/2']));
   });
 
+  it('a change written behind the log (straight into the database): UNFAIR (proof) change-uncommitted', async () => {
+    const w = await world(dialect);
+    const k0 = tickOf(w.fx, w.start);
+    const at = new Map<number, () => Promise<void>>();
+    at.set(k0 + 5, async () => {
+      // An operator with database access stages a refresh without the repository, so nothing
+      // commits it before its tick; the nodes serve it, and open it at its tick.
+      const body = await refreshOf(w.fx);
+      await w.fx.node.store.stageVendorMetadata({
+        vendor: 'acme',
+        version: body.signed.version,
+        bytes: envelopeBytes(body),
+        kind: 'refresh',
+        effectiveAt: w.fx.clock.now() + 30 * SECOND,
+        now: w.fx.clock.now(),
+      });
+      await w.fx.node.repo.refresh();
+    });
+    await run(w, w.start + 120 * SECOND, { at });
+    const outcome = await audit(w);
+    expect(outcome.report!.verdict).toBe('UNFAIR');
+    expect(outcome.report!.findings.map((f) => [f.kind, f.class])).toEqual([
+      ['change-uncommitted', 'proof'],
+    ]);
+  });
+
   it('a node serving a snapshot version no leaf explains: UNFAIR (proof) change-unlogged', async () => {
     const w = await world(dialect);
     const releaseAt = w.start + 30 * SECOND;
