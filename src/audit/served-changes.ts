@@ -78,13 +78,9 @@ export function servedChanges(input: {
   const anchorTicks = anchors.map((a) => a.tick);
   const anchorFor = (k: number, strictly: boolean): Anchor =>
     anchors[countAtMost(anchorTicks, strictly ? k - 1 : k) - 1] ?? baseline;
-  const expectedAt = (k: number, strictly = false): { version: number; anchor: Anchor } => {
-    const anchor = anchorFor(k, strictly);
-    return {
-      version: anchor.version + renewals(anchor.tick, k) + changesIn(anchor.tick, k),
-      anchor,
-    };
-  };
+  /** The version the log explains at tick k, counted from `anchor`. */
+  const expectedAt = (k: number, anchor: Anchor): number =>
+    anchor.version + renewals(anchor.tick, k) + changesIn(anchor.tick, k);
   const judged = (k: number) =>
     k >= from && input.tickStart(k) + input.options.activationGraceMs <= input.now;
 
@@ -92,7 +88,8 @@ export function servedChanges(input: {
   // explains is a change the log left out (or a leaf that names a version nothing served).
   for (const a of anchors) {
     if (a.tick <= from) continue;
-    const { version, anchor } = expectedAt(a.tick, true);
+    const anchor = anchorFor(a.tick, true);
+    const version = expectedAt(a.tick, anchor);
     if (a.version !== version)
       findings.push(
         unlogged(a.tick, a.version, version, { logged_leaf: a.index, since_leaf: anchor.index }),
@@ -102,9 +99,11 @@ export function servedChanges(input: {
   const reported = new Set<string>();
   for (const doc of [...input.documents.values()].sort((a, b) => a.tick - b.tick)) {
     if (!judged(doc.tick)) continue;
-    const { version, anchor } = expectedAt(doc.tick);
+    const anchor = anchorFor(doc.tick, false);
+    const version = expectedAt(doc.tick, anchor);
+    if (doc.snapshotVersion <= version) continue;
     const key = `${doc.tick}/${doc.snapshotVersion}`;
-    if (doc.snapshotVersion <= version || reported.has(key)) continue;
+    if (reported.has(key)) continue;
     reported.add(key);
     findings.push(
       unlogged(doc.tick, doc.snapshotVersion, version, {
@@ -113,20 +112,25 @@ export function servedChanges(input: {
       }),
     );
   }
-  // And every version a node's own roll-up says it served.
+  // And every version a node's own roll-up says it served (a long log holds many: no allocation
+  // per entry unless it is a finding).
   for (const { index, leaf } of of('delivery.rollup'))
-    for (const d of Object.values(leaf.groups))
-      for (const [v, served] of Object.entries(d.versions)) {
-        const k = served.first_tick;
-        const key = `${k}/${v}`;
-        if (!judged(k) || reported.has(key)) continue;
-        const { version, anchor } = expectedAt(k);
+    for (const group in leaf.groups) {
+      const versions = leaf.groups[group]!.versions;
+      for (const v in versions) {
+        const k = versions[v]!.first_tick;
+        if (!judged(k)) continue;
+        const anchor = anchorFor(k, false);
+        const version = expectedAt(k, anchor);
         if (Number(v) <= version) continue;
+        const key = `${k}/${v}`;
+        if (reported.has(key)) continue;
         reported.add(key);
         findings.push(
           unlogged(k, Number(v), version, { rollup_leaf: index, since_leaf: anchor.index }),
         );
       }
+    }
   return findings;
 }
 
