@@ -155,8 +155,14 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     });
   }
   // A node that cannot sign the tick in effect would serve nothing but 503s: it stops at once and
-  // says which key file it lacks and where to copy it from (KEY_UNAVAILABLE: exit 69).
-  repo.view.timestampAt(repo.currentTick());
+  // says which key file it lacks and where to copy it from (KEY_UNAVAILABLE: exit 69). The database
+  // is let go first: an open PostgreSQL pool would keep the process from exiting.
+  try {
+    repo.view.timestampAt(repo.currentTick());
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   for (const note of repo.keyNotes()) console.error(note);
 
   if (settings.operatorToken) await store.importToken(settings.operatorToken, null, clock.now());
