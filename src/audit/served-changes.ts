@@ -61,7 +61,11 @@ export function servedChanges(input: {
   }
   const onBoundary = (k: number) => k <= 1 || (k - 1) % period === 0;
   const changeTicks = [
-    ...new Set([...anchors.map((a) => a.tick), ...[...latestSchedule.values()].map((s) => s.tick)]),
+    ...new Set([
+      ...anchors.map((a) => a.tick),
+      ...[...latestSchedule.values()].map((s) => s.tick),
+      ...supersededChangeTicks(of),
+    ]),
   ]
     .filter((k) => !onBoundary(k))
     .sort((a, b) => a - b);
@@ -134,6 +138,38 @@ export function servedChanges(input: {
   return findings;
 }
 
+/**
+ * The ticks of changes (a refresh, a registration) that a later version, logged as active at or before
+ * that tick, had already superseded: nothing of theirs is ever served, yet the repository moves the
+ * snapshot version at their tick as for every staged version. Any other committed change that moved
+ * the snapshot must have its own activation leaf.
+ */
+function supersededChangeTicks(
+  of: <T extends Leaf['type']>(type: T) => ReadonlyArray<Indexed<LeafOf<T>>>,
+): number[] {
+  const live = new Map<string, Array<{ version: number; tick: number }>>();
+  const add = (role: string, version: number, tick: number) => {
+    const list = live.get(role) ?? [];
+    list.push({ version, tick });
+    live.set(role, list);
+  };
+  for (const { leaf } of of('release.activated'))
+    add(leaf.vendor, leaf.metadata_version, leaf.tick);
+  for (const { leaf } of of('change.activated')) add(leaf.role, leaf.metadata_version, leaf.tick);
+  const latest = new Map<string, LeafOf<'change.scheduled'>>();
+  for (const { leaf } of of('change.scheduled'))
+    latest.set(`${leaf.role}/${leaf.metadata_version}`, leaf);
+  const ticks: number[] = [];
+  for (const c of latest.values())
+    if (
+      (live.get(c.role) ?? []).some(
+        (a) => a.version > c.metadata_version && a.tick <= c.activation_tick,
+      )
+    )
+      ticks.push(c.activation_tick);
+  return ticks;
+}
+
 function unlogged(
   tick: number,
   served: number,
@@ -158,26 +194,32 @@ function uncommitted(
   activated: ReadonlyArray<Indexed<LeafOf<'change.activated'>>>,
   from: number,
 ): Finding[] {
-  const commitments = new Map<string, Indexed<LeafOf<'change.scheduled'>>>();
+  // A version an embargo moved is committed again for its new tick: any commitment before the
+  // activation that matches it counts.
+  const commitments = new Map<string, Array<Indexed<LeafOf<'change.scheduled'>>>>();
   for (const s of scheduled) {
     const id = `${s.leaf.role}/${s.leaf.metadata_version}`;
-    if (!commitments.has(id)) commitments.set(id, s);
+    const list = commitments.get(id) ?? [];
+    list.push(s);
+    commitments.set(id, list);
   }
   const out: Finding[] = [];
   for (const { index, leaf } of activated) {
     if (leaf.tick < from) continue;
     const id = `${leaf.role}/${leaf.metadata_version}`;
-    const c = commitments.get(id);
+    const all = commitments.get(id) ?? [];
+    const before = all.filter((c) => c.index < index);
+    const sha = sha256Hex(Buffer.from(leaf.metadata, 'utf8'));
+    if (before.some((c) => c.leaf.metadata_sha256 === sha && c.leaf.activation_tick === leaf.tick))
+      continue;
+    const c = before.at(-1) ?? all[0];
     const problem = !c
       ? 'was never committed'
       : c.index > index
         ? `was committed only after it went live (leaf ${c.index})`
-        : c.leaf.metadata_sha256 !== sha256Hex(Buffer.from(leaf.metadata, 'utf8'))
+        : c.leaf.metadata_sha256 !== sha
           ? `went live with metadata that does not hash to its commitment (leaf ${c.index})`
-          : c.leaf.activation_tick !== leaf.tick
-            ? `was committed for tick ${c.leaf.activation_tick} (leaf ${c.index})`
-            : undefined;
-    if (!problem) continue;
+          : `was committed for tick ${c.leaf.activation_tick} (leaf ${c.index})`;
     out.push({
       kind: 'change-uncommitted',
       class: 'proof',

@@ -92,7 +92,8 @@ export class Evidence {
     kind: string,
     rescheduled = false,
   ): Promise<number | undefined> {
-    if (kind !== 'release' && kind !== 'halt') return this.changeStaged(vendor, version);
+    if (kind !== 'release' && kind !== 'halt')
+      return this.changeStaged(vendor, version, rescheduled);
     const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
     // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
     const suffix = rescheduled ? `@${version.activationTick}` : '';
@@ -113,8 +114,11 @@ export class Evidence {
    * Any other version that changes what is served (a vendor's refresh, registration or key rotation,
    * the top-level targets, a root), committed before its tick like a schedule: only its sha256.
    */
-  async changeStaged(role: string, version: StoredVersion): Promise<number> {
-    return this.append(`change:${role}:${version.version}`, {
+  async changeStaged(role: string, version: StoredVersion, rescheduled = false): Promise<number> {
+    // Moved by an embargo (embargo.ts re-times every member version due from its old time on):
+    // committed again for the new tick, like a schedule.
+    const suffix = rescheduled ? `@${version.activationTick}` : '';
+    return this.append(`change:${role}:${version.version}${suffix}`, {
       type: 'change.scheduled',
       v: 1,
       role,

@@ -154,6 +154,22 @@ describe('servedChanges', () => {
     expect(check(halted, docs([15, 5], [20, 6], [50, 6]))).toEqual([]);
   });
 
+  it('a refresh a later release superseded before its tick still moves the version at its tick', () => {
+    // acme 3 (a refresh) committed for tick 50; acme 4 (a release) live at 45 supersedes it, but the
+    // repository still moves the snapshot version at 50.
+    const fix = vendorMetadata(4, { 'acme/fix.tar': 'agent 1.0.1', 'acme/b.tar': 'agent 1.0.2' });
+    const superseded = [
+      ...honest.slice(0, 3),
+      changeScheduled(3, 50, refresh),
+      scheduled('acme', 4, 45, fix),
+      activated('acme', 4, 45, 6, fix),
+    ];
+    expect(check(superseded, docs([45, 6], [50, 7], [60, 7]))).toEqual([]);
+    // Not superseded: a committed refresh that moved the version with no activation leaf is caught.
+    const unopened = [...honest.slice(0, 3), changeScheduled(3, 50, refresh)];
+    expect(check(unopened, docs([50, 6])).map((f) => f.kind)).toEqual(['change-unlogged']);
+  });
+
   it("the log's own activations that skip a version: change-unlogged", () => {
     const skipping = [...honest.slice(0, 4), changeActivated(3, 40, 7, refresh)];
     expect(check(skipping).map((f) => [f.kind, f.evidence.tick, f.evidence.logged_leaf])).toEqual([
@@ -197,5 +213,14 @@ describe('servedChanges', () => {
         changeActivated(3, 40, 6, refresh),
       ]),
     ).toEqual(['acme/3, live at tick 40 (leaf 4), was committed for tick 41 (leaf 3)']);
+    // Moved, and committed again for the new tick before it: the latest promise is kept.
+    expect(
+      kinds([
+        ...honest.slice(0, 3),
+        changeScheduled(3, 30, refresh),
+        changeScheduled(3, 40, refresh),
+        changeActivated(3, 40, 6, refresh),
+      ]),
+    ).toEqual([]);
   });
 });
