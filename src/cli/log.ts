@@ -11,7 +11,9 @@ const rotate = command({
   positionals: [{ name: 'STEP', description: 'begin or promote' }],
   options: { keys: KEYS },
   examples: ['fairpatch log rotate begin --keys keys', 'fairpatch log rotate promote --keys keys'],
-  notes: ['Restart the nodes after each step; auditors learn the new key from the log.'],
+  notes: [
+    'Copy the keys to every node and restart every node after each step; auditors, witnesses and agents learn the new key from the log (docs/production.md, Key operations).',
+  ],
   async run({ values, positionals }) {
     const step = positionals[0];
     if (step !== 'begin' && step !== 'promote')
