@@ -165,9 +165,9 @@ const SHAPE = {
     .prefault('10s')
     .describe('over PostgreSQL: longest statement before the server cancels it'),
   dashboardMaxLogBytes: bytes()
-    .prefault('128MiB')
+    .prefault('64MiB')
     .describe(
-      'leaf bytes the dashboard at / reads into memory at most; past it, it serves the last page it built, marked stale (fairpatch audit reads the whole log)',
+      'leaf bytes the dashboard at / keeps in memory at most (its heap is about four times that); past it, its page shows the log below the bound, marked stale (fairpatch audit reads the whole log)',
     ),
   metricsMaxGroups: whole(1)
     .prefault(1000)
