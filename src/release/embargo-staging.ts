@@ -69,3 +69,35 @@ export function assertEmbargoStaging(input: {
   }
   return target;
 }
+
+/**
+ * A key rotation re-signs the vendor's latest metadata, so it carries whatever that version carries.
+ * Checked under the vendor's row lock (store.rotateVendorKey): the rotation must not take effect
+ * before the latest version it re-signs (a move may have pushed that later since the caller read it),
+ * and, while the vendor is in a pending embargo with a version not in effect yet (its fix, or
+ * anything it may carry), not before the embargo's time either. A rotation of a member with nothing
+ * pending carries only what is already public, and may go ahead: a compromised key cannot wait.
+ */
+export function assertEmbargoRotation(input: {
+  vendor: string;
+  effectiveAt: number;
+  latestEffectiveAt: number;
+  now: number;
+  pending: readonly PendingMembership[];
+}): void {
+  const { vendor, effectiveAt, latestEffectiveAt, now, pending } = input;
+  if (latestEffectiveAt > effectiveAt)
+    throw new FairpatchError(
+      'RELEASE_PENDING',
+      `${vendor}'s latest version takes effect at ${isoSeconds(latestEffectiveAt)}, after this rotation would: it changed while the rotation was checked; request it again`,
+      { details: { activates_at: isoSeconds(latestEffectiveAt) } },
+    );
+  if (latestEffectiveAt <= now) return;
+  for (const p of pending)
+    if (effectiveAt < p.releaseAt)
+      throw new FairpatchError(
+        'EMBARGO_PENDING',
+        `${vendor} is in embargo ${p.id} until ${isoSeconds(p.releaseAt)} with a version not yet in effect: a rotation re-signs it, so it waits until the embargo's time`,
+        { details: { embargo: p.id, release_at: isoSeconds(p.releaseAt) } },
+      );
+}

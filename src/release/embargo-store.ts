@@ -26,6 +26,25 @@ export interface EmbargoRecord {
   decisions: EmbargoDecision[];
 }
 
+/**
+ * Locks the rows of these vendors, in name order (a row lock on PostgreSQL; SQLite has one writer).
+ * Every write of a vendor's versions (staging, a key rotation) and every embargo change naming it
+ * (creation, a move) takes them first, so the embargo check and the write it guards see one state on
+ * every node: a staging cannot read the old time while a move commits the new one. Always before an
+ * embargo's row, never after: one order, no deadlock.
+ */
+export async function lockVendors(db: Db, vendors: readonly string[]): Promise<void> {
+  for (const name of [...vendors].sort())
+    await db.updateTable('vendors').set({ name }).where('name', '=', name).execute();
+}
+
+/** A version of a vendor not in effect yet (its metadata carries everything before it, too). */
+export interface PendingVersion {
+  vendor: string;
+  version: number;
+  effectiveAt: number;
+}
+
 /** Database access for embargoes; each change is one transaction that locks the embargo's row first. */
 export class EmbargoStore {
   constructor(readonly db: Db) {}
@@ -35,10 +54,28 @@ export class EmbargoStore {
     releaseAt: number;
     members: string[];
     now: number;
+    /** Sees the members' versions not in effect yet, under their locks; throws to refuse. */
+    check: (pending: PendingVersion[]) => void;
   }): Promise<EmbargoRecord> {
     const nonce = randomBytes(32).toString('hex');
     try {
       await this.db.transaction().execute(async (trx) => {
+        await lockVendors(trx, input.members);
+        const pending = await trx
+          .selectFrom('vendor_metadata')
+          .select(['vendor', 'version', 'effective_at'])
+          .where('vendor', 'in', input.members)
+          .where('effective_at', '>', input.now)
+          .orderBy('vendor')
+          .orderBy('version')
+          .execute();
+        input.check(
+          pending.map((r) => ({
+            vendor: r.vendor,
+            version: Number(r.version),
+            effectiveAt: Number(r.effective_at),
+          })),
+        );
         await trx
           .insertInto('embargoes')
           .values({
@@ -191,7 +228,17 @@ export class EmbargoStore {
     check: (record: EmbargoRecord, stagedBytes: Map<string, string>) => void,
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      // Row lock (PostgreSQL) before reading: a concurrent staging into the embargo waits for us.
+      // The members' rows, then the embargo's: a concurrent staging by a member, into the embargo or
+      // outside it, waits for us, then reads the new time (and one that went first is re-timed here).
+      const names = await trx
+        .selectFrom('embargo_members')
+        .select('vendor')
+        .where('embargo', '=', id)
+        .execute();
+      await lockVendors(
+        trx,
+        names.map((n) => n.vendor),
+      );
       await trx.updateTable('embargoes').set({ id }).where('id', '=', id).execute();
       const record = await new EmbargoStore(trx).get(id);
       if (!record) throw new FairpatchError('NOT_FOUND', `no embargo ${id}`);

@@ -11,7 +11,7 @@ import type { LeafOf } from '../log/leaves.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { isoSeconds, parseIsoSeconds } from '../tuf/time.js';
 import { parseWith, vendorName } from '../tuf/schema.js';
-import { type EmbargoRecord, EmbargoStore } from './embargo-store.js';
+import { type EmbargoRecord, EmbargoStore, type PendingVersion } from './embargo-store.js';
 import type { Repository } from './repository.js';
 
 /**
@@ -106,7 +106,13 @@ export class Embargoes {
         throw new FairpatchError('BAD_REQUEST', `member ${m} is not a registered vendor`, {
           details: { field: 'members' },
         });
-    const record = await this.store.create({ id: input.id, releaseAt, members, now });
+    const record = await this.store.create({
+      id: input.id,
+      releaseAt,
+      members,
+      now,
+      check: (pending) => this.assertNothingPendingBefore(pending, releaseAt),
+    });
     const commitment = embargoCommitment(record.id, members, record.nonce);
     await this.repo.log?.embargo(`embargo-created:${commitment}`, {
       type: 'embargo.created',
@@ -302,6 +308,31 @@ export class Embargoes {
         },
       ];
     });
+  }
+
+  /**
+   * A member's version staged before the embargo exists and due before its time is refused, not held:
+   * its schedule is already committed in the public log at its tick (and known to its customers), so
+   * re-timing it would tell everyone that this vendor just joined an embargo, and vendor metadata is
+   * cumulative, so any such version may carry the fix. The coordinator waits until it is out, or asks
+   * the vendor to halt it, then creates the embargo. Only the coordinator (operator) reads this.
+   */
+  private assertNothingPendingBefore(pending: PendingVersion[], releaseAt: number): void {
+    const early = pending.find((p) => p.effectiveAt < releaseAt);
+    if (!early) return;
+    const at = isoSeconds(tickStart(this.repo.config, this.tickOf(early.effectiveAt)));
+    throw new FairpatchError(
+      'RELEASE_PENDING',
+      `member ${early.vendor} has version ${early.version} pending until ${at}, before the embargo's time: it would ship first (it may carry the fix). Create the embargo once it is out, or have ${early.vendor} halt it`,
+      {
+        details: {
+          field: 'members',
+          member: early.vendor,
+          version: early.version,
+          activates_at: at,
+        },
+      },
+    );
   }
 
   private assertOpen(record: EmbargoRecord, now: number, marginMs: number): void {

@@ -28,7 +28,7 @@ import { activationTick, tickAt, tickStart } from '../common/tick.js';
 import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from './view.js';
 import { EmbargoStore } from './embargo-store.js';
-import { assertEmbargoStaging } from './embargo-staging.js';
+import { assertEmbargoRotation, assertEmbargoStaging } from './embargo-staging.js';
 import type { Leaf } from '../log/leaves.js';
 
 export interface RepositoryOptions {
@@ -266,6 +266,14 @@ export class Repository {
       now,
       claims,
       ...(into ? { embargo: { id: into.id, releaseAt: into.releaseAt } } : {}),
+      // The same rules under the vendor's lock: an embargo created or moved meanwhile is seen.
+      recheck: (current) =>
+        assertEmbargoStaging({
+          vendor,
+          plan,
+          pending: current,
+          ...(options.embargo !== undefined ? { into: { id: options.embargo } } : {}),
+        }),
     });
     await this.refresh();
     const tick = activationTick(config, plan.effectiveAt);
@@ -379,10 +387,14 @@ export class Repository {
         (t) => Date.parse(t.custom?.release_at ?? '') || 0,
       ),
     );
+    // Not before the latest version it re-signs takes effect: its stored time, which an embargo move
+    // may have pushed past the signed release_at.
+    const stored = (this.current.state.vendors.get(vendor) ?? []).at(-1)?.effectiveAt ?? 0;
     const effectiveAt = Math.max(
       now + minLeadMs,
       previousTop?.effectiveAt ?? 0,
       pending,
+      stored,
       this.latestRootEffectiveAt(),
     );
     const metadataBytes = envelopeBytes(metadata);
@@ -396,6 +408,8 @@ export class Repository {
       topTargets: { version: top.signed.version, bytes: canonicalBytes(top) },
       effectiveAt,
       now,
+      recheck: (embargoes, latestEffectiveAt) =>
+        assertEmbargoRotation({ vendor, effectiveAt, latestEffectiveAt, now, pending: embargoes }),
     });
     await this.refresh();
     await this.logDelegation(vendor, top.signed.version, metadata.signed.version);

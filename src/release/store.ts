@@ -8,6 +8,8 @@ import type { TufKey } from '../tuf/keys.js';
 import { type TargetsSigned, sha256Hex } from '../tuf/metadata.js';
 import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
 import { pathBound, productOwned } from './staging.js';
+import { EmbargoStore, lockVendors } from './embargo-store.js';
+import type { PendingMembership } from './embargo-staging.js';
 import { activationTick } from '../common/tick.js';
 
 const CONFIG_KEYS = [
@@ -362,6 +364,11 @@ export class RepositoryStore {
     topTargets: { version: number; bytes: Buffer };
     effectiveAt: number;
     now: number;
+    /**
+     * Under the vendor's row lock: its pending embargoes, and when its latest stored version takes
+     * effect (an embargo move may have pushed it since the caller read it); throws to refuse.
+     */
+    recheck?: (pending: PendingMembership[], latestEffectiveAt: number) => void;
   }): Promise<void> {
     const { name, key, keyid, metadata, topTargets, effectiveAt, now } = input;
     await this.insertOrConflict(
@@ -372,6 +379,19 @@ export class RepositoryStore {
             .set({ public_key: key.keyval.public, keyid })
             .where('name', '=', name)
             .execute();
+          if (input.recheck) {
+            const latest = await trx
+              .selectFrom('vendor_metadata')
+              .select('effective_at')
+              .where('vendor', '=', name)
+              .orderBy('version', 'desc')
+              .limit(1)
+              .executeTakeFirst();
+            input.recheck(
+              await new EmbargoStore(trx).pendingFor(name, now),
+              Number(latest?.effective_at ?? 0),
+            );
+          }
           await this.insertDelegation(trx, { name, metadata, topTargets, effectiveAt, now });
         }),
       `${name} metadata version ${metadata.version} or top-level targets version ${topTargets.version}`,
@@ -394,11 +414,18 @@ export class RepositoryStore {
     claims?: { products: string[]; paths: Array<{ path: string; sha256: string; length: number }> };
     /** Staged into this embargo, whose time was read as `releaseAt`; re-checked under its row lock. */
     embargo?: { id: string; releaseAt: number };
+    /**
+     * The embargo rules again, on the vendor's pending embargoes read under its row lock (which an
+     * embargo's creation and move take too): what staging read before may have changed since.
+     */
+    recheck?: (pending: PendingMembership[]) => void;
   }): Promise<void> {
     const { vendor, now, embargo } = row;
     await this.insertOrConflict(
       () =>
         this.db.transaction().execute(async (trx) => {
+          await lockVendors(trx, [vendor]);
+          row.recheck?.(await new EmbargoStore(trx).pendingFor(vendor, now));
           if (embargo) {
             // Locks the embargo's row: a concurrent move either lands first (and we refuse) or waits.
             await trx
