@@ -51,6 +51,7 @@ const SHARED = [
   'log/tree.ts',
   'log/cosignature.ts',
   'log/embargo-leaves.ts',
+  'log/limits.ts',
   'log/log-keys.ts',
 ];
 
