@@ -21,6 +21,14 @@ function listenFailure(error: NodeJS.ErrnoException, host: string, port: number)
   return error;
 }
 
+/** Where the demo agents reach a node listening on `host` (any-address binds are reached on loopback). */
+const agentHost = (host: string): string =>
+  host === '0.0.0.0' || host === '::' || host === ''
+    ? '127.0.0.1'
+    : host.includes(':')
+      ? `[${host}]`
+      : host;
+
 export const serve = command({
   name: 'serve',
   summary: 'run a repository node',
@@ -65,6 +73,7 @@ export const serve = command({
       { generateRepositoryKeys },
       { seedExamples },
       { createNode, devOperatorToken, trustProxyOf },
+      { DEMO_GROUPS, demoOwners, startDemoFleet },
     ] = await Promise.all([
       import('../server/http-server.js'),
       import('../server/poll-deps.js'),
@@ -74,6 +83,7 @@ export const serve = command({
       import('../keys/keygen.js'),
       import('../server/dev-seed.js'),
       import('../server/node.js'),
+      import('../demo/fleet.js'),
     ]);
     const { dataDir, keysDir, port, host, workers } = config;
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
@@ -91,6 +101,8 @@ export const serve = command({
         ? config.nodeName
         : `${config.nodeName ?? `${hostname()}:${process.pid}`}/w${worker}`;
     const open = (sync: boolean) => createNode({ ...config, nodeName, sync });
+    // The demo's customers (dev only): their groups, owners and agents live under the data directory.
+    const demoDir = join(dataDir, 'demo');
     const seed = async (node: Awaited<ReturnType<typeof open>>) => {
       await devOperatorToken(node.store, dataDir, Date.now());
       const seeded = await seedExamples(node, { manifestsDir: resolve('manifests'), keysDir });
@@ -98,13 +110,36 @@ export const serve = command({
         console.log(
           `${s.skipped ? 'already published' : 'published'} ${s.manifest}${s.activatesAt ? ` (live from ${s.activatesAt})` : ''}`,
         );
+      // Groups the operator declared itself are left as they are; a fresh demo declares its own.
+      if (!(await node.store.declaredGroups())) {
+        const { owners } = demoOwners(demoDir);
+        await node.appDeps.declareGroups!(Object.keys(owners), owners);
+        console.log(
+          `declared the demo groups ${Object.keys(owners).join(', ')}, each with a demo owner key (${join(demoDir, 'owners')})`,
+        );
+      }
       console.log(
         `operator token in ${join(dataDir, 'operator.token')}, vendor tokens in ${join(keysDir, 'tokens.json')}`,
       );
     };
+    let fleet: ReturnType<typeof startDemoFleet> | undefined;
+    const startDemo = async (actualPort: number) => {
+      const declared = new Set(DEMO_GROUPS);
+      fleet = startDemoFleet({
+        server: `http://${agentHost(host)}:${actualPort}`,
+        dir: demoDir,
+        root: join(keysDir, '1.root.json'),
+        groups: [...declared],
+        log: (line) => console.log(line),
+      });
+      console.log(
+        `demo: ${fleet.agents} demo agents (${[...declared].join(', ')}), vouched for by their groups' demo owners, poll this node and hand in signed receipts`,
+      );
+    };
     const banner = (actualPort: number) => {
       const base = `http://${host}:${actualPort}`;
-      console.log(`fairpatch serving on ${base}${workers > 1 ? ` (${workers} workers)` : ''}
+      console.log(`fairpatch dashboard: http://${agentHost(host)}:${actualPort}/   (releases, delivery per group, the verdict)
+  serving on ${base}${workers > 1 ? ` (${workers} workers)` : ''}
   poll:      ${base}/metadata/timestamp.json   (per group: ${base}/g/<group>/metadata/timestamp.json)
   trust:     ${join(keysDir, '1.root.json')}
   tuf-js:    metadataUrl ${base}/g/eu-west/metadata  targetBaseUrl ${base}/g/eu-west/targets
@@ -120,7 +155,13 @@ export const serve = command({
       } finally {
         await node.close();
       }
-      return superviseWorkers({ workers, onListening: banner });
+      return superviseWorkers({
+        workers,
+        onListening: (actualPort) => {
+          banner(actualPort);
+          if (values.dev) void startDemo(actualPort);
+        },
+      });
     }
 
     const node = await open(true).catch((error: unknown) => {
@@ -146,7 +187,9 @@ export const serve = command({
       throw listenFailure(error as NodeJS.ErrnoException, host, port);
     }
     const address = server.address();
-    if (worker === undefined) banner(typeof address === 'object' && address ? address.port : port);
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    if (worker === undefined) banner(actualPort);
+    if (values.dev && worker === undefined) await startDemo(actualPort);
     let closing = false;
     const shutdown = (signal: string): void => {
       if (closing) return;
@@ -162,6 +205,7 @@ export const serve = command({
         node.notifier.closeAll();
         (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
         await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+        await fleet?.stop();
         await node.close();
         process.exit(0);
       })().catch((error: unknown) => {
