@@ -43,6 +43,7 @@ export interface PendingVersion {
   vendor: string;
   version: number;
   effectiveAt: number;
+  kind: string;
 }
 
 /** Database access for embargoes; each change is one transaction that locks the embargo's row first. */
@@ -63,7 +64,7 @@ export class EmbargoStore {
         await lockVendors(trx, input.members);
         const pending = await trx
           .selectFrom('vendor_metadata')
-          .select(['vendor', 'version', 'effective_at'])
+          .select(['vendor', 'version', 'effective_at', 'kind'])
           .where('vendor', 'in', input.members)
           .where('effective_at', '>', input.now)
           .orderBy('vendor')
@@ -74,6 +75,7 @@ export class EmbargoStore {
             vendor: r.vendor,
             version: Number(r.version),
             effectiveAt: Number(r.effective_at),
+            kind: r.kind,
           })),
         );
         await trx
@@ -142,6 +144,21 @@ export class EmbargoStore {
         ...(d.member === null ? {} : { member: d.member }),
       })),
     };
+  }
+
+  /**
+   * Whether `vendor` is a member of embargo `id`: one primary-key read of the membership, the same
+   * statement whether the embargo exists or not, so a non-member cannot tell the two apart by the
+   * work done (or its time). Members then read the rest; they may know it exists.
+   */
+  async isMember(id: string, vendor: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('embargo_members')
+      .select('vendor')
+      .where('embargo', '=', id)
+      .where('vendor', '=', vendor)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Embargoes not yet past their time that name `vendor` (left out or not). */

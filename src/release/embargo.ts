@@ -65,11 +65,10 @@ export function parseEmbargoId(value: string | undefined): string {
 }
 
 export class Embargoes {
-  readonly store: EmbargoStore;
-
-  constructor(private readonly repo: Repository) {
-    this.store = new EmbargoStore(repo.store.db);
-  }
+  constructor(
+    private readonly repo: Repository,
+    readonly store: EmbargoStore = new EmbargoStore(repo.store.db),
+  ) {}
 
   private time(value: string): number {
     const at = parseIsoSeconds(value);
@@ -123,11 +122,16 @@ export class Embargoes {
     return this.viewOf(record);
   }
 
-  /** The operator (viewer null) or a member; anyone else is told it does not exist, like a missing one. */
+  /**
+   * The operator (viewer null) or a member; anyone else is told it does not exist, like a missing one.
+   * A vendor's request first reads only its own membership (one statement, the same for a missing id
+   * and another's embargo), so existence does not show in the answer nor in the time it takes.
+   */
   async view(id: string, viewer: string | null): Promise<EmbargoView> {
-    const record = await this.store.get(id);
-    if (!record || (viewer !== null && !record.members.some((m) => m.vendor === viewer)))
+    if (viewer !== null && !(await this.store.isMember(id, viewer)))
       throw new FairpatchError('NOT_FOUND', 'no such embargo');
+    const record = await this.store.get(id);
+    if (!record) throw new FairpatchError('NOT_FOUND', 'no such embargo');
     return this.viewOf(record);
   }
 
@@ -311,14 +315,16 @@ export class Embargoes {
   }
 
   /**
-   * A member's version staged before the embargo exists and due before its time is refused, not held:
+   * A member's release staged before the embargo exists and due before its time is refused, not held:
    * its schedule is already committed in the public log at its tick (and known to its customers), so
    * re-timing it would tell everyone that this vendor just joined an embargo, and vendor metadata is
    * cumulative, so any such version may carry the fix. The coordinator waits until it is out, or asks
    * the vendor to halt it, then creates the embargo. Only the coordinator (operator) reads this.
+   * Other pending versions (a registration's empty one, a refresh, a key rotation, a halt) carry only
+   * what is public already, since a release pending behind them is refused (RELEASE_PENDING).
    */
   private assertNothingPendingBefore(pending: PendingVersion[], releaseAt: number): void {
-    const early = pending.find((p) => p.effectiveAt < releaseAt);
+    const early = pending.find((p) => p.kind === 'release' && p.effectiveAt < releaseAt);
     if (!early) return;
     const at = isoSeconds(tickStart(this.repo.config, this.tickOf(early.effectiveAt)));
     throw new FairpatchError(
