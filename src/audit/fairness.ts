@@ -20,6 +20,7 @@ import {
 } from './report.js';
 import { byGroup, corroborate, maxOf, testimony } from './testimony.js';
 import { vouchedKeys } from './enrollments.js';
+import type { KeyWindows } from './key-windows.js';
 import { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 export { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 
@@ -36,6 +37,8 @@ export * from './report.js';
 export function evaluateFairness(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
   timestampKeys: ReadonlyMap<string, TufKey>;
+  /** When each timestamp key was in force: a retired key's signature on a later tick counts for nothing. */
+  timestampKeyWindows?: KeyWindows;
   now: number;
   options?: Partial<AuditOptions>;
   extraFindings?: Finding[];
@@ -71,6 +74,7 @@ export function evaluateFairness(input: {
     external,
     timestampKeys: input.timestampKeys,
     vouched: (group, agent, at) => vouched.vouched(group, agent, at),
+    ...(input.timestampKeyWindows ? { keyWindows: input.timestampKeyWindows } : {}),
     ...(input.cache ? { cache: input.cache } : {}),
   });
   const findings: Finding[] = [...(input.extraFindings ?? []), ...ownerNotes, ...notes];

@@ -9,6 +9,7 @@ import type { TufKey } from '../tuf/keys.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
 import type { Finding } from './report.js';
+import { type KeyWindows, inForce } from './key-windows.js';
 
 /** One agent's signed account of a run of polls, with the server-signed document it names. */
 export interface Seen {
@@ -67,6 +68,8 @@ export function collectObservations(input: {
   cache?: VerificationCache;
   /** Whether the agent was vouched for the group at that time (none is, unless told). */
   vouched?: (group: string, agent: string, at: number) => boolean;
+  /** When each timestamp key was in force (src/audit/key-windows.ts); every key always, unless told. */
+  keyWindows?: KeyWindows;
 }): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
   const vouched = input.vouched ?? (() => false);
   const cache = input.cache ?? newVerificationCache();
@@ -87,14 +90,17 @@ export function collectObservations(input: {
       }
       cache.documents.set(digest, doc && doc.digest === digest ? doc : null);
     }
-    if (doc && doc.digest === digest) documents.set(digest, doc);
+    const retired = doc && !inForce(input.keyWindows, signerKeyids(document), doc.tick);
+    if (doc && doc.digest === digest && !retired) documents.set(digest, doc);
     else {
       rejected.add(digest);
       notes.push({
         kind: 'receipt-unverifiable',
         class: 'note',
         unfair: false,
-        message: `document ${digest} (${where}) is not a timestamp signed by a trusted key of this repository`,
+        message: retired
+          ? `document ${digest} (${where}) is signed for tick ${doc!.tick} only by timestamp keys not in force then (retired by a root rotation): no statement of the operator's`
+          : `document ${digest} (${where}) is not a timestamp signed by a trusted key of this repository`,
         evidence: { digest, where },
       });
     }
@@ -190,6 +196,12 @@ export function collectObservations(input: {
     for (const r of parsed.data.receipts) admit(r, e.source);
   }
   return { seen: [...runs.values()], documents, notes };
+}
+
+/** The key ids a timestamp document's signatures name (the strict check has verified every one). */
+function signerKeyids(document: unknown): string[] {
+  const signatures = (document as { signatures?: Array<{ keyid?: unknown }> }).signatures ?? [];
+  return signatures.flatMap((s) => (typeof s.keyid === 'string' ? [s.keyid] : []));
 }
 
 function safeParse(text: string): unknown {

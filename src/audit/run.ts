@@ -25,6 +25,7 @@ import {
   evaluateFairness,
 } from './fairness.js';
 import type { ExternalEvidence } from './observations.js';
+import { timestampKeyWindows } from './key-windows.js';
 
 export interface AuditRun {
   server: string;
@@ -137,10 +138,11 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
       leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [],
     ),
   );
-  const timestampKeys = await trustedTimestampKeys(run, announced, findings);
+  const { keys: timestampKeys, roots } = await trustedTimestampKeys(run, announced, findings);
   const report = evaluateFairness({
     leaves: parsed,
     timestampKeys,
+    timestampKeyWindows: timestampKeyWindows(roots, parsed),
     now: run.now,
     extraFindings: findings,
     external: run.external ?? [],
@@ -364,11 +366,16 @@ async function trustedTimestampKeys(
   run: AuditRun,
   announced: ReadonlyMap<number, string>,
   findings: Finding[],
-): Promise<Map<string, TufKey>> {
+): Promise<{
+  keys: Map<string, TufKey>;
+  roots: Array<{ version: number; keyids: string[] }>;
+}> {
   const keys = new Map<string, TufKey>();
+  const roots: Array<{ version: number; keyids: string[] }> = [];
   let trusted = run.root.signed;
   const add = (root: RootSigned) => {
     for (const id of root.roles.timestamp.keyids) if (root.keys[id]) keys.set(id, root.keys[id]);
+    roots.push({ version: root.version, keyids: [...root.roles.timestamp.keyids] });
   };
   add(trusted);
   for (let version = trusted.version + 1; version < trusted.version + 1000; version++) {
@@ -392,5 +399,5 @@ async function trustedTimestampKeys(
     trusted = next.signed;
     add(trusted);
   }
-  return keys;
+  return { keys, roots };
 }
