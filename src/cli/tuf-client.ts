@@ -10,14 +10,15 @@ import { describeRefusal } from '../agent/threats.js';
 // public conformance suite. Exit 0 on success, 1 on any failure.
 //   --metadata-dir D init ROOT
 //   --metadata-dir D --metadata-url U refresh
-//   --metadata-dir D --metadata-url U --target-name P --target-base-url U --target-dir T download
+//   --metadata-dir D --metadata-url U --target-name P [--target-name P2 …] --target-base-url U --target-dir T download
+// Several --target-name are downloaded in order; the exit status is 1 if any of them failed.
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     options: {
       'metadata-dir': { type: 'string' },
       'metadata-url': { type: 'string' },
-      'target-name': { type: 'string' },
+      'target-name': { type: 'string', multiple: true },
       'target-base-url': { type: 'string' },
       'target-dir': { type: 'string' },
     },
@@ -34,22 +35,39 @@ async function main(): Promise<void> {
   }
   const metadataBaseUrl = values['metadata-url'];
   if (!metadataBaseUrl) throw new Error('--metadata-url is required');
-  const updater = new Updater({
-    metadataDir: dir,
-    metadataBaseUrl,
-    ...(values['target-dir'] ? { targetDir: values['target-dir'] } : {}),
-    ...(values['target-base-url'] ? { targetBaseUrl: values['target-base-url'] } : {}),
-    fetcher: new AgentFetcher({ attempts: 1, timeoutMs: 10_000 }),
-  });
-  if (command === 'refresh') return updater.refresh();
+  const updater = (): Updater =>
+    new Updater({
+      metadataDir: dir,
+      metadataBaseUrl,
+      ...(values['target-dir'] ? { targetDir: values['target-dir'] } : {}),
+      ...(values['target-base-url'] ? { targetBaseUrl: values['target-base-url'] } : {}),
+      fetcher: new AgentFetcher({ attempts: 1, timeoutMs: 10_000 }),
+    });
+  if (command === 'refresh') return updater().refresh();
   if (command === 'download') {
-    const name = values['target-name'];
-    if (!name || !values['target-dir'])
+    const names = values['target-name'] ?? [];
+    const targetDir = values['target-dir'];
+    if (names.length === 0 || !targetDir)
       throw new Error('download needs --target-name and --target-dir');
-    await updater.refresh();
-    const info = await updater.getTargetInfo(name);
-    if (!info) throw new Error(`${name} is not a target`);
-    if (!(await updater.findCachedTarget(info))) await updater.downloadTarget(info);
+    mkdirSync(targetDir, { recursive: true });
+    let failed = 0;
+    for (const name of names) {
+      try {
+        // One updater per name: tuf-js 5 hands back a delegated role it loaded for an earlier name
+        // without checking it against the delegator as it is now (the conformance suite's
+        // test_cached_role_is_verified_against_current_delegator); a fresh one loads and verifies
+        // every role it uses from the start.
+        const u = updater();
+        await u.refresh();
+        const info = await u.getTargetInfo(name);
+        if (!info) throw new Error(`${name} is not a target`);
+        if (!(await u.findCachedTarget(info))) await u.downloadTarget(info);
+      } catch (error) {
+        failed++;
+        console.error(`fairpatch-tuf-client: ${name}: ${describeRefusal(error)}`);
+      }
+    }
+    if (failed > 0) process.exitCode = 1;
     return;
   }
   throw new Error(`unknown command ${command ?? ''}`);

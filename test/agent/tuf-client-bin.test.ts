@@ -25,11 +25,14 @@ beforeAll(async () => {
   fx = await createFixture();
   await fx.addVendor('acme');
   const artifact = await fx.artifact('fix.sh', 'echo fixed\n');
+  // Two more, never tampered with (the first test tampers with fix.sh).
+  const second = await fx.artifact('fix2.sh', 'echo fixed too\n', 'windows-x64');
+  const third = await fx.artifact('fix3.sh', 'echo fixed as well\n', 'any');
   sha256 = artifact.sha256;
   const releaseAt = fx.clock.now() + MINUTE;
   await fx.node.repo.stageVendorMetadata(
     'acme',
-    await fx.release('acme', {}, [artifact], releaseAt),
+    await fx.release('acme', {}, [artifact, second, third], releaseAt),
   );
   fx.clock.set(releaseAt);
   server = await listen(fx.node.app);
@@ -75,5 +78,33 @@ describe('fairpatch-tuf-client (the tuf-conformance client contract)', () => {
       ]),
     ).toBe(1);
     expect(existsSync(join(other, encodeURIComponent('acme/fix.sh')))).toBe(false);
+  });
+
+  it('several --target-name in order, exit 1 if any failed; a missing --target-dir is created', async () => {
+    const md = mkdtempSync(join(tmpdir(), 'conf-md-'));
+    expect(await client(['--metadata-dir', md, 'init', join(fx.keysDir, '1.root.json')])).toBe(0);
+    const download = (dir: string, names: string[]) =>
+      client([
+        '--metadata-dir',
+        md,
+        '--metadata-url',
+        `${server.url}/metadata`,
+        ...names.flatMap((n) => ['--target-name', n]),
+        '--target-base-url',
+        `${server.url}/targets`,
+        '--target-dir',
+        dir,
+        'download',
+      ]);
+    const file = (dir: string, name: string) => join(dir, encodeURIComponent(name));
+    // Both names, into a directory that does not exist yet (it was: the second only, exit 0; ENOENT).
+    const both = join(mkdtempSync(join(tmpdir(), 'conf-t-')), 'not', 'yet');
+    expect(await download(both, ['acme/fix2.sh', 'acme/fix3.sh'])).toBe(0);
+    expect(readFileSync(file(both, 'acme/fix2.sh'), 'utf8')).toBe('echo fixed too\n');
+    expect(readFileSync(file(both, 'acme/fix3.sh'), 'utf8')).toBe('echo fixed as well\n');
+    // A missing name before a good one: the good one is still downloaded, and the exit status is 1.
+    const mixed = mkdtempSync(join(tmpdir(), 'conf-t-'));
+    expect(await download(mixed, ['acme/missing.sh', 'acme/fix2.sh'])).toBe(1);
+    expect(existsSync(file(mixed, 'acme/fix2.sh'))).toBe(true);
   });
 });
