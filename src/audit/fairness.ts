@@ -1,4 +1,5 @@
 import { tickStart as startOfTick } from '../common/tick.js';
+import { isGroupName } from '../common/names.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import type { TufKey } from '../tuf/keys.js';
 import {
@@ -27,6 +28,7 @@ export { activationFindings, earlyRelease, equivocations, rollupAdmissions } fro
 import type { Verifier } from '../log/note.js';
 import { splitViews } from './split-view.js';
 import { servedChanges } from './served-changes.js';
+import { openSealedSchedules } from './sealed-schedules.js';
 export * from './report.js';
 
 // The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
@@ -49,7 +51,9 @@ export function evaluateFairness(input: {
   log?: { keys: readonly Verifier[]; rootAt: (size: number) => Uint8Array };
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
-  const byType = leavesByType(input.leaves);
+  // Embargo members' schedules, sealed until the reveal, read as the schedules they open.
+  const unsealed = openSealedSchedules(input.leaves);
+  const byType = leavesByType(unsealed.leaves);
   const of = <T extends Leaf['type']>(type: T) =>
     (byType.get(type) ?? []) as Array<{ index: number; leaf: LeafOf<T> }>;
   const created = of('repository.created')[0]?.leaf;
@@ -77,7 +81,12 @@ export function evaluateFairness(input: {
     ...(input.timestampKeyWindows ? { keyWindows: input.timestampKeyWindows } : {}),
     ...(input.cache ? { cache: input.cache } : {}),
   });
-  const findings: Finding[] = [...(input.extraFindings ?? []), ...ownerNotes, ...notes];
+  const findings: Finding[] = [
+    ...(input.extraFindings ?? []),
+    ...ownerNotes,
+    ...notes,
+    ...unsealed.findings,
+  ];
   findings.push(...equivocations(documents, seen));
   findings.push(...servedChanges({ of, documents, now: input.now, options, tickStart }));
   if (input.log)
@@ -153,7 +162,8 @@ export function evaluateFairness(input: {
     ),
     releases: releases.map((r) => r.report),
     embargoes,
-    groups: groupStats(seen, rollups, tickStart),
+    ...groupStats(seen, rollups, tickStart),
+    evidence: evidenceBySource(seen),
     findings,
   };
 }
@@ -330,11 +340,30 @@ export function coverage(input: {
   return out;
 }
 
+/** Per source of receipts, the runs it supplied (a run in several sources counts under the first read). */
+function evidenceBySource(seen: readonly Seen[]): NonNullable<FairnessReport['evidence']> {
+  const by = new Map<string, { receipts: number; agents: Set<string> }>();
+  for (const s of seen) {
+    const entry = by.get(s.source) ?? { receipts: 0, agents: new Set<string>() };
+    by.set(s.source, entry);
+    entry.receipts += 1;
+    entry.agents.add(s.agent);
+  }
+  return Object.fromEntries(
+    [...by].map(([source, e]) => [source, { receipts: e.receipts, agents: e.agents.size }]),
+  );
+}
+
+/**
+ * Per group: receipts, agents (and how many of them a trusted owner vouches for), staleness and the
+ * nodes' poll counts. Roll-up buckets (`_`, `_undeclared`, `_overflow`) are no group: their polls are
+ * returned apart, so they never show as, or count among, the groups.
+ */
 function groupStats(
   seen: readonly Seen[],
   rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>,
   tickStart: (k: number) => number,
-): FairnessReport['groups'] {
+): Pick<FairnessReport, 'groups' | 'unattributedPolls'> {
   const stats = new Map<
     string,
     { staleness: number[]; agents: Set<string>; vouched: Set<string>; polls: number }
@@ -353,8 +382,12 @@ function groupStats(
     entry.agents.add(s.agent);
     if (s.vouched) entry.vouched.add(s.agent);
   }
+  const unattributed: Record<string, number> = {};
   for (const { leaf } of rollups)
-    for (const [g, d] of Object.entries(leaf.groups)) of(g).polls += d.polls;
+    for (const [g, d] of Object.entries(leaf.groups)) {
+      if (isGroupName(g)) of(g).polls += d.polls;
+      else unattributed[g] = (unattributed[g] ?? 0) + d.polls;
+    }
   const out: FairnessReport['groups'] = {};
   for (const [g, s] of [...stats].sort(([a], [b]) => a.localeCompare(b)))
     out[g] = {
@@ -364,7 +397,10 @@ function groupStats(
       staleness: percentiles(s.staleness),
       polls: s.polls,
     };
-  return out;
+  return {
+    groups: out,
+    ...(Object.keys(unattributed).length > 0 ? { unattributedPolls: unattributed } : {}),
+  };
 }
 
 export function percentiles(values: number[]): Percentiles {

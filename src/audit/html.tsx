@@ -1,4 +1,6 @@
+import { BUCKET_MEANING } from '../common/names.js';
 import type { FairnessReport, Finding, ReleaseReport } from './fairness.js';
+import { equityLine } from './text.js';
 
 // The fairness report as one self-contained HTML page (no scripts, no front-end build): served as
 // the dashboard at `/` and written by `fairpatch audit --html`.
@@ -111,6 +113,7 @@ function Timeline({ release, span }: { release: ReleaseReport; span: number }) {
                 ? ` (without it until +${seconds(g.lastWithoutMs)})`
                 : ''}
               {g.agents ? ` · ${g.agents} agents` : ''}
+              {g.vouched === false ? ' · unvouched keys only, not counted' : ''}
             </text>
           </g>
         );
@@ -218,11 +221,12 @@ function Explanation({ report }: { report: FairnessReport }) {
       ) : null}
       {widest ? (
         <p>
-          Equity gap: the time between the first and the last group whose agents received a release,
-          measured by the agents' own signed receipts. It is at most as precise as their poll
-          interval (±{seconds(widest.equityGapUncertaintyMs)} for {nameOf(widest)}): agents that
-          poll every minute see a release up to a minute late even when it was served to everyone at
-          its tick; only a group still served without it after that is a finding.
+          Delivery is measured by the agents' own signed receipts: when each group's agents first
+          received a release after its tick. It is at most as precise as their poll interval (±
+          {seconds(widest.equityGapUncertaintyMs)} for {nameOf(widest)}): agents that poll every
+          minute see a release up to a minute late even when it was served to everyone at its tick.
+          A gap between groups is shown only when it is wider than that; only a group still served
+          without a release after its tick is a finding.
         </p>
       ) : null}
     </div>
@@ -282,7 +286,9 @@ export function ReportPage({
           </span>{' '}
           <span class="note">
             log size {report.logSize}, tick {report.tickMs} ms
-            {report.declaredGroups ? `, ${report.declaredGroups.length} declared groups` : ''}
+            {report.declaredGroups
+              ? `, ${report.declaredGroups.length} declared groups`
+              : `, ${Object.keys(report.groups).length} groups, none declared`}
           </span>
         </p>
         <Explanation report={report} />
@@ -296,8 +302,9 @@ export function ReportPage({
               <th>release</th>
               <th>status</th>
               <th>release_at</th>
+              <th>fixes</th>
               <th class="num">activation delay</th>
-              <th class="num">equity gap</th>
+              <th>delivery to groups</th>
             </tr>
           </thead>
           <tbody>
@@ -306,12 +313,11 @@ export function ReportPage({
                 <td>{nameOf(r)}</td>
                 <td>{statusOf(r)}</td>
                 <td>{new Date(r.releaseAt).toISOString()}</td>
-                <td class="num">{seconds(r.activation?.delayMs)}</td>
-                <td class="num">
-                  {r.equityGapMs === undefined
-                    ? '–'
-                    : `${seconds(r.equityGapMs)} ±${seconds(r.equityGapUncertaintyMs)}`}
+                <td data-testid={`fixes-${r.id}`}>
+                  {[r.severity, r.cves?.join(', ')].filter(Boolean).join(': ') || '–'}
                 </td>
+                <td class="num">{seconds(r.activation?.delayMs)}</td>
+                <td data-testid={`delivery-${r.id}`}>{equityLine(r) ?? '–'}</td>
               </tr>
             ))}
           </tbody>
@@ -365,7 +371,9 @@ export function ReportPage({
           <thead>
             <tr>
               <th>group</th>
-              <th class="num">agents</th>
+              <th class="num">vouched agents</th>
+              <th class="num">unvouched (not counted)</th>
+              <th>owner keys</th>
               <th class="num">receipts</th>
               <th class="num">polls (node roll-ups)</th>
               <th class="num">staleness p50</th>
@@ -375,14 +383,48 @@ export function ReportPage({
           </thead>
           <tbody>
             {Object.entries(report.groups).map(([g, s]) => (
-              <tr>
+              <tr data-group-row={g}>
                 <td>{g}</td>
-                <td class="num">{s.agents}</td>
+                <td class="num">{s.vouchedAgents}</td>
+                <td class="num">{s.agents - s.vouchedAgents}</td>
+                <td>
+                  {report.owners[g]
+                    ? `from ${report.owners[g].source}, quorum ${report.owners[g].quorum}`
+                    : 'none declared'}
+                </td>
                 <td class="num">{s.receipts}</td>
                 <td class="num">{s.polls}</td>
                 <td class="num">{s.receipts ? seconds(s.staleness.p50) : '–'}</td>
                 <td class="num">{s.receipts ? seconds(s.staleness.p99) : '–'}</td>
                 <td class="num">{s.receipts ? seconds(s.staleness.max) : '–'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {report.unattributedPolls ? (
+          <p class="note" data-testid="unattributed">
+            Polls in no group:{' '}
+            {Object.entries(report.unattributedPolls)
+              .map(([b, n]) => `${b} ${n} (${BUCKET_MEANING[b] ?? 'a roll-up bucket'})`)
+              .join('; ')}
+            .
+          </p>
+        ) : null}
+        <h2>Evidence</h2>
+        <table data-testid="evidence">
+          <thead>
+            <tr>
+              <th>receipts from</th>
+              <th class="num">receipts</th>
+              <th class="num">agents</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(report.evidence ?? {}).map(([source, e]) => (
+              <tr data-source={source}>
+                <td>{source}</td>
+                <td class="num">{e.receipts}</td>
+                <td class="num">{e.agents}</td>
               </tr>
             ))}
           </tbody>

@@ -9,8 +9,37 @@ type Activation = Indexed<LeafOf<'release.activated'>>;
 /** One activated vendor version, opened: which targets it carries and which it added. */
 interface Opened {
   activation: Activation;
-  targets: Record<string, { custom?: { product?: string; version?: string } }>;
+  targets: Record<string, { custom?: object }>;
   added: string[];
+}
+
+const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+const CVE = /^CVE-\d{4}-\d{4,}$/;
+/** What a report lists at most: the schema bounds each target to 64, a version may carry many. */
+const MAX_CVES_SHOWN = 64;
+
+/**
+ * The highest severity and the CVEs a version's added targets name in their custom fields. The
+ * metadata is the vendor's, logged as served: anything not of the expected shape is skipped.
+ */
+export function advisoryOf(customs: ReadonlyArray<object | undefined>): {
+  severity?: (typeof SEVERITIES)[number];
+  cves?: string[];
+} {
+  let rank = -1;
+  const cves = new Set<string>();
+  for (const custom of customs) {
+    const c = custom as Record<string, unknown> | undefined;
+    const at = SEVERITIES.indexOf(c?.severity as (typeof SEVERITIES)[number]);
+    rank = Math.max(rank, at);
+    const list = Array.isArray(c?.cves) ? (c.cves as unknown[]) : [];
+    for (const id of list)
+      if (typeof id === 'string' && CVE.test(id) && cves.size < MAX_CVES_SHOWN) cves.add(id);
+  }
+  return {
+    ...(rank >= 0 ? { severity: SEVERITIES[rank] } : {}),
+    ...(cves.size > 0 ? { cves: [...cves].sort() } : {}),
+  };
 }
 
 /**
@@ -64,7 +93,10 @@ export function releasesFrom(input: {
         : undefined;
     const act = own ?? carrier?.activation;
     const live = act ? vendorVersions.find((o) => o.activation === act) : undefined;
-    const first = live?.added.map((p) => live.targets[p]?.custom).find(Boolean);
+    const customs = live?.added.map((p) => live.targets[p]?.custom) ?? [];
+    const first = customs.find(Boolean) as Record<string, unknown> | undefined;
+    const product = typeof first?.product === 'string' ? first.product : undefined;
+    const version = typeof first?.version === 'string' ? first.version : '';
     const report: ReleaseReport = {
       id,
       vendor: leaf.vendor,
@@ -74,11 +106,12 @@ export function releasesFrom(input: {
       scheduledLeaf: index,
       scheduledTick: leaf.activation_tick,
       groups: {},
-      ...(first?.product
-        ? { title: `${first.product} ${first.version ?? ''}`.trim() }
+      ...(product
+        ? { title: `${product} ${version}`.trim() }
         : leaf.v === 1
           ? titleOf(leaf.targets)
           : {}),
+      ...advisoryOf(customs),
     };
     if (carrier) report.carriedBy = carrier.activation.leaf.metadata_version;
     const withdrawn =

@@ -107,6 +107,9 @@ export interface ReleaseReport {
   metadataVersion: number;
   /** Product and version of what went live, once known (at activation). */
   title?: string;
+  /** The highest severity and the CVEs its targets name (vendor metadata, custom fields), once live. */
+  severity?: 'low' | 'medium' | 'high' | 'critical';
+  cves?: string[];
   releaseAt: number;
   targets: string[];
   scheduledLeaf: number;
@@ -186,6 +189,14 @@ export interface FairnessReport {
       polls: number;
     }
   >;
+  /**
+   * Polls the nodes rolled up under a bucket rather than a group (`_`: no group in the path,
+   * `_undeclared`: a name the operator did not declare, `_overflow`: past the per-window bound).
+   * They are no customer group: kept out of `groups` and its count.
+   */
+  unattributedPolls?: Record<string, number>;
+  /** Per source of receipts (the log, each witness, each receipts file): the runs it supplied. */
+  evidence?: Record<string, { receipts: number; agents: number }>;
   /** Per group with owners: where its owner keys came from, its quorum, and how many agents they vouch for. */
   owners: Record<string, { source: string; quorum: number; vouchedAgents: number }>;
   findings: Finding[];

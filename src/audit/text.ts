@@ -1,3 +1,4 @@
+import { BUCKET_MEANING } from '../common/names.js';
 import type { FairnessReport, ReleaseReport } from './report.js';
 
 // The fairness report as the lines `fairpatch audit` prints: the verdict, each release (when it went
@@ -19,18 +20,73 @@ export function releaseStatus(r: ReleaseReport): string {
     : live;
 }
 
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** The release's name, then what it fixes: severity and CVEs from the vendor's metadata. */
+export function releaseName(r: ReleaseReport): string {
+  const what = [r.title, r.severity, r.cves?.join(' ')].filter(Boolean).join('; ');
+  return `${r.id}${what ? ` (${what})` : ''}`;
+}
+
+/**
+ * The equity gap in words, or nothing before any vouched group received it. The gap between the first
+ * and the last group to receive it is only measured when it is wider than its uncertainty (how long
+ * a group may have had it before its agents polled); otherwise what the receipts show is a bound:
+ * every group within so long of the tick.
+ */
+export function equityLine(r: ReleaseReport): string | undefined {
+  if (r.equityGapMs === undefined || !r.activation) return undefined;
+  const delay = r.activation.delayMs;
+  const windows = Object.values(r.groups)
+    .filter((g) => g.vouched && Number.isFinite(g.firstDeliveryMs))
+    .map((g) => g.firstDeliveryMs - delay);
+  const within = Math.max(0, ...windows);
+  const uncertainty = r.equityGapUncertaintyMs ?? 0;
+  if (uncertainty < r.equityGapMs)
+    return `groups received it up to ${secs(r.equityGapMs)} apart (±${secs(uncertainty)}, from the agents' receipts)`;
+  return `every group within ${secs(within)} of the tick (agents' first receipts; a gap between groups is below what their polls can measure)`;
+}
+
+/** One group's delivery of a release: its window after the tick, and whose receipts it rests on. */
+function deliveryLine(r: ReleaseReport, group: string): string {
+  const g = r.groups[group]!;
+  const delay = r.activation?.delayMs ?? 0;
+  const got = Number.isFinite(g.firstDeliveryMs)
+    ? `received ${secs(g.firstDeliveryMs - delay)} after the tick`
+    : 'no receipt carrying it';
+  const without =
+    g.lastWithoutMs !== undefined
+      ? `, still without it ${secs(g.lastWithoutMs - delay)} after the tick`
+      : '';
+  const whose = g.vouched ? 'vouched' : 'unvouched keys only: not counted';
+  return `    ${group}: ${got}${without}; ${g.agents} agents (${whose})`;
+}
+
 export function reportLines(report: FairnessReport): string[] {
+  const groupCount = report.declaredGroups
+    ? `${report.declaredGroups.length} declared groups`
+    : `${Object.keys(report.groups).length} groups, none declared`;
   const lines = [
-    `${report.verdict}  (log size ${report.logSize}, ${report.releases.length} releases, ${Object.keys(report.groups).length} groups)`,
+    `${report.verdict}  (log size ${report.logSize}, ${report.releases.length} releases, ${groupCount})`,
   ];
   for (const r of report.releases) {
-    const worst = Object.entries(r.groups).sort(
-      ([, a], [, b]) => b.firstDeliveryMs - a.firstDeliveryMs,
-    )[0];
+    const equity = equityLine(r);
+    lines.push(`  ${releaseName(r)}: ${releaseStatus(r)}${equity ? `; ${equity}` : ''}`);
+    for (const group of Object.keys(r.groups).sort()) lines.push(deliveryLine(r, group));
+  }
+  for (const [group, s] of Object.entries(report.groups)) {
+    const owner = report.owners[group];
+    const unvouched = s.agents - s.vouchedAgents;
     lines.push(
-      `  ${r.id}${r.title ? ` (${r.title})` : ''}: ${releaseStatus(r)}; groups ${Object.keys(r.groups).length}; equity gap ${r.equityGapMs ?? '-'} ms${r.equityGapUncertaintyMs !== undefined ? ` ±${r.equityGapUncertaintyMs} ms` : ''}${worst ? ` (slowest ${worst[0]})` : ''}`,
+      `  group ${group}: ${s.vouchedAgents} vouched agents${unvouched > 0 ? `, ${unvouched} unvouched (not counted)` : ''}${owner ? ` (owner keys from ${owner.source}, quorum ${owner.quorum})` : ' (no owner declared)'}; ${s.receipts} receipts, ${s.polls} polls`,
     );
   }
+  for (const [bucket, polls] of Object.entries(report.unattributedPolls ?? {}))
+    lines.push(
+      `  in no group: ${bucket} ${polls} polls (${BUCKET_MEANING[bucket] ?? 'a roll-up bucket'})`,
+    );
+  for (const [source, e] of Object.entries(report.evidence ?? {}))
+    lines.push(`  evidence from ${source}: ${e.receipts} receipts from ${e.agents} agents`);
   for (const e of report.embargoes) {
     lines.push(
       `  advisory ${e.id}: tick ${e.tick} (${iso(e.tickStart)}), snapshot ${e.snapshotVersion ?? '-'}`,

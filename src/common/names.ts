@@ -24,3 +24,26 @@ export function parseGroup(value: string): string {
   if (!GROUP_PATTERN.test(value)) throw new FairpatchError('GROUP_INVALID', MESSAGE);
   return value;
 }
+
+/**
+ * Roll-up buckets: where the nodes count polls they cannot put under a declared group. None matches
+ * GROUP_PATTERN (they start with `_`), so no customer group can be named like one.
+ */
+export const BUCKETS = {
+  /** A request without a group in its path (`/metadata/…` rather than `/g/<group>/metadata/…`). */
+  ungrouped: '_',
+  /** A group name the operator did not declare. */
+  undeclared: '_undeclared',
+  /** Past the bound on distinct names in one roll-up window, before groups are declared. */
+  overflow: '_overflow',
+} as const;
+
+/** What a roll-up bucket holds, in words, by its name. */
+export const BUCKET_MEANING: Readonly<Record<string, string>> = {
+  [BUCKETS.ungrouped]: 'polls without a group in the path',
+  [BUCKETS.undeclared]: 'polls under no declared group (none named, or a name not declared)',
+  [BUCKETS.overflow]: 'polls past the per-window bound on group names',
+};
+
+/** A customer group's name, as opposed to a roll-up bucket's. */
+export const isGroupName = (name: string): boolean => GROUP_PATTERN.test(name);

@@ -1,3 +1,5 @@
+import { BUCKETS } from '../common/names.js';
+
 /**
  * Per-group poll accounting, in memory (a poll never writes synchronously). For each
  * group and snapshot version served: how many polls, and the first and last tick it was served.
@@ -17,8 +19,8 @@ export interface GroupNotification {
 
 /** Group names come from clients: past this many in one roll-up window, polls count under OVERFLOW_GROUP. */
 export const MAX_GROUPS_PER_WINDOW = 10_000;
-export const OVERFLOW_GROUP = '_overflow';
-export const UNDECLARED_GROUP = '_undeclared';
+export const OVERFLOW_GROUP = BUCKETS.overflow;
+export const UNDECLARED_GROUP = BUCKETS.undeclared;
 
 export class DeliveryCounter {
   private groups = new Map<string, Map<number, ServedCounts>>();

@@ -33,6 +33,8 @@ beforeAll(async () => {
     [await fx.artifact('agent-2.5.0.sh', 'y')],
     fx.clock.now() + 3_600_000,
   );
+  // A stock client polling without a group: counted in a bucket (groups are declared: `_undeclared`).
+  expect((await fx.node.app.request('/metadata/timestamp.json')).status).toBe(200);
   await fx.node.evidence.rollup();
   await collector.submit(fx.node.app);
   server = await listen(fx.node.app);
@@ -52,7 +54,7 @@ describe('the dashboard in a real browser', () => {
     expect(response?.status()).toBe(200);
     expect(await page.getByTestId('verdict').textContent()).toBe('FAIR');
     expect(await page.getByTestId('explanation').textContent()).toMatch(
-      /^FAIR: every release went live at its tick.*Equity gap: /,
+      /^FAIR: every release went live at its tick.*Delivery is measured by the agents' own signed receipts/,
     );
     // Releases by product and version; the scheduled one sealed.
     expect(await page.locator('tr[data-release="acme/2"]').textContent()).toMatch(
@@ -87,6 +89,32 @@ describe('the dashboard in a real browser', () => {
       path: process.env.DASHBOARD_SCREENSHOT ?? `${fx.dir}/dashboard.png`,
       fullPage: true,
     });
+  });
+});
+
+describe('the dashboard says what it measures', () => {
+  it('declared groups only (buckets named apart), vouched agents, what each release fixes, whose receipts', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url + '/');
+    const rows = await page
+      .locator('tr[data-group-row]')
+      .evaluateAll((rs) => rs.map((r) => r.getAttribute('data-group-row')));
+    expect(rows).toEqual(['ap-south', 'eu-west', 'us-east']);
+    expect(await page.locator('tr[data-group-row="eu-west"]').textContent()).toMatch(
+      /^eu-west30from declared by the operator.*, quorum 1/,
+    );
+    expect(await page.getByTestId('unattributed').textContent()).toMatch(
+      /^Polls in no group: _undeclared 1 \(polls under no declared group/,
+    );
+    expect(await page.getByTestId('fixes-acme/2').textContent()).toBe('high: CVE-2026-31337');
+    expect(await page.getByTestId('delivery-acme/2').textContent()).toMatch(
+      /^(every group within \d+\.\d s of the tick|groups received it up to )/,
+    );
+    // 3 agents in each of 3 groups, every receipt through the log.
+    const sources = page.locator('[data-testid="evidence"] tr[data-source]');
+    expect(await sources.count()).toBe(1);
+    expect(await sources.locator('td').allTextContents()).toEqual(['log', expect.any(String), '9']);
+    await page.close();
   });
 });
 

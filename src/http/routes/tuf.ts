@@ -4,7 +4,7 @@ import { FairpatchError } from '../../errors.js';
 import type { DeliveryCounter } from '../../release/accounting.js';
 import type { Repository } from '../../release/repository.js';
 import type { BlobStore } from '../../release/blobs.js';
-import { parseGroup } from '../../common/names.js';
+import { BUCKETS, parseGroup } from '../../common/names.js';
 import { IMMUTABLE, NO_STORE, etagOf, notModified, notModifiedHeaders } from '../caching.js';
 import { timestampDocument } from '../timestamp.js';
 import { acceptsGzip, gzipVariant } from '../compression.js';
@@ -12,7 +12,7 @@ import { acceptsGzip, gzipVariant } from '../compression.js';
 const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
 const TARGET_FILE = /^([0-9a-f]{64})\.([A-Za-z0-9][A-Za-z0-9._+-]{0,127})$/;
 /** Requests without a group prefix are counted under this name. */
-export const DEFAULT_GROUP = '_';
+export const DEFAULT_GROUP = BUCKETS.ungrouped;
 
 export interface TufRouteDeps {
   repo: Repository;
