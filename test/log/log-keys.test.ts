@@ -71,6 +71,24 @@ describe.each(DIALECTS)('following a log key rotation (%s)', (dialect) => {
     ).toEqual([]);
   });
 
+  it('follows a chain of rotations in one go: the second announcement is signed by the first new key', async () => {
+    rotateLogKey(fx.keysDir, 'promote');
+    const third = rotateLogKey(fx.keysDir, 'begin').vkey;
+    const node = await fx.openNode();
+    await node.sequencer.idle();
+    const chain = keyRotationsSchema.parse(
+      await (await node.app.request('/log/key-rotations')).json(),
+    );
+    expect(chain.rotations).toHaveLength(2);
+    // Served in log order; given in reverse, the rule still follows the chain.
+    expect(followLogKeys([pinned], { rotations: [...chain.rotations].reverse() })).toEqual([
+      next,
+      third,
+    ]);
+    // Without the first step, the second announcement vouches for nothing.
+    expect(followLogKeys([pinned], { rotations: chain.rotations.slice(1) })).toEqual([]);
+  });
+
   it('a key ring asks its source at most every interval, and survives a source that fails or lies', async () => {
     let now = 0;
     let asked = 0;
