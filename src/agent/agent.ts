@@ -95,6 +95,8 @@ interface Installed {
   version: string;
   installed_at: string;
   targets: string[];
+  /** When this agent said the version was withdrawn (halted): said once, not at every poll. */
+  withdrawn_noticed_at?: string;
 }
 
 /**
@@ -309,6 +311,7 @@ export class Agent {
         ...(isUnreachable(error) ? { unreachable: true as const } : {}),
       };
     }
+    await this.noticeWithdrawal(updater);
     const wanted = {
       product: this.options.product,
       platform: this.options.platform,
@@ -411,6 +414,34 @@ export class Agent {
         ]);
     }
     return out;
+  }
+
+  /**
+   * The installed version's artifacts no longer in its vendor's verified metadata: the vendor halted
+   * (withdrew) it. Said once, with what to do, and remembered in the installed record so that later
+   * polls (and later `--once` runs) stay quiet; installing a newer version replaces the record.
+   */
+  private async noticeWithdrawal(updater: Updater): Promise<void> {
+    const installed = this.installed();
+    if (
+      !installed ||
+      installed.vendor !== this.options.vendor ||
+      installed.withdrawn_noticed_at ||
+      !Array.isArray(installed.targets) ||
+      installed.targets.length === 0
+    )
+      return;
+    const gone: string[] = [];
+    for (const target of installed.targets)
+      if (!(await updater.getTargetInfo(target))) gone.push(target);
+    if (gone.length === 0) return;
+    this.log(
+      `WITHDRAWN: ${installed.product} ${installed.version}, installed here ${installed.installed_at}, was withdrawn by its vendor ${installed.vendor} (halted: its signed metadata no longer lists ${gone.join(', ')}). Read the vendor's advisory and roll back to your previous version if it says so (this agent never downgrades); the vendor's next release is installed when it is published.`,
+    );
+    this.recordInstalled({
+      ...installed,
+      withdrawn_noticed_at: new Date(this.deps.clock.now()).toISOString(),
+    });
   }
 
   private recordInstalled(installed: Installed): void {

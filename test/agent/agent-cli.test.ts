@@ -151,6 +151,50 @@ describe('fairpatch agent --once against a real server process', () => {
     ).toBe(true);
   });
 
+  it('after a halt, the next run says once that the installed version was withdrawn, and what to do', async () => {
+    // The agent state of the test above holds acme-agent 2.4.1, installed.
+    const config = join(dir, 'agent.json');
+    const run = () =>
+      cli(['agent', '--config', config, '--once', '--install', INSTALL_SCRIPT], {
+        env: { FAIRPATCH_INSTALL_DIR: join(dir, 'installed') },
+      });
+    const tokens = JSON.parse(readFileSync(join(dir, 'keys', 'tokens.json'), 'utf8')) as {
+      acme: string;
+    };
+    const halted = await cli([
+      'halt',
+      'acme',
+      '2.4.1',
+      '--server',
+      server.url,
+      '--key',
+      join(dir, 'keys', 'acme.key'),
+      '--token',
+      tokens.acme,
+    ]);
+    expect(halted.code, halted.stderr).toBe(0);
+    const { activatesAt } = JSON.parse(halted.stdout) as { activatesAt: string };
+    const { tick } = (await (await fetch(`${server.url}/healthz`)).json()) as { tick: number };
+    await untilTick(
+      server.url,
+      tick + Math.ceil((Date.parse(activatesAt) - Date.now()) / 1000) + 1,
+    );
+
+    const first = await run();
+    // The cycle ran and nothing failed: exit 0, as for any run that finds nothing to install.
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const withdrawn = first.stdout.split('\n').filter((l) => / WITHDRAWN: /.test(l));
+    expect(withdrawn).toHaveLength(1);
+    expect(withdrawn[0]).toMatch(
+      new RegExp(
+        `^${ISO} WITHDRAWN: acme-agent 2\\.4\\.1, installed here ${ISO}, was withdrawn by its vendor acme \\(halted: its signed metadata no longer lists acme/acme-agent-2\\.4\\.1-linux-x64\\.sh\\)\\. Read the vendor's advisory and roll back`,
+      ),
+    );
+    const later = await run();
+    expect(later.code, later.stdout + later.stderr).toBe(0);
+    expect(later.stdout).not.toMatch(/WITHDRAWN/);
+  });
+
   const offline = (state: string, version = '2.3.1') => [
     'agent',
     '--server',
