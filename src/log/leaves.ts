@@ -5,7 +5,12 @@ import { signedObservationSchema } from '../common/observation.js';
 import { ownersByGroupSchema, signedEnrollmentSchema } from '../common/enrollment.js';
 import { VENDOR_PATTERN } from '../common/names.js';
 import { MAX_LOGGED_METADATA_BYTES } from './limits.js';
-import { embargoCreated, embargoDecided, embargoRevealed } from './embargo-leaves.js';
+import {
+  embargoCreated,
+  embargoDecided,
+  embargoRevealed,
+  scheduleSealed,
+} from './embargo-leaves.js';
 
 // Log leaves: canonical JSON that parses back (leafJsonBytes), one schema per type, each versioned by `v`. The leaf bytes
 // are what is hashed into the tree, so they are parsed back strictly by the auditor.
@@ -240,6 +245,7 @@ export const leafSchema = z.discriminatedUnion('type', [
   embargoCreated,
   embargoDecided,
   embargoRevealed,
+  scheduleSealed,
 ]);
 export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;

@@ -4,14 +4,18 @@ import { activationTick, tickStart } from '../common/tick.js';
 import { FairpatchError } from '../errors.js';
 import {
   type EmbargoDecisionLeaf,
+  MAX_SEALED_SCHEDULES,
+  type OpenedSchedule,
   decisionCommitment,
   embargoCommitment,
+  sealedSchedule,
 } from '../log/embargo-leaves.js';
 import type { LeafOf } from '../log/leaves.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { isoSeconds, parseIsoSeconds } from '../tuf/time.js';
 import { parseWith, vendorName } from '../tuf/schema.js';
 import { type EmbargoRecord, EmbargoStore, type PendingVersion } from './embargo-store.js';
+import type { StoredVersion } from './state.js';
 import type { Repository } from './repository.js';
 
 /**
@@ -115,9 +119,8 @@ export class Embargoes {
     const commitment = embargoCommitment(record.id, members, record.nonce);
     await this.repo.log?.embargo(`embargo-created:${commitment}`, {
       type: 'embargo.created',
-      v: 1,
+      v: 2,
       commitment,
-      activation_tick: this.tickOf(releaseAt),
     });
     return this.viewOf(record);
   }
@@ -228,15 +231,10 @@ export class Embargoes {
         record.members.map((m) => m.vendor),
         record.nonce,
       );
-      // The creation's tick is the embargo's first time: the one before any move.
-      const first = record.decisions.find((d) => d.decision === 'moved')
-        ? undefined
-        : record.releaseAt;
-      if (first !== undefined)
-        out.push({
-          dedupe: `embargo-created:${commitment}`,
-          leaf: { type: 'embargo.created', v: 1, commitment, activation_tick: this.tickOf(first) },
-        });
+      out.push({
+        dedupe: `embargo-created:${commitment}`,
+        leaf: { type: 'embargo.created', v: 2, commitment },
+      });
       out.push(...this.decisionLeaves(record, record.decisions.length));
     }
     return out;
@@ -253,22 +251,65 @@ export class Embargoes {
     )) {
       const record = await this.store.get(id);
       if (!record || tickStart(this.repo.config, this.tickOf(record.releaseAt)) > now) continue;
+      const tick = this.tickOf(record.releaseAt);
       out.push({
         id,
         dedupe: `embargo-revealed:${id}`,
         leaf: {
           type: 'embargo.revealed',
-          v: 1,
+          v: 2,
           id,
           nonce: record.nonce,
           members: record.members.map((m) => m.vendor),
           left_out: record.members.filter((m) => m.leftOut).map((m) => m.vendor),
-          activation_tick: this.tickOf(record.releaseAt),
+          activation_tick: tick,
           decisions: record.decisions.map((d) => this.decisionLeaf(d)),
+          schedules: this.schedulesAt(
+            record.members.map((m) => m.vendor),
+            tick,
+          ),
         },
       });
     }
     return out;
+  }
+
+  /**
+   * The schedules sealed for an embargo: every version of a member due at its tick (the fixes staged
+   * into it, what a move re-timed to it, anything a member staged outside at exactly that time).
+   */
+  private schedulesAt(members: readonly string[], tick: number): OpenedSchedule[] {
+    return members
+      .flatMap((vendor) =>
+        (this.repo.view.state.vendors.get(vendor) ?? [])
+          .filter((v) => v.activationTick === tick)
+          .map((v) => openedSchedule(vendor, v)),
+      )
+      .slice(0, MAX_SEALED_SCHEDULES);
+  }
+
+  /**
+   * The sealed leaf for a member's version due at the tick of an embargo still pending, or undefined
+   * when its schedule may be logged in the clear (no such embargo): evidence.ts asks before each
+   * schedule it logs. The same answer on every node and at every start-up sweep until the tick, so
+   * the leaf's dedupe key lands it once.
+   */
+  async sealed(
+    vendor: string,
+    version: StoredVersion,
+  ): Promise<LeafOf<'schedule.sealed'> | undefined> {
+    const now = this.repo.clock.now();
+    for (const p of await this.store.pendingFor(vendor, now)) {
+      if (this.tickOf(p.releaseAt) !== version.activationTick) continue;
+      const record = await this.store.get(p.id);
+      if (!record || record.revealedAt !== undefined) continue;
+      return {
+        type: 'schedule.sealed',
+        v: 1,
+        sealed: sealedSchedule(record.id, record.nonce, openedSchedule(vendor, version)),
+      };
+    }
+    return undefined;
   }
 
   private decisionLeaf(d: EmbargoRecord['decisions'][number]): EmbargoDecisionLeaf {
@@ -303,11 +344,10 @@ export class Embargoes {
           dedupe: `embargo-decided:${commitment}:${seq}`,
           leaf: {
             type: 'embargo.decided' as const,
-            v: 1 as const,
+            v: 2 as const,
             commitment,
             seq,
             decision_sha256: decisionCommitment(record.id, record.nonce, seq, leaf),
-            activation_tick: leaf.activation_tick,
           },
         },
       ];
@@ -376,4 +416,15 @@ export class Embargoes {
       })),
     };
   }
+}
+
+/** A version's schedule as a leaf in the clear would state it (release, halt, or any other change). */
+function openedSchedule(vendor: string, v: StoredVersion): OpenedSchedule {
+  return {
+    kind: v.kind === 'release' || v.kind === 'halt' ? v.kind : 'change',
+    vendor,
+    metadata_version: v.version,
+    metadata_sha256: v.sha256,
+    activation_tick: v.activationTick,
+  };
 }

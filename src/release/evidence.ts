@@ -94,6 +94,8 @@ export class Evidence {
   ): Promise<number | undefined> {
     if (kind !== 'release' && kind !== 'halt')
       return this.changeStaged(vendor, version, rescheduled);
+    const sealed = await this.sealedFor(vendor, version);
+    if (sealed) return sealed;
     const type = kind === 'release' ? 'release.scheduled' : 'release.halted';
     // A version an embargo moved is committed again for its new tick; the auditor reads the latest.
     const suffix = rescheduled ? `@${version.activationTick}` : '';
@@ -115,6 +117,10 @@ export class Evidence {
    * the top-level targets, a root), committed before its tick like a schedule: only its sha256.
    */
   async changeStaged(role: string, version: StoredVersion, rescheduled = false): Promise<number> {
+    if (role !== 'targets' && role !== 'root') {
+      const sealed = await this.sealedFor(role, version);
+      if (sealed) return sealed;
+    }
     // Moved by an embargo (embargo.ts re-times every member version due from its old time on):
     // committed again for the new tick, like a schedule.
     const suffix = rescheduled ? `@${version.activationTick}` : '';
@@ -265,6 +271,15 @@ export class Evidence {
   /** A version's bytes: held while it is in effect or pending, read back once a later one replaced it. */
   private async bytesOf(role: string, v: StoredVersion): Promise<Buffer> {
     return v.bytes ?? this.repo.store.versionBytes(role, v.version);
+  }
+
+  /**
+   * A member's version due at the tick of a pending embargo is committed sealed (embargo.ts): in the
+   * clear its leaf would name the member and the tick before the reveal opens them.
+   */
+  private async sealedFor(vendor: string, version: StoredVersion): Promise<number | undefined> {
+    const leaf = await this.embargoes.sealed(vendor, version);
+    return leaf && this.append(`sealed:${leaf.sealed}`, leaf);
   }
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */

@@ -32,7 +32,7 @@ const committed: Leaf[] = [
     activation_tick: 5,
   },
 ];
-const reveal = (o: Partial<LeafOf<'embargo.revealed'>> = {}): Leaf => ({
+const reveal = (o: Partial<Extract<LeafOf<'embargo.revealed'>, { v: 1 }>> = {}): Leaf => ({
   type: 'embargo.revealed',
   v: 1,
   id: ID,
