@@ -130,7 +130,7 @@ describe('the audit of an embargo, per advisory', () => {
             signEnvelope(
               buildSnapshot(version, fx.clock.now() + 86_400_000, {
                 ...(before.signed.meta as Record<string, ReturnType<typeof metaFile>>),
-                'quill.json': metaFile(quill.version, quill.bytes),
+                'quill.json': metaFile(quill.version, quill.bytes!),
               }),
               [keys.snapshot],
             ),

@@ -131,7 +131,7 @@ describe('install reports', () => {
       grp: 'eu',
       product: 'p',
       version: `1.0.${i}`,
-      outcome: 'installed',
+      outcome: 'installed' as const,
       count: 1,
       updated_at: 0,
     }));
