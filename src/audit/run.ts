@@ -7,7 +7,8 @@ import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
-import { announcedLogKeys } from '../log/log-keys.js';
+import { announcedLogKeys, followLogKeys, keyRotationsSchema } from '../log/log-keys.js';
+import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { verifiedCosigners } from '../log/cosignature.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
@@ -81,6 +82,36 @@ export async function runAudit(run: AuditRun): Promise<AuditOutcome> {
   }
 }
 
+/**
+ * Opens the served checkpoint with the keys this auditor trusts. One no trusted key signed may come
+ * after a log-key rotation this auditor never saw announced (it did not run between begin and
+ * promote): the log's `/log/key-rotations` then proves the next key from a key already trusted (a
+ * checkpoint it signed that includes the announcement), as TUF clients follow a root rotation. A key
+ * learnt so is kept beside the others; a checkpoint still unverified after that is refused.
+ */
+async function openFollowingRotations(
+  run: AuditRun,
+  note: string,
+  verifier: Verifier[],
+  learned: string[],
+  learnedPath: string,
+): Promise<Checkpoint> {
+  try {
+    return openCheckpoint(note, verifier);
+  } catch (error) {
+    if (!(error instanceof FairpatchError)) throw error;
+    const rotations = keyRotationsSchema.safeParse(
+      await httpKeyRotations(run.server)().catch(() => undefined),
+    );
+    const found = rotations.success ? followLogKeys([run.logKey, ...learned], rotations.data) : [];
+    if (found.length === 0) throw error;
+    learned.push(...found);
+    verifier.push(...found.map((k) => parseVerifierKey(k)));
+    writeFileAtomic(learnedPath, JSON.stringify(learned));
+    return openCheckpoint(note, verifier);
+  }
+}
+
 async function audit(run: AuditRun): Promise<AuditOutcome> {
   mkdirSync(run.stateDir, { recursive: true });
   // The pinned key, plus keys the log itself announced under checkpoints a trusted key signed.
@@ -101,7 +132,13 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     stateDir: run.stateDir,
   });
   const checkpointNote = await getText(run.server, '/log/checkpoint');
-  const checkpoint = openCheckpoint(checkpointNote, verifier);
+  const checkpoint = await openFollowingRotations(
+    run,
+    checkpointNote,
+    verifier,
+    learned,
+    learnedPath,
+  );
   const findings: Finding[] = [];
   if (run.cosigners && run.cosigners.threshold > 0)
     findings.push(...unwitnessed(checkpointNote, run.cosigners));

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit/run.js';
 import { rotateLogKey } from '../../src/keys/keygen.js';
+import { verifierKey } from '../../src/log/note.js';
+import { generateKeyPair } from '../../src/tuf/keys.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { type Fixture, createFixture, listen, readRoot } from '../helpers/repo.js';
 
@@ -60,11 +62,19 @@ describe('a log key rotation, announced in the log', () => {
     expect(second.outcome.error).toBeUndefined();
     expect(second.outcome.exitCode).toBe(0);
 
-    // An auditor that never saw the announcement cannot verify the new key's checkpoints: exit 2, not FAIR.
+    // An auditor that never ran while both keys signed follows all the same, from the log's
+    // /log/key-rotations: the announcement, proven under a checkpoint the old key signed.
+    const late = mkdtempSync(join(tmpdir(), 'audit-late-'));
+    const missed = await auditThrough(after, late, pinned);
+    expect(missed.outcome.error).toBeUndefined();
+    expect(missed.outcome.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(late, 'log-keys.json'), 'utf8'))).toEqual([next]);
+
+    // A key that is not this log's learns nothing from it: cannot verify (exit 2), never FAIR.
     const stranger = await auditThrough(
       after,
       mkdtempSync(join(tmpdir(), 'audit-stranger-')),
-      pinned,
+      verifierKey(pinned.split('+')[0]!, generateKeyPair().publicKey),
     );
     expect(stranger.outcome.exitCode).toBe(2);
   });
