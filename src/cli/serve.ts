@@ -21,6 +21,20 @@ function listenFailure(error: NodeJS.ErrnoException, host: string, port: number)
   return error;
 }
 
+/**
+ * Fails as listening would, before anything is written: `serve --dev` on a busy port must not
+ * generate keys and publish the examples first. Listening itself still reports a port taken since.
+ */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, host, port)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 /** Where the demo agents reach a node listening on `host` (any-address binds are reached on loopback). */
 const agentHost = (host: string): string =>
   host === '0.0.0.0' || host === '::' || host === ''
@@ -65,6 +79,7 @@ export const serve = command({
       return undefined;
     }
     const [
+      { createOpsLog },
       { startHttpServer },
       { pollDeps },
       { superviseWorkers, workerId },
@@ -75,6 +90,7 @@ export const serve = command({
       { createNode, devOperatorToken, trustProxyOf },
       { DEMO_GROUPS, demoOwners, startDemoFleet },
     ] = await Promise.all([
+      import('../server/ops-log.js'),
       import('../server/http-server.js'),
       import('../server/poll-deps.js'),
       import('../server/cluster.js'),
@@ -89,6 +105,8 @@ export const serve = command({
     // In a cluster worker (a copy of this command forked by the primary), the primary has already
     // generated keys, created the database and seeded: the worker only serves.
     const worker = workerId();
+    const opsLog = createOpsLog({ format: config.logFormat, level: config.logLevel });
+    if (worker === undefined) await assertPortFree(host, port);
 
     if (values.dev && worker === undefined && listRootFiles(keysDir).length === 0) {
       generateRepositoryKeys({ dir: keysDir, now: Date.now() });
@@ -100,7 +118,16 @@ export const serve = command({
       worker === undefined
         ? config.nodeName
         : `${config.nodeName ?? `${hostname()}:${process.pid}`}/w${worker}`;
-    const open = (sync: boolean) => createNode({ ...config, nodeName, sync });
+    const open = (sync: boolean) => createNode({ ...config, nodeName, sync, opsLog });
+    /** Without an operator token nobody can declare groups or add vendors: said at start, not at the first refusal. */
+    const warnWithoutOperator = async (node: Awaited<ReturnType<typeof open>>) => {
+      if (values.dev || worker !== undefined || (await node.store.operatorTokens()) > 0) return;
+      opsLog.log(
+        'warn',
+        'operator-token',
+        'no operator token: operator commands (vendor add, groups declare, owner, embargo) will be refused as "unknown or revoked token"; set FAIRPATCH_OPERATOR_TOKEN (or operatorToken in --config) and restart',
+      );
+    };
     // The demo's customers (dev only): their groups, owners and agents live under the data directory.
     const demoDir = join(dataDir, 'demo');
     const seed = async (node: Awaited<ReturnType<typeof open>>) => {
@@ -152,6 +179,7 @@ export const serve = command({
       const node = await open(false);
       try {
         if (values.dev) await seed(node);
+        await warnWithoutOperator(node);
       } finally {
         await node.close();
       }
@@ -170,6 +198,7 @@ export const serve = command({
       throw error;
     });
     if (values.dev && worker === undefined) await seed(node);
+    await warnWithoutOperator(node);
     let server: Server;
     try {
       server = await startHttpServer(node.app.fetch, {

@@ -20,7 +20,9 @@ export class DatabaseMonitor {
 
   constructor(
     private readonly now: () => number = Date.now,
-    private readonly log: (line: string) => void = (line) => console.error(line),
+    /** `recovered`: the line says the database answers again. */
+    private readonly log: (line: string, recovered?: boolean) => void = (line) =>
+      console.error(line),
   ) {}
 
   get status(): DatabaseStatus {
@@ -33,6 +35,7 @@ export class DatabaseMonitor {
     if (!this.down) return;
     this.log(
       `database reachable again after ${Math.round((this.now() - this.down.since) / 1000)}s`,
+      true,
     );
     this.down = undefined;
   }

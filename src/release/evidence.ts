@@ -43,6 +43,9 @@ export class Evidence {
     this.changesFrom = repo.currentTick() - periodTicks(repo);
   }
 
+  /** Told of each leaf this node appended itself (not one another node or an earlier run logged). */
+  onLogged: (leaf: Leaf, index: number) => void = () => {};
+
   /** An embargo's leaf (embargo.ts builds it; hashes only until its tick). */
   embargo(dedupe: string, leaf: Leaf): Promise<number> {
     return this.append(dedupe, leaf);
@@ -60,7 +63,11 @@ export class Evidence {
           `refusing to log a ${leaf.type} leaf no auditor could read: ${read.error.issues[0]?.message ?? ''} at ${read.error.issues[0]?.path.join('.') ?? ''}`,
         ),
       );
-    return this.sequencer.append({ dedupe, data });
+    return this.sequencer.placeAll([{ dedupe, data }]).then(([placed]) => {
+      const { index, appended } = placed!;
+      if (appended) this.onLogged(leaf, index);
+      return index;
+    });
   }
 
   /** Leaf 0: the tick clock and the first root, against which everything else is read. */

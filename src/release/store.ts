@@ -602,6 +602,17 @@ export class RepositoryStore {
       .execute();
   }
 
+  /** Operator tokens not revoked: without one, no operator command can be authorised. */
+  async operatorTokens(): Promise<number> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('vendor', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async findToken(token: string): Promise<{ vendor: string | null } | undefined> {
     const row = await this.db
       .selectFrom('tokens')

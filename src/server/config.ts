@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { REDACTED, redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
+import { LOG_FORMATS, LOG_LEVELS } from './ops-log.js';
 import {
   bytes,
   connectionSettings,
@@ -172,6 +173,16 @@ const SHAPE = {
   metricsMaxGroups: whole(1)
     .prefault(1000)
     .describe('groups counted by name in /metrics (the rest under _overflow)'),
+
+  // The operations log (publishes, activations, halts, rotations, embargoes, database, witnesses, refusals).
+  logFormat: z
+    .enum(LOG_FORMATS, 'must be text or json')
+    .prefault('text')
+    .describe('operations log lines: text, or json (one object per line, for a log collector)'),
+  logLevel: z
+    .enum(LOG_LEVELS, 'must be debug, info, warn or error')
+    .prefault('info')
+    .describe('least severe operations log line written: debug, info, warn or error'),
 };
 
 export const NodeConfig = z.strictObject(SHAPE).superRefine(refineRequestTimeouts);
@@ -198,6 +209,8 @@ export const NODE_SETTINGS = defineSettings({
     trustProxy: { arg: 'CIDRS|N' },
     witnesses: { flag: 'witness', env: 'FAIRPATCH_WITNESSES', arg: 'URL', multiple: true },
     rollupMs: { flag: 'rollup-interval' },
+    logFormat: { arg: 'FORMAT' },
+    logLevel: { arg: 'LEVEL' },
   },
 });
 

@@ -43,6 +43,9 @@ import { databaseTime } from '../db/clock.js';
 import { ClockOffset, correctedClock, sampleOffset } from '../release/clock-offset.js';
 import { startSync } from './sync.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
+import { drainRefusals } from '../http/errors.js';
+import { type OpsLog, createOpsLog, silentLog } from './ops-log.js';
+import { leafEvent } from './leaf-events.js';
 
 /**
  * What a node is opened with: its settings (src/server/config.ts; any subset, the rest default) and
@@ -56,6 +59,8 @@ export interface NodeOptions extends NodeConfigInput {
   sync?: boolean;
   /** Which agent keys an owner vouches for, per group (enrollment); default: none. */
   vouched?: Vouched;
+  /** Where operations log lines go; default: a serving node (`sync`) writes them to stdout, else none. */
+  opsLog?: OpsLog;
 }
 
 export interface FairpatchNode {
@@ -94,13 +99,26 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
 
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
-  const { clock: givenClock, repoDefaults, sync, vouched: givenVouched, ...given } = options;
+  const {
+    clock: givenClock,
+    repoDefaults,
+    sync,
+    vouched: givenVouched,
+    opsLog: givenLog,
+    ...given
+  } = options;
   // Settings are validated and completed here, whoever opens the node (serve, tests, benchmarks).
   const settings = parseNodeConfig(given);
+  const opsLog =
+    givenLog ??
+    (sync ? createOpsLog({ format: settings.logFormat, level: settings.logLevel }) : silentLog);
   const baseClock = givenClock ?? systemClock;
   const { minLeadMs, dataDir, keysDir } = settings;
   privateDir(dataDir);
-  const monitor = new DatabaseMonitor(() => Date.now());
+  const monitor = new DatabaseMonitor(
+    () => Date.now(),
+    (line, recovered) => opsLog.log(recovered ? 'info' : 'error', 'database', line),
+  );
   const db = await connect({
     url: settings.databaseUrl ?? join(dataDir, 'fairpatch.sqlite'),
     connectTimeoutMs: settings.databaseConnectTimeoutMs,
@@ -198,7 +216,9 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const log = new LogStore(db, (size, root) =>
     signCheckpoint({ origin: logKey.name, size, rootHash: root }, logKey.name, logSecrets),
   );
-  const cosigning = settings.witnesses.length ? new Cosigning(log, settings.witnesses) : undefined;
+  const cosigning = settings.witnesses.length
+    ? new Cosigning(log, settings.witnesses, (line) => opsLog.log('warn', 'witness', line))
+    : undefined;
   const sequencer = new Sequencer(
     log,
     () => clock.now(),
@@ -215,6 +235,10 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     // A host name may be longer than the roll-up leaf takes (253 characters): its end is kept.
     settings.nodeName ?? `${hostname()}:${process.pid}`.slice(-128),
   );
+  evidence.onLogged = (leaf, index) => {
+    const e = leafEvent(leaf, index);
+    if (e) opsLog.log(e.level, e.event, e.message, e.fields);
+  };
   repo.attach(evidence);
   await evidence.created();
   if (nextLogKey) await evidence.logKeyRotated(nextLogKey.vkey);
@@ -238,6 +262,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         monitor,
       })
     : () => {};
+  // Refusals by code, once per roll-up interval when there were any: a spike an operator should see.
+  const refusalTimer = sync
+    ? setInterval(() => logRefusals(opsLog, settings.rollupMs), settings.rollupMs)
+    : undefined;
+  refusalTimer?.unref();
   const clockTimer = measureClock
     ? setInterval(() => void measureClock().catch(() => {}), 5000)
     : undefined;
@@ -336,6 +365,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     async close() {
       stop();
       if (clockTimer) clearInterval(clockTimer);
+      if (refusalTimer) clearInterval(refusalTimer);
       notifier.closeAll();
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
       if (sync)
@@ -350,6 +380,19 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       await db.destroy();
     },
   };
+}
+
+/** One line: the error answers of the last interval by code, most frequent first; none: no line. */
+export function logRefusals(opsLog: OpsLog, intervalMs: number): void {
+  const counts = [...drainRefusals()].sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  if (counts.length === 0) return;
+  const total = counts.reduce((sum, [, n]) => sum + n, 0);
+  opsLog.log(
+    'info',
+    'refusals',
+    `${total} refused in the last ${Math.round(intervalMs / 1000)}s: ${counts.map(([code, n]) => `${code} ${n}`).join(', ')}`,
+    { total, ...Object.fromEntries(counts) },
+  );
 }
 
 function rateLimitsOf(config: NodeConfig): RateLimits {
