@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+
+// The systemd units in packaging/: systemd itself checks them where it is installed (any warning
+// fails, an unknown key included); everywhere, each unit's ExecStart runs a fairpatch command with
+// flags that command knows, so a renamed flag cannot leave a unit that fails at boot.
+
+const DIR = new URL('../../packaging/', import.meta.url).pathname;
+const UNITS = readdirSync(DIR).filter((f) => f.endsWith('.service'));
+const hasSystemd = spawnSync('systemd-analyze', ['--version']).status === 0;
+
+/** Key=value lines by section, as systemd reads them (comments and blank lines skipped). */
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>();
+  let current: Map<string, string[]> | undefined;
+  for (const [n, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const section = /^\[([A-Za-z]+)\]$/.exec(line);
+    if (section) {
+      current = new Map();
+      sections.set(section[1]!, current);
+      continue;
+    }
+    const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (!kv || !current) throw new Error(`line ${n + 1} is not key=value in a section: ${raw}`);
+    current.set(kv[1]!, [...(current.get(kv[1]!) ?? []), kv[2]!]);
+  }
+  return sections;
+}
+
+describe.each(UNITS)('packaging/%s', (unit) => {
+  const text = readFileSync(join(DIR, unit), 'utf8');
+  const sections = parseUnit(text);
+
+  it('has a Unit, a Service that stops on SIGTERM and restarts on failure, and an Install', () => {
+    expect([...sections.keys()]).toEqual(['Unit', 'Service', 'Install']);
+    const service = sections.get('Service')!;
+    expect(service.get('KillSignal')).toEqual(['SIGTERM']);
+    expect(service.get('Restart')).toEqual(['on-failure']);
+    expect(service.get('ExecStart')).toHaveLength(1);
+  });
+
+  it.runIf(hasSystemd)('passes systemd-analyze verify without a warning', () => {
+    const result = spawnSync('systemd-analyze', ['verify', join(DIR, unit)], { encoding: 'utf8' });
+    expect(result.stderr + result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('runs a fairpatch command with flags that command knows', async () => {
+    const exec = sections.get('Service')!.get('ExecStart')![0]!.split(/\s+/);
+    const main = exec.findIndex((a) => a.endsWith('dist/cli/main.js'));
+    expect(main).toBeGreaterThan(0);
+    const args = exec.slice(main + 1);
+    const command = args.slice(
+      0,
+      args.findIndex((a) => a.startsWith('--')),
+    );
+    const help = await cli([...command, '--help']);
+    expect(help.code, help.stderr).toBe(0);
+    for (const flag of args.filter((a) => a.startsWith('--')))
+      expect(help.stdout, `${command.join(' ')} ${flag}`).toContain(`${flag} `);
+  });
+});
+
+it.runIf(hasSystemd)('systemd-analyze fails a unit with an unknown key: the check can fail', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fairpatch-unit-'));
+  try {
+    const bad = join(dir, UNITS[0]!);
+    const unit = readFileSync(join(DIR, UNITS[0]!), 'utf8');
+    writeFileSync(bad, unit.replace('Restart=on-failure', 'Restart=on-failure\nBogusKey=1'));
+    const result = spawnSync('systemd-analyze', ['verify', bad], { encoding: 'utf8' });
+    expect(result.stderr).toMatch(/Unknown key 'BogusKey'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
