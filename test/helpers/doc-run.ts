@@ -74,7 +74,7 @@ export function freshEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   );
   env.PATH = (process.env.PATH ?? '')
     .split(':')
-    .filter((p) => !p.includes('node_modules'))
+    .filter((p) => !p.includes('node_modules/.bin'))
     .join(':');
   return { ...env, ...extra };
 }
