@@ -78,8 +78,9 @@ export function equivocations(
     for (const doc of others) {
       const other = first as VerifiedDocument;
       const [a, b] = [groupsOf(other), groupsOf(doc)];
-      // The groups told something different from the rest are the ones singled out.
-      const singled = a.length <= b.length ? a : b;
+      // The groups told something different from the rest are the ones singled out; as many on each
+      // side singles out neither (which is "the rest" would be a guess).
+      const singled = a.length < b.length ? a : b.length < a.length ? b : [];
       const groups = [...new Set([...a, ...b])].sort();
       out.push({
         kind: 'equivocation',

@@ -79,9 +79,15 @@ describe('serve --workers: one node on every core', () => {
       }
       for (const [k, digests] of byTick) expect(digests.size, `tick ${k}`).toBe(1);
 
-      // Every worker offered the repository's first leaf: it is in the log once.
+      // Every worker offered the repository's first leaves (its creation, its first top-level
+      // targets): each is in the log once.
       const checkpoint = (await fresh(`${server.url}/log/checkpoint`)).toString();
-      expect(checkpoint.split('\n')[1]).toBe('1');
+      const size = Number(checkpoint.split('\n')[1]);
+      const { entries } = JSON.parse(
+        (await fresh(`${server.url}/log/entries?start=0&end=${size}`)).toString(),
+      ) as { entries: Array<{ data: string }> };
+      expect(entries.filter((e) => e.data.includes('"repository.created"'))).toHaveLength(1);
+      expect(new Set(entries.map((e) => e.data)).size).toBe(entries.length);
     } finally {
       await server.stop();
     }

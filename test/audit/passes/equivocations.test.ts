@@ -156,9 +156,10 @@ describe('a statement repackaged by someone else is not a second statement', () 
       [real, other],
       [receipt(a, real, run('eu')), receipt(b, other, run('ap'))],
     );
-    expect(equivocations(documents, seen).map((f) => [f.kind, f.group])).toEqual([
-      ['equivocation', 'ap'],
-    ]);
+    // One group on each side: both are named, neither is singled out.
+    const found = equivocations(documents, seen);
+    expect(found.map((f) => [f.kind, f.group])).toEqual([['equivocation', undefined]]);
+    expect(found[0]!.evidence).toMatchObject({ groups: ['ap', 'eu'], singled_out: [] });
   });
 
   it('no equivocation between one statement in two valid envelopes (signed by one and by both of two trusted keys)', () => {
