@@ -54,7 +54,7 @@ const create = command({
     token: OPERATOR_TOKEN,
   },
   examples: [
-    'fairpatch embargo create CVE-2026-4242 --release-at 2026-12-01T16:00:00Z --members acme,quill,globex --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
+    'fairpatch embargo create CVE-2026-4242 --release-at +2h --members acme,quill,globex --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
   ],
   notes: [
     'Before its tick the log holds only a hash of the id and the members; anyone but a member is told it does not exist.',
@@ -82,7 +82,7 @@ const move = command({
   positionals: [ID],
   options: { 'release-at': RELEASE_AT, server: SERVER, token: OPERATOR_TOKEN },
   examples: [
-    'fairpatch embargo move CVE-2026-4242 --release-at 2026-12-02T16:00:00Z --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
+    'fairpatch embargo move CVE-2026-4242 --release-at +1d --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
   ],
   notes: ['At least one lead time before the current time; once a member is ready, only later.'],
   async run({ values, positionals }) {

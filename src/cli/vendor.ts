@@ -78,8 +78,8 @@ const request = command({
     token: { ...TOKEN, required: false, description: 'your publisher token (with --rotate)' },
   },
   examples: [
-    'fairpatch vendor request --key vendor-keys/acme.key --out acme.request.json',
-    'fairpatch vendor request --rotate --name acme --key vendor-keys/acme-2.key --server http://127.0.0.1:8080 --token "$TOKEN" --out acme.rotate.json',
+    'fairpatch vendor request --key keys/globex.key --out data/globex.request.json',
+    'fairpatch vendor request --rotate --name globex --key keys/globex-2.key --server http://127.0.0.1:8080 --token "$TOKEN" --out data/globex.rotate.json',
   ],
   notes: [
     'The request holds your public key and metadata signed with your key: send it to the operator by any channel.',
@@ -133,7 +133,7 @@ const add = command({
   who: 'operator',
   options: operatorOnRequest('the request the vendor signed (fairpatch vendor request)'),
   examples: [
-    'fairpatch vendor add --request acme.request.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys',
+    'fairpatch vendor add --request data/globex.request.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)" --keys keys',
   ],
   notes: [
     "The request's signature is checked before anything is signed: a request assembled from another key's signature is refused.",
@@ -163,7 +163,7 @@ const rotate = command({
     'the rotation request the vendor signed with its new key (fairpatch vendor request --rotate)',
   ),
   examples: [
-    'fairpatch vendor rotate --request acme.rotate.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
+    'fairpatch vendor rotate --request data/globex.rotate.json --server http://127.0.0.1:8080 --token "$(cat data/operator.token)"',
   ],
   notes: ['From the switch on, the old key is refused for new uploads at once.'],
   async run({ values }) {
