@@ -6,6 +6,7 @@ import { type ShellBlock, shellBlocks } from '../helpers/doc-blocks.js';
 import {
   type Started,
   copyRepository,
+  forgetNpxLinks,
   freePort,
   freshEnv,
   gitStatus,
@@ -81,7 +82,10 @@ describe('the README runs as written', () => {
   const started: Started[] = [];
   afterAll(async () => {
     for (const s of started.reverse()) await stopBlock(s);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs) {
+      rmSync(d, { recursive: true, force: true });
+      forgetNpxLinks(d);
+    }
   });
 
   it('starts with the two commands: run the demo, run every test (the command CI runs)', () => {

@@ -1,5 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ShellBlock } from './doc-blocks.js';
@@ -46,6 +55,24 @@ export function copyRepository(from: string, to: string): void {
   git('init', '-q');
   git('add', '-A');
   git('commit', '-q', '--no-verify', '-m', 'a fresh copy');
+}
+
+/**
+ * `npx fairpatch` in a copy links the copy into npm's npx cache (one directory per project path):
+ * those of a removed copy are removed with it.
+ */
+export function forgetNpxLinks(copy: string): void {
+  const cache = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_npx');
+  if (!existsSync(cache)) return;
+  for (const entry of readdirSync(cache)) {
+    const manifest = join(cache, entry, 'package.json');
+    try {
+      if (readFileSync(manifest, 'utf8').includes(copy))
+        rmSync(join(cache, entry), { recursive: true, force: true });
+    } catch {
+      // Not an npx entry, or already gone.
+    }
+  }
 }
 
 /** What `git status --porcelain` says in `dir`: empty when nothing but ignored files was written. */
