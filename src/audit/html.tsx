@@ -1,4 +1,4 @@
-import { BUCKET_MEANING } from '../common/names.js';
+import { BUCKET_MEANING, isGroupName } from '../common/names.js';
 import type { FairnessReport, Finding, ReleaseReport } from './fairness.js';
 import { equityLine } from './text.js';
 
@@ -48,7 +48,9 @@ function sharedSpan(report: FairnessReport): number {
  * statement without it (the uncertainty of the delivery time).
  */
 function Timeline({ release, span }: { release: ReleaseReport; span: number }) {
-  const groups = Object.entries(release.groups).sort(([a], [b]) => a.localeCompare(b));
+  const groups = Object.entries(release.groups)
+    .filter(([name]) => isGroupName(name))
+    .sort(([a], [b]) => a.localeCompare(b));
   const width = 900;
   const left = 140;
   const right = 260;

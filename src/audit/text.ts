@@ -1,4 +1,4 @@
-import { BUCKET_MEANING } from '../common/names.js';
+import { BUCKET_MEANING, isGroupName } from '../common/names.js';
 import type { FairnessReport, ReleaseReport } from './report.js';
 
 // The fairness report as the lines `fairpatch audit` prints: the verdict, each release (when it went
@@ -37,10 +37,11 @@ export function releaseName(r: ReleaseReport): string {
 export function equityLine(r: ReleaseReport): string | undefined {
   if (r.equityGapMs === undefined || !r.activation) return undefined;
   const delay = r.activation.delayMs;
-  const windows = Object.values(r.groups)
-    .filter((g) => g.vouched && Number.isFinite(g.firstDeliveryMs))
-    .map((g) => g.firstDeliveryMs - delay);
-  const within = Math.max(0, ...windows);
+  // A loop, not a spread: one entry per group, and groups come from clients.
+  let within = 0;
+  for (const g of Object.values(r.groups))
+    if (g.vouched && Number.isFinite(g.firstDeliveryMs))
+      within = Math.max(within, g.firstDeliveryMs - delay);
   const uncertainty = r.equityGapUncertaintyMs ?? 0;
   if (uncertainty < r.equityGapMs)
     return `groups received it up to ${secs(r.equityGapMs)} apart (±${secs(uncertainty)}, from the agents' receipts)`;
@@ -72,7 +73,9 @@ export function reportLines(report: FairnessReport): string[] {
   for (const r of report.releases) {
     const equity = equityLine(r);
     lines.push(`  ${releaseName(r)}: ${releaseStatus(r)}${equity ? `; ${equity}` : ''}`);
-    for (const group of Object.keys(r.groups).sort()) lines.push(deliveryLine(r, group));
+    // A roll-up bucket can carry a push count too: it is no group, and has no delivery of its own.
+    for (const group of Object.keys(r.groups).filter(isGroupName).sort())
+      lines.push(deliveryLine(r, group));
   }
   for (const [group, s] of Object.entries(report.groups)) {
     const owner = report.owners[group];

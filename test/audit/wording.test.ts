@@ -162,6 +162,22 @@ describe('the equity gap in words', () => {
     );
   });
 
+  it('a roll-up bucket with a push count has no delivery line of its own', () => {
+    const r = delivered([[3000, 2500]], 0, 500);
+    r.groups['_'] = {
+      firstDeliveryMs: Number.NaN,
+      agents: 0,
+      source: 'rollup',
+      stalePolls: 0,
+      leafIndex: 0,
+      notification: { connections: 2, delayMs: 1 },
+    };
+    const lines = reportLines(baseReport({ releases: [r] }));
+    expect(lines.filter((l) => l.startsWith('    '))).toEqual([
+      '    g0: received 1.0 s after the tick, still without it 0.5 s after the tick; 1 agents (vouched)',
+    ]);
+  });
+
   it('nothing before any vouched group received it', () => {
     expect(equityLine(release('acme/2', 10, 3))).toBeUndefined();
   });
