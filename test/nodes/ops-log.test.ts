@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { rotateLogKey } from '../../src/keys/keygen.js';
 import { PublisherClient, haltRelease } from '../../src/publish/client.js';
 import { logRefusals } from '../../src/server/node.js';
 import { leafEvent } from '../../src/server/leaf-events.js';
@@ -77,6 +78,15 @@ describe('the operations log of a node', () => {
     const before = lines.length;
     await fx.openNode();
     expect(lines.slice(before).filter((l) => ['publish', 'halt'].includes(l.event))).toEqual([]);
+  });
+
+  it('a log key rotation, when a node starts with the next key beside the current one', async () => {
+    const { fx, lines } = await loggedNode();
+    const { vkey } = rotateLogKey(fx.keysDir, 'begin');
+    await fx.openNode();
+    expect(lines.filter((l) => l.event === 'rotation')).toEqual([
+      expect.objectContaining({ level: 'warn', vkey, msg: expect.stringContaining(vkey) }),
+    ]);
   });
 
   it('database loss and recovery, each once', async () => {
