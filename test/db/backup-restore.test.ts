@@ -81,11 +81,12 @@ describe.each(DIALECTS)('%s', (dialect) => {
         join(backup, 'fairpatch.dump'),
         databaseUrl!,
       ]);
-      restoredUrl = await freshDatabase('postgres');
+      const target = (await freshDatabase('postgres'))!;
+      restoredUrl = target;
       execFileSync('pg_restore', [
         '--no-owner',
         '--dbname',
-        restoredUrl,
+        target,
         join(backup, 'fairpatch.dump'),
       ]);
     }
