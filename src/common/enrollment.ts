@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { ed25519Sign, ed25519Verify } from './ed25519.js';
 import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { statementKind } from './statement.js';
 
 // Enrollment: a group's owner (a tenant, a regional CERT, an independent monitor) vouches for an
 // agent key with its own owner key. A key costs nothing, so a thousand fresh keys prove nothing; a
@@ -45,21 +44,15 @@ export type GroupOwners = z.infer<typeof groupOwnersSchema>;
 export const ownersByGroupSchema = z.record(groupName, groupOwnersSchema);
 export type OwnersByGroup = Readonly<Record<string, GroupOwners>>;
 
-/** Domain separation: an owner's certificate can never be mistaken for any other signed thing. */
-const CONTEXT = Buffer.from('fairpatch enrollment v1\n', 'utf8');
-
-const message = (e: Enrollment): Buffer => Buffer.concat([CONTEXT, canonicalBytes(e)]);
+/** Domain separated: an owner's certificate can never be mistaken for any other signed thing. */
+const kind = statementKind<Enrollment>('fairpatch enrollment v1', (e) => e.owner);
 
 export function signEnrollment(enrollment: Enrollment, ownerSeed: Uint8Array): SignedEnrollment {
-  return { enrollment, sig: ed25519Sign(ownerSeed, message(enrollment)).toString('hex') };
+  return { enrollment, sig: kind.sign(enrollment, ownerSeed) };
 }
 
 export function verifyEnrollment(signed: SignedEnrollment): boolean {
-  return ed25519Verify(
-    Buffer.from(signed.enrollment.owner, 'hex'),
-    message(signed.enrollment),
-    Buffer.from(signed.sig, 'hex'),
-  );
+  return kind.verify(signed.enrollment, signed.sig);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { ed25519Sign, ed25519Verify } from './ed25519.js';
 import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { statementKind } from './statement.js';
 
 // An agent's install outcome, signed by the agent's own key as its observations are: the server
 // counts only reports an agent key signed, charges them to that key's budget (and, unvouched, to the
@@ -31,19 +30,13 @@ export const signedInstallReportSchema = z.strictObject({
 });
 export type SignedInstallReport = z.infer<typeof signedInstallReportSchema>;
 
-/** Domain separation: a report signature can never be mistaken for an observation or anything else. */
-const CONTEXT = Buffer.from('fairpatch install-report v1\n', 'utf8');
-
-const message = (report: InstallReport): Buffer => Buffer.concat([CONTEXT, canonicalBytes(report)]);
+/** Domain separated: a report signature can never be mistaken for an observation or anything else. */
+const kind = statementKind<InstallReport>('fairpatch install-report v1', (r) => r.agent);
 
 export function signInstallReport(report: InstallReport, seed: Uint8Array): SignedInstallReport {
-  return { report, sig: ed25519Sign(seed, message(report)).toString('hex') };
+  return { report, sig: kind.sign(report, seed) };
 }
 
 export function verifyInstallReport(signed: SignedInstallReport): boolean {
-  return ed25519Verify(
-    Buffer.from(signed.report.agent, 'hex'),
-    message(signed.report),
-    Buffer.from(signed.sig, 'hex'),
-  );
+  return kind.verify(signed.report, signed.sig);
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { ed25519Sign, ed25519Verify, ed25519VerifyBatch } from './ed25519.js';
+import { ed25519VerifyBatch } from './ed25519.js';
+import { statementKind } from './statement.js';
 import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
 import { signedEnrollmentSchema } from './enrollment.js';
-import { canonicalBytes, canonicalText } from '../tuf/canonical.js';
+import { canonicalText } from '../tuf/canonical.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
 // agent's signature binds the group and the times to the server-signed document, so nobody between
@@ -74,23 +75,15 @@ export const receiptBatchSchema = z.strictObject({
 });
 export type ReceiptBatch = z.infer<typeof receiptBatchSchema>;
 
-/** Domain separation: an observation signature can never be mistaken for any other signed thing. */
-const CONTEXT = Buffer.from('fairpatch observation v1\n', 'utf8');
-
-function message(observation: Observation): Buffer {
-  return Buffer.concat([CONTEXT, canonicalBytes(observation)]);
-}
+/** Domain separated: an observation signature can never be mistaken for any other signed thing. */
+const kind = statementKind<Observation>('fairpatch observation v1', (o) => o.agent);
 
 export function signObservation(observation: Observation, seed: Uint8Array): SignedObservation {
-  return { observation, sig: ed25519Sign(seed, message(observation)).toString('hex') };
+  return { observation, sig: kind.sign(observation, seed) };
 }
 
 export function verifyObservation(signed: SignedObservation): boolean {
-  return ed25519Verify(
-    Buffer.from(signed.observation.agent, 'hex'),
-    message(signed.observation),
-    Buffer.from(signed.sig, 'hex'),
-  );
+  return kind.verify(signed.observation, signed.sig);
 }
 
 /** `verifyObservation` for many at once, on every core (one verdict per observation, in order). */
@@ -109,7 +102,7 @@ export async function verifyObservationsCanonical(
   const valid = await ed25519VerifyBatch(
     signed.map((s, i) => ({
       publicKey: Buffer.from(s.observation.agent, 'hex'),
-      message: Buffer.concat([CONTEXT, Buffer.from(canonical[i] as string, 'utf8')]),
+      message: Buffer.concat([kind.prefix, Buffer.from(canonical[i] as string, 'utf8')]),
       signature: Buffer.from(s.sig, 'hex'),
     })),
   );
