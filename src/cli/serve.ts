@@ -183,13 +183,16 @@ export const serve = command({
       } finally {
         await node.close();
       }
-      return superviseWorkers({
+      const code = await superviseWorkers({
         workers,
         onListening: (actualPort) => {
           banner(actualPort);
           if (values.dev) void startDemo(actualPort);
         },
       });
+      // The workers are gone; the demo agents polled them from this process and would keep it alive.
+      await fleet?.stop();
+      return code;
     }
 
     const node = await open(true).catch((error: unknown) => {

@@ -68,4 +68,26 @@ describe('npm start: the demo shows the promise', () => {
       await server.stop();
     }
   }, 240_000);
+
+  // The demo agents run in the primary process: with several workers, the primary stopped its
+  // workers on SIGTERM and then stayed up, held by its agents' streams and timers.
+  it('with two workers, SIGTERM stops the primary and its demo agents', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fairpatch-demo-'));
+    dirs.push(dir);
+    const server = await startServer(
+      ['--dev', '--workers', '2', '--data', join(dir, 'data'), '--keys', join(dir, 'keys')],
+      { cwd: REPO_ROOT },
+    );
+    await until(
+      async () => (/demo: \d+ demo agents/.test(server.output()) ? true : undefined),
+      60_000,
+    );
+    const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));
+    server.process.kill('SIGTERM');
+    // Exited by itself: killed only after a long grace, which would show as a signal, not a code.
+    const timer = setTimeout(() => server.process.kill('SIGKILL'), 30_000);
+    const code = await exited;
+    clearTimeout(timer);
+    expect(code, server.output()).toBe(0);
+  }, 120_000);
 });
