@@ -34,6 +34,8 @@ export interface AppDeps {
   counter: DeliveryCounter;
   log: LogStore;
   logVerifierKey: string;
+  /** Witnesses cosign the log: `/log/checkpoint` serves the newest checkpoint they cosigned. */
+  logWitnessed?: boolean;
   intake: ReceiptIntake;
   /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
   reportBudget: IntakeBudget;
@@ -244,7 +246,14 @@ export function createApp(deps: AppDeps): Hono {
       assertDeclared: (groups) => deps.intake.assertDeclared(groups),
     }),
   );
-  app.route('/log', logRoutes({ log: deps.log, verifierKey: deps.logVerifierKey }));
+  app.route(
+    '/log',
+    logRoutes({
+      log: deps.log,
+      verifierKey: deps.logVerifierKey,
+      witnessed: deps.logWitnessed ?? false,
+    }),
+  );
   app.route(
     '/',
     dashboardRoutes({

@@ -206,6 +206,31 @@ export class LogStore {
     return (await query.executeTakeFirst())?.note;
   }
 
+  /**
+   * The newest checkpoint a witness cosigned (a signature line by a key other than the log's own,
+   * named `origin`) among the newest `window`, if it is at least `atLeast` leaves; the newest
+   * checkpoint otherwise. A log with witnesses serves this one: a busy log signs a new checkpoint every
+   * second, and serving the newest would hand auditors and agents, most of the time, one no witness
+   * has cosigned yet. `atLeast` (the largest size served before) keeps what is served from shrinking,
+   * which a client would rightly take for a split view.
+   */
+  async newestCosigned(origin: string, atLeast = 0, window = 16): Promise<string | undefined> {
+    const rows = await this.db
+      .selectFrom('log_checkpoints')
+      .select(['size', 'note'])
+      .orderBy('size', 'desc')
+      .limit(window)
+      .execute();
+    const cosigned = rows.find(
+      (r) =>
+        Number(r.size) >= atLeast &&
+        r.note
+          .split('\n')
+          .some((l) => l.startsWith('\u2014 ') && !l.startsWith(`\u2014 ${origin} `)),
+    );
+    return (cosigned ?? rows[0])?.note;
+  }
+
   /** The newest checkpoint note and when it was signed (ms). */
   async latestCheckpoint(): Promise<{ note: string; createdAt: number } | undefined> {
     const row = await this.db

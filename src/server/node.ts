@@ -330,6 +330,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     counter,
     log,
     logVerifierKey: logKey.vkey,
+    logWitnessed: settings.witnesses.length > 0,
     intake,
     reportBudget,
     dashboardMaxLogBytes: settings.dashboardMaxLogBytes,

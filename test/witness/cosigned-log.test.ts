@@ -83,4 +83,33 @@ describe('a log node with witnesses (fairpatch serve --witness)', () => {
       unwitnessed.report!.findings.find((f) => f.kind === 'checkpoint-unwitnessed')!.class,
     ).toBe('cannot-verify');
   });
+
+  // A busy log signs a checkpoint every second; serving the newest handed auditors, most of the time,
+  // one the witness had not cosigned yet (audit --witness-threshold 1: CANNOT_VERIFY, intermittently).
+  it('serves the newest checkpoint the witness cosigned, not a newer one it has not cosigned yet', async () => {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    const logVerifier = parseVerifierKey(fx.node.logVerifierKey);
+    const w = await startWitness(fx.keysDir, fx.clock, {
+      logs: [{ url: 'unused', verifier: logVerifier }],
+    });
+    const cosigner = parseVerifierKey(w.witness.verifierKey);
+    const node = await fx.openNode({ witnesses: [w.url] });
+    const served = async (): Promise<string> => (await node.app.request('/log/checkpoint')).text();
+    const first = await eventually(
+      served,
+      (n) => verifiedCosigners(n, [cosigner]).length === 1,
+      'first checkpoint cosigned',
+    );
+    // The witness goes away; the log grows without it.
+    await w.close();
+    await node.appDeps.declareGroups!(['eu-west']);
+    const newest = (await node.log.checkpoint())!;
+    expect(openCheckpoint(newest, logVerifier).size).toBeGreaterThan(
+      openCheckpoint(first, logVerifier).size,
+    );
+    const now = await served();
+    expect(openCheckpoint(now, logVerifier).size).toBe(openCheckpoint(first, logVerifier).size);
+    expect(verifiedCosigners(now, [cosigner])).toHaveLength(1);
+  });
 });

@@ -4,6 +4,7 @@ import type { LogStore } from '../../log/store.js';
 import { intParam } from '../query.js';
 import { ENTRIES_PAGE_BYTES } from '../../log/limits.js';
 import { keyRotationProofs } from '../../log/key-rotation-proofs.js';
+import { parseCheckpoint } from '../../log/checkpoint.js';
 
 /** Most entries one request returns; auditors page through larger ranges. */
 export const MAX_ENTRIES = 1000;
@@ -11,9 +12,27 @@ export const MAX_ENTRIES = 1000;
 const hex = (proof: Uint8Array[]): string[] => proof.map((p) => Buffer.from(p).toString('hex'));
 
 /** Transparency log endpoints: checkpoint, entries, inclusion and consistency proofs. */
-export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
+export function logRoutes(deps: {
+  log: LogStore;
+  verifierKey: string;
+  /** Witnesses cosign this log: serve the newest checkpoint they cosigned (LogStore.newestCosigned). */
+  witnessed?: boolean;
+}): Hono {
   const { log } = deps;
   const app = new Hono();
+  const origin = deps.verifierKey.split('+')[0]!;
+  // One indexed read either way, as before: no cache to go stale between a cosignature and a poll.
+  let servedSize = 0;
+  const checkpoint = async (): Promise<string | undefined> => {
+    if (!deps.witnessed) return log.checkpoint();
+    const note = await log.newestCosigned(origin, servedSize);
+    if (note)
+      servedSize = Math.max(
+        servedSize,
+        parseCheckpoint(note.slice(0, note.lastIndexOf('\n\n') + 1)).size,
+      );
+    return note;
+  };
 
   app.get('/key', (c) => c.text(deps.verifierKey + '\n'));
 
@@ -23,7 +42,7 @@ export function logRoutes(deps: { log: LogStore; verifierKey: string }): Hono {
   );
 
   app.get('/checkpoint', async (c) => {
-    const note = await log.checkpoint();
+    const note = await checkpoint();
     if (!note) throw new FairpatchError('NOT_FOUND', 'the log is empty');
     return c.text(note, 200, { 'Cache-Control': 'no-cache' });
   });
