@@ -10,7 +10,7 @@ import { generateRepositoryKeys } from '../src/keys/keygen.js';
 import { type Leaf, leafBytes } from '../src/log/leaves.js';
 import { type FairpatchNode, createNode } from '../src/server/node.js';
 import { NODE_DEFAULTS } from '../src/server/config.js';
-import { canonicalBytes } from '../src/tuf/canonical.js';
+import { canonicalBytes } from '../src/common/canonical.js';
 import { sha256Hex } from '../src/tuf/metadata.js';
 import { listen } from '../test/helpers/repo.js';
 

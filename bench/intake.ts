@@ -6,7 +6,7 @@ import { ed25519PublicKey } from '../src/common/ed25519.js';
 import { type SignedObservation, signObservation } from '../src/common/observation.js';
 import { generateRepositoryKeys } from '../src/keys/keygen.js';
 import { createNode } from '../src/server/node.js';
-import { canonicalBytes } from '../src/tuf/canonical.js';
+import { canonicalBytes } from '../src/common/canonical.js';
 import type { Envelope, RootSigned } from '../src/tuf/metadata.js';
 import { sha256Hex } from '../src/tuf/metadata.js';
 import { parseRoot } from '../src/tuf/schema.js';

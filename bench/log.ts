@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { evaluateFairness } from '../src/audit/fairness.js';
 import { ed25519PublicKey } from '../src/common/ed25519.js';
 import { signObservation } from '../src/common/observation.js';
-import { canonicalBytes } from '../src/tuf/canonical.js';
+import { canonicalBytes } from '../src/common/canonical.js';
 import { connect } from '../src/db/connect.js';
 import { signCheckpoint } from '../src/log/checkpoint.js';
 import { type Leaf, leafBytes, parseLeaf } from '../src/log/leaves.js';

@@ -1,6 +1,6 @@
 import { tickStart } from '../common/tick.js';
 import { type Observation, signObservation } from '../common/observation.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { AgentIdentity } from './identity.js';
 import type { ReceiptStore } from './receipt-store.js';

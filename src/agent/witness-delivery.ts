@@ -1,5 +1,5 @@
 import type { SignedEnrollment } from '../common/enrollment.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { witnessAckSchema, witnessLeafSchema } from '../common/witness.js';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { leafHash, verifyInclusion } from '../log/merkle.js';

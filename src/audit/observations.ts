@@ -4,7 +4,7 @@ import {
   receiptBatchSchema,
   verifyObservation,
 } from '../common/observation.js';
-import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { canonicalBytes, parseJson } from '../common/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';

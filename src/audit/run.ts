@@ -12,12 +12,12 @@ import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { verifiedCosigners } from '../log/cosignature.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import {
   type AuditOptions,

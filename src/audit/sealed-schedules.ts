@@ -1,6 +1,6 @@
 import { type OpenedSchedule, sealedSchedule } from '../log/embargo-leaves.js';
 import type { Leaf } from '../log/leaves.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import type { Finding } from './report.js';
 
 type Indexed = { index: number; leaf: Leaf };

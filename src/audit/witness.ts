@@ -11,7 +11,7 @@ import { MemoryTree } from '../log/tree.js';
 import { reach } from '../net/unreachable.js';
 import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import type { ExternalEvidence } from './observations.js';
 
 const PAGE = 1000;

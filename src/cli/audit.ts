@@ -106,7 +106,7 @@ export const audit = command({
     const [{ renderReportHtml }, { runAudit }, { parseJson }, { parseRoot }] = await Promise.all([
       import('../audit/html.js'),
       import('../audit/run.js'),
-      import('../tuf/canonical.js'),
+      import('../common/canonical.js'),
       import('../tuf/schema.js'),
     ]);
     const { readEvidenceFiles, readOwners, readPinnedClients } = await import('./audit-inputs.js');

@@ -55,7 +55,7 @@ const serveWitness = command({
       import('../witness/key.js'),
       import('../witness/roots.js'),
       import('../tuf/schema.js'),
-      import('../tuf/canonical.js'),
+      import('../common/canonical.js'),
       import('../log/note.js'),
       import('../http/trust-proxy.js'),
     ]);

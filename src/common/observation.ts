@@ -4,7 +4,7 @@ import { statementKind } from './statement.js';
 import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
 import { signedEnrollmentSchema } from './enrollment.js';
-import { canonicalText } from '../tuf/canonical.js';
+import { canonicalText } from './canonical.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
 // agent's signature binds the group and the times to the server-signed document, so nobody between

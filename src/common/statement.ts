@@ -1,5 +1,5 @@
 import { ed25519Sign, ed25519Verify } from './ed25519.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from './canonical.js';
 
 /**
  * Signing and verifying one kind of signed statement (an agent's observation, an owner's enrollment

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { FairpatchError } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 
 /**
  * Reads a JSON body from a hostile client: media type checked, size capped while streaming

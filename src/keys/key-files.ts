@@ -9,7 +9,7 @@ import {
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import { type KeyPair, type TufKey, keyPairFromSeed, tufKey } from '../tuf/keys.js';
 import { parseWith, tufKeySchema } from '../tuf/schema.js';
 

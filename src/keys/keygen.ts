@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import { type KeyPair, generateKeyPair, tufKey } from '../tuf/keys.js';
 import { type Envelope, type RootSigned, envelopeBytes, signEnvelope } from '../tuf/metadata.js';
 import { assertRootSuccessor, buildRoot, buildTopTargets } from '../tuf/roles.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EMBARGO_PATTERN, VENDOR_PATTERN } from '../common/names.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { sha256Hex } from '../tuf/metadata.js';
 
 // Embargo leaves. Before its tick an embargo must not tell anyone which advisory is coming or who

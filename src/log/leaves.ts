@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
-import { leafJsonBytes, parseJson } from '../tuf/canonical.js';
+import { leafJsonBytes, parseJson } from '../common/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
 import { ownersByGroupSchema, signedEnrollmentSchema } from '../common/enrollment.js';
 import { VENDOR_PATTERN } from '../common/names.js';

@@ -1,5 +1,5 @@
 import { FairpatchError } from '../errors.js';
-import { leafJsonBytes } from '../tuf/canonical.js';
+import { leafJsonBytes } from '../common/canonical.js';
 
 // The log's size limits, defined once and read by every side: the node that writes leaves, the
 // routes that serve them, the auditor, the witness and the agents that read them. A leaf the node

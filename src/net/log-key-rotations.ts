@@ -1,5 +1,5 @@
 import { MAX_KEY_ROTATIONS_BYTES } from '../log/log-keys.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import { textAtMost } from './bounded.js';
 import { reach } from './unreachable.js';
 

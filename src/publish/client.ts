@@ -3,7 +3,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { FairpatchError, type ErrorCode, ERROR_STATUS } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import type { KeyPair } from '../tuf/keys.js';
 import { type Envelope, type TargetsSigned, countValidSignatures } from '../tuf/metadata.js';
 import { parseWith } from '../tuf/schema.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import { keyIdOf } from '../tuf/keys.js';
 import { type Envelope, type TargetsSigned, assertThreshold } from '../tuf/metadata.js';
 import { parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';

@@ -5,7 +5,7 @@ import {
   verifyObservationsCanonical,
 } from '../common/observation.js';
 import { FairpatchError } from '../errors.js';
-import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { canonicalBytes, parseJson } from '../common/canonical.js';
 import { parseWith } from '../tuf/schema.js';
 
 // The checks every receipt intake makes (the repository node's and a witness's), in two halves. The

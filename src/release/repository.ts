@@ -1,6 +1,6 @@
 import { assertMetadataLoggable } from '../log/limits.js';
 import { FairpatchError } from '../errors.js';
-import { canonicalBytes, parseJson } from '../tuf/canonical.js';
+import { canonicalBytes, parseJson } from '../common/canonical.js';
 import { type TufKey, keyIdOf } from '../tuf/keys.js';
 import {
   type Envelope,

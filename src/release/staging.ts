@@ -7,7 +7,7 @@ import {
   assertThreshold,
 } from '../tuf/metadata.js';
 import { keyIdOf } from '../tuf/keys.js';
-import { canonicalBytes } from '../tuf/canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { targetFileName } from '../tuf/schema.js';
 import { parseIsoSeconds, DAY_MS } from '../tuf/time.js';
 

@@ -12,7 +12,7 @@ import {
 } from '../publish/build.js';
 import { hashFile } from '../publish/client.js';
 import { manifestSchema, resolveReleaseAt } from '../publish/manifest.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
 import { parseWith } from '../tuf/schema.js';
 import type { FairpatchNode } from './node.js';

@@ -11,7 +11,7 @@ import { judgeReceiptBatch } from '../receipts/check.js';
 import type { ReceiptCheckers } from '../receipts/checkers.js';
 import { witnessLeafBytes } from './leaf.js';
 import { checkBatchEnrollments } from '../receipts/enrollments.js';
-import { leafJsonBytes } from '../tuf/canonical.js';
+import { leafJsonBytes } from '../common/canonical.js';
 import type { TrustedRoots } from './roots.js';
 
 /** The dedupe name of a receipt in the witness log: its agent signature (one signature, one leaf). */

@@ -1,5 +1,5 @@
 import type { SignedObservation } from '../common/observation.js';
-import { leafJsonBytes } from '../tuf/canonical.js';
+import { leafJsonBytes } from '../common/canonical.js';
 
 /** Control characters (OLPC leaves them raw, JSON escapes them) and lone surrogates (likewise). */
 const NOT_PLAIN =

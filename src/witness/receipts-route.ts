@@ -7,7 +7,7 @@ import { ENTRIES_PAGE_BYTES } from '../log/limits.js';
 import type { LogStore } from '../log/store.js';
 import { GROUP_PATTERN } from '../common/names.js';
 import type { WitnessPage } from '../common/witness.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import type { WitnessIntake } from './intake.js';
 
 /** Leaves scanned per page (and at most ENTRIES_PAGE_BYTES of them): fewer entries when `group` filters them. */

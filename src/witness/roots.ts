@@ -1,6 +1,6 @@
 import type { TufKey } from '../tuf/keys.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
-import { parseJson } from '../tuf/canonical.js';
+import { parseJson } from '../common/canonical.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
 import { parseRoot } from '../tuf/schema.js';
 import { textAtMost } from '../net/bounded.js';

@@ -7,7 +7,7 @@ import { rollupAdmissions } from '../../src/audit/proof.js';
 import { runAudit } from '../../src/audit/run.js';
 import { tickAt } from '../../src/common/tick.js';
 import { type LeafOf, leafBytes, parseLeaf } from '../../src/log/leaves.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 import { generateKeyPair, sign } from '../../src/tuf/keys.js';
 import { freshAgentReceipt } from '../helpers/receipts.js';
 import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';

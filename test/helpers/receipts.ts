@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ed25519PublicKey } from '../../src/common/ed25519.js';
 import { tickStart } from '../../src/common/tick.js';
 import { type SignedObservation, signObservation } from '../../src/common/observation.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import type { ManualClock } from './clock.js';
 import type { SignedEnrollment } from '../../src/common/enrollment.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, leafJsonBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes, leafJsonBytes } from '../../src/common/canonical.js';
 
 // Leaves are hashed into the log as bytes and parsed back by every auditor: the encoding must
 // always parse, and must not change the bytes of any leaf an older version wrote.

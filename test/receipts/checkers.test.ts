@@ -6,7 +6,7 @@ import { signObservation } from '../../src/common/observation.js';
 import { FairpatchError } from '../../src/errors.js';
 import { prepareReceiptBatch } from '../../src/receipts/check.js';
 import { ReceiptCheckers } from '../../src/receipts/checkers.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 
 // The receipt checks' CPU-bound half runs on a worker thread in a built node (dist/, which the
 // tests' global setup builds): its verdicts must be the inline function's, hostile bodies must come

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_LEAF_BYTES, MAX_LOGGED_METADATA_BYTES } from '../../src/log/limits.js';
 import { parseLeaf } from '../../src/log/leaves.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 import { FairpatchError } from '../../src/errors.js';
 import { type Fixture, createFixture, listen, MINUTE } from '../helpers/repo.js';
 

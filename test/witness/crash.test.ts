@@ -10,7 +10,7 @@ import { openCheckpoint } from '../../src/log/checkpoint.js';
 import { leafHash, verifyConsistency } from '../../src/log/merkle.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { MemoryTree } from '../../src/log/tree.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import { generateWitnessKey } from '../../src/witness/key.js';
 import { startProcess } from '../helpers/process.js';

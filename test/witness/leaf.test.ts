@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SignedObservation } from '../../src/common/observation.js';
-import { canonicalText, leafJsonBytes } from '../../src/tuf/canonical.js';
+import { canonicalText, leafJsonBytes } from '../../src/common/canonical.js';
 import { witnessLeafBytes } from '../../src/witness/leaf.js';
 
 // The witness builds each leaf around the canonical text its signature check already made: those

@@ -8,7 +8,7 @@ import { signObservation } from '../../src/common/observation.js';
 import { systemClock } from '../../src/common/clock.js';
 import { readPrivateKey } from '../../src/keys/key-files.js';
 import { generateRepositoryKeys, rotateRoot } from '../../src/keys/keygen.js';
-import { canonicalBytes } from '../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 import { sha256Hex, signEnvelope } from '../../src/tuf/metadata.js';

@@ -16,7 +16,7 @@ import { type Leaf, type LeafOf, leafBytes, parseLeaf } from '../../../src/log/l
 import { signCheckpoint } from '../../../src/log/checkpoint.js';
 import { verifierKey } from '../../../src/log/note.js';
 import { MemoryTree } from '../../../src/log/tree.js';
-import { canonicalBytes } from '../../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../../src/common/canonical.js';
 import { type KeyPair, type TufKey, generateKeyPair, tufKey } from '../../../src/tuf/keys.js';
 import {
   type Envelope,

@@ -5,7 +5,7 @@ import {
   verifyTimestampDocument,
 } from '../../../src/tuf/timestamp-document.js';
 import { collectObservations } from '../../../src/audit/observations.js';
-import { canonicalBytes } from '../../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../../src/common/canonical.js';
 import { generateKeyPair, sign, tufKey } from '../../../src/tuf/keys.js';
 import { type TimestampSigned, sha256Hex, signEnvelope } from '../../../src/tuf/metadata.js';
 import { buildTimestamp } from '../../../src/tuf/roles.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rootNotNamed } from '../../../src/audit/run.js';
 import type { Leaf } from '../../../src/log/leaves.js';
-import { canonicalBytes } from '../../../src/tuf/canonical.js';
+import { canonicalBytes } from '../../../src/common/canonical.js';
 import { generateKeyPair, tufKey } from '../../../src/tuf/keys.js';
 import {
   type RootSigned,
