@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { ed25519Sign, ed25519Verify } from '../common/ed25519.js';
-import { canonicalBytes } from './canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 
 /** A TUF public key object (TUF spec 4.2, "KEY"). */
 export interface TufKey {

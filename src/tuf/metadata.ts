@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FairpatchError } from '../errors.js';
-import { canonicalBytes } from './canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { type KeyPair, type Signature, type TufKey, sign, verify } from './keys.js';
 
 export const SPEC_VERSION = '1.0.31';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalBytes } from './canonical.js';
+import { canonicalBytes } from '../common/canonical.js';
 import { type TufKey, verify } from './keys.js';
 import { sha256Hex } from './metadata.js';
 import { parseIsoSeconds } from './time.js';
