@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startServer } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 const INSTALL_SCRIPT = new URL('../../examples/install.sh', import.meta.url).pathname;
 /** Every agent log line starts with an ISO 8601 time. */
@@ -19,12 +20,10 @@ const ISO = '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z';
 
 /** Waits (bounded) until the server's tick reaches `tick`: the only wait is for the real clock to get there. */
 async function untilTick(url: string, tick: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  await until(`tick ${tick} at ${url}`, async () => {
     const { tick: now } = (await (await fetch(`${url}/healthz`)).json()) as { tick: number };
-    if (now >= tick) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tick ${tick} not reached`);
+    return now >= tick;
+  });
 }
 
 describe('fairpatch agent --once against a real server process', () => {

@@ -9,19 +9,9 @@ import { parseSse } from '../../src/agent/events.js';
 import { parseLeaf } from '../../src/log/leaves.js';
 import { tickAt } from '../../src/common/tick.js';
 import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
+import { until } from '../helpers/until.js';
 
 const GROUPS = ['eu-west', 'us-east', 'ap-south'];
-
-/** Bounded wait for something asynchronous (events over real sockets); fails with `what` if it never happens. */
-async function eventually(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  for (
-    const start = Date.now();
-    Date.now() - start < ms;
-    await new Promise((r) => setTimeout(r, 20))
-  )
-    if (check()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let fx: Fixture;
 let server: { url: string; close(): Promise<void> };
@@ -84,11 +74,11 @@ describe('push at the release tick', () => {
     await release('2.4.1', releaseAt);
     const agents = fleet(4);
     for (const a of agents) void a.run(stop.signal);
-    await eventually(
+    await until(
       'every agent holding its stream',
       () => fx.node.notifier.size === agents.length && agents.every((a) => a.streamUp),
     );
-    await eventually('the first polls', () => agents.every((a) => a.receipts.all().length > 0));
+    await until('the first polls', () => agents.every((a) => a.receipts.all().length > 0));
 
     fx.clock.set(releaseAt - 1);
     expect(await fx.node.announce(tickAt(fx.node.repo.config, releaseAt - 1))).toBeUndefined(); // nothing activates: no event
@@ -102,7 +92,7 @@ describe('push at the release tick', () => {
       'us-east': 4,
       'ap-south': 4,
     });
-    await eventually('every agent installed', () =>
+    await until('every agent installed', () =>
       agents.every((a) => a.installed()?.version === '2.4.1'),
     );
     for (const a of agents) expect(Date.parse(a.installed()!.installed_at)).toBe(releaseAt);
@@ -133,7 +123,7 @@ describe('push at the release tick', () => {
           if (e.event === 'bulk') received++;
       })
       .catch(() => {});
-    await eventually('three streams', () => fx.node.notifier.size === 3);
+    await until('three streams', () => fx.node.notifier.size === 3);
 
     const bulk = new TextEncoder().encode(`event: bulk\ndata: ${'x'.repeat(64 * 1024)}\n\n`);
     let slowest = 0;
@@ -142,7 +132,7 @@ describe('push at the release tick', () => {
       slowest = Math.max(slowest, (await fx.node.notifier.broadcast(bulk)).durationMs);
       await new Promise((r) => setTimeout(r, 3));
     }
-    await eventually('the healthy reader to get every message', () => received === 200);
+    await until('the healthy reader to get every message', () => received === 200);
     expect(fx.node.notifier.dropped).toBe(1);
     expect([...fx.node.notifier.connections().keys()].sort()).toEqual(['eu-west', 'fast']);
     expect(slowest).toBeLessThan(1000); // a fan-out is a pass over buffers, never a wait on a reader
@@ -150,11 +140,11 @@ describe('push at the release tick', () => {
 
     // The node drops every stream; the agent reconnects and still gets the next release at its tick.
     fx.node.notifier.closeAll();
-    await eventually('the agent to notice', () => !agent!.streamUp);
-    await eventually(
+    await until('the agent to notice', () => !agent!.streamUp);
+    await until(
       'the agent reconnected',
       () => fx.node.notifier.connections().get('eu-west') === 1 && agent!.streamUp,
-      15_000,
+      { timeoutMs: 15_000 },
     );
     const releaseAt = fx.clock.now() + MINUTE;
     await release('2.4.2', releaseAt);
@@ -162,7 +152,7 @@ describe('push at the release tick', () => {
     const pushed = await fx.node.announce();
     expect(pushed, 'an activation at this tick').toBeDefined();
     expect(Object.fromEntries(pushed!.groups)).toEqual({ 'eu-west': 1 });
-    await eventually('the agent installed 2.4.2', () => agent!.installed()?.version === '2.4.2');
+    await until('the agent installed 2.4.2', () => agent!.installed()?.version === '2.4.2');
   });
 
   it('refuses streams beyond the per-address limit with 429 and Retry-After', async () => {

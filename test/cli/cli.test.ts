@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startServer } from '../helpers/cli.js';
 import { tufClient } from '../helpers/tuf-client.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'operator-token-for-tests-0123456789';
 
@@ -269,7 +269,7 @@ describe('the fairpatch CLI against a real server process', () => {
         signed: { version: number };
       };
     };
-    const trusted = await waitFor('the client to trust root 2', async () =>
+    const trusted = await until('the client to trust root 2', async () =>
       (await trustedRoot()).signed.version === 2 ? trustedRoot() : undefined,
     );
     expect(Date.now()).toBeGreaterThanOrEqual(activatesAt);
@@ -283,7 +283,7 @@ describe('the fairpatch CLI against a real server process', () => {
     const again = await asOperator(['root', 'rotate', '--keys', keys, '--rotate', 'snapshot']);
     expect(again.code, again.stderr).toBe(0);
     const root3 = JSON.parse(readFileSync(join(keys, '3.root.json'), 'utf8'));
-    await waitFor('the client to trust root 3', async () =>
+    await until('the client to trust root 3', async () =>
       (await trustedRoot()).signed.version === 3 ? true : undefined,
     );
     expect(

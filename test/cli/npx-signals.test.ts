@@ -3,6 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 
 // `npx fairpatch agent` runs as npm → sh -c → node. A SIGTERM to npx used to stop npm and the shell
 // and leave the agent running, reparented. The agent must stop with its launcher.
@@ -18,16 +19,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-/** Polls (bounded) until `check` holds: the wait is for real processes, not for time to pass. */
-async function until<T>(check: () => T | undefined, what: string, tries = 200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The node process running the CLI in process group `pgid` (npm's grandchild). */
 function cliProcess(pgid: number): number | undefined {
@@ -85,13 +76,13 @@ describe('fairpatch started through npx', () => {
         // already gone
       }
     });
-    const agent = await until(() => cliProcess(pgid), 'the agent under npx');
+    const agent = await until('the agent under npx', () => cliProcess(pgid));
     expect(alive(agent)).toBe(true);
     // Running: its first cycle said something (a refusal: the root is no root, the server no server).
-    await until(() => (/REFUSED/.test(readFileSync(log, 'utf8')) ? true : undefined), 'a cycle');
+    await until('a cycle', () => /REFUSED/.test(readFileSync(log, 'utf8')));
 
     npx.kill('SIGTERM');
-    await until(() => (alive(agent) ? undefined : true), 'the agent to stop after SIGTERM to npx');
+    await until('the agent to stop after SIGTERM to npx', () => !alive(agent));
     expect(alive(agent)).toBe(false);
   }, 60_000);
 });

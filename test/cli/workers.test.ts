@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { SERVING_FLAGS } from '../../src/server/serving-flags.js';
 import { startServer } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 /** A GET on a fresh connection: the cluster hands each new connection to the next worker. */
 function fresh(url: string): Promise<Buffer> {
@@ -28,18 +29,6 @@ const alive = (pid: number): boolean => {
   }
 };
 
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('serve --workers: one node on every core', () => {
   let dir: string;
   beforeAll(() => {
@@ -56,12 +45,12 @@ describe('serve --workers: one node on every core', () => {
     const pids = new Set<number>();
     try {
       expect(server.output()).toContain('(2 workers)');
-      await until(async () => {
+      await until('answers from two workers', async () => {
         pids.add(
           (JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid,
         );
         return pids.size === 2;
-      }, 'answers from two workers');
+      });
       expect(pids.has(server.process.pid!)).toBe(false);
       // Each worker runs with the serving flags (no V8 memory reducer pausing it at a tick).
       for (const pid of pids)
@@ -92,20 +81,20 @@ describe('serve --workers: one node on every core', () => {
       await server.stop();
     }
     // SIGTERM to the primary stops its workers.
-    await until(() => [...pids].every((pid) => !alive(pid)), 'the workers to stop');
+    await until('the workers to stop', () => [...pids].every((pid) => !alive(pid)));
   }, 60_000);
 
   it('workers stop when their primary is killed', async () => {
     const server = await start('data-b');
     const pids = new Set<number>();
-    await until(async () => {
+    await until('answers from two workers', async () => {
       pids.add(
         (JSON.parse((await fresh(`${server.url}/healthz`)).toString()) as { pid: number }).pid,
       );
       return pids.size === 2;
-    }, 'answers from two workers');
+    });
     server.process.kill('SIGKILL');
-    await until(() => [...pids].every((pid) => !alive(pid)), 'orphaned workers to stop');
+    await until('orphaned workers to stop', () => [...pids].every((pid) => !alive(pid)));
     expect([...pids].filter(alive)).toEqual([]);
   }, 60_000);
 });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect.js';
 import { BACKSTOP_PAGES } from '../../src/db/wal-checkpointer.js';
 import type { Db } from '../../src/db/schema.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 // SQLite's write-ahead log is copied back into the database file by a connection on a worker
 // thread, not by the event loop's commits: the file grows while the writer stays far below its
@@ -33,10 +33,10 @@ describe('SQLite WAL checkpoints off the event loop', () => {
         .execute();
     // 500 pages committed: a twentieth of what would make the writer checkpoint on its own.
     expect(500).toBeLessThan(BACKSTOP_PAGES / 10);
-    await waitFor(
+    await until(
       'the database file to take the committed pages',
       () => (statSync(file).size > before + 400 * 4096 ? true : undefined),
-      15_000,
+      { timeoutMs: 15_000 },
     );
     // Closed whole once destroy() resolves: the checkpointer's connection first, then the writer's,
     // the last, whose closing checkpoint removes the WAL (a process about to fork finds it closed).

@@ -9,8 +9,9 @@ import { isoSeconds } from '../../src/tuf/time.js';
 import { cli } from '../helpers/cli.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 import { DrillNode, report, servedTick } from '../helpers/drill.js';
-import { registerVendor, stageRelease, uploadArtifact, waitFor } from '../helpers/nodes.js';
+import { registerVendor, stageRelease, uploadArtifact } from '../helpers/nodes.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'drill-operator-token-embargo-0123456789';
 const ID = 'CVE-2026-2424';
@@ -64,7 +65,7 @@ describe.each(DIALECTS)('an embargo under every operation, on two processes (%s)
       vendors.set(v, await registerVendor(one.url, OPERATOR, keys, v));
     const vendor = (v: string) => vendors.get(v)!;
     const live = Math.max(...[...vendors.values()].map((v) => v.activationTick));
-    await waitFor('the delegations live', async () =>
+    await until('the delegations live', async () =>
       (await servedTick(two.url)) > live ? true : undefined,
     );
     const artifact = (v: string, via: DrillNode) =>
@@ -133,10 +134,10 @@ describe.each(DIALECTS)('an embargo under every operation, on two processes (%s)
         const waiting = async () =>
           Number((await blocker.query<{ n: string }>(WAITING)).rows[0]!.n);
         const staging = refusal(stageOutside());
-        await waitFor('the staging held', async () => ((await waiting()) >= 1 ? true : undefined));
+        await until('the staging held', async () => ((await waiting()) >= 1 ? true : undefined));
         let moved = false;
         const moving = move().then(() => (moved = true));
-        await waitFor('the move answered or held', async () =>
+        await until('the move answered or held', async () =>
           moved || (await waiting()) >= 2 ? true : undefined,
         );
         await blocker.query('ROLLBACK');
@@ -190,7 +191,7 @@ describe.each(DIALECTS)('an embargo under every operation, on two processes (%s)
     // Past T (and quill's own release): both nodes serve neither member's fix; quill's is out.
     const tickAfter = (await servedTick(one.url)) + Math.ceil((at - Date.now()) / 1000) + 2;
     for (const node of nodes)
-      await waitFor(`tick ${tickAfter} at ${node.name}`, async () =>
+      await until(`tick ${tickAfter} at ${node.name}`, async () =>
         (await servedTick(node.url)) >= tickAfter ? true : undefined,
       );
     for (const node of nodes) {

@@ -8,8 +8,9 @@ import { parseVerifierKey } from '../../src/log/note.js';
 import { CLI, cli } from '../helpers/cli.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 import { DrillNode, freePort, report } from '../helpers/drill.js';
-import { registerVendor, waitFor } from '../helpers/nodes.js';
+import { registerVendor } from '../helpers/nodes.js';
 import { type StartedProcess, startProcess } from '../helpers/process.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'drill-operator-token-fedcba9876543210';
 const baseEnv = Object.fromEntries(
@@ -99,7 +100,7 @@ describe.each(DIALECTS)(
         expect(declared.code, declared.stderr).toBe(0);
         const { logIndex } = JSON.parse(declared.stdout) as { logIndex: number };
         const key = parseVerifierKey(signer);
-        return waitFor(
+        return until(
           `a checkpoint past leaf ${logIndex} signed by the log key and cosigned by the witness`,
           async () => {
             const note = await (await fetch(`${node!.url}/log/checkpoint`)).text();
@@ -108,8 +109,7 @@ describe.each(DIALECTS)(
               ? note
               : undefined;
           },
-          20_000,
-          50,
+          { timeoutMs: 20_000, everyMs: 50 },
         );
       };
       const agentRun = (state: string) =>

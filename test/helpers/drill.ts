@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { startServer } from './cli.js';
-import { waitFor } from './nodes.js';
 import type { StartedProcess } from './process.js';
+import { until } from './until.js';
 
 /**
  * Drills (test/drills): operator procedures run as an operator runs them, real processes stopped with
@@ -42,11 +42,10 @@ export class DrillNode {
     await this.process.stop();
     const spawnedAt = performance.now();
     this.process = await startServer(this.args, { env: this.env });
-    await waitFor(
+    await until(
       `${this.name}'s first poll`,
       async () => ((await fetch(`${this.url}/metadata/timestamp.json`)).ok ? true : undefined),
-      10_000,
-      5,
+      { timeoutMs: 10_000, everyMs: 5 },
     );
     return performance.now() - spawnedAt;
   }
@@ -78,7 +77,7 @@ export async function servedTick(url: string): Promise<number> {
 export async function waitTicks(urls: readonly string[], ticks: number): Promise<void> {
   const target = (await servedTick(urls[0]!)) + ticks;
   for (const url of urls)
-    await waitFor(`tick ${target} at ${url}`, async () =>
+    await until(`tick ${target} at ${url}`, async () =>
       (await servedTick(url)) >= target ? true : undefined,
     );
 }
@@ -116,15 +115,14 @@ export async function servedDocuments(url: string): Promise<Record<string, strin
 
 /** Polls every node until they serve one tick, and returns each node's bytes of that tick. */
 export async function sameTickBytes(urls: readonly string[]): Promise<Buffer[]> {
-  return waitFor(
+  return until(
     'one tick served by every node',
     async () => {
       const polls = await Promise.all(urls.map((u) => get(`${u}/metadata/timestamp.json`)));
       const ticks = polls.map((p) => (JSON.parse(p.bytes.toString()) as Timestamp).signed.version);
       return ticks.every((t) => t === ticks[0]) ? polls.map((p) => p.bytes) : undefined;
     },
-    10_000,
-    20,
+    { timeoutMs: 10_000, everyMs: 20 },
   );
 }
 

@@ -13,28 +13,6 @@ import { startServer } from './cli.js';
 import { freshDatabase } from './dialects.js';
 import type { StartedProcess } from './process.js';
 
-/** Polls `check` until it returns a value (bounded): tests wait for conditions, not for fixed times. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** A registered vendor as a test plays it: its name, signing key and publisher token. */
 export interface TestVendor {
   name: string;

@@ -8,6 +8,7 @@ import { launchBrowser } from '../helpers/browser.js';
 import { ReceiptCollector } from '../helpers/receipts.js';
 import { declareVouched } from '../helpers/owners.js';
 import { startWitness } from '../helpers/witness.js';
+import { until } from '../helpers/until.js';
 
 let fx: Fixture;
 let server: { url: string; close(): Promise<void> };
@@ -130,12 +131,10 @@ describe('the dashboard of a node with a witness (serve --witness)', () => {
       const cosigner = parseVerifierKey(w.witness.verifierKey);
       // The node asks its witness in the background: wait (bounded) for the served checkpoint to carry
       // a cosignature that verifies with the witness's own key.
-      let note = '';
-      for (let i = 0; i < 200; i++) {
-        note = await (await fetch(`${http.url}/log/checkpoint`)).text();
-        if (verifiedCosigners(note, [cosigner]).length === 1) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const note = await until('a checkpoint cosigned by the witness', async () => {
+        const served = await (await fetch(`${http.url}/log/checkpoint`)).text();
+        return verifiedCosigners(served, [cosigner]).length === 1 && served;
+      });
       const [cosigned] = verifiedCosigners(note, [cosigner]);
       expect(cosigned?.name).toBe('witness/w1');
       const { size } = openCheckpoint(note, logVerifier);

@@ -12,6 +12,7 @@ import {
   listen,
 } from '../helpers/repo.js';
 import { type ParsedFamily, parsePrometheus, sampleValue } from '../helpers/prometheus.js';
+import { until } from '../helpers/until.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -25,18 +26,6 @@ async function scrape(node: FairpatchNode = fx.node): Promise<Map<string, Parsed
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
   return parsePrometheus(await response.text());
-}
-
-async function eventually(
-  what: string,
-  condition: () => Promise<boolean> | boolean,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('GET /metrics', () => {
@@ -179,7 +168,7 @@ describe('GET /metrics', () => {
     try {
       const first = await fetch(`${server.url}/g/eu-west/events`, { signal: stop.signal });
       expect(first.status).toBe(200);
-      await eventually(
+      await until(
         'the stream to be registered',
         async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 1,
       );
@@ -189,7 +178,7 @@ describe('GET /metrics', () => {
         sampleValue(await scrape(node), 'fairpatch_rate_limited_total', { limit: 'event_streams' }),
       ).toBe(1);
       stop.abort();
-      await eventually(
+      await until(
         'the stream to be gone',
         async () => sampleValue(await scrape(node), 'fairpatch_event_streams') === 0,
       );

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Fixture, createFixture, installReport } from '../helpers/repo.js';
 import { cli, startServer } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 /** The node's own HTTP server wiring on 127.0.0.1, a free port. */
 async function start(
@@ -55,15 +56,6 @@ function rawConnection(
     socket.once('connect', () => resolve({ socket, received: () => data, closed }));
     socket.once('error', reject);
   });
-}
-
-/** Waits until `condition` holds, polling; fails after `ms` (a bound, never a speed requirement). */
-async function until(condition: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const errorCode = (response: string): string | undefined =>
@@ -131,7 +123,10 @@ describe('connections per address', () => {
   ): Promise<string> => {
     const before = c.received().length;
     c.socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    await until(() => /\r\n\r\n[\s\S]*\}/.test(c.received().slice(before)) || c.socket.destroyed);
+    await until(
+      'the answer or a closed socket',
+      () => /\r\n\r\n[\s\S]*\}/.test(c.received().slice(before)) || c.socket.destroyed,
+    );
     return c.received().slice(before);
   };
 
@@ -156,12 +151,13 @@ describe('connections per address', () => {
       expect(await get(first)).toMatch(/^HTTP\/1\.1 200 /);
       first.socket.end();
       await first.closed;
-      let fourth = await rawConnection(http.port);
       // The server sees the close a moment after the client: retry until it has.
-      for (let i = 0; i < 100 && !(await get(fourth)).startsWith('HTTP/1.1 200'); i++) {
-        await fourth.closed;
-        fourth = await rawConnection(http.port);
-      }
+      const fourth = await until('a freed slot', async () => {
+        const c = await rawConnection(http.port);
+        if ((await get(c)).startsWith('HTTP/1.1 200')) return c;
+        await c.closed;
+        return undefined;
+      });
       expect(await get(fourth)).toMatch(/^HTTP\/1\.1 200 /);
       second.socket.destroy();
       fourth.socket.destroy();

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { startServer } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/dialects.js';
-import { registerVendor, stageRelease, uploadArtifact, waitFor } from '../helpers/nodes.js';
+import { registerVendor, stageRelease, uploadArtifact } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'clock-skew-operator-token-0123456789';
 type Node = Awaited<ReturnType<typeof startServer>>;
@@ -91,7 +92,7 @@ describe('nodes keep time with the database (PostgreSQL)', () => {
       name: 'fix.sh',
     });
     // The delegation to acme bumps the snapshot at its own tick: the release is what comes after.
-    await waitFor('the delegation to take effect', async () =>
+    await until('the delegation to take effect', async () =>
       ((await (await fetch(`${exact.url}/healthz`)).json()) as { tick: number }).tick >
       acme.activationTick
         ? true

@@ -8,15 +8,10 @@ import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import type { HashedArtifact } from '../../src/publish/build.js';
 import { startServer } from '../helpers/cli.js';
 import { type Cluster, startCluster } from '../helpers/postgres-cluster.js';
-import {
-  type TestVendor,
-  registerVendor,
-  stageRelease,
-  uploadArtifact,
-  waitFor,
-} from '../helpers/nodes.js';
+import { type TestVendor, registerVendor, stageRelease, uploadArtifact } from '../helpers/nodes.js';
 import { freshAgentReceipt } from '../helpers/receipts.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'outage-operator-token-0123456789abc';
 const LEAD_MS = 5000;
@@ -140,7 +135,7 @@ describe('two nodes outlive their database', () => {
         // Each node reconnects by itself: its next refresh reads the database again.
         const after = Date.now();
         for (const node of nodes)
-          await waitFor('a refresh after the termination', async () =>
+          await until('a refresh after the termination', async () =>
             (await health(node)).state_age_ms < Date.now() - after ? true : undefined,
           );
       }
@@ -148,7 +143,7 @@ describe('two nodes outlive their database', () => {
       await admin.end();
     }
     // A write through the node whose connections were all cut: retryable until a fresh connection is up.
-    artifact = await waitFor('an upload to succeed', () =>
+    artifact = await until('an upload to succeed', () =>
       uploadArtifact(nodes[1]!.url, acme, {
         file: join(dir, 'fix.sh'),
         content: 'echo fixed\n',
@@ -170,7 +165,7 @@ describe('two nodes outlive their database', () => {
     const stagedAt = Date.now();
     // Every node holds the release before the database goes away.
     for (const node of nodes)
-      await waitFor('a refresh after staging', async () =>
+      await until('a refresh after staging', async () =>
         (await health(node)).state_age_ms < Date.now() - stagedAt ? true : undefined,
       );
 
@@ -201,15 +196,14 @@ describe('two nodes outlive their database', () => {
     );
 
     // About 20 s without a database: past the lead time, every node says so.
-    await waitFor(
+    await until(
       '20 s of outage, and every node refusing a state older than the lead time',
       async () => {
         if (Date.now() - stoppedAt < 20_000) return undefined;
         const reports = await Promise.all(nodes.map(health));
         return reports.every((h) => !h.ok && !h.database.reachable) ? reports : undefined;
       },
-      60_000,
-      250,
+      { timeoutMs: 60_000, everyMs: 250 },
     );
     for (const h of await Promise.all(nodes.map(health))) {
       expect(h.database.error).toMatch(/ECONNREFUSED|shutting down|terminat/);
@@ -219,21 +213,20 @@ describe('two nodes outlive their database', () => {
     cluster.resume();
     for (const [i, node] of nodes.entries()) {
       const client = tufClient(node.url, `after-${i}`, join(dir, 'keys', '1.root.json'));
-      const info = await waitFor(
+      const info = await until(
         `node ${i} to serve the release again`,
         async () => {
           const updater = client.updater();
           await updater.refresh();
           return (await updater.getTargetInfo('acme/acme-agent-2.4.1.sh')) ?? undefined;
         },
-        60_000,
-        250,
+        { timeoutMs: 60_000, everyMs: 250 },
       );
       expect(readFileSync(await client.updater().downloadTarget(info), 'utf8')).toBe(
         'echo fixed\n',
       );
     }
-    await waitFor('polls answered again on every node', () =>
+    await until('polls answered again on every node', () =>
       nodes.every((_, i) => traffic.polls.filter((p) => p.node === i).at(-1)?.status === 200)
         ? true
         : undefined,

@@ -5,6 +5,7 @@ import { logRefusals } from '../../src/server/node.js';
 import { leafEvent } from '../../src/server/leaf-events.js';
 import { createOpsLog } from '../../src/server/ops-log.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';
+import { until } from '../helpers/until.js';
 
 // The node's operations log: one line per publish, activation, halt, rotation, embargo decision,
 // database loss and recovery, witness failure, and a summary of refusals by code.
@@ -107,8 +108,7 @@ describe('the operations log of a node', () => {
     const { fx, lines } = await loggedNode({ witnesses: ['http://127.0.0.1:1'] });
     await fx.addVendor('acme');
     await fx.node.sequencer.idle();
-    for (let i = 0; i < 100 && !lines.some((l) => l.event === 'witness'); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await until('a witness line', () => lines.some((l) => l.event === 'witness'));
     expect(lines.find((l) => l.event === 'witness')).toMatchObject({
       level: 'warn',
       msg: expect.stringMatching(/^witness http:\/\/127\.0\.0\.1:1 did not cosign checkpoint \d+/),

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { cli, startServer } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/dialects.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'root-switch-operator-token-01234567';
 type Node = Awaited<ReturnType<typeof startServer>>;
@@ -109,7 +109,7 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
 
     // Node three learns of root 2 at its next refresh and reports the missing key before the tick.
     const three = nodes[2]!;
-    const health = await waitFor('node three to report the missing key', async () => {
+    const health = await until('node three to report the missing key', async () => {
       const h = (await (await fetch(`${three.url}/healthz`)).json()) as {
         ok: boolean;
         problems: string[];
@@ -119,11 +119,11 @@ describe('a new root takes effect at one tick on every node (PostgreSQL)', () =>
     expect(health.problems.join()).toMatch(/lacks the online keys of root 2/);
     expect(three.output().match(/lacks the online keys of root 2/g)).toHaveLength(1);
 
-    await waitFor(
+    await until(
       'two ticks past the switch',
       () =>
         polls.some((p) => p.keyid === newKey) && Date.now() > activatesAt + 2000 ? true : undefined,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     running = false;
     await Promise.all(loops);

@@ -7,10 +7,10 @@ import {
   registerVendor,
   stageRelease,
   uploadArtifact,
-  waitFor,
   nodesOverPostgresForSuite,
 } from '../helpers/nodes.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'shared-artifacts-operator-token-0123';
 type Node = Awaited<ReturnType<typeof startServer>>;
@@ -38,7 +38,7 @@ describe('every node serves every artifact (PostgreSQL)', () => {
     });
 
     const client = tufClient(two.url, 'eu-west', join(keys, '1.root.json'));
-    const info = await waitFor('node 2 to list the release', async () => {
+    const info = await until('node 2 to list the release', async () => {
       const updater = client.updater();
       await updater.refresh();
       return (await updater.getTargetInfo('acme/acme-agent-2.4.1.bin')) ?? undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { startServer } from '../helpers/cli.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 type Node = Awaited<ReturnType<typeof startServer>>;
 interface Rollup {
@@ -88,7 +88,7 @@ describe('SIGTERM during traffic', () => {
 
     const reader = await start('reader');
     try {
-      const all = await waitFor('the log to be readable', () => rollups(reader.url));
+      const all = await until('the log to be readable', () => rollups(reader.url));
       const ofA = all.filter((r) => r.node === 'node-a');
       const ofB = all.filter((r) => r.node === 'node-b');
       expect(sum(ofA)).toEqual(a.answered);

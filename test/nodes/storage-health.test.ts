@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
 import { startServer } from '../helpers/cli.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 interface Health {
   ok: boolean;
@@ -29,7 +29,7 @@ describe('storage that cannot be written', () => {
       const tmp = join(data, 'blobs', 'tmp');
       rmSync(tmp, { recursive: true, force: true });
       writeFileSync(tmp, '');
-      const failing = await waitFor('healthz to fail', async () => {
+      const failing = await until('healthz to fail', async () => {
         const h = await health();
         return h.ok ? undefined : h;
       });
@@ -37,7 +37,7 @@ describe('storage that cannot be written', () => {
       expect(failing.problems.join('\n')).toContain(join(data, 'blobs'));
       rmSync(tmp);
       mkdirSync(tmp);
-      await waitFor('healthz to recover', async () => ((await health()).ok ? true : undefined));
+      await until('healthz to recover', async () => ((await health()).ok ? true : undefined));
     } finally {
       await node.stop();
     }

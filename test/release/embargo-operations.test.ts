@@ -9,8 +9,8 @@ import type { FairpatchNode } from '../../src/server/node.js';
 import { type Envelope, type TargetsSigned, signEnvelope } from '../../src/tuf/metadata.js';
 import { isoSeconds } from '../../src/tuf/time.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
-import { waitFor } from '../helpers/nodes.js';
 import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
+import { until } from '../helpers/until.js';
 
 const ID = 'CVE-2026-7777';
 const MEMBERS = ['acme', 'globex'];
@@ -224,7 +224,7 @@ describe.each(DIALECTS)('%s: an embargo under every operation', (dialect) => {
           [releaseAt, fx.clock.now()],
         );
         const staging = stage('acme', releaseAt, { outside: true, via: 1 });
-        await waitFor(
+        await until(
           'the staging to wait on the held row',
           async () => {
             const { rows } = await blocker.query<{ n: string }>(
@@ -232,15 +232,14 @@ describe.each(DIALECTS)('%s: an embargo under every operation', (dialect) => {
             );
             return Number(rows[0]!.n) >= 1 ? true : undefined;
           },
-          10_000,
-          20,
+          { timeoutMs: 10_000, everyMs: 20 },
         );
         let moveAnswered = false;
         const moving = move(later).finally(() => {
           moveAnswered = true;
         });
         // Today's code: the move commits while the staging waits. Fixed: the move waits for it.
-        await waitFor(
+        await until(
           'the move to answer or wait',
           async () => {
             const { rows } = await blocker.query<{ n: string }>(
@@ -248,8 +247,7 @@ describe.each(DIALECTS)('%s: an embargo under every operation', (dialect) => {
             );
             return moveAnswered || Number(rows[0]!.n) >= 2 ? true : undefined;
           },
-          10_000,
-          20,
+          { timeoutMs: 10_000, everyMs: 20 },
         );
         await blocker.query('ROLLBACK');
         const [staged, moved] = await Promise.all([staging, moving]);

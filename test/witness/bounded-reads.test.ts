@@ -6,7 +6,7 @@ import { httpRootSource } from '../../src/witness/roots.js';
 import { listen } from '../helpers/repo.js';
 import { readRoot, startWitness } from '../helpers/witness.js';
 import { createFixture } from '../helpers/repo.js';
-import { waitFor } from '../helpers/nodes.js';
+import { until } from '../helpers/until.js';
 
 // What reaches a witness from the network is read no further than it can use: a checkpoint request
 // sent chunked (no length declared), and a root answered by a hostile or broken repository node.
@@ -51,7 +51,9 @@ describe('a witness reads bounded', () => {
       socket.write(chunk);
       await new Promise((r) => setTimeout(r, 1));
     }
-    await waitFor('an answer', () => (answer.includes('\r\n\r\n') ? true : undefined), 5_000);
+    await until('an answer', () => (answer.includes('\r\n\r\n') ? true : undefined), {
+      timeoutMs: 5_000,
+    });
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toContain('PAYLOAD_TOO_LARGE');
     // And the witness goes on answering.
