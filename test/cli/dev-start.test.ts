@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 /** Targets are served under consistent-snapshot names, `<vendor>/<sha256>.<file>` (TUF spec 5.7.3). */
@@ -34,15 +35,14 @@ describe('npm start on a fresh data directory', () => {
         expect(output).toMatch(/published zz-acme-agent-2\.4\.2-emergency\.json/);
         expect(output).not.toMatch(/RELEASE_TOO_SOON|Error/);
         // "Out at once" means from the next tick on: bounded wait, never a fixed sleep.
-        let status = 0;
-        for (let i = 0; i < 100 && status !== 200; i++) {
-          status = (await fetch(targetUrl(server.url, 'acme-agent-2.4.1-linux-x64.sh'))).status;
-          if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(status).toBe(200);
-        expect((await fetch(targetUrl(server.url, 'acme-agent-2.4.2-linux-x64.sh'))).status).toBe(
-          404,
-        );
+        await until('the first release served', async () => {
+          const response = await fetch(targetUrl(server.url, 'acme-agent-2.4.1-linux-x64.sh'));
+          await response.arrayBuffer();
+          return response.status === 200;
+        });
+        const held = await fetch(targetUrl(server.url, 'acme-agent-2.4.2-linux-x64.sh'));
+        await held.arrayBuffer();
+        expect(held.status).toBe(404);
       } finally {
         await server.stop();
       }

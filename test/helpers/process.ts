@@ -29,10 +29,11 @@ export async function startProcess(
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`did not start:\n${output}`)),
-      options.timeoutMs ?? 30_000,
-    );
+    // Not started in time: stopped, or it would outlive the run and its pipes hold the test worker.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`did not start:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
