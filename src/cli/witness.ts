@@ -7,6 +7,7 @@ import { configFileOptions, resolveSettings, settingOptions } from './setting-op
 import { command } from './spec.js';
 import type { TrustProxy } from '../http/trust-proxy.js';
 import { WITNESS_SETTINGS, type WitnessConfig, redactedWitnessConfig } from '../witness/config.js';
+import { witnessOptions } from '../witness/options.js';
 
 const serveWitness = command({
   name: 'serve',
@@ -70,32 +71,15 @@ const serveWitness = command({
       inputFile(config.keyFile, '--key', 'run fairpatch keygen --witness NAME'),
     );
     const trustProxy = parseTrustProxy(config.trustProxy) as TrustProxy;
-    const witness = await createWitness({
-      dataDir: config.dataDir,
-      key,
-      root,
-      roots: httpRootSource(logUrl, config.rootFetchTimeoutMs),
-      rootRefreshMs: config.rootRefreshMs,
-      logs: [{ url: logUrl, verifier: logKey }],
-      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
-      database: {
-        connectTimeoutMs: config.databaseConnectTimeoutMs,
-        poolSize: config.databasePoolSize,
-        statementTimeoutMs: config.databaseStatementTimeoutMs,
-      },
-      perAddress: {
-        perSecond: config.perAddressPerSecond,
-        burst: config.perAddressBurst,
-        maxBuckets: config.rateLimitMaxBuckets,
-      },
-      perKeyPerMinute: config.receiptsPerKeyPerMinute,
-      receiptMaxKeys: config.receiptMaxKeys,
-      unvouchedReceiptsPerMinute: config.unvouchedReceiptsPerMinute,
-      clientBytesPerMinute: config.clientBytesPerMinute,
-      maxJsonBytes: config.maxJsonBytes,
-      maxAddCheckpointBytes: config.maxAddCheckpointBytes,
-      trustProxy,
-    });
+    const witness = await createWitness(
+      witnessOptions(config, {
+        key,
+        root,
+        roots: httpRootSource(logUrl, config.rootFetchTimeoutMs),
+        logKey,
+        trustProxy,
+      }),
+    );
     let server: Server;
     try {
       server = await startHttpServer(witness.app.fetch, {
