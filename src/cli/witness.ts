@@ -5,7 +5,7 @@ import { OperationFailed } from './errors.js';
 import { inputFile } from './files.js';
 import { configFileOptions, resolveSettings, settingOptions } from './setting-options.js';
 import { command } from './spec.js';
-import type { TrustProxy } from '../http/trust-proxy.js';
+import type { TrustProxy } from '../common/trust-proxy.js';
 import { WITNESS_SETTINGS, type WitnessConfig, redactedWitnessConfig } from '../witness/config.js';
 import { witnessOptions } from '../witness/options.js';
 
@@ -58,7 +58,7 @@ const serveWitness = command({
       import('../tuf/schema.js'),
       import('../common/canonical.js'),
       import('../log/note.js'),
-      import('../http/trust-proxy.js'),
+      import('../common/trust-proxy.js'),
     ]);
     const { logUrl, port, host } = config;
     const logKey = parseVerifierKey(

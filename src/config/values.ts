@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../common/duration.js';
-import { parseTrustProxy } from '../http/trust-proxy.js';
+import { parseTrustProxy } from '../common/trust-proxy.js';
 
 /**
  * The kinds of value a setting may hold, shared by every settings schema (the node's, the witness's).
@@ -117,7 +117,7 @@ export const urls = () =>
     return list;
   });
 
-/** Which proxies' X-Forwarded-For is believed (src/http/trust-proxy.ts), kept as written. */
+/** Which proxies' X-Forwarded-For is believed (src/common/trust-proxy.ts), kept as written. */
 export const trustProxy = () =>
   z.string().transform((value, ctx) => {
     const parsed = parseTrustProxy(value);

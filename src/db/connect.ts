@@ -9,7 +9,8 @@ import { BACKSTOP_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 import { type PostgresOptions, postgresDialect } from './postgres.js';
 import type { Database, Db } from './schema.js';
 
-export interface ConnectOptions extends Omit<PostgresOptions, 'url'> {
+/** The pool's bounds are needed over PostgreSQL only: a SQLite file has no pool. */
+export interface ConnectOptions extends Partial<Omit<PostgresOptions, 'url'>> {
   /** `postgres://…` for PostgreSQL; otherwise a SQLite file path (or ':memory:'). */
   url: string;
 }
@@ -23,7 +24,7 @@ const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
 export async function connect(options: ConnectOptions): Promise<Db> {
   const { url } = options;
   const { dialect, stopCheckpointer } = isPostgresUrl(url)
-    ? { dialect: postgresDialect(options), stopCheckpointer: undefined }
+    ? { dialect: postgresDialect(withPoolBounds(options)), stopCheckpointer: undefined }
     : sqliteDialect(url);
   const db = new Kysely<Database>({ dialect });
   if (stopCheckpointer) {
@@ -48,6 +49,17 @@ export async function connect(options: ConnectOptions): Promise<Db> {
     throw error;
   }
   return db;
+}
+
+/** The options with the pool's bounds, which a PostgreSQL caller (a node, a witness) must give. */
+function withPoolBounds(options: ConnectOptions): PostgresOptions {
+  const { connectTimeoutMs, poolSize, statementTimeoutMs } = options;
+  if (connectTimeoutMs === undefined || poolSize === undefined || statementTimeoutMs === undefined)
+    throw new FairpatchError(
+      'INTERNAL',
+      'a PostgreSQL database needs connectTimeoutMs, poolSize and statementTimeoutMs (the caller passes its settings)',
+    );
+  return { ...options, connectTimeoutMs, poolSize, statementTimeoutMs };
 }
 
 /** True when `db` talks to PostgreSQL (its blobs live in the database, shared by every node). */

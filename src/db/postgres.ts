@@ -1,17 +1,16 @@
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
-import { NODE_DEFAULTS } from '../server/config.js';
 
 const INT8_OID = 20;
 
 export interface PostgresOptions {
   url: string;
-  /** Longest wait for a new connection (TCP connect and start-up); default the node's setting. */
-  connectTimeoutMs?: number;
-  /** Connections kept at most; default the node's setting. */
-  poolSize?: number;
+  /** Longest wait for a new connection (TCP connect and start-up). */
+  connectTimeoutMs: number;
+  /** Connections kept at most. */
+  poolSize: number;
   /** Longest statement: the server cancels it (statement_timeout), and the client gives up shortly after (query_timeout). */
-  statementTimeoutMs?: number;
+  statementTimeoutMs: number;
   /** Told about connection errors outside any query (an idle connection terminated, the server gone). */
   onConnectionError?: (error: Error) => void;
 }
@@ -19,7 +18,8 @@ export interface PostgresOptions {
 /**
  * PostgreSQL for several nodes. int8 columns (our millisecond times, versions, indices) come back as
  * numbers, as they do from SQLite: every value we store is below 2^53. The parser is set on this
- * pool only, not globally on `pg`.
+ * pool only, not globally on `pg`. The pool's bounds are the caller's settings (a node's, a
+ * witness's), passed in: this folder sits below the servers and knows none of their defaults.
  *
  * The pool outlives the server: a connection that dies (server stopped, backend terminated) is
  * reported to `onConnectionError` and dropped, and the next query opens a new one. Without the
@@ -32,13 +32,13 @@ export function postgresDialect(options: PostgresOptions): PostgresDialect {
         ? (value: string) => Number(value)
         : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
   };
-  const statementTimeout = options.statementTimeoutMs ?? NODE_DEFAULTS.databaseStatementTimeoutMs;
+  const statementTimeout = options.statementTimeoutMs;
   const report = options.onConnectionError ?? (() => {});
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: options.poolSize ?? NODE_DEFAULTS.databasePoolSize,
+    max: options.poolSize,
     types,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? NODE_DEFAULTS.databaseConnectTimeoutMs,
+    connectionTimeoutMillis: options.connectTimeoutMs,
     statement_timeout: statementTimeout,
     // A frozen server never answers, so statement_timeout never fires: the client stops waiting too.
     query_timeout: statementTimeout + 2000,

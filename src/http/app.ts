@@ -14,7 +14,6 @@ import { embargoRoutes } from './routes/embargoes.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
 import { dashboardRoutes } from './routes/dashboard.js';
-import { NODE_DEFAULTS } from '../server/config.js';
 import { reportRoutes } from './routes/reports.js';
 import { type EventRouteOptions, eventRoutes } from './routes/events.js';
 import type { Notifier } from '../release/notifier.js';
@@ -24,7 +23,7 @@ import type { ReceiptIntake } from '../receipts/intake.js';
 import type { IntakeBudget } from '../receipts/budget.js';
 import { groupRoutes } from './routes/groups.js';
 import { switchRecords } from './timestamp.js';
-import { NodeMetrics } from '../metrics/node-metrics.js';
+import type { NodeMetrics } from '../metrics/node-metrics.js';
 import { metricsRoutes } from './metrics.js';
 import { openApiRoutes } from './openapi.js';
 
@@ -39,8 +38,8 @@ export interface AppDeps {
   intake: ReceiptIntake;
   /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
   reportBudget: IntakeBudget;
-  /** Leaf bytes the dashboard keeps in memory at most; the node's setting's default when absent. */
-  dashboardMaxLogBytes?: number;
+  /** Leaf bytes the dashboard keeps in memory at most (the node's dashboardMaxLogBytes setting). */
+  dashboardMaxLogBytes: number;
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
   declareGroups?: (groups: string[], owners?: OwnersByGroup) => Promise<number>;
   notifier: Notifier;
@@ -58,8 +57,8 @@ export interface AppDeps {
   clock?: { offset: ClockOffset; maxSkewMs: number };
   /** Which peers' X-Forwarded-For names the client (rate limits, stream caps); default none. */
   trustProxy?: TrustProxy;
-  /** Where this app's measurements go (`GET /metrics`); a fresh set when absent. */
-  metrics?: NodeMetrics;
+  /** Where this app's measurements go (`GET /metrics`). */
+  metrics: NodeMetrics;
 }
 
 /** Builds the Hono app from its dependencies; no I/O of its own. */
@@ -84,7 +83,7 @@ export function createApp(deps: AppDeps): Hono {
   const perAddress = limiters.publisher_per_address.middleware;
   const agentPerAddress = limiters.agent_per_address.middleware;
   const perToken = limiters.publisher_per_token.middleware;
-  const metrics = deps.metrics ?? new NodeMetrics();
+  const { metrics } = deps;
   metrics.attach({
     tick: () => repo.currentTick(),
     stateAgeMs: () => repo.stateAge(),
@@ -259,7 +258,7 @@ export function createApp(deps: AppDeps): Hono {
     dashboardRoutes({
       repo,
       log: deps.log,
-      maxLogBytes: deps.dashboardMaxLogBytes ?? NODE_DEFAULTS.dashboardMaxLogBytes,
+      maxLogBytes: deps.dashboardMaxLogBytes,
     }),
   );
   return app;

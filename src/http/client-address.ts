@@ -1,15 +1,15 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { isIP } from 'node:net';
-import { MAX_HOPS, type TrustProxy, normalizeAddress } from './trust-proxy.js';
+import { MAX_HOPS, type TrustProxy, normalizeAddress } from '../common/trust-proxy.js';
 
-// The parsing half lives in trust-proxy.ts (no HTTP framework: the settings schema uses it).
+// The parsing half lives in src/common/trust-proxy.ts (no HTTP framework: the settings schema uses it).
 export {
   TRUST_NO_PROXY,
   type TrustProxy,
   normalizeAddress,
   parseTrustProxy,
-} from './trust-proxy.js';
+} from '../common/trust-proxy.js';
 
 /** True when this socket peer is a proxy of ours (its `X-Forwarded-For` is believed, its connections not capped). */
 export function isTrustedProxy(trust: TrustProxy, peer: string | undefined): boolean {

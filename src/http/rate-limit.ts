@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { FairpatchError } from '../errors.js';
-import { NODE_DEFAULTS } from '../server/config.js';
+
+/**
+ * Buckets kept when a limit names no bound. The node's rateLimitMaxBuckets setting defaults to this:
+ * the default lives here, below the servers, and their settings read it.
+ */
+export const DEFAULT_MAX_BUCKETS = 50_000;
 
 export interface RateLimit {
   /** Requests per second, sustained. */
   perSecond: number;
   /** Requests allowed at once after a quiet period. */
   burst: number;
-  /** Buckets kept at most (least recently used forgotten first); default the node's rateLimitMaxBuckets. */
+  /** Buckets kept at most (least recently used forgotten first); default DEFAULT_MAX_BUCKETS. */
   maxBuckets?: number;
 }
 
@@ -28,7 +33,7 @@ export class TokenBuckets {
   private readonly refillMs: number;
 
   constructor(private readonly limit: RateLimit) {
-    this.maxBuckets = Math.max(1, limit.maxBuckets ?? NODE_DEFAULTS.rateLimitMaxBuckets);
+    this.maxBuckets = Math.max(1, limit.maxBuckets ?? DEFAULT_MAX_BUCKETS);
     this.refillMs = (limit.burst / limit.perSecond) * 1000;
   }
 

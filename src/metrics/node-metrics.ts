@@ -1,9 +1,5 @@
 import { OVERFLOW_GROUP } from '../release/accounting.js';
-import { NODE_DEFAULTS } from '../server/config.js';
 import { type Counter, type Histogram, Registry, type Sample } from './registry.js';
-
-/** Group names come from clients: past this many distinct groups, polls count under `_overflow`. */
-const MAX_METRIC_GROUPS = NODE_DEFAULTS.metricsMaxGroups;
 
 /** What is read at scrape time, from the components of one node. */
 export interface MetricSources {
@@ -36,13 +32,17 @@ export class NodeMetrics {
   private readonly receiptBatches: Counter;
   private readonly receiptsAccepted: Counter;
 
-  constructor(options: { maxGroups?: number } = {}) {
+  /**
+   * `maxGroups`: group names come from clients, so past this many distinct groups polls count under
+   * `_overflow` (the node's metricsMaxGroups setting, passed in).
+   */
+  constructor(options: { maxGroups: number }) {
     const r = this.registry;
     this.polls = r.counter(
       'fairpatch_polls_total',
-      `timestamp.json polls served, per group (past ${options.maxGroups ?? MAX_METRIC_GROUPS} groups, under ${OVERFLOW_GROUP})`,
+      `timestamp.json polls served, per group (past ${options.maxGroups} groups, under ${OVERFLOW_GROUP})`,
       'group',
-      options.maxGroups ?? MAX_METRIC_GROUPS,
+      options.maxGroups,
     );
     this.tickRender = r.histogram(
       'fairpatch_tick_render_seconds',

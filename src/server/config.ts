@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { REDACTED, redactUrl } from '../config/redact.js';
 import { defineSettings } from '../config/settings.js';
+import { DEFAULT_MAX_BUCKETS } from '../http/rate-limit.js';
 import { LOG_FORMATS, LOG_LEVELS } from './ops-log.js';
 import {
   bytes,
@@ -119,7 +120,7 @@ const SHAPE = {
     .prefault(400)
     .describe('receipts and install reports per client address allowed at once'),
   rateLimitMaxBuckets: whole(1)
-    .prefault(50_000)
+    .prefault(DEFAULT_MAX_BUCKETS)
     .describe('clients remembered per rate limit (least recently seen forgotten first)'),
   receiptsPerKeyPerMinute: whole(1)
     .prefault(600)

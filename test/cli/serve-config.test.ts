@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WITNESS_TABLE, withSettingsTables } from '../../src/config/configuration-doc.js';
+import { WITNESS_TABLE, withSettingsTables } from '../../src/cli/configuration-doc.js';
 import type { Settings } from '../../src/config/settings.js';
 import { NODE_DEFAULTS, NODE_SETTINGS } from '../../src/server/config.js';
 import { WITNESS_SETTINGS } from '../../src/witness/config.js';

@@ -10,6 +10,7 @@ import { FairpatchError } from '../../src/errors.js';
 import type { BlobStore } from '../../src/release/blobs.js';
 import { DatabaseBlobStore } from '../../src/release/database-blobs.js';
 import { FileBlobStore } from '../../src/release/file-blobs.js';
+import { NODE_DEFAULTS } from '../../src/server/config.js';
 import { importLocalBlobs } from '../../src/server/import-blobs.js';
 import { freshDatabase } from '../helpers/dialects.js';
 
@@ -36,7 +37,12 @@ let dir: string;
 let db: Db;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fairpatch-blobs-'));
-  db = await connect({ url: (await freshDatabase('postgres'))! });
+  db = await connect({
+    url: (await freshDatabase('postgres'))!,
+    connectTimeoutMs: NODE_DEFAULTS.databaseConnectTimeoutMs,
+    poolSize: NODE_DEFAULTS.databasePoolSize,
+    statementTimeoutMs: NODE_DEFAULTS.databaseStatementTimeoutMs,
+  });
 });
 afterAll(async () => {
   await db.destroy();

@@ -1,6 +1,6 @@
 import { NODE_SETTINGS } from '../server/config.js';
 import { WITNESS_SETTINGS } from '../witness/config.js';
-import { type TableMarkers, settingsTable, withTable } from './doc.js';
+import { type TableMarkers, settingsTable, withTable } from '../config/doc.js';
 
 /** docs/configuration.md's tables: each between its markers, generated from its schema. */
 export const NODE_TABLE: TableMarkers = {
