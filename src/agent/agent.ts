@@ -4,8 +4,7 @@ import { writeFileAtomic } from '../common/files.js';
 import { signInstallReport } from '../common/install-report.js';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import { Updater } from 'tuf-js';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import type { Updater } from 'tuf-js';
 import type { Clock } from '../common/clock.js';
 import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
 import { patchFactsSchema } from '../tuf/schema.js';
@@ -16,12 +15,15 @@ import { MAX_CHECKPOINT_BYTES, Observer, type Served, lagOf, readServed } from '
 import { ReceiptStore, receiptBatch } from './receipt-store.js';
 import { type WitnessTarget, deliverToWitness } from './witness-delivery.js';
 import { selectPatch, whyNot } from './select.js';
-import { describeRefusal } from './threats.js';
+import { describeRefusal, refusalOf } from './threats.js';
+import { CodedUpdater } from './updater.js';
+import { UnknownTargetError } from './errors.js';
 import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
 import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
 import { writeGroupFile } from './group-file.js';
 import { UnreachableError, reach } from '../net/unreachable.js';
+import { ClientError, ServerUnavailableError, expectOk, httpFailure } from '../net/errors.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { textAtMost } from '../net/bounded.js';
 
@@ -60,27 +62,30 @@ export const DEFAULT_MAX_LAG_MS = 10_000;
 export type CycleResult =
   | { outcome: 'installed'; version: string; artifacts: string[]; output?: string }
   | { outcome: 'up-to-date'; reason: string }
-  /** `unreachable`: nothing was refused on its merits, the server just could not be reached. */
-  | { outcome: 'refused'; threat: string; unreachable?: true }
+  /**
+   * `code`: the refusal's class (src/agent/errors.ts, src/net/errors.ts), e.g. ROLLBACK;
+   * `unreachable`: nothing was refused on its merits, the server could not be reached or
+   * answered 5xx (unavailable).
+   */
+  | { outcome: 'refused'; code: string; threat: string; unreachable?: true }
   | { outcome: 'install-failed'; version: string; code: number | null; output: string };
 
 /** Lines of the install command's output kept in the log when it fails. */
 const FAILED_OUTPUT_LINES = 20;
 
 /** The server (or what stands in front of it) did not answer: unreachable, or a 5xx / 429. */
-function isUnavailable(error: unknown): boolean {
-  if (isUnreachable(error)) return true;
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof DownloadHTTPError && (e.statusCode >= 500 || e.statusCode === 429))
-      return true;
-  }
-  return false;
-}
+const isUnavailable = (error: unknown): boolean =>
+  error instanceof UnreachableError || error instanceof ServerUnavailableError;
 
-function isUnreachable(error: unknown): boolean {
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof UnreachableError) return true;
-  return false;
+/** A cycle's refusal: the coded error's class and the agent log's line for it. */
+function refused(error: unknown): CycleResult {
+  const coded = refusalOf(error);
+  return {
+    outcome: 'refused',
+    code: coded instanceof ClientError ? coded.code : 'REFUSED',
+    threat: describeRefusal(error),
+    ...(isUnavailable(coded) ? { unreachable: true as const } : {}),
+  };
 }
 
 export interface AgentDeps {
@@ -171,7 +176,7 @@ export class Agent {
   }
 
   private updater(path = this.paths()[0]!): Updater {
-    return new Updater({
+    return new CodedUpdater({
       metadataDir: this.dirs.metadata,
       metadataBaseUrl: path.metadata,
       targetDir: this.dirs.targets,
@@ -236,8 +241,8 @@ export class Agent {
     this.lastLogCheck = now;
     let note: string;
     try {
-      const response = await reach(`${server}/log/checkpoint`, { timeoutMs: 10_000 });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const url = `${server}/log/checkpoint`;
+      const response = await expectOk(await reach(url, { timeoutMs: 10_000 }), url);
       // A checkpoint is a few lines; what a receipt can carry (base64) bounds what is worth reading.
       note = await textAtMost(response, MAX_CHECKPOINT_BYTES);
     } catch (error) {
@@ -305,11 +310,7 @@ export class Agent {
       updater = await this.refreshObserved(pushed);
       targets = await this.listTargets(updater);
     } catch (error) {
-      return {
-        outcome: 'refused',
-        threat: describeRefusal(error),
-        ...(isUnreachable(error) ? { unreachable: true as const } : {}),
-      };
+      return refused(error);
     }
     await this.noticeWithdrawal(updater);
     const wanted = {
@@ -331,7 +332,7 @@ export class Agent {
         picked.map((c) =>
           queue.add(async () => {
             const info = await updater.getTargetInfo(c.path);
-            if (!info) throw new Error(`signed metadata no longer lists ${c.path}`);
+            if (!info) throw new UnknownTargetError(c.path);
             try {
               const path =
                 (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
@@ -344,11 +345,7 @@ export class Agent {
         ),
       );
     } catch (error) {
-      return {
-        outcome: 'refused',
-        threat: describeRefusal(error),
-        ...(isUnreachable(error) ? { unreachable: true as const } : {}),
-      };
+      return refused(error);
     }
 
     let output: string | undefined;
@@ -491,7 +488,7 @@ export class Agent {
         receiptBatch(batch, readEnrollment(this.options.stateDir)),
       );
       if (response.status === 404) return sent; // a server without the endpoint: export them instead
-      if (!response.ok) throw new Error(`HTTP ${response.status} for /api/v1/receipts`);
+      if (!response.ok) throw httpFailure('/api/v1/receipts', response.status);
       this.receipts.markSubmitted(batch);
       sent += batch.length;
     }

@@ -1,3 +1,4 @@
+import { httpFailure } from '../net/errors.js';
 import { sleep } from './sleep.js';
 
 export interface ServerEvent {
@@ -83,7 +84,7 @@ export async function subscribe(url: string, options: SubscribeOptions): Promise
         headers: { accept: 'text/event-stream' },
         signal: controller.signal,
       });
-      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok || !response.body) throw httpFailure(url, response.status);
       options.onState?.(true);
       alive();
       for await (const event of parseSse(response.body as unknown as AsyncIterable<Uint8Array>)) {

@@ -87,7 +87,8 @@ export class AgentFetcher extends BaseFetcher {
       const error = new DownloadHTTPError(
         `HTTP ${response.status} for ${url}`,
         response.status,
-      ) as DownloadHTTPError & { retryAfterMs?: number };
+      ) as DownloadHTTPError & { retryAfterMs?: number; url?: string };
+      error.url = url; // named in the agent's coded refusal (src/agent/threats.ts)
       const hinted = retryAfterMs(response.headers.get('retry-after'));
       if (hinted !== undefined) error.retryAfterMs = hinted;
       throw error;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519PublicKey } from '../common/ed25519.js';
 import { writeFileAtomic } from '../common/files.js';
+import { AgentKeyError } from './errors.js';
 
 /** The agent's own Ed25519 key: it signs what the agent was served, so no one can re-label it. */
 export interface AgentIdentity {
@@ -26,12 +27,24 @@ export function loadIdentity(stateDir: string): AgentIdentity {
       0o600,
     );
   }
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { public?: unknown; private?: unknown };
-  if (typeof parsed.private !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.private))
-    throw new Error(`${file} does not hold an agent key`);
+  const parsed = readKeyFile(file);
+  if (typeof parsed?.private !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.private))
+    throw new AgentKeyError(file, 'does not hold an agent key');
   const seed = Buffer.from(parsed.private, 'hex');
   const publicKey = ed25519PublicKey(seed).toString('hex');
   if (parsed.public !== publicKey)
-    throw new Error(`${file}: the public key does not match the private key`);
+    throw new AgentKeyError(file, 'holds a public key that does not match its private key');
   return { publicKey, seed };
+}
+
+/** The key file's JSON; a file that is not JSON (truncated, overwritten) is a refused key, not a bug. */
+function readKeyFile(file: string): { public?: unknown; private?: unknown } | undefined {
+  const text = readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as { public?: unknown; private?: unknown } | undefined;
+  } catch (error) {
+    throw new AgentKeyError(file, 'is not a JSON key file (corrupt or truncated)', {
+      cause: error,
+    });
+  }
 }

@@ -3,64 +3,86 @@ import {
   DownloadHTTPError,
   DownloadLengthMismatchError,
   ExpiredMetadataError,
+  RepositoryError,
   RuntimeError,
+  ValueError,
 } from 'tuf-js/dist/error.js';
-import { UnreachableError } from '../net/unreachable.js';
+import { ClientError, httpFailure } from '../net/errors.js';
+import {
+  BadSignatureError,
+  EndlessDataError,
+  FreezeAttackError,
+  MetadataRefusedError,
+  RollbackAttackError,
+  TamperedError,
+} from './errors.js';
 
-// Refusals named after the threat they stop (TUF spec section 1.5's attack list), decided by the
-// error's class, as tuf-js names them. Two classes live in @tufjs/models, which tuf-js does not
-// re-export: those are matched by class name, still a class and not a message.
+// tuf-js's failures, turned into the agent's coded refusals (src/agent/errors.ts) by class alone,
+// as tuf-js names them. Two classes live in @tufjs/models, which tuf-js does not re-export (and
+// this project does not depend on directly): those are matched by class name, still a class.
 
-const TAMPERED =
-  'tampered artifact (arbitrary software attack): hash or length does not match the signed metadata';
-const ENDLESS = 'endless data attack: the download exceeds the signed length';
-const FREEZE = 'freeze attack: the server offered expired metadata';
-const ROLLBACK = 'rollback attack: the server offered older metadata than already trusted';
-const SIGNATURE = 'bad signature: metadata not signed by the keys that are trusted for it';
-const UNREACHABLE = 'server unreachable';
-const SERVER = 'server error';
+/** The agent log's words for each code: what was refused and why. */
+const LINES: Record<string, string> = {
+  TAMPERED:
+    'tampered artifact (arbitrary software attack): hash or length does not match the signed metadata',
+  ENDLESS_DATA: 'endless data attack: the download exceeds the signed length',
+  FREEZE: 'freeze attack: the server offered expired metadata',
+  ROLLBACK: 'rollback attack: the server offered older metadata than already trusted',
+  BAD_SIGNATURE: 'bad signature: metadata not signed by the keys that are trusted for it',
+  UNREACHABLE: 'server unreachable',
+  SERVER_UNAVAILABLE: 'server unavailable (it failed or is overloaded)',
+  NOT_FOUND: 'not found on the server',
+  SERVER_REFUSED: 'server refused',
+  ANSWER_TOO_LARGE: 'endless data attack: the answer exceeds what can be used',
+  TARGET_UNKNOWN: 'not a target',
+};
 
-function byClass(error: unknown): string | undefined {
-  if (error instanceof DownloadLengthMismatchError) return ENDLESS;
-  if (error instanceof ExpiredMetadataError) return FREEZE;
-  if (error instanceof BadVersionError) return ROLLBACK;
-  if (error instanceof DownloadHTTPError) return SERVER;
-  if (error instanceof UnreachableError) return UNREACHABLE;
+/** One tuf-js error (not its causes) as a coded refusal, or undefined for one it does not name. */
+function codedFrom(error: unknown, message: string): ClientError | undefined {
+  const options = { cause: error };
+  if (error instanceof ClientError) return error;
+  if (error instanceof DownloadLengthMismatchError) return new EndlessDataError(message, options);
+  if (error instanceof ExpiredMetadataError) return new FreezeAttackError(message, options);
+  if (error instanceof BadVersionError) return new RollbackAttackError(message, options);
+  if (error instanceof DownloadHTTPError) {
+    const url = (error as { url?: unknown }).url;
+    return httpFailure(typeof url === 'string' ? url : 'the repository', error.statusCode, options);
+  }
   const name = error instanceof Error ? error.constructor.name : '';
-  if (name === 'LengthOrHashMismatchError') return TAMPERED;
-  if (name === 'UnsignedMetadataError') return SIGNATURE;
+  if (name === 'LengthOrHashMismatchError') return new TamperedError(message, options);
+  if (name === 'UnsignedMetadataError') return new BadSignatureError(message, options);
   return undefined;
 }
 
 /**
- * tuf-js turns some failures into a RuntimeError that keeps only the inner error's text ("Unable to
- * load snapshot metadata error …"): for those alone, the text is all there is to read.
+ * The coded refusal for what tuf-js threw. `inner` is the failure tuf-js flattened into a
+ * RuntimeError's text ("Unable to load snapshot metadata error …", which drops the cause): the
+ * updater (src/agent/updater.ts) records it, so the class decides there too, never the text.
+ * An error no rule names (a bug) is returned as it is.
  */
-function byWrappedText(text: string): string | undefined {
-  const rules: Array<[RegExp, string]> = [
-    [/LengthOrHashMismatch|length mismatch|hash/i, TAMPERED],
-    [/ExpiredMetadata|is expired/i, FREEZE],
-    [
-      /less than current version|does not match snapshot version|doesn't match timestamp|Expected version/i,
-      ROLLBACK,
-    ],
-    [/UnsignedMetadata|signed by|signature/i, SIGNATURE],
-    [/unreachable|ECONNREFUSED|fetch failed/i, UNREACHABLE],
-    [/HTTP [45]\d\d/i, SERVER],
-  ];
-  return rules.find(([pattern]) => pattern.test(text))?.[1];
-}
-
-/** One line naming the threat, for the agent's log. */
-export function describeRefusal(error: unknown): string {
+export function refusalOf(error: unknown, inner?: unknown): unknown {
   const message = error instanceof Error ? error.message : String(error);
-  let threat: string | undefined;
   for (
     let e: unknown = error, depth = 0;
-    e && depth < 5 && !threat;
+    e && depth < 5;
     e = (e as { cause?: unknown }).cause, depth++
-  )
-    threat = byClass(e);
-  if (!threat && error instanceof RuntimeError) threat = byWrappedText(message);
-  return `${threat ?? 'refused'} (${message.replace(/\s+/g, ' ').slice(0, 200)})`;
+  ) {
+    const coded = codedFrom(e, message);
+    if (coded) return coded;
+  }
+  if (error instanceof RuntimeError) {
+    const coded = inner === undefined ? undefined : codedFrom(inner, message);
+    return coded ?? new MetadataRefusedError(message, { cause: inner ?? error });
+  }
+  if (error instanceof RepositoryError || error instanceof ValueError)
+    return new MetadataRefusedError(message, { cause: error });
+  return error;
+}
+
+/** One line naming the threat (or the failure), for the agent's log. */
+export function describeRefusal(error: unknown): string {
+  const coded = refusalOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const line = coded instanceof ClientError ? LINES[coded.code] : undefined;
+  return `${line ?? 'refused'} (${message.replace(/\s+/g, ' ').slice(0, 200)})`;
 }

@@ -5,6 +5,8 @@ import { openCheckpoint } from '../log/checkpoint.js';
 import { leafHash, verifyInclusion } from '../log/merkle.js';
 import { parseVerifierKey } from '../log/note.js';
 import { reach } from '../net/unreachable.js';
+import { httpFailure } from '../net/errors.js';
+import { FairpatchError } from '../errors.js';
 import { type Receipt, type ReceiptStore, receiptBatch } from './receipt-store.js';
 
 export interface WitnessTarget {
@@ -68,18 +70,22 @@ async function sendProven(
     timeoutMs: 15_000,
   });
   if (response.status !== 201)
-    throw new Error(
-      `witness ${url}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`,
-    );
+    throw httpFailure(`witness ${url}`, response.status, {
+      detail: (await response.text()).slice(0, 200),
+    });
   const ack = witnessAckSchema.parse(await response.json());
   const checkpoint = openCheckpoint(ack.checkpoint, verifier);
   const bySig = new Map(ack.entries.map((e) => [e.sig, e]));
   for (const r of batch) {
     const entry = bySig.get(r.signed.sig);
-    if (!entry) throw new Error(`witness ${url}: no log entry for a receipt sent`);
+    if (!entry)
+      throw new FairpatchError('PROOF_INVALID', `witness ${url}: no log entry for a receipt sent`);
     const leaf = witnessLeafSchema.parse(JSON.parse(entry.leaf));
     if (!canonicalBytes(leaf.receipt).equals(canonicalBytes(r.signed)))
-      throw new Error(`witness ${url}: the leaf at ${entry.index} is not this receipt`);
+      throw new FairpatchError(
+        'PROOF_INVALID',
+        `witness ${url}: the leaf at ${entry.index} is not this receipt`,
+      );
     verifyInclusion(
       entry.index,
       checkpoint.size,

@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../common/files.js';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { reach } from '../net/unreachable.js';
+import { expectOk, failureCode, httpFailure } from '../net/errors.js';
 import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
@@ -50,6 +51,11 @@ export interface AuditOutcome {
   report?: FairnessReport;
   checkpoint?: Checkpoint;
   error?: string;
+  /**
+   * Why it could not verify, as a code: UNREACHABLE, SERVER_UNAVAILABLE (a 5xx), NOT_FOUND (a 404),
+   * SERVER_REFUSED, or a src/errors.ts code such as PROOF_INVALID; INTERNAL for anything else.
+   */
+  errorCode?: string;
 }
 
 const PAGE = 1000;
@@ -59,8 +65,8 @@ async function get(server: string, path: string): Promise<Response> {
 }
 
 async function getText(server: string, path: string, maxBytes?: number): Promise<string> {
-  const response = await get(server, path);
-  if (!response.ok) throw new FairpatchError('NOT_FOUND', `${path}: HTTP ${response.status}`);
+  // A 5xx is the server failing, a 404 something missing: each keeps its own code (src/net/errors.ts).
+  const response = await expectOk(await get(server, path), path);
   if (maxBytes === undefined) return response.text();
   try {
     return await textAtMost(response, maxBytes);
@@ -78,7 +84,11 @@ export async function runAudit(run: AuditRun): Promise<AuditOutcome> {
   try {
     return await audit(run);
   } catch (error) {
-    return { exitCode: 2, error: error instanceof Error ? error.message : String(error) };
+    return {
+      exitCode: 2,
+      error: error instanceof Error ? error.message : String(error),
+      errorCode: failureCode(error),
+    };
   }
 }
 
@@ -418,8 +428,7 @@ async function trustedTimestampKeys(
   for (let version = trusted.version + 1; version < trusted.version + 1000; version++) {
     const response = await get(run.server, `/metadata/${version}.root.json`);
     if (response.status === 404) break;
-    if (!response.ok)
-      throw new FairpatchError('NOT_FOUND', `root ${version}: HTTP ${response.status}`);
+    if (!response.ok) throw httpFailure(`root ${version}`, response.status);
     const next = parseRoot(parseJson(await response.text(), 'METADATA_INVALID'));
     assertRootSuccessor(trusted, next); // TUF spec 5.3.4, as a client would
     const hash = sha256Hex(canonicalBytes(next));

@@ -9,6 +9,7 @@ import { openCheckpoint } from '../log/checkpoint.js';
 import { parseVerifierKey } from '../log/note.js';
 import { MemoryTree } from '../log/tree.js';
 import { reach } from '../net/unreachable.js';
+import { ClientError, expectOk } from '../net/errors.js';
 import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { parseJson } from '../common/canonical.js';
@@ -17,14 +18,15 @@ import type { ExternalEvidence } from './observations.js';
 const PAGE = 1000;
 
 async function getJson(base: string, path: string): Promise<unknown> {
-  const response = await reach(new URL(path, base), { timeoutMs: 30_000 });
-  if (!response.ok)
-    throw new FairpatchError('NOT_FOUND', `witness ${base}${path}: HTTP ${response.status}`);
+  const response = await expectOk(
+    await reach(new URL(path, base), { timeoutMs: 30_000 }),
+    `witness ${base}${path}`,
+  );
   // Pages are bounded in bytes (src/log/limits.ts): a witness sending more is refused, not read.
   try {
     return parseJson(await textAtMost(response, MAX_ENTRIES_ANSWER_BYTES));
   } catch (error) {
-    if (error instanceof FairpatchError) throw error;
+    if (error instanceof FairpatchError || error instanceof ClientError) throw error;
     throw new FairpatchError(
       'PROOF_INVALID',
       `witness ${base}${path}: ${(error as Error).message}`,
@@ -41,8 +43,7 @@ async function verifiedLeaves(url: string, vkey: string): Promise<string[]> {
   const verifier = parseVerifierKey(vkey);
   const response = await reach(new URL('/log/checkpoint', url), { timeoutMs: 30_000 });
   if (response.status === 404) return [];
-  if (!response.ok)
-    throw new FairpatchError('NOT_FOUND', `witness ${url}/log/checkpoint: HTTP ${response.status}`);
+  await expectOk(response, `witness ${url}/log/checkpoint`);
   const checkpoint = openCheckpoint(await response.text(), verifier);
   const leaves: string[] = [];
   while (leaves.length < checkpoint.size) {

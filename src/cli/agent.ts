@@ -122,7 +122,7 @@ export const agent = command({
     'fairpatch agent --config agent.json',
   ],
   notes: [
-    'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable).',
+    'Log lines start with an ISO time. With --once the exit status is 0 (installed or up to date), 1 (refused or install failed) or 69 (server unreachable or answering 5xx).',
     'With --log-key, a checkpoint not signed by that key, one contradicting a checkpoint seen before (SPLIT VIEW) or one with too few witness cosignatures (UNWITNESSED LOG) is said in the log; the checkpoint is signed into the receipt, where the auditor compares it with the log it verified.',
     'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',

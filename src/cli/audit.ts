@@ -6,6 +6,7 @@ import { EXIT } from './exit-codes.js';
 import { inputFile } from './files.js';
 import { command } from './spec.js';
 import { UsageError } from './errors.js';
+import { failureCode } from '../net/errors.js';
 import { parseDuration, positiveInt, serverUrl } from './validate.js';
 
 export const audit = command({
@@ -147,7 +148,9 @@ export const audit = command({
           external.push(await fetchWitnessEvidence(w.url, w.vkey));
         } catch (error) {
           // Evidence the auditor was told to use and could not check: never a FAIR without it.
-          console.error(`CANNOT VERIFY: witness ${w.url}: ${(error as Error).message}`);
+          console.error(
+            `CANNOT VERIFY: witness ${w.url}: ${(error as Error).message} [${failureCode(error)}]`,
+          );
           return EXIT.CANNOT_VERIFY;
         }
       }
@@ -168,7 +171,7 @@ export const audit = command({
     });
     const { report } = outcome;
     if (!report) {
-      console.error(`CANNOT VERIFY: ${outcome.error}`);
+      console.error(`CANNOT VERIFY: ${outcome.error} [${outcome.errorCode ?? 'INTERNAL'}]`);
       return EXIT.CANNOT_VERIFY;
     }
     if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');

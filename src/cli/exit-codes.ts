@@ -1,4 +1,6 @@
 import { FairpatchError } from '../errors.js';
+import { AgentKeyError } from '../agent/errors.js';
+import { ClientError, ServerUnavailableError } from '../net/errors.js';
 import { UnreachableError } from '../net/unreachable.js';
 import { InputFileError, OperationFailed, UsageError } from './errors.js';
 
@@ -16,7 +18,7 @@ export const EXIT = {
   CANNOT_VERIFY: 2,
   /** EX_USAGE: unknown command or flag, missing or malformed option. */
   USAGE: 64,
-  /** EX_NOINPUT: a file named on the command line does not exist or cannot be read. */
+  /** EX_NOINPUT: a file named on the command line (or the agent's own key) is missing, unreadable or corrupt. */
   NO_INPUT: 66,
   /** EX_UNAVAILABLE: the server could not be reached, or answered 5xx. */
   UNAVAILABLE: 69,
@@ -53,11 +55,13 @@ export function isExpected(error: unknown): boolean {
 export function exitCodeFor(error: unknown, command: string | undefined): ExitCode {
   if (error instanceof UsageError) return EXIT.USAGE;
   const code = ((): ExitCode => {
-    if (error instanceof InputFileError) return EXIT.NO_INPUT;
-    if (error instanceof UnreachableError) return EXIT.UNAVAILABLE;
+    if (error instanceof InputFileError || error instanceof AgentKeyError) return EXIT.NO_INPUT;
+    if (error instanceof UnreachableError || error instanceof ServerUnavailableError)
+      return EXIT.UNAVAILABLE;
     if (error instanceof FairpatchError)
       return error.status >= 500 ? EXIT.UNAVAILABLE : EXIT.FAILED;
-    if (error instanceof OperationFailed) return EXIT.FAILED;
+    // Every other coded failure of the client side: a refusal (an attack, a 404, a 4xx).
+    if (error instanceof OperationFailed || error instanceof ClientError) return EXIT.FAILED;
     if (error instanceof Error && FILE_CODES.has(systemCode(error) ?? '')) return EXIT.NO_INPUT;
     return EXIT.BUG;
   })();

@@ -1,4 +1,6 @@
 import { type ErrorCode, FairpatchError } from '../errors.js';
+import { ClientError } from '../net/errors.js';
+import { UnreachableError } from '../net/unreachable.js';
 import { UsageError } from './errors.js';
 import { isExpected } from './exit-codes.js';
 
@@ -39,6 +41,9 @@ export function failureText(error: unknown, path: string): string {
     const hint = HINTS[error.code];
     return `${prefix}${oneLine(error.message)}${hint ? `; ${hint}` : ''} [${error.code}]`;
   }
+  // A client-side refusal says its code, as a server's does (an unreachable server already says why).
+  if (error instanceof ClientError && !(error instanceof UnreachableError))
+    return `${prefix}${oneLine(error.message)} [${error.code}]`;
   if (e.code && FILE_REASONS[e.code] && e.path)
     return `${prefix}cannot read ${e.path}: ${FILE_REASONS[e.code]}`;
   return `${prefix}${oneLine(e.message)}`;

@@ -2,12 +2,15 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Updater } from 'tuf-js';
 import { AgentFetcher } from '../agent/fetcher.js';
+import { UnknownTargetError } from '../agent/errors.js';
 import { describeRefusal } from '../agent/threats.js';
+import { CodedUpdater } from '../agent/updater.js';
+import { UsageError } from './errors.js';
+import { EXIT } from './exit-codes.js';
 
 // The tuf-conformance client contract: the agent's TUF engine and fetcher, driven by the
-// public conformance suite. Exit 0 on success, 1 on any failure.
+// public conformance suite. Exit 0 on success, 1 on any failure (64 for a wrong command line).
 //   --metadata-dir D init ROOT
 //   --metadata-dir D --metadata-url U refresh
 //   --metadata-dir D --metadata-url U --target-name P [--target-name P2 …] --target-base-url U --target-dir T download
@@ -25,18 +28,18 @@ async function main(): Promise<void> {
     allowPositionals: true,
   });
   const dir = values['metadata-dir'];
-  if (!dir) throw new Error('--metadata-dir is required');
+  if (!dir) throw new UsageError('--metadata-dir is required');
   const [command, arg] = positionals;
   if (command === 'init') {
-    if (!arg) throw new Error('init needs the trusted root file');
+    if (!arg) throw new UsageError('init needs the trusted root file');
     mkdirSync(dir, { recursive: true });
     copyFileSync(arg, join(dir, 'root.json'));
     return;
   }
   const metadataBaseUrl = values['metadata-url'];
-  if (!metadataBaseUrl) throw new Error('--metadata-url is required');
-  const updater = (): Updater =>
-    new Updater({
+  if (!metadataBaseUrl) throw new UsageError('--metadata-url is required');
+  const updater = (): CodedUpdater =>
+    new CodedUpdater({
       metadataDir: dir,
       metadataBaseUrl,
       ...(values['target-dir'] ? { targetDir: values['target-dir'] } : {}),
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
     const names = values['target-name'] ?? [];
     const targetDir = values['target-dir'];
     if (names.length === 0 || !targetDir)
-      throw new Error('download needs --target-name and --target-dir');
+      throw new UsageError('download needs --target-name and --target-dir');
     mkdirSync(targetDir, { recursive: true });
     let failed = 0;
     for (const name of names) {
@@ -60,20 +63,25 @@ async function main(): Promise<void> {
         const u = updater();
         await u.refresh();
         const info = await u.getTargetInfo(name);
-        if (!info) throw new Error(`${name} is not a target`);
+        if (!info) throw new UnknownTargetError(name);
         if (!(await u.findCachedTarget(info))) await u.downloadTarget(info);
       } catch (error) {
         failed++;
         console.error(`fairpatch-tuf-client: ${name}: ${describeRefusal(error)}`);
       }
     }
-    if (failed > 0) process.exitCode = 1;
+    if (failed > 0) process.exitCode = EXIT.FAILED;
     return;
   }
-  throw new Error(`unknown command ${command ?? ''}`);
+  throw new UsageError(`unknown command ${command ?? ''}`);
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`fairpatch-tuf-client: ${error.message}`);
+    process.exitCode = EXIT.USAGE;
+    return;
+  }
   console.error(`fairpatch-tuf-client: ${describeRefusal(error)}`);
-  process.exitCode = 1;
+  process.exitCode = EXIT.FAILED;
 });

@@ -1,9 +1,11 @@
+import { AnswerTooLargeError } from './errors.js';
+
 /**
  * A response body as text, refused once it passes `maxBytes`: what a hostile server sends is read
  * no further than what the caller can use (a declared length over the limit is refused unread).
  */
 export async function textAtMost(response: Response, maxBytes: number): Promise<string> {
-  const tooLarge = () => new Error(`the answer is larger than ${maxBytes} bytes`);
+  const tooLarge = () => new AnswerTooLargeError(maxBytes);
   if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
     await response.body?.cancel();
     throw tooLarge();

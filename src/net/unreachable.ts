@@ -1,9 +1,11 @@
+import { ClientError } from './errors.js';
+
 /**
  * Turns a failed fetch into one line a person can act on. Node's fetch reports every network
  * failure as "TypeError: fetch failed" and hides the reason (ECONNREFUSED, ENOTFOUND…) in `cause`;
  * the vendor CLI, the auditor and the agent all need the reason, so it is read here once.
  */
-export class UnreachableError extends Error {
+export class UnreachableError extends ClientError<'UNREACHABLE'> {
   override readonly name = 'UnreachableError';
 
   constructor(
@@ -12,7 +14,7 @@ export class UnreachableError extends Error {
     hint: string,
     options: { cause?: unknown } = {},
   ) {
-    super(`cannot reach ${target}: ${reason}; ${hint}`, options);
+    super('UNREACHABLE', `cannot reach ${target}: ${reason}; ${hint}`, options);
   }
 }
 

@@ -222,6 +222,26 @@ describe('fairpatch agent --once against a real server process', () => {
     );
   });
 
+  it('refuses a corrupt agent.key in one line, exit 66 (a bad input file, not a bug)', async () => {
+    for (const [state, text] of [
+      ['agent5', '{"public": "ab'], // truncated: not JSON
+      ['agent6', '{"public": "00", "private": "11"}\n'], // JSON, but not a key pair
+    ] as const) {
+      mkdirSync(join(dir, state), { recursive: true });
+      writeFileSync(join(dir, state, 'agent.key'), text);
+      const result = await cli(offline(state));
+      expect(result.code, result.stderr).toBe(66);
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^fairpatch agent: ${join(dir, state, 'agent.key')} (is not a JSON key file|does not hold an agent key)[^;]*; restore it from a backup, or move it away to start as a new agent \\[AGENT_KEY_INVALID\\]$`,
+          ),
+        ),
+      ]);
+      expect(readFileSync(join(dir, state, 'agent.key'), 'utf8')).toBe(text); // never replaced
+    }
+  });
+
   it('refuses a current version that is not semver, before doing anything', async () => {
     const result = await cli(offline('agent3', 'two'));
     expect(result.code).toBe(64);

@@ -124,6 +124,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
         const a = agent();
         expect(await a.cycle()).toMatchObject({
           outcome: 'refused',
+          code: 'TAMPERED',
           threat: expect.stringMatching(/^tampered artifact/),
         });
         expect(a.installed()).toBeUndefined();
@@ -139,6 +140,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
         fx.clock.set(releaseAt - 30 * SECOND);
         expect(await a.cycle()).toMatchObject({
           outcome: 'refused',
+          code: 'ROLLBACK',
           threat: expect.stringMatching(/^rollback attack/),
         });
       });
@@ -191,6 +193,8 @@ describe.each(DIALECTS)('%s', (dialect) => {
           );
           expect(await b.cycle(), name).toMatchObject({
             outcome: 'refused',
+            // tuf-js flattens these into a RuntimeError's text: the class is recovered, not read.
+            code: 'ROLLBACK',
             threat: expect.stringMatching(/^rollback attack/),
           });
           expect(b.installed()?.version).toBe('2.4.1');
@@ -222,6 +226,7 @@ describe.each(DIALECTS)('%s', (dialect) => {
           );
           expect(await a.cycle()).toMatchObject({
             outcome: 'refused',
+            code: 'FREEZE',
             threat: expect.stringMatching(/^freeze attack/),
           });
         } finally {
@@ -234,8 +239,26 @@ describe.each(DIALECTS)('%s', (dialect) => {
         const a = agent({}, 'http://127.0.0.1:1');
         expect(await a.cycle()).toMatchObject({
           outcome: 'refused',
+          code: 'UNREACHABLE',
+          unreachable: true,
           threat: expect.stringMatching(/^server unreachable/),
         });
+      });
+
+      it('a server that answers 5xx: unavailable, not refused on its merits, not "not found"', async () => {
+        const failing = new Hono();
+        failing.all('*', (c) => c.json({ error: { code: 'NOT_READY', message: 'down' } }, 503));
+        const down = await listen(failing);
+        try {
+          expect(await agent({}, down.url).cycle()).toMatchObject({
+            outcome: 'refused',
+            code: 'SERVER_UNAVAILABLE',
+            unreachable: true,
+            threat: expect.stringMatching(/^server unavailable .*HTTP 503/),
+          });
+        } finally {
+          await down.close();
+        }
       });
     });
 

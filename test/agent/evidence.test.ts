@@ -138,7 +138,10 @@ describe("the agent's own evidence", () => {
     const observation = agent.receipts.all().at(-1)!.signed.observation;
     expect(observation.via).toBe('/');
     expect(observation.path_failures).toEqual([
-      expect.objectContaining({ via: '/g/eu-west', error: expect.stringMatching(/^server unavailable/) }),
+      expect.objectContaining({
+        via: '/g/eu-west',
+        error: expect.stringMatching(/^server unavailable/),
+      }),
     ]);
   });
 

@@ -5,6 +5,8 @@ import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.js';
 import { failureText } from '../../src/cli/failure.js';
 import { editDistance, nearest } from '../../src/cli/nearest.js';
 import { UnreachableError, explainFetchFailure } from '../../src/net/unreachable.js';
+import { AgentKeyError, RollbackAttackError } from '../../src/agent/errors.js';
+import { NotFoundError, ServerUnavailableError } from '../../src/net/errors.js';
 
 describe('exit codes, from one mapping', () => {
   const cases: Array<[string, unknown, number, number]> = [
@@ -45,6 +47,20 @@ describe('exit codes, from one mapping', () => {
       EXIT.FAILED,
       EXIT.CANNOT_VERIFY,
     ],
+    [
+      'a corrupt agent.key',
+      new AgentKeyError('/s/agent.key', 'does not hold an agent key'),
+      EXIT.NO_INPUT,
+      EXIT.CANNOT_VERIFY,
+    ],
+    [
+      'a 5xx answer, seen by a client',
+      new ServerUnavailableError('/log/checkpoint', 503),
+      EXIT.UNAVAILABLE,
+      EXIT.CANNOT_VERIFY,
+    ],
+    ['a 404 answer', new NotFoundError('/x', 404), EXIT.FAILED, EXIT.CANNOT_VERIFY],
+    ['an agent refusal', new RollbackAttackError('older'), EXIT.FAILED, EXIT.CANNOT_VERIFY],
     [
       'a bug',
       new TypeError("Cannot read properties of undefined (reading 'x')"),
