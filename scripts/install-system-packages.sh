@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks need beyond npm: Chromium (dashboard tests through playwright-core),
 # the PostgreSQL server binaries (throwaway clusters in tests), faketime (clock-skew tests), wrk (benchmarks)
-# and nginx (the cache in front of the nodes in test/cache and `npm run bench:cache`). Idempotent; needs root for apt.
+# and nginx (the cache in front of the nodes in test/cache and `npm run bench -- cache`). Idempotent; needs root for apt.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

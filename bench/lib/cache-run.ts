@@ -1,6 +1,6 @@
 import { type TickConfig, tickAt, tickStart } from '../../src/common/tick.js';
-import { type FleetResult, runFleet } from '../../test/helpers/cache-agents.js';
-import { type AccessEntry, cacheServer, startNginx } from '../../test/helpers/nginx.js';
+import { type FleetResult, runFleet } from './cache-agents.js';
+import { type AccessEntry, cacheServer, startNginx } from './nginx.js';
 import type { Proc } from './proc.js';
 import type { BenchRepo } from './repo.js';
 

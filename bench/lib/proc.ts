@@ -1,10 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import {
-  type StartedProcess,
-  startProcess as startNodeProcess,
-} from '../../test/helpers/process.js';
+import { type StartedProcess, startProcess as startNodeProcess } from './process.js';
 
 const run = promisify(execFile);
 // Compiled beside the benchmarks (tsconfig.bench.json), so both run the same build.

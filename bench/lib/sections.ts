@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-/** bench/RESULTS.md, whether this runs from bench/ or from its compiled copy in dist-bench/bench/. */
-export const RESULTS = new URL('../../../bench/RESULTS.md', import.meta.url);
+/** A file of bench/ (its results), whether this runs from bench/lib or from dist-bench/bench/lib. */
+export const benchFile = (name: string): URL => new URL(`../../../bench/${name}`, import.meta.url);
+
+/** bench/RESULTS.md: the default set's results, and each benchmark's section of them. */
+export const RESULTS = benchFile('RESULTS.md');
 
 /** The `## ` sections of a markdown file, keyed by their heading line. */
 export function sections(text: string): Map<string, string[]> {

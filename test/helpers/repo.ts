@@ -4,8 +4,6 @@ import { ed25519PublicKey } from '../../src/common/ed25519.js';
 import { signInstallReport } from '../../src/common/install-report.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { readPrivateKey } from '../../src/keys/key-files.js';
 import { generateRepositoryKeys, generateVendorKey } from '../../src/keys/keygen.js';
 import { buildRegistration, buildRelease, type HashedArtifact } from '../../src/publish/build.js';
@@ -18,6 +16,11 @@ import { parseRoot } from '../../src/tuf/schema.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 import { writeFileSync } from 'node:fs';
 import { ManualClock } from './clock.js';
+import { NO_RATE_LIMITS } from '../../bench/lib/limits.js';
+
+// Shared with the benchmarks, which import nothing from test/.
+export { NO_RATE_LIMITS } from '../../bench/lib/limits.js';
+export { listen } from '../../bench/lib/listen.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -62,21 +65,6 @@ export interface Fixture {
   ): Promise<StagedResult>;
   close(): Promise<void>;
 }
-
-/**
- * Rate limits out of the way: functional tests and benchmarks send bursts from one address on a
- * clock that stands still; the limits are tested on their own (test/http/access.test.ts).
- */
-export const NO_RATE_LIMITS = {
-  publisherPerTokenPerSecond: 1e9,
-  publisherPerTokenBurst: 1e9,
-  publisherPerAddressPerSecond: 1e9,
-  publisherPerAddressBurst: 1e9,
-  agentPerAddressPerSecond: 1e9,
-  agentPerAddressBurst: 1e9,
-  unvouchedReceiptsPerMinute: 1e9,
-  clientBytesPerMinute: 1e12,
-};
 
 /** The repository's first root, as auditors and clients pin it. */
 export function readRoot(keysDir: string): Envelope<RootSigned> {
@@ -194,20 +182,6 @@ export async function createFixture(
     },
   };
   return fixture;
-}
-
-/** Serves an app over real HTTP on 127.0.0.1 (a free port). */
-export async function listen(app: {
-  fetch: (req: Request) => Response | Promise<Response>;
-}): Promise<{ url: string; close(): Promise<void> }> {
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 /**

@@ -26,7 +26,7 @@ function recorder(): { plugin: KyselyPlugin; statements: string[] } {
 }
 
 // Issue 24 item 5: whether an embargo id exists must not show to a non-member, neither in the answer
-// nor in the work done to give it (its time: bench/embargo-lookup.ts measures it).
+// nor in the work done to give it (its time: bench/sections/embargo-lookup.ts measures it).
 describe.each(DIALECTS)('%s: an embargo lookup by a non-member', (dialect) => {
   let fx: Fixture;
   beforeEach(async () => {

@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchRepo } from './lib/repo.js';
-import { median, startProcess, wrk, type WrkResult } from './lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { median, startProcess, wrk, type WrkResult } from '../lib/proc.js';
+import { startCluster } from '../lib/postgres-cluster.js';
+import { freshPostgres } from '../lib/postgres.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
 
 export interface PollResult {
   label: string;
@@ -34,7 +37,7 @@ export async function pollBenchmark(
   );
   const file = join(repo.dir, 'timestamp.json');
   writeFileSync(file, bytes);
-  const bare = await startProcess([new URL('./bare-server.js', import.meta.url).pathname, file]);
+  const bare = await startProcess([new URL('../bare-server.js', import.meta.url).pathname, file]);
   const ours: WrkResult[] = [];
   const theirs: WrkResult[] = [];
   try {
@@ -53,4 +56,36 @@ export async function pollBenchmark(
   const fairpatch = summarize(ours);
   const baseline = summarize(theirs);
   return { label, fairpatch, bare: baseline, ratio: fairpatch.rps / baseline.rps };
+}
+
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+/** The poll section of bench/RESULTS.md. */
+export function pollSection(polls: readonly PollResult[]): string[] {
+  return [
+    '## Poll throughput: `/g/<group>/metadata/timestamp.json`, accounting on, vs a bare Hono route serving the same bytes',
+    '',
+    '| database | fairpatch req/s | bare Hono req/s | ratio (target ≥ 0.95) | fairpatch p50 / p99 ms | bare p50 / p99 ms | errors |',
+    '|---|---|---|---|---|---|---|',
+    ...polls.map(
+      (p) =>
+        `| ${p.label} | ${f(p.fairpatch.rps, 0)} | ${f(p.bare.rps, 0)} | ${f(p.ratio, 3)} | ${f(p.fairpatch.p50ms, 2)} / ${f(p.fairpatch.p99ms, 2)} | ${f(p.bare.p50ms, 2)} / ${f(p.bare.p99ms, 2)} | ${p.fairpatch.errors + p.bare.errors} |`,
+    ),
+  ];
+}
+
+/** `npm run bench -- poll`: over SQLite, then PostgreSQL; rewrites its section of RESULTS.md. */
+export async function run(): Promise<void> {
+  const cluster = process.env.DATABASE_URL ? undefined : await startCluster();
+  try {
+    const admin = process.env.DATABASE_URL ?? cluster!.url;
+    const lines = pollSection([
+      await pollBenchmark('SQLite'),
+      await pollBenchmark('PostgreSQL', { DATABASE_URL: await freshPostgres(admin) }),
+    ]);
+    console.log(lines.join('\n'));
+    replaceSection(RESULTS, '## Poll throughput', lines);
+  } finally {
+    cluster?.stop();
+  }
 }

@@ -2,20 +2,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateFairness } from '../src/audit/fairness.js';
-import { ed25519PublicKey } from '../src/common/ed25519.js';
-import { signObservation } from '../src/common/observation.js';
-import { canonicalBytes } from '../src/common/canonical.js';
-import { connect } from '../src/db/connect.js';
-import { signCheckpoint } from '../src/log/checkpoint.js';
-import { type Leaf, leafBytes, parseLeaf } from '../src/log/leaves.js';
-import { Sequencer } from '../src/log/sequencer.js';
-import { LogStore } from '../src/log/store.js';
-import { MemoryTree } from '../src/log/tree.js';
-import { generateKeyPair, tufKey } from '../src/tuf/keys.js';
-import { envelopeBytes, metaFile, signEnvelope } from '../src/tuf/metadata.js';
-import { buildTimestamp } from '../src/tuf/roles.js';
-import { isoSeconds } from '../src/tuf/time.js';
+import { evaluateFairness } from '../../src/audit/fairness.js';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
+import { connect } from '../../src/db/connect.js';
+import { signCheckpoint } from '../../src/log/checkpoint.js';
+import { type Leaf, leafBytes, parseLeaf } from '../../src/log/leaves.js';
+import { Sequencer } from '../../src/log/sequencer.js';
+import { LogStore } from '../../src/log/store.js';
+import { MemoryTree } from '../../src/log/tree.js';
+import { generateKeyPair, tufKey } from '../../src/tuf/keys.js';
+import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
+import { buildTimestamp } from '../../src/tuf/roles.js';
+import { isoSeconds } from '../../src/tuf/time.js';
 
 export interface LogResult {
   appendsPerSecond: number;
@@ -194,7 +194,7 @@ export async function auditBig(
   }
   const keys = new Map([
     [
-      (await import('../src/tuf/keys.js')).keyIdOf(tufKey(timestampKey.publicKey)),
+      (await import('../../src/tuf/keys.js')).keyIdOf(tufKey(timestampKey.publicKey)),
       tufKey(timestampKey.publicKey),
     ],
   ]);

@@ -3,16 +3,17 @@ import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ed25519PublicKey } from '../src/common/ed25519.js';
-import { signObservation } from '../src/common/observation.js';
-import { DashboardRebuild } from '../src/http/dashboard-rebuild.js';
-import { generateRepositoryKeys } from '../src/keys/keygen.js';
-import { type Leaf, leafBytes } from '../src/log/leaves.js';
-import { type FairpatchNode, createNode } from '../src/server/node.js';
-import { NODE_DEFAULTS } from '../src/server/config.js';
-import { canonicalBytes } from '../src/common/canonical.js';
-import { sha256Hex } from '../src/tuf/metadata.js';
-import { listen } from '../test/helpers/repo.js';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
+import { DashboardRebuild } from '../../src/http/dashboard-rebuild.js';
+import { generateRepositoryKeys } from '../../src/keys/keygen.js';
+import { type Leaf, leafBytes } from '../../src/log/leaves.js';
+import { type FairpatchNode, createNode } from '../../src/server/node.js';
+import { NODE_DEFAULTS } from '../../src/server/config.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
+import { listen } from '../lib/listen.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
 
 // The dashboard's rebuild (src/http/dashboard-rebuild.ts) on a large log and on the log a junk-receipt
 // flood leaves behind (issue 23): how long the first rebuild takes, what it adds to the process's
@@ -282,4 +283,15 @@ export function dashboardSection(r: DashboardResult, command: string): string[] 
     '',
     `The flood: ${r.flood.sent.toLocaleString('en')} receipts, each from a fresh key naming a fresh group, over HTTP with 16 connections in ${f(r.flood.seconds)} s: ${r.flood.accepted.toLocaleString('en')} accepted, ${r.flood.refused.toLocaleString('en')} refused (429: the unvouched pool and the byte budget); the log grew ${f(r.flood.logGrowthMiB, 2)} MiB.`,
   ];
+}
+
+/**
+ * `npm run bench -- dashboard`: the rebuild on a large log and after a junk-receipt flood; rewrites
+ * its section of RESULTS.md. BENCH_DASHBOARD_LEAVES and BENCH_DASHBOARD_FLOOD set the sizes
+ * (1,000,000 and 40,000).
+ */
+export async function run(): Promise<void> {
+  const lines = dashboardSection(await dashboardBenchmark(), 'npm run bench -- dashboard');
+  for (const line of lines) console.log(line);
+  replaceSection(RESULTS, '## Dashboard rebuild', lines);
 }

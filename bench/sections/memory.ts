@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchRepo } from './lib/repo.js';
-import { rssMiB, wrk } from './lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { rssMiB, wrk } from '../lib/proc.js';
 
 export interface MemoryResult {
   clients: number;

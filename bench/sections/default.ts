@@ -1,23 +1,23 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { startCluster } from '../test/helpers/postgres-cluster.js';
+import { startCluster } from '../lib/postgres-cluster.js';
 import { dashboardBenchmark, dashboardSection } from './dashboard.js';
 import { logBenchmark } from './log.js';
 import { memoryBenchmark } from './memory.js';
-import { pollBenchmark, type PollResult } from './poll.js';
+import { pollBenchmark, pollSection, type PollResult } from './poll.js';
 import { publishBenchmark } from './publish.js';
-import { pushSection, sseBenchmark } from './sse.js';
+import { pushSection, sseBenchmark } from './push.js';
 import { switchBenchmark, switchSection, type SwitchResult } from './switch.js';
 import { workersBenchmark, workersSection } from './workers.js';
-import { freshPostgres } from './lib/postgres.js';
-import { RESULTS, sections } from './lib/sections.js';
+import { freshPostgres } from '../lib/postgres.js';
+import { RESULTS, sections } from '../lib/sections.js';
 
-// `npm run bench`: every benchmark of issues 5 and 7, on 127.0.0.1 only, bounded in time; the
+// `npm run bench` (NAME default): every benchmark of issues 5 and 7, on 127.0.0.1 only, bounded in time; the
 // results go to bench/RESULTS.md with the command, date, Node version and machine.
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const started = new Date();
   const cluster = process.env.DATABASE_URL ? undefined : await startCluster();
   const admin = process.env.DATABASE_URL ?? cluster!.url;
@@ -41,18 +41,7 @@ async function main(): Promise<void> {
       await pollBenchmark('SQLite'),
       await pollBenchmark('PostgreSQL', { DATABASE_URL: await freshPostgres(admin) }),
     ];
-    log(
-      '## Poll throughput: `/g/<group>/metadata/timestamp.json`, accounting on, vs a bare Hono route serving the same bytes',
-    );
-    log();
-    log(
-      '| database | fairpatch req/s | bare Hono req/s | ratio (target ≥ 0.95) | fairpatch p50 / p99 ms | bare p50 / p99 ms | errors |',
-    );
-    log('|---|---|---|---|---|---|---|');
-    for (const p of polls)
-      log(
-        `| ${p.label} | ${f(p.fairpatch.rps, 0)} | ${f(p.bare.rps, 0)} | ${f(p.ratio, 3)} | ${f(p.fairpatch.p50ms, 2)} / ${f(p.fairpatch.p99ms, 2)} | ${f(p.bare.p50ms, 2)} / ${f(p.bare.p99ms, 2)} | ${p.fairpatch.errors + p.bare.errors} |`,
-      );
+    for (const line of pollSection(polls)) log(line);
     log();
 
     const switches: SwitchResult[] = [
@@ -164,7 +153,7 @@ async function main(): Promise<void> {
   } finally {
     cluster?.stop();
   }
-  // Sections written by other benchmarks (bench:large) are kept.
+  // Sections written by other benchmarks (npm run bench -- large, and the others) are kept.
   const mine = sections(out.join('\n'));
   const kept = existsSync(RESULTS)
     ? [...sections(readFileSync(RESULTS, 'utf8'))]
@@ -176,5 +165,3 @@ async function main(): Promise<void> {
     [...out, ...(kept.length ? ['', ...kept] : [])].join('\n').replace(/\n*$/, '\n'),
   );
 }
-
-await main();

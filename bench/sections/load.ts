@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Agent as HttpAgent, request } from 'node:http';
-import { BenchRepo } from './lib/repo.js';
-import { rssMiB } from './lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { rssMiB } from '../lib/proc.js';
+import { benchFile } from '../lib/sections.js';
 
-// `npm run load`: 10,000 simulated agents poll one node on 127.0.0.1 for a bounded time
+// `npm run bench -- load`: 10,000 simulated agents poll one node on 127.0.0.1 for a bounded time
 // across a release. Each agent polls timestamp.json every INTERVAL at its own phase and fetches the
 // snapshot when its version changes, as a TUF client does. Results go to bench/LOAD.md.
 
@@ -28,7 +29,7 @@ function get(url: URL): Promise<{ status: number; body: string }> {
   });
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const repo = new BenchRepo();
   const node = await repo.node('load');
   const base = new URL(node.url);
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
       firstSeen[Math.min(firstSeen.length - 1, Math.ceil(q * firstSeen.length) - 1)] ?? NaN;
     out.push('# fairpatch load run', '');
     out.push(
-      `- command: \`npm run load\` (${AGENTS.toLocaleString('en')} agents, ${DURATION_MS / 1000} s, poll interval ${INTERVAL_MS / 1000} s, release at +${Math.round((releaseAt - start) / 1000)} s)`,
+      `- command: \`npm run bench -- load\` (${AGENTS.toLocaleString('en')} agents, ${DURATION_MS / 1000} s, poll interval ${INTERVAL_MS / 1000} s, release at +${Math.round((releaseAt - start) / 1000)} s)`,
     );
     out.push(
       `- date: ${new Date(start).toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB; one server process and the agents' process on the same machine, 127.0.0.1`,
@@ -122,8 +123,6 @@ async function main(): Promise<void> {
     repo.cleanup();
     http.destroy();
   }
-  writeFileSync(new URL('../../bench/LOAD.md', import.meta.url), out.join('\n') + '\n');
+  writeFileSync(benchFile('LOAD.md'), out.join('\n') + '\n');
   console.log(out.join('\n'));
 }
-
-await main();

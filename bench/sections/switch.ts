@@ -1,9 +1,12 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { tickAt, tickStart } from '../src/common/tick.js';
-import { startProcess } from './lib/proc.js';
-import { type PollPlan, pollWindows } from './switch-poller.js';
-import { BenchRepo } from './lib/repo.js';
+import { tickAt, tickStart } from '../../src/common/tick.js';
+import { startProcess } from '../lib/proc.js';
+import { type PollPlan, pollWindows } from '../lib/switch-poller.js';
+import { BenchRepo } from '../lib/repo.js';
+import { startCluster } from '../lib/postgres-cluster.js';
+import { freshPostgres } from '../lib/postgres.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
 
 /** p50 / p99 / max of a set of ms figures. */
 export interface Spread {
@@ -129,7 +132,7 @@ export async function switchBenchmark(
     const measured = Array.from({ length: ticks }, (_, i) => first + i);
     // The baseline, polled the same way in the same run: what this machine allows at best.
     const bare = await startProcess([
-      new URL('./bare-switch-server.js', import.meta.url).pathname,
+      new URL('../bare-switch-server.js', import.meta.url).pathname,
       String(cfg.epochMs),
       String(cfg.tickMs),
     ]);
@@ -221,7 +224,7 @@ const f = (n: number | undefined, digits = 1) =>
   n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : '–';
 const s3 = (s: Spread) => `${f(s.p50, 2)} / ${f(s.p99, 2)} / ${f(s.max, 2)}`;
 
-/** The section of bench/RESULTS.md (shared by `npm run bench` and `npm run bench:switch`). */
+/** The section of bench/RESULTS.md (shared by `npm run bench` and `npm run bench -- switch`). */
 export function switchSection(switches: SwitchResult[], command: string): string[] {
   const out: string[] = [];
   out.push('## Switch skew: 3 nodes over one database, pollers on each around every tick');
@@ -273,3 +276,24 @@ const SWITCH_READING = [
   '',
   "What remains is the node's own part, from the poll's sending to its answer: p50 about 0.2 ms, and a worst case of a few ms once in 30 ticks that the bare baseline, a process that only reads its clock, shows too: a process waiting for one of two cores shared by three nodes, a database, the baseline and the pollers.",
 ];
+
+/**
+ * `npm run bench -- switch`: 3 nodes over PostgreSQL, then over one SQLite file; rewrites its
+ * section of RESULTS.md (not with SWITCH_NO_WRITE). SWITCH_TICKS: ticks per node (30).
+ */
+export async function run(): Promise<void> {
+  const ticks = Number(process.env.SWITCH_TICKS ?? 30);
+  const cluster = process.env.DATABASE_URL ? undefined : await startCluster();
+  try {
+    const admin = process.env.DATABASE_URL ?? cluster!.url;
+    const results = [
+      await switchBenchmark('PostgreSQL', await freshPostgres(admin), { ticks }),
+      await switchBenchmark('SQLite (one WAL file)', undefined, { ticks }),
+    ];
+    const lines = switchSection(results, 'npm run bench -- switch');
+    console.log(lines.join('\n'));
+    if (!process.env.SWITCH_NO_WRITE) replaceSection(RESULTS, '## Switch skew', lines);
+  } finally {
+    cluster?.stop();
+  }
+}

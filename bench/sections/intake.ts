@@ -2,19 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ed25519PublicKey } from '../src/common/ed25519.js';
-import { type SignedObservation, signObservation } from '../src/common/observation.js';
-import { generateRepositoryKeys } from '../src/keys/keygen.js';
-import { createNode } from '../src/server/node.js';
-import { canonicalBytes } from '../src/common/canonical.js';
-import type { Envelope, RootSigned } from '../src/tuf/metadata.js';
-import { sha256Hex } from '../src/tuf/metadata.js';
-import { parseRoot } from '../src/tuf/schema.js';
-import { generateWitnessKey, readWitnessKey } from '../src/witness/key.js';
-import { createWitness } from '../src/witness/node.js';
-import { NO_RATE_LIMITS } from '../test/helpers/repo.js';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { type SignedObservation, signObservation } from '../../src/common/observation.js';
+import { generateRepositoryKeys } from '../../src/keys/keygen.js';
+import { createNode } from '../../src/server/node.js';
+import { canonicalBytes } from '../../src/common/canonical.js';
+import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
+import { sha256Hex } from '../../src/tuf/metadata.js';
+import { parseRoot } from '../../src/tuf/schema.js';
+import { generateWitnessKey, readWitnessKey } from '../../src/witness/key.js';
+import { createWitness } from '../../src/witness/node.js';
+import { NO_RATE_LIMITS } from '../lib/limits.js';
+import { benchFile } from '../lib/sections.js';
 
-// `npm run bench:intake`: signed receipts per second through the two intakes, the repository node's
+// `npm run bench -- intake`: signed receipts per second through the two intakes, the repository node's
 // `POST /api/v1/receipts` and a witness's `POST /receipts`, each on SQLite, in-process (Hono's
 // app.request: no sockets, so this measures verification, logging and storage). 2,000 agents, each
 // receipt a run over one of ten timestamp documents, batches of 500 as agents send them.
@@ -40,7 +41,7 @@ const CONCURRENT = 4;
 const ROUNDS = Number(process.env.INTAKE_ROUNDS ?? 3);
 const n = (x: number) => Math.round(x).toLocaleString('en');
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-intake-'));
   const keysDir = join(dir, 'keys');
   generateRepositoryKeys({ dir: keysDir, now: Date.now() });
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
     const lines = [
       '# Receipt intake',
       '',
-      `- command: \`npm run bench:intake\`${baseline ? ` (INTAKE_BASELINE: ${baseline.label})` : ''}`,
+      `- command: \`npm run bench -- intake\`${baseline ? ` (INTAKE_BASELINE: ${baseline.label})` : ''}`,
       `- date: ${new Date().toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average at the end ${load}`,
       `- ${RECEIPTS.toLocaleString('en')} agent-signed receipts from ${AGENTS.toLocaleString('en')} agents over 10 timestamp documents, batches of ${BATCH}, SQLite, in-process requests (no sockets): every agent signature verified (node:crypto Ed25519), every document once, each batch logged`,
       `- receipts/s: over wall time, the median of ${ROUNDS} rounds (the rounds' range in brackets); per CPU-second: over the CPU time of the whole process (all threads), the median of the rounds, which other load on the machine moves less`,
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
       '',
     ];
     // The written analysis below the table ("## Where the time goes") is kept across runs.
-    const file = new URL('../../bench/INTAKE.md', import.meta.url);
+    const file = benchFile('INTAKE.md');
     const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
     const notes = previous.indexOf('\n## Where the time goes');
     writeFileSync(file, lines.join('\n') + (notes >= 0 ? previous.slice(notes) : ''));
@@ -226,5 +227,3 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-await main();

@@ -5,13 +5,13 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { tickStart } from '../src/common/tick.js';
-import { cacheServer, nginxBinary, startNginx } from '../test/helpers/nginx.js';
-import { RESULTS, replaceSection } from './lib/sections.js';
-import type { Proc } from './lib/proc.js';
-import { BenchRepo } from './lib/repo.js';
+import { tickStart } from '../../src/common/tick.js';
+import { cacheServer, nginxBinary, startNginx } from '../lib/nginx.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
+import type { Proc } from '../lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
 
-// `npm run bench:large`: one large artifact released at one tick to many agents in 5 groups through
+// `npm run bench -- large`: one large artifact released at one tick to many agents in 5 groups through
 // nginx (proxy_cache, the configuration of docs/production.md) in front of two nodes. Per group: the
 // time until 50 %, 95 % and 100 % of its agents hold the artifact, hash-checked. 127.0.0.1 only.
 // Results: the section "Delivery of a large artifact" of bench/RESULTS.md.
@@ -215,7 +215,7 @@ function section(runs: RunResult[], started: Date): string[] {
   out.push('## Delivery of a large artifact');
   out.push('');
   out.push(
-    `\`${AGENTS === 2000 && MEGABYTES === 50 ? '' : `LARGE_AGENTS=${AGENTS} LARGE_MB=${MEGABYTES} `}npm run bench:large\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${nginx.replace('nginx version: ', '')}, 2 workers, the nginx block of docs/production.md (artifacts: one cache entry for every group path, \`proxy_cache_lock\`) in front of two \`fairpatch serve\` processes over one SQLite file; 127.0.0.1 only.`,
+    `\`${AGENTS === 2000 && MEGABYTES === 50 ? '' : `LARGE_AGENTS=${AGENTS} LARGE_MB=${MEGABYTES} `}npm run bench -- large\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${nginx.replace('nginx version: ', '')}, 2 workers, the nginx block of docs/production.md (artifacts: one cache entry for every group path, \`proxy_cache_lock\`) in front of two \`fairpatch serve\` processes over one SQLite file; 127.0.0.1 only.`,
   );
   out.push('');
   out.push(
@@ -337,7 +337,7 @@ async function agentThread(job: Job): Promise<void> {
   http.destroy();
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   nginxBinary();
   const started = new Date();
   const repo = new BenchRepo();
@@ -359,5 +359,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (isMainThread) await main();
-else await agentThread(workerData as Job);
+// In a worker thread this module is an agent (run() spawns them with this very file).
+if (!isMainThread) await agentThread(workerData as Job);

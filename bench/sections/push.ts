@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchRepo } from './lib/repo.js';
-import { median, rssMiB } from './lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { median, rssMiB } from '../lib/proc.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
 
 export interface SseResult {
   streams: number;
@@ -44,7 +45,7 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
       const child = spawn(
         process.execPath,
         [
-          new URL('./sse-client.js', import.meta.url).pathname,
+          new URL('../sse-client.js', import.meta.url).pathname,
           node.url,
           String(share),
           String(groups),
@@ -111,7 +112,7 @@ export async function sseBenchmark(streams = 10_000, groups = 4, clients = 2): P
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
-/** The push section of bench/RESULTS.md (`npm run bench`, `npm run bench:push`). */
+/** The push section of bench/RESULTS.md (`npm run bench`, `npm run bench -- push`). */
 export function pushSection(e: SseResult, command: string): string[] {
   return [
     `## Push: ${e.streams.toLocaleString('en')} event streams from a second process (4 groups), one activation`,
@@ -124,4 +125,11 @@ export function pushSection(e: SseResult, command: string): string[] {
       ([g, d]) => `| ${g} | ${f(d.min, 1)} | ${f(d.p50, 1)} | ${f(d.p99, 1)} | ${f(d.max, 1)} |`,
     ),
   ];
+}
+
+/** `npm run bench -- push`: 10,000 event streams, one activation; rewrites its section of RESULTS.md. */
+export async function run(): Promise<void> {
+  const lines = pushSection(await sseBenchmark(), 'npm run bench -- push');
+  console.log(lines.join('\n'));
+  replaceSection(RESULTS, '## Push', lines);
 }

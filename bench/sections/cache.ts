@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { nginxBinary } from '../test/helpers/nginx.js';
-import { type CacheRunResult, cacheRun } from './lib/cache-run.js';
-import type { Proc } from './lib/proc.js';
-import { BenchRepo } from './lib/repo.js';
+import { nginxBinary } from '../lib/nginx.js';
+import { type CacheRunResult, cacheRun } from '../lib/cache-run.js';
+import type { Proc } from '../lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { benchFile } from '../lib/sections.js';
 
-// `npm run bench:cache`: nginx (proxy_cache) in front of two `fairpatch serve` processes over one
+// `npm run bench -- cache`: nginx (proxy_cache) in front of two `fairpatch serve` processes over one
 // SQLite file, 10,000 simulated agents polling through it across a release; then the same through a
 // cache that ignores the origin's headers. 127.0.0.1 only, bounded in time. Results: bench/CACHE.md.
 
@@ -77,7 +78,7 @@ function report(r: CacheRunResult, out: string[]): void {
   out.push('');
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   nginxBinary();
   const started = new Date();
   const repo = new BenchRepo();
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
 
     const nginx = spawnSync(nginxBinary(), ['-v'], { encoding: 'utf8' }).stderr.trim() || 'nginx';
     out.push('# fairpatch through a cache', '');
-    out.push('- command: `npm run bench:cache`');
+    out.push('- command: `npm run bench -- cache`');
     out.push(
       `- date: ${started.toISOString()}; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
     );
@@ -138,8 +139,6 @@ async function main(): Promise<void> {
     for (const n of nodes) await n.stop();
     repo.cleanup();
   }
-  writeFileSync(new URL('../../bench/CACHE.md', import.meta.url), out.join('\n') + '\n');
+  writeFileSync(benchFile('CACHE.md'), out.join('\n') + '\n');
   console.log(out.join('\n'));
 }
-
-await main();

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { getPriority, setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type TickConfig, tickStart } from '../src/common/tick.js';
-import { RawPoller } from './lib/raw-poller.js';
+import { type TickConfig, tickStart } from '../../src/common/tick.js';
+import { RawPoller } from './raw-poller.js';
 
 /** One poll's answer as the switch benchmark judges it. */
 export interface SwitchSample {

@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startNginx } from '../test/helpers/nginx.js';
-import { cpuMs, median, processTree, wrk, type WrkResult } from './lib/proc.js';
-import { BenchRepo } from './lib/repo.js';
+import { startNginx } from '../lib/nginx.js';
+import { cpuMs, median, processTree, wrk, type WrkResult } from '../lib/proc.js';
+import { BenchRepo } from '../lib/repo.js';
+import { RESULTS, replaceSection } from '../lib/sections.js';
 
 export interface WorkersResult {
   workers: number;
@@ -184,4 +185,19 @@ function sweepVerdict(r: WorkersResult): string {
       ? `up to ${p.connections} connections (${f(pick(p).rps, 0)} req/s)`
       : 'at none of these loads';
   return `p99 ≤ 10 ms: fairpatch ${say(ours, (p) => p.fairpatch)}; nginx ${say(theirs, (p) => p.nginx)}.`;
+}
+
+/** `npm run bench -- workers`: the every-core poll benchmark; rewrites its section of RESULTS.md. */
+export async function run(): Promise<void> {
+  const started = new Date();
+  const loadBefore = loadavg()[0] ?? 0;
+  const result = await workersBenchmark();
+  const loadAfter = loadavg()[0] ?? 0;
+  const section = [
+    ...workersSection(result),
+    '',
+    `(\`npm run bench -- workers\`, ${started.toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. wrk runs on the same 2 cores as the servers, so both servers' tail latency is mostly wrk and the servers taking turns on the cores. Polls are answered on the socket (src/server/poll-socket.ts): one write of pre-assembled bytes per poll, no HTTP objects; node:http and Hono see every other request.)`,
+  ];
+  replaceSection(RESULTS, '## Every core', section);
+  console.log(section.join('\n'));
 }
