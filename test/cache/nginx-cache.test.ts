@@ -10,6 +10,7 @@ import {
   uploadArtifact,
 } from '../helpers/nodes.js';
 import { type StartedNginx, cacheServer, nginxBinary, startNginx } from '../helpers/nginx.js';
+import { until } from '../helpers/until.js';
 
 const OPERATOR = 'cache-test-operator-token-0123456789';
 const GROUPS = ['eu-west', 'us-east', 'ap-south', 'tier-gold'];
@@ -54,11 +55,11 @@ describe('nginx in front of two nodes', () => {
       name: 'acme-agent-2.4.1.sh',
     });
     // The delegation takes effect after the lead time: poll until the vendor's metadata is served.
-    const deadline = Date.now() + 20_000;
-    while ((await fetch(`${nodes[1]!.url}/metadata/1.acme.json`)).status !== 200) {
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      "the vendor's metadata served",
+      async () => (await fetch(`${nodes[1]!.url}/metadata/1.acme.json`)).status === 200,
+      { timeoutMs: 20_000 },
+    );
     const staged = await stageRelease(nodes[1]!.url, acme, [artifact], {
       version: '2.4.1',
       releaseAt: Math.ceil((Date.now() + 3000) / 1000) * 1000,

@@ -15,6 +15,7 @@ import { verifiedCosigners } from '../../src/log/cosignature.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { CLI, cli, startServer } from '../helpers/cli.js';
 import { type StartedProcess, startProcess } from '../helpers/process.js';
+import { until } from '../helpers/until.js';
 
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => name !== 'DATABASE_URL'),
@@ -152,13 +153,11 @@ describe('fairpatch agent --witness and fairpatch audit --witness (real processe
       { cwd: dir },
     );
     const cosigner = parseVerifierKey(readFileSync(join(dir, 'w1.vkey'), 'utf8'));
-    let note = '';
     // The node asks in the background: poll, bounded.
-    for (let i = 0; i < 200; i++) {
-      note = await (await fetch(`${server.url}/log/checkpoint`)).text();
-      if (verifiedCosigners(note, [cosigner]).length > 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const note = await until('a checkpoint cosigned by the witness', async () => {
+      const served = await (await fetch(`${server.url}/log/checkpoint`)).text();
+      return verifiedCosigners(served, [cosigner]).length > 0 && served;
+    });
     expect(verifiedCosigners(note, [cosigner]).map((c) => c.name)).toEqual(['witness/w1']);
 
     const auditArgs = auditOf(server.url);

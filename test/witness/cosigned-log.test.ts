@@ -9,6 +9,7 @@ import { parseVerifierKey, verifierKey } from '../../src/log/note.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { createFixture, listen } from '../helpers/repo.js';
 import { readRoot, startWitness } from '../helpers/witness.js';
+import { until } from '../helpers/until.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -16,20 +17,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
-/** Polls (bounded) until `check` passes: the node asks witnesses in the background. */
-async function eventually<T>(
-  read: () => Promise<T>,
-  check: (value: T) => boolean,
-  what: string,
-): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < 200; i++) {
-    last = await read();
-    if (check(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what}: not reached; last ${String(last)}`);
-}
+/** Reads until `check` passes (bounded): the node asks witnesses in the background. */
+const eventually = <T>(read: () => Promise<T>, check: (value: T) => boolean, what: string) =>
+  until(what, async () => {
+    const value = await read();
+    return check(value) ? { value } : undefined;
+  }).then(({ value }) => value);
 
 describe('a log node with witnesses (fairpatch serve --witness)', () => {
   it('serves checkpoints cosigned by the witness as the log grows; the auditor counts cosignatures against --witness-threshold', async () => {
