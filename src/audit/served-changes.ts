@@ -1,3 +1,4 @@
+import { countAtMost } from '../common/sorted.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
@@ -229,15 +230,4 @@ function uncommitted(
     });
   }
   return out;
-}
-
-function countAtMost(sorted: readonly number[], k: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] ?? Infinity) <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

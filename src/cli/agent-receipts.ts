@@ -1,6 +1,5 @@
-import { writeFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
-import { inputDir, inputFile } from './files.js';
+import { inputDir, inputFile, writeOutput } from './files.js';
 import { type OptionSpec, command } from './spec.js';
 
 /** `--state`: the agent's state directory, as the agent itself defaults it. */
@@ -46,8 +45,7 @@ const exportReceipts = command({
       );
     // The same shape as a receipts upload, with the agent's key and group: `fairpatch audit --receipts` reads it.
     const text = `${JSON.stringify({ agent: loadIdentity(state).publicKey, group, ...receiptBatch(new ReceiptStore(state).all(), readEnrollment(state)) }, null, 2)}\n`;
-    if (values.out) writeFileSync(values.out, text);
-    else process.stdout.write(text);
+    writeOutput(text, values.out);
   },
 });
 

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputFileError } from './errors.js';
 
@@ -21,4 +21,10 @@ export function inputDir(path: string, label: string, hint = ''): string {
   if (!stat?.isDirectory())
     throw new InputFileError(`${label} ${path}: no such directory${hint ? `; ${hint}` : ''}`);
   return full;
+}
+
+/** Writes a command's result to `--out FILE` when given, else to stdout. */
+export function writeOutput(text: string, out: string | undefined): void {
+  if (out) writeFileSync(out, text);
+  else process.stdout.write(text);
 }

@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { GROUP_PATTERN } from '../common/names.js';
 import { print } from './common-options.js';
 import { UsageError } from './errors.js';
-import { inputFile } from './files.js';
+import { inputFile, writeOutput } from './files.js';
 import { command } from './spec.js';
 import { parseDuration } from './validate.js';
 
@@ -21,7 +21,13 @@ const keygen = command({
   ],
   async run({ positionals }) {
     const { generateOwnerKey } = await import('../keys/owner-key.js');
-    print(generateOwnerKey(resolve(`${positionals[0]!}.key`)));
+    const file = resolve(`${positionals[0]!}.key`);
+    // A key is never overwritten: agents certified with it would lose their owner.
+    if (existsSync(file))
+      throw new UsageError(
+        `${positionals[0]!}.key already exists; keys are never overwritten, choose another NAME`,
+      );
+    print(generateOwnerKey(file));
   },
 });
 
@@ -96,8 +102,7 @@ const enroll = command({
       ),
     );
     const text = `${JSON.stringify(certificates.length === 1 ? certificates[0] : certificates, null, 2)}\n`;
-    if (values.out) writeFileSync(values.out, text);
-    else process.stdout.write(text);
+    writeOutput(text, values.out);
   },
 });
 

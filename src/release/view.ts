@@ -1,3 +1,4 @@
+import { countAtMost } from '../common/sorted.js';
 import type { KeyPair, TufKey } from '../tuf/keys.js';
 import {
   type MetaFile,
@@ -219,17 +220,6 @@ export function activeAt(versions: readonly StoredVersion[], k: number): StoredV
   for (const v of versions)
     if (v.activationTick <= k && (!best || v.version > best.version)) best = v;
   return best;
-}
-
-function countAtMost(sorted: readonly number[], k: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] ?? Infinity) <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** What a snapshot says of a version: the same as `metaFile` of its bytes, without holding them. */

@@ -9,7 +9,6 @@ import {
   statSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ShellBlock } from './doc-blocks.js';
 
@@ -80,13 +79,7 @@ export function gitStatus(dir: string): string {
   return execFileSync('git', ['status', '--porcelain'], { cwd: dir }).toString();
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../bench/lib/free-port.js';
 
 /**
  * A terminal as a newcomer opens it: none of this test run's npm variables, fairpatch settings or

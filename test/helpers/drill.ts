@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { startServer } from './cli.js';
 import type { StartedProcess } from './process.js';
 import { until } from './until.js';
@@ -126,14 +125,4 @@ export async function sameTickBytes(urls: readonly string[]): Promise<Buffer[]> 
   );
 }
 
-/** A port free on 127.0.0.1 now: for processes that must find each other again after a restart. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/lib/free-port.js';
