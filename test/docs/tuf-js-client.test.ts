@@ -1,3 +1,4 @@
+import { until } from '../helpers/until.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,7 +68,15 @@ describe('examples/tuf-js-client.mjs: a stock tuf-js client, from any directory'
 
   it('downloads and verifies a released target, from a directory outside the repository', async () => {
     const elsewhere = mkdtempSync(join(dir, 'cwd-'));
-    const r = await client([...common, 'acme/acme-agent-2.4.1-linux-x64.sh'], elsewhere);
+    // The dev seed publishes it "out at once": from the next tick on, which may not have come yet.
+    const r = await until(
+      'the first release to be out',
+      async () => {
+        const got = await client([...common, 'acme/acme-agent-2.4.1-linux-x64.sh'], elsewhere);
+        return got.code === 0 ? got : undefined;
+      },
+      { timeoutMs: 30_000, everyMs: 200 },
+    );
     expect(r.code, r.stderr).toBe(0);
     oneLine(r.stdout);
     expect(r.stdout).toMatch(
