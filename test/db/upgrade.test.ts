@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,13 +6,15 @@ import { runAudit } from '../../src/audit/run.js';
 import { createNode } from '../../src/server/node.js';
 import { listen, readRoot } from '../helpers/repo.js';
 import { tufClient } from '../helpers/tuf-client.js';
+import { previousReleaseData } from '../helpers/previous-release.js';
 
 // docs/operations.md's upgrade: a data directory written by the previous release (commit 004866b:
 // `serve --dev` published the examples, the operator declared eu-west and us-east, quill halted
 // libquill 3.8.2, then SIGTERM) is opened by today's code, which migrates it and serves it. The
-// fixture was made with that commit's own build (docs/operations.md says how to make the next one).
+// previous release is built from this repository's history for the run (test/helpers/previous-release.ts),
+// so none of its keys is ever committed.
 
-const FIXTURE = new URL('../fixtures/upgrade-004866b/', import.meta.url).pathname;
+const PREVIOUS_RELEASE = '004866b';
 const ARTIFACTS = new URL('../../manifests/artifacts/', import.meta.url).pathname;
 
 let cleanup: Array<() => Promise<void>> = [];
@@ -23,10 +25,11 @@ afterEach(async () => {
 
 describe("a previous release's data directory", () => {
   it('opens, migrates and serves: a stock TUF client installs what it published, not what it halted; its log audits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fairpatch-upgrade-'));
-    cpSync(FIXTURE, dir, { recursive: true });
-    const keysDir = join(dir, 'keys');
-    const node = await createNode({ dataDir: join(dir, 'data'), keysDir });
+    const { dataDir, keysDir, haltEffectiveAt } = await previousReleaseData(PREVIOUS_RELEASE);
+    // Opened once the halt it staged is due (a lead time after it was staged): a clock that far on.
+    const offset = Math.max(0, haltEffectiveAt - Date.now());
+    const clock = { now: () => Date.now() + offset };
+    const node = await createNode({ dataDir, keysDir, clock });
     cleanup.push(() => node.close());
     // What went live while it was down is logged now, as at any restart.
     await node.evidence.activations();
@@ -51,7 +54,7 @@ describe("a previous release's data directory", () => {
       stateDir: mkdtempSync(join(tmpdir(), 'fairpatch-audit-')),
       logKey: node.logVerifierKey,
       root: readRoot(keysDir),
-      now: Date.now(),
+      now: clock.now(),
     });
     const report = outcome.report!;
     expect(report.declaredGroups).toEqual(['eu-west', 'us-east']);
@@ -60,5 +63,5 @@ describe("a previous release's data directory", () => {
     expect(acme?.activation).toBeDefined();
     const quill = report.releases.find((r) => r.vendor === 'quill' && r.withdrawn);
     expect(quill?.withdrawn?.beforeLive).toBe(false);
-  });
+  }, 120_000);
 });
