@@ -97,6 +97,9 @@ export function defaultRepoConfig(now: number, overrides: Partial<RepoConfig> = 
   };
 }
 
+/** How often a serving node asks its witnesses again for the latest checkpoint they have not cosigned. */
+const COSIGN_RETRY_MS = 5000;
+
 /** Wires one node: database, keys, repository view, HTTP app. Nothing listens yet. */
 export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
   const {
@@ -267,6 +270,11 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     ? setInterval(() => logRefusals(opsLog, settings.rollupMs), settings.rollupMs)
     : undefined;
   refusalTimer?.unref();
+  // A witness that refused (away, or not yet following a log-key rotation) is asked again without
+  // waiting for the next checkpoint: a quiet log may not append one for a long time.
+  const cosignTimer =
+    sync && cosigning ? setInterval(() => void cosigning.kick(), COSIGN_RETRY_MS) : undefined;
+  cosignTimer?.unref();
   const clockTimer = measureClock
     ? setInterval(() => void measureClock().catch(() => {}), 5000)
     : undefined;
@@ -367,6 +375,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       stop();
       if (clockTimer) clearInterval(clockTimer);
       if (refusalTimer) clearInterval(refusalTimer);
+      if (cosignTimer) clearInterval(cosignTimer);
       notifier.closeAll();
       // A serving node's last roll-up: the polls counted since the previous one go into the log too.
       if (sync)

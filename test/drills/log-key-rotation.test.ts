@@ -109,7 +109,9 @@ describe.each(DIALECTS)(
               ? note
               : undefined;
           },
-          { timeoutMs: 20_000, everyMs: 50 },
+          // A bound, not a speed: the witness learns the new key on a refusal (it asks the log at
+          // most every 10 s) and the node asks it again every 5 s; a busy machine adds to both.
+          { timeoutMs: 60_000, everyMs: 50 },
         );
       };
       const agentRun = (state: string) =>
