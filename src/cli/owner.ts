@@ -69,10 +69,7 @@ const enroll = command({
   ],
   notes: ['Each agent installs its own certificate with fairpatch agent enroll FILE.'],
   async run({ values, positionals }) {
-    const [{ readOwnerKey }, { signEnrollment }] = await Promise.all([
-      import('../keys/owner-key.js'),
-      import('../common/enrollment.js'),
-    ]);
+    const { certifyAgent, readOwnerKey } = await import('../keys/owner-key.js');
     if (!GROUP_PATTERN.test(values.group))
       throw new UsageError(`--group ${values.group} is not a group name (e.g. eu-west)`);
     const arg = positionals[0]!;
@@ -88,18 +85,9 @@ const enroll = command({
       );
     const owner = readOwnerKey(inputFile(values.key, '--key'));
     const now = Date.now();
+    const valid = parseDuration(values.valid, '--valid');
     const certificates = [...new Set(agents)].map((agent) =>
-      signEnrollment(
-        {
-          v: 1,
-          group: values.group,
-          agent,
-          owner: Buffer.from(owner.publicKey).toString('hex'),
-          issued_at: new Date(now).toISOString(),
-          expires_at: new Date(now + parseDuration(values.valid, '--valid')).toISOString(),
-        },
-        owner.secretKey.subarray(0, 32),
-      ),
+      certifyAgent(owner, { group: values.group, agent, from: now, to: now + valid }),
     );
     const text = `${JSON.stringify(certificates.length === 1 ? certificates[0] : certificates, null, 2)}\n`;
     writeOutput(text, values.out);

@@ -5,8 +5,8 @@ import { Agent } from '../agent/agent.js';
 import { installEnrollment, readEnrollment } from '../agent/enrollment-file.js';
 import { loadIdentity } from '../agent/identity.js';
 import { systemClock } from '../common/clock.js';
-import { type OwnersByGroup, signEnrollment } from '../common/enrollment.js';
-import { generateOwnerKey, readOwnerKey } from '../keys/owner-key.js';
+import type { OwnersByGroup } from '../common/enrollment.js';
+import { certifyAgent, generateOwnerKey, readOwnerKey } from '../keys/owner-key.js';
 
 // The first-run demo's customers: a few real agents per group, each vouched for by its group's demo
 // owner, polling the node over HTTP like any customer machine. They are what makes the dashboard and
@@ -75,19 +75,13 @@ export function startDemoFleet(options: DemoFleetOptions): {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const identity = loadIdentity(stateDir);
       if (!readEnrollment(stateDir)) {
-        const owner = ownerKeys.get(group)!;
         const now = systemClock.now();
-        const certificate = signEnrollment(
-          {
-            v: 1,
-            group,
-            agent: identity.publicKey,
-            owner: Buffer.from(owner.publicKey).toString('hex'),
-            issued_at: new Date(now - 60_000).toISOString(),
-            expires_at: new Date(now + YEAR_MS).toISOString(),
-          },
-          owner.secretKey.subarray(0, 32),
-        );
+        const certificate = certifyAgent(ownerKeys.get(group)!, {
+          group,
+          agent: identity.publicKey,
+          from: now - 60_000,
+          to: now + YEAR_MS,
+        });
         installEnrollment(stateDir, JSON.stringify(certificate), {
           publicKey: identity.publicKey,
           group,
