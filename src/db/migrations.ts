@@ -1,4 +1,5 @@
 import {
+  DEFAULT_MIGRATION_TABLE,
   type Kysely,
   type Migration,
   type MigrationProvider,
@@ -262,11 +263,32 @@ async function backfillVendorIsolation(db: Kysely<Database>): Promise<void> {
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
 
+/**
+ * One list of migrations and the table that records which ran. A server beside the node's schema (a
+ * witness) keeps its own list under its own table: Kysely refuses a table naming a migration its list lacks.
+ */
+export interface MigrationSet {
+  provider: MigrationProvider;
+  /** The record of applied migrations; its lock table is this name with `_lock`. */
+  table: string;
+}
+
+/** The node's schema, which a witness's database also holds (its log is the same store). */
+export const NODE_MIGRATIONS: MigrationSet = {
+  provider: migrationProvider,
+  table: DEFAULT_MIGRATION_TABLE,
+};
+
 /** Applies pending migrations; a failed step becomes one coded error naming it (Kysely's result set). */
-export async function migrate(db: Kysely<unknown>): Promise<void> {
+export async function migrate(
+  db: Kysely<unknown>,
+  set: MigrationSet = NODE_MIGRATIONS,
+): Promise<void> {
   const { error, results } = await new Migrator({
     db,
-    provider: migrationProvider,
+    provider: set.provider,
+    migrationTableName: set.table,
+    migrationLockTableName: `${set.table}_lock`,
   }).migrateToLatest();
   if (error) {
     // A lost connection is not a broken migration: the caller names the database and the cause.

@@ -21,7 +21,7 @@ import { CheckpointWitness } from './checkpoints.js';
 import { LogKeyRing } from '../log/log-keys.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { WITNESS_LIMITS } from './config.js';
-import { ensureWitnessTables } from './schema.js';
+import { migrateWitness } from './schema.js';
 import { WitnessIntake } from './intake.js';
 import { receiptRoutes } from './receipts-route.js';
 import { type RootSource, TrustedRoots } from './roots.js';
@@ -126,7 +126,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const intake = new WitnessIntake(db, log, sequencer, roots, budget, checkers, now);
   const vkey = verifierKey(witnessOrigin(name), publicKey);
   const checkpoints = new CheckpointWitness(
-    await ensureWitnessTables(db),
+    await migrateWitness(db),
     (options.logs ?? []).map((l) => new LogKeyRing(l.verifier, [], httpKeyRotations(l.url), now)),
     { name: witnessOrigin(name), secretKey },
     now,
