@@ -83,9 +83,19 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
     why: "the auditor's verdicts from public evidence; nothing of the server",
   },
   {
+    folder: 'storage',
+    imports: ['common', 'db'],
+    why: "artifacts' bytes by hash: the blob stores (database, files) and the import between them",
+  },
+  {
+    folder: 'serving',
+    imports: ['common', 'tuf'],
+    why: 'the poll path: the view of a tick, timestamp rendering, fast poll, accounting, push',
+  },
+  {
     folder: 'release',
-    imports: ['common', 'tuf', 'db', 'log'],
-    why: 'the repository: releases, embargoes, the served view, blobs',
+    imports: ['common', 'tuf', 'db', 'log', 'serving'],
+    why: 'the release lifecycle: staging, the repository, embargoes, evidence for the log',
   },
   {
     folder: 'receipts',
@@ -94,12 +104,23 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'metrics',
-    imports: ['release'],
+    imports: ['serving'],
     why: "a node's Prometheus metrics (group names bounded as accounting bounds them)",
   },
   {
     folder: 'http',
-    imports: ['common', 'tuf', 'db', 'log', 'audit', 'release', 'receipts', 'metrics'],
+    imports: [
+      'common',
+      'tuf',
+      'db',
+      'log',
+      'audit',
+      'storage',
+      'serving',
+      'release',
+      'receipts',
+      'metrics',
+    ],
     why: 'the routes and middleware; given its settings, never reads them',
   },
   {
@@ -118,6 +139,8 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'net',
       'keys',
       'publish',
+      'storage',
+      'serving',
       'release',
       'receipts',
       'metrics',
@@ -143,6 +166,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'agent',
       'audit',
       'witness',
+      'serving',
       'server',
       'demo',
     ],
@@ -188,6 +212,8 @@ function cycles(graph: Map<string, Set<string>>): string[][] {
 
 const SERVER = [
   'release/',
+  'serving/',
+  'storage/',
   'server/',
   'http/',
   'db/',

@@ -8,7 +8,7 @@ import { PublisherClient, hashFile } from '../../src/publish/client.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
 import type { Envelope, TargetsSigned } from '../../src/tuf/metadata.js';
 import { CLI, type Proc, startProcess } from './proc.js';
-import { SERVING_FLAGS } from '../../src/server/serving-flags.js';
+import { SERVING_FLAGS } from '../../src/serving/serving-flags.js';
 
 const OPERATOR = 'bench-operator-token-0123456789abcdef';
 
@@ -38,7 +38,7 @@ export class BenchRepo {
     const workers = extra.includes('--workers') ? [] : ['--workers', '1'];
     return startProcess(
       [
-        // As `fairpatch serve` and npm start run it (src/server/serving-flags.ts).
+        // As `fairpatch serve` and npm start run it (src/serving/serving-flags.ts).
         ...SERVING_FLAGS,
         ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
         CLI,

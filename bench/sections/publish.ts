@@ -2,7 +2,7 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileBlobStore } from '../../src/release/file-blobs.js';
+import { FileBlobStore } from '../../src/storage/file-blobs.js';
 import { hashFile } from '../../src/publish/client.js';
 
 export interface PublishResult {

@@ -175,7 +175,7 @@ export function rollupAdmissions(
           release: report.id,
           message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`,
           // The node's own roll-up leaf under the log's checkpoint: it counts a poll only with the
-          // tick it answered and that tick's snapshot version (src/release/accounting.ts), so no
+          // tick it answered and that tick's snapshot version (src/serving/accounting.ts), so no
           // request a client shapes (an old versioned path, a slow poll) lands an old version here.
           evidence: {
             leaf: index,

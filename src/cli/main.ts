@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --no-memory-reducer
-// The flag is a serving node's (src/server/serving-flags.ts); it costs the other commands nothing.
+// The flag is a serving node's (src/serving/serving-flags.ts); it costs the other commands nothing.
 import { runCli } from './dispatch.js';
 import { exitCodeFor } from './exit-codes.js';
 import { failureText } from './failure.js';

@@ -92,7 +92,7 @@ export const serve = command({
     ] = await Promise.all([
       import('../server/ops-log.js'),
       import('../server/http-server.js'),
-      import('../server/poll-deps.js'),
+      import('../serving/poll-deps.js'),
       import('../server/cluster.js'),
       import('node:os'),
       import('../keys/key-files.js'),

@@ -1,4 +1,4 @@
-import { OVERFLOW_GROUP } from '../release/accounting.js';
+import { OVERFLOW_GROUP } from '../serving/accounting.js';
 import { type Counter, type Histogram, Registry, type Sample } from './registry.js';
 
 /** What is read at scrape time, from the components of one node. */

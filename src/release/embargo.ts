@@ -15,7 +15,7 @@ import type { TargetsSigned } from '../tuf/metadata.js';
 import { isoSeconds, parseIsoSeconds } from '../tuf/time.js';
 import { parseWith, vendorName } from '../tuf/schema.js';
 import { type EmbargoRecord, EmbargoStore, type PendingVersion } from './embargo-store.js';
-import type { StoredVersion } from './state.js';
+import type { StoredVersion } from '../serving/state.js';
 import type { Repository } from './repository.js';
 
 /**

@@ -4,10 +4,10 @@ import type { OwnersByGroup } from '../common/enrollment.js';
 import { type Leaf, type LeafOf, leafBytes, leafSchema } from '../log/leaves.js';
 import type { Sequencer } from '../log/sequencer.js';
 import { sha256Hex } from '../tuf/metadata.js';
-import type { DeliveryCounter } from './accounting.js';
+import type { DeliveryCounter } from '../serving/accounting.js';
 import type { Repository } from './repository.js';
-import type { CommittedState, StoredVersion } from './state.js';
-import { activeAt } from './view.js';
+import type { CommittedState, StoredVersion } from '../serving/state.js';
+import { activeAt } from '../serving/view.js';
 import { Embargoes } from './embargo.js';
 
 /**

@@ -21,12 +21,12 @@ import {
 } from '../tuf/schema.js';
 import { z } from 'zod';
 import type { Clock } from '../common/clock.js';
-import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
+import type { CommittedState, RepoConfig, StoredVersion } from '../serving/state.js';
 import { type StagingPlan, planStaging } from './staging.js';
 import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from '../common/tick.js';
 import { RootKeys } from './root-keys.js';
-import { type OnlineSigners, RepositoryView } from './view.js';
+import { type OnlineSigners, RepositoryView } from '../serving/view.js';
 import { EmbargoStore } from './embargo-store.js';
 import { assertEmbargoRotation, assertEmbargoStaging } from './embargo-staging.js';
 import type { Leaf } from '../log/leaves.js';

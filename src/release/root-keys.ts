@@ -1,7 +1,7 @@
 import { FairpatchError } from '../errors.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
-import type { CommittedState } from './state.js';
-import type { OnlineSigners } from './view.js';
+import type { CommittedState } from '../serving/state.js';
+import type { OnlineSigners } from '../serving/view.js';
 
 /**
  * The online keys of each root, looked up once a root is loaded, long before its tick. A key this

@@ -6,7 +6,7 @@ import type { Database, Db } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { TufKey } from '../tuf/keys.js';
 import { type TargetsSigned, sha256Hex } from '../tuf/metadata.js';
-import type { CommittedState, RepoConfig, StoredVersion } from './state.js';
+import type { CommittedState, RepoConfig, StoredVersion } from '../serving/state.js';
 import { pathBound, productOwned } from './staging.js';
 import { EmbargoStore, lockVendors } from './embargo-store.js';
 import type { PendingMembership } from './embargo-staging.js';

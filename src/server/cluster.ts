@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { withServingFlags } from './serving-flags.js';
+import { withServingFlags } from '../serving/serving-flags.js';
 
 /**
  * One node on every core: the primary forks `workers` copies of this very command (node:cluster),

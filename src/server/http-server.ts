@@ -7,8 +7,8 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { type HttpBindings, serve } from '@hono/node-server';
-import { type PollDeps, answerPoll, fastPoll } from '../http/fast-poll.js';
-import { pollSockets } from './poll-socket.js';
+import { type PollDeps, answerPoll, fastPoll } from '../serving/fast-poll.js';
+import { pollSockets } from '../serving/poll-socket.js';
 import { NODE_DEFAULTS } from './config.js';
 import { type ErrorCode, ERROR_STATUS } from '../errors.js';
 import {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRepositoryKeys } from '../../src/keys/keygen.js';
-import { SERVING_FLAGS } from '../../src/server/serving-flags.js';
+import { SERVING_FLAGS } from '../../src/serving/serving-flags.js';
 import { startServer } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 

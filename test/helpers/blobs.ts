@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { FileBlobStore } from '../../src/release/file-blobs.js';
+import { FileBlobStore } from '../../src/storage/file-blobs.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 
 /** An attacker with write access to the node's storage replaces an artifact's bytes (same length), wherever they live. */

@@ -2,8 +2,8 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { FairpatchError } from '../../errors.js';
-import type { Notifier, Subscriber } from '../../release/notifier.js';
-import { sseMessage } from '../../release/notifier.js';
+import type { Notifier, Subscriber } from '../../serving/notifier.js';
+import { sseMessage } from '../../serving/notifier.js';
 import type { Repository } from '../../release/repository.js';
 import { parseGroup } from '../../common/names.js';
 

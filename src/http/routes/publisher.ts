@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { FairpatchError } from '../../errors.js';
-import type { BlobStore } from '../../release/blobs.js';
+import type { BlobStore } from '../../storage/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
 import { parseEmbargoId } from '../../release/embargo.js';

@@ -1,18 +1,23 @@
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { FairpatchError } from '../../errors.js';
-import type { DeliveryCounter } from '../../release/accounting.js';
+import { DEFAULT_GROUP, type DeliveryCounter } from '../../serving/accounting.js';
 import type { Repository } from '../../release/repository.js';
-import type { BlobStore } from '../../release/blobs.js';
-import { BUCKETS, parseGroup } from '../../common/names.js';
-import { IMMUTABLE, NO_STORE, etagOf, notModified, notModifiedHeaders } from '../caching.js';
-import { timestampDocument } from '../timestamp.js';
+import type { BlobStore } from '../../storage/blobs.js';
+import { parseGroup } from '../../common/names.js';
+import {
+  IMMUTABLE,
+  NO_STORE,
+  etagOf,
+  notModified,
+  notModifiedHeaders,
+} from '../../serving/caching.js';
+import { countPoll, staleState } from '../../serving/poll.js';
+import { timestampDocument } from '../../serving/timestamp.js';
 import { acceptsGzip, gzipVariant } from '../compression.js';
 
 const VERSIONED = /^([1-9]\d{0,15})\.([a-z0-9][a-z0-9-]{0,62})\.json$/;
 const TARGET_FILE = /^([0-9a-f]{64})\.([A-Za-z0-9][A-Za-z0-9._+-]{0,127})$/;
-/** Requests without a group prefix are counted under this name. */
-export const DEFAULT_GROUP = BUCKETS.ungrouped;
 
 export interface TufRouteDeps {
   repo: Repository;
@@ -76,7 +81,7 @@ function sendImmutableJson(c: Context, bytes: Buffer): Response {
  * per-group accounting. The poll path reads precomputed bytes and an in-memory counter, nothing else.
  */
 export function tufRoutes(deps: TufRouteDeps): Hono {
-  const { repo, blobs, counter } = deps;
+  const { repo, blobs } = deps;
   const app = new Hono();
   // Every answer of these routes but a success is uncacheable (see NO_STORE).
   app.use(async (c, next) => {
@@ -88,24 +93,21 @@ export function tufRoutes(deps: TufRouteDeps): Hono {
     const group = groupOf(c);
     const file = c.req.param('file') ?? '';
     deps.assertClock?.();
-    const age = repo.stateAge();
-    const maxAge = deps.maxStateAgeMs();
-    if (age > maxAge) {
+    const stale = staleState(repo, deps.maxStateAgeMs());
+    if (stale) {
       throw new FairpatchError(
         'NOT_READY',
         'this node has lost its database for longer than the lead time; it will not serve a state it cannot vouch for',
-        {
-          details: { state_age_ms: age, max_state_age_ms: maxAge, retryAfterSeconds: 1 },
-        },
+        { details: { ...stale, retryAfterSeconds: 1 } },
       );
     }
     const view = repo.view;
     const k = repo.currentTick();
     if (file === 'timestamp.json') {
-      const bytes = view.timestampAt(k);
-      counter.count(group, k, view.snapshotVersionAt(k));
-      deps.onPoll?.(group);
-      return sendJson(c, bytes, timestampDocument(repo, k).headers);
+      // The same document, headers and count as the fast paths (src/serving/fast-poll.ts).
+      const poll = timestampDocument(repo, k);
+      countPoll(deps, group, k);
+      return sendJson(c, poll.bytes, poll.headers);
     }
     const match = VERSIONED.exec(file);
     if (!match)

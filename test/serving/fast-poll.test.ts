@@ -2,7 +2,7 @@ import { type Server, get } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_OPTIONS, startHttpServer } from '../../src/server/http-server.js';
-import { pollDeps } from '../../src/server/poll-deps.js';
+import { pollDeps } from '../../src/serving/poll-deps.js';
 import { type Fixture, createFixture } from '../helpers/repo.js';
 
 interface Answer {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activationTick, tickAt, tickStart } from '../../src/common/tick.js';
-import type { CommittedState, StoredVersion } from '../../src/release/state.js';
-import { RepositoryView } from '../../src/release/view.js';
+import type { CommittedState, StoredVersion } from '../../src/serving/state.js';
+import { RepositoryView } from '../../src/serving/view.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { sha256Hex } from '../../src/tuf/metadata.js';
 

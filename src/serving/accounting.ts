@@ -20,6 +20,8 @@ export interface GroupNotification {
 /** Group names come from clients: past this many in one roll-up window, polls count under OVERFLOW_GROUP. */
 export const MAX_GROUPS_PER_WINDOW = 10_000;
 export const OVERFLOW_GROUP = BUCKETS.overflow;
+/** Polls without a group prefix (`/metadata/…`) are counted under this name. */
+export const DEFAULT_GROUP = BUCKETS.ungrouped;
 export const UNDECLARED_GROUP = BUCKETS.undeclared;
 
 export class DeliveryCounter {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Notifier, type Subscriber } from '../../src/release/notifier.js';
+import { Notifier, type Subscriber } from '../../src/serving/notifier.js';
 
 // The fan-out at a release tick writes to every open stream without holding the event loop for
 // the whole pass: polls that arrive at the same boundary are answered between chunks.

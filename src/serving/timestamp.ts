@@ -1,4 +1,4 @@
-import type { Repository } from '../release/repository.js';
+import type { ServedRepository } from './served-repository.js';
 import { tickStart } from '../common/tick.js';
 import { etagOf, timestampHeaders } from './caching.js';
 
@@ -7,7 +7,7 @@ export interface RenderedPoll {
   headers: Record<string, string>;
 }
 
-const rendered = new WeakMap<Repository, RenderedPoll>();
+const rendered = new WeakMap<ServedRepository, RenderedPoll>();
 
 /**
  * The node's own side of a switch: when it first served a tick's document, by its own clock, and
@@ -38,7 +38,7 @@ export interface SwitchRecord {
 export const SWITCH_HISTORY = 120;
 
 const switches = new WeakMap<
-  Repository,
+  ServedRepository,
   {
     last?: SwitchRecord;
     lastActivation?: SwitchRecord;
@@ -49,7 +49,7 @@ const switches = new WeakMap<
 >();
 
 /** The last tick served and the last activation tick served, as this process saw them. */
-export function switchRecords(repo: Repository): {
+export function switchRecords(repo: ServedRepository): {
   last?: SwitchRecord;
   lastActivation?: SwitchRecord;
   /** The last SWITCH_HISTORY ticks' records, oldest first. */
@@ -63,7 +63,7 @@ export function switchRecords(repo: Repository): {
  * (the view memoizes the bytes): both the fast poll path and the Hono route send exactly these.
  * The headers stay in this order on the wire (see timestampHeaders).
  */
-export function timestampDocument(repo: Repository, k: number): RenderedPoll {
+export function timestampDocument(repo: ServedRepository, k: number): RenderedPoll {
   const prerendered = repo.view.hasTimestamp(k);
   const bytes = repo.view.timestampAt(k);
   const now = repo.clock.now();

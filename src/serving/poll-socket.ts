@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { RenderedPoll } from '../http/timestamp.js';
+import type { RenderedPoll } from './timestamp.js';
 
 /**
  * The poll answered on the socket, before node:http parses anything.

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect.js';
 import type { Db } from '../../src/db/schema.js';
 import { FairpatchError } from '../../src/errors.js';
-import type { BlobStore } from '../../src/release/blobs.js';
-import { DatabaseBlobStore } from '../../src/release/database-blobs.js';
-import { FileBlobStore } from '../../src/release/file-blobs.js';
+import type { BlobStore } from '../../src/storage/blobs.js';
+import { DatabaseBlobStore } from '../../src/storage/database-blobs.js';
+import { FileBlobStore } from '../../src/storage/file-blobs.js';
 import { NODE_DEFAULTS } from '../../src/server/config.js';
-import { importLocalBlobs } from '../../src/server/import-blobs.js';
+import { importLocalBlobs } from '../../src/storage/import-blobs.js';
 import { freshDatabase } from '../helpers/dialects.js';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -1,21 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GROUP_PATTERN } from '../common/names.js';
-import type { DeliveryCounter } from '../release/accounting.js';
-import type { Repository } from '../release/repository.js';
-import { DEFAULT_GROUP } from './routes/tuf.js';
+import { DEFAULT_GROUP } from './accounting.js';
+import { type PollCounting, countPoll, staleState } from './poll.js';
 import { type RenderedPoll, timestampDocument } from './timestamp.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 const SUFFIX = '/metadata/timestamp.json';
 
-export interface PollDeps {
-  repo: Repository;
-  counter: DeliveryCounter;
+export interface PollDeps extends PollCounting {
   maxStateAgeMs: () => number;
   /** False when the app would refuse (a clock off the database's, a connection over its cap): it answers then. */
   accept?: (socket: Socket) => boolean;
-  onPoll?: (group: string) => void;
 }
 
 /**
@@ -34,7 +30,7 @@ export function answerPoll(
   const { repo } = deps;
   if (
     !target.endsWith(SUFFIX) ||
-    repo.stateAge() > deps.maxStateAgeMs() ||
+    staleState(repo, deps.maxStateAgeMs()) ||
     !(deps.accept?.(socket) ?? true)
   )
     return undefined;
@@ -54,8 +50,7 @@ export function answerPoll(
     // with its code: the fast path only ever serves what the app would.
     return undefined;
   }
-  deps.counter.count(group, k, repo.view.snapshotVersionAt(k));
-  deps.onPoll?.(group);
+  countPoll(deps, group, k);
   return poll;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClockOffset, correctedClock, sampleOffset } from '../../src/release/clock-offset.js';
+import { ClockOffset, correctedClock, sampleOffset } from '../../src/serving/clock-offset.js';
 import { ManualClock } from '../helpers/clock.js';
 
 describe('clock offset against the database', () => {

@@ -1,13 +1,13 @@
 import type { DeliveryCounter } from './accounting.js';
 import type { FanoutRecord, Notifier } from './notifier.js';
-import type { Repository } from './repository.js';
+import type { ServedRepository } from './served-repository.js';
 
 /**
  * At the start of tick k: if a release or halt activates now, tell every open stream, from one
  * buffer, and count who was told. Called by the tick timer, or by tests that own the clock.
  */
 export async function announceTick(
-  repo: Repository,
+  repo: ServedRepository,
   notifier: Notifier,
   counter: DeliveryCounter,
   k: number,

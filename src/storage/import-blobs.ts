@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Db } from '../db/schema.js';
-import type { BlobStore } from '../release/blobs.js';
-import { FileBlobStore } from '../release/file-blobs.js';
+import type { BlobStore } from './blobs.js';
+import { FileBlobStore } from './file-blobs.js';
 
 /**
  * Artifacts a node stored as files before artifacts moved into PostgreSQL: those the repository
