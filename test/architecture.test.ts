@@ -58,6 +58,11 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
     why: 'transparency logs: Merkle tree, notes, checkpoints, leaves, and the log store',
   },
   {
+    folder: 'rollout',
+    imports: ['common', 'log'],
+    why: 'staged rollouts: plans, stage timing, the lottery and its salt, parity bounds',
+  },
+  {
     folder: 'net',
     imports: ['common', 'tuf', 'log'],
     why: "clients' bounded reads of other servers (log key rotations)",

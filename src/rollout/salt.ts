@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { openCheckpoint } from '../log/checkpoint.js';
+import { cosignatureKeyId, verifiedCosigners } from '../log/cosignature.js';
+import type { Verifier } from '../log/note.js';
+import { FairpatchError } from '../errors.js';
+
+// A release's lottery salt, fresh per release and fixed by nobody alone: the cosignatures that the
+// configured witnesses put on the first checkpoint whose tree holds the release's activation leaf.
+// The vendor signs its plan before that leaf exists, and the operator cannot know the witnesses'
+// signatures before they sign, so neither can aim the lottery at a group. Every configured witness
+// must have cosigned, exactly once: with the full set required the node cannot pick the subset whose
+// signatures suit it. What is left: a witness that signs the same checkpoint again (a new cosignature
+// time) hands the operator another draw, so the salt is unsteerable unless the operator gets a second
+// cosignature from every witness of the set (docs/design.md, "Staged rollout").
+
+const DOMAIN = Buffer.from('fairpatch rollout salt v1\n', 'utf8');
+const EM_DASH = '\u2014';
+
+export interface Salt {
+  salt: Buffer;
+  /** The checkpoint's tree size: the auditor checks it is the first to hold the activation leaf. */
+  size: number;
+  /** Witness names whose cosignatures made the salt (sorted); empty when the operator chose it. */
+  witnesses: string[];
+  /** No witness configured: the operator's log signature alone, which the operator could grind. */
+  operatorChosen: boolean;
+}
+
+const invalid = (message: string): never => {
+  throw new FairpatchError('CHECKPOINT_INVALID', message);
+};
+
+/**
+ * The salt of `release` from a signed checkpoint note. The log key must have signed it; with
+ * witnesses configured each must have cosigned it exactly once, validly. Without witnesses the salt is
+ * the log's own signature line, marked operator-chosen.
+ */
+export function deriveSalt(input: {
+  release: string;
+  note: string;
+  log: Verifier | readonly Verifier[];
+  witnesses: readonly Verifier[];
+}): Salt {
+  const { release, note, witnesses } = input;
+  const checkpoint = openCheckpoint(note, input.log);
+  const split = note.lastIndexOf('\n\n');
+  const text = note.slice(0, split + 1);
+  const lines = note
+    .slice(split + 2)
+    .split('\n')
+    .filter(Boolean);
+  const hash = createHash('sha256').update(DOMAIN);
+  const field = (bytes: Buffer): void => {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(bytes.length);
+    hash.update(len).update(bytes);
+  };
+  field(Buffer.from(release, 'utf8'));
+  if (witnesses.length === 0) {
+    const logs = Array.isArray(input.log) ? input.log : [input.log as Verifier];
+    const own = lines.find((l) => logs.some((v) => l.startsWith(`${EM_DASH} ${v.name} `)));
+    field(Buffer.from(own ?? invalid('the checkpoint carries no log signature'), 'utf8'));
+    return { salt: hash.digest(), size: checkpoint.size, witnesses: [], operatorChosen: true };
+  }
+  const sorted = [...witnesses].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const w of sorted) {
+    const keyId = cosignatureKeyId(w.name, w.publicKey);
+    const own = lines.filter((l) => {
+      if (!l.startsWith(`${EM_DASH} ${w.name} `)) return false;
+      const blob = Buffer.from(l.slice(w.name.length + 3), 'base64');
+      return blob.length === 76 && blob.subarray(0, 4).equals(keyId);
+    });
+    if (own.length === 0)
+      invalid(`witness ${w.name} has not cosigned checkpoint ${checkpoint.size}`);
+    if (own.length > 1)
+      invalid(
+        `witness ${w.name} cosigned checkpoint ${checkpoint.size} ${own.length} times: the salt would be the node's choice`,
+      );
+    // Throws SIGNATURE_INVALID for a line that does not verify.
+    verifiedCosigners(`${text}\n${own[0]}\n`, [w]);
+    field(Buffer.from(own[0]!, 'utf8'));
+  }
+  return {
+    salt: hash.digest(),
+    size: checkpoint.size,
+    witnesses: sorted.map((w) => w.name),
+    operatorChosen: false,
+  };
+}
