@@ -433,6 +433,25 @@ const paths: ZodOpenApiPathsObject = {
       },
     },
   },
+  '/log/tile/*': {
+    get: {
+      tags: ['log'],
+      operationId: 'logTile',
+      summary:
+        'C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] hash tiles, tile/entries/<N>[.p/<W>] entry bundles (uint16 lengths), tile/entries-u32/<N>[.p/<W>] the same with uint32 lengths (leaves past 64 KiB); full tiles are immutable',
+      responses: {
+        '200': {
+          description: 'tile bytes',
+          content: {
+            'application/octet-stream': {
+              schema: z.string().meta({ contentMediaType: 'application/octet-stream' }),
+            },
+          },
+        },
+        ...errors(400, 404),
+      },
+    },
+  },
   '/log/proof/inclusion': {
     get: {
       tags: ['log'],

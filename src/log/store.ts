@@ -314,6 +314,34 @@ export class LogStore {
     return page;
   }
 
+  /**
+   * The stored hashes of tree `level` at indices [start, end), in order: a tlog tile is a range of
+   * them (level 8·L), each the root of a perfect subtree, immutable once written. One range read.
+   */
+  async levelHashes(level: number, start: number, end: number): Promise<Buffer[]> {
+    const rows = await this.db
+      .selectFrom('log_nodes')
+      .select(['idx', 'hash'])
+      .where('level', '=', level)
+      .where('idx', '>=', start)
+      .where('idx', '<', end)
+      .orderBy('idx')
+      .execute();
+    return rows.map((r) => Buffer.from(r.hash, 'hex'));
+  }
+
+  /** The length in characters of each leaf in [start, end), in order (never its data). */
+  async entryLengths(start: number, end: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('log_leaves')
+      .select(['idx', sql<number>`length(data)`.as('chars')])
+      .where('idx', '>=', start)
+      .where('idx', '<', end)
+      .orderBy('idx')
+      .execute();
+    return rows.map((r) => Number(r.chars));
+  }
+
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
     await this.assertSize(size);
     const plan = planInclusion(index, size);

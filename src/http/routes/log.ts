@@ -5,6 +5,8 @@ import { intParam } from '../query.js';
 import { ENTRIES_PAGE_BYTES } from '../../log/limits.js';
 import { keyRotationProofs } from '../../log/key-rotation-proofs.js';
 import { parseCheckpoint } from '../../log/checkpoint.js';
+import { TileFiles } from '../../log/tile-files.js';
+import { tileRoutes } from './log-tiles.js';
 
 /** Most entries one request returns; auditors page through larger ranges. */
 export const MAX_ENTRIES = 1000;
@@ -74,6 +76,9 @@ export function logRoutes(deps: {
     const second = intParam(c, 'second');
     return c.json({ first, second, proof: hex(await log.consistencyProof(first, second)) });
   });
+
+  // C2SP tlog-tiles: the same tree as static, cacheable files (src/http/routes/log-tiles.ts).
+  app.route('/', tileRoutes(new TileFiles(log)));
 
   return app;
 }
