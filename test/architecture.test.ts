@@ -74,7 +74,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'publish',
-    imports: ['common', 'tuf', 'net'],
+    imports: ['common', 'tuf', 'net', 'rollout'],
     why: "the vendor's side: manifests, builds, the publisher client",
   },
   {
@@ -167,6 +167,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'log',
       'net',
       'keys',
+      'rollout',
       'publish',
       'agent',
       'audit',

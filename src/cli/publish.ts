@@ -21,6 +21,12 @@ export const publish = command({
       description:
         "stage into this embargo: the manifest's release_at is replaced by the embargo's",
     },
+    stages: {
+      type: 'string',
+      arg: 'LIST',
+      description:
+        "a staged rollout, e.g. 1%,10%@1h,100%@6h: share of agents and delay after the release tick (replaces the manifest's rollout.stages)",
+    },
   },
   examples: [
     'fairpatch publish manifests/acme-agent-2.4.1.json --server http://127.0.0.1:8080 --key keys/acme.key --token "$FAIRPATCH_TOKEN"',
@@ -28,10 +34,14 @@ export const publish = command({
   ],
   notes: ['Prints the result as JSON on stdout and one summary line on stderr.'],
   async run({ values, positionals }) {
-    const [{ readPrivateKey }, { PublisherClient, publishManifest }] = await Promise.all([
-      import('../keys/key-files.js'),
-      import('../publish/client.js'),
-    ]);
+    const [{ readPrivateKey }, { PublisherClient, publishManifest }, { parseStagesFlag }] =
+      await Promise.all([
+        import('../keys/key-files.js'),
+        import('../publish/client.js'),
+        import('../rollout/plan.js'),
+      ]);
+    // A malformed --stages is refused before any key is read or byte is sent.
+    const stages = values.stages === undefined ? undefined : parseStagesFlag(values.stages);
     const client = new PublisherClient(serverUrl(values.server), values.token);
     const manifestPath = inputFile(positionals[0]!, 'manifest');
     const vendorKey = readPrivateKey(inputFile(values.key, '--key'));
@@ -51,11 +61,12 @@ export const publish = command({
       vendorKey,
       now: Date.now,
       ...(values.embargo !== undefined ? { embargo: values.embargo } : {}),
+      ...(stages ? { stages } : {}),
       ...(bar ? { progress: bar } : {}),
     });
     print(result);
     console.error(
-      `published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}`,
+      `published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}${result.rollout ? `; staged: ${result.rollout}` : ''}`,
     );
   },
 });

@@ -12,6 +12,7 @@ import {
 import { buildTopTargets } from '../tuf/roles.js';
 import { DAY_MS, isoSeconds } from '../tuf/time.js';
 import type { Manifest } from './manifest.js';
+import { signedPlan } from '../rollout/plan.js';
 import type { RotationRequest, VendorRequest } from './request.js';
 
 const VENDOR_METADATA_LIFETIME_MS = 365 * DAY_MS;
@@ -177,6 +178,8 @@ export function buildRelease(input: {
 }): Envelope<TargetsSigned> {
   const { manifest, artifacts, releaseAt, previous, vendorKey, now } = input;
   const targets: Record<string, TargetInfo> = { ...previous.targets };
+  // Signed into every target of the release: every group is served the same plan at every tick.
+  const rollout = manifest.rollout ? signedPlan(manifest.rollout, manifest.severity) : undefined;
   for (const artifact of artifacts) {
     const path = `${manifest.vendor}/${artifact.name}`;
     if (targets[path])
@@ -185,6 +188,7 @@ export function buildRelease(input: {
         `${path} is already published; give this artifact a new name`,
       );
     const custom: PatchFacts = {
+      ...(rollout ? { rollout } : {}),
       product: manifest.product,
       version: manifest.version,
       platform: artifact.platform,

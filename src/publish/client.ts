@@ -9,6 +9,7 @@ import { type Envelope, type TargetsSigned, countValidSignatures } from '../tuf/
 import { parseWith } from '../tuf/schema.js';
 import { type HashedArtifact, buildHalt, buildRelease, defaultArtifactName } from './build.js';
 import { manifestSchema, resolveReleaseAt } from './manifest.js';
+import { type ManifestRollout, describePlan, signedPlan } from '../rollout/plan.js';
 import { tufKey } from '../tuf/keys.js';
 import { explainFetchFailure } from '../net/unreachable.js';
 
@@ -155,6 +156,8 @@ export interface PublishResult {
   activationTick: number;
   activatesAt: string;
   targets: string[];
+  /** The staged rollout signed into the release ("1% at +0s, 10% at +1h, 100% at +6h"), if any. */
+  rollout?: string;
 }
 
 /**
@@ -167,14 +170,19 @@ export async function publishManifest(input: {
   vendorKey: KeyPair;
   now: () => number;
   embargo?: string;
+  /** `--stages`: the rollout's stages, in place of the manifest's (its pause_on is kept). */
+  stages?: ManifestRollout['stages'];
   /** Told as each artifact's bytes leave (a progress bar on a terminal). */
   progress?: (name: string, sent: number, total: number) => void;
 }): Promise<PublishResult> {
-  const manifest = parseWith(
+  const read = parseWith(
     manifestSchema,
     parseJson(readFileSync(input.manifestPath), 'JSON_INVALID'),
     'MANIFEST_INVALID',
   );
+  const manifest = input.stages
+    ? { ...read, rollout: { ...read.rollout, stages: input.stages } }
+    : read;
   const base = dirname(resolve(input.manifestPath));
   const artifacts: HashedArtifact[] = [];
   for (const a of manifest.artifacts) {
@@ -221,6 +229,9 @@ export async function publishManifest(input: {
     activationTick: staged.activationTick,
     activatesAt: staged.activatesAt,
     targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`),
+    ...(manifest.rollout
+      ? { rollout: describePlan(signedPlan(manifest.rollout, manifest.severity)) }
+      : {}),
   };
 }
 

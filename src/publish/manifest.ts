@@ -3,6 +3,7 @@ import { patchFactsSchema, targetFileName, vendorName } from '../tuf/schema.js';
 import { parseIsoSeconds } from '../tuf/time.js';
 import { durationMs } from '../common/duration.js';
 import { FairpatchError } from '../errors.js';
+import { manifestRolloutSchema } from '../rollout/plan.js';
 
 /**
  * A vendor's patch manifest (manifests/*.json). `release_at` is an absolute time
@@ -24,6 +25,8 @@ export const manifestSchema = z.strictObject({
       'release_at: YYYY-MM-DDTHH:MM:SSZ or +<n>s|m|h|d',
     ),
   description: z.string().max(2000).optional(),
+  /** A staged rollout: stages by share and delay, chosen by a lottery every agent computes itself. */
+  rollout: manifestRolloutSchema.optional(),
   artifacts: z
     .array(
       z.strictObject({

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { FairpatchError } from '../errors.js';
 import { canonicalBytes } from '../common/canonical.js';
 import { type KeyPair, type Signature, type TufKey, sign, verify } from './keys.js';
+import type { RolloutPlan } from '../common/rollout-plan.js';
 
 export const SPEC_VERSION = '1.0.31';
 
@@ -27,6 +28,8 @@ export interface RootSigned {
 
 /** The patch facts a vendor signs into each target. */
 export interface PatchFacts {
+  /** A staged rollout (src/common/rollout-plan.ts); absent: everyone at the release's tick. */
+  rollout?: RolloutPlan;
   product: string;
   version: string;
   platform: string;

@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { VENDOR_PATTERN } from '../common/names.js';
+import { rolloutPlanSchema } from '../common/rollout-plan.js';
 import { FairpatchError } from '../errors.js';
 import { parseIsoSeconds } from './time.js';
 import type { Envelope, RootSigned, TargetsSigned } from './metadata.js';
@@ -44,6 +45,7 @@ export const targetFileName = z
   .refine((n) => !n.includes('..'), 'file name must not contain ..');
 
 export const patchFactsSchema = z.strictObject({
+  rollout: rolloutPlanSchema.optional(),
   product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
   // A version the agent cannot order, or a range it cannot read, would make a patch that is silently
   // never offered: refused at the door instead.
@@ -71,7 +73,16 @@ export const patchFactsSchema = z.strictObject({
 export const targetInfoSchema = z.strictObject({
   length: int,
   hashes: z.strictObject({ sha256: hex(64) }),
-  custom: patchFactsSchema,
+  // A critical fix goes to everyone at one tick unless its vendor signed that it means to stage it.
+  custom: patchFactsSchema.refine(
+    (f) =>
+      !(f.severity === 'critical' && (f.rollout?.stages.length ?? 1) > 1) ||
+      f.rollout?.allow_critical_staging === true,
+    {
+      message: 'a critical release with stages needs rollout.allow_critical_staging',
+      path: ['rollout'],
+    },
+  ),
 });
 
 export const vendorTargetsSchema = z.strictObject({
