@@ -47,6 +47,10 @@ const SECTIONS: Record<string, { what: string; load: () => Promise<Section> }> =
     what: '10,000 simulated agents across a release for a minute (bench/LOAD.md)',
     load: () => import('./sections/load.js'),
   },
+  rollout: {
+    what: 'staged rollout: eligibility per agent (µs), parity over releases [releases agents]',
+    load: () => import('./sections/rollout.js'),
+  },
   'embargo-lookup': {
     what: 'embargo id lookup timing, existing vs missing [rounds]',
     load: () => import('./sections/embargo-lookup.js'),
