@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   RELEASE_TOO_SOON: 422,
   RELEASE_TOO_LATE: 422,
   RELEASE_INVALID: 422,
+  /** An advisory target whose file does not parse, or whose CSAF signature is not the vendor's over its document. */
+  ADVISORY_INVALID: 422,
   PROOF_INVALID: 422,
   /** A member of a pending embargo staged, outside it, something that would go live before its tick. */
   EMBARGO_PENDING: 422,

@@ -43,6 +43,11 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
     why: 'TUF metadata, keys and roles, for servers and clients alike',
   },
   {
+    folder: 'advisory',
+    imports: ['common', 'tuf'],
+    why: 'advisories (CSAF 2.0, OSV) rendered from a release: the vendor, nodes and clients alike',
+  },
+  {
     folder: 'config',
     imports: ['common'],
     why: "settings machinery: kinds of value, sources, docs tables (each server's table lives with it)",

@@ -24,6 +24,7 @@ export function selectPatch(targets: Iterable<[string, TargetInfo]>, wanted: Wan
   for (const [path, info] of targets) {
     const c = info.custom;
     if (!c || c.product !== wanted.product || c.channel !== wanted.channel) continue;
+    if (c.advisory !== undefined) continue; // the fix's advisory, not a patch to install
     if (c.platform !== wanted.platform && c.platform !== 'any') continue;
     const version = semver.valid(c.version);
     if (!version || !semver.gt(version, current)) continue;

@@ -38,6 +38,8 @@ export interface PatchFacts {
   cves: string[];
   applies_to: string;
   release_at: string;
+  /** Set on an advisory's own target (its id): the advisory of this product and version, not a patch. */
+  advisory?: string;
 }
 
 export interface TargetInfo {

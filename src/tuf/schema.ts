@@ -68,6 +68,11 @@ export const patchFactsSchema = z.strictObject({
       'applies_to: a semver range such as ">=2.0.0 <2.4.1"',
     ),
   release_at: expires,
+  // An advisory's own target (src/advisory) names its id; the id's pattern is checked there.
+  advisory: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,128}$/)
+    .optional(),
 });
 
 export const targetInfoSchema = z.strictObject({
