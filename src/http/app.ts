@@ -20,6 +20,7 @@ import type { Notifier } from '../serving/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
 import type { LogStore } from '../log/store.js';
 import type { ReceiptIntake } from '../receipts/intake.js';
+import type { IntakeResult } from '../receipts/batch-ledger.js';
 import type { IntakeBudget } from '../receipts/budget.js';
 import { groupRoutes } from './routes/groups.js';
 import { switchRecords } from '../serving/timestamp.js';
@@ -35,7 +36,7 @@ export interface AppDeps {
   logVerifierKey: string;
   /** Witnesses cosign the log: `/log/checkpoint` serves the newest checkpoint they cosigned. */
   logWitnessed?: boolean;
-  intake: ReceiptIntake;
+  intake: ReceiptIntake<IntakeResult>;
   /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
   reportBudget: IntakeBudget;
   /** Leaf bytes the dashboard keeps in memory at most (the node's dashboardMaxLogBytes setting). */

@@ -1,137 +1,136 @@
-import { createHash } from 'node:crypto';
-import { type VerifiedDocument, verifyTimestampDocument } from '../tuf/timestamp-document.js';
-import type { Db } from '../db/schema.js';
-import { leafBytes } from '../log/leaves.js';
-import type { Sequencer } from '../log/sequencer.js';
-import type { TufKey } from '../tuf/keys.js';
-import type { IntakeBudget } from './budget.js';
+import type { SignedEnrollment } from '../common/enrollment.js';
+import type { ReceiptBatch, SignedObservation } from '../common/observation.js';
 import { FairpatchError } from '../errors.js';
-import { assertLeafFits } from '../log/limits.js';
+import type { VerifiedDocument } from '../tuf/timestamp-document.js';
+import type { IntakeBudget } from './budget.js';
 import { judgeReceiptBatch } from './check.js';
-import type { VouchedAgents } from './enrollments.js';
 import type { ReceiptCheckers } from './checkers.js';
+import type { VouchedAgents } from './enrollments.js';
 
 /** How long the declared groups are taken as read: a declaration reaches every node within it. */
 const DECLARED_TTL_MS = 5000;
 
-export interface IntakeResult {
-  accepted: number;
-  newDocuments: number;
-  logIndex: number;
+/** A batch that passed every check, as the intake hands it to its ledger. */
+export interface AdmittedBatch {
+  batch: ReceiptBatch;
+  /**
+   * One entry per signature (the first of the batch: a signature is one receipt), with the
+   * observation's canonical text and whether this intake logged that signature lately.
+   */
+  receipts: Array<{ receipt: SignedObservation; observation: string; lately: boolean }>;
+  /** Each document's canonical text, by digest. */
+  texts: ReadonlyMap<string, string>;
+  /** The tick a document was verified for; 0 once forgotten. */
+  tickOf(digest: string): number;
+  /** The batch's certificates this intake has not logged yet (all of them checked). */
+  certificates: SignedEnrollment[];
+}
+
+/** What a ledger will write for a batch, sized before anything is written so the budget can refuse it. */
+export interface PlannedWrite<Answer> {
+  /** The receipts charged to their keys' budgets (those not logged lately). */
+  charged: ReadonlyArray<{ agent: string; group: string }>;
+  /** Bytes the write adds to the log and the database. */
+  bytes: number;
+  /** The certificates the write logs: each is logged once. */
+  certificates: readonly SignedEnrollment[];
+  /** Writes, and gives the client's answer. */
+  write(): Promise<Answer>;
 }
 
 /**
- * Receives agents' signed observations: each must carry a valid agent signature (unsigned or
- * re-labelled ones are refused), name a timestamp document signed by a key some trusted root named,
- * name a group the operator declared (once it has declared any), and stay within the budgets: what
- * one agent key may add per minute, the small pool all unvouched keys share, and the bytes clients may
- * add to the log per minute. Identical documents from many agents are
- * verified and logged once; an observation already logged (same signature) is acknowledged, not
- * logged again. The batch becomes one `receipts.batch` leaf; one bad receipt refuses it whole.
+ * Where admitted receipts go and what the client is answered: the node logs one `receipts.batch`
+ * leaf (src/receipts/batch-ledger.ts), a witness one leaf per receipt with its proof (src/witness/ledger.ts).
  */
-export class ReceiptIntake {
-  /** Digests already verified by this node: the common case is thousands of agents, one document per tick. */
+export interface ReceiptLedger<Answer> {
+  plan(admitted: AdmittedBatch): Promise<PlannedWrite<Answer>>;
+}
+
+/** Which timestamp documents an intake takes receipts about. */
+export interface TimestampTrust {
+  /** The document, verified, if a key this intake trusts signed it. */
+  verify(document: unknown): VerifiedDocument | undefined | Promise<VerifiedDocument | undefined>;
+  /** The refusal's words for a document no such key signed. */
+  refusal: string;
+}
+
+export interface IntakeParts<Answer> {
+  checkers: ReceiptCheckers;
+  trust: TimestampTrust;
+  /** Per key, the unvouched pool and the bytes clients may add (src/receipts/budget.ts). */
+  budget: IntakeBudget;
+  ledger: ReceiptLedger<Answer>;
+  /** Owners' certificates: checked, which keys are vouched, which are logged already. */
+  enrollments: VouchedAgents;
+  now: () => number;
+  /** The groups the operator declared, undefined while it has declared none (a witness: always). */
+  declaredGroups?: () => Promise<ReadonlySet<string> | undefined>;
+}
+
+/**
+ * The one receipt intake, the node's and a witness's: each receipt must carry a valid agent
+ * signature (unsigned or re-labelled ones are refused), name a timestamp document signed by a key
+ * the intake trusts, name a group the operator declared (once it has declared any), and stay within
+ * the budgets: what one agent key may add per minute, the small pool all unvouched keys share, and
+ * the bytes clients may add per minute. Every check and every budget comes before the ledger writes
+ * anything; one bad receipt refuses the batch whole. Identical documents from many agents are
+ * verified once; a receipt logged lately (same signature) is not charged again.
+ */
+export class ReceiptIntake<Answer> {
+  /** Digests already verified: the common case is thousands of agents, one document per tick. */
   private readonly verified = new Map<string, VerifiedDocument>();
-  /** Signatures already logged by this node (a retry after a lost answer), bounded. */
+  /** Signatures logged lately (a retry after a lost answer), bounded. */
   private readonly seen = new Set<string>();
   /** The declared groups as last read, and when: re-read at most every DECLARED_TTL_MS. */
   private declared: { at: number; groups: Promise<ReadonlySet<string> | undefined> } | undefined;
 
-  constructor(
-    private readonly db: Db,
-    private readonly sequencer: Sequencer,
-    private readonly timestampKeys: () => ReadonlyMap<string, TufKey>,
-    private readonly checkers: ReceiptCheckers,
-    private readonly now: () => number,
-    /** Per key, the unvouched pool and the bytes clients may add (src/receipts/budget.ts). */
-    private readonly budget: IntakeBudget,
-    /** The groups the operator declared, undefined while it has declared none. */
-    private readonly declaredGroups: () => Promise<ReadonlySet<string> | undefined> = async () =>
-      undefined,
-    /** Owners' certificates: which keys are vouched (the budget asks it), and which to log. */
-    private readonly enrollments?: VouchedAgents,
-  ) {}
+  constructor(private readonly parts: IntakeParts<Answer>) {}
 
   /** Takes the request body's text (JSON), as read from the client. */
-  async submit(text: string): Promise<IntakeResult> {
-    const { batch, prepared } = await this.checkers.prepare(text);
+  async submit(text: string): Promise<Answer> {
+    const { checkers, trust, budget, ledger, enrollments } = this.parts;
+    const { batch, prepared } = await checkers.prepare(text);
     const texts = await judgeReceiptBatch(
       batch,
       prepared,
       (digest) => this.verified.has(digest),
-      (_digest, document) => {
-        const doc = verifyTimestampDocument(document, this.timestampKeys());
-        if (doc) this.remember(doc);
+      async (_digest, document) => {
+        const doc = await trust.verify(document);
+        if (doc) {
+          if (this.verified.size > 10_000) this.verified.clear();
+          this.verified.set(doc.digest, doc);
+        }
         return doc !== undefined;
       },
-      'not a timestamp signed by a trusted timestamp key',
+      trust.refusal,
     );
-    await this.assertDeclared(batch.receipts.map((r) => r.observation.group));
+    const observations = batch.receipts.map((r) => r.observation);
+    await this.assertDeclared(observations.map((o) => o.group));
     // Before the budget is charged: a vouched key draws on its own budget, not the unvouched pool.
-    const certificates =
-      (await this.enrollments?.admit(
-        batch.enrollments ?? [],
-        batch.receipts.map((r) => r.observation),
-      )) ?? [];
-    const fresh = batch.receipts.filter((r) => !this.seen.has(r.sig));
-    if (fresh.length === 0)
-      return { accepted: batch.receipts.length, newDocuments: 0, logIndex: -1 };
+    const certificates = await enrollments.admit(batch.enrollments ?? [], observations);
 
-    // Documents already in the log are referenced by digest only.
-    const named = [...new Set(fresh.map((r) => r.observation.document))];
-    const documents: Record<string, string> = {};
-    for (const d of named) {
-      const text = texts.get(d);
-      if (text) documents[d] = text;
-    }
-    const digests = Object.keys(documents);
-    for (let i = 0; i < digests.length; i += 500) {
-      const rows = await this.db
-        .selectFrom('receipt_documents')
-        .select('digest')
-        .where('digest', 'in', digests.slice(i, i + 500))
-        .execute();
-      for (const r of rows) delete documents[r.digest];
-    }
-    const leaf = {
-      type: 'receipts.batch' as const,
-      v: 2 as const,
-      documents,
-      receipts: fresh,
-      ...(certificates.length > 0 ? { enrollments: certificates } : {}),
-    };
-    const dedupe =
-      'receipts:' +
-      createHash('sha256')
-        .update(fresh.map((r) => r.sig).join(','))
-        .digest('hex');
-    const data = leafBytes(leaf);
-    assertLeafFits(data, 'this batch of receipts');
-    // Every budget checked before anything is written; the documents' table grows with the leaf.
-    const documentBytes = Object.values(documents).reduce((n, text) => n + text.length, 0);
-    this.budget.charge(
-      fresh.map((r) => r.observation),
-      data.length + documentBytes,
-    );
-    const logIndex = await this.sequencer.append({ dedupe, data });
-    for (const r of fresh) this.remember(r.sig);
-    this.enrollments?.markLogged(certificates);
-    // Recorded only once logged: a crash in between just logs the document text again next time.
-    const logged = Object.entries(documents);
-    for (let i = 0; i < logged.length; i += 200) {
-      await this.db
-        .insertInto('receipt_documents')
-        .values(
-          logged.slice(i, i + 200).map(([digest, text]) => ({
-            digest,
-            tick: this.verified.get(digest)?.tick ?? 0,
-            document: text,
-          })),
-        )
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
-    }
-    return { accepted: batch.receipts.length, newDocuments: logged.length, logIndex };
+    const firsts = new Map<string, number>();
+    for (const [i, r] of batch.receipts.entries()) if (!firsts.has(r.sig)) firsts.set(r.sig, i);
+    const receipts = [...firsts.values()].map((i) => {
+      const receipt = batch.receipts[i] as SignedObservation;
+      return {
+        receipt,
+        observation: prepared.observations[i] as string,
+        lately: this.seen.has(receipt.sig),
+      };
+    });
+    const plan = await ledger.plan({
+      batch,
+      receipts,
+      texts,
+      tickOf: (digest) => this.verified.get(digest)?.tick ?? 0,
+      certificates,
+    });
+    budget.charge(plan.charged, plan.bytes);
+    const answer = await plan.write();
+    for (const r of receipts) this.remember(r.receipt.sig);
+    enrollments.markLogged(plan.certificates);
+    return answer;
   }
 
   /**
@@ -139,9 +138,10 @@ export class ReceiptIntake {
    * report) is refused: group names come from clients, who could invent any number of them.
    */
   async assertDeclared(groups: readonly string[]): Promise<void> {
-    const t = this.now();
+    if (!this.parts.declaredGroups) return;
+    const t = this.parts.now();
     if (!this.declared || t - this.declared.at >= DECLARED_TTL_MS || t < this.declared.at)
-      this.declared = { at: t, groups: this.declaredGroups() };
+      this.declared = { at: t, groups: this.parts.declaredGroups() };
     const declared = await this.declared.groups;
     if (!declared) return;
     for (const group of groups)
@@ -153,13 +153,8 @@ export class ReceiptIntake {
         );
   }
 
-  private remember(item: VerifiedDocument | string): void {
-    if (typeof item === 'string') {
-      if (this.seen.size > 200_000) this.seen.clear();
-      this.seen.add(item);
-      return;
-    }
-    if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(item.digest, item);
+  private remember(sig: string): void {
+    if (this.seen.size > 200_000) this.seen.clear();
+    this.seen.add(sig);
   }
 }

@@ -18,6 +18,7 @@ import { LogStore } from '../log/store.js';
 import { Evidence } from '../release/evidence.js';
 import { EmbargoStore } from '../release/embargo-store.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
+import { BatchLedger, trustedTimestamps } from '../receipts/batch-ledger.js';
 import { ReceiptIntake } from '../receipts/intake.js';
 import { VouchedAgents } from '../receipts/enrollments.js';
 import { IntakeBudget, MinuteBudget, type Vouched } from '../receipts/budget.js';
@@ -304,16 +305,15 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
     const groups = await store.declaredGroups();
     return groups && new Set(groups);
   };
-  const intake = new ReceiptIntake(
-    db,
-    sequencer,
-    () => repo.view.timestampKeys(),
+  const intake = new ReceiptIntake({
     checkers,
-    () => clock.now(),
-    new IntakeBudget(intakeLimits, () => clock.now(), vouched, clientBytes),
-    declaredSet,
-    vouchedAgents,
-  );
+    trust: trustedTimestamps(() => repo.view.timestampKeys()),
+    budget: new IntakeBudget(intakeLimits, () => clock.now(), vouched, clientBytes),
+    ledger: new BatchLedger(db, sequencer),
+    enrollments: vouchedAgents,
+    now: () => clock.now(),
+    declaredGroups: declaredSet,
+  });
   const reportBudget = new IntakeBudget(
     intakeLimits,
     () => clock.now(),

@@ -17,13 +17,16 @@ import type { Envelope, RootSigned } from '../tuf/metadata.js';
 import { addCheckpointRoutes } from './add-checkpoint-route.js';
 import { IntakeBudget, MinuteBudget, NOTHING_VOUCHED, type Vouched } from '../receipts/budget.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
+import { VouchedAgents } from '../receipts/enrollments.js';
+import { ReceiptIntake } from '../receipts/intake.js';
 import { CheckpointWitness } from './checkpoints.js';
 import { LogKeyRing } from '../log/log-keys.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { WITNESS_LIMITS } from './config.js';
 import { migrateWitness } from './schema.js';
-import { WitnessIntake } from './intake.js';
-import { receiptRoutes } from './receipts-route.js';
+import { WitnessLedger, followedTimestamps } from './ledger.js';
+import { receiptRoutes } from '../http/routes/receipts.js';
+import { receiptPageRoutes } from './receipts-route.js';
 import { type RootSource, TrustedRoots } from './roots.js';
 import type { WitnessKey } from './key.js';
 
@@ -123,7 +126,16 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     'receipts',
   );
   const checkers = new ReceiptCheckers();
-  const intake = new WitnessIntake(db, log, sequencer, roots, budget, checkers, now);
+  const intake = new ReceiptIntake({
+    checkers,
+    trust: followedTimestamps(roots),
+    budget,
+    ledger: new WitnessLedger(db, log, sequencer, now),
+    // Its budget vouches from its settings (options.vouched), not from certificates: no owners here,
+    // only the record of which certificates it logged.
+    enrollments: new VouchedAgents(async () => ({}), now),
+    now,
+  });
   const vkey = verifierKey(witnessOrigin(name), publicKey);
   const checkpoints = new CheckpointWitness(
     await migrateWitness(db),
@@ -158,12 +170,11 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   app.route(
     '/',
     receiptRoutes({
-      db,
-      log,
       intake,
       maxJsonBytes: options.maxJsonBytes ?? WITNESS_LIMITS.maxJsonBytes,
     }),
   );
+  app.route('/', receiptPageRoutes({ db, log }));
   app.route('/log', logRoutes({ log, verifierKey: vkey }));
   app.route(
     '/',

@@ -1,34 +1,23 @@
 import { Hono } from 'hono';
 import type { Db } from '../db/schema.js';
 import { FairpatchError } from '../errors.js';
-import { readJsonText } from '../http/body.js';
 import { intParam } from '../http/query.js';
 import { ENTRIES_PAGE_BYTES } from '../log/limits.js';
 import type { LogStore } from '../log/store.js';
 import { GROUP_PATTERN } from '../common/names.js';
 import type { WitnessPage } from '../common/witness.js';
 import { parseJson } from '../common/canonical.js';
-import type { WitnessIntake } from './intake.js';
 
 /** Leaves scanned per page (and at most ENTRIES_PAGE_BYTES of them): fewer entries when `group` filters them. */
 export const PAGE = 1000;
 
 /**
- * `POST /receipts`: agents hand in signed receipts (201 once logged). `GET /receipts?group=&after=N`:
- * logged receipts with index > N (from the first without `after`), in log order, with the documents
- * they name; `next` is the `after` of the following page.
+ * `GET /receipts?group=&after=N`: logged receipts with index > N (from the first without `after`), in
+ * log order, with the documents they name; `next` is the `after` of the following page. (`POST
+ * /receipts` is the node's route, src/http/routes/receipts.ts, over the witness's ledger.)
  */
-export function receiptRoutes(deps: {
-  db: Db;
-  log: LogStore;
-  intake: WitnessIntake;
-  maxJsonBytes: number;
-}): Hono {
+export function receiptPageRoutes(deps: { db: Db; log: LogStore }): Hono {
   const app = new Hono();
-  app.post('/receipts', async (c) =>
-    c.json(await deps.intake.submit(await readJsonText(c, deps.maxJsonBytes)), 201),
-  );
-
   app.get('/receipts', async (c) => {
     const group = c.req.query('group');
     if (group !== undefined && !GROUP_PATTERN.test(group))

@@ -96,6 +96,21 @@ describe('receipt intake budgets', () => {
     expect(added).toBeLessThanOrEqual(budget);
   });
 
+  it('takes a receipt sent twice in one batch as one: charged once, logged once (as a witness does)', async () => {
+    const node = await nodeWith({ receiptsPerKeyPerMinute: 1, vouched: () => true });
+    const [agent] = await junk(node, 1);
+    const batch = agent!.batch();
+    expect(batch.receipts).toHaveLength(1);
+    const twice = { ...batch, receipts: [batch.receipts[0]!, batch.receipts[0]!] };
+    expect(await post(twice)).toMatchObject({ status: 201 });
+    await node.sequencer.idle();
+    const { size } = await node.log.head();
+    const [last] = await node.log.entries(size - 1, size);
+    const leaf = JSON.parse(last!.data) as { type: string; receipts: Array<{ sig: string }> };
+    expect(leaf.type).toBe('receipts.batch');
+    expect(leaf.receipts.map((r) => r.sig)).toEqual([batch.receipts[0]!.sig]);
+  });
+
   it('refuses receipts naming a group the operator has not declared (422 GROUP_UNDECLARED), once it has declared any', async () => {
     const node = await nodeWith({});
     const [before] = await junk(node, 1);
