@@ -124,6 +124,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'tuf',
       'db',
       'log',
+      'rollout',
       'audit',
       'storage',
       'serving',

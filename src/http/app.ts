@@ -13,6 +13,7 @@ import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { embargoRoutes } from './routes/embargoes.js';
 import { tufRoutes } from './routes/tuf.js';
 import { logRoutes } from './routes/log.js';
+import { rolloutRoutes } from './routes/rollout.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { reportRoutes } from './routes/reports.js';
 import { type EventRouteOptions, eventRoutes } from './routes/events.js';
@@ -254,6 +255,7 @@ export function createApp(deps: AppDeps): Hono {
       witnessed: deps.logWitnessed ?? false,
     }),
   );
+  app.route('/log', rolloutRoutes({ log: deps.log }));
   app.route(
     '/',
     dashboardRoutes({

@@ -16,6 +16,7 @@ import { SHA256 } from './routes/publisher.js';
 import { declarationSchema } from './routes/groups.js';
 import { signedInstallReportSchema } from '../common/install-report.js';
 import { keyRotationsSchema } from '../log/log-keys.js';
+import { saltEvidenceSchema } from '../rollout/evidence.js';
 
 /**
  * The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the publisher, receipt and log
@@ -411,6 +412,23 @@ const paths: ZodOpenApiPathsObject = {
       operationId: 'logCheckpoint',
       summary: 'the latest C2SP checkpoint (signed note: origin, size, RFC 9162 root hash)',
       responses: { '200': { description: 'signed note', ...text }, ...errors(404) },
+    },
+  },
+  '/log/rollout-salt': {
+    get: {
+      tags: ['log'],
+      operationId: 'logRolloutSalt',
+      summary:
+        "a staged release's lottery salt evidence: the activation leaf that first carried the target, and the first checkpoints holding it (the first, then those carrying cosignatures), each with the leaf's inclusion proof",
+      requestParams: {
+        query: z.strictObject({
+          target: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\/[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/),
+        }),
+      },
+      responses: {
+        '200': { description: 'salt evidence', ...json(saltEvidenceSchema) },
+        ...errors(400, 404),
+      },
     },
   },
   '/log/entries': {

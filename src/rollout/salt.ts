@@ -71,7 +71,11 @@ export function deriveSalt(input: {
       return blob.length === 76 && blob.subarray(0, 4).equals(keyId);
     });
     if (own.length === 0)
-      invalid(`witness ${w.name} has not cosigned checkpoint ${checkpoint.size}`);
+      throw new FairpatchError(
+        'CHECKPOINT_INVALID',
+        `witness ${w.name} has not cosigned checkpoint ${checkpoint.size}`,
+        { details: { uncosigned: w.name } },
+      );
     if (own.length > 1)
       invalid(
         `witness ${w.name} cosigned checkpoint ${checkpoint.size} ${own.length} times: the salt would be the node's choice`,
