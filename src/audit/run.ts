@@ -1,18 +1,16 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../common/files.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { privateDir, writeFileAtomic } from '../common/files.js';
 import { join } from 'node:path';
 import { FairpatchError } from '../errors.js';
 import { reach } from '../net/unreachable.js';
 import { expectOk, failureCode, httpFailure } from '../net/errors.js';
 import { textAtMost } from '../net/bounded.js';
-import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { type Leaf, parseLeaf } from '../log/leaves.js';
 import { announcedLogKeys, followLogKeys, keyRotationsSchema } from '../log/log-keys.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { verifiedCosigners } from '../log/cosignature.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
-import { MemoryTree } from '../log/tree.js';
 import { parseJson } from '../common/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import type { Envelope, RootSigned } from '../tuf/metadata.js';
@@ -28,6 +26,8 @@ import {
 } from './fairness.js';
 import type { ExternalEvidence } from './observations.js';
 import { timestampKeyWindows } from './key-windows.js';
+import { followLog } from './log-follow.js';
+import { checkpointSizes } from './split-view.js';
 
 export interface AuditRun {
   server: string;
@@ -57,8 +57,6 @@ export interface AuditOutcome {
    */
   errorCode?: string;
 }
-
-const PAGE = 1000;
 
 async function get(server: string, path: string): Promise<Response> {
   return reach(new URL(path, server), { timeoutMs: 30_000 });
@@ -123,7 +121,7 @@ async function openFollowingRotations(
 }
 
 async function audit(run: AuditRun): Promise<AuditOutcome> {
-  mkdirSync(run.stateDir, { recursive: true });
+  privateDir(run.stateDir);
   // The pinned key, plus keys the log itself announced under checkpoints a trusted key signed.
   const learnedPath = join(run.stateDir, 'log-keys.json');
   const learned = existsSync(learnedPath)
@@ -153,8 +151,16 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   if (run.cosigners && run.cosigners.threshold > 0)
     findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
-  // 1. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust.
-  const { leaves, tree } = await fetchLeaves(run, checkpoint, findings.length === 0);
+  // 1. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust. Read
+  // from the log's tiles; with a saved state, only the entries since the saved checkpoint.
+  const followed = await followLog({
+    server: run.server,
+    stateDir: run.stateDir,
+    checkpoint,
+    saved: saved ? { note: saved, checkpoint: openCheckpoint(saved, verifier) } : undefined,
+    useState: findings.length === 0,
+  });
+  const { leaves } = followed;
 
   // 2. The witness step: the log must extend what this auditor saw last time. Decided from what the
   // log key signed alone (the saved checkpoint, and the served one the leaves above hash into), not
@@ -166,13 +172,15 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
         served: checkpointNote,
         previous: openCheckpoint(saved, verifier),
         checkpoint,
-        servedRootAt: (size) => tree.root(size),
+        servedRootAt: () => followed.rootAtSaved!,
       }),
     );
   }
+  // Leaves read before were parsed through their schema then: the saved text is read back as is.
   const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({
     index,
-    leaf: parseLeaf(Buffer.from(data, 'utf8')),
+    leaf:
+      index < followed.fresh ? (JSON.parse(data) as Leaf) : parseLeaf(Buffer.from(data, 'utf8')),
   }));
 
   // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
@@ -186,6 +194,10 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     ),
   );
   const { keys: timestampKeys, roots } = await trustedTimestampKeys(run, announced, findings);
+  // The roots agents' checkpoints are held against (split views), each from checked tiles once.
+  const rootsAt = await followed.roots(
+    [...checkpointSizes(parsed, run.external ?? [])].filter((size) => size <= checkpoint.size),
+  );
   const report = evaluateFairness({
     leaves: parsed,
     timestampKeys,
@@ -194,12 +206,19 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     extraFindings: findings,
     external: run.external ?? [],
     ...(run.options ? { options: run.options } : {}),
-    log: { keys: verifier, rootAt: (size) => tree.root(size) },
+    log: {
+      keys: verifier,
+      rootAt: (size) => {
+        const root = rootsAt.get(size);
+        if (!root) throw new FairpatchError('INTERNAL', `no root was read for size ${size}`);
+        return root;
+      },
+    },
   });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
+    followed.save(checkpointNote);
     writeFileAtomic(savedPath, checkpointNote);
-    writeFileAtomic(join(run.stateDir, 'leaves.json'), JSON.stringify(leaves));
     if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
     const announced = announcedLogKeys(parsed.map(({ leaf }) => leaf));
     const keys = [...new Set([...learned, ...announced])];
@@ -336,72 +355,6 @@ export function unwitnessed(
       evidence: { checkpoint: note, cosigned_by: names },
     },
   ];
-}
-
-/**
- * Every leaf up to the checkpoint's size, hashed into its root. Leaves cached by an earlier run (under
- * the checkpoint it saved) are reused; if they and the new ones do not make the served root (a log
- * rewritten behind the cache), every leaf is fetched again and judged as served.
- */
-async function fetchLeaves(
-  run: AuditRun,
-  checkpoint: Checkpoint,
-  cache: boolean,
-): Promise<{ leaves: string[]; tree: MemoryTree }> {
-  if (cache) {
-    try {
-      return await fetchLeavesOnce(run, checkpoint, true);
-    } catch (error) {
-      if (!(error instanceof FairpatchError) || error.code !== 'PROOF_INVALID') throw error;
-    }
-  }
-  return fetchLeavesOnce(run, checkpoint, false);
-}
-
-async function fetchLeavesOnce(
-  run: AuditRun,
-  checkpoint: Checkpoint,
-  cache: boolean,
-): Promise<{ leaves: string[]; tree: MemoryTree }> {
-  const cachePath = join(run.stateDir, 'leaves.json');
-  // The cache holds leaves verified under the saved checkpoint; after an inconsistency, trust none of it.
-  let leaves: string[] =
-    cache && existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as string[]) : [];
-  if (leaves.length > checkpoint.size) leaves = [];
-  while (leaves.length < checkpoint.size) {
-    const end = Math.min(checkpoint.size, leaves.length + PAGE);
-    const body = parseJson(
-      // A page is bounded in bytes by the server (src/log/limits.ts): read no more than one can be.
-      await getText(
-        run.server,
-        `/log/entries?start=${leaves.length}&end=${end}`,
-        MAX_ENTRIES_ANSWER_BYTES,
-      ),
-    ) as { entries?: Array<{ index: number; data: string }> };
-    const entries = body.entries ?? [];
-    if (entries.length === 0)
-      throw new FairpatchError(
-        'PROOF_INVALID',
-        `the server returned no entries from ${leaves.length}`,
-      );
-    for (const e of entries) {
-      if (e.index !== leaves.length || typeof e.data !== 'string')
-        throw new FairpatchError(
-          'PROOF_INVALID',
-          `entry ${leaves.length} is missing or out of order`,
-        );
-      leaves.push(e.data);
-    }
-  }
-  const tree = new MemoryTree();
-  tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
-  if (!Buffer.from(tree.root()).equals(checkpoint.rootHash)) {
-    throw new FairpatchError(
-      'PROOF_INVALID',
-      'the entries served do not hash to the checkpoint root',
-    );
-  }
-  return { leaves, tree };
 }
 
 /**

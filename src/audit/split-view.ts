@@ -1,6 +1,7 @@
 import { openCheckpoint } from '../log/checkpoint.js';
 import type { Verifier } from '../log/note.js';
-import type { Seen } from './observations.js';
+import type { Leaf } from '../log/leaves.js';
+import type { ExternalEvidence, Seen } from './observations.js';
 import type { Finding } from './report.js';
 
 /**
@@ -53,4 +54,28 @@ export function splitViews(input: {
     }
   }
   return [...findings.values()];
+}
+
+/**
+ * Every tree size an agent's checkpoint names in the log's receipts and outside evidence, read
+ * without checking anything (a superset of what splitViews asks roots for): the roots at those sizes
+ * are read from the log's tiles before the evaluation, which is synchronous.
+ */
+export function checkpointSizes(
+  leaves: ReadonlyArray<{ leaf: Leaf }>,
+  external: readonly ExternalEvidence[],
+): Set<number> {
+  const sizes = new Set<number>();
+  const add = (receipt: unknown): void => {
+    const note = (receipt as { observation?: { checkpoint?: unknown } } | null)?.observation
+      ?.checkpoint;
+    if (typeof note !== 'string') return;
+    const size = Buffer.from(note, 'base64').toString('utf8').split('\n', 2)[1] ?? '';
+    if (/^(0|[1-9]\d{0,15})$/.test(size) && Number.isSafeInteger(Number(size)))
+      sizes.add(Number(size));
+  };
+  for (const { leaf } of leaves)
+    if (leaf.type === 'receipts.batch' && leaf.v === 2) for (const r of leaf.receipts) add(r);
+  for (const e of external) for (const r of e.receipts) add(r);
+  return sizes;
 }

@@ -208,6 +208,53 @@ export function perfectRoot(hashes: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
+ * The perfect subtrees a tree of `size` leaves decomposes into, left to right: one per set bit of
+ * `size`, largest first. Its root is theirs folded from the right (`foldRoot`).
+ */
+export function perfectSubtrees(size: number): Array<{ level: number; index: number }> {
+  const out: Array<{ level: number; index: number }> = [];
+  let prefix = 0;
+  for (let level = 52; level >= 0; level--) {
+    const span = 2 ** level;
+    if (Math.floor(size / span) % 2 === 1) {
+      out.push({ level, index: prefix / span });
+      prefix += span;
+    }
+  }
+  return out;
+}
+
+/** MTH of a tree from the roots of its perfect subtrees, left to right (RFC 9162 2.1.1). */
+export function foldRoot(subtrees: readonly Uint8Array[]): Uint8Array {
+  if (subtrees.length === 0) return emptyRoot();
+  let root = subtrees[subtrees.length - 1]!;
+  for (let i = subtrees.length - 2; i >= 0; i--) root = nodeHash(subtrees[i]!, root);
+  return root;
+}
+
+/**
+ * The tree node (`level`, `index`) from the tile holding it: a node at tree level 8·L + r is the
+ * root of 2^r consecutive hashes of a level-L tile (never across two: 2^r divides 256).
+ */
+export function nodeInTile(tile: readonly Uint8Array[], level: number, index: number): Uint8Array {
+  const r = level % TILE_HEIGHT;
+  const offset = (index * 2 ** r) % TILE_WIDTH;
+  const hashes = tile.slice(offset, offset + 2 ** r);
+  if (hashes.length !== 2 ** r)
+    throw new FairpatchError('PROOF_INVALID', `a tile is too short for node ${level}/${index}`);
+  return perfectRoot(hashes);
+}
+
+/** Which tile (level, index) holds tree node (`level`, `index`). */
+export function tileOfNode(level: number, index: number): { level: number; index: number } {
+  const r = level % TILE_HEIGHT;
+  return {
+    level: (level - r) / TILE_HEIGHT,
+    index: Math.floor((index * 2 ** r) / TILE_WIDTH),
+  };
+}
+
+/**
  * The right edge of a tree (its compact range from 0): one perfect-subtree hash per set bit of
  * `size`, largest first. It is all a reader must keep to extend a verified tree with new leaves and
  * recompute the root: what an auditor saves between runs instead of the tree.
@@ -226,9 +273,9 @@ export class CompactRange {
 
   /** From a saved edge; refused when it does not have one hash per set bit of `size`. */
   static of(size: number, edge: readonly Uint8Array[]): CompactRange {
-    const levels: number[] = [];
-    for (let level = 52; level >= 0; level--)
-      if (Math.floor(size / 2 ** level) % 2 === 1) levels.push(level);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new FairpatchError('BAD_REQUEST', `a saved tree size must be a safe integer`);
+    const levels = perfectSubtrees(size).map((s) => s.level);
     if (
       !Number.isSafeInteger(size) ||
       size < 0 ||
@@ -266,10 +313,7 @@ export class CompactRange {
 
   /** MTH of the whole tree (RFC 9162 2.1.1): the edge folded from the right. */
   root(): Uint8Array {
-    if (this.hashes.length === 0) return emptyRoot();
-    let root = this.hashes[this.hashes.length - 1]!;
-    for (let i = this.hashes.length - 2; i >= 0; i--) root = nodeHash(this.hashes[i]!, root);
-    return root;
+    return foldRoot(this.hashes);
   }
 
   clone(): CompactRange {

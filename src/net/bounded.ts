@@ -5,6 +5,11 @@ import { AnswerTooLargeError } from './errors.js';
  * no further than what the caller can use (a declared length over the limit is refused unread).
  */
 export async function textAtMost(response: Response, maxBytes: number): Promise<string> {
+  return (await bytesAtMost(response, maxBytes)).toString('utf8');
+}
+
+/** A response body as bytes, refused once it passes `maxBytes` (as textAtMost). */
+export async function bytesAtMost(response: Response, maxBytes: number): Promise<Buffer> {
   const tooLarge = () => new AnswerTooLargeError(maxBytes);
   if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
     await response.body?.cancel();
@@ -18,5 +23,5 @@ export async function textAtMost(response: Response, maxBytes: number): Promise<
     if (size > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
