@@ -84,12 +84,12 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'agent',
-    imports: ['common', 'tuf', 'log', 'net'],
+    imports: ['common', 'tuf', 'log', 'net', 'rollout'],
     why: 'the client that polls, installs and signs receipts; nothing of the server',
   },
   {
     folder: 'audit',
-    imports: ['common', 'tuf', 'log', 'net'],
+    imports: ['common', 'tuf', 'log', 'net', 'rollout'],
     why: "the auditor's verdicts from public evidence; nothing of the server",
   },
   {

@@ -21,6 +21,7 @@ import { UnknownTargetError } from './errors.js';
 import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
 import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
+import { MAX_SALT_EVIDENCE_BYTES, RolloutGate } from './rollout-gate.js';
 import { writeGroupFile } from './group-file.js';
 import { UnreachableError, reach } from '../net/unreachable.js';
 import { ClientError, ServerUnavailableError, expectOk, httpFailure } from '../net/errors.js';
@@ -116,6 +117,7 @@ export class Agent {
   readonly identity: AgentIdentity;
   private readonly observer: Observer;
   private readonly checkpoints: CheckpointWatch | undefined;
+  private readonly rollout: RolloutGate;
   private lastLogCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -135,6 +137,19 @@ export class Agent {
     this.identity = loadIdentity(s);
     this.observer = new Observer(this.identity, options.group, this.receipts);
     this.checkpoints = options.checkpoint && new CheckpointWatch(options.checkpoint, s);
+    // Staged releases: this agent decides its own eligibility from signed bytes, salt verified here.
+    this.rollout = new RolloutGate(
+      {
+        ...(options.checkpoint ? { logKey: options.checkpoint.logKey } : {}),
+        witnesses: options.checkpoint?.witnesses ?? [],
+        fetchEvidence: async (target) => {
+          const url = `${options.server}/log/rollout-salt?target=${encodeURIComponent(target)}`;
+          const response = await expectOk(await reach(url, { timeoutMs: 10_000 }), url);
+          return JSON.parse(await textAtMost(response, MAX_SALT_EVIDENCE_BYTES)) as unknown;
+        },
+      },
+      this.identity.publicKey,
+    );
     // Receipts are only evidence together with the group they were served to; export reads this.
     writeGroupFile(s, options.group);
   }
@@ -324,6 +339,17 @@ export class Agent {
     if (!first)
       return { outcome: 'up-to-date', reason: whyNot(targets, wanted, this.options.vendor) };
     const facts: PatchFacts = first.info.custom;
+    const staged = await this.rollout.decide({
+      vendor: this.options.vendor,
+      facts,
+      target: { path: first.path, sha256: first.info.hashes.sha256 },
+      served: this.servedTimestamp(),
+    });
+    if (staged) {
+      const { reason, ...decided } = staged;
+      this.observer.rolloutDecided(decided);
+      if (!staged.eligible) return { outcome: 'up-to-date', reason };
+    }
 
     let files: Array<{ path: string; target: string }>;
     try {

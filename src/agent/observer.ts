@@ -116,6 +116,14 @@ export class Observer {
     this.keep({ ...this.open.observation, artifact_failures: failures }, this.open.document);
   }
 
+  /** What the agent decided about a staged release during the current run (src/agent/rollout-gate.ts). */
+  rolloutDecided(rollout: NonNullable<Observation['rollout']>): void {
+    if (!this.open) return;
+    const now = this.open.observation.rollout;
+    if (now && JSON.stringify(now) === JSON.stringify(rollout)) return;
+    this.keep({ ...this.open.observation, rollout }, this.open.document);
+  }
+
   /** The log checkpoint served during the current run (see CheckpointWatch). */
   checkpointSeen(note: string): void {
     const checkpoint = Buffer.from(note, 'utf8').toString('base64');

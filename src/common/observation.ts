@@ -5,6 +5,7 @@ import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
 import { signedEnrollmentSchema } from './enrollment.js';
 import { canonicalText } from './canonical.js';
+import { FULL_BP, MAX_STAGES } from './rollout-plan.js';
 
 // The evidence an agent signs: what it was served, when, in which group, through which path. The
 // agent's signature binds the group and the times to the server-signed document, so nobody between
@@ -55,6 +56,20 @@ export const observationSchema = z.strictObject({
     .string()
     .max(4096)
     .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+    .optional(),
+  /**
+   * A staged release the agent weighed during this run (src/agent/rollout-gate.ts): the stage it
+   * computed from the signed plan and tick (-1: before the release's tick), that stage's share, and
+   * whether its own cohort was in; the checkpoint size its salt came from, when it drew one.
+   */
+  rollout: z
+    .strictObject({
+      release: z.string().min(1).max(200),
+      stage: z.number().int().min(-1).max(MAX_STAGES),
+      percent_bp: z.number().int().min(0).max(FULL_BP),
+      eligible: z.boolean(),
+      salt_checkpoint: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    })
     .optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;

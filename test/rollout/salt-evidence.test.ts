@@ -88,7 +88,7 @@ describe('the salt evidence a node serves', () => {
       witnesses: ['witness/w1'],
       metadataVersion: 2,
     });
-    const body = await (await ask()).json();
+    const body = (await (await ask()).json()) as { leaf_index: number };
     // Asked again (another group, another node over the same log): the same salt.
     const again = verifySaltEvidence({ body, release, target, log: logVerifier, witnesses });
     expect(again.salt.equals(salt.salt)).toBe(true);
