@@ -7,15 +7,15 @@ import {
 } from '../common/witness.js';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { parseVerifierKey } from '../log/note.js';
-import { MemoryTree } from '../log/tree.js';
+import { leafHash } from '../log/merkle.js';
+import { CompactRange } from '../log/tiles.js';
+import { TileReader } from './tile-reader.js';
 import { reach } from '../net/unreachable.js';
 import { ClientError, expectOk } from '../net/errors.js';
 import { textAtMost } from '../net/bounded.js';
 import { MAX_ENTRIES_ANSWER_BYTES } from '../log/limits.js';
 import { parseJson } from '../common/canonical.js';
 import type { ExternalEvidence } from './observations.js';
-
-const PAGE = 1000;
 
 async function getJson(base: string, path: string): Promise<unknown> {
   const response = await expectOk(
@@ -45,30 +45,18 @@ async function verifiedLeaves(url: string, vkey: string): Promise<string[]> {
   if (response.status === 404) return [];
   await expectOk(response, `witness ${url}/log/checkpoint`);
   const checkpoint = openCheckpoint(await response.text(), verifier);
+  // Its log's tiles (C2SP tlog-tiles), as the audited server's: every entry, hashed into its root.
   const leaves: string[] = [];
-  while (leaves.length < checkpoint.size) {
-    const end = Math.min(checkpoint.size, leaves.length + PAGE);
-    const body = (await getJson(url, `/log/entries?start=${leaves.length}&end=${end}`)) as {
-      entries?: Array<{ index: number; data: string }>;
-    };
-    const entries = body.entries ?? [];
-    if (entries.length === 0)
-      throw new FairpatchError(
-        'PROOF_INVALID',
-        `witness ${url} returned no entries from ${leaves.length}`,
-      );
-    for (const e of entries) {
-      if (e.index !== leaves.length || typeof e.data !== 'string')
-        throw new FairpatchError(
-          'PROOF_INVALID',
-          `witness ${url}: entry ${leaves.length} is missing or out of order`,
-        );
-      leaves.push(e.data);
-    }
-  }
-  const tree = new MemoryTree();
-  tree.append(leaves.map((l) => Buffer.from(l, 'utf8')));
-  if (!Buffer.from(tree.root()).equals(checkpoint.rootHash))
+  const range = CompactRange.empty();
+  await new TileReader(url, checkpoint.size, checkpoint.rootHash).entries(
+    0,
+    checkpoint.size,
+    (_, leaf) => {
+      range.append(leafHash(leaf));
+      leaves.push(leaf.toString('utf8'));
+    },
+  );
+  if (!Buffer.from(range.root()).equals(checkpoint.rootHash))
     throw new FairpatchError(
       'PROOF_INVALID',
       `witness ${url}: its entries do not hash to its signed checkpoint`,
