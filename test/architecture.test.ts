@@ -140,6 +140,11 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
     why: 'a witness: a server of its own (settings, intake, cosigning)',
   },
   {
+    folder: 'demo',
+    imports: ['common', 'keys', 'agent'],
+    why: 'the demo fleet of agents beside a dev node',
+  },
+  {
     folder: 'server',
     imports: [
       'common',
@@ -156,13 +161,9 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'receipts',
       'metrics',
       'http',
+      'demo',
     ],
-    why: 'a node: its settings, wiring and HTTP server',
-  },
-  {
-    folder: 'demo',
-    imports: ['common', 'keys', 'agent'],
-    why: 'the demo fleet of agents beside a dev node',
+    why: 'a node: its settings, its one composition root, serving from start to shutdown',
   },
   {
     folder: 'cli',
@@ -178,9 +179,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'agent',
       'audit',
       'witness',
-      'serving',
       'server',
-      'demo',
     ],
     why: 'the commands: parse, then call one of the sides',
   },
@@ -338,6 +337,18 @@ describe('the boundaries of the code', () => {
         (t) => !SHARED.some((s) => t.startsWith(s.replace(/\.ts$/, ''))) && !t.startsWith('errors'),
       ),
     ).toEqual([]);
+  });
+
+  it('fairpatch serve parses its options and calls the server: a node is put together in src/server only', () => {
+    // Settings and the command's own plumbing, then one entry point (src/server/serve.ts), which
+    // opens the node through createNode, the one composition root.
+    expect(importsOf(join(SRC, 'cli/serve.ts')).sort()).toEqual([
+      'cli/errors.js',
+      'cli/setting-options.js',
+      'cli/spec.js',
+      'server/config.js',
+      'server/serve.js',
+    ]);
   });
 
   it('the check sees imports at all (a rule that cannot fail is no rule)', () => {

@@ -219,7 +219,10 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
-  app.route('/api/v1', embargoRoutes({ repo, maxJsonBytes: limits.maxJsonBytes }));
+  app.route(
+    '/api/v1',
+    embargoRoutes({ repo, embargoes: repo.embargoes, maxJsonBytes: limits.maxJsonBytes }),
+  );
   if (deps.declareGroups)
     app.route(
       '/api/v1',

@@ -14,7 +14,7 @@ import type { LeafOf } from '../log/leaves.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { isoSeconds, parseIsoSeconds } from '../tuf/time.js';
 import { parseWith, vendorName } from '../tuf/schema.js';
-import { type EmbargoRecord, EmbargoStore, type PendingVersion } from './embargo-store.js';
+import type { EmbargoRecord, EmbargoStore, PendingVersion } from './embargo-store.js';
 import type { StoredVersion } from '../serving/state.js';
 import type { Repository } from './repository.js';
 
@@ -71,7 +71,7 @@ export function parseEmbargoId(value: string | undefined): string {
 export class Embargoes {
   constructor(
     private readonly repo: Repository,
-    readonly store: EmbargoStore = new EmbargoStore(repo.store.db),
+    readonly store: EmbargoStore,
   ) {}
 
   private time(value: string): number {
@@ -117,7 +117,7 @@ export class Embargoes {
       check: (pending) => this.assertNothingPendingBefore(pending, releaseAt),
     });
     const commitment = embargoCommitment(record.id, members, record.nonce);
-    await this.repo.log?.embargo(`embargo-created:${commitment}`, {
+    await this.repo.log.embargo(`embargo-created:${commitment}`, {
       type: 'embargo.created',
       v: 2,
       commitment,
@@ -179,7 +179,7 @@ export class Embargoes {
       for (const v of this.repo.view.state.vendors.get(m.vendor) ?? []) {
         const before = ticksBefore.get(`${m.vendor}/${v.version}`);
         if (before !== undefined && before !== v.activationTick && v.kind !== undefined)
-          await this.repo.log?.staged(m.vendor, v, v.kind, true);
+          await this.repo.log.staged(m.vendor, v, v.kind, true);
       }
     }
     return this.viewOf(record);
@@ -323,7 +323,7 @@ export class Embargoes {
   /** Logs the decisions not logged yet (the last `count`, default one): hashes only, until the tick. */
   private async logDecision(record: EmbargoRecord, count = 1): Promise<void> {
     for (const { dedupe, leaf } of this.decisionLeaves(record, count))
-      await this.repo.log?.embargo(dedupe, leaf);
+      await this.repo.log.embargo(dedupe, leaf);
   }
 
   private decisionLeaves(

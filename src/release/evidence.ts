@@ -8,7 +8,6 @@ import type { DeliveryCounter } from '../serving/accounting.js';
 import type { Repository } from './repository.js';
 import type { CommittedState, StoredVersion } from '../serving/state.js';
 import { activeAt } from '../serving/view.js';
-import { Embargoes } from './embargo.js';
 
 /**
  * Writes what happens to the repository into the transparency log. Every leaf here is a
@@ -24,7 +23,6 @@ export class Evidence {
   /** Roll-ups built but not yet in the log (the database was away): sent again, under the same dedupe key. */
   private readonly unsent = new Map<string, Leaf>();
   private readonly instance = randomUUID();
-  private readonly embargoes: Embargoes;
   /**
    * Changes other than releases and halts are logged from one snapshot period before this node
    * started: a node that was down for less than that catches up, an upgraded repository does not log
@@ -39,7 +37,6 @@ export class Evidence {
     private readonly nodeName: string,
   ) {
     this.lastRollupTick = repo.currentTick() - 1;
-    this.embargoes = new Embargoes(repo);
     this.changesFrom = repo.currentTick() - periodTicks(repo);
   }
 
@@ -285,21 +282,21 @@ export class Evidence {
    * clear its leaf would name the member and the tick before the reveal opens them.
    */
   private async sealedFor(vendor: string, version: StoredVersion): Promise<number | undefined> {
-    const leaf = await this.embargoes.sealed(vendor, version);
+    const leaf = await this.repo.embargoes.sealed(vendor, version);
     return leaf && this.append(`sealed:${leaf.sealed}`, leaf);
   }
 
   /** Start-up sweep: commitments of pending embargoes a crash kept out of the log (idempotent). */
   async embargoCommitments(): Promise<void> {
-    for (const { dedupe, leaf } of await this.embargoes.pendingCommitments())
+    for (const { dedupe, leaf } of await this.repo.embargoes.pendingCommitments())
       await this.append(dedupe, leaf);
   }
 
   /** Opens every embargo whose tick has come: its id, members, nonce and decisions enter the log. */
   private async reveals(): Promise<void> {
-    for (const due of await this.embargoes.dueReveals()) {
+    for (const due of await this.repo.embargoes.dueReveals()) {
       await this.append(due.dedupe, due.leaf);
-      await this.embargoes.store.markRevealed(due.id, this.repo.clock.now());
+      await this.repo.embargoes.store.markRevealed(due.id, this.repo.clock.now());
     }
   }
 

@@ -27,7 +27,8 @@ import type { RepositoryStore } from './store.js';
 import { activationTick, tickAt, tickStart } from '../common/tick.js';
 import { RootKeys } from './root-keys.js';
 import { type OnlineSigners, RepositoryView } from '../serving/view.js';
-import { EmbargoStore } from './embargo-store.js';
+import type { EmbargoStore } from './embargo-store.js';
+import { Embargoes } from './embargo.js';
 import { assertEmbargoRotation, assertEmbargoStaging } from './embargo-staging.js';
 import type { Leaf } from '../log/leaves.js';
 
@@ -43,6 +44,13 @@ export interface RepositoryOptions {
   maxHorizonMs: number;
   /** Told how long each tick's rendering took, in seconds (metrics). */
   onRender?: (seconds: number) => void;
+  /** The embargoes' table: the repository's embargo service is built on it, once. */
+  embargoStore: EmbargoStore;
+  /**
+   * Where every committed change is logged, built for this repository as it opens (the log reads
+   * the repository it logs for). Required: a change the repository commits is always logged.
+   */
+  log: (repo: Repository) => RepositoryEvents;
 }
 
 export interface StagedResult extends Omit<StagingPlan, 'claims'> {
@@ -100,8 +108,10 @@ export const registrationSchema = z.strictObject({
 export class Repository {
   private current: RepositoryView;
   private loadedAt: number;
-  private events: RepositoryEvents | undefined;
+  private readonly events: RepositoryEvents;
   private readonly keys: RootKeys;
+  /** Coordinated releases on this repository (embargo.ts): one service, built here. */
+  readonly embargoes: Embargoes;
 
   private constructor(
     private readonly options: RepositoryOptions,
@@ -112,6 +122,9 @@ export class Repository {
     this.keys.resolve(state, tickAt(options.config, options.clock.now()), false);
     this.current = new RepositoryView(state, (version) => this.keys.of(version), options.onRender);
     this.loadedAt = options.clock.now();
+    this.embargoes = new Embargoes(this, options.embargoStore);
+    // Last: the log may read anything of the repository it is built for.
+    this.events = options.log(this);
   }
 
   /** Keys this node lacks for a root it serves or will serve (a health problem, announced in the log). */
@@ -126,11 +139,6 @@ export class Repository {
 
   static async open(options: RepositoryOptions): Promise<Repository> {
     return new Repository(options, await options.store.loadState(options.config));
-  }
-
-  /** Connects the log; until then, staging is not logged (tests of the repository alone). */
-  attach(events: RepositoryEvents): void {
-    this.events = events;
   }
 
   get view(): RepositoryView {
@@ -149,8 +157,8 @@ export class Repository {
     return this.options.store;
   }
 
-  /** Where committed changes are logged (undefined until attached). */
-  get log(): RepositoryEvents | undefined {
+  /** Where committed changes are logged. */
+  get log(): RepositoryEvents {
     return this.events;
   }
 
@@ -234,7 +242,7 @@ export class Repository {
       ...new Set(infos.flatMap(([, info]) => (info.custom ? [info.custom.product] : []))),
     ]);
     const bound = await store.boundTargets(infos.map(([path]) => path));
-    const pending = await new EmbargoStore(store.db).pendingFor(vendor, now);
+    const pending = await this.options.embargoStore.pendingFor(vendor, now);
     const { claims, ...plan } = planStaging({
       vendor,
       vendorKey: registered.key,
@@ -279,7 +287,7 @@ export class Repository {
     const tick = activationTick(config, plan.effectiveAt);
     const versions = this.current.state.vendors.get(vendor) ?? [];
     const stored = versions.find((v) => v.version === upload.signed.version);
-    const logIndex = stored && (await this.events?.staged(vendor, stored, plan.kind));
+    const logIndex = stored && (await this.events.staged(vendor, stored, plan.kind));
     return {
       ...plan,
       vendor,
@@ -426,8 +434,8 @@ export class Repository {
     const state = this.current.state;
     const topVersion = state.topTargets.find((v) => v.version === top);
     const vendorVersion = state.vendors.get(vendor)?.find((v) => v.version === metadata);
-    if (topVersion) await this.events?.changeStaged('targets', topVersion);
-    if (vendorVersion) await this.events?.changeStaged(vendor, vendorVersion);
+    if (topVersion) await this.events.changeStaged('targets', topVersion);
+    if (vendorVersion) await this.events.changeStaged(vendor, vendorVersion);
   }
 
   /**
@@ -541,7 +549,7 @@ export class Repository {
     const roles = next.signed.roles;
     const tickOfRoot = this.current.state.rootTicks[next.signed.version - 1];
     if (tickOfRoot !== undefined)
-      await this.events?.changeStaged('root', {
+      await this.events.changeStaged('root', {
         version: next.signed.version,
         bytes,
         sha256: sha256Hex(bytes),
@@ -549,7 +557,7 @@ export class Repository {
         effectiveAt,
         activationTick: tickOfRoot,
       });
-    await this.events?.rootAdded(next.signed.version, bytes, {
+    await this.events.rootAdded(next.signed.version, bytes, {
       root: roles.root.keyids,
       targets: roles.targets.keyids,
       snapshot: roles.snapshot.keyids,

@@ -15,6 +15,7 @@ import { manifestSchema, resolveReleaseAt } from '../publish/manifest.js';
 import { parseJson } from '../common/canonical.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
 import { parseWith } from '../tuf/schema.js';
+import type { RepositoryStore } from '../release/store.js';
 import type { FairpatchNode } from './node.js';
 
 /**
@@ -113,4 +114,17 @@ export async function seedExamples(
     });
   }
   return results;
+}
+
+/** The operator token of a dev repository: created once, kept in the data dir with mode 0600. */
+export async function devOperatorToken(
+  store: RepositoryStore,
+  dataDir: string,
+  now: number,
+): Promise<string> {
+  const file = join(dataDir, 'operator.token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = await store.issueToken(null, now);
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
 }

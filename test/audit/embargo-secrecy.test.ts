@@ -3,7 +3,6 @@ import { evaluateFairness } from '../../src/audit/fairness.js';
 import { openSealedSchedules } from '../../src/audit/sealed-schedules.js';
 import { activationTick } from '../../src/common/tick.js';
 import { type Leaf, parseLeaf } from '../../src/log/leaves.js';
-import { Embargoes } from '../../src/release/embargo.js';
 import { isoSeconds } from '../../src/tuf/time.js';
 import { DIALECTS, freshDatabase } from '../helpers/dialects.js';
 import { type Fixture, MINUTE, createFixture } from '../helpers/repo.js';
@@ -28,7 +27,7 @@ describe.each(DIALECTS)('%s: an embargo in the public log', (dialect) => {
   afterEach(() => fx.close());
 
   it('names neither the members nor the tick before it, and is audited in full after the reveal', async () => {
-    const embargoes = new Embargoes(fx.node.repo);
+    const embargoes = fx.node.repo.embargoes;
     const first = fx.clock.now() + 2 * MINUTE;
     const later = first + 7.5 * MINUTE;
     const ticks = [first, later].map((at) => activationTick(fx.node.repo.config, at));

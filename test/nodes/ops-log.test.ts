@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateLogKey } from '../../src/keys/keygen.js';
 import { PublisherClient, haltRelease } from '../../src/publish/client.js';
-import { logRefusals } from '../../src/server/node.js';
+import { logRefusals } from '../../src/server/node-loops.js';
 import { leafEvent } from '../../src/server/leaf-events.js';
 import { createOpsLog } from '../../src/server/ops-log.js';
 import { type Fixture, SECOND, createFixture, listen } from '../helpers/repo.js';

@@ -32,7 +32,7 @@ describe.each(DIALECTS)('%s: an embargo lookup by a non-member', (dialect) => {
   beforeEach(async () => {
     fx = await createFixture({ databaseUrl: await freshDatabase(dialect) });
     for (const v of ['acme', 'initech']) await fx.addVendor(v);
-    await new Embargoes(fx.node.repo).create({
+    await fx.node.repo.embargoes.create({
       id: ID,
       release_at: isoSeconds(fx.clock.now() + 2 * MINUTE),
       members: ['acme'],
@@ -56,7 +56,7 @@ describe.each(DIALECTS)('%s: an embargo lookup by a non-member', (dialect) => {
     expect(existing).toEqual(missing);
     expect(missing.error).toMatchObject({ code: 'NOT_FOUND', message: 'no such embargo' });
     // A member reads it.
-    expect((await new Embargoes(fx.node.repo).view(ID, 'acme')).id).toBe(ID);
+    expect((await fx.node.repo.embargoes.view(ID, 'acme')).id).toBe(ID);
   });
 
   it('answers both over HTTP with the same status, headers and body', async () => {

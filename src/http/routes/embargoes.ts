@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { FairpatchError } from '../../errors.js';
-import { Embargoes, parseEmbargoId } from '../../release/embargo.js';
+import { type Embargoes, parseEmbargoId } from '../../release/embargo.js';
 import type { Repository } from '../../release/repository.js';
 import { type AuthEnv, operatorOnly, requireToken } from '../auth.js';
 import { readJson } from '../body.js';
@@ -12,9 +12,12 @@ const anyToken = (): boolean => true;
  * member reads the state with its vendor token. Before and after its tick, anyone else, a request
  * without a token included, gets the 404 a missing embargo gets: its existence is the secret.
  */
-export function embargoRoutes(deps: { repo: Repository; maxJsonBytes: number }): Hono<AuthEnv> {
-  const { repo, maxJsonBytes } = deps;
-  const embargoes = new Embargoes(repo);
+export function embargoRoutes(deps: {
+  repo: Repository;
+  embargoes: Embargoes;
+  maxJsonBytes: number;
+}): Hono<AuthEnv> {
+  const { repo, embargoes, maxJsonBytes } = deps;
   const app = new Hono<AuthEnv>();
   const asOperator = requireToken(repo.store, operatorOnly);
   const tokenOrHidden: MiddlewareHandler<AuthEnv> = async (c, next) => {
