@@ -7,8 +7,8 @@ import {
 } from 'zod-openapi';
 import { ERROR_STATUS, type ErrorCode } from '../errors.js';
 import { receiptBatchSchema } from '../common/observation.js';
-import { registrationSchema, rotationSchema } from '../release/repository.js';
 import { rootSchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
+import { registrationSchema, rotationSchema } from '../tuf/vendor-requests.js';
 import { EMBARGO_PATTERN, groupName } from '../common/names.js';
 import { embargoCreateSchema, embargoDecideSchema, embargoMoveSchema } from '../release/embargo.js';
 import { NON_NEGATIVE_INT } from './query.js';

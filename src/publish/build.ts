@@ -13,7 +13,7 @@ import { buildTopTargets } from '../tuf/roles.js';
 import { DAY_MS, isoSeconds } from '../tuf/time.js';
 import type { Manifest } from './manifest.js';
 import { signedPlan } from '../rollout/plan.js';
-import type { RotationRequest, VendorRequest } from './request.js';
+import type { RotationRequest, VendorRequest } from '../tuf/vendor-requests.js';
 
 const VENDOR_METADATA_LIFETIME_MS = 365 * DAY_MS;
 

@@ -4,28 +4,17 @@ import { FairpatchError } from '../errors.js';
 import { parseJson } from '../common/canonical.js';
 import { keyIdOf } from '../tuf/keys.js';
 import { type Envelope, type TargetsSigned, assertThreshold } from '../tuf/metadata.js';
-import { parseWith, tufKeySchema, vendorName, vendorTargetsSchema } from '../tuf/schema.js';
+import { parseWith, type tufKeySchema } from '../tuf/schema.js';
+import {
+  type RotationRequest,
+  type VendorRequest,
+  rotationRequestSchema,
+  vendorRequestSchema,
+} from '../tuf/vendor-requests.js';
 
 // Requests a vendor sends the operator, out of band (a file): everything the operator needs to
-// delegate to the vendor, and nothing the vendor must keep (no private key).
-
-export const vendorRequestSchema = z.strictObject({
-  name: vendorName,
-  public_key: tufKeySchema,
-  initial: vendorTargetsSchema,
-});
-export const rotationRequestSchema = z.strictObject({
-  name: vendorName,
-  public_key: tufKeySchema,
-  metadata: vendorTargetsSchema,
-});
-
-export type VendorRequest = Omit<z.infer<typeof vendorRequestSchema>, 'initial'> & {
-  initial: Envelope<TargetsSigned>;
-};
-export type RotationRequest = Omit<z.infer<typeof rotationRequestSchema>, 'metadata'> & {
-  metadata: Envelope<TargetsSigned>;
-};
+// delegate to the vendor, and nothing the vendor must keep (no private key). Their schemas are the
+// node's (src/tuf/vendor-requests.ts).
 
 /**
  * Reads a request file and checks, before the operator signs anything, that the metadata in it is

@@ -11,15 +11,8 @@ import {
   sha256Hex,
 } from '../tuf/metadata.js';
 import { assertRootSuccessor } from '../tuf/roles.js';
-import {
-  parseRoot,
-  parseVendorTargets,
-  parseWith,
-  tufKeySchema,
-  vendorName,
-  vendorTargetsSchema,
-} from '../tuf/schema.js';
-import { z } from 'zod';
+import { parseRoot, parseVendorTargets, parseWith } from '../tuf/schema.js';
+import { registrationSchema, rotationSchema } from '../tuf/vendor-requests.js';
 import type { Clock } from '../common/clock.js';
 import type { CommittedState, RepoConfig, StoredVersion } from '../serving/state.js';
 import { type StagingPlan, planStaging } from './staging.js';
@@ -77,29 +70,6 @@ export interface RepositoryEvents {
   /** Any other served change (top-level targets, a vendor's registration or rotation, a root): committed. */
   changeStaged(role: string, version: StoredVersion): Promise<number>;
 }
-
-const topTargetsEnvelope = z.strictObject({
-  signed: z.record(z.string(), z.unknown()),
-  signatures: z
-    .array(z.strictObject({ keyid: z.string(), sig: z.string() }))
-    .min(1)
-    .max(16),
-});
-
-/** `POST /api/v1/vendors/<vendor>/key`: the new key, the targets re-signed by it, the new delegation. */
-export const rotationSchema = z.strictObject({
-  public_key: tufKeySchema,
-  metadata: vendorTargetsSchema,
-  top_targets: topTargetsEnvelope,
-});
-
-/** `POST /api/v1/vendors`: a vendor's request plus the operator's new top-level targets delegating to it. */
-export const registrationSchema = z.strictObject({
-  name: vendorName,
-  public_key: tufKeySchema,
-  initial: vendorTargetsSchema,
-  top_targets: topTargetsEnvelope,
-});
 
 /**
  * One node's view of the repository: the committed state loaded from the database and the
