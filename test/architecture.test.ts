@@ -79,7 +79,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'publish',
-    imports: ['common', 'tuf', 'net', 'rollout'],
+    imports: ['common', 'tuf', 'advisory', 'net', 'rollout'],
     why: "the vendor's side: manifests, builds, the publisher client",
   },
   {
@@ -99,7 +99,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'serving',
-    imports: ['common', 'tuf'],
+    imports: ['common', 'tuf', 'advisory'],
     why: 'the poll path: the view of a tick, timestamp rendering, fast poll, accounting, push',
   },
   {
@@ -122,6 +122,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
     imports: [
       'common',
       'tuf',
+      'advisory',
       'db',
       'log',
       'rollout',

@@ -2,6 +2,7 @@ import type { LeafOf } from '../log/leaves.js';
 import type { TargetsSigned } from '../tuf/metadata.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { Finding, ReleaseReport, Withdrawal } from './report.js';
+import { advisoriesOf } from './advisories.js';
 
 type Indexed<T> = { index: number; leaf: T };
 type Activation = Indexed<LeafOf<'release.activated'>>;
@@ -114,6 +115,9 @@ export function releasesFrom(input: {
       ...advisoryOf(customs),
     };
     if (carrier) report.carriedBy = carrier.activation.leaf.metadata_version;
+    const advisories = advisoriesOf(vendorVersions, live, id, input.tickStart);
+    if (advisories.publications.length) report.advisories = advisories.publications;
+    findings.push(...advisories.findings);
     const withdrawn =
       superseding[0] && !carrier
         ? withdrawal(superseding[0], true, input.tickStart)

@@ -1,3 +1,4 @@
+import type { AdvisoryPublication } from './advisories.js';
 import type { OwnersByGroup } from '../common/enrollment.js';
 
 // What an audit returns: a verdict, per release and group what the evidence shows, and every finding
@@ -44,6 +45,8 @@ export type FindingKind =
   | 'change-unlogged'
   /** A change went live that was not committed before its tick, or not as committed. */
   | 'change-uncommitted'
+  /** An advisory and its fix went public at different ticks (their vendor versions' activation leaves). */
+  | 'advisory-skew'
   // testimony: signed by agents
   | 'served-stale'
   | 'served-without-release'
@@ -120,6 +123,8 @@ export interface ReleaseReport {
   withdrawn?: Withdrawal;
   /** Went live inside a later version activated at its own tick (that version's number). */
   carriedBy?: number;
+  /** The advisories this version made public, each with the tick its fix went public. */
+  advisories?: AdvisoryPublication[];
   activation?: {
     tick: number;
     tickStart: number;

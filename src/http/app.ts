@@ -12,6 +12,7 @@ import { TRUST_NO_PROXY, type TrustProxy, clientAddressOf } from './client-addre
 import { type PublisherLimits, publisherRoutes } from './routes/publisher.js';
 import { embargoRoutes } from './routes/embargoes.js';
 import { tufRoutes } from './routes/tuf.js';
+import { advisoryRoutesFor } from './routes/advisories.js';
 import { logRoutes } from './routes/log.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -218,6 +219,7 @@ export function createApp(deps: AppDeps): Hono {
       onPoll: (group) => metrics.poll(group),
     }),
   );
+  app.route('/', advisoryRoutesFor({ repo, blobs, maxStateAgeMs, assertClock }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route(
     '/api/v1',

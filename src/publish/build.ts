@@ -12,6 +12,7 @@ import {
 import { buildTopTargets } from '../tuf/roles.js';
 import { DAY_MS, isoSeconds } from '../tuf/time.js';
 import type { Manifest } from './manifest.js';
+import { advisoryTarget } from './advisory.js';
 import { signedPlan } from '../rollout/plan.js';
 import type { RotationRequest, VendorRequest } from '../tuf/vendor-requests.js';
 
@@ -194,11 +195,18 @@ export function buildRelease(input: {
       platform: artifact.platform,
       channel: manifest.channel,
       severity: manifest.severity,
-      cves: manifest.cves,
+      cves: manifest.cves.length ? manifest.cves : (manifest.advisory?.cves.map((c) => c.id) ?? []),
       applies_to: manifest.applies_to,
       release_at: isoSeconds(releaseAt),
     };
     targets[path] = { length: artifact.length, hashes: { sha256: artifact.sha256 }, custom };
+  }
+  // The advisory goes live with the fix, in the same signed version: one activation for both.
+  if (manifest.advisory) {
+    const advisory = advisoryTarget({ manifest, targets, releaseAt, vendorKey });
+    if (targets[advisory.path])
+      throw new FairpatchError('ALREADY_EXISTS', `${advisory.path} is already published`);
+    targets[advisory.path] = advisory.info;
   }
   return signEnvelope(vendorTargets(previous.version + 1, now, targets), [vendorKey]);
 }

@@ -9,6 +9,7 @@ import { type Envelope, type TargetsSigned, countValidSignatures } from '../tuf/
 import { parseWith } from '../tuf/schema.js';
 import { type HashedArtifact, buildHalt, buildRelease, defaultArtifactName } from './build.js';
 import { manifestSchema, resolveReleaseAt } from './manifest.js';
+import { advisoryTarget } from './advisory.js';
 import { type ManifestRollout, describePlan, signedPlan } from '../rollout/plan.js';
 import { tufKey } from '../tuf/keys.js';
 import { explainFetchFailure } from '../net/unreachable.js';
@@ -91,6 +92,15 @@ export class PublisherClient {
     )) as Envelope<TargetsSigned>;
   }
 
+  /** Uploads bytes held in memory (an advisory file) under their hash. */
+  async uploadBytes(vendor: string, bytes: Buffer): Promise<void> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    await this.request('PUT', `/vendors/${vendor}/blobs/${sha256}`, new Uint8Array(bytes), {
+      'content-type': 'application/octet-stream',
+      'content-length': String(bytes.length),
+    });
+  }
+
   async uploadBlob(
     vendor: string,
     artifact: HashedArtifact,
@@ -156,6 +166,8 @@ export interface PublishResult {
   activationTick: number;
   activatesAt: string;
   targets: string[];
+  /** The advisory published with the fix, and its own target. */
+  advisory?: { id: string; target: string };
   /** The staged rollout signed into the release ("1% at +0s, 10% at +1h, 100% at +6h"), if any. */
   rollout?: string;
 }
@@ -215,6 +227,16 @@ export async function publishManifest(input: {
       artifact,
       input.progress && ((sent, total) => input.progress!(artifact.name, sent, total)),
     );
+  // The same bytes buildRelease hashed into the metadata (the build is deterministic).
+  const advisory = manifest.advisory
+    ? advisoryTarget({
+        manifest,
+        targets: envelope.signed.targets,
+        releaseAt,
+        vendorKey: input.vendorKey,
+      })
+    : undefined;
+  if (advisory) await input.client.uploadBytes(manifest.vendor, advisory.bytes);
   const query = input.embargo === undefined ? '' : `?embargo=${encodeURIComponent(input.embargo)}`;
   const staged = (await input.client.postJson(
     `/vendors/${manifest.vendor}/metadata${query}`,
@@ -229,6 +251,9 @@ export async function publishManifest(input: {
     activationTick: staged.activationTick,
     activatesAt: staged.activatesAt,
     targets: artifacts.map((a) => `${manifest.vendor}/${a.name}`),
+    ...(advisory && manifest.advisory
+      ? { advisory: { id: manifest.advisory.id, target: advisory.path } }
+      : {}),
     ...(manifest.rollout
       ? { rollout: describePlan(signedPlan(manifest.rollout, manifest.severity)) }
       : {}),

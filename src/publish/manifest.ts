@@ -4,6 +4,7 @@ import { parseIsoSeconds } from '../tuf/time.js';
 import { durationMs } from '../common/duration.js';
 import { FairpatchError } from '../errors.js';
 import { manifestRolloutSchema } from '../rollout/plan.js';
+import { advisoryInputSchema } from '../advisory/input.js';
 
 /**
  * A vendor's patch manifest (manifests/*.json). `release_at` is an absolute time
@@ -27,6 +28,8 @@ export const manifestSchema = z.strictObject({
   description: z.string().max(2000).optional(),
   /** A staged rollout: stages by share and delay, chosen by a lottery every agent computes itself. */
   rollout: manifestRolloutSchema.optional(),
+  /** The advisory published with the fix, at the same tick (src/advisory): CSAF 2.0 and OSV. */
+  advisory: advisoryInputSchema.optional(),
   artifacts: z
     .array(
       z.strictObject({

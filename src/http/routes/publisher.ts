@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { FairpatchError } from '../../errors.js';
+import { assertStagedAdvisories } from './advisory-staging.js';
 import type { BlobStore } from '../../storage/blobs.js';
 import type { Repository } from '../../release/repository.js';
 import { vendorName } from '../../tuf/schema.js';
@@ -89,9 +90,11 @@ export function publisherRoutes(deps: {
     const vendor = vendorParam(c.req.param('vendor'));
     // `?embargo=ID`: staged into a coordinated release (src/release/embargo.ts).
     const embargo = c.req.query('embargo');
+    const body = await readJson(c, limits.maxJsonBytes);
+    await assertStagedAdvisories(repo, blobs, vendor, body);
     const result = await repo.stageVendorMetadata(
       vendor,
-      await readJson(c, limits.maxJsonBytes),
+      body,
       embargo === undefined ? {} : { embargo: parseEmbargoId(embargo) },
     );
     return c.json(result, 201);

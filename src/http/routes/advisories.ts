@@ -1,0 +1,174 @@
+import { Hono, type Context } from 'hono';
+import { csafBytes, csafFileName, csafPath } from '../../advisory/csaf.js';
+import { csafSignatureHolds } from '../../advisory/advisory-file.js';
+import {
+  PROVIDER_METADATA_PATH,
+  ROLIE_FEED_PATH,
+  providerMetadata,
+  rolieFeed,
+  sha512File,
+} from '../../advisory/distribution.js';
+import { osvBytes, osvId, osvIndexEntry } from '../../advisory/osv.js';
+import { ADVISORY_FILE_MAX_BYTES } from '../../advisory/advisory-file.js';
+import { tickStart } from '../../common/tick.js';
+import type { Repository } from '../../release/repository.js';
+import { AdvisoryCatalog as Catalog } from '../../serving/advisory-catalog.js';
+import type { BlobStore } from '../../storage/blobs.js';
+import { FairpatchError } from '../../errors.js';
+import type { PublicAdvisory } from '../../serving/advisory-catalog.js';
+import { NO_STORE, etagOf, notModified, notModifiedHeaders } from '../../serving/caching.js';
+import { staleState } from '../../serving/poll.js';
+import type { ServedRepository } from '../../serving/served-repository.js';
+
+export interface AdvisoryRouteDeps {
+  repo: ServedRepository;
+  catalog: Catalog;
+  /** The vendor's public key (hex) as delegated now, to serve a `.sig` only while it verifies. */
+  vendorKeyHex: (vendor: string) => Promise<string | undefined>;
+  maxStateAgeMs: () => number;
+  assertClock?: () => void;
+}
+
+/**
+ * Advisories (CSAF 2.0 and OSV) at the tick of their fix and not before (src/advisory). Every miss,
+ * a pending advisory's path included, is the one 404 below, same body and headers: nothing tells
+ * an advisory that will be public in a minute from one that does not exist. Answers are rendered
+ * from the served state and the tick alone, so every node serves the same document bytes.
+ */
+export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
+  const { repo, catalog } = deps;
+  const app = new Hono();
+  app.use(async (c, next) => {
+    await next();
+    if (c.res.status >= 400) c.res.headers.set('Cache-Control', NO_STORE);
+  });
+
+  const missing = (): never => {
+    throw new FairpatchError('NOT_FOUND', 'no such public advisory');
+  };
+
+  const publicNow = async (): Promise<{ list: PublicAdvisory[]; k: number }> => {
+    deps.assertClock?.();
+    const stale = staleState(repo, deps.maxStateAgeMs());
+    if (stale)
+      throw new FairpatchError(
+        'NOT_READY',
+        'this node has lost its database for longer than the lead time; it will not say what is public',
+        { details: { ...stale, retryAfterSeconds: 1 } },
+      );
+    const k = repo.currentTick();
+    return { list: await catalog.publicAt(repo.view.state, k), k };
+  };
+
+  /** Changes at a halt, so revalidated rather than cached for long; the ETag saves the body. */
+  const send = (c: Context, bytes: Buffer | string, type: string): Response => {
+    const body = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const headers = {
+      'Content-Type': type,
+      'Cache-Control': 'public, no-cache',
+      ETag: etagOf(body),
+      'Content-Length': String(body.length),
+    };
+    if (notModified(c.req.header('if-none-match'), headers.ETag))
+      return new Response(null, { status: 304, headers: notModifiedHeaders(headers) });
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers });
+  };
+  const json = (value: unknown): Buffer =>
+    Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+
+  /** Who distributes: this repository, at the origin the client asked (a CSAF URL is absolute). */
+  const distributor = (c: Context) => {
+    const origin = new URL(c.req.url).origin;
+    return { name: 'fairpatch repository', namespace: origin, baseUrl: origin };
+  };
+  const sinceMs = () => tickStart(repo.config, 1);
+
+  app.get(PROVIDER_METADATA_PATH, async (c) => {
+    const { list } = await publicNow();
+    const releases = list.map((a) => a.release);
+    return send(c, json(providerMetadata(distributor(c), releases, sinceMs())), 'application/json');
+  });
+
+  app.get(ROLIE_FEED_PATH, async (c) => {
+    const { list } = await publicNow();
+    const releases = list.map((a) => a.release);
+    return send(c, json(rolieFeed(distributor(c), releases, sinceMs())), 'application/json');
+  });
+
+  app.get('/.well-known/csaf/clear/:year/:file', async (c) => {
+    const { list } = await publicNow();
+    const path = c.req.path;
+    for (const advisory of list) {
+      const document = csafPath(advisory.release);
+      if (path === document) return send(c, csafBytes(advisory.release), 'application/json');
+      if (path === `${document}.sha512`)
+        return send(
+          c,
+          sha512File(csafBytes(advisory.release), csafFileName(advisory.release.advisory.id)),
+          'text/plain; charset=utf-8',
+        );
+      if (path === `${document}.sig`) {
+        // The vendor signed the document as it reads at the tick; a revision it did not sign
+        // (a halt's) or a re-timed release has no signature here rather than one that fails.
+        const key = await deps.vendorKeyHex(advisory.vendor);
+        const sig = advisory.file.csaf_signature;
+        if (
+          advisory.release.withdrawnMs !== undefined ||
+          !key ||
+          !csafSignatureHolds(advisory.release, sig, key)
+        )
+          return missing();
+        return send(c, json(sig), 'application/json');
+      }
+    }
+    return missing();
+  });
+
+  app.get('/osv/index.json', async (c) => {
+    const { list } = await publicNow();
+    const entries = list
+      .map((a) => osvIndexEntry(a.release))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    return send(c, json(entries), 'application/json');
+  });
+
+  app.get('/osv/:file', async (c) => {
+    const { list } = await publicNow();
+    const file = c.req.param('file');
+    const found = list.find((a) => `${osvId(a.release.advisory.id)}.json` === file);
+    return found ? send(c, osvBytes(found.release), 'application/json') : missing();
+  });
+
+  // Anything else under these prefixes is the same miss.
+  app.all('/.well-known/csaf/*', () => missing());
+  app.all('/osv/*', () => missing());
+  return app;
+}
+
+/** The routes wired to a node's repository and blob store: one line in src/http/app.ts. */
+export function advisoryRoutesFor(deps: {
+  repo: Repository;
+  blobs: BlobStore;
+  maxStateAgeMs: () => number;
+  assertClock?: () => void;
+}): Hono {
+  const { repo, blobs } = deps;
+  const catalog = new Catalog({
+    versionBytes: (vendor, version) => repo.store.versionBytes(vendor, version),
+    async blobBytes(sha256) {
+      const size = await blobs.size(sha256);
+      // Staging admitted no larger advisory file: anything else is not read into memory.
+      if (size === undefined || size > ADVISORY_FILE_MAX_BYTES) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const chunk of blobs.open(sha256)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+  });
+  return advisoryRoutes({
+    repo,
+    catalog,
+    vendorKeyHex: async (vendor) => (await repo.store.vendor(vendor))?.key.keyval.public,
+    maxStateAgeMs: deps.maxStateAgeMs,
+    ...(deps.assertClock ? { assertClock: deps.assertClock } : {}),
+  });
+}

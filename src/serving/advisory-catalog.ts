@@ -1,0 +1,154 @@
+import { type AdvisoryFile, parseAdvisoryFile } from '../advisory/advisory-file.js';
+import { type AdvisoryFix, type AdvisoryRelease, fixFromTargets } from '../advisory/release.js';
+import { tickStart } from '../common/tick.js';
+import { FairpatchError } from '../errors.js';
+import type { TargetInfo, TargetsSigned } from '../tuf/metadata.js';
+import type { CommittedState, StoredVersion } from './state.js';
+import { activeAt } from './view.js';
+
+/** One advisory as public at a tick: what its documents are rendered from. */
+export interface PublicAdvisory {
+  vendor: string;
+  /** Its own target (`<vendor>/<id>.advisory.json`) and the file's hash. */
+  path: string;
+  sha256: string;
+  release: AdvisoryRelease;
+  file: AdvisoryFile;
+}
+
+export interface AdvisoryCatalogDeps {
+  /** An old version's signed bytes, which the node no longer holds (the store reads them back). */
+  versionBytes(vendor: string, version: number): Promise<Buffer>;
+  /** An advisory file's bytes by hash; undefined when this node's storage lacks them. */
+  blobBytes(sha256: string): Promise<Buffer | undefined>;
+}
+
+interface AdvisoryEntry {
+  path: string;
+  info: TargetInfo;
+  fix: AdvisoryFix;
+}
+
+/**
+ * Which advisories are public at tick k, read from the vendor versions served by then and nothing
+ * else: an advisory is published at the tick of the first served version that carries its target
+ * and withdrawn at the tick of the first later one that does not (a halt). A pending version is not
+ * looked at, so before its tick its advisory is as absent as one that does not exist.
+ *
+ * Each version's advisory targets and each file are read once (both are immutable); the list is
+ * recomputed only when the set of served versions changes, which happens at activations.
+ */
+export class AdvisoryCatalog {
+  private readonly entries = new Map<string, AdvisoryEntry[]>();
+  private readonly files = new Map<string, AdvisoryFile | null>();
+  private last: { key: string; list: Promise<PublicAdvisory[]> } | undefined;
+
+  constructor(private readonly deps: AdvisoryCatalogDeps) {}
+
+  publicAt(state: CommittedState, k: number): Promise<PublicAdvisory[]> {
+    const served = [...state.vendors].map(
+      ([vendor, versions]) => [vendor, servedVersions(versions, k)] as const,
+    );
+    const key = served
+      .map(([vendor, list]) => `${vendor}:${list.map((v) => `${v.version}.${v.sha256}`).join()}`)
+      .join('|');
+    if (this.last?.key !== key) {
+      const list = this.compute(state, served);
+      this.last = { key, list };
+      // A failed read (storage) is not kept: the next request tries again.
+      list.catch(() => {
+        if (this.last?.list === list) this.last = undefined;
+      });
+    }
+    return this.last.list;
+  }
+
+  private async compute(
+    state: CommittedState,
+    served: ReadonlyArray<readonly [string, StoredVersion[]]>,
+  ): Promise<PublicAdvisory[]> {
+    const out: PublicAdvisory[] = [];
+    const seen = new Set<string>();
+    for (const [vendor, versions] of served) {
+      const found = new Map<
+        string,
+        { entry: AdvisoryEntry; published: number; withdrawn?: number }
+      >();
+      for (const version of versions) {
+        const entries = await this.entriesOf(vendor, version);
+        const paths = new Set(entries.map((e) => e.path));
+        for (const entry of entries) {
+          const known = found.get(entry.path);
+          if (!known) found.set(entry.path, { entry, published: version.activationTick });
+          else delete known.withdrawn; // the same bytes again (a path never changes them)
+        }
+        for (const [path, known] of found)
+          if (!paths.has(path) && known.withdrawn === undefined)
+            known.withdrawn = version.activationTick;
+      }
+      for (const { entry, published, withdrawn } of found.values()) {
+        const file = await this.fileOf(entry.info.hashes.sha256);
+        // Staging checked it; a file that does not parse (or an id already public) is not served.
+        if (!file || seen.has(file.advisory.id)) continue;
+        seen.add(file.advisory.id);
+        out.push({
+          vendor,
+          path: entry.path,
+          sha256: entry.info.hashes.sha256,
+          file,
+          release: {
+            advisory: file.advisory,
+            fixes: [entry.fix],
+            publisher: { category: 'vendor', name: vendor },
+            publishedMs: tickStart(state.config, published),
+            ...(withdrawn !== undefined ? { withdrawnMs: tickStart(state.config, withdrawn) } : {}),
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  private async entriesOf(vendor: string, version: StoredVersion): Promise<AdvisoryEntry[]> {
+    const cached = this.entries.get(version.sha256);
+    if (cached) return cached;
+    const bytes = version.bytes ?? (await this.deps.versionBytes(vendor, version.version));
+    const targets = (JSON.parse(bytes.toString('utf8')) as { signed: TargetsSigned }).signed
+      .targets;
+    const entries: AdvisoryEntry[] = [];
+    for (const [path, info] of Object.entries(targets)) {
+      if (info.custom?.advisory === undefined) continue;
+      const fix = fixFromTargets(vendor, targets, path);
+      if (fix) entries.push({ path, info, fix });
+    }
+    this.entries.set(version.sha256, entries);
+    return entries;
+  }
+
+  private async fileOf(sha256: string): Promise<AdvisoryFile | undefined> {
+    const cached = this.files.get(sha256);
+    if (cached !== undefined) return cached ?? undefined;
+    const bytes = await this.deps.blobBytes(sha256);
+    if (!bytes)
+      throw new FairpatchError(
+        'STORAGE_UNAVAILABLE',
+        `this node cannot read the advisory file ${sha256}; another node may serve it`,
+        { details: { retryAfterSeconds: 5 } },
+      );
+    let file: AdvisoryFile | null;
+    try {
+      file = parseAdvisoryFile(bytes);
+    } catch {
+      file = null;
+    }
+    this.files.set(sha256, file);
+    return file ?? undefined;
+  }
+}
+
+/** The versions that were in effect at some tick up to k, in order (a version halted before its tick never was). */
+function servedVersions(versions: readonly StoredVersion[], k: number): StoredVersion[] {
+  return versions
+    .filter((v) => v.activationTick <= k && activeAt(versions, v.activationTick) === v)
+    .sort((a, b) => a.version - b.version);
+}
