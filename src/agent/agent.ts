@@ -27,6 +27,13 @@ import { UnreachableError, reach } from '../net/unreachable.js';
 import { ClientError, ServerUnavailableError, expectOk, httpFailure } from '../net/errors.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { textAtMost } from '../net/bounded.js';
+import {
+  AGENT_PRODUCT,
+  AGENT_VENDOR,
+  SelfUpdate,
+  type SelfUpdateOptions,
+  type SelfUpdateResult,
+} from './self-update.js';
 
 export interface AgentOptions {
   server: string;
@@ -56,6 +63,8 @@ export interface AgentOptions {
   witnesses?: WitnessTarget[];
   /** Check the repository's log checkpoint (signed, never rewritten, cosigned) at most every `everyMs` (default 60 s). */
   checkpoint?: CheckpointPolicy & { everyMs?: number };
+  /** Update the agent's own executable from the repository's fairpatch/agent releases. */
+  selfUpdate?: SelfUpdateOptions;
 }
 
 export const DEFAULT_MAX_LAG_MS = 10_000;
@@ -118,6 +127,12 @@ export class Agent {
   private readonly observer: Observer;
   private readonly checkpoints: CheckpointWatch | undefined;
   private readonly rollout: RolloutGate;
+  private readonly self: SelfUpdate | undefined;
+  /**
+   * Set once this agent switched to a new executable that reported healthy: the loop ends, and the
+   * process exits for its service manager to start the new one (src/cli/agent.ts, exit 75).
+   */
+  restart: Extract<SelfUpdateResult, { outcome: 'switched' }> | undefined;
   private lastLogCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -150,6 +165,7 @@ export class Agent {
       },
       this.identity.publicKey,
     );
+    this.self = options.selfUpdate && new SelfUpdate(options.selfUpdate, s);
     // Receipts are only evidence together with the group they were served to; export reads this.
     writeGroupFile(s, options.group);
   }
@@ -289,7 +305,7 @@ export class Agent {
 
   /** One poll: refresh, keep the receipt, pick, download, install, report. */
   async cycle(pushed?: boolean): Promise<CycleResult> {
-    const result = await this.attempt(pushed);
+    const { result, updater } = await this.attempt(pushed);
     // Only a running loop polls again; a single cycle (--once) must not promise a retry.
     const retry = this.looping ? 'will retry at the next poll' : 'the next run retries';
     const line =
@@ -308,6 +324,8 @@ export class Agent {
         : lines)
         this.log(`  install> ${l}`);
     }
+    // After the product's patch: a security fix for what this machine runs comes first.
+    if (updater && this.self && !this.restart) await this.updateSelf(this.self, updater);
     await this.submitReceipts().catch((error: unknown) =>
       this.log(`receipts not submitted: ${describeRefusal(error)}`),
     );
@@ -318,15 +336,26 @@ export class Agent {
     return result;
   }
 
-  private async attempt(pushed: boolean | undefined): Promise<CycleResult> {
+  /** The cycle's outcome, and the updater that verified the metadata when the refresh succeeded. */
+  private async attempt(
+    pushed: boolean | undefined,
+  ): Promise<{ result: CycleResult; updater?: Updater }> {
     let updater: Updater;
     let targets: Array<[string, TargetInfo]>;
     try {
       updater = await this.refreshObserved(pushed);
       targets = await this.listTargets(updater);
     } catch (error) {
-      return refused(error);
+      return { result: refused(error) };
     }
+    return { result: await this.patch(updater, targets), updater };
+  }
+
+  /** Picks, downloads, installs and reports the product's patch from the verified targets. */
+  private async patch(
+    updater: Updater,
+    targets: Array<[string, TargetInfo]>,
+  ): Promise<CycleResult> {
     await this.noticeWithdrawal(updater);
     const wanted = {
       product: this.options.product,
@@ -410,8 +439,10 @@ export class Agent {
    * to ask for; every fact acted on comes from the verified answer, so nothing another vendor signed,
    * and nothing a tampered file says, can reach selection or the install command.
    */
-  private async listTargets(updater: Updater): Promise<Array<[string, TargetInfo]>> {
-    const vendor = this.options.vendor;
+  private async listTargets(
+    updater: Updater,
+    vendor = this.options.vendor,
+  ): Promise<Array<[string, TargetInfo]>> {
     // Looking up any path under the role makes tuf-js load and verify the role's metadata.
     await updater.getTargetInfo(`${vendor}/fairpatch-probe`); // no leading dot: "*" does not match dotfiles
     const file = join(this.dirs.metadata, `${encodeURIComponent(vendor)}.json`);
@@ -465,6 +496,58 @@ export class Agent {
       ...installed,
       withdrawn_noticed_at: new Date(this.deps.clock.now()).toISOString(),
     });
+  }
+
+  /**
+   * The agent's own update: the newest fairpatch/agent release for this machine, downloaded through
+   * the same verified path as a patch, switched to and health-checked (src/agent/self-update.ts). A
+   * new executable that does not come up is rolled back and reported; the old one keeps running.
+   */
+  private async updateSelf(self: SelfUpdate, updater: Updater): Promise<void> {
+    const name = `${AGENT_VENDOR}/${AGENT_PRODUCT}`;
+    let targets: Array<[string, TargetInfo]>;
+    try {
+      targets = await this.listTargets(updater, AGENT_VENDOR);
+    } catch (error) {
+      this.log(`self-update: ${name} releases not read: ${describeRefusal(error)}`);
+      return;
+    }
+    const pick = self.pick(targets);
+    if (!pick) return;
+    const facts = pick.info.custom;
+    this.log(
+      `self-update: ${name} ${facts.version} is released; switching from ${self.options.version}`,
+    );
+    let result: SelfUpdateResult;
+    try {
+      result = await self.switchTo(
+        facts.version,
+        async (to) => {
+          const info = await updater.getTargetInfo(pick.path);
+          if (!info) throw new UnknownTargetError(pick.path);
+          await updater.downloadTarget(info, to);
+        },
+        () => this.deps.clock.now(),
+      );
+    } catch (error) {
+      this.log(
+        `self-update: ${name} ${facts.version} not switched to: ${describeRefusal(error)}; still running ${self.options.version}, will retry at the next poll`,
+      );
+      return;
+    }
+    if (result.outcome === 'switched') {
+      this.log(
+        `SELF-UPDATE: switched to ${name} ${result.to} (from ${result.from}), which reports healthy; exiting for the service manager to start it`,
+      );
+      await this.report(facts, 'installed');
+      this.restart = result;
+      this.stopForRestart?.();
+      return;
+    }
+    this.log(
+      `SELF-UPDATE ROLLED BACK: ${name} ${result.version} did not come up (${result.reason}); back to ${self.options.version}, which keeps running; ${result.version} is not tried again`,
+    );
+    await this.report(facts, 'failed');
   }
 
   private recordInstalled(installed: Installed): void {
@@ -554,13 +637,15 @@ export class Agent {
     }
     this.running = this.cycle(this.streamUp ? push : undefined).finally(() => {
       this.running = undefined;
-      if (this.again) {
+      if (this.again && !this.restart) {
         this.again = false;
         void this.trigger();
       }
     });
     return this.running;
   }
+
+  private stopForRestart: (() => void) | undefined;
 
   /** Whether the event stream is up (then polling only runs as a slow safety net). */
   streamUp = false;
@@ -570,8 +655,14 @@ export class Agent {
    * activation is announced, with no jitter (fairness first); polls every interval ±10 % while the
    * stream is down, and every ten intervals while it is up, in case an event was missed.
    */
-  async run(signal: AbortSignal): Promise<void> {
+  async run(outer: AbortSignal): Promise<void> {
     this.looping = true;
+    // Ends on the caller's abort, or when a self-update switched executables (the stream too).
+    const stop = new AbortController();
+    const signal = stop.signal;
+    if (outer.aborted) stop.abort();
+    outer.addEventListener('abort', () => stop.abort(), { once: true });
+    this.stopForRestart = () => stop.abort();
     if (this.options.push !== false) {
       void subscribe(`${this.options.server.replace(/\/$/, '')}/g/${this.options.group}/events`, {
         signal,

@@ -17,13 +17,11 @@ export function agentVersion(): string {
 }
 
 /**
- * Whether this process is the fairpatch-agent executable (a Node single executable application),
- * the only form that can replace itself: under `node`, process.execPath is node, not the agent.
+ * Whether this process is the fairpatch-agent executable, the only form that can replace itself:
+ * under `node`, process.execPath is node, not the agent. The stamp exists only in the bundle, which
+ * scripts/build-agent.mjs turns into the executable (node:sea's isSea() is no help here: a single
+ * executable's main script may require only modules that load without the node: scheme).
  */
-export async function isAgentExecutable(): Promise<boolean> {
-  try {
-    return (await import('node:sea')).isSea();
-  } catch {
-    return false; // a Node without node:sea (before 20.12) runs no single executable either
-  }
+export function isAgentExecutable(): boolean {
+  return typeof FAIRPATCH_AGENT_VERSION === 'string';
 }

@@ -116,6 +116,17 @@ export const agent = command({
       default: '60s',
       description: 'with --log-key: how often the log checkpoint is fetched and checked',
     },
+    'self-update': {
+      type: 'string',
+      arg: 'DIR',
+      description:
+        "the fairpatch-agent executable only: update it from the repository's fairpatch/agent releases, kept in DIR (fairpatch-agent, fairpatch-agent.previous); exits 75 after a switch for the service manager to start the new one",
+    },
+    'self-test': {
+      type: 'boolean',
+      description:
+        'check the settings and the state directory, print "healthy VERSION" and exit: what a self-update runs on a new executable before keeping it',
+    },
   },
   examples: [
     'fairpatch agent --server http://127.0.0.1:8080 --group eu-west --root keys/1.root.json --state /tmp/agent --product acme/acme-agent --platform linux-x64 --current-version 2.3.0 --install examples/install.sh --once',
@@ -126,14 +137,17 @@ export const agent = command({
     'With --log-key, a checkpoint not signed by that key, one contradicting a checkpoint seen before (SPLIT VIEW) or one with too few witness cosignatures (UNWITNESSED LOG) is said in the log; the checkpoint is signed into the receipt, where the auditor compares it with the log it verified.',
     'A receipt counts as delivered to a witness once the witness proves it in its log (an inclusion proof under a checkpoint its key signed); until then it is sent again each cycle.',
     'The install command gets FAIRPATCH_ARTIFACT, FAIRPATCH_ARTIFACTS, FAIRPATCH_VERSION, FAIRPATCH_PRODUCT, FAIRPATCH_CVES… in its environment.',
+    'With --self-update, a new executable that does not print "healthy VERSION" within 30 s of its switch is renamed back over by the previous one, reported to the server as a failed install and not tried again; the running agent carries on.',
   ],
   subcommands: [receipts, id, enroll],
   async run({ values }) {
-    const [{ Agent }, { systemClock }, { GROUP_PATTERN }] = await Promise.all([
-      import('../agent/agent.js'),
-      import('../common/clock.js'),
-      import('../common/names.js'),
-    ]);
+    const [{ Agent }, { systemClock }, { GROUP_PATTERN }, { agentVersion, isAgentExecutable }] =
+      await Promise.all([
+        import('../agent/agent.js'),
+        import('../common/clock.js'),
+        import('../common/names.js'),
+        import('./agent-version.js'),
+      ]);
     if (!GROUP_PATTERN.test(values.group))
       throw new UsageError(
         `--group ${values.group} is not a group name (lowercase letters, digits, '.', '_' and '-', e.g. eu-west)`,
@@ -152,6 +166,10 @@ export const agent = command({
     if (threshold > 0 && !values['log-key'])
       throw new UsageError(
         '--witness-threshold needs --log-key (the log whose checkpoints are cosigned)',
+      );
+    if (values['self-update'] && !isAgentExecutable())
+      throw new UsageError(
+        '--self-update: only the fairpatch-agent executable (npm run build:agent) updates itself; under node, update the checkout',
       );
     const agent = new Agent(
       {
@@ -175,6 +193,19 @@ export const agent = command({
         intervalMs: parseDuration(values.interval, '--interval'),
         ...(values.install ? { install: values.install } : {}),
         witnesses,
+        ...(values['self-update']
+          ? {
+              selfUpdate: {
+                dir: resolve(values['self-update']),
+                running: process.execPath,
+                version: agentVersion(),
+                platform: `${process.platform}-${process.arch}`,
+                channel: values.channel,
+                // The new executable checks this very command line (its settings, its state).
+                healthArgs: [...process.argv.slice(2), '--self-test'],
+              },
+            }
+          : {}),
         ...(values['log-key']
           ? {
               checkpoint: {
@@ -199,8 +230,14 @@ export const agent = command({
           : {},
       },
     );
+    if (values['self-test']) {
+      // Everything a start needs has loaded and checked out: the settings, the state, the key.
+      console.log(`healthy ${agentVersion()}`);
+      return EXIT.OK;
+    }
     if (values.once) {
       const result = await agent.cycle();
+      if (agent.restart) return EXIT.RESTART;
       if (result.outcome === 'refused') return result.unreachable ? EXIT.UNAVAILABLE : EXIT.FAILED;
       return result.outcome === 'install-failed' ? EXIT.FAILED : EXIT.OK;
     }
@@ -208,7 +245,7 @@ export const agent = command({
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
     await agent.run(stop.signal);
-    return EXIT.OK;
+    return agent.restart ? EXIT.RESTART : EXIT.OK;
   },
 });
 

@@ -24,6 +24,8 @@ export const EXIT = {
   UNAVAILABLE: 69,
   /** EX_SOFTWARE: an unexpected error, a bug in fairpatch; the only case that prints a stack. */
   BUG: 70,
+  /** EX_TEMPFAIL, agent only: it switched to a new executable of itself; start it again (systemd does). */
+  RESTART: 75,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -40,6 +42,7 @@ export const EXIT_TABLE: ReadonlyArray<[ExitCode, string]> = [
     EXIT.BUG,
     'unexpected error: a bug in fairpatch (the only case with a stack trace; audit says 2)',
   ],
+  [EXIT.RESTART, 'agent --self-update only: it updated itself; start it again (its unit does)'],
 ];
 
 const systemCode = (error: unknown): string | undefined =>
