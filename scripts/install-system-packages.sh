@@ -12,6 +12,8 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 # faketime: tests run a node whose clock is off (clock-skew detection).
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
+# dpkg-deb: packaging/build-deb.sh builds the agent's .deb, test/packaging unpacks it (Debian has it).
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -7,11 +7,16 @@ import { cli } from '../helpers/cli.js';
 
 // The systemd units in packaging/: systemd itself checks them where it is installed (any warning
 // fails, an unknown key included); everywhere, each unit's ExecStart runs a fairpatch command with
-// flags that command knows, so a renamed flag cannot leave a unit that fails at boot.
+// flags that command knows, so a renamed flag cannot leave a unit that fails at boot. The agent's
+// unit starts the executable its .deb installs: systemd-analyze checks it in the unpacked package,
+// where that executable exists (test/packaging/deb.test.ts).
 
 const DIR = new URL('../../packaging/', import.meta.url).pathname;
 const UNITS = readdirSync(DIR).filter((f) => f.endsWith('.service'));
 const hasSystemd = spawnSync('systemd-analyze', ['--version']).status === 0;
+/** ExecStart's program, before the fairpatch command: node and the built CLI, or the agent's launcher. */
+const PROGRAM = /(dist\/cli\/main\.js|\/fairpatch-agent-start)$/;
+const VERIFIED_IN_PACKAGE = new Set(['fairpatch-agent.service']);
 
 /** Key=value lines by section, as systemd reads them (comments and blank lines skipped). */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
@@ -45,16 +50,21 @@ describe.each(UNITS)('packaging/%s', (unit) => {
     expect(service.get('ExecStart')).toHaveLength(1);
   });
 
-  it.runIf(hasSystemd)('passes systemd-analyze verify without a warning', () => {
-    const result = spawnSync('systemd-analyze', ['verify', join(DIR, unit)], { encoding: 'utf8' });
-    expect(result.stderr + result.stdout).toBe('');
-    expect(result.status).toBe(0);
-  });
+  it.runIf(hasSystemd && !VERIFIED_IN_PACKAGE.has(unit))(
+    'passes systemd-analyze verify without a warning',
+    () => {
+      const result = spawnSync('systemd-analyze', ['verify', join(DIR, unit)], {
+        encoding: 'utf8',
+      });
+      expect(result.stderr + result.stdout).toBe('');
+      expect(result.status).toBe(0);
+    },
+  );
 
   it('runs a fairpatch command with flags that command knows', async () => {
     const exec = sections.get('Service')!.get('ExecStart')![0]!.split(/\s+/);
-    const main = exec.findIndex((a) => a.endsWith('dist/cli/main.js'));
-    expect(main).toBeGreaterThan(0);
+    const main = exec.findIndex((a) => PROGRAM.test(a));
+    expect(main).toBeGreaterThanOrEqual(0);
     const args = exec.slice(main + 1);
     const command = args.slice(
       0,
