@@ -7,7 +7,9 @@ import { TileReader } from './tile-reader.js';
 
 /** The log as this run verified it, from tiles, and how to save what it verified. */
 export interface FollowedLog {
-  /** Every leaf up to the checkpoint's size, in order; those from `fresh` on were read this run. */
+  /** The leaves below `fresh`, verified and parsed in earlier runs (read back from the state). */
+  stored: unknown[];
+  /** The leaves from `fresh` to the checkpoint's size, read this run (JSON texts, not parsed yet). */
   leaves: string[];
   fresh: number;
   /** The served tree's root at the saved checkpoint's size (undefined: no saved one, or the log shrank). */
@@ -62,6 +64,7 @@ export async function followLog(input: {
   known.set(checkpoint.size, checkpoint.rootHash);
   if (saved && read.rootAtSaved) known.set(saved.checkpoint.size, read.rootAtSaved);
   return {
+    stored: read.stored,
     leaves: read.leaves,
     fresh: read.fresh,
     rootAtSaved: read.rootAtSaved,
@@ -84,6 +87,7 @@ export async function followLog(input: {
         stateDir,
         { checkpoint: note, size: checkpoint.size, edge: read.range.edge.map(hex), roots },
         read.leaves,
+        read.fresh,
         kept,
       );
     },
@@ -91,6 +95,7 @@ export async function followLog(input: {
 }
 
 interface Read {
+  stored: unknown[];
   leaves: string[];
   fresh: number;
   range: CompactRange;
@@ -119,12 +124,13 @@ function usableState(
 
 /** The saved leaves and edge, extended by the entries from the saved size on. */
 async function extend(reader: TileReader, dir: string, state: LogState): Promise<Read | undefined> {
-  let leaves: string[];
+  let stored: unknown[];
   try {
-    leaves = readStoredLeaves(dir, state);
+    stored = readStoredLeaves(dir, state);
   } catch {
     return undefined;
   }
+  const leaves: string[] = [];
   const range = CompactRange.of(
     state.size,
     state.edge.map((h) => Buffer.from(h, 'hex')),
@@ -134,7 +140,7 @@ async function extend(reader: TileReader, dir: string, state: LogState): Promise
     range.append(leafHash(leaf));
     leaves.push(leaf.toString('utf8'));
   });
-  return { leaves, fresh: state.size, range, rootAtSaved };
+  return { stored, leaves, fresh: state.size, range, rootAtSaved };
 }
 
 /** Every leaf from 0, and the root at `savedSize` on the way (the saved checkpoint's, as served). */
@@ -147,5 +153,5 @@ async function readAll(reader: TileReader, savedSize: number | undefined): Promi
     leaves.push(leaf.toString('utf8'));
     if (index + 1 === savedSize) rootAtSaved = range.root();
   });
-  return { leaves, fresh: 0, range, rootAtSaved };
+  return { stored: [], leaves, fresh: 0, range, rootAtSaved };
 }

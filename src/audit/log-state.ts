@@ -46,22 +46,24 @@ export function readLogState(dir: string): LogState | undefined {
   }
 }
 
-/** Every leaf the state names, in order (each was verified, and parsed, when it was saved). */
-export function readStoredLeaves(dir: string, state: LogState): string[] {
-  const leaves: string[] = [];
+/**
+ * Every leaf the state names, in order, parsed. A file holds its leaves' own JSON texts as one JSON
+ * array, so reading it back is one JSON.parse per file (each leaf was schema-checked when saved).
+ */
+export function readStoredLeaves(dir: string, state: LogState): unknown[] {
+  const leaves: unknown[] = [];
   for (const segment of state.segments) {
     const part = JSON.parse(readFileSync(join(dir, segment.file), 'utf8')) as unknown;
     if (
       segment.start !== leaves.length ||
       !Array.isArray(part) ||
-      part.length !== segment.end - segment.start ||
-      part.some((l) => typeof l !== 'string')
+      part.length !== segment.end - segment.start
     )
       throw new FairpatchError(
         'BAD_REQUEST',
         `${segment.file} in ${dir} is not what its state says`,
       );
-    for (const leaf of part as string[]) leaves.push(leaf);
+    for (const leaf of part) leaves.push(leaf);
   }
   if (leaves.length !== state.size)
     throw new FairpatchError(
@@ -72,33 +74,40 @@ export function readStoredLeaves(dir: string, state: LogState): string[] {
 }
 
 /**
- * Saves the state for `leaves` (all of them, in order) verified under `checkpoint`. Leaves from
- * `kept.size` on are new: only they are written (into the last file while it is small, else new
- * files), unless there is no earlier state to extend. Files no state names any more are removed
- * after the state that drops them is written.
+ * Saves the state for a tree whose leaves from `start` on are `fresh` (their JSON texts); those
+ * before were saved by `kept`, whose files are reused (a small last one is extended, under a new
+ * name). Without `kept`, `start` is 0. Files no state names any more are removed after the state
+ * that drops them is written.
  */
 export function writeLogState(
   dir: string,
   next: { checkpoint: string; size: number; edge: string[]; roots: Record<string, string> },
-  leaves: readonly string[],
+  fresh: readonly string[],
+  start: number,
   kept: LogState | undefined,
 ): void {
   const segments = kept ? [...kept.segments] : [];
-  let from = kept ? kept.size : 0;
+  let at = 0;
+  let carried: { start: number; text: string; bytes: number } | undefined;
   const last = segments.at(-1);
-  if (last && last.bytes < MERGE_BELOW_BYTES && from < leaves.length) {
+  if (last && last.bytes < MERGE_BELOW_BYTES && fresh.length > 0) {
     segments.pop();
-    from = last.start;
+    const text = readFileSync(join(dir, last.file), 'utf8');
+    carried = { start: last.start, text: text.slice(1, -1), bytes: last.bytes };
   }
-  while (from < leaves.length) {
-    let to = from;
-    let bytes = 0;
-    while (to < leaves.length && (to === from || bytes + leaves[to]!.length <= SEGMENT_BYTES))
-      bytes += leaves[to++]!.length;
-    const file = `leaves-${from}-${to}.json`;
-    writeFileAtomic(join(dir, file), JSON.stringify(leaves.slice(from, to)));
-    segments.push({ start: from, end: to, bytes, file });
-    from = to;
+  while (at < fresh.length) {
+    const first = carried?.start ?? start + at;
+    let bytes = carried?.bytes ?? 0;
+    const parts = carried && carried.text.length > 0 ? [carried.text] : [];
+    const begin = at;
+    while (at < fresh.length && (at === begin || bytes + fresh[at]!.length <= SEGMENT_BYTES))
+      bytes += fresh[at++]!.length;
+    parts.push(...fresh.slice(begin, at));
+    carried = undefined;
+    const end = start + at;
+    const file = `leaves-${first}-${end}.json`;
+    writeFileAtomic(join(dir, file), `[${parts.join(',')}]`);
+    segments.push({ start: first, end, bytes, file });
   }
   const state: LogState = { v: 1, ...next, segments };
   writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state));

@@ -160,7 +160,6 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     saved: saved ? { note: saved, checkpoint: openCheckpoint(saved, verifier) } : undefined,
     useState: findings.length === 0,
   });
-  const { leaves } = followed;
 
   // 2. The witness step: the log must extend what this auditor saw last time. Decided from what the
   // log key signed alone (the saved checkpoint, and the served one the leaves above hash into), not
@@ -176,12 +175,11 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
       }),
     );
   }
-  // Leaves read before were parsed through their schema then: the saved text is read back as is.
-  const parsed: Array<{ index: number; leaf: Leaf }> = leaves.map((data, index) => ({
-    index,
-    leaf:
-      index < followed.fresh ? (JSON.parse(data) as Leaf) : parseLeaf(Buffer.from(data, 'utf8')),
-  }));
+  // Leaves read before were parsed through their schema then: the state gives them back parsed.
+  const parsed: Array<{ index: number; leaf: Leaf }> = [];
+  for (const leaf of followed.stored) parsed.push({ index: parsed.length, leaf: leaf as Leaf });
+  for (const data of followed.leaves)
+    parsed.push({ index: parsed.length, leaf: parseLeaf(Buffer.from(data, 'utf8')) });
 
   // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
   // repository's root would make every receipt "unverifiable" and the audit vacuous.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -150,6 +150,34 @@ describe('an audit that keeps what it verified (--state)', () => {
     expect(third.report).toEqual(full.report);
     expect(http.paths.filter((p) => p.startsWith('/log/tile/')).length).toBeLessThanOrEqual(1);
   }, 120_000);
+
+  it('a state it cannot use (a file missing, one garbled) is not used: the log is read whole', async () => {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    await quietRollups(fx, 600, 0);
+    const http = await countingServer(fx);
+    const stateDir = mkdtempSync(join(tmpdir(), 'fp-damaged-'));
+    const first = await audit(fx, http.url, stateDir);
+    expect(first.error).toBeUndefined();
+    const size = first.checkpoint!.size;
+    const bundles = () => http.paths.filter((p) => p.startsWith('/log/tile/entries-u32/')).length;
+    for (const damage of [
+      () =>
+        rmSync(
+          join(
+            stateDir,
+            readdirSync(stateDir).find((f) => f.startsWith('leaves-'))!,
+          ),
+        ),
+      () => writeFileSync(join(stateDir, 'log-state.json'), '{"v":1,'),
+    ]) {
+      damage();
+      http.paths.length = 0;
+      const again = await audit(fx, http.url, stateDir);
+      expect(again.report).toEqual(first.report);
+      expect(bundles()).toBe(Math.ceil(size / 256));
+    }
+  }, 60_000);
 
   it('a log rewritten behind the saved state is a finding with proof, and the state stays as it was', async () => {
     const fx = await createFixture();
