@@ -1,15 +1,20 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha512File } from '../../src/advisory/distribution.js';
-import { verify } from '../../src/tuf/keys.js';
-import { PublisherClient, publishManifest } from '../../src/publish/client.js';
-import type { FairpatchNode } from '../../src/server/node.js';
-import { type Fixture, createFixture, listen, readRoot } from '../helpers/repo.js';
 import { runAudit } from '../../src/audit/run.js';
-import { tmpdir } from 'node:os';
+import { verify } from '../../src/tuf/keys.js';
+import { readRoot } from '../helpers/repo.js';
 import { fullAdvisory } from './samples.js';
 import { csafErrors, osvErrors } from './validators.js';
+import {
+  type AdvisoryWorld,
+  advisoryPaths,
+  advisoryWorld,
+  answer,
+  publishWithAdvisory,
+} from './world.js';
 
 // Issue 29's "done when": a fix published with its advisory, two nodes over one database, real
 // HTTP, the test's own clock. Before the tick every advisory path answers exactly as for an
@@ -20,64 +25,15 @@ import { csafErrors, osvErrors } from './validators.js';
 const ID = fullAdvisory.id;
 const MISSING = 'ACME-2026-9999';
 
-let fx: Fixture;
-let nodes: FairpatchNode[];
-let servers: Array<{ url: string; close(): Promise<void> }>;
-
+let w: AdvisoryWorld;
 beforeEach(async () => {
-  fx = await createFixture();
-  await fx.addVendor('acme');
-  nodes = [fx.node, await fx.openNode()];
-  servers = await Promise.all(nodes.map((n) => listen(n.app)));
+  w = await advisoryWorld();
 });
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  await fx.close();
-});
-
-/** Publishes acme-agent 2.4.1 with its advisory through node 0, as `fairpatch publish` does. */
-async function publishWithAdvisory() {
-  writeFileSync(join(fx.dir, 'fix.sh'), 'echo fixed\n');
-  const manifestPath = join(fx.dir, 'manifest.json');
-  writeFileSync(
-    manifestPath,
-    JSON.stringify({
-      vendor: 'acme',
-      product: 'acme-agent',
-      version: '2.4.1',
-      severity: 'critical',
-      applies_to: '>=2.0.0 <2.4.1',
-      release_at: '+60s',
-      advisory: fullAdvisory,
-      artifacts: [{ platform: 'linux-x64', file: 'fix.sh' }],
-    }),
-  );
-  const acme = fx.vendors.get('acme')!;
-  const result = await publishManifest({
-    manifestPath,
-    client: new PublisherClient(servers[0]!.url, acme.token),
-    vendorKey: acme.key,
-    now: () => fx.clock.now(),
-  });
-  // Every node holds the release before its tick (the lead time); node 1 reloads now.
-  for (const node of nodes) await node.repo.refresh();
-  return result;
-}
-
-const pathsOf = (id: string, year: number) => {
-  const doc = `/.well-known/csaf/clear/${year}/${id.toLowerCase()}.json`;
-  return [doc, `${doc}.sha512`, `${doc}.sig`, `/osv/x_${id}.json`];
-};
-
-async function answer(url: string) {
-  const response = await fetch(url);
-  const headers = [...response.headers].filter(([name]) => name !== 'date');
-  return { status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) };
-}
+afterEach(() => w.close());
 
 describe('an advisory published with its fix', () => {
   it('is 404 on every path, as a missing one, before the tick; at the tick every node serves the fix and validating documents; the audit says one tick', async () => {
-    const result = await publishWithAdvisory();
+    const result = await publishWithAdvisory(w);
     expect(result.advisory).toEqual({ id: ID, target: 'acme/acme-2026-0001.advisory.json' });
     const tickMs = Date.parse(result.activatesAt);
     const year = new Date(tickMs).getUTCFullYear();
@@ -85,10 +41,12 @@ describe('an advisory published with its fix', () => {
     const metadata = `/metadata/${result.version}.acme.json`;
 
     // The last millisecond before the tick.
-    fx.clock.set(tickMs - 1);
-    for (const server of servers) {
-      const missing = await Promise.all(pathsOf(MISSING, year).map((p) => answer(server.url + p)));
-      const pending = await Promise.all(pathsOf(ID, year).map((p) => answer(server.url + p)));
+    w.fx.clock.set(tickMs - 1);
+    for (const server of w.servers) {
+      const missing = await Promise.all(
+        advisoryPaths(MISSING, year).map((p) => answer(server.url + p)),
+      );
+      const pending = await Promise.all(advisoryPaths(ID, year).map((p) => answer(server.url + p)));
       for (const [i, got] of pending.entries()) {
         expect(got.status).toBe(404);
         expect(got.headers).toEqual(missing[i]!.headers);
@@ -106,17 +64,17 @@ describe('an advisory published with its fix', () => {
       expect((await answer(server.url + metadata)).status).toBe(404);
     }
     // The public log holds a commitment and nothing of the advisory.
-    const leaves = (await fx.node.log.entries(0, 10_000)).map((e) => e.data).join('\n');
+    const leaves = (await w.fx.node.log.entries(0, 10_000)).map((e) => e.data).join('\n');
     expect(leaves).toContain('release.scheduled');
     for (const secret of [ID, 'CVE-2026-4242', fullAdvisory.title, 'advisory.json'])
       expect(leaves).not.toContain(secret);
 
     // The tick.
-    fx.clock.set(tickMs);
+    w.fx.clock.set(tickMs);
     const documents: Buffer[] = [];
     const records: Buffer[] = [];
-    const vendorKey = Buffer.from(fx.vendors.get('acme')!.key.publicKey).toString('hex');
-    for (const server of servers) {
+    const vendorKey = Buffer.from(w.fx.vendors.get('acme')!.key.publicKey).toString('hex');
+    for (const server of w.servers) {
       // The fix: the vendor's metadata carrying it (and the advisory's target), and its bytes.
       const served = JSON.parse((await answer(server.url + metadata)).body.toString()) as {
         signed: { targets: Record<string, { hashes: { sha256: string } }> };
@@ -130,7 +88,7 @@ describe('an advisory published with its fix', () => {
       expect(artifact.status).toBe(200);
       expect(artifact.body.toString()).toBe('echo fixed\n');
 
-      const [docPath, shaPath, sigPath, osvPath] = pathsOf(ID, year) as [
+      const [docPath, shaPath, sigPath, osvPath] = advisoryPaths(ID, year) as [
         string,
         string,
         string,
@@ -175,13 +133,13 @@ describe('an advisory published with its fix', () => {
     expect(records[1]).toEqual(records[0]);
 
     // The audit: the activation leaf made fix and advisory public at one tick.
-    await fx.node.evidence.activations();
+    await w.fx.node.evidence.activations();
     const outcome = await runAudit({
-      server: servers[1]!.url,
+      server: w.servers[1]!.url,
       stateDir: mkdtempSync(join(tmpdir(), 'fairpatch-audit-')),
-      logKey: fx.node.logVerifierKey,
-      root: readRoot(fx.keysDir),
-      now: fx.clock.now(),
+      logKey: w.fx.node.logVerifierKey,
+      root: readRoot(w.fx.keysDir),
+      now: w.fx.clock.now(),
     });
     expect(outcome.error).toBeUndefined();
     const release = outcome.report!.releases.find((r) => r.id === `acme/${result.version}`)!;
