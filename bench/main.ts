@@ -51,6 +51,10 @@ const SECTIONS: Record<string, { what: string; load: () => Promise<Section> }> =
     what: 'staged rollout: eligibility per agent (µs), parity over releases [releases agents]',
     load: () => import('./sections/rollout.js'),
   },
+  agent: {
+    what: 'the agent executable vs node dist/cli/main.js agent: size, first poll, idle RSS (bench/AGENT.md)',
+    load: () => import('./sections/agent.js'),
+  },
   'embargo-lookup': {
     what: 'embargo id lookup timing, existing vs missing [rounds]',
     load: () => import('./sections/embargo-lookup.js'),
