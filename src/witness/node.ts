@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { privateDir } from '../common/files.js';
 import { type Clock, systemClock } from '../common/clock.js';
-import { witnessOrigin } from '../common/witness.js';
+import { type WitnessAck, witnessOrigin } from '../common/witness.js';
 import { type ConnectOptions, connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { clientAddressOf, TRUST_NO_PROXY, type TrustProxy } from '../http/client-address.js';
@@ -81,27 +81,74 @@ export interface Witness {
  * A witness: its own database, its own key, its own append-only log (the same RFC 9162 store and
  * C2SP checkpoints as the repository's log, under origin `witness/<name>`). It shares nothing with
  * the operator's nodes but the root it was given, so what it logged the operator cannot unlog.
+ *
+ * The one place a witness is put together, in named steps; each part is built once and handed to
+ * those that use it. Nothing listens yet.
  */
 export async function createWitness(options: WitnessOptions): Promise<Witness> {
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
+  const db = await openDatabase(options);
+  try {
+    const { log, sequencer } = openLog(db, options.key, now);
+    const roots = await trustRoots(options, now);
+    const checkers = new ReceiptCheckers();
+    const intake = receiptIntake(options, { db, log, sequencer, roots, checkers }, now);
+    const checkpoints = await checkpointWitness(db, options, now);
+    const vkey = verifierKey(witnessOrigin(options.key.name), options.key.publicKey);
+    const app = witnessApp(
+      options,
+      { db, log, roots, intake, checkpoints, verifierKey: vkey },
+      now,
+    );
+    return {
+      app,
+      db,
+      log,
+      sequencer,
+      roots,
+      checkpoints,
+      verifierKey: vkey,
+      async close() {
+        await sequencer.idle();
+        await checkers.close();
+        await db.destroy();
+      },
+    };
+  } catch (error) {
+    // An open PostgreSQL pool would keep the process from exiting (a root that cannot be read, say).
+    await db.destroy();
+    throw error;
+  }
+}
+
+/** Its own database: PostgreSQL when given a URL, else a SQLite file in its data directory. */
+async function openDatabase(options: WitnessOptions): Promise<Db> {
   privateDir(options.dataDir);
-  const db = await connect({
+  return connect({
     url: options.databaseUrl ?? join(options.dataDir, 'witness.sqlite'),
     connectTimeoutMs: WITNESS_LIMITS.databaseConnectTimeoutMs,
     poolSize: WITNESS_LIMITS.databasePoolSize,
     statementTimeoutMs: WITNESS_LIMITS.databaseStatementTimeoutMs,
     ...options.database,
   });
-  const { name, secretKey, publicKey } = options.key;
+}
+
+/** Its own log, its checkpoints signed with its own key under origin `witness/<name>`. */
+function openLog(
+  db: Db,
+  key: WitnessKey,
+  now: () => number,
+): { log: LogStore; sequencer: Sequencer } {
+  const origin = witnessOrigin(key.name);
   const log = new LogStore(db, (size, root) =>
-    signCheckpoint(
-      { origin: witnessOrigin(name), size, rootHash: root },
-      witnessOrigin(name),
-      secretKey,
-    ),
+    signCheckpoint({ origin, size, rootHash: root }, origin, key.secretKey),
   );
-  const sequencer = new Sequencer(log, now);
+  return { log, sequencer: new Sequencer(log, now) };
+}
+
+/** The root it was given, and its successors as the repository publishes them. */
+async function trustRoots(options: WitnessOptions, now: () => number): Promise<TrustedRoots> {
   const roots = new TrustedRoots(
     options.root,
     options.roots,
@@ -109,6 +156,21 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     options.rootRefreshMs ?? WITNESS_LIMITS.rootRefreshMs,
   );
   await roots.refresh(true);
+  return roots;
+}
+
+/** The receipt intake the node runs too (src/receipts/intake.ts), over the witness's own ledger. */
+function receiptIntake(
+  options: WitnessOptions,
+  parts: {
+    db: Db;
+    log: LogStore;
+    sequencer: Sequencer;
+    roots: TrustedRoots;
+    checkers: ReceiptCheckers;
+  },
+  now: () => number,
+): ReceiptIntake<WitnessAck> {
   const budget = new IntakeBudget(
     {
       perKeyPerMinute: options.perKeyPerMinute ?? WITNESS_LIMITS.receiptsPerKeyPerMinute,
@@ -125,25 +187,46 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     ),
     'receipts',
   );
-  const checkers = new ReceiptCheckers();
-  const intake = new ReceiptIntake({
-    checkers,
-    trust: followedTimestamps(roots),
+  return new ReceiptIntake({
+    checkers: parts.checkers,
+    trust: followedTimestamps(parts.roots),
     budget,
-    ledger: new WitnessLedger(db, log, sequencer, now),
+    ledger: new WitnessLedger(parts.db, parts.log, parts.sequencer, now),
     // Its budget vouches from its settings (options.vouched), not from certificates: no owners here,
     // only the record of which certificates it logged.
     enrollments: new VouchedAgents(async () => ({}), now),
     now,
   });
-  const vkey = verifierKey(witnessOrigin(name), publicKey);
-  const checkpoints = new CheckpointWitness(
+}
+
+/** The checkpoints it cosigns (C2SP tlog-witness), one key ring per log it follows. */
+async function checkpointWitness(
+  db: Db,
+  options: WitnessOptions,
+  now: () => number,
+): Promise<CheckpointWitness> {
+  return new CheckpointWitness(
     await migrateWitness(db),
     (options.logs ?? []).map((l) => new LogKeyRing(l.verifier, [], httpKeyRotations(l.url), now)),
-    { name: witnessOrigin(name), secretKey },
+    { name: witnessOrigin(options.key.name), secretKey: options.key.secretKey },
     now,
   );
+}
 
+/** The witness's HTTP app: receipts and checkpoints in (rate-limited per address), its log out. */
+function witnessApp(
+  options: WitnessOptions,
+  parts: {
+    db: Db;
+    log: LogStore;
+    roots: TrustedRoots;
+    intake: ReceiptIntake<WitnessAck>;
+    checkpoints: CheckpointWitness;
+    verifierKey: string;
+  },
+  now: () => number,
+): Hono {
+  const { db, log, roots, intake, checkpoints } = parts;
   const app = new Hono();
   app.onError(errorResponse);
   app.notFound(notFound);
@@ -161,8 +244,8 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
   app.get('/healthz', async (c) =>
     c.json({
       ok: true,
-      witness: witnessOrigin(name),
-      verifier_key: vkey,
+      witness: witnessOrigin(options.key.name),
+      verifier_key: parts.verifierKey,
       log_size: (await log.head()).size,
       root_version: roots.version,
     }),
@@ -175,7 +258,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     }),
   );
   app.route('/', receiptPageRoutes({ db, log }));
-  app.route('/log', logRoutes({ log, verifierKey: vkey }));
+  app.route('/log', logRoutes({ log, verifierKey: parts.verifierKey }));
   app.route(
     '/',
     addCheckpointRoutes(
@@ -183,19 +266,5 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
       options.maxAddCheckpointBytes ?? WITNESS_LIMITS.maxAddCheckpointBytes,
     ),
   );
-
-  return {
-    app,
-    db,
-    log,
-    sequencer,
-    roots,
-    checkpoints,
-    verifierKey: vkey,
-    async close() {
-      await sequencer.idle();
-      await checkers.close();
-      await db.destroy();
-    },
-  };
+  return app;
 }
