@@ -84,7 +84,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'agent',
-    imports: ['common', 'tuf', 'log', 'net', 'rollout'],
+    imports: ['common', 'tuf', 'advisory', 'log', 'net', 'rollout'],
     why: 'the client that polls, installs and signs receipts; nothing of the server',
   },
   {

@@ -9,6 +9,7 @@ import type { Clock } from '../common/clock.js';
 import type { PatchFacts, TargetInfo, TargetsSigned } from '../tuf/metadata.js';
 import { patchFactsSchema } from '../tuf/schema.js';
 import { AgentFetcher, type FetcherOptions } from './fetcher.js';
+import { parseAdvisoryFile } from '../advisory/advisory-file.js';
 import { runInstall } from './install.js';
 import { type AgentIdentity, loadIdentity } from './identity.js';
 import { MAX_CHECKPOINT_BYTES, Observer, type Served, lagOf, readServed } from './observer.js';
@@ -70,7 +71,14 @@ export interface AgentOptions {
 export const DEFAULT_MAX_LAG_MS = 10_000;
 
 export type CycleResult =
-  | { outcome: 'installed'; version: string; artifacts: string[]; output?: string }
+  | {
+      outcome: 'installed';
+      version: string;
+      artifacts: string[];
+      output?: string;
+      /** The advisory its vendor published with the fix (src/advisory), as TUF verified it. */
+      advisory?: InstalledAdvisory;
+    }
   | { outcome: 'up-to-date'; reason: string }
   /**
    * `code`: the refusal's class (src/agent/errors.ts, src/net/errors.ts), e.g. ROLLBACK;
@@ -79,6 +87,13 @@ export type CycleResult =
    */
   | { outcome: 'refused'; code: string; threat: string; unreachable?: true }
   | { outcome: 'install-failed'; version: string; code: number | null; output: string };
+
+/** What the agent says of a fix's advisory when it installs the fix. */
+export interface InstalledAdvisory {
+  id: string;
+  title: string;
+  cves: string[];
+}
 
 /** Lines of the install command's output kept in the log when it fails. */
 const FAILED_OUTPUT_LINES = 20;
@@ -317,6 +332,10 @@ export class Agent {
             ? `install of ${this.options.product} ${result.version} failed (${result.code === null ? 'did not run to the end' : `exit ${result.code}`}); ${retry}`
             : result.reason;
     this.log(line);
+    if (result.outcome === 'installed' && result.advisory)
+      this.log(
+        `advisory ${result.advisory.id}: ${result.advisory.title} (${result.advisory.cves.join(', ')})`,
+      );
     if (result.outcome === 'installed' || result.outcome === 'install-failed') {
       const lines = (result.output ?? '').split('\n').filter((l) => l.trim());
       for (const l of result.outcome === 'install-failed'
@@ -425,12 +444,43 @@ export class Agent {
       targets: files.map((f) => f.target),
     });
     await this.report(facts, 'installed');
+    const advisory = await this.advisoryOf(updater, targets, facts);
     return {
       outcome: 'installed',
       version: facts.version,
       artifacts: files.map((f) => f.path),
       ...(output !== undefined ? { output } : {}),
+      ...(advisory ? { advisory } : {}),
     };
+  }
+
+  /**
+   * The advisory published with the installed fix: its own target beside the fix's in the same
+   * verified metadata, downloaded and checked by tuf-js like an artifact. One that cannot be read
+   * is said in the log; it never undoes an install.
+   */
+  private async advisoryOf(
+    updater: Updater,
+    targets: Array<[string, TargetInfo]>,
+    facts: PatchFacts,
+  ): Promise<InstalledAdvisory | undefined> {
+    const found = targets.find(
+      ([, t]) =>
+        t.custom?.advisory !== undefined &&
+        t.custom.product === facts.product &&
+        t.custom.version === facts.version,
+    );
+    if (!found) return undefined;
+    try {
+      const info = await updater.getTargetInfo(found[0]);
+      if (!info) throw new UnknownTargetError(found[0]);
+      const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
+      const { advisory } = parseAdvisoryFile(readFileSync(path));
+      return { id: advisory.id, title: advisory.title, cves: advisory.cves.map((c) => c.id) };
+    } catch (error) {
+      this.log(`advisory ${found[0]} not read: ${describeRefusal(error)}`);
+      return undefined;
+    }
   }
 
   /**

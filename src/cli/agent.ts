@@ -84,6 +84,11 @@ export const agent = command({
       description: 'the vendor trusted for --product, when --product names no vendor',
     },
     once: { type: 'boolean', description: 'one poll, then exit' },
+    json: {
+      type: 'boolean',
+      description:
+        "with --once: print the poll's outcome as JSON on stdout (an installed fix's advisory: id, title, CVEs)",
+    },
     witness: {
       type: 'string',
       arg: 'URL=FILE',
@@ -237,6 +242,7 @@ export const agent = command({
     }
     if (values.once) {
       const result = await agent.cycle();
+      if (values.json) console.log(JSON.stringify(result));
       if (agent.restart) return EXIT.RESTART;
       if (result.outcome === 'refused') return result.unreachable ? EXIT.UNAVAILABLE : EXIT.FAILED;
       return result.outcome === 'install-failed' ? EXIT.FAILED : EXIT.OK;
