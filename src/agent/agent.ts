@@ -555,6 +555,15 @@ export class Agent {
    */
   private async updateSelf(self: SelfUpdate, updater: Updater): Promise<void> {
     const name = `${AGENT_VENDOR}/${AGENT_PRODUCT}`;
+    // This poll succeeded: if this executable was just switched to, it has come up.
+    self.confirm();
+    const undone = self.takeLauncherRollback(() => this.deps.clock.now());
+    if (undone) {
+      this.log(
+        `SELF-UPDATE ROLLED BACK: ${name} ${undone} did not come up under the service manager (3 starts); fairpatch-agent-start put ${self.options.version} back; ${undone} is not tried again`,
+      );
+      await this.report({ product: AGENT_PRODUCT, version: undone }, 'failed');
+    }
     let targets: Array<[string, TargetInfo]>;
     try {
       targets = await this.listTargets(updater, AGENT_VENDOR);
@@ -614,7 +623,10 @@ export class Agent {
     });
   }
 
-  private async report(facts: PatchFacts, outcome: 'installed' | 'failed'): Promise<void> {
+  private async report(
+    facts: Pick<PatchFacts, 'product' | 'version'>,
+    outcome: 'installed' | 'failed',
+  ): Promise<void> {
     try {
       // Signed by the agent's key, like its receipts: the server counts only what an agent signed.
       const signed = signInstallReport(

@@ -20,11 +20,20 @@ import { type Candidate, selectPatch } from './select.js';
 //   DIR/fairpatch-agent           what starts next (the systemd unit's launcher prefers it)
 //   DIR/fairpatch-agent.previous  the executable before the last switch, for a rollback
 //   DIR/fairpatch-agent.next      a verified download, renamed over fairpatch-agent when complete
-// so the directory never holds more than three executables.
+// so the directory never holds more than three executables. The health check runs before the old
+// agent exits; a new executable that passes it and then fails under the service manager is caught
+// by the unit's launcher (packaging/agent/fairpatch-agent-start), which counts starts in
+//   DIR/fairpatch-agent.unconfirmed  the version switched to; its first successful poll removes it
+// and after three starts without one puts the previous executable back, naming the version in
+//   DIR/fairpatch-agent.rolled-back  for the agent to remember as failed and report.
 
 export const AGENT_VENDOR = 'fairpatch';
 export const AGENT_PRODUCT = 'agent';
 export const EXECUTABLE = 'fairpatch-agent';
+const UNCONFIRMED = `${EXECUTABLE}.unconfirmed`;
+const ROLLED_BACK = `${EXECUTABLE}.rolled-back`;
+/** What a version looks like in the launcher's files: anything else there is not read as one. */
+const VERSION_TEXT = /^[0-9A-Za-z.+-]{1,64}$/;
 
 export interface SelfUpdateOptions {
   /** The directory of the executable this agent runs as after its first self-update. */
@@ -68,6 +77,37 @@ export class SelfUpdate {
 
   private path(name: string): string {
     return join(this.options.dir, name);
+  }
+
+  /**
+   * Called after a successful poll: an executable switched to has come up under its service manager,
+   * so the launcher stops counting its starts.
+   */
+  confirm(): void {
+    const marker = this.path(UNCONFIRMED);
+    if (existsSync(marker) && firstLine(marker) === this.options.version) rmSync(marker);
+  }
+
+  /**
+   * The version the launcher rolled back from (it never confirmed), once: remembered as failed so
+   * that no poll switches to it again, and returned for the agent to say and report.
+   */
+  takeLauncherRollback(now: () => number): string | undefined {
+    const file = this.path(ROLLED_BACK);
+    if (!existsSync(file)) return undefined;
+    const version = firstLine(file);
+    rmSync(file);
+    if (!VERSION_TEXT.test(version)) return undefined;
+    this.remember(version, 'did not come up under the service manager (3 starts)', now);
+    return version;
+  }
+
+  private remember(version: string, reason: string, now: () => number): void {
+    const failed = [
+      ...this.failedVersions(),
+      { version, reason, at: new Date(now()).toISOString() },
+    ].slice(-FAILED_KEPT);
+    writeFileAtomic(this.record, JSON.stringify({ failed }, null, 2) + '\n');
   }
 
   failedVersions(): FailedVersions['failed'] {
@@ -120,6 +160,8 @@ export class SelfUpdate {
     chmodSync(keeping, 0o755);
     renameSync(keeping, previous);
 
+    // Before the switch: from here on, whatever happens to this process, the launcher can roll back.
+    writeFileAtomic(this.path(UNCONFIRMED), `${version}\n`, 0o644);
     renameSync(next, current);
     const health = await healthCheck(
       current,
@@ -130,14 +172,14 @@ export class SelfUpdate {
     if (health.ok) return { outcome: 'switched', from: this.options.version, to: version };
 
     renameSync(previous, current);
-    const failed = [
-      ...this.failedVersions(),
-      { version, reason: health.reason, at: new Date(now()).toISOString() },
-    ].slice(-FAILED_KEPT);
-    writeFileAtomic(this.record, JSON.stringify({ failed }, null, 2) + '\n');
+    rmSync(this.path(UNCONFIRMED), { force: true });
+    this.remember(version, health.reason, now);
     return { outcome: 'rolled-back', version, reason: health.reason };
   }
 }
+
+const firstLine = (file: string): string =>
+  readFileSync(file, 'utf8').slice(0, 200).split('\n')[0]!.trim();
 
 /**
  * Starts `executable` with `args` and waits (at most `deadlineMs`) for it to exit 0 having printed

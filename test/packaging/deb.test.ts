@@ -125,7 +125,7 @@ describe('the fairpatch-agent .deb', () => {
     });
   });
 
-  it('the launcher runs the self-updated executable when there is one, else the packaged one', async () => {
+  it('the launcher runs the self-updated executable when there is one, else the packaged one, and rolls back one that never comes up', async () => {
     // The launcher as installed, its two absolute paths moved into the throwaway root.
     const launcher = join(dir, 'fairpatch-agent-start');
     writeFileSync(
@@ -141,7 +141,24 @@ describe('the fairpatch-agent .deb', () => {
     mkdirSync(join(updated, '..'), { recursive: true });
     writeFileSync(updated, '#!/bin/sh\necho "updated $*"\n', { mode: 0o755 });
     expect((await runExecutable(launcher, ['--version'])).stdout).toBe('updated --version\n');
-    rmSync(updated);
+
+    // Switched to 1.0.1, which crashes under systemd before its first poll: three starts, then the
+    // previous executable is back and 1.0.1 named for the agent.
+    writeFileSync(updated, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    writeFileSync(`${updated}.previous`, '#!/bin/sh\necho "previous $*"\n', { mode: 0o755 });
+    writeFileSync(`${updated}.unconfirmed`, '1.0.1\n');
+    for (let start = 1; start <= 3; start++)
+      expect((await runExecutable(launcher, ['agent'])).code, `start ${start}`).toBe(1);
+    const fourth = await runExecutable(launcher, ['agent']);
+    expect(fourth).toMatchObject({
+      code: 0,
+      stdout: 'previous agent\n',
+      stderr: expect.stringMatching(/1\.0\.1 did not come up in 3 starts/),
+    });
+    expect(readFileSync(`${updated}.rolled-back`, 'utf8')).toBe('1.0.1\n');
+    expect(existsSync(`${updated}.unconfirmed`)).toBe(false);
+    expect(existsSync(`${updated}.previous`)).toBe(false);
+    rmSync(join(updated, '..'), { recursive: true });
   });
 
   // oxlint-disable-next-line vitest/valid-title -- one of two plain strings, chosen above

@@ -184,7 +184,12 @@ describe('fairpatch-agent --self-update against a live node', () => {
     );
     expect(await version(join(bin(), 'fairpatch-agent'))).toBe('1.0.2');
     expect(await version(join(bin(), 'fairpatch-agent.previous'))).toBe('1.0.0');
-    expect(readdirSync(bin()).sort()).toEqual(['fairpatch-agent', 'fairpatch-agent.previous']);
+    // Until its first successful poll under the service manager, the unit's launcher counts its starts.
+    expect(readdirSync(bin()).sort()).toEqual([
+      'fairpatch-agent',
+      'fairpatch-agent.previous',
+      'fairpatch-agent.unconfirmed',
+    ]);
     expect((await reports()).some((r) => r.version === '1.0.2' && r.outcome === 'installed')).toBe(
       true,
     );
@@ -193,6 +198,27 @@ describe('fairpatch-agent --self-update against a live node', () => {
     const again = await runExecutable(join(bin(), 'fairpatch-agent'), [...args(), '--once']);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).not.toMatch(/self-update/);
-    expect(existsSync(join(bin(), 'fairpatch-agent.next'))).toBe(false);
+    expect(readdirSync(bin()).sort()).toEqual(['fairpatch-agent', 'fairpatch-agent.previous']);
+  });
+
+  it('a version the launcher rolled back (it never came up under systemd) is said, reported and not tried again', async () => {
+    // What packaging/agent/fairpatch-agent-start leaves after putting the previous executable back.
+    writeFileSync(join(bin(), 'fairpatch-agent.rolled-back'), '1.0.3\n');
+    const run = await runExecutable(join(bin(), 'fairpatch-agent'), [...args(), '--once']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /SELF-UPDATE ROLLED BACK: fairpatch\/agent 1\.0\.3 did not come up under the service manager \(3 starts\); fairpatch-agent-start put 1\.0\.2 back; 1\.0\.3 is not tried again/,
+    );
+    expect(existsSync(join(bin(), 'fairpatch-agent.rolled-back'))).toBe(false);
+    expect(
+      (
+        JSON.parse(readFileSync(join(dir, 'state', 'self-update.json'), 'utf8')) as {
+          failed: Array<{ version: string }>;
+        }
+      ).failed.map((f) => f.version),
+    ).toEqual(['1.0.1', '1.0.3']);
+    await until('the failure reported to the node', async () =>
+      (await reports()).some((r) => r.version === '1.0.3' && r.outcome === 'failed'),
+    );
   });
 });
