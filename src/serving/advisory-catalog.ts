@@ -13,7 +13,10 @@ export interface PublicAdvisory {
   path: string;
   sha256: string;
   release: AdvisoryRelease;
+  /** The first publisher's file (a coordinated release's members each published one). */
   file: AdvisoryFile;
+  /** The vendors whose fixes it names: more than one for a coordinated release. */
+  members: string[];
 }
 
 export interface AdvisoryCatalogDeps {
@@ -67,8 +70,7 @@ export class AdvisoryCatalog {
     state: CommittedState,
     served: ReadonlyArray<readonly [string, StoredVersion[]]>,
   ): Promise<PublicAdvisory[]> {
-    const out: PublicAdvisory[] = [];
-    const seen = new Set<string>();
+    const candidates: Candidate[] = [];
     for (const [vendor, versions] of served) {
       const found = new Map<
         string,
@@ -88,25 +90,11 @@ export class AdvisoryCatalog {
       }
       for (const { entry, published, withdrawn } of found.values()) {
         const file = await this.fileOf(entry.info.hashes.sha256);
-        // Staging checked it; a file that does not parse (or an id already public) is not served.
-        if (!file || seen.has(file.advisory.id)) continue;
-        seen.add(file.advisory.id);
-        out.push({
-          vendor,
-          path: entry.path,
-          sha256: entry.info.hashes.sha256,
-          file,
-          release: {
-            advisory: file.advisory,
-            fixes: [entry.fix],
-            publisher: { category: 'vendor', name: vendor },
-            publishedMs: tickStart(state.config, published),
-            ...(withdrawn !== undefined ? { withdrawnMs: tickStart(state.config, withdrawn) } : {}),
-          },
-        });
+        // Staging checked it; a file that does not parse is not served.
+        if (file) candidates.push({ vendor, entry, file, published, withdrawn });
       }
     }
-    return out;
+    return advisoriesOf(candidates, state);
   }
 
   private async entriesOf(vendor: string, version: StoredVersion): Promise<AdvisoryEntry[]> {
@@ -144,6 +132,55 @@ export class AdvisoryCatalog {
     this.files.set(sha256, file);
     return file ?? undefined;
   }
+}
+
+interface Candidate {
+  vendor: string;
+  entry: AdvisoryEntry;
+  file: AdvisoryFile;
+  published: number;
+  withdrawn: number | undefined;
+}
+
+/**
+ * One advisory per id. The vendors that published one id at one tick are one coordinated release
+ * (an embargo's members): one document naming every member's product, published by the
+ * coordinator, withdrawn only once every member's fix is. An id published again later, by anyone,
+ * is not served: the first publication owns it.
+ */
+function advisoriesOf(candidates: Candidate[], state: CommittedState): PublicAdvisory[] {
+  const ordered = [...candidates].sort(
+    (a, b) => a.published - b.published || a.vendor.localeCompare(b.vendor),
+  );
+  const byId = new Map<string, Candidate[]>();
+  for (const c of ordered) {
+    const group = byId.get(c.file.advisory.id);
+    if (!group) byId.set(c.file.advisory.id, [c]);
+    else if (group[0]!.published === c.published) group.push(c);
+  }
+  return [...byId.values()].map((group) => {
+    const first = group[0]!;
+    const withdrawn = group.every((c) => c.withdrawn !== undefined)
+      ? Math.max(...group.map((c) => c.withdrawn!))
+      : undefined;
+    return {
+      vendor: first.vendor,
+      path: first.entry.path,
+      sha256: first.entry.info.hashes.sha256,
+      file: first.file,
+      members: group.map((c) => c.vendor),
+      release: {
+        advisory: first.file.advisory,
+        fixes: group.map((c) => c.entry.fix),
+        publisher:
+          group.length === 1
+            ? { category: 'vendor', name: first.vendor }
+            : { category: 'coordinator', name: 'fairpatch coordinated release' },
+        publishedMs: tickStart(state.config, first.published),
+        ...(withdrawn !== undefined ? { withdrawnMs: tickStart(state.config, withdrawn) } : {}),
+      },
+    };
+  });
 }
 
 /** The versions that were in effect at some tick up to k, in order (a version halted before its tick never was). */

@@ -86,7 +86,7 @@ describe('an advisory published with its fix', () => {
       const sha = served.signed.targets[fixTarget]!.hashes.sha256;
       const artifact = await answer(`${server.url}/targets/acme/${sha}.fix.sh`);
       expect(artifact.status).toBe(200);
-      expect(artifact.body.toString()).toBe('echo fixed\n');
+      expect(artifact.body.toString()).toBe('echo acme fixed\n');
 
       const [docPath, shaPath, sigPath, osvPath] = advisoryPaths(ID, year) as [
         string,

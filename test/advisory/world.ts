@@ -33,9 +33,11 @@ export async function advisoryWorld(): Promise<AdvisoryWorld> {
 export async function publishWithAdvisory(
   w: AdvisoryWorld,
   manifest: Record<string, unknown> = {},
+  options: { embargo?: string } = {},
 ): Promise<PublishResult> {
-  writeFileSync(join(w.fx.dir, 'fix.sh'), 'echo fixed\n');
-  const manifestPath = join(w.fx.dir, 'manifest.json');
+  const vendor = (manifest.vendor as string | undefined) ?? 'acme';
+  writeFileSync(join(w.fx.dir, 'fix.sh'), `echo ${vendor} fixed\n`);
+  const manifestPath = join(w.fx.dir, `${vendor}.json`);
   writeFileSync(
     manifestPath,
     JSON.stringify({
@@ -50,12 +52,13 @@ export async function publishWithAdvisory(
       ...manifest,
     }),
   );
-  const acme = w.fx.vendors.get('acme')!;
+  const { key, token } = w.fx.vendors.get(vendor)!;
   const result = await publishManifest({
     manifestPath,
-    client: new PublisherClient(w.servers[0]!.url, acme.token),
-    vendorKey: acme.key,
+    client: new PublisherClient(w.servers[0]!.url, token),
+    vendorKey: key,
     now: () => w.fx.clock.now(),
+    ...options,
   });
   // Every node holds the release before its tick (the lead time); the others reload now.
   for (const node of w.nodes) await node.repo.refresh();

@@ -109,10 +109,12 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
         );
       if (path === `${document}.sig`) {
         // The vendor signed the document as it reads at the tick; a revision it did not sign
-        // (a halt's) or a re-timed release has no signature here rather than one that fails.
+        // (a halt's), a re-timed release or a coordinated release's joint document (no one
+        // vendor's) has no signature here rather than one that fails.
         const key = await deps.vendorKeyHex(advisory.vendor);
         const sig = advisory.file.csaf_signature;
         if (
+          advisory.members.length !== 1 ||
           advisory.release.withdrawnMs !== undefined ||
           !key ||
           !csafSignatureHolds(advisory.release, sig, key)
