@@ -76,4 +76,19 @@ describe("a node's own switch bracket (/healthz)", () => {
     expect(fx.node.repo.view.hasTimestamp(k)).toBe(true);
     expect(fx.node.repo.view.hasTimestamp(k + 1)).toBe(true);
   });
+
+  it('a tick whose document the route signs on the poll is recorded as not pre-rendered', async () => {
+    // The Hono route (a conditional request, HEAD, or a node without the socket reader) answers
+    // from the same timestampDocument as the fast paths: what it records is what happened.
+    const k = fx.node.repo.currentTick() + 50;
+    fx.clock.set(tickStart(fx.node.repo.config, k) + 1);
+    expect(fx.node.repo.view.hasTimestamp(k)).toBe(false);
+    expect((await fx.node.app.request('/g/eu/metadata/timestamp.json')).status).toBe(200);
+    const recent = (
+      (await (await fx.node.app.request('/healthz?switches')).json()) as {
+        recent_switches: Array<{ tick: number; prerendered: boolean }>;
+      }
+    ).recent_switches;
+    expect(recent.at(-1)).toMatchObject({ tick: k, prerendered: false });
+  });
 });
