@@ -55,6 +55,10 @@ const SECTIONS: Record<string, { what: string; load: () => Promise<Section> }> =
     what: 'the agent executable vs node dist/cli/main.js agent: size, first poll, idle RSS (bench/AGENT.md)',
     load: () => import('./sections/agent.js'),
   },
+  tiles: {
+    what: 'log tiles: incremental audits (1M new; 1,000 new on 10M), 1,000 auditors behind nginx',
+    load: () => import('./sections/tiles.js'),
+  },
   'embargo-lookup': {
     what: 'embargo id lookup timing, existing vs missing [rounds]',
     load: () => import('./sections/embargo-lookup.js'),

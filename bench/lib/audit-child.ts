@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { runAudit } from '../../src/audit/run.js';
+import { parseRoot } from '../../src/tuf/schema.js';
+import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
+
+// One `fairpatch audit` run in a process of its own, so its time and peak RSS are the audit's alone:
+//   node audit-child.js SERVER STATE_DIR LOG_KEY_FILE ROOT_FILE
+// prints {"seconds", "maxRssMiB", "verdict", "size", "error"} as one JSON line.
+const [server, stateDir, logKeyFile, rootFile] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+];
+const root = parseRoot(JSON.parse(readFileSync(rootFile, 'utf8'))) as Envelope<RootSigned>;
+const t0 = performance.now();
+const outcome = await runAudit({
+  server,
+  stateDir,
+  logKey: readFileSync(logKeyFile, 'utf8').trim(),
+  root,
+  now: Date.now(),
+});
+console.log(
+  JSON.stringify({
+    seconds: (performance.now() - t0) / 1000,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    verdict: outcome.report?.verdict,
+    size: outcome.checkpoint?.size,
+    error: outcome.error,
+    findings: [...new Set(outcome.report?.findings.map((f) => f.kind))],
+  }),
+);
