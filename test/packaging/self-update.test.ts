@@ -201,6 +201,19 @@ describe('fairpatch-agent --self-update against a live node', () => {
     expect(readdirSync(bin()).sort()).toEqual(['fairpatch-agent', 'fairpatch-agent.previous']);
   });
 
+  it('under node, --self-update is refused (exit 64: node is not the agent to replace) and --self-test answers', async () => {
+    const [, ...rest] = args();
+    const refused = await cli(['agent', ...rest]);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toMatch(/--self-update: only the fairpatch-agent executable/);
+    const withoutSelfUpdate = rest.slice(0, rest.indexOf('--self-update'));
+    const healthy = await cli(['agent', ...withoutSelfUpdate, '--self-test']);
+    expect(healthy, healthy.stderr).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^healthy \d+\.\d+\.\d+\n$/),
+    });
+  });
+
   it('a version the launcher rolled back (it never came up under systemd) is said, reported and not tried again', async () => {
     // What packaging/agent/fairpatch-agent-start leaves after putting the previous executable back.
     writeFileSync(join(bin(), 'fairpatch-agent.rolled-back'), '1.0.3\n');
