@@ -66,6 +66,8 @@ export function rolieFeed(
   distributor: Distributor,
   releases: readonly AdvisoryRelease[],
   fallbackMs: number,
+  /** Whether a document has its vendor's signature file (a halt's revision, a joint one has not). */
+  signed: (release: AdvisoryRelease) => boolean = () => true,
 ) {
   const entries = [...releases]
     .sort(
@@ -82,7 +84,7 @@ export function rolieFeed(
         link: [
           { rel: 'self', href: url },
           { rel: 'hash', href: `${url}.sha512` },
-          { rel: 'signature', href: `${url}.sig` },
+          ...(signed(release) ? [{ rel: 'signature', href: `${url}.sig` }] : []),
         ],
         published: doc.tracking.initial_release_date,
         updated: doc.tracking.current_release_date,

@@ -1,5 +1,6 @@
 import { type AdvisoryFile, parseAdvisoryFile } from '../advisory/advisory-file.js';
 import { type AdvisoryFix, type AdvisoryRelease, fixFromTargets } from '../advisory/release.js';
+import { BoundedCache } from '../common/bounded-cache.js';
 import { tickStart } from '../common/tick.js';
 import { FairpatchError } from '../errors.js';
 import type { TargetInfo, TargetsSigned } from '../tuf/metadata.js';
@@ -26,6 +27,10 @@ export interface AdvisoryCatalogDeps {
   blobBytes(sha256: string): Promise<Buffer | undefined>;
 }
 
+/** Vendor versions whose advisory targets, and advisory files, are kept parsed. */
+const CACHED_VERSIONS = 4096;
+const CACHED_FILES = 1024;
+
 interface AdvisoryEntry {
   path: string;
   info: TargetInfo;
@@ -42,8 +47,9 @@ interface AdvisoryEntry {
  * recomputed only when the set of served versions changes, which happens at activations.
  */
 export class AdvisoryCatalog {
-  private readonly entries = new Map<string, AdvisoryEntry[]>();
-  private readonly files = new Map<string, AdvisoryFile | null>();
+  // Bounded: a vendor's history grows forever; anything dropped is read again when asked for.
+  private readonly entries = new BoundedCache<string, AdvisoryEntry[]>(CACHED_VERSIONS);
+  private readonly files = new BoundedCache<string, AdvisoryFile | null>(CACHED_FILES);
   private last: { key: string; list: Promise<PublicAdvisory[]> } | undefined;
 
   constructor(private readonly deps: AdvisoryCatalogDeps) {}

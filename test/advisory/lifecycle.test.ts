@@ -102,6 +102,8 @@ describe('a halt withdraws the advisory’s fix', () => {
     expect(csaf.document.tracking.version).toBe('2');
     expect(csaf.document.tracking.revision_history[1].date).toBe(iso(haltMs));
     expect((await answer(url + sig)).status).toBe(404);
+    const feed = await json(`${url}/.well-known/csaf/clear/csaf-feed-tlp-clear.json`);
+    expect(feed.feed.entry[0].link.map((l: { rel: string }) => l.rel)).toEqual(['self', 'hash']);
     expect(await json(`${url}/osv/index.json`)).toEqual([
       expect.objectContaining({ id: `x_${ID}`, modified: iso(haltMs) }),
     ]);

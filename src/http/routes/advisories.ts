@@ -43,6 +43,29 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
     if (c.res.status >= 400) c.res.headers.set('Cache-Control', NO_STORE);
   });
 
+  // Each public advisory's answers, rendered once per catalog entry (a new list at each change).
+  const rendered = new WeakMap<PublicAdvisory, { csaf: Buffer; osv: Buffer; signed: boolean }>();
+  const renderedOf = async (advisory: PublicAdvisory) => {
+    let done = rendered.get(advisory);
+    if (!done) {
+      const key = await deps.vendorKeyHex(advisory.vendor);
+      done = {
+        csaf: csafBytes(advisory.release),
+        osv: osvBytes(advisory.release),
+        // The vendor signed the document as it reads at the tick; a revision it did not sign (a
+        // halt's), a re-timed release or a coordinated release's joint document (no one vendor's)
+        // has no signature here rather than one that fails.
+        signed:
+          advisory.members.length === 1 &&
+          advisory.release.withdrawnMs === undefined &&
+          key !== undefined &&
+          csafSignatureHolds(advisory.release, advisory.file.csaf_signature, key),
+      };
+      rendered.set(advisory, done);
+    }
+    return done;
+  };
+
   const missing = (): never => {
     throw new FairpatchError('NOT_FOUND', 'no such public advisory');
   };
@@ -91,8 +114,16 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
 
   app.get(ROLIE_FEED_PATH, async (c) => {
     const { list } = await publicNow();
-    const releases = list.map((a) => a.release);
-    return send(c, json(rolieFeed(distributor(c), releases, sinceMs())), 'application/json');
+    const signed = new Set<unknown>();
+    for (const advisory of list)
+      if ((await renderedOf(advisory)).signed) signed.add(advisory.release);
+    const feed = rolieFeed(
+      distributor(c),
+      list.map((a) => a.release),
+      sinceMs(),
+      (release) => signed.has(release),
+    );
+    return send(c, json(feed), 'application/json');
   });
 
   app.get('/.well-known/csaf/clear/:year/:file', async (c) => {
@@ -100,28 +131,16 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
     const path = c.req.path;
     for (const advisory of list) {
       const document = csafPath(advisory.release);
-      if (path === document) return send(c, csafBytes(advisory.release), 'application/json');
+      if (![document, `${document}.sha512`, `${document}.sig`].includes(path)) continue;
+      const { csaf, signed } = await renderedOf(advisory);
+      if (path === document) return send(c, csaf, 'application/json');
       if (path === `${document}.sha512`)
         return send(
           c,
-          sha512File(csafBytes(advisory.release), csafFileName(advisory.release.advisory.id)),
+          sha512File(csaf, csafFileName(advisory.release.advisory.id)),
           'text/plain; charset=utf-8',
         );
-      if (path === `${document}.sig`) {
-        // The vendor signed the document as it reads at the tick; a revision it did not sign
-        // (a halt's), a re-timed release or a coordinated release's joint document (no one
-        // vendor's) has no signature here rather than one that fails.
-        const key = await deps.vendorKeyHex(advisory.vendor);
-        const sig = advisory.file.csaf_signature;
-        if (
-          advisory.members.length !== 1 ||
-          advisory.release.withdrawnMs !== undefined ||
-          !key ||
-          !csafSignatureHolds(advisory.release, sig, key)
-        )
-          return missing();
-        return send(c, json(sig), 'application/json');
-      }
+      return signed ? send(c, json(advisory.file.csaf_signature), 'application/json') : missing();
     }
     return missing();
   });
@@ -138,7 +157,7 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
     const { list } = await publicNow();
     const file = c.req.param('file');
     const found = list.find((a) => `${osvId(a.release.advisory.id)}.json` === file);
-    return found ? send(c, osvBytes(found.release), 'application/json') : missing();
+    return found ? send(c, (await renderedOf(found)).osv, 'application/json') : missing();
   });
 
   // Anything else under these prefixes is the same miss.
