@@ -52,6 +52,9 @@ async function publicRoutes(): Promise<string[]> {
     '/log/checkpoint',
     `/log/entries?start=0&end=${size}`,
     '/api/v1/reports',
+    '/.well-known/csaf/provider-metadata.json',
+    '/.well-known/csaf/clear/csaf-feed-tlp-clear.json',
+    '/osv/index.json',
   ];
   for (let v = 1; v <= 4; v++)
     routes.push(

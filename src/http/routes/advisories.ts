@@ -101,7 +101,9 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
 
   /** Who distributes: this repository, at the origin the client asked (a CSAF URL is absolute). */
   const distributor = (c: Context) => {
-    const origin = new URL(c.req.url).origin;
+    const origin = URL.canParse(c.req.url) ? new URL(c.req.url).origin : undefined;
+    if (!origin || origin === 'null')
+      throw new FairpatchError('BAD_REQUEST', 'the request names no host to serve CSAF URLs under');
     return { name: 'fairpatch repository', namespace: origin, baseUrl: origin };
   };
   const sinceMs = () => tickStart(repo.config, 1);
