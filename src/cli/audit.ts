@@ -19,7 +19,8 @@ export const audit = command({
       type: 'string',
       arg: 'DIR',
       default: '.fairpatch-audit',
-      description: 'where the last verified checkpoint is kept between runs',
+      description:
+        'what the last run verified (checkpoint, tree edge, leaves): the next reads only new log tiles',
     },
     'log-key': {
       type: 'string',
