@@ -117,8 +117,18 @@ export class Observer {
   }
 
   /** What the agent decided about a staged release during the current run (src/agent/rollout-gate.ts). */
-  rolloutDecided(rollout: NonNullable<Observation['rollout']>): void {
+  rolloutDecided(decided: NonNullable<Observation['rollout']>): void {
     if (!this.open) return;
+    // Exactly the fields a receipt carries: the node and witnesses refuse any other.
+    const rollout: NonNullable<Observation['rollout']> = {
+      release: decided.release,
+      stage: decided.stage,
+      percent_bp: decided.percent_bp,
+      eligible: decided.eligible,
+      ...(decided.salt_checkpoint !== undefined
+        ? { salt_checkpoint: decided.salt_checkpoint }
+        : {}),
+    };
     const now = this.open.observation.rollout;
     if (now && JSON.stringify(now) === JSON.stringify(rollout)) return;
     this.keep({ ...this.open.observation, rollout }, this.open.document);

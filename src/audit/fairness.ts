@@ -28,6 +28,7 @@ export { activationFindings, earlyRelease, equivocations, rollupAdmissions } fro
 import type { Verifier } from '../log/note.js';
 import { splitViews } from './split-view.js';
 import { servedChanges } from './served-changes.js';
+import { type AuditedSalt, rolloutAudit } from './rollout.js';
 import { openSealedSchedules } from './sealed-schedules.js';
 export * from './report.js';
 
@@ -49,6 +50,8 @@ export function evaluateFairness(input: {
   cache?: VerificationCache;
   /** The verified log (its keys and roots at every size), to hold agents' checkpoints against. */
   log?: { keys: readonly Verifier[]; rootAt: (size: number) => Uint8Array };
+  /** Staged releases' lottery salts, as the auditor verified them (src/audit/rollout-salts.ts). */
+  rolloutSalts?: ReadonlyMap<string, AuditedSalt>;
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
   // Embargo members' schedules, sealed until the reveal, read as the schedules they open.
@@ -123,6 +126,22 @@ export function evaluateFairness(input: {
     findings.push(...rollupAdmissions(report, rollups));
     deliveries(report, seen, options);
     findings.push(...testimony({ report, seen, options, tickStart, quorumOf }));
+    if ('metadata' in activation.leaf) {
+      const staged = rolloutAudit({
+        report,
+        vendor: report.vendor,
+        metadata: activation.leaf.metadata,
+        activationTick: activation.leaf.tick,
+        clock,
+        now: input.now,
+        seen,
+        salts: input.rolloutSalts ?? new Map(),
+        options,
+        quorumOf,
+      });
+      if (staged.rollout) report.rollout = staged.rollout;
+      findings.push(...staged.findings);
+    }
   }
   const { embargoes, findings: embargoFindings } = embargoesFrom({
     created: of('embargo.created'),

@@ -30,6 +30,8 @@ export interface Seen {
   source: string;
   /** Signed by a key a trusted owner of the group vouched for: only such testimony counts. */
   vouched: boolean;
+  /** What the agent computed of a staged release during the run (src/agent/rollout-gate.ts). */
+  rollout?: NonNullable<SignedObservation['observation']['rollout']>;
 }
 
 /** Evidence from outside the audited log: a witness or an agent's exported receipts. */
@@ -138,6 +140,7 @@ export function collectObservations(input: {
       via: o.via,
       pushed: o.pushed,
       artifactFailures: (o.artifact_failures ?? []).map((f) => f.target),
+      ...(o.rollout ? { rollout: o.rollout } : {}),
       pathFailures: (o.path_failures ?? []).map((f) => f.via),
       checkpoints: o.checkpoint ? [Buffer.from(o.checkpoint, 'base64').toString('utf8')] : [],
       source,
@@ -147,6 +150,9 @@ export function collectObservations(input: {
     // A run signed again as it grew: its longest account, with everything any version reported.
     const earlier = runs.get(id);
     const longest = !earlier || seen.lastAt > earlier.lastAt ? seen : earlier;
+    // Added to a run after its last poll (a staged release weighed), so a version signed again with
+    // the same last time may be the only one that carries it.
+    const rollout = longest.rollout ?? earlier?.rollout ?? seen.rollout;
     runs.set(id, {
       ...longest,
       polls: Math.max(seen.polls, earlier?.polls ?? 0),
@@ -155,6 +161,7 @@ export function collectObservations(input: {
       ],
       pathFailures: [...new Set([...(earlier?.pathFailures ?? []), ...seen.pathFailures])],
       checkpoints: [...new Set([...(earlier?.checkpoints ?? []), ...seen.checkpoints])],
+      ...(rollout ? { rollout } : {}),
     });
   };
 

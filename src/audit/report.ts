@@ -53,6 +53,15 @@ export type FindingKind =
   | 'push-missing'
   | 'artifacts-unavailable'
   | 'group-path-failing'
+  /** Vouched agents were served an earlier stage of a staged release than was open for everyone. */
+  | 'rollout-stage-behind'
+  /** Vouched agents whose cohort was in the open stage signed that they were not eligible. */
+  | 'rollout-denied'
+  /** A group's eligible count of a staged release lies beyond 4σ of the plan's share. */
+  | 'rollout-parity'
+  /** A staged release's lottery salt could not be verified, or the operator could have chosen it. */
+  | 'rollout-salt-unverified'
+  | 'rollout-salt-operator-chosen'
   // what keeps a verdict from being FAIR without making it UNFAIR
   | 'no-evidence'
   | 'groups-undeclared'
@@ -133,6 +142,8 @@ export interface ReleaseReport {
     leaf: number;
   };
   groups: Record<string, ReleaseDelivery>;
+  /** A staged release: per stage and group, who was eligible by the lottery (src/audit/rollout.ts). */
+  rollout?: RolloutReport;
   equityGapMs?: number;
   /** The gap's uncertainty: the widest bound between a group's last receipt without and first with it. */
   equityGapUncertaintyMs?: number;
@@ -205,4 +216,31 @@ export interface FairnessReport {
   /** Per group with owners: where its owner keys came from, its quorum, and how many agents they vouch for. */
   owners: Record<string, { source: string; quorum: number; vouchedAgents: number }>;
   findings: Finding[];
+}
+
+/** A staged release's audit: the plan, the salt, and per stage and group the eligible count and parity. */
+export interface RolloutReport {
+  release: string;
+  plan: string;
+  salt?: { checkpoint: number; witnesses: string[]; operatorChosen: boolean };
+  stages: Array<{
+    stage: number;
+    percent_bp: number;
+    tick: number;
+    groups: Record<
+      string,
+      {
+        /** Vouched agents of the group the auditor saw. */
+        agents: number;
+        /** Those the lottery puts in this stage, recomputed by the auditor (absent: no salt). */
+        eligible?: number;
+        expected?: number;
+        sigma?: number;
+        deviation?: number;
+        within?: boolean;
+        /** Agents that signed they were eligible at this stage. */
+        claimedEligible: number;
+      }
+    >;
+  }>;
 }

@@ -28,6 +28,7 @@ import type { ExternalEvidence } from './observations.js';
 import { timestampKeyWindows } from './key-windows.js';
 import { followLog } from './log-follow.js';
 import { checkpointSizes } from './split-view.js';
+import { fetchRolloutSalts } from './rollout-salts.js';
 
 export interface AuditRun {
   server: string;
@@ -196,7 +197,15 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const rootsAt = await followed.roots(
     [...checkpointSizes(parsed, run.external ?? [])].filter((size) => size <= checkpoint.size),
   );
+  // Staged releases: the lottery's salt, verified against the log key and every pinned witness.
+  const rolloutSalts = await fetchRolloutSalts({
+    server: run.server,
+    leaves: parsed,
+    log: verifier,
+    witnesses: (run.cosigners?.keys ?? []).map((k) => parseVerifierKey(k)),
+  });
   const report = evaluateFairness({
+    rolloutSalts,
     leaves: parsed,
     timestampKeys,
     timestampKeyWindows: timestampKeyWindows(roots, parsed),

@@ -118,7 +118,8 @@ describe('an agent and a staged release', () => {
     expect(waiting).toMatchObject({
       reason: expect.stringMatching(/not in yet; the next stage opens at tick \d+/),
     });
-    // Each agent signed what it decided into the run's receipt.
+    // Each agent signed what it decided into the run's receipt, and the node took the receipts.
+    expect(lines.filter((l) => /not submitted/.test(l))).toEqual([]);
     for (const [i, a] of agents.entries())
       expect(a.receipts.all().at(-1)!.signed.observation.rollout).toMatchObject({
         release,

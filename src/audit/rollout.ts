@@ -1,0 +1,212 @@
+import {
+  FULL_BP,
+  type RolloutPlan,
+  effectivePlan,
+  rolloutPlanSchema,
+} from '../common/rollout-plan.js';
+import { tickAt } from '../common/tick.js';
+import { cohort, inShare, releaseId } from '../rollout/lottery.js';
+import { groupParity } from '../rollout/parity.js';
+import { describePlan } from '../rollout/plan.js';
+import { stageAt, timeline } from '../rollout/stages.js';
+import type { Seen } from './observations.js';
+import type { AuditOptions, Finding, ReleaseReport, RolloutReport } from './report.js';
+import { corroborate } from './testimony.js';
+
+// The audit of a staged release (docs/design.md, "Staged rollout"). Everything that decides who is
+// eligible is signed: the plan (vendor), the stage ticks (the plan and the activation tick, logged),
+// the salt (the witnesses' cosignatures on a log checkpoint) and the agent keys (their owners'
+// certificates). So the auditor recomputes every vouched agent's eligibility itself, checks each
+// group's eligible count against the plan's share (4σ), and holds the agents' own signed account of
+// what they computed against it: a vouched agent told an earlier stage, or denied its turn, testifies.
+
+/** A release's salt as the auditor verified it (src/rollout/evidence.ts), or why it could not. */
+export type AuditedSalt =
+  { salt: Buffer; size: number; witnesses: string[]; operatorChosen: boolean } | { error: string };
+
+/** The staged plan a release's own targets carry, with its release id; undefined when not staged. */
+export function stagedPlanOf(
+  vendor: string,
+  metadata: string,
+  targets: readonly string[],
+): { release: string; plan: RolloutPlan; target: string; sha256: string } | undefined {
+  let signed: {
+    targets?: Record<string, { hashes?: { sha256?: string }; custom?: Record<string, unknown> }>;
+  };
+  try {
+    signed = (JSON.parse(metadata) as { signed: typeof signed }).signed ?? {};
+  } catch {
+    return undefined;
+  }
+  for (const path of targets) {
+    const info = signed.targets?.[path];
+    const parsed = rolloutPlanSchema.safeParse(info?.custom?.rollout);
+    if (!info || !parsed.success) continue;
+    const plan = effectivePlan(parsed.data, String(info.custom?.severity));
+    if (!plan || plan.stages.length < 2) return undefined;
+    return {
+      release: releaseId(vendor, String(info.custom?.product), String(info.custom?.version)),
+      plan,
+      target: path,
+      sha256: String(info.hashes?.sha256),
+    };
+  }
+  return undefined;
+}
+
+export function rolloutAudit(input: {
+  report: ReleaseReport;
+  vendor: string;
+  metadata: string;
+  activationTick: number;
+  clock: { epochMs: number; tickMs: number };
+  now: number;
+  seen: readonly Seen[];
+  salts: ReadonlyMap<string, AuditedSalt>;
+  options: AuditOptions;
+  quorumOf: (group: string) => number;
+}): { rollout?: RolloutReport; findings: Finding[] } {
+  const { report } = input;
+  const staged = stagedPlanOf(input.vendor, input.metadata, report.targets);
+  if (!staged) return { findings: [] };
+  const { release, plan } = staged;
+  const findings: Finding[] = [];
+  const line = timeline(plan, input.activationTick, input.clock.tickMs);
+  const nowTick = tickAt(input.clock, input.now);
+  const audited = input.salts.get(release);
+  const salt = audited && 'salt' in audited ? audited : undefined;
+  const base = { release: report.id, evidence: { rollout: release } };
+  if (!salt)
+    findings.push({
+      ...base,
+      kind: 'rollout-salt-unverified',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the lottery salt of ${release} could not be verified (${audited && 'error' in audited ? audited.error : 'not fetched'}): who was eligible cannot be checked`,
+    });
+  else if (salt.operatorChosen)
+    findings.push({
+      ...base,
+      kind: 'rollout-salt-operator-chosen',
+      class: 'cannot-verify',
+      unfair: false,
+      message: `the lottery salt of ${release} is the operator's own log signature (no witness cosigned it): the operator could have chosen it, so parity of selection cannot be verified`,
+    });
+
+  // Vouched agents only: keys no owner vouches for cost nothing and could be picked after the salt.
+  const agentsByGroup = new Map<string, Set<string>>();
+  for (const s of input.seen) {
+    if (!s.vouched) continue;
+    const set = agentsByGroup.get(s.group) ?? new Set<string>();
+    set.add(s.agent);
+    agentsByGroup.set(s.group, set);
+  }
+  const groups = [...agentsByGroup.keys()].sort();
+  const inAt = (agent: string, bp: number): boolean =>
+    bp >= FULL_BP || (salt !== undefined && inShare(cohort(release, salt.salt, agent), bp));
+
+  const claims = input.seen.filter((s) => s.rollout?.release === release);
+  const stages: RolloutReport['stages'] = [];
+  for (const opening of line.openings) {
+    if (opening.tick > nowTick) break;
+    const bp = plan.stages[opening.stage]!.percent_bp;
+    const perGroup: RolloutReport['stages'][number]['groups'] = {};
+    for (const group of groups) {
+      const agents = [...agentsByGroup.get(group)!];
+      const claimed = new Set(
+        claims
+          .filter(
+            (s) => s.group === group && s.rollout!.stage === opening.stage && s.rollout!.eligible,
+          )
+          .map((s) => s.agent),
+      );
+      const entry = { claimedEligible: claimed.size };
+      if (!salt && bp < FULL_BP) {
+        perGroup[group] = { agents: agents.length, ...entry };
+        continue;
+      }
+      const eligible = agents.filter((a) => inAt(a, bp)).length;
+      const parity = groupParity(agents.length, eligible, bp);
+      perGroup[group] = { ...parity, ...entry };
+      if (!parity.within && salt && !salt.operatorChosen)
+        findings.push({
+          ...base,
+          kind: 'rollout-parity',
+          class: 'proof',
+          unfair: true,
+          group,
+          message: `stage ${opening.stage + 1} of ${release} (${bp / 100}%): ${eligible} of ${agents.length} vouched agents of group ${group} were eligible, ${parity.deviation.toFixed(1)}σ from the plan's ${parity.expected.toFixed(1)} (bound 4σ): the lottery was not blind to this group`,
+          evidence: {
+            rollout: release,
+            stage: opening.stage,
+            percent_bp: bp,
+            ...parity,
+            salt_checkpoint: salt.size,
+          },
+        });
+    }
+    stages.push({ stage: opening.stage, percent_bp: bp, tick: opening.tick, groups: perGroup });
+  }
+
+  // What vouched agents signed that they computed, held against what the signed bytes give.
+  const behind: Seen[] = [];
+  const denied: Seen[] = [];
+  for (const s of claims) {
+    const claim = s.rollout!;
+    // The stage open when the agent signed (less the staleness tolerance) against the one it was told.
+    const open = stageAt(line, tickAt(input.clock, s.lastAt - input.options.maxLagMs));
+    if (open && claim.stage < open.stage) behind.push(s);
+    else if (
+      salt &&
+      !claim.eligible &&
+      claim.stage >= 0 &&
+      inAt(s.agent, plan.stages[claim.stage]!.percent_bp)
+    )
+      denied.push(s);
+  }
+  for (const group of [...new Set([...behind, ...denied].map((s) => s.group))].sort()) {
+    const told = behind.filter((s) => s.group === group);
+    if (told.length > 0)
+      findings.push(
+        corroborate({
+          kind: 'rollout-stage-behind',
+          group,
+          release: report.id,
+          list: told,
+          quorum: input.quorumOf(group),
+          message: (n) =>
+            `${n} agents in group ${group} were served an earlier stage of ${release} than was open for everyone`,
+        }),
+      );
+    const refused = denied.filter((s) => s.group === group);
+    if (refused.length > 0)
+      findings.push(
+        corroborate({
+          kind: 'rollout-denied',
+          group,
+          release: report.id,
+          list: refused,
+          quorum: input.quorumOf(group),
+          message: (n) =>
+            `${n} agents in group ${group} whose cohort was in the open stage of ${release} signed that they were not eligible (the salt withheld, or another one served)`,
+        }),
+      );
+  }
+  return {
+    rollout: {
+      release,
+      plan: describePlan(plan),
+      ...(salt
+        ? {
+            salt: {
+              checkpoint: salt.size,
+              witnesses: salt.witnesses,
+              operatorChosen: salt.operatorChosen,
+            },
+          }
+        : {}),
+      stages,
+    },
+    findings,
+  };
+}
