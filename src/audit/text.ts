@@ -1,4 +1,5 @@
 import { BUCKET_MEANING, isGroupName } from '../common/names.js';
+import type { AdvisoryPublication } from './advisories.js';
 import type { FairnessReport, ReleaseReport } from './report.js';
 
 // The fairness report as the lines `fairpatch audit` prints: the verdict, each release (when it went
@@ -18,6 +19,15 @@ export function releaseStatus(r: ReleaseReport): string {
   return w
     ? `${live}; halted: withdrawn at ${iso(w.tickStart)} (tick ${w.tick}) ${by(w.metadataVersion, w.leaf)}`
     : live;
+}
+
+/** When an advisory went public, and whether its fix did at the same tick (one activation leaf). */
+export function advisoryLine(a: AdvisoryPublication): string {
+  const fix = `${a.fix.product} ${a.fix.version}`;
+  if (a.sameTick)
+    return `advisory ${a.id}: public with its fix ${fix} at the same tick, ${iso(a.tickStart)} (tick ${a.tick}, leaf ${a.leaf})`;
+  const when = a.fix.tick === undefined ? 'never' : `at tick ${a.fix.tick} (leaf ${a.fix.leaf})`;
+  return `advisory ${a.id}: public at tick ${a.tick} (leaf ${a.leaf}), its fix ${fix} ${when}: not the same tick`;
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -73,6 +83,7 @@ export function reportLines(report: FairnessReport): string[] {
   for (const r of report.releases) {
     const equity = equityLine(r);
     lines.push(`  ${releaseName(r)}: ${releaseStatus(r)}${equity ? `; ${equity}` : ''}`);
+    for (const a of r.advisories ?? []) lines.push(`    ${advisoryLine(a)}`);
     // A roll-up bucket can carry a push count too: it is no group, and has no delivery of its own.
     for (const group of Object.keys(r.groups).filter(isGroupName).sort())
       lines.push(deliveryLine(r, group));

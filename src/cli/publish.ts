@@ -66,7 +66,7 @@ export const publish = command({
     });
     print(result);
     console.error(
-      `published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}${result.rollout ? `; staged: ${result.rollout}` : ''}`,
+      `published ${result.product} ${result.productVersion} (${result.vendor} metadata version ${result.version}); live from ${result.activatesAt}, tick ${result.activationTick}${result.rollout ? `; staged: ${result.rollout}` : ''}${result.advisory ? `; with advisory ${result.advisory.id}` : ''}`,
     );
   },
 });

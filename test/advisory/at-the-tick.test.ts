@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha512File } from '../../src/advisory/distribution.js';
 import { runAudit } from '../../src/audit/run.js';
+import { reportLines } from '../../src/audit/text.js';
 import { verify } from '../../src/tuf/keys.js';
 import { readRoot } from '../helpers/repo.js';
 import { fullAdvisory } from './samples.js';
@@ -157,5 +158,8 @@ describe('an advisory published with its fix', () => {
       }),
     ]);
     expect(outcome.report!.findings.filter((f) => f.kind === 'advisory-skew')).toEqual([]);
+    expect(reportLines(outcome.report!).join('\n')).toContain(
+      `advisory ${ID}: public with its fix acme-agent 2.4.1 at the same tick`,
+    );
   });
 });
