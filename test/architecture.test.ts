@@ -162,9 +162,10 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
       'receipts',
       'metrics',
       'http',
+      'witness',
       'demo',
     ],
-    why: 'a node: its settings, its one composition root, serving from start to shutdown',
+    why: "a node: its settings, its one composition root; both servers' processes, start to shutdown",
   },
   {
     folder: 'cli',

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Server } from 'node:net';
 import { OperationFailed } from './errors.js';
 import { inputFile } from './files.js';
 import { configFileOptions, resolveSettings, settingOptions } from './setting-options.js';
 import { command } from './spec.js';
 import type { TrustProxy } from '../common/trust-proxy.js';
 import { WITNESS_SETTINGS, type WitnessConfig, redactedWitnessConfig } from '../witness/config.js';
-import { witnessOptions } from '../witness/options.js';
 
 const serveWitness = command({
   name: 'serve',
@@ -42,8 +40,8 @@ const serveWitness = command({
       return undefined;
     }
     const [
-      { startHttpServer },
-      { createWitness },
+      { ServeFailure },
+      { runWitness },
       { readWitnessKey },
       { httpRootSource },
       { parseRoot },
@@ -51,8 +49,8 @@ const serveWitness = command({
       { parseVerifierKey },
       { parseTrustProxy },
     ] = await Promise.all([
-      import('../server/http-server.js'),
-      import('../witness/node.js'),
+      import('../server/serve.js'),
+      import('../server/serve-witness.js'),
       import('../witness/key.js'),
       import('../witness/roots.js'),
       import('../tuf/schema.js'),
@@ -60,7 +58,8 @@ const serveWitness = command({
       import('../log/note.js'),
       import('../common/trust-proxy.js'),
     ]);
-    const { logUrl, port, host } = config;
+    // The files the settings name are read here, each refusal naming its flag; the rest, from
+    // putting the witness together to shutdown, is the server's (src/server/serve-witness.ts).
     const logKey = parseVerifierKey(
       readFileSync(inputFile(config.logKeyFile, '--log-key'), 'utf8'),
     );
@@ -70,45 +69,16 @@ const serveWitness = command({
     const key = readWitnessKey(
       inputFile(config.keyFile, '--key', 'run fairpatch keygen --witness NAME'),
     );
-    const trustProxy = parseTrustProxy(config.trustProxy) as TrustProxy;
-    const witness = await createWitness(
-      witnessOptions(config, {
-        key,
-        root,
-        roots: httpRootSource(logUrl, config.rootFetchTimeoutMs),
-        logKey,
-        trustProxy,
-      }),
-    );
-    let server: Server;
-    try {
-      server = await startHttpServer(witness.app.fetch, {
-        port,
-        hostname: host,
-        requestTimeoutMs: config.requestTimeoutMs,
-        headersTimeoutMs: config.headersTimeoutMs,
-        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-        trustProxy,
-      });
-    } catch (error) {
-      await witness.close();
-      const e = error as NodeJS.ErrnoException;
-      throw e.code === 'EADDRINUSE'
-        ? new OperationFailed(`port ${port} is in use on ${host}; pass --port (or PORT)`)
-        : e;
-    }
-    const address = server.address();
-    const base = `http://${host}:${typeof address === 'object' && address ? address.port : port}`;
-    console.log(`fairpatch witness ${key.name} on ${base}
-  verifier key: ${witness.verifierKey}
-  receipts:     ${base}/receipts   log: ${base}/log/checkpoint`);
-    const shutdown = (): void => {
-      setTimeout(() => process.exit(1), 10_000).unref();
-      server.close(() => void witness.close().then(() => process.exit(0)));
-      (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    const inputs = {
+      key,
+      root,
+      roots: httpRootSource(config.logUrl, config.rootFetchTimeoutMs),
+      logKey,
+      trustProxy: parseTrustProxy(config.trustProxy) as TrustProxy,
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    return runWitness(config, inputs).catch((error: unknown) => {
+      throw error instanceof ServeFailure ? new OperationFailed(error.message) : error;
+    });
   },
 });
 
