@@ -50,26 +50,40 @@ export class AdvisoryCatalog {
   // Bounded: a vendor's history grows forever; anything dropped is read again when asked for.
   private readonly entries = new BoundedCache<string, AdvisoryEntry[]>(CACHED_VERSIONS);
   private readonly files = new BoundedCache<string, AdvisoryFile | null>(CACHED_FILES);
-  private last: { key: string; list: Promise<PublicAdvisory[]> } | undefined;
+  private last:
+    | {
+        key: string;
+        list: Promise<PublicAdvisory[]>;
+        /** The state and the ticks [from, until) over which the served versions stay the same. */
+        state: CommittedState;
+        from: number;
+        until: number;
+      }
+    | undefined;
 
   constructor(private readonly deps: AdvisoryCatalogDeps) {}
 
   publicAt(state: CommittedState, k: number): Promise<PublicAdvisory[]> {
+    // What is served changes only with the state or at an activation: most requests stop here.
+    const last = this.last;
+    if (last && last.state === state && k >= last.from && k < last.until) return last.list;
     const served = [...state.vendors].map(
       ([vendor, versions]) => [vendor, servedVersions(versions, k)] as const,
     );
     const key = served
       .map(([vendor, list]) => `${vendor}:${list.map((v) => `${v.version}.${v.sha256}`).join()}`)
       .join('|');
-    if (this.last?.key !== key) {
-      const list = this.compute(state, served);
-      this.last = { key, list };
-      // A failed read (storage) is not kept: the next request tries again.
-      list.catch(() => {
-        if (this.last?.list === list) this.last = undefined;
-      });
-    }
-    return this.last.list;
+    let until = Infinity;
+    for (const versions of state.vendors.values())
+      for (const v of versions) if (v.activationTick > k) until = Math.min(until, v.activationTick);
+    const list = last?.key === key ? last.list : this.compute(state, served);
+    const entry = { key, list, state, from: k, until };
+    this.last = entry;
+    // A failed read (storage) is not kept: the next request tries again.
+    list.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return list;
   }
 
   private async compute(
