@@ -89,12 +89,26 @@ export async function reach(
   init: RequestInit & { timeoutMs?: number } = {},
 ): Promise<Response> {
   const { timeoutMs, ...rest } = init;
+  const attempt = () =>
+    fetch(url, { ...rest, ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}) });
   try {
-    return await fetch(url, {
-      ...rest,
-      ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    });
+    return await attempt();
   } catch (error) {
+    // A pooled keep-alive socket the server closed while this process was busy (an auditor hashing
+    // a million leaves for longer than the server's keep-alive) fails the next request sent on it.
+    // A request without a body is sent again, once, on a fresh connection.
+    if (rest.body == null && isClosedConnection(error)) {
+      try {
+        return await attempt();
+      } catch (again) {
+        throw explainFetchFailure(url, again, timeoutMs);
+      }
+    }
     throw explainFetchFailure(url, error, timeoutMs);
   }
+}
+
+function isClosedConnection(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
