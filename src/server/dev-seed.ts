@@ -11,6 +11,7 @@ import {
   type HashedArtifact,
 } from '../publish/build.js';
 import { hashFile } from '../publish/client.js';
+import { advisoryTarget } from '../publish/advisory.js';
 import { manifestSchema, resolveReleaseAt } from '../publish/manifest.js';
 import { parseJson } from '../common/canonical.js';
 import type { Envelope, TargetsSigned } from '../tuf/metadata.js';
@@ -102,6 +103,18 @@ export async function seedExamples(
       vendorKey,
       now: stagedAt,
     });
+    // The advisory's file, as `fairpatch publish` uploads it (the same bytes the metadata names).
+    if (manifest.advisory) {
+      const { bytes, info } = advisoryTarget({
+        manifest,
+        targets: envelope.signed.targets,
+        releaseAt,
+        vendorKey,
+      });
+      if (!(await blobs.has(info.hashes.sha256)))
+        await blobs.put(info.hashes.sha256, Readable.from([bytes]), bytes.length + 1);
+      await store.recordBlob(vendor, info.hashes.sha256, bytes.length, stagedAt);
+    }
     const staged = await repo.stageVendorMetadata(vendor, JSON.parse(JSON.stringify(envelope)), {
       minLeadMs: 0,
       now: stagedAt,
