@@ -6,6 +6,7 @@ import { sha512File } from '../../src/advisory/distribution.js';
 import { runAudit } from '../../src/audit/run.js';
 import { reportLines } from '../../src/audit/text.js';
 import { verify } from '../../src/tuf/keys.js';
+import { DIALECTS } from '../helpers/dialects.js';
 import { readRoot } from '../helpers/repo.js';
 import { fullAdvisory } from './samples.js';
 import { csafErrors, osvErrors } from './validators.js';
@@ -26,13 +27,13 @@ import {
 const ID = fullAdvisory.id;
 const MISSING = 'ACME-2026-9999';
 
-let w: AdvisoryWorld;
-beforeEach(async () => {
-  w = await advisoryWorld();
-});
-afterEach(() => w.close());
+describe.each(DIALECTS)('%s: an advisory published with its fix', (dialect) => {
+  let w: AdvisoryWorld;
+  beforeEach(async () => {
+    w = await advisoryWorld(dialect);
+  });
+  afterEach(() => w.close());
 
-describe('an advisory published with its fix', () => {
   it('is 404 on every path, as a missing one, before the tick; at the tick every node serves the fix and validating documents; the audit says one tick', async () => {
     const result = await publishWithAdvisory(w);
     expect(result.advisory).toEqual({ id: ID, target: 'acme/acme-2026-0001.advisory.json' });

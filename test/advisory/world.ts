@@ -2,10 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PublishResult, PublisherClient, publishManifest } from '../../src/publish/client.js';
 import type { FairpatchNode } from '../../src/server/node.js';
+import { type Dialect, freshDatabase } from '../helpers/dialects.js';
 import { type Fixture, createFixture, listen } from '../helpers/repo.js';
 import { fullAdvisory } from './samples.js';
 
-/** Two nodes over one database, each on real HTTP, the fixture's clock, vendor acme registered. */
+/** Two nodes over one database (SQLite's file, or PostgreSQL), each on real HTTP, the fixture's clock, vendor acme registered. */
 export interface AdvisoryWorld {
   fx: Fixture;
   nodes: FairpatchNode[];
@@ -13,8 +14,9 @@ export interface AdvisoryWorld {
   close(): Promise<void>;
 }
 
-export async function advisoryWorld(): Promise<AdvisoryWorld> {
-  const fx = await createFixture();
+export async function advisoryWorld(dialect: Dialect = 'sqlite'): Promise<AdvisoryWorld> {
+  const databaseUrl = await freshDatabase(dialect);
+  const fx = await createFixture(databaseUrl ? { databaseUrl } : {});
   await fx.addVendor('acme');
   const nodes = [fx.node, await fx.openNode()];
   const servers = await Promise.all(nodes.map((n) => listen(n.app)));
