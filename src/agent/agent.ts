@@ -426,6 +426,7 @@ export class Agent {
     if (this.options.install) {
       const outcome = await runInstall(this.options.install, files, facts);
       if (!outcome.ok) {
+        if (staged) this.observer.rolloutDecided({ ...staged, outcome: 'failed' });
         await this.report(facts, 'failed');
         return {
           outcome: 'install-failed',
@@ -443,6 +444,7 @@ export class Agent {
       installed_at: new Date(this.deps.clock.now()).toISOString(),
       targets: files.map((f) => f.target),
     });
+    if (staged) this.observer.rolloutDecided({ ...staged, outcome: 'installed' });
     await this.report(facts, 'installed');
     const advisory = await this.advisoryOf(updater, targets, facts);
     return {

@@ -128,6 +128,7 @@ export class Observer {
       ...(decided.salt_checkpoint !== undefined
         ? { salt_checkpoint: decided.salt_checkpoint }
         : {}),
+      ...(decided.outcome !== undefined ? { outcome: decided.outcome } : {}),
     };
     const now = this.open.observation.rollout;
     if (now && JSON.stringify(now) === JSON.stringify(rollout)) return;

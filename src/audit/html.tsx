@@ -1,6 +1,7 @@
 import { BUCKET_MEANING, isGroupName } from '../common/names.js';
 import type { FairnessReport, Finding, ReleaseReport } from './fairness.js';
 import { equityLine } from './text.js';
+import { RolloutSection } from './rollout-view.js';
 
 // The fairness report as one self-contained HTML page (no scripts, no front-end build): served as
 // the dashboard at `/` and written by `fairpatch audit --html`.
@@ -332,6 +333,9 @@ export function ReportPage({
               <Timeline release={r} span={span} />
             </section>
           ))}
+        {report.releases.map((r) => (
+          <RolloutSection release={r} />
+        ))}
         {report.embargoes.map((e) => (
           <section data-embargo={e.id}>
             <h2>

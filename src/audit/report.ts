@@ -238,8 +238,10 @@ export interface RolloutReport {
         sigma?: number;
         deviation?: number;
         within?: boolean;
-        /** Agents that signed they were eligible at this stage. */
+        /** Agents that signed they were eligible at this stage, and how their install went. */
         claimedEligible: number;
+        installed: number;
+        failed: number;
       }
     >;
   }>;

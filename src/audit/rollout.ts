@@ -113,14 +113,20 @@ export function rolloutAudit(input: {
     const perGroup: RolloutReport['stages'][number]['groups'] = {};
     for (const group of groups) {
       const agents = [...agentsByGroup.get(group)!];
-      const claimed = new Set(
-        claims
-          .filter(
-            (s) => s.group === group && s.rollout!.stage === opening.stage && s.rollout!.eligible,
-          )
-          .map((s) => s.agent),
+      const atStage = claims.filter(
+        (s) => s.group === group && s.rollout!.stage === opening.stage && s.rollout!.eligible,
       );
-      const entry = { claimedEligible: claimed.size };
+      const agentsWith = (outcome?: 'installed' | 'failed') =>
+        new Set(
+          atStage
+            .filter((s) => outcome === undefined || s.rollout!.outcome === outcome)
+            .map((s) => s.agent),
+        ).size;
+      const entry = {
+        claimedEligible: agentsWith(),
+        installed: agentsWith('installed'),
+        failed: agentsWith('failed'),
+      };
       if (!salt && bp < FULL_BP) {
         perGroup[group] = { agents: agents.length, ...entry };
         continue;

@@ -1,6 +1,7 @@
 import { BUCKET_MEANING, isGroupName } from '../common/names.js';
 import type { AdvisoryPublication } from './advisories.js';
 import type { FairnessReport, ReleaseReport } from './report.js';
+import { rolloutLines } from './rollout-view.js';
 
 // The fairness report as the lines `fairpatch audit` prints: the verdict, each release (when it went
 // live, when a halt withdrew it), each advisory, each finding.
@@ -87,6 +88,7 @@ export function reportLines(report: FairnessReport): string[] {
     // A roll-up bucket can carry a push count too: it is no group, and has no delivery of its own.
     for (const group of Object.keys(r.groups).filter(isGroupName).sort())
       lines.push(deliveryLine(r, group));
+    lines.push(...rolloutLines(r));
   }
   for (const [group, s] of Object.entries(report.groups)) {
     const owner = report.owners[group];

@@ -60,7 +60,8 @@ export const observationSchema = z.strictObject({
   /**
    * A staged release the agent weighed during this run (src/agent/rollout-gate.ts): the stage it
    * computed from the signed plan and tick (-1: before the release's tick), that stage's share, and
-   * whether its own cohort was in; the checkpoint size its salt came from, when it drew one.
+   * whether its own cohort was in; the checkpoint size its salt came from, when it drew one; and,
+   * once it tried, how the install went.
    */
   rollout: z
     .strictObject({
@@ -69,6 +70,8 @@ export const observationSchema = z.strictObject({
       percent_bp: z.number().int().min(0).max(FULL_BP),
       eligible: z.boolean(),
       salt_checkpoint: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+      /** How the install the agent was eligible for went (its signed install report says the same). */
+      outcome: z.enum(['installed', 'failed']).optional(),
     })
     .optional(),
 });

@@ -7,6 +7,9 @@ import { parseLeaf, type Leaf } from '../log/leaves.js';
 import { ENTRIES_PAGE_BYTES } from '../log/limits.js';
 import type { LogStore } from '../log/store.js';
 import type { Repository } from '../release/repository.js';
+import { RolloutEvidence } from '../release/rollout-evidence.js';
+import { type AuditedSalt, stagedPlanOf } from '../audit/rollout.js';
+import { saltAsLogged } from '../rollout/salt.js';
 
 /** The shortest time between two rebuilds, whatever the traffic. */
 const REBUILD_MS = 2000;
@@ -52,6 +55,12 @@ export class DashboardRebuild {
   private full: TooLarge | undefined;
   private building: Promise<void> | undefined;
   private notBefore = 0;
+  /** Staged releases' salts as this node's log holds them (found once, never changing). */
+  private readonly salts = new Map<string, AuditedSalt>();
+  private rolloutEvidence: RolloutEvidence | undefined;
+  /** Staged releases (by release, a target of theirs) whose salt is not cosigned yet, and how far the leaves were looked through. */
+  private readonly unsalted = new Map<string, string>();
+  private saltScan = 0;
   /** The last good page, and why it is stale (undefined: it is the log as last read). */
   page: DashboardPage | undefined;
   stale: Staleness | undefined;
@@ -92,6 +101,7 @@ export class DashboardRebuild {
         this.page = partial;
         return;
       }
+      await this.findSalts();
       const page = this.built(now, size);
       this.stale = undefined;
       page.html = await this.render(page.report, now);
@@ -116,8 +126,50 @@ export class DashboardRebuild {
       timestampKeys: this.deps.repo.view.timestampKeys(),
       now,
       cache: this.cache,
+      rolloutSalts: this.salts,
     });
     return { at: now, logSize, report, html: '' };
+  }
+
+  /**
+   * The salt of each staged release read so far, from the first checkpoint holding its activation
+   * that witnesses cosigned (src/rollout/salt.ts saltAsLogged): this node's own reading, so the page
+   * shows who was eligible; the independent audit verifies the cosignatures.
+   */
+  private async findSalts(): Promise<void> {
+    this.rolloutEvidence ??= new RolloutEvidence(this.deps.log);
+    for (; this.saltScan < this.leaves.length; this.saltScan++) {
+      const { leaf } = this.leaves[this.saltScan]!;
+      if (leaf.type !== 'release.activated' || !('metadata' in leaf)) continue;
+      for (const path of this.stagedTargets(leaf.metadata)) {
+        const staged = stagedPlanOf(leaf.vendor, leaf.metadata, [path]);
+        if (staged && !this.salts.has(staged.release)) this.unsalted.set(staged.release, path);
+      }
+    }
+    for (const [release, target] of this.unsalted) {
+      const evidence = await this.rolloutEvidence.forTarget(target).catch(() => undefined);
+      for (const { note } of evidence?.checkpoints ?? []) {
+        const salt = saltAsLogged(release, note);
+        if (!salt) continue;
+        this.salts.set(release, salt);
+        this.unsalted.delete(release);
+        break;
+      }
+    }
+  }
+
+  private stagedTargets(metadata: string): string[] {
+    try {
+      const targets =
+        (
+          JSON.parse(metadata) as {
+            signed?: { targets?: Record<string, { custom?: { rollout?: unknown } }> };
+          }
+        ).signed?.targets ?? {};
+      return Object.keys(targets).filter((t) => targets[t]?.custom?.rollout !== undefined);
+    } catch {
+      return [];
+    }
   }
 
   private async readUpTo(size: number): Promise<void> {

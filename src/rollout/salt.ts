@@ -91,3 +91,33 @@ export function deriveSalt(input: {
     operatorChosen: false,
   };
 }
+
+/**
+ * The salt a node computes from its own log for its dashboard: every cosignature line the checkpoint
+ * carries, one per witness name, taken as they are (the node holds its witnesses' URLs, not their
+ * keys). It equals `deriveSalt` for agents pinning exactly those witnesses; only `deriveSalt`, with the
+ * keys pinned, says the cosignatures are genuine, so the independent audit is what counts.
+ */
+export function saltAsLogged(release: string, note: string): Salt | undefined {
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return undefined;
+  const byName = new Map<string, string[]>();
+  for (const line of note.slice(split + 2).split('\n')) {
+    const match = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/u.exec(line);
+    if (!match || Buffer.from(match[2]!, 'base64').length !== 76) continue;
+    byName.set(match[1]!, [...(byName.get(match[1]!) ?? []), line]);
+  }
+  if (byName.size === 0 || [...byName.values()].some((lines) => lines.length !== 1))
+    return undefined;
+  const names = [...byName.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const hash = createHash('sha256').update(DOMAIN);
+  const field = (bytes: Buffer): void => {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(bytes.length);
+    hash.update(len).update(bytes);
+  };
+  field(Buffer.from(release, 'utf8'));
+  for (const name of names) field(Buffer.from(byName.get(name)![0]!, 'utf8'));
+  const size = Number(note.split('\n')[1]);
+  return { salt: hash.digest(), size, witnesses: names, operatorChosen: false };
+}

@@ -66,3 +66,14 @@ describe('the lottery salt', () => {
     expect(s).toMatchObject({ operatorChosen: true, witnesses: [], size: 3 });
   });
 });
+
+describe('the salt a node reads from its own log (dashboard)', () => {
+  it('is the salt agents pinning exactly those witnesses derive', async () => {
+    const { saltAsLogged } = await import('../../src/rollout/salt.js');
+    const cosigned = note + line(w2) + line(w1);
+    const pinned = deriveSalt({ release, note: cosigned, log: logV, witnesses });
+    expect(saltAsLogged(release, cosigned)!.salt.equals(pinned.salt)).toBe(true);
+    expect(saltAsLogged(release, note)).toBeUndefined();
+    expect(saltAsLogged(release, note + line(w1) + line(w1, T + 1))).toBeUndefined();
+  });
+});

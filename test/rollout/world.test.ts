@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { installEnrollment } from '../../src/agent/enrollment-file.js';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
+import { reportLines } from '../../src/audit/text.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { createNode } from '../../src/server/node.js';
 import { GroupOwners } from '../helpers/owners.js';
@@ -244,7 +245,22 @@ describe('a staged rollout, five groups of forty vouched agents', () => {
         const newly = row.eligible! - (i === 0 ? 0 : rollout.stages[i - 1]!.groups[g]!.eligible!);
         expect(row.claimedEligible, `${g} stage ${i}`).toBe(newly);
         expect((stages[i]![g] ?? []).filter((o) => o === 'installed').length).toBe(newly);
+        expect(row, `${g} stage ${i}`).toMatchObject({ installed: newly, failed: 0 });
       }
+    // The report as `fairpatch audit` prints it, and as the node's dashboard shows it.
+    const text = reportLines(outcome.report!).join('\n');
+    expect(text).toMatch(
+      /staged acme\/acme-agent@2\.4\.1: 10% at \+0s, 50% at \+1h, 100% at \+2h; salt from checkpoint \d+, cosigned by witness\/w1/,
+    );
+    expect(text).toMatch(
+      /stage 2 \(50%, tick \d+\) eu-west: \d+ of 40 vouched agents eligible \(20\.0 expected\), \d+ signed eligible, \d+ installed, 0 failed; within 4σ/,
+    );
+    const page = await until('the dashboard shows the staged rollout', async () => {
+      const r = await wd.node().app.request('/');
+      const html = r.status === 200 ? await r.text() : '';
+      return html.includes('data-rollout') && html.includes('cosigned by') ? html : undefined;
+    });
+    expect(page.match(/<tr data-stage="\d" data-group="[a-z-]+">/g)).toHaveLength(15);
   }, 300_000);
 
   it('a group denied its draw at stage 2 (the salt withheld from its door) is UNFAIR, on vouched testimony', async () => {
