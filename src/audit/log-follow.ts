@@ -18,8 +18,10 @@ export interface FollowedLog {
   traffic: { requests: number; bytes: number };
   /** Roots of the served tree at `sizes` (each at most its size), from the saved ones or checked tiles. */
   roots(sizes: Iterable<number>): Promise<Map<number, Uint8Array>>;
+  /** Receipt signatures in `stored` leaves that did not verify (all others did). */
+  invalidSignatures: ReadonlySet<string>;
   /** Saves the state for the next run (not after a log-inconsistent finding). */
-  save(checkpointNote: string): void;
+  save(checkpointNote: string, invalidSignatures: readonly string[]): void;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -69,6 +71,7 @@ export async function followLog(input: {
     fresh: read.fresh,
     rootAtSaved: read.rootAtSaved,
     traffic: reader.traffic,
+    invalidSignatures: new Set(kept?.invalid_signatures ?? []),
     async roots(sizes) {
       const out = new Map<number, Uint8Array>();
       for (const size of sizes) {
@@ -78,14 +81,20 @@ export async function followLog(input: {
       }
       return out;
     },
-    save(note) {
+    save(note, invalidSignatures) {
       // Roots memoized for the sizes agents named: bounded by the distinct checkpoints in the log.
       const roots: Record<string, string> = {};
       for (const [size, root] of known)
         if (size !== checkpoint.size) roots[String(size)] = hex(root);
       writeLogState(
         stateDir,
-        { checkpoint: note, size: checkpoint.size, edge: read.range.edge.map(hex), roots },
+        {
+          checkpoint: note,
+          size: checkpoint.size,
+          edge: read.range.edge.map(hex),
+          roots,
+          invalid_signatures: [...invalidSignatures],
+        },
         read.leaves,
         read.fresh,
         kept,

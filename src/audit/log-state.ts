@@ -32,8 +32,14 @@ const stateSchema = z.strictObject({
     z.strictObject({ start: count, end: count, bytes: count, file: z.string().regex(SEGMENT) }),
   ),
   roots: z.record(z.string().regex(/^\d{1,16}$/), hash),
+  /**
+   * Agent signatures in the saved leaves that did not verify. Every other receipt signature in them
+   * did, and a signature's validity depends on nothing but the signed observation, so the next run
+   * verifies only the receipts of new leaves. Intake refuses invalid ones: this list stays short.
+   */
+  invalid_signatures: z.array(z.string().max(256)).default([]),
 });
-export type LogState = z.infer<typeof stateSchema>;
+export type LogState = z.output<typeof stateSchema>;
 
 /** The saved state, or undefined when there is none or it cannot be read (then the log is read whole). */
 export function readLogState(dir: string): LogState | undefined {
@@ -81,7 +87,7 @@ export function readStoredLeaves(dir: string, state: LogState): unknown[] {
  */
 export function writeLogState(
   dir: string,
-  next: { checkpoint: string; size: number; edge: string[]; roots: Record<string, string> },
+  next: Omit<LogState, 'v' | 'segments'>,
   fresh: readonly string[],
   start: number,
   kept: LogState | undefined,

@@ -24,7 +24,7 @@ import {
   type Finding,
   evaluateFairness,
 } from './fairness.js';
-import type { ExternalEvidence } from './observations.js';
+import { type ExternalEvidence, newVerificationCache } from './observations.js';
 import { timestampKeyWindows } from './key-windows.js';
 import { followLog } from './log-follow.js';
 import { checkpointSizes } from './split-view.js';
@@ -204,7 +204,14 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     log: verifier,
     witnesses: (run.cosigners?.keys ?? []).map((k) => parseVerifierKey(k)),
   });
+  // Receipts in leaves an earlier run verified are not verified again (their verdicts are kept).
+  const cache = newVerificationCache();
+  for (const leaf of followed.stored as Leaf[])
+    if (leaf.type === 'receipts.batch' && leaf.v === 2)
+      for (const r of leaf.receipts)
+        cache.signatures.set(r.sig, !followed.invalidSignatures.has(r.sig));
   const report = evaluateFairness({
+    cache,
     rolloutSalts,
     leaves: parsed,
     timestampKeys,
@@ -224,7 +231,7 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
-    followed.save(checkpointNote);
+    followed.save(checkpointNote, invalidLoggedSignatures(parsed, cache.signatures));
     writeFileAtomic(savedPath, checkpointNote);
     if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
     const announced = announcedLogKeys(parsed.map(({ leaf }) => leaf));
@@ -236,6 +243,18 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     report,
     checkpoint,
   };
+}
+
+/** The agent signatures in the log's receipt leaves that did not verify (outside evidence aside). */
+function invalidLoggedSignatures(
+  parsed: ReadonlyArray<{ leaf: Leaf }>,
+  verdicts: ReadonlyMap<string, boolean>,
+): string[] {
+  const invalid = new Set<string>();
+  for (const { leaf } of parsed)
+    if (leaf.type === 'receipts.batch' && leaf.v === 2)
+      for (const r of leaf.receipts) if (verdicts.get(r.sig) === false) invalid.add(r.sig);
+  return [...invalid];
 }
 
 /**

@@ -5,6 +5,9 @@ import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import { leafBytes } from '../../src/log/leaves.js';
+import { randomBytes } from 'node:crypto';
+import { ed25519PublicKey } from '../../src/common/ed25519.js';
+import { signObservation } from '../../src/common/observation.js';
 import { declareVouched } from '../helpers/owners.js';
 import { type Fixture, SECOND, createFixture, listen, readRoot } from '../helpers/repo.js';
 import { adversary, pollGroupsByHand } from '../helpers/audit-scenario.js';
@@ -177,6 +180,46 @@ describe('an audit that keeps what it verified (--state)', () => {
       expect(again.report).toEqual(first.report);
       expect(bundles()).toBe(Math.ceil(size / 256));
     }
+  }, 60_000);
+
+  it('a logged receipt whose signature fails stays unverifiable in the runs after, as in a full audit', async () => {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    const seed = randomBytes(32);
+    const at = new Date(fx.clock.now()).toISOString();
+    const signed = signObservation(
+      {
+        v: 1,
+        agent: ed25519PublicKey(seed).toString('hex'),
+        group: 'eu-west',
+        document: 'a'.repeat(64),
+        first_at: at,
+        last_at: at,
+        polls: 1,
+        via: '/g/eu-west',
+        lag_ms: 0,
+      },
+      seed,
+    );
+    const forged = { ...signed, sig: signed.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+    // Past intake (which refuses it): a node that logged it anyway.
+    await fx.node.sequencer.append({
+      dedupe: 'forged-receipt',
+      data: leafBytes({ type: 'receipts.batch', v: 2, documents: {}, receipts: [forged] }),
+    });
+    const http = await countingServer(fx);
+    const stateDir = mkdtempSync(join(tmpdir(), 'fp-invalid-'));
+    const unverifiable = (o: AuditOutcome) =>
+      o
+        .report!.findings.filter((f) => f.kind === 'receipt-unverifiable')
+        .map((f) => f.evidence.sig);
+    expect(unverifiable(await audit(fx, http.url, stateDir))).toEqual([forged.sig]);
+    await quietRollups(fx, 300, 0);
+    const later = await audit(fx, http.url, stateDir);
+    expect(unverifiable(later)).toEqual([forged.sig]);
+    expect(later.report).toEqual(
+      (await audit(fx, http.url, mkdtempSync(join(tmpdir(), 'fp-')))).report,
+    );
   }, 60_000);
 
   it('a log rewritten behind the saved state is a finding with proof, and the state stays as it was', async () => {
