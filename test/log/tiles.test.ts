@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { leafHash } from '../../src/log/merkle.js';
+import { MemoryTree } from '../../src/log/tree.js';
 import {
+  CompactRange,
   decodeBundle,
   formatTileIndex,
   parseTilePath,
@@ -52,6 +54,22 @@ describe('tile paths (C2SP tlog-tiles)', () => {
     ['a percent escape', '0/%30%30%30'],
   ])('refuses %s', (_, path) => {
     expect(() => parseTilePath(path)).toThrow(expect.objectContaining({ code: 'PATH_INVALID' }));
+  });
+});
+
+describe('the compact range an auditor keeps', () => {
+  it('gives the root of a tree at every size, and picks up from its saved edge', () => {
+    const tree = new MemoryTree();
+    const range = CompactRange.empty();
+    for (let i = 0; i < 600; i++) {
+      expect(Buffer.from(range.root())).toEqual(Buffer.from(tree.root()));
+      const leaf = Buffer.from(`leaf ${i}`);
+      tree.append([leaf]);
+      range.append(leafHash(leaf));
+      const restored = CompactRange.of(range.size, range.edge);
+      expect(Buffer.from(restored.root())).toEqual(Buffer.from(tree.root()));
+    }
+    expect(() => CompactRange.of(5, range.edge)).toThrow(/needs 2 hashes/);
   });
 });
 
