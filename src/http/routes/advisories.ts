@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { csafBytes, csafFileName, csafPath } from '../../advisory/csaf.js';
-import { csafSignatureHolds } from '../../advisory/advisory-file.js';
+import { ADVISORY_FILE_MAX_BYTES, csafSignatureHolds } from '../../advisory/advisory-file.js';
 import {
   PROVIDER_METADATA_PATH,
   ROLIE_FEED_PATH,
@@ -9,13 +9,11 @@ import {
   sha512File,
 } from '../../advisory/distribution.js';
 import { osvBytes, osvId, osvIndexEntry } from '../../advisory/osv.js';
-import { ADVISORY_FILE_MAX_BYTES } from '../../advisory/advisory-file.js';
 import { tickStart } from '../../common/tick.js';
 import type { Repository } from '../../release/repository.js';
-import { AdvisoryCatalog as Catalog } from '../../serving/advisory-catalog.js';
+import { AdvisoryCatalog as Catalog, type PublicAdvisory } from '../../serving/advisory-catalog.js';
 import type { BlobStore } from '../../storage/blobs.js';
 import { FairpatchError } from '../../errors.js';
-import type { PublicAdvisory } from '../../serving/advisory-catalog.js';
 import { NO_STORE, etagOf, notModified, notModifiedHeaders } from '../../serving/caching.js';
 import { staleState } from '../../serving/poll.js';
 import type { ServedRepository } from '../../serving/served-repository.js';
