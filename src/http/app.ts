@@ -60,6 +60,8 @@ export interface AppDeps {
   clock?: { offset: ClockOffset; maxSkewMs: number };
   /** Which peers' X-Forwarded-For names the client (rate limits, stream caps); default none. */
   trustProxy?: TrustProxy;
+  /** The URL clients reach the repository at, for CSAF's absolute URLs (default: each request's origin). */
+  publicUrl?: string;
   /** Where this app's measurements go (`GET /metrics`). */
   metrics: NodeMetrics;
 }
@@ -219,7 +221,8 @@ export function createApp(deps: AppDeps): Hono {
       onPoll: (group) => metrics.poll(group),
     }),
   );
-  app.route('/', advisoryRoutesFor({ repo, blobs, maxStateAgeMs, assertClock }));
+  const { publicUrl } = deps;
+  app.route('/', advisoryRoutesFor({ repo, blobs, maxStateAgeMs, assertClock, publicUrl }));
   app.route('/api/v1', publisherRoutes({ repo, blobs, limits }));
   app.route(
     '/api/v1',

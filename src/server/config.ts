@@ -13,6 +13,7 @@ import {
   refineRequestTimeouts,
   text,
   trustProxy,
+  url,
   urls,
   whole,
 } from '../config/values.js';
@@ -70,6 +71,11 @@ const SHAPE = {
     .prefault('none')
     .describe(
       'proxies whose X-Forwarded-For names the client: addresses or CIDR ranges (10.0.0.0/8,::1), or a number of hops every request passes; none: the socket peer is the client',
+    ),
+  publicUrl: url()
+    .optional()
+    .describe(
+      'the URL clients reach this repository at: CSAF provider-metadata.json and the ROLIE feed name their files under it (default: the origin each request names)',
     ),
   witnesses: urls()
     .prefault([])
@@ -208,6 +214,7 @@ export const NODE_SETTINGS = defineSettings({
     port: { env: 'PORT' },
     nodeName: { arg: 'NAME' },
     trustProxy: { arg: 'CIDRS|N' },
+    publicUrl: { arg: 'URL' },
     witnesses: { flag: 'witness', env: 'FAIRPATCH_WITNESSES', arg: 'URL', multiple: true },
     rollupMs: { flag: 'rollup-interval' },
     logFormat: { arg: 'FORMAT' },

@@ -248,6 +248,7 @@ function appDepsOf(parts: NodeParts, services: NodeServices, sync: boolean): App
     limits: { maxJsonBytes: settings.maxJsonBytes, maxArtifactBytes: settings.maxArtifactBytes },
     rateLimits: rateLimitsOf(settings),
     trustProxy: trustProxyOf(settings),
+    ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
     eventOptions: { idleMs: settings.streamIdleMs, retryMs: settings.streamRetryMs },
     maxStateAgeMs: sync ? () => maxStateAge : undefined,
   };

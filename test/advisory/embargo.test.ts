@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PublisherClient } from '../../src/publish/client.js';
 import { isoSeconds } from '../../src/tuf/time.js';
+import { MINUTE } from '../helpers/repo.js';
 import { bareAdvisory } from './samples.js';
 import { csafErrors, osvErrors } from './validators.js';
 import {
@@ -23,7 +24,7 @@ afterEach(() => w.close());
 
 describe('a coordinated release (an embargo) with one advisory', () => {
   it('is one document naming every member’s product, hidden until the embargo’s tick, then served by every node', async () => {
-    const releaseAt = Math.ceil((w.fx.clock.now() + 120_000) / 1000) * 1000;
+    const releaseAt = Math.ceil((w.fx.clock.now() + 2 * MINUTE) / 1000) * 1000;
     const operator = new PublisherClient(w.servers[0]!.url, w.fx.operatorToken);
     const created = (await operator.postJson('/embargoes', {
       id: 'CVE-2026-5000',

@@ -9,7 +9,7 @@ import { advisoryTarget } from '../../src/publish/advisory.js';
 import { buildHalt, buildRelease } from '../../src/publish/build.js';
 import type { Manifest } from '../../src/publish/manifest.js';
 import { sha256Hex, signEnvelope, type TargetsSigned } from '../../src/tuf/metadata.js';
-import { readRoot } from '../helpers/repo.js';
+import { listen, readRoot } from '../helpers/repo.js';
 import { tufClient } from '../helpers/tuf-client.js';
 import { fullAdvisory } from './samples.js';
 import { csafErrors, osvErrors } from './validators.js';
@@ -254,5 +254,19 @@ describe('the audit', () => {
       }),
     ]);
     expect(outcome.report!.verdict).toBe('UNFAIR');
+  });
+});
+
+describe('the CSAF provider’s absolute URLs', () => {
+  it('are under --public-url when set, else under the origin the request names', async () => {
+    const node = await w.fx.openNode({ publicUrl: 'https://patches.example/' });
+    const server = await listen(node.app);
+    try {
+      const path = '/.well-known/csaf/provider-metadata.json';
+      expect((await json(server.url + path)).canonical_url).toBe(`https://patches.example${path}`);
+      expect((await json(w.servers[0]!.url + path)).canonical_url).toBe(w.servers[0]!.url + path);
+    } finally {
+      await server.close();
+    }
   });
 });

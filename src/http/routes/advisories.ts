@@ -25,6 +25,8 @@ export interface AdvisoryRouteDeps {
   vendorKeyHex: (vendor: string) => Promise<string | undefined>;
   maxStateAgeMs: () => number;
   assertClock?: () => void;
+  /** The URL clients reach the repository at; default: the origin each request names. */
+  publicUrl?: string | undefined;
 }
 
 /**
@@ -99,7 +101,9 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
 
   /** Who distributes: this repository, at the origin the client asked (a CSAF URL is absolute). */
   const distributor = (c: Context) => {
-    const origin = URL.canParse(c.req.url) ? new URL(c.req.url).origin : undefined;
+    const origin =
+      deps.publicUrl?.replace(/\/+$/, '') ??
+      (URL.canParse(c.req.url) ? new URL(c.req.url).origin : undefined);
     if (!origin || origin === 'null')
       throw new FairpatchError('BAD_REQUEST', 'the request names no host to serve CSAF URLs under');
     return { name: 'fairpatch repository', namespace: origin, baseUrl: origin };
@@ -172,6 +176,7 @@ export function advisoryRoutesFor(deps: {
   blobs: BlobStore;
   maxStateAgeMs: () => number;
   assertClock?: () => void;
+  publicUrl?: string | undefined;
 }): Hono {
   const { repo, blobs } = deps;
   const catalog = new Catalog({
@@ -191,5 +196,6 @@ export function advisoryRoutesFor(deps: {
     vendorKeyHex: async (vendor) => (await repo.store.vendor(vendor))?.key.keyval.public,
     maxStateAgeMs: deps.maxStateAgeMs,
     ...(deps.assertClock ? { assertClock: deps.assertClock } : {}),
+    publicUrl: deps.publicUrl,
   });
 }
