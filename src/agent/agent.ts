@@ -392,6 +392,7 @@ export class Agent {
       facts,
       target: { path: first.path, sha256: first.info.hashes.sha256 },
       served: this.servedTimestamp(),
+      targets,
     });
     if (staged) {
       const { reason, ...decided } = staged;

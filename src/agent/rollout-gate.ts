@@ -4,8 +4,8 @@ import { MAX_LEAF_BYTES } from '../log/limits.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { verifySaltEvidence } from '../rollout/evidence.js';
 import { cohort, cohortFraction, inShare, releaseId } from '../rollout/lottery.js';
-import { stageAt, timeline } from '../rollout/stages.js';
-import type { PatchFacts } from '../tuf/metadata.js';
+import { actionsOf, pausedAt, stageAt, timeline } from '../rollout/stages.js';
+import type { PatchFacts, TargetInfo } from '../tuf/metadata.js';
 import type { Served } from './observer.js';
 
 // Whether this agent may install a staged release now, decided here from signed bytes alone: the
@@ -52,6 +52,8 @@ export class RolloutGate {
     facts: PatchFacts;
     target: { path: string; sha256: string };
     served: Served | undefined;
+    /** The vendor's verified targets: the release's pause, resume and advance are among them. */
+    targets: Iterable<[string, TargetInfo]>;
   }): Promise<RolloutDecision | undefined> {
     const { facts, served } = input;
     const plan = effectivePlan(facts.rollout, facts.severity);
@@ -67,7 +69,9 @@ export class RolloutGate {
         reason: `${release} is staged, and the served timestamp carries no tick clock`,
       };
     const releaseTick = activationTick(served.clock, Date.parse(facts.release_at));
-    const line = timeline(plan, releaseTick, served.clock.tickMs);
+    const clock = served.clock;
+    const actions = actionsOf(input.targets, facts, (ms) => activationTick(clock, ms));
+    const line = timeline(plan, releaseTick, clock.tickMs, actions);
     const now = stageAt(line, served.tick);
     if (!now)
       return {
@@ -96,7 +100,7 @@ export class RolloutGate {
       ...decided,
       eligible,
       salt_checkpoint: salt.size,
-      reason: `${release}: ${stageText}; this agent's cohort ${cohortFraction(c).toFixed(4)} is ${eligible ? 'in' : `not in yet${next ? `; the next stage opens at tick ${next.tick}` : ''}`}`,
+      reason: `${release}: ${stageText}; this agent's cohort ${cohortFraction(c).toFixed(4)} is ${eligible ? 'in' : `not in yet${pausedAt(line, served.tick) ? '; the vendor paused the rollout' : next ? `; the next stage opens at tick ${next.tick}` : ''}`}`,
     };
   }
 

@@ -25,6 +25,7 @@ export function selectPatch(targets: Iterable<[string, TargetInfo]>, wanted: Wan
     const c = info.custom;
     if (!c || c.product !== wanted.product || c.channel !== wanted.channel) continue;
     if (c.advisory !== undefined) continue; // the fix's advisory, not a patch to install
+    if (c.rollout_action !== undefined) continue; // a staged rollout's control, not a patch
     if (c.platform !== wanted.platform && c.platform !== 'any') continue;
     const version = semver.valid(c.version);
     if (!version || !semver.gt(version, current)) continue;
@@ -44,7 +45,9 @@ export function whyNot(
   wanted: Wanted,
   vendor: string,
 ): string {
-  const all = [...targets].filter(([, t]) => t.custom?.product === wanted.product);
+  const all = [...targets].filter(
+    ([, t]) => t.custom?.product === wanted.product && t.custom.rollout_action === undefined,
+  );
   if (all.length === 0) return `no patch for product ${wanted.product} signed by vendor ${vendor}`;
   const newer = all.filter(
     ([, t]) =>

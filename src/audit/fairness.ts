@@ -136,6 +136,11 @@ export function evaluateFairness(input: {
         now: input.now,
         seen,
         salts: input.rolloutSalts ?? new Map(),
+        vendorActivations: of('release.activated').flatMap(({ leaf }) =>
+          leaf.vendor === report.vendor && 'metadata' in leaf
+            ? [{ tick: leaf.tick, metadata: leaf.metadata }]
+            : [],
+        ),
         options,
         quorumOf,
       });

@@ -8,7 +8,7 @@ import { tickAt } from '../common/tick.js';
 import { cohort, inShare, releaseId } from '../rollout/lottery.js';
 import { groupParity } from '../rollout/parity.js';
 import { describePlan } from '../rollout/plan.js';
-import { stageAt, timeline } from '../rollout/stages.js';
+import { type RolloutAction, actionsOf, stageAt, timeline } from '../rollout/stages.js';
 import type { Seen } from './observations.js';
 import type { AuditOptions, Finding, ReleaseReport, RolloutReport } from './report.js';
 import { corroborate } from './testimony.js';
@@ -29,7 +29,16 @@ export function stagedPlanOf(
   vendor: string,
   metadata: string,
   targets: readonly string[],
-): { release: string; plan: RolloutPlan; target: string; sha256: string } | undefined {
+):
+  | {
+      release: string;
+      plan: RolloutPlan;
+      target: string;
+      sha256: string;
+      product: string;
+      version: string;
+    }
+  | undefined {
   let signed: {
     targets?: Record<string, { hashes?: { sha256?: string }; custom?: Record<string, unknown> }>;
   };
@@ -49,6 +58,8 @@ export function stagedPlanOf(
       plan,
       target: path,
       sha256: String(info.hashes?.sha256),
+      product: String(info.custom?.product),
+      version: String(info.custom?.version),
     };
   }
   return undefined;
@@ -63,6 +74,8 @@ export function rolloutAudit(input: {
   now: number;
   seen: readonly Seen[];
   salts: ReadonlyMap<string, AuditedSalt>;
+  /** The vendor's activated metadata in log order, each with its tick: where its controls are. */
+  vendorActivations?: ReadonlyArray<{ tick: number; metadata: string }>;
   options: AuditOptions;
   quorumOf: (group: string) => number;
 }): { rollout?: RolloutReport; findings: Finding[] } {
@@ -71,7 +84,24 @@ export function rolloutAudit(input: {
   if (!staged) return { findings: [] };
   const { release, plan } = staged;
   const findings: Finding[] = [];
-  const line = timeline(plan, input.activationTick, input.clock.tickMs);
+  // The vendor's pause, resume and advance: control targets, each effective at the tick the
+  // metadata that first carried it went live (for everyone at once).
+  const actions: RolloutAction[] = [];
+  const seenPaths = new Set<string>();
+  for (const a of input.vendorActivations ?? []) {
+    if (a.tick < input.activationTick) continue;
+    let targets: Record<string, { custom?: Record<string, unknown> }>;
+    try {
+      targets =
+        (JSON.parse(a.metadata) as { signed?: { targets?: typeof targets } }).signed?.targets ?? {};
+    } catch {
+      continue;
+    }
+    const fresh = Object.entries(targets).filter(([path]) => !seenPaths.has(path));
+    for (const [path] of fresh) seenPaths.add(path);
+    actions.push(...actionsOf(fresh, staged, () => a.tick));
+  }
+  const line = timeline(plan, input.activationTick, input.clock.tickMs, actions);
   const nowTick = tickAt(input.clock, input.now);
   const audited = input.salts.get(release);
   const salt = audited && 'salt' in audited ? audited : undefined;

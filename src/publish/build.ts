@@ -211,6 +211,58 @@ export function buildRelease(input: {
   return signEnvelope(vendorTargets(previous.version + 1, now, targets), [vendorKey]);
 }
 
+/**
+ * The vendor's next metadata with a pause, resume or advance of its staged release of `product`
+ * `version`: one more target (`artifact`, the action's own small file) carrying the release's facts
+ * and `rollout_action`, live at `releaseAt` for every group at once, like any release.
+ */
+export function buildRolloutAction(input: {
+  vendor: string;
+  product: string;
+  version: string;
+  action: 'pause' | 'resume' | 'advance';
+  artifact: HashedArtifact;
+  releaseAt: number;
+  previous: TargetsSigned;
+  vendorKey: KeyPair;
+  now: number;
+}): Envelope<TargetsSigned> {
+  const { vendor, product, version, artifact, previous } = input;
+  const staged = Object.values(previous.targets).find(
+    (t) =>
+      t.custom?.product === product &&
+      t.custom.version === version &&
+      t.custom.rollout !== undefined &&
+      t.custom.rollout_action === undefined,
+  )?.custom;
+  if (!staged)
+    throw new FairpatchError(
+      'NOT_FOUND',
+      `${vendor} has no staged release of ${product} ${version} to ${input.action}`,
+    );
+  const path = `${vendor}/${artifact.name}`;
+  if (previous.targets[path])
+    throw new FairpatchError('ALREADY_EXISTS', `${path} is already published`);
+  const { rollout: _plan, ...facts } = staged;
+  const custom: PatchFacts = {
+    ...facts,
+    platform: 'any',
+    release_at: isoSeconds(input.releaseAt),
+    rollout_action: { action: input.action },
+  };
+  return signEnvelope(
+    vendorTargets(previous.version + 1, input.now, {
+      ...previous.targets,
+      [path]: { length: artifact.length, hashes: { sha256: artifact.sha256 }, custom },
+    }),
+    [input.vendorKey],
+  );
+}
+
+/** The name of a release's n-th control target: a new path each, as every path is immutable. */
+export const rolloutActionName = (product: string, version: string, n: number): string =>
+  `rollout-${product}-${version}-${n}.json`;
+
 /** The vendor's next metadata without the targets of one patch version: a halt. */
 export function buildHalt(input: {
   vendor: string;

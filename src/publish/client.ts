@@ -1,13 +1,28 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import {
+  createReadStream,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { FairpatchError, type ErrorCode, ERROR_STATUS } from '../errors.js';
 import { parseJson } from '../common/canonical.js';
 import type { KeyPair } from '../tuf/keys.js';
 import { type Envelope, type TargetsSigned, countValidSignatures } from '../tuf/metadata.js';
 import { parseWith } from '../tuf/schema.js';
-import { type HashedArtifact, buildHalt, buildRelease, defaultArtifactName } from './build.js';
+import {
+  type HashedArtifact,
+  buildHalt,
+  buildRelease,
+  buildRolloutAction,
+  defaultArtifactName,
+  rolloutActionName,
+} from './build.js';
 import { manifestSchema, resolveReleaseAt } from './manifest.js';
 import { advisoryTarget } from './advisory.js';
 import { type ManifestRollout, describePlan, signedPlan } from '../rollout/plan.js';
@@ -295,4 +310,58 @@ export async function haltRelease(input: {
     activatesAt: string;
   };
   return { ...staged, removed };
+}
+
+/**
+ * A vendor's pause, resume or advance of its staged release: the action's small file uploaded as
+ * an artifact, then the next metadata carrying it as a control target (buildRolloutAction), live
+ * at `releaseAt` for every group at one tick, logged like any release.
+ */
+export async function rolloutAction(input: {
+  vendor: string;
+  product: string;
+  version: string;
+  action: 'pause' | 'resume' | 'advance';
+  releaseAt: number;
+  client: PublisherClient;
+  vendorKey: KeyPair;
+  now: () => number;
+}) {
+  const previous = await ourLatest(input.client, input.vendor, input.vendorKey);
+  const n =
+    Object.values(previous.signed.targets).filter(
+      (t) =>
+        t.custom?.product === input.product &&
+        t.custom.version === input.version &&
+        t.custom.rollout_action !== undefined,
+    ).length + 1;
+  const bytes = Buffer.from(
+    `${JSON.stringify({ release: `${input.vendor}/${input.product}@${input.version}`, action: input.action, n })}\n`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'fairpatch-rollout-'));
+  try {
+    const path = join(dir, 'action.json');
+    writeFileSync(path, bytes);
+    const artifact: HashedArtifact = {
+      platform: 'any',
+      name: rolloutActionName(input.product, input.version, n),
+      path,
+      ...(await hashFile(path)),
+    };
+    const envelope = buildRolloutAction({
+      ...input,
+      artifact,
+      previous: previous.signed,
+      now: input.now(),
+    });
+    await input.client.uploadBlob(input.vendor, artifact);
+    const staged = (await input.client.postJson(`/vendors/${input.vendor}/metadata`, envelope)) as {
+      version: number;
+      activationTick: number;
+      activatesAt: string;
+    };
+    return { ...staged, target: `${input.vendor}/${artifact.name}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -84,3 +84,33 @@ export function stageAt(line: Timeline, tick: number): StageOpening | undefined 
 export function pausedAt(line: Timeline, tick: number): boolean {
   return line.pauses.some((p) => p.from <= tick && (p.to === undefined || tick < p.to));
 }
+
+/**
+ * The control actions of one release among a vendor's verified targets: each a target whose facts
+ * name the release's product and version and carry `rollout_action`, effective at the first tick at
+ * or after its `release_at` (when its metadata went live, for everyone). Ordered by tick, then path.
+ */
+export function actionsOf(
+  targets: Iterable<[string, { custom?: object | undefined }]>,
+  release: { product: string; version: string },
+  tickOf: (releaseAtMs: number) => number,
+): RolloutAction[] {
+  const found: Array<RolloutAction & { path: string }> = [];
+  for (const [path, info] of targets) {
+    const c = info.custom as
+      | {
+          product?: string;
+          version?: string;
+          release_at?: string;
+          rollout_action?: { action?: string };
+        }
+      | undefined;
+    const action = c?.rollout_action?.action;
+    if (c?.product !== release.product || c.version !== release.version) continue;
+    if (action !== 'pause' && action !== 'resume' && action !== 'advance') continue;
+    found.push({ action, tick: tickOf(Date.parse(c.release_at ?? '')), path });
+  }
+  return found
+    .sort((a, b) => a.tick - b.tick || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map(({ action, tick }) => ({ action, tick }));
+}

@@ -30,6 +30,8 @@ export interface RootSigned {
 export interface PatchFacts {
   /** A staged rollout (src/common/rollout-plan.ts); absent: everyone at the release's tick. */
   rollout?: RolloutPlan;
+  /** A pause, resume or advance of the staged release of this product and version, not a patch. */
+  rollout_action?: { action: 'pause' | 'resume' | 'advance' };
   product: string;
   version: string;
   platform: string;

@@ -46,6 +46,9 @@ export const targetFileName = z
 
 export const patchFactsSchema = z.strictObject({
   rollout: rolloutPlanSchema.optional(),
+  // A vendor's pause, resume or advance of its staged release of this product and version: a target
+  // of its own (src/publish/build.ts buildRolloutAction), live at its tick for everyone, like a halt.
+  rollout_action: z.strictObject({ action: z.enum(['pause', 'resume', 'advance']) }).optional(),
   product: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
   // A version the agent cannot order, or a range it cannot read, would make a patch that is silently
   // never offered: refused at the door instead.
