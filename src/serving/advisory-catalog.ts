@@ -166,17 +166,23 @@ interface Candidate {
  * One advisory per id. The vendors that published one id at one tick are one coordinated release
  * (an embargo's members): one document naming every member's product, published by the
  * coordinator, withdrawn only once every member's fix is. An id published again later, by anyone,
- * is not served: the first publication owns it.
+ * or spelt with other letter case, is not served: the first publication owns it.
  */
 function advisoriesOf(candidates: Candidate[], state: CommittedState): PublicAdvisory[] {
   const ordered = [...candidates].sort(
     (a, b) => a.published - b.published || a.vendor.localeCompare(b.vendor),
   );
+  // By the id as its file name spells it (lowercase): two ids one letter's case apart are one path.
   const byId = new Map<string, Candidate[]>();
   for (const c of ordered) {
-    const group = byId.get(c.file.advisory.id);
-    if (!group) byId.set(c.file.advisory.id, [c]);
-    else if (group[0]!.published === c.published) group.push(c);
+    const key = c.file.advisory.id.toLowerCase();
+    const group = byId.get(key);
+    if (!group) byId.set(key, [c]);
+    else if (
+      group[0]!.published === c.published &&
+      group[0]!.file.advisory.id === c.file.advisory.id
+    )
+      group.push(c);
   }
   return [...byId.values()].map((group) => {
     const first = group[0]!;
