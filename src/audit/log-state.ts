@@ -104,15 +104,16 @@ export function writeLogState(
   while (at < fresh.length) {
     const first = carried?.start ?? start + at;
     let bytes = carried?.bytes ?? 0;
-    const parts = carried && carried.text.length > 0 ? [carried.text] : [];
     const begin = at;
     while (at < fresh.length && (at === begin || bytes + fresh[at]!.length <= SEGMENT_BYTES))
       bytes += fresh[at++]!.length;
-    parts.push(...fresh.slice(begin, at));
+    // Joined, never spread into arguments: a run can bring a million leaves.
+    const added = fresh.slice(begin, at).join(',');
+    const text = carried && carried.text.length > 0 ? `${carried.text},${added}` : added;
     carried = undefined;
     const end = start + at;
     const file = `leaves-${first}-${end}.json`;
-    writeFileAtomic(join(dir, file), `[${parts.join(',')}]`);
+    writeFileAtomic(join(dir, file), `[${text}]`);
     segments.push({ start: first, end, bytes, file });
   }
   const state: LogState = { v: 1, ...next, segments };
