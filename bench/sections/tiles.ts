@@ -40,7 +40,7 @@ import { RESULTS, replaceSection } from '../lib/sections.js';
  *  2. a log of BENCH_TILES_BIG (10,000,000) entries: its first (full) audit, then an incremental one
  *     after 1,000 more;
  *  3. BENCH_TILES_AUDITORS (1,000) auditors catching up at once on a log of BENCH_TILES_CACHED
- *     (20,000) entries through docs/production.md's nginx: origin requests and bytes per tile path.
+ *     (2,000) entries through docs/production.md's nginx: origin requests and bytes per tile path.
  * Each audit runs in a process of its own (bench/lib/audit-child.ts): its time and peak RSS are its
  * own. The log is one tenth receipts (batches of 100, signed by 1,000 agents), the rest roll-ups, as
  * in `auditBig` (bench/sections/log.ts).
@@ -350,12 +350,13 @@ async function cached(auditors: number, entries: number) {
       served.paths.clear();
       const t0 = performance.now();
       const readers = Array.from({ length: auditors }, () => new TileReader(cache.url, size, root));
-      await Promise.all(
+      const outcomes = await Promise.allSettled(
         readers.map(async (reader) => {
           await reader.entries(0, size, () => {});
           await reader.rootAt(size - 1);
         }),
       );
+      const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
       const elapsed = seconds(t0);
       const log = cache.accessLog().filter((e) => e.path.startsWith('/log/tile/'));
       const paths = new Set(log.map((e) => e.path));
@@ -372,6 +373,8 @@ async function cached(auditors: number, entries: number) {
         maxOriginRequestsPerPath: Math.max(...perPath.map(([, p]) => p.requests)),
         bytesServedPerAuditor: readers[0]!.traffic.bytes,
         cacheHits: log.filter((e) => e.cache === 'HIT').length,
+        failedReaders: failed.length,
+        ...(failed.length > 0 ? { firstFailure: failed[0] } : {}),
       };
     } finally {
       await cache.stop();
@@ -386,7 +389,7 @@ export async function run(): Promise<void> {
   const fresh = env('BENCH_TILES_NEW', 1_000_000);
   const big = env('BENCH_TILES_BIG', 10_000_000);
   const auditors = env('BENCH_TILES_AUDITORS', 1000);
-  const cachedEntries = env('BENCH_TILES_CACHED', 20_000);
+  const cachedEntries = env('BENCH_TILES_CACHED', 2_000);
   const results: Record<string, unknown> = {};
   // Each phase's figures are printed and written as soon as they are in: the 10M log takes long.
   const phase = async (name: string, measure: () => Promise<unknown>) => {
@@ -437,7 +440,7 @@ function write(results: Record<string, unknown>): void {
     '',
     ...(c
       ? [
-          `${c.auditors} auditors catching up at once on ${c.entries.toLocaleString('en')} entries through nginx (docs/production.md): ${c.requests.toLocaleString('en')} tile requests over ${c.tilePaths} tile paths in ${c.seconds} s; the origin saw ${c.originRequests} requests (at most ${c.maxOriginRequestsPerPath} per path), ${round(c.originBytes / 2 ** 20, 2)} MiB; each auditor read ${round(c.bytesServedPerAuditor / 2 ** 20, 2)} MiB; ${c.cacheHits.toLocaleString('en')} answered as cache HITs (the rest waited on the lock and were answered from the cache as MISS or UPDATING).`,
+          `${c.auditors} auditors catching up at once on ${c.entries.toLocaleString('en')} entries through nginx (docs/production.md): ${c.requests.toLocaleString('en')} tile requests over ${c.tilePaths} tile paths in ${c.seconds} s; the origin saw ${c.originRequests} requests (at most ${c.maxOriginRequestsPerPath} per path), ${round(c.originBytes / 2 ** 20, 2)} MiB; each auditor read ${round(c.bytesServedPerAuditor / 2 ** 20, 2)} MiB; ${c.cacheHits.toLocaleString('en')} answered as cache HITs (the rest waited on the lock and were answered from the cache as MISS or UPDATING); ${c.failedReaders} readers failed.`,
         ]
       : []),
   ]);
