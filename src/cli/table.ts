@@ -7,6 +7,7 @@ import { keygen } from './keygen.js';
 import { log } from './log.js';
 import { owner } from './owner.js';
 import { publish } from './publish.js';
+import { rollout } from './rollout.js';
 import { root } from './root.js';
 import { serve } from './serve.js';
 import type { Command } from './spec.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   owner,
   embargo,
   publish,
+  rollout,
   halt,
   root,
   log,
