@@ -88,3 +88,30 @@ describe('a coordinated release (an embargo) with one advisory', () => {
     expect(bodies[1]).toBe(bodies[0]);
   });
 });
+
+describe('an embargo moved later after its member signed', () => {
+  it('serves the document dated at the tick it went public, without the signature made for the old date', async () => {
+    const first = Math.ceil((w.fx.clock.now() + 2 * MINUTE) / 1000) * 1000;
+    const operator = new PublisherClient(w.servers[0]!.url, w.fx.operatorToken);
+    await operator.postJson('/embargoes', {
+      id: 'CVE-2026-5001',
+      release_at: isoSeconds(first),
+      members: ['acme'],
+    });
+    await publishWithAdvisory(w, {}, { embargo: 'CVE-2026-5001' });
+    const moved = first + 5 * MINUTE;
+    await operator.postJson('/embargoes/CVE-2026-5001/move', { release_at: isoSeconds(moved) });
+    for (const node of w.nodes) await node.repo.refresh();
+
+    const [doc, , sig, osv] = advisoryPaths('ACME-2026-0001', new Date(moved).getUTCFullYear());
+    const url = w.servers[1]!.url;
+    w.fx.clock.set(first);
+    expect((await answer(url + doc)).status).toBe(404);
+    w.fx.clock.set(moved);
+    const csaf = await json(url + doc);
+    expect(await csafErrors(csaf)).toEqual([]);
+    expect(csaf.document.tracking.initial_release_date).toBe(isoSeconds(moved));
+    expect((await json(url + osv)).published).toBe(isoSeconds(moved));
+    expect((await answer(url + sig)).status).toBe(404);
+  });
+});
