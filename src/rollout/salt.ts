@@ -10,8 +10,9 @@ import { FairpatchError } from '../errors.js';
 // signatures before they sign, so neither can aim the lottery at a group. Every configured witness
 // must have cosigned, exactly once: with the full set required the node cannot pick the subset whose
 // signatures suit it. What is left: a witness that signs the same checkpoint again (a new cosignature
-// time) hands the operator another draw, so the salt is unsteerable unless the operator gets a second
-// cosignature from every witness of the set (docs/design.md, "Staged rollout").
+// time) hands the operator another draw (a fairpatch witness answers a repeat with the same line), so
+// the salt is unsteerable only while every witness of the set is honest (docs/design.md, "Staged
+// rollout").
 
 const DOMAIN = Buffer.from('fairpatch rollout salt v1\n', 'utf8');
 const EM_DASH = '\u2014';

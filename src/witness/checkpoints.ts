@@ -106,6 +106,20 @@ export class CheckpointWitness {
     const storedSize = stored ? Number(stored.size) : 0;
     if (request.oldSize !== storedSize) return { kind: 'size-mismatch', size: storedSize };
     const root = checkpoint.rootHash.toString('hex');
+    // The same checkpoint asked again: the same cosignature, with the time it was first cosigned.
+    // A fresh time would make another valid cosignature, and a staged release's lottery salt is
+    // drawn from cosignatures (src/rollout/salt.ts): every new one would be another draw for a log
+    // operator who asks again and again. Ed25519 signs deterministically, so the line is identical.
+    if (stored && storedSize === checkpoint.size && stored.root === root)
+      return {
+        kind: 'cosigned',
+        lines: cosign(
+          text,
+          this.key.name,
+          this.key.secretKey,
+          Math.floor(Number(stored.updated_at) / 1000),
+        ),
+      };
     if (stored && storedSize === checkpoint.size && stored.root !== root) {
       throw await this.refuse(
         'CHECKPOINT_CONFLICT',
