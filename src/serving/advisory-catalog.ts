@@ -18,6 +18,12 @@ export interface PublicAdvisory {
   file: AdvisoryFile;
   /** The vendors whose fixes it names: more than one for a coordinated release. */
   members: string[];
+  /**
+   * The public key (hex) behind the file's CSAF signature, when the served top-level targets
+   * delegated it to the vendor by the tick: a key the vendor later rotated away still counts for
+   * what it signed while it held it.
+   */
+  signerKey?: string;
 }
 
 export interface AdvisoryCatalogDeps {
@@ -50,6 +56,9 @@ export class AdvisoryCatalog {
   // Bounded: a vendor's history grows forever; anything dropped is read again when asked for.
   private readonly entries = new BoundedCache<string, AdvisoryEntry[]>(CACHED_VERSIONS);
   private readonly files = new BoundedCache<string, AdvisoryFile | null>(CACHED_FILES);
+  private readonly delegations = new BoundedCache<string, Map<string, DelegatedKey>>(
+    CACHED_VERSIONS,
+  );
   private last:
     | {
         key: string;
@@ -70,13 +79,15 @@ export class AdvisoryCatalog {
     const served = [...state.vendors].map(
       ([vendor, versions]) => [vendor, servedVersions(versions, k)] as const,
     );
-    const key = served
+    // The top-level targets too: they say which keys were delegated to each vendor (signatures).
+    const top = servedVersions(state.topTargets, k);
+    const key = [...served, ['', top] as const]
       .map(([vendor, list]) => `${vendor}:${list.map((v) => `${v.version}.${v.sha256}`).join()}`)
       .join('|');
     let until = Infinity;
-    for (const versions of state.vendors.values())
+    for (const versions of [state.topTargets, ...state.vendors.values()])
       for (const v of versions) if (v.activationTick > k) until = Math.min(until, v.activationTick);
-    const list = last?.key === key ? last.list : this.compute(state, served);
+    const list = last?.key === key ? last.list : this.compute(state, served, top);
     const entry = { key, list, state, from: k, until };
     this.last = entry;
     // A failed read (storage) is not kept: the next request tries again.
@@ -89,7 +100,11 @@ export class AdvisoryCatalog {
   private async compute(
     state: CommittedState,
     served: ReadonlyArray<readonly [string, StoredVersion[]]>,
+    top: readonly StoredVersion[],
   ): Promise<PublicAdvisory[]> {
+    const delegated = new Map<string, DelegatedKey>();
+    for (const version of top)
+      for (const [keyid, known] of await this.delegationsOf(version)) delegated.set(keyid, known);
     const candidates: Candidate[] = [];
     for (const [vendor, versions] of served) {
       const found = new Map<
@@ -114,7 +129,27 @@ export class AdvisoryCatalog {
         if (file) candidates.push({ vendor, entry, file, published, withdrawn });
       }
     }
-    return advisoriesOf(candidates, state);
+    return advisoriesOf(candidates, state, delegated);
+  }
+
+  /** The keys a top-level targets version delegates, each with the vendors it signs for. */
+  private async delegationsOf(version: StoredVersion): Promise<Map<string, DelegatedKey>> {
+    const cached = this.delegations.get(version.sha256);
+    if (cached) return cached;
+    const bytes = version.bytes ?? (await this.deps.versionBytes('targets', version.version));
+    const { delegations } = (JSON.parse(bytes.toString('utf8')) as { signed: TargetsSigned })
+      .signed;
+    const out = new Map<string, DelegatedKey>();
+    for (const role of delegations?.roles ?? [])
+      for (const keyid of role.keyids) {
+        const key = delegations?.keys[keyid]?.keyval.public;
+        if (!key) continue;
+        const known = out.get(keyid) ?? { publicKey: key, vendors: new Set<string>() };
+        known.vendors.add(role.name);
+        out.set(keyid, known);
+      }
+    this.delegations.set(version.sha256, out);
+    return out;
   }
 
   private async entriesOf(vendor: string, version: StoredVersion): Promise<AdvisoryEntry[]> {
@@ -168,7 +203,11 @@ interface Candidate {
  * coordinator, withdrawn only once every member's fix is. An id published again later, by anyone,
  * or spelt with other letter case, is not served: the first publication owns it.
  */
-function advisoriesOf(candidates: Candidate[], state: CommittedState): PublicAdvisory[] {
+function advisoriesOf(
+  candidates: Candidate[],
+  state: CommittedState,
+  delegated: ReadonlyMap<string, DelegatedKey>,
+): PublicAdvisory[] {
   const ordered = [...candidates].sort(
     (a, b) => a.published - b.published || a.vendor.localeCompare(b.vendor),
   );
@@ -195,6 +234,7 @@ function advisoriesOf(candidates: Candidate[], state: CommittedState): PublicAdv
       sha256: first.entry.info.hashes.sha256,
       file: first.file,
       members: group.map((c) => c.vendor),
+      ...signerOf(first, delegated),
       release: {
         advisory: first.file.advisory,
         fixes: group.map((c) => c.entry.fix),
@@ -207,6 +247,21 @@ function advisoriesOf(candidates: Candidate[], state: CommittedState): PublicAdv
       },
     };
   });
+}
+
+/** A key some served top-level targets delegated, and to which vendors. */
+interface DelegatedKey {
+  publicKey: string;
+  vendors: Set<string>;
+}
+
+/** The key that signed the file's CSAF signature, if it was ever delegated to its vendor by the tick. */
+function signerOf(
+  c: Candidate,
+  delegated: ReadonlyMap<string, DelegatedKey>,
+): { signerKey?: string } {
+  const known = delegated.get(c.file.csaf_signature.keyid);
+  return known?.vendors.has(c.vendor) ? { signerKey: known.publicKey } : {};
 }
 
 /** The versions that were in effect at some tick up to k, in order (a version halted before its tick never was). */

@@ -6,8 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildAdvisoryFile, parseAdvisoryFile } from '../../src/advisory/advisory-file.js';
 import { runAudit } from '../../src/audit/run.js';
 import { advisoryTarget } from '../../src/publish/advisory.js';
-import { buildHalt, buildRelease } from '../../src/publish/build.js';
+import { readPrivateKey } from '../../src/keys/key-files.js';
+import { generateVendorKey } from '../../src/keys/keygen.js';
+import { buildHalt, buildKeyRotation, buildRelease } from '../../src/publish/build.js';
 import type { Manifest } from '../../src/publish/manifest.js';
+import { verify } from '../../src/tuf/keys.js';
 import { sha256Hex, signEnvelope, type TargetsSigned } from '../../src/tuf/metadata.js';
 import { listen, readRoot } from '../helpers/repo.js';
 import { tufClient } from '../helpers/tuf-client.js';
@@ -268,5 +271,51 @@ describe('the CSAF provider’s absolute URLs', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('a vendor key rotation after an advisory went public', () => {
+  it('keeps its .sig, by the key the vendor held then, before and after the rotation’s tick', async () => {
+    const result = await publishWithAdvisory(w);
+    const tickMs = Date.parse(result.activatesAt);
+    w.fx.clock.set(tickMs);
+    const [doc, , sig] = advisoryPaths(ID, new Date(tickMs).getUTCFullYear());
+    const url = w.servers[1]!.url;
+    const before = await answer(url + sig);
+    expect(before.status).toBe(200);
+
+    const previousTop = (
+      JSON.parse((await w.fx.node.store.latestTopTargets())!.bytes) as { signed: TargetsSigned }
+    ).signed;
+    const rotation = await fetch(`${w.servers[0]!.url}/api/v1/vendors/acme/key`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${w.fx.operatorToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(
+        buildKeyRotation({
+          name: 'acme',
+          newKey: generateVendorKey(w.fx.keysDir, 'acme-2'),
+          targetsKey: readPrivateKey(join(w.fx.keysDir, 'targets.key')),
+          previousTop,
+          previous: await latest(),
+          now: w.fx.clock.now(),
+        }),
+      ),
+    });
+    expect(rotation.status).toBe(201);
+    const { activationTick } = (await rotation.json()) as { activationTick: number };
+    for (const node of w.nodes) await node.repo.refresh();
+
+    // Pending: nothing served changes. Live: the old key still vouches for what it signed.
+    expect((await answer(url + sig)).body).toEqual(before.body);
+    w.fx.clock.set(tickMs + (activationTick - result.activationTick) * 1000);
+    const after = await answer(url + sig);
+    expect(after.status).toBe(200);
+    const oldKey = Buffer.from(w.fx.vendors.get('acme')!.key.publicKey).toString('hex');
+    expect(
+      verify(oldKey, (await answer(url + doc)).body, JSON.parse(after.body.toString()).sig),
+    ).toBe(true);
   });
 });

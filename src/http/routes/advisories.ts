@@ -21,8 +21,6 @@ import type { ServedRepository } from '../../serving/served-repository.js';
 export interface AdvisoryRouteDeps {
   repo: ServedRepository;
   catalog: Catalog;
-  /** The vendor's public key (hex) as delegated now, to serve a `.sig` only while it verifies. */
-  vendorKeyHex: (vendor: string) => Promise<string | undefined>;
   maxStateAgeMs: () => number;
   assertClock?: () => void;
   /** The URL clients reach the repository at; default: the origin each request names. */
@@ -45,10 +43,10 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
 
   // Each public advisory's answers, rendered once per catalog entry (a new list at each change).
   const rendered = new WeakMap<PublicAdvisory, { csaf: Buffer; osv: Buffer; signed: boolean }>();
-  const renderedOf = async (advisory: PublicAdvisory) => {
+  const renderedOf = (advisory: PublicAdvisory) => {
     let done = rendered.get(advisory);
     if (!done) {
-      const key = await deps.vendorKeyHex(advisory.vendor);
+      const key = advisory.signerKey;
       done = {
         csaf: csafBytes(advisory.release),
         osv: osvBytes(advisory.release),
@@ -119,8 +117,7 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
   app.get(ROLIE_FEED_PATH, async (c) => {
     const { list } = await publicNow();
     const signed = new Set<unknown>();
-    for (const advisory of list)
-      if ((await renderedOf(advisory)).signed) signed.add(advisory.release);
+    for (const advisory of list) if (renderedOf(advisory).signed) signed.add(advisory.release);
     const feed = rolieFeed(
       distributor(c),
       list.map((a) => a.release),
@@ -136,7 +133,7 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
     for (const advisory of list) {
       const document = csafPath(advisory.release);
       if (![document, `${document}.sha512`, `${document}.sig`].includes(path)) continue;
-      const { csaf, signed } = await renderedOf(advisory);
+      const { csaf, signed } = renderedOf(advisory);
       if (path === document) return send(c, csaf, 'application/json');
       if (path === `${document}.sha512`)
         return send(
@@ -161,7 +158,7 @@ export function advisoryRoutes(deps: AdvisoryRouteDeps): Hono {
     const { list } = await publicNow();
     const file = c.req.param('file');
     const found = list.find((a) => `${osvId(a.release.advisory.id)}.json` === file);
-    return found ? send(c, (await renderedOf(found)).osv, 'application/json') : missing();
+    return found ? send(c, renderedOf(found).osv, 'application/json') : missing();
   });
 
   // Anything else under these prefixes is the same miss.
@@ -193,7 +190,6 @@ export function advisoryRoutesFor(deps: {
   return advisoryRoutes({
     repo,
     catalog,
-    vendorKeyHex: async (vendor) => (await repo.store.vendor(vendor))?.key.keyval.public,
     maxStateAgeMs: deps.maxStateAgeMs,
     ...(deps.assertClock ? { assertClock: deps.assertClock } : {}),
     publicUrl: deps.publicUrl,
