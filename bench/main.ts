@@ -48,7 +48,7 @@ const SECTIONS: Record<string, { what: string; load: () => Promise<Section> }> =
     load: () => import('./sections/load.js'),
   },
   rollout: {
-    what: 'staged rollout: eligibility per agent (µs), parity over releases [releases agents]',
+    what: 'staged rollout: eligibility per agent (µs), parity, the audit pass [releases agents receipts]',
     load: () => import('./sections/rollout.js'),
   },
   agent: {

@@ -132,8 +132,15 @@ export function rolloutAudit(input: {
     agentsByGroup.set(s.group, set);
   }
   const groups = [...agentsByGroup.keys()].sort();
+  // One hash per agent, however many receipts it signed.
+  const cohorts = new Map<string, bigint>();
+  const cohortOf = (agent: string): bigint => {
+    let c = cohorts.get(agent);
+    if (c === undefined) cohorts.set(agent, (c = cohort(release, salt!.salt, agent)));
+    return c;
+  };
   const inAt = (agent: string, bp: number): boolean =>
-    bp >= FULL_BP || (salt !== undefined && inShare(cohort(release, salt.salt, agent), bp));
+    bp >= FULL_BP || (salt !== undefined && inShare(cohortOf(agent), bp));
 
   const claims = input.seen.filter((s) => s.rollout?.release === release);
   const stages: RolloutReport['stages'] = [];
