@@ -1,6 +1,6 @@
 import { BUCKET_MEANING, isGroupName } from '../common/names.js';
 import type { FairnessReport, Finding, ReleaseReport } from './fairness.js';
-import { equityLine } from './text.js';
+import { advisoryLine, equityLine } from './text.js';
 import { RolloutSection } from './rollout-view.js';
 
 // The fairness report as one self-contained HTML page (no scripts, no front-end build): served as
@@ -318,6 +318,11 @@ export function ReportPage({
                 <td>{new Date(r.releaseAt).toISOString()}</td>
                 <td data-testid={`fixes-${r.id}`}>
                   {[r.severity, r.cves?.join(', ')].filter(Boolean).join(': ') || '–'}
+                  {(r.advisories ?? []).map((a) => (
+                    <div class="note" data-advisory={a.id}>
+                      {advisoryLine(a)}
+                    </div>
+                  ))}
                 </td>
                 <td class="num">{seconds(r.activation?.delayMs)}</td>
                 <td data-testid={`delivery-${r.id}`}>{equityLine(r) ?? '–'}</td>

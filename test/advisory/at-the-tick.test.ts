@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha512File } from '../../src/advisory/distribution.js';
 import { runAudit } from '../../src/audit/run.js';
+import { renderReportHtml } from '../../src/audit/html.js';
 import { reportLines } from '../../src/audit/text.js';
 import { verify } from '../../src/tuf/keys.js';
 import { DIALECTS } from '../helpers/dialects.js';
@@ -159,8 +160,8 @@ describe.each(DIALECTS)('%s: an advisory published with its fix', (dialect) => {
       }),
     ]);
     expect(outcome.report!.findings.filter((f) => f.kind === 'advisory-skew')).toEqual([]);
-    expect(reportLines(outcome.report!).join('\n')).toContain(
-      `advisory ${ID}: public with its fix acme-agent 2.4.1 at the same tick`,
-    );
+    const said = `advisory ${ID}: public with its fix acme-agent 2.4.1 at the same tick`;
+    expect(reportLines(outcome.report!).join('\n')).toContain(said);
+    expect(await renderReportHtml(outcome.report!, 'audit', '')).toContain(said);
   });
 });
