@@ -55,6 +55,8 @@ export type FindingKind =
   | 'group-path-failing'
   /** Vouched agents were served an earlier stage of a staged release than was open for everyone. */
   | 'rollout-stage-behind'
+  /** Vouched agents were served a later stage than was open for everyone: a favoured group. */
+  | 'rollout-stage-ahead'
   /** Vouched agents whose cohort was in the open stage signed that they were not eligible. */
   | 'rollout-denied'
   /** A group's eligible count of a staged release lies beyond 4σ of the plan's share. */

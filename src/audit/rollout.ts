@@ -194,11 +194,16 @@ export function rolloutAudit(input: {
   // What vouched agents signed that they computed, held against what the signed bytes give.
   const behind: Seen[] = [];
   const denied: Seen[] = [];
+  const ahead: Seen[] = [];
   for (const s of claims) {
     const claim = s.rollout!;
     // The stage open when the agent signed (less the staleness tolerance) against the one it was told.
     const open = stageAt(line, tickAt(input.clock, s.lastAt - input.options.maxLagMs));
+    // ...and the stage open when it was first served that statement (plus the tolerance): a later
+    // stage than that means it was served a statement for a tick still to come.
+    const openFirst = stageAt(line, tickAt(input.clock, s.firstAt + input.options.maxLagMs));
     if (open && claim.stage < open.stage) behind.push(s);
+    else if (claim.stage > (openFirst?.stage ?? -1)) ahead.push(s);
     else if (
       salt &&
       !claim.eligible &&
@@ -207,7 +212,20 @@ export function rolloutAudit(input: {
     )
       denied.push(s);
   }
-  for (const group of [...new Set([...behind, ...denied].map((s) => s.group))].sort()) {
+  for (const group of [...new Set([...behind, ...denied, ...ahead].map((s) => s.group))].sort()) {
+    const early = ahead.filter((s) => s.group === group);
+    if (early.length > 0)
+      findings.push(
+        corroborate({
+          kind: 'rollout-stage-ahead',
+          group,
+          release: report.id,
+          list: early,
+          quorum: input.quorumOf(group),
+          message: (n) =>
+            `${n} agents in group ${group} were served a later stage of ${release} than was open for everyone (a statement for a tick still to come)`,
+        }),
+      );
     const told = behind.filter((s) => s.group === group);
     if (told.length > 0)
       findings.push(

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { installEnrollment } from '../../src/agent/enrollment-file.js';
 import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
+import { tickAt } from '../../src/common/tick.js';
 import { reportLines } from '../../src/audit/text.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { createNode } from '../../src/server/node.js';
@@ -305,5 +306,28 @@ describe('a staged rollout, five groups of forty vouched agents', () => {
     const against = outcome.report!.findings.filter((f) => f.unfair);
     expect(new Set(against.map((f) => f.group))).toEqual(new Set([VICTIM]));
     expect(against.map((f) => f.kind)).toContain('rollout-stage-behind');
+  }, 300_000);
+
+  it('an operator who favours one group with a later stage is caught', async () => {
+    let future: Buffer | undefined;
+    const wd = await world(() => ({
+      // The favoured door serves the statement the node will sign an hour on, at stage 2.
+      victim: (path) =>
+        path.endsWith('/metadata/timestamp.json') && future
+          ? new Response(new Uint8Array(future), {
+              headers: { 'content-type': 'application/json' },
+            })
+          : undefined,
+    }));
+    await wd.moveTo(wd.releaseAt, false);
+    await wd.saltReady();
+    const node = wd.node();
+    future = node.repo.view.timestampAt(tickAt(node.repo.config, wd.releaseAt + HOUR));
+    await wd.poll();
+    const outcome = await wd.audit();
+    expect(outcome.report!.verdict).toBe('UNFAIR');
+    const against = outcome.report!.findings.filter((f) => f.unfair);
+    expect(new Set(against.map((f) => f.group))).toEqual(new Set([VICTIM]));
+    expect(against.map((f) => f.kind)).toContain('rollout-stage-ahead');
   }, 300_000);
 });
