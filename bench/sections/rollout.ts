@@ -162,7 +162,7 @@ export async function run(args: readonly string[]): Promise<void> {
     '',
     `- eligibility per agent (cohort = SHA-256 over release, salt and key; integer compare): ${micros.toFixed(2)} µs, mean of 200,000`,
     `- the staged-rollout pass of the audit over ${receipts.toLocaleString('en')} verified receipt runs (10,000 vouched agents, 5 groups, 3 stages; signatures are checked before it): ${pass.seconds.toFixed(2)} s, ${pass.rssMiB.toFixed(0)} MiB RSS for the runs and the pass`,
-    `- parity: ${releases} releases × ${agentCount} agents in ${GROUPS} groups of ${Math.floor(agentCount / GROUPS)}, a fresh salt each, stages of ${SHARES_BP.map((b) => `${b / 100} %`).join(', ')}: ${checks} group-stage counts, largest deviation ${worst.sigma.toFixed(2)} σ (release ${worst.release}, group ${worst.group}, ${worst.share} %), ${beyond} beyond the audit's 4 σ bound (about ${(checks * 6.3e-5).toFixed(2)} expected by chance in the normal approximation; the binomial's upper tail at small shares is heavier)`,
+    `- parity: ${releases} releases × ${agentCount} agents in ${GROUPS} groups of ${Math.floor(agentCount / GROUPS)}, a fresh salt each, stages of ${SHARES_BP.map((b) => `${b / 100} %`).join(', ')}: ${checks} group-stage counts, largest deviation ${worst.sigma.toFixed(2)} σ (release ${worst.release}, group ${worst.group}, ${worst.share} %), ${beyond} outside the audit's bound (as likely as 4 σ, on the exact binomial tail: about ${(checks * 6.3e-5).toFixed(2)} expected by chance)`,
   ];
   for (const l of lines) console.log(l);
   replaceSection(RESULTS, '## Staged rollout', lines);
