@@ -6,7 +6,8 @@ import { FULL_BP } from '../common/rollout-plan.js';
 // distribution (two-sided, 6.3 in 100,000) says the lottery was not blind to the group (a ground
 // salt, keys chosen after the salt) or the counting was not honest. At small shares the binomial's
 // upper tail is much heavier than the normal's, so the bound is taken on the exact binomial tail:
-// the normal 4σ line alone would call about one honest group in 3,000 unfair at 1 % of 40 agents.
+// the normal 4σ line alone would call an honest group of 40 agents unfair about once in 130 stages
+// at 1 % (3 eligible is 4.1σ out), and 4 times in 10,000 at 10 %.
 
 export const PARITY_SIGMAS = 4;
 /** Two-sided tail probability of a normal variable beyond 4σ. */
