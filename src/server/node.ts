@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { OwnersByGroup } from '../common/enrollment.js';
 import type { Clock } from '../common/clock.js';
+import { once } from '../common/once.js';
 import type { Db } from '../db/schema.js';
 import type { DatabaseMonitor } from '../db/monitor.js';
 import { describeDatabaseError } from '../db/errors.js';
@@ -113,7 +114,9 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
       appDeps,
       notifier: services.notifier,
       announce: (k = repo.currentTick()) => announceTick(repo, services.notifier, counter, k),
-      async close() {
+      // Idempotent: a second close (a test's fixture after the test itself) gets the first one's
+      // promise instead of asking witnesses and the checkers through a pool already destroyed.
+      close: once(async () => {
         stopLoops();
         services.notifier.closeAll();
         // A serving node's last roll-up: the polls counted since the previous one go into the log too.
@@ -127,7 +130,7 @@ export async function createNode(options: NodeOptions): Promise<FairpatchNode> {
         await nodeLog.cosigning?.kick();
         await services.checkers.close();
         await storage.db.destroy();
-      },
+      }),
     };
   } catch (error) {
     // An open PostgreSQL pool would keep the process from exiting (a node lacking a key, say).

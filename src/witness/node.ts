@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { privateDir } from '../common/files.js';
+import { once } from '../common/once.js';
 import { type Clock, systemClock } from '../common/clock.js';
 import { type WitnessAck, witnessOrigin } from '../common/witness.js';
 import { type ConnectOptions, connect } from '../db/connect.js';
@@ -109,11 +110,11 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
       roots,
       checkpoints,
       verifierKey: vkey,
-      async close() {
+      close: once(async () => {
         await sequencer.idle();
         await checkers.close();
         await db.destroy();
-      },
+      }),
     };
   } catch (error) {
     // An open PostgreSQL pool would keep the process from exiting (a root that cannot be read, say).
