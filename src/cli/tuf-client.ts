@@ -53,15 +53,15 @@ async function main(): Promise<void> {
     if (names.length === 0 || !targetDir)
       throw new UsageError('download needs --target-name and --target-dir');
     mkdirSync(targetDir, { recursive: true });
+    // One updater for every name, as the contract has it. A delegated role loaded for an earlier
+    // name is checked again against the delegator of the current path (tuf-js 6; tuf-js 5 handed
+    // it back unchecked: the conformance suite's test_cached_role_is_verified_against_current_delegator,
+    // test/agent/cached-delegation.test.ts).
+    const u = updater();
+    await u.refresh();
     let failed = 0;
     for (const name of names) {
       try {
-        // One updater per name: tuf-js 5 hands back a delegated role it loaded for an earlier name
-        // without checking it against the delegator as it is now (the conformance suite's
-        // test_cached_role_is_verified_against_current_delegator); a fresh one loads and verifies
-        // every role it uses from the start.
-        const u = updater();
-        await u.refresh();
         const info = await u.getTargetInfo(name);
         if (!info) throw new UnknownTargetError(name);
         if (!(await u.findCachedTarget(info))) await u.downloadTarget(info);

@@ -61,6 +61,25 @@ describe.each(UNITS)('packaging/%s', (unit) => {
     },
   );
 
+  it.runIf(sections.get('Service')!.has('ExecStartPre'))(
+    'checks the runtime first with a script of this repository that this node passes',
+    () => {
+      const [node, script, ...rest] = sections
+        .get('Service')!
+        .get('ExecStartPre')![0]!
+        .split(/\s+/);
+      expect([node, script, rest]).toEqual([
+        '/usr/bin/node',
+        '/opt/fairpatch/scripts/check-runtime.mjs',
+        [],
+      ]);
+      const local = new URL(`../../${script!.slice('/opt/fairpatch/'.length)}`, import.meta.url);
+      const result = spawnSync(process.execPath, [local.pathname], { encoding: 'utf8' });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    },
+  );
+
   it('runs a fairpatch command with flags that command knows', async () => {
     const exec = sections.get('Service')!.get('ExecStart')![0]!.split(/\s+/);
     const main = exec.findIndex((a) => PROGRAM.test(a));
