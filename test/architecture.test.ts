@@ -104,7 +104,7 @@ const LAYERS: Array<{ folder: string; imports: string[]; why: string }> = [
   },
   {
     folder: 'release',
-    imports: ['common', 'tuf', 'db', 'log', 'serving'],
+    imports: ['common', 'tuf', 'db', 'log', 'rollout', 'serving'],
     why: 'the release lifecycle: staging, the repository, embargoes, evidence for the log',
   },
   {

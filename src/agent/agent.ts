@@ -23,6 +23,7 @@ import { subscribe } from './events.js';
 import { sleep } from './sleep.js';
 import { type CheckpointPolicy, CheckpointWatch } from './checkpoint-watch.js';
 import { MAX_SALT_EVIDENCE_BYTES, RolloutGate } from './rollout-gate.js';
+import { MAX_PAUSE_EVIDENCE_BYTES } from '../rollout/pause-evidence.js';
 import { writeGroupFile } from './group-file.js';
 import { UnreachableError, reach } from '../net/unreachable.js';
 import { ClientError, ServerUnavailableError, expectOk, httpFailure } from '../net/errors.js';
@@ -176,6 +177,11 @@ export class Agent {
           const url = `${options.server}/log/rollout-salt?target=${encodeURIComponent(target)}`;
           const response = await expectOk(await reach(url, { timeoutMs: 10_000 }), url);
           return JSON.parse(await textAtMost(response, MAX_SALT_EVIDENCE_BYTES)) as unknown;
+        },
+        fetchPauses: async (release) => {
+          const url = `${options.server}/log/rollout-pauses?release=${encodeURIComponent(release)}`;
+          const response = await expectOk(await reach(url, { timeoutMs: 10_000 }), url);
+          return JSON.parse(await textAtMost(response, MAX_PAUSE_EVIDENCE_BYTES)) as unknown;
         },
       },
       this.identity.publicKey,

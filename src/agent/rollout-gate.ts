@@ -4,7 +4,8 @@ import { MAX_LEAF_BYTES } from '../log/limits.js';
 import { type Verifier, parseVerifierKey } from '../log/note.js';
 import { verifySaltEvidence } from '../rollout/evidence.js';
 import { cohort, cohortFraction, inShare, releaseId } from '../rollout/lottery.js';
-import { actionsOf, pausedAt, stageAt, timeline } from '../rollout/stages.js';
+import { verifyPauseEvidence } from '../rollout/pause-evidence.js';
+import { type RolloutAction, actionsOf, pausedAt, stageAt, timeline } from '../rollout/stages.js';
 import type { PatchFacts, TargetInfo } from '../tuf/metadata.js';
 import type { Served } from './observer.js';
 
@@ -31,10 +32,14 @@ export interface RolloutGateOptions {
   witnesses: readonly string[];
   /** GET /log/rollout-salt for a target, as parsed JSON. */
   fetchEvidence: (target: string) => Promise<unknown>;
+  /** GET /log/rollout-pauses for a release, as parsed JSON (absent: automatic pauses not read). */
+  fetchPauses?: (release: string) => Promise<unknown>;
 }
 
 export class RolloutGate {
   private readonly salts = new Map<string, { salt: Buffer; size: number }>();
+  /** The node's automatic pause of a release, once proven (logged once per release, never undone). */
+  private readonly autoPauses = new Map<string, RolloutAction[]>();
   private readonly log: Verifier | undefined;
   private readonly witnesses: Verifier[];
 
@@ -70,7 +75,11 @@ export class RolloutGate {
       };
     const releaseTick = activationTick(served.clock, Date.parse(facts.release_at));
     const clock = served.clock;
-    const actions = actionsOf(input.targets, facts, (ms) => activationTick(clock, ms));
+    const autoPauses = plan.pause_on ? await this.autoPaused(release) : [];
+    const actions = [
+      ...actionsOf(input.targets, facts, (ms) => activationTick(clock, ms)),
+      ...autoPauses,
+    ];
     const line = timeline(plan, releaseTick, clock.tickMs, actions);
     const now = stageAt(line, served.tick);
     if (!now)
@@ -100,8 +109,30 @@ export class RolloutGate {
       ...decided,
       eligible,
       salt_checkpoint: salt.size,
-      reason: `${release}: ${stageText}; this agent's cohort ${cohortFraction(c).toFixed(4)} is ${eligible ? 'in' : `not in yet${pausedAt(line, served.tick) ? '; the vendor paused the rollout' : next ? `; the next stage opens at tick ${next.tick}` : ''}`}`,
+      reason: `${release}: ${stageText}; this agent's cohort ${cohortFraction(c).toFixed(4)} is ${eligible ? 'in' : `not in yet${pausedAt(line, served.tick) ? (autoPauses.some((p) => p.tick <= served.tick) ? '; the rollout is paused (the node paused it on vouched failure reports, or the vendor)' : '; the vendor paused the rollout') : next ? `; the next stage opens at tick ${next.tick}` : ''}`}`,
     };
+  }
+
+  /**
+   * The node's automatic pause of the release, verified against the log key. Not reachable or not
+   * proven: none, and this agent goes on by the plan; a pause hidden from its group is the auditor's
+   * finding (the stage it signs is later than the one open for everyone).
+   */
+  private async autoPaused(release: string): Promise<RolloutAction[]> {
+    const known = this.autoPauses.get(release);
+    if (known) return known;
+    if (!this.log || !this.options.fetchPauses) return [];
+    try {
+      const actions = verifyPauseEvidence({
+        body: await this.options.fetchPauses(release),
+        release,
+        log: this.log,
+      });
+      if (actions.length > 0) this.autoPauses.set(release, actions);
+      return actions;
+    } catch {
+      return [];
+    }
   }
 
   private async salt(release: string, target: { path: string; sha256: string }) {

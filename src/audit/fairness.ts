@@ -141,6 +141,8 @@ export function evaluateFairness(input: {
             ? [{ tick: leaf.tick, metadata: leaf.metadata }]
             : [],
         ),
+        autoPauses: of('rollout.auto-paused'),
+        vouchedAt: (group, agent, at) => vouched.vouched(group, agent, at),
         options,
         quorumOf,
       });

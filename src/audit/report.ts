@@ -64,6 +64,12 @@ export type FindingKind =
   /** A staged release's lottery salt could not be verified, or the operator could have chosen it. */
   | 'rollout-salt-unverified'
   | 'rollout-salt-operator-chosen'
+  /** Every pinned witness logged cosigning an earlier checkpoint holding the activation (proof). */
+  | 'rollout-salt-withheld'
+  /** The node paused a staged release on fewer vouched failures than the plan's threshold (proof). */
+  | 'rollout-auto-pause-unjustified'
+  /** Vouched agents signed the plan's threshold of failures and no automatic pause was logged. */
+  | 'rollout-auto-pause-missing'
   // what keeps a verdict from being FAIR without making it UNFAIR
   | 'no-evidence'
   | 'groups-undeclared'

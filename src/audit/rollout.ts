@@ -5,6 +5,8 @@ import {
   rolloutPlanSchema,
 } from '../common/rollout-plan.js';
 import { tickAt } from '../common/tick.js';
+import type { LeafOf } from '../log/leaves.js';
+import { countVouchedFailures, pauseThreshold } from '../rollout/auto-pause.js';
 import { cohort, inShare, releaseId } from '../rollout/lottery.js';
 import { groupParity } from '../rollout/parity.js';
 import { describePlan } from '../rollout/plan.js';
@@ -76,6 +78,10 @@ export function rolloutAudit(input: {
   salts: ReadonlyMap<string, AuditedSalt>;
   /** The vendor's activated metadata in log order, each with its tick: where its controls are. */
   vendorActivations?: ReadonlyArray<{ tick: number; metadata: string }>;
+  /** The log's automatic pauses (any release's): replayed as pauses, their evidence recounted. */
+  autoPauses?: ReadonlyArray<{ index: number; leaf: LeafOf<'rollout.auto-paused'> }>;
+  /** Whether a key was vouched for a group at a time (the owners' certificates the audit holds). */
+  vouchedAt?: (group: string, agent: string, at: number) => boolean;
   options: AuditOptions;
   quorumOf: (group: string) => number;
 }): { rollout?: RolloutReport; findings: Finding[] } {
@@ -101,11 +107,14 @@ export function rolloutAudit(input: {
     for (const [path] of fresh) seenPaths.add(path);
     actions.push(...actionsOf(fresh, staged, () => a.tick));
   }
+  const base = { release: report.id, evidence: { rollout: release } };
+  const paused = autoPauseFindings(input, staged, base);
+  actions.push(...paused.actions);
+  findings.push(...paused.findings);
   const line = timeline(plan, input.activationTick, input.clock.tickMs, actions);
   const nowTick = tickAt(input.clock, input.now);
   const audited = input.salts.get(release);
   const salt = audited && 'salt' in audited ? audited : undefined;
-  const base = { release: report.id, evidence: { rollout: release } };
   if (!salt)
     findings.push({
       ...base,
@@ -270,4 +279,58 @@ export function rolloutAudit(input: {
     },
     findings,
   };
+}
+
+/**
+ * The node's automatic pauses of this release: each is replayed as a pause at its tick (agents
+ * replayed it so), and its reports recounted: fewer distinct vouched failures than the plan's
+ * threshold is an unjustified pause, proof from the leaf itself. Vouched agents that signed, in
+ * receipts the log holds, at least the threshold's failures with no pause logged testify to a
+ * pause withheld.
+ */
+function autoPauseFindings(
+  input: Parameters<typeof rolloutAudit>[0],
+  staged: NonNullable<ReturnType<typeof stagedPlanOf>>,
+  base: { release: string; evidence: Record<string, unknown> },
+): { actions: RolloutAction[]; findings: Finding[] } {
+  const { release, plan } = staged;
+  const threshold = pauseThreshold(plan);
+  const vouchedAt = input.vouchedAt ?? (() => false);
+  const actions: RolloutAction[] = [];
+  const findings: Finding[] = [];
+  const leaves = (input.autoPauses ?? []).filter(
+    (l) => l.leaf.release === release && l.leaf.vendor === input.vendor,
+  );
+  for (const { index, leaf } of leaves) {
+    actions.push({ action: 'pause', tick: leaf.tick });
+    const { counted, rejected } = countVouchedFailures(leaf.reports, staged, vouchedAt);
+    if (threshold !== undefined && counted >= threshold) continue;
+    findings.push({
+      ...base,
+      kind: 'rollout-auto-pause-unjustified',
+      class: 'proof',
+      unfair: true,
+      message: `the node paused ${release} at tick ${leaf.tick} (leaf ${index}) on ${counted} distinct vouched failure reports${rejected > 0 ? ` (${rejected} more not counted: unsigned, unvouched, repeated or of another release)` : ''}, short of the plan's ${threshold === undefined ? 'absent threshold (it never pauses by itself)' : `threshold of ${threshold}`}: a fix held back for everyone without cause`,
+      evidence: { rollout: release, leaf: index, tick: leaf.tick, counted, rejected, threshold },
+    });
+  }
+  if (threshold !== undefined && leaves.length === 0) {
+    const failed = new Set(
+      input.seen
+        .filter(
+          (s) => s.vouched && s.rollout?.release === release && s.rollout.outcome === 'failed',
+        )
+        .map((s) => s.agent),
+    );
+    if (failed.size >= threshold)
+      findings.push({
+        ...base,
+        kind: 'rollout-auto-pause-missing',
+        class: 'testimony',
+        unfair: true,
+        message: `${failed.size} vouched agents signed that ${release} failed to install (the plan pauses at ${threshold}), and the log holds no automatic pause`,
+        evidence: { rollout: release, failed: failed.size, threshold },
+      });
+  }
+  return { actions, findings };
 }

@@ -11,6 +11,8 @@ export const MAX_STAGES = 16;
 /** A stage opens at most 90 days after the release's tick (the release horizon). */
 export const MAX_STAGE_AFTER_S = 90 * 86_400;
 export const FULL_BP = 10_000;
+/** The largest `pause_on.failures`: an automatic pause logs every report it counted, in one leaf. */
+export const MAX_PAUSE_FAILURES = 10_000;
 
 export const rolloutStageSchema = z.strictObject({
   /** Share of agents eligible from this stage on, basis points (100 = 1 %, 10000 = everyone). */
@@ -30,7 +32,7 @@ export const rolloutPlanSchema = z
      */
     pause_on: z
       .strictObject({
-        failures: z.number().int().min(1).max(1_000_000),
+        failures: z.number().int().min(1).max(MAX_PAUSE_FAILURES),
         share_bp: z.number().int().min(1).max(FULL_BP).optional(),
       })
       .optional(),

@@ -17,6 +17,7 @@ import { logRoutes } from './routes/log.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { reportRoutes } from './routes/reports.js';
+import type { AutoPause } from '../release/auto-pause.js';
 import { type EventRouteOptions, eventRoutes } from './routes/events.js';
 import type { Notifier } from '../serving/notifier.js';
 import { receiptRoutes } from './routes/receipts.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   intake: ReceiptIntake<IntakeResult>;
   /** What install reports may cost: per key, the unvouched pool, the client byte budget. */
   reportBudget: IntakeBudget;
+  /** Pauses a staged release on vouched agents' failure reports (absent: never). */
+  autoPause?: AutoPause;
   /** Leaf bytes the dashboard keeps in memory at most (the node's dashboardMaxLogBytes setting). */
   dashboardMaxLogBytes: number;
   /** Declares the customer groups into the log (the operator's `PUT /api/v1/groups`). */
@@ -252,6 +255,7 @@ export function createApp(deps: AppDeps): Hono {
       store: repo.store,
       now: () => repo.clock.now(),
       budget: deps.reportBudget,
+      ...(deps.autoPause ? { autoPause: deps.autoPause } : {}),
       assertDeclared: (groups) => deps.intake.assertDeclared(groups),
     }),
   );

@@ -17,6 +17,7 @@ import { declarationSchema } from './routes/groups.js';
 import { signedInstallReportSchema } from '../common/install-report.js';
 import { keyRotationsSchema } from '../log/log-keys.js';
 import { saltEvidenceSchema } from '../rollout/evidence.js';
+import { pauseEvidenceSchema } from '../rollout/pause-evidence.js';
 
 /**
  * The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the publisher, receipt and log
@@ -428,6 +429,25 @@ const paths: ZodOpenApiPathsObject = {
       responses: {
         '200': { description: 'salt evidence', ...json(saltEvidenceSchema) },
         ...errors(400, 404),
+      },
+    },
+  },
+  '/log/rollout-pauses': {
+    get: {
+      tags: ['log'],
+      operationId: 'logRolloutPauses',
+      summary:
+        "a staged release's automatic pause, if the node logged one: the rollout.auto-paused leaf (the vouched failure reports that crossed the plan's threshold) with its inclusion proof in the newest checkpoint",
+      requestParams: {
+        query: z.strictObject({
+          release: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9._-]{0,63}@[ -~]{1,64}$/),
+        }),
+      },
+      responses: {
+        '200': { description: 'pause evidence', ...json(pauseEvidenceSchema) },
+        ...errors(400),
       },
     },
   },

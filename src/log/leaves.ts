@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { FairpatchError } from '../errors.js';
 import { leafJsonBytes, parseJson } from '../common/canonical.js';
 import { signedObservationSchema } from '../common/observation.js';
+import { signedInstallReportSchema } from '../common/install-report.js';
 import { ownersByGroupSchema, signedEnrollmentSchema } from '../common/enrollment.js';
 import { VENDOR_PATTERN } from '../common/names.js';
+import { MAX_PAUSE_FAILURES } from '../common/rollout-plan.js';
 import { MAX_LOGGED_METADATA_BYTES } from './limits.js';
 import {
   embargoCreated,
@@ -226,6 +228,24 @@ const logKeyRotated = z.strictObject({
   vkey: z.string().max(300),
 });
 
+/**
+ * A staged release paused by the node, not the vendor: the vouched agents' signed failure reports
+ * that reached the plan's `pause_on` threshold, so every auditor recounts them (src/rollout/auto-pause.ts).
+ * Effective at `tick` for every group, replayed like a vendor's pause. The leaf's bound is the plan's:
+ * a threshold is at most 10,000 reports of under 500 bytes each.
+ */
+const autoPaused = z.strictObject({
+  type: z.literal('rollout.auto-paused'),
+  v: z.literal(1),
+  /** `vendor/product@version`, as the lottery names it. */
+  release: z.string().max(300),
+  vendor: z.string(),
+  tick,
+  /** The plan's `pause_on.failures` when the node decided. */
+  threshold: z.number().int().min(1).max(MAX_PAUSE_FAILURES),
+  reports: z.array(signedInstallReportSchema).max(MAX_PAUSE_FAILURES),
+});
+
 const byVersion = <A extends z.ZodObject, B extends z.ZodObject>(a: A, b: B) =>
   z.discriminatedUnion('v', [a, b]);
 
@@ -246,6 +266,7 @@ export const leafSchema = z.discriminatedUnion('type', [
   embargoDecided,
   embargoRevealed,
   scheduleSealed,
+  autoPaused,
 ]);
 export type Leaf = z.infer<typeof leafSchema>;
 export type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>;

@@ -171,6 +171,14 @@ export class Evidence {
     return this.append(`groups:${sha256Hex(leafBytes(leaf))}:${this.repo.clock.now()}`, leaf);
   }
 
+  /**
+   * A staged release the node paused on vouched agents' failure reports (src/release/auto-pause.ts):
+   * once per release, so two nodes that both crossed the threshold log one pause.
+   */
+  autoPaused(leaf: LeafOf<'rollout.auto-paused'>): Promise<number> {
+    return this.append(`auto-paused:${leaf.release}`, leaf);
+  }
+
   /** Logs every staged version whose tick has come (and that really became active then). */
   async activations(): Promise<void> {
     const view = this.repo.view;

@@ -22,6 +22,15 @@ export interface SaltEvidence {
   checkpoints: Array<{ note: string; proof: string[] }>;
 }
 
+/** `GET /log/rollout-pauses`: src/rollout/pause-evidence.ts verifies it. */
+export interface PauseEvidence {
+  release: string;
+  pauses: Array<{ leaf_index: number; leaf: string; checkpoint: string; proof: string[] }>;
+}
+
+/** A release as the lottery names it: vendor/product@version (src/rollout/lottery.ts). */
+const RELEASE = /^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9._-]{0,63}@[ -~]{1,64}$/;
+
 export class RolloutEvidence {
   /** The activation leaf that first carried a target never changes once logged. */
   private readonly firstActivation = new BoundedCache<string, { idx: number; data: string }>(
@@ -55,6 +64,36 @@ export class RolloutEvidence {
     if (checkpoints.length === 0)
       throw new FairpatchError('NOT_FOUND', `no checkpoint holds the activation of ${target} yet`);
     return { target, leaf_index: leaf.idx, leaf: leaf.data, checkpoints };
+  }
+
+  /**
+   * The node's automatic pause of a release (`rollout.auto-paused`, logged once per release under
+   * its dedupe key) with its inclusion proof in the newest checkpoint: none yet is an empty list.
+   */
+  async autoPauses(release: string): Promise<PauseEvidence> {
+    if (!RELEASE.test(release))
+      throw new FairpatchError('QUERY_INVALID', 'release: <vendor>/<product>@<version>');
+    const row = await this.log.db
+      .selectFrom('log_leaves')
+      .select(['idx', 'data'])
+      .where('dedupe', '=', `auto-paused:${release}`)
+      .executeTakeFirst();
+    const checkpoint = row && (await this.log.latestCheckpoint());
+    if (!row || !checkpoint) return { release, pauses: [] };
+    const size = Number(checkpoint.note.split('\n')[1]);
+    if (!(Number(row.idx) < size)) return { release, pauses: [] };
+    const proof = await this.log.inclusionProof(Number(row.idx), size);
+    return {
+      release,
+      pauses: [
+        {
+          leaf_index: Number(row.idx),
+          leaf: row.data,
+          checkpoint: checkpoint.note,
+          proof: proof.map((p) => Buffer.from(p).toString('hex')),
+        },
+      ],
+    };
   }
 
   private async findActivation(target: string): Promise<{ idx: number; data: string }> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationMs } from '../common/duration.js';
 import {
   FULL_BP,
+  MAX_PAUSE_FAILURES,
   MAX_STAGES,
   type RolloutPlan,
   rolloutPlanSchema,
@@ -35,7 +36,7 @@ export const manifestRolloutSchema = z.strictObject({
   pause_on: z
     .strictObject({
       /** Pause once this many vouched agents reported a failed install. */
-      failures: z.number().int().min(1).max(1_000_000),
+      failures: z.number().int().min(1).max(MAX_PAUSE_FAILURES),
       /** ...and the failures are at least this share of the vouched reports, percent. */
       share: percent.optional(),
     })

@@ -15,6 +15,7 @@ import { IntakeBudget, MinuteBudget, type Vouched } from '../receipts/budget.js'
 import { BatchLedger, trustedTimestamps } from '../receipts/batch-ledger.js';
 import { ReceiptCheckers } from '../receipts/checkers.js';
 import { VouchedAgents } from '../receipts/enrollments.js';
+import { AutoPause } from '../release/auto-pause.js';
 import { ReceiptIntake } from '../receipts/intake.js';
 import type { Evidence } from '../release/evidence.js';
 import type { Repository } from '../release/repository.js';
@@ -156,6 +157,7 @@ interface NodeServices {
   checkers: ReceiptCheckers;
   intake: AppDeps['intake'];
   reportBudget: IntakeBudget;
+  autoPause: AutoPause;
   declareGroups: (groups: string[], owners?: OwnersByGroup) => Promise<number>;
 }
 
@@ -221,7 +223,9 @@ async function buildServices(
   };
   const declared = await store.declaredGroups();
   if (declared) counter.declare(declared);
-  return { notifier, checkers, intake, reportBudget, declareGroups };
+  // Vouched failure reports pause a staged release; the intake's memory says which keys are vouched.
+  const autoPause = new AutoPause(repo, evidence, vouched);
+  return { notifier, checkers, intake, reportBudget, autoPause, declareGroups };
 }
 
 /** What the HTTP app is built from: the parts, the services and the node's settings for the routes. */
@@ -239,6 +243,7 @@ function appDepsOf(parts: NodeParts, services: NodeServices, sync: boolean): App
     logWitnessed: settings.witnesses.length > 0,
     intake: services.intake,
     reportBudget: services.reportBudget,
+    autoPause: services.autoPause,
     dashboardMaxLogBytes: settings.dashboardMaxLogBytes,
     notifier: services.notifier,
     metrics,

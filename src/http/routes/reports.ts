@@ -4,6 +4,7 @@ import { signedInstallReportSchema, verifyInstallReport } from '../../common/ins
 import type { Db } from '../../db/schema.js';
 import { FairpatchError } from '../../errors.js';
 import type { IntakeBudget } from '../../receipts/budget.js';
+import type { AutoPause } from '../../release/auto-pause.js';
 import type { RepositoryStore } from '../../release/store.js';
 import { parseWith } from '../../tuf/schema.js';
 import { operatorOnly, requireToken } from '../auth.js';
@@ -27,6 +28,8 @@ export function reportRoutes(deps: {
   store: RepositoryStore;
   now: () => number;
   budget: IntakeBudget;
+  /** Tallies failure reports of staged releases and pauses on vouched ones (src/release/auto-pause.ts). */
+  autoPause?: Pick<AutoPause, 'report'>;
   /** Refuses (GROUP_UNDECLARED) a group the operator has not declared, once it has declared any. */
   assertDeclared: (groups: readonly string[]) => Promise<void>;
 }): Hono {
@@ -68,6 +71,7 @@ export function reportRoutes(deps: {
       .execute();
     if (seen.size >= MAX_SEEN) seen.clear();
     seen.add(signed.sig);
+    await deps.autoPause?.report(signed);
     return c.json({ counted: true }, 201);
   });
   app.get('/reports', requireToken(deps.store, operatorOnly), async (c) => {
