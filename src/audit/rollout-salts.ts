@@ -6,6 +6,7 @@ import { MAX_LEAF_BYTES } from '../log/limits.js';
 import type { Verifier } from '../log/note.js';
 import { verifySaltEvidence } from '../rollout/evidence.js';
 import { type AuditedSalt, stagedPlanOf } from './rollout.js';
+import type { SaltHistories } from './salt-history.js';
 
 /** Staged releases whose salt one audit fetches at most (each is one request and its checks). */
 const MAX_STAGED_RELEASES = 256;
@@ -20,6 +21,8 @@ export async function fetchRolloutSalts(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
   log: readonly Verifier[];
   witnesses: readonly Verifier[];
+  /** Each pinned witness's cosigning history: a salt must come from the first checkpoint they cosigned. */
+  histories?: SaltHistories;
 }): Promise<Map<string, AuditedSalt>> {
   const out = new Map<string, AuditedSalt>();
   for (const { leaf } of input.leaves) {
@@ -46,12 +49,17 @@ export async function fetchRolloutSalts(input: {
           log: input.log,
           witnesses: input.witnesses,
         });
-        out.set(staged.release, {
-          salt: verified.salt,
-          size: verified.size,
-          witnesses: verified.witnesses,
-          operatorChosen: verified.operatorChosen,
-        });
+        out.set(
+          staged.release,
+          input.histories
+            ? await input.histories.judge(staged.release, verified)
+            : {
+                salt: verified.salt,
+                size: verified.size,
+                witnesses: verified.witnesses,
+                operatorChosen: verified.operatorChosen,
+              },
+        );
       } catch (error) {
         out.set(staged.release, { error: (error as Error).message });
       }

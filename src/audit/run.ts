@@ -29,6 +29,7 @@ import { timestampKeyWindows } from './key-windows.js';
 import { followLog } from './log-follow.js';
 import { checkpointSizes } from './split-view.js';
 import { fetchRolloutSalts } from './rollout-salts.js';
+import { SaltHistories, type WitnessLogPin } from './salt-history.js';
 
 export interface AuditRun {
   server: string;
@@ -44,6 +45,11 @@ export interface AuditRun {
   external?: ExternalEvidence[];
   /** Witness verifier keys and how many of them must have cosigned the served checkpoint (C2SP tlog-cosignature). */
   cosigners?: { keys: string[]; threshold: number };
+  /**
+   * Where each pinned witness's own log is (`--witness URL`): its cosigning history, against which a
+   * staged release's salt is checked. A pinned witness without one leaves the salt unverified.
+   */
+  witnessLogs?: readonly WitnessLogPin[];
 }
 
 export interface AuditOutcome {
@@ -197,13 +203,17 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   const rootsAt = await followed.roots(
     [...checkpointSizes(parsed, run.external ?? [])].filter((size) => size <= checkpoint.size),
   );
-  // Staged releases: the lottery's salt, verified against the log key and every pinned witness.
+  // Staged releases: the lottery's salt, verified against the log key and every pinned witness, and
+  // against each witness's cosigning history (no earlier cosigned checkpoint kept hidden).
+  const histories = new SaltHistories(run.witnessLogs ?? [], verifier);
   const rolloutSalts = await fetchRolloutSalts({
     server: run.server,
     leaves: parsed,
     log: verifier,
     witnesses: (run.cosigners?.keys ?? []).map((k) => parseVerifierKey(k)),
+    histories,
   });
+  findings.push(...histories.findings);
   // Receipts in leaves an earlier run verified are not verified again (their verdicts are kept).
   const cache = newVerificationCache();
   for (const leaf of followed.stored as Leaf[])

@@ -39,7 +39,7 @@ async function getJson(base: string, path: string): Promise<unknown> {
  * root (RFC 9162 2.1.1): with the key pinned, the witness cannot show the auditor a different set of
  * receipts than the one its signed log commits to.
  */
-async function verifiedLeaves(url: string, vkey: string): Promise<string[]> {
+export async function verifiedLeaves(url: string, vkey: string): Promise<string[]> {
   const verifier = parseVerifierKey(vkey);
   const response = await reach(new URL('/log/checkpoint', url), { timeoutMs: 30_000 });
   if (response.status === 404) return [];

@@ -169,6 +169,7 @@ export const audit = command({
       options,
       external,
       ...(threshold > 0 ? { cosigners: { keys: cosignerKeys, threshold } } : {}),
+      witnessLogs: witnesses.flatMap((w) => (w.vkey ? [{ url: w.url, vkey: w.vkey }] : [])),
     });
     const { report } = outcome;
     if (!report) {

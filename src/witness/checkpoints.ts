@@ -8,6 +8,16 @@ import type { LogKeyRing } from '../log/log-keys.js';
 import { openNote } from '../log/note.js';
 import type { WitnessDb } from './schema.js';
 
+/** What a witness keeps public of each checkpoint it cosigns (src/common/witness-cosigned.ts). */
+export interface CosignedRecord {
+  origin: string;
+  size: number;
+  root: string;
+  note: string;
+  cosignature: string;
+  at: number;
+}
+
 export type AddCheckpointResult =
   { kind: 'cosigned'; lines: string } | { kind: 'size-mismatch'; size: number };
 
@@ -68,6 +78,12 @@ export class CheckpointWitness {
     logs: readonly LogKeyRing[],
     private readonly key: { name: string; secretKey: Uint8Array },
     private readonly now: () => number,
+    /**
+     * Logs a cosignature in the witness's own log, durably, before it is returned (idempotent per
+     * origin and size): the witness's cosigning history is public, so an operator cannot keep a
+     * cosigned checkpoint to itself and serve a later one (a staged release's salt).
+     */
+    private readonly record: (entry: CosignedRecord) => Promise<void> = async () => {},
   ) {
     this.logs = new Map(logs.map((ring) => [ring.origin, ring]));
   }
@@ -111,15 +127,15 @@ export class CheckpointWitness {
     // drawn from cosignatures (src/rollout/salt.ts): every new one would be another draw for a log
     // operator who asks again and again. Ed25519 signs deterministically, so the line is identical.
     if (stored && storedSize === checkpoint.size && stored.root === root)
-      return {
-        kind: 'cosigned',
-        lines: cosign(
-          text,
-          this.key.name,
-          this.key.secretKey,
-          Math.floor(Number(stored.updated_at) / 1000),
-        ),
-      };
+      // Recorded again (a no-op once logged): a crash between the two writes is healed here.
+      return this.recorded(
+        origin,
+        checkpoint.size,
+        root,
+        stored.note,
+        text,
+        Number(stored.updated_at),
+      );
     if (stored && storedSize === checkpoint.size && stored.root !== root) {
       throw await this.refuse(
         'CHECKPOINT_CONFLICT',
@@ -170,10 +186,21 @@ export class CheckpointWitness {
         return { kind: 'size-mismatch', size: await this.storedSize(origin) };
       }
     }
-    return {
-      kind: 'cosigned',
-      lines: cosign(text, this.key.name, this.key.secretKey, Math.floor(this.now() / 1000)),
-    };
+    return this.recorded(origin, checkpoint.size, root, request.note, text, row.updated_at);
+  }
+
+  /** The cosignature of `text` at `at`, once its record is in the witness's own log. */
+  private async recorded(
+    origin: string,
+    size: number,
+    root: string,
+    note: string,
+    text: string,
+    at: number,
+  ): Promise<AddCheckpointResult> {
+    const lines = cosign(text, this.key.name, this.key.secretKey, Math.floor(at / 1000));
+    await this.record({ origin, size, root, note, cosignature: lines.trimEnd(), at });
+    return { kind: 'cosigned', lines };
   }
 
   /** The checkpoint last cosigned for `origin`, if any. */

@@ -4,6 +4,7 @@ import { privateDir } from '../common/files.js';
 import { once } from '../common/once.js';
 import { type Clock, systemClock } from '../common/clock.js';
 import { type WitnessAck, witnessOrigin } from '../common/witness.js';
+import { witnessCosignedDedupe, witnessCosignedLeafBytes } from '../common/witness-cosigned.js';
 import { type ConnectOptions, connect } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { clientAddressOf, TRUST_NO_PROXY, type TrustProxy } from '../http/client-address.js';
@@ -95,7 +96,7 @@ export async function createWitness(options: WitnessOptions): Promise<Witness> {
     const roots = await trustRoots(options, now);
     const checkers = new ReceiptCheckers();
     const intake = receiptIntake(options, { db, log, sequencer, roots, checkers }, now);
-    const checkpoints = await checkpointWitness(db, options, now);
+    const checkpoints = await checkpointWitness(db, sequencer, options, now);
     const vkey = verifierKey(witnessOrigin(options.key.name), options.key.publicKey);
     const app = witnessApp(
       options,
@@ -200,9 +201,13 @@ function receiptIntake(
   });
 }
 
-/** The checkpoints it cosigns (C2SP tlog-witness), one key ring per log it follows. */
+/**
+ * The checkpoints it cosigns (C2SP tlog-witness), one key ring per log it follows; each cosignature
+ * is a leaf of its own log before it is answered (src/common/witness-cosigned.ts).
+ */
 async function checkpointWitness(
   db: Db,
+  sequencer: Sequencer,
   options: WitnessOptions,
   now: () => number,
 ): Promise<CheckpointWitness> {
@@ -211,6 +216,21 @@ async function checkpointWitness(
     (options.logs ?? []).map((l) => new LogKeyRing(l.verifier, [], httpKeyRotations(l.url), now)),
     { name: witnessOrigin(options.key.name), secretKey: options.key.secretKey },
     now,
+    async (c) => {
+      await sequencer.placeAll([
+        {
+          dedupe: witnessCosignedDedupe(c.origin, c.size),
+          data: witnessCosignedLeafBytes({
+            cosigned_at: new Date(c.at).toISOString(),
+            origin: c.origin,
+            size: c.size,
+            root: c.root,
+            checkpoint: c.note,
+            cosignature: c.cosignature,
+          }),
+        },
+      ]);
+    },
   );
 }
 

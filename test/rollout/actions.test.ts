@@ -159,6 +159,7 @@ describe('a vendor pauses, resumes and advances its staged release', () => {
       root: readRoot(fx.keysDir),
       now: fx.clock.now(),
       cosigners: { keys: [w.witness.verifierKey], threshold: 1 },
+      witnessLogs: [{ url: w.url, vkey: w.witness.verifierKey }],
     });
     const tick = (ms: number) => tickAt(node.repo.config, ms);
     const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;

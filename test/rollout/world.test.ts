@@ -192,6 +192,7 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
         root: readRoot(fx.keysDir),
         now: fx.clock.now(),
         cosigners: { keys: [w.witness.verifierKey], threshold: 1 },
+        witnessLogs: [{ url: w.url, vkey: w.witness.verifierKey }],
       });
     },
   };
