@@ -21,7 +21,16 @@ export function vouchedKeys(input: {
   pinnedClients: Readonly<Record<string, readonly string[]>>;
   /** Signatures already checked, by signature (a long-lived reader checks each once). */
   verified?: Map<string, boolean>;
-}): { vouched: VouchedKeys; ownersSource: Record<string, string>; notes: Finding[] } {
+}): {
+  vouched: VouchedKeys;
+  /**
+   * The log index of each vouched key's first certificate in the log, by `group\n agent` (-1:
+   * pinned by the auditor); a key vouched only from outside the log has none.
+   */
+  enrolledAt: Map<string, number>;
+  ownersSource: Record<string, string>;
+  notes: Finding[];
+} {
   const declaredAt = lastDeclaration(input.leaves);
   const declared: OwnersByGroup =
     declaredAt?.leaf.v === 2
@@ -48,7 +57,10 @@ export function vouchedKeys(input: {
   }
   const vouched = new VouchedKeys(owners, input.pinnedClients);
   const verified = input.verified ?? new Map<string, boolean>();
-  const admit = (candidate: unknown): void => {
+  const enrolledAt = new Map<string, number>();
+  for (const [group, agents] of Object.entries(input.pinnedClients))
+    for (const agent of agents) enrolledAt.set(enrolledKey(group, agent), -1);
+  const admit = (candidate: unknown, index?: number): void => {
     const parsed = signedEnrollmentSchema.safeParse(candidate);
     if (!parsed.success) return;
     let valid = verified.get(parsed.data.sig);
@@ -56,14 +68,19 @@ export function vouchedKeys(input: {
       valid = verifyEnrollment(parsed.data);
       verified.set(parsed.data.sig, valid);
     }
-    vouched.admit(parsed.data, valid);
+    const key = enrolledKey(parsed.data.enrollment.group, parsed.data.enrollment.agent);
+    if (vouched.admit(parsed.data, valid) && index !== undefined && !enrolledAt.has(key))
+      enrolledAt.set(key, index);
   };
-  for (const { leaf } of input.leaves)
+  for (const { index, leaf } of input.leaves)
     if (leaf.type === 'receipts.batch' && leaf.v === 2)
-      for (const e of leaf.enrollments ?? []) admit(e);
+      for (const e of leaf.enrollments ?? []) admit(e, index);
   for (const e of input.external) for (const c of e.enrollments ?? []) admit(c);
-  return { vouched, ownersSource, notes };
+  return { vouched, enrolledAt, ownersSource, notes };
 }
+
+/** The key of `enrolledAt`. */
+export const enrolledKey = (group: string, agent: string): string => `${group}\n${agent}`;
 
 function lastDeclaration(
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>,

@@ -20,7 +20,7 @@ import {
   type Verdict,
 } from './report.js';
 import { byGroup, corroborate, maxOf, testimony } from './testimony.js';
-import { vouchedKeys } from './enrollments.js';
+import { enrolledKey, vouchedKeys } from './enrollments.js';
 import type { KeyWindows } from './key-windows.js';
 import { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
 export { activationFindings, earlyRelease, equivocations, rollupAdmissions } from './proof.js';
@@ -66,6 +66,7 @@ export function evaluateFairness(input: {
   const external = input.external ?? [];
   const {
     vouched,
+    enrolledAt,
     ownersSource,
     notes: ownerNotes,
   } = vouchedKeys({
@@ -143,6 +144,7 @@ export function evaluateFairness(input: {
         ),
         autoPauses: of('rollout.auto-paused'),
         vouchedAt: (group, agent, at) => vouched.vouched(group, agent, at),
+        enrolledAt: (group, agent) => enrolledAt.get(enrolledKey(group, agent)),
         options,
         quorumOf,
       });

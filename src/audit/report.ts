@@ -246,6 +246,8 @@ export interface RolloutReport {
         sigma?: number;
         deviation?: number;
         within?: boolean;
+        /** Vouched agents whose certificate the log did not hold before the salt: not counted. */
+        late?: number;
         /** Agents that signed they were eligible at this stage, and how their install went. */
         claimedEligible: number;
         installed: number;

@@ -25,7 +25,7 @@ export function rolloutLines(release: ReleaseReport): string[] {
   for (const s of r.stages)
     for (const [group, g] of Object.entries(s.groups).sort(([a], [b]) => a.localeCompare(b)))
       lines.push(
-        `      stage ${s.stage + 1} (${s.percent_bp / 100}%, tick ${s.tick}) ${group}: ${g.eligible ?? '?'} of ${g.agents} vouched agents eligible (${g.expected?.toFixed(1) ?? '?'} expected), ${g.claimedEligible} signed eligible, ${g.installed} installed, ${g.failed} failed; ${parityOf(g)}`,
+        `      stage ${s.stage + 1} (${s.percent_bp / 100}%, tick ${s.tick}) ${group}: ${g.eligible ?? '?'} of ${g.agents} vouched agents eligible (${g.expected?.toFixed(1) ?? '?'} expected), ${g.claimedEligible} signed eligible, ${g.installed} installed, ${g.failed} failed; ${parityOf(g)}${g.late ? `; ${g.late} enrolled after the salt, not counted` : ''}`,
       );
   return lines;
 }

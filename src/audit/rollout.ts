@@ -82,6 +82,11 @@ export function rolloutAudit(input: {
   autoPauses?: ReadonlyArray<{ index: number; leaf: LeafOf<'rollout.auto-paused'> }>;
   /** Whether a key was vouched for a group at a time (the owners' certificates the audit holds). */
   vouchedAt?: (group: string, agent: string, at: number) => boolean;
+  /**
+   * The log index of the key's first certificate in the log (-1: pinned by the auditor; undefined:
+   * not in the log). Parity counts only keys logged before the salt's checkpoint.
+   */
+  enrolledAt?: (group: string, agent: string) => number | undefined;
   options: AuditOptions;
   quorumOf: (group: string) => number;
 }): { rollout?: RolloutReport; findings: Finding[] } {
@@ -133,13 +138,21 @@ export function rolloutAudit(input: {
     });
 
   // Vouched agents only: keys no owner vouches for cost nothing and could be picked after the salt.
+  // And only those whose certificate the log held before the salt's checkpoint: an owner who knew
+  // the salt could grind new keys into the early cohort and enroll them.
   const agentsByGroup = new Map<string, Set<string>>();
+  const lateByGroup = new Map<string, Set<string>>();
   for (const s of input.seen) {
     if (!s.vouched) continue;
-    const set = agentsByGroup.get(s.group) ?? new Set<string>();
+    const logged = input.enrolledAt?.(s.group, s.agent);
+    const late = salt !== undefined && (logged === undefined || logged >= salt.size);
+    const into = late ? lateByGroup : agentsByGroup;
+    const set = into.get(s.group) ?? new Set<string>();
     set.add(s.agent);
-    agentsByGroup.set(s.group, set);
+    into.set(s.group, set);
   }
+  for (const group of lateByGroup.keys())
+    if (!agentsByGroup.has(group)) agentsByGroup.set(group, new Set());
   const groups = [...agentsByGroup.keys()].sort();
   // One hash per agent, however many receipts it signed.
   const cohorts = new Map<string, bigint>();
@@ -168,7 +181,9 @@ export function rolloutAudit(input: {
             .filter((s) => outcome === undefined || s.rollout!.outcome === outcome)
             .map((s) => s.agent),
         ).size;
+      const late = lateByGroup.get(group)?.size ?? 0;
       const entry = {
+        ...(late > 0 ? { late } : {}),
         claimedEligible: agentsWith(),
         installed: agentsWith('installed'),
         failed: agentsWith('failed'),
