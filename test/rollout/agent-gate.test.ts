@@ -1,14 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { verifySaltEvidence } from '../../src/rollout/evidence.js';
 import { cohort, inShare, releaseId } from '../../src/rollout/lottery.js';
-import { type Fixture, MINUTE, SECOND, createFixture, listen } from '../helpers/repo.js';
-import { startWitness } from '../helpers/witness.js';
 import { until } from '../helpers/until.js';
+import { HOUR, rolloutAgent, stagedRelease, twoStages } from './staged-setup.js';
 
 // An agent decides its own eligibility for a staged release from signed bytes: the plan in the
 // vendor's metadata, the tick of the served timestamp and the salt it verifies itself. It installs
@@ -20,64 +15,17 @@ afterEach(async () => {
   cleanup = [];
 });
 
-const HOUR = 60 * MINUTE;
-
 describe('an agent and a staged release', () => {
   it('installs at the stage its cohort falls in, not before, and says so in its receipts', async () => {
-    const fx: Fixture = await createFixture();
-    cleanup.push(() => fx.close());
-    const logKey = fx.node.logVerifierKey;
-    const w = await startWitness(fx.keysDir, fx.clock, {
-      logs: [{ url: 'unused', verifier: parseVerifierKey(logKey) }],
+    const s = await stagedRelease(cleanup, {
+      rollout: {
+        stages: twoStages(30),
+      },
     });
-    cleanup.push(() => w.close());
-    const node = await fx.openNode({ witnesses: [w.url] });
-    const http = await listen(node.app);
-    cleanup.push(() => http.close());
-    await fx.addVendor('acme');
-    const artifact = await fx.artifact('acme-agent-2.4.1.sh', '#!/bin/sh\necho patched\n');
-    const releaseAt = fx.clock.now() + MINUTE;
-    await node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release(
-        'acme',
-        {
-          applies_to: '<2.4.1',
-          rollout: {
-            stages: [
-              { percent: 30, after: '0s' },
-              { percent: 100, after: '1h' },
-            ],
-          },
-        },
-        [artifact],
-        releaseAt,
-      ),
-    );
+    const { fx, node, logKey, artifact, releaseAt } = s;
     const lines: string[] = [];
     const agent = (checkpoint: boolean) =>
-      new Agent(
-        {
-          server: http.url,
-          group: 'eu-west',
-          root: join(fx.keysDir, '1.root.json'),
-          stateDir: mkdtempSync(join(tmpdir(), 'fp-rollout-agent-')),
-          vendor: 'acme',
-          product: 'acme-agent',
-          platform: 'linux-x64',
-          currentVersion: '2.3.0',
-          channel: 'stable',
-          intervalMs: 10 * SECOND,
-          ...(checkpoint
-            ? { checkpoint: { logKey, witnesses: [w.witness.verifierKey], threshold: 1 } }
-            : {}),
-        },
-        {
-          clock: fx.clock,
-          log: (l) => lines.push(l),
-          fetcher: { attempts: 2, backoffMs: 1, timeoutMs: 5000 },
-        },
-      );
+      rolloutAgent(s, { group: 'eu-west', lines, blind: !checkpoint, attempts: 2 });
     const agents = Array.from({ length: 20 }, () => agent(true));
     const blind = agent(false); // no log key: cannot verify a salt, so waits for the 100 % stage
 
@@ -87,7 +35,7 @@ describe('an agent and a staged release', () => {
     const release = releaseId('acme', 'acme-agent', '2.4.1');
     const { salt } = await until('the activation is cosigned', async () => {
       const response = await fetch(
-        `${http.url}/log/rollout-salt?target=${encodeURIComponent(target.path)}`,
+        `${s.url}/log/rollout-salt?target=${encodeURIComponent(target.path)}`,
       );
       if (response.status !== 200) return undefined;
       try {
@@ -96,7 +44,7 @@ describe('an agent and a staged release', () => {
           release,
           target,
           log: parseVerifierKey(logKey),
-          witnesses: [parseVerifierKey(w.witness.verifierKey)],
+          witnesses: [parseVerifierKey(s.witness.witness.verifierKey)],
         });
       } catch {
         return undefined;

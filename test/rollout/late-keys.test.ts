@@ -1,14 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runAudit } from '../../src/audit/run.js';
 import { reportLines } from '../../src/audit/text.js';
 import { GroupOwners } from '../helpers/owners.js';
 import { SimAgent, overHttp } from '../helpers/receipts.js';
-import { SECOND, readRoot } from '../helpers/repo.js';
-import { until } from '../helpers/until.js';
-import { stagedRelease } from './staged-setup.js';
+import { SECOND } from '../helpers/repo.js';
+import { auditStaged, saltReady, stagedRelease, twoStages } from './staged-setup.js';
 
 // Keys enrolled after the salt was known: an owner who knows the salt can grind agent keys until
 // their cohorts fall in the early share and enroll those. Parity counts only the vouched keys whose
@@ -27,10 +22,7 @@ describe('parity of a staged release and keys enrolled late', () => {
     const owners = new GroupOwners([GROUP], () => Date.now());
     const s = await stagedRelease(cleanup, {
       rollout: {
-        stages: [
-          { percent: 10, after: '0s' },
-          { percent: 100, after: '1h' },
-        ],
+        stages: twoStages(10),
       },
       owners: { groups: [GROUP], owners },
     });
@@ -50,31 +42,12 @@ describe('parity of a staged release and keys enrolled late', () => {
     await enrolled(6);
     s.fx.clock.set(s.releaseAt);
     await s.node.evidence.activations();
-    await until('the salt is cosigned', async () => {
-      const r = await s.node.app.request('/log/rollout-salt?target=acme%2Facme-agent-2.4.1.sh');
-      const body =
-        r.status === 200 ? ((await r.json()) as { checkpoints: Array<{ note: string }> }) : null;
-      return body?.checkpoints.some((c) => c.note.includes('\u2014 witness/')) ? true : undefined;
-    });
+    await saltReady(s);
     // Four more, enrolled once anyone could read the salt.
     s.fx.clock.set(s.releaseAt + 10 * SECOND);
     await enrolled(4);
 
-    await s.node.sequencer.idle();
-    const { size } = await s.node.log.head();
-    await until('the whole log is cosigned', async () => {
-      const note = await (await s.node.app.request('/log/checkpoint')).text();
-      return Number(note.split('\n')[1]) === size ? true : undefined;
-    });
-    const outcome = await runAudit({
-      server: s.url,
-      stateDir: mkdtempSync(join(tmpdir(), 'fp-late-keys-audit-')),
-      logKey: s.logKey,
-      root: readRoot(s.fx.keysDir),
-      now: s.fx.clock.now(),
-      cosigners: { keys: [s.witness.witness.verifierKey], threshold: 1 },
-      witnessLogs: [{ url: s.witness.url, vkey: s.witness.witness.verifierKey }],
-    });
+    const outcome = await auditStaged(s);
     const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;
     expect(rollout.salt).toMatchObject({ operatorChosen: false });
     expect(rollout.stages[0]!.groups[GROUP]).toMatchObject({ agents: 6, late: 4 });

@@ -4,9 +4,9 @@ import { verifySaltEvidence } from '../../src/rollout/evidence.js';
 import { releaseId } from '../../src/rollout/lottery.js';
 import { generateKeyPair } from '../../src/tuf/keys.js';
 import { verifierKey } from '../../src/log/note.js';
-import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
-import { startWitness } from '../helpers/witness.js';
+import { type Fixture, MINUTE, createFixture } from '../helpers/repo.js';
 import { until } from '../helpers/until.js';
+import { stagedRelease, twoStages } from './staged-setup.js';
 
 // GET /log/rollout-salt serves what an agent needs to compute a staged release's salt; the agent
 // trusts none of it: the leaf must carry the target as TUF verified it, every checkpoint must be the
@@ -18,7 +18,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function stagedRelease(fx: Fixture) {
+/** A release of acme without a plan, signed but not staged yet. */
+async function pendingRelease(fx: Fixture) {
   await fx.addVendor('acme');
   const artifact = await fx.artifact('agent.bin', 'patched');
   const releaseAt = fx.clock.now() + MINUTE;
@@ -28,40 +29,18 @@ async function stagedRelease(fx: Fixture) {
 
 describe('the salt evidence a node serves', () => {
   it('verifies against the log key and the pinned witness, and yields one salt for everyone', async () => {
-    const fx = await createFixture();
-    cleanup.push(() => fx.close());
-    const logVerifier = parseVerifierKey(fx.node.logVerifierKey);
-    const w = await startWitness(fx.keysDir, fx.clock, {
-      logs: [{ url: 'unused', verifier: logVerifier }],
+    const staged = await stagedRelease(cleanup, {
+      rollout: {
+        stages: twoStages(10),
+      },
+      artifactName: 'agent.bin',
     });
-    cleanup.push(() => w.close());
-    const node = await fx.openNode({ witnesses: [w.url] });
-    const http = await listen(node.app);
-    cleanup.push(() => http.close());
-
-    await fx.addVendor('acme');
-    const artifact = await fx.artifact('agent.bin', 'patched');
-    const releaseAt = fx.clock.now() + MINUTE;
-    await node.repo.stageVendorMetadata(
-      'acme',
-      await fx.release(
-        'acme',
-        {
-          rollout: {
-            stages: [
-              { percent: 10, after: '0s' },
-              { percent: 100, after: '1h' },
-            ],
-          },
-        },
-        [artifact],
-        releaseAt,
-      ),
-    );
+    const { fx, node, artifact, releaseAt, witness: w } = staged;
+    const logVerifier = parseVerifierKey(staged.logKey);
     const target = { path: 'acme/agent.bin', sha256: artifact.sha256 };
     const release = releaseId('acme', 'acme-agent', '2.4.1');
     const ask = (path = target.path) =>
-      fetch(`${http.url}/log/rollout-salt?target=${encodeURIComponent(path)}`);
+      fetch(`${staged.url}/log/rollout-salt?target=${encodeURIComponent(path)}`);
     // Before its tick the release is not in the log: nothing to draw from yet.
     expect((await ask()).status).toBe(404);
 
@@ -137,7 +116,7 @@ describe('the salt evidence a node serves', () => {
   it('without witnesses the salt is the log signature, marked chosen by the operator', async () => {
     const fx = await createFixture();
     cleanup.push(() => fx.close());
-    const { artifact, releaseAt, envelope } = await stagedRelease(fx);
+    const { artifact, releaseAt, envelope } = await pendingRelease(fx);
     await fx.node.repo.stageVendorMetadata('acme', envelope);
     fx.clock.set(releaseAt);
     await fx.node.evidence.activations();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent/agent.js';
 import { installEnrollment } from '../../src/agent/enrollment-file.js';
+import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
 import type { KeyPair } from '../../src/tuf/keys.js';
 import type { Manifest } from '../../src/publish/manifest.js';
 import { parseVerifierKey } from '../../src/log/note.js';
@@ -15,7 +16,9 @@ import {
   SECOND,
   createFixture,
   listen,
+  readRoot,
 } from '../helpers/repo.js';
+import { until } from '../helpers/until.js';
 import { startWitness } from '../helpers/witness.js';
 
 // The set-up every staged-rollout test shares: a fixture, one witness cosigning the node's log, a
@@ -23,6 +26,19 @@ import { startWitness } from '../helpers/witness.js';
 // real agents of that product that pin the log key and the witness.
 
 export const HOUR = 60 * MINUTE;
+
+/** The plan most tests stage: 10 %, 50 % after an hour, everyone after two. */
+export const THREE_STAGES = [
+  { percent: 10, after: '0s' },
+  { percent: 50, after: '1h' },
+  { percent: 100, after: '2h' },
+];
+
+/** `percent` at the release's tick, everyone an hour later. */
+export const twoStages = (percent: number) => [
+  { percent, after: '0s' },
+  { percent: 100, after: '1h' },
+];
 
 export interface StagedRelease {
   fx: Fixture;
@@ -112,6 +128,8 @@ export function rolloutAgent(
     /** No log key: it cannot verify a salt, so waits for the 100 % stage. */
     blind?: boolean;
     attempts?: number;
+    /** The install command (default: none, the artifact is kept). */
+    install?: string;
   },
 ): Agent {
   const stateDir = mkdtempSync(join(tmpdir(), 'fp-rollout-agent-'));
@@ -127,6 +145,7 @@ export function rolloutAgent(
       currentVersion: '2.3.0',
       channel: 'stable',
       intervalMs: 10 * SECOND,
+      ...(input.install ? { install: input.install } : {}),
       ...(input.blind
         ? {}
         : {
@@ -151,4 +170,44 @@ export function rolloutAgent(
       { publicKey: agent.identity.publicKey, group: input.group },
     );
   return agent;
+}
+
+/** Waits until a checkpoint holding the release's activation is cosigned: the salt exists. */
+export async function saltReady(
+  s: StagedRelease,
+  target = 'acme/acme-agent-2.4.1.sh',
+): Promise<void> {
+  await until('a checkpoint holding the activation is cosigned', async () => {
+    const r = await s.node.app.request(`/log/rollout-salt?target=${encodeURIComponent(target)}`);
+    if (r.status !== 200) return undefined;
+    const body = (await r.json()) as { checkpoints: Array<{ note: string }> };
+    return body.checkpoints.some((c) => c.note.includes('\u2014 witness/')) ? true : undefined;
+  });
+}
+
+/**
+ * The auditor's verdict now, once the node's roll-up is in and the witness cosigned the whole log
+ * (a witnessed node serves the newest cosigned checkpoint: the audit reads the log up to it).
+ */
+export async function auditStaged(s: StagedRelease, server = s.url): Promise<AuditOutcome> {
+  await s.node.evidence.rollup();
+  await s.node.sequencer.idle();
+  const { size } = await s.node.log.head();
+  await until('the whole log is cosigned', async () => {
+    const note = await (await s.node.app.request('/log/checkpoint')).text();
+    // With no cosigned checkpoint among its newest, the node serves the newest as it is: wait for
+    // the witness's line too, or a busy run audits an uncosigned checkpoint.
+    return Number(note.split('\n')[1]) === size && note.includes('\u2014 witness/')
+      ? true
+      : undefined;
+  });
+  return runAudit({
+    server,
+    stateDir: mkdtempSync(join(tmpdir(), 'fp-rollout-audit-')),
+    logKey: s.logKey,
+    root: readRoot(s.fx.keysDir),
+    now: s.fx.clock.now(),
+    cosigners: { keys: [s.witness.witness.verifierKey], threshold: 1 },
+    witnessLogs: [{ url: s.witness.url, vkey: s.witness.witness.verifierKey }],
+  });
 }

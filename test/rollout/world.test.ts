@@ -1,27 +1,19 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent/agent.js';
-import { installEnrollment } from '../../src/agent/enrollment-file.js';
-import { type AuditOutcome, runAudit } from '../../src/audit/run.js';
+import type { AuditOutcome } from '../../src/audit/run.js';
 import { tickAt } from '../../src/common/tick.js';
 import { reportLines } from '../../src/audit/text.js';
-import { parseVerifierKey } from '../../src/log/note.js';
-import { createNode } from '../../src/server/node.js';
 import { GroupOwners } from '../helpers/owners.js';
-import {
-  type Fixture,
-  MINUTE,
-  NO_RATE_LIMITS,
-  SECOND,
-  createFixture,
-  listen,
-  readRoot,
-} from '../helpers/repo.js';
+import { type Fixture, SECOND, listen } from '../helpers/repo.js';
 import { until } from '../helpers/until.js';
-import { startWitness } from '../helpers/witness.js';
+import {
+  HOUR,
+  THREE_STAGES,
+  auditStaged,
+  rolloutAgent,
+  saltReady,
+  stagedRelease,
+} from './staged-setup.js';
 
 // The developer's world: five groups of forty agents, every key vouched by its group's owner, a
 // three-stage plan (10 %, 50 % after an hour, everyone after two), a real node over HTTP with a
@@ -31,7 +23,6 @@ import { startWitness } from '../helpers/witness.js';
 const GROUPS = ['eu-west', 'us-east', 'ap-south', 'sa-east', 'af-south'];
 const PER_GROUP = 40;
 const VICTIM = 'ap-south';
-const HOUR = 60 * MINUTE;
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -45,47 +36,14 @@ interface Edge {
 }
 
 async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => ({})) {
-  const fx = await createFixture();
-  cleanup.push(() => fx.close());
-  const logKey = fx.node.logVerifierKey;
-  const w = await startWitness(fx.keysDir, fx.clock, {
-    logs: [{ url: 'unused', verifier: parseVerifierKey(logKey) }],
+  const owners = new GroupOwners(GROUPS, () => Date.now());
+  const s = await stagedRelease(cleanup, {
+    rollout: {
+      stages: THREE_STAGES,
+    },
+    owners: { groups: GROUPS, owners },
   });
-  cleanup.push(() => w.close());
-  // Nodes this world starts and stops itself: a restart closes one and opens the next on the same data.
-  const open = () =>
-    createNode({
-      dataDir: fx.dataDir,
-      keysDir: fx.keysDir,
-      clock: fx.clock,
-      ...NO_RATE_LIMITS,
-      witnesses: [w.url],
-    });
-  let node = await open();
-  cleanup.push(() => node.close());
-  const owners = new GroupOwners(GROUPS, () => fx.clock.now());
-  await node.appDeps.declareGroups!(GROUPS, owners.owners);
-  await fx.addVendor('acme');
-  const artifact = await fx.artifact('acme-agent-2.4.1.sh', '#!/bin/sh\necho patched\n');
-  const releaseAt = fx.clock.now() + MINUTE;
-  await node.repo.stageVendorMetadata(
-    'acme',
-    await fx.release(
-      'acme',
-      {
-        applies_to: '<2.4.1',
-        rollout: {
-          stages: [
-            { percent: 10, after: '0s' },
-            { percent: 50, after: '1h' },
-            { percent: 100, after: '2h' },
-          ],
-        },
-      },
-      [artifact],
-      releaseAt,
-    ),
-  );
+  const { fx, releaseAt } = s;
   const edge = makeEdge(fx, releaseAt);
   /** Requests the node refused as malformed (400): an honest fleet sends none. */
   const refused: string[] = [];
@@ -95,7 +53,7 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
     app.all('*', async (c) => {
       const forged = victim ? edge.victim?.(new URL(c.req.url).pathname) : undefined;
       if (forged) return forged;
-      const r = await node.app.fetch(c.req.raw);
+      const r = await s.node.app.fetch(c.req.raw);
       if (r.status === 400) refused.push(await r.clone().text());
       return r;
     });
@@ -110,35 +68,22 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
 
   const lines: string[] = [];
   const agents = GROUPS.flatMap((group) =>
-    Array.from({ length: PER_GROUP }, () => {
-      const stateDir = mkdtempSync(join(tmpdir(), 'fp-world-agent-'));
-      const agent = new Agent(
-        {
-          server: group === VICTIM ? victimDoor.url : honest.url,
-          group,
-          root: join(fx.keysDir, '1.root.json'),
-          stateDir,
-          vendor: 'acme',
-          product: 'acme-agent',
-          platform: 'linux-x64',
-          currentVersion: '2.3.0',
-          channel: 'stable',
-          intervalMs: 10 * SECOND,
-          checkpoint: { logKey, witnesses: [w.witness.verifierKey], threshold: 1, everyMs: HOUR },
-        },
-        {
-          clock: fx.clock,
-          log: (l) => lines.push(l),
-          fetcher: { attempts: 1, backoffMs: 1, timeoutMs: 5000 },
-        },
-      );
-      installEnrollment(stateDir, JSON.stringify(owners.certify(group, agent.identity.publicKey)), {
-        publicKey: agent.identity.publicKey,
+    Array.from({ length: PER_GROUP }, () => ({
+      group,
+      agent: rolloutAgent(s, {
         group,
-      });
-      return { group, agent };
-    }),
+        lines,
+        owners,
+        server: group === VICTIM ? victimDoor.url : honest.url,
+      }),
+    })),
   );
+
+  // Every agent polls once before the release, so its certificate is logged before the salt
+  // exists: parity counts only such keys (an owner could grind keys enrolled later).
+  for (let i = 0; i < agents.length; i += 40)
+    await Promise.all(agents.slice(i, i + 40).map((a) => a.agent.cycle()));
+  await s.node.sequencer.idle();
 
   return {
     fx,
@@ -146,7 +91,7 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
     lines,
     refused,
     releaseAt,
-    node: () => node,
+    node: () => s.node,
     /** Every agent (or those `which` picks) polls once, in turns of 40 at a time. */
     async poll(which: (group: string) => boolean = () => true) {
       const chosen = agents.filter((a) => which(a.group));
@@ -161,40 +106,11 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
     /** The clock moves to `at`; the node logs what activated and is then restarted. */
     async moveTo(at: number, restart: boolean) {
       fx.clock.set(at);
-      await node.evidence.activations();
-      if (!restart) return;
-      await node.sequencer.idle();
-      const old = node;
-      node = await open();
-      await old.close();
+      await s.node.evidence.activations();
+      if (restart) await s.restart();
     },
-    async saltReady() {
-      await until('a checkpoint holding the activation is cosigned', async () => {
-        const r = await node.app.request('/log/rollout-salt?target=acme%2Facme-agent-2.4.1.sh');
-        if (r.status !== 200) return undefined;
-        const body = (await r.json()) as { checkpoints: Array<{ note: string }> };
-        return body.checkpoints.some((c) => c.note.includes('\u2014 witness/')) ? true : undefined;
-      });
-    },
-    async audit(): Promise<AuditOutcome> {
-      await node.evidence.rollup();
-      await node.sequencer.idle();
-      // A witnessed node serves the newest cosigned checkpoint: the audit reads the log up to it.
-      const { size } = await node.log.head();
-      await until('the whole log is cosigned', async () => {
-        const note = await (await node.app.request('/log/checkpoint')).text();
-        return Number(note.split('\n')[1]) === size ? true : undefined;
-      });
-      return runAudit({
-        server: honest.url,
-        stateDir: mkdtempSync(join(tmpdir(), 'fp-world-audit-')),
-        logKey,
-        root: readRoot(fx.keysDir),
-        now: fx.clock.now(),
-        cosigners: { keys: [w.witness.verifierKey], threshold: 1 },
-        witnessLogs: [{ url: w.url, vkey: w.witness.verifierKey }],
-      });
-    },
+    saltReady: () => saltReady(s),
+    audit: () => auditStaged(s, honest.url),
   };
 }
 
