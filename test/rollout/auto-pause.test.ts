@@ -1,17 +1,21 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runAudit } from '../../src/audit/run.js';
 import { type SignedInstallReport, signInstallReport } from '../../src/common/install-report.js';
 import { tickAt } from '../../src/common/tick.js';
 import { parseVerifierKey } from '../../src/log/note.js';
 import { verifyPauseEvidence } from '../../src/rollout/pause-evidence.js';
 import { GroupOwners } from '../helpers/owners.js';
 import { SimAgent, overHttp } from '../helpers/receipts.js';
-import { SECOND, readRoot } from '../helpers/repo.js';
-import { until } from '../helpers/until.js';
-import { HOUR, type StagedRelease, rolloutAgent, stagedRelease } from './staged-setup.js';
+import { SECOND, listen } from '../helpers/repo.js';
+import {
+  HOUR,
+  THREE_STAGES,
+  auditStaged,
+  rolloutAgent,
+  saltReady,
+  stagedRelease,
+  twoStages,
+} from './staged-setup.js';
 
 // The automatic pause: agent-signed failure reports of a staged release, from keys an owner vouched
 // for, reach the plan's `pause_on.failures` and the node logs a pause with those reports, effective
@@ -31,11 +35,7 @@ async function pausingRelease() {
   const owners = new GroupOwners([GROUP], () => Date.now());
   const s = await stagedRelease(cleanup, {
     rollout: {
-      stages: [
-        { percent: 10, after: '0s' },
-        { percent: 50, after: '1h' },
-        { percent: 100, after: '2h' },
-      ],
+      stages: THREE_STAGES,
       pause_on: { failures: 3 },
     },
     owners: { groups: [GROUP], owners },
@@ -85,24 +85,6 @@ async function pausingRelease() {
   return { s, owners, simAgent, failure, report, pauses };
 }
 
-async function audit(s: StagedRelease) {
-  await s.node.evidence.rollup();
-  await s.node.sequencer.idle();
-  const { size } = await s.node.log.head();
-  await until('the whole log is cosigned', async () => {
-    const note = await (await s.node.app.request('/log/checkpoint')).text();
-    return Number(note.split('\n')[1]) === size ? true : undefined;
-  });
-  return runAudit({
-    server: s.url,
-    stateDir: mkdtempSync(join(tmpdir(), 'fp-auto-pause-audit-')),
-    logKey: s.logKey,
-    root: readRoot(s.fx.keysDir),
-    now: s.fx.clock.now(),
-    cosigners: { keys: [s.witness.witness.verifierKey], threshold: 1 },
-  });
-}
-
 describe('the automatic pause of a staged release', () => {
   it('fires on the threshold of vouched failures, not on as many unvouched; agents and the audit replay it', async () => {
     const { s, simAgent, failure, report, pauses } = await pausingRelease();
@@ -123,14 +105,7 @@ describe('the automatic pause of a staged release', () => {
 
     // An hour on, stage 2 would be open; a real agent replays the pause and stays at stage 1.
     s.fx.clock.set(s.releaseAt + HOUR + 30 * SECOND);
-    await until('the salt is cosigned', async () => {
-      const r = await s.node.app.request('/log/rollout-salt?target=acme%2Facme-agent-2.4.1.sh');
-      const body =
-        r.status === 200
-          ? ((await r.json()) as { checkpoints: Array<{ note: string }> })
-          : undefined;
-      return body?.checkpoints.some((c) => c.note.includes('\u2014 witness/')) ? true : undefined;
-    });
+    await saltReady(s);
     const lines: string[] = [];
     const agent = rolloutAgent(s, { group: GROUP, lines });
     await agent.cycle();
@@ -139,7 +114,7 @@ describe('the automatic pause of a staged release', () => {
       stage: 0,
     });
 
-    const outcome = await audit(s);
+    const outcome = await auditStaged(s);
     const findings = outcome.report!.findings.filter((f) => f.kind.startsWith('rollout-'));
     expect(findings.filter((f) => f.unfair)).toEqual([]);
     const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;
@@ -160,7 +135,7 @@ describe('the automatic pause of a staged release', () => {
       threshold: 3,
       reports: [failure(vouched[0]!), failure(vouched[1]!), failure(stranger)],
     });
-    const outcome = await audit(s);
+    const outcome = await auditStaged(s);
     const found = outcome.report!.findings.filter(
       (f) => f.kind === 'rollout-auto-pause-unjustified',
     );
@@ -172,4 +147,57 @@ describe('the automatic pause of a staged release', () => {
     });
     expect(outcome.report!.verdict).toBe('UNFAIR');
   }, 120_000);
+
+  for (const swallowed of [false, true])
+    it(
+      swallowed
+        ? "an operator who swallows the failing agents' reports is flagged: the threshold signed, no pause"
+        : 'real agents whose install fails pause it themselves, and the audit finds nothing to say',
+      async () => {
+        const owners = new GroupOwners([GROUP], () => Date.now());
+        const s = await stagedRelease(cleanup, {
+          rollout: {
+            stages: twoStages(50),
+            pause_on: { failures: 3 },
+          },
+          owners: { groups: [GROUP], owners },
+        });
+        // The agents' door: the operator may answer their reports without counting them.
+        const door = new Hono();
+        door.all('*', (c) =>
+          swallowed && c.req.method === 'POST' && c.req.path === '/api/v1/reports'
+            ? c.json({ counted: true }, 201)
+            : s.node.app.fetch(c.req.raw),
+        );
+        const http = await listen(door);
+        cleanup.push(() => http.close());
+        const lines: string[] = [];
+        const agents = Array.from({ length: 20 }, () =>
+          rolloutAgent(s, { group: GROUP, lines, owners, server: http.url, install: 'exit 3' }),
+        );
+        // Enrolled before the release, then each tries at stage 1: about half fail, signed.
+        await Promise.all(agents.map((a) => a.cycle()));
+        s.fx.clock.set(s.releaseAt);
+        await s.node.evidence.activations();
+        await saltReady(s);
+        const outcomes = await Promise.all(agents.map((a) => a.cycle()));
+        expect(
+          outcomes.filter((o) => o.outcome === 'install-failed').length,
+        ).toBeGreaterThanOrEqual(3);
+        await s.node.sequencer.idle();
+        const r = await fetch(`${s.url}/log/rollout-pauses?release=${encodeURIComponent(RELEASE)}`);
+        const paused = verifyPauseEvidence({
+          body: await r.json(),
+          release: RELEASE,
+          log: parseVerifierKey(s.logKey),
+        });
+        expect(paused).toHaveLength(swallowed ? 0 : 1);
+        const outcome = await auditStaged(s);
+        const kinds = outcome
+          .report!.findings.filter((f) => f.kind.startsWith('rollout-auto-pause'))
+          .map((f) => [f.kind, f.unfair]);
+        expect(kinds).toEqual(swallowed ? [['rollout-auto-pause-missing', true]] : []);
+      },
+      120_000,
+    );
 });
