@@ -56,6 +56,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 # dpkg-deb: packaging/build-deb.sh builds the agent's .deb, test/packaging unpacks it (Debian has it).
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+# systemd-analyze: test/packaging verifies the units (the package only; nothing is started).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
