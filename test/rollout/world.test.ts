@@ -35,11 +35,21 @@ interface Edge {
   victim?: (path: string) => Response | undefined;
 }
 
-async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => ({})) {
+/** The fleet: whether every install fails (the plan then pauses on 5), whether owners vouch for it. */
+interface Fleet {
+  failing?: boolean;
+  unvouched?: boolean;
+}
+
+async function world(
+  makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => ({}),
+  fleet: Fleet = {},
+) {
   const owners = new GroupOwners(GROUPS, () => Date.now());
   const s = await stagedRelease(cleanup, {
     rollout: {
       stages: THREE_STAGES,
+      ...(fleet.failing ? { pause_on: { failures: 5 } } : {}),
     },
     owners: { groups: GROUPS, owners },
   });
@@ -73,7 +83,8 @@ async function world(makeEdge: (fx: Fixture, releaseAt: number) => Edge = () => 
       agent: rolloutAgent(s, {
         group,
         lines,
-        owners,
+        ...(fleet.unvouched ? {} : { owners }),
+        ...(fleet.failing ? { install: 'exit 3' } : {}),
         server: group === VICTIM ? victimDoor.url : honest.url,
       }),
     })),
@@ -247,4 +258,34 @@ describe('a staged rollout, five groups of forty vouched agents', () => {
     expect(new Set(against.map((f) => f.group))).toEqual(new Set([VICTIM]));
     expect(against.map((f) => f.kind)).toContain('rollout-stage-ahead');
   }, 300_000);
+
+  for (const unvouched of [false, true])
+    it(
+      unvouched
+        ? 'as many failures from keys no one vouches for pause nothing: stage 2 opens on time'
+        : 'vouched agents failing at stage 1 pause the rollout: stage 2 held for every group; the audit agrees',
+      async () => {
+        const wd = await world(undefined, { failing: true, unvouched });
+        await wd.moveTo(wd.releaseAt, false);
+        await wd.saltReady();
+        const first = await wd.poll();
+        const failed = Object.values(first)
+          .flat()
+          .filter((o) => o === 'install-failed').length;
+        expect(failed).toBeGreaterThanOrEqual(5);
+        // An hour on, the node restarted: stage 2 is due.
+        await wd.moveTo(wd.releaseAt + HOUR + SECOND, true);
+        await wd.poll();
+        const signed = new Set(
+          wd.agents.map((a) => a.agent.receipts.all().at(-1)!.signed.observation.rollout?.stage),
+        );
+        expect(signed).toEqual(new Set([unvouched ? 1 : 0]));
+        if (unvouched) return;
+        const outcome = await wd.audit();
+        expect(rolloutFindings(outcome)).toEqual([]);
+        const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;
+        expect(rollout.stages.map((st) => st.stage)).toEqual([0]);
+      },
+      300_000,
+    );
 });
