@@ -44,13 +44,15 @@ export class TileReader {
     private readonly server: string,
     readonly size: number,
     readonly root: Uint8Array,
+    /** How long one tile may take to answer. */
+    private readonly timeoutMs = 30_000,
   ) {}
 
   private async fetch(tile: TileId): Promise<Buffer> {
     const path = tilePath(tile);
     const perEntry = tile.kind === 'hashes' ? HASH_BYTES : LENGTH_BYTES[tile.kind] + MAX_LEAF_BYTES;
     const response = await expectOk(
-      await reach(new URL(`/log/${path}`, this.server), { timeoutMs: 30_000 }),
+      await reach(new URL(`/log/${path}`, this.server), { timeoutMs: this.timeoutMs }),
       `/log/${path}`,
     );
     let body: Buffer;

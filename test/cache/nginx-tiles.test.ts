@@ -35,7 +35,11 @@ describe('nginx in front of the log tiles', () => {
 
   it('1,000 auditors catching up at once: at most one origin request per tile path', async () => {
     const { size, root } = await fx.node.log.head();
-    const readers = Array.from({ length: AUDITORS }, () => new TileReader(cache.url, size, root));
+    // A thousand readers in one process on a busy machine: a tile may wait its turn for minutes.
+    const readers = Array.from(
+      { length: AUDITORS },
+      () => new TileReader(cache.url, size, root, 240_000),
+    );
     await Promise.all(
       readers.map(async (reader) => {
         let leaves = 0;
@@ -49,11 +53,12 @@ describe('nginx in front of the log tiles', () => {
     const perReader = readers[0]!.traffic.requests;
     expect(perReader).toBeGreaterThan(9);
     expect(tiles.length).toBe(AUDITORS * perReader);
-    expect(tiles.every((e) => e.status === 200)).toBe(true);
+    expect(tiles.filter((e) => e.status !== 200).slice(0, 5)).toEqual([]);
     const origins = new Map<string, number>();
     for (const e of tiles) if (e.origin) origins.set(e.path, (origins.get(e.path) ?? 0) + 1);
     const paths = new Set(tiles.map((e) => e.path));
-    expect([...origins.values()].every((n) => n === 1)).toBe(true);
+    // Named on failure: which paths reached the origin more than once.
+    expect([...origins].filter(([, n]) => n !== 1)).toEqual([]);
     expect(origins.size).toBe(paths.size);
-  }, 120_000);
+  }, 300_000);
 });
