@@ -289,20 +289,13 @@ export class LogStore {
     end: number,
     maxBytes: number,
   ): Promise<Array<{ index: number; data: string }>> {
-    const lengths = await this.db
-      .selectFrom('log_leaves')
-      .select(['idx', sql<number>`length(data)`.as('chars')])
-      .where('idx', '>=', start)
-      .where('idx', '<', end)
-      .orderBy('idx')
-      .execute();
     // Characters never exceed the encoded bytes, so this reads no fewer rows than fit.
     let chars = 0;
     let upTo = start;
-    for (const row of lengths) {
-      chars += Number(row.chars) + ENTRY_FRAMING_BYTES;
+    for (const length of await this.entryLengths(start, end)) {
+      chars += length + ENTRY_FRAMING_BYTES;
       if (chars > maxBytes && upTo > start) break;
-      upTo = Number(row.idx) + 1;
+      upTo++;
     }
     const page: Array<{ index: number; data: string }> = [];
     let bytes = 0;
