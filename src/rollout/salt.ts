@@ -50,19 +50,13 @@ export function deriveSalt(input: {
     .slice(split + 2)
     .split('\n')
     .filter(Boolean);
-  const hash = createHash('sha256').update(DOMAIN);
-  const field = (bytes: Buffer): void => {
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(bytes.length);
-    hash.update(len).update(bytes);
-  };
-  field(Buffer.from(release, 'utf8'));
   if (witnesses.length === 0) {
     const logs = Array.isArray(input.log) ? input.log : [input.log as Verifier];
     const own = lines.find((l) => logs.some((v) => l.startsWith(`${EM_DASH} ${v.name} `)));
-    field(Buffer.from(own ?? invalid('the checkpoint carries no log signature'), 'utf8'));
-    return { salt: hash.digest(), size: checkpoint.size, witnesses: [], operatorChosen: true };
+    const salt = saltOf(release, [own ?? invalid('the checkpoint carries no log signature')]);
+    return { salt, size: checkpoint.size, witnesses: [], operatorChosen: true };
   }
+  const cosignatures: string[] = [];
   const sorted = [...witnesses].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const w of sorted) {
     const keyId = cosignatureKeyId(w.name, w.publicKey);
@@ -83,10 +77,10 @@ export function deriveSalt(input: {
       );
     // Throws SIGNATURE_INVALID for a line that does not verify.
     verifiedCosigners(`${text}\n${own[0]}\n`, [w]);
-    field(Buffer.from(own[0]!, 'utf8'));
+    cosignatures.push(own[0]!);
   }
   return {
-    salt: hash.digest(),
+    salt: saltOf(release, cosignatures),
     size: checkpoint.size,
     witnesses: sorted.map((w) => w.name),
     operatorChosen: false,
@@ -111,14 +105,22 @@ export function saltAsLogged(release: string, note: string): Salt | undefined {
   if (byName.size === 0 || [...byName.values()].some((lines) => lines.length !== 1))
     return undefined;
   const names = [...byName.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const salt = saltOf(
+    release,
+    names.map((name) => byName.get(name)![0]!),
+  );
+  const size = Number(note.split('\n')[1]);
+  return { salt, size, witnesses: names, operatorChosen: false };
+}
+
+/** SHA-256 over the domain, the release and the signature lines, each prefixed with its length. */
+function saltOf(release: string, lines: readonly string[]): Buffer {
   const hash = createHash('sha256').update(DOMAIN);
-  const field = (bytes: Buffer): void => {
+  for (const field of [release, ...lines]) {
+    const bytes = Buffer.from(field, 'utf8');
     const len = Buffer.alloc(2);
     len.writeUInt16BE(bytes.length);
     hash.update(len).update(bytes);
-  };
-  field(Buffer.from(release, 'utf8'));
-  for (const name of names) field(Buffer.from(byName.get(name)![0]!, 'utf8'));
-  const size = Number(note.split('\n')[1]);
-  return { salt: hash.digest(), size, witnesses: names, operatorChosen: false };
+  }
+  return hash.digest();
 }
