@@ -215,6 +215,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_auto_pause_failures': {
+    async up(db: Kysely<unknown>) {
+      // The automatic pause's tally (src/release/auto-pause.ts): each vouched key's first signed
+      // failure of a staged release, shared by every node of the database and kept over restarts.
+      // The key makes one agent count once per release; the node stops adding at the threshold.
+      await db.schema
+        .createTable('auto_pause_failures')
+        .addColumn('release', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('report', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('auto_pause_failures_pk', ['release', 'agent'])
+        .execute();
+    },
+  },
 };
 
 /**

@@ -156,6 +156,15 @@ export interface EmbargoDecisionTable {
   created_at: number;
 }
 
+/** A vouched key's first failure report of a staged release (src/release/auto-pause.ts). */
+export interface AutoPauseFailureTable {
+  release: string;
+  agent: string;
+  /** The signed report, as JSON: the pause leaf carries it. */
+  report: string;
+  created_at: number;
+}
+
 export interface Database {
   embargoes: EmbargoTable;
   embargo_members: EmbargoMemberTable;
@@ -178,6 +187,7 @@ export interface Database {
   log_checkpoints: LogCheckpointTable;
   receipt_documents: ReceiptDocumentTable;
   install_reports: InstallReportTable;
+  auto_pause_failures: AutoPauseFailureTable;
 }
 
 export type Db = Kysely<Database>;

@@ -224,7 +224,7 @@ async function buildServices(
   const declared = await store.declaredGroups();
   if (declared) counter.declare(declared);
   // Vouched failure reports pause a staged release; the intake's memory says which keys are vouched.
-  const autoPause = new AutoPause(repo, evidence, vouched);
+  const autoPause = new AutoPause(repo, evidence, db, vouched);
   return { notifier, checkers, intake, reportBudget, autoPause, declareGroups };
 }
 

@@ -54,6 +54,8 @@ export interface StagedRelease {
   releaseAt: number;
   /** Closes the node and opens another over the same data (a restart between stages). */
   restart(): Promise<FairpatchNode>;
+  /** Opens another node over the same database and keys (the caller closes it). */
+  open(): Promise<FairpatchNode>;
 }
 
 export async function stagedRelease(
@@ -64,9 +66,12 @@ export async function stagedRelease(
     artifactName?: string;
     /** Declared with their owners before anything is staged. */
     owners?: { groups: string[]; owners: GroupOwners };
+    /** A PostgreSQL database (freshDatabase); default SQLite in the data dir. */
+    databaseUrl?: string | undefined;
   },
 ): Promise<StagedRelease> {
-  const fx = await createFixture();
+  const database = input.databaseUrl ? { databaseUrl: input.databaseUrl } : {};
+  const fx = await createFixture(database);
   cleanup.push(() => fx.close());
   const logKey = fx.node.logVerifierKey;
   const witness = await startWitness(fx.keysDir, fx.clock, {
@@ -81,8 +86,9 @@ export async function stagedRelease(
       clock: fx.clock,
       ...NO_RATE_LIMITS,
       witnesses: [witness.url],
+      ...database,
     });
-  const s = { fx, logKey, witness } as StagedRelease;
+  const s = { fx, logKey, witness, open } as StagedRelease;
   s.node = await open();
   cleanup.push(() => s.node.close());
   const http = await listen({ fetch: (request: Request) => s.node.app.fetch(request) });
