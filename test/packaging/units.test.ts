@@ -50,35 +50,6 @@ describe.each(UNITS)('packaging/%s', (unit) => {
     expect(service.get('ExecStart')).toHaveLength(1);
   });
 
-  // The agent's unit starts the executable its .deb installs: test/packaging/deb.test.ts verifies it there.
-  if (!VERIFIED_IN_PACKAGE.has(unit))
-    it('passes systemd-analyze verify without a warning', () => {
-      expect(hasSystemd, 'systemd-analyze: run bash scripts/install-system-packages.sh').toBe(true);
-      const result = spawnSync('systemd-analyze', ['verify', join(DIR, unit)], {
-        encoding: 'utf8',
-      });
-      expect(result.stderr + result.stdout).toBe('');
-      expect(result.status).toBe(0);
-    });
-
-  // The node's and the witness's units run node from the system: they check its version first.
-  if (sections.get('Service')!.has('ExecStartPre'))
-    it('checks the runtime first with a script of this repository that this node passes', () => {
-      const [node, script, ...rest] = sections
-        .get('Service')!
-        .get('ExecStartPre')![0]!
-        .split(/\s+/);
-      expect([node, script, rest]).toEqual([
-        '/usr/bin/node',
-        '/opt/fairpatch/scripts/check-runtime.mjs',
-        [],
-      ]);
-      const local = new URL(`../../${script!.slice('/opt/fairpatch/'.length)}`, import.meta.url);
-      const result = spawnSync(process.execPath, [local.pathname], { encoding: 'utf8' });
-      expect(result.stderr).toBe('');
-      expect(result.status).toBe(0);
-    });
-
   it('runs a fairpatch command with flags that command knows', async () => {
     const exec = sections.get('Service')!.get('ExecStart')![0]!.split(/\s+/);
     const main = exec.findIndex((a) => PROGRAM.test(a));
@@ -93,6 +64,44 @@ describe.each(UNITS)('packaging/%s', (unit) => {
     for (const flag of args.filter((a) => a.startsWith('--')))
       expect(help.stdout, `${command.join(' ')} ${flag}`).toContain(`${flag} `);
   });
+});
+
+// The agent's unit starts the executable its .deb installs: test/packaging/deb.test.ts verifies it there.
+describe.each(UNITS.filter((u) => !VERIFIED_IN_PACKAGE.has(u)))('packaging/%s', (unit) => {
+  it('passes systemd-analyze verify without a warning', () => {
+    expect(hasSystemd, 'systemd-analyze: run bash scripts/install-system-packages.sh').toBe(true);
+    const result = spawnSync('systemd-analyze', ['verify', join(DIR, unit)], { encoding: 'utf8' });
+    expect(result.stderr + result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+// The node's and the witness's units run node from the system: they check its version first.
+const CHECKING_RUNTIME = UNITS.filter((u) =>
+  parseUnit(readFileSync(join(DIR, u), 'utf8'))
+    .get('Service')!
+    .has('ExecStartPre'),
+);
+describe.each(CHECKING_RUNTIME)('packaging/%s', (unit) => {
+  it('checks the runtime first with a script of this repository that this node passes', () => {
+    const [node, script, ...rest] = parseUnit(readFileSync(join(DIR, unit), 'utf8'))
+      .get('Service')!
+      .get('ExecStartPre')![0]!
+      .split(/\s+/);
+    expect([node, script, rest]).toEqual([
+      '/usr/bin/node',
+      '/opt/fairpatch/scripts/check-runtime.mjs',
+      [],
+    ]);
+    const local = new URL(`../../${script!.slice('/opt/fairpatch/'.length)}`, import.meta.url);
+    const result = spawnSync(process.execPath, [local.pathname], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+it('the node and the witness units check the runtime', () => {
+  expect(CHECKING_RUNTIME.sort()).toEqual(['fairpatch-node.service', 'fairpatch-witness.service']);
 });
 
 it('systemd-analyze fails a unit with an unknown key: the check can fail', () => {

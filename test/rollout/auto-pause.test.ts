@@ -148,56 +148,62 @@ describe('the automatic pause of a staged release', () => {
     expect(outcome.report!.verdict).toBe('UNFAIR');
   }, 120_000);
 
-  for (const swallowed of [false, true])
-    it(
-      swallowed
-        ? "an operator who swallows the failing agents' reports is flagged: the threshold signed, no pause"
-        : 'real agents whose install fails pause it themselves, and the audit finds nothing to say',
-      async () => {
-        const owners = new GroupOwners([GROUP], () => Date.now());
-        const s = await stagedRelease(cleanup, {
-          rollout: {
-            stages: twoStages(50),
-            pause_on: { failures: 3 },
-          },
-          owners: { groups: [GROUP], owners },
-        });
-        // The agents' door: the operator may answer their reports without counting them.
-        const door = new Hono();
-        door.all('*', (c) =>
-          swallowed && c.req.method === 'POST' && c.req.path === '/api/v1/reports'
-            ? c.json({ counted: true }, 201)
-            : s.node.app.fetch(c.req.raw),
-        );
-        const http = await listen(door);
-        cleanup.push(() => http.close());
-        const lines: string[] = [];
-        const agents = Array.from({ length: 20 }, () =>
-          rolloutAgent(s, { group: GROUP, lines, owners, server: http.url, install: 'exit 3' }),
-        );
-        // Enrolled before the release, then each tries at stage 1: about half fail, signed.
-        await Promise.all(agents.map((a) => a.cycle()));
-        s.fx.clock.set(s.releaseAt);
-        await s.node.evidence.activations();
-        await saltReady(s);
-        const outcomes = await Promise.all(agents.map((a) => a.cycle()));
-        expect(
-          outcomes.filter((o) => o.outcome === 'install-failed').length,
-        ).toBeGreaterThanOrEqual(3);
-        await s.node.sequencer.idle();
-        const r = await fetch(`${s.url}/log/rollout-pauses?release=${encodeURIComponent(RELEASE)}`);
-        const paused = verifyPauseEvidence({
-          body: await r.json(),
-          release: RELEASE,
-          log: parseVerifierKey(s.logKey),
-        });
-        expect(paused).toHaveLength(swallowed ? 0 : 1);
-        const outcome = await auditStaged(s);
-        const kinds = outcome
-          .report!.findings.filter((f) => f.kind.startsWith('rollout-auto-pause'))
-          .map((f) => [f.kind, f.unfair]);
-        expect(kinds).toEqual(swallowed ? [['rollout-auto-pause-missing', true]] : []);
-      },
-      120_000,
-    );
+  it.each([
+    [
+      'real agents whose install fails pause it themselves, and the audit finds nothing to say',
+      false,
+    ],
+    [
+      "an operator who swallows the failing agents' reports is flagged: the threshold signed, no pause",
+      true,
+    ],
+  ])(
+    '%s',
+    async (_title, swallowed) => {
+      const owners = new GroupOwners([GROUP], () => Date.now());
+      const s = await stagedRelease(cleanup, {
+        rollout: {
+          stages: twoStages(50),
+          pause_on: { failures: 3 },
+        },
+        owners: { groups: [GROUP], owners },
+      });
+      // The agents' door: the operator may answer their reports without counting them.
+      const door = new Hono();
+      door.all('*', (c) =>
+        swallowed && c.req.method === 'POST' && c.req.path === '/api/v1/reports'
+          ? c.json({ counted: true }, 201)
+          : s.node.app.fetch(c.req.raw),
+      );
+      const http = await listen(door);
+      cleanup.push(() => http.close());
+      const lines: string[] = [];
+      const agents = Array.from({ length: 20 }, () =>
+        rolloutAgent(s, { group: GROUP, lines, owners, server: http.url, install: 'exit 3' }),
+      );
+      // Enrolled before the release, then each tries at stage 1: about half fail, signed.
+      await Promise.all(agents.map((a) => a.cycle()));
+      s.fx.clock.set(s.releaseAt);
+      await s.node.evidence.activations();
+      await saltReady(s);
+      const outcomes = await Promise.all(agents.map((a) => a.cycle()));
+      expect(outcomes.filter((o) => o.outcome === 'install-failed').length).toBeGreaterThanOrEqual(
+        3,
+      );
+      await s.node.sequencer.idle();
+      const r = await fetch(`${s.url}/log/rollout-pauses?release=${encodeURIComponent(RELEASE)}`);
+      const paused = verifyPauseEvidence({
+        body: await r.json(),
+        release: RELEASE,
+        log: parseVerifierKey(s.logKey),
+      });
+      expect(paused).toHaveLength(swallowed ? 0 : 1);
+      const outcome = await auditStaged(s);
+      const kinds = outcome
+        .report!.findings.filter((f) => f.kind.startsWith('rollout-auto-pause'))
+        .map((f) => [f.kind, f.unfair]);
+      expect(kinds).toEqual(swallowed ? [['rollout-auto-pause-missing', true]] : []);
+    },
+    120_000,
+  );
 });

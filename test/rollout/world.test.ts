@@ -259,33 +259,36 @@ describe('a staged rollout, five groups of forty vouched agents', () => {
     expect(against.map((f) => f.kind)).toContain('rollout-stage-ahead');
   }, 300_000);
 
-  for (const unvouched of [false, true])
-    it(
-      unvouched
-        ? 'as many failures from keys no one vouches for pause nothing: stage 2 opens on time'
-        : 'vouched agents failing at stage 1 pause the rollout: stage 2 held for every group; the audit agrees',
-      async () => {
-        const wd = await world(undefined, { failing: true, unvouched });
-        await wd.moveTo(wd.releaseAt, false);
-        await wd.saltReady();
-        const first = await wd.poll();
-        const failed = Object.values(first)
-          .flat()
-          .filter((o) => o === 'install-failed').length;
-        expect(failed).toBeGreaterThanOrEqual(5);
-        // An hour on, the node restarted: stage 2 is due.
-        await wd.moveTo(wd.releaseAt + HOUR + SECOND, true);
-        await wd.poll();
-        const signed = new Set(
-          wd.agents.map((a) => a.agent.receipts.all().at(-1)!.signed.observation.rollout?.stage),
-        );
-        expect(signed).toEqual(new Set([unvouched ? 1 : 0]));
-        if (unvouched) return;
-        const outcome = await wd.audit();
-        expect(rolloutFindings(outcome)).toEqual([]);
-        const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;
-        expect(rollout.stages.map((st) => st.stage)).toEqual([0]);
-      },
-      300_000,
-    );
+  it.each([
+    [
+      'vouched agents failing at stage 1 pause the rollout: stage 2 held for every group; the audit agrees',
+      false,
+    ],
+    ['as many failures from keys no one vouches for pause nothing: stage 2 opens on time', true],
+  ])(
+    '%s',
+    async (_title, unvouched) => {
+      const wd = await world(undefined, { failing: true, unvouched });
+      await wd.moveTo(wd.releaseAt, false);
+      await wd.saltReady();
+      const first = await wd.poll();
+      const failed = Object.values(first)
+        .flat()
+        .filter((o) => o === 'install-failed').length;
+      expect(failed).toBeGreaterThanOrEqual(5);
+      // An hour on, the node restarted: stage 2 is due.
+      await wd.moveTo(wd.releaseAt + HOUR + SECOND, true);
+      await wd.poll();
+      const signed = new Set(
+        wd.agents.map((a) => a.agent.receipts.all().at(-1)!.signed.observation.rollout?.stage),
+      );
+      expect(signed).toEqual(new Set([unvouched ? 1 : 0]));
+      if (unvouched) return;
+      const outcome = await wd.audit();
+      expect(rolloutFindings(outcome)).toEqual([]);
+      const rollout = outcome.report!.releases.find((r) => r.rollout)!.rollout!;
+      expect(rollout.stages.map((st) => st.stage)).toEqual([0]);
+    },
+    300_000,
+  );
 });
