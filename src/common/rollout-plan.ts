@@ -27,13 +27,11 @@ export const rolloutPlanSchema = z
     stages: z.array(rolloutStageSchema).min(1).max(MAX_STAGES),
     /**
      * Pause automatically once this many install failures, signed by agents an owner vouched for,
-     * were reported for the release (and, with `share_bp`, once they are at least that share of the
-     * vouched reports). Unvouched reports never pause a fix.
+     * were reported for the release. Unvouched reports never pause a fix.
      */
     pause_on: z
       .strictObject({
         failures: z.number().int().min(1).max(MAX_PAUSE_FAILURES),
-        share_bp: z.number().int().min(1).max(FULL_BP).optional(),
       })
       .optional(),
     /** A critical fix is one stage unless the vendor sets this, on purpose. */

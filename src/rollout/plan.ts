@@ -35,10 +35,11 @@ export const manifestRolloutSchema = z.strictObject({
     .max(MAX_STAGES),
   pause_on: z
     .strictObject({
-      /** Pause once this many vouched agents reported a failed install. */
+      /**
+       * Pause once this many vouched agents reported a failed install. A count only: a share of
+       * reports would need every node to know how many vouched agents reported at all.
+       */
       failures: z.number().int().min(1).max(MAX_PAUSE_FAILURES),
-      /** ...and the failures are at least this share of the vouched reports, percent. */
-      share: percent.optional(),
     })
     .optional(),
   /** A critical release is one stage; staging it needs this, set on purpose. */
@@ -63,12 +64,7 @@ export function signedPlan(rollout: ManifestRollout, severity: string): RolloutP
     })),
     ...(rollout.pause_on
       ? {
-          pause_on: {
-            failures: rollout.pause_on.failures,
-            ...(rollout.pause_on.share !== undefined
-              ? { share_bp: Math.round(rollout.pause_on.share * 100) }
-              : {}),
-          },
+          pause_on: { failures: rollout.pause_on.failures },
         }
       : {}),
     ...(rollout.allow_critical_staging ? { allow_critical_staging: true as const } : {}),

@@ -14,7 +14,7 @@ const three = manifestRolloutSchema.parse({
     { percent: 10, after: '1h' },
     { percent: 100, after: '6h' },
   ],
-  pause_on: { failures: 5, share: 2.5 },
+  pause_on: { failures: 5 },
 });
 
 describe('rollout plans', () => {
@@ -26,9 +26,21 @@ describe('rollout plans', () => {
         { percent_bp: 1000, after_s: 3600 },
         { percent_bp: 10000, after_s: 21600 },
       ],
-      pause_on: { failures: 5, share_bp: 250 },
+      pause_on: { failures: 5 },
     });
     expect(describePlan(signedPlan(three, 'high'))).toBe('1% at +0s, 10% at +1h, 100% at +6h');
+  });
+
+  it('a pause on a share of reports is refused, not signed and ignored', () => {
+    const withShare = { stages: three.stages, pause_on: { failures: 5, share: 2.5 } };
+    expect(manifestRolloutSchema.safeParse(withShare).success).toBe(false);
+    const signed = { v: 1, stages: [{ percent_bp: 10000, after_s: 0 }] };
+    expect(rolloutPlanSchema.safeParse({ ...signed, pause_on: { failures: 5 } }).success).toBe(
+      true,
+    );
+    expect(
+      rolloutPlanSchema.safeParse({ ...signed, pause_on: { failures: 5, share_bp: 250 } }).success,
+    ).toBe(false);
   });
 
   it('--stages 1%,10%@1h,100%@6h is the same plan as the manifest writes it', () => {
