@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { signedEnrollmentSchema } from './enrollment.js';
 import { groupName } from './names.js';
 import { isoMillis } from './iso-millis.js';
 import { statementKind } from './statement.js';
@@ -23,10 +24,15 @@ export const installReportSchema = z.strictObject({
 });
 export type InstallReport = z.infer<typeof installReportSchema>;
 
-/** `POST /api/v1/reports`: one report and the agent's signature over it. */
+/**
+ * `POST /api/v1/reports`: one report and the agent's signature over it, and the owner's certificate
+ * the agent holds, if any: any node checks it against the declared owners, so a node that never saw
+ * the agent's receipts (another node, or a restart) still knows the key is vouched.
+ */
 export const signedInstallReportSchema = z.strictObject({
   report: installReportSchema,
   sig: HEX(128),
+  enrollment: signedEnrollmentSchema.optional(),
 });
 export type SignedInstallReport = z.infer<typeof signedInstallReportSchema>;
 

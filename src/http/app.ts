@@ -255,6 +255,7 @@ export function createApp(deps: AppDeps): Hono {
       store: repo.store,
       now: () => repo.clock.now(),
       budget: deps.reportBudget,
+      admitEnrollment: (certificate, signer) => deps.intake.admitEnrollment(certificate, signer),
       ...(deps.autoPause ? { autoPause: deps.autoPause } : {}),
       assertDeclared: (groups) => deps.intake.assertDeclared(groups),
     }),

@@ -134,6 +134,18 @@ export class ReceiptIntake<Answer> {
   }
 
   /**
+   * The owner's certificate an install report carries, checked exactly as a batch's are (for the
+   * report's signer and group, the owner's signature); its key is vouched if a declared owner signed
+   * it. Any node of one database so knows a vouched key, restarted or not, without its receipts.
+   */
+  async admitEnrollment(
+    certificate: SignedEnrollment,
+    signer: { agent: string; group: string },
+  ): Promise<void> {
+    await this.parts.enrollments.admit([certificate], [signer]);
+  }
+
+  /**
    * Once the operator has declared its groups, evidence about any other group (a receipt, an install
    * report) is refused: group names come from clients, who could invent any number of them.
    */

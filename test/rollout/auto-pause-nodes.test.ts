@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SignedEnrollment } from '../../src/common/enrollment.js';
 import { type SignedInstallReport, signInstallReport } from '../../src/common/install-report.js';
 import { tickAt } from '../../src/common/tick.js';
 import { parseVerifierKey } from '../../src/log/note.js';
@@ -56,14 +57,24 @@ async function pausingRelease(dialect: (typeof DIALECTS)[number]) {
       },
       a.seed,
     );
-  const report = async (url: string, a: SimAgent) => {
+  /** Posts `a`'s failure report, with `enrollment` if given (the owner's certificate an agent carries). */
+  const report = async (url: string, a: SimAgent, enrollment?: SignedEnrollment, status = 201) => {
     const r = await fetch(`${url}/api/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(failure(a)),
+      body: JSON.stringify({ ...failure(a), ...(enrollment ? { enrollment } : {}) }),
     });
-    expect(r.status).toBe(201);
+    expect(r.status).toBe(status);
   };
+  /** Keys in the vouched tally both nodes share. */
+  const vouchedTally = async () =>
+    (
+      await s.node.db
+        .selectFrom('auto_pause_failures')
+        .select('agent')
+        .where('release', '=', RELEASE)
+        .execute()
+    ).length;
   const pauses = async (node: FairpatchNode, url: string) => {
     await node.sequencer.idle();
     const r = await fetch(`${url}/log/rollout-pauses?release=${encodeURIComponent(RELEASE)}`);
@@ -79,7 +90,7 @@ async function pausingRelease(dialect: (typeof DIALECTS)[number]) {
     (await s.node.db.selectFrom('log_leaves').select('data').execute()).filter((row) =>
       row.data.includes('"rollout.auto-paused"'),
     ).length;
-  return { s, vouchedAgent, introduce, report, pauses, pauseLeaves };
+  return { s, owners, vouchedAgent, introduce, report, pauses, pauseLeaves, vouchedTally };
 }
 
 describe.each(DIALECTS)('the automatic pause counts in the database (%s)', (dialect) => {
@@ -128,5 +139,45 @@ describe.each(DIALECTS)('the automatic pause counts in the database (%s)', (dial
     const tick = tickAt(s.node.repo.config, s.fx.clock.now()) + 1;
     expect(await pauses(s.node, s.url)).toEqual([{ action: 'pause', tick }]);
     expect(await pauseLeaves()).toBe(1);
+  }, 120_000);
+
+  it('a report carrying its certificate is vouched on a node that never saw its receipts', async () => {
+    const { s, vouchedAgent, report, pauses, vouchedTally } = await pausingRelease(dialect);
+    const second = await s.open();
+    cleanup.push(() => second.close());
+    const other = await listen({ fetch: (request: Request) => second.app.fetch(request) });
+    cleanup.push(() => other.close());
+    // Receipts (and certificates) went to the first node only; the failures go to the second.
+    const [a, b, c] = [
+      await vouchedAgent(s.url),
+      await vouchedAgent(s.url),
+      await vouchedAgent(s.url),
+    ];
+    await report(other.url, a, a.enrollment);
+    expect(await vouchedTally()).toBe(1);
+    // And to the first node after a restart, before any new receipt.
+    await s.restart();
+    await report(s.url, b, b.enrollment);
+    expect(await vouchedTally()).toBe(2);
+    await report(other.url, c, c.enrollment);
+    await second.sequencer.idle();
+    const tick = tickAt(s.node.repo.config, s.fx.clock.now()) + 1;
+    expect(await pauses(s.node, s.url)).toEqual([{ action: 'pause', tick }]);
+  }, 120_000);
+
+  it('a certificate for another key, or by an owner not declared, vouches for nothing', async () => {
+    const { s, owners, report, vouchedTally } = await pausingRelease(dialect);
+    const [a, b] = [new SimAgent(GROUP, s.fx.clock), new SimAgent(GROUP, s.fx.clock)];
+    // b's certificate on a's report: refused, as in a receipt batch, and not counted.
+    await report(s.url, a, owners.certify(GROUP, b.publicKey), 400);
+    // A certificate signed by an owner key the operator never declared: taken, but unvouched.
+    const stranger = new GroupOwners([GROUP], () => s.fx.clock.now());
+    await report(s.url, a, stranger.certify(GROUP, a.publicKey));
+    await report(s.url, b, stranger.certify(GROUP, b.publicKey));
+    expect(await vouchedTally()).toBe(0);
+    // A key with its declared owner's certificate counts: what the check above refused is the owner.
+    const c = new SimAgent(GROUP, s.fx.clock);
+    await report(s.url, c, owners.certify(GROUP, c.publicKey));
+    expect(await vouchedTally()).toBe(1);
   }, 120_000);
 });

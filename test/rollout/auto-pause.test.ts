@@ -170,11 +170,13 @@ describe('the automatic pause of a staged release', () => {
       });
       // The agents' door: the operator may answer their reports without counting them.
       const door = new Hono();
-      door.all('*', (c) =>
-        swallowed && c.req.method === 'POST' && c.req.path === '/api/v1/reports'
-          ? c.json({ counted: true }, 201)
-          : s.node.app.fetch(c.req.raw),
-      );
+      /** Whether each report the agents posted carried their owner's certificate. */
+      const certified: boolean[] = [];
+      door.all('*', async (c) => {
+        const isReport = c.req.method === 'POST' && c.req.path === '/api/v1/reports';
+        if (isReport) certified.push('enrollment' in ((await c.req.raw.clone().json()) as object));
+        return swallowed && isReport ? c.json({ counted: true }, 201) : s.node.app.fetch(c.req.raw);
+      });
       const http = await listen(door);
       cleanup.push(() => http.close());
       const lines: string[] = [];
@@ -190,6 +192,9 @@ describe('the automatic pause of a staged release', () => {
       expect(outcomes.filter((o) => o.outcome === 'install-failed').length).toBeGreaterThanOrEqual(
         3,
       );
+      // Each carries the certificate: a node that never saw the agent's receipts knows it is vouched.
+      expect(certified.length).toBeGreaterThanOrEqual(3);
+      expect(certified.every(Boolean)).toBe(true);
       await s.node.sequencer.idle();
       const r = await fetch(`${s.url}/log/rollout-pauses?release=${encodeURIComponent(RELEASE)}`);
       const paused = verifyPauseEvidence({

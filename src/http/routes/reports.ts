@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { sql } from 'kysely';
+import type { SignedEnrollment } from '../../common/enrollment.js';
 import { signedInstallReportSchema, verifyInstallReport } from '../../common/install-report.js';
 import type { Db } from '../../db/schema.js';
 import { FairpatchError } from '../../errors.js';
@@ -28,6 +29,11 @@ export function reportRoutes(deps: {
   store: RepositoryStore;
   now: () => number;
   budget: IntakeBudget;
+  /** Checks the certificate a report carries as the receipt intake does, and remembers a vouched key. */
+  admitEnrollment?: (
+    certificate: SignedEnrollment,
+    signer: { agent: string; group: string },
+  ) => Promise<void>;
   /** Tallies failure reports of staged releases and pauses on vouched ones (src/release/auto-pause.ts). */
   autoPause?: Pick<AutoPause, 'report'>;
   /** Refuses (GROUP_UNDECLARED) a group the operator has not declared, once it has declared any. */
@@ -50,6 +56,9 @@ export function reportRoutes(deps: {
         `report.at is more than ${REPORT_WINDOW_MS / 60_000} minutes from this server's clock`,
       );
     await deps.assertDeclared([r.group]);
+    // Before the charge: a key vouched for draws on its own budget, not the unvouched pool.
+    if (signed.enrollment)
+      await deps.admitEnrollment?.(signed.enrollment, { agent: r.agent, group: r.group });
     if (seen.has(signed.sig)) return c.json({ counted: true }, 201);
     // What the row can add to the database, charged before it is written.
     deps.budget.charge([r], r.group.length + r.product.length + r.version.length + 64);
