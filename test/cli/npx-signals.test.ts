@@ -76,7 +76,14 @@ describe('fairpatch started through npx', () => {
         // already gone
       }
     });
-    const agent = await until('the agent under npx', () => cliProcess(pgid));
+    const agent = await until('the agent under npx', () => {
+      // npx gone before its agent showed: say what it printed rather than time out on ps.
+      if (npx.exitCode !== null || npx.signalCode !== null)
+        throw new Error(
+          `npx exited (${npx.exitCode ?? npx.signalCode}): ${readFileSync(log, 'utf8')}`,
+        );
+      return cliProcess(pgid);
+    });
     expect(alive(agent)).toBe(true);
     // Running: its first cycle said something (a refusal: the root is no root, the server no server).
     await until('a cycle', () => /REFUSED/.test(readFileSync(log, 'utf8')));
