@@ -10,6 +10,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
     stdio: 'inherit',
   });
+  // As `npm run build` does: tests run the bins as a user would, through npx.
+  execFileSync(process.execPath, ['scripts/chmod-bins.mjs'], { stdio: 'inherit' });
   if (process.env.DATABASE_URL) {
     project.provide('postgresUrl', process.env.DATABASE_URL);
     return () => {};
