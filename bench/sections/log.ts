@@ -15,7 +15,7 @@ import { MemoryTree } from '../../src/log/tree.js';
 import { generateKeyPair, tufKey } from '../../src/tuf/keys.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
 import { buildTimestamp } from '../../src/tuf/roles.js';
-import { isoSeconds } from '../../src/tuf/time.js';
+import { scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
 
 export interface LogResult {
   appendsPerSecond: number;
@@ -92,24 +92,7 @@ export async function auditBig(
     freshness_ms: 300_000,
     root_sha256: '0'.repeat(64),
   });
-  push({
-    type: 'release.scheduled',
-    v: 1,
-    vendor: 'acme',
-    metadata_version: 2,
-    metadata_sha256: '1'.repeat(64),
-    release_at: isoSeconds(epoch + 3_600_000),
-    activation_tick: 3601,
-    targets: {
-      'acme/a.sh': {
-        sha256: '2'.repeat(64),
-        length: 10,
-        product: 'acme-agent',
-        version: '2.4.1',
-        platform: 'linux-x64',
-      },
-    },
-  });
+  push(scheduledReleaseLeaf(epoch));
   push({
     type: 'release.activated',
     v: 1,

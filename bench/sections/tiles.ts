@@ -27,7 +27,7 @@ import {
 } from '../../src/tuf/metadata.js';
 import { buildTimestamp } from '../../src/tuf/roles.js';
 import { parseRoot } from '../../src/tuf/schema.js';
-import { isoSeconds } from '../../src/tuf/time.js';
+import { scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
 import { listen } from '../lib/listen.js';
 import { cacheServer, startNginx } from '../lib/nginx.js';
 import { RESULTS, replaceSection } from '../lib/sections.js';
@@ -121,25 +121,7 @@ export class BenchLog {
         freshness_ms: 300_000,
         root_sha256: sha256Hex(canonicalBytes(this.root)),
       };
-    if (i === 1)
-      return {
-        type: 'release.scheduled',
-        v: 1,
-        vendor: 'acme',
-        metadata_version: 2,
-        metadata_sha256: '1'.repeat(64),
-        release_at: isoSeconds(epoch + 3_600_000),
-        activation_tick: 3601,
-        targets: {
-          'acme/a.sh': {
-            sha256: '2'.repeat(64),
-            length: 10,
-            product: 'acme-agent',
-            version: '2.4.1',
-            platform: 'linux-x64',
-          },
-        },
-      };
+    if (i === 1) return scheduledReleaseLeaf(epoch);
     if (i === 2)
       return {
         type: 'release.activated',
