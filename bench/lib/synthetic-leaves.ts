@@ -25,3 +25,17 @@ export function scheduledReleaseLeaf(epoch: number): LeafOf<'release.scheduled'>
     },
   };
 }
+
+/** The activation of that release at its tick. */
+export function releaseActivatedLeaf(): LeafOf<'release.activated'> {
+  return {
+    type: 'release.activated',
+    v: 1,
+    vendor: 'acme',
+    metadata_version: 2,
+    tick: 3601,
+    snapshot_version: 2,
+    snapshot_sha256: '3'.repeat(64),
+    timestamp_sha256: '4'.repeat(64),
+  };
+}

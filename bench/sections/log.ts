@@ -15,7 +15,7 @@ import { MemoryTree } from '../../src/log/tree.js';
 import { generateKeyPair, tufKey } from '../../src/tuf/keys.js';
 import { envelopeBytes, metaFile, signEnvelope } from '../../src/tuf/metadata.js';
 import { buildTimestamp } from '../../src/tuf/roles.js';
-import { scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
+import { releaseActivatedLeaf, scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
 
 export interface LogResult {
   appendsPerSecond: number;
@@ -93,16 +93,7 @@ export async function auditBig(
     root_sha256: '0'.repeat(64),
   });
   push(scheduledReleaseLeaf(epoch));
-  push({
-    type: 'release.activated',
-    v: 1,
-    vendor: 'acme',
-    metadata_version: 2,
-    tick: 3601,
-    snapshot_version: 2,
-    snapshot_sha256: '3'.repeat(64),
-    timestamp_sha256: '4'.repeat(64),
-  });
+  push(releaseActivatedLeaf());
   // Receipts: one document per tick, observed by many clients in 8 groups.
   const docs = new Map<number, string>();
   const doc = (k: number) => {

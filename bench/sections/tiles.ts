@@ -27,7 +27,7 @@ import {
 } from '../../src/tuf/metadata.js';
 import { buildTimestamp } from '../../src/tuf/roles.js';
 import { parseRoot } from '../../src/tuf/schema.js';
-import { scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
+import { releaseActivatedLeaf, scheduledReleaseLeaf } from '../lib/synthetic-leaves.js';
 import { listen } from '../lib/listen.js';
 import { cacheServer, startNginx } from '../lib/nginx.js';
 import { RESULTS, replaceSection } from '../lib/sections.js';
@@ -122,17 +122,7 @@ export class BenchLog {
         root_sha256: sha256Hex(canonicalBytes(this.root)),
       };
     if (i === 1) return scheduledReleaseLeaf(epoch);
-    if (i === 2)
-      return {
-        type: 'release.activated',
-        v: 1,
-        vendor: 'acme',
-        metadata_version: 2,
-        tick: 3601,
-        snapshot_version: 2,
-        snapshot_sha256: '3'.repeat(64),
-        timestamp_sha256: '4'.repeat(64),
-      };
+    if (i === 2) return releaseActivatedLeaf();
     if (i % 1000 === 3) {
       // A batch of 100 receipts every 1,000th leaf.
       const slot = (i - 3) / 1000;
