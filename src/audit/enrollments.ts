@@ -16,6 +16,8 @@ import type { Finding } from './report.js';
  */
 export function vouchedKeys(input: {
   leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
+  /** Owners' certificates the log's receipt batches carried, each with the first leaf that did. */
+  enrollments: ReadonlyArray<{ leaf: number; certificate: unknown }>;
   external: readonly ExternalEvidence[];
   owners: OwnersByGroup;
   pinnedClients: Readonly<Record<string, readonly string[]>>;
@@ -72,9 +74,7 @@ export function vouchedKeys(input: {
     if (vouched.admit(parsed.data, valid) && index !== undefined && !enrolledAt.has(key))
       enrolledAt.set(key, index);
   };
-  for (const { index, leaf } of input.leaves)
-    if (leaf.type === 'receipts.batch' && leaf.v === 2)
-      for (const e of leaf.enrollments ?? []) admit(e, index);
+  for (const { leaf, certificate } of input.enrollments) admit(certificate, leaf);
   for (const e of input.external) for (const c of e.enrollments ?? []) admit(c);
   return { vouched, enrolledAt, ownersSource, notes };
 }

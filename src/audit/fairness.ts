@@ -30,6 +30,7 @@ import { splitViews } from './split-view.js';
 import { servedChanges } from './served-changes.js';
 import { type AuditedSalt, rolloutAudit } from './rollout.js';
 import { openSealedSchedules } from './sealed-schedules.js';
+import { type LogDigest, digestOf } from './digest/log-digest.js';
 export * from './report.js';
 
 // The fairness verdict: a pure function of the verified log, outside evidence, the trusted timestamp
@@ -38,7 +39,9 @@ export * from './report.js';
 // keys no one vouches for cost nothing, so however many there are they neither convict nor clear.
 
 export function evaluateFairness(input: {
-  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
+  /** The verified log, folded (src/audit/digest/); or its leaves, folded here. */
+  digest?: LogDigest;
+  leaves?: ReadonlyArray<{ index: number; leaf: Leaf }>;
   timestampKeys: ReadonlyMap<string, TufKey>;
   /** When each timestamp key was in force: a retired key's signature on a later tick counts for nothing. */
   timestampKeyWindows?: KeyWindows;
@@ -54,8 +57,9 @@ export function evaluateFairness(input: {
   rolloutSalts?: ReadonlyMap<string, AuditedSalt>;
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
+  const digest = input.digest ?? digestOf(input.leaves ?? [], input.cache?.signatures);
   // Embargo members' schedules, sealed until the reveal, read as the schedules they open.
-  const unsealed = openSealedSchedules(input.leaves);
+  const unsealed = openSealedSchedules(digest.leaves);
   const byType = leavesByType(unsealed.leaves);
   const of = <T extends Leaf['type']>(type: T) =>
     (byType.get(type) ?? []) as Array<{ index: number; leaf: LeafOf<T> }>;
@@ -70,7 +74,8 @@ export function evaluateFairness(input: {
     ownersSource,
     notes: ownerNotes,
   } = vouchedKeys({
-    leaves: input.leaves,
+    leaves: digest.leaves,
+    enrollments: digest.receipts.enrollments,
     external,
     owners: options.owners,
     pinnedClients: options.pinned,
@@ -78,7 +83,7 @@ export function evaluateFairness(input: {
   });
   const quorumOf = (group: string): number => vouched.quorum(group) ?? options.quorum;
   const { seen, documents, notes } = collectObservations({
-    leaves: input.leaves,
+    receipts: digest.receipts,
     external,
     timestampKeys: input.timestampKeys,
     vouched: (group, agent, at) => vouched.vouched(group, agent, at),
@@ -92,13 +97,22 @@ export function evaluateFairness(input: {
     ...unsealed.findings,
   ];
   findings.push(...equivocations(documents, seen));
-  findings.push(...servedChanges({ of, documents, now: input.now, options, tickStart }));
+  findings.push(
+    ...servedChanges({
+      of,
+      rollups: digest.rollups,
+      documents,
+      now: input.now,
+      options,
+      tickStart,
+    }),
+  );
   if (input.log)
     findings.push(
       ...splitViews({
         seen,
         logKeys: input.log.keys,
-        logSize: input.leaves.length,
+        logSize: digest.size,
         rootAt: input.log.rootAt,
       }),
     );
@@ -110,7 +124,6 @@ export function evaluateFairness(input: {
     tickStart,
   });
   findings.push(...commitments);
-  const rollups = of('delivery.rollup');
   for (const release of releases) {
     const { report, activation } = release;
     findings.push(...activationFindings({ release, now: input.now, options, tickStart }));
@@ -124,7 +137,7 @@ export function evaluateFairness(input: {
       leaf: activation.index,
     };
     findings.push(...earlyRelease(report, documents, seen));
-    findings.push(...rollupAdmissions(report, rollups));
+    findings.push(...rollupAdmissions(report, digest.rollups));
     deliveries(report, seen, options);
     findings.push(...testimony({ report, seen, options, tickStart, quorumOf }));
     if ('metadata' in activation.leaf) {
@@ -179,7 +192,7 @@ export function evaluateFairness(input: {
 
   return {
     verdict: verdictOf(findings),
-    logSize: input.leaves.length,
+    logSize: digest.size,
     tickMs: clock.tickMs,
     ...(declared ? { declaredGroups: declared } : {}),
     owners: Object.fromEntries(
@@ -190,7 +203,7 @@ export function evaluateFairness(input: {
     ),
     releases: releases.map((r) => r.report),
     embargoes,
-    ...groupStats(seen, rollups, tickStart),
+    ...groupStats(seen, digest.rollups.polls, tickStart),
     evidence: evidenceBySource(seen),
     findings,
   };
@@ -389,7 +402,7 @@ function evidenceBySource(seen: readonly Seen[]): NonNullable<FairnessReport['ev
  */
 function groupStats(
   seen: readonly Seen[],
-  rollups: ReadonlyArray<{ leaf: LeafOf<'delivery.rollup'> }>,
+  polls: ReadonlyMap<string, number>,
   tickStart: (k: number) => number,
 ): Pick<FairnessReport, 'groups' | 'unattributedPolls'> {
   const stats = new Map<
@@ -411,11 +424,10 @@ function groupStats(
     if (s.vouched) entry.vouched.add(s.agent);
   }
   const unattributed: Record<string, number> = {};
-  for (const { leaf } of rollups)
-    for (const [g, d] of Object.entries(leaf.groups)) {
-      if (isGroupName(g)) of(g).polls += d.polls;
-      else unattributed[g] = (unattributed[g] ?? 0) + d.polls;
-    }
+  for (const [g, n] of polls) {
+    if (isGroupName(g)) of(g).polls += n;
+    else unattributed[g] = (unattributed[g] ?? 0) + n;
+  }
   const out: FairnessReport['groups'] = {};
   for (const [g, s] of [...stats].sort(([a], [b]) => a.localeCompare(b)))
     out[g] = {

@@ -1,4 +1,6 @@
 import type { Leaf } from '../log/leaves.js';
+import { digestOf } from './digest/log-digest.js';
+import { type ReceiptDigest, mergeRun, runId, runOf } from './digest/receipts.js';
 import {
   type SignedObservation,
   receiptBatchSchema,
@@ -61,10 +63,14 @@ export const newVerificationCache = (): VerificationCache => ({
  * Every observation the auditor can check: agent-signed (by the key it names), about a timestamp
  * signed by a key a trusted root named. Unsigned (old) receipts and anything that fails a check are
  * reported and left out: one unauthenticated claim never counts. The same signature from several
- * sources counts once; a run signed again as it grew counts as its longest version.
+ * sources counts once; a run signed again as it grew counts as its longest version. The log's
+ * receipts come folded (src/audit/digest/receipts.ts); outside evidence is folded in here, into a
+ * copy, so it never becomes part of what the auditor keeps of the log.
  */
 export function collectObservations(input: {
-  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>;
+  /** The log's receipts, folded; or its leaves, folded here. */
+  receipts?: ReceiptDigest;
+  leaves?: ReadonlyArray<{ index: number; leaf: Leaf }>;
   external: readonly ExternalEvidence[];
   timestampKeys: ReadonlyMap<string, TufKey>;
   cache?: VerificationCache;
@@ -75,11 +81,10 @@ export function collectObservations(input: {
 }): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
   const vouched = input.vouched ?? (() => false);
   const cache = input.cache ?? newVerificationCache();
+  const logged = input.receipts ?? digestOf(input.leaves ?? [], cache.signatures).receipts;
   const documents = new Map<string, VerifiedDocument>();
   const rejected = new Set<string>();
   const notes: Finding[] = [];
-  const runs = new Map<string, Seen>();
-  const signatures = new Set<string>();
 
   const admitDocument = (digest: string, document: unknown, where: string): void => {
     if (documents.has(digest) || rejected.has(digest)) return;
@@ -107,84 +112,31 @@ export function collectObservations(input: {
       });
     }
   };
-
-  const admit = (signed: SignedObservation, source: string): void => {
-    if (signatures.has(signed.sig)) return;
-    signatures.add(signed.sig);
-    let valid = cache.signatures.get(signed.sig);
-    if (valid === undefined) {
-      valid = verifyObservation(signed);
-      cache.signatures.set(signed.sig, valid);
-    }
-    if (!valid) {
-      notes.push({
-        kind: 'receipt-unverifiable',
-        class: 'note',
-        unfair: false,
-        message: `an observation from ${source} does not carry a valid agent signature`,
-        evidence: { source, sig: signed.sig },
-      });
-      return;
-    }
-    const o = signed.observation;
-    const doc = documents.get(o.document);
-    if (!doc) return;
-    const id = `${o.agent}/${o.document}/${o.first_at}/${o.via}`;
-    const seen: Seen = {
-      agent: o.agent,
-      group: o.group,
-      doc,
-      firstAt: Date.parse(o.first_at),
-      lastAt: Date.parse(o.last_at),
-      polls: o.polls,
-      via: o.via,
-      pushed: o.pushed,
-      artifactFailures: (o.artifact_failures ?? []).map((f) => f.target),
-      ...(o.rollout ? { rollout: o.rollout } : {}),
-      pathFailures: (o.path_failures ?? []).map((f) => f.via),
-      checkpoints: o.checkpoint ? [Buffer.from(o.checkpoint, 'base64').toString('utf8')] : [],
-      source,
-      vouched: false,
-    };
-    seen.vouched = vouched(seen.group, seen.agent, seen.lastAt);
-    // A run signed again as it grew: its longest account, with everything any version reported.
-    const earlier = runs.get(id);
-    const longest = !earlier || seen.lastAt > earlier.lastAt ? seen : earlier;
-    // Added to a run after its last poll (a staged release weighed), so a version signed again with
-    // the same last time may be the only one that carries it.
-    const rollout = longest.rollout ?? earlier?.rollout ?? seen.rollout;
-    runs.set(id, {
-      ...longest,
-      polls: Math.max(seen.polls, earlier?.polls ?? 0),
-      artifactFailures: [
-        ...new Set([...(earlier?.artifactFailures ?? []), ...seen.artifactFailures]),
-      ],
-      pathFailures: [...new Set([...(earlier?.pathFailures ?? []), ...seen.pathFailures])],
-      checkpoints: [...new Set([...(earlier?.checkpoints ?? []), ...seen.checkpoints])],
-      ...(rollout ? { rollout } : {}),
+  const unverifiable = (source: string, sig: string): void => {
+    notes.push({
+      kind: 'receipt-unverifiable',
+      class: 'note',
+      unfair: false,
+      message: `an observation from ${source} does not carry a valid agent signature`,
+      evidence: { source, sig },
     });
   };
 
-  let legacy = 0;
-  for (const { index, leaf } of input.leaves) {
-    if (leaf.type !== 'receipts.batch') continue;
-    if (leaf.v === 1) {
-      legacy += leaf.observations.length;
-      continue;
-    }
-    for (const [digest, text] of Object.entries(leaf.documents))
-      admitDocument(digest, safeParse(text), `log leaf ${index}`);
-    for (const r of leaf.receipts) admit(r, 'log');
-  }
-  if (legacy > 0)
+  for (const [digest, { text, leaf }] of logged.documents)
+    admitDocument(digest, safeParse(text), `log leaf ${leaf}`);
+  for (const sig of logged.invalid) unverifiable('log', sig);
+  if (logged.legacy > 0)
     notes.push({
       kind: 'receipt-unsigned',
       class: 'note',
       unfair: false,
-      message: `${legacy} receipts in the log predate agent signatures: not counted as evidence`,
-      evidence: { count: legacy },
+      message: `${logged.legacy} receipts in the log predate agent signatures: not counted as evidence`,
+      evidence: { count: logged.legacy },
     });
 
+  const runs = new Map(logged.runs);
+  // A signature the log's receipts already failed is reported once, wherever else it turns up.
+  const signatures = new Set(logged.invalid);
   for (const e of input.external) {
     const parsed = receiptBatchSchema.safeParse({ documents: e.documents, receipts: e.receipts });
     if (!parsed.success) {
@@ -200,9 +152,28 @@ export function collectObservations(input: {
     for (const [digest, document] of Object.entries(parsed.data.documents)) {
       if (sha256Hex(canonicalBytes(document)) === digest) admitDocument(digest, document, e.source);
     }
-    for (const r of parsed.data.receipts) admit(r, e.source);
+    for (const signed of parsed.data.receipts) {
+      if (signatures.has(signed.sig)) continue;
+      signatures.add(signed.sig);
+      let valid = cache.signatures.get(signed.sig);
+      if (valid === undefined) {
+        valid = verifyObservation(signed);
+        cache.signatures.set(signed.sig, valid);
+      }
+      if (!valid) unverifiable(e.source, signed.sig);
+      else if (documents.has(signed.observation.document))
+        mergeRun(runs, runId(signed.observation), runOf(signed, e.source));
+    }
   }
-  return { seen: [...runs.values()], documents, notes };
+
+  const seen: Seen[] = [];
+  for (const run of runs.values()) {
+    const doc = documents.get(run.document);
+    if (!doc) continue;
+    const { document: _, ...rest } = run;
+    seen.push({ ...rest, doc, vouched: vouched(run.group, run.agent, run.lastAt) });
+  }
+  return { seen, documents, notes };
 }
 
 /** The key ids a timestamp document's signatures name (the strict check has verified every one). */

@@ -1,6 +1,7 @@
 import type { LeafOf } from '../log/leaves.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
 import type { Seen } from './observations.js';
+import type { RollupDigest } from './digest/rollups.js';
 import type { AuditOptions, Finding, ReleaseReport } from './report.js';
 
 // Proof: findings that rest on bytes the accused signed (server-signed timestamps, log leaves under a
@@ -139,54 +140,52 @@ export function earlyRelease(
   return out;
 }
 
-/** Proof: a node's own signed roll-up admits serving a group the old snapshot after activation. */
-export function rollupAdmissions(
-  report: ReleaseReport,
-  rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
-): Finding[] {
+/**
+ * Proof: a node's own signed roll-up admits serving a group the old snapshot after activation (its
+ * latest such admission, per node, group and version, is the evidence); and how each group was
+ * told of the activation by push.
+ */
+export function rollupAdmissions(report: ReleaseReport, rollups: RollupDigest): Finding[] {
   const act = report.activation;
   if (!act) return [];
   const out: Finding[] = [];
-  for (const { index, leaf } of rollups) {
-    for (const [g, d] of Object.entries(leaf.groups)) {
-      const pushed = d.notifications?.[String(act.tick)];
-      if (pushed) {
-        const entry = report.groups[g] ?? {
-          firstDeliveryMs: Number.NaN,
-          agents: 0,
-          source: 'rollup',
-          stalePolls: 0,
-          leafIndex: index,
-        };
-        report.groups[g] = entry;
-        const prev = entry.notification;
-        entry.notification = {
-          connections: (prev?.connections ?? 0) + pushed.connections,
-          delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanout_us / 1000),
-        };
-      }
-      for (const [v, vd] of Object.entries(d.versions)) {
-        if (Number(v) >= act.snapshotVersion || vd.last_tick < act.tick) continue;
-        out.push({
-          kind: 'stale-after-activation',
-          class: 'proof',
-          unfair: true,
-          group: g,
-          release: report.id,
-          message: `node ${leaf.node} reports serving group ${g} snapshot ${v} at tick ${vd.last_tick}, after ${report.id} activated at tick ${act.tick}`,
-          // The node's own roll-up leaf under the log's checkpoint: it counts a poll only with the
-          // tick it answered and that tick's snapshot version (src/serving/accounting.ts), so no
-          // request a client shapes (an old versioned path, a slow poll) lands an old version here.
-          evidence: {
-            leaf: index,
-            node: leaf.node,
-            snapshot_version: Number(v),
-            last_tick: vd.last_tick,
-            activated_leaf: act.leaf,
-          },
-        });
-      }
-    }
+  for (const pushed of rollups.notifications.values()) {
+    if (pushed.tick !== act.tick) continue;
+    const entry = report.groups[pushed.group] ?? {
+      firstDeliveryMs: Number.NaN,
+      agents: 0,
+      source: 'rollup',
+      stalePolls: 0,
+      leafIndex: pushed.leaf,
+    };
+    report.groups[pushed.group] = entry;
+    const prev = entry.notification;
+    entry.notification = {
+      connections: (prev?.connections ?? 0) + pushed.connections,
+      delayMs: Math.max(prev?.delayMs ?? 0, pushed.fanoutUs / 1000),
+    };
+  }
+  for (const served of rollups.lastServed.values()) {
+    const { node, group: g, version: v, lastTick } = served;
+    if (v >= act.snapshotVersion || lastTick < act.tick) continue;
+    out.push({
+      kind: 'stale-after-activation',
+      class: 'proof',
+      unfair: true,
+      group: g,
+      release: report.id,
+      message: `node ${node} reports serving group ${g} snapshot ${v} at tick ${lastTick}, after ${report.id} activated at tick ${act.tick}`,
+      // The node's own roll-up leaf under the log's checkpoint: it counts a poll only with the
+      // tick it answered and that tick's snapshot version (src/serving/accounting.ts), so no
+      // request a client shapes (an old versioned path, a slow poll) lands an old version here.
+      evidence: {
+        leaf: served.leaf,
+        node,
+        snapshot_version: v,
+        last_tick: lastTick,
+        activated_leaf: act.leaf,
+      },
+    });
   }
   return out;
 }

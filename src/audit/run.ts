@@ -6,7 +6,7 @@ import { reach } from '../net/unreachable.js';
 import { expectOk, failureCode, httpFailure } from '../net/errors.js';
 import { textAtMost } from '../net/bounded.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
-import { type Leaf, parseLeaf } from '../log/leaves.js';
+import type { Leaf } from '../log/leaves.js';
 import { announcedLogKeys, followLogKeys, keyRotationsSchema } from '../log/log-keys.js';
 import { httpKeyRotations } from '../net/log-key-rotations.js';
 import { verifiedCosigners } from '../log/cosignature.js';
@@ -159,14 +159,18 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     findings.push(...unwitnessed(checkpointNote, run.cosigners));
 
   // 1. Every leaf, its hash recomputed into the checkpoint's root: nothing is taken on trust. Read
-  // from the log's tiles; with a saved state, only the entries since the saved checkpoint.
+  // from the log's tiles and folded into the digest the verdicts are computed from; with a saved
+  // state, only the entries since the saved checkpoint, folded into the saved digest.
+  const cache = newVerificationCache();
   const followed = await followLog({
     server: run.server,
     stateDir: run.stateDir,
     checkpoint,
     saved: saved ? { note: saved, checkpoint: openCheckpoint(saved, verifier) } : undefined,
     useState: findings.length === 0,
+    verified: cache.signatures,
   });
+  const { digest } = followed;
 
   // 2. The witness step: the log must extend what this auditor saw last time. Decided from what the
   // log key signed alone (the saved checkpoint, and the served one the leaves above hash into), not
@@ -182,50 +186,41 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
       }),
     );
   }
-  // Leaves read before were parsed through their schema then: the state gives them back parsed.
-  const parsed: Array<{ index: number; leaf: Leaf }> = [];
-  for (const leaf of followed.stored) parsed.push({ index: parsed.length, leaf: leaf as Leaf });
-  for (const data of followed.leaves)
-    parsed.push({ index: parsed.length, leaf: parseLeaf(Buffer.from(data, 'utf8')) });
 
   // 3. The pinned root must be this log's: leaf 0 (or a rotation leaf) names it by hash. Another
   // repository's root would make every receipt "unverifiable" and the audit vacuous.
-  findings.push(...rootNotNamed(parsed, run.root));
+  findings.push(...rootNotNamed(digest.leaves, run.root));
 
   // 4. Timestamp keys from the trusted root and every root after it.
   const announced = new Map(
-    parsed.flatMap(({ leaf }) =>
+    digest.leaves.flatMap(({ leaf }) =>
       leaf.type === 'keys.rotated' ? [[leaf.root_version, leaf.root_sha256] as const] : [],
     ),
   );
   const { keys: timestampKeys, roots } = await trustedTimestampKeys(run, announced, findings);
   // The roots agents' checkpoints are held against (split views), each from checked tiles once.
   const rootsAt = await followed.roots(
-    [...checkpointSizes(parsed, run.external ?? [])].filter((size) => size <= checkpoint.size),
+    [...checkpointSizes(digest.receipts.runs.values(), run.external ?? [])].filter(
+      (size) => size <= checkpoint.size,
+    ),
   );
   // Staged releases: the lottery's salt, verified against the log key and every pinned witness, and
   // against each witness's cosigning history (no earlier cosigned checkpoint kept hidden).
   const histories = new SaltHistories(run.witnessLogs ?? [], verifier);
   const rolloutSalts = await fetchRolloutSalts({
     server: run.server,
-    leaves: parsed,
+    leaves: digest.leaves,
     log: verifier,
     witnesses: (run.cosigners?.keys ?? []).map((k) => parseVerifierKey(k)),
     histories,
   });
   findings.push(...histories.findings);
-  // Receipts in leaves an earlier run verified are not verified again (their verdicts are kept).
-  const cache = newVerificationCache();
-  for (const leaf of followed.stored as Leaf[])
-    if (leaf.type === 'receipts.batch' && leaf.v === 2)
-      for (const r of leaf.receipts)
-        cache.signatures.set(r.sig, !followed.invalidSignatures.has(r.sig));
   const report = evaluateFairness({
     cache,
     rolloutSalts,
-    leaves: parsed,
+    digest,
     timestampKeys,
-    timestampKeyWindows: timestampKeyWindows(roots, parsed),
+    timestampKeyWindows: timestampKeyWindows(roots, digest.leaves),
     now: run.now,
     extraFindings: findings,
     external: run.external ?? [],
@@ -241,10 +236,10 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
   });
 
   if (!findings.some((f) => f.kind === 'log-inconsistent')) {
-    followed.save(checkpointNote, invalidLoggedSignatures(parsed, cache.signatures));
+    followed.save(checkpointNote);
     writeFileAtomic(savedPath, checkpointNote);
     if (!existsSync(pinnedPath)) writeFileAtomic(pinnedPath, run.logKey.trim() + '\n');
-    const announced = announcedLogKeys(parsed.map(({ leaf }) => leaf));
+    const announced = announcedLogKeys(digest.leaves.map(({ leaf }) => leaf));
     const keys = [...new Set([...learned, ...announced])];
     if (keys.length > learned.length) writeFileAtomic(learnedPath, JSON.stringify(keys));
   }
@@ -253,18 +248,6 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     report,
     checkpoint,
   };
-}
-
-/** The agent signatures in the log's receipt leaves that did not verify (outside evidence aside). */
-function invalidLoggedSignatures(
-  parsed: ReadonlyArray<{ leaf: Leaf }>,
-  verdicts: ReadonlyMap<string, boolean>,
-): string[] {
-  const invalid = new Set<string>();
-  for (const { leaf } of parsed)
-    if (leaf.type === 'receipts.batch' && leaf.v === 2)
-      for (const r of leaf.receipts) if (verdicts.get(r.sig) === false) invalid.add(r.sig);
-  return [...invalid];
 }
 
 /**

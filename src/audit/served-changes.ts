@@ -3,6 +3,7 @@ import type { Leaf, LeafOf } from '../log/leaves.js';
 import { sha256Hex } from '../tuf/metadata.js';
 import type { VerifiedDocument } from '../tuf/timestamp-document.js';
 import type { AuditOptions, Finding } from './report.js';
+import type { RollupDigest } from './digest/rollups.js';
 
 // Proof that nothing was served the log does not hold. A snapshot version changes only on a renewal
 // (every period) or at a tick where something activated, and from the tick a `changes.logged` leaf
@@ -24,6 +25,8 @@ interface Anchor {
 export function servedChanges(input: {
   /** The log's leaves of one type, in log order. */
   of: <T extends Leaf['type']>(type: T) => ReadonlyArray<Indexed<LeafOf<T>>>;
+  /** The nodes' roll-ups, folded. */
+  rollups: RollupDigest;
   documents: ReadonlyMap<string, VerifiedDocument>;
   now: number;
   options: Pick<AuditOptions, 'activationGraceMs'>;
@@ -117,25 +120,19 @@ export function servedChanges(input: {
       }),
     );
   }
-  // And every version a node's own roll-up says it served (a long log holds many: no allocation
-  // per entry unless it is a finding).
-  for (const { index, leaf } of of('delivery.rollup'))
-    for (const group in leaf.groups) {
-      const versions = leaf.groups[group]!.versions;
-      for (const v in versions) {
-        const k = versions[v]!.first_tick;
-        if (!judged(k)) continue;
-        const anchor = anchorFor(k, false);
-        const version = expectedAt(k, anchor);
-        if (Number(v) <= version) continue;
-        const key = `${k}/${v}`;
-        if (reported.has(key)) continue;
-        reported.add(key);
-        findings.push(
-          unlogged(k, Number(v), version, { rollup_leaf: index, since_leaf: anchor.index }),
-        );
-      }
-    }
+  // And every version a node's own roll-up says it served, at the first tick any did (the versions
+  // the log explains only grow with the tick, so the first serving is the one to hold to it).
+  for (const [v, first] of input.rollups.firstServed) {
+    const k = first.tick;
+    if (!judged(k)) continue;
+    const anchor = anchorFor(k, false);
+    const version = expectedAt(k, anchor);
+    if (v <= version) continue;
+    const key = `${k}/${v}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    findings.push(unlogged(k, v, version, { rollup_leaf: first.leaf, since_leaf: anchor.index }));
+  }
   return findings;
 }
 

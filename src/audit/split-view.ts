@@ -1,6 +1,6 @@
 import { openCheckpoint } from '../log/checkpoint.js';
 import type { Verifier } from '../log/note.js';
-import type { Leaf } from '../log/leaves.js';
+import type { Run } from './digest/receipts.js';
 import type { ExternalEvidence, Seen } from './observations.js';
 import type { Finding } from './report.js';
 
@@ -62,20 +62,21 @@ export function splitViews(input: {
  * are read from the log's tiles before the evaluation, which is synchronous.
  */
 export function checkpointSizes(
-  leaves: ReadonlyArray<{ leaf: Leaf }>,
+  runs: Iterable<Run>,
   external: readonly ExternalEvidence[],
 ): Set<number> {
   const sizes = new Set<number>();
-  const add = (receipt: unknown): void => {
-    const note = (receipt as { observation?: { checkpoint?: unknown } } | null)?.observation
-      ?.checkpoint;
-    if (typeof note !== 'string') return;
-    const size = Buffer.from(note, 'base64').toString('utf8').split('\n', 2)[1] ?? '';
+  const add = (note: string): void => {
+    const size = note.split('\n', 2)[1] ?? '';
     if (/^(0|[1-9]\d{0,15})$/.test(size) && Number.isSafeInteger(Number(size)))
       sizes.add(Number(size));
   };
-  for (const { leaf } of leaves)
-    if (leaf.type === 'receipts.batch' && leaf.v === 2) for (const r of leaf.receipts) add(r);
-  for (const e of external) for (const r of e.receipts) add(r);
+  for (const run of runs) for (const note of run.checkpoints) add(note);
+  for (const e of external)
+    for (const receipt of e.receipts) {
+      const note = (receipt as { observation?: { checkpoint?: unknown } } | null)?.observation
+        ?.checkpoint;
+      if (typeof note === 'string') add(Buffer.from(note, 'base64').toString('utf8'));
+    }
   return sizes;
 }

@@ -154,6 +154,45 @@ describe('an audit that keeps what it verified (--state)', () => {
     expect(http.paths.filter((p) => p.startsWith('/log/tile/')).length).toBeLessThanOrEqual(1);
   }, 120_000);
 
+  it("keeps a digest, not the log: a run's state does not grow with the nodes' roll-ups", async () => {
+    const fx = await createFixture();
+    cleanup.push(() => fx.close());
+    const busy = (count: number, from: number) =>
+      fx.node.sequencer.appendAll(
+        Array.from({ length: count }, (_, i) => ({
+          dedupe: `busy:${from + i}`,
+          data: leafBytes({
+            type: 'delivery.rollup',
+            v: 1,
+            node: 'busy',
+            from_tick: from + i + 1,
+            to_tick: from + i + 2,
+            groups: {
+              'eu-west': {
+                polls: 3,
+                versions: { '1': { polls: 3, first_tick: from + i + 1, last_tick: from + i + 2 } },
+              },
+            },
+          }),
+        })),
+      );
+    await busy(300, 0);
+    const http = await countingServer(fx);
+    const stateDir = mkdtempSync(join(tmpdir(), 'fp-digest-'));
+    const bytes = () =>
+      readdirSync(stateDir).reduce((n, f) => n + statSync(join(stateDir, f)).size, 0);
+    expect((await audit(fx, http.url, stateDir)).error).toBeUndefined();
+    const before = bytes();
+    await busy(3_000, 1_000);
+    const after = await audit(fx, http.url, stateDir);
+    expect(after.error).toBeUndefined();
+    // 3,000 more roll-ups change sums in the digest, not its size (each leaf is about 200 bytes).
+    expect(bytes() - before).toBeLessThan(2_000);
+    expect(after.report!.groups['eu-west']?.polls).toBe(3 * 3_300);
+    const full = await audit(fx, http.url, mkdtempSync(join(tmpdir(), 'fp-digest-full-')));
+    expect(after.report).toEqual(full.report);
+  }, 60_000);
+
   it('a state it cannot use (a file missing, one garbled) is not used: the log is read whole', async () => {
     const fx = await createFixture();
     cleanup.push(() => fx.close());
@@ -169,10 +208,14 @@ describe('an audit that keeps what it verified (--state)', () => {
         rmSync(
           join(
             stateDir,
-            readdirSync(stateDir).find((f) => f.startsWith('leaves-'))!,
+            readdirSync(stateDir).find((f) => f.startsWith('digest-'))!,
           ),
         ),
       () => writeFileSync(join(stateDir, 'log-state.json'), '{"v":1,'),
+      () => {
+        const file = readdirSync(stateDir).find((f) => f.startsWith('digest-'))!;
+        writeFileSync(join(stateDir, file), '{"size":1,"leaves":[]}');
+      },
     ]) {
       damage();
       http.paths.length = 0;

@@ -3,6 +3,7 @@ import { servedChanges } from '../../../src/audit/served-changes.js';
 import type { Leaf, LeafOf } from '../../../src/log/leaves.js';
 import type { VerifiedDocument } from '../../../src/tuf/timestamp-document.js';
 import { sha256Hex } from '../../../src/tuf/metadata.js';
+import { digestOf } from '../../../src/audit/digest/log-digest.js';
 import {
   activated,
   indexed,
@@ -92,6 +93,7 @@ function check(
   return servedChanges({
     of: <T extends Leaf['type']>(type: T) =>
       all.filter((l): l is { index: number; leaf: LeafOf<T> } => l.leaf.type === type),
+    rollups: digestOf(all).rollups,
     documents,
     now,
     options: options({ activationGraceMs: GRACE }),
