@@ -12,6 +12,17 @@ const [server, stateDir, logKeyFile, rootFile] = process.argv.slice(2) as [
   string,
   string,
 ];
+/**
+ * This process's peak RSS: VmHWM, which starts anew at exec. Not `resourceUsage().maxRSS`: Linux
+ * carries ru_maxrss across fork and exec, so a child reports its parent's peak if that was larger.
+ */
+function peakRssMiB(): number {
+  const line = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return line
+    ? Math.round(Number(line[1]) / 1024)
+    : Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
 const root = parseRoot(JSON.parse(readFileSync(rootFile, 'utf8'))) as Envelope<RootSigned>;
 const t0 = performance.now();
 const outcome = await runAudit({
@@ -24,7 +35,7 @@ const outcome = await runAudit({
 console.log(
   JSON.stringify({
     seconds: (performance.now() - t0) / 1000,
-    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    maxRssMiB: peakRssMiB(),
     verdict: outcome.report?.verdict,
     size: outcome.checkpoint?.size,
     error: outcome.error,

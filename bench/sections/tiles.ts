@@ -82,7 +82,12 @@ export class BenchLog {
    */
   private readonly distinctBatches = 10;
 
-  constructor() {
+  /**
+   * With `distinct`, every batch is signed anew: batch `slot` is 100 agents' runs about tick
+   * 3500 + slot, so every receipt is a run of its own (as when agents poll every tick), and the log
+   * holds as many distinct runs as receipts.
+   */
+  constructor(private readonly distinct = false) {
     generateRepositoryKeys({ dir: this.keys, now: Date.now() });
     this.root = parseRoot(JSON.parse(readFileSync(this.rootFile, 'utf8'))) as Envelope<RootSigned>;
     const online = readOnlineKeys(this.keys, this.root.signed);
@@ -126,6 +131,7 @@ export class BenchLog {
     if (i % 1000 === 3) {
       // A batch of 100 receipts every 1,000th leaf.
       const slot = (i - 3) / 1000;
+      if (this.distinct) return this.batch(slot);
       const reused = slot % this.distinctBatches;
       let leaf = this.batches.get(reused);
       if (!leaf) this.batches.set(reused, (leaf = this.batch(reused)));
@@ -146,14 +152,17 @@ export class BenchLog {
     };
   }
 
-  /** Receipt batch `slot`: 100 receipts by 1,000 agents about 200 ticks' timestamps. */
+  /**
+   * Receipt batch `slot`: 100 receipts by 1,000 agents about 200 ticks' timestamps (distinct: 100
+   * agents' receipts about tick 3500 + slot).
+   */
   private batch(slot: number): Leaf {
     const epoch = this.epoch;
     const documents: Record<string, string> = {};
     const receipts = [];
     for (let j = 0; j < 100; j++) {
-      const r = slot * 100 + j;
-      const k = 3500 + (Math.floor(r) % 200);
+      const r = this.distinct ? slot * 1000 + j : slot * 100 + j;
+      const k = this.distinct ? 3500 + slot : 3500 + (r % 200);
       const { text, digest } = this.doc(k);
       documents[digest] = text;
       const agent = this.agents[Math.floor(r) % this.agents.length]!;
@@ -277,8 +286,8 @@ const tileTraffic = (paths: Served['paths']) => {
 };
 
 /** 1. A saved state, then `fresh` new entries: the incremental run, then a full one of the same log. */
-async function incremental(fresh: number, before: number) {
-  const bench = new BenchLog();
+async function incremental(fresh: number, before: number, distinct = false) {
+  const bench = new BenchLog(distinct);
   try {
     let t0 = performance.now();
     await bench.grow(before);
@@ -382,12 +391,15 @@ export async function run(): Promise<void> {
   if (fresh > 0) await phase('incremental', () => incremental(fresh, 1000));
   if (auditors > 0) await phase('cached', () => cached(auditors, cachedEntries));
   if (big > 0) await phase('big', () => incremental(1000, big));
+  if (big > 0 && process.env.BENCH_TILES_DISTINCT !== '0')
+    await phase('bigDistinct', () => incremental(1000, big, true));
 }
 
 function write(results: Record<string, unknown>): void {
   const at = new Date().toISOString();
   const inc = results.incremental as Awaited<ReturnType<typeof incremental>> | undefined;
   const bigRun = results.big as Awaited<ReturnType<typeof incremental>> | undefined;
+  const distinct = results.bigDistinct as Awaited<ReturnType<typeof incremental>> | undefined;
   const c = results.cached as Awaited<ReturnType<typeof cached>> | undefined;
   const row = (what: string, a: AuditFigures & { requests?: number; bytes?: number }) =>
     `| ${what} | ${round(a.seconds, 2)} | ${a.maxRssMiB} | ${a.requests ?? '–'} | ${a.bytes === undefined ? '–' : round(a.bytes / 2 ** 20)} | ${a.verdict ?? a.error} |`;
@@ -416,6 +428,26 @@ function write(results: Record<string, unknown>): void {
           row(
             `incremental: 1,000 new entries on ${bigRun.before.toLocaleString('en')}`,
             bigRun.incremental,
+          ),
+          row(
+            `full: the same ${(bigRun.before + 1000).toLocaleString('en')} entries, empty state`,
+            bigRun.full,
+          ),
+        ]
+      : []),
+    ...(distinct
+      ? [
+          row(
+            `full: ${distinct.before.toLocaleString('en')} entries, every receipt a run of its own (the first run)`,
+            distinct.first,
+          ),
+          row(
+            `incremental: 1,000 new entries on those ${distinct.before.toLocaleString('en')}`,
+            distinct.incremental,
+          ),
+          row(
+            `full: the same ${(distinct.before + 1000).toLocaleString('en')} entries, empty state`,
+            distinct.full,
           ),
         ]
       : []),
