@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { signedEnrollmentSchema } from '../../common/enrollment.js';
 import { type Leaf, parseLeaf } from '../../log/leaves.js';
 import { type ReceiptDigest, emptyReceiptDigest, foldReceiptBatch } from './receipts.js';
-import { type RollupDigest, emptyRollupDigest, foldRollup } from './rollups.js';
+import { type RollupDigest, changesLogged, emptyRollupDigest, foldRollup } from './rollups.js';
 
 // The verdict is a function of the log, but not of every leaf one by one: roll-ups come to sums and
 // extremes (rollups.ts), receipts to the runs agents reported (receipts.ts), and every other leaf (a
@@ -48,7 +48,7 @@ export function foldLeaf(digest: LogDigest, leaf: Leaf, memo: FoldMemo): void {
   if (leaf.type === 'delivery.rollup') foldRollup(digest.rollups, index, leaf);
   else if (leaf.type === 'receipts.batch') foldReceiptBatch(digest.receipts, index, leaf, memo);
   else {
-    if (leaf.type === 'changes.logged') digest.rollups.changesFrom ??= leaf.from_tick;
+    if (leaf.type === 'changes.logged') changesLogged(digest.rollups, leaf.from_tick);
     digest.leaves.push({ index, leaf });
   }
 }

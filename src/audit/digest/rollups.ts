@@ -87,6 +87,18 @@ export function foldRollup(
   }
 }
 
+/**
+ * The log logs changes from tick `from` on (its first `changes.logged` leaf): servings before it are
+ * never judged, so they must not stand in for the first serving from it. Roll-ups logged before the
+ * leaf are about ticks before it (a node logs a window after it ends), so none from it is lost.
+ */
+export function changesLogged(digest: RollupDigest, from: number): void {
+  if (digest.changesFrom !== undefined) return;
+  digest.changesFrom = from;
+  for (const [version, first] of digest.firstServed)
+    if (first.tick < from) digest.firstServed.delete(version);
+}
+
 /** The digest of these roll-ups alone (a test's, or a reader's that keeps no state). */
 export function rollupDigestOf(
   rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,

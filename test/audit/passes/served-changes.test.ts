@@ -184,6 +184,15 @@ describe('servedChanges', () => {
     expect(check([...honest, rollup(30, 5)])).toEqual([]);
   });
 
+  it('a version served before changes were logged is still held to the log once it is served after', () => {
+    // Snapshot 6 served at tick 3, before the log logged changes: not judged. Served again at 30,
+    // where the log explains 5: change-unlogged, from the later roll-up, however roll-ups are folded.
+    const findings = check([rollup(3, 6), ...honest, rollup(30, 6)]);
+    expect(findings.map((f) => [f.kind, f.evidence.tick, f.evidence.rollup_leaf])).toEqual([
+      ['change-unlogged', 30, 6],
+    ]);
+  });
+
   it('a change live without its commitment, after it, or not as committed: change-uncommitted', () => {
     const kinds = (leaves: Leaf[]) =>
       check(leaves)
