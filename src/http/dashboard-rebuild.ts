@@ -1,6 +1,7 @@
 import { evaluateFairness, type FairnessReport } from '../audit/fairness.js';
 import { type CheckpointView, renderReportHtml } from '../audit/html.js';
 import { newVerificationCache } from '../audit/observations.js';
+import { emptyLogDigest, foldLeaf, foldMemo } from '../audit/digest/log-digest.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { cosignatureLines } from '../log/cosignature.js';
 import { parseLeaf, type Leaf } from '../log/leaves.js';
@@ -44,8 +45,10 @@ class TooLarge extends Error {}
  * however large the log, the dashboard takes a bounded share of the node's time.
  */
 export class DashboardRebuild {
-  private readonly leaves: Array<{ index: number; leaf: Leaf }> = [];
+  /** The leaves read so far, folded as the auditor folds them (src/audit/digest/). */
+  private readonly digest = emptyLogDigest();
   private readonly cache = newVerificationCache();
+  private readonly memo = foldMemo(this.digest, this.cache.signatures);
   /** The next index to read, and the leaf bytes read so far. */
   private next = 0;
   private bytes = 0;
@@ -122,7 +125,7 @@ export class DashboardRebuild {
   /** The evaluation of the leaves read so far, as the auditor's (its HTML rendered by the caller). */
   private built(now: number, logSize: number): DashboardPage {
     const report = evaluateFairness({
-      leaves: this.leaves,
+      digest: this.digest,
       timestampKeys: this.deps.repo.view.timestampKeys(),
       now,
       cache: this.cache,
@@ -138,8 +141,8 @@ export class DashboardRebuild {
    */
   private async findSalts(): Promise<void> {
     this.rolloutEvidence ??= new RolloutEvidence(this.deps.log);
-    for (; this.saltScan < this.leaves.length; this.saltScan++) {
-      const { leaf } = this.leaves[this.saltScan]!;
+    for (; this.saltScan < this.digest.leaves.length; this.saltScan++) {
+      const { leaf } = this.digest.leaves[this.saltScan]!;
       if (leaf.type !== 'release.activated' || !('metadata' in leaf)) continue;
       for (const path of this.stagedTargets(leaf.metadata)) {
         const staged = stagedPlanOf(leaf.vendor, leaf.metadata, [path]);
@@ -180,14 +183,21 @@ export class DashboardRebuild {
       const entries = await this.deps.log.entriesPage(this.next, end, ENTRIES_PAGE_BYTES);
       if (entries.length === 0) throw new Error(`the log returned no entries from ${this.next}`);
       for (const e of entries) {
-        if (this.bytes + e.data.length > this.deps.maxLogBytes)
-          throw (this.full = new TooLarge(
-            `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
-          ));
-        this.bytes += e.data.length;
+        let leaf: Leaf;
         try {
-          this.leaves.push({ index: e.index, leaf: parseLeaf(Buffer.from(e.data, 'utf8')) });
+          leaf = parseLeaf(Buffer.from(e.data, 'utf8'));
+          // Roll-ups are folded into sums; every other leaf (or the runs its receipts report) is kept.
+          if (leaf.type !== 'delivery.rollup') {
+            if (this.bytes + e.data.length > this.deps.maxLogBytes)
+              throw (this.full = new TooLarge(
+                `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves other than roll-ups this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
+              ));
+            this.bytes += e.data.length;
+          }
+          this.digest.size = e.index;
+          foldLeaf(this.digest, leaf, this.memo);
         } catch (error) {
+          if (error instanceof TooLarge) throw error;
           // One leaf the dashboard cannot read does not blind it: named on the page, left out.
           if (this.unreadable.length < MAX_NOTICES)
             this.unreadable.push(`leaf ${e.index}: ${(error as Error).message}`);

@@ -175,7 +175,7 @@ const SHAPE = {
   dashboardMaxLogBytes: bytes()
     .prefault('64MiB')
     .describe(
-      'leaf bytes the dashboard at / keeps in memory at most (its heap is about four times that); past it, its page shows the log below the bound, marked stale (fairpatch audit reads the whole log)',
+      'leaf bytes other than roll-ups the dashboard at / keeps in memory at most (roll-ups are summed as it reads them; its heap is about four times that); past it, its page shows the log below the bound, marked stale (fairpatch audit reads the whole log)',
     ),
   metricsMaxGroups: whole(1)
     .prefault(1000)

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DashboardRebuild } from '../../src/http/dashboard-rebuild.js';
+import { leafBytes } from '../../src/log/leaves.js';
 import type { FairpatchNode } from '../../src/server/node.js';
 import { type Fixture, MINUTE, createFixture, listen } from '../helpers/repo.js';
 
@@ -73,5 +74,39 @@ describe('the dashboard degrades instead of dying', () => {
     };
     expect(dashboard.log_size).toBeLessThan(size);
     expect(dashboard.stale.reason).toMatch(/dashboardMaxLogBytes/);
+  });
+
+  it("the nodes' roll-ups are summed, not kept: a busy log does not push the page past its bound", async () => {
+    fx = await createFixture();
+    const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
+    const rebuild = new DashboardRebuild({
+      repo: node.repo,
+      log: node.log,
+      maxLogBytes: 64 * 1024,
+    });
+    // 2,000 roll-ups, about 400 KiB of leaves: six times the bound.
+    await node.sequencer.appendAll(
+      Array.from({ length: 2_000 }, (_, i) => ({
+        dedupe: `busy:${i}`,
+        data: leafBytes({
+          type: 'delivery.rollup',
+          v: 1,
+          node: 'busy',
+          from_tick: i + 1,
+          to_tick: i + 2,
+          groups: {
+            'eu-west': {
+              polls: 2,
+              versions: { '1': { polls: 2, first_tick: i + 1, last_tick: i + 2 } },
+            },
+          },
+        }),
+      })),
+    );
+    const { size } = await node.log.head();
+    await rebuild.kick();
+    expect(rebuild.stale).toBeUndefined();
+    expect(rebuild.page?.logSize).toBe(size);
+    expect(rebuild.page?.report.groups['eu-west']?.polls).toBe(4_000);
   });
 });
