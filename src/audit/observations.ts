@@ -1,11 +1,7 @@
 import type { Leaf } from '../log/leaves.js';
 import { digestOf } from './digest/log-digest.js';
-import { type ReceiptDigest, mergeRun, runId, runOf } from './digest/receipts.js';
-import {
-  type SignedObservation,
-  receiptBatchSchema,
-  verifyObservation,
-} from '../common/observation.js';
+import { type ReceiptDigest, type Run, mergeRun, runId, runOf } from './digest/receipts.js';
+import { receiptBatchSchema, verifyObservation } from '../common/observation.js';
 import { canonicalBytes, parseJson } from '../common/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
 import { sha256Hex } from '../tuf/metadata.js';
@@ -14,26 +10,10 @@ import type { Finding } from './report.js';
 import { type KeyWindows, inForce } from './key-windows.js';
 
 /** One agent's signed account of a run of polls, with the server-signed document it names. */
-export interface Seen {
-  agent: string;
-  group: string;
+export interface Seen extends Omit<Run, 'document'> {
   doc: VerifiedDocument;
-  firstAt: number;
-  lastAt: number;
-  polls: number;
-  via: string;
-  pushed: boolean | undefined;
-  artifactFailures: string[];
-  /** Paths that did not answer this agent before the one that did (`via`s). */
-  pathFailures: string[];
-  /** Log checkpoints (signed notes) the agent was served during the run, as it signed them. */
-  checkpoints: string[];
-  /** Where the auditor got it: 'log', a witness URL or a receipts file. */
-  source: string;
   /** Signed by a key a trusted owner of the group vouched for: only such testimony counts. */
   vouched: boolean;
-  /** What the agent computed of a staged release during the run (src/agent/rollout-gate.ts). */
-  rollout?: NonNullable<SignedObservation['observation']['rollout']>;
 }
 
 /** Evidence from outside the audited log: a witness or an agent's exported receipts. */

@@ -42,22 +42,30 @@ const audit = (fx: Fixture, server: string, stateDir: string): Promise<AuditOutc
     now: fx.clock.now(),
   });
 
-/** Roll-ups of a node that served nobody: leaves enough to span several tiles, no finding. */
-async function quietRollups(fx: Fixture, count: number, from: number): Promise<void> {
+/**
+ * Roll-ups of a node, one a tick from `from`: by default one that served nobody (leaves enough to
+ * span several tiles, no finding); `busy`, one that served eu-west snapshot 1, three polls a tick.
+ */
+async function rollups(fx: Fixture, count: number, from: number, busy = false): Promise<void> {
   await fx.node.sequencer.appendAll(
-    Array.from({ length: count }, (_, i) => ({
-      dedupe: `quiet:${from + i}`,
-      data: leafBytes({
-        type: 'delivery.rollup',
-        v: 1,
-        node: 'quiet',
-        from_tick: from + i + 1,
-        to_tick: from + i + 2,
-        groups: {},
-      }),
-    })),
+    Array.from({ length: count }, (_, i) => {
+      const tick = from + i + 1;
+      const served = { polls: 3, first_tick: tick, last_tick: tick + 1 };
+      return {
+        dedupe: `${busy ? 'busy' : 'quiet'}:${tick}`,
+        data: leafBytes({
+          type: 'delivery.rollup',
+          v: 1,
+          node: busy ? 'busy' : 'quiet',
+          from_tick: tick,
+          to_tick: tick + 1,
+          groups: busy ? { 'eu-west': { polls: 3, versions: { '1': served } } } : {},
+        }),
+      };
+    }),
   );
 }
+const quietRollups = (fx: Fixture, count: number, from: number) => rollups(fx, count, from);
 
 const bundleIndex = (path: string): number =>
   Number(
@@ -157,25 +165,7 @@ describe('an audit that keeps what it verified (--state)', () => {
   it("keeps a digest, not the log: a run's state does not grow with the nodes' roll-ups", async () => {
     const fx = await createFixture();
     cleanup.push(() => fx.close());
-    const busy = (count: number, from: number) =>
-      fx.node.sequencer.appendAll(
-        Array.from({ length: count }, (_, i) => ({
-          dedupe: `busy:${from + i}`,
-          data: leafBytes({
-            type: 'delivery.rollup',
-            v: 1,
-            node: 'busy',
-            from_tick: from + i + 1,
-            to_tick: from + i + 2,
-            groups: {
-              'eu-west': {
-                polls: 3,
-                versions: { '1': { polls: 3, first_tick: from + i + 1, last_tick: from + i + 2 } },
-              },
-            },
-          }),
-        })),
-      );
+    const busy = (count: number, from: number) => rollups(fx, count, from, true);
     await busy(300, 0);
     const http = await countingServer(fx);
     const stateDir = mkdtempSync(join(tmpdir(), 'fp-digest-'));

@@ -18,6 +18,16 @@ async function growLog(node: FairpatchNode, leaves: number): Promise<void> {
     await node.appDeps.declareGroups!(Array.from({ length: 200 }, (_, j) => `group-${i}-${j}`));
 }
 
+/** A node whose dashboard keeps at most 64 KiB of leaves, and a rebuild of its own to drive by hand. */
+async function boundedRebuild(): Promise<{ node: FairpatchNode; rebuild: DashboardRebuild }> {
+  fx = await createFixture();
+  const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
+  return {
+    node,
+    rebuild: new DashboardRebuild({ repo: node.repo, log: node.log, maxLogBytes: 64 * 1024 }),
+  };
+}
+
 describe('the dashboard degrades instead of dying', () => {
   it('a leaf it cannot read does not blind it: the page is served, naming the leaf, never a 500', async () => {
     fx = await createFixture();
@@ -39,20 +49,14 @@ describe('the dashboard degrades instead of dying', () => {
   });
 
   it('past its memory bound it shows the leaves below it once, saying it is stale and why, and reads no more', async () => {
-    fx = await createFixture();
-    const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
-    const rebuild = new DashboardRebuild({
-      repo: node.repo,
-      log: node.log,
-      maxLogBytes: 64 * 1024,
-    });
+    const { node, rebuild } = await boundedRebuild();
     await rebuild.kick();
     expect(rebuild.page).toBeDefined();
     expect(rebuild.stale).toBeUndefined();
 
     await growLog(node, 40); // about 200 KiB of leaves
     const { size } = await node.log.head();
-    fx.clock.advance(MINUTE);
+    fx!.clock.advance(MINUTE);
     await rebuild.kick();
     const partial = rebuild.page!;
     expect(rebuild.stale?.reason).toMatch(/dashboardMaxLogBytes/);
@@ -60,7 +64,7 @@ describe('the dashboard degrades instead of dying', () => {
     expect(partial.logSize).toBeLessThan(size);
     expect(partial.html).toMatch(/STALE since/);
     // Later rebuilds keep that page and its reason.
-    fx.clock.advance(MINUTE);
+    fx!.clock.advance(MINUTE);
     await rebuild.kick();
     expect(rebuild.page?.report).toBe(partial.report);
     expect(rebuild.stale?.reason).toMatch(/dashboardMaxLogBytes/);
@@ -77,13 +81,7 @@ describe('the dashboard degrades instead of dying', () => {
   });
 
   it("the nodes' roll-ups are summed, not kept: a busy log does not push the page past its bound", async () => {
-    fx = await createFixture();
-    const node = await fx.openNode({ dashboardMaxLogBytes: 64 * 1024 });
-    const rebuild = new DashboardRebuild({
-      repo: node.repo,
-      log: node.log,
-      maxLogBytes: 64 * 1024,
-    });
+    const { node, rebuild } = await boundedRebuild();
     // 2,000 roll-ups, about 400 KiB of leaves: six times the bound.
     await node.sequencer.appendAll(
       Array.from({ length: 2_000 }, (_, i) => ({
