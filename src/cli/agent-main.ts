@@ -9,9 +9,12 @@ import { runCli } from './dispatch.js';
 import { exitCodeFor } from './exit-codes.js';
 import { failureText } from './failure.js';
 
+/** What users run: help and errors name it, not the npm package's `fairpatch`. */
+const PROGRAM = 'fairpatch-agent';
+
 // As in main.ts: a throw outside the command's promise is one line and the same status.
 process.on('uncaughtException', (error) => {
-  console.error(failureText(error, process.argv[2] ?? ''));
+  console.error(failureText(error, process.argv[2] ?? '', PROGRAM));
   process.exit(exitCodeFor(error, process.argv[2]));
 });
 
@@ -22,6 +25,7 @@ else
   void runCli([agent], argv, {
     out: (t) => console.log(t),
     err: (t) => console.error(t),
+    program: PROGRAM,
   }).then((code) => {
     // exitCode, not exit(): a running agent keeps going after runCli returns.
     process.exitCode = code;

@@ -10,6 +10,8 @@ import type { Command } from './spec.js';
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** The name the user runs this as, for help and errors (default `fairpatch`). */
+  program?: string;
 }
 
 function version(): string {
@@ -66,14 +68,15 @@ export async function runCli(
   io: Io,
 ): Promise<number> {
   const [first] = argv;
+  const program = io.program ?? 'fairpatch';
   let path = '';
   try {
     if (first === undefined) {
-      io.err(renderOverview(commands));
+      io.err(renderOverview(commands, program));
       return EXIT.USAGE;
     }
     if (first === '--help' || first === '-h') {
-      io.out(renderOverview(commands));
+      io.out(renderOverview(commands, program));
       return EXIT.OK;
     }
     if (first === '--version' || first === '-v') {
@@ -82,11 +85,11 @@ export async function runCli(
     }
     if (first === 'help') {
       if (argv.length === 1) {
-        io.out(renderOverview(commands));
+        io.out(renderOverview(commands, program));
         return EXIT.OK;
       }
       const { cmd, path: words } = resolveCommand(commands, argv.slice(1));
-      io.out(renderHelp(cmd, words.join(' ')));
+      io.out(renderHelp(cmd, words.join(' '), program));
       return EXIT.OK;
     }
     if (first.startsWith('-'))
@@ -96,7 +99,7 @@ export async function runCli(
     const { cmd, path: words, rest } = resolveCommand(commands, argv);
     path = words.join(' ');
     if (wantsHelp(rest)) {
-      io.out(renderHelp(cmd, path));
+      io.out(renderHelp(cmd, path, program));
       return EXIT.OK;
     }
     if (!cmd.run)
@@ -107,7 +110,7 @@ export async function runCli(
     return code ?? EXIT.OK;
   } catch (error) {
     const where = (error as { path?: string }).path ?? path;
-    io.err(failureText(error, where));
+    io.err(failureText(error, where, program));
     return exitCodeFor(error, where.split(' ')[0] || undefined);
   }
 }

@@ -28,15 +28,15 @@ const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
  * What the CLI prints for a failure: one plain line for everything expected; a stack trace only for
  * a bug, and then it says so.
  */
-export function failureText(error: unknown, path: string): string {
-  const prefix = `fairpatch${path ? ` ${path}` : ''}: `;
+export function failureText(error: unknown, path: string, program = 'fairpatch'): string {
+  const prefix = `${program}${path ? ` ${path}` : ''}: `;
   if (!isExpected(error)) {
     const trace = error instanceof Error ? (error.stack ?? error.message) : String(error);
     return `${prefix}unexpected error; this is a bug in fairpatch, please report it with the trace below\n${trace}`;
   }
   const e = error as Error & { code?: string; path?: string };
   if (error instanceof UsageError)
-    return `${prefix}${oneLine(e.message)} (see fairpatch ${path ? `${path} ` : ''}--help)`;
+    return `${prefix}${oneLine(e.message)} (see ${program} ${path ? `${path} ` : ''}--help)`;
   if (error instanceof FairpatchError) {
     const hint = HINTS[error.code];
     return `${prefix}${oneLine(error.message)}${hint ? `; ${hint}` : ''} [${error.code}]`;

@@ -20,20 +20,23 @@ function describe(spec: OptionSpec): string {
 }
 
 /** The synopsis line: positionals, required options, then the rest as [options]. */
-export function usageLine(cmd: Command, path: string): string {
+export function usageLine(cmd: Command, path: string, program = 'fairpatch'): string {
   if (!cmd.run)
-    return `fairpatch ${path} <${(cmd.subcommands ?? []).map((s) => s.name).join('|')}> …`;
+    return `${program} ${path} <${(cmd.subcommands ?? []).map((s) => s.name).join('|')}> …`;
   const positionals = (cmd.positionals ?? []).map((p) => (p.optional ? `[${p.name}]` : p.name));
   const required = Object.entries(cmd.options ?? {})
     .filter(([, spec]) => spec.required)
     .map(([name, spec]) => `--${name} ${spec.arg ?? 'VALUE'}`);
-  return ['fairpatch', path, ...positionals, ...required, '[options]'].join(' ');
+  return [program, path, ...positionals, ...required, '[options]'].join(' ');
 }
 
-/** `fairpatch CMD --help`, `-h` and `fairpatch help CMD` all print this. */
-export function renderHelp(cmd: Command, path: string): string {
+/**
+ * `fairpatch CMD --help`, `-h` and `fairpatch help CMD` all print this. `program` is the name the
+ * user typed (the agent's own executable is `fairpatch-agent`): usage lines and examples say it.
+ */
+export function renderHelp(cmd: Command, path: string, program = 'fairpatch'): string {
   const out = [
-    `Usage: ${usageLine(cmd, path)}`,
+    `Usage: ${usageLine(cmd, path, program)}`,
     '',
     `${cmd.summary[0]?.toUpperCase()}${cmd.summary.slice(1)}${cmd.who ? ` (${cmd.who})` : ''}.`,
   ];
@@ -56,17 +59,22 @@ export function renderHelp(cmd: Command, path: string): string {
       ),
     );
   const examples = cmd.examples.length ? cmd.examples : subs.flatMap((s) => s.examples.slice(0, 1));
-  out.push('', examples.length > 1 ? 'Examples:' : 'Example:', ...examples.map((e) => `  ${e}`));
+  out.push(
+    '',
+    examples.length > 1 ? 'Examples:' : 'Example:',
+    ...examples.map((e) => `  ${e.replace(/^(npx )?fairpatch /, `$1${program} `)}`),
+  );
   if (cmd.notes?.length) out.push('', ...cmd.notes);
   if (subs.length)
-    out.push('', `Run fairpatch ${path} ${subs[0]!.name} --help for a subcommand's options.`);
+    out.push('', `Run ${program} ${path} ${subs[0]!.name} --help for a subcommand's options.`);
   return out.join('\n');
 }
 
 /** `fairpatch`, `fairpatch --help`: every command with its one-line summary. */
-export function renderOverview(commands: readonly Command[]): string {
+export function renderOverview(commands: readonly Command[], program = 'fairpatch'): string {
+  const example = commands.find((c) => c.name === 'serve') ?? commands[0];
   return [
-    'Usage: fairpatch <command> [options]',
+    `Usage: ${program} <command> [options]`,
     '',
     'Commands:',
     ...pad([
@@ -84,9 +92,9 @@ export function renderOverview(commands: readonly Command[]): string {
     ]),
     '',
     'Example:',
-    '  fairpatch serve --dev',
+    `  ${program} ${example?.name === 'serve' ? 'serve --dev' : `${example?.name ?? 'CMD'} --help`}`,
     '',
-    'Run fairpatch CMD --help (or fairpatch help CMD) for its options, defaults and an example.',
+    `Run ${program} CMD --help (or ${program} help CMD) for its options, defaults and an example.`,
     '',
     'Exit codes:',
     ...pad(EXIT_TABLE.map(([code, text]) => [String(code), text])),

@@ -108,11 +108,17 @@ describe('the fairpatch-agent .deb', () => {
     });
     const help = await runExecutable(exe, ['--help'], { cwd, env });
     expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: fairpatch-agent <command>/);
     expect(help.stdout).toMatch(/^ {2}agent +poll, verify and install patches/m);
-    // `agent` is the same command with the same options as `node dist/cli/main.js agent`.
+    // `agent` is the same command with the same options as `node dist/cli/main.js agent`, under
+    // the executable's own name.
     const agentHelp = await runExecutable(exe, ['agent', '--help'], { cwd, env });
     expect(agentHelp.code).toBe(0);
-    expect(agentHelp.stdout).toBe((await cli(['agent', '--help'])).stdout);
+    expect(agentHelp.stdout).toMatch(/^Usage: fairpatch-agent agent /);
+    expect(agentHelp.stdout).not.toMatch(/^ {2}(npx )?fairpatch agent/m);
+    const options = (text: string) =>
+      text.slice(text.indexOf('\nOptions:'), text.indexOf('\nExample'));
+    expect(options(agentHelp.stdout)).toBe(options((await cli(['agent', '--help'])).stdout));
     // …and nothing else: no server in the agent's executable.
     const serve = await runExecutable(exe, ['serve'], { cwd, env });
     expect(serve).toMatchObject({
