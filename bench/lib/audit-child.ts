@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { runAudit } from '../../src/audit/run.js';
 import { parseRoot } from '../../src/tuf/schema.js';
 import type { Envelope, RootSigned } from '../../src/tuf/metadata.js';
 
 // One `fairpatch audit` run in a process of its own, so its time and peak RSS are the audit's alone:
 //   node audit-child.js SERVER STATE_DIR LOG_KEY_FILE ROOT_FILE
-// prints {"seconds", "maxRssMiB", "verdict", "size", "error"} as one JSON line.
+// prints {"seconds", "maxRssMiB", "verdict", "stateBytes", "size", "error"} as one JSON line.
 const [server, stateDir, logKeyFile, rootFile] = process.argv.slice(2) as [
   string,
   string,
@@ -37,6 +38,7 @@ console.log(
     seconds: (performance.now() - t0) / 1000,
     maxRssMiB: peakRssMiB(),
     verdict: outcome.report?.verdict,
+    stateBytes: readdirSync(stateDir).reduce((n, f) => n + statSync(join(stateDir, f)).size, 0),
     size: outcome.checkpoint?.size,
     error: outcome.error,
     findings: [...new Set(outcome.report?.findings.map((f) => f.kind))],

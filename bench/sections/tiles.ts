@@ -269,6 +269,8 @@ export class BenchLog {
 interface AuditFigures {
   seconds: number;
   maxRssMiB: number;
+  /** What the auditor keeps in --state after the run. */
+  stateBytes?: number;
   verdict?: string;
   size?: number;
   error?: string;
@@ -402,14 +404,14 @@ function write(results: Record<string, unknown>): void {
   const distinct = results.bigDistinct as Awaited<ReturnType<typeof incremental>> | undefined;
   const c = results.cached as Awaited<ReturnType<typeof cached>> | undefined;
   const row = (what: string, a: AuditFigures & { requests?: number; bytes?: number }) =>
-    `| ${what} | ${round(a.seconds, 2)} | ${a.maxRssMiB} | ${a.requests ?? '–'} | ${a.bytes === undefined ? '–' : round(a.bytes / 2 ** 20)} | ${a.verdict ?? a.error} |`;
+    `| ${what} | ${round(a.seconds, 2)} | ${a.maxRssMiB} | ${a.stateBytes === undefined ? '–' : round(a.stateBytes / 2 ** 20, 2)} | ${a.requests ?? '–'} | ${a.bytes === undefined ? '–' : round(a.bytes / 2 ** 20)} | ${a.verdict ?? a.error} |`;
   replaceSection(RESULTS, '## Log tiles', [
     `## Log tiles: incremental audits, and 1,000 auditors behind nginx`,
     '',
     `\`npm run bench -- tiles\`, ${at}; each audit in a process of its own (time, peak RSS), over loopback HTTP, SQLite.`,
     '',
-    '| audit | s | peak RSS MiB | tile requests | MiB fetched | verdict |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| audit | s | peak RSS MiB | state MiB | tile requests | MiB fetched | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...(inc
       ? [
           row(
