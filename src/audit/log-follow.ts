@@ -94,6 +94,7 @@ export async function followLog(input: {
         stateDir,
         { checkpoint: note, edge: read.range.edge.map(hex), roots },
         read.digest,
+        kept,
       );
     },
   };

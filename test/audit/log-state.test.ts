@@ -102,7 +102,7 @@ describe("the auditor's digest of the log", () => {
     expect(size(30_000)).toBeLessThan(size(3_000) * 1.2);
   });
 
-  it('is saved and read back whole, and only the file the state names is left', () => {
+  it('is saved and read back whole, and only the files the state names are left', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fp-log-state-'));
     const first = digestOf(indexed(leaves(500)));
     writeLogState(dir, { checkpoint: 'note 500', edge: [], roots: {} }, first);
@@ -110,7 +110,82 @@ describe("the auditor's digest of the log", () => {
     writeLogState(dir, { checkpoint: 'note 900', edge: [], roots: {} }, second);
     const state = readLogState(dir)!;
     expect(state.size).toBe(900);
-    expect(savedDigest(readStoredDigest(dir, state)!)).toEqual(savedDigest(second));
-    expect(readdirSync(dir).sort()).toEqual(['digest-900.json', 'log-state.json']);
+    const back = readStoredDigest(dir, state)!;
+    expect(savedDigest(back)).toEqual(savedDigest(second));
+    expect([...back.receipts.runs]).toEqual([...second.receipts.runs]);
+    expect(readdirSync(dir).sort()).toEqual([
+      'digest-900.json',
+      'log-state.json',
+      'runs-0-900.json',
+    ]);
+  });
+
+  it('a run writes only the runs it added or changed, and the files are merged before they pass twice the runs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fp-log-runs-'));
+    // Every batch a new run: 100 agents' runs about a new document (as when agents report each poll).
+    const batch = (slot: number): Leaf => {
+      const d = slot.toString(16).padStart(64, '0');
+      return {
+        type: 'receipts.batch',
+        v: 2,
+        documents: { [d]: '{}' },
+        receipts: Array.from({ length: 100 }, (_, j) => {
+          const s = Buffer.alloc(32, j + 1);
+          return signObservation(
+            {
+              v: 1,
+              agent: ed25519PublicKey(s).toString('hex'),
+              group: 'eu-west',
+              document: d,
+              first_at: at(0),
+              last_at: at(slot),
+              polls: 1,
+              via: '/g/eu-west',
+              lag_ms: 0,
+            },
+            s,
+          );
+        }),
+      };
+    };
+    const note = (size: number) => ({ checkpoint: `note ${size}`, edge: [], roots: {} });
+    const all: Leaf[] = [batch(0), batch(1)];
+    writeLogState(dir, note(2), digestOf(indexed(all)));
+    for (let slot = 2; slot < 6; slot++) {
+      const kept = readLogState(dir)!;
+      const digest = readStoredDigest(dir, kept)!;
+      const leaf = batch(slot);
+      all.push(leaf);
+      foldLeaf(digest, leaf, foldMemo(digest));
+      writeLogState(dir, note(digest.size), digest, kept);
+      const state = readLogState(dir)!;
+      // The new file holds the 100 new runs only; the digest read back is the whole log's.
+      expect(state.runs.at(-1)).toEqual({ file: `runs-${slot}-${slot + 1}.json`, count: 100 });
+      const back = readStoredDigest(dir, state)!;
+      expect([...back.receipts.runs].sort()).toEqual(
+        [...digestOf(indexed(all)).receipts.runs].sort(),
+      );
+    }
+    expect(readLogState(dir)!.runs.map((r) => r.count)).toEqual([200, 100, 100, 100, 100]);
+
+    // One run signed again in each of 40 more runs: a file each, until the files are merged.
+    const d = 'e'.repeat(64);
+    for (let polls = 1; polls <= 40; polls++) {
+      const kept = readLogState(dir)!;
+      const digest = readStoredDigest(dir, kept)!;
+      foldLeaf(
+        digest,
+        { type: 'receipts.batch', v: 2, documents: { [d]: '{}' }, receipts: [receipt(d, polls)] },
+        foldMemo(digest),
+      );
+      writeLogState(dir, note(digest.size), digest, kept);
+      expect(readLogState(dir)!.runs.length).toBeLessThanOrEqual(32);
+    }
+    const merged = readLogState(dir)!;
+    expect(merged.runs.reduce((n, r) => n + r.count, 0)).toBeLessThan(600 + 32);
+    expect(readdirSync(dir).filter((f) => f.startsWith('runs-')).length).toBe(merged.runs.length);
+    const back = readStoredDigest(dir, merged)!;
+    expect(back.receipts.runs.size).toBe(601);
+    expect([...back.receipts.runs.values()].find((r) => r.document === d)?.polls).toBe(40);
   });
 });

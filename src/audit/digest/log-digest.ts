@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { signedEnrollmentSchema } from '../../common/enrollment.js';
 import { type Leaf, parseLeaf } from '../../log/leaves.js';
-import { type ReceiptDigest, emptyReceiptDigest, foldReceiptBatch } from './receipts.js';
+import { type ReceiptDigest, type Run, emptyReceiptDigest, foldReceiptBatch } from './receipts.js';
 import { type RollupDigest, changesLogged, emptyRollupDigest, foldRollup } from './rollups.js';
 
 // The verdict is a function of the log, but not of every leaf one by one: roll-ups come to sums and
@@ -68,7 +68,8 @@ export function digestOf(
 }
 
 // The digest as the auditor's state keeps it: JSON, every leaf kept whole as its text (checked
-// against the leaf schema again when read back), maps as arrays of entries.
+// against the leaf schema again when read back), maps as arrays of entries, and the runs (the one
+// part that grows with the receipts) apart, so that a save appends the runs that changed.
 
 const count = z.number().int().nonnegative();
 const tick = z.number().int();
@@ -112,13 +113,26 @@ export const savedDigestSchema = z.strictObject({
   }),
   receipts: z.strictObject({
     documents: z.array(z.tuple([z.string(), z.string(), count])), // digest, text, leaf
-    runs: z.array(z.tuple([z.string(), runSchema])),
     invalid: strings,
     legacy: count,
     enrollments: z.array(z.tuple([count, signedEnrollmentSchema])),
   }),
 });
 export type SavedDigest = z.input<typeof savedDigestSchema>;
+
+/** Runs as a state keeps them, in files of their own: `[id, run]`, a later file's run replacing an earlier one's. */
+export const savedRunsSchema = z.array(z.tuple([z.string(), runSchema]));
+export type SavedRuns = z.input<typeof savedRunsSchema>;
+
+/** The digest's runs, or only those the `changed` set names. */
+export function savedRuns(digest: LogDigest, only?: ReadonlySet<string>): SavedRuns {
+  const { runs } = digest.receipts;
+  if (!only) return [...runs];
+  return [...only].flatMap((id) => {
+    const run = runs.get(id);
+    return run ? [[id, run] as [string, Run]] : [];
+  });
+}
 
 export function savedDigest(digest: LogDigest): SavedDigest {
   const { rollups, receipts } = digest;
@@ -146,7 +160,6 @@ export function savedDigest(digest: LogDigest): SavedDigest {
     },
     receipts: {
       documents: [...receipts.documents].map(([d, doc]) => [d, doc.text, doc.leaf]),
-      runs: [...receipts.runs],
       invalid: [...receipts.invalid],
       legacy: receipts.legacy,
       enrollments: receipts.enrollments.map((e) => [e.leaf, e.certificate]),
@@ -154,8 +167,12 @@ export function savedDigest(digest: LogDigest): SavedDigest {
   };
 }
 
-/** The digest a state saved (throws if it is not one: the caller then reads the log whole). */
-export function restoredDigest(saved: unknown): LogDigest {
+/**
+ * The digest a state saved, with its runs from the files that hold them, in order (throws if it is
+ * not one: the caller then reads the log whole). Runs added or changed from here on are tracked, so
+ * the next save writes only those.
+ */
+export function restoredDigest(saved: unknown, runFiles: readonly unknown[]): LogDigest {
   const s = savedDigestSchema.parse(saved);
   const rollups = emptyRollupDigest();
   for (const [group, polls] of s.rollups.polls) rollups.polls.set(group, polls);
@@ -174,8 +191,10 @@ export function restoredDigest(saved: unknown): LogDigest {
   rollups.changesFrom = s.rollups.changesFrom;
   const receipts = emptyReceiptDigest();
   for (const [d, text, leaf] of s.receipts.documents) receipts.documents.set(d, { text, leaf });
-  for (const [id, { rollout, ...run }] of s.receipts.runs)
-    receipts.runs.set(id, { ...run, pushed: run.pushed, ...(rollout ? { rollout } : {}) });
+  for (const file of runFiles)
+    for (const [id, { rollout, ...run }] of savedRunsSchema.parse(file))
+      receipts.runs.set(id, { ...run, pushed: run.pushed, ...(rollout ? { rollout } : {}) });
+  receipts.changed = new Set();
   for (const sig of s.receipts.invalid) receipts.invalid.add(sig);
   receipts.legacy = s.receipts.legacy;
   receipts.enrollments = s.receipts.enrollments.map(([leaf, certificate]) => ({

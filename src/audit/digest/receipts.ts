@@ -35,6 +35,12 @@ export interface ReceiptDigest {
   /** The timestamp documents the batches carried (their JSON texts), by digest, and the first leaf of each. */
   documents: Map<string, { text: string; leaf: number }>;
   runs: Map<string, Run>;
+  /**
+   * Runs added or changed since the digest was read back from a saved state: all a save must write
+   * beside the runs saved before (src/audit/log-state.ts). Undefined: not tracked (a digest folded
+   * from the first leaf is saved whole, or never).
+   */
+  changed?: Set<string>;
   /** Agent signatures that did not verify, in log order (intake refuses them: few). */
   invalid: Set<string>;
   /** Receipts from before agents signed them: counted, never evidence. */
@@ -138,6 +144,8 @@ export function foldReceiptBatch(
       continue;
     }
     if (!digest.documents.has(signed.observation.document)) continue;
-    mergeRun(digest.runs, runId(signed.observation), runOf(signed, 'log'));
+    const id = runId(signed.observation);
+    mergeRun(digest.runs, id, runOf(signed, 'log'));
+    digest.changed?.add(id);
   }
 }
