@@ -5,7 +5,7 @@ import {
   verifyEnrollment,
 } from '../common/enrollment.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
-import type { ExternalEvidence } from './observations.js';
+import { type ExternalEvidence, signedKey } from './observations.js';
 import type { Finding } from './report.js';
 
 /**
@@ -21,7 +21,7 @@ export function vouchedKeys(input: {
   external: readonly ExternalEvidence[];
   owners: OwnersByGroup;
   pinnedClients: Readonly<Record<string, readonly string[]>>;
-  /** Signatures already checked, by signature (a long-lived reader checks each once). */
+  /** Signatures already checked, by `signedKey` (a long-lived reader checks each once). */
   verified?: Map<string, boolean>;
 }): {
   vouched: VouchedKeys;
@@ -65,10 +65,11 @@ export function vouchedKeys(input: {
   const admit = (candidate: unknown, index?: number): void => {
     const parsed = signedEnrollmentSchema.safeParse(candidate);
     if (!parsed.success) return;
-    let valid = verified.get(parsed.data.sig);
+    const checked = signedKey(parsed.data.sig, parsed.data.enrollment);
+    let valid = verified.get(checked);
     if (valid === undefined) {
       valid = verifyEnrollment(parsed.data);
-      verified.set(parsed.data.sig, valid);
+      verified.set(checked, valid);
     }
     const key = enrolledKey(parsed.data.enrollment.group, parsed.data.enrollment.agent);
     if (vouched.admit(parsed.data, valid) && index !== undefined && !enrolledAt.has(key))

@@ -57,7 +57,7 @@ export function evaluateFairness(input: {
   rolloutSalts?: ReadonlyMap<string, AuditedSalt>;
 }): FairnessReport {
   const options: AuditOptions = { ...DEFAULT_AUDIT_OPTIONS, ...input.options };
-  const digest = input.digest ?? digestOf(input.leaves ?? [], input.cache?.signatures);
+  const digest = input.digest ?? digestOf(input.leaves ?? []);
   // Embargo members' schedules, sealed until the reveal, read as the schedules they open.
   const unsealed = openSealedSchedules(digest.leaves);
   const byType = leavesByType(unsealed.leaves);

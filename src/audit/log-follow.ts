@@ -43,19 +43,15 @@ export async function followLog(input: {
   saved: { note: string; checkpoint: Checkpoint } | undefined;
   /** Whether a saved state may be extended at all (not when the served checkpoint is in doubt). */
   useState: boolean;
-  /** Agent signatures already checked (the caller's cache). */
-  verified: Map<string, boolean>;
 }): Promise<FollowedLog> {
   const { checkpoint, saved, stateDir } = input;
   const reader = new TileReader(input.server, checkpoint.size, checkpoint.rootHash);
   const state = input.useState ? usableState(stateDir, saved, checkpoint.size) : undefined;
-  let extended = state
-    ? await extend(reader, state.state, state.digest, input.verified).catch(() => undefined)
-    : undefined;
+  let extended = state ? await extend(reader, state.state, state.digest) : undefined;
   if (extended && !Buffer.from(extended.range.root()).equals(checkpoint.rootHash))
     extended = undefined;
   const kept = extended ? state!.state : undefined;
-  const read = extended ?? (await readAll(reader, saved?.checkpoint.size, input.verified));
+  const read = extended ?? (await readAll(reader, saved?.checkpoint.size));
   if (!Buffer.from(read.range.root()).equals(checkpoint.rootHash))
     throw new FairpatchError(
       'PROOF_INVALID',
@@ -137,10 +133,9 @@ async function foldFrom(
   start: number,
   range: CompactRange,
   digest: LogDigest,
-  verified: Map<string, boolean>,
   atEach?: (index: number) => void,
 ): Promise<Error | undefined> {
-  const memo = foldMemo(digest, verified);
+  const memo = foldMemo(digest);
   let unreadable: Error | undefined;
   await reader.entries(start, reader.size, (index, leaf) => {
     range.append(leafHash(leaf));
@@ -160,29 +155,24 @@ async function extend(
   reader: TileReader,
   state: LogState,
   digest: LogDigest,
-  verified: Map<string, boolean>,
 ): Promise<Read | undefined> {
   const range = CompactRange.of(
     state.size,
     state.edge.map((h) => Buffer.from(h, 'hex')),
   );
   const rootAtSaved = range.root();
-  const unreadable = await foldFrom(reader, state.size, range, digest, verified);
+  const unreadable = await foldFrom(reader, state.size, range, digest);
   // A leaf the saved digest cannot take: read the log whole, and judge it as served.
   if (unreadable) return undefined;
   return { digest, fresh: state.size, range, rootAtSaved };
 }
 
 /** Every leaf from 0, and the root at `savedSize` on the way (the saved checkpoint's, as served). */
-async function readAll(
-  reader: TileReader,
-  savedSize: number | undefined,
-  verified: Map<string, boolean>,
-): Promise<Read> {
+async function readAll(reader: TileReader, savedSize: number | undefined): Promise<Read> {
   const range = CompactRange.empty();
   const digest = emptyLogDigest();
   let rootAtSaved = savedSize === 0 ? range.root() : undefined;
-  const unreadable = await foldFrom(reader, 0, range, digest, verified, (index) => {
+  const unreadable = await foldFrom(reader, 0, range, digest, (index) => {
     if (index + 1 === savedSize) rootAtSaved = range.root();
   });
   return { digest, fresh: 0, range, rootAtSaved, ...(unreadable ? { unreadable } : {}) };

@@ -26,8 +26,10 @@ export interface ExternalEvidence {
 }
 
 /**
- * What was already checked, kept across evaluations by a long-lived reader (the dashboard): a
- * document or a signature is verified once, ever, however often the report is rebuilt.
+ * What was already checked, kept across evaluations by a long-lived reader: a document or a
+ * signature is verified once, ever, however often the report is rebuilt. A signature's check is
+ * kept under the signature and the words it was checked on (`signedKey`): the same signature copied
+ * onto other words is a new check, never a reused one.
  */
 export interface VerificationCache {
   documents: Map<string, VerifiedDocument | null>;
@@ -61,7 +63,7 @@ export function collectObservations(input: {
 }): { seen: Seen[]; documents: Map<string, VerifiedDocument>; notes: Finding[] } {
   const vouched = input.vouched ?? (() => false);
   const cache = input.cache ?? newVerificationCache();
-  const logged = input.receipts ?? digestOf(input.leaves ?? [], cache.signatures).receipts;
+  const logged = input.receipts ?? digestOf(input.leaves ?? []).receipts;
   const documents = new Map<string, VerifiedDocument>();
   const rejected = new Set<string>();
   const notes: Finding[] = [];
@@ -135,10 +137,11 @@ export function collectObservations(input: {
     for (const signed of parsed.data.receipts) {
       if (signatures.has(signed.sig)) continue;
       signatures.add(signed.sig);
-      let valid = cache.signatures.get(signed.sig);
+      const key = signedKey(signed.sig, signed.observation);
+      let valid = cache.signatures.get(key);
       if (valid === undefined) {
         valid = verifyObservation(signed);
-        cache.signatures.set(signed.sig, valid);
+        cache.signatures.set(key, valid);
       }
       if (!valid) unverifiable(e.source, signed.sig);
       else if (documents.has(signed.observation.document))
@@ -155,6 +158,10 @@ export function collectObservations(input: {
   }
   return { seen, documents, notes };
 }
+
+/** The key a signature's check is kept under: the signature and what it signs. */
+export const signedKey = (sig: string, words: unknown): string =>
+  `${sig}\n${JSON.stringify(words)}`;
 
 /** The key ids a timestamp document's signatures name (the strict check has verified every one). */
 function signerKeyids(document: unknown): string[] {

@@ -168,7 +168,6 @@ async function audit(run: AuditRun): Promise<AuditOutcome> {
     checkpoint,
     saved: saved ? { note: saved, checkpoint: openCheckpoint(saved, verifier) } : undefined,
     useState: findings.length === 0,
-    verified: cache.signatures,
   });
   const { digest } = followed;
 

@@ -48,7 +48,7 @@ export class DashboardRebuild {
   /** The leaves read so far, folded as the auditor folds them (src/audit/digest/). */
   private readonly digest = emptyLogDigest();
   private readonly cache = newVerificationCache();
-  private readonly memo = foldMemo(this.digest, this.cache.signatures);
+  private readonly memo = foldMemo(this.digest);
   /** The next index to read, and the leaf bytes read so far. */
   private next = 0;
   private bytes = 0;

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { signedEnrollmentSchema } from '../../common/enrollment.js';
 import { type Leaf, parseLeaf } from '../../log/leaves.js';
-import { type ReceiptDigest, type Run, emptyReceiptDigest, foldReceiptBatch } from './receipts.js';
+import {
+  type ReceiptDigest,
+  type Run,
+  certificateKey,
+  emptyReceiptDigest,
+  foldReceiptBatch,
+} from './receipts.js';
 import { type RollupDigest, changesLogged, emptyRollupDigest, foldRollup } from './rollups.js';
 
 // The verdict is a function of the log, but not of every leaf one by one: roll-ups come to sums and
@@ -26,19 +32,20 @@ export const emptyLogDigest = (): LogDigest => ({
   receipts: emptyReceiptDigest(),
 });
 
-/** What one fold remembers while it runs (never saved: a fresh one per run is correct, just slower). */
+/**
+ * What one fold remembers while it runs (never saved): the agent signatures it met, each checked
+ * once, and the certificates the digest holds. A reader that folds a log once, leaf by leaf, keeps
+ * one for good (the dashboard); the auditor starts one per run.
+ */
 export interface FoldMemo {
-  /** Agent signatures checked, by signature; a reader may keep it across folds. */
-  verified: Map<string, boolean>;
   met: Set<string>;
-  enrollmentSigs: Set<string>;
+  enrollments: Set<string>;
 }
 
-export function foldMemo(digest: LogDigest, verified = new Map<string, boolean>()): FoldMemo {
+export function foldMemo(digest: LogDigest): FoldMemo {
   return {
-    verified,
     met: new Set(),
-    enrollmentSigs: new Set(digest.receipts.enrollments.map((e) => e.certificate.sig)),
+    enrollments: new Set(digest.receipts.enrollments.map((e) => certificateKey(e.certificate))),
   };
 }
 
@@ -54,12 +61,9 @@ export function foldLeaf(digest: LogDigest, leaf: Leaf, memo: FoldMemo): void {
 }
 
 /** The digest of these leaves, from the first (a test's, or a reader's that keeps no state). */
-export function digestOf(
-  leaves: ReadonlyArray<{ index: number; leaf: Leaf }>,
-  verified?: Map<string, boolean>,
-): LogDigest {
+export function digestOf(leaves: ReadonlyArray<{ index: number; leaf: Leaf }>): LogDigest {
   const digest = emptyLogDigest();
-  const memo = foldMemo(digest, verified);
+  const memo = foldMemo(digest);
   for (const { index, leaf } of leaves) {
     if (index !== digest.size) digest.size = index;
     foldLeaf(digest, leaf, memo);

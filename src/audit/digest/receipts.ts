@@ -57,6 +57,10 @@ export const emptyReceiptDigest = (): ReceiptDigest => ({
   enrollments: [],
 });
 
+/** A certificate's identity: its signature and what it certifies (a copied signature is another). */
+export const certificateKey = (c: SignedEnrollment): string =>
+  `${c.sig}\n${JSON.stringify(c.enrollment)}`;
+
 /** The key a run is merged under: the same agent, document, start and path. */
 export const runId = (o: SignedObservation['observation']): string =>
   `${o.agent}/${o.document}/${o.first_at}/${o.via}`;
@@ -111,14 +115,15 @@ const union = (a: readonly string[], b: readonly string[]): string[] =>
 
 /**
  * Folds one receipt batch in. A receipt counts only with a valid agent signature and a document the
- * log carried before it (or in the same batch); a signature already met in this fold is the same
- * receipt again. `verified` remembers signature checks across folds of one reader.
+ * log carried before it (or in the same batch). A signature already met in this fold is the same
+ * receipt again, or a copy of it on other words, which could not verify: skipped either way, so
+ * no check is ever reused for words it was not made on.
  */
 export function foldReceiptBatch(
   digest: ReceiptDigest,
   index: number,
   leaf: LeafOf<'receipts.batch'>,
-  fold: { verified: Map<string, boolean>; met: Set<string>; enrollmentSigs: Set<string> },
+  fold: { met: Set<string>; enrollments: Set<string> },
 ): void {
   if (leaf.v === 1) {
     digest.legacy += leaf.observations.length;
@@ -127,19 +132,15 @@ export function foldReceiptBatch(
   for (const [digestHex, text] of Object.entries(leaf.documents))
     if (!digest.documents.has(digestHex)) digest.documents.set(digestHex, { text, leaf: index });
   for (const certificate of leaf.enrollments ?? []) {
-    if (fold.enrollmentSigs.has(certificate.sig)) continue;
-    fold.enrollmentSigs.add(certificate.sig);
+    const key = certificateKey(certificate);
+    if (fold.enrollments.has(key)) continue;
+    fold.enrollments.add(key);
     digest.enrollments.push({ leaf: index, certificate });
   }
   for (const signed of leaf.receipts) {
     if (fold.met.has(signed.sig)) continue;
     fold.met.add(signed.sig);
-    let valid = fold.verified.get(signed.sig);
-    if (valid === undefined) {
-      valid = verifyObservation(signed);
-      fold.verified.set(signed.sig, valid);
-    }
-    if (!valid) {
+    if (!verifyObservation(signed)) {
       digest.invalid.add(signed.sig);
       continue;
     }
