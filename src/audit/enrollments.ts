@@ -5,7 +5,8 @@ import {
   verifyEnrollment,
 } from '../common/enrollment.js';
 import type { Leaf, LeafOf } from '../log/leaves.js';
-import { type ExternalEvidence, signedKey } from './observations.js';
+import type { ExternalEvidence } from './observations.js';
+import { signedKey } from './digest/receipts.js';
 import type { Finding } from './report.js';
 
 /**

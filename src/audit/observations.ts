@@ -1,6 +1,13 @@
 import type { Leaf } from '../log/leaves.js';
 import { digestOf } from './digest/log-digest.js';
-import { type ReceiptDigest, type Run, mergeRun, runId, runOf } from './digest/receipts.js';
+import {
+  type ReceiptDigest,
+  type Run,
+  mergeRun,
+  runId,
+  runOf,
+  signedKey,
+} from './digest/receipts.js';
 import { receiptBatchSchema, verifyObservation } from '../common/observation.js';
 import { canonicalBytes, parseJson } from '../common/canonical.js';
 import type { TufKey } from '../tuf/keys.js';
@@ -106,7 +113,7 @@ export function collectObservations(input: {
 
   for (const [digest, { text, leaf }] of logged.documents)
     admitDocument(digest, safeParse(text), `log leaf ${leaf}`);
-  for (const sig of logged.invalid) unverifiable('log', sig);
+  for (const key of logged.invalid) unverifiable('log', sigOf(key));
   if (logged.legacy > 0)
     notes.push({
       kind: 'receipt-unsigned',
@@ -117,8 +124,9 @@ export function collectObservations(input: {
     });
 
   const runs = new Map(logged.runs);
-  // A signature the log's receipts already failed is reported once, wherever else it turns up.
-  const signatures = new Set(logged.invalid);
+  // A receipt is judged once, wherever it turns up (one the log's receipts already failed, too); the
+  // same signature on other words is another receipt, judged on its own.
+  const met = new Set(logged.invalid);
   for (const e of input.external) {
     const parsed = receiptBatchSchema.safeParse({ documents: e.documents, receipts: e.receipts });
     if (!parsed.success) {
@@ -135,9 +143,9 @@ export function collectObservations(input: {
       if (sha256Hex(canonicalBytes(document)) === digest) admitDocument(digest, document, e.source);
     }
     for (const signed of parsed.data.receipts) {
-      if (signatures.has(signed.sig)) continue;
-      signatures.add(signed.sig);
       const key = signedKey(signed.sig, signed.observation);
+      if (met.has(key)) continue;
+      met.add(key);
       let valid = cache.signatures.get(key);
       if (valid === undefined) {
         valid = verifyObservation(signed);
@@ -159,9 +167,8 @@ export function collectObservations(input: {
   return { seen, documents, notes };
 }
 
-/** The key a signature's check is kept under: the signature and what it signs. */
-export const signedKey = (sig: string, words: unknown): string =>
-  `${sig}\n${JSON.stringify(words)}`;
+/** The signature a `signedKey` is under. */
+const sigOf = (key: string): string => key.slice(0, key.indexOf('\n'));
 
 /** The key ids a timestamp document's signatures name (the strict check has verified every one). */
 function signerKeyids(document: unknown): string[] {

@@ -33,8 +33,8 @@ export const emptyLogDigest = (): LogDigest => ({
 });
 
 /**
- * What one fold remembers while it runs (never saved): the agent signatures it met, each checked
- * once, and the certificates the digest holds. A reader that folds a log once, leaf by leaf, keeps
+ * What one fold remembers while it runs (never saved): the receipts it met, each checked once, and
+ * the certificates the digest holds (both by `signedKey`). A reader that folds a log once, leaf by leaf, keeps
  * one for good (the dashboard); the auditor starts one per run.
  */
 export interface FoldMemo {

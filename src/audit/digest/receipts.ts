@@ -41,7 +41,7 @@ export interface ReceiptDigest {
    * from the first leaf is saved whole, or never).
    */
   changed?: Set<string>;
-  /** Agent signatures that did not verify, in log order (intake refuses them: few). */
+  /** Receipts whose agent signature did not verify, by `signedKey`, in log order (intake refuses them: few). */
   invalid: Set<string>;
   /** Receipts from before agents signed them: counted, never evidence. */
   legacy: number;
@@ -57,9 +57,16 @@ export const emptyReceiptDigest = (): ReceiptDigest => ({
   enrollments: [],
 });
 
-/** A certificate's identity: its signature and what it certifies (a copied signature is another). */
-export const certificateKey = (c: SignedEnrollment): string =>
-  `${c.sig}\n${JSON.stringify(c.enrollment)}`;
+/**
+ * What a signature is checked, and a signed thing known, under: the signature and the words it
+ * signs. Anyone can copy a signature from the public log onto words of their own; under the
+ * signature alone, the copy would pass for the original.
+ */
+export const signedKey = (sig: string, words: unknown): string =>
+  `${sig}\n${JSON.stringify(words)}`;
+
+/** A certificate's identity (a copied signature makes another). */
+export const certificateKey = (c: SignedEnrollment): string => signedKey(c.sig, c.enrollment);
 
 /** The key a run is merged under: the same agent, document, start and path. */
 export const runId = (o: SignedObservation['observation']): string =>
@@ -115,9 +122,10 @@ const union = (a: readonly string[], b: readonly string[]): string[] =>
 
 /**
  * Folds one receipt batch in. A receipt counts only with a valid agent signature and a document the
- * log carried before it (or in the same batch). A signature already met in this fold is the same
- * receipt again, or a copy of it on other words, which could not verify: skipped either way, so
- * no check is ever reused for words it was not made on.
+ * log carried before it (or in the same batch). A receipt already met in this fold (the same
+ * signature on the same words) is skipped; a copy of a signature on other words is checked on its
+ * own, fails, and changes nothing else. So every receipt is judged alone, as a full audit and an
+ * incremental one both judge it.
  */
 export function foldReceiptBatch(
   digest: ReceiptDigest,
@@ -138,10 +146,11 @@ export function foldReceiptBatch(
     digest.enrollments.push({ leaf: index, certificate });
   }
   for (const signed of leaf.receipts) {
-    if (fold.met.has(signed.sig)) continue;
-    fold.met.add(signed.sig);
+    const key = signedKey(signed.sig, signed.observation);
+    if (fold.met.has(key)) continue;
+    fold.met.add(key);
     if (!verifyObservation(signed)) {
-      digest.invalid.add(signed.sig);
+      digest.invalid.add(key);
       continue;
     }
     if (!digest.documents.has(signed.observation.document)) continue;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { vouchedKeys } from '../../../src/audit/enrollments.js';
 import { collectObservations, newVerificationCache } from '../../../src/audit/observations.js';
 import { signEnrollment } from '../../../src/common/enrollment.js';
+import { digestOf, foldLeaf, foldMemo } from '../../../src/audit/digest/log-digest.js';
 import {
   agent,
   indexed,
@@ -70,5 +71,31 @@ describe('a signature copied onto other words', () => {
     expect(out.notes.map((n) => [n.kind, n.evidence.source])).toEqual([
       ['receipt-unverifiable', 'receipts.json'],
     ]);
+  });
+
+  it('logged before the original, does not hide it: full and incremental folds count the original', () => {
+    const original = receipt(honest, doc, { group: 'eu', firstAt: tickStart(3) + 100 });
+    const copied = { observation: { ...original.observation, polls: 99 }, sig: original.sig };
+    const leaves = [receiptsLeaf([doc], [copied]), receiptsLeaf([doc], [original])];
+    const whole = digestOf(indexed(leaves));
+    const split = digestOf(indexed(leaves.slice(0, 1)));
+    foldLeaf(split, leaves[1]!, foldMemo(split)); // the next run, with a memo of its own
+    for (const digest of [whole, split]) {
+      expect([...digest.receipts.runs.values()].map((r) => r.polls)).toEqual([1]);
+      expect(digest.receipts.invalid.size).toBe(1);
+    }
+    // And an export holding the original, beside a log holding only the copy: the original counts.
+    const out = collectObservations({
+      leaves: indexed(leaves.slice(0, 1)),
+      external: [
+        {
+          source: 'receipts.json',
+          documents: { [doc.digest]: doc.envelope },
+          receipts: [original],
+        },
+      ],
+      timestampKeys: role.keys,
+    });
+    expect(out.seen.map((s) => [s.source, s.polls])).toEqual([['receipts.json', 1]]);
   });
 });
