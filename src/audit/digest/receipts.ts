@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { type SignedObservation, verifyObservation } from '../../common/observation.js';
 import type { SignedEnrollment } from '../../common/enrollment.js';
 import type { LeafOf } from '../../log/leaves.js';
@@ -58,12 +59,12 @@ export const emptyReceiptDigest = (): ReceiptDigest => ({
 });
 
 /**
- * What a signature is checked, and a signed thing known, under: the signature and the words it
- * signs. Anyone can copy a signature from the public log onto words of their own; under the
- * signature alone, the copy would pass for the original.
+ * What a signature is checked, and a signed thing known, under: the signature and (a hash of) the
+ * words it signs. Anyone can copy a signature from the public log onto words of their own; under
+ * the signature alone, the copy would pass for the original.
  */
 export const signedKey = (sig: string, words: unknown): string =>
-  `${sig}\n${JSON.stringify(words)}`;
+  `${sig}\n${hash('sha256', JSON.stringify(words), 'base64')}`;
 
 /** A certificate's identity (a copied signature makes another). */
 export const certificateKey = (c: SignedEnrollment): string => signedKey(c.sig, c.enrollment);
