@@ -11,8 +11,6 @@ import { TileReader } from './tile-reader.js';
 export interface FollowedLog {
   /** Every leaf up to the checkpoint's size, folded: the saved digest extended by this run's leaves. */
   digest: LogDigest;
-  /** Where this run's reading began (the saved size, or 0 when the log was read whole). */
-  fresh: number;
   /** The served tree's root at the saved checkpoint's size (undefined: no saved one, or the log shrank). */
   rootAtSaved: Uint8Array | undefined;
   /** What this run fetched. */
@@ -69,7 +67,6 @@ export async function followLog(input: {
   if (saved && read.rootAtSaved) known.set(saved.checkpoint.size, read.rootAtSaved);
   return {
     digest: read.digest,
-    fresh: read.fresh,
     rootAtSaved: read.rootAtSaved,
     traffic: reader.traffic,
     async roots(sizes) {
@@ -98,7 +95,6 @@ export async function followLog(input: {
 
 interface Read {
   digest: LogDigest;
-  fresh: number;
   range: CompactRange;
   rootAtSaved: Uint8Array | undefined;
   /** The first leaf that is no leaf of this log's kinds: refused once the leaves are known to be the log's. */
@@ -164,7 +160,7 @@ async function extend(
   const unreadable = await foldFrom(reader, state.size, range, digest);
   // A leaf the saved digest cannot take: read the log whole, and judge it as served.
   if (unreadable) return undefined;
-  return { digest, fresh: state.size, range, rootAtSaved };
+  return { digest, range, rootAtSaved };
 }
 
 /** Every leaf from 0, and the root at `savedSize` on the way (the saved checkpoint's, as served). */
@@ -175,5 +171,5 @@ async function readAll(reader: TileReader, savedSize: number | undefined): Promi
   const unreadable = await foldFrom(reader, 0, range, digest, (index) => {
     if (index + 1 === savedSize) rootAtSaved = range.root();
   });
-  return { digest, fresh: 0, range, rootAtSaved, ...(unreadable ? { unreadable } : {}) };
+  return { digest, range, rootAtSaved, ...(unreadable ? { unreadable } : {}) };
 }

@@ -191,23 +191,24 @@ export class DashboardRebuild {
         let leaf: Leaf;
         try {
           leaf = parseLeaf(Buffer.from(e.data, 'utf8'));
-          // Roll-ups are folded into sums; every other leaf (or the runs its receipts report) is kept.
-          if (leaf.type !== 'delivery.rollup') {
-            if (this.bytes + e.data.length > this.deps.maxLogBytes)
-              throw (this.full = new TooLarge(
-                `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves other than roll-ups this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
-              ));
-            this.bytes += e.data.length;
-          }
-          this.digest.size = e.index;
-          foldLeaf(this.digest, leaf, this.memo);
         } catch (error) {
-          if (error instanceof TooLarge) throw error;
           // One leaf the dashboard cannot read does not blind it: named on the page, left out.
           if (this.unreadable.length < MAX_NOTICES)
             this.unreadable.push(`leaf ${e.index}: ${(error as Error).message}`);
           this.unreadableCount++;
+          this.next = e.index + 1;
+          continue;
         }
+        // Roll-ups are folded into sums; every other leaf (or the runs its receipts report) is kept.
+        if (leaf.type !== 'delivery.rollup') {
+          if (this.bytes + e.data.length > this.deps.maxLogBytes)
+            throw (this.full = new TooLarge(
+              `the log holds more than the ${this.deps.maxLogBytes} bytes of leaves other than roll-ups this node's dashboard keeps in memory (dashboardMaxLogBytes); the page shows the log below leaf ${e.index}. Run fairpatch audit for the whole log`,
+            ));
+          this.bytes += e.data.length;
+        }
+        this.digest.size = e.index;
+        foldLeaf(this.digest, leaf, this.memo);
         this.next = e.index + 1;
       }
       // Polls first: the next page is read on a later turn of the event loop.

@@ -98,12 +98,3 @@ export function changesLogged(digest: RollupDigest, from: number): void {
   for (const [version, first] of digest.firstServed)
     if (first.tick < from) digest.firstServed.delete(version);
 }
-
-/** The digest of these roll-ups alone (a test's, or a reader's that keeps no state). */
-export function rollupDigestOf(
-  rollups: ReadonlyArray<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
-): RollupDigest {
-  const digest = emptyRollupDigest();
-  for (const { index, leaf } of rollups) foldRollup(digest, index, leaf);
-  return digest;
-}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rollupAdmissions } from '../../../src/audit/fairness.js';
 import type { LeafOf } from '../../../src/log/leaves.js';
 import { indexed, release } from './build.js';
-import { rollupDigestOf } from '../../../src/audit/digest/rollups.js';
+import { digestOf } from '../../../src/audit/digest/log-digest.js';
 
 type Versions = Record<string, { polls: number; first_tick: number; last_tick: number }>;
 
@@ -27,9 +27,7 @@ function rollup(groups: Record<string, Versions>, pushed?: Record<string, number
       ]),
     ),
   };
-  return rollupDigestOf(
-    indexed([leaf]) as Array<{ index: number; leaf: LeafOf<'delivery.rollup'> }>,
-  );
+  return digestOf(indexed([leaf])).rollups;
 }
 
 describe('rollupAdmissions', () => {
